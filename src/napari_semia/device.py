@@ -1,0 +1,77 @@
+"""The one place that decides which torch device napari-semia runs on."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import SemiaInputError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """Return the torch device for ``name``: "auto" (cuda, then mps, then cpu),
+    "cpu", "cuda", "cuda:N" or "mps".
+
+    An explicitly requested accelerator that is not present is an input error
+    rather than a silent fall-back: the user asked for it and should know.
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SemiaInputError(
+                "Device 'cuda' was requested but no CUDA GPU is available "
+                "(this torch build: %s). Choose 'auto' or 'cpu'." % torch.__version__
+            )
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise SemiaInputError(
+                f"Device '{name}' was requested but only "
+                f"{torch.cuda.device_count()} CUDA device(s) exist."
+            )
+        return device
+    if name == "mps":
+        if not _mps_available():
+            raise SemiaInputError(
+                "Device 'mps' was requested but Apple's MPS backend is not available. "
+                "Choose 'auto' or 'cpu'."
+            )
+        return torch.device("mps")
+    raise SemiaInputError(
+        f"Unknown device '{name}'. Choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)."
+    )
+
+
+def describe_device(device: torch.device) -> str:
+    """Human-readable name of the device actually used, for status labels."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"CUDA GPU {index}: {torch.cuda.get_device_name(index)}"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def release_device_memory(device: torch.device | None) -> None:
+    """Give cached accelerator memory back after training stops or a widget closes."""
+    if device is None:
+        return
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and _mps_available():
+        torch.mps.empty_cache()

@@ -1,0 +1,9 @@
+"""Errors that carry a message meant for the user, not a traceback."""
+
+
+class SemiaInputError(ValueError):
+    """Bad input (shape, dtype, labels...); raised before any training starts."""
+
+
+class ModelFileError(SemiaInputError):
+    """A model file that is missing, corrupt, foreign or incompatible."""

@@ -1,0 +1,189 @@
+"""Robust per-channel intensity normalisation to the network's [-1, 1] range.
+
+Microscopy images come as uint16 with a few hot pixels, or as floats in any
+range; photos as uint8 RGB. The networks want every channel in about [-1, 1].
+Each channel's 0.5th..99.5th percentile range is mapped to [-1, 1], so a few
+outliers do not squash the rest of the histogram; values beyond it are clipped
+a little past +-1. The way back restores the source's dtype, value range and
+channel layout.
+
+Layouts:
+
+* (H, W)                  grayscale, 1 channel
+* (H, W, 3) or (H, W, 4)  RGB; the alpha channel of RGBA is dropped (the
+                          output is RGB)
+* (H, W, C), other C<=16  channels-last multichannel
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SemiaInputError
+
+LOW_PERCENTILE = 0.5
+HIGH_PERCENTILE = 99.5
+#: Normalised values are clipped here: a little room beyond [-1, 1] keeps some
+#: of the tails without letting outliers dominate.
+CLIP = 1.2
+MAX_CHANNELS = 16
+#: Pixels used to estimate percentiles; larger images are subsampled on a grid.
+_PERCENTILE_SAMPLE = 1 << 20
+
+
+def image_layout(image: np.ndarray) -> str:
+    """'gray', 'rgb', 'rgba' or 'channels' for a 2D or 3D channels-last image."""
+    if image.ndim == 2:
+        return "gray"
+    if image.ndim == 3:
+        if image.shape[-1] == 3:
+            return "rgb"
+        if image.shape[-1] == 4:
+            return "rgba"
+        if 1 <= image.shape[-1] <= MAX_CHANNELS:
+            return "channels"
+        raise SemiaInputError(
+            f"Image of shape {image.shape}: a 3D image is read as (H, W, C) with "
+            f"the channels last, and at most {MAX_CHANNELS} channels are supported. "
+            f"For a z-stack or time series, use a single 2D slice."
+        )
+    raise SemiaInputError(
+        f"Image of shape {image.shape} ({image.ndim}D) is not supported: use a "
+        f"single 2D slice, (H, W) or (H, W, C)."
+    )
+
+
+def _channels_last(image: np.ndarray, layout: str) -> np.ndarray:
+    if layout == "gray":
+        return image[..., None]
+    if layout == "rgba":
+        return image[..., :3]
+    return image
+
+
+@dataclass(frozen=True)
+class IntensityNormalizer:
+    """Per-channel affine map ``x = (value - center) / half_range``, clipped."""
+
+    layout: str
+    dtype: str
+    center: tuple[float, ...]
+    half_range: tuple[float, ...]
+    data_min: tuple[float, ...]
+    data_max: tuple[float, ...]
+
+    @property
+    def channels(self) -> int:
+        """Channels the network sees (and the output has, in channels-last)."""
+        return len(self.center)
+
+    @classmethod
+    def fit(cls, image) -> "IntensityNormalizer":
+        image = np.asarray(image)
+        if image.size == 0:
+            raise SemiaInputError(f"The image is empty (shape {image.shape}).")
+        if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+            raise SemiaInputError(
+                f"Unsupported image dtype {image.dtype}; use an integer or float image."
+            )
+        layout = image_layout(image)
+        full = _channels_last(image, layout)
+        if np.issubdtype(full.dtype, np.floating) and not np.isfinite(full).all():
+            raise SemiaInputError(
+                f"The image contains {int((~np.isfinite(full)).sum())} NaN or infinite values."
+            )
+        pixels = full.reshape(-1, full.shape[-1])
+        if pixels.shape[0] > _PERCENTILE_SAMPLE:
+            pixels = pixels[:: pixels.shape[0] // _PERCENTILE_SAMPLE + 1]
+        low, high = np.percentile(
+            pixels.astype(np.float64), [LOW_PERCENTILE, HIGH_PERCENTILE], axis=0
+        )
+        data_min = full.min(axis=(0, 1)).astype(np.float64)
+        data_max = full.max(axis=(0, 1)).astype(np.float64)
+        center = (low + high) / 2.0
+        half_range = (high - low) / 2.0
+        # A (nearly) constant channel maps to 0 and back to its value; never divide by 0.
+        flat = half_range <= 1e-12 * np.maximum(1.0, np.abs(center))
+        half_range = np.where(flat, 1.0, half_range)
+        return cls(
+            layout=layout,
+            dtype=image.dtype.str,
+            center=tuple(float(v) for v in center),
+            half_range=tuple(float(v) for v in half_range),
+            data_min=tuple(float(v) for v in data_min),
+            data_max=tuple(float(v) for v in data_max),
+        )
+
+    def _check_layout(self, image: np.ndarray) -> None:
+        layout = image_layout(image)
+        channels = _channels_last(image, layout).shape[-1]
+        if layout != self.layout or channels != self.channels:
+            raise SemiaInputError(
+                f"Image of shape {image.shape} does not match the {self.layout} image "
+                f"with {self.channels} channel(s) this normaliser was fitted on."
+            )
+
+    def to_network(self, image) -> np.ndarray:
+        """Image -> float32 (C, H, W) in about [-1, 1]."""
+        image = np.asarray(image)
+        self._check_layout(image)
+        values = _channels_last(image, self.layout).astype(np.float32)
+        center = np.asarray(self.center, dtype=np.float32)
+        half_range = np.asarray(self.half_range, dtype=np.float32)
+        x = np.clip((values - center) / half_range, -CLIP, CLIP)
+        return np.ascontiguousarray(np.moveaxis(x, -1, 0), dtype=np.float32)
+
+    def from_network(self, x) -> np.ndarray:
+        """Float (C, H, W) (or (1, C, H, W); numpy or torch) -> image like the source.
+
+        The result has the source's dtype, lies within the source's value range,
+        and has its layout: (H, W) for grayscale, (H, W, C) otherwise (RGBA
+        sources come back as RGB).
+        """
+        if hasattr(x, "detach"):  # a torch tensor; no torch import needed here
+            x = x.detach().float().cpu().numpy()
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 4 and x.shape[0] == 1:
+            x = x[0]
+        if x.ndim != 3 or x.shape[0] != self.channels:
+            raise SemiaInputError(
+                f"Network output of shape {x.shape} does not have the expected "
+                f"{self.channels} channel(s) first."
+            )
+        values = np.moveaxis(x, 0, -1) * np.asarray(self.half_range) + np.asarray(self.center)
+        values = np.clip(values, np.asarray(self.data_min), np.asarray(self.data_max))
+        dtype = np.dtype(self.dtype)
+        if np.issubdtype(dtype, np.integer):
+            values = np.round(values)
+        out = values.astype(dtype)
+        return out[..., 0] if self.layout == "gray" else out
+
+    def to_dict(self) -> dict:
+        return {
+            "layout": self.layout,
+            "dtype": self.dtype,
+            "center": list(self.center),
+            "half_range": list(self.half_range),
+            "data_min": list(self.data_min),
+            "data_max": list(self.data_max),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "IntensityNormalizer":
+        try:
+            normalizer = cls(
+                layout=str(data["layout"]),
+                dtype=str(data["dtype"]),
+                center=tuple(float(v) for v in data["center"]),
+                half_range=tuple(float(v) for v in data["half_range"]),
+                data_min=tuple(float(v) for v in data["data_min"]),
+                data_max=tuple(float(v) for v in data["data_max"]),
+            )
+            np.dtype(normalizer.dtype)
+        except (KeyError, TypeError, ValueError) as error:
+            raise SemiaInputError(f"Invalid intensity normaliser data: {error!r}.") from None
+        if normalizer.layout not in ("gray", "rgb", "rgba", "channels"):
+            raise SemiaInputError(f"Invalid intensity normaliser layout {normalizer.layout!r}.")
+        return normalizer

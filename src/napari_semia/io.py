@@ -1,0 +1,82 @@
+"""Reading images and label maps from files, and writing results.
+
+Used by the CLI; napari has its own readers. Errors (missing file, unreadable
+format) become :class:`SemiaInputError` so the user sees one line, not a
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SemiaInputError
+
+_TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def _read(path, what: str) -> np.ndarray:
+    import skimage.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise SemiaInputError(f"The {what} file {str(path)!r} does not exist.")
+    try:
+        array = np.asarray(skimage.io.imread(str(path)))
+    except Exception as error:  # any reader failure means the same to the user
+        raise SemiaInputError(f"Cannot read the {what} file {str(path)!r}: {error}") from None
+    # Single-plane stacks (1, H, W) or (H, W, 1) are plain 2D images.
+    while array.ndim > 2 and 1 in array.shape:
+        array = np.squeeze(array, axis=array.shape.index(1))
+    return array
+
+
+def read_image_file(path) -> np.ndarray:
+    """Read an image: (H, W), (H, W, 3) RGB (alpha dropped) or (H, W, C).
+
+    Multichannel TIFFs stored channels-first, (C, H, W) with few channels, are
+    moved to channels-last.
+    """
+    image = _read(path, "image")
+    if image.ndim == 3:
+        if image.shape[-1] == 4:
+            image = image[..., :3]
+        elif image.shape[-1] > 16 and image.shape[0] <= 16:
+            image = np.moveaxis(image, 0, -1)
+    return np.ascontiguousarray(image)
+
+
+def read_label_file(path) -> np.ndarray:
+    """Read a label map: (H, W) integer ids, or (H, W, 3) RGB colours (alpha dropped)."""
+    labels = _read(path, "label")
+    if labels.ndim == 3 and labels.shape[-1] == 4:
+        labels = labels[..., :3]
+    return np.ascontiguousarray(labels)
+
+
+def image_suffix(image: np.ndarray) -> str:
+    """'.png' for 8-bit grayscale or RGB images, '.tif' for everything else."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))):
+        return ".png"
+    return ".tif"
+
+
+def write_image_file(path, image) -> Path:
+    """Write ``image`` to ``path``; TIFF for ``.tif``/``.tiff`` paths, else via imageio."""
+    path = Path(path)
+    image = np.asarray(image)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.suffix.lower() in _TIFF_SUFFIXES:
+            import tifffile
+
+            tifffile.imwrite(str(path), image)
+        else:
+            import imageio.v3 as iio
+
+            iio.imwrite(str(path), image)
+    except OSError as error:
+        raise SemiaInputError(f"Cannot write {str(path)!r}: {error}") from None
+    return path

@@ -1,0 +1,333 @@
+"""Label maps: integer id maps or RGB colour-coded maps.
+
+A :class:`LabelCodec` is built from the *source* label map and fixes the set of
+classes the model knows. Class ``i`` (0..K-1, what the networks see) is shown
+to the user as ``class_ids[i]``.
+
+* Integer maps (H, W): every id present is a class, 0 included.
+* Colour-coded maps (H, W, 3|4) uint8: drawing programs anti-alias region
+  borders, so the map holds hundreds of in-between colours. The palette is the
+  set of *dominant* colours, i.e. colours that fill whole 3x3 neighbourhoods
+  somewhere (anti-aliased border colours never do). Every pixel goes to its
+  nearest palette colour. Classes get ids 1..K so that they are all visible in
+  a napari Labels layer, where 0 is transparent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .errors import SemiaInputError
+
+#: Most colours a colour-coded map may define; more than this is not a label map.
+MAX_PALETTE_COLOURS = 32
+#: Fraction of the pixels a colour must fill (in whole 3x3 patches) to be a class.
+MIN_INTERIOR_FRACTION = 0.0005
+#: Least number of whole-patch pixels for a colour to be a class, on tiny maps.
+MIN_INTERIOR_PIXELS = 4
+#: Fallback when no colour fills whole patches (noisy maps): share of all pixels.
+MIN_COLOUR_FRACTION = 0.005
+#: A target colour further than this (Euclidean RGB distance) from every palette
+#: colour is a mistake rather than a shade of a known class. Targets in the
+#: wild use slightly different shades, e.g. (51, 255, 0) for (0, 249, 0).
+MAX_COLOUR_DISTANCE = 100.0
+
+_MAX_LISTED = 12
+
+
+def _format_ids(ids) -> str:
+    ids = [int(i) for i in ids]
+    text = ", ".join(str(i) for i in ids[:_MAX_LISTED])
+    if len(ids) > _MAX_LISTED:
+        text += f", ... ({len(ids)} in total)"
+    return text
+
+
+def _format_colour(colour) -> str:
+    return "(" + ", ".join(str(int(c)) for c in colour) + ")"
+
+
+def is_colour_map(labels: np.ndarray) -> bool:
+    """True for (H, W, 3|4) arrays, which are read as colour-coded label maps."""
+    return labels.ndim == 3 and labels.shape[-1] in (3, 4)
+
+
+def _as_array(labels, what: str) -> np.ndarray:
+    if labels is None:
+        raise SemiaInputError(f"No {what} given.")
+    array = np.asarray(labels)
+    if array.size == 0:
+        raise SemiaInputError(f"The {what} are empty (shape {array.shape}).")
+    return array
+
+
+def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
+    """(H, W) map of any numeric dtype -> int64 ids, or SemiaInputError."""
+    if labels.ndim != 2:
+        raise SemiaInputError(
+            f"The {what} must be a 2D integer map (H, W) or an RGB colour map "
+            f"(H, W, 3); got shape {labels.shape}. For a stack or a 3D volume, "
+            f"use a single 2D slice."
+        )
+    if labels.dtype == bool:
+        return labels.astype(np.int64)
+    if np.issubdtype(labels.dtype, np.integer):
+        ids = labels.astype(np.int64)
+    elif np.issubdtype(labels.dtype, np.floating):
+        finite = np.isfinite(labels)
+        if not finite.all():
+            raise SemiaInputError(
+                f"The {what} contain {int((~finite).sum())} NaN or infinite values; "
+                f"label maps must hold whole-number class ids."
+            )
+        if not np.all(labels == np.round(labels)):
+            raise SemiaInputError(
+                f"The {what} hold fractional values (dtype {labels.dtype}); "
+                f"label maps must hold whole-number class ids."
+            )
+        ids = labels.astype(np.int64)
+    else:
+        raise SemiaInputError(
+            f"The {what} have an unsupported dtype {labels.dtype}; "
+            f"use integer class ids or an RGB colour map."
+        )
+    if ids.min() < 0:
+        negative = np.unique(ids[ids < 0])
+        raise SemiaInputError(
+            f"The {what} contain negative ids ({_format_ids(negative)}); "
+            f"class ids must be 0 or more."
+        )
+    return ids
+
+
+def _rgb(labels: np.ndarray, what: str) -> np.ndarray:
+    """(H, W, 3|4) colour map -> (H, W, 3) uint8, alpha dropped."""
+    if labels.dtype == np.uint8:
+        return np.ascontiguousarray(labels[..., :3])
+    if np.issubdtype(labels.dtype, np.floating) and labels.size and np.nanmax(labels) <= 1.0:
+        # Colour maps read as floats in [0, 1] (e.g. by matplotlib).
+        return np.round(np.clip(labels[..., :3], 0, 1) * 255).astype(np.uint8)
+    if np.issubdtype(labels.dtype, np.integer) and labels.min() >= 0 and labels.max() <= 255:
+        return labels[..., :3].astype(np.uint8)
+    raise SemiaInputError(
+        f"The {what} look like a colour map (shape {labels.shape}) but have "
+        f"dtype {labels.dtype} with values outside 0..255; use uint8 RGB."
+    )
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 -> (...) int64 key 0xRRGGBB, so colours compare as scalars."""
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def _unpack(keys: np.ndarray) -> np.ndarray:
+    keys = np.asarray(keys, dtype=np.int64)
+    return np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=-1).astype(np.uint8)
+
+
+def dominant_colours(rgb: np.ndarray, max_colours: int = MAX_PALETTE_COLOURS) -> np.ndarray:
+    """The colours that make up the regions of a colour-coded map, most frequent first.
+
+    A colour counts if it fills whole 3x3 neighbourhoods somewhere, on enough
+    pixels: anti-aliased border colours only occur along borders, so they never
+    do. Returns a (K, 3) uint8 array (K may exceed ``max_colours``; the caller
+    decides what that means).
+    """
+    keys = _pack(rgb)
+    unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(keys.shape)
+    uniform_patch = ndi.maximum_filter(keys, size=3, mode="nearest") == ndi.minimum_filter(
+        keys, size=3, mode="nearest"
+    )
+    interior_counts = np.bincount(inverse[uniform_patch], minlength=len(unique))
+    min_interior = max(MIN_INTERIOR_PIXELS, MIN_INTERIOR_FRACTION * keys.size)
+    chosen = np.flatnonzero(interior_counts >= min_interior)
+    score = interior_counts
+    if len(chosen) < 2:
+        # Noisy or tiny maps with no clean regions: fall back to plain frequency.
+        chosen = np.flatnonzero(counts >= MIN_COLOUR_FRACTION * keys.size)
+        score = counts
+    # Most frequent first; ties broken by the colour value, so the order is deterministic.
+    order = np.lexsort((unique[chosen], -score[chosen]))
+    return _unpack(unique[chosen][order])
+
+
+def _nearest(rgb: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of, and distance to, the nearest of ``colours`` for every pixel.
+
+    Works on the distinct colours only (a label map holds few), then maps back.
+    """
+    keys = _pack(rgb)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    unique_rgb = _unpack(unique).astype(np.float32)
+    distances = np.linalg.norm(
+        unique_rgb[:, None, :] - colours.astype(np.float32)[None, :, :], axis=-1
+    )
+    nearest = distances.argmin(axis=1)
+    inverse = inverse.reshape(keys.shape)
+    return nearest[inverse], distances[np.arange(len(unique)), nearest][inverse]
+
+
+@dataclass(frozen=True)
+class LabelCodec:
+    """Maps user-facing label ids (or colours) to class indices 0..K-1 and back.
+
+    ``class_ids[i]`` is the id of class ``i``; ``palette[i]`` its colour when
+    the source was a colour-coded map (else ``palette`` is None).
+    """
+
+    class_ids: tuple[int, ...]
+    palette: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.class_ids) < 2:
+            raise SemiaInputError(
+                f"The label map has {len(self.class_ids)} class(es) "
+                f"({_format_ids(self.class_ids)}); need at least 2 classes."
+            )
+        if list(self.class_ids) != sorted(set(self.class_ids)):
+            raise SemiaInputError(f"class_ids must be distinct and sorted; got {self.class_ids}.")
+        if self.palette is not None:
+            palette = np.asarray(self.palette, dtype=np.uint8).reshape(-1, 3)
+            if len(palette) != len(self.class_ids):
+                raise SemiaInputError(
+                    f"A palette of {len(palette)} colours does not match "
+                    f"{len(self.class_ids)} class ids."
+                )
+            object.__setattr__(self, "palette", palette)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_source(cls, source_labels) -> tuple["LabelCodec", np.ndarray]:
+        """Codec for a source label map, and that map as class indices (int64)."""
+        labels = _as_array(source_labels, "source labels")
+        if is_colour_map(labels):
+            rgb = _rgb(labels, "source labels")
+            palette = dominant_colours(rgb)
+            if len(palette) > MAX_PALETTE_COLOURS:
+                raise SemiaInputError(
+                    f"The colour-coded source labels hold {len(palette)} distinct "
+                    f"region colours (at most {MAX_PALETTE_COLOURS} allowed). Is this "
+                    f"a photo rather than a label map? Pass the labels as a label map."
+                )
+            if len(palette) < 2:
+                raise SemiaInputError(
+                    "The colour-coded source labels hold a single colour; "
+                    "need at least 2 classes."
+                )
+            codec = cls(class_ids=tuple(range(1, len(palette) + 1)), palette=palette)
+            index, _ = _nearest(rgb, palette)
+            return codec, index.astype(np.int64)
+        ids = _integer_ids(labels, "source labels")
+        class_ids, index = np.unique(ids, return_inverse=True)
+        if len(class_ids) < 2:
+            raise SemiaInputError(
+                f"The source labels hold a single id ({int(class_ids[0])}); "
+                f"need at least 2 classes."
+            )
+        codec = cls(class_ids=tuple(int(i) for i in class_ids))
+        return codec, index.reshape(ids.shape).astype(np.int64)
+
+    # ------------------------------------------------------------------- use
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_ids)
+
+    @property
+    def is_colour(self) -> bool:
+        return self.palette is not None
+
+    def encode(self, target_labels) -> np.ndarray:
+        """Target ids or colours -> (H, W) int64 class indices.
+
+        Raises SemiaInputError naming unknown ids, or colours far from every
+        palette colour.
+        """
+        labels = _as_array(target_labels, "target labels")
+        if is_colour_map(labels):
+            if self.palette is None:
+                raise SemiaInputError(
+                    f"The target is a colour (RGB) map of shape {labels.shape}, but the "
+                    f"model was trained on integer label ids "
+                    f"({_format_ids(self.class_ids)}); paint the target with those ids."
+                )
+            return self._encode_colours(_rgb(labels, "target labels"))
+        ids = _integer_ids(labels, "target labels")
+        known = np.asarray(self.class_ids, dtype=np.int64)
+        present = np.unique(ids)
+        unknown = np.setdiff1d(present, known)
+        if len(unknown):
+            raise SemiaInputError(
+                f"The target labels contain unknown id(s) {_format_ids(unknown)}; "
+                f"the model knows only ids {_format_ids(known)}."
+            )
+        return np.searchsorted(known, ids).astype(np.int64)
+
+    def _encode_colours(self, rgb: np.ndarray) -> np.ndarray:
+        # Assign border pixels to the target's own dominant colours first: targets
+        # are drawn in slightly different shades, and a border between two shifted
+        # shades is split best between those shades, not the palette's.
+        target_colours = dominant_colours(rgb)
+        if len(target_colours) == 0:
+            target_colours = np.unique(rgb.reshape(-1, 3), axis=0)
+        to_palette, distance = _nearest(target_colours[None], self.palette)
+        to_palette, distance = to_palette[0], distance[0]
+        far = distance > MAX_COLOUR_DISTANCE
+        if far.any():
+            names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
+            known = ", ".join(_format_colour(c) for c in self.palette)
+            raise SemiaInputError(
+                f"The target uses colour(s) {names} that match none of the source's "
+                f"label colours {known}."
+            )
+        nearest_target_colour, _ = _nearest(rgb, target_colours)
+        return to_palette[nearest_target_colour].astype(np.int64)
+
+    def decode(self, index_map) -> np.ndarray:
+        """Class indices -> user ids (int32 when they fit, else int64)."""
+        index = np.asarray(index_map)
+        if index.size and (index.min() < 0 or index.max() >= self.num_classes):
+            raise SemiaInputError(
+                f"Class indices must be in 0..{self.num_classes - 1}; "
+                f"got {int(index.min())}..{int(index.max())}."
+            )
+        ids = np.asarray(self.class_ids, dtype=np.int64)
+        dtype = np.int32 if ids.max() <= np.iinfo(np.int32).max else np.int64
+        return ids.astype(dtype)[index.astype(np.intp)]
+
+    def colorize(self, index_map) -> np.ndarray:
+        """Class indices -> (H, W, 3) uint8 RGB, for colour-coded sources only."""
+        if self.palette is None:
+            raise SemiaInputError("This label codec has no colour palette (integer labels).")
+        return self.palette[np.asarray(index_map).astype(np.intp)]
+
+    # ------------------------------------------------------------ persistence
+    def to_dict(self) -> dict:
+        return {
+            "class_ids": [int(i) for i in self.class_ids],
+            "palette": None if self.palette is None else self.palette.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LabelCodec":
+        try:
+            class_ids = tuple(int(i) for i in data["class_ids"])
+            palette = data.get("palette")
+        except (KeyError, TypeError, ValueError) as error:
+            raise SemiaInputError(f"Invalid label codec data: {error!r}.") from None
+        return cls(class_ids=class_ids, palette=None if palette is None else np.asarray(palette))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, LabelCodec):
+            return NotImplemented
+        if self.class_ids != other.class_ids:
+            return False
+        if (self.palette is None) != (other.palette is None):
+            return False
+        return self.palette is None or np.array_equal(self.palette, other.palette)
+
+    __hash__ = None  # mutable numpy palette inside; equality is by value

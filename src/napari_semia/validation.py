@@ -1,0 +1,126 @@
+"""Checks on every user input before any training or synthesis starts.
+
+Each check raises :class:`SemiaInputError` with a message that names the
+problem and, where possible, what would work instead, so that the user never
+sees a torch traceback for a wrong shape or dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import SemiaInputError
+from .intensity import MAX_CHANNELS
+from .labels import LabelCodec, is_colour_map
+
+#: Smallest image side that survives the generator's downsampling levels.
+MIN_SIDE = 16
+
+
+def _as_array(data, what: str) -> np.ndarray:
+    if data is None:
+        raise SemiaInputError(f"No {what} given.")
+    try:
+        array = np.asarray(data)
+    except Exception as error:  # ragged lists and other non-arrays
+        raise SemiaInputError(f"The {what} cannot be read as an array: {error}.") from None
+    if array.size == 0:
+        raise SemiaInputError(f"The {what} are empty (shape {array.shape}).")
+    return array
+
+
+def _check_dims(array: np.ndarray, what: str, colour_ok: bool) -> None:
+    allowed = "(H, W) or (H, W, C)" if not colour_ok else "(H, W) or an RGB colour map (H, W, 3)"
+    if array.ndim not in (2, 3):
+        raise SemiaInputError(
+            f"The {what} have shape {array.shape} ({array.ndim}D); expected {allowed}. "
+            f"For a stack, volume or time series, use a single 2D slice."
+        )
+
+
+def validate_image(image) -> np.ndarray:
+    """Check a source image on its own; returns it as an array."""
+    image = _as_array(image, "image")
+    if image.dtype == bool:
+        raise SemiaInputError(
+            "The image has dtype bool, which looks like a mask or label map; "
+            "select an intensity image (integer or float dtype)."
+        )
+    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+        raise SemiaInputError(
+            f"The image has an unsupported dtype {image.dtype}; use an integer "
+            f"(uint8, uint16, ...) or float image."
+        )
+    _check_dims(image, "image", colour_ok=False)
+    if image.ndim == 3 and image.shape[-1] > MAX_CHANNELS:
+        raise SemiaInputError(
+            f"The image has shape {image.shape}: read as (H, W, C) that is "
+            f"{image.shape[-1]} channels, more than the {MAX_CHANNELS} supported. "
+            f"For a z-stack or time series, use a single 2D slice."
+        )
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise SemiaInputError(
+            f"The image is too small ({height} x {width} px); each side needs at "
+            f"least {MIN_SIDE} px."
+        )
+    if np.issubdtype(image.dtype, np.floating):
+        nan = np.isnan(image)
+        if nan.all():
+            raise SemiaInputError("The image is all NaN; there is nothing to learn from.")
+        if nan.any():
+            raise SemiaInputError(
+                f"The image contains {int(nan.sum())} NaN pixel value(s) "
+                f"(of {image.size}); fill or crop them first."
+            )
+        infinite = np.isinf(image)
+        if infinite.any():
+            raise SemiaInputError(
+                f"The image contains {int(infinite.sum())} infinite value(s); "
+                f"clip or crop them first."
+            )
+    return image
+
+
+def _label_shape_hw(labels: np.ndarray, what: str) -> tuple[int, int]:
+    _check_dims(labels, what, colour_ok=True)
+    if labels.ndim == 3 and not is_colour_map(labels):
+        raise SemiaInputError(
+            f"The {what} have shape {labels.shape}; expected a 2D map (H, W) of "
+            f"integer ids or an RGB colour map (H, W, 3). For a stack, use a "
+            f"single 2D slice."
+        )
+    return int(labels.shape[0]), int(labels.shape[1])
+
+
+def validate_training_inputs(image, labels) -> tuple[LabelCodec, np.ndarray]:
+    """Check a source image and its label map.
+
+    Returns the label codec and the source as class indices (as
+    :meth:`LabelCodec.from_source`), so callers need not build them twice.
+    """
+    image = validate_image(image)
+    labels = _as_array(labels, "labels")
+    labels_hw = _label_shape_hw(labels, "labels")
+    image_hw = tuple(int(s) for s in image.shape[:2])
+    if labels_hw != image_hw:
+        raise SemiaInputError(
+            f"The image and labels differ in shape: image {tuple(image.shape)} "
+            f"(H x W = {image_hw[0]} x {image_hw[1]}) vs labels {tuple(labels.shape)} "
+            f"(H x W = {labels_hw[0]} x {labels_hw[1]}). They must cover the same pixels."
+        )
+    return LabelCodec.from_source(labels)
+
+
+def validate_target(target, source_shape_hw, codec: LabelCodec) -> np.ndarray:
+    """Check a target label map against the source; returns its class indices."""
+    target = _as_array(target, "target labels")
+    target_hw = _label_shape_hw(target, "target labels")
+    source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
+    if target_hw != source_hw:
+        raise SemiaInputError(
+            f"The target labels have shape {tuple(target.shape)} (H x W = "
+            f"{target_hw[0]} x {target_hw[1]}), but the source was "
+            f"{source_hw[0]} x {source_hw[1]}; paint the target at the source's shape."
+        )
+    return codec.encode(target)
