@@ -35,6 +35,9 @@ MIN_COLOUR_FRACTION = 0.005
 #: wild use slightly different shades, e.g. (51, 255, 0) for (0, 249, 0).
 MAX_COLOUR_DISTANCE = 100.0
 
+#: Pixels this close to a palette colour belong to it, whatever their neighbours.
+EXACT_COLOUR_DISTANCE = 8.0
+
 _MAX_LISTED = 12
 
 
@@ -285,7 +288,13 @@ class LabelCodec:
                 f"label colours {known}."
             )
         nearest_target_colour, _ = _nearest(rgb, target_colours)
-        return to_palette[nearest_target_colour].astype(np.int64)
+        index = to_palette[nearest_target_colour]
+        # Pixels already (nearly) in a palette colour keep it, even where they
+        # form strokes too thin to count as a region of the target.
+        nearest_palette, palette_distance = _nearest(rgb, self.palette)
+        exact = palette_distance <= EXACT_COLOUR_DISTANCE
+        index[exact] = nearest_palette[exact]
+        return index.astype(np.int64)
 
     def decode(self, index_map) -> np.ndarray:
         """Class indices -> user ids (int32 when they fit, else int64)."""

@@ -33,7 +33,6 @@ from .config import TrainingConfig
 from .device import resolve_device
 from .errors import SemiaInputError
 from .intensity import IntensityNormalizer
-from .labels import LabelCodec
 from .losses import (
     feature_matching_loss,
     fixed_point_loss,
@@ -86,6 +85,10 @@ class _Resolution:
     def __post_init__(self):
         self.onehot = to_onehot(self.index, self.num_classes)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.image.shape[-2:])
+
 
 class SemiaTrainer:
     """Iterable trainer; ``run()`` is a generator that yields :class:`TrainingProgress`.
@@ -105,10 +108,10 @@ class SemiaTrainer:
         resume: SemiaModel | None = None,
     ) -> None:
         self.config = config or TrainingConfig()
-        validate_training_inputs(image, labels)
+        codec, source_index = validate_training_inputs(image, labels)
         self.device = resolve_device(device)
-        codec, source_index = LabelCodec.from_source(labels)
         self.source_shape = tuple(source_index.shape[:2])
+        self.normalizer = IntensityNormalizer.fit(image)
         if resume is not None:
             if tuple(resume.class_ids) != tuple(codec.class_ids):
                 raise SemiaInputError(
@@ -120,8 +123,15 @@ class SemiaTrainer:
                     f"Cannot continue training: the model was trained on a {resume.source_shape} "
                     f"image, these layers are {self.source_shape}."
                 )
+            if (resume.normalizer.layout, resume.normalizer.channels) != (
+                self.normalizer.layout, self.normalizer.channels
+            ):
+                raise SemiaInputError(
+                    "Cannot continue training: the model was trained on a "
+                    f"{resume.normalizer.layout} image with {resume.normalizer.channels} channel(s), "
+                    f"this image is {self.normalizer.layout} with {self.normalizer.channels}."
+                )
         self.codec = codec
-        self.normalizer = IntensityNormalizer.fit(image)
         self._preview_lock = threading.Lock()
         self._preview_target: np.ndarray | None = None
         self.preview_every = int(preview_every)
@@ -172,6 +182,7 @@ class SemiaTrainer:
         self.opt_s = torch.optim.Adam(self.segmenter.parameters(), lr=cfg.lr_segmenter, betas=betas)
         self.step = 0
         self.last_losses: dict[str, float] = {}
+        self._step_seconds: dict[bool, list[float]] = {True: [], False: []}
 
     # ------------------------------------------------------------ public API
     def stop(self) -> None:
@@ -217,24 +228,23 @@ class SemiaTrainer:
             if self._stop_event.is_set():
                 stopped = True
                 break
+            step_start = time.perf_counter()
             mode, resolution = self._iteration(self.step, total)
+            self._step_seconds[resolution == self.coarse.shape].append(time.perf_counter() - step_start)
             self.step += 1
-            elapsed = time.perf_counter() - start
-            eta = elapsed / self.step * (total - self.step) * self._eta_factor(self.step, total)
             preview = None
             if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
                 preview = self._preview()
             yield TrainingProgress(
                 step=self.step, total_steps=total, losses=dict(self.last_losses),
-                elapsed_s=elapsed, eta_s=eta, mode=mode, preview=preview,
-                device=str(self.device), resolution=resolution,
+                elapsed_s=time.perf_counter() - start, eta_s=self._eta(self.step, total), mode=mode,
+                preview=preview, device=str(self.device), resolution=resolution,
             )
-        elapsed = time.perf_counter() - start
         yield TrainingProgress(
             step=self.step, total_steps=total, losses=dict(self.last_losses),
-            elapsed_s=elapsed, eta_s=0.0, preview=self._preview() if self.preview_every else None,
-            finished=True, stopped=stopped, device=str(self.device),
-            resolution=tuple(self.fine.image.shape[-2:]),
+            elapsed_s=time.perf_counter() - start, eta_s=0.0,
+            preview=self._preview() if self.preview_every else None,
+            finished=True, stopped=stopped, device=str(self.device), resolution=self.fine.shape,
         )
 
     # -------------------------------------------------------------- internals
@@ -247,16 +257,23 @@ class SemiaTrainer:
     def _is_coarse(self, step: int, total: int) -> bool:
         return not self.resumed and step < self.config.coarse_fraction * total
 
-    def _eta_factor(self, step: int, total: int) -> float:
-        # Coarse iterations cost about a quarter of fine ones; scale the naive
-        # ETA while the run is still in the coarse phase.
-        if not self._is_coarse(step, total):
-            return 1.0
-        coarse_left = self.config.coarse_fraction * total - step
-        left = total - step
-        if left <= 0:
-            return 1.0
-        return (coarse_left + 4.0 * (left - coarse_left)) / left
+    def _eta(self, step: int, total: int) -> float:
+        """Seconds left, from the measured cost of coarse and fine iterations.
+
+        Before any fine iteration has run, its cost is extrapolated from the
+        coarse ones by the pixel ratio (convolutions scale with pixels).
+        """
+        coarse_times, fine_times = self._step_seconds[True], self._step_seconds[False]
+        recent = lambda times: float(np.mean(times[-50:]))  # noqa: E731
+        coarse_cost = recent(coarse_times) if coarse_times else None
+        if fine_times:
+            fine_cost = recent(fine_times)
+        else:
+            ratio = np.prod(self.fine.shape) / max(1, np.prod(self.coarse.shape))
+            fine_cost = (coarse_cost or 0.0) * ratio
+        coarse_end = 0 if self.resumed else int(np.ceil(self.config.coarse_fraction * total))
+        coarse_left = max(0, coarse_end - step)
+        return coarse_left * (coarse_cost or fine_cost) + (total - step - coarse_left) * fine_cost
 
     def _learning_rate_factor(self, step: int, total: int) -> float:
         start = self.config.lr_decay_start * total
@@ -352,7 +369,7 @@ class SemiaTrainer:
         self.last_losses.update(losses)
         if not all(np.isfinite(v) for v in losses.values()):
             raise FloatingPointError(f"Training diverged at step {step + 1}: losses {losses}")
-        return mode, tuple(res.image.shape[-2:])
+        return mode, res.shape
 
 
 def train(image, labels, config: TrainingConfig | None = None, device="auto", callback=None) -> SemiaModel:

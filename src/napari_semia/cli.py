@@ -1,0 +1,270 @@
+"""Command line interface: ``napari-semia train / synthesize / demo``.
+
+All three drive the same core API as the napari widget. Input errors print one
+line, ``error: <message>``, and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SemiaInputError
+
+EXIT_INPUT_ERROR = 2
+EXIT_INTERRUPTED = 130
+PLUGIN_NAME = "napari-semia"
+#: Dock widget opened by ``demo --gui`` when napari.yaml cannot be read; the
+#: manifest's first widget wins otherwise.
+FALLBACK_WIDGET_NAME = "Semantic Image Analogy"
+DEFAULT_DEMO_DIR = "semia-demo"
+
+
+# ---------------------------------------------------------------- parsing
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) -> None:
+    from .config import PRESETS
+    from .device import DEVICE_CHOICES
+
+    parser.add_argument(
+        "--preset", choices=list(PRESETS), default=default_preset,
+        help=f"training preset (default: {default_preset})",
+    )
+    parser.add_argument("--steps", type=_positive_int, help="training iterations (overrides the preset)")
+    parser.add_argument(
+        "--size", type=_positive_int,
+        help="longest side of the working resolution in px (overrides the preset)",
+    )
+    parser.add_argument(
+        "--device", default="auto",
+        help=f"torch device: {', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (overrides the preset)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .samples import SAMPLE_NAMES
+
+    parser = argparse.ArgumentParser(
+        prog="napari-semia",
+        description=(
+            "Semantic Image Analogy: learn the appearance of one image from its "
+            "label map, then synthesize it in new layouts."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train a model on an image and its label map",
+        description="Train a model on IMAGE and its label map LABELS and save it.",
+    )
+    train.add_argument("image", metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
+    train.add_argument("labels", metavar="LABELS", help="label map file: integer ids or an RGB colour-coded map")
+    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.semia)")
+    train.add_argument("--resume", metavar="MODEL", help="continue training this model file")
+    _add_training_options(train, "default")
+
+    synth = commands.add_parser(
+        "synthesize", help="synthesize images for target label maps",
+        description="Synthesize one image per TARGET label map with a trained model.",
+    )
+    synth.add_argument("model", metavar="MODEL", help="model file (.semia)")
+    synth.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
+    synth.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR", help="directory for the results")
+    synth.add_argument("--device", default="auto", help="torch device (default: auto)")
+
+    demo = commands.add_parser(
+        "demo", help="run a built-in sample case",
+        description=(
+            "Train on a built-in sample (made offline from scikit-image data) and "
+            "write the source, labels, edited target and result, or open it in napari."
+        ),
+    )
+    demo.add_argument("--sample", choices=SAMPLE_NAMES, default=SAMPLE_NAMES[0],
+                      help=f"sample case (default: {SAMPLE_NAMES[0]})")
+    demo.add_argument("--out", default=DEFAULT_DEMO_DIR, metavar="DIR",
+                      help=f"output directory (default: ./{DEFAULT_DEMO_DIR})")
+    demo.add_argument("--gui", action="store_true",
+                      help="open napari with the sample's layers and the plugin widget instead")
+    _add_training_options(demo, "quick")
+    return parser
+
+
+# ---------------------------------------------------------------- training
+def _config_from_args(args):
+    from .config import preset
+
+    config = preset(args.preset)
+    changes = {name: getattr(args, name) for name in ("steps", "size", "seed")}
+    return config.replace(**{k: v for k, v in changes.items() if v is not None})
+
+
+@contextmanager
+def _stop_on_interrupt(trainer):
+    """First Ctrl-C asks the trainer to stop after the current step (so the
+    model trained so far is saved); a second one aborts."""
+
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        print("\nStopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
+        trainer.stop()
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not in the main thread: no handler, plain behaviour
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _train(image, labels, config, device, resume=None):
+    """Train with a tqdm progress bar (losses in the postfix); returns the model."""
+    from tqdm import tqdm
+
+    from .device import describe_device
+    from .trainer import SemiaTrainer
+
+    trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume)
+    print(f"Training {config.steps} steps at {config.size} px on {describe_device(trainer.device)}.",
+          file=sys.stderr)
+    last = None
+    with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True) as bar:
+        for progress in trainer.run():
+            last = progress
+            bar.update(progress.step - bar.n)
+            if progress.losses:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in progress.losses.items()}, refresh=False)
+    if last is not None and last.stopped:
+        print(f"Stopped at step {last.step} of {last.total_steps}; keeping the model trained so far.",
+              file=sys.stderr)
+    return trainer.model
+
+
+def _cmd_train(args) -> int:
+    from .io import read_image_file, read_label_file
+
+    image = read_image_file(args.image)
+    labels = read_label_file(args.labels)
+    config = _config_from_args(args)
+    resume = None
+    if args.resume:
+        from .model_file import SemiaModel
+
+        resume = SemiaModel.load(args.resume, device=args.device)
+    model = _train(image, labels, config, args.device, resume=resume)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(output))
+    print(f"Saved model to {output}")
+    return 0
+
+
+def _cmd_synthesize(args) -> int:
+    from .io import image_suffix, read_label_file, write_image_file
+    from .model_file import SemiaModel
+    from .validation import validate_target
+
+    model = SemiaModel.load(args.model, device=args.device)
+    # Check every target first, so a bad one fails before any work is done.
+    targets = [(Path(path), read_label_file(path)) for path in args.targets]
+    for path, target in targets:
+        try:
+            validate_target(target, model.source_shape, model.codec)
+        except SemiaInputError as error:
+            raise SemiaInputError(f"{path.name}: {error}") from None
+    out_dir = Path(args.output_dir)
+    for path, target in targets:
+        result = model.synthesize(target)
+        written = write_image_file(out_dir / (path.stem + image_suffix(result)), result)
+        print(f"Wrote {written}")
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+def _plugin_widget_name() -> str:
+    """Display name of the first widget in the package's napari.yaml."""
+    try:
+        import importlib.resources
+
+        import yaml
+
+        text = importlib.resources.files("napari_semia").joinpath("napari.yaml").read_text()
+        widgets = yaml.safe_load(text)["contributions"]["widgets"]
+        return str(widgets[0]["display_name"])
+    except Exception:  # manifest missing or shaped differently: use the known name
+        return FALLBACK_WIDGET_NAME
+
+
+def _cmd_demo_gui(case) -> int:
+    import napari
+
+    from ._sample_data import sample_layers
+
+    viewer = napari.Viewer(title=f"napari-semia demo: {case.title}")
+    # The same layers as napari's File > Open Sample menu gives.
+    for data, kwargs, layer_type in sample_layers(case):
+        getattr(viewer, f"add_{layer_type}")(data, **kwargs)
+    viewer.window.add_plugin_dock_widget(PLUGIN_NAME, _plugin_widget_name())
+    print(case.description)
+    napari.run()
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .io import write_image_file
+    from .samples import load_sample, montage
+
+    case = load_sample(args.sample)
+    if args.gui:
+        return _cmd_demo_gui(case)
+    print(case.description)
+    model = _train(case.image, case.labels, _config_from_args(args), args.device)
+    result = model.synthesize(case.target)
+    out_dir = Path(args.out)
+    model.save(str(out_dir / "model.semia"))
+    # Label maps are written as 8-bit id images, so they can be fed back to
+    # ``napari-semia synthesize`` (after editing, for instance).
+    write_image_file(out_dir / "source.png", case.image)
+    write_image_file(out_dir / "labels.png", case.labels.astype(np.uint8))
+    write_image_file(out_dir / "target.png", case.target.astype(np.uint8))
+    write_image_file(out_dir / "result.png", result)
+    write_image_file(out_dir / "montage.png", montage([case.image, case.labels, case.target, result]))
+    print(f"Wrote source.png, labels.png, target.png, result.png, montage.png and model.semia to {out_dir.resolve()}")
+    return 0
+
+
+# ---------------------------------------------------------------- main
+_COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "demo": _cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except SemiaInputError as error:  # includes ModelFileError
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

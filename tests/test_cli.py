@@ -1,0 +1,216 @@
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_semia import cli
+from napari_semia.io import image_suffix, read_image_file, read_label_file, write_image_file
+
+SIZE = 32
+
+
+def write_case(folder):
+    """A tiny image with two textured regions and its label map."""
+    rng = np.random.default_rng(0)
+    labels = np.zeros((SIZE, SIZE), np.uint8)
+    labels[8:24, 6:26] = 1
+    image = np.where(labels[..., None] == 1, [200, 80, 40], [40, 120, 200]).astype(np.float64)
+    image = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    moved = np.zeros_like(labels)
+    moved[2:14, 2:30] = 1
+    paths = {
+        "image": write_image_file(folder / "img.png", image),
+        "labels": write_image_file(folder / "labels.png", labels),
+        "moved": write_image_file(folder / "moved.png", moved),
+        "same": write_image_file(folder / "same.png", labels),
+    }
+    bad = labels.copy()
+    bad[0, 0] = 7
+    paths["bad"] = write_image_file(folder / "bad.png", bad)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Train from the CLI and press Ctrl-C after the first step: the model
+    trained so far must still be saved."""
+    from napari_semia.trainer import SemiaTrainer
+
+    folder = tmp_path_factory.mktemp("cli")
+    paths = write_case(folder)
+    model_path = folder / "model.semia"
+    original_run = SemiaTrainer.run
+
+    def run_then_interrupt(self):
+        for progress in original_run(self):
+            yield progress
+            if progress.step == 1 and not progress.finished:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SemiaTrainer, "run", run_then_interrupt)
+        code = cli.main([
+            "train", str(paths["image"]), str(paths["labels"]), "-o", str(model_path),
+            "--steps", "50", "--size", str(SIZE), "--device", "cpu", "--seed", "3",
+        ])
+    assert code == 0
+    return folder, paths, model_path
+
+
+def test_interrupted_training_saves_the_model_so_far(trained):
+    from napari_semia.model_file import SemiaModel
+
+    _, _, model_path = trained
+    model = SemiaModel.load(model_path, device="cpu")
+    assert model.class_ids == (0, 1)
+    assert model.steps_done == 1
+    assert model.config.steps == 50 and model.config.size == SIZE and model.config.seed == 3
+
+
+def test_synthesize_writes_one_image_per_target(trained, capsys):
+    folder, paths, model_path = trained
+    out = folder / "out"
+    code = cli.main(["synthesize", str(model_path), str(paths["moved"]), str(paths["same"]),
+                     "-o", str(out), "--device", "cpu"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["moved.png", "same.png"]
+    result = read_image_file(out / "moved.png")
+    assert result.shape == (SIZE, SIZE, 3) and result.dtype == np.uint8
+    assert "moved.png" in capsys.readouterr().out
+
+
+def test_unknown_target_id_exits_2_with_one_line(trained, capsys):
+    folder, paths, model_path = trained
+    code = cli.main(["synthesize", str(model_path), str(paths["moved"]), str(paths["bad"]),
+                     "-o", str(folder / "bad-out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "7" in err and "Traceback" not in err
+    assert not (folder / "bad-out").exists()  # checked before any work was done
+
+
+def test_mismatched_training_inputs_exit_2(tmp_path, capsys):
+    paths = write_case(tmp_path)
+    write_image_file(tmp_path / "small.png", np.zeros((20, 20), np.uint8))
+    code = cli.main(["train", str(paths["image"]), str(tmp_path / "small.png"),
+                     "-o", str(tmp_path / "m.semia")])
+    assert code == 2
+    assert "shape" in capsys.readouterr().err
+    assert not (tmp_path / "m.semia").exists()
+
+
+def test_missing_model_exits_2_without_traceback(tmp_path):
+    paths = write_case(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "napari_semia.cli", "synthesize", str(tmp_path / "nope.semia"),
+         str(paths["moved"]), "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error:") and "nope.semia" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_writes_images_and_montage(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = cli.main(["demo", "--sample", "coins", "--steps", "1", "--size", str(SIZE),
+                     "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"source.png", "labels.png", "target.png", "result.png", "montage.png", "model.semia"} <= names
+    source = read_image_file(out / "source.png")
+    assert read_image_file(out / "result.png").shape == source.shape
+    # The written label maps are id images that ``synthesize`` accepts again.
+    assert set(np.unique(read_label_file(out / "target.png"))) <= {0, 1}
+    assert str(out.resolve()) in capsys.readouterr().out
+
+
+def test_unknown_sample_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--sample", "nope"])
+    assert info.value.code == 2
+
+
+def test_first_ctrl_c_stops_the_trainer_second_aborts():
+    class FakeTrainer:
+        stop_requested = False
+
+        def stop(self):
+            self.stop_requested = True
+
+    trainer = FakeTrainer()
+    with pytest.raises(KeyboardInterrupt):
+        with cli._stop_on_interrupt(trainer):
+            os.kill(os.getpid(), signal.SIGINT)
+            assert trainer.stop_requested
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_widget_name_comes_from_the_manifest():
+    import importlib.resources
+
+    import yaml
+
+    manifest = importlib.resources.files("napari_semia").joinpath("napari.yaml")
+    if not manifest.is_file():
+        assert cli._plugin_widget_name() == cli.FALLBACK_WIDGET_NAME
+    else:
+        widgets = yaml.safe_load(manifest.read_text())["contributions"]["widgets"]
+        assert cli._plugin_widget_name() == widgets[0]["display_name"]
+
+
+# ------------------------------------------------------------ file io
+@pytest.mark.parametrize(
+    "image, suffix",
+    [
+        (np.zeros((4, 4), np.uint8), ".png"),
+        (np.zeros((4, 4, 3), np.uint8), ".png"),
+        (np.zeros((4, 4), np.uint16), ".tif"),
+        (np.zeros((4, 4, 3), np.float32), ".tif"),
+        (np.zeros((4, 4, 5), np.uint8), ".tif"),
+    ],
+)
+def test_result_format_follows_the_image(image, suffix):
+    assert image_suffix(image) == suffix
+
+
+def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
+    rgba = np.random.default_rng(1).integers(0, 256, (20, 24, 4), dtype=np.uint8)
+    write_image_file(tmp_path / "rgba.png", rgba)
+    np.testing.assert_array_equal(read_image_file(tmp_path / "rgba.png"), rgba[..., :3])
+    np.testing.assert_array_equal(read_label_file(tmp_path / "rgba.png"), rgba[..., :3])
+    stack = np.arange(5 * 20 * 24, dtype=np.uint16).reshape(5, 20, 24)
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
+
+
+def test_unreadable_file_is_an_input_error(tmp_path):
+    from napari_semia.errors import SemiaInputError
+
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(SemiaInputError, match="Cannot read"):
+        read_image_file(tmp_path / "junk.png")
+    with pytest.raises(SemiaInputError, match="does not exist"):
+        read_label_file(tmp_path / "missing.png")
+
+
+def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, monkeypatch):
+    import napari
+
+    viewers = []
+
+    def make_viewer(**kwargs):
+        viewers.append(make_napari_viewer(**kwargs))
+        return viewers[-1]
+
+    monkeypatch.setattr(napari, "Viewer", make_viewer)
+    monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
+    assert cli.main(["demo", "--gui", "--sample", "coins"]) == 0
+    (viewer,) = viewers
+    assert [layer.name for layer in viewer.layers] == ["coins image", "coins labels", "coins target"]
+    assert any(cli._plugin_widget_name() in name for name in viewer.window._wrapped_dock_widgets)

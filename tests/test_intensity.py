@@ -1,0 +1,145 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from napari_semia.errors import SemiaInputError
+from napari_semia.intensity import CLIP, IntensityNormalizer
+
+rng = np.random.default_rng(0)
+
+
+def smooth_ramp(shape, low, high):
+    """A gradient image spanning [low, high] on every channel."""
+    h, w = shape[:2]
+    base = np.linspace(0, 1, h * w).reshape(h, w)
+    channels = shape[2] if len(shape) == 3 else 1
+    stack = np.stack([np.roll(base, 7 * c, axis=1) for c in range(channels)], axis=-1)
+    out = low + (high - low) * stack
+    return out[..., 0] if len(shape) == 2 else out
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        rng.integers(0, 256, (24, 20, 3), dtype=np.uint8),
+        rng.integers(0, 256, (24, 20), dtype=np.uint8),
+        rng.integers(0, 65536, (24, 20), dtype=np.uint16),
+        rng.integers(-500, 500, (24, 20, 2), dtype=np.int16),
+        smooth_ramp((24, 20, 5), -3.5, 1200.0).astype(np.float32),
+        smooth_ramp((24, 20), 0.0, 1e-3).astype(np.float64),
+    ],
+    ids=["rgb-uint8", "gray-uint8", "gray-uint16", "2ch-int16", "5ch-float32", "gray-float64-tiny"],
+)
+def test_round_trip_restores_dtype_layout_and_values(image):
+    normalizer = IntensityNormalizer.fit(image)
+    x = normalizer.to_network(image)
+    assert x.dtype == np.float32
+    assert x.shape == (1 if image.ndim == 2 else image.shape[-1],) + image.shape[:2]
+    assert -CLIP <= x.min() and x.max() <= CLIP
+    back = normalizer.from_network(x)
+    assert back.dtype == image.dtype
+    assert back.shape == image.shape
+    if np.issubdtype(image.dtype, np.integer):
+        # Only the 0.5% tails beyond the clip range may differ.
+        assert np.mean(back != image) < 0.02
+    else:
+        span = float(image.max() - image.min())
+        assert np.mean(np.abs(back - image) > 1e-4 * span) < 0.02
+
+
+def test_bulk_of_the_histogram_fills_minus_one_to_one():
+    image = smooth_ramp((32, 32, 3), 10, 240).astype(np.uint8)
+    x = IntensityNormalizer.fit(image).to_network(image)
+    for channel in x:
+        assert channel.min() == pytest.approx(-1, abs=0.05)
+        assert channel.max() == pytest.approx(1, abs=0.05)
+
+
+def test_outliers_do_not_squash_the_histogram():
+    image = smooth_ramp((64, 64), 1000, 2000).astype(np.uint16)
+    image[0, :3] = 65535  # three hot pixels
+    x = IntensityNormalizer.fit(image).to_network(image)[0]
+    assert np.percentile(x, 99) > 0.9  # not squeezed towards -1 by the hot pixels
+    assert x.max() == pytest.approx(CLIP)
+
+
+def test_channels_are_normalised_independently():
+    image = np.stack([smooth_ramp((16, 16), 0, 10), smooth_ramp((16, 16), 5000, 60000)], -1)
+    x = IntensityNormalizer.fit(image.astype(np.float32)).to_network(image.astype(np.float32))
+    np.testing.assert_allclose(x[0], x[1], atol=1e-4)
+
+
+def test_constant_channel_does_not_divide_by_zero():
+    image = np.zeros((16, 16, 3), np.uint8)
+    image[..., 0] = 77
+    image[..., 1] = smooth_ramp((16, 16), 0, 255).astype(np.uint8)
+    normalizer = IntensityNormalizer.fit(image)
+    x = normalizer.to_network(image)
+    assert np.isfinite(x).all()
+    np.testing.assert_array_equal(x[0], 0)
+    np.testing.assert_array_equal(normalizer.from_network(x)[..., 0], 77)
+
+
+def test_rgba_drops_alpha():
+    image = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    normalizer = IntensityNormalizer.fit(image)
+    x = normalizer.to_network(image)
+    assert x.shape == (3, 16, 16)
+    back = normalizer.from_network(x)
+    assert back.shape == (16, 16, 3)
+    assert np.mean(back != image[..., :3]) < 0.02
+
+
+def test_output_stays_in_the_source_range():
+    image = smooth_ramp((16, 16), 100, 200).astype(np.uint8)
+    normalizer = IntensityNormalizer.fit(image)
+    back = normalizer.from_network(np.full((1, 16, 16), 50.0, np.float32))
+    assert back.dtype == np.uint8
+    assert back.max() == 200 and back.min() == 200
+    back = normalizer.from_network(np.full((1, 16, 16), -50.0, np.float32))
+    assert back.max() == 100
+
+
+def test_float_output_in_the_original_range():
+    image = smooth_ramp((16, 16), -2.0, 3.0).astype(np.float32)
+    normalizer = IntensityNormalizer.fit(image)
+    back = normalizer.from_network(np.linspace(-3, 3, 256, dtype=np.float32).reshape(1, 16, 16))
+    assert back.dtype == np.float32
+    assert back.min() >= -2.0 and back.max() <= 3.0
+
+
+def test_accepts_torch_batches():
+    image = rng.integers(0, 256, (16, 12, 3), dtype=np.uint8)
+    normalizer = IntensityNormalizer.fit(image)
+    x = torch.from_numpy(normalizer.to_network(image))[None].requires_grad_()
+    assert normalizer.from_network(x).shape == image.shape
+
+
+def test_dict_round_trip_through_json():
+    image = smooth_ramp((16, 16, 5), 0, 4000).astype(np.uint16)
+    normalizer = IntensityNormalizer.fit(image)
+    restored = IntensityNormalizer.from_dict(json.loads(json.dumps(normalizer.to_dict())))
+    assert restored == normalizer
+    np.testing.assert_array_equal(restored.from_network(normalizer.to_network(image)),
+                                  normalizer.from_network(normalizer.to_network(image)))
+
+
+def test_layout_mismatch_is_an_input_error():
+    normalizer = IntensityNormalizer.fit(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    with pytest.raises(SemiaInputError, match="channel"):
+        normalizer.to_network(rng.integers(0, 256, (16, 16), dtype=np.uint8))
+    with pytest.raises(SemiaInputError, match="channel"):
+        normalizer.from_network(np.zeros((2, 16, 16), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(16,), (4, 16, 16, 3), (16, 16, 40)])
+def test_unsupported_shapes_ask_for_a_2d_slice(shape):
+    with pytest.raises(SemiaInputError, match="2D slice"):
+        IntensityNormalizer.fit(np.zeros(shape, np.uint8))
+
+
+def test_invalid_dict_is_an_input_error():
+    with pytest.raises(SemiaInputError):
+        IntensityNormalizer.from_dict({"layout": "rgb"})

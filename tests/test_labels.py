@@ -1,0 +1,213 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from napari_semia.errors import SemiaInputError
+from napari_semia.labels import LabelCodec
+
+EXAMPLES = Path("/work/shared/data/semia-examples")
+GREEN, ORANGE, CYAN = (0, 249, 0), (255, 147, 0), (0, 253, 255)
+
+
+def colour_map(layout: np.ndarray, colours, antialias: bool = True) -> np.ndarray:
+    """RGB label map from an id layout, with blended (anti-aliased) borders."""
+    rgb = np.asarray(colours, np.float64)[layout]
+    if antialias:
+        rgb = ndi.uniform_filter(rgb, size=(3, 3, 1))
+    return np.round(rgb).astype(np.uint8)
+
+
+def two_region_layout(shape=(64, 64)) -> np.ndarray:
+    layout = np.zeros(shape, np.int64)
+    yy, xx = np.indices(shape)
+    layout[(yy - 30) ** 2 + (xx - 34) ** 2 < 18**2] = 1
+    return layout
+
+
+# ------------------------------------------------------------ integer maps
+def test_integer_map_every_id_is_a_class_including_zero():
+    labels = np.array([[0, 0, 7, 7], [3, 3, 7, 0]] * 2, np.uint16)
+    codec, index = LabelCodec.from_source(labels)
+    assert codec.class_ids == (0, 3, 7)
+    assert codec.palette is None
+    assert index.dtype == np.int64
+    np.testing.assert_array_equal(codec.decode(index), labels)
+
+
+def test_float_map_holding_integers_is_accepted():
+    labels = np.array([[1.0, 2.0], [2.0, 5.0]])
+    codec, index = LabelCodec.from_source(labels)
+    assert codec.class_ids == (1, 2, 5)
+    np.testing.assert_array_equal(index, [[0, 1], [1, 2]])
+
+
+def test_bool_map_is_read_as_zero_and_one():
+    codec, index = LabelCodec.from_source(np.eye(4, dtype=bool))
+    assert codec.class_ids == (0, 1)
+    np.testing.assert_array_equal(index, np.eye(4))
+
+
+def test_negative_ids_are_rejected_by_name():
+    with pytest.raises(SemiaInputError, match="negative ids.*-3"):
+        LabelCodec.from_source(np.array([[0, -3], [1, 1]]))
+
+
+def test_fractional_ids_are_rejected():
+    with pytest.raises(SemiaInputError, match="fractional"):
+        LabelCodec.from_source(np.array([[0.5, 1.0], [1.0, 0.0]]))
+
+
+def test_single_class_is_rejected():
+    with pytest.raises(SemiaInputError, match="2 classes"):
+        LabelCodec.from_source(np.full((8, 8), 4, np.int32))
+
+
+def test_encode_maps_ids_to_indices():
+    codec, _ = LabelCodec.from_source(np.array([[0, 3], [7, 7]]))
+    np.testing.assert_array_equal(codec.encode(np.array([[7, 0], [3, 3]])), [[2, 0], [1, 1]])
+
+
+def test_encode_unknown_ids_lists_them_and_the_known_ones():
+    codec, _ = LabelCodec.from_source(np.array([[0, 3], [7, 7]]))
+    with pytest.raises(SemiaInputError) as info:
+        codec.encode(np.array([[0, 4], [9, 3]]))
+    message = str(info.value)
+    assert "4, 9" in message and "0, 3, 7" in message
+
+
+def test_rgb_target_for_integer_codec_is_rejected():
+    codec, _ = LabelCodec.from_source(two_region_layout())
+    with pytest.raises(SemiaInputError, match="RGB"):
+        codec.encode(colour_map(two_region_layout(), [GREEN, ORANGE]))
+
+
+# ------------------------------------------------------------ colour maps
+def test_antialiased_colour_map_gives_its_region_colours_only():
+    layout = two_region_layout()
+    rgb = colour_map(layout, [GREEN, ORANGE])
+    assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 2  # blended borders exist
+    codec, index = LabelCodec.from_source(rgb)
+    assert codec.class_ids == (1, 2)  # ids from 1, so all show in napari
+    # Ordered by area: the green background is larger than the orange disc.
+    assert codec.palette.tolist() == [list(GREEN), list(ORANGE)]
+    # Border pixels go to the nearer colour; the interior is exact.
+    assert (index != layout).mean() < 0.03
+    interior = ndi.binary_erosion(layout == 1, iterations=2)
+    assert (index[interior] == 1).all()
+
+
+def test_alpha_channel_is_ignored():
+    layout = two_region_layout()
+    rgb = colour_map(layout, [GREEN, ORANGE])
+    alpha = np.full(layout.shape + (1,), 200, np.uint8)
+    codec_rgba, index_rgba = LabelCodec.from_source(np.concatenate([rgb, alpha], axis=-1))
+    codec_rgb, index_rgb = LabelCodec.from_source(rgb)
+    assert codec_rgba == codec_rgb
+    np.testing.assert_array_equal(index_rgba, index_rgb)
+
+
+def test_small_but_clean_regions_are_classes():
+    # Like the face example: eyes of 0.4% of the pixels are real classes.
+    layout = np.zeros((100, 100), np.int64)
+    layout[10:16, 10:16] = 1  # 36 px
+    layout[50:90, 50:90] = 2
+    rgb = colour_map(layout, [GREEN, ORANGE, CYAN], antialias=False)
+    codec, index = LabelCodec.from_source(rgb)
+    assert codec.num_classes == 3
+    # Ids follow area: background, large square, small square.
+    assert codec.palette.tolist() == [list(GREEN), list(CYAN), list(ORANGE)]
+    np.testing.assert_array_equal(codec.colorize(index), rgb)
+
+
+def test_single_colour_map_is_rejected():
+    with pytest.raises(SemiaInputError, match="2 classes"):
+        LabelCodec.from_source(np.full((16, 16, 3), 80, np.uint8))
+
+
+def test_photo_is_not_a_label_map():
+    rng = np.random.default_rng(0)
+    photo = ndi.zoom(rng.integers(0, 256, (16, 16, 3)), (8, 8, 1), order=0).astype(np.uint8)
+    with pytest.raises(SemiaInputError, match="distinct"):
+        LabelCodec.from_source(photo)
+
+
+def test_colour_target_in_other_shades_maps_to_nearest_palette_colour():
+    layout = two_region_layout()
+    codec, index = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
+    moved = np.roll(layout, 9, axis=1)
+    shaded = colour_map(moved, [(51, 255, 0), (253, 144, 10)])
+    target_index = codec.encode(shaded)
+    assert (target_index != moved).mean() < 0.03
+
+
+def test_thin_strokes_in_a_palette_colour_keep_their_class():
+    layout = two_region_layout()
+    codec, _ = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
+    target = np.zeros(layout.shape + (3,), np.uint8)
+    target[:] = GREEN
+    target[2, 2:12] = ORANGE  # the only orange: a thin stroke, no region
+    index = codec.encode(target)
+    assert (index[2, 2:12] == 1).all()
+    assert index.sum() == 10
+
+
+def test_integer_target_for_colour_codec_uses_ids_from_one():
+    codec, _ = LabelCodec.from_source(colour_map(two_region_layout(), [GREEN, ORANGE]))
+    np.testing.assert_array_equal(codec.encode(np.array([[1, 2], [2, 2]])), [[0, 1], [1, 1]])
+    with pytest.raises(SemiaInputError, match="unknown id.*0"):
+        codec.encode(np.array([[0, 1], [2, 2]]))
+
+
+def test_colour_far_from_the_palette_is_named():
+    layout = two_region_layout()
+    codec, _ = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
+    target = colour_map(layout, [GREEN, (0, 0, 255)], antialias=False)
+    with pytest.raises(SemiaInputError, match=r"\(0, 0, 255\)"):
+        codec.encode(target)
+
+
+@pytest.mark.parametrize("source", [np.array([[0, 5], [9, 5]]), "colour"])
+def test_dict_round_trip_through_json(source):
+    if isinstance(source, str):
+        source = colour_map(two_region_layout(), [GREEN, ORANGE])
+    codec, _ = LabelCodec.from_source(source)
+    restored = LabelCodec.from_dict(json.loads(json.dumps(codec.to_dict())))
+    assert restored == codec
+    assert restored.class_ids == codec.class_ids
+
+
+def test_decode_rejects_out_of_range_indices():
+    codec, _ = LabelCodec.from_source(np.array([[0, 1], [1, 1]]))
+    with pytest.raises(SemiaInputError, match="0..1"):
+        codec.decode(np.array([[0, 2]]))
+
+
+# ------------------------------------------------------------ shared examples
+EXPECTED_CLASSES = {"zebra": 2, "tree": 3, "face": 10, "building": 3}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED_CLASSES))
+def test_shared_examples_quantize_and_targets_encode(case):
+    import skimage.io
+
+    folder = EXAMPLES / case
+    if not folder.is_dir():
+        pytest.skip(f"example data not available: {folder}")
+    codec, index = LabelCodec.from_source(skimage.io.imread(folder / "label.png"))
+    assert codec.num_classes == EXPECTED_CLASSES[case]
+    counts = np.bincount(index.ravel(), minlength=codec.num_classes)
+    assert counts.min() > 0
+    targets = sorted((folder / "cond").glob("*.png"))
+    assert targets
+    for path in targets:
+        target_index = codec.encode(skimage.io.imread(path))
+        assert target_index.shape == index.shape
+        # A target is an edit of the source layout, not a different picture.
+        assert (target_index != index).mean() < 0.5, path.name
+        if path.name == "rec.png":
+            np.testing.assert_array_equal(target_index, index)
+        if case == "zebra":
+            assert set(np.unique(target_index)) == {0, 1}, path.name

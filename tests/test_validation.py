@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+
+from napari_semia.errors import SemiaInputError
+from napari_semia.labels import LabelCodec
+from napari_semia.validation import validate_target, validate_training_inputs
+
+rng = np.random.default_rng(0)
+IMAGE = rng.integers(0, 256, (32, 40, 3), dtype=np.uint8)
+LABELS = np.zeros((32, 40), np.int32)
+LABELS[8:24, 10:30] = 2
+
+
+def test_good_inputs_pass_and_return_the_codec():
+    codec, index = validate_training_inputs(IMAGE, LABELS)
+    assert codec.class_ids == (0, 2)
+    assert index.shape == (32, 40)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        rng.integers(0, 65536, (32, 40), dtype=np.uint16),
+        rng.normal(size=(32, 40, 7)).astype(np.float32),
+        rng.integers(0, 256, (32, 40, 4), dtype=np.uint8),
+    ],
+    ids=["uint16-gray", "float-7ch", "rgba"],
+)
+def test_other_supported_images_pass(image):
+    validate_training_inputs(image, LABELS)
+
+
+def test_colour_coded_labels_pass():
+    colour = np.zeros((32, 40, 3), np.uint8)
+    colour[LABELS == 2] = (255, 147, 0)
+    codec, _ = validate_training_inputs(IMAGE, colour)
+    assert codec.num_classes == 2
+
+
+def test_shape_mismatch_names_both_shapes():
+    with pytest.raises(SemiaInputError, match="shape") as info:
+        validate_training_inputs(IMAGE, LABELS[:30])
+    assert "(32, 40, 3)" in str(info.value) and "(30, 40)" in str(info.value)
+
+
+def test_fewer_than_two_classes():
+    with pytest.raises(SemiaInputError, match="2 classes"):
+        validate_training_inputs(IMAGE, np.ones((32, 40), np.uint8))
+
+
+def test_empty_image():
+    with pytest.raises(SemiaInputError, match="empty"):
+        validate_training_inputs(np.zeros((0, 40), np.uint8), LABELS)
+
+
+def test_all_nan_image():
+    with pytest.raises(SemiaInputError, match="all NaN"):
+        validate_training_inputs(np.full((32, 40), np.nan, np.float32), LABELS)
+
+
+def test_some_nan_pixels_are_counted():
+    image = rng.normal(size=(32, 40)).astype(np.float32)
+    image[3, :5] = np.nan
+    with pytest.raises(SemiaInputError, match="5 NaN"):
+        validate_training_inputs(image, LABELS)
+
+
+def test_infinite_values():
+    image = rng.normal(size=(32, 40))
+    image[0, 0] = np.inf
+    with pytest.raises(SemiaInputError, match="infinite"):
+        validate_training_inputs(image, LABELS)
+
+
+@pytest.mark.parametrize("shape", [(32,), (2, 32, 40, 3)])
+def test_unsupported_ndim_asks_for_a_2d_slice(shape):
+    with pytest.raises(SemiaInputError, match="2D slice"):
+        validate_training_inputs(np.zeros(shape, np.uint8), LABELS)
+
+
+def test_volume_with_many_planes_asks_for_a_2d_slice():
+    with pytest.raises(SemiaInputError, match="2D slice"):
+        validate_training_inputs(np.zeros((32, 40, 60), np.uint8), LABELS)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((32, 40), np.complex64),
+        np.zeros((32, 40), object),
+        np.full((32, 40), "a"),
+        np.zeros((32, 40), bool),
+    ],
+    ids=["complex", "object", "str", "bool"],
+)
+def test_unsupported_dtype(image):
+    with pytest.raises(SemiaInputError, match="dtype"):
+        validate_training_inputs(image, LABELS)
+
+
+def test_image_too_small():
+    with pytest.raises(SemiaInputError, match="too small"):
+        validate_training_inputs(IMAGE[:10], LABELS[:10])
+
+
+def test_labels_with_unsupported_shape():
+    with pytest.raises(SemiaInputError, match="2D"):
+        validate_training_inputs(IMAGE, np.zeros((32, 40, 5), np.int32))
+
+
+def test_negative_label_ids():
+    labels = LABELS.copy()
+    labels[0, 0] = -1
+    with pytest.raises(SemiaInputError, match="negative"):
+        validate_training_inputs(IMAGE, labels)
+
+
+def test_missing_inputs():
+    with pytest.raises(SemiaInputError, match="image"):
+        validate_training_inputs(None, LABELS)
+    with pytest.raises(SemiaInputError, match="labels"):
+        validate_training_inputs(IMAGE, None)
+
+
+# ------------------------------------------------------------ targets
+CODEC = LabelCodec.from_source(LABELS)[0]
+
+
+def test_good_target_returns_indices():
+    target = np.zeros_like(LABELS)
+    target[0:10, 0:10] = 2
+    index = validate_target(target, (32, 40), CODEC)
+    assert index.max() == 1 and index[0, 0] == 1
+
+
+def test_target_shape_mismatch():
+    with pytest.raises(SemiaInputError, match="shape") as info:
+        validate_target(np.zeros((40, 32), np.int32), (32, 40), CODEC)
+    assert "32 x 40" in str(info.value)
+
+
+def test_target_unknown_ids():
+    target = LABELS.copy()
+    target[0, 0] = 5
+    with pytest.raises(SemiaInputError, match="unknown id") as info:
+        validate_target(target, (32, 40), CODEC)
+    assert "5" in str(info.value) and "0, 2" in str(info.value)
+
+
+def test_target_3d_stack():
+    with pytest.raises(SemiaInputError, match="2D slice"):
+        validate_target(np.zeros((3, 32, 40, 2), np.int32), (32, 40), CODEC)
