@@ -131,6 +131,12 @@ class SFTGenerator(nn.Module):
         for down in self.downs:
             skips.append(down(skips[-1]))
 
+        # Where the two layouts disagree, the source's skip features describe
+        # the wrong class (e.g. the outline of a removed object): pass them
+        # only in proportion to the layouts' agreement at each level, so the
+        # decoder fills changed regions from context and SFT instead.
+        agreement = (source_onehot * target_onehot).sum(1, keepdim=True)
+
         gamma, beta = modulation[-1]
         h = skips[-1]
         for block in self.bottleneck:
@@ -138,7 +144,9 @@ class SFTGenerator(nn.Module):
         for level in reversed(range(len(self.ups))):
             gamma, beta = modulation[level]
             h = F.interpolate(h, size=skips[level].shape[-2:], mode="nearest")
-            h = self.ups[level](h) + self.skip_gain[level] * _modulate(skips[level], gamma, beta)
+            agree = F.adaptive_avg_pool2d(agreement, skips[level].shape[-2:]) if level else agreement
+            skip = _modulate(skips[level], gamma, beta)
+            h = self.ups[level](h) + self.skip_gain[level] * agree * skip
             h = self.blocks[level](h, gamma, beta)
         out = torch.tanh(self.out(F.leaky_relu(h, 0.2)))
         if return_modulation:

@@ -35,8 +35,8 @@ def resize_index(index: torch.Tensor, size: tuple[int, int], num_classes: int) -
 def _prepare_targets(model: "SemiaModel", targets: list) -> torch.Tensor:
     indices = []
     for target in targets:
-        validate_target(target, model.source_shape, model.codec)
-        indices.append(torch.as_tensor(model.codec.encode(target), dtype=torch.long))
+        index = validate_target(target, model.source_shape, model.codec)
+        indices.append(torch.as_tensor(index, dtype=torch.long))
     index = torch.stack(indices).to(model.device)
     return resize_index(index, model.working_shape, model.num_classes)
 

@@ -1,0 +1,186 @@
+"""Unit tests of the benchmark's quality figures (benchmarks/metrics.py), on tiny arrays."""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+_METRICS_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "metrics.py"
+_spec = importlib.util.spec_from_file_location("semia_benchmark_metrics", _METRICS_PATH)
+metrics = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = metrics  # dataclasses look their module up there
+_spec.loader.exec_module(metrics)
+
+
+def _two_texture_image(index: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Class 0: smooth dark red; class 1: bright green-blue stripes. uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    h, w = index.shape
+    image = np.zeros((h, w, 3), dtype=np.float64)
+    image[..., 0] = 0.4
+    stripes = (np.arange(w)[None, :] // 2 % 2).astype(float)
+    bright = np.stack([0.1 + 0 * stripes, 0.3 + 0.6 * stripes, 0.9 - 0.6 * stripes], axis=-1)
+    image[index == 1] = np.broadcast_to(bright, (h, w, 3))[index == 1]
+    image += rng.normal(0, 0.02, image.shape)
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------- mIoU
+
+
+def test_mean_iou_exact_on_hand_made_maps():
+    truth = np.array([[0, 0, 1, 1],
+                      [0, 0, 1, 1]])
+    pred = np.array([[0, 1, 1, 1],
+                     [0, 0, 1, 1]])
+    # class 0: inter 3, union 4 -> 0.75; class 1: inter 4, union 5 -> 0.8
+    scores = metrics.iou_per_class(pred, truth, [0, 1])
+    assert scores == {0: pytest.approx(0.75), 1: pytest.approx(0.8)}
+    assert metrics.mean_iou(pred, truth) == pytest.approx((0.75 + 0.8) / 2)
+    assert metrics.mean_iou(truth, truth) == 1.0
+    assert metrics.pixel_accuracy(pred, truth) == pytest.approx(7 / 8)
+
+
+def test_mean_iou_counts_only_truth_classes_but_penalises_extra_predictions():
+    truth = np.zeros((2, 2), dtype=int)
+    pred = np.array([[0, 0], [0, 2]])
+    # class 2 is absent from the truth, so it is not averaged, but the pixel
+    # predicted as 2 still lowers class 0's IoU to 3/4.
+    assert metrics.mean_iou(pred, truth) == pytest.approx(0.75)
+
+
+def test_mean_iou_inside_mask_ignores_other_pixels():
+    truth = np.array([[0, 1, 2]])
+    pred = np.array([[0, 1, 0]])
+    mask = np.array([[True, True, False]])
+    assert metrics.mean_iou(pred, truth, mask=mask) == 1.0
+    assert metrics.mean_iou(pred, truth) == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert math.isnan(metrics.mean_iou(pred, truth, mask=np.zeros_like(mask)))
+
+
+def test_changed_mask_and_layout_scores():
+    source = np.array([[0, 0, 1, 1]])
+    target = np.array([[0, 1, 1, 0]])
+    np.testing.assert_array_equal(metrics.changed_mask(source, target), [[False, True, False, True]])
+    # An output that kept the source layout: right where nothing changed, wrong elsewhere.
+    scores = metrics.layout_scores(source, source, target)
+    assert scores["changed_fraction"] == 0.5
+    assert scores["miou_changed"] == 0.0
+    assert scores["accuracy_changed"] == 0.0
+    assert scores["accuracy"] == 0.5
+    perfect = metrics.layout_scores(target, source, target)
+    assert perfect["miou"] == perfect["miou_changed"] == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        metrics.changed_mask(source, target[:, :3])
+
+
+def test_stratified_sample_balances_classes():
+    index = np.zeros((20, 20), dtype=int)
+    index[:2, :5] = 1  # 10 pixels of class 1, 390 of class 0
+    picked = metrics.stratified_sample(index, 40, np.random.default_rng(0))
+    labels = index.ravel()[picked]
+    assert np.count_nonzero(labels == 1) == 10  # all of the small class
+    assert np.count_nonzero(labels == 0) == 20  # ceil(40 / 2)
+    assert len(np.unique(picked)) == len(picked)
+
+
+def test_layout_classifier_reads_a_relayout_of_the_source():
+    source_index = np.zeros((48, 48), dtype=int)
+    source_index[:, 24:] = 1
+    target_index = source_index.T.copy()  # vertical split -> horizontal split
+    source = _two_texture_image(source_index)
+    relaid = _two_texture_image(target_index, seed=1)
+    classifier = metrics.LayoutClassifier(n_estimators=10, samples=2000, sigma_max=4).fit(
+        source, source_index
+    )
+    good = metrics.layout_scores(classifier.predict(relaid), source_index, target_index)
+    unchanged = metrics.layout_scores(classifier.predict(source), source_index, target_index)
+    assert good["miou"] > 0.9
+    assert good["miou_changed"] > 0.9
+    assert unchanged["miou_changed"] < 0.1
+
+
+# ------------------------------------------------------------- appearance
+
+
+def test_patch_distance_zero_for_source_and_larger_for_noise_and_blur():
+    index = np.zeros((32, 32), dtype=int)
+    index[:, 16:] = 1
+    source = _two_texture_image(index)
+    appearance = metrics.PatchAppearance(source, index, patch_size=5)
+    same = appearance.distance(source, index, queries=200)
+    assert same["mean"] == pytest.approx(0.0, abs=1e-6)
+    assert set(same["per_class"]) == {0, 1}
+    noise = appearance.distance(metrics.uniform_noise(index.shape), index, queries=200)["mean"]
+    blur = appearance.distance(metrics.blurred(source, 2.0), index, queries=200)["mean"]
+    assert noise > 0.2
+    assert 0.01 < blur < noise
+    # The source painted in the swapped layout: every patch is from the other class.
+    swapped = appearance.distance(source, 1 - index, queries=200)["mean"]
+    assert swapped > 0.1
+
+
+def test_patch_distance_inside_mask_uses_only_masked_centres():
+    index = np.zeros((24, 24), dtype=int)
+    index[:, 12:] = 1
+    source = _two_texture_image(index)
+    appearance = metrics.PatchAppearance(source, index, patch_size=3)
+    # Output: the source with noise pasted into the bottom rows only.
+    output = metrics.to_float_rgb(source).copy()
+    output[16:] = metrics.uniform_noise((8, 24), seed=3)
+    untouched = np.zeros(index.shape, bool)
+    untouched[:14] = True  # patches centred here do not reach the noise
+    noisy = np.zeros(index.shape, bool)
+    noisy[18:] = True
+    assert appearance.distance(output, index, queries=1000, mask=untouched)["mean"] < 1e-6
+    assert appearance.distance(output, index, queries=1000, mask=noisy)["mean"] > 0.2
+    assert math.isnan(appearance.distance(output, index, mask=np.zeros(index.shape, bool))["mean"])
+
+
+def test_patch_distance_weights_classes_by_pixel_count():
+    index = np.zeros((20, 40), dtype=int)
+    index[:, 30:] = 1
+    source = _two_texture_image(index)
+    appearance = metrics.PatchAppearance(source, index, patch_size=3)
+    result = appearance.distance(metrics.uniform_noise(index.shape), index, queries=10_000)
+    centres = index[1:-1, 1:-1]
+    w = np.bincount(centres.ravel())
+    expected = (w[0] * result["per_class"][0] + w[1] * result["per_class"][1]) / w.sum()
+    assert result["mean"] == pytest.approx(expected)
+
+
+# -------------------------------------------------------- PSNR, sharpness
+
+
+def test_psnr_identical_is_inf_and_drops_with_noise():
+    source = _two_texture_image(np.zeros((16, 16), dtype=int))
+    assert metrics.reconstruction_psnr(source, source) == float("inf")
+    noisy = np.clip(metrics.to_float_rgb(source) + np.random.default_rng(0).normal(0, 0.05, source.shape), 0, 1)
+    psnr = metrics.reconstruction_psnr(noisy, source)
+    assert 20 < psnr < 30  # sigma 0.05 -> about 26 dB
+    with pytest.raises(ValueError, match="shape"):
+        metrics.reconstruction_psnr(source[:8], source)
+
+
+def test_sharpness_ratio_of_blurred_below_one():
+    index = np.zeros((32, 32), dtype=int)
+    index[:, 16:] = 1
+    source = _two_texture_image(index)
+    for measure in ("laplacian", "gradient"):
+        assert metrics.sharpness_ratio(source, source, measure) == pytest.approx(1.0)
+        assert metrics.sharpness_ratio(metrics.blurred(source, 1.5), source, measure) < 0.5
+
+
+def test_to_float_rgb_accepts_gray_rgba_and_uint16():
+    gray = np.full((4, 5), 65535, dtype=np.uint16)
+    assert metrics.to_float_rgb(gray).shape == (4, 5, 3)
+    assert metrics.to_float_rgb(gray).max() == pytest.approx(1.0)
+    rgba = np.zeros((4, 5, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    assert metrics.to_float_rgb(rgba).max() == 0.0
+    assert metrics.resize_labels(np.array([[0, 1], [2, 3]]), (4, 4)).tolist()[0] == [0, 0, 1, 1]
