@@ -234,3 +234,15 @@ def test_resume_rejects_other_channel_count(scene):
         pass
     with pytest.raises(SemiaInputError, match="channel"):
         SemiaTrainer(image, labels, TINY, device="cpu", resume=first.model)
+
+
+def test_cached_source_encoding_gives_the_same_synthesis(scene, moved_target):
+    image, labels = scene
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=2), device="cpu")
+    for _ in trainer.run():
+        pass
+    model = trainer.model
+    cached = model.synthesize(moved_target)
+    assert model._source_encoding is not None
+    model.cache_source = False
+    np.testing.assert_array_equal(model.synthesize(moved_target), cached)

@@ -55,6 +55,22 @@ class SemiaModel:
     extra_states: dict = field(default_factory=dict)
     """Discriminator / segmenter state dicts, for resuming training."""
     version: str = __version__
+    cache_source: bool = True
+    """Reuse the source-side encoding between syntheses. Off for a model whose
+    generator is still training (previews), since its weights keep changing."""
+    _source_encoding: tuple | None = field(default=None, init=False, repr=False)
+
+    def source_encoding(self):
+        """The generator's source-side features, computed once per model."""
+        if not self.cache_source:
+            return None
+        if self._source_encoding is None:
+            with torch.inference_mode():
+                onehot = torch.nn.functional.one_hot(self.source_index, self.num_classes)
+                self._source_encoding = self.generator.encode_source(
+                    self.source_image, onehot.permute(0, 3, 1, 2).float()
+                )
+        return self._source_encoding
 
     @property
     def device(self) -> torch.device:
@@ -74,6 +90,7 @@ class SemiaModel:
 
     def to(self, device: str | torch.device) -> "SemiaModel":
         device = resolve_device(device)
+        self._source_encoding = None
         self.generator.to(device)
         self.source_image = self.source_image.to(device)
         self.source_index = self.source_index.to(device)

@@ -77,6 +77,21 @@ def _modulate(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch
     return F.instance_norm(x) * gamma + beta
 
 
+def _fill_changed_regions(features, agreement, source_onehot, target_onehot):
+    """Blend ``features`` (B, C, h, w) of the source towards the per-class mean
+    source feature of the target class, in proportion to layout disagreement."""
+    size = features.shape[-2:]
+    if tuple(source_onehot.shape[-2:]) != tuple(size):
+        agreement = F.adaptive_avg_pool2d(agreement, size)
+        source_onehot = F.adaptive_avg_pool2d(source_onehot, size)
+        target_onehot = F.adaptive_avg_pool2d(target_onehot, size)
+    weights = source_onehot.flatten(2)  # (B, K, hw)
+    class_means = torch.einsum("bkn,bcn->bkc", weights, features.flatten(2))
+    class_means = class_means / weights.sum(2, keepdim=True).clamp_min(1e-6)
+    target_means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means)
+    return agreement * features + (1.0 - agreement) * target_means
+
+
 class SFTResBlock(nn.Module):
     def __init__(self, channels: int, dilation: int = 1) -> None:
         super().__init__()
@@ -122,31 +137,42 @@ class SFTGenerator(nn.Module):
     def size_multiple(self) -> int:
         return 2 ** (self.hparams["levels"] - 1)
 
-    def forward(self, image, source_onehot, target_onehot, return_modulation: bool = False):
-        src_feats = self.label_encoder(source_onehot)
-        tgt_feats = self.label_encoder(target_onehot)
-        modulation = [head(s, t) for head, s, t in zip(self.sft, src_feats, tgt_feats)]
+    def encode_source(self, image, source_onehot):
+        """Source-side work: image skips and source layout features.
 
+        Depends only on the source, so synthesis of many targets with a fixed
+        model computes it once (see ``SemiaModel``).
+        """
         skips = [self.stem(image)]
         for down in self.downs:
             skips.append(down(skips[-1]))
+        return skips, self.label_encoder(source_onehot)
+
+    def forward(self, image, source_onehot, target_onehot, return_modulation: bool = False,
+                source_encoding=None):
+        skips, src_feats = source_encoding or self.encode_source(image, source_onehot)
+        if skips[0].shape[0] != target_onehot.shape[0]:
+            skips = [s.expand(target_onehot.shape[0], -1, -1, -1) for s in skips]
+            src_feats = [f.expand(target_onehot.shape[0], -1, -1, -1) for f in src_feats]
+        tgt_feats = self.label_encoder(target_onehot)
+        modulation = [head(s, t) for head, s, t in zip(self.sft, src_feats, tgt_feats)]
 
         # Where the two layouts disagree, the source's skip features describe
-        # the wrong class (e.g. the outline of a removed object): pass them
-        # only in proportion to the layouts' agreement at each level, so the
-        # decoder fills changed regions from context and SFT instead.
+        # the wrong class (e.g. the outline of a removed object). There, the
+        # source's features are replaced by the mean source features of the
+        # class the target asks for, so a changed region starts from the right
+        # class's appearance and the decoder adds texture from context and SFT.
         agreement = (source_onehot * target_onehot).sum(1, keepdim=True)
 
         gamma, beta = modulation[-1]
-        h = skips[-1]
+        h = _fill_changed_regions(skips[-1], agreement, source_onehot, target_onehot)
         for block in self.bottleneck:
             h = block(h, gamma, beta)
         for level in reversed(range(len(self.ups))):
             gamma, beta = modulation[level]
             h = F.interpolate(h, size=skips[level].shape[-2:], mode="nearest")
-            agree = F.adaptive_avg_pool2d(agreement, skips[level].shape[-2:]) if level else agreement
-            skip = _modulate(skips[level], gamma, beta)
-            h = self.ups[level](h) + self.skip_gain[level] * agree * skip
+            skip = _fill_changed_regions(skips[level], agreement, source_onehot, target_onehot)
+            h = self.ups[level](h) + self.skip_gain[level] * _modulate(skip, gamma, beta)
             h = self.blocks[level](h, gamma, beta)
         out = torch.tanh(self.out(F.leaky_relu(h, 0.2)))
         if return_modulation:

@@ -45,12 +45,16 @@ def _prepare_targets(model: "SemiaModel", targets: list) -> torch.Tensor:
 def synthesize_index(model: "SemiaModel", target_index: torch.Tensor) -> torch.Tensor:
     """Network-space synthesis for (B, h, w) class indices at the working size."""
     batch = target_index.shape[0]
-    source = model.source_image.expand(batch, -1, -1, -1)
-    source_onehot = to_onehot(model.source_index, model.num_classes).expand(batch, -1, -1, -1)
+    source_onehot = to_onehot(model.source_index, model.num_classes)
     was_training = model.generator.training
     model.generator.eval()
     try:
-        return model.generator(source, source_onehot, to_onehot(target_index, model.num_classes))
+        return model.generator(
+            model.source_image,
+            source_onehot.expand(batch, -1, -1, -1),
+            to_onehot(target_index, model.num_classes),
+            source_encoding=model.source_encoding(),
+        )
     finally:
         model.generator.train(was_training)
 

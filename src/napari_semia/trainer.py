@@ -293,7 +293,7 @@ class SemiaTrainer:
         return SemiaModel(
             generator=self.generator, codec=self.codec, normalizer=self.normalizer,
             source_image=self.fine.image, source_index=self.fine.index,
-            source_shape=self.source_shape, config=self.config,
+            source_shape=self.source_shape, config=self.config, cache_source=False,
         )
 
     def _iteration(self, step: int, total: int) -> tuple[str, tuple[int, int]]:

@@ -1,0 +1,100 @@
+"""Copy the 2D plane a user is looking at out of a napari layer.
+
+Stacks, volumes and time series are handled one plane at a time: the plane on
+display (``viewer.dims``) is what gets trained on or synthesized, and the
+output goes into the same plane of an output stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SemiaInputError
+
+
+def _spatial_ndim(layer) -> int:
+    """Layer dimensions that napari slices over (RGB channels excluded)."""
+    return int(layer.ndim)
+
+
+def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
+    """Indices along the layer's leading axes of the plane currently displayed."""
+    ndim = _spatial_ndim(layer)
+    if ndim <= 2:
+        return ()
+    if viewer.dims.ndisplay != 2:
+        raise SemiaInputError(
+            f"'{layer.name}' is {ndim}D and the viewer shows it in 3D. Switch to the "
+            "2D view: napari-semia works on the 2D plane on display."
+        )
+    # Layer axes are aligned with the last ``ndim`` world axes.
+    displayed = [axis - (viewer.dims.ndim - ndim) for axis in viewer.dims.displayed]
+    if sorted(displayed) != [ndim - 2, ndim - 1]:
+        raise SemiaInputError(
+            f"'{layer.name}' is displayed along other axes than its last two. "
+            "Reset the axis order (Y, X last) so the plane on display is an image plane."
+        )
+    coords = np.asarray(layer.world_to_data(viewer.dims.point))[: ndim - 2]
+    shape = layer.data.shape[: ndim - 2]
+    index = tuple(int(round(float(c))) for c in coords)
+    if any(not 0 <= i < n for i, n in zip(index, shape)):
+        raise SemiaInputError(
+            f"The plane on display lies outside '{layer.name}' (index {index}, shape {shape}); "
+            "move the sliders onto the layer."
+        )
+    return index
+
+
+def displayed_plane(viewer, layer) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A copy of the displayed 2D plane of ``layer`` (channels kept for RGB
+    images) and its leading indices; safe to hand to a worker thread."""
+    if getattr(layer, "multiscale", False):
+        raise SemiaInputError(
+            f"'{layer.name}' is a multiscale (pyramid) layer, which napari-semia does not "
+            "support; open a single-resolution version of it."
+        )
+    index = displayed_plane_index(viewer, layer)
+    plane = layer.data[index] if index else layer.data
+    return np.array(plane, copy=True), index
+
+
+@dataclass(frozen=True)
+class Planes:
+    """Copies of the displayed planes, and where the output plane goes."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    target: np.ndarray | None
+    index: tuple[int, ...]
+    """Position of the output plane in ``leading_shape`` (empty for 2D)."""
+    leading_shape: tuple[int, ...]
+
+
+def _leading(layer, index: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(layer.data.shape[: len(index)])
+
+
+def output_plane(viewer, target_layer, source_layer) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(index, leading shape) of the output plane: a stacked target (several
+    layouts) decides, else a stacked source, else the output is 2D."""
+    for layer in (target_layer, source_layer):
+        if layer is not None:
+            index = displayed_plane_index(viewer, layer)
+            if index:
+                return index, _leading(layer, index)
+    return (), ()
+
+
+def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
+    """Copy what training needs; raises SemiaInputError naming a missing choice."""
+    if image_layer is None:
+        raise SemiaInputError("Choose a source image layer (Layers > Source image).")
+    if labels_layer is None:
+        raise SemiaInputError("Choose the source labels: a Labels layer of the source image.")
+    image, _ = displayed_plane(viewer, image_layer)
+    labels, _ = displayed_plane(viewer, labels_layer)
+    target = displayed_plane(viewer, target_layer)[0] if target_layer is not None else None
+    index, leading = output_plane(viewer, target_layer, image_layer)
+    return Planes(image, labels, target, index, leading)

@@ -1,0 +1,129 @@
+"""Synthesis off the UI thread, one request at a time, newest request wins.
+
+Live mode calls :meth:`SynthesisRunner.schedule` on every brush event; a
+single-shot QTimer debounces them, and while a synthesis runs only the latest
+request is kept (older ones are dropped, never queued).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from napari.qt.threading import thread_worker
+from psygnal import Signal
+from qtpy.QtCore import QTimer
+
+from ._training_worker import SynthesisJob, SynthesisResult, run_synthesis
+
+DEBOUNCE_MS = 300
+
+
+class SynthesisRunner:
+    result = Signal(object)  # SynthesisResult
+    failed = Signal(object)  # Exception
+    busy = Signal(bool)
+
+    def __init__(self, make_job: Callable[[int], SynthesisJob | None]) -> None:
+        """``make_job(request_id)`` copies the current inputs on the main thread
+        (or reports a problem and returns None)."""
+        self._make_job = make_job
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.run_now)
+        self._worker = None
+        self._pending: SynthesisJob | None = None
+        self._next_id = 0
+        self._shown_id = -1
+        self._closed = False
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running, waiting or scheduled."""
+        return self._worker is None and self._pending is None and not self._timer.isActive()
+
+    def schedule(self) -> None:
+        """Synthesize ~300 ms after the last call (debounce for brush strokes)."""
+        if not self._closed:
+            self._timer.start()
+
+    def run_now(self) -> None:
+        if self._closed:
+            return
+        self._timer.stop()
+        self._next_id += 1
+        job = self._make_job(self._next_id)
+        if job is None:
+            return
+        if self._worker is not None:
+            self._pending = job  # replaces any older waiting request
+            return
+        self._start(job)
+
+    def _start(self, job: SynthesisJob) -> None:
+        worker = thread_worker(run_synthesis, start_thread=False)(job)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.busy.emit(True)
+        worker.start()
+
+    def _on_returned(self, result: SynthesisResult) -> None:
+        if result.error is not None:
+            self._on_errored(result.error)
+        elif result.request_id > self._shown_id and not self._closed:
+            self._shown_id = result.request_id
+            self.result.emit(result)
+
+    def _on_errored(self, error: Exception) -> None:
+        if not self._closed:
+            self.failed.emit(error)
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        if self._pending is not None and not self._closed:
+            job, self._pending = self._pending, None
+            self._start(job)
+        else:
+            self.busy.emit(False)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        self._pending = None
+        try:
+            self._timer.stop()
+        except RuntimeError:  # Qt already deleted the timer (application exit)
+            pass
+        for signal in (self.result, self.failed, self.busy):
+            signal.disconnect()
+        if self._worker is not None:
+            self._worker.quit()
+
+
+class EditWatcher:
+    """Calls ``callback`` whenever the watched Labels layer is edited: brush
+    strokes (``labels_update`` while painting, ``paint`` when a stroke ends)
+    and whole-data replacement (``data``)."""
+
+    EVENTS = ("paint", "labels_update", "data")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback = callback
+        self.layer = None
+
+    def _on_event(self, *_args) -> None:
+        self._callback()
+
+    def watch(self, layer) -> None:
+        if self.layer is not None:
+            for name in self.EVENTS:
+                getattr(self.layer.events, name).disconnect(self._on_event)
+        self.layer = layer
+        if layer is not None:
+            for name in self.EVENTS:
+                getattr(layer.events, name).connect(self._on_event)

@@ -1,0 +1,74 @@
+"""Live plot of the training losses: one curve per loss, appended in place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from qtpy.QtWidgets import QVBoxLayout, QWidget
+
+#: Weight of the newest value in the plotted moving average. Single steps
+#: alternate between reconstruction and sampling iterations and are noisy;
+#: the average shows the trend.
+SMOOTHING = 0.15
+
+# Colour-blind-safe (Okabe-Ito) colours, one per loss in order of appearance.
+CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
+                 "#CC79A7", "#FFFFFF"]
+
+
+class LossPlot(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(None)
+        self.view.setMinimumHeight(240)
+        self.plot = self.view.addPlot(row=0, col=0)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss (log, smoothed)")
+        self.plot.setContentsMargins(0, 0, 14, 0)  # room for the last x tick label
+        # Losses span orders of magnitude; a log axis keeps every curve readable.
+        self.plot.setLogMode(y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setMouseEnabled(x=False, y=False)
+        # The legend sits under the plot, not over the curves.
+        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt")
+        self.view.addItem(self.legend, row=1, col=0)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._steps: dict[str, list[int]] = {}
+        self._values: dict[str, list[float]] = {}
+        self._smoothed: dict[str, list[float]] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+
+    def clear(self) -> None:
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.legend.clear()
+        self.curves.clear()
+        self._steps.clear()
+        self._values.clear()
+        self._smoothed.clear()
+
+    def add_point(self, step: int, losses: dict[str, float]) -> None:
+        for name, value in losses.items():
+            if name not in self.curves:
+                colour = CURVE_COLOURS[len(self.curves) % len(CURVE_COLOURS)]
+                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5))
+                self.legend.addItem(curve, name)
+                self.curves[name] = curve
+                self._steps[name], self._values[name], self._smoothed[name] = [], [], []
+            if not value > 0:  # a log axis cannot show 0 (e.g. a perfect fixed point)
+                continue
+            self._steps[name].append(step)
+            self._values[name].append(float(value))
+            smoothed = self._smoothed[name]
+            # Averaged in log space, like the axis shows it.
+            log_value = np.log10(float(value))
+            smoothed.append(log_value if not smoothed else
+                            (1 - SMOOTHING) * smoothed[-1] + SMOOTHING * log_value)
+            self.curves[name].setData(np.asarray(self._steps[name]), 10.0 ** np.asarray(smoothed))
+
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, raw values) of one loss (the plot shows them smoothed)."""
+        return np.asarray(self._steps.get(name, [])), np.asarray(self._values.get(name, []))

@@ -1,0 +1,48 @@
+"""Progress bar (step count) and a status line (phase, elapsed, ETA)."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from ._training_state import Phase, TrainingStatus
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+class ProgressWidget(QWidget):
+    def __init__(self, status: TrainingStatus, parent=None):
+        super().__init__(parent)
+        self.status = status
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("step %v / %m")
+        self.bar.setTextVisible(True)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.label)
+        status.events.connect(self._show)
+        self._show()
+
+    def _show(self, *_args) -> None:
+        s = self.status
+        self.bar.setRange(0, max(1, s.total_steps))
+        self.bar.setValue(min(s.step, max(1, s.total_steps)))
+        self.bar.setFormat("step %v / %m" if s.total_steps else "not trained yet")
+        if s.phase in (Phase.TRAINING, Phase.STOPPING) and s.step:
+            eta = "stopping…" if s.phase is Phase.STOPPING else f"about {format_duration(s.eta_s)} left"
+            self.label.setText(f"Training: {format_duration(s.elapsed_s)} elapsed, {eta}")
+        else:
+            self.label.setText(s.message)

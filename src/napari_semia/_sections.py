@@ -1,0 +1,36 @@
+"""Layout helpers: titled sections in a vertically scrolling dock panel."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
+
+#: Narrower than this and the form labels and spin boxes get cramped.
+MIN_CONTENT_WIDTH = 360
+
+
+def section(title: str, *widgets: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    layout = QVBoxLayout(box)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
+
+
+def scroll_into(owner: QWidget, sections: list[QWidget]) -> QWidget:
+    """Stack ``sections`` in a vertical scroll area filling ``owner``; returns
+    the content widget (``content.grab()`` renders all of it, scrolled or not)."""
+    content = QWidget()
+    layout = QVBoxLayout(content)
+    for widget in sections:
+        layout.addWidget(widget)
+    layout.addStretch(1)
+    content.setMinimumWidth(MIN_CONTENT_WIDTH)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(content)
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return content

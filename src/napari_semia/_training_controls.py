@@ -1,0 +1,172 @@
+"""Training settings (preset, steps, working size, device, seed; advanced
+settings collapsed) bound both ways to a :class:`TrainingSettings`, plus the
+Train / Stop buttons."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
+    QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+)
+
+from .config import PRESETS
+from .device import DEVICE_CHOICES, describe_device, resolve_device
+from .errors import SemiaInputError
+from ._training_state import TrainingSettings
+
+
+def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(minimum, maximum)
+    box.setSingleStep(step)
+    box.setSuffix(suffix)
+    box.setAlignment(Qt.AlignmentFlag.AlignRight)
+    return box
+
+
+def device_description(name: str) -> tuple[str, bool]:
+    """("what will be used", ok) for a device choice; never raises."""
+    try:
+        return describe_device(resolve_device(name)), True
+    except SemiaInputError as error:
+        return str(error), False
+
+
+class TrainingControls(QWidget):
+    def __init__(self, settings: TrainingSettings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.setToolTip("Named settings: 'quick' for a first look, 'default' for "
+                               "better quality, 'thorough' for a GPU or a patient user.")
+        self.steps = _spin(1, 1_000_000, 50)
+        self.steps.setToolTip("Training iterations. More steps: sharper, more faithful textures.")
+        self.size = _spin(16, 4096, 32, " px")
+        self.size.setToolTip("Longest side of the working resolution. Larger is slower "
+                             "(about quadratically) and uses more memory.")
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICE_CHOICES))
+        self.device.setToolTip("Where to train: 'auto' picks a CUDA or Apple GPU if present, else the CPU.")
+        self.device_label = QLabel()
+        self.device_label.setWordWrap(True)
+        self.seed = _spin(0, 2**31 - 1)
+        self.seed.setToolTip("Random seed: the same seed and settings give the same model.")
+        self.continue_training = QCheckBox("Continue from the current model")
+        self.continue_training.setToolTip(
+            "Checked: Train continues the model you have (more steps on top). "
+            "Unchecked: Train starts a new model from scratch.")
+        self.continue_training.setEnabled(False)
+
+        # Advanced settings: collapsed behind a toggle, most users never need them.
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced settings")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setStyleSheet("QToolButton { border: none; }")
+        self.advanced = QWidget()
+        self.preview_every = _spin(0, 100_000, 5)
+        self.preview_every.setSpecialValueText("never")
+        self.preview_every.setSuffix(" steps")
+        self.preview_every.setToolTip("Show the output for the target every N steps while training.")
+        self.width = _spin(4, 128, 4)
+        self.width.setToolTip("Generator channels at full resolution (capacity; slower when larger).")
+        self.levels = _spin(2, 5)
+        self.levels.setToolTip("Generator down-sampling levels (receptive field).")
+        self.coarse_fraction = QDoubleSpinBox()
+        self.coarse_fraction.setRange(0.0, 0.95)
+        self.coarse_fraction.setSingleStep(0.05)
+        self.coarse_fraction.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.coarse_fraction.setToolTip("Fraction of the steps trained at half the working size (faster).")
+        advanced_form = QFormLayout(self.advanced)
+        advanced_form.setContentsMargins(12, 0, 0, 0)
+        advanced_form.addRow("Preview every", self.preview_every)
+        advanced_form.addRow("Generator width", self.width)
+        advanced_form.addRow("Generator levels", self.levels)
+        advanced_form.addRow("Coarse fraction", self.coarse_fraction)
+        self.advanced.setVisible(False)
+
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Learn the source image's appearance from its labels.")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; the model trained so far is kept.")
+        self.stop_button.setEnabled(False)
+
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Preset", self.preset)
+        form.addRow("Steps", self.steps)
+        form.addRow("Working size", self.size)
+        device_row = QHBoxLayout()
+        device_row.addWidget(self.device, 1)
+        device_row.addWidget(self.device_label, 2)
+        form.addRow("Device", device_row)
+        form.addRow("Seed", self.seed)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(self.advanced_toggle)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.continue_training)
+        layout.addLayout(buttons)
+
+        self._bind()
+        self._update_device_label()
+
+    # ---------------------------------------------------------------- binding
+    def _bind(self) -> None:
+        s = self.settings
+        self._show_settings()
+        self.preset.currentTextChanged.connect(s.apply_preset)
+        self.steps.valueChanged.connect(lambda v: setattr(s, "steps", v))
+        self.size.valueChanged.connect(lambda v: setattr(s, "size", v))
+        self.device.currentTextChanged.connect(lambda v: setattr(s, "device", v))
+        self.seed.valueChanged.connect(lambda v: setattr(s, "seed", v))
+        self.continue_training.toggled.connect(lambda v: setattr(s, "continue_training", v))
+        self.preview_every.valueChanged.connect(lambda v: setattr(s, "preview_every", v))
+        self.width.valueChanged.connect(lambda v: setattr(s, "width", v))
+        self.levels.valueChanged.connect(lambda v: setattr(s, "levels", v))
+        self.coarse_fraction.valueChanged.connect(lambda v: setattr(s, "coarse_fraction", v))
+        s.events.connect(self._show_settings)
+        s.events.device.connect(self._update_device_label)
+        self.advanced_toggle.toggled.connect(self.set_advanced_visible)
+
+    def _show_settings(self, *_args) -> None:
+        """Settings -> controls (e.g. after a preset filled several fields)."""
+        s = self.settings
+        for widget, value in ((self.steps, s.steps), (self.size, s.size), (self.seed, s.seed),
+                              (self.preview_every, s.preview_every), (self.width, s.width),
+                              (self.levels, s.levels), (self.coarse_fraction, s.coarse_fraction)):
+            if widget.value() != value:
+                widget.setValue(value)
+        for combo, text in ((self.preset, s.preset), (self.device, s.device)):
+            if combo.currentText() != text:
+                combo.setCurrentText(text)
+        if self.continue_training.isChecked() != s.continue_training:
+            self.continue_training.setChecked(s.continue_training)
+
+    def set_advanced_visible(self, visible: bool) -> None:
+        self.advanced.setVisible(visible)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if visible else Qt.ArrowType.RightArrow)
+        if self.advanced_toggle.isChecked() != visible:
+            self.advanced_toggle.setChecked(visible)
+
+    def _update_device_label(self, *_args) -> None:
+        text, ok = device_description(self.settings.device)
+        self.device_label.setText(f"→ {text}" if ok else text)
+        self.device_label.setStyleSheet("" if ok else "color: #e06c5b;")
+
+    # ---------------------------------------------------------------- state
+    def set_training(self, training: bool, has_model: bool) -> None:
+        """Enable what makes sense while training runs / when it does not."""
+        for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced,
+                       self.train_button):
+            widget.setEnabled(not training)
+        self.stop_button.setEnabled(training)
+        self.continue_training.setEnabled(has_model and not training)

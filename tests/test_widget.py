@@ -1,0 +1,138 @@
+"""The napari dock widget: opening, layer pickers, new target, bad input."""
+
+import numpy as np
+
+from napari_semia._layer_pickers import NONE_TEXT
+from napari_semia._widget import SemiaWidget
+from widget_support import add_scene, messages, tiny_scene, viewer_widget  # noqa: F401 (fixtures)
+
+
+def picker_names(picker):
+    return [picker.itemText(i) for i in range(picker.count())]
+
+
+def test_widget_opens_from_manifest(viewer_widget):
+    viewer, widget = viewer_widget
+    assert isinstance(widget, SemiaWidget)
+    viewer.add_image(np.zeros((16, 16)), name="probe")
+    assert "probe" in [layer.name for layer in widget.viewer.layers]
+    # Advanced settings start collapsed; the device label says what is used.
+    assert not widget.controls.advanced.isVisibleTo(widget)
+    assert "CPU" in widget.controls.device_label.text()
+
+
+def test_pickers_follow_added_removed_and_renamed_layers(viewer_widget):
+    viewer, widget = viewer_widget
+    pickers = widget.pickers
+    assert picker_names(pickers.image) == [NONE_TEXT]
+    add_scene(viewer)
+    assert picker_names(pickers.image) == [NONE_TEXT, "src"]
+    assert picker_names(pickers.labels) == [NONE_TEXT, "src labels", "layout target"]
+    # Sensible defaults: source labels first, the "target" layer as target.
+    assert pickers.image.current_layer() is viewer.layers["src"]
+    assert pickers.labels.current_layer() is viewer.layers["src labels"]
+    assert pickers.target.current_layer() is viewer.layers["layout target"]
+
+    viewer.layers["src labels"].name = "nuclei"
+    assert "nuclei" in picker_names(pickers.labels)
+    assert pickers.labels.current_layer() is viewer.layers["nuclei"]  # selection kept
+
+    viewer.layers.remove("layout target")
+    assert picker_names(pickers.target) == [NONE_TEXT, "nuclei"]
+    assert pickers.target.current_layer() is None
+
+    # A layer the user picked stays picked when more layers arrive.
+    pickers.target.setCurrentIndex(picker_names(pickers.target).index("nuclei"))
+    viewer.add_labels(np.zeros((32, 32), np.int32), name="another target")
+    assert pickers.target.current_layer() is viewer.layers["nuclei"]
+
+
+def test_new_target_is_an_editable_copy_in_paint_mode(viewer_widget):
+    viewer, widget = viewer_widget
+    add_scene(viewer, with_target=False)
+    widget.pickers.new_target_button.click()
+    target = widget.target_layer
+    source = viewer.layers["src labels"]
+    assert target is not None and target is not source
+    assert viewer.layers.selection.active is target
+    assert target.mode == "paint"
+    np.testing.assert_array_equal(target.data, source.data)
+    target.paint((2, 2), 1)  # editing the copy leaves the source alone
+    assert target.data[2, 2] == 1 and source.data[2, 2] == 0
+
+
+def test_train_without_layers_is_a_notification(viewer_widget, messages):
+    _, widget = viewer_widget
+    widget.controls.train_button.click()
+    assert messages and messages[-1][0] == "error"
+    assert "source image" in messages[-1][1]
+    assert not widget.trainer_runner.running
+
+
+def test_shape_mismatch_is_a_notification(viewer_widget, messages):
+    viewer, widget = viewer_widget
+    image, _ = tiny_scene()
+    viewer.add_image(image, name="src")
+    viewer.add_labels(np.zeros((20, 24), np.int32), name="small labels")
+    widget.train()
+    assert messages[-1][0] == "error"
+    assert "differ in shape" in messages[-1][1]
+    assert not widget.trainer_runner.running
+
+
+def test_new_target_without_labels_is_a_notification(viewer_widget, messages):
+    _, widget = viewer_widget
+    widget.new_target_from_source()
+    assert messages[-1][0] == "error" and "source labels" in messages[-1][1]
+
+
+def test_3d_view_of_a_stack_is_refused_with_a_message(viewer_widget, messages):
+    viewer, widget = viewer_widget
+    image, labels = tiny_scene()
+    viewer.add_image(np.stack([image] * 3), name="stack")
+    viewer.add_labels(np.stack([labels] * 3), name="stack labels")
+    viewer.dims.ndisplay = 3
+    widget.train()
+    assert messages[-1][0] == "error" and "2D view" in messages[-1][1]
+
+
+def test_errors_reach_napari_notifications(viewer_widget):
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    _, widget = viewer_widget
+    seen = []
+    notification_manager.notification_ready.connect(seen.append)
+    try:
+        widget.train()
+    finally:
+        notification_manager.notification_ready.disconnect(seen.append)
+    assert [n.severity for n in seen] == [NotificationSeverity.ERROR]
+    assert "source image" in seen[0].message
+
+
+def test_pickers_recognise_colour_coded_label_images(viewer_widget):
+    """Photo, colour-coded labels and target all as RGB images (the paper's data)."""
+    viewer, widget = viewer_widget
+    rng = np.random.default_rng(1)
+    _, labels = tiny_scene()
+    palette = np.array([[0, 255, 0], [255, 0, 0]], np.uint8)
+    viewer.add_image(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), name="photo")
+    viewer.add_image(palette[labels], name="layout")
+    viewer.add_image(palette[np.roll(labels, 4, axis=0)], name="edited")
+    assert widget.source_layer is viewer.layers["photo"]
+    assert widget.labels_layer is viewer.layers["layout"]
+    assert widget.target_layer is viewer.layers["edited"]
+
+
+def test_unavailable_device_is_explained_not_raised(viewer_widget, messages):
+    import torch
+
+    if torch.cuda.is_available():
+        return  # nothing unavailable to ask for on this machine
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    widget.controls.device.setCurrentText("cuda")
+    assert "no CUDA GPU" in widget.controls.device_label.text()
+    widget.train()
+    assert messages[-1][0] == "error" and "cuda" in messages[-1][1]
+    assert not widget.trainer_runner.running

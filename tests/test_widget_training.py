@@ -1,0 +1,215 @@
+"""The widget's training, stop/continue, live synthesis, model files and closing."""
+
+import numpy as np
+
+from napari_semia import _model_io
+from napari_semia._output_layer import output_name
+from widget_support import (  # noqa: F401 (fixtures)
+    OUTPUT, PLUGIN, TIMEOUT_MS, WIDGET_NAME, add_scene, configure_tiny, messages, tiny_scene, train, trained,
+    viewer_widget, wait_for_synthesis,
+)
+
+
+def test_training_produces_the_output_layer(trained, qtbot):
+    viewer, widget = trained
+    assert widget.model is not None and widget.model.steps_done == 4
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[OUTPUT]
+    assert output.data.shape == (32, 32) and output.data.dtype == np.uint8
+    assert output.data.std() > 0  # an image, not a blank
+    assert tuple(output.contrast_limits) == tuple(viewer.layers["src"].contrast_limits)
+    steps, values = widget.loss_plot.series("D")
+    assert list(steps) == [1, 2, 3, 4] and np.isfinite(values).all()
+    assert widget.progress.bar.value() == 4 and widget.progress.bar.maximum() == 4
+    assert widget.synthesis.synthesize_button.isEnabled()
+    assert widget.model_io.save_button.isEnabled()
+    # Synthesizing again updates the same layer instead of adding one.
+    count = len(viewer.layers)
+    widget.synthesis.synthesize_button.click()
+    wait_for_synthesis(qtbot, widget)
+    assert len(viewer.layers) == count
+
+
+def test_without_previews_the_result_is_synthesized_after_training(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    configure_tiny(widget, steps=2)
+    widget.settings.preview_every = 0
+    widget.train()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    # Previews are off, so this output can only come from the final synthesis.
+    wait_for_synthesis(qtbot, widget)
+    assert viewer.layers[OUTPUT].data.shape == (32, 32)
+
+
+def test_stop_ends_training_early_and_keeps_the_model(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    configure_tiny(widget, steps=100_000)
+    widget.controls.train_button.click()
+    qtbot.waitUntil(lambda: widget.status.step >= 1, timeout=TIMEOUT_MS)
+    assert widget.controls.stop_button.isEnabled()
+    assert not widget.controls.train_button.isEnabled()
+    widget.controls.stop_button.click()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
+    assert widget.model is not None
+    assert 1 <= widget.model.steps_done < 1000
+    assert widget.controls.train_button.isEnabled()
+    assert "stopped early" in widget.progress.label.text()
+
+    # A second Train continues the same model by default ...
+    assert widget.controls.continue_training.isChecked()
+    done = widget.model.steps_done
+    train(qtbot, widget, steps=2)
+    assert widget.model.steps_done == done + 2
+    # ... or starts over when the box is unticked.
+    widget.controls.continue_training.setChecked(False)
+    train(qtbot, widget, steps=2)
+    assert widget.model.steps_done == 2
+
+
+def test_live_mode_resynthesizes_after_a_brush_edit(trained, qtbot):
+    viewer, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    before = viewer.layers[OUTPUT].data.copy()
+    target = viewer.layers["layout target"]
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    target.brush_size = 9
+    target.paint((24, 6), 1)  # what one brush dab does: edit + paint event
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, before),
+                    timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    changed = viewer.layers[OUTPUT].data != before
+    assert changed[16:32, :16].any()  # near the new square
+
+
+def test_save_then_load_synthesizes_the_same_image(trained, qtbot, tmp_path, monkeypatch):
+    viewer, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    expected = viewer.layers[OUTPUT].data.copy()
+    path = tmp_path / "scene.semia"
+    monkeypatch.setattr(_model_io, "ask_save_path", lambda parent, suggested: str(path))
+    monkeypatch.setattr(_model_io, "ask_open_path", lambda parent: str(path))
+    widget.model_io.save_button.click()
+    assert path.is_file()
+
+    widget.set_model(None)
+    viewer.layers.remove(OUTPUT)
+    widget.model_io.load_button.click()
+    assert widget.model is not None and widget.model.steps_done == 4
+    widget.synthesis.synthesize_button.click()
+    wait_for_synthesis(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers[OUTPUT].data, expected)
+
+
+def test_loading_a_bad_file_is_a_notification(viewer_widget, tmp_path, monkeypatch, messages):
+    _, widget = viewer_widget
+    bad = tmp_path / "junk.semia"
+    bad.write_bytes(b"not a model")
+    monkeypatch.setattr(_model_io, "ask_open_path", lambda parent: str(bad))
+    widget.load_model()
+    assert messages[-1][0] == "error" and "junk.semia" in messages[-1][1]
+    assert widget.model is None
+
+
+def test_unknown_target_id_is_a_notification(trained, qtbot, messages):
+    viewer, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    viewer.layers["layout target"].data[0:4, 0:4] = 7
+    widget.synthesis.synthesize_button.click()
+    assert messages[-1][0] == "error"
+    assert "unknown id" in messages[-1][1] and "layout target" in messages[-1][1]
+    assert widget.model is not None  # the model survives bad input
+
+
+def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = tiny_scene()
+    viewer.add_image(np.stack([image, image // 2, image]), name="stack")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), labels]), name="stack target")
+    viewer.dims.set_current_step(0, 1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name("stack", "stack target")]
+    assert output.data.shape == (3, 32, 32)
+    assert output.data[1].std() > 0 and not output.data[0].any()  # only plane 1 written
+    # With Live on, moving the slider synthesizes that plane's layout.
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    viewer.dims.set_current_step(0, 2)
+    qtbot.waitUntil(lambda: output.data[2].any(), timeout=TIMEOUT_MS)
+    assert not output.data[0].any()
+
+
+def test_closing_the_widget_stops_training(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    configure_tiny(widget, steps=100_000)
+    widget.train()
+    trainer = widget.trainer_runner.trainer
+    qtbot.waitUntil(lambda: widget.status.step >= 1, timeout=TIMEOUT_MS)
+    viewer.window.remove_dock_widget(widget)
+    assert trainer.stop_requested
+    qtbot.waitUntil(lambda: widget.trainer_runner.worker is None, timeout=10_000)
+    assert trainer.step < 1000
+
+
+def test_closing_the_viewer_stops_training(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    configure_tiny(widget, steps=100_000)
+    widget.train()
+    trainer = widget.trainer_runner.trainer
+    runner = widget.trainer_runner
+    qtbot.waitUntil(lambda: widget.status.step >= 1, timeout=TIMEOUT_MS)
+    viewer.close()
+    qtbot.waitUntil(lambda: trainer.stop_requested, timeout=10_000)
+    qtbot.waitUntil(lambda: runner.worker is None, timeout=10_000)
+    assert trainer.step < 1000
+
+
+def test_a_failing_run_is_reported_and_the_model_kept(trained, qtbot, monkeypatch, messages):
+    viewer, widget = trained
+    model = widget.model
+
+    def diverging_run(self):
+        raise FloatingPointError("Training diverged at step 1")
+        yield  # a generator, like the real run()
+
+    monkeypatch.setattr("napari_semia.trainer.SemiaTrainer.run", diverging_run)
+    widget.controls.continue_training.setChecked(False)
+    train(qtbot, widget, steps=3)
+    assert messages[-1][0] == "error" and "diverged" in messages[-1][1]
+    assert widget.model is model
+    assert widget.controls.train_button.isEnabled()
+
+
+def test_colour_coded_label_image_as_source_labels(viewer_widget, qtbot):
+    """The paper's data format: labels as an RGB image, one colour per class."""
+    viewer, widget = viewer_widget
+    image, labels = tiny_scene()
+    palette = np.array([[0, 255, 0], [255, 0, 0]], np.uint8)
+    viewer.add_image(image, name="src")
+    viewer.add_image(palette[labels], name="colour labels", rgb=True)
+    assert widget.labels_layer is viewer.layers["colour labels"]
+    assert [widget.pickers.image.itemText(i) for i in range(widget.pickers.image.count())][1:] == [
+        "src", "colour labels"]
+
+    widget.new_target_from_source()
+    target = widget.target_layer
+    assert target.mode == "paint"
+    assert set(np.unique(target.data)) == {1, 2}
+    # Each class is shown in its source colour.
+    for class_id in (1, 2):
+        pixel = tuple(np.argwhere(target.data == class_id)[0])
+        colour = target.colormap.map(np.array([class_id]))[0][:3]
+        np.testing.assert_allclose(colour * 255, palette[labels[pixel]], atol=1)
+
+    target.data = np.roll(target.data, 5, axis=1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name("src", "colour labels target")]
+    assert output.data.shape == image.shape and output.data.dtype == image.dtype
