@@ -8,7 +8,8 @@ from scipy import ndimage as ndi
 from napari_semia.errors import SemiaInputError
 from napari_semia.labels import LabelCodec
 
-EXAMPLES = Path("/work/shared/data/semia-examples")
+# The paper's examples live in shared/ beside the repository (not copied in).
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "semia-examples"
 GREEN, ORANGE, CYAN = (0, 249, 0), (255, 147, 0), (0, 253, 255)
 
 

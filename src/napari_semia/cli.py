@@ -213,6 +213,12 @@ def _plugin_widget_name() -> str:
 
 
 def _cmd_demo_gui(case) -> int:
+    try:
+        import qtpy  # noqa: F401  (raises when no Qt binding is installed)
+    except ImportError:
+        print('error: demo --gui needs napari with a Qt binding: pip install "napari[pyqt6]"',
+              file=sys.stderr)
+        return 2
     import napari
 
     from ._sample_data import sample_layers

@@ -15,8 +15,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
+from scipy import ndimage as ndi
 import torch.nn.functional as F
 from torch.nn.utils import spectral_norm
 
@@ -77,19 +79,97 @@ def _modulate(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch
     return F.instance_norm(x) * gamma + beta
 
 
-def _fill_changed_regions(features, agreement, source_onehot, target_onehot):
-    """Blend ``features`` (B, C, h, w) of the source towards the per-class mean
-    source feature of the target class, in proportion to layout disagreement."""
+def class_means(features, source_onehot):
+    """Mean source feature of every class: (B, K, C)."""
+    weights = source_onehot.flatten(2)
+    means = torch.einsum("bkn,bcn->bkc", weights, features.flatten(2))
+    return means / weights.sum(2, keepdim=True).clamp_min(1e-6)
+
+
+def _sorted_offsets(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    dy, dx = np.meshgrid(np.arange(-h + 1, h), np.arange(-w + 1, w), indexing="ij")
+    dy, dx = dy.ravel(), dx.ravel()
+    order = np.argsort(dy * dy + dx * dx, kind="stable")
+    return dy[order], dx[order]
+
+
+def _region_offsets(src, tgt, dy, dx):
+    """Offsets (2, h, w) and found mask (h, w) for one layout pair (numpy)."""
+    h, w = src.shape
+    offsets = np.zeros((2, h, w), np.float32)
+    found = np.ones((h, w), np.float32)
+    changed = src != tgt
+    for k in np.unique(tgt[changed]):
+        has_class = src == k
+        components, count = ndi.label(changed & (tgt == k))
+        for component in range(1, count + 1):
+            ys, xs = np.nonzero(components == component)
+            yy, xx = ys[None] + dy[:, None], xs[None] + dx[:, None]  # (M, n)
+            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+            valid = inside & has_class[yy.clip(0, h - 1), xx.clip(0, w - 1)]
+            coverage = valid.mean(1)
+            # The shortest shift that moves (nearly) the whole region onto the
+            # class: one coherent copy rather than per-pixel nearest pixels,
+            # which would smear the edge of the class across the region.
+            best = int(np.argmax(coverage >= 0.9 * coverage.max()))
+            use_best = valid[best]
+            nearest = valid.argmax(0)  # per-pixel fallback for the rest
+            pick = np.where(use_best, best, nearest)
+            offsets[0, ys, xs] = dy[pick]
+            offsets[1, ys, xs] = dx[pick]
+            found[ys, xs] = valid[pick, np.arange(len(ys))]
+    return offsets, found
+
+
+@torch.no_grad()
+def texture_offsets(source_onehot, target_onehot, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """A shift map for the changed regions of a layout edit.
+
+    At resolution ``size`` (the generator's coarsest level), each connected
+    region whose target class differs from the source's gets one shift
+    (dy, dx) onto source pixels of the target class, so the region is filled
+    with a coherent, shifted copy of real texture of the right class instead
+    of a flat average or the ghost of what was there. Returns offsets
+    (B, 2, h, w) in pixels of ``size`` and a (B, 1, h, w) mask of pixels that
+    found a source pixel of their class.
+    """
+    h, w = (int(v) for v in size)
+    src = F.adaptive_avg_pool2d(source_onehot, (h, w)).argmax(1).cpu().numpy()
+    tgt = F.adaptive_avg_pool2d(target_onehot, (h, w)).argmax(1).cpu().numpy()
+    dy, dx = _sorted_offsets(h, w)
+    results = [_region_offsets(s, t, dy, dx) for s, t in zip(src, tgt)]
+    device = source_onehot.device
+    offsets = torch.from_numpy(np.stack([r[0] for r in results])).to(device)
+    found = torch.from_numpy(np.stack([r[1] for r in results]))[:, None].to(device)
+    return offsets, found
+
+
+def _shift(features, offsets, scale):
+    """Gather features at p + offset(p) * scale (offsets upsampled to the features' size)."""
+    b, c, h, w = features.shape
+    off = F.interpolate(offsets, size=(h, w), mode="nearest")
+    ys, xs = torch.meshgrid(torch.arange(h, device=features.device),
+                            torch.arange(w, device=features.device), indexing="ij")
+    yy = (ys[None] + (off[:, 0] * scale[0]).round().long()).clamp(0, h - 1)
+    xx = (xs[None] + (off[:, 1] * scale[1]).round().long()).clamp(0, w - 1)
+    index = (yy * w + xx).flatten(1)[:, None].expand(b, c, -1)
+    return features.flatten(2).gather(2, index).reshape(b, c, h, w)
+
+
+def _fill_changed_regions(features, agreement, source_onehot, target_onehot, offsets, found):
+    """Where the layouts disagree, replace source features by shifted same-class
+    source features (class means where no shift was found)."""
     size = features.shape[-2:]
     if tuple(source_onehot.shape[-2:]) != tuple(size):
         agreement = F.adaptive_avg_pool2d(agreement, size)
         source_onehot = F.adaptive_avg_pool2d(source_onehot, size)
         target_onehot = F.adaptive_avg_pool2d(target_onehot, size)
-    weights = source_onehot.flatten(2)  # (B, K, hw)
-    class_means = torch.einsum("bkn,bcn->bkc", weights, features.flatten(2))
-    class_means = class_means / weights.sum(2, keepdim=True).clamp_min(1e-6)
-    target_means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means)
-    return agreement * features + (1.0 - agreement) * target_means
+    scale = (size[0] / offsets.shape[-2], size[1] / offsets.shape[-1])
+    shifted = _shift(features, offsets, scale)
+    means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means(features, source_onehot))
+    found = F.interpolate(found, size=size, mode="nearest")
+    fill = found * shifted + (1.0 - found) * means
+    return agreement * features + (1.0 - agreement) * fill
 
 
 class SFTResBlock(nn.Module):
@@ -157,21 +237,25 @@ class SFTGenerator(nn.Module):
         tgt_feats = self.label_encoder(target_onehot)
         modulation = [head(s, t) for head, s, t in zip(self.sft, src_feats, tgt_feats)]
 
-        # Where the two layouts disagree, the source's skip features describe
-        # the wrong class (e.g. the outline of a removed object). There, the
-        # source's features are replaced by the mean source features of the
-        # class the target asks for, so a changed region starts from the right
-        # class's appearance and the decoder adds texture from context and SFT.
+        # Where the two layouts disagree, the source's features describe the
+        # wrong class (e.g. the outline of a removed object). There they are
+        # replaced by source features of the class the target asks for, taken
+        # from the nearest place that has that class (one shift map for all
+        # levels), so a changed region starts from real texture of the right
+        # class; SFT and the decoder blend it into its surroundings.
         agreement = (source_onehot * target_onehot).sum(1, keepdim=True)
+        offsets, found = texture_offsets(source_onehot, target_onehot, skips[-1].shape[-2:])
+        fill = lambda feats: _fill_changed_regions(  # noqa: E731
+            feats, agreement, source_onehot, target_onehot, offsets, found)
 
         gamma, beta = modulation[-1]
-        h = _fill_changed_regions(skips[-1], agreement, source_onehot, target_onehot)
+        h = fill(skips[-1])
         for block in self.bottleneck:
             h = block(h, gamma, beta)
         for level in reversed(range(len(self.ups))):
             gamma, beta = modulation[level]
             h = F.interpolate(h, size=skips[level].shape[-2:], mode="nearest")
-            skip = _fill_changed_regions(skips[level], agreement, source_onehot, target_onehot)
+            skip = fill(skips[level])
             h = self.ups[level](h) + self.skip_gain[level] * _modulate(skip, gamma, beta)
             h = self.blocks[level](h, gamma, beta)
         out = torch.tanh(self.out(F.leaky_relu(h, 0.2)))
