@@ -258,12 +258,15 @@ def test_texture_offsets_copy_whole_regions_of_the_right_class():
     src[:, 2:5, 2:5] = 1
     tgt = torch.zeros(1, 8, 10, dtype=torch.long)
     tgt[:, 2:5, 6:9] = 1  # the square moved 4 px right
-    offsets, found = texture_offsets(to_onehot(src, 2), to_onehot(tgt, 2), (8, 10))
+    offsets, found, fill = texture_offsets(to_onehot(src, 2), to_onehot(tgt, 2), (8, 10))
     assert found.min() == 1
     # The new square is one coherent copy of the old one (same shift everywhere).
     assert set(offsets[0, 1, 2:5, 6:9].unique().tolist()) == {-4.0}
     assert set(offsets[0, 0, 2:5, 6:9].unique().tolist()) == {0.0}
     # Unchanged pixels are not shifted; filled pixels come from the right class.
     assert offsets[0, :, 6:, :].abs().sum() == 0
+    # Both changed regions are filled, with a margin inside their target class.
+    assert fill[0, 0, 2:5, 2:9].min() == 1 and fill[0, 0, 7].max() == 0
+    assert fill[0, 0, 1, 2] == 1 and fill[0, 0, 3, 9] == 0
     shifted = _shift(src[:, None].float(), offsets, (1.0, 1.0))[0, 0].long()
     assert torch.equal(shifted, tgt[0])

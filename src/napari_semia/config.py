@@ -83,9 +83,9 @@ class TrainingConfig:
 
 
 PRESETS: dict[str, TrainingConfig] = {
-    # About a minute on a 2-core CPU at 256 px: a usable first look.
+    # About a minute and a half on an idle 2-core CPU at 256 px: a first look.
     "quick": TrainingConfig(steps=300, coarse_fraction=0.6),
-    # A few minutes on a 2-core CPU at 256 px.
+    # About six minutes on an idle 2-core CPU at 256 px (see benchmarks/).
     "default": TrainingConfig(),
     # For a GPU or a patient user.
     "thorough": TrainingConfig(steps=4000, width=24, coarse_fraction=0.4),

@@ -98,10 +98,16 @@ def _region_offsets(src, tgt, dy, dx):
     h, w = src.shape
     offsets = np.zeros((2, h, w), np.float32)
     found = np.ones((h, w), np.float32)
+    fill = np.zeros((h, w), np.float32)
     changed = src != tgt
     for k in np.unique(tgt[changed]):
         has_class = src == k
-        components, count = ndi.label(changed & (tgt == k))
+        # One coarse pixel of margin (within the target class): the encoder
+        # sees a few pixels past a region's edge, so features just outside a
+        # removed object still carry its outline.
+        region = ndi.binary_dilation(changed & (tgt == k)) & (tgt == k)
+        fill[region] = 1.0
+        components, count = ndi.label(region)
         for component in range(1, count + 1):
             ys, xs = np.nonzero(components == component)
             yy, xx = ys[None] + dy[:, None], xs[None] + dx[:, None]  # (M, n)
@@ -118,7 +124,7 @@ def _region_offsets(src, tgt, dy, dx):
             offsets[0, ys, xs] = dy[pick]
             offsets[1, ys, xs] = dx[pick]
             found[ys, xs] = valid[pick, np.arange(len(ys))]
-    return offsets, found
+    return offsets, found, fill
 
 
 @torch.no_grad()
@@ -130,8 +136,9 @@ def texture_offsets(source_onehot, target_onehot, size) -> tuple[torch.Tensor, t
     (dy, dx) onto source pixels of the target class, so the region is filled
     with a coherent, shifted copy of real texture of the right class instead
     of a flat average or the ghost of what was there. Returns offsets
-    (B, 2, h, w) in pixels of ``size`` and a (B, 1, h, w) mask of pixels that
-    found a source pixel of their class.
+    (B, 2, h, w) in pixels of ``size``, a (B, 1, h, w) mask of pixels that
+    found a source pixel of their class, and a (B, 1, h, w) mask of the
+    regions to fill (changed regions with a margin).
     """
     h, w = (int(v) for v in size)
     src = F.adaptive_avg_pool2d(source_onehot, (h, w)).argmax(1).cpu().numpy()
@@ -141,7 +148,8 @@ def texture_offsets(source_onehot, target_onehot, size) -> tuple[torch.Tensor, t
     device = source_onehot.device
     offsets = torch.from_numpy(np.stack([r[0] for r in results])).to(device)
     found = torch.from_numpy(np.stack([r[1] for r in results]))[:, None].to(device)
-    return offsets, found
+    fill = torch.from_numpy(np.stack([r[2] for r in results]))[:, None].to(device)
+    return offsets, found, fill
 
 
 def _shift(features, offsets, scale):
@@ -156,10 +164,12 @@ def _shift(features, offsets, scale):
     return features.flatten(2).gather(2, index).reshape(b, c, h, w)
 
 
-def _fill_changed_regions(features, agreement, source_onehot, target_onehot, offsets, found):
+def _fill_changed_regions(features, agreement, source_onehot, target_onehot, offsets, found, fill_mask):
     """Where the layouts disagree, replace source features by shifted same-class
     source features (class means where no shift was found)."""
     size = features.shape[-2:]
+    # Soft (bilinear) margin around changed regions, so fills blend in without seams.
+    weight = F.interpolate(fill_mask, size=size, mode="bilinear", align_corners=False)
     if tuple(source_onehot.shape[-2:]) != tuple(size):
         agreement = F.adaptive_avg_pool2d(agreement, size)
         source_onehot = F.adaptive_avg_pool2d(source_onehot, size)
@@ -169,7 +179,8 @@ def _fill_changed_regions(features, agreement, source_onehot, target_onehot, off
     means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means(features, source_onehot))
     found = F.interpolate(found, size=size, mode="nearest")
     fill = found * shifted + (1.0 - found) * means
-    return agreement * features + (1.0 - agreement) * fill
+    weight = torch.maximum(weight, 1.0 - agreement)
+    return (1.0 - weight) * features + weight * fill
 
 
 class SFTResBlock(nn.Module):
@@ -244,9 +255,9 @@ class SFTGenerator(nn.Module):
         # levels), so a changed region starts from real texture of the right
         # class; SFT and the decoder blend it into its surroundings.
         agreement = (source_onehot * target_onehot).sum(1, keepdim=True)
-        offsets, found = texture_offsets(source_onehot, target_onehot, skips[-1].shape[-2:])
+        offsets, found, fill_mask = texture_offsets(source_onehot, target_onehot, skips[-1].shape[-2:])
         fill = lambda feats: _fill_changed_regions(  # noqa: E731
-            feats, agreement, source_onehot, target_onehot, offsets, found)
+            feats, agreement, source_onehot, target_onehot, offsets, found, fill_mask)
 
         gamma, beta = modulation[-1]
         h = fill(skips[-1])
