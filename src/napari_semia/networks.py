@@ -86,8 +86,12 @@ def class_means(features, source_onehot):
     return means / weights.sum(2, keepdim=True).clamp_min(1e-6)
 
 
+_MAX_OFFSET_SEARCH = 4_000_000
+
+
 def _sorted_offsets(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    dy, dx = np.meshgrid(np.arange(-h + 1, h), np.arange(-w + 1, w), indexing="ij")
+    dy, dx = np.meshgrid(np.arange(-h + 1, h, dtype=np.int32), np.arange(-w + 1, w, dtype=np.int32),
+                         indexing="ij")
     dy, dx = dy.ravel(), dx.ravel()
     order = np.argsort(dy * dy + dx * dx, kind="stable")
     return dy[order], dx[order]
@@ -110,7 +114,11 @@ def _region_offsets(src, tgt, dy, dx):
         components, count = ndi.label(region)
         for component in range(1, count + 1):
             ys, xs = np.nonzero(components == component)
-            yy, xx = ys[None] + dy[:, None], xs[None] + dx[:, None]  # (M, n)
+            # Bound the (offsets x pixels) search for large working sizes by
+            # trying every k-th offset (they are sorted by length).
+            stride = max(1, int(np.ceil(len(dy) * len(ys) / _MAX_OFFSET_SEARCH)))
+            cdy, cdx = dy[::stride], dx[::stride]
+            yy, xx = ys[None] + cdy[:, None], xs[None] + cdx[:, None]  # (M, n)
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             valid = inside & has_class[yy.clip(0, h - 1), xx.clip(0, w - 1)]
             coverage = valid.mean(1)
@@ -121,8 +129,8 @@ def _region_offsets(src, tgt, dy, dx):
             use_best = valid[best]
             nearest = valid.argmax(0)  # per-pixel fallback for the rest
             pick = np.where(use_best, best, nearest)
-            offsets[0, ys, xs] = dy[pick]
-            offsets[1, ys, xs] = dx[pick]
+            offsets[0, ys, xs] = cdy[pick]
+            offsets[1, ys, xs] = cdx[pick]
             found[ys, xs] = valid[pick, np.arange(len(ys))]
     return offsets, found, fill
 
@@ -177,7 +185,12 @@ def _fill_changed_regions(features, agreement, source_onehot, target_onehot, off
     scale = (size[0] / offsets.shape[-2], size[1] / offsets.shape[-1])
     shifted = _shift(features, offsets, scale)
     means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means(features, source_onehot))
-    found = F.interpolate(found, size=size, mode="nearest")
+    # The shift map is coarse: check at this level, pixel by pixel, that the
+    # shifted source position has the class the target wants; elsewhere (e.g.
+    # along a region's edge) fall back to the class mean rather than copying
+    # texture of the wrong class, which shows as a staircase.
+    lands_on_class = (_shift(source_onehot, offsets, scale) * target_onehot).sum(1, keepdim=True)
+    found = F.interpolate(found, size=size, mode="nearest") * lands_on_class
     fill = found * shifted + (1.0 - found) * means
     weight = torch.maximum(weight, 1.0 - agreement)
     return (1.0 - weight) * features + weight * fill
