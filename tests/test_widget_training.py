@@ -18,6 +18,8 @@ def test_training_produces_the_output_layer(trained, qtbot):
     assert output.data.shape == (32, 32) and output.data.dtype == np.uint8
     assert output.data.std() > 0  # an image, not a blank
     assert tuple(output.contrast_limits) == tuple(viewer.layers["src"].contrast_limits)
+    # The output sits directly under the target, so brush strokes stay visible.
+    assert viewer.layers.index(output) == viewer.layers.index(widget.target_layer) - 1
     steps, values = widget.loss_plot.series("D")
     assert list(steps) == [1, 2, 3, 4] and np.isfinite(values).all()
     assert widget.progress.bar.value() == 4 and widget.progress.bar.maximum() == 4

@@ -12,8 +12,9 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget
 SMOOTHING = 0.15
 
 # Colour-blind-safe (Okabe-Ito) colours, one per loss in order of appearance.
-CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00",
-                 "#CC79A7", "#FFFFFF"]
+# Eight clearly different hues (no two oranges or two blues side by side).
+CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#FFFFFF",
+                 "#D62728", "#8C564B"]
 
 
 class LossPlot(QWidget):

@@ -32,7 +32,7 @@ def describe_model(model: SemiaModel | None) -> str:
         return "No model yet."
     height, width = model.source_shape
     return (f"Model: {model.num_classes} classes {list(model.class_ids)}, "
-            f"{model.steps_done} steps, source {height} × {width} px.")
+            f"{model.steps_done} step{'s' if model.steps_done != 1 else ''}, source {height} × {width} px.")
 
 
 class ModelIO(QWidget):

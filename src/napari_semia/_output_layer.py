@@ -24,14 +24,17 @@ def _display_kwargs(reference_layer, image: np.ndarray) -> dict:
 
 
 def write_output(viewer, name: str, image: np.ndarray, reference_layer,
-                 index: tuple[int, ...] = (), leading_shape: tuple[int, ...] = ()):
+                 index: tuple[int, ...] = (), leading_shape: tuple[int, ...] = (),
+                 below=None):
     """Put ``image`` (one 2D plane, like the source's) into the layer ``name``.
 
     ``reference_layer`` (the source image, else the target labels) gives scale,
     translate and display settings. For stacks, ``index`` is the plane's
     position in ``leading_shape``: the output is then a stack of that shape
     with the plane filled in. The layer selection is left as it was, so brush
-    edits on the target continue undisturbed.
+    edits on the target continue undisturbed. A new layer goes directly under
+    ``below`` (the target labels), so the strokes being painted stay visible
+    over the result instead of hidden beneath an opaque image.
     """
     full_shape = tuple(leading_shape) + tuple(image.shape)
     existing = viewer.layers[name] if name in viewer.layers else None
@@ -55,6 +58,8 @@ def write_output(viewer, name: str, image: np.ndarray, reference_layer,
         viewer.layers.remove(existing)
     layer = viewer.add_image(data, name=name, metadata={"semia_output": True},
                              **_display_kwargs(reference_layer, image))
+    if below is not None and below in viewer.layers:
+        viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
     viewer.layers.selection.clear()
     viewer.layers.selection.update(selected)
     if active is not None:

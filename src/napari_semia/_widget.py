@@ -124,7 +124,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         reference = self.source_layer or self.target_layer
         if reference is None:
             return
-        write_output(self.viewer, self._output_name(), image, reference, index, leading_shape)
+        write_output(self.viewer, self._output_name(), image, reference, index, leading_shape,
+                     below=self.target_layer)
 
     # ------------------------------------------------------------ training
     def train(self) -> None:

@@ -136,6 +136,8 @@ class SemiaModel:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> "SemiaModel":
         path = Path(path)
+        if path.is_dir():
+            raise ModelFileError(f"'{path}' is a folder, not a napari-semia model file.")
         if not path.is_file():
             raise ModelFileError(f"Model file not found: {path}")
         try:

@@ -105,11 +105,17 @@ def validate_training_inputs(image, labels) -> tuple[LabelCodec, np.ndarray]:
     image_hw = tuple(int(s) for s in image.shape[:2])
     if labels_hw != image_hw:
         raise SemiaInputError(
-            f"The image and labels differ in shape: image {tuple(image.shape)} "
-            f"(H x W = {image_hw[0]} x {image_hw[1]}) vs labels {tuple(labels.shape)} "
-            f"(H x W = {labels_hw[0]} x {labels_hw[1]}). They must cover the same pixels."
+            f"The image and labels differ in shape: image {_shape_text(image, image_hw)} "
+            f"vs labels {_shape_text(labels, labels_hw)}. They must cover the same pixels."
         )
     return LabelCodec.from_source(labels)
+
+
+def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
+    """'(60, 70)', or '(60, 70, 3) (H x W = 60 x 70)' when channels make H x W unclear."""
+    if array.ndim == 2:
+        return str(tuple(array.shape))
+    return f"{tuple(array.shape)} (H x W = {hw[0]} x {hw[1]})"
 
 
 def validate_target(target, source_shape_hw, codec: LabelCodec) -> np.ndarray:
@@ -119,8 +125,7 @@ def validate_target(target, source_shape_hw, codec: LabelCodec) -> np.ndarray:
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
         raise SemiaInputError(
-            f"The target labels have shape {tuple(target.shape)} (H x W = "
-            f"{target_hw[0]} x {target_hw[1]}), but the source was "
-            f"{source_hw[0]} x {source_hw[1]}; paint the target at the source's shape."
+            f"The target labels have shape {_shape_text(target, target_hw)}, but the source "
+            f"was {source_hw[0]} x {source_hw[1]}; paint the target at the source's shape."
         )
     return codec.encode(target)
