@@ -136,3 +136,15 @@ def test_unavailable_device_is_explained_not_raised(viewer_widget, messages):
     widget.train()
     assert messages[-1][0] == "error" and "cuda" in messages[-1][1]
     assert not widget.trainer_runner.running
+
+
+def test_stopping_before_the_first_step_says_so(qtbot):
+    from napari_semia._progress_widget import ProgressWidget
+    from napari_semia._training_state import Phase, TrainingStatus
+
+    status = TrainingStatus()
+    widget = ProgressWidget(status)
+    qtbot.addWidget(widget)
+    status.phase = Phase.TRAINING
+    status.phase = Phase.STOPPING
+    assert "Stopping" in widget.label.text()

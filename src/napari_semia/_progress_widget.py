@@ -41,7 +41,9 @@ class ProgressWidget(QWidget):
         self.bar.setRange(0, max(1, s.total_steps))
         self.bar.setValue(min(s.step, max(1, s.total_steps)))
         self.bar.setFormat("step %v / %m" if s.total_steps else "not trained yet")
-        if s.phase in (Phase.TRAINING, Phase.STOPPING) and s.step:
+        if s.phase is Phase.STOPPING and not s.step:
+            self.label.setText("Stopping after the first step…")
+        elif s.phase in (Phase.TRAINING, Phase.STOPPING) and s.step:
             eta = "stopping…" if s.phase is Phase.STOPPING else f"about {format_duration(s.eta_s)} left"
             self.label.setText(f"Training: {format_duration(s.elapsed_s)} elapsed, {eta}")
         else:
