@@ -18,7 +18,7 @@ from .errors import SemiaInputError
 @dataclass(frozen=True)
 class TrainingConfig:
     # --- schedule ---
-    steps: int = 1200
+    steps: int = 1000
     """Training iterations (one D, one G and one segmenter update each)."""
     size: int = 256
     """Longest side of the working resolution, in pixels."""
@@ -85,7 +85,7 @@ class TrainingConfig:
 PRESETS: dict[str, TrainingConfig] = {
     # About a minute and a half on an idle 2-core CPU at 256 px: a first look.
     "quick": TrainingConfig(steps=300, coarse_fraction=0.6),
-    # About six minutes on an idle 2-core CPU at 256 px (see benchmarks/).
+    # About five minutes on an idle 2-core CPU at 256 px (see benchmarks/).
     "default": TrainingConfig(),
     # For a GPU or a patient user.
     "thorough": TrainingConfig(steps=4000, width=24, coarse_fraction=0.4),
