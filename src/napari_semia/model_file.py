@@ -24,6 +24,7 @@ from .errors import ModelFileError
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
 from .networks import SFTGenerator
+from .synthesis import to_onehot
 
 FILE_FORMAT = "napari-semia-model"
 FORMAT_VERSION = 1
@@ -66,9 +67,8 @@ class SemiaModel:
             return None
         if self._source_encoding is None:
             with torch.inference_mode():
-                onehot = torch.nn.functional.one_hot(self.source_index, self.num_classes)
                 self._source_encoding = self.generator.encode_source(
-                    self.source_image, onehot.permute(0, 3, 1, 2).float()
+                    self.source_image, to_onehot(self.source_index, self.num_classes)
                 )
         return self._source_encoding
 

@@ -229,8 +229,9 @@ class SemiaTrainer:
                 stopped = True
                 break
             step_start = time.perf_counter()
+            coarse = self._is_coarse(self.step, total)
             mode, resolution = self._iteration(self.step, total)
-            self._step_seconds[resolution == self.coarse.shape].append(time.perf_counter() - step_start)
+            self._step_seconds[coarse].append(time.perf_counter() - step_start)
             self.step += 1
             preview = None
             if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
