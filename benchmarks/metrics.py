@@ -175,7 +175,7 @@ class LayoutClassifier:
     sigma_max: float = 16.0
     forest: RandomForestClassifier | None = field(default=None, repr=False)
 
-    def fit(self, image, index) -> "LayoutClassifier":
+    def fit(self, image, index) -> LayoutClassifier:
         index = np.asarray(index)
         features = pixel_features(image, self.sigma_max)
         if features.shape[:2] != index.shape:

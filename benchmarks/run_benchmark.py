@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
+from napari_semia.figures import colorize_labels, montage
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import metrics  # noqa: E402  (benchmarks/metrics.py, importable without torch)
+import metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "semia-examples"
@@ -137,14 +139,12 @@ def train_model(image, labels, config, device: str):
 
 
 def time_synthesis(model, target, runs: int) -> dict:
-    from napari_semia.synthesis import synthesize
-
     def seconds(full_size: bool) -> list[float]:
-        synthesize(model, target, full_size=full_size)  # warm-up (allocations, kernels)
+        model.synthesize(target, full_size=full_size)  # warm-up (allocations, kernels)
         times = []
         for _ in range(runs):
             start = time.perf_counter()
-            synthesize(model, target, full_size=full_size)
+            model.synthesize(target, full_size=full_size)
             times.append(time.perf_counter() - start)
         return times
 
@@ -158,11 +158,7 @@ def time_synthesis(model, target, runs: int) -> dict:
 
 
 def colour_labels(codec, index: np.ndarray) -> np.ndarray:
-    if codec.palette is not None:
-        return codec.colorize(index)
-    from skimage.color import label2rgb
-
-    return (label2rgb(index, bg_label=-1) * 255).astype(np.uint8)
+    return colorize_labels(index, codec.palette)
 
 
 def evaluate(model, image, labels, targets, patch_queries: int, seed: int = 0):
@@ -171,7 +167,6 @@ def evaluate(model, image, labels, targets, patch_queries: int, seed: int = 0):
     Returns (figures dict, {target: full-size output}, montage rows).
     """
     from napari_semia.labels import LabelCodec
-    from napari_semia.synthesis import synthesize
 
     codec = model.codec
     _, source_index_full = LabelCodec.from_source(labels)
@@ -211,8 +206,8 @@ def evaluate(model, image, labels, targets, patch_queries: int, seed: int = 0):
     for name, target in targets.items():
         target_index = metrics.resize_labels(codec.encode(target), shape)
         changed = metrics.changed_mask(source_index, target_index)
-        output = synthesize(model, target, full_size=False)
-        outputs_full[name] = synthesize(model, target, full_size=True)
+        output = model.synthesize(target, full_size=False)
+        outputs_full[name] = model.synthesize(target, full_size=True)
         entry = {
             "output": {
                 "layout": metrics.layout_scores(classifier.predict(output), source_index, target_index),
@@ -221,7 +216,8 @@ def evaluate(model, image, labels, targets, patch_queries: int, seed: int = 0):
                     output, target_index, patch_queries, seed=seed, mask=changed)["mean"],
                 "sharpness_laplacian": metrics.sharpness_ratio(output, source, "laplacian"),
                 "sharpness_gradient": metrics.sharpness_ratio(output, source, "gradient"),
-                "sharpness_laplacian_full_size": metrics.sharpness_ratio(outputs_full[name], image, "laplacian"),
+                "sharpness_laplacian_full_size": metrics.sharpness_ratio(
+                    outputs_full[name], image, "laplacian"),
             },
             "source_unchanged": {
                 "layout": metrics.layout_scores(source_read, source_index, target_index),
@@ -243,18 +239,6 @@ def evaluate(model, image, labels, targets, patch_queries: int, seed: int = 0):
     ]
     return {"targets": per_target, "references": references,
             "working_shape": list(shape)}, outputs_full, montage_rows
-
-
-def montage(rows, gap: int = 6) -> np.ndarray:
-    """Rows of same-size images -> one uint8 RGB image with white gaps."""
-    tiles = [[(metrics.to_float_rgb(t) * 255).round().astype(np.uint8) for t in row] for row in rows]
-    h, w = tiles[0][0].shape[:2]
-    ncols = max(len(row) for row in rows)
-    canvas = np.full((len(rows) * (h + gap) - gap, ncols * (w + gap) - gap, 3), 255, np.uint8)
-    for r, row in enumerate(tiles):
-        for c, tile in enumerate(row):
-            canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
-    return canvas
 
 
 # ------------------------------------------------------------------ report
@@ -315,7 +299,7 @@ def main(argv=None) -> int:
     from skimage import io as skio
 
     from napari_semia.config import preset
-    from napari_semia.model_file import SemiaModel
+    from napari_semia.model import SemiaModel
 
     args.out.mkdir(parents=True, exist_ok=True)
     folder = args.data / args.case
@@ -337,7 +321,8 @@ def main(argv=None) -> int:
         print(f"training preset '{args.preset}': {config.steps} steps at size {config.size}, "
               f"{torch.get_num_threads()} torch threads", flush=True)
         model, seconds, device = train_model(image, labels, config, args.device)
-        training = {"preset": args.preset, "code_version": code_version(), "seconds": seconds, "steps": config.steps, "seconds_per_step": seconds / config.steps,
+        training = {"preset": args.preset, "code_version": code_version(), "seconds": seconds,
+                    "steps": config.steps, "seconds_per_step": seconds / config.steps,
                     "device": device, "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_before": rss_before}
         model.save(args.out / "model.semia")
         print(f"trained in {seconds:.1f}s, peak RSS {training['peak_rss_mb']:.0f} MB "
@@ -353,7 +338,7 @@ def main(argv=None) -> int:
     for name, output in outputs.items():
         skio.imsave(args.out / f"output_{name}.png",
                     (metrics.to_float_rgb(output) * 255).round().astype(np.uint8), check_contrast=False)
-    skio.imsave(args.out / "montage.png", montage(rows), check_contrast=False)
+    skio.imsave(args.out / "montage.png", montage(rows, gap=6), check_contrast=False)
 
     results = {
         "case": args.case,

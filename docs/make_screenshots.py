@@ -98,7 +98,7 @@ def main() -> None:
     widget.settings.size = args.size
     widget.settings.preview_every = 20
     widget.controls.train_button.click()
-    wait(app, lambda: widget.status.step >= args.steps * 0.6, timeout_s=3600)
+    wait(app, lambda: widget.state.step >= args.steps * 0.6, timeout_s=3600)
     save_window(viewer, app, "03-training.png")
     wait(app, lambda: not widget.trainer_runner.running, timeout_s=3600)
     wait(app, lambda: not widget.synth_runner.running, timeout_s=120)

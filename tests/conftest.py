@@ -1,25 +1,39 @@
+"""Fixtures shared by the whole suite: one scene builder, tiny training
+settings, and the napari widget fixtures (tiny images, fast settings)."""
+
 import numpy as np
 import pytest
 import torch
+
+from napari_semia.config import TrainingConfig
 
 # The suite's tensors are tiny: one intra-op thread is as fast, and avoids
 # OpenMP spin-waiting slowing everything down ~20x when the machine is busy.
 torch.set_num_threads(1)
 
+#: Training settings small enough for tests: a few seconds per run.
+TINY = TrainingConfig(steps=6, size=32, width=8, levels=3, patch_queries=128)
 
-def make_scene(size: int = 32, seed: int = 0):
-    """A tiny RGB scene: textured background (class 0) with a striped square (class 1)."""
+
+def make_scene(size: int = 32, rgb: bool = True, seed: int = 0):
+    """The suite's one scene: a noisy green background (class 0) and a
+    black-and-white striped square (class 1). uint8 RGB, or grayscale."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
+    xx = np.arange(size)[None, :].repeat(size, 0)
     image = np.zeros((size, size, 3), np.float32)
-    image[..., 1] = 120 + 40 * rng.random((size, size))  # grass-like noise
+    image[..., 1] = 120 + 40 * rng.random((size, size))
     labels = np.zeros((size, size), np.int32)
     lo, hi = size // 4, size // 2 + size // 8
     labels[lo:hi, lo:hi] = 1
-    stripes = ((xx // 2) % 2 == 0)
     inside = labels == 1
-    image[inside] = np.where(stripes[inside, None], [230, 230, 230], [20, 20, 20])
-    return image.clip(0, 255).astype(np.uint8), labels
+    image[inside] = np.where(((xx // 2) % 2 == 0)[inside, None], [230, 230, 230], [20, 20, 20])
+    image = image.clip(0, 255).astype(np.uint8)
+    return (image if rgb else image[..., 1].copy()), labels
+
+
+def moved(labels: np.ndarray, dy: int = 4, dx: int = 6) -> np.ndarray:
+    """The layout with every object shifted by (dy, dx)."""
+    return np.roll(labels, (dy, dx), axis=(0, 1))
 
 
 @pytest.fixture
@@ -29,6 +43,49 @@ def scene():
 
 @pytest.fixture
 def moved_target(scene):
-    """The scene's layout with the square moved right and down."""
-    _, labels = scene
-    return np.roll(labels, (4, 6), axis=(0, 1))
+    return moved(scene[1])
+
+
+@pytest.fixture(autouse=True)
+def checkpoint_cache(tmp_path, monkeypatch):
+    """Checkpoints go to a fresh folder per test, never the user's cache."""
+    from napari_semia.checkpoints import CACHE_DIR_ENV
+
+    folder = tmp_path / "semia-cache"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(folder))
+    return folder
+
+
+# ------------------------------------------------------------------ widget
+PLUGIN = "napari-semia"
+WIDGET_NAME = "Semantic Image Analogy"
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    """Every notification the widget shows, as (kind, text)."""
+    from napari_semia._qt import notify
+
+    shown = []
+    for kind in ("error", "warning", "info"):
+        monkeypatch.setattr(notify, f"show_{kind}", lambda text, kind=kind: shown.append((kind, text)))
+    return shown
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    return viewer, widget
+
+
+@pytest.fixture
+def trained(viewer_widget, qtbot):
+    """A viewer with the scene (source, labels, moved target) and a 4-step model."""
+    from widget_helpers import add_scene, train, wait_for_synthesis
+
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    train(qtbot, widget)
+    wait_for_synthesis(qtbot, widget)
+    return viewer, widget

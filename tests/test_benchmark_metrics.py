@@ -160,7 +160,8 @@ def test_patch_distance_weights_classes_by_pixel_count():
 def test_psnr_identical_is_inf_and_drops_with_noise():
     source = _two_texture_image(np.zeros((16, 16), dtype=int))
     assert metrics.reconstruction_psnr(source, source) == float("inf")
-    noisy = np.clip(metrics.to_float_rgb(source) + np.random.default_rng(0).normal(0, 0.05, source.shape), 0, 1)
+    noise = np.random.default_rng(0).normal(0, 0.05, source.shape)
+    noisy = np.clip(metrics.to_float_rgb(source) + noise, 0, 1)
     psnr = metrics.reconstruction_psnr(noisy, source)
     assert 20 < psnr < 30  # sigma 0.05 -> about 26 dB
     with pytest.raises(ValueError, match="shape"):

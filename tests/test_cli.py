@@ -62,7 +62,7 @@ def trained(tmp_path_factory):
 
 
 def test_interrupted_training_saves_the_model_so_far(trained):
-    from napari_semia.model_file import SemiaModel
+    from napari_semia.model import SemiaModel
 
     _, _, model_path = trained
     model = SemiaModel.load(model_path, device="cpu")
@@ -143,25 +143,46 @@ def test_first_ctrl_c_stops_the_trainer_second_aborts():
             self.stop_requested = True
 
     trainer = FakeTrainer()
-    with pytest.raises(KeyboardInterrupt):
-        with cli._stop_on_interrupt(trainer):
-            os.kill(os.getpid(), signal.SIGINT)
-            assert trainer.stop_requested
-            os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), cli._stop_on_interrupt(trainer):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert trainer.stop_requested
+        os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_widget_name_comes_from_the_manifest():
-    import importlib.resources
+def test_widget_name_is_the_one_napari_registers():
+    from npe2 import PluginManifest
 
-    import yaml
+    manifest = PluginManifest.from_distribution("napari-semia")
+    assert cli._plugin_widget_name() == manifest.contributions.widgets[0].display_name
 
-    manifest = importlib.resources.files("napari_semia").joinpath("napari.yaml")
-    if not manifest.is_file():
-        assert cli._plugin_widget_name() == cli.FALLBACK_WIDGET_NAME
-    else:
-        widgets = yaml.safe_load(manifest.read_text())["contributions"]["widgets"]
-        assert cli._plugin_widget_name() == widgets[0]["display_name"]
+
+def test_demo_gui_without_napari_says_how_to_install_it(monkeypatch, capsys):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_napari(name, *args, **kwargs):
+        if name.split(".")[0] in ("napari", "qtpy"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_napari)
+    assert cli.main(["demo", "--gui", "--sample", "coins"]) == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    assert 'pip install "napari-semia[all]"' in err and "Traceback" not in err
+
+
+def test_a_flat_image_trains_with_a_warning(tmp_path, capsys):
+    image = np.full((SIZE, SIZE), 100, np.uint8)
+    labels = np.zeros((SIZE, SIZE), np.uint8)
+    labels[:, SIZE // 2:] = 1
+    write_image_file(tmp_path / "flat.png", image)
+    write_image_file(tmp_path / "labels.png", labels)
+    code = cli.main(["train", str(tmp_path / "flat.png"), str(tmp_path / "labels.png"),
+                     "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
+    assert code == 0
+    assert "warning: The image is (nearly) constant" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------ file io
@@ -213,4 +234,4 @@ def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, mo
     assert cli.main(["demo", "--gui", "--sample", "coins"]) == 0
     (viewer,) = viewers
     assert [layer.name for layer in viewer.layers] == ["coins image", "coins labels", "coins target"]
-    assert any(cli._plugin_widget_name() in name for name in viewer.window._wrapped_dock_widgets)
+    assert any(cli._plugin_widget_name() in name for name in viewer.window.dock_widgets)

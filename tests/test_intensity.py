@@ -37,7 +37,7 @@ def test_round_trip_restores_dtype_layout_and_values(image):
     x = normalizer.to_network(image)
     assert x.dtype == np.float32
     assert x.shape == (1 if image.ndim == 2 else image.shape[-1],) + image.shape[:2]
-    assert -CLIP <= x.min() and x.max() <= CLIP
+    assert x.min() >= -CLIP and x.max() <= CLIP
     back = normalizer.from_network(x)
     assert back.dtype == image.dtype
     assert back.shape == image.shape

@@ -52,7 +52,7 @@ def test_bool_map_is_read_as_zero_and_one():
 
 
 def test_negative_ids_are_rejected_by_name():
-    with pytest.raises(SemiaInputError, match="negative ids.*-3"):
+    with pytest.raises(SemiaInputError, match=r"negative ids.*-3"):
         LabelCodec.from_source(np.array([[0, -3], [1, 1]]))
 
 
@@ -137,7 +137,7 @@ def test_photo_is_not_a_label_map():
 
 def test_colour_target_in_other_shades_maps_to_nearest_palette_colour():
     layout = two_region_layout()
-    codec, index = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
+    codec, _index = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
     moved = np.roll(layout, 9, axis=1)
     shaded = colour_map(moved, [(51, 255, 0), (253, 144, 10)])
     target_index = codec.encode(shaded)
@@ -158,7 +158,7 @@ def test_thin_strokes_in_a_palette_colour_keep_their_class():
 def test_integer_target_for_colour_codec_uses_ids_from_one():
     codec, _ = LabelCodec.from_source(colour_map(two_region_layout(), [GREEN, ORANGE]))
     np.testing.assert_array_equal(codec.encode(np.array([[1, 2], [2, 2]])), [[0, 1], [1, 1]])
-    with pytest.raises(SemiaInputError, match="unknown id.*0"):
+    with pytest.raises(SemiaInputError, match=r"unknown id.*0"):
         codec.encode(np.array([[0, 1], [2, 2]]))
 
 
@@ -182,7 +182,7 @@ def test_dict_round_trip_through_json(source):
 
 def test_decode_rejects_out_of_range_indices():
     codec, _ = LabelCodec.from_source(np.array([[0, 1], [1, 1]]))
-    with pytest.raises(SemiaInputError, match="0..1"):
+    with pytest.raises(SemiaInputError, match=r"0\.\.1"):
         codec.decode(np.array([[0, 2]]))
 
 

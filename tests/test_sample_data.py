@@ -1,13 +1,13 @@
 """Sample data contributions: every sample opens ready to train."""
 
+from importlib.resources import files
+
 import numpy as np
 import pytest
 import yaml
-from importlib.resources import files
-
 from napari.layers import Image, Labels
 
-from napari_semia._sample_data import load_sample_layers
+from napari_semia._qt.sample_data import load_sample_layers
 from napari_semia.samples import SAMPLE_NAMES
 
 PLUGIN = "napari-semia"

@@ -5,7 +5,8 @@ import pytest
 from scipy import ndimage as ndi
 
 from napari_semia.errors import SemiaInputError
-from napari_semia.samples import SAMPLE_NAMES, SAMPLE_SIZE, SampleCase, load_sample, montage
+from napari_semia.figures import montage
+from napari_semia.samples import SAMPLE_NAMES, SAMPLE_SIZE, SampleCase, load_sample
 from napari_semia.validation import validate_target, validate_training_inputs
 
 
@@ -79,3 +80,14 @@ def test_montage_puts_panels_side_by_side():
     # Labels are rendered in distinct colours per id.
     label_panel = figure[:, width + 4 : 2 * width + 4]
     assert len(np.unique(label_panel.reshape(-1, 3), axis=0)) == len(np.unique(case.labels))
+
+
+def test_montage_of_rows_is_a_grid_padded_with_white():
+    small = np.zeros((4, 6), np.uint8)
+    big = np.full((8, 10, 3), 7, np.uint8)
+    grid = montage([[small, big], [big]], gap=2)
+    # Columns as wide as their widest panel, rows as tall as their tallest.
+    assert grid.shape == (8 + 2 + 8, 10 + 2 + 10, 3)
+    assert (grid[:4, :6] == 0).all() and (grid[4:8, :10] == 255).all() and (grid[:4, 6:10] == 255).all()
+    assert (grid[:8, 12:] == 7).all()
+    assert (grid[10:, :10] == 7).all() and (grid[10:, 10:] == 255).all()

@@ -1,21 +1,19 @@
 """The napari dock widget: opening, layer pickers, new target, bad input."""
 
 import numpy as np
+import torch
+from conftest import make_scene
+from widget_helpers import add_scene, picker_names
 
-from napari_semia._layer_pickers import NONE_TEXT
-from napari_semia._widget import SemiaWidget
-from widget_support import add_scene, messages, tiny_scene, viewer_widget  # noqa: F401 (fixtures)
-
-
-def picker_names(picker):
-    return [picker.itemText(i) for i in range(picker.count())]
+from napari_semia._qt.layer_pickers import NONE_TEXT
+from napari_semia._qt.widget import SemiaWidget
 
 
 def test_widget_opens_from_manifest(viewer_widget):
     viewer, widget = viewer_widget
     assert isinstance(widget, SemiaWidget)
     viewer.add_image(np.zeros((16, 16)), name="probe")
-    assert "probe" in [layer.name for layer in widget.viewer.layers]
+    assert widget.source_layer is viewer.layers["probe"]  # the widget follows the viewer
     # Advanced settings start collapsed; the device label says what is used.
     assert not widget.controls.advanced.isVisibleTo(widget)
     assert "CPU" in widget.controls.device_label.text()
@@ -69,12 +67,13 @@ def test_train_without_layers_is_a_notification(viewer_widget, messages):
     assert not widget.trainer_runner.running
 
 
-def test_shape_mismatch_is_a_notification(viewer_widget, messages):
+def test_shape_mismatch_is_a_notification(viewer_widget, messages, qtbot):
     viewer, widget = viewer_widget
-    image, _ = tiny_scene()
+    image, _ = make_scene(rgb=False)
     viewer.add_image(image, name="src")
     viewer.add_labels(np.zeros((20, 24), np.int32), name="small labels")
     widget.train()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
     assert messages[-1][0] == "error"
     assert "differ in shape" in messages[-1][1]
     assert not widget.trainer_runner.running
@@ -88,7 +87,7 @@ def test_new_target_without_labels_is_a_notification(viewer_widget, messages):
 
 def test_3d_view_of_a_stack_is_refused_with_a_message(viewer_widget, messages):
     viewer, widget = viewer_widget
-    image, labels = tiny_scene()
+    image, labels = make_scene(rgb=False)
     viewer.add_image(np.stack([image] * 3), name="stack")
     viewer.add_labels(np.stack([labels] * 3), name="stack labels")
     viewer.dims.ndisplay = 3
@@ -113,38 +112,37 @@ def test_errors_reach_napari_notifications(viewer_widget):
 def test_pickers_recognise_colour_coded_label_images(viewer_widget):
     """Photo, colour-coded labels and target all as RGB images (the paper's data)."""
     viewer, widget = viewer_widget
-    rng = np.random.default_rng(1)
-    _, labels = tiny_scene()
+    image, labels = make_scene()
     palette = np.array([[0, 255, 0], [255, 0, 0]], np.uint8)
-    viewer.add_image(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), name="photo")
+    viewer.add_image(image, name="photo")
     viewer.add_image(palette[labels], name="layout")
     viewer.add_image(palette[np.roll(labels, 4, axis=0)], name="edited")
     assert widget.source_layer is viewer.layers["photo"]
     assert widget.labels_layer is viewer.layers["layout"]
     assert widget.target_layer is viewer.layers["edited"]
+    assert "photo" not in picker_names(widget.pickers.labels)  # a photo is no label map
 
 
-def test_unavailable_device_is_explained_not_raised(viewer_widget, messages):
-    import torch
-
-    if torch.cuda.is_available():
-        return  # nothing unavailable to ask for on this machine
+def test_unavailable_device_is_explained_not_raised(viewer_widget, messages, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)
-    widget.controls.device.setCurrentText("cuda")
-    assert "no CUDA GPU" in widget.controls.device_label.text()
+    # A device this machine lacks: CUDA without a GPU, or a GPU index past the last.
+    missing = "cuda:99" if torch.cuda.is_available() else "cuda"
+    widget.settings.device = missing
+    assert "cuda" in widget.controls.device_label.text().lower()
     widget.train()
-    assert messages[-1][0] == "error" and "cuda" in messages[-1][1]
-    assert not widget.trainer_runner.running
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
+    assert messages[-1][0] == "error" and "cuda" in messages[-1][1].lower()
+    assert widget.model is None and widget.controls.train_button.isEnabled()
 
 
 def test_stopping_before_the_first_step_says_so(qtbot):
-    from napari_semia._progress_widget import ProgressWidget
-    from napari_semia._training_state import Phase, TrainingStatus
+    from napari_semia._qt.progress_widget import ProgressWidget
+    from napari_semia._qt.state import Phase, WidgetState
 
-    status = TrainingStatus()
-    widget = ProgressWidget(status)
+    state = WidgetState()
+    widget = ProgressWidget(state)
     qtbot.addWidget(widget)
-    status.phase = Phase.TRAINING
-    status.phase = Phase.STOPPING
+    state.phase = Phase.TRAINING
+    state.phase = Phase.STOPPING
     assert "Stopping" in widget.label.text()

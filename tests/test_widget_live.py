@@ -3,18 +3,16 @@
 import threading
 
 import numpy as np
+from widget_helpers import OUTPUT, TARGET, TIMEOUT_MS, add_scene, configure_tiny, wait_for_synthesis
 
-from napari_semia import _live_synthesis
-from widget_support import (  # noqa: F401 (fixtures)
-    OUTPUT, TIMEOUT_MS, add_scene, configure_tiny, trained, viewer_widget, wait_for_synthesis,
-)
+from napari_semia._qt import jobs
 
 
 def count_syntheses(monkeypatch, gate=None):
     """Record the target of every synthesis that really runs; optionally hold
     each one until ``gate`` is set, to simulate a slow model."""
     targets = []
-    real = _live_synthesis.run_synthesis
+    real = jobs.run_synthesis
 
     def recording(job):
         targets.append(job.target.copy())
@@ -22,7 +20,7 @@ def count_syntheses(monkeypatch, gate=None):
             gate.wait(10)
         return real(job)
 
-    monkeypatch.setattr(_live_synthesis, "run_synthesis", recording)
+    monkeypatch.setattr(jobs, "run_synthesis", recording)
     return targets
 
 
@@ -33,7 +31,7 @@ def test_a_burst_of_brush_events_synthesizes_once(trained, qtbot, monkeypatch):
     widget.synthesis.live.setChecked(True)
     wait_for_synthesis(qtbot, widget)
     targets.clear()
-    layer = viewer.layers["layout target"]
+    layer = viewer.layers[TARGET]
     for x in range(2, 12):  # ten dabs in quick succession, like one stroke
         layer.paint((28, x), 1)
     wait_for_synthesis(qtbot, widget)
@@ -46,8 +44,8 @@ def test_requests_during_a_slow_synthesis_keep_only_the_newest(trained, qtbot, m
     wait_for_synthesis(qtbot, widget)
     gate = threading.Event()
     targets = count_syntheses(monkeypatch, gate)
-    layer = viewer.layers["layout target"]
-    widget.synth_runner.run_now()  # starts, then blocks on the gate
+    layer = viewer.layers[TARGET]
+    widget.synthesize()  # starts, then blocks on the gate
     qtbot.waitUntil(lambda: len(targets) == 1, timeout=TIMEOUT_MS)
     for value in (1, 0, 1):  # three requests while the first still runs
         layer.data[0, 0] = value
@@ -65,6 +63,7 @@ def test_live_edits_while_training_update_the_preview(viewer_widget, qtbot, monk
     widget.settings.preview_every = 1
     widget.synthesis.live.setChecked(True)
     widget.train()
+    qtbot.waitUntil(lambda: widget.trainer_runner.trainer is not None, timeout=TIMEOUT_MS)
     trainer = widget.trainer_runner.trainer
     sent = []
     original = trainer.set_preview_target
@@ -72,7 +71,7 @@ def test_live_edits_while_training_update_the_preview(viewer_widget, qtbot, monk
                         lambda target: (sent.append(target.copy()), original(target)))
     qtbot.waitUntil(lambda: OUTPUT in viewer.layers, timeout=TIMEOUT_MS)
     before = viewer.layers[OUTPUT].data.copy()
-    layer = viewer.layers["layout target"]
+    layer = viewer.layers[TARGET]
     layer.brush_size = 7
     layer.paint((26, 26), 1)
     qtbot.waitUntil(lambda: bool(sent) and sent[-1][26, 26] == 1, timeout=5_000)

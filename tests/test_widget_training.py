@@ -1,19 +1,25 @@
 """The widget's training, stop/continue, live synthesis, model files and closing."""
 
 import numpy as np
-
-from napari_semia import _model_io
-from napari_semia._output_layer import output_name
-from widget_support import (  # noqa: F401 (fixtures)
-    OUTPUT, PLUGIN, TIMEOUT_MS, WIDGET_NAME, add_scene, configure_tiny, messages, tiny_scene, train, trained,
-    viewer_widget, wait_for_synthesis,
+from conftest import PLUGIN, WIDGET_NAME, make_scene
+from widget_helpers import (
+    OUTPUT,
+    TARGET,
+    TIMEOUT_MS,
+    add_scene,
+    configure_tiny,
+    start_training,
+    train,
+    wait_for_synthesis,
 )
+
+from napari_semia._qt import model_io
+from napari_semia._qt.output_layer import output_name
 
 
 def test_training_produces_the_output_layer(trained, qtbot):
     viewer, widget = trained
     assert widget.model is not None and widget.model.steps_done == 4
-    wait_for_synthesis(qtbot, widget)
     output = viewer.layers[OUTPUT]
     assert output.data.shape == (32, 32) and output.data.dtype == np.uint8
     assert output.data.std() > 0  # an image, not a blank
@@ -47,9 +53,8 @@ def test_without_previews_the_result_is_synthesized_after_training(viewer_widget
 def test_stop_ends_training_early_and_keeps_the_model(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)
-    configure_tiny(widget, steps=100_000)
-    widget.controls.train_button.click()
-    qtbot.waitUntil(lambda: widget.status.step >= 1, timeout=TIMEOUT_MS)
+    start_training(qtbot, widget, steps=100_000)
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=TIMEOUT_MS)
     assert widget.controls.stop_button.isEnabled()
     assert not widget.controls.train_button.isEnabled()
     widget.controls.stop_button.click()
@@ -74,7 +79,7 @@ def test_live_mode_resynthesizes_after_a_brush_edit(trained, qtbot):
     viewer, widget = trained
     wait_for_synthesis(qtbot, widget)
     before = viewer.layers[OUTPUT].data.copy()
-    target = viewer.layers["layout target"]
+    target = viewer.layers[TARGET]
     widget.synthesis.live.setChecked(True)
     wait_for_synthesis(qtbot, widget)
     target.brush_size = 9
@@ -91,13 +96,14 @@ def test_save_then_load_synthesizes_the_same_image(trained, qtbot, tmp_path, mon
     wait_for_synthesis(qtbot, widget)
     expected = viewer.layers[OUTPUT].data.copy()
     path = tmp_path / "scene.semia"
-    monkeypatch.setattr(_model_io, "ask_save_path", lambda parent, suggested: str(path))
-    monkeypatch.setattr(_model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
     widget.model_io.save_button.click()
     assert path.is_file()
 
     widget.set_model(None)
     viewer.layers.remove(OUTPUT)
+    assert not widget.synthesis.synthesize_button.isEnabled()
     widget.model_io.load_button.click()
     assert widget.model is not None and widget.model.steps_done == 4
     widget.synthesis.synthesize_button.click()
@@ -109,7 +115,7 @@ def test_loading_a_bad_file_is_a_notification(viewer_widget, tmp_path, monkeypat
     _, widget = viewer_widget
     bad = tmp_path / "junk.semia"
     bad.write_bytes(b"not a model")
-    monkeypatch.setattr(_model_io, "ask_open_path", lambda parent: str(bad))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(bad))
     widget.load_model()
     assert messages[-1][0] == "error" and "junk.semia" in messages[-1][1]
     assert widget.model is None
@@ -118,16 +124,16 @@ def test_loading_a_bad_file_is_a_notification(viewer_widget, tmp_path, monkeypat
 def test_unknown_target_id_is_a_notification(trained, qtbot, messages):
     viewer, widget = trained
     wait_for_synthesis(qtbot, widget)
-    viewer.layers["layout target"].data[0:4, 0:4] = 7
+    viewer.layers[TARGET].data[0:4, 0:4] = 7
     widget.synthesis.synthesize_button.click()
     assert messages[-1][0] == "error"
-    assert "unknown id" in messages[-1][1] and "layout target" in messages[-1][1]
+    assert "unknown id" in messages[-1][1] and TARGET in messages[-1][1]
     assert widget.model is not None  # the model survives bad input
 
 
 def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     viewer, widget = viewer_widget
-    image, labels = tiny_scene()
+    image, labels = make_scene(rgb=False)
     viewer.add_image(np.stack([image, image // 2, image]), name="stack")
     viewer.add_labels(labels, name="labels")
     viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), labels]), name="stack target")
@@ -136,25 +142,28 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     wait_for_synthesis(qtbot, widget)
     output = viewer.layers[output_name("stack", "stack target")]
     assert output.data.shape == (3, 32, 32)
-    assert output.data[1].std() > 0 and not output.data[0].any()  # only plane 1 written
+    # Only plane 1 is synthesized; the others show the source meanwhile, not a black frame.
+    source = viewer.layers["stack"].data
+    assert not np.array_equal(output.data[1], source[1]) and output.data[1].std() > 0
+    np.testing.assert_array_equal(output.data[0], source[0])
+    np.testing.assert_array_equal(output.data[2], source[2])
     # With Live on, moving the slider synthesizes that plane's layout.
     widget.synthesis.live.setChecked(True)
     wait_for_synthesis(qtbot, widget)
     viewer.dims.set_current_step(0, 2)
-    qtbot.waitUntil(lambda: output.data[2].any(), timeout=TIMEOUT_MS)
-    assert not output.data[0].any()
+    qtbot.waitUntil(lambda: not np.array_equal(output.data[2], source[2]), timeout=TIMEOUT_MS)
+    np.testing.assert_array_equal(output.data[0], source[0])
 
 
 def test_closing_the_widget_stops_training(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)
-    configure_tiny(widget, steps=100_000)
-    widget.train()
+    start_training(qtbot, widget, steps=100_000)
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=TIMEOUT_MS)
     trainer = widget.trainer_runner.trainer
-    qtbot.waitUntil(lambda: widget.status.step >= 1, timeout=TIMEOUT_MS)
     viewer.window.remove_dock_widget(widget)
     assert trainer.stop_requested
-    qtbot.waitUntil(lambda: widget.trainer_runner.worker is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
     assert trainer.step < 1000
 
 
@@ -162,19 +171,18 @@ def test_closing_the_viewer_stops_training(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     add_scene(viewer)
-    configure_tiny(widget, steps=100_000)
-    widget.train()
-    trainer = widget.trainer_runner.trainer
+    start_training(qtbot, widget, steps=100_000)
     runner = widget.trainer_runner
-    qtbot.waitUntil(lambda: widget.status.step >= 1, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=TIMEOUT_MS)
+    trainer = runner.trainer
     viewer.close()
     qtbot.waitUntil(lambda: trainer.stop_requested, timeout=10_000)
-    qtbot.waitUntil(lambda: runner.worker is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not runner.running, timeout=10_000)
     assert trainer.step < 1000
 
 
 def test_a_failing_run_is_reported_and_the_model_kept(trained, qtbot, monkeypatch, messages):
-    viewer, widget = trained
+    _viewer, widget = trained
     model = widget.model
 
     def diverging_run(self):
@@ -182,9 +190,10 @@ def test_a_failing_run_is_reported_and_the_model_kept(trained, qtbot, monkeypatc
         yield  # a generator, like the real run()
 
     monkeypatch.setattr("napari_semia.trainer.SemiaTrainer.run", diverging_run)
+    messages.clear()
     widget.controls.continue_training.setChecked(False)
     train(qtbot, widget, steps=3)
-    assert messages[-1][0] == "error" and "diverged" in messages[-1][1]
+    assert [kind for kind, _ in messages] == ["error"] and "diverged" in messages[-1][1]
     assert widget.model is model
     assert widget.controls.train_button.isEnabled()
 
@@ -192,7 +201,7 @@ def test_a_failing_run_is_reported_and_the_model_kept(trained, qtbot, monkeypatc
 def test_colour_coded_label_image_as_source_labels(viewer_widget, qtbot):
     """The paper's data format: labels as an RGB image, one colour per class."""
     viewer, widget = viewer_widget
-    image, labels = tiny_scene()
+    image, labels = make_scene(rgb=False)
     palette = np.array([[0, 255, 0], [255, 0, 0]], np.uint8)
     viewer.add_image(image, name="src")
     viewer.add_image(palette[labels], name="colour labels", rgb=True)

@@ -10,4 +10,4 @@ __version__ = "0.1.0"
 
 from .errors import ModelFileError, SemiaInputError
 
-__all__ = ["__version__", "ModelFileError", "SemiaInputError"]
+__all__ = ["ModelFileError", "SemiaInputError", "__version__"]

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import TrainingConfig
+
 
 @dataclass(frozen=True)
 class AugmentationLimits:
@@ -29,11 +31,15 @@ class AugmentationLimits:
     flip_probability: float = 0.5
     tps_grid: int = 3
 
-
-def progressive_strength(step: int, total_steps: int, ramp_fraction: float) -> float:
-    """Augmentation strength ramping linearly from 0 to 1 over the first part of training."""
-    ramp_steps = max(1.0, ramp_fraction * total_steps)
-    return float(min(1.0, step / ramp_steps))
+    @classmethod
+    def from_config(cls, config: TrainingConfig) -> AugmentationLimits:
+        return cls(
+            max_scale=config.max_scale,
+            max_rotation_deg=config.max_rotation_deg,
+            max_shift=config.max_shift,
+            tps_strength=config.tps_strength,
+            flip_probability=config.flip_probability,
+        )
 
 
 def _tps_kernel(r2: torch.Tensor) -> torch.Tensor:

@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model on IMAGE and its label map LABELS and save it.",
     )
     train.add_argument("image", metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
-    train.add_argument("labels", metavar="LABELS", help="label map file: integer ids or an RGB colour-coded map")
+    train.add_argument("labels", metavar="LABELS",
+                       help="label map file: integer ids or an RGB colour-coded map")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.semia)")
     train.add_argument("--resume", metavar="MODEL", help="continue training this model file")
     _add_training_options(train, "default")
@@ -83,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("model", metavar="MODEL", help="model file (.semia)")
     synth.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
-    synth.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR", help="directory for the results")
+    synth.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
+                       help="directory for the results")
     synth.add_argument("--device", default="auto", help="torch device (default: auto)")
 
     demo = commands.add_parser(
@@ -140,8 +142,12 @@ def _train(image, labels, config, device, resume=None):
 
     from .device import describe_device
     from .trainer import SemiaTrainer
+    from .validation import flat_image_warning
 
     trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume)
+    warning = flat_image_warning(image)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"Training {config.steps} steps at {config.size} px on {describe_device(trainer.device)}.",
           file=sys.stderr)
     last = None
@@ -151,7 +157,9 @@ def _train(image, labels, config, device, resume=None):
             bar.update(progress.step - bar.n)
             if progress.losses:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in progress.losses.items()}, refresh=False)
-    if last is not None and last.stopped:
+    if last is not None and last.diverged:
+        print(f"warning: {last.diverged}", file=sys.stderr)
+    elif last is not None and last.stopped:
         print(f"Stopped at step {last.step} of {last.total_steps}; keeping the model trained so far.",
               file=sys.stderr)
     return trainer.model
@@ -165,7 +173,7 @@ def _cmd_train(args) -> int:
     config = _config_from_args(args)
     resume = None
     if args.resume:
-        from .model_file import SemiaModel
+        from .model import SemiaModel
 
         resume = SemiaModel.load(args.resume, device=args.device)
     model = _train(image, labels, config, args.device, resume=resume)
@@ -178,7 +186,7 @@ def _cmd_train(args) -> int:
 
 def _cmd_synthesize(args) -> int:
     from .io import image_suffix, read_label_file, write_image_file
-    from .model_file import SemiaModel
+    from .model import SemiaModel
     from .validation import validate_target
 
     model = SemiaModel.load(args.model, device=args.device)
@@ -214,14 +222,15 @@ def _plugin_widget_name() -> str:
 
 def _cmd_demo_gui(case) -> int:
     try:
+        import napari
         import qtpy  # noqa: F401  (raises when no Qt binding is installed)
     except ImportError:
-        print('error: demo --gui needs napari with a Qt binding: pip install "napari[pyqt6]"',
-              file=sys.stderr)
-        return 2
-    import napari
+        raise SemiaInputError(
+            'demo --gui needs napari with a Qt binding, which this installation lacks: '
+            'pip install "napari-semia[all]"'
+        ) from None
 
-    from ._sample_data import sample_layers
+    from ._qt.sample_data import sample_layers
 
     viewer = napari.Viewer(title=f"napari-semia demo: {case.title}")
     # The same layers as napari's File > Open Sample menu gives.
@@ -234,8 +243,9 @@ def _cmd_demo_gui(case) -> int:
 
 
 def _cmd_demo(args) -> int:
+    from .figures import montage
     from .io import write_image_file
-    from .samples import load_sample, montage
+    from .samples import load_sample
 
     case = load_sample(args.sample)
     if args.gui:
@@ -252,7 +262,8 @@ def _cmd_demo(args) -> int:
     write_image_file(out_dir / "target.png", case.target.astype(np.uint8))
     write_image_file(out_dir / "result.png", result)
     write_image_file(out_dir / "montage.png", montage([case.image, case.labels, case.target, result]))
-    print(f"Wrote source.png, labels.png, target.png, result.png, montage.png and model.semia to {out_dir.resolve()}")
+    print("Wrote source.png, labels.png, target.png, result.png, montage.png and model.semia "
+          f"to {out_dir.resolve()}")
     return 0
 
 

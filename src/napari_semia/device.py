@@ -36,7 +36,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise SemiaInputError(
                 "Device 'cuda' was requested but no CUDA GPU is available "
-                "(this torch build: %s). Choose 'auto' or 'cpu'." % torch.__version__
+                f"(this torch build: {torch.__version__}). Choose 'auto' or 'cpu'."
             )
         device = torch.device(name)
         if device.index is not None and device.index >= torch.cuda.device_count():

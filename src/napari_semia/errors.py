@@ -6,4 +6,8 @@ class SemiaInputError(ValueError):
 
 
 class ModelFileError(SemiaInputError):
-    """A model file that is missing, corrupt, foreign or incompatible."""
+    """A model file that is missing, corrupt, foreign, incompatible or cannot be written."""
+
+
+class IncompatibleModelError(SemiaInputError):
+    """Training cannot continue this model on these inputs (other classes, shape or channels)."""

@@ -80,7 +80,7 @@ class IntensityNormalizer:
         return len(self.center)
 
     @classmethod
-    def fit(cls, image) -> "IntensityNormalizer":
+    def fit(cls, image) -> IntensityNormalizer:
         image = np.asarray(image)
         if image.size == 0:
             raise SemiaInputError(f"The image is empty (shape {image.shape}).")
@@ -171,7 +171,7 @@ class IntensityNormalizer:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "IntensityNormalizer":
+    def from_dict(cls, data: dict) -> IntensityNormalizer:
         try:
             normalizer = cls(
                 layout=str(data["layout"]),

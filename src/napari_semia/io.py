@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SemiaInputError
+from .intensity import MAX_CHANNELS
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -42,7 +43,7 @@ def read_image_file(path) -> np.ndarray:
     if image.ndim == 3:
         if image.shape[-1] == 4:
             image = image[..., :3]
-        elif image.shape[-1] > 16 and image.shape[0] <= 16:
+        elif image.shape[-1] > MAX_CHANNELS and image.shape[0] <= MAX_CHANNELS:
             image = np.moveaxis(image, 0, -1)
     return np.ascontiguousarray(image)
 

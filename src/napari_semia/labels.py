@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from .arrays import as_array
 from .errors import SemiaInputError
 
 #: Most colours a colour-coded map may define; more than this is not a label map.
@@ -37,6 +38,15 @@ MAX_COLOUR_DISTANCE = 100.0
 
 #: Pixels this close to a palette colour belong to it, whatever their neighbours.
 EXACT_COLOUR_DISTANCE = 8.0
+#: A colour-coded label map is mostly flat: at least this share of its pixels
+#: sit in uniform 3x3 patches (0.94-0.98 for the paper's maps, whose edges are
+#: anti-aliased; under 0.2 for photos)...
+MIN_FLAT_FRACTION = 0.5
+#: ...and its 32 most frequent colours cover at least this share of the pixels
+#: (0.98-1.0 for label maps, under 0.25 for photos).
+MIN_TOP_COLOUR_SHARE = 0.8
+#: Side of the pixel grid a photo check looks at; larger maps are sampled on it.
+_CHECK_SIDE = 512
 
 _MAX_LISTED = 12
 
@@ -56,15 +66,6 @@ def _format_colour(colour) -> str:
 def is_colour_map(labels: np.ndarray) -> bool:
     """True for (H, W, 3|4) arrays, which are read as colour-coded label maps."""
     return labels.ndim == 3 and labels.shape[-1] in (3, 4)
-
-
-def _as_array(labels, what: str) -> np.ndarray:
-    if labels is None:
-        raise SemiaInputError(f"No {what} given.")
-    array = np.asarray(labels)
-    if array.size == 0:
-        raise SemiaInputError(f"The {what} are empty (shape {array.shape}).")
-    return array
 
 
 def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
@@ -136,6 +137,34 @@ def _unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = keys.astype(np.int32).ravel()
     unique = np.unique(flat)
     return unique.astype(np.int64), np.searchsorted(unique, flat).reshape(keys.shape)
+
+
+def photo_evidence(rgb: np.ndarray) -> str | None:
+    """Why an RGB image looks like a photo rather than a colour-coded label
+    map (a sentence), or None if it looks like a label map.
+
+    Large images are judged on a grid of about 512 x 512 pixels (every k-th
+    row and column): label regions stay flat when sampled so.
+    """
+    rgb = np.asarray(rgb)[..., :3]
+    step = max(1, int(np.ceil(max(rgb.shape[:2]) / _CHECK_SIDE)))
+    keys = _pack(rgb[::step, ::step])
+    flat = (ndi.maximum_filter(keys, size=3, mode="nearest")
+            == ndi.minimum_filter(keys, size=3, mode="nearest"))
+    _, inverse = _unique_inverse(keys)
+    counts = np.bincount(inverse.ravel())
+    top_share = np.sort(counts)[::-1][:MAX_PALETTE_COLOURS].sum() / keys.size
+    if flat.mean() >= MIN_FLAT_FRACTION and top_share >= MIN_TOP_COLOUR_SHARE:
+        return None
+    return (f"it has {len(counts)} distinct colours and only {flat.mean():.0%} of its pixels lie in "
+            f"flat regions (a label map has a few colours in flat regions)")
+
+
+def looks_like_colour_map(image) -> bool:
+    """True for an (H, W, 3|4) uint8 image that looks like a colour-coded label map."""
+    image = np.asarray(image)
+    return (is_colour_map(image) and image.dtype == np.uint8 and min(image.shape[:2]) >= 3
+            and photo_evidence(image) is None)
 
 
 def _unpack(keys: np.ndarray) -> np.ndarray:
@@ -216,11 +245,18 @@ class LabelCodec:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_source(cls, source_labels) -> tuple["LabelCodec", np.ndarray]:
+    def from_source(cls, source_labels) -> tuple[LabelCodec, np.ndarray]:
         """Codec for a source label map, and that map as class indices (int64)."""
-        labels = _as_array(source_labels, "source labels")
+        labels = as_array(source_labels, "source labels")
         if is_colour_map(labels):
             rgb = _rgb(labels, "source labels")
+            evidence = photo_evidence(rgb)
+            if evidence is not None:
+                raise SemiaInputError(
+                    f"The source labels are an RGB image that looks like a photo rather than a "
+                    f"colour-coded label map: {evidence}. Choose a Labels layer (or an integer "
+                    f"label map) as the source labels."
+                )
             palette = dominant_colours(rgb)
             if len(palette) > MAX_PALETTE_COLOURS:
                 raise SemiaInputError(
@@ -261,7 +297,7 @@ class LabelCodec:
         Raises SemiaInputError naming unknown ids, or colours far from every
         palette colour.
         """
-        labels = _as_array(target_labels, "target labels")
+        labels = as_array(target_labels, "target labels")
         if is_colour_map(labels):
             if self.palette is None:
                 raise SemiaInputError(
@@ -333,7 +369,7 @@ class LabelCodec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LabelCodec":
+    def from_dict(cls, data: dict) -> LabelCodec:
         try:
             class_ids = tuple(int(i) for i in data["class_ids"])
             palette = data.get("palette")

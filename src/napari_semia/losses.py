@@ -104,3 +104,20 @@ def semantic_patch_coherence_loss(
     if not losses:
         return output.sum() * 0.0
     return sum(losses) / len(losses)
+
+
+#: Readable name and meaning of every loss a training step reports.
+LOSS_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "D": ("discriminator", "LSGAN loss of the patch discriminator: real vs synthesized patches"),
+    "S": ("segmenter", "cross-entropy of the auxiliary segmenter on real (augmented) images"),
+    "adv": ("adversarial", "how far the generator is from fooling the discriminator"),
+    "fm": ("feature matching", "L1 between discriminator features of real and synthesized images"),
+    "rec": ("reconstruction", "L1 to the augmented image (reconstruction steps)"),
+    "fixed_point": ("SFT fixed point", "pulls the feature translation to the identity where layouts agree"),
+    "semantic": ("semantic alignment", "the segmenter's reading of the output vs the target layout"),
+    "patch": ("patch coherence", "distance of output patches to same-class source patches"),
+}
+
+
+def loss_label(name: str) -> str:
+    return LOSS_DESCRIPTIONS.get(name, (name, ""))[0]

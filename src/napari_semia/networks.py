@@ -15,12 +15,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn as nn
-from scipy import ndimage as ndi
 import torch.nn.functional as F
 from torch.nn.utils import spectral_norm
+
+from .region_fill import fill_changed_regions, texture_offsets
 
 
 def _act() -> nn.Module:
@@ -79,123 +79,6 @@ def _modulate(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch
     return F.instance_norm(x) * gamma + beta
 
 
-def class_means(features, source_onehot):
-    """Mean source feature of every class: (B, K, C)."""
-    weights = source_onehot.flatten(2)
-    means = torch.einsum("bkn,bcn->bkc", weights, features.flatten(2))
-    return means / weights.sum(2, keepdim=True).clamp_min(1e-6)
-
-
-_MAX_OFFSET_SEARCH = 4_000_000
-
-
-def _sorted_offsets(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    dy, dx = np.meshgrid(np.arange(-h + 1, h, dtype=np.int32), np.arange(-w + 1, w, dtype=np.int32),
-                         indexing="ij")
-    dy, dx = dy.ravel(), dx.ravel()
-    order = np.argsort(dy * dy + dx * dx, kind="stable")
-    return dy[order], dx[order]
-
-
-def _region_offsets(src, tgt, dy, dx):
-    """Offsets (2, h, w) and found mask (h, w) for one layout pair (numpy)."""
-    h, w = src.shape
-    offsets = np.zeros((2, h, w), np.float32)
-    found = np.ones((h, w), np.float32)
-    fill = np.zeros((h, w), np.float32)
-    changed = src != tgt
-    for k in np.unique(tgt[changed]):
-        has_class = src == k
-        # One coarse pixel of margin (within the target class): the encoder
-        # sees a few pixels past a region's edge, so features just outside a
-        # removed object still carry its outline.
-        region = ndi.binary_dilation(changed & (tgt == k)) & (tgt == k)
-        fill[region] = 1.0
-        components, count = ndi.label(region)
-        for component in range(1, count + 1):
-            ys, xs = np.nonzero(components == component)
-            # Bound the (offsets x pixels) search for large working sizes by
-            # trying every k-th offset (they are sorted by length).
-            stride = max(1, int(np.ceil(len(dy) * len(ys) / _MAX_OFFSET_SEARCH)))
-            cdy, cdx = dy[::stride], dx[::stride]
-            yy, xx = ys[None] + cdy[:, None], xs[None] + cdx[:, None]  # (M, n)
-            inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-            valid = inside & has_class[yy.clip(0, h - 1), xx.clip(0, w - 1)]
-            coverage = valid.mean(1)
-            # The shortest shift that moves (nearly) the whole region onto the
-            # class: one coherent copy rather than per-pixel nearest pixels,
-            # which would smear the edge of the class across the region.
-            best = int(np.argmax(coverage >= 0.9 * coverage.max()))
-            use_best = valid[best]
-            nearest = valid.argmax(0)  # per-pixel fallback for the rest
-            pick = np.where(use_best, best, nearest)
-            offsets[0, ys, xs] = cdy[pick]
-            offsets[1, ys, xs] = cdx[pick]
-            found[ys, xs] = valid[pick, np.arange(len(ys))]
-    return offsets, found, fill
-
-
-@torch.no_grad()
-def texture_offsets(source_onehot, target_onehot, size) -> tuple[torch.Tensor, torch.Tensor]:
-    """A shift map for the changed regions of a layout edit.
-
-    At resolution ``size`` (the generator's coarsest level), each connected
-    region whose target class differs from the source's gets one shift
-    (dy, dx) onto source pixels of the target class, so the region is filled
-    with a coherent, shifted copy of real texture of the right class instead
-    of a flat average or the ghost of what was there. Returns offsets
-    (B, 2, h, w) in pixels of ``size``, a (B, 1, h, w) mask of pixels that
-    found a source pixel of their class, and a (B, 1, h, w) mask of the
-    regions to fill (changed regions with a margin).
-    """
-    h, w = (int(v) for v in size)
-    src = F.adaptive_avg_pool2d(source_onehot, (h, w)).argmax(1).cpu().numpy()
-    tgt = F.adaptive_avg_pool2d(target_onehot, (h, w)).argmax(1).cpu().numpy()
-    dy, dx = _sorted_offsets(h, w)
-    results = [_region_offsets(s, t, dy, dx) for s, t in zip(src, tgt)]
-    device = source_onehot.device
-    offsets = torch.from_numpy(np.stack([r[0] for r in results])).to(device)
-    found = torch.from_numpy(np.stack([r[1] for r in results]))[:, None].to(device)
-    fill = torch.from_numpy(np.stack([r[2] for r in results]))[:, None].to(device)
-    return offsets, found, fill
-
-
-def _shift(features, offsets, scale):
-    """Gather features at p + offset(p) * scale (offsets upsampled to the features' size)."""
-    b, c, h, w = features.shape
-    off = F.interpolate(offsets, size=(h, w), mode="nearest")
-    ys, xs = torch.meshgrid(torch.arange(h, device=features.device),
-                            torch.arange(w, device=features.device), indexing="ij")
-    yy = (ys[None] + (off[:, 0] * scale[0]).round().long()).clamp(0, h - 1)
-    xx = (xs[None] + (off[:, 1] * scale[1]).round().long()).clamp(0, w - 1)
-    index = (yy * w + xx).flatten(1)[:, None].expand(b, c, -1)
-    return features.flatten(2).gather(2, index).reshape(b, c, h, w)
-
-
-def _fill_changed_regions(features, agreement, source_onehot, target_onehot, offsets, found, fill_mask):
-    """Where the layouts disagree, replace source features by shifted same-class
-    source features (class means where no shift was found)."""
-    size = features.shape[-2:]
-    # Soft (bilinear) margin around changed regions, so fills blend in without seams.
-    weight = F.interpolate(fill_mask, size=size, mode="bilinear", align_corners=False)
-    if tuple(source_onehot.shape[-2:]) != tuple(size):
-        agreement = F.adaptive_avg_pool2d(agreement, size)
-        source_onehot = F.adaptive_avg_pool2d(source_onehot, size)
-        target_onehot = F.adaptive_avg_pool2d(target_onehot, size)
-    scale = (size[0] / offsets.shape[-2], size[1] / offsets.shape[-1])
-    shifted = _shift(features, offsets, scale)
-    means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means(features, source_onehot))
-    # The shift map is coarse: check at this level, pixel by pixel, that the
-    # shifted source position has the class the target wants; elsewhere (e.g.
-    # along a region's edge) fall back to the class mean rather than copying
-    # texture of the wrong class, which shows as a staircase.
-    lands_on_class = (_shift(source_onehot, offsets, scale) * target_onehot).sum(1, keepdim=True)
-    found = F.interpolate(found, size=size, mode="nearest") * lands_on_class
-    fill = found * shifted + (1.0 - found) * means
-    weight = torch.maximum(weight, 1.0 - agreement)
-    return (1.0 - weight) * features + weight * fill
-
-
 class SFTResBlock(nn.Module):
     def __init__(self, channels: int, dilation: int = 1) -> None:
         super().__init__()
@@ -214,7 +97,8 @@ class SFTGenerator(nn.Module):
 
     def __init__(self, image_channels: int, num_classes: int, width: int = 16, levels: int = 4) -> None:
         super().__init__()
-        self.hparams = dict(image_channels=image_channels, num_classes=num_classes, width=width, levels=levels)
+        self.hparams = {"image_channels": image_channels, "num_classes": num_classes, "width": width,
+                        "levels": levels}
         widths = level_widths(width, levels)
         seg_widths = [max(8, w // 2) for w in widths]
         self.label_encoder = LabelEncoder(num_classes, seg_widths)
@@ -266,10 +150,10 @@ class SFTGenerator(nn.Module):
         # replaced by source features of the class the target asks for, taken
         # from the nearest place that has that class (one shift map for all
         # levels), so a changed region starts from real texture of the right
-        # class; SFT and the decoder blend it into its surroundings.
+        # class; SFT and the decoder blend it into its surroundings (region_fill.py).
         agreement = (source_onehot * target_onehot).sum(1, keepdim=True)
         offsets, found, fill_mask = texture_offsets(source_onehot, target_onehot, skips[-1].shape[-2:])
-        fill = lambda feats: _fill_changed_regions(  # noqa: E731
+        fill = lambda feats: fill_changed_regions(
             feats, agreement, source_onehot, target_onehot, offsets, found, fill_mask)
 
         gamma, beta = modulation[-1]
@@ -314,7 +198,8 @@ class MultiScaleDiscriminator(nn.Module):
 
     def __init__(self, image_channels: int, num_classes: int, width: int = 32, scales: int = 2) -> None:
         super().__init__()
-        self.hparams = dict(image_channels=image_channels, num_classes=num_classes, width=width, scales=scales)
+        self.hparams = {"image_channels": image_channels, "num_classes": num_classes, "width": width,
+                        "scales": scales}
         self.discriminators = nn.ModuleList(
             PatchDiscriminator(image_channels + num_classes, width) for _ in range(scales)
         )
@@ -334,7 +219,7 @@ class AuxSegmenter(nn.Module):
 
     def __init__(self, image_channels: int, num_classes: int, width: int = 24) -> None:
         super().__init__()
-        self.hparams = dict(image_channels=image_channels, num_classes=num_classes, width=width)
+        self.hparams = {"image_channels": image_channels, "num_classes": num_classes, "width": width}
         layers: list[nn.Module] = [nn.Conv2d(image_channels, width, 3, padding=1), _act()]
         for dilation in (2, 4, 8):
             layers += [nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation), _act()]
@@ -344,6 +229,3 @@ class AuxSegmenter(nn.Module):
     def forward(self, image):
         return self.net(image)
 
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

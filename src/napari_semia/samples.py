@@ -11,8 +11,8 @@ napari Labels layer the eraser paints background.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -206,7 +206,8 @@ def _coins() -> SampleCase:
     objects = _components_by_size(labels == 1)
     centres = [np.argwhere(m).mean(axis=0) for m in objects]
     row_height = labels.shape[0] / 4
-    reading_order = sorted(range(len(objects)), key=lambda i: (int(centres[i][0] // row_height), centres[i][1]))
+    reading_order = sorted(range(len(objects)),
+                           key=lambda i: (int(centres[i][0] // row_height), centres[i][1]))
     erased, moved = reading_order[1], reading_order[2]
     shift = tuple(int(v) for v in np.round(centres[erased] - centres[moved]))
     target = _erase(labels, objects[erased])
@@ -296,59 +297,3 @@ def load_sample(name: str) -> SampleCase:
             f"Unknown sample '{name}'. Choose one of: {', '.join(SAMPLE_NAMES)}."
         ) from None
     return builder()
-
-
-# ----------------------------------------------------------------- display
-#: Colours for label ids 0, 1, 2, ... in renderings (cycled beyond).
-LABEL_COLOURS = np.array(
-    [
-        [40, 40, 40],
-        [230, 159, 0],
-        [86, 180, 233],
-        [0, 158, 115],
-        [240, 228, 66],
-        [0, 114, 178],
-        [213, 94, 0],
-        [204, 121, 167],
-    ],
-    np.uint8,
-)
-
-
-def colorize_labels(labels: np.ndarray) -> np.ndarray:
-    """(H, W) ids -> (H, W, 3) uint8 for figures."""
-    return LABEL_COLOURS[np.asarray(labels) % len(LABEL_COLOURS)]
-
-
-def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
-    """Any (H, W) / (H, W, C) image -> (H, W, 3) uint8 for figures."""
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] not in (3,):
-        image = image[..., :3] if image.shape[-1] >= 3 else image[..., 0]
-    if image.dtype != np.uint8:
-        values = image.astype(np.float64)
-        low, high = np.percentile(values, [0.5, 99.5])
-        image = (np.clip((values - low) / max(high - low, 1e-12), 0, 1) * 255).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return image
-
-
-def montage(panels: list[np.ndarray], gap: int = 4) -> np.ndarray:
-    """Panels side by side (each an image or an (H, W) id map), white gaps."""
-    rendered = []
-    for panel in panels:
-        panel = np.asarray(panel)
-        if panel.ndim == 2 and np.issubdtype(panel.dtype, np.signedinteger):
-            rendered.append(colorize_labels(panel))
-        else:
-            rendered.append(as_rgb_uint8(panel))
-    height = max(p.shape[0] for p in rendered)
-    out = []
-    for i, panel in enumerate(rendered):
-        padded = np.full((height, panel.shape[1], 3), 255, np.uint8)
-        padded[: panel.shape[0]] = panel
-        out.append(padded)
-        if i < len(rendered) - 1:
-            out.append(np.full((height, gap, 3), 255, np.uint8))
-    return np.concatenate(out, axis=1)

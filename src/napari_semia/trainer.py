@@ -1,9 +1,9 @@
 """Self-supervised training of Semantic Image Analogy on one image.
 
-Each iteration augments (I, P) with a progressively stronger random warp and
+Each step augments (I, P) with a progressively stronger random warp and
 alternates two modes, as in the paper:
 
-* reconstruction (every ``rec_every``-th iteration): input = augmented pair,
+* reconstruction (every ``rec_every``-th step): input = augmented pair,
   target layout = the same augmented layout; L1 to the augmented image plus the
   SFT fixed-point loss (gamma -> 1, beta -> 0).
 * sampling (the others): input = source pair, target layout = augmented
@@ -12,27 +12,32 @@ alternates two modes, as in the paper:
   semantic alignment through the auxiliary segmenter S, and the
   semantics-aware patch coherence loss against the source.
 
-Most iterations run at half the working size (coarse-to-fine); the network is
-fully convolutional, so the same weights continue at full size.
+A step is three named updates, each returning its losses by name (in the
+manner of SPADE's ``run_discriminator_one_step`` / ``run_generator_one_step``):
+:meth:`SemiaTrainer.discriminator_step`, :meth:`SemiaTrainer.segmenter_step`
+and :meth:`SemiaTrainer.generator_step`. Each checks its losses and gradients
+before its optimizer steps, so a diverging run stops with the last good
+weights. Most steps run at half the working size (coarse-to-fine); the
+networks are fully convolutional, so the same weights continue at full size.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augmentation import AugmentationLimits, JointAugmenter, progressive_strength
+from .augmentation import AugmentationLimits, JointAugmenter
 from .config import TrainingConfig
 from .device import resolve_device
-from .errors import SemiaInputError
-from .intensity import IntensityNormalizer
+from .layout_tensors import resize_index, to_onehot
 from .losses import (
     feature_matching_loss,
     fixed_point_loss,
@@ -41,53 +46,49 @@ from .losses import (
     semantic_alignment_loss,
     semantic_patch_coherence_loss,
 )
-from .model_file import SemiaModel
+from .model import SemiaModel, run_generator, to_user_image
 from .networks import AuxSegmenter, MultiScaleDiscriminator, SFTGenerator
-from .synthesis import resize_index, synthesize, to_onehot
-from .validation import validate_target, validate_training_inputs
+from .schedules import learning_rate_factor, progressive_strength
+from .training_data import Resolution, TrainingData, working_shape
+from .training_progress import EtaEstimator, TrainingProgress
+from .validation import validate_target
+
+__all__ = ["SemiaTrainer", "TrainingDiverged", "TrainingProgress", "train", "working_shape"]
+
+_ADAM_BETAS = (0.5, 0.999)
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss or gradient became NaN or infinite; raised before the optimizer steps."""
 
 
 @dataclass
-class TrainingProgress:
-    """One training update, yielded after every iteration."""
+class Batch:
+    """What one step trains on: the generator's input pair, the target layout,
+    and the real image for that layout (the pseudo target)."""
 
-    step: int
-    total_steps: int
-    losses: dict[str, float]
-    elapsed_s: float
-    eta_s: float
-    mode: str = "sampling"
-    preview: np.ndarray | None = None
-    finished: bool = False
-    stopped: bool = False
-    device: str = "cpu"
-    resolution: tuple[int, int] = (0, 0)
+    mode: str
+    resolution: Resolution
+    input_image: torch.Tensor
+    input_onehot: torch.Tensor
+    target_index: torch.Tensor
+    target_onehot: torch.Tensor
+    real: torch.Tensor
 
     @property
-    def fraction(self) -> float:
-        return self.step / max(1, self.total_steps)
+    def reconstruction(self) -> bool:
+        return self.mode == "reconstruction"
 
 
-def working_shape(source_shape: tuple[int, int], size: int) -> tuple[int, int]:
-    """Working resolution: longest side ``size`` (never upsampled)."""
-    height, width = source_shape
-    scale = min(1.0, size / max(height, width))
-    return max(8, round(height * scale)), max(8, round(width * scale))
-
-
-@dataclass
-class _Resolution:
-    image: torch.Tensor
-    index: torch.Tensor
-    onehot: torch.Tensor = field(init=False)
-    num_classes: int = 0
-
-    def __post_init__(self):
-        self.onehot = to_onehot(self.index, self.num_classes)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.image.shape[-2:])
+def _check_finite(losses: dict[str, torch.Tensor], parameters, what: str, step: int) -> None:
+    """Raise TrainingDiverged if a loss or the gradient of ``parameters`` is not finite."""
+    for name, value in losses.items():
+        number = value.item()
+        if not math.isfinite(number):
+            raise TrainingDiverged(f"Training diverged at step {step}: the {what} loss '{name}' is {number}.")
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if grads and not math.isfinite(sum(g.float().square().sum() for g in grads).item()):
+        raise TrainingDiverged(f"Training diverged at step {step}: the {what} gradients are not finite.")
 
 
 class SemiaTrainer:
@@ -95,6 +96,8 @@ class SemiaTrainer:
 
     Thread-safety: ``stop()`` and ``set_preview_target()`` may be called from
     another thread (e.g. the Qt main thread while ``run()`` iterates in a worker).
+    The global random state is left alone: every random draw comes from this
+    trainer's own generators, seeded by ``config.seed``.
     """
 
     def __init__(
@@ -107,86 +110,86 @@ class SemiaTrainer:
         preview_every: int = 0,
         resume: SemiaModel | None = None,
     ) -> None:
-        self.config = config or TrainingConfig()
-        codec, source_index = validate_training_inputs(image, labels)
+        config = config or TrainingConfig()
         self.device = resolve_device(device)
-        self.source_shape = tuple(source_index.shape[:2])
-        self.normalizer = IntensityNormalizer.fit(image)
         if resume is not None:
-            if tuple(resume.class_ids) != tuple(codec.class_ids):
-                raise SemiaInputError(
-                    f"Cannot continue training: the model's classes {list(resume.class_ids)} "
-                    f"differ from these labels' classes {list(codec.class_ids)}."
-                )
-            if tuple(resume.source_shape) != self.source_shape:
-                raise SemiaInputError(
-                    f"Cannot continue training: the model was trained on a {resume.source_shape} "
-                    f"image, these layers are {self.source_shape}."
-                )
-            if (resume.normalizer.layout, resume.normalizer.channels) != (
-                self.normalizer.layout, self.normalizer.channels
-            ):
-                raise SemiaInputError(
-                    "Cannot continue training: the model was trained on a "
-                    f"{resume.normalizer.layout} image with {resume.normalizer.channels} channel(s), "
-                    f"this image is {self.normalizer.layout} with {self.normalizer.channels}."
-                )
-        self.codec = codec
+            # The network shapes and working size are the model's.
+            config = config.replace(size=resume.config.size, width=resume.config.width,
+                                    levels=resume.config.levels)
+        self.config = config
+        self.data = TrainingData.build(image, labels, config.size, self.device)
+        if resume is not None:
+            resume.check_can_continue(self.data.codec, self.data.source_shape, self.data.normalizer)
+        self.resumed = resume is not None
+        self.steps_before = resume.steps_done if resume is not None else 0
+
+        self._stop_event = threading.Event()
         self._preview_lock = threading.Lock()
-        self._preview_target: np.ndarray | None = None
+        self._preview_target: torch.Tensor | None = None
         self.preview_every = int(preview_every)
         if preview_target is not None:
             self.set_preview_target(preview_target)
-        self._stop_event = threading.Event()
 
-        cfg = self.config
-        torch.manual_seed(cfg.seed)
-        self._torch_rng = torch.Generator().manual_seed(cfg.seed)
-        self._rng = np.random.default_rng(cfg.seed)
-        self.augmenter = JointAugmenter(
-            AugmentationLimits(cfg.max_scale, cfg.max_rotation_deg, cfg.max_shift,
-                               cfg.tps_strength, cfg.flip_probability),
-            seed=cfg.seed,
-        )
+        self._numpy_rng = np.random.default_rng(config.seed)
+        self._torch_rng = torch.Generator().manual_seed(config.seed)
+        self.augmenter = JointAugmenter(AugmentationLimits.from_config(config), seed=config.seed)
+        self.generator, self.discriminator, self.segmenter = self._build_networks(resume)
+        self.opt_g, self.opt_d, self.opt_s = self._build_optimizers()
+        self.step = 0
+        self.last_losses: dict[str, float] = {}
 
-        num_classes = len(codec.class_ids)
-        self.num_classes = num_classes
-        full_image = torch.from_numpy(self.normalizer.to_network(image)).float()[None].to(self.device)
-        full_index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None].to(self.device)
-        fine_shape = working_shape(self.source_shape, resume.config.size if resume else cfg.size)
-        coarse_shape = working_shape(self.source_shape, max(16, (resume.config.size if resume else cfg.size) // 2))
-        self.fine = self._resolution(full_image, full_index, fine_shape)
-        self.coarse = self._resolution(full_image, full_index, coarse_shape)
-        channels = self.fine.image.shape[1]
+    # ------------------------------------------------------------ set-up
+    @property
+    def codec(self):
+        return self.data.codec
 
+    @property
+    def normalizer(self):
+        return self.data.normalizer
+
+    @property
+    def source_shape(self) -> tuple[int, int]:
+        return self.data.source_shape
+
+    @property
+    def fine(self) -> Resolution:
+        return self.data.fine
+
+    @property
+    def coarse(self) -> Resolution:
+        return self.data.coarse
+
+    def _build_networks(self, resume: SemiaModel | None):
+        cfg, data = self.config, self.data
+        # Initial weights come from the seed without touching the global
+        # random state of the process (napari's, the user's).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            if resume is not None:
+                generator = copy.deepcopy(resume.generator)
+            else:
+                generator = SFTGenerator(data.channels, data.num_classes, cfg.width, cfg.levels)
+            discriminator = MultiScaleDiscriminator(data.channels, data.num_classes)
+            segmenter = AuxSegmenter(data.channels, data.num_classes)
         if resume is not None:
-            self.generator = copy.deepcopy(resume.generator).to(self.device).train()
-            self.config = cfg = cfg.replace(size=resume.config.size, width=resume.config.width,
-                                            levels=resume.config.levels)
-            self.steps_before = resume.steps_done
-        else:
-            self.generator = SFTGenerator(channels, num_classes, cfg.width, cfg.levels).to(self.device)
-            self.steps_before = 0
-        self.discriminator = MultiScaleDiscriminator(channels, num_classes).to(self.device)
-        self.segmenter = AuxSegmenter(channels, num_classes).to(self.device)
-        if resume is not None:
-            for name, module in (("discriminator", self.discriminator), ("segmenter", self.segmenter)):
+            for name, module in (("discriminator", discriminator), ("segmenter", segmenter)):
                 state = resume.extra_states.get(name)
                 if state:
                     module.load_state_dict(state)
-        self.resumed = resume is not None
+        return (generator.to(self.device).train(), discriminator.to(self.device).train(),
+                segmenter.to(self.device).train())
 
-        betas = (0.5, 0.999)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_generator, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=betas)
-        self.opt_s = torch.optim.Adam(self.segmenter.parameters(), lr=cfg.lr_segmenter, betas=betas)
-        self.step = 0
-        self.last_losses: dict[str, float] = {}
-        self._step_seconds: dict[bool, list[float]] = {True: [], False: []}
+    def _build_optimizers(self):
+        cfg = self.config
+        return (
+            torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_generator, betas=_ADAM_BETAS),
+            torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=_ADAM_BETAS),
+            torch.optim.Adam(self.segmenter.parameters(), lr=cfg.lr_segmenter, betas=_ADAM_BETAS),
+        )
 
     # ------------------------------------------------------------ public API
     def stop(self) -> None:
-        """Ask ``run()`` to end after the current iteration (thread-safe)."""
+        """Ask ``run()`` to end after the current step (thread-safe)."""
         self._stop_event.set()
 
     @property
@@ -194,12 +197,21 @@ class SemiaTrainer:
         return self._stop_event.is_set()
 
     def set_preview_target(self, target: np.ndarray | None) -> None:
-        """Change the layout previews are synthesized for (thread-safe)."""
+        """Change the layout previews are synthesized for (thread-safe;
+        SemiaInputError for a target that does not fit the source)."""
+        index = None
         if target is not None:
-            validate_target(target, self.source_shape, self.codec)
-            target = np.array(target, copy=True)
+            index = torch.as_tensor(validate_target(target, self.source_shape, self.codec))[None]
         with self._preview_lock:
-            self._preview_target = target
+            self._preview_target = index
+
+    @property
+    def coarse_steps(self) -> int:
+        """Steps of the coarse (half-size) phase at the start of this run."""
+        return 0 if self.resumed else int(math.ceil(self.config.coarse_fraction * self.config.steps))
+
+    def is_coarse(self, step: int) -> bool:
+        return step < self.coarse_steps
 
     @property
     def model(self) -> SemiaModel:
@@ -220,157 +232,162 @@ class SemiaTrainer:
         )
 
     def run(self) -> Iterator[TrainingProgress]:
-        """Train, yielding progress after every iteration; ends early after ``stop()``."""
+        """Train, yielding progress after every step; ends early after ``stop()``
+        or when training diverges (``progress.diverged`` says why)."""
         total = self.config.steps
+        eta = EtaEstimator(total, self.coarse_steps, self._fine_per_coarse_cost())
         start = time.perf_counter()
-        stopped = False
+        stopped, diverged = False, None
         while self.step < total:
             if self._stop_event.is_set():
                 stopped = True
                 break
             step_start = time.perf_counter()
-            coarse = self._is_coarse(self.step, total)
-            mode, resolution = self._iteration(self.step, total)
-            self._step_seconds[coarse].append(time.perf_counter() - step_start)
+            coarse = self.is_coarse(self.step)
+            try:
+                mode, losses = self.train_step(self.step)
+            except TrainingDiverged as error:
+                stopped = True
+                diverged = f"{error} Training stopped; the model keeps the weights of step {self.step}."
+                break
             self.step += 1
+            self.last_losses.update(losses)
             preview = None
             if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
-                preview = self._preview()
+                preview = self.preview()
+            eta.record(coarse, time.perf_counter() - step_start)  # previews included
             yield TrainingProgress(
-                step=self.step, total_steps=total, losses=dict(self.last_losses),
-                elapsed_s=time.perf_counter() - start, eta_s=self._eta(self.step, total), mode=mode,
-                preview=preview, device=str(self.device), resolution=resolution,
+                step=self.step, total_steps=total, losses=dict(losses),
+                elapsed_s=time.perf_counter() - start, eta_s=eta.seconds_left(self.step), mode=mode,
+                preview=preview, device=str(self.device),
+                resolution=(self.coarse if coarse else self.fine).shape,
             )
         yield TrainingProgress(
             step=self.step, total_steps=total, losses=dict(self.last_losses),
             elapsed_s=time.perf_counter() - start, eta_s=0.0,
-            preview=self._preview() if self.preview_every else None,
+            preview=self.preview() if self.preview_every else None,
             finished=True, stopped=stopped, device=str(self.device), resolution=self.fine.shape,
+            diverged=diverged,
         )
 
-    # -------------------------------------------------------------- internals
-    def _resolution(self, image, index, shape) -> _Resolution:
-        if tuple(image.shape[-2:]) != tuple(shape):
-            image = F.interpolate(image, size=shape, mode="bilinear", antialias=True, align_corners=False)
-        index = resize_index(index, shape, self.num_classes)
-        return _Resolution(image=image.contiguous(), index=index, num_classes=self.num_classes)
-
-    def _is_coarse(self, step: int, total: int) -> bool:
-        return not self.resumed and step < self.config.coarse_fraction * total
-
-    def _eta(self, step: int, total: int) -> float:
-        """Seconds left, from the measured cost of coarse and fine iterations.
-
-        Before any fine iteration has run, its cost is extrapolated from the
-        coarse ones by the pixel ratio (convolutions scale with pixels).
-        """
-        coarse_times, fine_times = self._step_seconds[True], self._step_seconds[False]
-        recent = lambda times: float(np.mean(times[-50:]))  # noqa: E731
-        coarse_cost = recent(coarse_times) if coarse_times else None
-        if fine_times:
-            fine_cost = recent(fine_times)
-        else:
-            ratio = np.prod(self.fine.shape) / max(1, np.prod(self.coarse.shape))
-            fine_cost = (coarse_cost or 0.0) * ratio
-        coarse_end = 0 if self.resumed else int(np.ceil(self.config.coarse_fraction * total))
-        coarse_left = max(0, coarse_end - step)
-        return coarse_left * (coarse_cost or fine_cost) + (total - step - coarse_left) * fine_cost
-
-    def _learning_rate_factor(self, step: int, total: int) -> float:
-        start = self.config.lr_decay_start * total
-        if step < start:
-            return 1.0
-        return 1.0 - 0.9 * (step - start) / max(1.0, total - start)
-
-    def _preview(self) -> np.ndarray | None:
+    def preview(self) -> np.ndarray | None:
+        """The current generator's output for the preview target, or None."""
         with self._preview_lock:
             target = self._preview_target
         if target is None:
             return None
-        return synthesize(self.model_for_preview(), target)
+        index = resize_index(target.to(self.device), self.fine.shape, self.data.num_classes)
+        output = run_generator(self.generator, self.fine.image, self.fine.index, index)
+        return to_user_image(output, self.normalizer, self.source_shape)[0]
 
-    def model_for_preview(self) -> SemiaModel:
-        # Previews run between iterations in the training thread: no copy needed.
-        return SemiaModel(
-            generator=self.generator, codec=self.codec, normalizer=self.normalizer,
-            source_image=self.fine.image, source_index=self.fine.index,
-            source_shape=self.source_shape, config=self.config, cache_source=False,
-        )
+    # ------------------------------------------------------------ one step
+    def train_step(self, step: int) -> tuple[str, dict[str, float]]:
+        """One step: a batch, then the D, S and G updates. Returns (mode, losses)."""
+        self.apply_learning_rates(step)
+        batch = self.make_batch(step)
+        fake, modulation = self.generator(batch.input_image, batch.input_onehot, batch.target_onehot,
+                                          return_modulation=True)
+        losses = self.discriminator_step(batch, fake, step)
+        losses.update(self.segmenter_step(batch, step))
+        losses.update(self.generator_step(batch, fake, modulation, step))
+        return batch.mode, losses
 
-    def _iteration(self, step: int, total: int) -> tuple[str, tuple[int, int]]:
+    def apply_learning_rates(self, step: int) -> None:
         cfg = self.config
-        res = self.coarse if self._is_coarse(step, total) else self.fine
-        strength = 1.0 if self.resumed else progressive_strength(step, total, cfg.augment_ramp)
-        lr_factor = self._learning_rate_factor(step, total)
-        for opt, base in ((self.opt_g, cfg.lr_generator), (self.opt_d, cfg.lr_discriminator),
-                          (self.opt_s, cfg.lr_segmenter)):
-            for group in opt.param_groups:
-                group["lr"] = base * lr_factor
+        factor = learning_rate_factor(step, cfg.steps, cfg.lr_decay_start)
+        for optimizer, base in ((self.opt_g, cfg.lr_generator), (self.opt_d, cfg.lr_discriminator),
+                                (self.opt_s, cfg.lr_segmenter)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
 
+    def make_batch(self, step: int) -> Batch:
+        """Augment the source pair and pick the mode (and, in sampling, the roles)."""
+        cfg = self.config
+        res = self.coarse if self.is_coarse(step) else self.fine
+        strength = 1.0 if self.resumed else progressive_strength(step, cfg.steps, cfg.augment_ramp)
         aug_image, aug_index = self.augmenter(res.image, res.index, strength)
-        aug_onehot = to_onehot(aug_index, self.num_classes)
-        reconstruction = step % cfg.rec_every == 0
-        if reconstruction:
-            mode = "reconstruction"
-            inp_image, inp_onehot, inp_index = aug_image, aug_onehot, aug_index
-            tgt_onehot, tgt_index, real = aug_onehot, aug_index, aug_image
-        elif self._rng.uniform() < 0.5:
-            mode = "sampling"
-            inp_image, inp_onehot, inp_index = res.image, res.onehot, res.index
-            tgt_onehot, tgt_index, real = aug_onehot, aug_index, aug_image
-        else:  # the paper's role swap: augmented pair as input, source layout as target
-            mode = "sampling"
-            inp_image, inp_onehot, inp_index = aug_image, aug_onehot, aug_index
-            tgt_onehot, tgt_index, real = res.onehot, res.index, res.image
+        aug_onehot = to_onehot(aug_index, self.data.num_classes)
+        if step % cfg.rec_every == 0:
+            return Batch("reconstruction", res, aug_image, aug_onehot, aug_index, aug_onehot, aug_image)
+        if self._numpy_rng.uniform() < 0.5:
+            return Batch("sampling", res, res.image, res.onehot, aug_index, aug_onehot, aug_image)
+        # The paper's role swap: augmented pair as input, source layout as target.
+        return Batch("sampling", res, aug_image, aug_onehot, res.index, res.onehot, res.image)
 
-        fake, modulation = self.generator(inp_image, inp_onehot, tgt_onehot, return_modulation=True)
-
-        # Discriminator on (pseudo target, layout) vs (output, layout).
+    def discriminator_step(self, batch: Batch, fake: torch.Tensor, step: int) -> dict[str, float]:
+        """D learns (pseudo target, layout) = real, (output, layout) = fake."""
         self.opt_d.zero_grad(set_to_none=True)
-        d_real = self.discriminator(real, tgt_onehot)
-        d_fake = self.discriminator(fake.detach(), tgt_onehot)
-        loss_d = lsgan_discriminator_loss(d_real, d_fake)
-        loss_d.backward()
+        d_real = self.discriminator(batch.real, batch.target_onehot)
+        d_fake = self.discriminator(fake.detach(), batch.target_onehot)
+        loss = lsgan_discriminator_loss(d_real, d_fake)
+        loss.backward()
+        _check_finite({"D": loss}, self.discriminator.parameters(), "discriminator", step + 1)
         self.opt_d.step()
+        return {"D": loss.item()}
 
-        # Auxiliary segmenter learns to read real (augmented) images.
+    def segmenter_step(self, batch: Batch, step: int) -> dict[str, float]:
+        """The auxiliary segmenter S learns to read real (augmented) images."""
         self.opt_s.zero_grad(set_to_none=True)
-        loss_s = semantic_alignment_loss(self.segmenter(real), tgt_index)
-        loss_s.backward()
+        loss = semantic_alignment_loss(self.segmenter(batch.real), batch.target_index)
+        loss.backward()
+        _check_finite({"S": loss}, self.segmenter.parameters(), "segmenter", step + 1)
         self.opt_s.step()
+        return {"S": loss.item()}
 
-        # Generator.
+    def generator_step(self, batch: Batch, fake: torch.Tensor, modulation, step: int) -> dict[str, float]:
+        """G: adversarial + feature matching, plus reconstruction (L1, SFT fixed
+        point) or sampling (semantic alignment, patch coherence) terms."""
+        cfg = self.config
         self.opt_g.zero_grad(set_to_none=True)
-        d_fake = self.discriminator(fake, tgt_onehot)
+        d_fake = self.discriminator(fake, batch.target_onehot)
         with torch.no_grad():
-            d_real = self.discriminator(real, tgt_onehot)
-        loss_adv = lsgan_generator_loss(d_fake)
-        loss_fm = feature_matching_loss(d_real, d_fake)
-        losses = {"D": loss_d.item(), "S": loss_s.item(), "adv": loss_adv.item(), "fm": loss_fm.item()}
-        loss_g = cfg.w_adversarial * loss_adv + cfg.w_feature_matching * loss_fm
-        if reconstruction:
-            loss_rec = F.l1_loss(fake, real)
-            loss_fp = fixed_point_loss(modulation)
-            loss_g = loss_g + cfg.w_reconstruction * loss_rec + cfg.w_fixed_point * loss_fp
-            losses.update(rec=loss_rec.item(), fixed_point=loss_fp.item())
+            d_real = self.discriminator(batch.real, batch.target_onehot)
+        terms = {"adv": lsgan_generator_loss(d_fake), "fm": feature_matching_loss(d_real, d_fake)}
+        weights = {"adv": cfg.w_adversarial, "fm": cfg.w_feature_matching}
+        if batch.reconstruction:
+            terms["rec"] = F.l1_loss(fake, batch.real)
+            terms["fixed_point"] = fixed_point_loss(modulation)
+            weights.update(rec=cfg.w_reconstruction, fixed_point=cfg.w_fixed_point)
         else:
-            for p in self.segmenter.parameters():
-                p.requires_grad_(False)
-            loss_sem = semantic_alignment_loss(self.segmenter(fake), tgt_index)
-            for p in self.segmenter.parameters():
-                p.requires_grad_(True)
-            loss_patch = semantic_patch_coherence_loss(
-                fake, tgt_index, res.image, res.index,
+            self.segmenter.requires_grad_(False)
+            terms["semantic"] = semantic_alignment_loss(self.segmenter(fake), batch.target_index)
+            self.segmenter.requires_grad_(True)
+            res = batch.resolution
+            terms["patch"] = semantic_patch_coherence_loss(
+                fake, batch.target_index, res.image, res.index,
                 patch_size=cfg.patch_size, max_queries=cfg.patch_queries, generator=self._torch_rng,
             )
-            loss_g = loss_g + cfg.w_semantic * loss_sem + cfg.w_patch * loss_patch
-            losses.update(semantic=loss_sem.item(), patch=loss_patch.item())
-        loss_g.backward()
+            weights.update(semantic=cfg.w_semantic, patch=cfg.w_patch)
+        loss = sum(weights[name] * value for name, value in terms.items())
+        loss.backward()
+        _check_finite(terms, self.generator.parameters(), "generator", step + 1)
         self.opt_g.step()
-        self.last_losses.update(losses)
-        if not all(np.isfinite(v) for v in losses.values()):
-            raise FloatingPointError(f"Training diverged at step {step + 1}: losses {losses}")
-        return mode, res.shape
+        return {name: value.item() for name, value in terms.items()}
+
+    # ------------------------------------------------------------ estimates
+    def _fine_per_coarse_cost(self) -> float:
+        """How much longer a fine step takes than a coarse one, measured.
+
+        Times one generator forward + backward at each size (the bulk of a
+        step; no weights change, no random draws are used) so the time left
+        is right from the first steps instead of guessed by the pixel ratio.
+        """
+        if self.coarse_steps == 0 or self.coarse.shape == self.fine.shape:
+            return 1.0
+
+        def seconds(res: Resolution) -> float:
+            best = float("inf")
+            for _ in range(2):  # the first call allocates; keep the faster
+                begin = time.perf_counter()
+                out = self.generator(res.image, res.onehot, res.onehot)
+                out.mean().backward()
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                best = min(best, time.perf_counter() - begin)
+            self.generator.zero_grad(set_to_none=True)
+            return best
+
+        return max(1.0, seconds(self.fine) / max(1e-6, seconds(self.coarse)))
 
 
 def train(image, labels, config: TrainingConfig | None = None, device="auto", callback=None) -> SemiaModel:

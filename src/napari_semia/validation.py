@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import as_array
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS
 from .labels import LabelCodec, is_colour_map
 
 #: Smallest image side that survives the generator's downsampling levels.
 MIN_SIDE = 16
-
-
-def _as_array(data, what: str) -> np.ndarray:
-    if data is None:
-        raise SemiaInputError(f"No {what} given.")
-    try:
-        array = np.asarray(data)
-    except Exception as error:  # ragged lists and other non-arrays
-        raise SemiaInputError(f"The {what} cannot be read as an array: {error}.") from None
-    if array.size == 0:
-        raise SemiaInputError(f"The {what} are empty (shape {array.shape}).")
-    return array
 
 
 def _check_dims(array: np.ndarray, what: str, colour_ok: bool) -> None:
@@ -40,7 +29,7 @@ def _check_dims(array: np.ndarray, what: str, colour_ok: bool) -> None:
 
 def validate_image(image) -> np.ndarray:
     """Check a source image on its own; returns it as an array."""
-    image = _as_array(image, "image")
+    image = as_array(image, "image")
     if image.dtype == bool:
         raise SemiaInputError(
             "The image has dtype bool, which looks like a mask or label map; "
@@ -82,6 +71,26 @@ def validate_image(image) -> np.ndarray:
     return image
 
 
+def flat_image_warning(image) -> str | None:
+    """A sentence if the image is (nearly) constant, so training would learn
+    no appearance; None otherwise. Not an error: the user may know better."""
+    image = np.asarray(image)
+    channels = image.reshape(-1, image.shape[-1]) if image.ndim == 3 else image.reshape(-1, 1)
+    if channels.shape[0] > 1 << 20:
+        channels = channels[:: channels.shape[0] // (1 << 20) + 1]
+    low, high = np.percentile(channels.astype(np.float64), [0.5, 99.5], axis=0)
+    spread = float(np.max(high - low))
+    if np.issubdtype(image.dtype, np.integer):
+        flat = spread < 2  # fewer than two grey levels apart
+    else:
+        flat = spread <= 1e-4 * max(1.0, float(np.max(np.abs(high))))
+    if not flat:
+        return None
+    return (f"The image is (nearly) constant: 99 % of its values lie within {spread:g} of each other. "
+            "There is little appearance to learn, so results will be flat; check that the right image "
+            "(and contrast) is chosen.")
+
+
 def _label_shape_hw(labels: np.ndarray, what: str) -> tuple[int, int]:
     _check_dims(labels, what, colour_ok=True)
     if labels.ndim == 3 and not is_colour_map(labels):
@@ -100,7 +109,7 @@ def validate_training_inputs(image, labels) -> tuple[LabelCodec, np.ndarray]:
     :meth:`LabelCodec.from_source`), so callers need not build them twice.
     """
     image = validate_image(image)
-    labels = _as_array(labels, "labels")
+    labels = as_array(labels, "labels")
     labels_hw = _label_shape_hw(labels, "labels")
     image_hw = tuple(int(s) for s in image.shape[:2])
     if labels_hw != image_hw:
@@ -120,7 +129,7 @@ def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
 
 def validate_target(target, source_shape_hw, codec: LabelCodec) -> np.ndarray:
     """Check a target label map against the source; returns its class indices."""
-    target = _as_array(target, "target labels")
+    target = as_array(target, "target labels")
     target_hw = _label_shape_hw(target, "target labels")
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from .errors import SemiaInputError
+from ..errors import SemiaInputError
 
 
 def error(message: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .samples import SampleCase, load_sample
+from ..samples import SampleCase, load_sample
 
 
 def _class_features(case: SampleCase) -> dict | None:

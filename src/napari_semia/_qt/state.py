@@ -1,8 +1,9 @@
-"""Parameters and status of the dock widget, as small evented dataclasses.
+"""The widget's parameters and its one state, as small evented dataclasses.
 
-Qt controls write into these and listen to them; the training job is built
-from a snapshot of :class:`TrainingSettings` taken on the main thread, so the
-worker never reads a widget.
+Every control listens to :class:`WidgetState` and enables itself from it
+(nothing is enabled or disabled by hand elsewhere); the training job is built
+from a snapshot of :class:`TrainingSettings` taken on the main thread, so
+workers never read a widget.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from enum import Enum
 
 from psygnal import evented
 
-from .config import PRESETS, TrainingConfig
+from ..config import PRESETS, TrainingConfig
 
 DEFAULT_PRESET = "quick"
+#: Trainings shorter than this are called previews of the result.
+SHORT_TRAINING_STEPS = 300
 
 
 @evented
@@ -57,38 +60,56 @@ class Phase(str, Enum):
     IDLE = "idle"
     TRAINING = "training"
     STOPPING = "stopping"
+    SYNTHESIZING = "synthesizing"
 
 
 @evented
 @dataclass
-class TrainingStatus:
+class WidgetState:
+    """What the widget is doing and what it has; every control subscribes to it."""
+
     phase: Phase = Phase.IDLE
+    has_model: bool = False
+    model_unsaved: bool = False
+    """The current model was trained here and not written to a file yet."""
+    model_text: str = "No model yet."
+    device_text: str = ""
     step: int = 0
     total_steps: int = 0
     elapsed_s: float = 0.0
     eta_s: float = 0.0
     message: str = "No model yet: pick layers and press Train."
-    device_text: str = ""
 
-    # Called on the main thread by the widget, from the worker's updates.
-    def start(self, total_steps: int, device_text: str) -> None:
-        self.device_text = device_text
+    @property
+    def training(self) -> bool:
+        return self.phase in (Phase.TRAINING, Phase.STOPPING)
+
+    # Called on the main thread by the widget, from the workers' updates.
+    def start_training(self, total_steps: int) -> None:
         self.total_steps = total_steps
         self.step = 0
+        self.elapsed_s = self.eta_s = 0.0
+        self.message = "Preparing the training data…"
         self.phase = Phase.TRAINING
-        self.message = f"Training on {device_text}…"
 
-    def update(self, progress) -> None:
-        """Take a :class:`~napari_semia.trainer.TrainingProgress`."""
+    def update_progress(self, progress) -> None:
+        """Take a :class:`~napari_semia.training_progress.TrainingProgress`."""
         self.elapsed_s, self.eta_s = progress.elapsed_s, progress.eta_s
         self.step = progress.step
 
-    def finish(self, steps_done: int, total_steps: int, model_steps: int, stopped: bool) -> None:
-        how = "stopped early" if stopped else "finished"
+    def finish_training(self, steps_done: int, total_steps: int, model_steps: int, stopped: bool,
+                        diverged: str | None = None) -> None:
         resumed = f" ({model_steps} in total)" if model_steps != steps_done else ""
+        if diverged:
+            self.message = f"{diverged} Lower the learning rates or the working size, or train again."
+            return
+        how = "stopped early" if stopped else "finished"
         self.message = (f"Training {how} after {steps_done} of {total_steps} steps{resumed}. "
                         "Synthesize, or edit the target with Live on.")
+        if model_steps < SHORT_TRAINING_STEPS:
+            self.message += (f" With {model_steps} steps the result is a preview: train longer "
+                             "(e.g. the 'default' preset) for the final quality.")
 
-    def end(self) -> None:
-        if self.phase in (Phase.TRAINING, Phase.STOPPING):
+    def end_training(self) -> None:
+        if self.training:
             self.phase = Phase.IDLE

@@ -6,6 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
+from ..losses import LOSS_DESCRIPTIONS, loss_label
+
 #: Weight of the newest value in the plotted moving average. Single steps
 #: alternate between reconstruction and sampling iterations and are noisy;
 #: the average shows the trend.
@@ -41,6 +43,8 @@ class LossPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
+        self.view.setToolTip("<br>".join(f"<b>{label}</b>: {meaning}"
+                                         for label, meaning in LOSS_DESCRIPTIONS.values()))
 
     def clear(self) -> None:
         for curve in self.curves.values():
@@ -56,7 +60,7 @@ class LossPlot(QWidget):
             if name not in self.curves:
                 colour = CURVE_COLOURS[len(self.curves) % len(CURVE_COLOURS)]
                 curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5))
-                self.legend.addItem(curve, name)
+                self.legend.addItem(curve, loss_label(name))
                 self.curves[name] = curve
                 self._steps[name], self._values[name], self._smoothed[name] = [], [], []
             if not value > 0:  # a log axis cannot show 0 (e.g. a perfect fixed point)

@@ -9,7 +9,7 @@ stops the workers; the rest find nothing left to do.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import QApplication

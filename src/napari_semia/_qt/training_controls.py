@@ -6,14 +6,23 @@ from __future__ import annotations
 
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
-    QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
-from .config import PRESETS
-from .device import DEVICE_CHOICES, describe_device, resolve_device
-from .errors import SemiaInputError
-from ._training_state import TrainingSettings
+from ..config import PRESETS
+from ..device import DEVICE_CHOICES, describe_device, resolve_device
+from ..errors import SemiaInputError
+from .state import TrainingSettings, WidgetState
 
 
 def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -34,9 +43,12 @@ def device_description(name: str) -> tuple[str, bool]:
 
 
 class TrainingControls(QWidget):
-    def __init__(self, settings: TrainingSettings, parent=None):
+    """Settings in, Train / Stop out; enabled from the widget state alone."""
+
+    def __init__(self, settings: TrainingSettings, state: WidgetState, parent=None):
         super().__init__(parent)
         self.settings = settings
+        self.state = state
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Named settings: 'quick' for a first look, 'default' for "
@@ -118,6 +130,8 @@ class TrainingControls(QWidget):
 
         self._bind()
         self._update_device_label()
+        state.events.connect(self._follow_state)
+        self._follow_state()
 
     # ---------------------------------------------------------------- binding
     def _bind(self) -> None:
@@ -163,10 +177,10 @@ class TrainingControls(QWidget):
         self.device_label.setStyleSheet("" if ok else "color: #e06c5b;")
 
     # ---------------------------------------------------------------- state
-    def set_training(self, training: bool, has_model: bool) -> None:
-        """Enable what makes sense while training runs / when it does not."""
+    def _follow_state(self, *_args) -> None:
+        training = self.state.training
         for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced,
                        self.train_button):
             widget.setEnabled(not training)
-        self.stop_button.setEnabled(training)
-        self.continue_training.setEnabled(has_model and not training)
+        self.stop_button.setEnabled(training and self.state.phase.value == "training")
+        self.continue_training.setEnabled(self.state.has_model and not training)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SemiaInputError
+from ..errors import SemiaInputError
+from .layer_pickers import ChannelGroup
 
 
 def _spatial_ndim(layer) -> int:
@@ -21,6 +22,8 @@ def _spatial_ndim(layer) -> int:
 
 def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     """Indices along the layer's leading axes of the plane currently displayed."""
+    if isinstance(layer, ChannelGroup):
+        layer = layer.layers[0]
     ndim = _spatial_ndim(layer)
     if ndim <= 2:
         return ()
@@ -49,7 +52,11 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
 
 def displayed_plane(viewer, layer) -> tuple[np.ndarray, tuple[int, ...]]:
     """A copy of the displayed 2D plane of ``layer`` (channels kept for RGB
-    images) and its leading indices; safe to hand to a worker thread."""
+    images; a ChannelGroup's channels stacked last) and its leading indices;
+    safe to hand to a worker thread."""
+    if isinstance(layer, ChannelGroup):
+        planes = [displayed_plane(viewer, member) for member in layer.layers]
+        return np.stack([plane for plane, _ in planes], axis=-1), planes[0][1]
     if getattr(layer, "multiscale", False):
         raise SemiaInputError(
             f"'{layer.name}' is a multiscale (pyramid) layer, which napari-semia does not "
@@ -73,6 +80,8 @@ class Planes:
 
 
 def _leading(layer, index: tuple[int, ...]) -> tuple[int, ...]:
+    if isinstance(layer, ChannelGroup):
+        layer = layer.layers[0]
     return tuple(layer.data.shape[: len(index)])
 
 
@@ -93,6 +102,11 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
         raise SemiaInputError("Choose a source image layer (Layers > Source image).")
     if labels_layer is None:
         raise SemiaInputError("Choose the source labels: a Labels layer of the source image.")
+    if labels_layer is target_layer:
+        raise SemiaInputError(
+            f"'{labels_layer.name}' is chosen as both the source labels and the target. The source "
+            "labels must describe the source image as it is; choose the edited layout as the target "
+            "(or make one with 'New target from source labels').")
     image, _ = displayed_plane(viewer, image_layer)
     labels, _ = displayed_plane(viewer, labels_layer)
     target = displayed_plane(viewer, target_layer)[0] if target_layer is not None else None

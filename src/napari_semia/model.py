@@ -1,6 +1,8 @@
-"""A trained SemIA model and its one-file storage (``.semia``).
+"""A trained SemIA model: the one owner of inference, and its one-file storage.
 
-The file holds everything synthesis needs: generator weights and shape, the
+:class:`SemiaModel` turns target layouts into images (:meth:`SemiaModel.synthesize`);
+:func:`run_generator` is the single forward pass both it and the trainer's
+previews use. The ``.semia`` file holds everything synthesis needs: generator weights and shape, the
 source image at the working resolution, its class map, the label codec (class
 ids and palette), the intensity normalisation, the working size, the training
 config and the package version. Discriminator and segmenter weights are kept
@@ -16,15 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import __version__
 from .config import TrainingConfig
 from .device import resolve_device
-from .errors import ModelFileError
+from .errors import IncompatibleModelError, ModelFileError
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
+from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
-from .synthesis import to_onehot
+from .validation import validate_target
 
 FILE_FORMAT = "napari-semia-model"
 FORMAT_VERSION = 1
@@ -38,6 +42,32 @@ def _json_default(value):
     if isinstance(value, tuple):
         return list(value)
     raise TypeError(f"cannot store {type(value).__name__} in a model file")
+
+
+@torch.inference_mode()
+def run_generator(generator: SFTGenerator, source_image: torch.Tensor, source_index: torch.Tensor,
+                  target_index: torch.Tensor, source_encoding=None) -> torch.Tensor:
+    """The generator's output (B, C, h, w) in network space for (B, h, w) target
+    class indices at the source's resolution, in eval mode (restored after)."""
+    num_classes = generator.hparams["num_classes"]
+    batch = target_index.shape[0]
+    source_onehot = to_onehot(source_index, num_classes).expand(batch, -1, -1, -1)
+    was_training = generator.training
+    generator.eval()
+    try:
+        return generator(source_image, source_onehot, to_onehot(target_index, num_classes),
+                         source_encoding=source_encoding)
+    finally:
+        generator.train(was_training)
+
+
+def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=None) -> list[np.ndarray]:
+    """Network-space outputs (B, C, h, w) -> images like the source (dtype,
+    value range, channels), resized (bicubic) to ``size`` if given."""
+    if size is not None and tuple(output.shape[-2:]) != tuple(size):
+        output = F.interpolate(output, size=tuple(size), mode="bicubic", align_corners=False)
+    output = output.clamp(-1, 1).float().cpu().numpy()
+    return [normalizer.from_network(np.ascontiguousarray(o)) for o in output]
 
 
 @dataclass
@@ -56,15 +86,11 @@ class SemiaModel:
     extra_states: dict = field(default_factory=dict)
     """Discriminator / segmenter state dicts, for resuming training."""
     version: str = __version__
-    cache_source: bool = True
-    """Reuse the source-side encoding between syntheses. Off for a model whose
-    generator is still training (previews), since its weights keep changing."""
     _source_encoding: tuple | None = field(default=None, init=False, repr=False)
 
     def source_encoding(self):
-        """The generator's source-side features, computed once per model."""
-        if not self.cache_source:
-            return None
+        """The generator's source-side features: they depend only on the
+        source, so many syntheses with this model compute them once."""
         if self._source_encoding is None:
             with torch.inference_mode():
                 self._source_encoding = self.generator.encode_source(
@@ -88,7 +114,7 @@ class SemiaModel:
     def working_shape(self) -> tuple[int, int]:
         return tuple(self.source_image.shape[-2:])
 
-    def to(self, device: str | torch.device) -> "SemiaModel":
+    def to(self, device: str | torch.device) -> SemiaModel:
         device = resolve_device(device)
         self._source_encoding = None
         self.generator.to(device)
@@ -96,10 +122,56 @@ class SemiaModel:
         self.source_index = self.source_index.to(device)
         return self
 
-    def synthesize(self, target_labels):
-        from .synthesis import synthesize
+    # ------------------------------------------------------------- inference
+    def encode_targets(self, targets: list) -> torch.Tensor:
+        """Target label maps (user ids or colours, full size) -> (B, h, w)
+        class indices at the working size, on the model's device
+        (SemiaInputError for a wrong shape or unknown ids)."""
+        indices = [torch.as_tensor(validate_target(t, self.source_shape, self.codec), dtype=torch.long)
+                   for t in targets]
+        index = torch.stack(indices).to(self.device)
+        return resize_index(index, self.working_shape, self.num_classes)
 
-        return synthesize(self, target_labels)
+    def synthesize_index(self, target_index: torch.Tensor) -> torch.Tensor:
+        """Network-space output (B, C, h, w) for (B, h, w) class indices at the working size."""
+        return run_generator(self.generator, self.source_image, self.source_index, target_index,
+                             source_encoding=self.source_encoding())
+
+    def synthesize(self, target_labels, *, full_size: bool = True):
+        """The source's appearance in ``target_labels``.
+
+        ``target_labels``: one label map (H, W) ids or RGB colour map of the
+        source's size, or a list of them. Returns an image like the source
+        (dtype, value range, channels; full size unless ``full_size=False``),
+        or a list for a list.
+        """
+        single = not isinstance(target_labels, (list, tuple))
+        targets = [target_labels] if single else list(target_labels)
+        if not targets:
+            return []
+        output = self.synthesize_index(self.encode_targets(targets))
+        images = to_user_image(output, self.normalizer, self.source_shape if full_size else None)
+        return images[0] if single else images
+
+    def check_can_continue(self, codec: LabelCodec, source_shape, normalizer: IntensityNormalizer) -> None:
+        """Raise IncompatibleModelError unless training on this source can continue this model."""
+        if tuple(self.class_ids) != tuple(codec.class_ids):
+            raise IncompatibleModelError(
+                f"Cannot continue training: the model's classes {list(self.class_ids)} "
+                f"differ from these labels' classes {list(codec.class_ids)}."
+            )
+        if tuple(self.source_shape) != tuple(source_shape):
+            raise IncompatibleModelError(
+                f"Cannot continue training: the model was trained on a {tuple(self.source_shape)} "
+                f"image, these layers are {tuple(source_shape)}."
+            )
+        mine = (self.normalizer.layout, self.normalizer.channels)
+        if mine != (normalizer.layout, normalizer.channels):
+            raise IncompatibleModelError(
+                "Cannot continue training: the model was trained on a "
+                f"{mine[0]} image with {mine[1]} channel(s), "
+                f"this image is {normalizer.layout} with {normalizer.channels}."
+            )
 
     # ------------------------------------------------------------------ file
     def save(self, path: str | os.PathLike) -> Path:
@@ -125,16 +197,27 @@ class SemiaModel:
                 for name, state in self.extra_states.items()
             },
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write next to the destination, then rename: a crash mid-write never
-        # destroys an existing good model file.
+        # Write next to the destination, then rename: a failed or interrupted
+        # save never destroys an existing good model file.
         tmp = path.with_name(path.name + ".partial")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Opening the file ourselves gives a plain OSError (permission
+            # denied, no such folder...) instead of torch's internal message.
+            with open(tmp, "wb") as stream:
+                torch.save(payload, stream)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as error:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+            reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+            raise ModelFileError(f"Could not save the model to {path}: {reason}.") from None
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> "SemiaModel":
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> SemiaModel:
         path = Path(path)
         if path.is_dir():
             raise ModelFileError(f"'{path}' is a folder, not a napari-semia model file.")

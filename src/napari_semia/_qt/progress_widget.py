@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ._training_state import Phase, TrainingStatus
+from .state import Phase, WidgetState
 
 
 def format_duration(seconds: float) -> str:
@@ -19,9 +19,11 @@ def format_duration(seconds: float) -> str:
 
 
 class ProgressWidget(QWidget):
-    def __init__(self, status: TrainingStatus, parent=None):
+    """Shows the state's progress; it never changes the state."""
+
+    def __init__(self, state: WidgetState, parent=None):
         super().__init__(parent)
-        self.status = status
+        self.state = state
         self.bar = QProgressBar()
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
@@ -33,17 +35,17 @@ class ProgressWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar)
         layout.addWidget(self.label)
-        status.events.connect(self._show)
+        state.events.connect(self._show)
         self._show()
 
     def _show(self, *_args) -> None:
-        s = self.status
+        s = self.state
         self.bar.setRange(0, max(1, s.total_steps))
         self.bar.setValue(min(s.step, max(1, s.total_steps)))
         self.bar.setFormat("step %v / %m" if s.total_steps else "not trained yet")
         if s.phase is Phase.STOPPING and not s.step:
-            self.label.setText("Stopping after the first step…")
-        elif s.phase in (Phase.TRAINING, Phase.STOPPING) and s.step:
+            self.label.setText("Stopping…")
+        elif s.training and s.step:
             eta = "stopping…" if s.phase is Phase.STOPPING else f"about {format_duration(s.eta_s)} left"
             self.label.setText(f"Training: {format_duration(s.elapsed_s)} elapsed, {eta}")
         else:

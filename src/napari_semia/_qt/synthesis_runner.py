@@ -7,20 +7,21 @@ request is kept (older ones are dropped, never queued).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from napari.qt.threading import thread_worker
 from psygnal import Signal
 from qtpy.QtCore import QTimer
 
-from ._training_worker import SynthesisJob, SynthesisResult, run_synthesis
+from . import jobs
+from .jobs import SynthesisJob, SynthesisResult
 
 DEBOUNCE_MS = 300
 
 
 class SynthesisRunner:
-    result = Signal(object)  # SynthesisResult
-    failed = Signal(object)  # Exception
+    result = Signal(object)  # SynthesisResult with an image
+    failed = Signal(object)  # SynthesisResult with an error
     busy = Signal(bool)
 
     def __init__(self, make_job: Callable[[int], SynthesisJob | None]) -> None:
@@ -46,6 +47,11 @@ class SynthesisRunner:
         """Nothing running, waiting or scheduled."""
         return self._worker is None and self._pending is None and not self._timer.isActive()
 
+    def cancel(self) -> None:
+        """Forget a scheduled or waiting request (e.g. the target changed)."""
+        self._timer.stop()
+        self._pending = None
+
     def schedule(self) -> None:
         """Synthesize ~300 ms after the last call (debounce for brush strokes)."""
         if not self._closed:
@@ -65,7 +71,8 @@ class SynthesisRunner:
         self._start(job)
 
     def _start(self, job: SynthesisJob) -> None:
-        worker = thread_worker(run_synthesis, start_thread=False)(job)
+        # Looked up at call time, so tests can slow it down.
+        worker = thread_worker(jobs.run_synthesis, start_thread=False)(job)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
@@ -74,15 +81,18 @@ class SynthesisRunner:
         worker.start()
 
     def _on_returned(self, result: SynthesisResult) -> None:
+        if self._closed:
+            return
         if result.error is not None:
-            self._on_errored(result.error)
-        elif result.request_id > self._shown_id and not self._closed:
+            self.failed.emit(result)
+        elif result.request_id > self._shown_id:
             self._shown_id = result.request_id
             self.result.emit(result)
 
     def _on_errored(self, error: Exception) -> None:
+        # run_synthesis returns its failures; this is a last resort.
         if not self._closed:
-            self.failed.emit(error)
+            self.failed.emit(SynthesisResult(None, None, error))
 
     def _on_finished(self) -> None:
         self._worker = None
@@ -104,26 +114,3 @@ class SynthesisRunner:
         if self._worker is not None:
             self._worker.quit()
 
-
-class EditWatcher:
-    """Calls ``callback`` whenever the watched Labels layer is edited: brush
-    strokes (``labels_update`` while painting, ``paint`` when a stroke ends)
-    and whole-data replacement (``data``)."""
-
-    EVENTS = ("paint", "labels_update", "data")
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self._callback = callback
-        self.layer = None
-
-    def _on_event(self, *_args) -> None:
-        self._callback()
-
-    def watch(self, layer) -> None:
-        if self.layer is not None:
-            for name in self.EVENTS:
-                getattr(self.layer.events, name).disconnect(self._on_event)
-        self.layer = layer
-        if layer is not None:
-            for name in self.EVENTS:
-                getattr(layer.events, name).connect(self._on_event)

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QGridLayout, QPushButton, QWidget
 
+from .state import Phase, WidgetState
+
 
 class SynthesisControls(QWidget):
-    def __init__(self, parent=None):
+    """Synthesize / Live / side by side; enabled from the widget state alone."""
+
+    def __init__(self, state: WidgetState, parent=None):
         super().__init__(parent)
+        self.state = state
         self.synthesize_button = QPushButton("Synthesize")
         self.synthesize_button.setToolTip("Render the source's appearance in the target layout.")
         self.synthesize_button.setEnabled(False)
         self.live = QCheckBox("Live: re-synthesize while painting")
-        self.live.setToolTip("Every brush stroke on the target labels updates the output "
-                             "(about 0.3 s after you stop painting).")
+        self.live.setToolTip("Every brush stroke (and undo / redo) on the target labels updates "
+                             "the output, about 0.3 s after you stop painting. While training, "
+                             "the next preview shows the edited layout.")
         self.side_by_side = QCheckBox("Side by side (grid view)")
         self.side_by_side.setToolTip("Show the layers next to each other instead of stacked.")
         layout = QGridLayout(self)
@@ -21,11 +27,13 @@ class SynthesisControls(QWidget):
         layout.addWidget(self.synthesize_button, 0, 0, 1, 2)
         layout.addWidget(self.live, 1, 0, 1, 2)
         layout.addWidget(self.side_by_side, 2, 0, 1, 2)
+        state.events.connect(self._follow_state)
+        self._follow_state()
 
-    def set_model_available(self, available: bool) -> None:
-        self.synthesize_button.setEnabled(available)
-
-    def set_busy(self, busy: bool) -> None:
+    def _follow_state(self, *_args) -> None:
+        state = self.state
+        self.synthesize_button.setEnabled(state.has_model and not state.training)
+        busy = state.phase is Phase.SYNTHESIZING
         self.synthesize_button.setText("Synthesizing…" if busy else "Synthesize")
 
 

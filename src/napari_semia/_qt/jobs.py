@@ -1,0 +1,154 @@
+"""What runs off the Qt main thread: training and synthesis.
+
+Nothing here touches a Qt object or reads a widget. Inputs are copied on the
+main thread into a :class:`TrainingJob` / :class:`SynthesisJob`; the runners
+wrap these generators in ``napari.qt.threading`` workers and receive typed
+updates through the workers' signals. Even building the trainer (validation,
+normalisation, moving data to the device) happens here, so pressing Train
+never blocks the UI.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..checkpoints import Checkpointer, CheckpointStore
+from ..config import TrainingConfig
+from ..device import describe_device
+from ..errors import ModelFileError, SemiaInputError
+from ..model import SemiaModel
+from ..trainer import SemiaTrainer
+from ..training_progress import TrainingProgress
+from ..validation import flat_image_warning
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    image: np.ndarray
+    labels: np.ndarray
+    target: np.ndarray | None
+    config: TrainingConfig
+    device: str
+    preview_every: int
+    resume: SemiaModel | None
+    checkpoint_key: str | None = None
+    """Fingerprint of (image, labels) for checkpoints; None: no checkpoints."""
+    names: dict = field(default_factory=dict)
+    """Layer names of the training pair (shown when offering a restore)."""
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """The trainer exists (inputs valid): Stop and live previews can reach it."""
+
+    trainer: SemiaTrainer
+    device_text: str
+    preview_problem: str | None
+    """Why the target cannot be previewed (it is checked against the source), or None."""
+    image_warning: str | None = None
+    """The image is (nearly) constant: training proceeds, the user should know."""
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: SemiaModel | None
+    """The trained model; None when training could not start or failed with no step done."""
+    steps_done: int
+    total_steps: int
+    stopped: bool
+    last_preview: np.ndarray | None
+    diverged: str | None = None
+    error: Exception | None = None
+    """Why training could not start or failed (input errors included)."""
+    checkpoint_problem: str | None = None
+
+
+def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointStore | None = None,
+                     ) -> Generator[TrainingStarted | TrainingProgress, None, TrainingResult]:
+    """Build the trainer, train, checkpoint; yield typed updates, return the result.
+
+    Failures are returned, not raised: the widget reports them in its own
+    words instead of napari's generic traceback notification.
+    """
+    total = job.config.steps
+    try:
+        trainer = SemiaTrainer(job.image, job.labels, config=job.config, device=job.device, resume=job.resume)
+    except Exception as error:
+        return TrainingResult(None, 0, total, False, None, error=error)
+    preview_problem = None
+    if job.target is not None:
+        try:
+            trainer.set_preview_target(job.target)
+            trainer.preview_every = job.preview_every
+        except SemiaInputError as error:
+            preview_problem = str(error)
+    if stop.is_set():
+        trainer.stop()
+    yield TrainingStarted(trainer, describe_device(trainer.device), preview_problem,
+                          flat_image_warning(job.image))
+
+    checkpointer = None
+    if store is not None and job.checkpoint_key:
+        checkpointer = Checkpointer(store, job.checkpoint_key, job.names)
+    checkpoint_problem = None
+    last: TrainingProgress | None = None
+    try:
+        for progress in trainer.run():
+            last = progress
+            if checkpointer is not None and checkpoint_problem is None and not progress.finished:
+                try:
+                    checkpointer.maybe_save(trainer)
+                except ModelFileError as error:
+                    checkpoint_problem = str(error)
+            yield progress
+    except Exception as error:
+        return TrainingResult(trainer.model if trainer.step else None, trainer.step, total, True, None,
+                              error=error)
+    finally:
+        # Also when the worker is aborted or fails: the model trained so far is kept.
+        if checkpointer is not None:
+            try:
+                checkpointer.save(trainer)
+            except ModelFileError as error:
+                checkpoint_problem = checkpoint_problem or str(error)
+    return TrainingResult(
+        model=trainer.model,
+        steps_done=trainer.step,
+        total_steps=total,
+        stopped=bool(last and last.stopped),
+        last_preview=last.preview if last else None,
+        diverged=last.diverged if last else None,
+        checkpoint_problem=checkpoint_problem,
+    )
+
+
+@dataclass(frozen=True)
+class SynthesisJob:
+    model: SemiaModel
+    target: np.ndarray
+    request_id: int
+    destination: object = None
+    """Where the result goes (an ``OutputSpec``); opaque to the worker."""
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    job: SynthesisJob
+    image: np.ndarray | None
+    error: Exception | None = None
+
+    @property
+    def request_id(self) -> int:
+        return self.job.request_id
+
+
+def run_synthesis(job: SynthesisJob) -> SynthesisResult:
+    try:
+        image = job.model.synthesize(job.target)
+    except Exception as error:
+        return SynthesisResult(job, None, error)
+    return SynthesisResult(job, image)

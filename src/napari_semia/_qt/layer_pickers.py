@@ -1,0 +1,271 @@
+"""Combo boxes that list the viewer's layers for one role (source image,
+source labels, target labels) and stay current when layers are added,
+removed, reordered or renamed (public ``viewer.layers`` and
+``layer.events.name`` events only).
+
+Rules a user can rely on:
+
+* outputs of this widget are never offered as inputs;
+* the labels pickers list Labels layers and RGB images that look like
+  colour-coded label maps (photos are not offered);
+* an automatic choice never falls back onto the layer the other labels
+  picker holds, so deleting the source labels cannot silently make the
+  target the source;
+* image layers of one shape split from one multichannel image (napari's
+  ``channel_axis``) are also offered together, as one multichannel source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from napari.layers import Image, Labels, Layer
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QWidget
+
+from ..intensity import MAX_CHANNELS
+from ..labels import looks_like_colour_map
+
+NONE_TEXT = "(none)"
+#: Metadata key of the layers this widget creates (outputs, new targets).
+OUTPUT_KEY = "semia_output"
+TARGET_KEY = "semia_target"
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelGroup:
+    """Several single-channel image layers of one shape used together as one
+    (H, W, C) source: how napari shows a multichannel image opened with
+    ``channel_axis``."""
+
+    layers: tuple[Layer, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{len(self.layers)} channels: " + " + ".join(layer.name for layer in self.layers)
+
+    @property
+    def ndim(self) -> int:
+        return self.layers[0].ndim
+
+    def alive(self, viewer) -> bool:
+        return all(layer in viewer.layers for layer in self.layers)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ChannelGroup) and all(
+            a is b for a, b in zip(self.layers, other.layers)) and len(self.layers) == len(other.layers)
+
+    def __hash__(self) -> int:
+        return hash(tuple(id(layer) for layer in self.layers))
+
+
+def is_output(layer: Layer) -> bool:
+    return bool(layer.metadata.get(OUTPUT_KEY))
+
+
+_colour_map_cache: dict[tuple, bool] = {}
+
+
+def is_colour_label_image(layer: Layer) -> bool:
+    """An RGB Image layer that looks like a colour-coded label map (the paper's data format)."""
+    if not isinstance(layer, Image) or not layer.rgb or is_output(layer) or layer.ndim != 2:
+        return False
+    key = (id(layer), id(layer.data), tuple(layer.data.shape))
+    if key not in _colour_map_cache:
+        if len(_colour_map_cache) > 64:
+            _colour_map_cache.clear()
+        _colour_map_cache[key] = looks_like_colour_map(np.asarray(layer.data))
+    return _colour_map_cache[key]
+
+
+def is_label_like(layer: Layer) -> bool:
+    return (isinstance(layer, Labels) and not is_output(layer)) or is_colour_label_image(layer)
+
+
+def looks_like_target(layer: Layer) -> bool:
+    return bool(layer.metadata.get(TARGET_KEY)) or "target" in layer.name.lower()
+
+
+def channel_groups(layers: list[Layer]) -> list[ChannelGroup]:
+    """Groups of 2..MAX_CHANNELS single-channel image layers with one shape, scale and translate."""
+    groups: dict[tuple, list[Layer]] = {}
+    for layer in layers:
+        if isinstance(layer, Image) and not layer.rgb and not is_output(layer):
+            key = (tuple(layer.data.shape), tuple(layer.scale), tuple(layer.translate))
+            groups.setdefault(key, []).append(layer)
+    return [ChannelGroup(tuple(members)) for members in groups.values()
+            if 2 <= len(members) <= MAX_CHANNELS]
+
+
+class LayerPicker(QComboBox):
+    """Lists candidate layers; ``current_layer()`` is the choice.
+
+    ``candidates(layers)`` lists what may be picked, ``default(candidates)``
+    picks one when nothing (valid) is chosen yet.
+    """
+
+    layer_changed = Signal(object)  # the Layer (or ChannelGroup) or None
+
+    def __init__(self, viewer, candidates: Callable[[list[Layer]], list],
+                 default: Callable[[list], object | None], parent=None):
+        super().__init__(parent)
+        self._viewer = viewer
+        self._candidates = candidates
+        self._default = default
+        self._items: list = [None]
+        self._refreshing = False
+        self._chosen = False  # the current layer was picked by the user (or set_layer)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
+        self.currentIndexChanged.connect(self._on_index_changed)
+        events = viewer.layers.events
+        for event in (events.inserted, events.removed, events.moved, events.reordered):
+            event.connect(self.refresh)
+        events.inserted.connect(self._watch_name)
+        for layer in viewer.layers:
+            layer.events.name.connect(self.refresh)
+        self.refresh()
+
+    def _watch_name(self, event) -> None:
+        event.value.events.name.connect(self.refresh)
+
+    def candidates(self) -> list:
+        return self._candidates(list(self._viewer.layers))
+
+    def _alive(self, item) -> bool:
+        if isinstance(item, ChannelGroup):
+            return item.alive(self._viewer)
+        return item is not None and item in self._viewer.layers
+
+    def current_layer(self):
+        index = self.currentIndex()
+        if 0 <= index < len(self._items):
+            item = self._items[index]
+            return item if self._alive(item) else None
+        return None
+
+    def set_layer(self, layer) -> None:
+        self.refresh()
+        if layer in self._items:
+            self.setCurrentIndex(self._items.index(layer))
+            self._chosen = True
+
+    def refresh(self, *_args) -> None:
+        previous = self.current_layer()
+        items = self.candidates()
+        self._refreshing = True
+        try:
+            self.clear()
+            # "(none)" first, so an unset picker says so instead of silently
+            # showing the first layer.
+            self._items = [None, *items]
+            self.addItems([NONE_TEXT] + [item.name for item in items])
+            # A layer the user picked stays picked; an automatic pick is
+            # re-evaluated, so it improves as the layers of a sample arrive.
+            if previous in items and self._chosen:
+                choice = previous
+            else:
+                self._chosen = False
+                choice = self._default(items)
+            self.setCurrentIndex(self._items.index(choice) if choice in items else 0)
+        finally:
+            self._refreshing = False
+        if self.current_layer() is not previous:
+            self.layer_changed.emit(self.current_layer())
+
+    def disconnect_viewer(self) -> None:
+        """Stop listening to the viewer (the widget is going away)."""
+        events = self._viewer.layers.events
+        for event in (events.inserted, events.removed, events.moved, events.reordered):
+            event.disconnect(self.refresh)
+        events.inserted.disconnect(self._watch_name)
+        for layer in self._viewer.layers:
+            layer.events.name.disconnect(self.refresh)
+
+    def _on_index_changed(self, _index: int) -> None:
+        if not self._refreshing:
+            self._chosen = True
+            self.layer_changed.emit(self.current_layer())
+
+
+def _image_candidates(layers: list[Layer]) -> list:
+    images = [layer for layer in layers if isinstance(layer, Image) and not is_output(layer)]
+    return images + channel_groups(layers)
+
+
+def _default_image(candidates: list):
+    # A multichannel image opened with channel_axis is meant as one source:
+    # napari blends every channel after the first additively.
+    groups = [c for c in candidates if isinstance(c, ChannelGroup)
+              and all(layer.blending == "additive" for layer in c.layers[1:])]
+    if groups:
+        return groups[0]
+    images = [c for c in candidates if isinstance(c, Image) and not is_colour_label_image(c)]
+    return images[0] if images else None
+
+
+def _labels_candidates(layers: list[Layer]) -> list:
+    return [layer for layer in layers if is_label_like(layer)]
+
+
+class LayerPickers(QWidget):
+    """Source image, source labels and target labels, plus "New target from source"."""
+
+    def __init__(self, viewer, parent=None):
+        super().__init__(parent)
+        # Each labels default avoids the layer the other picker holds (looked
+        # up when needed: the pickers are built one after the other).
+        self.image = LayerPicker(viewer, _image_candidates, _default_image)
+        self.labels = LayerPicker(viewer, _labels_candidates, self._default_source_labels)
+        self.target = LayerPicker(viewer, _labels_candidates, self._default_target)
+        self.labels.layer_changed.connect(lambda _layer: self.target.refresh())
+        self.target.layer_changed.connect(lambda _layer: self.labels.refresh())
+        self.new_target_button = QPushButton("New target from source labels")
+        self.new_target_button.setToolTip(
+            "Copy the source labels into a new Labels layer and switch to the brush, "
+            "so you can paint the new layout right away.")
+        self.image.setToolTip("The image whose appearance is learned. Single-channel layers "
+                              "of one shape are also offered together, as one multichannel image.")
+        self.labels.setToolTip("The label map of that image: a Labels layer (one id per class) "
+                               "or a colour-coded RGB label image.")
+        self.target.setToolTip("The layout to synthesize: same classes, painted as you like "
+                               "(a Labels layer, or a colour-coded RGB label image).")
+        layout = QFormLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        layout.addRow("Source image", self.image)
+        layout.addRow("Source labels", self.labels)
+        layout.addRow("Target labels", self.target)
+        layout.addRow(self.new_target_button)
+
+    def _other(self, name: str):
+        picker = getattr(self, name, None)
+        return picker.current_layer() if picker is not None else None
+
+    def _default_source_labels(self, candidates: list):
+        target = self._other("target")
+        usable = [layer for layer in candidates if layer is not target]
+        plain = [layer for layer in usable if not looks_like_target(layer)]
+        # Labels layers before colour-coded images.
+        for group in ([c for c in plain if isinstance(c, Labels)], plain):
+            if group:
+                return group[0]
+        return None
+
+    def _default_target(self, candidates: list):
+        source = self._other("labels")
+        usable = [layer for layer in candidates if layer is not source]
+        made_here = [layer for layer in usable if layer.metadata.get(TARGET_KEY)]
+        named = [layer for layer in usable if "target" in layer.name.lower()]
+        for group in (made_here, named):
+            if group:
+                return group[-1]
+        # An edited layout is usually a later layer than the source labels;
+        # only one of the source's shape can be a target for it.
+        if source is not None:
+            same_shape = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])
+                          == tuple(source.data.shape[:source.ndim])]
+            return same_shape[-1] if same_shape else None
+        return None

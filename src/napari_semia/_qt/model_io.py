@@ -1,0 +1,115 @@
+"""Save / Load model buttons and a one-line description of the current model.
+
+The dialogs are small module-level functions so tests can replace them
+(``monkeypatch.setattr(model_io, "ask_save_path", ...)``).
+"""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import SemiaInputError
+from ..model import SemiaModel
+from . import notify
+from .state import WidgetState
+
+FILE_FILTER = "napari-semia model (*.semia);;All files (*)"
+
+
+def ask_save_path(parent, suggested: str) -> str | None:
+    path, _ = QFileDialog.getSaveFileName(parent, "Save napari-semia model", suggested, FILE_FILTER)
+    if path and not path.lower().endswith(".semia") and "." not in path.rsplit("/", 1)[-1]:
+        path += ".semia"
+    return path or None
+
+
+def ask_open_path(parent) -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Load napari-semia model", "", FILE_FILTER)
+    return path or None
+
+
+def ask_replace_unsaved(parent) -> bool:
+    answer = QMessageBox.question(
+        parent, "Replace the unsaved model?",
+        "The model trained in this session has not been saved. Loading another model replaces it "
+        "(a checkpoint of it stays in the cache and is offered again for these layers).\n\nLoad anyway?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def describe_model(model: SemiaModel | None) -> str:
+    if model is None:
+        return "No model yet."
+    height, width = model.source_shape
+    work_h, work_w = model.working_shape
+    size = (f"source {height} × {width} px, synthesized at {work_h} × {work_w} px"
+            + (" and upsampled to the source size" if (work_h, work_w) != (height, width) else ""))
+    return (f"Model: {model.num_classes} classes {list(model.class_ids)}, "
+            f"{model.steps_done} step{'s' if model.steps_done != 1 else ''}; {size}.")
+
+
+class ModelIO(QWidget):
+    """Enabled from the widget state: Save needs a model, Load waits for training to end."""
+
+    def __init__(self, state: WidgetState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.save_button = QPushButton("Save model…")
+        self.save_button.setToolTip("Write the trained model to one .semia file.")
+        self.load_button = QPushButton("Load model…")
+        self.load_button.setToolTip("Open a .semia file: synthesize without training again.")
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.description)
+        state.events.connect(self._follow_state)
+        self._follow_state()
+
+    def _follow_state(self, *_args) -> None:
+        self.save_button.setEnabled(self.state.has_model)
+        self.load_button.setEnabled(not self.state.training)
+        self.description.setText(self.state.model_text)
+
+    def save(self, model: SemiaModel | None, suggested: str) -> bool:
+        """Ask for a path and save; True once written (a message either way)."""
+        if model is None:
+            notify.warning("There is no model to save yet: train or load one first.")
+            return False
+        path = ask_save_path(self, suggested)
+        if not path:
+            return False
+        try:
+            saved = model.save(path)
+        except SemiaInputError as error:  # ModelFileError: names the path and the reason
+            notify.error(str(error))
+            return False
+        notify.info(f"Model saved to {saved}")
+        return True
+
+    def load(self, device: str) -> SemiaModel | None:
+        """Ask for a file and load it; None (after a message) if that fails or is cancelled."""
+        if self.state.model_unsaved and not ask_replace_unsaved(self):
+            return None
+        path = ask_open_path(self)
+        if not path:
+            return None
+        try:
+            model = SemiaModel.load(path, device=device)
+        except SemiaInputError as error:  # ModelFileError, or an unavailable device
+            notify.error(str(error))
+            return None
+        notify.info(f"Loaded {path}. {describe_model(model)}")
+        return model

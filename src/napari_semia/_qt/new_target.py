@@ -1,0 +1,46 @@
+""""New target from source labels": a Labels layer to paint the new layout in."""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.layers import Labels, Layer
+
+from ..errors import SemiaInputError
+from ..labels import LabelCodec
+from .layer_pickers import TARGET_KEY
+
+
+def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict]:
+    """Class ids 1..K of a colour-coded label map, and a colormap showing each id
+    in its source colour. Ids follow the label codec, so a model trained on the
+    colour map accepts the painted ids as targets."""
+    if source.ndim != 2:
+        raise SemiaInputError(
+            f"'{source.name}' is a stack of colour-coded label maps; make a target from "
+            "a single 2D colour map, or use a Labels layer.")
+    codec, index = LabelCodec.from_source(np.asarray(source.data))
+    ids = np.asarray(codec.class_ids, dtype=np.int32)[index]
+    colours = {None: (0, 0, 0, 0)}
+    colours.update({int(i): (*(np.asarray(c) / 255.0), 1.0)
+                    for i, c in zip(codec.class_ids, codec.palette)})
+    return ids, colours
+
+
+def copy_as_target(viewer, source: Layer) -> Labels:
+    """A new Labels layer holding a copy of ``source`` (a Labels layer or a
+    colour-coded RGB map), selected, with the brush active on a real class, so
+    the user can start painting at once. Raises SemiaInputError."""
+    if isinstance(source, Labels):
+        data, kwargs = np.array(source.data, copy=True), {
+            "opacity": source.opacity, "colormap": source.colormap, "features": source.features}
+    else:
+        data, colours = _labels_from_colours(source)
+        kwargs = {"opacity": 0.7, "colormap": colours}
+    target = viewer.add_labels(data, name=f"{source.name} target", scale=source.scale,
+                               translate=source.translate, metadata={TARGET_KEY: True}, **kwargs)
+    viewer.layers.selection.active = target
+    target.mode = "paint"
+    ids = np.unique(np.asarray(data))
+    if ids.size:  # the largest id, not 0, which users treat as the eraser
+        target.selected_label = int(ids[-1])
+    return target

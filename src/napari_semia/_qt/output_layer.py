@@ -1,0 +1,135 @@
+"""The output layer of a (source, target) pair: created once, then updated in
+place, so re-running synthesis never piles up layers.
+
+Where and how a result is shown is decided when a job starts
+(:class:`OutputSpec`, from the layers as they are then), so a layer deleted
+while training or synthesis runs can never make the result land in a layer
+named after a missing input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from napari.layers import Image
+
+from .layer_pickers import OUTPUT_KEY, ChannelGroup
+
+
+def output_name(source_name: str, target_name: str) -> str:
+    return f"semia: {source_name} → {target_name}"
+
+
+@dataclass(frozen=True)
+class ChannelDisplay:
+    """One output layer: which channel of the result (None: all of it) and how to show it."""
+
+    name: str
+    channel: int | None
+    kwargs: dict
+    source_data: object
+    """The source layer's data, shown in stack planes not synthesized yet."""
+
+
+@dataclass(frozen=True, eq=False)
+class OutputSpec:
+    displays: tuple[ChannelDisplay, ...]
+    index: tuple[int, ...]
+    """Position of the result plane in ``leading_shape`` (empty for 2D)."""
+    leading_shape: tuple[int, ...]
+    source: object
+    target: object
+
+    def inputs_alive(self, viewer) -> bool:
+        """The source image and target the output is named after are still open."""
+        def alive(item):
+            if item is None:
+                return True
+            return item.alive(viewer) if isinstance(item, ChannelGroup) else item in viewer.layers
+        return alive(self.source) and alive(self.target)
+
+
+def _display_kwargs(layer) -> dict:
+    kwargs = {"rgb": bool(getattr(layer, "rgb", False)), "scale": tuple(layer.scale),
+              "translate": tuple(layer.translate)}
+    if isinstance(layer, Image) and not layer.rgb:
+        # Same colormap and contrast as the source, so the two compare by eye.
+        kwargs.update(colormap=layer.colormap.name, contrast_limits=tuple(layer.contrast_limits),
+                      blending=layer.blending)
+    return kwargs
+
+
+def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
+    """Decide, now, where results for (source image, target) go. Without a
+    source image layer (a loaded model) the output is placed like the target."""
+    name = output_name(source.name if source is not None else "model", target.name)
+    if source is None:
+        displays = (ChannelDisplay(name, None, {"scale": tuple(target.scale),
+                                                "translate": tuple(target.translate)}, None),)
+    elif isinstance(source, ChannelGroup):
+        displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c, _display_kwargs(layer), layer.data)
+                         for c, layer in enumerate(source.layers))
+    else:
+        displays = (ChannelDisplay(name, None, _display_kwargs(source), source.data),)
+    return OutputSpec(displays, tuple(index), tuple(leading_shape), source, target)
+
+
+def _initial_stack(display: ChannelDisplay, full_shape, plane_shape, dtype) -> np.ndarray:
+    """Data for a new output stack: the source where no result is written yet,
+    so unsynthesized planes show the source instead of a black frame."""
+    source = display.source_data
+    if source is None:
+        return np.zeros(full_shape, dtype=dtype)
+    if tuple(source.shape) == tuple(full_shape):
+        return np.array(source, dtype=dtype, copy=True)
+    if tuple(source.shape) == tuple(plane_shape):
+        return np.broadcast_to(np.asarray(source, dtype=dtype), full_shape).copy()
+    return np.zeros(full_shape, dtype=dtype)
+
+
+def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> list:
+    """Put ``image`` (one result plane, like the source) into the spec's layer(s).
+
+    A new layer goes directly under ``below`` (the target labels), so the
+    strokes being painted stay visible over the result. The layer selection
+    is left as it was, so brush edits on the target continue undisturbed.
+    """
+    layers = []
+    for display in spec.displays:
+        plane = image if display.channel is None else image[..., display.channel]
+        layers.append(_write_one(viewer, spec, display, plane, below))
+    return layers
+
+
+def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below):
+    full_shape = spec.leading_shape + tuple(plane.shape)
+    existing = viewer.layers[display.name] if display.name in viewer.layers else None
+    if (isinstance(existing, Image) and isinstance(existing.data, np.ndarray)
+            and tuple(existing.data.shape) == full_shape and existing.data.dtype == plane.dtype):
+        if spec.index:
+            existing.data[spec.index] = plane
+            existing.refresh()
+        else:
+            existing.data = plane
+        return existing
+
+    if spec.index:
+        data = _initial_stack(display, full_shape, plane.shape, plane.dtype)
+        data[spec.index] = plane
+    else:
+        data = plane
+    selected = list(viewer.layers.selection)
+    active = viewer.layers.selection.active
+    if existing is not None:  # a layer of that name we cannot reuse (other shape or kind)
+        viewer.layers.remove(existing)
+    kwargs = dict(display.kwargs)
+    kwargs.setdefault("rgb", plane.ndim == 3 and plane.shape[-1] in (3, 4))
+    layer = viewer.add_image(data, name=display.name, metadata={OUTPUT_KEY: True}, **kwargs)
+    if below is not None and below in viewer.layers:
+        viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
+    viewer.layers.selection.clear()
+    viewer.layers.selection.update(selected)
+    if active is not None:
+        viewer.layers.selection.active = active
+    return layer

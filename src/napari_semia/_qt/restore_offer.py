@@ -1,0 +1,50 @@
+"""The offer to restore a checkpoint found for the chosen layers."""
+
+from __future__ import annotations
+
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+
+from ..checkpoints import CheckpointInfo
+
+
+class RestoreOffer(QFrame):
+    """Hidden until :meth:`offer`; says what was found, with Restore and Discard."""
+
+    restore = Signal(object)  # CheckpointInfo
+    discard = Signal(object)  # CheckpointInfo
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.info: CheckpointInfo | None = None
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.restore_button = QPushButton("Restore")
+        self.restore_button.setToolTip("Load the checkpointed model: synthesize, or train it further.")
+        self.discard_button = QPushButton("Discard")
+        self.discard_button.setToolTip("Delete this checkpoint from the cache.")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.restore_button)
+        buttons.addWidget(self.discard_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addLayout(buttons)
+        self.restore_button.clicked.connect(lambda: self._answer(self.restore))
+        self.discard_button.clicked.connect(lambda: self._answer(self.discard))
+        self.setVisible(False)
+
+    def offer(self, info: CheckpointInfo | None) -> None:
+        self.info = info
+        if info is not None:
+            self.label.setText(
+                f"A model trained on these layers was found in the cache: {info.steps} steps, "
+                f"saved {info.saved_at_local} (training did not end with a saved model file, "
+                "or napari closed). Restore it?")
+        self.setVisible(info is not None)
+
+    def _answer(self, signal) -> None:
+        info, self.info = self.info, None
+        self.setVisible(False)
+        if info is not None:
+            signal.emit(info)

@@ -1,0 +1,480 @@
+"""The napari dock widget: wires the small widgets, the evented state and the
+workers together, and turns layers into jobs (copies, on the main thread).
+
+Controls enable themselves from :class:`~.state.WidgetState`; this module
+only changes that state. Data path of a training run: pickers -> copies of
+the displayed planes (main thread) -> ``TrainingJob`` -> worker builds the
+trainer and trains -> progress, previews and checkpoints come back as typed
+updates. A live edit: brush / undo on the target -> debounced -> while
+training, straight to the trainer's preview target; otherwise a
+``SynthesisJob`` for the synthesis worker -> the output layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QWidget
+
+from ..checkpoints import CheckpointStore, fingerprint
+from ..device import release_device_memory
+from ..errors import IncompatibleModelError, SemiaInputError
+from ..model import SemiaModel
+from ..validation import validate_target
+from . import notify
+from .edit_watcher import EditWatcher
+from .jobs import SynthesisJob, TrainingJob
+from .layer_data import displayed_plane, output_plane, training_planes
+from .layer_pickers import ChannelGroup, LayerPickers, channel_groups
+from .lifecycle import ClosesWithDock, stop_on_exit
+from .loss_plot import LossPlot
+from .model_io import ModelIO, describe_model
+from .new_target import copy_as_target
+from .output_layer import output_spec, write_output
+from .progress_widget import ProgressWidget
+from .restore_offer import RestoreOffer
+from .sections import scroll_into, section
+from .state import Phase, TrainingSettings, WidgetState
+from .synthesis_controls import SynthesisControls, set_grid_view
+from .synthesis_runner import SynthesisRunner
+from .training_controls import TrainingControls, device_description
+from .training_runner import TrainingRunner
+
+#: Brush events are merged for this long before the trainer's preview target is updated.
+PREVIEW_TARGET_DEBOUNCE_MS = 150
+#: Labels layer modes in which the user is editing the layout.
+_PAINTING_MODES = ("paint", "fill", "erase", "polygon")
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=12).hexdigest()
+
+
+class SemiaWidget(ClosesWithDock, QWidget):
+    """Semantic Image Analogy: train on (image, labels), synthesize a painted layout."""
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.settings = TrainingSettings()
+        self.state = WidgetState(device_text=device_description("auto")[0])
+        self.model: SemiaModel | None = None
+        self.checkpoints = CheckpointStore()
+        self._closed = False
+        self._step_offset = 0  # steps of the resumed model, for the loss plot
+        self._training_output = None  # OutputSpec of the running training's previews
+        self._training_target_ok = False  # the trainer accepted the target
+        self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
+        self._shown_synthesis_error: str | None = None  # shown once until something changes
+        self._hidden_target = None  # the target layer hidden to show the result unobstructed
+        self._writing_output = False  # selection changes made by write_output are not the user's
+
+        self.pickers = LayerPickers(napari_viewer)
+        self.restore_offer = RestoreOffer()
+        self.controls = TrainingControls(self.settings, self.state)
+        self.progress = ProgressWidget(self.state)
+        self.loss_plot = LossPlot()
+        self.synthesis = SynthesisControls(self.state)
+        self.model_io = ModelIO(self.state)
+        self.losses_section = section("Losses", self.loss_plot)
+        self.losses_section.setVisible(False)  # shown once training starts
+        # Actionable controls first and the tall loss plot last, so Train and
+        # Synthesize stay above the fold.
+        self.content = scroll_into(self, [
+            section("Layers", self.pickers, self.restore_offer),
+            section("Training", self.controls, self.progress),
+            section("Synthesis", self.synthesis),
+            section("Model file", self.model_io),
+            self.losses_section,
+        ])
+        self.setMinimumWidth(380)
+
+        self.trainer_runner = TrainingRunner(self.checkpoints)
+        self.synth_runner = SynthesisRunner(self._make_synthesis_job)
+        self._edit_watcher = EditWatcher(self._on_target_edited)
+        self._preview_target_timer = QTimer()
+        self._preview_target_timer.setSingleShot(True)
+        self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
+        self._preview_target_timer.timeout.connect(self._send_preview_target)
+        self._connect()
+        self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner))
+        self._offer_checkpoint()
+
+    # ------------------------------------------------------------- wiring
+    def _connect(self) -> None:
+        self.pickers.new_target_button.clicked.connect(self.new_target_from_source)
+        self.pickers.target.layer_changed.connect(self._on_target_changed)
+        self.pickers.image.layer_changed.connect(self._offer_checkpoint)
+        self.pickers.labels.layer_changed.connect(self._offer_checkpoint)
+        self.restore_offer.restore.connect(self._restore_checkpoint)
+        self.restore_offer.discard.connect(lambda info: self.checkpoints.discard(info.key))
+        self.controls.train_button.clicked.connect(self.train)
+        self.controls.stop_button.clicked.connect(self.stop)
+        self.synthesis.synthesize_button.clicked.connect(self.synthesize)
+        self.synthesis.live.toggled.connect(self._on_live_toggled)
+        self.synthesis.side_by_side.toggled.connect(lambda on: set_grid_view(self.viewer, on))
+        self.model_io.save_button.clicked.connect(self.save_model)
+        self.model_io.load_button.clicked.connect(self.load_model)
+        self.settings.events.device.connect(self._on_device_changed)
+        runner = self.trainer_runner
+        runner.started.connect(self._on_training_started)
+        runner.progress.connect(self._on_progress)
+        runner.finished.connect(self._on_training_finished)
+        runner.ended.connect(self._on_training_ended)
+        self.synth_runner.result.connect(self._on_synthesized)
+        self.synth_runner.failed.connect(self._on_synthesis_failed)
+        self.synth_runner.busy.connect(self._on_synthesis_busy)
+        self.viewer.dims.events.current_step.connect(self._on_dims_changed)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.viewer.layers.selection.events.active.connect(self._on_active_layer)
+
+    @property
+    def source_layer(self):
+        return self.pickers.image.current_layer()
+
+    @property
+    def labels_layer(self):
+        return self.pickers.labels.current_layer()
+
+    @property
+    def target_layer(self):
+        return self.pickers.target.current_layer()
+
+    def _on_device_changed(self, *_args) -> None:
+        self.state.device_text = device_description(self.settings.device)[0]
+
+    # ---------------------------------------------------------- new target
+    def new_target_from_source(self) -> None:
+        source = self.labels_layer
+        if source is None:
+            notify.error("Choose the source labels first: the new target starts as a copy of them.")
+            return
+        try:
+            self.pickers.target.set_layer(copy_as_target(self.viewer, source))
+        except SemiaInputError as error:
+            notify.error(str(error))
+
+    # ------------------------------------------------------------ training
+    def train(self) -> None:
+        if self.state.training:
+            return
+        source, labels, target = self.source_layer, self.labels_layer, self.target_layer
+        try:
+            planes = training_planes(self.viewer, source, labels, target)
+            config = self.settings.to_config()
+        except SemiaInputError as error:
+            notify.error(str(error))
+            return
+        self._note_single_channel(source)
+        resume = self.model if self.settings.continue_training and self.model is not None else None
+        job = TrainingJob(
+            planes.image, planes.labels, planes.target, config, self.settings.device,
+            self.settings.preview_every, resume,
+            checkpoint_key=fingerprint(planes.image, planes.labels),
+            names={"image": source.name, "labels": labels.name},
+        )
+        self._training_output = (output_spec(source, target, planes.index, planes.leading_shape)
+                                 if target is not None else None)
+        self._training_target_ok = False
+        self._show_target()
+        self.restore_offer.offer(None)
+        self.synth_runner.cancel()
+        self.state.start_training(config.steps)
+        self.trainer_runner.start(job)
+
+    def _note_single_channel(self, source) -> None:
+        """Say so when the source is one of several channel layers of one image."""
+        if isinstance(source, ChannelGroup):
+            return
+        for group in channel_groups(list(self.viewer.layers)):
+            if source in group.layers:
+                notify.info(
+                    f"'{source.name}' is one of {len(group.layers)} single-channel layers of the same "
+                    f"shape. Training on it alone; to use the channels together, choose "
+                    f"'{group.name}' as the source image.")
+                return
+
+    def stop(self) -> None:
+        if self.state.phase is Phase.TRAINING:
+            self.state.phase = Phase.STOPPING
+            self.trainer_runner.stop()
+
+    def _on_training_started(self, started) -> None:
+        trainer = started.trainer
+        self.state.device_text = started.device_text
+        self.state.message = f"Training on {started.device_text}…"
+        self._step_offset = trainer.steps_before
+        if started.image_warning:
+            notify.warning(started.image_warning)
+        if not trainer.resumed:
+            self.loss_plot.clear()
+        if self._training_output is not None:
+            if started.preview_problem is None:
+                self._training_target_ok = True
+            else:  # one message; the final synthesis is skipped for this target
+                notify.warning(f"Training without previews: {started.preview_problem}")
+
+    def _on_progress(self, progress) -> None:
+        self.state.update_progress(progress)
+        if progress.losses and not progress.finished:
+            self.losses_section.setVisible(True)
+            self.loss_plot.add_point(self._step_offset + progress.step, progress.losses)
+        if progress.preview is not None:
+            self._show(self._training_output, progress.preview)
+
+    def _on_training_finished(self, result) -> None:
+        if result.error is not None:
+            if isinstance(result.error, IncompatibleModelError):
+                notify.error(f"{result.error} Untick 'Continue from the current model' to train a new one.")
+            else:
+                notify.exception(result.error, "Training")
+            if result.model is not None and self.model is None:
+                self.set_model(result.model, unsaved=True)
+            self.state.message = "Training failed: see the message. The model (if any) is kept."
+            return
+        self.set_model(result.model, unsaved=True)
+        self.state.finish_training(result.steps_done, result.total_steps, result.model.steps_done,
+                                   result.stopped, result.diverged)
+        if result.diverged:
+            notify.warning(result.diverged)
+        if result.checkpoint_problem:
+            notify.warning(f"Checkpoints could not be written: {result.checkpoint_problem}")
+
+    def _on_training_ended(self) -> None:
+        self.state.end_training()
+        spec, self._training_output = self._training_output, None
+        # The full synthesis for the target, if the trainer accepted it (a
+        # rejected target was already reported once).
+        if self.model is not None and self._training_target_ok and spec is not None \
+                and spec.target is self.target_layer and spec.inputs_alive(self.viewer):
+            self.synthesize()
+            self._hide_target_to_show_result(spec)
+
+    def set_model(self, model: SemiaModel | None, unsaved: bool = False) -> None:
+        self.model = model
+        self._last_synthesis_key = None
+        self.state.has_model = model is not None
+        self.state.model_unsaved = model is not None and unsaved
+        self.state.model_text = describe_model(model)
+        if model is not None:
+            # A second Train continues this model unless the user unticks it.
+            self.settings.continue_training = True
+            self.restore_offer.offer(None)
+
+    # ----------------------------------------------------------- synthesis
+    def synthesize(self) -> None:
+        """Synthesize the target now (also when it has not changed)."""
+        self._last_synthesis_key = None
+        self._shown_synthesis_error = None
+        self.synth_runner.run_now()
+
+    def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
+        if self.state.training:
+            return None
+        if self.model is None:
+            notify.warning("Train or load a model first.")
+            return None
+        target_layer = self.target_layer
+        try:
+            if target_layer is None:
+                raise SemiaInputError("Choose the target labels to synthesize.")
+            target, _ = displayed_plane(self.viewer, target_layer)
+            try:
+                validate_target(target, self.model.source_shape, self.model.codec)
+            except SemiaInputError as error:
+                raise SemiaInputError(f"The model does not fit '{target_layer.name}': {error}") from None
+            index, leading = output_plane(self.viewer, target_layer, self.source_layer)
+        except SemiaInputError as error:
+            self._report_synthesis_error(str(error))
+            return None
+        key = (id(self.model), _digest(target), index)
+        if key == self._last_synthesis_key:
+            return None  # nothing changed (e.g. the layer was only redrawn)
+        self._last_synthesis_key = key
+        spec = output_spec(self.source_layer, target_layer, index, leading)
+        return SynthesisJob(self.model, target, request_id, destination=spec)
+
+    def _report_synthesis_error(self, message: str) -> None:
+        # Live painting would repeat the same message on every stroke.
+        if message != self._shown_synthesis_error:
+            self._shown_synthesis_error = message
+            notify.error(message)
+
+    def _on_synthesized(self, result) -> None:
+        self._shown_synthesis_error = None
+        self._show(result.job.destination, result.image)
+
+    def _on_synthesis_failed(self, result) -> None:
+        self._last_synthesis_key = None
+        if isinstance(result.error, SemiaInputError):
+            self._report_synthesis_error(str(result.error))
+        else:
+            notify.exception(result.error, "Synthesis")
+
+    def _on_synthesis_busy(self, busy: bool) -> None:
+        if not self.state.training:
+            self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
+
+    def _show(self, spec, image: np.ndarray) -> None:
+        """Write a result into its output layer, unless an input it is named after was deleted."""
+        if spec is None or not spec.inputs_alive(self.viewer):
+            return
+        self._writing_output = True
+        try:
+            write_output(self.viewer, spec, image, below=spec.target)
+        finally:
+            self._writing_output = False
+
+    # -------------------------------------------------- result unobstructed
+    def _hide_target_to_show_result(self, spec) -> None:
+        """After training, hide the target (drawn over the result) unless the
+        user is painting, and select the result. Selecting the target (to
+        paint again), turning Live on or training again shows it; nothing
+        else of the layer's settings is touched."""
+        target = self.target_layer
+        outputs = [self.viewer.layers[d.name] for d in spec.displays if d.name in self.viewer.layers]
+        if target is None or not outputs or not target.visible or self.synthesis.live.isChecked():
+            return
+        if self.viewer.layers.selection.active is target and getattr(target, "mode", "") in _PAINTING_MODES:
+            return
+        target.visible = False
+        self._hidden_target = target
+        self.viewer.layers.selection.active = outputs[0]
+        self.state.message += (f" '{target.name}' is hidden so the result shows; select it (or turn "
+                               "on Live) to paint again.")
+
+    def _show_target(self) -> None:
+        layer, self._hidden_target = self._hidden_target, None
+        if layer is not None and layer in self.viewer.layers:
+            layer.visible = True
+
+    def _on_active_layer(self, event) -> None:
+        if self._writing_output:
+            return
+        if self._hidden_target is not None and event.value is self._hidden_target:
+            self._show_target()
+
+    # ---------------------------------------------------------------- live
+    def _on_live_toggled(self, on: bool) -> None:
+        self._edit_watcher.watch(self.target_layer if on else None)
+        if on:
+            self._show_target()
+            if self.model is not None and not self.state.training:
+                self.synth_runner.schedule()
+
+    def _on_target_changed(self, layer) -> None:
+        self.synth_runner.cancel()
+        self._shown_synthesis_error = None
+        self._last_synthesis_key = None
+        if self.synthesis.live.isChecked():
+            self._edit_watcher.watch(layer)
+        if self.state.training:
+            self._send_preview_target()
+
+    def _on_dims_changed(self, *_args) -> None:
+        # A stacked target holds one layout per plane: Live follows the slider.
+        layer = self.target_layer
+        if self.synthesis.live.isChecked() and layer is not None and layer.ndim > 2:
+            self._on_target_edited()
+
+    def _on_target_edited(self) -> None:
+        if self.state.training:
+            self._preview_target_timer.start()  # debounced, straight to the trainer
+        elif self.model is not None:
+            self.synth_runner.schedule()  # debounced: one request per pause in painting
+
+    def _send_preview_target(self) -> None:
+        """While training, the target on display becomes the layout of the next preview."""
+        trainer = self.trainer_runner.trainer
+        if trainer is None:
+            return
+        layer = self.target_layer
+        spec = self._training_output
+        if layer is None or spec is None or spec.target is not layer:
+            trainer.set_preview_target(None)  # previews only for the target the run started with
+            return
+        try:
+            trainer.set_preview_target(displayed_plane(self.viewer, layer)[0])
+        except SemiaInputError as error:
+            self._report_synthesis_error(f"Preview not updated: {error}")
+
+    def _on_layer_removed(self, event) -> None:
+        layer = event.value
+        if layer is self._hidden_target:
+            self._hidden_target = None
+        spec = self._training_output
+        trainer = self.trainer_runner.trainer
+        if spec is not None and trainer is not None and layer is spec.target:
+            trainer.set_preview_target(None)  # training goes on; no previews without the target
+
+    # ---------------------------------------------------------- model file
+    def save_model(self) -> None:
+        source = self.source_layer
+        if self.model_io.save(self.model, f"{source.name if source else 'model'}.semia"):
+            self.state.model_unsaved = False
+
+    def load_model(self) -> None:
+        model = self.model_io.load(self.settings.device)
+        if model is None:
+            return
+        self.set_model(model, unsaved=False)
+        target = self.target_layer
+        if target is not None:
+            try:
+                validate_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec)
+            except SemiaInputError as error:
+                notify.warning(f"The loaded model does not fit '{target.name}': {error}")
+
+    # --------------------------------------------------------- checkpoints
+    def _offer_checkpoint(self, *_args) -> None:
+        """Offer a checkpoint of a run on the chosen source image and labels, if there is one."""
+        if self.model is not None or self.state.training or self._closed:
+            self.restore_offer.offer(None)
+            return
+        image, labels = self.source_layer, self.labels_layer
+        entries = self.checkpoints.entries() if image is not None and labels is not None else []
+        info = None
+        if entries:
+            try:
+                image_plane = displayed_plane(self.viewer, image)[0]
+                labels_plane = displayed_plane(self.viewer, labels)[0]
+            except SemiaInputError:
+                image_plane = None
+            if image_plane is not None and any(
+                    tuple(e.source_shape) == tuple(image_plane.shape[:2]) for e in entries):
+                key = fingerprint(image_plane, labels_plane)
+                info = next((e for e in entries if e.key == key), None)
+        self.restore_offer.offer(info)
+
+    def _restore_checkpoint(self, info) -> None:
+        try:
+            model = self.checkpoints.load(info, device=self.settings.device)
+        except SemiaInputError as error:
+            notify.error(f"The checkpoint could not be restored: {error}")
+            return
+        self.set_model(model, unsaved=True)
+        notify.info(f"Restored the model from the cache: {describe_model(model)}")
+
+    # ------------------------------------------------------------ closing
+    def shutdown(self) -> None:
+        """Stop training and synthesis, stop listening to the viewer, free GPU memory."""
+        if self._closed:
+            return
+        self._closed = True
+        trainer = self.trainer_runner.trainer
+        self._stop_workers()
+        try:
+            self._preview_target_timer.stop()
+        except RuntimeError:  # Qt already deleted the timer (application exit)
+            pass
+        self._edit_watcher.watch(None)
+        self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
+        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
+        for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
+            picker.disconnect_viewer()
+        release_device_memory(self.model.device if self.model is not None else None)
+        if trainer is not None:
+            release_device_memory(trainer.device)

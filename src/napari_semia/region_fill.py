@@ -1,0 +1,235 @@
+"""Filling the changed regions of a layout edit with real texture of the right class.
+
+Where the target layout P' differs from the source layout P, the source's
+encoder features describe the wrong class: passed through unchanged they
+leave a ghost of a removed object's outline, replaced by a class average they
+give flat patches. Instead, every connected changed region gets one shift
+(dy, dx) onto source pixels of the class the target asks for, so the region
+starts from a coherent, shifted copy of real texture; SFT and the decoder
+blend it into its surroundings.
+
+Everything runs in torch on the layouts' device, with no host round trip
+(the connected-component labelling checks for convergence only on the CPU,
+where that check is free; elsewhere it runs a fixed number of sweeps).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: (offset, pixel) pairs examined per chunk of the shift search; bounds memory.
+_PAIRS_PER_CHUNK = 4_000_000
+#: (offset, pixel) pairs examined in all; larger searches try every k-th offset
+#: (offsets are sorted by length, so the short ones stay well covered).
+_MAX_PAIRS = 16_000_000
+#: A shift is good enough when it lands this share of the best shift's pixels
+#: on the class; the shortest such shift wins.
+_COVERAGE_SHARE = 0.9
+_NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def _shifted(x: torch.Tensor, dy: int, dx: int, fill) -> torch.Tensor:
+    """out[..., y, x] = x[..., y + dy, x + dx], ``fill`` outside."""
+    h, w = x.shape[-2:]
+    out = torch.full_like(x, fill)
+    ys, yd = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h + min(-dy, 0))
+    xs, xd = slice(max(dx, 0), w + min(dx, 0)), slice(max(-dx, 0), w + min(-dx, 0))
+    out[..., yd, xd] = x[..., ys, xs]
+    return out
+
+
+def changed_regions(source_index: torch.Tensor, target_index: torch.Tensor) -> torch.Tensor:
+    """(B, h, w) bool: changed pixels, grown by one pixel (4-neighbours) within
+    their target class. The encoder sees a few pixels past a region's edge, so
+    features just outside a removed object still carry its outline."""
+    changed = source_index != target_index
+    grown = changed.clone()
+    for dy, dx in _NEIGHBOURS:
+        same_class = _shifted(target_index, dy, dx, -1) == target_index
+        grown |= _shifted(changed, dy, dx, False) & same_class
+    return grown
+
+
+def connected_components(region: torch.Tensor, classes: torch.Tensor, until_stable: bool | None = None
+                         ) -> torch.Tensor:
+    """Labels (B, h, w) of the 4-connected components of ``region`` within one
+    class: each region pixel gets the smallest linear index in its component,
+    pixels outside the region get h * w.
+
+    Min-label propagation with pointer jumping. On the CPU it runs until
+    nothing changes; on an accelerator a fixed h + w sweeps (enough for any
+    component short of a long spiral) so the host never waits for the device.
+    ``until_stable`` overrides that choice (tests run both ways on the CPU).
+    """
+    b, h, w = region.shape
+    none = h * w
+    ids = torch.arange(h * w, device=region.device).view(1, h, w).expand(b, h, w)
+    labels = torch.where(region, ids, none)
+    links = [
+        (dy, dx, region & _shifted(region, dy, dx, False) & (_shifted(classes, dy, dx, -1) == classes))
+        for dy, dx in _NEIGHBOURS
+    ]
+    check = region.device.type == "cpu" if until_stable is None else until_stable
+    for _ in range(h + w):
+        new = labels
+        for dy, dx, link in links:
+            new = torch.where(link, torch.minimum(new, _shifted(labels, dy, dx, none)), new)
+        # Pointer jumping: a label is a pixel of the same component, whose own
+        # label is at most as large; following it halves long chains.
+        flat = torch.cat([new.reshape(b, -1), new.new_full((b, 1), none)], 1)
+        new = flat.gather(1, flat[:, :-1]).view(b, h, w)
+        if check and torch.equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def _sorted_offsets(h: int, w: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every shift (dy, dx) that keeps some pixel inside an h x w map, shortest first."""
+    dy, dx = torch.meshgrid(torch.arange(-h + 1, h, device=device),
+                            torch.arange(-w + 1, w, device=device), indexing="ij")
+    dy, dx = dy.reshape(-1), dx.reshape(-1)
+    order = torch.sort(dy * dy + dx * dx, stable=True).indices
+    return dy[order], dx[order]
+
+
+def _landing(padded_source, target_class, base, shift):
+    """(m, n) bool: pixel i shifted by offset j lands on a source pixel of its
+    target class ``target_class[i]``. ``padded_source`` is the flat source map
+    padded with -1 (never a class) wide enough for every shift, ``base[i]`` a
+    pixel's flat index in it and ``shift`` (m, 1) or (1, n) flat offsets."""
+    return padded_source[base[None] + shift] == target_class[None]
+
+
+def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compact: bool | None = None):
+    """Shift map of a layout edit, on (B, h, w) class-index maps.
+
+    Returns offsets (B, 2, h, w) in pixels, a (B, 1, h, w) mask of the pixels
+    whose shifted position has their target class, and a (B, 1, h, w) mask of
+    the regions to fill (changed regions with a one-pixel margin).
+
+    Each connected region takes the shortest shift that lands (nearly) the
+    whole region on its class, i.e. one coherent copy rather than per-pixel
+    nearest pixels, which would smear the edge of the class across the
+    region; pixels that this shift leaves off the class take their own
+    shortest shift onto it.
+
+    ``compact`` searches only the changed pixels (the default on the CPU, where
+    their count is known for free); off, every pixel is searched so that no
+    size is read back from an accelerator. Both give the same result.
+    """
+    b, h, w = source_index.shape
+    device = source_index.device
+    region = changed_regions(source_index, target_index)
+    labels = connected_components(region, target_index, until_stable=compact)
+    compact = device.type == "cpu" if compact is None else compact
+    flat_region = region.reshape(-1)
+    pixels = flat_region.nonzero().squeeze(1) if compact else torch.arange(b * h * w, device=device)
+    batch, within = pixels // (h * w), pixels % (h * w)
+    ys, xs = within // w, within % w
+    target_class = target_index.reshape(-1)[pixels]
+    component = batch * (h * w + 1) + labels.reshape(-1)[pixels]
+    if compact:
+        _, component = torch.unique(component, return_inverse=True)
+        components = int(component.max()) + 1 if len(component) else 0
+    else:
+        components = b * (h * w + 1)
+    in_region = flat_region[pixels]
+
+    # The source map padded by h - 1 rows and w - 1 columns of -1 on every
+    # side: a shift is then one flat offset, and leaving the map never matches.
+    padded_w = 3 * w - 2
+    padded_source = F.pad(source_index, (w - 1, w - 1, h - 1, h - 1), value=-1).reshape(-1)
+    base = batch * ((3 * h - 2) * padded_w) + (ys + h - 1) * padded_w + (xs + w - 1)
+
+    dy, dx = _sorted_offsets(h, w, device)
+    n = len(pixels)
+    stride = max(1, -(-len(dy) * n // _MAX_PAIRS))
+    dy, dx = dy[::stride], dx[::stride]
+    flat_shift = dy * padded_w + dx
+    chunk = max(1, _PAIRS_PER_CHUNK // max(1, n))
+    never = len(dy)
+    nearest = torch.full((n,), never, device=device)  # per pixel: its own shortest shift
+    counts = []  # per chunk of offsets: (m, components) pixels that land on their class
+    for start in range(0, len(dy), chunk):
+        stop = min(start + chunk, len(dy))
+        lands = _landing(padded_source, target_class, base, flat_shift[start:stop, None]) & in_region[None]
+        steps = torch.arange(start, stop, device=device)[:, None]
+        nearest = torch.minimum(nearest, torch.where(lands, steps, never).amin(0))
+        count = torch.zeros(stop - start, components, device=device)
+        counts.append(count.scatter_add_(1, component[None].expand(stop - start, -1), lands.float()))
+    best_count = torch.cat(counts).amax(0) if counts else torch.zeros(components, device=device)
+    threshold = _COVERAGE_SHARE * best_count
+    chosen = torch.full((components,), never, device=device)  # per component: shortest good shift
+    start = 0
+    for count in counts:
+        steps = torch.arange(start, start + len(count), device=device)[:, None]
+        chosen = torch.minimum(chosen, torch.where(count >= threshold[None], steps, never).amin(0))
+        start += len(count)
+    # A region with no pixel of its class anywhere keeps the first (zero) shift.
+    best = torch.where(chosen == never, 0, chosen)[component]
+    best_lands = _landing(padded_source, target_class, base, flat_shift[best][None])[0] & in_region
+    has_nearest = nearest < never
+    pick = torch.where(best_lands, best, torch.where(has_nearest, nearest, 0))
+    pick = torch.where(in_region, pick, 0)
+    offsets = torch.zeros(2, b * h * w, device=device)
+    offsets[0, pixels] = dy[pick].float()
+    offsets[1, pixels] = dx[pick].float()
+    found = torch.ones(b * h * w, device=device)
+    found[pixels] = (best_lands | has_nearest | ~in_region).float()
+    offsets = offsets.view(2, b, h, w).transpose(0, 1).contiguous()
+    return offsets, found.view(b, 1, h, w), region.float()[:, None]
+
+
+@torch.no_grad()
+def texture_offsets(source_onehot: torch.Tensor, target_onehot: torch.Tensor, size):
+    """:func:`region_shifts` of two one-hot layouts, at resolution ``size``
+    (the generator's coarsest level): offsets in pixels of ``size``."""
+    h, w = (int(v) for v in size)
+    source_index = F.adaptive_avg_pool2d(source_onehot, (h, w)).argmax(1)
+    target_index = F.adaptive_avg_pool2d(target_onehot, (h, w)).argmax(1)
+    return region_shifts(source_index, target_index)
+
+
+def shift_features(features: torch.Tensor, offsets: torch.Tensor, scale) -> torch.Tensor:
+    """Gather features at p + offset(p) * scale (offsets upsampled to the features' size)."""
+    b, c, h, w = features.shape
+    off = F.interpolate(offsets, size=(h, w), mode="nearest")
+    ys, xs = torch.meshgrid(torch.arange(h, device=features.device),
+                            torch.arange(w, device=features.device), indexing="ij")
+    yy = (ys[None] + (off[:, 0] * scale[0]).round().long()).clamp(0, h - 1)
+    xx = (xs[None] + (off[:, 1] * scale[1]).round().long()).clamp(0, w - 1)
+    index = (yy * w + xx).flatten(1)[:, None].expand(b, c, -1)
+    return features.flatten(2).gather(2, index).reshape(b, c, h, w)
+
+
+def class_means(features: torch.Tensor, source_onehot: torch.Tensor) -> torch.Tensor:
+    """Mean source feature of every class: (B, K, C)."""
+    weights = source_onehot.flatten(2)
+    means = torch.einsum("bkn,bcn->bkc", weights, features.flatten(2))
+    return means / weights.sum(2, keepdim=True).clamp_min(1e-6)
+
+
+def fill_changed_regions(features, agreement, source_onehot, target_onehot, offsets, found, fill_mask):
+    """Where the layouts disagree, replace source features by shifted same-class
+    source features (class means where no shift lands on the class)."""
+    size = features.shape[-2:]
+    # Soft (bilinear) margin around changed regions, so fills blend in without seams.
+    weight = F.interpolate(fill_mask, size=size, mode="bilinear", align_corners=False)
+    if tuple(source_onehot.shape[-2:]) != tuple(size):
+        agreement = F.adaptive_avg_pool2d(agreement, size)
+        source_onehot = F.adaptive_avg_pool2d(source_onehot, size)
+        target_onehot = F.adaptive_avg_pool2d(target_onehot, size)
+    scale = (size[0] / offsets.shape[-2], size[1] / offsets.shape[-1])
+    shifted = shift_features(features, offsets, scale)
+    means = torch.einsum("bkhw,bkc->bchw", target_onehot, class_means(features, source_onehot))
+    # The shift map is coarse: check at this level, pixel by pixel, that the
+    # shifted source position has the class the target wants; elsewhere (e.g.
+    # along a region's edge) fall back to the class mean rather than copying
+    # texture of the wrong class, which shows as a staircase.
+    lands_on_class = (shift_features(source_onehot, offsets, scale) * target_onehot).sum(1, keepdim=True)
+    found = F.interpolate(found, size=size, mode="nearest") * lands_on_class
+    fill = found * shifted + (1.0 - found) * means
+    weight = torch.maximum(weight, 1.0 - agreement)
+    return (1.0 - weight) * features + weight * fill

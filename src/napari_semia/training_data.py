@@ -1,0 +1,87 @@
+"""The training pair on the training device, at the working size and at half of it.
+
+Built once per run from the user's image and labels: validated, normalised to
+the network's range, resized (image: anti-aliased bilinear; labels: area vote
+of the one-hot planes) and kept as tensors on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .intensity import IntensityNormalizer
+from .labels import LabelCodec
+from .layout_tensors import resize_index, to_onehot
+from .validation import validate_training_inputs
+
+
+def working_shape(source_shape: tuple[int, int], size: int) -> tuple[int, int]:
+    """Working resolution: longest side ``size`` (never upsampled)."""
+    height, width = source_shape
+    scale = min(1.0, size / max(height, width))
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+@dataclass
+class Resolution:
+    """The source pair at one resolution: image (1, C, h, w), indices (1, h, w), one-hot."""
+
+    image: torch.Tensor
+    index: torch.Tensor
+    num_classes: int
+    onehot: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.onehot = to_onehot(self.index, self.num_classes)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.image.shape[-2:])
+
+
+@dataclass
+class TrainingData:
+    codec: LabelCodec
+    normalizer: IntensityNormalizer
+    source_shape: tuple[int, int]
+    fine: Resolution
+    """The working size (longest side ``size``)."""
+    coarse: Resolution
+    """Half the working size, for the coarse-to-fine first phase."""
+
+    @property
+    def num_classes(self) -> int:
+        return self.codec.num_classes
+
+    @property
+    def channels(self) -> int:
+        return int(self.fine.image.shape[1])
+
+    @classmethod
+    def build(cls, image, labels, size: int, device: torch.device) -> TrainingData:
+        """Validate (SemiaInputError) and move the pair to ``device`` at both resolutions."""
+        codec, source_index = validate_training_inputs(image, labels)
+        normalizer = IntensityNormalizer.fit(image)
+        source_shape = tuple(int(s) for s in source_index.shape[:2])
+        full_image = torch.from_numpy(normalizer.to_network(image)).float()[None].to(device)
+        full_index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None].to(device)
+
+        def at(shape) -> Resolution:
+            resized = full_image
+            if tuple(full_image.shape[-2:]) != tuple(shape):
+                resized = F.interpolate(full_image, size=shape, mode="bilinear", antialias=True,
+                                        align_corners=False)
+            index = resize_index(full_index, shape, codec.num_classes)
+            return Resolution(image=resized.contiguous(), index=index, num_classes=codec.num_classes)
+
+        return cls(
+            codec=codec,
+            normalizer=normalizer,
+            source_shape=source_shape,
+            fine=at(working_shape(source_shape, size)),
+            coarse=at(working_shape(source_shape, max(16, size // 2))),
+        )

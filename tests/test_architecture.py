@@ -1,0 +1,126 @@
+"""The package's shape: a headless core, the napari/Qt layer apart, no import cycles.
+
+Read from the source files (every import statement, at any depth), so a
+lazy import inside a function counts too.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import napari_semia
+
+PACKAGE = Path(napari_semia.__file__).parent
+QT_LAYER = "_qt"
+GUI_LIBRARIES = {"napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "superqt", "magicgui",
+                 "pyqtgraph", "vispy", "psygnal"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports."""
+    tree = ast.parse(path.read_text())
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module
+            found.add(prefix)
+            # `from . import x` imports the submodule x.
+            for alias in node.names:
+                candidate = f"{prefix}.{alias.name}"
+                if (PACKAGE.parent / Path(*candidate.split("."))).with_suffix(".py").exists():
+                    found.add(candidate)
+    return found
+
+
+def modules() -> dict[str, set[str]]:
+    return {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
+
+
+def test_core_modules_import_no_gui_library():
+    offenders = {}
+    for name, imported in modules().items():
+        if name.startswith(f"napari_semia.{QT_LAYER}"):
+            continue
+        gui = {m for m in imported if m.split(".")[0] in GUI_LIBRARIES}
+        own_qt = {m for m in imported if m.startswith(f"napari_semia.{QT_LAYER}")}
+        if gui or own_qt:
+            offenders[name] = sorted(gui | own_qt)
+    # The CLI's `demo --gui` opens napari: its imports of the Qt layer are the one exception.
+    offenders.pop("napari_semia.cli", None)
+    assert offenders == {}
+
+
+def test_the_cli_imports_napari_only_for_demo_gui():
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    top_level = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
+                 for alias in node.names}
+    top_level |= {(node.module or "").split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert not top_level & GUI_LIBRARIES
+    gui_functions = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                     and any(isinstance(n, (ast.Import, ast.ImportFrom)) and (
+                         any(a.name.split(".")[0] in GUI_LIBRARIES for a in n.names)
+                         or (getattr(n, "module", None) or "").startswith("_qt"))
+                         for n in ast.walk(node))}
+    assert gui_functions == {"_cmd_demo_gui"}
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every back edge of a depth-first walk, as the cycle it closes."""
+    cycles, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return cycles
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+
+
+def test_no_import_cycles():
+    imports = modules()
+    graph = {name: {m for m in imported if m in imports and m != name} for name, imported in imports.items()}
+    assert find_cycles(graph) == []
+
+
+def test_the_core_imports_without_napari_or_qt():
+    code = (
+        "import sys\n"
+        "import napari_semia.cli, napari_semia.trainer, napari_semia.model, napari_semia.samples, "
+        "napari_semia.checkpoints, napari_semia.figures\n"
+        f"loaded = sorted(m for m in {sorted(GUI_LIBRARIES)!r} if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_manifest_points_into_the_qt_layer():
+    import yaml
+
+    manifest = yaml.safe_load((PACKAGE / "napari.yaml").read_text())
+    paths = [command["python_name"] for command in manifest["contributions"]["commands"]]
+    assert paths and all(path.startswith(f"napari_semia.{QT_LAYER}.") for path in paths)

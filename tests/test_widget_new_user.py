@@ -1,0 +1,319 @@
+"""What a new user ran into (issue 7): each bug and gap found by driving the
+widget as a newcomer would, as a test."""
+
+import time
+
+import numpy as np
+import pytest
+from conftest import PLUGIN, WIDGET_NAME, make_scene, moved
+from widget_helpers import (
+    LABELS,
+    OUTPUT,
+    SOURCE,
+    TARGET,
+    TIMEOUT_MS,
+    add_scene,
+    configure_tiny,
+    output_layers,
+    picker_names,
+    start_training,
+    train,
+    wait_for_synthesis,
+)
+
+from napari_semia._qt import model_io
+
+
+def wait_until_idle(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+
+
+# ------------------------------------------------------------------- bugs
+def test_saving_to_an_unwritable_place_is_one_clear_message(trained, tmp_path, monkeypatch, messages, capfd):
+    _, widget = trained
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    path = blocker / "model.semia"  # a folder that cannot exist
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(path))
+    messages.clear()
+    capfd.readouterr()
+    widget.save_model()
+    assert len(messages) == 1 and messages[0][0] == "error"
+    assert str(path) in messages[0][1] and "Could not save" in messages[0][1]
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "tensor" not in out + err
+    assert widget.state.model_unsaved  # still unsaved
+
+
+def test_undo_and_redo_resynthesize_like_a_stroke(trained, qtbot):
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    before = viewer.layers[OUTPUT].data.copy()
+    target = viewer.layers[TARGET]
+    target.brush_size = 9
+    target.paint((26, 6), 1)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, before), timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    painted = viewer.layers[OUTPUT].data.copy()
+    target.undo()
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[OUTPUT].data, before), timeout=TIMEOUT_MS)
+    target.redo()
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[OUTPUT].data, painted), timeout=TIMEOUT_MS)
+
+
+def test_deleting_the_source_labels_never_makes_the_target_the_source(viewer_widget, qtbot, messages):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    assert widget.labels_layer is viewer.layers[LABELS]
+    viewer.layers.remove(LABELS)
+    assert widget.labels_layer is None
+    assert widget.target_layer is viewer.layers[TARGET]
+    widget.train()
+    assert messages[-1][0] == "error" and "source labels" in messages[-1][1]
+    assert not widget.trainer_runner.running
+
+
+def test_one_layer_as_both_source_labels_and_target_is_refused(viewer_widget, messages):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    widget.pickers.target.set_layer(viewer.layers[LABELS])
+    widget.pickers.labels.set_layer(viewer.layers[LABELS])
+    widget.train()
+    assert messages[-1][0] == "error" and "both the source labels and the target" in messages[-1][1]
+    assert not widget.trainer_runner.running
+
+
+def test_a_photo_is_not_offered_or_accepted_as_a_label_map(viewer_widget, qtbot, messages):
+    from skimage import data
+    from skimage.transform import resize
+
+    viewer, widget = viewer_widget
+    photo = (resize(data.astronaut(), (64, 64), anti_aliasing=True) * 255).astype(np.uint8)
+    viewer.add_image(photo, name="astronaut")
+    assert picker_names(widget.pickers.labels) == ["(none)"]
+    # Forced in anyway (e.g. by a script), training says what is wrong.
+    widget.pickers.labels._items.append(viewer.layers["astronaut"])
+    widget.pickers.labels.addItem("astronaut")
+    widget.pickers.labels.setCurrentIndex(1)
+    widget.train()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    assert messages[-1][0] == "error" and "looks like a photo" in messages[-1][1]
+
+
+def test_the_continue_hint_comes_only_where_it_is_the_fix(trained, qtbot, messages):
+    viewer, widget = trained
+    assert widget.settings.continue_training
+    widget.settings.device = "no-such-device"
+    messages.clear()
+    widget.train()
+    wait_until_idle(qtbot, widget)
+    assert len(messages) == 1 and "Unknown device" in messages[0][1] and "Untick" not in messages[0][1]
+    widget.settings.device = "cpu"
+    viewer.layers[LABELS].data = viewer.layers[LABELS].data * 3  # other class ids
+    messages.clear()
+    widget.train()
+    wait_until_idle(qtbot, widget)
+    assert len(messages) == 1 and "classes" in messages[0][1] and "Untick" in messages[0][1]
+
+
+@pytest.mark.parametrize("deleted", [TARGET, SOURCE])
+def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widget, qtbot, deleted):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    start_training(qtbot, widget, steps=40)
+    qtbot.waitUntil(lambda: OUTPUT in viewer.layers, timeout=TIMEOUT_MS)
+    viewer.layers.remove(deleted)
+    wait_until_idle(qtbot, widget)
+    assert widget.model is not None and widget.model.steps_done == 40
+    assert output_layers(viewer) == [OUTPUT]  # the one made before; none named after missing inputs
+
+
+def test_pressing_train_returns_at_once_and_builds_the_trainer_in_the_worker(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = make_scene(512)
+    viewer.add_image(image, name=SOURCE)
+    viewer.add_labels(labels, name=LABELS)
+    configure_tiny(widget, steps=2)
+    widget.settings.size = 512
+    began = time.perf_counter()
+    widget.train()
+    took = time.perf_counter() - began
+    assert widget.trainer_runner.running and widget.trainer_runner.trainer is None
+    assert took < 0.5, took  # building the trainer took 1.25 s on the main thread before
+    widget.stop()
+    wait_until_idle(qtbot, widget)
+
+
+def test_an_unknown_target_id_at_train_is_reported_once(viewer_widget, qtbot, messages):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    viewer.layers[TARGET].data[0:3, 0:3] = 9
+    train(qtbot, widget, steps=2)
+    wait_until_idle(qtbot, widget)
+    assert [kind for kind, _ in messages] == ["warning"]
+    assert "previews" in messages[0][1] and "9" in messages[0][1]
+
+
+def test_a_flat_image_is_warned_about_before_training(viewer_widget, qtbot, messages):
+    viewer, widget = viewer_widget
+    _, labels = make_scene(rgb=False)
+    viewer.add_image(np.full(labels.shape, 50, np.uint8), name=SOURCE)
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=2)
+    assert any(kind == "warning" and "constant" in text for kind, text in messages)
+
+
+# ------------------------------------------------------------------- gaps
+def test_the_model_line_shows_the_working_size(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = make_scene(64, rgb=False)
+    viewer.add_image(image, name=SOURCE)
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=2)  # configure_tiny sets a 32 px working size
+    text = widget.model_io.description.text()
+    assert "source 64 × 64 px" in text and "synthesized at 32 × 32 px" in text
+
+
+def test_after_training_the_result_shows_unobstructed(trained, qtbot):
+    viewer, widget = trained
+    target = viewer.layers[TARGET]
+    target.opacity = 0.4  # the user's own setting
+    assert not target.visible and viewer.layers[OUTPUT].visible
+    assert viewer.layers.selection.active is viewer.layers[OUTPUT]
+    assert "hidden" in widget.progress.label.text()
+    viewer.layers.selection.active = target  # the user goes back to painting
+    assert target.visible and target.opacity == 0.4
+
+
+def test_live_shows_the_target_again(trained):
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    assert viewer.layers[TARGET].visible
+
+
+def test_channel_layers_can_be_used_together(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    viewer.add_image(image[..., :2], channel_axis=-1, name=["red", "green"])
+    viewer.add_labels(labels, name=LABELS)
+    viewer.add_labels(moved(labels), name=TARGET)
+    assert widget.source_layer.name == "2 channels: red + green"  # napari split one image
+    train(qtbot, widget, steps=2)
+    wait_until_idle(qtbot, widget)
+    assert widget.model.normalizer.channels == 2
+    outputs = output_layers(viewer)
+    assert outputs == [f"semia: 2 channels: red + green → {TARGET} [red]",
+                       f"semia: 2 channels: red + green → {TARGET} [green]"]
+    assert viewer.layers[outputs[0]].data.shape == labels.shape
+
+
+def test_training_on_one_channel_of_several_says_so(viewer_widget, qtbot, messages):
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    viewer.add_image(image[..., :2], channel_axis=-1, name=["red", "green"])
+    viewer.add_labels(labels, name=LABELS)
+    widget.pickers.image.set_layer(viewer.layers["green"])
+    train(qtbot, widget, steps=1)
+    assert any(kind == "info" and "one of 2 single-channel layers" in text for kind, text in messages)
+
+
+def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path, monkeypatch):
+    _, widget = trained
+    model = widget.model
+    asked = []
+    monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda parent: asked.append(True) or False)
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: pytest.fail("must not ask for a file"))
+    widget.load_model()
+    assert asked and widget.model is model
+    # Once saved, loading asks no question.
+    path = tmp_path / "m.semia"
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(path))
+    widget.save_model()
+    asked.clear()
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    widget.load_model()
+    assert not asked and widget.model is not model and not widget.state.model_unsaved
+
+
+def test_live_with_an_unknown_id_reports_once_until_the_target_changes(trained, qtbot, messages):
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    target = viewer.layers[TARGET]
+    messages.clear()
+    for position in ((2, 2), (2, 10), (10, 2)):
+        target.paint(position, 7)
+        qtbot.wait(400)
+        wait_for_synthesis(qtbot, widget)
+    assert len(messages) == 1 and "unknown id" in messages[0][1]
+    target.data = moved(viewer.layers[LABELS].data)  # fixed
+    qtbot.wait(400)
+    wait_for_synthesis(qtbot, widget)
+    target.paint((2, 2), 7)  # broken again: said again
+    qtbot.wait(400)
+    wait_for_synthesis(qtbot, widget)
+    assert len(messages) == 2
+
+
+def test_the_default_target_is_the_new_target_never_the_source_labels(viewer_widget):
+    viewer, widget = viewer_widget
+    add_scene(viewer, with_target=False)
+    viewer.add_labels(np.zeros((32, 32), np.int32), name="nuclei")  # unrelated
+    widget.new_target_from_source()
+    made = widget.target_layer
+    viewer.add_labels(np.zeros((32, 32), np.int32), name="another")
+    assert widget.target_layer is made
+    viewer.layers.remove(made)
+    assert widget.target_layer is not viewer.layers[LABELS]
+
+
+def test_loss_names_are_readable(trained):
+    _, widget = trained
+    legend = [label.text for _, label in widget.loss_plot.legend.items]
+    assert "discriminator" in legend and "feature matching" in legend and "D" not in legend
+    assert "patch coherence" in widget.loss_plot.view.toolTip()
+
+
+def test_a_short_training_says_its_result_is_a_preview(trained):
+    _, widget = trained
+    assert "preview" in widget.state.message and "default" in widget.state.message
+
+
+# ------------------------------------------------------------ never lose a model
+def test_a_model_trained_before_napari_closed_is_offered_again(make_napari_viewer, qtbot, messages):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    start_training(qtbot, widget, steps=100_000)
+    qtbot.waitUntil(lambda: widget.state.step >= 3, timeout=TIMEOUT_MS)
+    viewer.close()  # mid-training: the run stops and is checkpointed
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    assert not widget.restore_offer.isVisibleTo(widget)
+    add_scene(viewer)  # the same layers
+    assert widget.restore_offer.isVisibleTo(widget)
+    assert "A model trained on these layers" in widget.restore_offer.label.text()
+    widget.restore_offer.restore_button.click()
+    assert widget.model is not None and widget.model.steps_done >= 3
+    assert not widget.restore_offer.isVisibleTo(widget)
+    assert widget.synthesis.synthesize_button.isEnabled()
+
+
+def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    train(qtbot, widget, steps=2)
+    widget.set_model(None)
+    widget._offer_checkpoint()
+    assert widget.restore_offer.isVisibleTo(widget)
+    widget.restore_offer.discard_button.click()
+    widget._offer_checkpoint()
+    assert not widget.restore_offer.isVisibleTo(widget)
+    viewer.layers[SOURCE].data = viewer.layers[SOURCE].data // 2  # other pixels
+    widget._offer_checkpoint()
+    assert not widget.restore_offer.isVisibleTo(widget)
