@@ -66,10 +66,12 @@ def test_undo_and_redo_resynthesize_like_a_stroke(trained, qtbot):
 def test_deleting_the_source_labels_never_makes_the_target_the_source(viewer_widget, qtbot, messages):
     viewer, widget = viewer_widget
     add_scene(viewer)
+    viewer.layers[TARGET].name = "edited"  # nothing in the name says "target"
     assert widget.labels_layer is viewer.layers[LABELS]
+    assert widget.target_layer is viewer.layers["edited"]
     viewer.layers.remove(LABELS)
     assert widget.labels_layer is None
-    assert widget.target_layer is viewer.layers[TARGET]
+    assert widget.target_layer is viewer.layers["edited"]
     widget.train()
     assert messages[-1][0] == "error" and "source labels" in messages[-1][1]
     assert not widget.trainer_runner.running

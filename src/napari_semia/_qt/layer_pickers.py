@@ -265,7 +265,6 @@ class LayerPickers(QWidget):
         # An edited layout is usually a later layer than the source labels;
         # only one of the source's shape can be a target for it.
         if source is not None:
-            same_shape = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])
-                          == tuple(source.data.shape[:source.ndim])]
-            return same_shape[-1] if same_shape else None
-        return None
+            usable = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])
+                      == tuple(source.data.shape[:source.ndim])]
+        return usable[-1] if usable else None
