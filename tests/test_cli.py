@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 import tifffile
+from conftest import make_scene, moved
 
 from napari_semia import cli
 from napari_semia.io import image_suffix, read_image_file, read_label_file, write_image_file
@@ -14,18 +15,13 @@ SIZE = 32
 
 
 def write_case(folder):
-    """A tiny image with two textured regions and its label map."""
-    rng = np.random.default_rng(0)
-    labels = np.zeros((SIZE, SIZE), np.uint8)
-    labels[8:24, 6:26] = 1
-    image = np.where(labels[..., None] == 1, [200, 80, 40], [40, 120, 200]).astype(np.float64)
-    image = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
-    moved = np.zeros_like(labels)
-    moved[2:14, 2:30] = 1
+    """The suite's scene and a few target layouts, as files."""
+    image, labels = make_scene(SIZE)
+    labels = labels.astype(np.uint8)
     paths = {
         "image": write_image_file(folder / "img.png", image),
         "labels": write_image_file(folder / "labels.png", labels),
-        "moved": write_image_file(folder / "moved.png", moved),
+        "moved": write_image_file(folder / "moved.png", moved(labels)),
         "same": write_image_file(folder / "same.png", labels),
     }
     bad = labels.copy()
