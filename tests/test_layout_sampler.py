@@ -1,0 +1,187 @@
+"""Layout sampler: valid ids, determinism, real changes, object/background choices."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from napari_semia.errors import SemiaInputError
+from napari_semia.labels import LabelCodec
+from napari_semia.layout_sampler import LayoutSampler, LayoutSamplerSettings, layout_rng
+
+BACKGROUND, CELL, NUCLEUS, ROCK = 3, 5, 9, 12
+
+
+def cells_scene() -> np.ndarray:
+    """64 x 64: background, five cells (each with a nucleus inside), and a rock
+    touching the left border. Ids are deliberately not 0..K-1."""
+    labels = np.full((64, 64), BACKGROUND, np.int32)
+    yy, xx = np.mgrid[:64, :64]
+    for cy, cx in [(12, 20), (14, 46), (34, 30), (50, 14), (50, 50)]:
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= 25] = CELL
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= 4] = NUCLEUS
+    labels[28:40, 0:5] = ROCK
+    return labels
+
+
+NO_WARP = LayoutSamplerSettings(elastic_strength=0.0)
+
+
+def test_default_background_is_the_largest_class():
+    sampler = LayoutSampler(cells_scene())
+    assert sampler.background_ids == (BACKGROUND,)
+    assert sampler.object_ids == (CELL, NUCLEUS, ROCK)
+    # Each nucleus lies inside its cell: one instance per cell, plus the rock.
+    assert sampler.instances == 6
+
+
+def test_ids_stay_valid_and_dtype_is_integer():
+    source = cells_scene()
+    sampler = LayoutSampler(source, LayoutSamplerSettings(elastic_strength=0.05, elastic_probability=1.0))
+    for index in range(8):
+        layout = sampler.sample(index, seed=1)
+        assert layout.labels.shape == source.shape
+        assert np.issubdtype(layout.labels.dtype, np.integer)
+        assert set(np.unique(layout.labels)) <= {BACKGROUND, CELL, NUCLEUS, ROCK}
+
+
+def test_deterministic_for_seed_and_index_whatever_the_order():
+    source = cells_scene()
+    first = LayoutSampler(source).sample(3, seed=7)
+    other = LayoutSampler(source)
+    other.sample(0, seed=7)  # making other layouts first changes nothing
+    again = other.sample(3, seed=7)
+    assert np.array_equal(first.labels, again.labels)
+    assert first.record == again.record
+    assert not np.array_equal(first.labels, other.sample(3, seed=8).labels)
+    assert not np.array_equal(first.labels, other.sample(4, seed=7).labels)
+
+
+def test_layout_rng_depends_on_seed_and_index_only():
+    assert layout_rng(1, 2).random() == layout_rng(1, 2).random()
+    assert layout_rng(1, 2).random() != layout_rng(2, 1).random()
+
+
+def test_layouts_change_and_record_what_changed():
+    source = cells_scene()
+    sampler = LayoutSampler(source, NO_WARP)
+    layouts = [sampler.sample(i) for i in range(10)]
+    changed = [not np.array_equal(layout.labels, source) for layout in layouts]
+    assert sum(changed) >= 9
+    for layout, was_changed in zip(layouts, changed):
+        json.dumps(layout.record)  # JSON-able
+        assert bool(layout.record["changes"]) == was_changed
+        assert (layout.summary == "unchanged") == (not was_changed)
+
+
+def test_nuclei_move_with_their_cells():
+    sampler = LayoutSampler(cells_scene(), NO_WARP)
+    for index in range(10):
+        labels = sampler.sample(index).labels
+        nuclei = labels == NUCLEUS
+        ring = ndi.binary_dilation(nuclei) & ~nuclei
+        assert np.all(labels[ring] == CELL)
+
+
+def test_objects_never_overlap_unless_allowed():
+    settings = LayoutSamplerSettings(elastic_strength=0.0, duplicate_probability=1.0, max_shift=0.5)
+    sampler = LayoutSampler(cells_scene(), settings)
+    for index in range(10):
+        layout = sampler.sample(index)
+        _, count = ndi.label(np.isin(layout.labels, [CELL, NUCLEUS]), structure=np.ones((3, 3)))
+        changes = layout.record["changes"]
+        dropped = sum(c["action"] == "dropped" for c in changes)
+        duplicated = sum(c["action"] == "duplicated" for c in changes)
+        # Every placed cell is its own component: none touches another.
+        assert count == 5 - dropped + duplicated
+
+
+def test_border_objects_stay_unless_asked_to_move():
+    source = cells_scene()
+    rock = source == ROCK
+    settings = LayoutSamplerSettings(elastic_strength=0.0, drop_probability=0.0)
+    for index in range(5):
+        assert np.array_equal(LayoutSampler(source, settings).sample(index).labels == ROCK, rock)
+    moving = LayoutSamplerSettings(elastic_strength=0.0, drop_probability=0.0, move_probability=1.0,
+                                   move_border_objects=True)
+    moved = [LayoutSampler(source, moving).sample(i).labels == ROCK for i in range(5)]
+    assert any(not np.array_equal(m, rock) for m in moved)
+
+
+def test_named_objects_only_are_edited_and_the_background_fills_in():
+    source = cells_scene()
+    # Only the rock is an object; cells are background. Dropping every object
+    # must leave the cells exactly as they were and fill the rock's place with
+    # the class around it.
+    settings = LayoutSamplerSettings(object_ids=(ROCK,), drop_probability=1.0, elastic_strength=0.0)
+    sampler = LayoutSampler(source, settings)
+    assert sampler.object_ids == (ROCK,)
+    assert sampler.background_ids == (BACKGROUND, CELL, NUCLEUS)
+    labels = sampler.sample(0).labels
+    expected = np.where(source == ROCK, BACKGROUND, source)
+    assert np.array_equal(labels, expected)
+
+
+def test_background_named_makes_every_other_class_an_object():
+    sampler = LayoutSampler(cells_scene(), LayoutSamplerSettings(background_ids=(BACKGROUND, ROCK)))
+    assert sampler.object_ids == (CELL, NUCLEUS)
+
+
+def test_strength_zero_keeps_the_source_and_two_changes_more():
+    source = cells_scene()
+    still = LayoutSampler(source, LayoutSamplerSettings().scaled(0.0))
+    assert all(np.array_equal(still.sample(i).labels, source) for i in range(3))
+    mild = LayoutSampler(source, NO_WARP.scaled(0.5))
+    wild = LayoutSampler(source, NO_WARP.scaled(2.0))
+
+    def changed_fraction(sampler):
+        return np.mean([(sampler.sample(i).labels != source).mean() for i in range(10)])
+
+    assert changed_fraction(wild) > changed_fraction(mild)
+
+
+def test_elastic_warp_alone_changes_a_layout_without_objects():
+    source = np.zeros((48, 48), np.int32)
+    source[:, 24:] = 1
+    settings = LayoutSamplerSettings(object_ids=(), elastic_strength=0.1, elastic_probability=1.0)
+    layout = LayoutSampler(source, settings).sample(0)
+    assert not np.array_equal(layout.labels, source)
+    assert layout.record["elastic"]["max_displacement_px"] > 0
+
+
+def test_colour_coded_source_gives_codec_ids():
+    palette = np.array([[0, 0, 255], [255, 0, 0]], np.uint8)
+    index = (cells_scene() == CELL).astype(int)
+    codec = LabelCodec(class_ids=(1, 2), palette=palette)
+    sampler = LayoutSampler(palette[index], NO_WARP)
+    assert sampler.codec == codec
+    assert set(np.unique(sampler.sample(0).labels)) <= {1, 2}
+    assert np.array_equal(LayoutSampler.from_index(index, codec, NO_WARP).sample(0).labels, sampler.sample(0).labels)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (LayoutSamplerSettings(object_ids=(4,)), "Unknown object class id"),
+        (LayoutSamplerSettings(background_ids=()), "at least one must be background"),
+        (LayoutSamplerSettings(object_ids=(), elastic_strength=0.0), "every layout would equal the source"),
+    ],
+)
+def test_bad_class_choices_are_input_errors(settings, message):
+    with pytest.raises(SemiaInputError, match=message):
+        LayoutSampler(cells_scene(), settings)
+
+
+def test_bad_settings_are_input_errors():
+    with pytest.raises(SemiaInputError, match="both as objects and as background"):
+        LayoutSamplerSettings(object_ids=(5,), background_ids=(5,))
+    with pytest.raises(SemiaInputError, match="drop_probability"):
+        LayoutSamplerSettings(drop_probability=1.5)
+    with pytest.raises(SemiaInputError, match="scale_range"):
+        LayoutSamplerSettings(scale_range=(1.5, 1.0))
+
+
+def test_settings_round_trip_through_a_dict():
+    settings = LayoutSamplerSettings(object_ids=(5, 9), scale_range=(0.5, 2.0))
+    assert LayoutSamplerSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
