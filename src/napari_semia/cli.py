@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .dataset_cli import add_generate_command, run_generate
 from .errors import SemiaInputError
 
 EXIT_INPUT_ERROR = 2
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--gui", action="store_true",
                       help="open napari with the sample's layers and the plugin widget instead")
     _add_training_options(demo, "quick")
+    add_generate_command(commands)
     return parser
 
 
@@ -268,7 +270,7 @@ def _cmd_demo(args) -> int:
 
 
 # ---------------------------------------------------------------- main
-_COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "demo": _cmd_demo}
+_COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "demo": _cmd_demo, "generate": run_generate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,652 @@
+"""Synthetic training data: many (image, label map) pairs from one trained model.
+
+A run makes ``count`` pairs into one folder::
+
+    DATASET/
+      images/00000.png ...   synthesized images (TIFF when the source is not
+                             8-bit gray or RGB, so dtype and channels survive)
+      labels/00000.png ...   their label maps: the model's class ids (for a
+                             colour-coded source: ids 1..K of its palette, in
+                             the order of dataset.json's "class_ids"); uint8 or
+                             uint16 PNG, int32 TIFF for larger ids
+      manifest.csv           one row per pair: index, seed, files, layout,
+                             edits (a summary) and params (JSON record)
+      dataset.json           the run's settings; a rerun must match them
+
+Layouts come from a :class:`~napari_semia.layout_sampler.LayoutSampler`
+(layout ``i`` depends only on ``(seed, i)``) or from given label maps.
+
+Where it runs: in this process by default (``workers=0``); on a local Dask
+cluster of ``workers`` processes; or on an existing Dask cluster
+(``scheduler="tcp://host:port"``), which gets the model file once (broadcast)
+and needs only the headless core. Workers write the files into the output
+folder (a shared file system), or with ``gather=True`` send the pairs back to
+be written here.
+
+Files appear atomically (temporary name, then rename), so an interrupted run
+leaves only complete files; running the same command again makes the missing
+pairs only.
+
+    job = DatasetJob.prepare("model.semia", "dataset", count=100, seed=0)
+    for progress in job.run(stop_event):      # e.g. in a background thread
+        print(progress.done, progress.total, progress.eta_s)
+    summary = job.summary
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .dataset_worker import (
+    IMAGES_DIR,
+    LABELS_DIR,
+    PARTIAL_MARKER,
+    PairResult,
+    PairTask,
+    SharedInputs,
+    check_output_folder,
+    label_dtype,
+    layout_sampler_for,
+    make_pair,
+    remember_model,
+    write_atomically,
+)
+from .errors import SemiaInputError
+from .layout_sampler import LayoutSamplerSettings
+
+MANIFEST = "manifest.csv"
+SETTINGS_FILE = "dataset.json"
+MANIFEST_COLUMNS = ("index", "seed", "image", "labels", "layout", "edits", "params")
+#: Seconds a scheduler address may take to answer before it counts as unreachable.
+CONNECT_TIMEOUT_S = 5.0
+#: Seconds to wait for a cluster's first worker.
+WORKER_TIMEOUT_S = 30.0
+#: Tasks each in-process thread keeps queued, so Stop takes effect quickly.
+_QUEUE_PER_THREAD = 2
+_LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
+
+
+@dataclass(frozen=True)
+class GenerationProgress:
+    """One update of a running job (one per finished or failed pair)."""
+
+    done: int
+    """Pairs complete in the folder, earlier runs included."""
+    total: int
+    skipped: int
+    """Pairs found complete from an earlier run."""
+    failed: int
+    elapsed_s: float
+    eta_s: float | None
+    latest: PairResult | None = None
+    message: str = ""
+    """Why the latest pair failed, or a status line ('Starting 2 local workers')."""
+    finished: bool = False
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    out_dir: Path
+    total: int
+    written: int
+    skipped: int
+    failures: dict[int, str]
+    elapsed_s: float
+    stopped: bool
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures and not self.stopped
+
+
+@dataclass
+class DatasetJob:
+    """A validated generation run; make one with :meth:`prepare`, then :meth:`run`."""
+
+    out_dir: Path
+    count: int
+    shared: SharedInputs
+    tasks: list[PairTask]
+    settings_record: dict
+    scheduler: str | None
+    workers: int
+    gather: bool
+    retries: int
+    model_bytes: bytes = field(repr=False)
+    done_rows: dict[int, dict] = field(default_factory=dict)
+    summary: GenerationSummary | None = None
+
+    # ---------------------------------------------------------------- prepare
+    @classmethod
+    def prepare(
+        cls,
+        model_path,
+        out_dir,
+        count: int | None = None,
+        seed: int = 0,
+        *,
+        layouts=None,
+        source_labels=None,
+        sampler_settings: LayoutSamplerSettings | None = None,
+        full_resolution: bool = True,
+        scheduler: str | None = None,
+        workers: int = 0,
+        gather: bool = False,
+        retries: int = 2,
+        device: str = "auto",
+    ) -> DatasetJob:
+        """Check every input and the output folder; writes nothing.
+
+        ``layouts``: None (sample them), a folder of label files, one stack
+        file, or an array / list of (H, W) maps. ``count`` defaults to the
+        number of given layouts. ``source_labels``: the full-size label map to
+        sample from (default: the model's own, kept at its working size).
+        ``workers``: 0 runs in this process, N > 0 on a local Dask cluster of
+        N processes; ignored with ``scheduler``. ``retries``: extra attempts
+        for a failed pair on a Dask cluster.
+        """
+        from .model_file import SemiaModel
+
+        model_path = Path(model_path)
+        model = SemiaModel.load(model_path, device=device)
+        model_bytes = model_path.read_bytes()
+        model_key = hashlib.sha256(model_bytes).hexdigest()
+        given = _load_layouts(layouts, model) if layouts is not None else None
+        if given is not None:
+            if count is None:
+                count = len(given)
+            elif count > len(given):
+                raise SemiaInputError(f"--count {count} is more than the {len(given)} layouts given.")
+        if count is None or count < 1:
+            raise SemiaInputError(f"The number of pairs must be at least 1; got {count}.")
+        if seed < 0:
+            raise SemiaInputError(f"The seed must be 0 or more; got {seed}.")
+        if workers < 0 or retries < 0:
+            raise SemiaInputError("workers and retries must be 0 or more.")
+        if source_labels is not None:
+            from .validation import validate_target
+
+            validate_target(source_labels, model.source_shape, model.codec)
+            source_labels = model.codec.decode(model.codec.encode(source_labels))
+        sampler_settings = sampler_settings or LayoutSamplerSettings()
+        out_dir = Path(out_dir)
+        _check_writable(out_dir)
+        shared = SharedInputs(
+            model_key=model_key,
+            model_bytes=None,
+            device=device,
+            seed=int(seed),
+            sampler_settings=sampler_settings,
+            source_labels=source_labels,
+            full_resolution=bool(full_resolution),
+            out_dir=None,
+            image_suffix=_image_suffix(model),
+            label_suffix=".png" if label_dtype(model.codec.class_ids).kind == "u" else ".tif",
+            name_width=max(5, len(str(count - 1))),
+            torch_threads=None,
+        )
+        if given is None:
+            tasks = [PairTask(index) for index in range(count)]
+            layout_sampler_for(shared, model)  # checks the object / background choice now
+        else:
+            tasks = [PairTask(i, layout, name) for i, (name, layout) in enumerate(given[:count])]
+        settings_record = {
+            "model_sha256": model_key,
+            "model_file": model_path.name,
+            "class_ids": list(model.codec.class_ids),
+            "palette": None if model.codec.palette is None else model.codec.palette.tolist(),
+            "seed": int(seed),
+            "full_resolution": bool(full_resolution),
+            "image_shape": list(model.source_shape if full_resolution else model.working_shape),
+            "layouts": "sampled" if given is None else _fingerprint([t.layout for t in tasks]),
+            "source_labels": None if source_labels is None else _fingerprint([source_labels]),
+            "sampler": sampler_settings.to_dict() if given is None else None,
+        }
+        remember_model(model_key, model)
+        job = cls(
+            out_dir=out_dir, count=count, shared=shared, tasks=tasks, settings_record=settings_record,
+            scheduler=scheduler, workers=int(workers), gather=bool(gather), retries=int(retries),
+            model_bytes=model_bytes,
+        )
+        job._check_earlier_run()
+        return job
+
+    def _check_earlier_run(self) -> None:
+        """Refuse a folder that holds other data; find the pairs already done."""
+        settings_path = self.out_dir / SETTINGS_FILE
+        if settings_path.is_file():
+            try:
+                earlier = json.loads(settings_path.read_text())
+            except (OSError, ValueError) as error:
+                raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
+            different = sorted(k for k in self.settings_record if earlier.get(k) != self.settings_record[k])
+            if different:
+                raise SemiaInputError(
+                    f"{self.out_dir} holds a dataset made with other settings ({', '.join(different)} "
+                    f"differ). Choose another output folder, or delete that one to start again."
+                )
+        elif any((self.out_dir / name).exists() for name in (IMAGES_DIR, LABELS_DIR, MANIFEST)):
+            raise SemiaInputError(
+                f"{self.out_dir} already holds images/, labels/ or a manifest not made by "
+                f"'napari-semia generate'; choose an empty or new output folder."
+            )
+        rows = _read_manifest(self.out_dir / MANIFEST)
+        for task in self.tasks:
+            row = rows.get(task.index)
+            image_file, labels_file = self.shared.file_names(task.index)
+            if row and (self.out_dir / image_file).is_file() and (self.out_dir / labels_file).is_file():
+                self.done_rows[task.index] = row
+
+    # -------------------------------------------------------------------- run
+    def run(self, stop_event: threading.Event | None = None) -> Iterator[GenerationProgress]:
+        """Make the missing pairs, yielding progress after each one.
+
+        Runs in the caller's thread; set ``stop_event`` (from any thread) to
+        stop after the pairs in progress. ``self.summary`` holds the outcome
+        once the iteration ends.
+        """
+        stop_event = stop_event or threading.Event()
+        started = time.monotonic()
+        todo = [task for task in self.tasks if task.index not in self.done_rows]
+        skipped = len(self.done_rows)
+        rows = dict(self.done_rows)
+        failures: dict[int, str] = {}
+        executor = self._executor()
+        manifest = _Manifest(self.out_dir / MANIFEST, rows)
+        rate = _Rate()
+        stopped = False
+
+        def progress(latest=None, message="", finished=False):
+            remaining = self.count - len(rows) - len(failures)
+            return GenerationProgress(
+                done=len(rows), total=self.count, skipped=skipped, failed=len(failures),
+                elapsed_s=time.monotonic() - started, eta_s=rate.eta(remaining), latest=latest,
+                message=message, finished=finished, stopped=stopped,
+            )
+
+        try:
+            yield progress(message=executor.description if todo else "Nothing to do: every pair exists.")
+            if todo:
+                executor.connect()  # before anything is written: an unreachable scheduler leaves no trace
+            self._create_folders()
+            manifest.open()
+            if todo:
+                executor.start(self)
+                for outcome in executor.results(todo, stop_event):
+                    if isinstance(outcome, PairResult):
+                        if outcome.image is not None:
+                            self._write_gathered(outcome)
+                        manifest.add(_manifest_row(outcome, self.shared.seed))
+                        rate.tick()
+                        yield progress(latest=outcome)
+                    else:
+                        index, error = outcome
+                        failures[index] = error
+                        yield progress(message=f"pair {index} failed: {error}")
+                stopped = stop_event.is_set() and len(rows) + len(failures) < self.count
+        finally:
+            executor.close()
+            manifest.close()
+            self.summary = GenerationSummary(
+                out_dir=self.out_dir, total=self.count, written=len(rows) - skipped, skipped=skipped,
+                failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped,
+            )
+        yield progress(finished=True)
+
+    def _executor(self):
+        if self.scheduler is not None or self.workers > 0:
+            return _DaskExecutor(self.scheduler, self.workers, self.retries, self.gather)
+        return _InProcessExecutor()
+
+    def _create_folders(self) -> None:
+        try:
+            for name in (IMAGES_DIR, LABELS_DIR):
+                (self.out_dir / name).mkdir(parents=True, exist_ok=True)
+                for leftover in (self.out_dir / name).glob(f".*{PARTIAL_MARKER}*"):
+                    leftover.unlink()
+            settings_path = self.out_dir / SETTINGS_FILE
+            if not settings_path.is_file():
+                _write_text_atomically(settings_path, json.dumps(self.settings_record, indent=2) + "\n")
+        except OSError as error:
+            raise SemiaInputError(f"Cannot write into {self.out_dir}: {error.strerror or error}") from None
+
+    def _write_gathered(self, result: PairResult) -> None:
+        write_atomically(self.out_dir / result.image_file, result.image)
+        write_atomically(self.out_dir / result.labels_file, result.labels)
+
+
+def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, progress_bar: bool = True,
+             **options) -> GenerationSummary:
+    """Make a dataset (see :meth:`DatasetJob.prepare` for the options), with a
+    tqdm progress bar on stderr; returns the summary."""
+    from tqdm import tqdm
+
+    job = DatasetJob.prepare(model_path, out_dir, count, seed, **options)
+    with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar) as bar:
+        for update in job.run():
+            bar.n = update.done + update.failed
+            if update.message:
+                bar.write(update.message)
+            bar.refresh()
+    return job.summary
+
+
+# ---------------------------------------------------------------- executors
+class _InProcessExecutor:
+    """Pairs made one after another in this process (torch uses every core)."""
+
+    description = "Generating in this process."
+
+    def connect(self) -> None:
+        pass
+
+    def start(self, job: DatasetJob) -> None:
+        self._shared = replace(job.shared, out_dir=str(job.out_dir))
+
+    def results(self, todo: list[PairTask], stop_event: threading.Event):
+        # One background thread keeps Stop responsive for a caller that
+        # consumes progress in a GUI thread, and lets writing overlap a little.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="semia-pair") as pool:
+            queue = deque(todo)
+            running = {}
+            while queue or running:
+                while queue and len(running) < _QUEUE_PER_THREAD and not stop_event.is_set():
+                    task = queue.popleft()
+                    running[pool.submit(make_pair, self._shared, task)] = task.index
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: running[f]):
+                    index = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        yield future.result()
+                    elif isinstance(error, SemiaInputError):
+                        raise error
+                    else:
+                        yield index, f"{type(error).__name__}: {error}"
+
+    def close(self) -> None:
+        pass
+
+
+class _DaskExecutor:
+    """Pairs made on a Dask cluster: an existing one, or a local one started here."""
+
+    def __init__(self, scheduler: str | None, workers: int, retries: int, gather: bool) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self.retries = retries
+        self.gather = gather
+        self.client = None
+        self.cluster = None
+        self.futures = []
+        if scheduler is not None:
+            self.description = f"Generating on the Dask cluster at {scheduler}."
+        else:
+            self.description = f"Generating on a local Dask cluster of {workers} worker process(es)."
+
+    def connect(self) -> None:
+        """Connect (or start a local cluster); an unreachable scheduler is an input error."""
+        from distributed import Client, LocalCluster
+
+        if self.client is not None:
+            return
+        if self.scheduler is None:
+            import logging
+
+            self.cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None, silence_logs=logging.ERROR,
+            )
+            self.client = Client(self.cluster, set_as_default=False)
+            return
+        try:
+            self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise SemiaInputError(
+                f"No Dask scheduler answers at {self.scheduler} (waited {CONNECT_TIMEOUT_S:g} s): {error}"
+            ) from None
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
+        except TimeoutError:
+            self.close()
+            raise SemiaInputError(
+                f"The Dask scheduler at {self.scheduler} has no workers (waited {WORKER_TIMEOUT_S:g} s)."
+            ) from None
+
+    def start(self, job: DatasetJob) -> None:
+        out_dir = None
+        if not self.gather:
+            out_dir = str(job.out_dir.resolve())
+            problems = {w: p for w, p in self.client.run(check_output_folder, out_dir).items() if p}
+            if problems:
+                worker, problem = next(iter(problems.items()))
+                raise SemiaInputError(
+                    f"{len(problems)} Dask worker(s) cannot write the dataset ({worker}: {problem}). "
+                    f"Use a folder on a file system the workers share, or --gather to write here."
+                )
+        shared = replace(job.shared, model_bytes=job.model_bytes, out_dir=out_dir, torch_threads=1)
+        # Sent once to every worker rather than with every task.
+        self.shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+
+    def results(self, todo: list[PairTask], stop_event: threading.Event):
+        from distributed import as_completed
+
+        self.futures = [
+            self.client.submit(make_pair, self.shared_future, task, retries=self.retries, pure=False,
+                               key=f"semia-pair-{task.index}-{os.urandom(4).hex()}")
+            for task in todo
+        ]
+        index_of = {future.key: task.index for future, task in zip(self.futures, todo)}
+        for future in as_completed(self.futures, loop=self.client.loop):
+            if stop_event.is_set():
+                break
+            if future.status == "finished":
+                yield future.result()
+            else:
+                error = future.exception()
+                attempts = self.retries + 1
+                yield index_of[future.key], f"{type(error).__name__}: {error} (after {attempts} attempt(s))"
+            future.release()
+
+    def close(self) -> None:
+        if self.client is not None and self.futures:
+            self.client.cancel(self.futures)
+        self.futures = []
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+
+# ---------------------------------------------------------------- helpers
+class _Rate:
+    """Seconds per pair since the first one of this run (start-up excluded), for the ETA."""
+
+    def __init__(self) -> None:
+        self.first = None
+        self.last = None
+        self.count = 0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.first = self.first if self.first is not None else now
+        self.last = now
+        self.count += 1
+
+    def eta(self, remaining: int) -> float | None:
+        if self.count < 2:
+            return None
+        return remaining * (self.last - self.first) / (self.count - 1)
+
+
+class _Manifest:
+    """manifest.csv: rows appended as pairs finish (so an interrupted run keeps
+    them), rewritten in index order when the run ends."""
+
+    def __init__(self, path: Path, rows: dict[int, dict]) -> None:
+        self.path = path
+        self.rows = rows
+        self.file = None
+        self.writer = None
+
+    def open(self) -> None:
+        # Rewrite first: drops a line torn by an earlier interruption, which
+        # would otherwise swallow the next appended row.
+        self.write_sorted()
+        self.file = open(self.path, "a", newline="")  # noqa: SIM115 (closed by close())
+        self.writer = csv.DictWriter(self.file, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+
+    def add(self, row: dict) -> None:
+        self.rows[int(row["index"])] = row
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+            self.write_sorted()
+
+    def write_sorted(self) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for index in sorted(self.rows):
+            writer.writerow(self.rows[index])
+        _write_text_atomically(self.path, buffer.getvalue())
+
+
+def _manifest_row(result: PairResult, seed: int) -> dict:
+    return {
+        "index": result.index,
+        "seed": seed if result.layout == "sampled" else "",
+        "image": result.image_file,
+        "labels": result.labels_file,
+        "layout": result.layout,
+        "edits": result.edits,
+        "params": json.dumps(result.params, separators=(",", ":")),
+    }
+
+
+def _read_manifest(path: Path) -> dict[int, dict]:
+    """Rows of an earlier run's manifest by index; unreadable rows are left out
+    (their pairs are made again)."""
+    if not path.is_file():
+        return {}
+    rows = {}
+    with open(path, newline="") as file:
+        for row in csv.DictReader(file):
+            try:
+                values = {column: row[column] for column in MANIFEST_COLUMNS}
+                json.loads(values["params"])  # a torn last line fails here
+                rows[int(values["index"])] = values
+            except (KeyError, TypeError, ValueError):
+                continue
+    return rows
+
+
+def load_manifest(out_dir) -> list[dict]:
+    """The rows of a dataset's manifest, in index order, with ``params`` parsed."""
+    rows = _read_manifest(Path(out_dir) / MANIFEST)
+    return [dict(rows[i], index=i, params=json.loads(rows[i]["params"])) for i in sorted(rows)]
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}{PARTIAL_MARKER}{os.getpid()}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _check_writable(out_dir: Path) -> None:
+    """The output folder, or the nearest folder above it that exists, must be writable."""
+    existing = out_dir
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise SemiaInputError(f"The output path {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SemiaInputError(f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
+
+
+def _image_suffix(model) -> str:
+    from .io import image_suffix
+
+    normalizer = model.normalizer
+    shape = (1, 1) if normalizer.layout == "gray" else (1, 1, normalizer.channels)
+    return image_suffix(np.zeros(shape, dtype=normalizer.dtype))
+
+
+def _fingerprint(arrays) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(repr(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
+    """Given layouts as (name, class indices) pairs, each checked against the model."""
+    from .io import read_label_file
+    from .validation import validate_target
+
+    if isinstance(layouts, (str, os.PathLike)):
+        path = Path(layouts)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in _LAYOUT_SUFFIXES)
+            if not files:
+                raise SemiaInputError(f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
+            named = [(p.name, read_label_file(p)) for p in files]
+        elif path.is_file():
+            named = _stack_layers(path.name, read_label_file(path), model)
+        else:
+            raise SemiaInputError(f"The layouts {path} are neither a folder nor a file.")
+    else:
+        array = layouts if isinstance(layouts, np.ndarray) else None
+        if array is not None and array.ndim >= 3 and not _is_single_map(array, model):
+            named = [(f"layout {i}", layer) for i, layer in enumerate(array)]
+        elif array is not None:
+            named = [("layout 0", array)]
+        else:
+            named = [(f"layout {i}", np.asarray(layer)) for i, layer in enumerate(layouts)]
+    if not named:
+        raise SemiaInputError("No layouts given.")
+    dtype = np.uint8 if model.num_classes <= 256 else np.uint16
+    checked = []
+    for name, layout in named:
+        try:
+            index = validate_target(layout, model.source_shape, model.codec)
+        except SemiaInputError as error:
+            raise SemiaInputError(f"Layout {name}: {error}") from None
+        checked.append((name, index.astype(dtype)))
+    return checked
+
+
+def _is_single_map(array: np.ndarray, model) -> bool:
+    """(H, W, 3|4) colour map of the model's size, rather than a stack of maps."""
+    return array.ndim == 3 and tuple(array.shape[:2]) == tuple(model.source_shape) and array.shape[-1] in (3, 4)
+
+
+def _stack_layers(name: str, array: np.ndarray, model) -> list[tuple[str, np.ndarray]]:
+    if array.ndim == 2 or _is_single_map(array, model):
+        return [(name, array)]
+    return [(f"{name}[{i}]", layer) for i, layer in enumerate(array)]

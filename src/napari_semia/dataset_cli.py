@@ -1,0 +1,143 @@
+"""``napari-semia generate``: a synthetic training set from a trained model.
+
+Kept apart from ``cli.py``, which only registers the command. Heavy imports
+(torch, dask) happen when the command runs, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import SemiaInputError
+
+EXIT_PAIRS_FAILED = 1
+
+
+def _id_list(text: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class ids, got {text!r}") from None
+    if not ids:
+        raise argparse.ArgumentTypeError("expected at least one class id")
+    return ids
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_generate_command(commands) -> argparse.ArgumentParser:
+    """Add ``generate`` to the ``napari-semia`` subcommands."""
+    parser = commands.add_parser(
+        "generate", help="make a synthetic training set: new layouts and their images",
+        description=(
+            "Make COUNT (image, label map) pairs with a trained model: new layouts sampled "
+            "from the source's (objects moved, rotated, scaled, flipped, dropped, duplicated; "
+            "optional elastic warp) or given ones, and the model's image for each. Writes "
+            "DATASET/images/, DATASET/labels/ and DATASET/manifest.csv; running the same "
+            "command again completes an interrupted run."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="model file (.semia)")
+    parser.add_argument("-o", "--output", required=True, metavar="DATASET", help="output folder")
+    parser.add_argument("--count", type=_at_least(1), metavar="N",
+                        help="number of pairs (default: as many as --layouts gives; required without it)")
+    parser.add_argument("--seed", type=_at_least(0), default=0, help="layout seed (default 0)")
+    parser.add_argument("--layouts", metavar="DIR_OR_STACK",
+                        help="use these label maps (a folder of files, or one stack file) instead of sampling")
+    parser.add_argument("--labels", metavar="FILE",
+                        help="the source's full-size label map to sample from (default: the model's own "
+                             "copy, kept at its working size)")
+    parser.add_argument("--working-size", action="store_true",
+                        help="write pairs at the model's working size instead of the source's full size")
+    where = parser.add_argument_group("where it runs")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (default: this machine)")
+    where.add_argument("--workers", type=_at_least(0), default=0, metavar="N",
+                       help="without --scheduler: 0 = in this process (default), N = a local Dask cluster "
+                            "of N worker processes")
+    where.add_argument("--gather", action="store_true",
+                       help="workers send the pairs back to be written here, instead of writing them "
+                            "into DATASET themselves (needs no shared file system)")
+    where.add_argument("--retries", type=_at_least(0), default=2,
+                       help="extra attempts for a pair whose task fails on a Dask worker (default 2)")
+    where.add_argument("--device", default="auto", help="torch device (default: auto)")
+    sampler = parser.add_argument_group("layout sampler")
+    sampler.add_argument("--objects", type=_id_list, metavar="IDS",
+                         help="class ids of the objects to move, e.g. 2,3 (default: all but the background)")
+    sampler.add_argument("--background", type=_id_list, metavar="IDS",
+                         help="class ids of the background (default: the largest class by area)")
+    sampler.add_argument("--strength", type=_non_negative_float, default=1.0,
+                         help="how far layouts depart from the source: 0 = not at all, 1 = default, 2 = twice")
+    sampler.add_argument("--allow-overlap", action="store_true", help="let moved objects cover others")
+    sampler.add_argument("--move-border-objects", action="store_true",
+                         help="also move objects that touch the image border")
+    sampler.add_argument("--no-elastic", action="store_true", help="no elastic warp of the whole layout")
+    return parser
+
+
+def _sampler_settings(args):
+    from .layout_sampler import LayoutSamplerSettings
+
+    choices = {"elastic_strength": 0.0} if args.no_elastic else {}
+    settings = LayoutSamplerSettings(
+        object_ids=args.objects,
+        background_ids=args.background,
+        allow_overlap=args.allow_overlap,
+        move_border_objects=args.move_border_objects,
+        **choices,
+    )
+    return settings.scaled(args.strength)
+
+
+def run_generate(args) -> int:
+    """Run ``napari-semia generate``; input errors raise SemiaInputError."""
+    from .dataset import generate
+
+    if args.count is None and args.layouts is None:
+        raise SemiaInputError("Give --count N (and/or --layouts DIR).")
+    source_labels = None
+    if args.labels:
+        from .io import read_label_file
+
+        source_labels = read_label_file(args.labels)
+    summary = generate(
+        args.model, args.output, args.count, args.seed,
+        layouts=args.layouts,
+        source_labels=source_labels,
+        sampler_settings=_sampler_settings(args),
+        full_resolution=not args.working_size,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        gather=args.gather,
+        retries=args.retries,
+        device=args.device,
+    )
+    rate = summary.written / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
+    print(
+        f"Wrote {summary.written} pair(s) to {summary.out_dir} in {summary.elapsed_s:.1f} s "
+        f"({rate:.2f} pairs/s); {summary.skipped} were already there.",
+        file=sys.stderr,
+    )
+    if summary.failures:
+        for index, error in sorted(summary.failures.items()):
+            print(f"pair {index} failed: {error}", file=sys.stderr)
+        print(f"error: {len(summary.failures)} pair(s) failed; run the same command again to retry them.",
+              file=sys.stderr)
+        return EXIT_PAIRS_FAILED
+    return 0

@@ -1,0 +1,268 @@
+"""Worker side of dataset generation: one (image, label map) pair per task.
+
+Runs in the caller's process or on a Dask worker, which needs only this
+headless core (numpy, scipy, scikit-image, torch): nothing here imports napari
+or Qt. The model file travels once per run as bytes in :class:`SharedInputs`
+(broadcast to every worker) and is loaded once per worker process; the layout
+sampler is built once per worker too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SemiaInputError
+from .layout_sampler import LayoutSampler, LayoutSamplerSettings
+
+IMAGES_DIR = "images"
+LABELS_DIR = "labels"
+#: Temporary files are hidden and carry this marker, so a resumed run can
+#: recognise (and remove) the leftovers of an interrupted write.
+PARTIAL_MARKER = ".partial-"
+#: Models and samplers kept per worker process; a run uses one of each.
+_CACHE_SIZE = 2
+
+
+@dataclass(frozen=True)
+class SharedInputs:
+    """Everything every pair of a run needs; sent once to each worker."""
+
+    model_key: str
+    """SHA-256 of the model file: the cache key on the workers."""
+    model_bytes: bytes | None
+    """The model file's content; None when the model is already cached here."""
+    device: str
+    seed: int
+    sampler_settings: LayoutSamplerSettings
+    source_labels: np.ndarray | None
+    """Full-size source ids to sample layouts from; None: the model's own
+    source layout (its working-size class map, upsampled)."""
+    full_resolution: bool
+    out_dir: str | None
+    """Where the worker writes the pair; None: the pair goes back to the caller."""
+    image_suffix: str
+    label_suffix: str
+    name_width: int
+    torch_threads: int | None
+    """Intra-op threads for torch on a worker (1 when several workers share the
+    cores); None leaves torch's setting alone."""
+
+    @property
+    def sampler_key(self) -> str:
+        digest = hashlib.sha256(self.model_key.encode())
+        digest.update(repr(sorted(self.sampler_settings.to_dict().items())).encode())
+        if self.source_labels is not None:
+            digest.update(repr(self.source_labels.shape).encode())
+            digest.update(np.ascontiguousarray(self.source_labels).tobytes())
+        return digest.hexdigest()
+
+    def file_names(self, index: int) -> tuple[str, str]:
+        """(image, labels) paths of pair ``index``, relative to the output folder."""
+        stem = f"{index:0{self.name_width}d}"
+        return f"{IMAGES_DIR}/{stem}{self.image_suffix}", f"{LABELS_DIR}/{stem}{self.label_suffix}"
+
+
+@dataclass(frozen=True)
+class PairTask:
+    index: int
+    layout: np.ndarray | None = None
+    """A given layout as class indices (uint8/uint16); None: sample one."""
+    layout_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PairResult:
+    index: int
+    image_file: str
+    labels_file: str
+    layout: str
+    """'sampled' or the given layout's name."""
+    edits: str
+    params: dict
+    seconds: float
+    worker: str
+    image: np.ndarray | None = None
+    """The pair itself when it is gathered by the caller instead of written."""
+    labels: np.ndarray | None = None
+
+
+_models: OrderedDict = OrderedDict()
+_samplers: OrderedDict = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _remember(cache: OrderedDict, key: str, value) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def remember_model(key: str, model) -> None:
+    """Put an already loaded model into this process's cache (in-process runs)."""
+    with _cache_lock:
+        _remember(_models, key, model)
+
+
+def _model(shared: SharedInputs):
+    with _cache_lock:
+        model = _models.get(shared.model_key)
+        if model is not None:
+            return model
+        if shared.model_bytes is None:
+            raise SemiaInputError("The model is neither cached in this process nor sent with the task.")
+        if shared.torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(shared.torch_threads)
+        model = _load_model_bytes(shared.model_bytes, shared.device)
+        _remember(_models, shared.model_key, model)
+        return model
+
+
+def _load_model_bytes(content: bytes, device: str):
+    from .model_file import SemiaModel
+
+    # The model file API reads paths; a private temporary file is the simplest
+    # way from bytes to a model, and it is gone as soon as the model is loaded.
+    handle, path = tempfile.mkstemp(suffix=".semia")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        return SemiaModel.load(path, device=device)
+    finally:
+        os.unlink(path)
+
+
+def layout_sampler_for(shared: SharedInputs, model) -> LayoutSampler:
+    """The run's layout sampler, built once per process."""
+    key = shared.sampler_key
+    with _cache_lock:
+        sampler = _samplers.get(key)
+    if sampler is not None:
+        return sampler
+    if shared.source_labels is not None:
+        sampler = LayoutSampler(shared.source_labels, shared.sampler_settings, codec=model.codec)
+    else:
+        sampler = LayoutSampler.from_index(model_source_index(model), model.codec, shared.sampler_settings)
+    with _cache_lock:
+        _remember(_samplers, key, sampler)
+    return sampler
+
+
+def model_source_index(model) -> np.ndarray:
+    """The model's source layout as full-size class indices (nearest-neighbour
+    upsampling of the working-size map the model file keeps)."""
+    from .synthesis import resize_index
+
+    index = resize_index(model.source_index.cpu(), tuple(model.source_shape), model.num_classes)
+    return index[0].numpy().astype(np.int64)
+
+
+def _working_labels(model, index: np.ndarray) -> np.ndarray:
+    """Full-size class indices -> the working-size map the network is given."""
+    import torch
+
+    from .synthesis import resize_index
+
+    resized = resize_index(torch.as_tensor(index)[None], tuple(model.working_shape), model.num_classes)
+    return resized[0].numpy()
+
+
+def _synthesize(model, target: np.ndarray, full_resolution: bool) -> np.ndarray:
+    from .synthesis import synthesize
+
+    return synthesize(model, target, full_size=full_resolution)
+
+
+def label_dtype(class_ids) -> np.dtype:
+    """Smallest dtype for written label files: uint8, uint16 (both PNG) or int32 (TIFF)."""
+    largest = max(int(i) for i in class_ids)
+    if largest <= np.iinfo(np.uint8).max:
+        return np.dtype(np.uint8)
+    if largest <= np.iinfo(np.uint16).max:
+        return np.dtype(np.uint16)
+    return np.dtype(np.int32)
+
+
+def write_atomically(path: Path, array: np.ndarray) -> None:
+    """Write to a hidden temporary file in the same folder, then rename it into
+    place: a reader (or a resumed run) never sees a half-written file."""
+    from .io import write_image_file
+
+    temporary = path.with_name(f".{path.stem}{PARTIAL_MARKER}{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    try:
+        write_image_file(temporary, array)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
+    """Make pair ``task.index``: its layout (given or sampled), the synthesized
+    image and the label map, written to ``shared.out_dir`` or returned."""
+    started = time.perf_counter()
+    model = _model(shared)
+    if task.layout is None:
+        sampled = layout_sampler_for(shared, model).sample(task.index, shared.seed)
+        index = model.codec.encode(sampled.labels)
+        layout_name, edits, params = "sampled", sampled.summary, sampled.record
+    else:
+        index = task.layout.astype(np.int64)
+        layout_name, edits, params = task.layout_name or f"layout {task.index}", "given", {"file": task.layout_name}
+    image = _synthesize(model, model.codec.decode(index), shared.full_resolution)
+    if not shared.full_resolution:
+        index = _working_labels(model, index)
+    labels = model.codec.decode(index).astype(label_dtype(model.codec.class_ids))
+    image_file, labels_file = shared.file_names(task.index)
+    if shared.out_dir is not None:
+        # Image first: a pair counts as done when its label file exists.
+        write_atomically(Path(shared.out_dir) / image_file, image)
+        write_atomically(Path(shared.out_dir) / labels_file, labels)
+        image = labels = None
+    return PairResult(
+        index=task.index,
+        image_file=image_file,
+        labels_file=labels_file,
+        layout=layout_name,
+        edits=edits,
+        params=params,
+        seconds=time.perf_counter() - started,
+        worker=_worker_name(),
+        image=image,
+        labels=labels,
+    )
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):  # not on a Dask worker
+        return f"pid {os.getpid()}"
+
+
+def check_output_folder(out_dir: str) -> str | None:
+    """Run on each worker before a run: None if it can write into ``out_dir``,
+    else why not (workers need the folder on a shared file system)."""
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return f"the folder {out_dir} does not exist there"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".write-test" + PARTIAL_MARKER, dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        return f"cannot write into {out_dir}: {error.strerror or error}"
+    return None

@@ -1,0 +1,320 @@
+"""Dataset generation: pairs, manifest, resume, stop, bad input, and Dask runs.
+
+The Dask tests start a real scheduler and worker on 127.0.0.1 (loopback only)
+and stop them at the end of the module.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import napari_semia
+from napari_semia import cli
+from napari_semia.config import TrainingConfig
+from napari_semia.dataset import MANIFEST_COLUMNS, DatasetJob, generate, load_manifest
+from napari_semia.dataset_worker import make_pair
+from napari_semia.errors import SemiaInputError
+from napari_semia.io import read_image_file, read_label_file, write_image_file
+from napari_semia.trainer import SemiaTrainer
+
+TINY = TrainingConfig(steps=2, size=32, width=8, levels=3, patch_queries=128)
+SIZE = 40
+SRC = Path(napari_semia.__file__).resolve().parents[1]
+#: Seconds a Dask test may wait for its scheduler or worker to come up.
+STARTUP_TIMEOUT_S = 60
+
+
+def objects_scene(gray16: bool = False):
+    """40 x 40: noisy background (0) with three striped squares (1)."""
+    rng = np.random.default_rng(0)
+    labels = np.zeros((SIZE, SIZE), np.uint8)
+    for top, left in [(4, 5), (22, 8), (12, 26)]:
+        labels[top:top + 9, left:left + 9] = 1
+    stripes = (np.arange(SIZE) // 2 % 2)[None, :].repeat(SIZE, 0)
+    gray = np.where(labels == 1, 40 + 180 * stripes, 110 + rng.normal(0, 15, labels.shape))
+    if gray16:
+        return (np.clip(gray, 0, 255) * 200).astype(np.uint16), labels
+    image = np.stack([gray, gray * 0.8, np.full(gray.shape, 90.0)], axis=-1)
+    return np.clip(image, 0, 255).astype(np.uint8), labels
+
+
+def train(folder: Path, gray16: bool = False) -> tuple[Path, np.ndarray, np.ndarray]:
+    image, labels = objects_scene(gray16)
+    trainer = SemiaTrainer(image, labels, config=TINY, device="cpu")
+    for _ in trainer.run():
+        pass
+    path = folder / ("gray16.semia" if gray16 else "rgb.semia")
+    trainer.model.save(path)
+    return path, image, labels
+
+
+@pytest.fixture(scope="module")
+def rgb_model(tmp_path_factory):
+    return train(tmp_path_factory.mktemp("models"))
+
+
+def pair_files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.parent.name in ("images", "labels")
+    }
+
+
+# ------------------------------------------------------------------ local runs
+def test_generate_writes_valid_pairs_and_a_manifest(rgb_model, tmp_path):
+    model_path, image, labels = rgb_model
+    summary = generate(model_path, tmp_path / "ds", count=4, seed=3, progress_bar=False)
+    assert summary.written == 4 and summary.complete
+    rows = load_manifest(tmp_path / "ds")
+    assert [row["index"] for row in rows] == [0, 1, 2, 3]
+    for row in rows:
+        assert set(row) == set(MANIFEST_COLUMNS)
+        assert row["seed"] == "3" and row["layout"] == "sampled"
+        assert row["params"]["index"] == row["index"] and row["edits"]
+        pair_image = read_image_file(tmp_path / "ds" / row["image"])
+        pair_labels = read_label_file(tmp_path / "ds" / row["labels"])
+        assert pair_image.dtype == image.dtype and pair_image.shape == image.shape
+        assert pair_labels.shape == labels.shape and set(np.unique(pair_labels)) <= {0, 1}
+    assert any(not np.array_equal(read_label_file(tmp_path / "ds" / r["labels"]), labels) for r in rows)
+    settings = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert settings["class_ids"] == [0, 1] and settings["seed"] == 3
+    assert not list((tmp_path / "ds").rglob(".*"))  # no temporary files left
+
+
+def test_uint16_gray_source_gives_tiff_images(tmp_path):
+    model_path, image, _ = train(tmp_path, gray16=True)
+    generate(model_path, tmp_path / "ds", count=2, progress_bar=False)
+    written = tifffile.imread(tmp_path / "ds" / "images" / "00000.tif")
+    assert written.dtype == np.uint16 and written.shape == image.shape
+    assert (tmp_path / "ds" / "labels" / "00000.png").is_file()
+
+
+def test_working_size_pairs_match_the_model(rgb_model, tmp_path):
+    from napari_semia.model_file import SemiaModel
+
+    model_path, _, _ = rgb_model
+    generate(model_path, tmp_path / "ds", count=1, full_resolution=False, progress_bar=False)
+    working = SemiaModel.load(model_path, device="cpu").working_shape
+    assert read_image_file(tmp_path / "ds" / "images" / "00000.png").shape[:2] == working
+    assert read_label_file(tmp_path / "ds" / "labels" / "00000.png").shape == working
+
+
+def test_resume_makes_only_missing_pairs(rgb_model, tmp_path):
+    model_path, _, _ = rgb_model
+    out = tmp_path / "ds"
+    generate(model_path, out, count=3, seed=1, progress_bar=False)
+    first = pair_files(out)
+    (out / "labels" / "00001.png").unlink()  # as if interrupted between the two files
+    summary = generate(model_path, out, count=5, seed=1, progress_bar=False)
+    assert (summary.skipped, summary.written) == (2, 3)
+    after = pair_files(out)
+    assert all(after[name] == content for name, content in first.items())  # same pair made again
+    assert len(after) == 10 and len(load_manifest(out)) == 5
+    assert generate(model_path, out, count=5, seed=1, progress_bar=False).written == 0
+
+
+def test_stop_then_rerun_completes(rgb_model, tmp_path):
+    model_path, _, _ = rgb_model
+    job = DatasetJob.prepare(model_path, tmp_path / "ds", count=6)
+    stop = threading.Event()
+    for progress in job.run(stop):
+        if progress.done >= 1:
+            stop.set()
+    assert job.summary.stopped and job.summary.written < 6
+    assert progress.finished and progress.stopped
+    rerun = generate(model_path, tmp_path / "ds", count=6, progress_bar=False)
+    assert rerun.skipped == job.summary.written and rerun.skipped + rerun.written == 6
+    assert not list((tmp_path / "ds").rglob(".*"))
+
+
+def test_other_settings_in_the_same_folder_are_refused(rgb_model, tmp_path):
+    model_path, _, _ = rgb_model
+    generate(model_path, tmp_path / "ds", count=1, seed=1, progress_bar=False)
+    with pytest.raises(SemiaInputError, match="other settings .*seed"):
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=2)
+
+
+def test_given_layouts(rgb_model, tmp_path):
+    model_path, _, labels = rgb_model
+    folder = tmp_path / "layouts"
+    write_image_file(folder / "a.png", labels)
+    write_image_file(folder / "b.png", np.roll(labels, 5, axis=1))
+    summary = generate(model_path, tmp_path / "ds", layouts=folder, progress_bar=False)
+    assert summary.written == 2
+    rows = load_manifest(tmp_path / "ds")
+    assert [row["layout"] for row in rows] == ["a.png", "b.png"] and rows[0]["seed"] == ""
+    assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), np.roll(labels, 5, axis=1))
+
+
+# ------------------------------------------------------------------ bad input
+def run_cli(args, capsys):
+    code = cli.main(["generate", *map(str, args)])
+    return code, capsys.readouterr().err
+
+
+def test_cli_generates(rgb_model, tmp_path, capsys):
+    model_path, _, _ = rgb_model
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 2, "--objects", "1", "--no-elastic"], capsys)
+    assert code == 0, err
+    assert "Wrote 2 pair(s)" in err
+    assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["sampler"]["elastic_strength"] == 0
+
+
+@pytest.mark.parametrize("problem", ["wrong size", "unknown id"])
+def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
+    model_path, _, labels = rgb_model
+    folder = tmp_path / "layouts"
+    write_image_file(folder / "good.png", labels)
+    bad = labels[:30] if problem == "wrong size" else np.where(labels == 1, 7, labels).astype(np.uint8)
+    write_image_file(folder / "bad.png", bad)
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--layouts", folder], capsys)
+    assert code == 2
+    assert err.startswith("error: Layout bad.png:") and "Traceback" not in err
+    assert ("shape (30, 40)" in err) if problem == "wrong size" else ("unknown id(s) 7" in err)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_cli_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
+    fake = tmp_path / "model.semia"
+    fake.write_text("not a model")
+    code, err = run_cli([fake, "-o", tmp_path / "ds", "--count", 1], capsys)
+    assert code == 2 and "not a readable napari-semia model file" in err
+
+
+def test_cli_rejects_an_output_path_inside_a_file(rgb_model, tmp_path, capsys):
+    model_path, _, _ = rgb_model
+    (tmp_path / "file.txt").write_text("")
+    code, err = run_cli([model_path, "-o", tmp_path / "file.txt" / "ds", "--count", 1], capsys)
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_cli_unreachable_scheduler_is_a_quick_clear_error(rgb_model, tmp_path, capsys):
+    model_path, _, _ = rgb_model
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 2, "--scheduler", f"tcp://127.0.0.1:{port}"],
+                        capsys)
+    assert code == 2 and f"No Dask scheduler answers at tcp://127.0.0.1:{port}" in err
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "ds").exists()
+
+
+# ------------------------------------------------------------------ Dask
+def _wait_for(condition, what: str, processes) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not condition():
+        if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+            raise RuntimeError(f"the test's Dask {what} did not start")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler(tmp_path_factory):
+    """A scheduler and one single-threaded worker, separate processes on 127.0.0.1."""
+    from distributed import Client
+
+    folder = tmp_path_factory.mktemp("dask")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    scheduler_file = folder / "scheduler.json"
+    logs = open(folder / "dask.log", "w")  # noqa: SIM115 (closed after the processes end)
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file)],
+        env=env, stdout=logs, stderr=subprocess.STDOUT,
+    )]
+    try:
+        _wait_for(scheduler_file.is_file, "scheduler", processes)
+        time.sleep(0.2)  # the file is written in one go, but give it a moment to be complete
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1",
+             "--nthreads", "1", "--no-nanny", "--dashboard-address", "127.0.0.1:0"],
+            env=env, stdout=logs, stderr=subprocess.STDOUT,
+        ))
+        with Client(address, timeout=STARTUP_TIMEOUT_S, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=STARTUP_TIMEOUT_S)
+        yield address
+    finally:
+        # Worker first: a worker whose scheduler is already gone can hang while closing.
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        logs.close()
+
+
+@pytest.mark.parametrize("gather", [False, True], ids=["workers-write", "gathered"])
+def test_dask_cluster_makes_the_same_files_as_a_local_run(rgb_model, tmp_path, dask_scheduler, gather):
+    from distributed import Client
+
+    model_path, _, _ = rgb_model
+    local = generate(model_path, tmp_path / "local", count=4, seed=5, progress_bar=False)
+    remote = generate(model_path, tmp_path / "remote", count=4, seed=5, scheduler=dask_scheduler,
+                      gather=gather, progress_bar=False)
+    assert local.written == remote.written == 4 and remote.complete
+    assert pair_files(tmp_path / "remote") == pair_files(tmp_path / "local")
+    assert load_manifest(tmp_path / "remote") == load_manifest(tmp_path / "local")
+    # The worker made pairs with the headless core only: no napari, no Qt.
+    with Client(dask_scheduler, set_as_default=False) as client:
+        loaded = client.run(eval, "sorted(m for m in __import__('sys').modules if m.split('.')[0] in "
+                                  "('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'magicgui'))")
+        made_pairs = client.run(eval, "'napari_semia.dataset_worker' in __import__('sys').modules")
+    assert list(made_pairs.values()) == [True]
+    assert list(loaded.values()) == [[]]
+
+
+def test_dask_run_resumes_a_local_run(rgb_model, tmp_path, dask_scheduler):
+    model_path, _, _ = rgb_model
+    generate(model_path, tmp_path / "ds", count=2, progress_bar=False)
+    summary = generate(model_path, tmp_path / "ds", count=4, scheduler=dask_scheduler, progress_bar=False)
+    assert (summary.skipped, summary.written) == (2, 2)
+
+
+_attempts: dict[int, int] = {}
+_attempts_lock = threading.Lock()
+
+
+def flaky_make_pair(shared, task):
+    """Fails the first attempt at every pair, and every attempt at pair 2."""
+    with _attempts_lock:
+        _attempts[task.index] = _attempts.get(task.index, 0) + 1
+        attempt = _attempts[task.index]
+    if attempt == 1 or task.index == 2:
+        raise OSError(f"simulated worker failure on attempt {attempt}")
+    return make_pair(shared, task)
+
+
+def test_failed_tasks_are_retried_and_lasting_failures_reported(rgb_model, tmp_path, monkeypatch):
+    # A worker in this process, so that it runs this module's flaky task.
+    from distributed import LocalCluster
+
+    import napari_semia.dataset
+
+    monkeypatch.setattr(napari_semia.dataset, "make_pair", flaky_make_pair)
+    _attempts.clear()
+    model_path, _, _ = rgb_model
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        job = DatasetJob.prepare(model_path, tmp_path / "ds", count=4, scheduler=cluster.scheduler_address,
+                                 retries=2)
+        messages = [progress.message for progress in job.run()]
+    assert _attempts == {0: 2, 1: 2, 2: 3, 3: 2}
+    assert job.summary.written == 3 and list(job.summary.failures) == [2]
+    assert "simulated worker failure on attempt 3 (after 3 attempt(s))" in job.summary.failures[2]
+    assert any(message.startswith("pair 2 failed") for message in messages)
+    assert not (tmp_path / "ds" / "images" / "00002.png").exists()
