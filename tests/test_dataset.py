@@ -278,11 +278,13 @@ def test_dask_cluster_makes_the_same_files_as_a_local_run(rgb_model, tmp_path, d
     assert list(loaded.values()) == [[]]
 
 
-def test_dask_run_resumes_a_local_run(rgb_model, tmp_path, dask_scheduler):
+def test_the_same_command_on_a_cluster_completes_a_local_run(rgb_model, tmp_path, dask_scheduler, capsys):
     model_path, _, _ = rgb_model
     generate(model_path, tmp_path / "ds", count=2, progress_bar=False)
-    summary = generate(model_path, tmp_path / "ds", count=4, scheduler=dask_scheduler, progress_bar=False)
-    assert (summary.skipped, summary.written) == (2, 2)
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 4, "--scheduler", dask_scheduler], capsys)
+    assert code == 0, err
+    assert "Wrote 2 pair(s)" in err and "2 were already there" in err
+    assert len(load_manifest(tmp_path / "ds")) == 4
 
 
 _attempts: dict[int, int] = {}
@@ -303,9 +305,9 @@ def test_failed_tasks_are_retried_and_lasting_failures_reported(rgb_model, tmp_p
     # A worker in this process, so that it runs this module's flaky task.
     from distributed import LocalCluster
 
-    import napari_semia.dataset
+    import napari_semia.dataset_worker
 
-    monkeypatch.setattr(napari_semia.dataset, "make_pair", flaky_make_pair)
+    monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", flaky_make_pair)
     _attempts.clear()
     model_path, _, _ = rgb_model
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
@@ -317,4 +319,7 @@ def test_failed_tasks_are_retried_and_lasting_failures_reported(rgb_model, tmp_p
     assert job.summary.written == 3 and list(job.summary.failures) == [2]
     assert "simulated worker failure on attempt 3 (after 3 attempt(s))" in job.summary.failures[2]
     assert any(message.startswith("pair 2 failed") for message in messages)
+    assert sorted(job.summary.retried) == [0, 1, 3]
+    assert "simulated worker failure on attempt 1" in job.summary.retried[0][0]
+    assert any(message.startswith("pair 1 was made after 1 failed attempt(s)") for message in messages)
     assert not (tmp_path / "ds" / "images" / "00002.png").exists()

@@ -50,18 +50,21 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .dataset_worker import (
+    FAILURE_TOPIC,
     IMAGES_DIR,
     LABELS_DIR,
     PARTIAL_MARKER,
     PairResult,
     PairTask,
     SharedInputs,
-    check_output_folder,
     label_dtype,
     layout_sampler_for,
     make_pair,
     remember_model,
+    run_pair_task,
+    worker_check,
     write_atomically,
 )
 from .errors import SemiaInputError
@@ -105,8 +108,11 @@ class GenerationSummary:
     written: int
     skipped: int
     failures: dict[int, str]
+    """Pairs that failed on every attempt, with the last error."""
     elapsed_s: float
     stopped: bool
+    retried: dict[int, list[str]] = field(default_factory=dict)
+    """Pairs made after failed attempts on a Dask cluster, with those attempts' errors."""
 
     @property
     def complete(self) -> bool:
@@ -180,8 +186,7 @@ class DatasetJob:
         if source_labels is not None:
             from .validation import validate_target
 
-            validate_target(source_labels, model.source_shape, model.codec)
-            source_labels = model.codec.decode(model.codec.encode(source_labels))
+            source_labels = model.codec.decode(validate_target(source_labels, model.source_shape, model.codec))
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
         _check_writable(out_dir)
@@ -269,6 +274,7 @@ class DatasetJob:
         manifest = _Manifest(self.out_dir / MANIFEST, rows)
         rate = _Rate()
         stopped = False
+        retried: dict[int, list[str]] = {}
 
         def progress(latest=None, message="", finished=False):
             remaining = self.count - len(rows) - len(failures)
@@ -298,13 +304,16 @@ class DatasetJob:
                         failures[index] = error
                         yield progress(message=f"pair {index} failed: {error}")
                 stopped = stop_event.is_set() and len(rows) + len(failures) < self.count
+                retried = {i: errors for i, errors in executor.failed_attempts().items() if i in rows}
         finally:
             executor.close()
             manifest.close()
             self.summary = GenerationSummary(
                 out_dir=self.out_dir, total=self.count, written=len(rows) - skipped, skipped=skipped,
-                failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped,
+                failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped, retried=retried,
             )
+        for index, errors in sorted(retried.items()):
+            yield progress(message=f"pair {index} was made after {len(errors)} failed attempt(s): {errors[-1]}")
         yield progress(finished=True)
 
     def _executor(self):
@@ -354,6 +363,9 @@ class _InProcessExecutor:
     def connect(self) -> None:
         pass
 
+    def failed_attempts(self) -> dict[int, list[str]]:
+        return {}
+
     def start(self, job: DatasetJob) -> None:
         self._shared = replace(job.shared, out_dir=str(job.out_dir))
 
@@ -395,6 +407,7 @@ class _DaskExecutor:
         self.client = None
         self.cluster = None
         self.futures = []
+        self.run_id = ""
         if scheduler is not None:
             self.description = f"Generating on the Dask cluster at {scheduler}."
         else:
@@ -430,26 +443,43 @@ class _DaskExecutor:
             ) from None
 
     def start(self, job: DatasetJob) -> None:
-        out_dir = None
-        if not self.gather:
-            out_dir = str(job.out_dir.resolve())
-            problems = {w: p for w, p in self.client.run(check_output_folder, out_dir).items() if p}
-            if problems:
-                worker, problem = next(iter(problems.items()))
-                raise SemiaInputError(
-                    f"{len(problems)} Dask worker(s) cannot write the dataset ({worker}: {problem}). "
-                    f"Use a folder on a file system the workers share, or --gather to write here."
-                )
-        shared = replace(job.shared, model_bytes=job.model_bytes, out_dir=out_dir, torch_threads=1)
+        out_dir = None if self.gather else str(job.out_dir.resolve())
+        self._check_workers(out_dir)
+        self.run_id = os.urandom(8).hex()
+        shared = replace(job.shared, model_bytes=job.model_bytes, out_dir=out_dir, torch_threads=1,
+                         run_id=self.run_id)
         # Sent once to every worker rather than with every task.
         self.shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+
+    def _check_workers(self, out_dir: str | None) -> None:
+        """Every worker must run this napari-semia and, unless gathering, see the output folder."""
+        try:
+            reports = self.client.run(worker_check, out_dir)
+        except Exception as error:  # noqa: BLE001 (whatever a worker raises, the cause is its set-up)
+            raise SemiaInputError(
+                f"The Dask workers cannot run napari-semia ({type(error).__name__}: {error}). "
+                f"Install napari-semia {__version__} (and torch) on every worker."
+            ) from None
+        versions = sorted({report["version"] for report in reports.values()} - {__version__})
+        if versions:
+            raise SemiaInputError(
+                f"Dask workers run napari-semia {', '.join(versions)}, this machine {__version__}; "
+                f"install the same version everywhere."
+            )
+        problems = {worker: report["problem"] for worker, report in reports.items() if report["problem"]}
+        if problems:
+            worker, problem = next(iter(problems.items()))
+            raise SemiaInputError(
+                f"{len(problems)} Dask worker(s) cannot write the dataset ({worker}: {problem}). "
+                f"Use a folder on a file system the workers share, or --gather to write here."
+            )
 
     def results(self, todo: list[PairTask], stop_event: threading.Event):
         from distributed import as_completed
 
         self.futures = [
-            self.client.submit(make_pair, self.shared_future, task, retries=self.retries, pure=False,
-                               key=f"semia-pair-{task.index}-{os.urandom(4).hex()}")
+            self.client.submit(run_pair_task, self.shared_future, task, retries=self.retries, pure=False,
+                               key=f"semia-pair-{task.index}-{self.run_id}")
             for task in todo
         ]
         index_of = {future.key: task.index for future, task in zip(self.futures, todo)}
@@ -463,6 +493,16 @@ class _DaskExecutor:
                 attempts = self.retries + 1
                 yield index_of[future.key], f"{type(error).__name__}: {error} (after {attempts} attempt(s))"
             future.release()
+
+    def failed_attempts(self) -> dict[int, list[str]]:
+        """Errors of this run's failed attempts, by pair, from the workers' events."""
+        if self.client is None or not self.run_id:
+            return {}
+        attempts: dict[int, list[str]] = {}
+        for _, event in self.client.get_events(FAILURE_TOPIC):
+            if isinstance(event, dict) and event.get("run") == self.run_id:
+                attempts.setdefault(int(event["index"]), []).append(f"{event['error']} on {event['worker']}")
+        return attempts
 
     def close(self) -> None:
         if self.client is not None and self.futures:

@@ -30,6 +30,8 @@ LABELS_DIR = "labels"
 PARTIAL_MARKER = ".partial-"
 #: Models and samplers kept per worker process; a run uses one of each.
 _CACHE_SIZE = 2
+#: Scheduler event topic of failed attempts, so the caller can report retries.
+FAILURE_TOPIC = "napari-semia-pair-failed"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class SharedInputs:
     torch_threads: int | None
     """Intra-op threads for torch on a worker (1 when several workers share the
     cores); None leaves torch's setting alone."""
+    run_id: str = ""
+    """Tells this run's failure events from other runs' on a shared scheduler."""
 
     @property
     def sampler_key(self) -> str:
@@ -244,6 +248,32 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
     )
 
 
+def run_pair_task(shared: SharedInputs, task: PairTask) -> PairResult:
+    """:func:`make_pair` as a Dask task: a failed attempt is logged as a
+    scheduler event (the caller reports attempts that were retried), then
+    re-raised so that Dask retries it."""
+    try:
+        return make_pair(shared, task)
+    except Exception as error:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(FAILURE_TOPIC, {
+            "run": shared.run_id, "index": task.index, "worker": worker.address,
+            "error": f"{type(error).__name__}: {error}",
+        })
+        raise
+
+
+def worker_check(out_dir: str | None) -> dict:
+    """Run on each worker before a run: its napari-semia version, and why it
+    cannot write into ``out_dir`` (None if it can; workers need the folder on a
+    shared file system)."""
+    from . import __version__
+
+    return {"version": __version__, "problem": None if out_dir is None else _output_folder_problem(out_dir)}
+
+
 def _worker_name() -> str:
     try:
         from distributed import get_worker
@@ -253,9 +283,7 @@ def _worker_name() -> str:
         return f"pid {os.getpid()}"
 
 
-def check_output_folder(out_dir: str) -> str | None:
-    """Run on each worker before a run: None if it can write into ``out_dir``,
-    else why not (workers need the folder on a shared file system)."""
+def _output_folder_problem(out_dir: str) -> str | None:
     folder = Path(out_dir)
     if not folder.is_dir():
         return f"the folder {out_dir} does not exist there"
