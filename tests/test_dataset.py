@@ -156,6 +156,18 @@ def test_given_layouts(rgb_model, tmp_path):
     assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), np.roll(labels, 5, axis=1))
 
 
+def test_given_layouts_as_a_stack_file(rgb_model, tmp_path):
+    model_path, _, labels = rgb_model
+    stack = np.stack([np.roll(labels, shift, axis=0) for shift in (0, 4, 8)])
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    with pytest.raises(SemiaInputError, match="4 pairs asked for, but only 3 layouts given"):
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=4, layouts=tmp_path / "stack.tif")
+    generate(model_path, tmp_path / "ds", count=2, layouts=tmp_path / "stack.tif", progress_bar=False)
+    rows = load_manifest(tmp_path / "ds")
+    assert [row["layout"] for row in rows] == ["stack.tif[0]", "stack.tif[1]"]
+    assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), stack[1])
+
+
 # ------------------------------------------------------------------ bad input
 def run_cli(args, capsys):
     code = cli.main(["generate", *map(str, args)])

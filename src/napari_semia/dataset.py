@@ -176,7 +176,7 @@ class DatasetJob:
             if count is None:
                 count = len(given)
             elif count > len(given):
-                raise SemiaInputError(f"--count {count} is more than the {len(given)} layouts given.")
+                raise SemiaInputError(f"{count} pairs asked for, but only {len(given)} layouts given.")
         if count is None or count < 1:
             raise SemiaInputError(f"The number of pairs must be at least 1; got {count}.")
         if seed < 0:
@@ -201,7 +201,6 @@ class DatasetJob:
             out_dir=None,
             image_suffix=_image_suffix(model),
             label_suffix=".png" if label_dtype(model.codec.class_ids).kind == "u" else ".tif",
-            name_width=max(5, len(str(count - 1))),
             torch_threads=None,
         )
         if given is None:
@@ -211,7 +210,6 @@ class DatasetJob:
             tasks = [PairTask(i, layout, name) for i, (name, layout) in enumerate(given[:count])]
         settings_record = {
             "model_sha256": model_key,
-            "model_file": model_path.name,
             "class_ids": list(model.codec.class_ids),
             "palette": None if model.codec.palette is None else model.codec.palette.tolist(),
             "seed": int(seed),
@@ -657,7 +655,7 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
                 raise SemiaInputError(f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
             named = [(p.name, read_label_file(p)) for p in files]
         elif path.is_file():
-            named = _stack_layers(path.name, read_label_file(path), model)
+            named = _stack_layers(path.name, _read_stack(path), model)
         else:
             raise SemiaInputError(f"The layouts {path} are neither a folder nor a file.")
     else:
@@ -684,6 +682,21 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
 def _is_single_map(array: np.ndarray, model) -> bool:
     """(H, W, 3|4) colour map of the model's size, rather than a stack of maps."""
     return array.ndim == 3 and tuple(array.shape[:2]) == tuple(model.source_shape) and array.shape[-1] in (3, 4)
+
+
+def _read_stack(path: Path) -> np.ndarray:
+    """A label file that may hold several maps: TIFF pages are read as they
+    are (a general image reader would take 3 or 4 pages for colour channels)."""
+    from .io import read_label_file
+
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return read_label_file(path)
+    import tifffile
+
+    try:
+        return np.squeeze(tifffile.imread(path))
+    except Exception as error:  # noqa: BLE001 (any reader failure means the same to the user)
+        raise SemiaInputError(f"Cannot read the layout stack {str(path)!r}: {error}") from None
 
 
 def _stack_layers(name: str, array: np.ndarray, model) -> list[tuple[str, np.ndarray]]:

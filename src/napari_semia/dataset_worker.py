@@ -28,6 +28,8 @@ LABELS_DIR = "labels"
 #: Temporary files are hidden and carry this marker, so a resumed run can
 #: recognise (and remove) the leftovers of an interrupted write.
 PARTIAL_MARKER = ".partial-"
+#: Digits of pair file names (more when needed): 00000.png, 00001.png, ...
+NAME_DIGITS = 5
 #: Models and samplers kept per worker process; a run uses one of each.
 _CACHE_SIZE = 2
 #: Scheduler event topic of failed attempts, so the caller can report retries.
@@ -53,7 +55,6 @@ class SharedInputs:
     """Where the worker writes the pair; None: the pair goes back to the caller."""
     image_suffix: str
     label_suffix: str
-    name_width: int
     torch_threads: int | None
     """Intra-op threads for torch on a worker (1 when several workers share the
     cores); None leaves torch's setting alone."""
@@ -71,7 +72,7 @@ class SharedInputs:
 
     def file_names(self, index: int) -> tuple[str, str]:
         """(image, labels) paths of pair ``index``, relative to the output folder."""
-        stem = f"{index:0{self.name_width}d}"
+        stem = f"{index:0{NAME_DIGITS}d}"
         return f"{IMAGES_DIR}/{stem}{self.image_suffix}", f"{LABELS_DIR}/{stem}{self.label_suffix}"
 
 
