@@ -49,15 +49,17 @@ STROMA = 1
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "dataset")
-    parser.add_argument("--model", type=Path, help="use this model (trained on the left half) instead of training")
+    parser.add_argument("--model", type=Path,
+                        help="use this model (trained on the left half) instead of training")
     parser.add_argument("--preset", default="default", help="training preset (default: default)")
     parser.add_argument("--size", type=int, default=512, help="working size (default 512: the full half)")
     parser.add_argument("--steps", type=int, help="override the preset's steps")
     parser.add_argument("--train-seed", type=int, default=1,
-                        help="training seed (default 1; with seed 0 this GAN collapsed at step ~420, see README)")
+                        help="training seed (default 1; seed 0 collapsed at step ~420, see README)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--count", type=int, default=100, help="synthetic pairs (default 100)")
-    parser.add_argument("--pixels", type=int, default=40000, help="training pixels per forest (default 40000)")
+    parser.add_argument("--pixels", type=int, default=40000,
+                        help="training pixels per forest (default 40000)")
     parser.add_argument("--repeats", type=int, default=3, help="forest / pixel-sampling seeds (default 3)")
     parser.add_argument("--speed-count", type=int, default=40, help="pairs per speed run (default 40)")
     parser.add_argument("--skip-speed", action="store_true", help="do not measure generation speed")
@@ -141,7 +143,7 @@ def train_model(image, labels, args, out: Path):
 def reconstruction_error(model_path: Path, image, labels) -> float:
     """Mean absolute error (0..255) of the model's image for the training layout:
     a collapsed GAN shows here (a healthy one: about 5)."""
-    from napari_semia.model_file import SemiaModel
+    from napari_semia.model import SemiaModel
 
     output = SemiaModel.load(model_path, device="cpu").synthesize(labels)
     return float(np.abs(output.astype(np.float64) - image).mean())
@@ -283,14 +285,12 @@ def evaluate_segmenters(real_pairs, synthetic_pairs, test_image, test_labels, ar
 # ------------------------------------------------------------------ figure
 def write_montage(real_image, real_labels, synthetic_pairs, path: Path, shown: int = 5) -> None:
     """Two rows: images on top, label maps below; the real training half first."""
+    from napari_semia.figures import montage
     from napari_semia.io import write_image_file
-    from napari_semia.samples import montage
 
-    images = [real_image] + [image for image, _ in synthetic_pairs[:shown]]
-    labels = [real_labels.astype(np.int32)] + [labels.astype(np.int32) for _, labels in synthetic_pairs[:shown]]
-    top, bottom = montage(images, gap=6), montage(labels, gap=6)
-    gap = np.full((6, top.shape[1], 3), 255, np.uint8)
-    write_image_file(path, np.concatenate([top, gap, bottom]))
+    pairs = [(real_image, real_labels)] + list(synthetic_pairs[:shown])
+    rows = [[image for image, _ in pairs], [labels.astype(np.int32) for _, labels in pairs]]
+    write_image_file(path, montage(rows, gap=6))
 
 
 def main(argv=None) -> int:
@@ -304,7 +304,8 @@ def main(argv=None) -> int:
     train_image, train_labels = image[:, :256], labels[:, :256]
     test_image, test_labels = image[:, 256:], labels[:, 256:]
     report = {
-        "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine()},
+        "machine": {"python": platform.python_version(),
+                    "processor": platform.processor() or platform.machine()},
         "class_fractions_train": {CLASS_NAMES[c]: float(np.mean(train_labels == c)) for c in CLASS_NAMES},
         "class_fractions_test": {CLASS_NAMES[c]: float(np.mean(test_labels == c)) for c in CLASS_NAMES},
     }

@@ -100,7 +100,7 @@ def test_uint16_gray_source_gives_tiff_images(tmp_path):
 
 
 def test_working_size_pairs_match_the_model(rgb_model, tmp_path):
-    from napari_semia.model_file import SemiaModel
+    from napari_semia.model import SemiaModel
 
     model_path, _, _ = rgb_model
     generate(model_path, tmp_path / "ds", count=1, full_resolution=False, progress_bar=False)
@@ -140,7 +140,7 @@ def test_stop_then_rerun_completes(rgb_model, tmp_path):
 def test_other_settings_in_the_same_folder_are_refused(rgb_model, tmp_path):
     model_path, _, _ = rgb_model
     generate(model_path, tmp_path / "ds", count=1, seed=1, progress_bar=False)
-    with pytest.raises(SemiaInputError, match="other settings .*seed"):
+    with pytest.raises(SemiaInputError, match=r"other settings .*seed"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=2)
 
 
@@ -159,7 +159,7 @@ def test_given_layouts(rgb_model, tmp_path):
 def test_given_layouts_as_a_stack_file(rgb_model, tmp_path):
     model_path, _, labels = rgb_model
     stack = np.stack([np.roll(labels, shift, axis=0) for shift in (0, 4, 8)])
-    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
     with pytest.raises(SemiaInputError, match="4 pairs asked for, but only 3 layouts given"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=4, layouts=tmp_path / "stack.tif")
     generate(model_path, tmp_path / "ds", count=2, layouts=tmp_path / "stack.tif", progress_bar=False)
@@ -176,7 +176,8 @@ def run_cli(args, capsys):
 
 def test_cli_generates(rgb_model, tmp_path, capsys):
     model_path, _, _ = rgb_model
-    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 2, "--objects", "1", "--no-elastic"], capsys)
+    args = [model_path, "-o", tmp_path / "ds", "--count", 2, "--objects", "1", "--no-elastic"]
+    code, err = run_cli(args, capsys)
     assert code == 0, err
     assert "Wrote 2 pair(s)" in err
     assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["sampler"]["elastic_strength"] == 0
@@ -293,7 +294,8 @@ def test_dask_cluster_makes_the_same_files_as_a_local_run(rgb_model, tmp_path, d
 def test_the_same_command_on_a_cluster_completes_a_local_run(rgb_model, tmp_path, dask_scheduler, capsys):
     model_path, _, _ = rgb_model
     generate(model_path, tmp_path / "ds", count=2, progress_bar=False)
-    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 4, "--scheduler", dask_scheduler], capsys)
+    args = [model_path, "-o", tmp_path / "ds", "--count", 4, "--scheduler", dask_scheduler]
+    code, err = run_cli(args, capsys)
     assert code == 0, err
     assert "Wrote 2 pair(s)" in err and "2 were already there" in err
     assert len(load_manifest(tmp_path / "ds")) == 4

@@ -157,7 +157,8 @@ def test_colour_coded_source_gives_codec_ids():
     sampler = LayoutSampler(palette[index], NO_WARP)
     assert sampler.codec == codec
     assert set(np.unique(sampler.sample(0).labels)) <= {1, 2}
-    assert np.array_equal(LayoutSampler.from_index(index, codec, NO_WARP).sample(0).labels, sampler.sample(0).labels)
+    from_index = LayoutSampler.from_index(index, codec, NO_WARP)
+    assert np.array_equal(from_index.sample(0).labels, sampler.sample(0).labels)
 
 
 @pytest.mark.parametrize(

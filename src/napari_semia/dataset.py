@@ -165,7 +165,7 @@ class DatasetJob:
         N processes; ignored with ``scheduler``. ``retries``: extra attempts
         for a failed pair on a Dask cluster.
         """
-        from .model_file import SemiaModel
+        from .model import SemiaModel
 
         model_path = Path(model_path)
         model = SemiaModel.load(model_path, device=device)
@@ -186,7 +186,8 @@ class DatasetJob:
         if source_labels is not None:
             from .validation import validate_target
 
-            source_labels = model.codec.decode(validate_target(source_labels, model.source_shape, model.codec))
+            source_index = validate_target(source_labels, model.source_shape, model.codec)
+            source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
         _check_writable(out_dir)
@@ -311,7 +312,8 @@ class DatasetJob:
                 failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped, retried=retried,
             )
         for index, errors in sorted(retried.items()):
-            yield progress(message=f"pair {index} was made after {len(errors)} failed attempt(s): {errors[-1]}")
+            yield progress(
+                message=f"pair {index} was made after {len(errors)} failed attempt(s): {errors[-1]}")
         yield progress(finished=True)
 
     def _executor(self):
@@ -413,10 +415,14 @@ class _DaskExecutor:
 
     def connect(self) -> None:
         """Connect (or start a local cluster); an unreachable scheduler is an input error."""
-        from distributed import Client, LocalCluster
-
         if self.client is not None:
             return
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SemiaInputError(
+                "Running on Dask (--workers N or --scheduler) needs dask.distributed: pip install distributed"
+            ) from None
         if self.scheduler is None:
             import logging
 
@@ -453,7 +459,7 @@ class _DaskExecutor:
         """Every worker must run this napari-semia and, unless gathering, see the output folder."""
         try:
             reports = self.client.run(worker_check, out_dir)
-        except Exception as error:  # noqa: BLE001 (whatever a worker raises, the cause is its set-up)
+        except Exception as error:  # whatever a worker raises, the cause is its set-up
             raise SemiaInputError(
                 f"The Dask workers cannot run napari-semia ({type(error).__name__}: {error}). "
                 f"Install napari-semia {__version__} (and torch) on every worker."
@@ -623,7 +629,8 @@ def _check_writable(out_dir: Path) -> None:
     if existing.exists() and not existing.is_dir():
         raise SemiaInputError(f"The output path {existing} is a file, not a folder.")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise SemiaInputError(f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
+        raise SemiaInputError(
+            f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
 
 
 def _image_suffix(model) -> str:
@@ -652,7 +659,8 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in _LAYOUT_SUFFIXES)
             if not files:
-                raise SemiaInputError(f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
+                raise SemiaInputError(
+                    f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
             named = [(p.name, read_label_file(p)) for p in files]
         elif path.is_file():
             named = _stack_layers(path.name, _read_stack(path), model)
@@ -681,7 +689,8 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
 
 def _is_single_map(array: np.ndarray, model) -> bool:
     """(H, W, 3|4) colour map of the model's size, rather than a stack of maps."""
-    return array.ndim == 3 and tuple(array.shape[:2]) == tuple(model.source_shape) and array.shape[-1] in (3, 4)
+    return (array.ndim == 3 and array.shape[-1] in (3, 4)
+            and tuple(array.shape[:2]) == tuple(model.source_shape))
 
 
 def _read_stack(path: Path) -> np.ndarray:
@@ -695,7 +704,7 @@ def _read_stack(path: Path) -> np.ndarray:
 
     try:
         return np.squeeze(tifffile.imread(path))
-    except Exception as error:  # noqa: BLE001 (any reader failure means the same to the user)
+    except Exception as error:  # any reader failure means the same to the user
         raise SemiaInputError(f"Cannot read the layout stack {str(path)!r}: {error}") from None
 
 

@@ -59,7 +59,8 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
                         help="number of pairs (default: as many as --layouts gives; required without it)")
     parser.add_argument("--seed", type=_at_least(0), default=0, help="layout seed (default 0)")
     parser.add_argument("--layouts", metavar="DIR_OR_STACK",
-                        help="use these label maps (a folder of files, or one stack file) instead of sampling")
+                        help="use these label maps (a folder of files, or one stack file) "
+                             "instead of sampling")
     parser.add_argument("--labels", metavar="FILE",
                         help="the source's full-size label map to sample from (default: the model's own "
                              "copy, kept at its working size)")
@@ -67,7 +68,8 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
                         help="write pairs at the model's working size instead of the source's full size")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="address of a running Dask scheduler, e.g. tcp://HOST:8786 (default: this machine)")
+                       help="address of a running Dask scheduler, e.g. tcp://HOST:8786 "
+                            "(default: this machine)")
     where.add_argument("--workers", type=_at_least(0), default=0, metavar="N",
                        help="without --scheduler: 0 = in this process (default), N = a local Dask cluster "
                             "of N worker processes")
@@ -83,7 +85,8 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     sampler.add_argument("--background", type=_id_list, metavar="IDS",
                          help="class ids of the background (default: the largest class by area)")
     sampler.add_argument("--strength", type=_non_negative_float, default=1.0,
-                         help="how far layouts depart from the source: 0 = not at all, 1 = default, 2 = twice")
+                         help="how far layouts depart from the source: "
+                              "0 = not at all, 1 = default, 2 = twice")
     sampler.add_argument("--allow-overlap", action="store_true", help="let moved objects cover others")
     sampler.add_argument("--move-border-objects", action="store_true",
                          help="also move objects that touch the image border")

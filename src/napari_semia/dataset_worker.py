@@ -135,7 +135,7 @@ def _model(shared: SharedInputs):
 
 
 def _load_model_bytes(content: bytes, device: str):
-    from .model_file import SemiaModel
+    from .model import SemiaModel
 
     # The model file API reads paths; a private temporary file is the simplest
     # way from bytes to a model, and it is gone as soon as the model is loaded.
@@ -167,7 +167,7 @@ def layout_sampler_for(shared: SharedInputs, model) -> LayoutSampler:
 def model_source_index(model) -> np.ndarray:
     """The model's source layout as full-size class indices (nearest-neighbour
     upsampling of the working-size map the model file keeps)."""
-    from .synthesis import resize_index
+    from .layout_tensors import resize_index
 
     index = resize_index(model.source_index.cpu(), tuple(model.source_shape), model.num_classes)
     return index[0].numpy().astype(np.int64)
@@ -177,16 +177,16 @@ def _working_labels(model, index: np.ndarray) -> np.ndarray:
     """Full-size class indices -> the working-size map the network is given."""
     import torch
 
-    from .synthesis import resize_index
+    from .layout_tensors import resize_index
 
     resized = resize_index(torch.as_tensor(index)[None], tuple(model.working_shape), model.num_classes)
     return resized[0].numpy()
 
 
 def _synthesize(model, target: np.ndarray, full_resolution: bool) -> np.ndarray:
-    from .synthesis import synthesize
-
-    return synthesize(model, target, full_size=full_resolution)
+    """The one place that asks the model for an image: the full-resolution
+    stage, when the model has one, is reached through ``full_size``."""
+    return model.synthesize(target, full_size=full_resolution)
 
 
 def label_dtype(class_ids) -> np.dtype:
@@ -204,7 +204,8 @@ def write_atomically(path: Path, array: np.ndarray) -> None:
     place: a reader (or a resumed run) never sees a half-written file."""
     from .io import write_image_file
 
-    temporary = path.with_name(f".{path.stem}{PARTIAL_MARKER}{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    writer = f"{os.getpid()}-{threading.get_ident()}"
+    temporary = path.with_name(f".{path.stem}{PARTIAL_MARKER}{writer}{path.suffix}")
     try:
         write_image_file(temporary, array)
         os.replace(temporary, path)
@@ -224,7 +225,8 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
         layout_name, edits, params = "sampled", sampled.summary, sampled.record
     else:
         index = task.layout.astype(np.int64)
-        layout_name, edits, params = task.layout_name or f"layout {task.index}", "given", {"file": task.layout_name}
+        layout_name = task.layout_name or f"layout {task.index}"
+        edits, params = "given", {"file": task.layout_name}
     image = _synthesize(model, model.codec.decode(index), shared.full_resolution)
     if not shared.full_resolution:
         index = _working_labels(model, index)

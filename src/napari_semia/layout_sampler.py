@@ -99,7 +99,8 @@ class LayoutSamplerSettings:
         object.__setattr__(self, "scale_range", tuple(float(v) for v in self.scale_range))
         low, high = self.scale_range if len(self.scale_range) == 2 else (0.0, 0.0)
         checks = [
-            (len(self.scale_range) == 2 and 0 < low <= high, "scale_range must be (low, high) with 0 < low <= high"),
+            (len(self.scale_range) == 2 and 0 < low <= high,
+             "scale_range must be (low, high) with 0 < low <= high"),
             (0 <= self.max_shift <= 1, "max_shift must be in [0, 1]"),
             (0 <= self.max_rotation_deg <= 180, "max_rotation_deg must be in [0, 180]"),
             (self.min_gap_px >= 0, "min_gap_px must be 0 or more"),
@@ -221,7 +222,8 @@ class LayoutSampler:
         """A sampler for a map of class indices 0..K-1 of ``codec``."""
         index = np.asarray(source_index)
         if index.ndim != 2 or not np.issubdtype(index.dtype, np.integer):
-            raise SemiaInputError(f"A class-index map must be a 2D integer array; got {index.shape} {index.dtype}.")
+            raise SemiaInputError(
+                f"A class-index map must be a 2D integer array; got {index.shape} {index.dtype}.")
         if index.size and (index.min() < 0 or index.max() >= codec.num_classes):
             raise SemiaInputError(f"Class indices must be in 0..{codec.num_classes - 1}.")
         sampler = cls.__new__(cls)
@@ -302,7 +304,8 @@ class LayoutSampler:
             placed, shift = self._place(rng, occupied, instance, transform, anywhere=True)
             if placed is not None:
                 self._paint(canvas, occupied, placed)
-                changes.append(self._describe(instance, action="duplicated", shift=shift, transform=transform))
+                changes.append(
+                    self._describe(instance, action="duplicated", shift=shift, transform=transform))
 
         elastic = None
         if settings.elastic_strength > 0 and rng.random() < settings.elastic_probability:
@@ -314,7 +317,8 @@ class LayoutSampler:
             "changes": changes,
             "elastic": elastic,
         }
-        return SampledLayout(index=int(index), seed=int(seed), labels=self.codec.decode(canvas), record=record)
+        labels = self.codec.decode(canvas)
+        return SampledLayout(index=int(index), seed=int(seed), labels=labels, record=record)
 
     # --------------------------------------------------------------- helpers
     def _draw_transform(self, rng: np.random.Generator, moving: bool) -> dict:
@@ -324,9 +328,15 @@ class LayoutSampler:
         height, width = self.shape
         flip_draw, flip_axis, rotate_draw, angle, scale_draw, log_scale, dy, dx = rng.random(8)
         low, high = (math.log(v) for v in settings.scale_range)
-        flip = ("vertical" if flip_axis < 0.5 else "horizontal") if flip_draw < settings.flip_probability else None
-        rotation = (2 * angle - 1) * settings.max_rotation_deg if rotate_draw < settings.rotate_probability else 0.0
-        scale = math.exp(low + (high - low) * log_scale) if scale_draw < settings.scale_probability else 1.0
+        flip = None
+        if flip_draw < settings.flip_probability:
+            flip = "vertical" if flip_axis < 0.5 else "horizontal"
+        rotation = 0.0
+        if rotate_draw < settings.rotate_probability:
+            rotation = (2 * angle - 1) * settings.max_rotation_deg
+        scale = 1.0
+        if scale_draw < settings.scale_probability:
+            scale = math.exp(low + (high - low) * log_scale)
         shift = None
         if moving:
             shift = ((2 * dy - 1) * settings.max_shift * height, (2 * dx - 1) * settings.max_shift * width)
@@ -352,7 +362,8 @@ class LayoutSampler:
                 if anywhere:
                     shift = (ry * height - cy, rx * width - cx)
                 else:
-                    shift = ((2 * ry - 1) * settings.max_shift * height, (2 * rx - 1) * settings.max_shift * width)
+                    shift = ((2 * ry - 1) * settings.max_shift * height,
+                             (2 * rx - 1) * settings.max_shift * width)
             top = round(cy + shift[0] - centre[0])
             left = round(cx + shift[1] - centre[1])
             # Keep the whole instance inside: a cut-off object would show a straight edge.
