@@ -152,3 +152,67 @@ def run_synthesis(job: SynthesisJob) -> SynthesisResult:
     except Exception as error:
         return SynthesisResult(job, None, error)
     return SynthesisResult(job, image)
+
+
+#: Pairs opened as layers when a dataset is done, to look at before trusting it.
+PREVIEW_PAIRS = 8
+
+
+@dataclass(frozen=True)
+class DatasetRequest:
+    model: SemiaModel
+    folder: str
+    count: int
+    seed: int
+    object_ids: tuple[int, ...]
+    strength: float
+    full_resolution: bool
+    source_labels: np.ndarray | None
+    """The full-size source label map to sample layouts from (None: the model's own)."""
+
+
+@dataclass(frozen=True)
+class DatasetOutcome:
+    summary: object | None
+    """The run's ``GenerationSummary``; None when it could not start."""
+    images: list
+    labels: list
+    """The first few pairs, read back from the folder."""
+    error: Exception | None = None
+
+
+def dataset_updates(request: DatasetRequest, stop: threading.Event):
+    """Make a synthetic dataset: yields ``GenerationProgress``, returns a DatasetOutcome.
+
+    The model (possibly not saved yet) is written to a temporary file for the
+    job, then kept in the dataset folder as ``model.semia`` (provenance, and
+    what a rerun into the same folder is checked against).
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ..dataset import DatasetJob, load_manifest
+    from ..io import read_image_file, read_label_file
+    from ..layout_sampler import LayoutSamplerSettings
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="semia-dataset-") as scratch:
+            model_path = request.model.save(Path(scratch) / "model.semia")
+            settings = LayoutSamplerSettings(object_ids=request.object_ids).scaled(request.strength)
+            job = DatasetJob.prepare(
+                model_path, request.folder, request.count, request.seed,
+                source_labels=request.source_labels, sampler_settings=settings,
+                full_resolution=request.full_resolution, device=str(request.model.device),
+            )
+            folder = Path(request.folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(model_path, folder / "model.semia")
+            yield from job.run(stop)
+    except Exception as error:  # input errors mostly; reported by the widget
+        return DatasetOutcome(None, [], [], error=error)
+    images, labels = [], []
+    for row in load_manifest(request.folder)[:PREVIEW_PAIRS]:
+        images.append(read_image_file(Path(request.folder) / row["image"]))
+        labels.append(read_label_file(Path(request.folder) / row["labels"]))
+    return DatasetOutcome(job.summary, images, labels)

@@ -80,7 +80,7 @@ class ModelIO(QWidget):
 
     def _follow_state(self, *_args) -> None:
         self.save_button.setEnabled(self.state.has_model)
-        self.load_button.setEnabled(not self.state.training)
+        self.load_button.setEnabled(not self.state.busy)
         self.description.setText(self.state.model_text)
 
     def save(self, model: SemiaModel | None, suggested: str) -> bool:

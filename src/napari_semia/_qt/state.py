@@ -61,6 +61,8 @@ class Phase(str, Enum):
     TRAINING = "training"
     STOPPING = "stopping"
     SYNTHESIZING = "synthesizing"
+    GENERATING = "generating"
+    """Making a synthetic dataset."""
 
 
 @evented
@@ -79,10 +81,18 @@ class WidgetState:
     elapsed_s: float = 0.0
     eta_s: float = 0.0
     message: str = "No model yet: pick layers and press Train."
+    dataset_done: int = 0
+    dataset_total: int = 0
+    dataset_message: str = "Make many new (image, labels) pairs with the model, e.g. to train a segmenter."
 
     @property
     def training(self) -> bool:
         return self.phase in (Phase.TRAINING, Phase.STOPPING)
+
+    @property
+    def busy(self) -> bool:
+        """Training or making a dataset: the settings of both wait."""
+        return self.phase in (Phase.TRAINING, Phase.STOPPING, Phase.GENERATING)
 
     # Called on the main thread by the widget, from the workers' updates.
     def start_training(self, total_steps: int) -> None:

@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 from ..config import PRESETS
 from ..device import DEVICE_CHOICES, describe_device, resolve_device
 from ..errors import SemiaInputError
-from .state import TrainingSettings, WidgetState
+from .state import Phase, TrainingSettings, WidgetState
 
 
 def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -178,9 +178,9 @@ class TrainingControls(QWidget):
 
     # ---------------------------------------------------------------- state
     def _follow_state(self, *_args) -> None:
-        training = self.state.training
+        busy = self.state.busy
         for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced,
                        self.train_button):
-            widget.setEnabled(not training)
-        self.stop_button.setEnabled(training and self.state.phase.value == "training")
-        self.continue_training.setEnabled(self.state.has_model and not training)
+            widget.setEnabled(not busy)
+        self.stop_button.setEnabled(self.state.phase is Phase.TRAINING)
+        self.continue_training.setEnabled(self.state.has_model and not busy)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from napari.layers import Image
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QWidget
 
@@ -24,16 +25,18 @@ from ..errors import IncompatibleModelError, SemiaInputError
 from ..model import SemiaModel
 from ..validation import validate_target
 from . import notify
+from .dataset_controls import DatasetControls, DatasetSettings
+from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher
-from .jobs import SynthesisJob, TrainingJob
+from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import displayed_plane, output_plane, training_planes
-from .layer_pickers import ChannelGroup, LayerPickers, channel_groups
+from .layer_pickers import OUTPUT_KEY, ChannelGroup, LayerPickers, channel_groups
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, describe_model
 from .new_target import copy_as_target
 from .output_layer import output_spec, write_output
-from .progress_widget import ProgressWidget
+from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
 from .sections import scroll_into, section
 from .state import Phase, TrainingSettings, WidgetState
@@ -78,6 +81,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.loss_plot = LossPlot()
         self.synthesis = SynthesisControls(self.state)
         self.model_io = ModelIO(self.state)
+        self.dataset_settings = DatasetSettings()
+        self.dataset = DatasetControls(self.dataset_settings, self.state)
         self.losses_section = section("Losses", self.loss_plot)
         self.losses_section.setVisible(False)  # shown once training starts
         # Actionable controls first and the tall loss plot last, so Train and
@@ -87,19 +92,21 @@ class SemiaWidget(ClosesWithDock, QWidget):
             section("Training", self.controls, self.progress),
             section("Synthesis", self.synthesis),
             section("Model file", self.model_io),
+            section("Synthetic dataset", self.dataset),
             self.losses_section,
         ])
         self.setMinimumWidth(380)
 
         self.trainer_runner = TrainingRunner(self.checkpoints)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
+        self.dataset_runner = DatasetRunner()
         self._edit_watcher = EditWatcher(self._on_target_edited)
         self._preview_target_timer = QTimer()
         self._preview_target_timer.setSingleShot(True)
         self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
         self._preview_target_timer.timeout.connect(self._send_preview_target)
         self._connect()
-        self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner))
+        self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner))
         self._offer_checkpoint()
 
     # ------------------------------------------------------------- wiring
@@ -123,6 +130,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         runner.progress.connect(self._on_progress)
         runner.finished.connect(self._on_training_finished)
         runner.ended.connect(self._on_training_ended)
+        self.dataset.generate_button.clicked.connect(self.generate_dataset)
+        self.dataset.stop_button.clicked.connect(self.dataset_runner.stop)
+        self.dataset_runner.progress.connect(self._on_dataset_progress)
+        self.dataset_runner.finished.connect(self._on_dataset_finished)
+        self.dataset_runner.ended.connect(self._on_dataset_ended)
         self.synth_runner.result.connect(self._on_synthesized)
         self.synth_runner.failed.connect(self._on_synthesis_failed)
         self.synth_runner.busy.connect(self._on_synthesis_busy)
@@ -262,6 +274,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # A second Train continues this model unless the user unticks it.
             self.settings.continue_training = True
             self.restore_offer.offer(None)
+            self._offer_dataset_classes(model)
 
     # ----------------------------------------------------------- synthesis
     def synthesize(self) -> None:
@@ -314,7 +327,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.exception(result.error, "Synthesis")
 
     def _on_synthesis_busy(self, busy: bool) -> None:
-        if not self.state.training:
+        if not self.state.busy:
             self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
 
     def _show(self, spec, image: np.ndarray) -> None:
@@ -408,6 +421,94 @@ class SemiaWidget(ClosesWithDock, QWidget):
         trainer = self.trainer_runner.trainer
         if spec is not None and trainer is not None and layer is spec.target:
             trainer.set_preview_target(None)  # training goes on; no previews without the target
+
+    # ------------------------------------------------------------- dataset
+    def _offer_dataset_classes(self, model: SemiaModel) -> None:
+        """The model's classes in the Dataset section; objects: every class but the largest."""
+        names = {}
+        labels = self.labels_layer
+        features = getattr(labels, "features", None)
+        if features is not None and "class" in getattr(features, "columns", ()):
+            names = {int(i): str(name) for i, name in enumerate(features["class"])}
+        areas = np.bincount(model.source_index.reshape(-1).cpu().numpy(), minlength=model.num_classes)
+        largest = model.class_ids[int(np.argmax(areas))]
+        self.dataset.set_classes(model.class_ids, names, [i for i in model.class_ids if i != largest])
+
+    def generate_dataset(self) -> None:
+        """Make the Dataset section's pairs in the background."""
+        settings = self.dataset_settings
+        if self.model is None or self.state.busy:
+            return
+        if not settings.object_ids:
+            notify.error("Tick at least one object class: its instances are what the new layouts move.")
+            return
+        if not settings.folder.strip():
+            notify.error("Choose a folder for the dataset.")
+            return
+        source_labels = None
+        labels = self.labels_layer
+        if labels is not None:
+            try:
+                plane = displayed_plane(self.viewer, labels)[0]
+                validate_target(plane, self.model.source_shape, self.model.codec)
+                source_labels = plane  # full-size layouts (the model keeps a working-size copy)
+            except SemiaInputError:
+                source_labels = None
+        request = DatasetRequest(
+            self.model, settings.folder.strip(), int(settings.count), int(settings.seed),
+            tuple(settings.object_ids), float(settings.strength), bool(settings.full_resolution),
+            source_labels)
+        self.state.dataset_done, self.state.dataset_total = 0, int(settings.count)
+        self.state.dataset_message = "Preparing…"
+        self.state.phase = Phase.GENERATING
+        self.dataset_runner.start(request)
+
+    def _on_dataset_progress(self, progress) -> None:
+        self.state.dataset_done, self.state.dataset_total = progress.done, progress.total
+        if progress.message:
+            self.state.dataset_message = progress.message
+        elif progress.total:
+            eta = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
+            earlier = f" ({progress.skipped} from an earlier run)" if progress.skipped else ""
+            self.state.dataset_message = f"{progress.done} of {progress.total} pairs{earlier}{eta}."
+
+    def _on_dataset_finished(self, outcome) -> None:
+        if outcome.error is not None:
+            notify.exception(outcome.error, "Making the dataset")
+            self.state.dataset_message = "The dataset could not be made: see the message."
+            return
+        summary = outcome.summary
+        failed = f", {len(summary.failures)} failed" if summary.failures else ""
+        how = "Stopped" if summary.stopped else "Done"
+        self.state.dataset_message = (
+            f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
+            f"in {format_duration(summary.elapsed_s)}; {summary.out_dir}. The first "
+            f"{len(outcome.images)} are open as layers.")
+        if summary.failures:
+            notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
+        self._show_dataset_pairs(outcome)
+
+    def _show_dataset_pairs(self, outcome) -> None:
+        """The first pairs as two stacks (images, labels): browse them with the slider."""
+        if not outcome.images:
+            return
+        marked = {"metadata": {OUTPUT_KEY: True}}
+        image_kwargs = dict(marked)
+        source = self.source_layer
+        if isinstance(source, Image):
+            image_kwargs["rgb"] = source.rgb
+            if not source.rgb:
+                image_kwargs.update(colormap=source.colormap.name,
+                                    contrast_limits=tuple(source.contrast_limits))
+        for name in ("semia dataset: images", "semia dataset: labels"):
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+        self.viewer.add_image(np.stack(outcome.images), name="semia dataset: images", **image_kwargs)
+        self.viewer.add_labels(np.stack(outcome.labels), name="semia dataset: labels", **marked)
+
+    def _on_dataset_ended(self) -> None:
+        if self.state.phase is Phase.GENERATING:
+            self.state.phase = Phase.IDLE
 
     # ---------------------------------------------------------- model file
     def save_model(self) -> None:

@@ -1,0 +1,171 @@
+"""The Dataset section: settings for a synthetic training set, Generate / Stop,
+and its progress; enabled from the widget state alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from psygnal import evented
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .state import Phase, WidgetState
+
+DEFAULT_FOLDER = "semia-dataset"
+
+
+def ask_folder(parent, start: str) -> str | None:
+    folder = QFileDialog.getExistingDirectory(parent, "Folder for the synthetic dataset", start)
+    return folder or None
+
+
+@evented
+@dataclass
+class DatasetSettings:
+    count: int = 100
+    folder: str = DEFAULT_FOLDER
+    object_ids: tuple[int, ...] = field(default_factory=tuple)
+    """Classes whose instances move; the rest is background."""
+    strength: float = 1.0
+    """How far layouts depart from the source: 0 = not at all, 1 = default, 2 = twice."""
+    full_resolution: bool = True
+    seed: int = 0
+
+
+class DatasetControls(QWidget):
+    def __init__(self, settings: DatasetSettings, state: WidgetState, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.state = state
+        self.count = QSpinBox()
+        self.count.setRange(1, 1_000_000)
+        self.count.setSingleStep(50)
+        self.count.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.count.setToolTip("How many (image, label map) pairs to make. A rerun into the same "
+                              "folder makes only the missing ones.")
+        self.folder = QLineEdit()
+        self.folder.setToolTip("Where images/, labels/, manifest.csv and the model go.")
+        self.browse = QPushButton("…")
+        self.browse.setToolTip("Choose the output folder.")
+        self.objects = QListWidget()
+        self.objects.setMaximumHeight(84)
+        self.objects.setToolTip("Classes whose instances are moved, rotated, scaled, flipped, dropped "
+                                "or copied. Unticked classes are background and fill the places "
+                                "objects leave.")
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.0, 3.0)
+        self.strength.setSingleStep(0.25)
+        self.strength.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.strength.setToolTip("How far new layouts depart from the source: 0 = not at all, "
+                                 "1 = the default, 2 = twice as likely and as large changes.")
+        self.full_resolution = QCheckBox("Full resolution")
+        self.full_resolution.setToolTip("Pairs at the source's size; unticked, at the working size "
+                                        "the network synthesizes at (faster, smaller).")
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setToolTip("Make the pairs in the background; a few open as layers "
+                                        "when done, so you can look before trusting them.")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the pairs in progress; rerun to complete the set.")
+        self.bar = QProgressBar()
+        self.bar.setFormat("pair %v / %m")
+        self.bar.setVisible(False)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(self.browse)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Pairs", self.count)
+        form.addRow("Folder", folder_row)
+        form.addRow("Objects", self.objects)
+        form.addRow("Strength", self.strength)
+        form.addRow(self.full_resolution)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.label)
+
+        self._show_settings()
+        self.count.valueChanged.connect(lambda v: setattr(settings, "count", v))
+        self.folder.textChanged.connect(lambda v: setattr(settings, "folder", v))
+        self.strength.valueChanged.connect(lambda v: setattr(settings, "strength", v))
+        self.full_resolution.toggled.connect(lambda v: setattr(settings, "full_resolution", v))
+        self.objects.itemChanged.connect(self._objects_to_settings)
+        self.browse.clicked.connect(self._choose_folder)
+        settings.events.connect(self._show_settings)
+        state.events.connect(self._follow_state)
+        self._follow_state()
+
+    def set_classes(self, class_ids, names: dict, objects) -> None:
+        """One tickable line per class of the model; ``objects`` ticked."""
+        self.objects.blockSignals(True)
+        self.objects.clear()
+        for class_id in class_ids:
+            name = names.get(int(class_id))
+            item = QListWidgetItem(f"{class_id}: {name}" if name else str(class_id))
+            item.setData(Qt.ItemDataRole.UserRole, int(class_id))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if int(class_id) in set(objects)
+                               else Qt.CheckState.Unchecked)
+            self.objects.addItem(item)
+        self.objects.blockSignals(False)
+        self._objects_to_settings()
+
+    def _objects_to_settings(self, *_args) -> None:
+        items = [self.objects.item(i) for i in range(self.objects.count())]
+        self.settings.object_ids = tuple(item.data(Qt.ItemDataRole.UserRole) for item in items
+                                         if item.checkState() == Qt.CheckState.Checked)
+
+    def _choose_folder(self) -> None:
+        folder = ask_folder(self, self.settings.folder)
+        if folder:
+            self.settings.folder = folder
+
+    def _show_settings(self, *_args) -> None:
+        s = self.settings
+        if self.count.value() != s.count:
+            self.count.setValue(s.count)
+        if self.folder.text() != s.folder:
+            self.folder.setText(s.folder)
+        if self.strength.value() != s.strength:
+            self.strength.setValue(s.strength)
+        if self.full_resolution.isChecked() != s.full_resolution:
+            self.full_resolution.setChecked(s.full_resolution)
+
+    def _follow_state(self, *_args) -> None:
+        state = self.state
+        generating = state.phase is Phase.GENERATING
+        idle = state.phase in (Phase.IDLE, Phase.SYNTHESIZING)
+        for widget in (self.count, self.folder, self.browse, self.objects, self.strength,
+                       self.full_resolution):
+            widget.setEnabled(not generating)
+        self.generate_button.setEnabled(state.has_model and idle)
+        self.stop_button.setEnabled(generating)
+        self.bar.setVisible(generating or state.dataset_total > 0)
+        self.bar.setRange(0, max(1, state.dataset_total))
+        self.bar.setValue(min(state.dataset_done, max(1, state.dataset_total)))
+        self.label.setText(state.dataset_message if state.has_model or generating
+                           else "Train or load a model first.")

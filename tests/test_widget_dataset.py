@@ -1,0 +1,83 @@
+"""The widget's Synthetic dataset section: background generation, Stop, a look at the pairs."""
+
+import numpy as np
+from qtpy.QtCore import Qt
+from widget_helpers import TIMEOUT_MS, add_scene, train
+
+from napari_semia.dataset import load_manifest
+
+
+def wait_for_dataset(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
+
+
+def test_generate_writes_pairs_and_opens_the_first_ones(trained, qtbot, tmp_path):
+    viewer, widget = trained
+    controls = widget.dataset
+    assert controls.generate_button.isEnabled()
+    # The scene's classes; the largest (0, background) is not an object by default.
+    assert widget.dataset_settings.object_ids == (1,)
+    folder = tmp_path / "set"
+    widget.dataset_settings.folder = str(folder)
+    widget.dataset_settings.count = 3
+    controls.generate_button.click()
+    assert not widget.controls.train_button.isEnabled()  # one heavy job at a time
+    wait_for_dataset(qtbot, widget)
+    rows = load_manifest(folder)
+    assert [row["index"] for row in rows] == [0, 1, 2]
+    assert (folder / "model.semia").is_file()
+    images = viewer.layers["semia dataset: images"].data
+    labels = viewer.layers["semia dataset: labels"].data
+    assert images.shape == (3, 32, 32) and images.dtype == np.uint8
+    assert labels.shape == (3, 32, 32) and set(np.unique(labels)) <= {0, 1}
+    assert not all(np.array_equal(labels[0], other) for other in labels[1:])  # varied layouts
+    assert "Done: 3 pairs written" in controls.label.text()
+    assert widget.controls.train_button.isEnabled()
+    # Dataset layers are never offered as inputs.
+    assert "semia dataset: images" not in [widget.pickers.image.itemText(i)
+                                           for i in range(widget.pickers.image.count())]
+
+
+def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tmp_path):
+    _, widget = trained
+    folder = tmp_path / "set"
+    widget.dataset_settings.folder = str(folder)
+    widget.dataset_settings.count = 400
+    widget.generate_dataset()
+    qtbot.waitUntil(lambda: widget.state.dataset_done >= 2, timeout=TIMEOUT_MS)
+    widget.dataset.stop_button.click()
+    wait_for_dataset(qtbot, widget)
+    assert "Stopped" in widget.dataset.label.text()
+    made = len(load_manifest(folder))
+    assert 2 <= made < 400
+    assert len(list((folder / "images").iterdir())) == made  # no half-written file
+    widget.dataset_settings.count = made + 2
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert len(load_manifest(folder)) == made + 2
+    assert f"{made} already there" in widget.dataset.label.text()
+
+
+def test_dataset_problems_are_one_message_each(trained, qtbot, tmp_path, messages):
+    _, widget = trained
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    widget.dataset_settings.folder = str(blocker)
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert messages[-1][0] == "error" and "is a file, not a folder" in messages[-1][1]
+    assert widget.state.phase.value == "idle"
+    widget.dataset_settings.folder = str(tmp_path / "ok")
+    widget.dataset.objects.item(1).setCheckState(Qt.CheckState.Unchecked)  # the only object class
+    widget.generate_dataset()
+    assert "Tick at least one object class" in messages[-1][1]
+    assert not widget.dataset_runner.running
+
+
+def test_generate_waits_for_a_model(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    assert not widget.dataset.generate_button.isEnabled()
+    assert "Train or load a model first" in widget.dataset.label.text()
+    train(qtbot, widget, steps=1)
+    assert widget.dataset.generate_button.isEnabled()
