@@ -219,3 +219,44 @@ def test_the_output_follows_the_new_layout():
     run(trainer)
     arrived_error, vacated_error = region_colour_errors(trainer.model, labels, target, colours)
     assert arrived_error < 30 and vacated_error < 30
+
+
+# ------------------------------------------------------------------ collapse
+def test_collapse_guard_waits_for_the_ramp_then_needs_a_lasting_rise():
+    from napari_semia.collapse_guard import CollapseGuard
+
+    guard = CollapseGuard(start_step=10)
+    assert guard.observe(5, 0.5) == "ok"  # during the ramp: not judged
+    assert guard.observe(10, 0.05) == "best"
+    for step in range(11, 60):
+        guard.observe(step, 0.04)
+    # The worst single step (an L1 error of 2 in [-1, 1]) is not a collapse...
+    verdicts = [guard.observe(60, 2.0)] + [guard.observe(61 + i, 0.04) for i in range(30)]
+    assert "collapsed" not in verdicts
+    # ...a lasting rise is.
+    verdicts = [guard.observe(100 + i, 0.6) for i in range(30)]
+    assert "collapsed" in verdicts and verdicts.index("collapsed") >= 15
+
+
+def test_a_collapsing_run_stops_and_keeps_its_best_weights(scene, monkeypatch):
+    image, labels = scene
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=200, rec_every=1, augment_ramp=0.0,
+                                                      coarse_fraction=0.0), device="cpu")
+    real = trainer.generator_step
+    kept = {}
+
+    def step_with_scripted_error(batch, fake, modulation, step):
+        losses = real(batch, fake, modulation, step)
+        losses["rec"] = 0.2 - 0.005 * step if step < 30 else 1.0  # improving, then collapsed for good
+        if step == 29:
+            kept["weights"] = [p.detach().clone() for p in trainer.generator.parameters()]
+        return losses
+
+    monkeypatch.setattr(trainer, "generator_step", step_with_scripted_error)
+    updates = run(trainer)
+    last = updates[-1]
+    assert last.stopped and "collapsed" in last.diverged
+    assert len(updates) < 100  # stopped soon after the rise, not at 200 steps
+    assert trainer.step == 30 and trainer.model.steps_done == 30
+    for param, before in zip(trainer.generator.parameters(), kept["weights"]):
+        assert torch.equal(param, before)

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from .augmentation import AugmentationLimits, JointAugmenter
+from .collapse_guard import CollapseGuard
 from .config import TrainingConfig
 from .device import resolve_device
 from .layout_tensors import resize_index, to_onehot
@@ -236,6 +237,9 @@ class SemiaTrainer:
         or when training diverges (``progress.diverged`` says why)."""
         total = self.config.steps
         eta = EtaEstimator(total, self.coarse_steps, self._fine_per_coarse_cost())
+        ramp_end = 0 if self.resumed else int(math.ceil(self.config.augment_ramp * total))
+        guard = CollapseGuard(start_step=max(ramp_end, self.coarse_steps))
+        best_weights = None
         start = time.perf_counter()
         stopped, diverged = False, None
         while self.step < total:
@@ -252,6 +256,17 @@ class SemiaTrainer:
                 break
             self.step += 1
             self.last_losses.update(losses)
+            verdict = guard.observe(self.step, losses["rec"]) if "rec" in losses else "ok"
+            if verdict == "best":
+                best_weights = self._snapshot_weights()
+            elif verdict == "collapsed":
+                self._restore_weights(best_weights)
+                self.step = guard.best_step  # the model is the one of that step
+                stopped = True
+                diverged = (f"Training collapsed: the reconstruction error rose from {guard.best:.3f} to "
+                            f"{guard.average:.3f} and stayed there. Training stopped; the model keeps "
+                            f"the weights of step {guard.best_step}, its best.")
+                break
             preview = None
             if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
                 preview = self.preview()
@@ -269,6 +284,19 @@ class SemiaTrainer:
             finished=True, stopped=stopped, device=str(self.device), resolution=self.fine.shape,
             diverged=diverged,
         )
+
+    def _snapshot_weights(self) -> dict:
+        """Copies of the three networks' weights (on their device)."""
+        return {name: {k: v.detach().clone() for k, v in module.state_dict().items()}
+                for name, module in (("generator", self.generator), ("discriminator", self.discriminator),
+                                     ("segmenter", self.segmenter))}
+
+    def _restore_weights(self, weights: dict | None) -> None:
+        if weights is None:
+            return
+        for name, module in (("generator", self.generator), ("discriminator", self.discriminator),
+                             ("segmenter", self.segmenter)):
+            module.load_state_dict(weights[name])
 
     def preview(self) -> np.ndarray | None:
         """The current generator's output for the preview target, or None."""
