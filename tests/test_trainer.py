@@ -238,7 +238,7 @@ def test_collapse_guard_waits_for_the_ramp_then_needs_a_lasting_rise():
     assert "collapsed" in verdicts and verdicts.index("collapsed") >= 15
 
 
-def test_a_collapsing_run_stops_and_keeps_its_best_weights(scene, monkeypatch):
+def test_a_collapsing_run_goes_back_to_its_best_weights(scene, monkeypatch):
     image, labels = scene
     trainer = SemiaTrainer(image, labels, TINY.replace(steps=200, rec_every=1, augment_ramp=0.0,
                                                       coarse_fraction=0.0), device="cpu")
@@ -255,8 +255,28 @@ def test_a_collapsing_run_stops_and_keeps_its_best_weights(scene, monkeypatch):
     monkeypatch.setattr(trainer, "generator_step", step_with_scripted_error)
     updates = run(trainer)
     last = updates[-1]
-    assert last.stopped and "collapsed" in last.diverged
-    assert len(updates) < 100  # stopped soon after the rise, not at 200 steps
+    # Undone twice (best weights, half the learning rates), then stopped.
+    assert len(trainer.recoveries) == 2 and trainer._lr_scale == 0.25
+    notes = [u.note for u in updates if u.note]
+    assert len(notes) == 2 and "half the learning rates" in notes[0] and "to 0.9" in notes[0]
+    assert last.stopped and "collapsed" in last.diverged and "3 times" in last.diverged
+    assert len(updates) < 200  # stopped, not run to the end
     assert trainer.step == 30 and trainer.model.steps_done == 30
     for param, before in zip(trainer.generator.parameters(), kept["weights"]):
         assert torch.equal(param, before)
+
+
+def test_the_generator_gradient_is_clipped(scene, monkeypatch):
+    image, labels = scene
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=3, max_grad_norm=1e-3), device="cpu")
+    norms = []
+    real_step = trainer.opt_g.step
+
+    def recording_step(*args, **kwargs):
+        norms.append(torch.sqrt(sum(p.grad.square().sum() for p in trainer.generator.parameters()
+                                    if p.grad is not None)).item())
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.opt_g, "step", recording_step)
+    run(trainer)
+    assert norms and max(norms) <= 1e-3 * 1.01

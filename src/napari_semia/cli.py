@@ -156,6 +156,8 @@ def _train(image, labels, config, device, resume=None):
     with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True) as bar:
         for progress in trainer.run():
             last = progress
+            if progress.note:
+                bar.write(f"warning: {progress.note}", file=sys.stderr)
             bar.update(progress.step - bar.n)
             if progress.losses:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in progress.losses.items()}, refresh=False)

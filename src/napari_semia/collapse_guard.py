@@ -6,8 +6,8 @@ discriminator loss fell from 0.5 to 0.05, the reconstruction error rose from
 0.04 to 0.63 and never came back.
 
 The guard keeps the weights of the step with the best (smoothed)
-reconstruction error after the augmentation ramp, and says when to stop and
-go back to them.
+reconstruction error after the augmentation ramp, and says when to go back to
+them (the trainer then goes on with lower learning rates, or stops).
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class CollapseGuard:
         self.best: float | None = None
         self.best_step: int | None = None
         self._bad = 0
+
+    def restart(self) -> None:
+        """After going back to the best weights: judge afresh from the best."""
+        self.average, self._bad = self.best, 0
 
     def observe(self, step: int, reconstruction_error: float) -> str:
         """Take a reconstruction step's error; returns "best" (keep these

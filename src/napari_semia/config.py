@@ -46,6 +46,10 @@ class TrainingConfig:
     lr_segmenter: float = 1e-3
     lr_decay_start: float = 0.5
     """Fraction of iterations after which learning rates decay linearly to 1/10."""
+    max_grad_norm: float = 20.0
+    """The generator's gradient is scaled down to this norm when larger. Typical
+    norms are 1-11; a spike far above them, amplified by Adam, blew a zebra run's
+    output up into saturated flat colours within 20 steps."""
     # --- loss weights ---
     w_reconstruction: float = 5.0
     w_fixed_point: float = 1.0
@@ -65,6 +69,7 @@ class TrainingConfig:
             (self.width >= 4, "width must be at least 4"),
             (2 <= self.levels <= 5, "levels must be between 2 and 5"),
             (self.patch_size % 2 == 1, "patch_size must be odd"),
+            (self.max_grad_norm > 0, "max_grad_norm must be positive"),
         ]
         for ok, message in checks:
             if not ok:

@@ -57,6 +57,9 @@ from .validation import validate_target
 __all__ = ["SemiaTrainer", "TrainingDiverged", "TrainingProgress", "train", "working_shape"]
 
 _ADAM_BETAS = (0.5, 0.999)
+#: Collapses undone (best weights, fresh optimizers, half the learning rates)
+#: before training stops instead.
+MAX_RECOVERIES = 2
 
 
 class TrainingDiverged(FloatingPointError):
@@ -138,6 +141,9 @@ class SemiaTrainer:
         self.opt_g, self.opt_d, self.opt_s = self._build_optimizers()
         self.step = 0
         self.last_losses: dict[str, float] = {}
+        self._lr_scale = 1.0
+        self.recoveries: list[int] = []
+        """Steps at which a collapse was undone (best weights, lower learning rates)."""
 
     # ------------------------------------------------------------ set-up
     @property
@@ -239,7 +245,7 @@ class SemiaTrainer:
         eta = EtaEstimator(total, self.coarse_steps, self._fine_per_coarse_cost())
         ramp_end = 0 if self.resumed else int(math.ceil(self.config.augment_ramp * total))
         guard = CollapseGuard(start_step=max(ramp_end, self.coarse_steps))
-        best_weights = None
+        best_weights, recoveries = None, 0
         start = time.perf_counter()
         stopped, diverged = False, None
         while self.step < total:
@@ -256,17 +262,30 @@ class SemiaTrainer:
                 break
             self.step += 1
             self.last_losses.update(losses)
+            note = None
             verdict = guard.observe(self.step, losses["rec"]) if "rec" in losses else "ok"
             if verdict == "best":
                 best_weights = self._snapshot_weights()
             elif verdict == "collapsed":
                 self._restore_weights(best_weights)
-                self.step = guard.best_step  # the model is the one of that step
-                stopped = True
-                diverged = (f"Training collapsed: the reconstruction error rose from {guard.best:.3f} to "
-                            f"{guard.average:.3f} and stayed there. Training stopped; the model keeps "
-                            f"the weights of step {guard.best_step}, its best.")
-                break
+                if recoveries < MAX_RECOVERIES:
+                    # Go on from the best weights, with fresh optimizer moments
+                    # and half the learning rates.
+                    note = (f"Training collapsed at step {self.step} (the reconstruction error rose from "
+                            f"{guard.best:.3f} to {guard.average:.3f}): it goes on from the weights of "
+                            f"step {guard.best_step} with half the learning rates.")
+                    recoveries += 1
+                    self._lr_scale *= 0.5
+                    self.opt_g, self.opt_d, self.opt_s = self._build_optimizers()
+                    guard.restart()
+                    self.recoveries.append(self.step)
+                else:
+                    self.step = guard.best_step  # the model is the one of that step
+                    stopped = True
+                    diverged = (f"Training collapsed: the reconstruction error rose from {guard.best:.3f} "
+                                f"to {guard.average:.3f} and stayed there, {recoveries + 1} times. Training "
+                                f"stopped; the model keeps the weights of step {guard.best_step}, its best.")
+                    break
             preview = None
             if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
                 preview = self.preview()
@@ -275,7 +294,7 @@ class SemiaTrainer:
                 step=self.step, total_steps=total, losses=dict(losses),
                 elapsed_s=time.perf_counter() - start, eta_s=eta.seconds_left(self.step), mode=mode,
                 preview=preview, device=str(self.device),
-                resolution=(self.coarse if coarse else self.fine).shape,
+                resolution=(self.coarse if coarse else self.fine).shape, note=note,
             )
         yield TrainingProgress(
             step=self.step, total_steps=total, losses=dict(self.last_losses),
@@ -322,7 +341,7 @@ class SemiaTrainer:
 
     def apply_learning_rates(self, step: int) -> None:
         cfg = self.config
-        factor = learning_rate_factor(step, cfg.steps, cfg.lr_decay_start)
+        factor = learning_rate_factor(step, cfg.steps, cfg.lr_decay_start) * self._lr_scale
         for optimizer, base in ((self.opt_g, cfg.lr_generator), (self.opt_d, cfg.lr_discriminator),
                                 (self.opt_s, cfg.lr_segmenter)):
             for group in optimizer.param_groups:
@@ -389,6 +408,7 @@ class SemiaTrainer:
         loss = sum(weights[name] * value for name, value in terms.items())
         loss.backward()
         _check_finite(terms, self.generator.parameters(), "generator", step + 1)
+        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.max_grad_norm)
         self.opt_g.step()
         return {name: value.item() for name, value in terms.items()}
 

@@ -28,7 +28,11 @@ class TrainingProgress:
     resolution: tuple[int, int] = (0, 0)
     diverged: str | None = None
     """Why training stopped on its own: a loss or gradient became NaN or
-    infinite. The model keeps the weights of the last good step."""
+    infinite, or the GAN collapsed for good. The model keeps the weights of
+    the last good (or best) step."""
+    note: str | None = None
+    """Something the user should hear about that did not stop training (a
+    collapse undone)."""
 
 
 class EtaEstimator:

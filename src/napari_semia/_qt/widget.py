@@ -230,6 +230,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_progress(self, progress) -> None:
         self.state.update_progress(progress)
+        if progress.note:
+            notify.warning(progress.note)
         if progress.losses and not progress.finished:
             self.losses_section.setVisible(True)
             self.loss_plot.add_point(self._step_offset + progress.step, progress.losses)
