@@ -1,6 +1,6 @@
 """Quality figures for Semantic Image Analogy outputs (benchmark only).
 
-numpy / scikit-image / scikit-learn only: importable without torch, so the
+numpy / scipy / scikit-image / scikit-learn only: importable without torch, so the
 figures are independent of the networks being measured.
 
 Figures (see ``benchmarks/README.md`` for how to read them):
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage as ndi
 from skimage import color, filters, transform
 from skimage.feature import multiscale_basic_features
 from skimage.metrics import peak_signal_noise_ratio
@@ -327,6 +328,40 @@ def sharpness_ratio(output, reference, measure: str = "laplacian") -> float:
     fn = {"laplacian": laplacian_variance, "gradient": mean_gradient}[measure]
     ref = fn(reference)
     return float(fn(output) / ref) if ref > 0 else float("nan")
+
+
+def layout_sharpness_ratio(output, source, source_index, target_index, measure: str = "laplacian") -> float:
+    """Sharpness of ``output`` relative to what the source has *in the target's layout*.
+
+    The plain ratio drops when a target replaces detailed classes by smooth ones
+    (erased towers become sky) even if every pixel is as crisp as the source.
+    Here the reference is the source's per-class mean of the measure (squared
+    Laplacian, or Sobel magnitude) inside each class (pixels whose 3 x 3
+    neighbourhood has that class: edges between classes are not texture),
+    averaged with the target's class areas; the output's mean over the whole
+    image is divided by it. About the plain ratio when the target is the
+    source's layout.
+    """
+    source_index = np.asarray(source_index)
+    target_index = np.asarray(target_index)
+    gray_source, gray_output = to_gray(source), to_gray(output)
+    if measure == "laplacian":
+        def field(gray):
+            lap = filters.laplace(gray, ksize=3)
+            return (lap - lap.mean()) ** 2
+    else:
+        field = filters.sobel
+    source_field = field(gray_source)
+    classes, counts = np.unique(target_index, return_counts=True)
+    reference = 0.0
+    for c, count in zip(classes, counts):
+        in_source = source_index == c
+        interior = ndi.binary_erosion(in_source, np.ones((3, 3), bool))
+        in_source = interior if interior.any() else in_source
+        if in_source.any():
+            reference += count * float(source_field[in_source].mean())
+    reference /= counts.sum()
+    return float(field(gray_output).mean() / reference) if reference > 0 else float("nan")
 
 
 # ------------------------------------------------------------------ references

@@ -177,6 +177,20 @@ def test_sharpness_ratio_of_blurred_below_one():
         assert metrics.sharpness_ratio(metrics.blurred(source, 1.5), source, measure) < 0.5
 
 
+def test_layout_sharpness_ratio_weights_the_source_by_the_target_classes():
+    index = np.zeros((32, 32), dtype=int)
+    index[:, 16:] = 1
+    source = _two_texture_image(index)
+    for measure in ("laplacian", "gradient"):
+        same = metrics.layout_sharpness_ratio(source, source, index, index, measure)
+        assert same == pytest.approx(metrics.sharpness_ratio(source, source, measure), rel=0.15)
+    # All smooth class 0: the source's class-0 texture is the reference, not the stripes.
+    smooth_target = np.zeros_like(index)
+    smooth_output = metrics.to_float_rgb(_two_texture_image(smooth_target, seed=1))
+    assert metrics.sharpness_ratio(smooth_output, source) < 0.2
+    assert metrics.layout_sharpness_ratio(smooth_output, source, index, smooth_target) == pytest.approx(1.0, rel=0.3)
+
+
 def test_to_float_rgb_accepts_gray_rgba_and_uint16():
     gray = np.full((4, 5), 65535, dtype=np.uint16)
     assert metrics.to_float_rgb(gray).shape == (4, 5, 3)

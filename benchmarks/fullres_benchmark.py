@@ -1,0 +1,440 @@
+"""Full-resolution benchmark: the generator's output upsampled vs refined from source patches.
+
+For one example case and a trained model, every ``cond/*.png`` target
+(``mask_*`` included: they are ordinary colour-coded target layouts in the
+source's palette) is synthesized three ways, all scored at the source's full
+size:
+
+* ``bicubic``: the generator at the working size, upsampled bicubically (today);
+* ``refined``: the generator's output as the guide of ``refinement.refine``;
+* ``labels``: ``refine`` with no guide (from the label map alone), to show what
+  the generator adds;
+* ``detail``: detail transfer, the other candidate: the bicubic output plus the
+  high frequencies of ``refined`` (what the working size cannot hold, taken
+  from the source through the refinement's correspondence).
+
+Figures (``metrics.py``): layout agreement on changed pixels (mIoU-chg),
+patch distance of all / changed pixels to same-class source patches, sharpness
+ratios (Laplacian variance, mean gradient) against the source, reconstruction
+PSNR on ``rec``, seconds per target. Writes ``results.json``, a full-size
+``montage.png`` (source | target | bicubic | refined | labels) and
+``crops.png`` (1:1 crops around the changed pixels) into ``--out``.
+
+Peak memory and time of one full-resolution synthesis are measured in a fresh
+process (``--worker``): ``ru_maxrss`` of that process, which includes Python,
+torch and the loaded data. ``--large`` runs that worker on a large image
+(``retina``: ``skimage.data.retina()``, 1411 x 1411; ``synthetic4096``: a
+4096 x 4096 RGB mosaic of scikit-image pictures).
+
+    python benchmarks/fullres_benchmark.py --case zebra --model benchmarks/results/zebra-quick/model.semia \\
+        --out benchmarks/results/fullres/zebra
+    python benchmarks/fullres_benchmark.py --large retina --out benchmarks/results/fullres/retina
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import metrics  # noqa: E402
+from run_benchmark import DEFAULT_DATA, _fmt, _json_safe, code_version, colour_labels, montage  # noqa: E402
+
+METHODS = ("bicubic", "refined", "labels", "detail")
+RECONSTRUCTION_TARGET = "rec"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", default="zebra")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--model", type=Path, help="trained .semia model of the case")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--targets", nargs="*", help="only these targets (file stems)")
+    parser.add_argument("--timing-runs", type=int, default=3)
+    parser.add_argument("--patch-queries", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="override RefinementConfig fields, e.g. --set patch_size=5 coherence_weight=0.1")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--stress", action="store_true",
+                        help="add generated targets with large painted regions (see stress_targets)")
+    parser.add_argument("--large", choices=("retina", "synthetic4096"),
+                        help="time and memory on a large image instead of a case")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--method", default="refined", help=argparse.SUPPRESS)
+    parser.add_argument("--target-name", default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def refinement_config(overrides: list[str]):
+    from napari_semia.refinement import RefinementConfig
+
+    config = RefinementConfig()
+    changes = {}
+    for item in overrides:
+        name, value = item.split("=", 1)
+        kind = type(getattr(config, name))
+        changes[name] = kind(value) if kind is not bool else value.lower() in ("1", "true", "yes")
+    return config.replace(**changes)
+
+
+def peak_rss_mb() -> float:
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+# ------------------------------------------------------------------ inputs
+def read_case(folder: Path):
+    from napari_semia.io import read_image_file, read_label_file
+
+    image = read_image_file(folder / "img.png")
+    labels = read_label_file(folder / "label.png")
+    targets = {path.stem: read_label_file(path) for path in sorted((folder / "cond").glob("*.png"))}
+    return image, labels, targets
+
+
+def stress_targets(codec, labels) -> dict:
+    """Large painted regions, as class-index maps: the class covering most of the
+    source's bottom rows paints the lower half ("half_<id>"), and every pixel of
+    the least common class becomes its most common neighbour class ("erase_<id>").
+    They show whether a big region gets varied texture rather than one patch
+    repeated, and whether an erased object leaves a ghost."""
+    from scipy import ndimage as ndi
+
+    index = codec.encode(labels)
+    h = index.shape[0]
+    bottom = int(np.bincount(index[-max(1, h // 10):].ravel()).argmax())
+    half = index.copy()
+    half[h // 2:] = bottom
+    counts = np.bincount(index.ravel(), minlength=len(codec.class_ids))
+    rare = int(np.argmin(np.where(counts > 0, counts, counts.max() + 1)))
+    ring = ndi.binary_dilation(index == rare, iterations=3) & (index != rare)
+    around = int(np.bincount(index[ring]).argmax()) if ring.any() else int(counts.argmax())
+    erased = np.where(index == rare, around, index)
+    ids = codec.class_ids
+    return {f"half_{ids[bottom]}": codec.decode(half), f"erase_{ids[rare]}": codec.decode(erased)}
+
+
+def _mosaic_4096() -> np.ndarray:
+    """A 4096 x 4096 RGB picture: a 2 x 2 mosaic of scikit-image's bundled photos."""
+    from skimage import data, transform
+
+    tiles = [data.retina(), data.astronaut(), data.chelsea(), data.coffee()]
+    tiles = [transform.resize(t, (2048, 2048), order=1, anti_aliasing=True, preserve_range=True) for t in tiles]
+    top = np.concatenate(tiles[:2], 1)
+    bottom = np.concatenate(tiles[2:], 1)
+    return np.clip(np.concatenate([top, bottom], 0), 0, 255).astype(np.uint8)
+
+
+def large_case(name: str):
+    """(image, labels, target) of a large test image, built offline and deterministically.
+
+    Labels come from intensity: 0 dark background, 1 mid tones, 2 bright; the
+    target moves a disc of class 2 and erases a square of class 2 into class 1.
+    """
+    from scipy import ndimage as ndi
+    from skimage import color, data
+
+    image = data.retina() if name == "retina" else _mosaic_4096()
+    gray = ndi.uniform_filter(color.rgb2gray(image), 9)
+    low, high = np.quantile(gray, [0.3, 0.85])
+    labels = np.ones(gray.shape, np.int32)
+    labels[gray < low] = 0
+    labels[gray > high] = 2
+    target = labels.copy()
+    h, w = labels.shape
+    target[h // 3:h // 2, w // 3:w // 2] = 1  # erase bright things there
+    yy, xx = np.ogrid[:h, :w]
+    target[(yy - 2 * h // 3) ** 2 + (xx - 2 * w // 3) ** 2 < (min(h, w) // 10) ** 2] = 2  # a new bright disc
+    return image, labels, target
+
+
+# --------------------------------------------------------------- synthesis
+class Synthesizer:
+    """The three methods for one model; source-side work is done once here."""
+
+    def __init__(self, model, image, labels, config=None):
+        import torch
+
+        from napari_semia.refinement import RefinementConfig, SourcePyramid
+
+        self.model = model
+        self.config = config or RefinementConfig()
+        device = model.device
+        self.source = torch.from_numpy(model.normalizer.to_network(image))[None].to(device)
+        self.source_index = torch.from_numpy(model.codec.encode(labels))[None].to(device)
+        start = time.perf_counter()
+        self.pyramid = SourcePyramid(self.source, self.source_index, model.num_classes,
+                                     model.working_shape, self.config)
+        self.pyramid_seconds = time.perf_counter() - start
+
+    def __call__(self, method: str, target):
+        import torch
+        import torch.nn.functional as F
+
+        from napari_semia.refinement import refine
+        from napari_semia.synthesis import _prepare_targets, synthesize, synthesize_index
+
+        model = self.model
+        if method == "bicubic":
+            return synthesize(model, target)
+        index = _prepare_targets(model, [target])
+        full_index = torch.from_numpy(model.codec.encode(target))[None].to(model.device)
+        guide = None if method == "labels" else synthesize_index(model, index)
+        output = refine(self.source, self.source_index, full_index, guide, num_classes=model.num_classes,
+                        config=self.config, pyramid=self.pyramid)
+        if method == "detail":
+            # Detail transfer: the generator's upsampled output, plus the high
+            # frequencies of the refined result (source pixels): what the network's
+            # working size cannot hold, taken from the source.
+            size = tuple(output.shape[-2:])
+
+            def through_working_size(x):
+                small = F.interpolate(x, size=tuple(guide.shape[-2:]), mode="bilinear", antialias=True,
+                                      align_corners=False)
+                return F.interpolate(small, size=size, mode="bicubic", align_corners=False)
+
+            upsampled = F.interpolate(guide, size=size, mode="bicubic", align_corners=False)
+            output = upsampled + output - through_working_size(output)
+        return model.normalizer.from_network(output.clamp(-1, 1)[0])
+
+
+# --------------------------------------------------------------- evaluation
+def crop_box(changed: np.ndarray, size: int = 160):
+    """A size x size window (clipped to the image) centred on the changed pixels."""
+    h, w = changed.shape
+    ys, xs = np.nonzero(changed) if changed.any() else (np.array([h // 2]), np.array([w // 2]))
+    cy, cx = int(np.median(ys)), int(np.median(xs))
+    y0 = int(np.clip(cy - size // 2, 0, max(0, h - size)))
+    x0 = int(np.clip(cx - size // 2, 0, max(0, w - size)))
+    return slice(y0, y0 + size), slice(x0, x0 + size)
+
+
+class Scorer:
+    """Quality figures of outputs against one source at one size (``metrics.py``)."""
+
+    def __init__(self, image, source_index, patch_queries: int):
+        self.image = image
+        self.source_index = source_index
+        self.patch_queries = patch_queries
+        self.classifier = metrics.LayoutClassifier().fit(image, source_index)
+        self.appearance = metrics.PatchAppearance(image, source_index)
+
+    def __call__(self, output, target_index, reconstruction: bool) -> dict:
+        changed = metrics.changed_mask(self.source_index, target_index)
+        image, source_index, queries = self.image, self.source_index, self.patch_queries
+        figures = {
+            "layout": metrics.layout_scores(self.classifier.predict(output), source_index, target_index),
+            "patch_distance": self.appearance.distance(output, target_index, queries)["mean"],
+            "patch_distance_changed": self.appearance.distance(
+                output, target_index, queries, mask=changed)["mean"] if changed.any() else None,
+            "sharpness_laplacian": metrics.sharpness_ratio(output, image, "laplacian"),
+            "sharpness_gradient": metrics.sharpness_ratio(output, image, "gradient"),
+            "sharpness_laplacian_layout": metrics.layout_sharpness_ratio(
+                output, image, source_index, target_index, "laplacian"),
+            "sharpness_gradient_layout": metrics.layout_sharpness_ratio(
+                output, image, source_index, target_index, "gradient"),
+        }
+        if reconstruction:
+            figures["psnr"] = metrics.reconstruction_psnr(output, image)
+        return figures
+
+
+def evaluate_case(args) -> dict:
+    import torch
+    from skimage import io as skio
+
+    from napari_semia.model_file import SemiaModel
+    from napari_semia.synthesis import synthesize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    image, labels, targets = read_case(args.data / args.case)
+    model = SemiaModel.load(args.model, device="cpu")
+    if args.stress:
+        targets.update(stress_targets(model.codec, labels))
+    if args.targets:
+        targets = {k: v for k, v in targets.items() if k in args.targets}
+    synth = Synthesizer(model, image, labels, refinement_config(args.set))
+    source_index = model.codec.encode(labels)
+    working = tuple(model.working_shape)
+    print(f"case {args.case}: {image.shape}, working size {working}, levels "
+          f"{synth.pyramid.shapes}, source pyramid {synth.pyramid_seconds:.2f}s", flush=True)
+
+    start = time.perf_counter()
+    full_scorer = Scorer(image, source_index, args.patch_queries)
+    # At the working size (where "today's" figures in benchmarks/README.md are taken):
+    # the generator's own output, and the others shrunk to it.
+    working_scorer = None
+    if working != tuple(source_index.shape):
+        working_scorer = Scorer(metrics.resize_image(image, working),
+                                metrics.resize_labels(source_index, working), args.patch_queries)
+    print(f"  evaluation models fitted in {time.perf_counter() - start:.1f}s", flush=True)
+
+    per_target, rows, crops = {}, [], []
+    for name, target in targets.items():
+        target_index = model.codec.encode(target)
+        changed = metrics.changed_mask(source_index, target_index)
+        entry, outputs = {"changed_fraction": float(changed.mean())}, {}
+        for method in METHODS:
+            start = time.perf_counter()
+            output = synth(method, target)
+            seconds = time.perf_counter() - start
+            outputs[method] = output
+            figures = {"seconds": seconds, **full_scorer(output, target_index, name == RECONSTRUCTION_TARGET)}
+            if working_scorer is not None:
+                small = synthesize(model, target, full_size=False) if method == "bicubic" \
+                    else metrics.resize_image(output, working)
+                figures["working_size"] = working_scorer(small, metrics.resize_labels(target_index, working),
+                                                         name == RECONSTRUCTION_TARGET)
+            entry[method] = figures
+            skio.imsave(args.out / f"{method}_{name}.png",
+                        (metrics.to_float_rgb(output) * 255).round().astype(np.uint8), check_contrast=False)
+        per_target[name] = entry
+        print(f"  {name:7s}" + " | ".join(
+            f"{m} mIoU-chg {_fmt(entry[m]['layout']['miou_changed'], 2)} "
+            f"patch-chg {_fmt(entry[m]['patch_distance_changed'])}"
+            f"/{_fmt(entry[m].get('working_size', {}).get('patch_distance_changed'))} "
+            f"sharp {_fmt(entry[m]['sharpness_laplacian'], 2)}/{_fmt(entry[m]['sharpness_laplacian_layout'], 2)}"
+            f"/{_fmt(entry[m]['sharpness_gradient'], 2)} {entry[m]['seconds']:.2f}s" for m in METHODS),
+            flush=True)
+        target_rgb = colour_labels(model.codec, target_index)
+        rows.append([image, target_rgb] + [outputs[m] for m in METHODS])
+        box = crop_box(changed)
+        crops.append([metrics.to_float_rgb(image)[box], metrics.to_float_rgb(target_rgb)[box]]
+                     + [metrics.to_float_rgb(outputs[m])[box] for m in METHODS])
+    skio.imsave(args.out / "montage.png", montage(rows), check_contrast=False)
+    skio.imsave(args.out / "crops.png", montage(crops), check_contrast=False)
+
+    timing_target = next(n for n in targets if n != RECONSTRUCTION_TARGET)
+    timing = {}
+    for method in METHODS if args.timing_runs > 0 else ():
+        synth(method, targets[timing_target])
+        times = []
+        for _ in range(args.timing_runs):
+            start = time.perf_counter()
+            synth(method, targets[timing_target])
+            times.append(time.perf_counter() - start)
+        timing[method] = {"median_s": statistics.median(times), "min_s": min(times)}
+    return {"targets": per_target, "timing": timing, "timing_target": timing_target,
+            "source_pyramid_s": synth.pyramid_seconds, "levels": synth.pyramid.shapes,
+            "image_shape": list(image.shape), "working_shape": list(working)}
+
+
+def run_worker(args) -> None:
+    """One synthesis in this (fresh) process; prints time and peak memory as JSON."""
+    import torch
+
+    from napari_semia.refinement import refine
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.large:
+        image, labels, target = large_case(args.large)
+    else:
+        image, labels, targets = read_case(args.data / args.case)
+        target = targets[args.target_name]
+    rss_inputs = peak_rss_mb()
+    result = {"image_shape": list(image.shape), "method": args.method, "rss_inputs_mb": rss_inputs}
+    if args.model is not None:
+        from napari_semia.model_file import SemiaModel
+
+        model = SemiaModel.load(args.model, device="cpu")
+        result["rss_loaded_mb"] = peak_rss_mb()
+        start = time.perf_counter()
+        synth = Synthesizer(model, image, labels, refinement_config(args.set))
+        result["source_side_s"] = time.perf_counter() - start
+        result["rss_source_side_mb"] = peak_rss_mb()
+        times = []
+        for _ in range(max(1, args.timing_runs)):
+            start = time.perf_counter()
+            output = synth(args.method, target)
+            times.append(time.perf_counter() - start)
+    else:
+        from napari_semia.intensity import IntensityNormalizer
+        from napari_semia.labels import LabelCodec
+
+        codec, source_index = LabelCodec.from_source(labels)
+        normalizer = IntensityNormalizer.fit(image)
+        source = torch.from_numpy(normalizer.to_network(image))[None]
+        times = []
+        for _ in range(max(1, args.timing_runs)):
+            start = time.perf_counter()
+            target_index = torch.from_numpy(codec.encode(target))[None]
+            output = refine(source, torch.from_numpy(source_index)[None], target_index, None,
+                            num_classes=len(codec.class_ids), config=refinement_config(args.set))
+            output = normalizer.from_network(output.clamp(-1, 1)[0])
+            times.append(time.perf_counter() - start)
+    result.update(seconds=times, median_s=statistics.median(times), peak_rss_mb=peak_rss_mb(),
+                  output_shape=list(output.shape), output_dtype=str(output.dtype),
+                  megapixels=image.shape[0] * image.shape[1] / 1e6)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def measure_in_subprocess(extra: list[str]) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", *extra]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    for line in completed.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"worker failed: {completed.stderr[-2000:]}")
+
+
+def table(results: dict) -> str:
+    head = ("| target | changed | method | mIoU-chg | patch | patch-chg | sharp lap | sharp lap layout "
+            "| sharp grad | PSNR | s |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name, entry in results["targets"].items():
+        for method in METHODS:
+            f = entry[method]
+            lines.append(
+                f"| {name} | {_fmt(entry['changed_fraction'], 2)} | {method} "
+                f"| {_fmt(f['layout']['miou_changed'])} | {_fmt(f['patch_distance'])} "
+                f"| {_fmt(f['patch_distance_changed'])} | {_fmt(f['sharpness_laplacian'], 2)} "
+                f"| {_fmt(f['sharpness_laplacian_layout'], 2)} "
+                f"| {_fmt(f['sharpness_gradient'], 2)} | {_fmt(f.get('psnr'), 1)} | {f['seconds']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        run_worker(args)
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    common = ["--timing-runs", str(args.timing_runs)] + (["--threads", str(args.threads)] if args.threads else [])
+    common += ["--set", *args.set] if args.set else []
+    if args.large:
+        extra = ["--large", args.large] + common + (["--model", str(args.model)] if args.model else [])
+        results = {"large": args.large, "worker": measure_in_subprocess(extra)}
+    else:
+        results = {"case": args.case, "model": str(args.model), "refinement": vars(refinement_config(args.set)),
+                   **evaluate_case(args)}
+        timing_target = results["timing_target"]
+        results["memory"] = {} if args.no_memory else {
+            method: measure_in_subprocess(["--case", args.case, "--data", str(args.data), "--model",
+                                           str(args.model), "--method", method, "--target-name",
+                                           timing_target] + common)
+            for method in METHODS
+        }
+    results.update(code_version=code_version(), date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
+    with open(args.out / "results.json", "w") as f:
+        json.dump(_json_safe(results), f, indent=2)
+    if "targets" in results:
+        print(table(results))
+    print(json.dumps(_json_safe({k: v for k, v in results.items() if k in ("timing", "memory", "worker")}),
+                     indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,726 @@
+"""Full-resolution refinement: the target layout rebuilt from the source's own patches.
+
+The generator works at the working size (longest side 256 px); upsampled, its
+output is a soft thumbnail. This stage rebuilds the image level by level from
+the working size up to the source's full size out of *real source patches of
+the class the target asks for* (label-constrained patch correspondence, as in
+"image analogies" / "texture by numbers" and GPNN):
+
+1. Level 0 (the working size): every target pixel is matched to a source pixel
+   whose class is the target's class there, by the distance between the
+   patches around them. The query is the generator's output (the *guide*), so
+   the network decides what goes where; the matched source patches supply the
+   texture. The nearest-neighbour field starts from the identity where the
+   layouts agree and, in changed regions, from one coherent shift per region
+   onto source texture of the target class (``networks.texture_offsets``).
+2. Every finer level (at most ``max_level_factor`` larger) starts from the
+   upsampled field of the level below and queries the upsampled result of the
+   level below against a source blurred the same way (down- and upsampled
+   through the coarser level): blurred queries are compared with blurred keys,
+   and sharp source pixels are copied.
+3. A level's image is rebuilt by voting: each pixel averages the source pixels
+   that the matched patches covering it put there (only those of the target's
+   class at that pixel).
+
+Matching is PatchMatch (propagation with doubling jumps, random search around
+the current match, random source pixels of the right class), vectorised in
+torch on the model's device. Patches are compared in a small feature space: a
+PCA of the source's patches (a convolution) plus the blurred one-hot layout
+around each pixel (so boundaries match boundaries of the same classes).
+Full-size work runs in tiles, so memory beyond the images themselves is
+O(tile), and time grows linearly with the pixels.
+
+Without a guide (``guide=None``), level 0's query is the source shifted by the
+initial field: refinement from the label map alone, a baseline that shows what
+the generator adds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from .networks import texture_offsets
+from .synthesis import to_onehot
+
+
+@dataclass(frozen=True)
+class RefinementConfig:
+    patch_size: int = 7
+    """Side of the compared patches, at every level."""
+    feature_dims: int = 8
+    """PCA components of the image patches used for matching."""
+    label_dims: int = 6
+    """Most channels of blurred layout features; more classes are projected down to this."""
+    label_weight: float = 0.3
+    """How much the layout around a pixel counts in a match: a full class swap
+    over the patch costs as much as this RMS intensity difference (network units)."""
+    sampled_candidates: int = 4096
+    """Level 0 first compares every pixel with this many source pixels of its class
+    (an even sample; exact search), then PatchMatch refines; 0 skips it."""
+    coherence_weight: float = 0.05
+    """Preference for keeping a neighbour's offset: all four neighbours on other
+    offsets cost like this RMS intensity difference (network units)."""
+    max_level_factor: float = 2.0
+    """Largest scale step between two levels."""
+    start_size: int = 256
+    """Longest side of level 0 when there is no guide (with a guide: the guide's size)."""
+    first_level_iterations: int = 3
+    """Match-and-vote rounds at level 0 (the first queries the guide, the next ones the result)."""
+    level_iterations: int = 1
+    """Match-and-vote rounds at every finer level."""
+    first_level_rounds: int = 4
+    """PatchMatch rounds (propagation + random search over the whole source) of
+    level 0's first iteration."""
+    level_rounds: int = 1
+    """PatchMatch rounds (propagation + local random search) of every other iteration."""
+    fine_vote_radius: int = 1
+    """Vote window radius above level 0 (smaller is faster and crisper at seams);
+    level 0 votes over the whole patch."""
+    vote_within_class: bool = True
+    """Voting counts only source pixels of the target's class at each pixel (crisp
+    class edges that follow the target layout); False lets the patches of both
+    sides of an edge blend there."""
+    identity_margin: int | None = 8
+    """Pixels farther than this (in level-0 pixels) from every layout change keep
+    their own source pixel, so what the edit does not touch stays the source
+    (and costs nothing); None matches every pixel."""
+    tile: int = 512
+    """Side of the square tiles the work at one level is split into."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.patch_size % 2 != 1 or self.patch_size < 3:
+            raise ValueError("patch_size must be odd and at least 3")
+        if self.max_level_factor <= 1.0:
+            raise ValueError("max_level_factor must be above 1")
+        if self.tile < 32:
+            raise ValueError("tile must be at least 32")
+
+    def replace(self, **changes) -> RefinementConfig:
+        return replace(self, **changes)
+
+
+# ------------------------------------------------------------------ levels
+def level_shapes(full_shape, start_shape, max_factor: float = 2.0) -> list[tuple[int, int]]:
+    """Level sizes from ``start_shape`` up to ``full_shape``, a geometric series with
+    steps of at most ``max_factor``; a single level when the two are equal."""
+    full_h, full_w = (int(v) for v in full_shape)
+    start_h, start_w = (int(v) for v in start_shape)
+    ratio = max(full_h / start_h, full_w / start_w)
+    steps = max(0, math.ceil(math.log(ratio) / math.log(max_factor) - 1e-9)) if ratio > 1 else 0
+    if steps == 0:
+        return [(full_h, full_w)]
+    shapes = []
+    for i in range(steps + 1):
+        t = i / steps
+        shapes.append((round(start_h * (full_h / start_h) ** t), round(start_w * (full_w / start_w) ** t)))
+    shapes[-1] = (full_h, full_w)
+    return shapes
+
+
+def resize_labels(index: torch.Tensor, shape, num_classes: int) -> torch.Tensor:
+    """(H, W) class indices -> (h, w) by area majority (nearest when enlarging).
+
+    Same result as ``synthesis.resize_index``, but one class plane at a time, so
+    memory stays at two image-sized planes whatever the number of classes.
+    """
+    shape = tuple(int(v) for v in shape)
+    if tuple(index.shape) == shape:
+        return index
+    if shape[0] > index.shape[0] or shape[1] > index.shape[1]:
+        return F.interpolate(index[None, None].float(), size=shape, mode="nearest")[0, 0].to(index.dtype)
+    best = torch.full(shape, -1.0, device=index.device)
+    result = torch.zeros(shape, dtype=index.dtype, device=index.device)
+    for k in range(num_classes):
+        share = F.adaptive_avg_pool2d((index == k).float()[None, None], shape)[0, 0]
+        wins = share > best
+        best = torch.where(wins, share, best)
+        result[wins] = k
+    return result
+
+
+def _resize_image(image: torch.Tensor, shape) -> torch.Tensor:
+    """(C, H, W) -> (C, h, w): antialiased when shrinking, bilinear when enlarging."""
+    shape = tuple(int(v) for v in shape)
+    if tuple(image.shape[-2:]) == shape:
+        return image
+    shrink = shape[0] < image.shape[-2] or shape[1] < image.shape[-1]
+    return F.interpolate(image[None], size=shape, mode="bilinear", align_corners=False,
+                         antialias=shrink)[0]
+
+
+def _crop(x: torch.Tensor, y0: int, y1: int, x0: int, x1: int, margin: int) -> torch.Tensor:
+    """(C, H, W)[y0-m:y1+m, x0-m:x1+m], repeating the border where that leaves the image."""
+    h, w = x.shape[-2:]
+    if y0 - margin >= 0 and x0 - margin >= 0 and y1 + margin <= h and x1 + margin <= w:
+        return x[:, y0 - margin:y1 + margin, x0 - margin:x1 + margin]
+    rows = torch.arange(y0 - margin, y1 + margin, device=x.device).clamp_(0, h - 1)
+    cols = torch.arange(x0 - margin, x1 + margin, device=x.device).clamp_(0, w - 1)
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
+def _tiles(shape, tile: int):
+    h, w = shape
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            yield y0, min(h, y0 + tile), x0, min(w, x0 + tile)
+
+
+# ---------------------------------------------------------------- features
+@dataclass
+class _FeatureSpace:
+    """Patch features: PCA of image patches (a conv) and blurred layout one-hots."""
+
+    weight: torch.Tensor  # (d, C, p, p)
+    bias: torch.Tensor  # (d,)
+    label_projection: torch.Tensor | None  # (K, L) or None for the identity
+    label_scale: float
+    patch_size: int
+    num_classes: int
+
+    @property
+    def dims(self) -> int:
+        layout = self.num_classes if self.label_projection is None else self.label_projection.shape[1]
+        return self.weight.shape[0] + layout
+
+    @classmethod
+    def fit(cls, image: torch.Tensor, num_classes: int, config: RefinementConfig) -> _FeatureSpace:
+        p = config.patch_size
+        channels, h, w = image.shape
+        count = max(1, (h - p + 1) * (w - p + 1))
+        stride = max(1, math.ceil(math.sqrt(count / 16384)))
+        patches = F.unfold(image[None], p, stride=stride)[0].T  # (n, C p p)
+        mean = patches.mean(0)
+        dims = min(config.feature_dims, patches.shape[1])
+        centred = patches - mean
+        # Principal axes from the (small) covariance matrix, largest variance first;
+        # on the CPU, since not every accelerator backend has eigh.
+        _, vectors = torch.linalg.eigh((centred.T @ centred).cpu().double())
+        components = vectors.flip(1)[:, :dims].T.float().to(image.device)
+        weight = components.reshape(dims, channels, p, p).contiguous()
+        bias = -(components @ mean)
+        projection = None
+        if num_classes > config.label_dims:
+            # A fixed orthonormal projection keeps distances between class mixtures roughly.
+            rng = torch.Generator().manual_seed(0)
+            random = torch.randn(num_classes, config.label_dims, generator=rng)
+            projection = torch.linalg.qr(random)[0].to(image.device)
+        # A full class swap over the patch costs like an RMS difference of label_weight
+        # over its C p p values: squared one-hot distance 2 -> p p C label_weight^2.
+        scale = config.label_weight * math.sqrt(p * p * channels / 2.0)
+        return cls(weight, bias, projection, scale, p, num_classes)
+
+    def compute(self, image_crop: torch.Tensor, onehot_crop: torch.Tensor, out: torch.Tensor | None = None):
+        """Features of the pixels of a crop taken with margin ``patch_size // 2``:
+        (C, h + 2m, w + 2m) image and (K, h + 2m, w + 2m) one-hot -> (h * w, D)."""
+        # Channels-last throughout, so that the (pixels, features) rows are a view.
+        channels_last = torch.channels_last
+        image_features = F.conv2d(image_crop[None].contiguous(memory_format=channels_last),
+                                  self.weight, self.bias)
+        # Separable box filter: the share of each class in the patch.
+        layout = F.avg_pool2d(onehot_crop[None].contiguous(memory_format=channels_last),
+                              (self.patch_size, 1), stride=1)
+        layout = F.avg_pool2d(layout, (1, self.patch_size), stride=1)
+        if self.label_projection is not None:
+            layout = torch.einsum("bkhw,kl->blhw", layout, self.label_projection)
+        features = torch.cat([image_features, layout * self.label_scale], 1)
+        flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
+        if out is None:
+            return flat.contiguous()
+        out.copy_(flat)
+        return out
+
+
+# ------------------------------------------------------------- source side
+@dataclass
+class _SourceLevel:
+    shape: tuple[int, int]
+    pixels: torch.Tensor  # (N, C) source image at this level
+    classes: torch.Tensor  # (N,) class indices, int16 (int32 for very many classes)
+    features: _FeatureSpace
+    blurred_keys: torch.Tensor | None  # (N, D): features of the source through the level below
+    sharp_keys: torch.Tensor | None  # (N, D): features of the source itself
+    class_order: torch.Tensor  # (N,) source pixels sorted by class
+    class_start: torch.Tensor  # (K,)
+    class_count: torch.Tensor  # (K,)
+
+    @property
+    def missing(self) -> torch.Tensor:
+        return self.class_count == 0
+
+
+def _class_dtype(num_classes: int) -> torch.dtype:
+    # Small integers gather faster; class indices rarely need more than int16.
+    return torch.int16 if num_classes < 2**15 else torch.int32
+
+
+def _region_features(features: _FeatureSpace, image: torch.Tensor, index: torch.Tensor, num_classes: int,
+                     y0: int, y1: int, x0: int, x1: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """(n, D) features of the pixels of image[:, y0:y1, x0:x1] (layout ``index``, (H, W))."""
+    margin = features.patch_size // 2
+    image_crop = _crop(image, y0, y1, x0, x1, margin)
+    index_crop = _crop(index[None], y0, y1, x0, x1, margin)[0].long()
+    return features.compute(image_crop, to_onehot(index_crop[None], num_classes)[0], out)
+
+
+def _keys(image: torch.Tensor, index: torch.Tensor, features: _FeatureSpace, num_classes: int,
+          strip: int = 256) -> torch.Tensor:
+    """(N, D) features of every pixel, computed in strips of rows (bounded memory)."""
+    h, w = image.shape[-2:]
+    keys = torch.empty(h * w, features.dims, device=image.device)
+    for y0 in range(0, h, strip):
+        y1 = min(h, y0 + strip)
+        _region_features(features, image, index, num_classes, y0, y1, 0, w, out=keys[y0 * w:y1 * w])
+    return keys
+
+
+class SourcePyramid:
+    """Everything the refinement needs from the source, per level (built once per source)."""
+
+    def __init__(self, source_image: torch.Tensor, source_index: torch.Tensor, num_classes: int,
+                 start_shape, config: RefinementConfig | None = None) -> None:
+        config = config or RefinementConfig()
+        self.config = config
+        self.num_classes = int(num_classes)
+        image = source_image[0] if source_image.dim() == 4 else source_image
+        index = source_index[0] if source_index.dim() == 3 else source_index
+        self.full_shape = tuple(image.shape[-2:])
+        self.shapes = level_shapes(self.full_shape, start_shape, config.max_level_factor)
+        # Each level is the next finer one shrunk (antialiased), so the blurred keys
+        # of a level (its coarser level enlarged) are blurred the way queries are.
+        images = [image.float()]
+        for shape in reversed(self.shapes[:-1]):
+            images.insert(0, _resize_image(images[0], shape))
+        self.levels: list[_SourceLevel] = []
+        for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
+            level_index = resize_labels(index, shape, self.num_classes)
+            features = _FeatureSpace.fit(level_image, self.num_classes, config)
+            first = number == 0
+            iterations = config.first_level_iterations if first else config.level_iterations
+            blurred_keys = None
+            if not first:
+                blurred = _resize_image(_resize_image(level_image, self.shapes[number - 1]), shape)
+                blurred_keys = _keys(blurred, level_index, features, self.num_classes)
+                del blurred
+            sharp_keys = _keys(level_image, level_index, features, self.num_classes) \
+                if first or iterations > 1 else None
+            flat = level_index.flatten()
+            order = torch.argsort(flat, stable=True).int()
+            count = torch.bincount(flat, minlength=self.num_classes)
+            start = torch.cumsum(count, 0) - count
+            self.levels.append(_SourceLevel(
+                shape=tuple(shape), pixels=level_image.flatten(1).T.contiguous(),
+                classes=flat.to(_class_dtype(self.num_classes)),
+                features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
+                class_order=order, class_start=start, class_count=count,
+            ))
+
+    @property
+    def device(self) -> torch.device:
+        return self.levels[0].pixels.device
+
+
+# ------------------------------------------------------------------ matching
+class _Matcher:
+    """PatchMatch of one target region against a whole source level.
+
+    Fields are (h, w) int32 source rows ``fy`` and columns ``fx``. A candidate's
+    cost is its patch distance (infinite for a source pixel of another class)
+    plus ``coherence_cost`` for each 4-neighbour whose match has another offset:
+    in stochastic textures (grass, sky) many source patches fit about equally
+    well, and without that term neighbouring pixels pick unrelated ones, which
+    voting then averages into a blur.
+    """
+
+    def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
+                 target_classes: torch.Tensor, generator: torch.Generator, shape,
+                 coherence_cost: float = 0.0, free: torch.Tensor | None = None) -> None:
+        self.level = level
+        self.free = None if free is None else free.view(shape)
+        self.keys = keys
+        self.query = query  # (n, D)
+        self.target_classes = target_classes.to(level.classes.dtype)  # (n,)
+        self.allow_any = level.missing[target_classes.long()]
+        self.generator = generator
+        self.shape = tuple(shape)
+        self.coherence_cost = coherence_cost
+        self.buffer = torch.empty_like(query)
+        device = query.device
+        self.ys = torch.arange(shape[0], device=device, dtype=torch.int32)[:, None]
+        self.xs = torch.arange(shape[1], device=device, dtype=torch.int32)[None]
+        # Offsets packed into one int32 so that comparing two is one operation.
+        self.pack = 2 * level.shape[1] + 1
+        self.neighbours: list[torch.Tensor] = []
+
+    def _rand(self, *shape) -> torch.Tensor:
+        return torch.rand(shape, generator=self.generator, device=self.generator.device).to(self.query.device)
+
+    def _offset_keys(self, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+        return (fy - self.ys) * self.pack + (fx - self.xs)
+
+    def _note_neighbours(self, fy: torch.Tensor, fx: torch.Tensor) -> None:
+        """Remember the 4-neighbours' offsets (for the coherence term of this round)."""
+        if self.coherence_cost:
+            keys = self._offset_keys(fy, fx)
+            self.neighbours = [_shifted(keys, dy, dx, _NO_OFFSET) for dy, dx in _DIRECTIONS]
+
+    def cost(self, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
+        """Costs of the candidate source positions (clamped in place); inf for the wrong class."""
+        h, w = self.level.shape
+        cy.clamp_(0, h - 1)
+        cx.clamp_(0, w - 1)
+        flat = (cy * w + cx).view(-1)
+        torch.index_select(self.keys, 0, flat, out=self.buffer)
+        cost = self.buffer.sub_(self.query).square_().sum(1)
+        if self.neighbours:
+            keys = self._offset_keys(cy, cx)
+            differing = sum((keys != neighbour) & (neighbour != _NO_OFFSET) for neighbour in self.neighbours)
+            cost.add_(differing.view(-1), alpha=self.coherence_cost)
+        right_class = self.level.classes.index_select(0, flat) == self.target_classes
+        right_class |= self.allow_any
+        return cost.masked_fill_(~right_class, float("inf"))
+
+    def consider(self, fy, fx, cy, cx) -> None:
+        """Keep the candidates that cost less than the current matches."""
+        cost = self.cost(cy, cx)
+        better = cost < self.best
+        self.best = torch.where(better, cost, self.best)
+        shaped = better.view(fy.shape)
+        if self.free is not None:
+            shaped &= self.free
+        fy.copy_(torch.where(shaped, cy, fy))
+        fx.copy_(torch.where(shaped, cx, fx))
+
+    def random_of_class(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random source pixel of each target pixel's class."""
+        level = self.level
+        classes = self.target_classes.long()
+        u = self._rand(classes.shape[0])
+        count = level.class_count[classes]
+        pos = level.class_start[classes] + (u * count).long().clamp_max((count - 1).clamp_min(0))
+        total = level.classes.shape[0]
+        anywhere = (u * total).long().clamp_max(total - 1)
+        flat = torch.where(self.allow_any, anywhere, level.class_order[pos.clamp_max(total - 1)]).int()
+        w = level.shape[1]
+        return (flat // w).view(self.shape), (flat % w).view(self.shape)
+
+    def nearest_of_sample(self, fy: torch.Tensor, fx: torch.Tensor, candidates: int) -> None:
+        """Exact nearest neighbours among an even sample of ``candidates`` source pixels
+        per class, as one more candidate for every free pixel: PatchMatch's random
+        search rarely lands in a small source area (a tail, an eye) by chance."""
+        level = self.level
+        free = self.free.flatten() if self.free is not None else torch.ones_like(self.allow_any)
+        cy, cx = fy.clone().flatten(), fx.clone().flatten()
+        classes = self.target_classes.long()
+        w = level.shape[1]
+        for k in torch.unique(classes[free & ~self.allow_any]).tolist():
+            count, start = int(level.class_count[k]), int(level.class_start[k])
+            step = max(1, -(-count // candidates))
+            sample = level.class_order[start:start + count:step].long()
+            keys = self.keys.index_select(0, sample)
+            key_norms = keys.square().sum(1)
+            rows = torch.nonzero(free & (classes == k)).flatten()
+            for chunk in rows.split(4096):
+                query = self.query.index_select(0, chunk)
+                distance = key_norms[None] - 2 * query @ keys.T
+                best = sample[distance.argmin(1)].int()
+                cy[chunk], cx[chunk] = best // w, best % w
+        self.consider(fy, fx, cy.view(self.shape), cx.view(self.shape))
+
+    def run(self, fy: torch.Tensor, fx: torch.Tensor, rounds: int, jumps, radii, random_draws: int = 1,
+            sampled_candidates: int = 0):
+        if sampled_candidates:
+            self._note_neighbours(fy, fx)
+            self.best = self.cost(fy, fx)
+            self.nearest_of_sample(fy, fx, sampled_candidates)
+        for _ in range(rounds):
+            self._note_neighbours(fy, fx)
+            self.best = self.cost(fy, fx)
+            for jump in jumps:
+                for dy, dx in _DIRECTIONS:
+                    dy, dx = dy * jump, dx * jump
+                    # The neighbour's match, moved back by the step to it.
+                    cy = _shifted(fy, dy, dx, _NO_OFFSET)
+                    outside = cy == _NO_OFFSET
+                    cy = torch.where(outside, fy, cy - dy)
+                    cx = torch.where(outside, fx, _shifted(fx, dy, dx, 0) - dx)
+                    self.consider(fy, fx, cy, cx)
+            for radius in radii:
+                u = self._rand(2, *self.shape)
+                cy = fy + ((u[0] * 2 - 1) * radius).round().int()
+                cx = fx + ((u[1] * 2 - 1) * radius).round().int()
+                self.consider(fy, fx, cy, cx)
+            for _ in range(random_draws):
+                cy, cx = self.random_of_class()
+                self.consider(fy, fx, cy, cx)
+        return fy, fx
+
+
+_NO_OFFSET = -(2**31)
+_DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
+
+
+def _shifted(field: torch.Tensor, dy: int, dx: int, fill: int) -> torch.Tensor:
+    """field[p + (dy, dx)] for every p, ``fill`` where that leaves the region."""
+    out = torch.full_like(field, fill)
+    h, w = field.shape
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[ys, xs] = field[yd, xd]
+    return out
+
+
+def _search_radii(shape, rounds_scale: float = 1.0) -> list[int]:
+    radius = max(shape) * rounds_scale
+    radii = []
+    while radius >= 1:
+        radii.append(int(radius))
+        radius /= 2
+    return radii
+
+
+# -------------------------------------------------------------------- voting
+def _vote(level: _SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.Tensor,
+          target_classes: torch.Tensor, radius: int, within_class: bool = True) -> torch.Tensor:
+    """Average of the source pixels the patches covering each pixel put there.
+
+    ``fy``/``fx``/``inside`` cover the tile with a halo of ``radius`` on every side
+    (``inside`` is False where the halo leaves the image); ``target_classes`` is
+    the tile's (h, w) layout. Only contributions of the target's class count;
+    pixels without any take their own match's pixel.
+    """
+    h, w = target_classes.shape
+    src_h, src_w = level.shape
+    channels = level.pixels.shape[1]
+    total = torch.zeros(h * w, channels, device=fy.device)
+    weight = torch.zeros(h * w, device=fy.device)
+    wanted = target_classes.flatten().to(level.classes.dtype)
+    allow_any = level.missing[target_classes.flatten().long()]
+    centre = None
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            # Neighbour q = p - (dy, dx) matched source position f(q); its patch puts
+            # f(q) + (dy, dx) at p.
+            ys = slice(radius - dy, radius - dy + h)
+            xs = slice(radius - dx, radius - dx + w)
+            sy = (fy[ys, xs] + dy).clamp_(0, src_h - 1)
+            sx = (fx[ys, xs] + dx).clamp_(0, src_w - 1)
+            flat = (sy * src_w + sx).flatten()
+            if dy == 0 and dx == 0:
+                centre = flat
+            ok = inside[ys, xs].flatten()
+            if within_class:
+                ok &= (level.classes.index_select(0, flat) == wanted) | allow_any
+            ok = ok.float()
+            total.addcmul_(level.pixels.index_select(0, flat), ok[:, None])
+            weight += ok
+    empty = weight == 0
+    result = total.div_(weight.clamp_min_(1.0)[:, None])
+    if bool(empty.any()):
+        result[empty] = level.pixels.index_select(0, centre[empty])
+    return result.T.reshape(channels, h, w)
+
+
+def _vote_level(level: _SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
+                fx: torch.Tensor, radius: int, config: RefinementConfig) -> torch.Tensor:
+    """The level's image rebuilt from its field, tile by tile; away from ``free``
+    pixels (all on the identity) it is the source itself."""
+    h, w = level.shape
+    out = level.pixels.T.reshape(-1, h, w).clone()
+    for tile_box in _tiles((h, w), config.tile):
+        box = _box_of(free, *tile_box, radius)
+        if box is None:
+            continue
+        y0, y1, x0, x1 = box
+        ry = _crop(fy[None], y0, y1, x0, x1, radius)[0]
+        rx = _crop(fx[None], y0, y1, x0, x1, radius)[0]
+        rows = torch.arange(y0 - radius, y1 + radius, device=fy.device)
+        cols = torch.arange(x0 - radius, x1 + radius, device=fy.device)
+        inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None]
+        out[:, y0:y1, x0:x1] = _vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius,
+                                     config.vote_within_class or radius > 1)
+    return out
+
+
+def _box_of(mask: torch.Tensor, y0: int, y1: int, x0: int, x1: int, grow: int):
+    """Bounding box of ``mask`` within the tile, grown by ``grow`` and clipped to the
+    tile; None when the tile has no such pixel."""
+    rows = mask[y0:y1, x0:x1].any(1).nonzero()
+    if rows.numel() == 0:
+        return None
+    cols = mask[y0:y1, x0:x1].any(0).nonzero()
+    return (max(y0, y0 + int(rows[0]) - grow), min(y1, y0 + int(rows[-1]) + 1 + grow),
+            max(x0, x0 + int(cols[0]) - grow), min(x1, x0 + int(cols[-1]) + 1 + grow))
+
+
+def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    if radius <= 0:
+        return mask
+    grown = F.max_pool2d(mask[None, None].float(), (2 * radius + 1, 1), stride=1, padding=(radius, 0))
+    return F.max_pool2d(grown, (1, 2 * radius + 1), stride=1, padding=(0, radius))[0, 0] > 0
+
+
+# ------------------------------------------------------------------ fields
+def _grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
+    return (torch.arange(shape[0], device=device, dtype=torch.int32)[:, None],
+            torch.arange(shape[1], device=device, dtype=torch.int32)[None])
+
+
+#: Longest side at which the changed regions' shifts are searched (their cost
+#: grows with pixels x shifts); the shifts are then scaled to level 0.
+_REGION_SEARCH_SIZE = 64
+
+
+def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: torch.Generator):
+    """Level 0's field: identity where the layouts agree, one shift per changed region
+    onto source pixels of its class, a random pixel of the class where neither lands right."""
+    level = pyramid.levels[0]
+    h, w = level.shape
+    device = target0.device
+    ys, xs = _grid((h, w), device)
+    fy, fx = ys.expand(h, w).clone(), xs.expand(h, w).clone()
+    source0 = level.classes.view(h, w).long()
+    changed = source0 != target0
+    if bool(changed.any()):
+        k = pyramid.num_classes
+        scale = min(1.0, _REGION_SEARCH_SIZE / max(h, w))
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        offsets, found, _ = texture_offsets(to_onehot(source0[None], k), to_onehot(target0[None], k), size)
+        offsets = offsets * torch.tensor([h / size[0], w / size[1]], device=device)[None, :, None, None]
+        offsets = F.interpolate(offsets, size=(h, w), mode="nearest")[0].round().int()
+        found = F.interpolate(found, size=(h, w), mode="nearest")[0, 0] > 0
+        shift = changed & found
+        fy = torch.where(shift, ys + offsets[0], fy).clamp_(0, h - 1)
+        fx = torch.where(shift, xs + offsets[1], fx).clamp_(0, w - 1)
+    landed = level.classes.index_select(0, (fy * w + fx).flatten()).view(h, w).long()
+    wrong = (landed != target0) & ~level.missing[target0]
+    if bool(wrong.any()):
+        matcher = _Matcher(level, level.pixels, level.pixels, target0.flatten(), generator, (h, w))
+        ry, rx = matcher.random_of_class()
+        fy = torch.where(wrong, ry, fy)
+        fx = torch.where(wrong, rx, fx)
+    return fy, fx
+
+
+def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
+    """The field at the next level (``shape``, same for source and target): each
+    pixel takes its parent's offset, scaled."""
+    h, w = fy.shape
+    new_h, new_w = shape
+    ys, xs = _grid((h, w), fy.device)
+    offsets = torch.stack([(fy - ys).float() * (new_h / h), (fx - xs).float() * (new_w / w)])
+    offsets = F.interpolate(offsets[None], size=(new_h, new_w), mode="nearest")[0].round().int()
+    new_ys, new_xs = _grid((new_h, new_w), fy.device)
+    return (new_ys + offsets[0]).clamp_(0, new_h - 1), (new_xs + offsets[1]).clamp_(0, new_w - 1)
+
+
+def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Tensor, target: torch.Tensor,
+                 free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, rounds: int, wide: bool,
+                 config: RefinementConfig, generator: torch.Generator, num_classes: int) -> None:
+    """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
+
+    ``wide``: search the whole source (long jumps, random search from half the
+    image size down); otherwise only refine locally around the current field.
+    """
+    h, w = level.shape
+    jumps = (8, 4, 2, 1) if wide else (1,)
+    radii = _search_radii((h, w), 0.5) if wide else [4, 2, 1]
+    halo = sum(jumps) * rounds
+    patch_values = level.features.patch_size ** 2 * level.pixels.shape[1]
+    # All four neighbours on other offsets cost like an RMS difference of coherence_weight.
+    coherence_cost = config.coherence_weight ** 2 * patch_values / 4
+    for tile in _tiles((h, w), config.tile):
+        box = _box_of(free, *tile, 0)
+        if box is None:
+            continue
+        y0, y1, x0, x1 = box
+        top, bottom = max(0, y0 - halo), min(h, y1 + halo)
+        left, right = max(0, x0 - halo), min(w, x1 + halo)
+        region_target = target[top:bottom, left:right]
+        query = _region_features(level.features, query_image, target, num_classes, top, bottom, left, right)
+        matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
+                           coherence_cost, free[top:bottom, left:right])
+        ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
+        matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=config.sampled_candidates if wide else 0)
+        fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]
+        fx[y0:y1, x0:x1] = rx[y0 - top:y1 - top, x0 - left:x1 - left]
+
+
+@torch.inference_mode()
+def refine(source_image: torch.Tensor, source_index: torch.Tensor, target_index: torch.Tensor,
+           guide: torch.Tensor | None = None, *, num_classes: int | None = None,
+           config: RefinementConfig | None = None, pyramid: SourcePyramid | None = None,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """The target layout rebuilt at the source's full size from source patches.
+
+    ``source_image``: (1, C, H, W) in network space ([-1, 1]); ``source_index`` and
+    ``target_index``: (1, H, W) int64 class indices, all at full size, on one device.
+    ``guide``: (1, C, h, w) generator output at the working size, or None to refine
+    from the label map alone. ``pyramid``: a ``SourcePyramid`` of this source to
+    reuse between targets (its level 0 must have the guide's size). Returns
+    (1, C, H, W) on the source's device; deterministic for ``config.seed`` (or
+    ``generator``).
+    """
+    config = config or RefinementConfig()
+    if num_classes is None:
+        num_classes = int(max(source_index.max(), target_index.max())) + 1
+    full_shape = tuple(source_image.shape[-2:])
+    if tuple(target_index.shape[-2:]) != full_shape or tuple(source_index.shape[-2:]) != full_shape:
+        raise ValueError("source image, source labels and target labels must have the same size")
+    if guide is not None:
+        start_shape = tuple(guide.shape[-2:])
+    else:
+        scale = min(1.0, config.start_size / max(full_shape))
+        start_shape = (max(8, round(full_shape[0] * scale)), max(8, round(full_shape[1] * scale)))
+    if pyramid is None:
+        pyramid = SourcePyramid(source_image, source_index, num_classes, start_shape, config)
+    elif pyramid.shapes[0] != tuple(start_shape) or pyramid.full_shape != full_shape:
+        raise ValueError("the pyramid was built for another source or working size")
+    device = source_image.device
+    if generator is None:
+        generator = torch.Generator(device=device).manual_seed(config.seed)
+    target_full = target_index[0] if target_index.dim() == 3 else target_index
+
+    output = None
+    fy = fx = free0 = None
+    for number, level in enumerate(pyramid.levels):
+        first = number == 0
+        target = resize_labels(target_full, level.shape, num_classes)
+        changed = level.classes.view(level.shape) != target
+        if config.identity_margin is None:
+            free = torch.ones_like(changed)
+        elif first:
+            free = free0 = _dilate(changed, config.identity_margin)
+        else:
+            # The level-0 band, plus changes too thin to show at level 0.
+            free = F.interpolate(free0[None, None].float(), size=level.shape, mode="nearest")[0, 0] > 0
+            free |= _dilate(changed, level.features.patch_size // 2 + 1)
+        if first:
+            fy, fx = _initial_field(pyramid, target, generator)
+            if guide is not None:
+                query = guide[0].float()
+            else:
+                query = level.pixels.index_select(0, (fy * level.shape[1] + fx).flatten()).T.reshape(
+                    -1, *level.shape)
+            iterations, rounds = config.first_level_iterations, config.first_level_rounds
+        else:
+            fy, fx = _upsample_field(fy, fx, level.shape)
+            query = _resize_image(output, level.shape)
+            iterations, rounds = config.level_iterations, config.level_rounds
+        ys, xs = _grid(level.shape, fy.device)
+        fy = torch.where(free, fy, ys)
+        fx = torch.where(free, fx, xs)
+        for iteration in range(iterations):
+            keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
+            wide = first and iteration == 0
+            _match_level(level, keys, query, target, free, fy, fx, rounds if wide else config.level_rounds,
+                         wide, config, generator, num_classes)
+            radius = level.features.patch_size // 2 if first else config.fine_vote_radius
+            output = _vote_level(level, target, free, fy, fx, radius, config)
+            query = output
+        del query
+    return output[None]

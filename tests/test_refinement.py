@@ -1,0 +1,141 @@
+"""Full-resolution refinement (refinement.py), on tiny images."""
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+import torch
+import torch.nn.functional as F
+
+from napari_semia.intensity import IntensityNormalizer
+from napari_semia.refinement import RefinementConfig, SourcePyramid, level_shapes, refine, resize_labels
+from napari_semia.synthesis import resize_index
+
+
+def _scene(height=48, width=64, seed=0):
+    """Class 0: grass-like green texture; class 1: a rectangle of black and white
+    blobs (uint8 RGB). Both are stochastic, like most real textures."""
+    rng = np.random.default_rng(seed)
+    grass = ndi.gaussian_filter(rng.random((height, width)), 1.0)
+    blobs = ndi.gaussian_filter(rng.random((height, width)), 1.5) > 0.5
+    image = np.zeros((height, width, 3), np.float32)
+    image[..., 0] = 40 + 200 * (grass - 0.5)
+    image[..., 1] = 140 + 400 * (grass - 0.5)
+    labels = np.zeros((height, width), np.int64)
+    labels[height // 4:3 * height // 4, width // 8:width // 2] = 1
+    inside = labels == 1
+    image[inside] = np.where(blobs[inside, None], [235, 235, 235], [15, 15, 15])
+    return image.clip(0, 255).astype(np.uint8), labels
+
+
+def _tensors(image, labels, target):
+    normalizer = IntensityNormalizer.fit(image)
+    source = torch.from_numpy(normalizer.to_network(image))[None]
+    return normalizer, source, torch.from_numpy(labels)[None], torch.from_numpy(target)[None]
+
+
+def _guide(source, shape):
+    """A soft working-size image standing in for the generator's output."""
+    return F.interpolate(source, size=shape, mode="bilinear", antialias=True, align_corners=False)
+
+
+def _patch_distance(output, source, out_classes, src_classes, mask, size=5):
+    """Mean RMS distance of output patches centred in ``mask`` to their nearest
+    source patch with the same centre class (exact search)."""
+    r = size // 2
+    out_patches = F.unfold(output, size)[0].T
+    src_patches = F.unfold(source, size)[0].T
+    out_c = out_classes[0, r:-r, r:-r].flatten()
+    src_c = src_classes[0, r:-r, r:-r].flatten()
+    keep = mask[r:-r, r:-r].flatten()
+    distances = torch.cdist(out_patches[keep], src_patches)
+    distances[out_c[keep][:, None] != src_c[None]] = float("inf")
+    return float(distances.min(1).values.mean() / out_patches.shape[1] ** 0.5)
+
+
+FAST = RefinementConfig(first_level_rounds=2, first_level_iterations=2, start_size=24)
+
+
+def test_level_shapes_steps_at_most_the_factor_and_end_at_full_size():
+    shapes = level_shapes((1411, 1411), (256, 256), 2.0)
+    assert shapes[0] == (256, 256) and shapes[-1] == (1411, 1411)
+    assert all(b[0] / a[0] <= 2.0 + 1e-6 for a, b in zip(shapes, shapes[1:]))
+    assert level_shapes((250, 250), (250, 250)) == [(250, 250)]
+
+
+def test_resize_labels_matches_resize_index():
+    index = torch.from_numpy(np.random.default_rng(0).integers(0, 4, (37, 53)))
+    for shape in ((20, 30), (37, 53)):
+        expected = resize_index(index[None], shape, 4)[0]
+        assert torch.equal(resize_labels(index, shape, 4), expected)
+
+
+@pytest.mark.parametrize("layout", ["rgb", "gray", "channels"])
+def test_output_has_the_source_shape_dtype_and_channels(layout):
+    image, labels = _scene()
+    if layout == "gray":
+        image = image[..., 1]
+    elif layout == "channels":
+        image = (image[..., :2].astype(np.uint16) * 200)
+    target = np.roll(labels, 6, axis=1)
+    normalizer, source, source_index, target_index = _tensors(image, labels, target)
+    guide = _guide(source, (24, 32))
+    output = refine(source, source_index, target_index, guide, num_classes=2, config=FAST)
+    assert output.shape == source.shape
+    result = normalizer.from_network(output[0])
+    assert result.shape == image.shape and result.dtype == image.dtype
+
+
+def test_same_layout_reproduces_the_source():
+    image, labels = _scene()
+    _, source, source_index, _ = _tensors(image, labels, labels)
+    output = refine(source, source_index, source_index, _guide(source, (24, 32)), num_classes=2, config=FAST)
+    assert (output - source).abs().mean() < 0.03
+    bicubic = F.interpolate(_guide(source, (24, 32)), size=source.shape[-2:], mode="bicubic")
+    assert (output - source).abs().mean() < 0.3 * (bicubic - source).abs().mean()
+
+
+@pytest.mark.parametrize("with_guide", [True, False])
+def test_changed_region_is_made_of_patches_of_its_class(with_guide):
+    image, labels = _scene(64, 80)
+    shift = (5, 18)  # the blob rectangle moves right and down
+    target = np.roll(labels, shift, axis=(0, 1))
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    # A good generator output: the moved scene, soft, at half the size.
+    moved = source.clone()
+    moved[:, :, target == 1] = torch.roll(source, shift, dims=(2, 3))[:, :, target == 1]
+    moved[:, :, (labels == 1) & (target == 0)] = source[:, :, labels == 0].mean(-1, keepdim=True)
+    guide = _guide(moved, (32, 40))
+    output = refine(source, source_index, target_index, guide if with_guide else None, num_classes=2,
+                    config=FAST.replace(start_size=40))
+    changed = torch.from_numpy(labels != target)
+    refined = _patch_distance(output, source, target_index, source_index, changed)
+    bicubic = F.interpolate(guide, size=source.shape[-2:], mode="bicubic", align_corners=False)
+    assert refined < 0.05
+    assert refined < 0.3 * _patch_distance(bicubic, source, target_index, source_index, changed)
+
+
+def test_tiled_and_untiled_agree():
+    image, labels = _scene(96, 96)
+    target = np.roll(labels, (10, 20), axis=(0, 1))
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    guide = _guide(source, (48, 48))
+    whole = refine(source, source_index, target_index, guide, num_classes=2, config=FAST.replace(tile=512))
+    tiled = refine(source, source_index, target_index, guide, num_classes=2, config=FAST.replace(tile=32))
+    assert (whole - tiled).abs().mean() < 0.05
+    same_class = (whole - tiled).abs().amax(1) < 0.5
+    assert float(same_class.float().mean()) > 0.9
+
+
+def test_deterministic_for_a_seed_and_pyramid_reusable():
+    image, labels = _scene()
+    target = np.roll(labels, 9, axis=1)
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    guide = _guide(source, (24, 32))
+    first = refine(source, source_index, target_index, guide, num_classes=2, config=FAST)
+    pyramid = SourcePyramid(source, source_index, 2, (24, 32), FAST)
+    again = refine(source, source_index, target_index, guide, num_classes=2, config=FAST, pyramid=pyramid)
+    assert torch.equal(first, again)
+    other_seed = refine(source, source_index, target_index, guide, num_classes=2, config=FAST.replace(seed=1))
+    assert not torch.equal(first, other_seed)
+    torch.manual_seed(123)  # the global seed plays no part
+    assert torch.equal(first, refine(source, source_index, target_index, guide, num_classes=2, config=FAST))
