@@ -44,11 +44,14 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_semia.figures import colorize_labels, montage
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import metrics  # noqa: E402
-from run_benchmark import DEFAULT_DATA, _fmt, _json_safe, code_version, colour_labels, montage  # noqa: E402
+import metrics
+from run_benchmark import DEFAULT_DATA, _fmt, _json_safe, code_version
 
 METHODS = ("bicubic", "refined", "labels", "detail")
+LARGE_CACHE = Path(__file__).resolve().parent / "results" / "large"
 RECONSTRUCTION_TARGET = "rec"
 
 
@@ -129,14 +132,16 @@ def _mosaic_4096() -> np.ndarray:
     from skimage import data, transform
 
     tiles = [data.retina(), data.astronaut(), data.chelsea(), data.coffee()]
-    tiles = [transform.resize(t, (2048, 2048), order=1, anti_aliasing=True, preserve_range=True) for t in tiles]
+    tiles = [transform.resize(t, (2048, 2048), order=1, anti_aliasing=True, preserve_range=True)
+             for t in tiles]
     top = np.concatenate(tiles[:2], 1)
     bottom = np.concatenate(tiles[2:], 1)
     return np.clip(np.concatenate([top, bottom], 0), 0, 255).astype(np.uint8)
 
 
-def large_case(name: str):
-    """(image, labels, target) of a large test image, built offline and deterministically.
+def large_case(name: str, cache: Path | None = None):
+    """(image, labels, target) of a large test image, built offline and deterministically
+    (and kept in ``cache``/large_<name>.npz, so that the measured process only loads it).
 
     Labels come from intensity: 0 dark background, 1 mid tones, 2 bright; the
     target moves a disc of class 2 and erases a square of class 2 into class 1.
@@ -144,6 +149,10 @@ def large_case(name: str):
     from scipy import ndimage as ndi
     from skimage import color, data
 
+    cached = cache / f"large_{name}.npz" if cache is not None else None
+    if cached is not None and cached.is_file():
+        with np.load(cached) as stored:
+            return stored["image"], stored["labels"], stored["target"]
     image = data.retina() if name == "retina" else _mosaic_4096()
     gray = ndi.uniform_filter(color.rgb2gray(image), 9)
     low, high = np.quantile(gray, [0.3, 0.85])
@@ -155,10 +164,21 @@ def large_case(name: str):
     target[h // 3:h // 2, w // 3:w // 2] = 1  # erase bright things there
     yy, xx = np.ogrid[:h, :w]
     target[(yy - 2 * h // 3) ** 2 + (xx - 2 * w // 3) ** 2 < (min(h, w) // 10) ** 2] = 2  # a new bright disc
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cached, image=image, labels=labels, target=target)
     return image, labels, target
 
 
 # --------------------------------------------------------------- synthesis
+def to_user_image(normalizer, output, rows: int = 512) -> np.ndarray:
+    """Network-space (1, C, H, W) -> the source's dtype and layout, a strip of rows at a
+    time (the float64 conversion of a whole 4096 x 4096 image would add a gigabyte)."""
+    strips = [normalizer.from_network(output[0, :, y0:y0 + rows].clamp(-1, 1))
+              for y0 in range(0, output.shape[-2], rows)]
+    return np.concatenate(strips, axis=0)
+
+
 class Synthesizer:
     """The three methods for one model; source-side work is done once here."""
 
@@ -182,14 +202,13 @@ class Synthesizer:
         import torch.nn.functional as F
 
         from napari_semia.refinement import refine
-        from napari_semia.synthesis import _prepare_targets, synthesize, synthesize_index
 
         model = self.model
         if method == "bicubic":
-            return synthesize(model, target)
-        index = _prepare_targets(model, [target])
+            return model.synthesize(target)
+        index = model.encode_targets([target])
         full_index = torch.from_numpy(model.codec.encode(target))[None].to(model.device)
-        guide = None if method == "labels" else synthesize_index(model, index)
+        guide = None if method == "labels" else model.synthesize_index(index)
         output = refine(self.source, self.source_index, full_index, guide, num_classes=model.num_classes,
                         config=self.config, pyramid=self.pyramid)
         if method == "detail":
@@ -205,10 +224,15 @@ class Synthesizer:
 
             upsampled = F.interpolate(guide, size=size, mode="bicubic", align_corners=False)
             output = upsampled + output - through_working_size(output)
-        return model.normalizer.from_network(output.clamp(-1, 1)[0])
+        return to_user_image(model.normalizer, output)
 
 
 # --------------------------------------------------------------- evaluation
+def rgb8(image) -> np.ndarray:
+    """Any image as (H, W, 3) uint8 with its values as they are (no contrast stretch)."""
+    return (metrics.to_float_rgb(image) * 255).round().astype(np.uint8)
+
+
 def crop_box(changed: np.ndarray, size: int = 160):
     """A size x size window (clipped to the image) centred on the changed pixels."""
     h, w = changed.shape
@@ -253,8 +277,7 @@ def evaluate_case(args) -> dict:
     import torch
     from skimage import io as skio
 
-    from napari_semia.model_file import SemiaModel
-    from napari_semia.synthesis import synthesize
+    from napari_semia.model import SemiaModel
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -292,26 +315,26 @@ def evaluate_case(args) -> dict:
             outputs[method] = output
             figures = {"seconds": seconds, **full_scorer(output, target_index, name == RECONSTRUCTION_TARGET)}
             if working_scorer is not None:
-                small = synthesize(model, target, full_size=False) if method == "bicubic" \
+                small = model.synthesize(target, full_size=False) if method == "bicubic" \
                     else metrics.resize_image(output, working)
                 figures["working_size"] = working_scorer(small, metrics.resize_labels(target_index, working),
                                                          name == RECONSTRUCTION_TARGET)
             entry[method] = figures
-            skio.imsave(args.out / f"{method}_{name}.png",
-                        (metrics.to_float_rgb(output) * 255).round().astype(np.uint8), check_contrast=False)
+            skio.imsave(args.out / f"{method}_{name}.png", rgb8(output), check_contrast=False)
         per_target[name] = entry
         print(f"  {name:7s}" + " | ".join(
             f"{m} mIoU-chg {_fmt(entry[m]['layout']['miou_changed'], 2)} "
             f"patch-chg {_fmt(entry[m]['patch_distance_changed'])}"
             f"/{_fmt(entry[m].get('working_size', {}).get('patch_distance_changed'))} "
-            f"sharp {_fmt(entry[m]['sharpness_laplacian'], 2)}/{_fmt(entry[m]['sharpness_laplacian_layout'], 2)}"
+            f"sharp {_fmt(entry[m]['sharpness_laplacian'], 2)}"
+            f"/{_fmt(entry[m]['sharpness_laplacian_layout'], 2)}"
             f"/{_fmt(entry[m]['sharpness_gradient'], 2)} {entry[m]['seconds']:.2f}s" for m in METHODS),
             flush=True)
-        target_rgb = colour_labels(model.codec, target_index)
-        rows.append([image, target_rgb] + [outputs[m] for m in METHODS])
+        panels = [rgb8(image), colorize_labels(target_index, model.codec.palette)]
+        panels += [rgb8(outputs[m]) for m in METHODS]
+        rows.append(panels)
         box = crop_box(changed)
-        crops.append([metrics.to_float_rgb(image)[box], metrics.to_float_rgb(target_rgb)[box]]
-                     + [metrics.to_float_rgb(outputs[m])[box] for m in METHODS])
+        crops.append([panel[box] for panel in panels])
     skio.imsave(args.out / "montage.png", montage(rows), check_contrast=False)
     skio.imsave(args.out / "crops.png", montage(crops), check_contrast=False)
 
@@ -339,14 +362,14 @@ def run_worker(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.large:
-        image, labels, target = large_case(args.large)
+        image, labels, target = large_case(args.large, LARGE_CACHE)
     else:
         image, labels, targets = read_case(args.data / args.case)
         target = targets[args.target_name]
     rss_inputs = peak_rss_mb()
     result = {"image_shape": list(image.shape), "method": args.method, "rss_inputs_mb": rss_inputs}
     if args.model is not None:
-        from napari_semia.model_file import SemiaModel
+        from napari_semia.model import SemiaModel
 
         model = SemiaModel.load(args.model, device="cpu")
         result["rss_loaded_mb"] = peak_rss_mb()
@@ -372,7 +395,7 @@ def run_worker(args) -> None:
             target_index = torch.from_numpy(codec.encode(target))[None]
             output = refine(source, torch.from_numpy(source_index)[None], target_index, None,
                             num_classes=len(codec.class_ids), config=refinement_config(args.set))
-            output = normalizer.from_network(output.clamp(-1, 1)[0])
+            output = to_user_image(normalizer, output)
             times.append(time.perf_counter() - start)
     result.update(seconds=times, median_s=statistics.median(times), peak_rss_mb=peak_rss_mb(),
                   output_shape=list(output.shape), output_dtype=str(output.dtype),
@@ -411,14 +434,16 @@ def main(argv=None) -> int:
         run_worker(args)
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    common = ["--timing-runs", str(args.timing_runs)] + (["--threads", str(args.threads)] if args.threads else [])
+    common = ["--timing-runs", str(args.timing_runs)]
+    common += ["--threads", str(args.threads)] if args.threads else []
     common += ["--set", *args.set] if args.set else []
     if args.large:
+        large_case(args.large, LARGE_CACHE)  # built here, so that the measured process only loads it
         extra = ["--large", args.large] + common + (["--model", str(args.model)] if args.model else [])
         results = {"large": args.large, "worker": measure_in_subprocess(extra)}
     else:
-        results = {"case": args.case, "model": str(args.model), "refinement": vars(refinement_config(args.set)),
-                   **evaluate_case(args)}
+        results = {"case": args.case, "model": str(args.model),
+                   "refinement": vars(refinement_config(args.set)), **evaluate_case(args)}
         timing_target = results["timing_target"]
         results["memory"] = {} if args.no_memory else {
             method: measure_in_subprocess(["--case", args.case, "--data", str(args.data), "--model",

@@ -1,6 +1,6 @@
 """Quality figures for Semantic Image Analogy outputs (benchmark only).
 
-numpy / scipy / scikit-image / scikit-learn only: importable without torch, so the
+numpy / scikit-image / scikit-learn only: importable without torch, so the
 figures are independent of the networks being measured.
 
 Figures (see ``benchmarks/README.md`` for how to read them):
@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage as ndi
 from skimage import color, filters, transform
 from skimage.feature import multiscale_basic_features
 from skimage.metrics import peak_signal_noise_ratio
@@ -336,11 +335,9 @@ def layout_sharpness_ratio(output, source, source_index, target_index, measure: 
     The plain ratio drops when a target replaces detailed classes by smooth ones
     (erased towers become sky) even if every pixel is as crisp as the source.
     Here the reference is the source's per-class mean of the measure (squared
-    Laplacian, or Sobel magnitude) inside each class (pixels whose 3 x 3
-    neighbourhood has that class: edges between classes are not texture),
-    averaged with the target's class areas; the output's mean over the whole
-    image is divided by it. About the plain ratio when the target is the
-    source's layout.
+    Laplacian, or Sobel magnitude), averaged with the target's class areas; the
+    output's mean over the whole image is divided by it. Equals the plain ratio
+    (up to the Laplacian's mean) when the target is the source's layout.
     """
     source_index = np.asarray(source_index)
     target_index = np.asarray(target_index)
@@ -356,8 +353,6 @@ def layout_sharpness_ratio(output, source, source_index, target_index, measure: 
     reference = 0.0
     for c, count in zip(classes, counts):
         in_source = source_index == c
-        interior = ndi.binary_erosion(in_source, np.ones((3, 3), bool))
-        in_source = interior if interior.any() else in_source
         if in_source.any():
             reference += count * float(source_field[in_source].mean())
     reference /= counts.sum()

@@ -1,14 +1,16 @@
 """Full-resolution refinement (refinement.py), on tiny images."""
 
+import itertools
+
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
 import torch
 import torch.nn.functional as F
+from scipy import ndimage as ndi
 
 from napari_semia.intensity import IntensityNormalizer
+from napari_semia.layout_tensors import resize_index
 from napari_semia.refinement import RefinementConfig, SourcePyramid, level_shapes, refine, resize_labels
-from napari_semia.synthesis import resize_index
 
 
 def _scene(height=48, width=64, seed=0):
@@ -58,7 +60,7 @@ FAST = RefinementConfig(first_level_rounds=2, first_level_iterations=2, start_si
 def test_level_shapes_steps_at_most_the_factor_and_end_at_full_size():
     shapes = level_shapes((1411, 1411), (256, 256), 2.0)
     assert shapes[0] == (256, 256) and shapes[-1] == (1411, 1411)
-    assert all(b[0] / a[0] <= 2.0 + 1e-6 for a, b in zip(shapes, shapes[1:]))
+    assert all(b[0] / a[0] <= 2.0 + 1e-6 for a, b in itertools.pairwise(shapes))
     assert level_shapes((250, 250), (250, 250)) == [(250, 250)]
 
 
@@ -94,36 +96,42 @@ def test_same_layout_reproduces_the_source():
     assert (output - source).abs().mean() < 0.3 * (bicubic - source).abs().mean()
 
 
-@pytest.mark.parametrize("with_guide", [True, False])
-def test_changed_region_is_made_of_patches_of_its_class(with_guide):
-    image, labels = _scene(64, 80)
-    shift = (5, 18)  # the blob rectangle moves right and down
+def _moved_case(height, width, shift):
+    """The scene with its blob rectangle moved by ``shift``, and a good generator
+    output for it: the moved scene, soft, at half the size."""
+    image, labels = _scene(height, width)
     target = np.roll(labels, shift, axis=(0, 1))
     _, source, source_index, target_index = _tensors(image, labels, target)
-    # A good generator output: the moved scene, soft, at half the size.
     moved = source.clone()
     moved[:, :, target == 1] = torch.roll(source, shift, dims=(2, 3))[:, :, target == 1]
     moved[:, :, (labels == 1) & (target == 0)] = source[:, :, labels == 0].mean(-1, keepdim=True)
-    guide = _guide(moved, (32, 40))
-    output = refine(source, source_index, target_index, guide if with_guide else None, num_classes=2,
-                    config=FAST.replace(start_size=40))
-    changed = torch.from_numpy(labels != target)
-    refined = _patch_distance(output, source, target_index, source_index, changed)
+    guide = _guide(moved, (height // 2, width // 2))
+    return source, source_index, target_index, guide, torch.from_numpy(labels != target)
+
+
+def test_changed_region_is_made_of_patches_of_its_class():
+    source, source_index, target_index, guide, changed = _moved_case(128, 160, (10, 36))
     bicubic = F.interpolate(guide, size=source.shape[-2:], mode="bicubic", align_corners=False)
-    assert refined < 0.05
-    assert refined < 0.3 * _patch_distance(bicubic, source, target_index, source_index, changed)
+    bicubic_distance = _patch_distance(bicubic, source, target_index, source_index, changed)
+    config = FAST.replace(start_size=80)
+    refined = refine(source, source_index, target_index, guide, num_classes=2, config=config)
+    refined_distance = _patch_distance(refined, source, target_index, source_index, changed)
+    assert refined_distance < 0.03 < 0.2 < bicubic_distance
+    # From the label map alone: the right classes too, with more seams (no guide to follow).
+    labels_only = refine(source, source_index, target_index, None, num_classes=2, config=config)
+    assert _patch_distance(labels_only, source, target_index, source_index, changed) < 0.5 * bicubic_distance
 
 
 def test_tiled_and_untiled_agree():
-    image, labels = _scene(96, 96)
-    target = np.roll(labels, (10, 20), axis=(0, 1))
-    _, source, source_index, target_index = _tensors(image, labels, target)
-    guide = _guide(source, (48, 48))
-    whole = refine(source, source_index, target_index, guide, num_classes=2, config=FAST.replace(tile=512))
-    tiled = refine(source, source_index, target_index, guide, num_classes=2, config=FAST.replace(tile=32))
-    assert (whole - tiled).abs().mean() < 0.05
-    same_class = (whole - tiled).abs().amax(1) < 0.5
-    assert float(same_class.float().mean()) > 0.9
+    source, source_index, target_index, guide, changed = _moved_case(96, 96, (10, 20))
+    results = [refine(source, source_index, target_index, guide, num_classes=2,
+                      config=FAST.replace(tile=tile)) for tile in (512, 32)]
+    # Tiles draw other random candidates and propagate within their halo, so the
+    # two differ in places; both are made of source patches of the right class.
+    whole, tiled = results
+    assert float(((whole - tiled).abs().amax(1) < 1e-6).float().mean()) > 0.6
+    distances = [_patch_distance(r, source, target_index, source_index, changed) for r in results]
+    assert distances[1] < distances[0] + 0.02
 
 
 def test_deterministic_for_a_seed_and_pyramid_reusable():

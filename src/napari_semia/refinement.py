@@ -1,38 +1,49 @@
 """Full-resolution refinement: the target layout rebuilt from the source's own patches.
 
 The generator works at the working size (longest side 256 px); upsampled, its
-output is a soft thumbnail. This stage rebuilds the image level by level from
-the working size up to the source's full size out of *real source patches of
+output is a soft thumbnail. This stage rebuilds the image, level by level from
+the working size up to the source's full size, out of *real source patches of
 the class the target asks for* (label-constrained patch correspondence, as in
-"image analogies" / "texture by numbers" and GPNN):
+"image analogies" / "texture by numbers" and GPNN).
 
-1. Level 0 (the working size): every target pixel is matched to a source pixel
-   whose class is the target's class there, by the distance between the
-   patches around them. The query is the generator's output (the *guide*), so
-   the network decides what goes where; the matched source patches supply the
-   texture. The nearest-neighbour field starts from the identity where the
-   layouts agree and, in changed regions, from one coherent shift per region
-   onto source texture of the target class (``networks.texture_offsets``).
-2. Every finer level (at most ``max_level_factor`` larger) starts from the
-   upsampled field of the level below and queries the upsampled result of the
-   level below against a source blurred the same way (down- and upsampled
-   through the coarser level): blurred queries are compared with blurred keys,
-   and sharp source pixels are copied.
-3. A level's image is rebuilt by voting: each pixel averages the source pixels
-   that the matched patches covering it put there (only those of the target's
-   class at that pixel).
+* Where the layout does not change (farther than ``identity_margin`` from any
+  change), every pixel keeps its own source pixel: the source stays the source.
+* Level 0 (the working size): every other pixel is matched to a source pixel
+  whose class is the target's class there, by the distance between the patches
+  around them. The query (what the patches should look like) is the
+  generator's output (the *guide*), so the network decides what goes where and
+  what new content looks like; except where an object left and the class
+  around it closes over the gap (*vacated* pixels): the generator's output
+  keeps a ghost of what was removed there, so the query is the source copied
+  from elsewhere in that class. The nearest-neighbour field starts from the
+  identity where the layouts agree and from one coherent shift per changed
+  region onto source texture of its class (``region_fill.region_shifts``).
+* Every finer level (at most ``max_level_factor`` larger) starts from the
+  upsampled field of the level below and queries the upsampled result of that
+  level against a source blurred the same way (down- and upsampled through
+  the coarser level): blurred queries are compared with blurred keys, and sharp
+  source pixels are copied.
+* A level's image is rebuilt by voting: each pixel averages the source pixels
+  that the matched patches covering it put there. Level 0 counts only those of
+  the target's class at the pixel and votes over the whole patch; finer levels
+  vote over 3 x 3 and let both sides of a class edge blend, as in the source.
 
 Matching is PatchMatch (propagation with doubling jumps, random search around
-the current match, random source pixels of the right class), vectorised in
-torch on the model's device. Patches are compared in a small feature space: a
-PCA of the source's patches (a convolution) plus the blurred one-hot layout
-around each pixel (so boundaries match boundaries of the same classes).
-Full-size work runs in tiles, so memory beyond the images themselves is
-O(tile), and time grows linearly with the pixels.
+the current match, random source pixels of the right class), preceded at
+level 0 by an exact search among an even sample of each class's source
+patches (small source regions such as a tail or an eye are rarely hit by
+chance), vectorised in torch on the model's device. A candidate's cost is its
+patch distance in a small feature space (a PCA of the source's patches, as a
+convolution, plus the blurred one-hot layout around the pixel, so edges match
+edges between the same classes) plus a coherence term that keeps neighbours on
+one offset, so that stochastic textures are copied in coherent pieces rather
+than averaged into a blur. The work at one level runs in tiles, so memory
+beyond a few image-sized arrays is O(tile), and time grows linearly with the
+pixels.
 
-Without a guide (``guide=None``), level 0's query is the source shifted by the
-initial field: refinement from the label map alone, a baseline that shows what
-the generator adds.
+Without a guide (``guide=None``), the source copied along the initial field is
+the query everywhere: refinement from the label map alone, a baseline that
+shows what the generator adds.
 """
 
 from __future__ import annotations
@@ -43,8 +54,8 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from .networks import texture_offsets
-from .synthesis import to_onehot
+from .layout_tensors import to_onehot
+from .region_fill import connected_components, region_shifts
 
 
 @dataclass(frozen=True)
@@ -58,10 +69,10 @@ class RefinementConfig:
     label_weight: float = 0.3
     """How much the layout around a pixel counts in a match: a full class swap
     over the patch costs as much as this RMS intensity difference (network units)."""
-    sampled_candidates: int = 4096
-    """Level 0 first compares every pixel with this many source pixels of its class
-    (an even sample; exact search), then PatchMatch refines; 0 skips it."""
-    coherence_weight: float = 0.05
+    sampled_candidates: int = 2048
+    """Level 0 first compares every other pixel with this many source pixels of its
+    class (an even sample; exact search), then PatchMatch refines; 0 skips it."""
+    coherence_weight: float = 0.4
     """Preference for keeping a neighbour's offset: all four neighbours on other
     offsets cost like this RMS intensity difference (network units)."""
     max_level_factor: float = 2.0
@@ -79,11 +90,7 @@ class RefinementConfig:
     """PatchMatch rounds (propagation + local random search) of every other iteration."""
     fine_vote_radius: int = 1
     """Vote window radius above level 0 (smaller is faster and crisper at seams);
-    level 0 votes over the whole patch."""
-    vote_within_class: bool = True
-    """Voting counts only source pixels of the target's class at each pixel (crisp
-    class edges that follow the target layout); False lets the patches of both
-    sides of an edge blend there."""
+    level 0 votes over the whole patch, within the target's class."""
     identity_margin: int | None = 8
     """Pixels farther than this (in level-0 pixels) from every layout change keep
     their own source pixel, so what the edit does not touch stays the source
@@ -125,7 +132,7 @@ def level_shapes(full_shape, start_shape, max_factor: float = 2.0) -> list[tuple
 def resize_labels(index: torch.Tensor, shape, num_classes: int) -> torch.Tensor:
     """(H, W) class indices -> (h, w) by area majority (nearest when enlarging).
 
-    Same result as ``synthesis.resize_index``, but one class plane at a time, so
+    Same result as ``layout_tensors.resize_index``, but one class plane at a time, so
     memory stays at two image-sized planes whatever the number of classes.
     """
     shape = tuple(int(v) for v in shape)
@@ -239,11 +246,11 @@ class _FeatureSpace:
 @dataclass
 class _SourceLevel:
     shape: tuple[int, int]
-    pixels: torch.Tensor  # (N, C) source image at this level
+    pixels: torch.Tensor  # (C, N) source image at this level (the full-size one: the input itself)
     classes: torch.Tensor  # (N,) class indices, int16 (int32 for very many classes)
     features: _FeatureSpace
-    blurred_keys: torch.Tensor | None  # (N, D): features of the source through the level below
-    sharp_keys: torch.Tensor | None  # (N, D): features of the source itself
+    blurred_keys: torch.Tensor | None  # (N, D) float16: features of the source through the level below
+    sharp_keys: torch.Tensor | None  # (N, D) float16: features of the source itself
     class_order: torch.Tensor  # (N,) source pixels sorted by class
     class_start: torch.Tensor  # (K,)
     class_count: torch.Tensor  # (K,)
@@ -271,7 +278,8 @@ def _keys(image: torch.Tensor, index: torch.Tensor, features: _FeatureSpace, num
           strip: int = 256) -> torch.Tensor:
     """(N, D) features of every pixel, computed in strips of rows (bounded memory)."""
     h, w = image.shape[-2:]
-    keys = torch.empty(h * w, features.dims, device=image.device)
+    # Stored in float16: half the memory, as fast to gather, and precise enough to rank patches.
+    keys = torch.empty(h * w, features.dims, device=image.device, dtype=torch.float16)
     for y0 in range(0, h, strip):
         y1 = min(h, y0 + strip)
         _region_features(features, image, index, num_classes, y0, y1, 0, w, out=keys[y0 * w:y1 * w])
@@ -313,7 +321,7 @@ class SourcePyramid:
             count = torch.bincount(flat, minlength=self.num_classes)
             start = torch.cumsum(count, 0) - count
             self.levels.append(_SourceLevel(
-                shape=tuple(shape), pixels=level_image.flatten(1).T.contiguous(),
+                shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(_class_dtype(self.num_classes)),
                 features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
                 class_order=order, class_start=start, class_count=count,
@@ -348,6 +356,7 @@ class _Matcher:
         self.generator = generator
         self.shape = tuple(shape)
         self.coherence_cost = coherence_cost
+        self.gathered = torch.empty(query.shape, dtype=keys.dtype, device=query.device)
         self.buffer = torch.empty_like(query)
         device = query.device
         self.ys = torch.arange(shape[0], device=device, dtype=torch.int32)[:, None]
@@ -374,8 +383,8 @@ class _Matcher:
         cy.clamp_(0, h - 1)
         cx.clamp_(0, w - 1)
         flat = (cy * w + cx).view(-1)
-        torch.index_select(self.keys, 0, flat, out=self.buffer)
-        cost = self.buffer.sub_(self.query).square_().sum(1)
+        torch.index_select(self.keys, 0, flat, out=self.gathered)
+        cost = self.buffer.copy_(self.gathered).sub_(self.query).square_().sum(1)
         if self.neighbours:
             keys = self._offset_keys(cy, cx)
             differing = sum((keys != neighbour) & (neighbour != _NO_OFFSET) for neighbour in self.neighbours)
@@ -396,24 +405,18 @@ class _Matcher:
         fx.copy_(torch.where(shaped, cx, fx))
 
     def random_of_class(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A random source pixel of each target pixel's class."""
-        level = self.level
-        classes = self.target_classes.long()
-        u = self._rand(classes.shape[0])
-        count = level.class_count[classes]
-        pos = level.class_start[classes] + (u * count).long().clamp_max((count - 1).clamp_min(0))
-        total = level.classes.shape[0]
-        anywhere = (u * total).long().clamp_max(total - 1)
-        flat = torch.where(self.allow_any, anywhere, level.class_order[pos.clamp_max(total - 1)]).int()
-        w = level.shape[1]
-        return (flat // w).view(self.shape), (flat % w).view(self.shape)
+        return _random_of_class(self.level, self.target_classes.long(), self.generator, self.shape)
 
     def nearest_of_sample(self, fy: torch.Tensor, fx: torch.Tensor, candidates: int) -> None:
         """Exact nearest neighbours among an even sample of ``candidates`` source pixels
-        per class, as one more candidate for every free pixel: PatchMatch's random
-        search rarely lands in a small source area (a tail, an eye) by chance."""
+        per class, as one more candidate for every other free pixel in each direction
+        (propagation hands good matches on to the rest): PatchMatch's random search
+        rarely lands in a small source area (a tail, an eye) by chance."""
         level = self.level
-        free = self.free.flatten() if self.free is not None else torch.ones_like(self.allow_any)
+        free = self.free if self.free is not None else torch.ones(self.shape, dtype=torch.bool,
+                                                                  device=self.query.device)
+        free = free & ((self.ys % 2 == 0) & (self.xs % 2 == 0))
+        free = free.flatten()
         cy, cx = fy.clone().flatten(), fx.clone().flatten()
         classes = self.target_classes.long()
         w = level.shape[1]
@@ -421,7 +424,7 @@ class _Matcher:
             count, start = int(level.class_count[k]), int(level.class_start[k])
             step = max(1, -(-count // candidates))
             sample = level.class_order[start:start + count:step].long()
-            keys = self.keys.index_select(0, sample)
+            keys = self.keys.index_select(0, sample).float()
             key_norms = keys.square().sum(1)
             rows = torch.nonzero(free & (classes == k)).flatten()
             for chunk in rows.split(4096):
@@ -460,6 +463,19 @@ class _Matcher:
         return fy, fx
 
 
+def _random_of_class(level: _SourceLevel, classes: torch.Tensor, generator: torch.Generator, shape):
+    """A random source pixel of each target pixel's class (anywhere for a class the
+    level lacks), as (h, w) int32 rows and columns."""
+    u = torch.rand(classes.shape[0], generator=generator, device=generator.device).to(classes.device)
+    count = level.class_count[classes]
+    pos = level.class_start[classes] + (u * count).long().clamp_max((count - 1).clamp_min(0))
+    total = level.classes.shape[0]
+    anywhere = (u * total).long().clamp_max(total - 1)
+    flat = torch.where(level.missing[classes], anywhere, level.class_order[pos.clamp_max(total - 1)]).int()
+    w = level.shape[1]
+    return (flat // w).view(shape), (flat % w).view(shape)
+
+
 _NO_OFFSET = -(2**31)
 _DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
 
@@ -495,8 +511,8 @@ def _vote(level: _SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch
     """
     h, w = target_classes.shape
     src_h, src_w = level.shape
-    channels = level.pixels.shape[1]
-    total = torch.zeros(h * w, channels, device=fy.device)
+    channels = level.pixels.shape[0]
+    total = torch.zeros(channels, h * w, device=fy.device)
     weight = torch.zeros(h * w, device=fy.device)
     wanted = target_classes.flatten().to(level.classes.dtype)
     allow_any = level.missing[target_classes.flatten().long()]
@@ -516,22 +532,22 @@ def _vote(level: _SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch
             if within_class:
                 ok &= (level.classes.index_select(0, flat) == wanted) | allow_any
             ok = ok.float()
-            total.addcmul_(level.pixels.index_select(0, flat), ok[:, None])
+            total.addcmul_(level.pixels.index_select(1, flat), ok[None])
             weight += ok
     empty = weight == 0
-    result = total.div_(weight.clamp_min_(1.0)[:, None])
+    result = total.div_(weight.clamp_min_(1.0)[None])
     if bool(empty.any()):
-        result[empty] = level.pixels.index_select(0, centre[empty])
-    return result.T.reshape(channels, h, w)
+        result[:, empty] = level.pixels.index_select(1, centre[empty])
+    return result.view(channels, h, w)
 
 
 def _vote_level(level: _SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
-                fx: torch.Tensor, radius: int, config: RefinementConfig) -> torch.Tensor:
+                fx: torch.Tensor, radius: int, within_class: bool, tile: int) -> torch.Tensor:
     """The level's image rebuilt from its field, tile by tile; away from ``free``
     pixels (all on the identity) it is the source itself."""
     h, w = level.shape
-    out = level.pixels.T.reshape(-1, h, w).clone()
-    for tile_box in _tiles((h, w), config.tile):
+    out = level.pixels.view(-1, h, w).clone()
+    for tile_box in _tiles((h, w), tile):
         box = _box_of(free, *tile_box, radius)
         if box is None:
             continue
@@ -541,8 +557,7 @@ def _vote_level(level: _SourceLevel, target: torch.Tensor, free: torch.Tensor, f
         rows = torch.arange(y0 - radius, y1 + radius, device=fy.device)
         cols = torch.arange(x0 - radius, x1 + radius, device=fy.device)
         inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None]
-        out[:, y0:y1, x0:x1] = _vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius,
-                                     config.vote_within_class or radius > 1)
+        out[:, y0:y1, x0:x1] = _vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius, within_class)
     return out
 
 
@@ -570,6 +585,9 @@ def _grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
             torch.arange(shape[1], device=device, dtype=torch.int32)[None])
 
 
+#: Level-0 pixels past a removed object's outline where the generator's output
+#: still shows traces of it.
+_GHOST_REACH = 2
 #: Longest side at which the changed regions' shifts are searched (their cost
 #: grows with pixels x shifts); the shifts are then scaled to level 0.
 _REGION_SEARCH_SIZE = 64
@@ -577,7 +595,9 @@ _REGION_SEARCH_SIZE = 64
 
 def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: torch.Generator):
     """Level 0's field: identity where the layouts agree, one shift per changed region
-    onto source pixels of its class, a random pixel of the class where neither lands right."""
+    onto source pixels of its class, a random pixel of the class where neither lands
+    right. Also returns which pixels got a coherent copy (identity or their region's
+    shift); the random ones make no picture."""
     level = pyramid.levels[0]
     h, w = level.shape
     device = target0.device
@@ -589,21 +609,85 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
         k = pyramid.num_classes
         scale = min(1.0, _REGION_SEARCH_SIZE / max(h, w))
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        offsets, found, _ = texture_offsets(to_onehot(source0[None], k), to_onehot(target0[None], k), size)
-        offsets = offsets * torch.tensor([h / size[0], w / size[1]], device=device)[None, :, None, None]
-        offsets = F.interpolate(offsets, size=(h, w), mode="nearest")[0].round().int()
-        found = F.interpolate(found, size=(h, w), mode="nearest")[0, 0] > 0
+        offsets, found = _region_copies(resize_labels(source0, size, k), resize_labels(target0, size, k))
+        offsets = offsets * torch.tensor([h / size[0], w / size[1]], device=device)[:, None, None]
+        offsets = F.interpolate(offsets[None], size=(h, w), mode="nearest")[0].round().int()
+        found = F.interpolate(found[None, None].float(), size=(h, w), mode="nearest")[0, 0] > 0
         shift = changed & found
         fy = torch.where(shift, ys + offsets[0], fy).clamp_(0, h - 1)
         fx = torch.where(shift, xs + offsets[1], fx).clamp_(0, w - 1)
     landed = level.classes.index_select(0, (fy * w + fx).flatten()).view(h, w).long()
     wrong = (landed != target0) & ~level.missing[target0]
     if bool(wrong.any()):
-        matcher = _Matcher(level, level.pixels, level.pixels, target0.flatten(), generator, (h, w))
-        ry, rx = matcher.random_of_class()
+        ry, rx = _random_of_class(level, target0.flatten(), generator, (h, w))
         fy = torch.where(wrong, ry, fy)
         fx = torch.where(wrong, rx, fx)
-    return fy, fx
+    return fy, fx, ~wrong
+
+
+def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
+    """Offsets (2, h, w) and a found mask (h, w) that copy every changed region of a
+    layout edit from one place of its class (``region_shifts``). The pixels that
+    a region's shift leaves off their class form smaller regions of their own, for
+    up to ``passes`` rounds, rather than each taking its own nearest pixel of the
+    class (which copies one edge pixel over and over: a smear, then tiling)."""
+    offsets = torch.zeros(2, *target.shape, device=target.device)
+    found = torch.zeros_like(target, dtype=torch.bool)
+    remaining = source != target
+    for _ in range(passes):
+        if not bool(remaining.any()):
+            break
+        this_pass = torch.where(remaining, target, source)
+        pass_offsets, pass_found, _ = region_shifts(source[None], this_pass[None], per_pixel_fallback=False)
+        landed = remaining & (pass_found[0, 0] > 0)
+        offsets = torch.where(landed[None], pass_offsets[0], offsets)
+        found |= landed
+        remaining &= ~landed
+    return offsets, found
+
+
+def _fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """(C, h, w) image with the ``hole`` pixels replaced by a smooth interpolation of
+    the others (push-pull: averages of the known pixels at ever coarser scales)."""
+    if not bool(hole.any()):
+        return image
+    known = (~hole).float()[None]
+    values = image * known
+    pyramid = [(values, known)]
+    while bool((pyramid[-1][1] == 0).any()) and min(pyramid[-1][1].shape[-2:]) > 1:
+        values, known = pyramid[-1]
+        pyramid.append((F.avg_pool2d(values[None], 2, ceil_mode=True)[0],
+                        F.avg_pool2d(known[None], 2, ceil_mode=True)[0]))
+    filled = pyramid[-1][0] / pyramid[-1][1].clamp_min(1e-6)
+    for values, known in reversed(pyramid[:-1]):
+        coarse = F.interpolate(filled[None], size=values.shape[-2:], mode="bilinear", align_corners=False)[0]
+        filled = torch.where(known > 0, values / known.clamp_min(1e-6), coarse)
+    return torch.where(hole[None], filled, image)
+
+
+def _vacated(target: torch.Tensor, changed: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Changed pixels that take the class surrounding their changed region: where an
+    object was removed or moved away and its surroundings close over the gap.
+
+    Each connected changed region (of one target class) looks at the unchanged
+    pixels just around it; it is vacated when its class is the most common there.
+    A newly painted object (a leg, a tower, the new part of a moved object) is
+    mostly surrounded by other classes.
+    """
+    h, w = target.shape
+    if not bool(changed.any()):
+        return changed
+    regions = connected_components(changed[None], target[None])[0]
+    # Every unchanged pixel within two pixels of a region counts for (one of) them.
+    nearby = F.max_pool2d(torch.where(changed, regions, -1).float()[None, None], 5, stride=1,
+                          padding=2)[0, 0].long()
+    ring = ~changed & (nearby >= 0)
+    counts = torch.zeros(h * w, num_classes, device=target.device)
+    counts.index_put_((nearby[ring], target[ring]), torch.ones_like(nearby[ring], dtype=counts.dtype),
+                      accumulate=True)
+    region = regions.clamp_max(h * w - 1)
+    surrounded = counts.argmax(1)[region] == target
+    return changed & surrounded & (counts.sum(1)[region] > 0)
 
 
 def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
@@ -630,7 +714,7 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
     jumps = (8, 4, 2, 1) if wide else (1,)
     radii = _search_radii((h, w), 0.5) if wide else [4, 2, 1]
     halo = sum(jumps) * rounds
-    patch_values = level.features.patch_size ** 2 * level.pixels.shape[1]
+    patch_values = level.features.patch_size ** 2 * level.pixels.shape[0]
     # All four neighbours on other offsets cost like an RMS difference of coherence_weight.
     coherence_cost = config.coherence_weight ** 2 * patch_values / 4
     for tile in _tiles((h, w), config.tile):
@@ -700,12 +784,18 @@ def refine(source_image: torch.Tensor, source_index: torch.Tensor, target_index:
             free = F.interpolate(free0[None, None].float(), size=level.shape, mode="nearest")[0, 0] > 0
             free |= _dilate(changed, level.features.patch_size // 2 + 1)
         if first:
-            fy, fx = _initial_field(pyramid, target, generator)
+            fy, fx, coherent = _initial_field(pyramid, target, generator)
+            # The source copied along the initial field (smooth where that is random):
+            # the query without a guide, and with one where an object left and its
+            # surroundings close over the gap (and a few pixels around, where the
+            # generator also draws edges): the generator's output keeps a ghost of
+            # what was removed there.
+            copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten()).view(-1, *level.shape)
+            query = _fill_holes(copied, ~coherent)
             if guide is not None:
-                query = guide[0].float()
-            else:
-                query = level.pixels.index_select(0, (fy * level.shape[1] + fx).flatten()).T.reshape(
-                    -1, *level.shape)
+                vacated = _vacated(target, changed, num_classes)
+                vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
+                query = torch.where(vacated, query, guide[0].float())
             iterations, rounds = config.first_level_iterations, config.first_level_rounds
         else:
             fy, fx = _upsample_field(fy, fx, level.shape)
@@ -720,7 +810,7 @@ def refine(source_image: torch.Tensor, source_index: torch.Tensor, target_index:
             _match_level(level, keys, query, target, free, fy, fx, rounds if wide else config.level_rounds,
                          wide, config, generator, num_classes)
             radius = level.features.patch_size // 2 if first else config.fine_vote_radius
-            output = _vote_level(level, target, free, fy, fx, radius, config)
+            output = _vote_level(level, target, free, fy, fx, radius, first, config.tile)
             query = output
         del query
     return output[None]
