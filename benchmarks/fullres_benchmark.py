@@ -201,16 +201,13 @@ class Synthesizer:
         import torch
         import torch.nn.functional as F
 
-        from napari_semia.refinement import refine
-
         model = self.model
         if method == "bicubic":
             return model.synthesize(target)
         index = model.encode_targets([target])
         full_index = torch.from_numpy(model.codec.encode(target))[None].to(model.device)
         guide = None if method == "labels" else model.synthesize_index(index)
-        output = refine(self.source, self.source_index, full_index, guide, num_classes=model.num_classes,
-                        config=self.config, pyramid=self.pyramid)
+        output = self.pyramid.refine(full_index, guide)
         if method == "detail":
             # Detail transfer: the generator's upsampled output, plus the high
             # frequencies of the refined result (source pixels): what the network's

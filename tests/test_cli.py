@@ -79,6 +79,22 @@ def test_synthesize_writes_one_image_per_target(trained, capsys):
     assert "moved.png" in capsys.readouterr().out
 
 
+def test_synthesize_writes_full_resolution_and_the_preview_on_request(trained):
+    from napari_semia.model import SemiaModel
+
+    folder, paths, model_path = trained
+    full, preview = folder / "full", folder / "preview"
+    command = ["synthesize", str(model_path), str(paths["moved"]), "--device", "cpu"]
+    assert cli.main([*command, "-o", str(full)]) == 0
+    assert cli.main([*command, "-o", str(preview), "--preview"]) == 0
+    model = SemiaModel.load(model_path, device="cpu")
+    target = read_label_file(paths["moved"])
+    written = read_image_file(full / "moved.png"), read_image_file(preview / "moved.png")
+    np.testing.assert_array_equal(written[0], model.synthesize(target))
+    np.testing.assert_array_equal(written[1], model.synthesize(target, refine=False))
+    assert written[1].shape == (SIZE, SIZE, 3)
+
+
 def test_unknown_target_id_exits_2_with_one_line(trained, capsys):
     folder, paths, model_path = trained
     code = cli.main(["synthesize", str(model_path), str(paths["moved"]), str(paths["bad"]),

@@ -141,8 +141,8 @@ def test_deterministic_for_a_seed_and_pyramid_reusable():
     guide = _guide(source, (24, 32))
     first = refine(source, source_index, target_index, guide, num_classes=2, config=FAST)
     pyramid = SourcePyramid(source, source_index, 2, (24, 32), FAST)
-    again = refine(source, source_index, target_index, guide, num_classes=2, config=FAST, pyramid=pyramid)
-    assert torch.equal(first, again)
+    assert torch.equal(first, pyramid.refine(target_index, guide))
+    assert torch.equal(first, pyramid.refine(target_index, guide))  # the pyramid serves many targets
     other_seed = refine(source, source_index, target_index, guide, num_classes=2, config=FAST.replace(seed=1))
     assert not torch.equal(first, other_seed)
     torch.manual_seed(123)  # the global seed plays no part

@@ -81,13 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser(
         "synthesize", help="synthesize images for target label maps",
-        description="Synthesize one image per TARGET label map with a trained model.",
+        description=("Synthesize one image per TARGET label map with a trained model, at the "
+                     "source's full resolution (or, with --preview, the fast working-size result "
+                     "upsampled)."),
     )
     synth.add_argument("model", metavar="MODEL", help="model file (.semia)")
     synth.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
     synth.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                        help="directory for the results")
     synth.add_argument("--device", default="auto", help="torch device (default: auto)")
+    synth.add_argument("--preview", action="store_true",
+                       help="fast preview: the working-size result upsampled (bicubic) instead of "
+                            "the full-resolution result made of the source's own detail")
 
     demo = commands.add_parser(
         "demo", help="run a built-in sample case",
@@ -201,9 +206,12 @@ def _cmd_synthesize(args) -> int:
             validate_target(target, model.source_shape, model.codec)
         except SemiaInputError as error:
             raise SemiaInputError(f"{path.name}: {error}") from None
+    if not args.preview and not model.can_refine:
+        print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
+              "source: writing upsampled results (train again for full resolution).")
     out_dir = Path(args.output_dir)
     for path, target in targets:
-        result = model.synthesize(target)
+        result = model.synthesize(target, refine=not args.preview)
         written = write_image_file(out_dir / (path.stem + image_suffix(result)), result)
         print(f"Wrote {written}")
     return 0

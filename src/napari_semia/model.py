@@ -1,12 +1,15 @@
 """A trained SemIA model: the one owner of inference, and its one-file storage.
 
-:class:`SemiaModel` turns target layouts into images (:meth:`SemiaModel.synthesize`);
-:func:`run_generator` is the single forward pass both it and the trainer's
-previews use. The ``.semia`` file holds everything synthesis needs: generator weights and shape, the
-source image at the working resolution, its class map, the label codec (class
-ids and palette), the intensity normalisation, the working size, the training
-config and the package version. Discriminator and segmenter weights are kept
-too so that training can be resumed.
+:class:`SemiaModel` turns target layouts into images (:meth:`SemiaModel.synthesize`):
+the generator at the working size, then the full-resolution stage
+(``refinement.py``) up to the source's size; :func:`run_generator` is the
+single forward pass both it and the trainer's previews use. The ``.semia`` file
+holds everything synthesis needs: generator weights and shape, the source image
+at the working resolution and at full size (as given), their class maps, the
+label codec (class ids and palette), the intensity normalisation, the working
+size, the training config and the package version. Discriminator and segmenter
+weights are kept too so that training can be resumed. Files of format 1 have no
+full-size source; they load, and synthesize by bicubic upsampling.
 """
 
 from __future__ import annotations
@@ -28,10 +31,14 @@ from .intensity import IntensityNormalizer
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
+from .refinement import RefinementConfig, SourcePyramid
 from .validation import validate_target
 
 FILE_FORMAT = "napari-semia-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Rows converted to the user's dtype at a time (the float64 conversion of a
+#: whole 4096 x 4096 RGB image would take more than a gigabyte).
+_ROWS_PER_CONVERSION = 512
 
 
 def _json_default(value):
@@ -67,7 +74,22 @@ def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=No
     if size is not None and tuple(output.shape[-2:]) != tuple(size):
         output = F.interpolate(output, size=tuple(size), mode="bicubic", align_corners=False)
     output = output.clamp(-1, 1).float().cpu().numpy()
-    return [normalizer.from_network(np.ascontiguousarray(o)) for o in output]
+    height = output.shape[-2]
+    return [np.concatenate([normalizer.from_network(np.ascontiguousarray(o[:, y:y + _ROWS_PER_CONVERSION]))
+                            for y in range(0, height, _ROWS_PER_CONVERSION)])
+            for o in output]
+
+
+def _array_payload(array: np.ndarray) -> tuple[torch.Tensor, dict]:
+    """Any numpy array as a flat uint8 tensor (exact for every dtype, including
+    the uint16 torch cannot store) and the meta data to restore it."""
+    array = np.ascontiguousarray(array)
+    return torch.from_numpy(array.reshape(-1).view(np.uint8).copy()), {
+        "dtype": array.dtype.str, "shape": list(array.shape)}
+
+
+def _array_from_payload(data: torch.Tensor, meta: dict) -> np.ndarray:
+    return data.numpy().view(np.dtype(meta["dtype"])).reshape(meta["shape"])
 
 
 @dataclass
@@ -86,7 +108,19 @@ class SemiaModel:
     extra_states: dict = field(default_factory=dict)
     """Discriminator / segmenter state dicts, for resuming training."""
     version: str = __version__
+    full_image: np.ndarray | None = None
+    """The source image at full size, as given (dtype, channels), for the
+    full-resolution stage; None for files of format 1 (bicubic upsampling)."""
+    full_index: np.ndarray | None = None
+    """(H, W) class indices of the source at full size (uint8 for up to 256 classes)."""
+    refinement: RefinementConfig = field(default_factory=RefinementConfig)
+    """Settings of the full-resolution stage."""
     _source_encoding: tuple | None = field(default=None, init=False, repr=False)
+    _pyramid: SourcePyramid | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.full_index is not None and self.full_index.dtype.itemsize > 1 and self.num_classes <= 256:
+            self.full_index = self.full_index.astype(np.uint8)
 
     def source_encoding(self):
         """The generator's source-side features: they depend only on the
@@ -97,6 +131,20 @@ class SemiaModel:
                     self.source_image, to_onehot(self.source_index, self.num_classes)
                 )
         return self._source_encoding
+
+    def source_pyramid(self) -> SourcePyramid:
+        """The full-resolution stage's source side (the full-size source at every
+        level, its patch features): built on first use, then kept."""
+        if self._pyramid is None:
+            image = torch.from_numpy(self.normalizer.to_network(self.full_image))[None].to(self.device)
+            index = torch.from_numpy(self.full_index.astype(np.int64))[None].to(self.device)
+            self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape, self.refinement)
+        return self._pyramid
+
+    @property
+    def can_refine(self) -> bool:
+        """Whether this model holds its source at full size (files of format 2 on)."""
+        return self.full_image is not None and self.full_index is not None
 
     @property
     def device(self) -> torch.device:
@@ -117,6 +165,7 @@ class SemiaModel:
     def to(self, device: str | torch.device) -> SemiaModel:
         device = resolve_device(device)
         self._source_encoding = None
+        self._pyramid = None
         self.generator.to(device)
         self.source_image = self.source_image.to(device)
         self.source_index = self.source_index.to(device)
@@ -137,20 +186,35 @@ class SemiaModel:
         return run_generator(self.generator, self.source_image, self.source_index, target_index,
                              source_encoding=self.source_encoding())
 
-    def synthesize(self, target_labels, *, full_size: bool = True):
+    def synthesize(self, target_labels, *, full_size: bool = True, refine: bool = True):
         """The source's appearance in ``target_labels``.
 
         ``target_labels``: one label map (H, W) ids or RGB colour map of the
         source's size, or a list of them. Returns an image like the source
-        (dtype, value range, channels; full size unless ``full_size=False``),
-        or a list for a list.
+        (dtype, value range, channels), or a list for a list:
+
+        * by default at full size, the generator's output refined from the
+          source's own patches (``refinement.py``; seconds for megapixels);
+        * ``refine=False``: the fast preview, the generator's output upsampled
+          bicubically to full size (what models of file format 1 always give);
+        * ``full_size=False``: the generator's output at the working size.
         """
         single = not isinstance(target_labels, (list, tuple))
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
-        output = self.synthesize_index(self.encode_targets(targets))
-        images = to_user_image(output, self.normalizer, self.source_shape if full_size else None)
+        index = self.encode_targets(targets)
+        output = self.synthesize_index(index)
+        if not full_size:
+            images = to_user_image(output, self.normalizer)
+        elif refine and self.can_refine:
+            pyramid = self.source_pyramid()
+            images = []
+            for target, guide in zip(targets, output):
+                full_index = torch.from_numpy(self.codec.encode(target)).to(self.device)
+                images += to_user_image(pyramid.refine(full_index, guide[None]), self.normalizer)
+        else:
+            images = to_user_image(output, self.normalizer, self.source_shape)
         return images[0] if single else images
 
     def check_can_continue(self, codec: LabelCodec, source_shape, normalizer: IntensityNormalizer) -> None:
@@ -188,7 +252,6 @@ class SemiaModel:
         payload = {
             "format": FILE_FORMAT,
             "format_version": FORMAT_VERSION,
-            "meta_json": json.dumps(meta, default=_json_default),
             "generator": {k: v.detach().cpu() for k, v in self.generator.state_dict().items()},
             "source_image": self.source_image.detach().cpu(),
             "source_index": self.source_index.detach().cpu(),
@@ -197,6 +260,10 @@ class SemiaModel:
                 for name, state in self.extra_states.items()
             },
         }
+        if self.can_refine:
+            payload["full_image"], meta["full_image"] = _array_payload(self.full_image)
+            payload["full_index"], meta["full_index"] = _array_payload(self.full_index)
+        payload["meta_json"] = json.dumps(meta, default=_json_default)
         # Write next to the destination, then rename: a failed or interrupted
         # save never destroys an existing good model file.
         tmp = path.with_name(path.name + ".partial")
@@ -256,6 +323,10 @@ class SemiaModel:
                 steps_done=int(meta.get("steps_done", 0)),
                 extra_states=dict(payload.get("extra_states", {})),
                 version=str(meta.get("version", "unknown")),
+                full_image=(_array_from_payload(payload["full_image"], meta["full_image"])
+                            if "full_image" in payload else None),
+                full_index=(_array_from_payload(payload["full_index"], meta["full_index"])
+                            if "full_index" in payload else None),
             )
         except ModelFileError:
             raise
@@ -266,4 +337,7 @@ class SemiaModel:
             ) from None
         if model.generator.hparams["num_classes"] != model.num_classes:
             raise ModelFileError(f"'{path.name}' is damaged: its class list does not match its generator.")
+        if model.can_refine and (tuple(model.full_image.shape[:2]) != model.source_shape
+                                 or tuple(model.full_index.shape) != model.source_shape):
+            raise ModelFileError(f"'{path.name}' is damaged: its full-size source does not match its size.")
         return model.to(device)

@@ -287,7 +287,12 @@ def _keys(image: torch.Tensor, index: torch.Tensor, features: _FeatureSpace, num
 
 
 class SourcePyramid:
-    """Everything the refinement needs from the source, per level (built once per source)."""
+    """Everything the refinement needs from one source, per level; built once per
+    source (and level-0 size), then :meth:`refine` serves any number of targets.
+
+    ``source_image``: (1, C, H, W) in network space; ``source_index``: (1, H, W)
+    class indices; ``start_shape``: level 0's size (the generator's working size).
+    """
 
     def __init__(self, source_image: torch.Tensor, source_index: torch.Tensor, num_classes: int,
                  start_shape, config: RefinementConfig | None = None) -> None:
@@ -330,6 +335,68 @@ class SourcePyramid:
     @property
     def device(self) -> torch.device:
         return self.levels[0].pixels.device
+
+    @torch.inference_mode()
+    def refine(self, target_index: torch.Tensor, guide: torch.Tensor | None = None, *,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """The target layout (``target_index``: (1, H, W) or (H, W) class indices at the
+        source's size) rebuilt from this source's patches: (1, C, H, W). ``guide``:
+        the generator's (1, C, h, w) output at level 0's size, or None for the label
+        map alone. Deterministic for ``config.seed`` (or ``generator``)."""
+        config, num_classes = self.config, self.num_classes
+        target_full = target_index[0] if target_index.dim() == 3 else target_index
+        if tuple(target_full.shape) != self.full_shape:
+            raise ValueError(f"target of size {tuple(target_full.shape)}, source of size {self.full_shape}")
+        if guide is not None and tuple(guide.shape[-2:]) != self.shapes[0]:
+            raise ValueError(f"guide of size {tuple(guide.shape[-2:])}, level 0 of size {self.shapes[0]}")
+        if generator is None:
+            generator = torch.Generator(device=self.device).manual_seed(config.seed)
+
+        output = None
+        fy = fx = free0 = None
+        for number, level in enumerate(self.levels):
+            first = number == 0
+            target = resize_labels(target_full, level.shape, num_classes)
+            changed = level.classes.view(level.shape) != target
+            if config.identity_margin is None:
+                free = torch.ones_like(changed)
+            elif first:
+                free = free0 = _dilate(changed, config.identity_margin)
+            else:
+                # The level-0 band, plus changes too thin to show at level 0.
+                free = F.interpolate(free0[None, None].float(), size=level.shape, mode="nearest")[0, 0] > 0
+                free |= _dilate(changed, level.features.patch_size // 2 + 1)
+            if first:
+                fy, fx, coherent = _initial_field(self, target, generator)
+                # The source copied along the initial field (smooth where that is random):
+                # the query without a guide, and with one where an object left and its
+                # surroundings close over the gap (and a few pixels around, where the
+                # generator also draws edges): the generator's output keeps a ghost of
+                # what was removed there.
+                copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
+                query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
+                if guide is not None:
+                    vacated = _vacated(target, changed, num_classes)
+                    vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
+                    query = torch.where(vacated, query, guide[0].float())
+                iterations, rounds = config.first_level_iterations, config.first_level_rounds
+            else:
+                fy, fx = _upsample_field(fy, fx, level.shape)
+                query = _resize_image(output, level.shape)
+                iterations, rounds = config.level_iterations, config.level_rounds
+            ys, xs = _grid(level.shape, fy.device)
+            fy = torch.where(free, fy, ys)
+            fx = torch.where(free, fx, xs)
+            for iteration in range(iterations):
+                keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
+                wide = first and iteration == 0
+                _match_level(level, keys, query, target, free, fy, fx,
+                             rounds if wide else config.level_rounds, wide, config, generator, num_classes)
+                radius = level.features.patch_size // 2 if first else config.fine_vote_radius
+                output = _vote_level(level, target, free, fy, fx, radius, first, config.tile)
+                query = output
+            del query
+        return output[None]
 
 
 # ------------------------------------------------------------------ matching
@@ -734,83 +801,31 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
         fx[y0:y1, x0:x1] = rx[y0 - top:y1 - top, x0 - left:x1 - left]
 
 
+def start_shape(full_shape, config: RefinementConfig) -> tuple[int, int]:
+    """Level 0's size without a guide: longest side ``config.start_size`` (as the
+    trainer's working size), never larger than the source."""
+    scale = min(1.0, config.start_size / max(full_shape))
+    return max(8, round(full_shape[0] * scale)), max(8, round(full_shape[1] * scale))
+
+
 @torch.inference_mode()
 def refine(source_image: torch.Tensor, source_index: torch.Tensor, target_index: torch.Tensor,
            guide: torch.Tensor | None = None, *, num_classes: int | None = None,
-           config: RefinementConfig | None = None, pyramid: SourcePyramid | None = None,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+           config: RefinementConfig | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """The target layout rebuilt at the source's full size from source patches.
 
     ``source_image``: (1, C, H, W) in network space ([-1, 1]); ``source_index`` and
     ``target_index``: (1, H, W) int64 class indices, all at full size, on one device.
     ``guide``: (1, C, h, w) generator output at the working size, or None to refine
-    from the label map alone. ``pyramid``: a ``SourcePyramid`` of this source to
-    reuse between targets (its level 0 must have the guide's size). Returns
-    (1, C, H, W) on the source's device; deterministic for ``config.seed`` (or
-    ``generator``).
+    from the label map alone. Returns (1, C, H, W) on the source's device,
+    deterministic for ``config.seed`` (or ``generator``). To synthesize several
+    targets for one source, build its :class:`SourcePyramid` once and call
+    :meth:`SourcePyramid.refine`.
     """
     config = config or RefinementConfig()
     if num_classes is None:
         num_classes = int(max(source_index.max(), target_index.max())) + 1
     full_shape = tuple(source_image.shape[-2:])
-    if tuple(target_index.shape[-2:]) != full_shape or tuple(source_index.shape[-2:]) != full_shape:
-        raise ValueError("source image, source labels and target labels must have the same size")
-    if guide is not None:
-        start_shape = tuple(guide.shape[-2:])
-    else:
-        scale = min(1.0, config.start_size / max(full_shape))
-        start_shape = (max(8, round(full_shape[0] * scale)), max(8, round(full_shape[1] * scale)))
-    if pyramid is None:
-        pyramid = SourcePyramid(source_image, source_index, num_classes, start_shape, config)
-    elif pyramid.shapes[0] != tuple(start_shape) or pyramid.full_shape != full_shape:
-        raise ValueError("the pyramid was built for another source or working size")
-    device = source_image.device
-    if generator is None:
-        generator = torch.Generator(device=device).manual_seed(config.seed)
-    target_full = target_index[0] if target_index.dim() == 3 else target_index
-
-    output = None
-    fy = fx = free0 = None
-    for number, level in enumerate(pyramid.levels):
-        first = number == 0
-        target = resize_labels(target_full, level.shape, num_classes)
-        changed = level.classes.view(level.shape) != target
-        if config.identity_margin is None:
-            free = torch.ones_like(changed)
-        elif first:
-            free = free0 = _dilate(changed, config.identity_margin)
-        else:
-            # The level-0 band, plus changes too thin to show at level 0.
-            free = F.interpolate(free0[None, None].float(), size=level.shape, mode="nearest")[0, 0] > 0
-            free |= _dilate(changed, level.features.patch_size // 2 + 1)
-        if first:
-            fy, fx, coherent = _initial_field(pyramid, target, generator)
-            # The source copied along the initial field (smooth where that is random):
-            # the query without a guide, and with one where an object left and its
-            # surroundings close over the gap (and a few pixels around, where the
-            # generator also draws edges): the generator's output keeps a ghost of
-            # what was removed there.
-            copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten()).view(-1, *level.shape)
-            query = _fill_holes(copied, ~coherent)
-            if guide is not None:
-                vacated = _vacated(target, changed, num_classes)
-                vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
-                query = torch.where(vacated, query, guide[0].float())
-            iterations, rounds = config.first_level_iterations, config.first_level_rounds
-        else:
-            fy, fx = _upsample_field(fy, fx, level.shape)
-            query = _resize_image(output, level.shape)
-            iterations, rounds = config.level_iterations, config.level_rounds
-        ys, xs = _grid(level.shape, fy.device)
-        fy = torch.where(free, fy, ys)
-        fx = torch.where(free, fx, xs)
-        for iteration in range(iterations):
-            keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
-            wide = first and iteration == 0
-            _match_level(level, keys, query, target, free, fy, fx, rounds if wide else config.level_rounds,
-                         wide, config, generator, num_classes)
-            radius = level.features.patch_size // 2 if first else config.fine_vote_radius
-            output = _vote_level(level, target, free, fy, fx, radius, first, config.tile)
-            query = output
-        del query
-    return output[None]
+    first_shape = tuple(guide.shape[-2:]) if guide is not None else start_shape(full_shape, config)
+    pyramid = SourcePyramid(source_image, source_index, num_classes, first_shape, config)
+    return pyramid.refine(target_index, guide, generator=generator)

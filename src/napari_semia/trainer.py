@@ -236,6 +236,8 @@ class SemiaTrainer:
                 "discriminator": copy.deepcopy(self.discriminator.state_dict()),
                 "segmenter": copy.deepcopy(self.segmenter.state_dict()),
             },
+            full_image=self.data.full_image,
+            full_index=self.data.full_index,
         )
 
     def run(self) -> Iterator[TrainingProgress]:

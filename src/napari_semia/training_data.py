@@ -52,6 +52,10 @@ class TrainingData:
     """The working size (longest side ``size``)."""
     coarse: Resolution
     """Half the working size, for the coarse-to-fine first phase."""
+    full_image: np.ndarray
+    """The image as given, for the model's full-resolution stage."""
+    full_index: np.ndarray
+    """(H, W) class indices of the labels at full size."""
 
     @property
     def num_classes(self) -> int:
@@ -84,4 +88,6 @@ class TrainingData:
             source_shape=source_shape,
             fine=at(working_shape(source_shape, size)),
             coarse=at(working_shape(source_shape, max(16, size // 2))),
+            full_image=np.asarray(image),
+            full_index=np.asarray(source_index),
         )
