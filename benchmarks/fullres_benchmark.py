@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -67,14 +68,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="override RefinementConfig fields, e.g. --set patch_size=5 coherence_weight=0.1")
-    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--timing", action="store_true",
+                        help="only time (median of --timing-runs) and peak memory, "
+                             "each method in a fresh process")
+    parser.add_argument("--timing-target", default="1", help="target timed with --timing (default 1)")
     parser.add_argument("--stress", action="store_true",
                         help="add generated targets with large painted regions (see stress_targets)")
     parser.add_argument("--large", choices=("retina", "synthetic4096"),
                         help="time and memory on a large image instead of a case")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="refined", help=argparse.SUPPRESS)
-    parser.add_argument("--target-name", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -335,23 +338,14 @@ def evaluate_case(args) -> dict:
     skio.imsave(args.out / "montage.png", montage(rows), check_contrast=False)
     skio.imsave(args.out / "crops.png", montage(crops), check_contrast=False)
 
-    timing_target = next(n for n in targets if n != RECONSTRUCTION_TARGET)
-    timing = {}
-    for method in METHODS if args.timing_runs > 0 else ():
-        synth(method, targets[timing_target])
-        times = []
-        for _ in range(args.timing_runs):
-            start = time.perf_counter()
-            synth(method, targets[timing_target])
-            times.append(time.perf_counter() - start)
-        timing[method] = {"median_s": statistics.median(times), "min_s": min(times)}
-    return {"targets": per_target, "timing": timing, "timing_target": timing_target,
-            "source_pyramid_s": synth.pyramid_seconds, "levels": synth.pyramid.shapes,
+    return {"targets": per_target, "levels": synth.pyramid.shapes,
             "image_shape": list(image.shape), "working_shape": list(working)}
 
 
 def run_worker(args) -> None:
-    """One synthesis in this (fresh) process; prints time and peak memory as JSON."""
+    """Syntheses in this (fresh) process; prints their times and the peak memory as
+    JSON. With a model, the source side (``SourcePyramid``, once per model) is timed
+    apart; without, every call builds it (refinement from the label map alone)."""
     import torch
 
     from napari_semia.refinement import refine
@@ -362,7 +356,7 @@ def run_worker(args) -> None:
         image, labels, target = large_case(args.large, LARGE_CACHE)
     else:
         image, labels, targets = read_case(args.data / args.case)
-        target = targets[args.target_name]
+        target = targets[args.timing_target]
     rss_inputs = peak_rss_mb()
     result = {"image_shape": list(image.shape), "method": args.method, "rss_inputs_mb": rss_inputs}
     if args.model is not None:
@@ -394,7 +388,9 @@ def run_worker(args) -> None:
                             num_classes=len(codec.class_ids), config=refinement_config(args.set))
             output = to_user_image(normalizer, output)
             times.append(time.perf_counter() - start)
-    result.update(seconds=times, median_s=statistics.median(times), peak_rss_mb=peak_rss_mb(),
+    # The first call of a process also warms up torch (allocations, kernels): the
+    # median leaves it out when there are more.
+    result.update(seconds=times, median_s=statistics.median(times[1:] or times), peak_rss_mb=peak_rss_mb(),
                   output_shape=list(output.shape), output_dtype=str(output.dtype),
                   megapixels=image.shape[0] * image.shape[1] / 1e6)
     print("RESULT " + json.dumps(result), flush=True)
@@ -431,30 +427,30 @@ def main(argv=None) -> int:
         run_worker(args)
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    common = ["--timing-runs", str(args.timing_runs)]
-    common += ["--threads", str(args.threads)] if args.threads else []
-    common += ["--set", *args.set] if args.set else []
-    if args.large:
-        large_case(args.large, LARGE_CACHE)  # built here, so that the measured process only loads it
-        extra = ["--large", args.large] + common + (["--model", str(args.model)] if args.model else [])
-        results = {"large": args.large, "worker": measure_in_subprocess(extra)}
-    else:
-        results = {"case": args.case, "model": str(args.model),
-                   "refinement": vars(refinement_config(args.set)), **evaluate_case(args)}
-        timing_target = results["timing_target"]
-        results["memory"] = {} if args.no_memory else {
-            method: measure_in_subprocess(["--case", args.case, "--data", str(args.data), "--model",
-                                           str(args.model), "--method", method, "--target-name",
-                                           timing_target] + common)
-            for method in METHODS
-        }
-    results.update(code_version=code_version(), date_utc=time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
+    stamp = {"code_version": code_version(), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+             "load_average": os.getloadavg(), "refinement": vars(refinement_config(args.set))}
+    if args.timing or args.large:
+        # Time and peak memory, each method in a fresh process.
+        common = ["--timing-runs", str(args.timing_runs)]
+        common += ["--threads", str(args.threads)] if args.threads else []
+        common += ["--set", *args.set] if args.set else []
+        common += ["--model", str(args.model)] if args.model else []
+        if args.large:
+            large_case(args.large, LARGE_CACHE)  # built here, so that the measured process only loads it
+            common += ["--large", args.large]
+        else:
+            common += ["--case", args.case, "--data", str(args.data), "--timing-target", args.timing_target]
+        methods = METHODS[:3] if args.model else ("labels",)
+        measured = {method: measure_in_subprocess([*common, "--method", method]) for method in methods}
+        results = {"case": args.large or args.case, **stamp, "methods": measured}
+        with open(args.out / "timing.json", "w") as f:
+            json.dump(_json_safe(results), f, indent=2)
+        print(json.dumps(_json_safe(results), indent=1))
+        return 0
+    results = {"case": args.case, "model": str(args.model), **stamp, **evaluate_case(args)}
     with open(args.out / "results.json", "w") as f:
         json.dump(_json_safe(results), f, indent=2)
-    if "targets" in results:
-        print(table(results))
-    print(json.dumps(_json_safe({k: v for k, v in results.items() if k in ("timing", "memory", "worker")}),
-                     indent=1))
+    print(table(results))
     return 0
 
 
