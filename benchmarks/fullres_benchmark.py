@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="only time (median of --timing-runs) and peak memory, "
                              "each method in a fresh process")
     parser.add_argument("--timing-target", default="1", help="target timed with --timing (default 1)")
+    parser.add_argument("--report", type=Path, default=None, metavar="FOLDER",
+                        help="print markdown tables of FOLDER/<case>/results.json and timing.json")
     parser.add_argument("--stress", action="store_true",
                         help="add generated targets with large painted regions (see stress_targets)")
     parser.add_argument("--large", choices=("retina", "synthetic4096"),
@@ -421,10 +423,53 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def report(folder: Path) -> str:
+    """Markdown tables of every ``<case>/results.json`` and ``timing.json`` under ``folder``."""
+    def f(value, digits=3):
+        return _fmt(value, digits)
+
+    lines = []
+    for path in sorted(folder.glob("*/results.json")):
+        results = json.loads(path.read_text())
+        lines += [f"#### {results['case']} ({results['image_shape'][0]} x {results['image_shape'][1]}, "
+                  f"working size {results['working_shape'][0]} x {results['working_shape'][1]})", "",
+                  "| target | changed | mIoU-chg bic / ref / lab | patch-chg full bic / ref / lab "
+                  "| patch-chg working gan / ref / lab | sharp lap bic / ref / lab | sharp lap layout ref "
+                  "| sharp grad bic / ref | PSNR bic / ref |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, entry in results["targets"].items():
+            bic, ref, lab = (entry[m] for m in ("bicubic", "refined", "labels"))
+            working = [e.get("working_size", {}).get("patch_distance_changed") for e in (bic, ref, lab)]
+            lines.append(
+                f"| {name} | {f(entry['changed_fraction'], 2)} "
+                f"| {' / '.join(f(e['layout']['miou_changed'], 2) for e in (bic, ref, lab))} "
+                f"| {' / '.join(f(e['patch_distance_changed']) for e in (bic, ref, lab))} "
+                f"| {' / '.join(f(v) for v in working)} "
+                f"| {' / '.join(f(e['sharpness_laplacian'], 2) for e in (bic, ref, lab))} "
+                f"| {f(ref['sharpness_laplacian_layout'], 2)} "
+                f"| {f(bic['sharpness_gradient'], 2)} / {f(ref['sharpness_gradient'], 2)} "
+                f"| {f(bic.get('psnr'), 1)} / {f(ref.get('psnr'), 1)} |")
+        lines.append("")
+    timings = sorted(folder.glob("*/timing.json"))
+    if timings:
+        lines += ["| image | method | megapixels | source side s | s per target (median) | peak RSS MB |",
+                  "|---|---|---|---|---|---|"]
+        for path in timings:
+            results = json.loads(path.read_text())
+            for method, m in results["methods"].items():
+                lines.append(f"| {results['case']} | {method} | {m['megapixels']:.2f} "
+                             f"| {f(m.get('source_side_s'), 2)} | {m['median_s']:.2f} "
+                             f"| {m['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
         run_worker(args)
+        return 0
+    if args.report is not None:
+        print(report(args.report))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = {"code_version": code_version(), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

@@ -25,8 +25,9 @@ the class the target asks for* (label-constrained patch correspondence, as in
   source pixels are copied.
 * A level's image is rebuilt by voting: each pixel averages the source pixels
   that the matched patches covering it put there. Level 0 counts only those of
-  the target's class at the pixel and votes over the whole patch; finer levels
-  vote over 3 x 3 and let both sides of a class edge blend, as in the source.
+  the target's class at the pixel and votes over the whole patch; finer levels,
+  and the last vote of all, vote over 3 x 3 and let both sides of a class edge
+  blend, as in the source.
 
 Matching is PatchMatch (propagation with doubling jumps, random search around
 the current match, random source pixels of the right class), preceded at
@@ -392,8 +393,13 @@ class SourcePyramid:
                 wide = first and iteration == 0
                 _match_level(level, keys, query, target, free, fy, fx,
                              rounds if wide else config.level_rounds, wide, config, generator, num_classes)
-                radius = level.features.patch_size // 2 if first else config.fine_vote_radius
-                output = _vote_level(level, target, free, fy, fx, radius, first, config.tile)
+                # Level 0 votes whole patches of the target's classes; the result's
+                # last vote is the fine one, letting class edges blend as in the source
+                # (also when level 0 is the source's own size).
+                final = number == len(self.levels) - 1 and iteration == iterations - 1
+                coarse_vote = first and not final
+                radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
+                output = _vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
                 query = output
             del query
         return output[None]
