@@ -17,8 +17,7 @@ the class the target asks for* (label-constrained patch correspondence, as in
   keeps a ghost of what was removed there, so the query is the source copied
   from elsewhere in that class. The nearest-neighbour field starts from the
   identity where the layouts agree and from one coherent shift per changed
-  region onto source texture of its class, the one whose surroundings match
-  the region's (``_region_copies``).
+  region onto source texture of its class (``region_fill.region_shifts``).
 * Every finer level (at most ``max_level_factor`` larger) starts from the
   upsampled field of the level below and queries the upsampled result of that
   level against a source blurred the same way (down- and upsampled through
@@ -57,7 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from .layout_tensors import to_onehot
-from .region_fill import connected_components
+from .region_fill import connected_components, region_shifts
 
 
 @dataclass(frozen=True)
@@ -370,7 +369,6 @@ class SourcePyramid:
                 free |= _dilate(changed, level.features.patch_size // 2 + 1)
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
-                vacated = _vacated(target, changed, num_classes)
                 # The source copied along the initial field (smooth where that is random):
                 # the query without a guide, and with one where an object left and its
                 # surroundings close over the gap (and a few pixels around, where the
@@ -379,8 +377,9 @@ class SourcePyramid:
                 copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
                 query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
                 if guide is not None:
-                    ghostly = vacated | (_dilate(vacated, _GHOST_REACH) & ~changed)
-                    query = torch.where(ghostly, query, guide[0].float())
+                    vacated = _vacated(target, changed, num_classes)
+                    vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
+                    query = torch.where(vacated, query, guide[0].float())
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = _upsample_field(fy, fx, level.shape)
@@ -683,8 +682,7 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
         k = pyramid.num_classes
         scale = min(1.0, _REGION_SEARCH_SIZE / max(h, w))
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        offsets, found = _region_copies(resize_labels(source0, size, k), resize_labels(target0, size, k),
-                                        _resize_image(level.pixels.view(-1, h, w), size))
+        offsets, found = _region_copies(resize_labels(source0, size, k), resize_labels(target0, size, k))
         offsets = offsets * torch.tensor([h / size[0], w / size[1]], device=device)[:, None, None]
         offsets = F.interpolate(offsets[None], size=(h, w), mode="nearest")[0].round().int()
         found = F.interpolate(found[None, None].float(), size=(h, w), mode="nearest")[0, 0] > 0
@@ -700,108 +698,25 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
     return fy, fx, ~wrong
 
 
-def _region_copies(source: torch.Tensor, target: torch.Tensor, image: torch.Tensor, passes: int = 3):
+def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
     """Offsets (2, h, w) and a found mask (h, w) that copy every changed region of a
-    layout edit from one place of its class.
-
-    Each connected changed region (of one target class) takes, among the shifts
-    that land (nearly) all of it on source pixels of its class, the one whose
-    surroundings look most like the region's own: the unchanged pixels just
-    around the region, shifted the same way, should show what is around it in
-    ``image`` (the source at this size). So a moved object is copied from where
-    it was, and a removed one is covered from a place of the same tone (sky of
-    the same height in a gradient, not darker sky from higher up). The pixels
-    that a region's shift leaves off their class form smaller regions of their
-    own, for up to ``passes`` rounds, rather than each taking its own nearest
-    pixel of the class (which copies one edge pixel over and over: a smear,
-    then tiling).
-    """
-    h, w = target.shape
-    device = target.device
-    offsets = torch.zeros(2, h, w, device=device)
+    layout edit from one place of its class (``region_shifts``). The pixels that
+    a region's shift leaves off their class form smaller regions of their own, for
+    up to ``passes`` rounds, rather than each taking its own nearest pixel of the
+    class (which copies one edge pixel over and over: a smear, then tiling)."""
+    offsets = torch.zeros(2, *target.shape, device=target.device)
     found = torch.zeros_like(target, dtype=torch.bool)
-    changed = source != target
-    remaining = changed.clone()
-    dy, dx = torch.meshgrid(torch.arange(-h + 1, h, device=device), torch.arange(-w + 1, w, device=device),
-                            indexing="ij")
-    dy, dx = dy.flatten(), dx.flatten()
+    remaining = source != target
     for _ in range(passes):
         if not bool(remaining.any()):
             break
-        regions = connected_components(remaining[None], target[None])[0]
-        for label in torch.unique(regions[remaining]).tolist():
-            region = regions == label
-            ys, xs = torch.nonzero(region, as_tuple=True)
-            ring_ys, ring_xs = torch.nonzero(_dilate(region, 2) & ~changed, as_tuple=True)
-            shift = _context_shift(source, image, target[ys[0], xs[0]], ys, xs, ring_ys, ring_xs, dy, dx)
-            if shift is None:
-                continue
-            sy, sx = ys + shift[0], xs + shift[1]
-            inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-            lands = inside & (source[sy.clamp(0, h - 1), sx.clamp(0, w - 1)] == target[ys, xs])
-            ys, xs = ys[lands], xs[lands]
-            offsets[0, ys, xs], offsets[1, ys, xs] = float(shift[0]), float(shift[1])
-            found[ys, xs] = True
-        if not bool((remaining & found).any()):
-            break
-        remaining &= ~found
+        this_pass = torch.where(remaining, target, source)
+        pass_offsets, pass_found, _ = region_shifts(source[None], this_pass[None], per_pixel_fallback=False)
+        landed = remaining & (pass_found[0, 0] > 0)
+        offsets = torch.where(landed[None], pass_offsets[0], offsets)
+        found |= landed
+        remaining &= ~landed
     return offsets, found
-
-
-#: (shift, pixel) pairs examined at once by the region search; bounds its memory.
-_PAIRS_PER_CHUNK = 4_000_000
-#: Pixels of a region, and of its ring, that judge each shift.
-_SAMPLED_PIXELS = 128
-
-
-def _context_shift(source, image, k, ys, xs, ring_ys, ring_xs, dy, dx):
-    """The shift for one region (pixels ``ys, xs`` of class ``k``, unchanged ring
-    ``ring_ys, ring_xs``) among the candidate shifts ``dy, dx``: of those landing
-    at least 90 % as many of its pixels on class ``k`` as the best one, the one
-    with the smallest mean colour difference between the ring and the ring
-    shifted (the shortest on a tie, or without a ring). Every other shift in
-    each direction is tried, then the eight around the best. None when no shift
-    lands any pixel on the class."""
-    # An even sample of the region and of its ring judges a shift as well as all of them.
-    ys, xs = ys[::max(1, len(ys) // _SAMPLED_PIXELS)], xs[::max(1, len(xs) // _SAMPLED_PIXELS)]
-    step = max(1, len(ring_ys) // _SAMPLED_PIXELS)
-    ring_ys, ring_xs = ring_ys[::step], ring_xs[::step]
-    coarse = (dy % 2 == 0) & (dx % 2 == 0)
-    coverage, cost = _shift_costs(source, image, k, ys, xs, ring_ys, ring_xs, dy[coarse], dx[coarse])
-    if float(coverage.max()) == 0:
-        return None
-    enough = 0.9 * coverage.max()
-    best = int(torch.where(coverage >= enough, cost, float("inf")).argmin())
-    around_y, around_x = torch.meshgrid(torch.arange(-1, 2), torch.arange(-1, 2), indexing="ij")
-    near_y = dy[coarse][best] + around_y.flatten().to(dy.device)
-    near_x = dx[coarse][best] + around_x.flatten().to(dx.device)
-    coverage, cost = _shift_costs(source, image, k, ys, xs, ring_ys, ring_xs, near_y, near_x)
-    best = int(torch.where(coverage >= enough, cost, float("inf")).argmin())
-    return int(near_y[best]), int(near_x[best])
-
-
-def _shift_costs(source, image, k, ys, xs, ring_ys, ring_xs, dy, dx):
-    """For each shift: the share of the region's pixels it lands on class ``k``, and
-    its cost, the mean colour difference of the ring and the shifted ring (plus a
-    tiny length term that only breaks ties)."""
-    h, w = source.shape
-    coverage, context = [], []
-    chunk = max(1, _PAIRS_PER_CHUNK // max(1, len(ys) + len(ring_ys)))
-    for start in range(0, len(dy), chunk):
-        cy, cx = dy[start:start + chunk, None], dx[start:start + chunk, None]
-        py, px = ys[None] + cy, xs[None] + cx
-        inside = (py >= 0) & (py < h) & (px >= 0) & (px < w)
-        lands = inside & (source[py.clamp(0, h - 1), px.clamp(0, w - 1)] == k)
-        coverage.append(lands.float().mean(1))
-        if len(ring_ys):
-            qy, qx = ring_ys[None] + cy, ring_xs[None] + cx
-            inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-            shifted = image[:, qy.clamp(0, h - 1), qx.clamp(0, w - 1)]
-            difference = (shifted - image[:, ring_ys, ring_xs][:, None]).abs().sum(0)
-            context.append(torch.where(inside, difference, 4.0).mean(1))
-    coverage = torch.cat(coverage)
-    cost = torch.cat(context) if context else torch.zeros_like(coverage)
-    return coverage, cost + (dy * dy + dx * dx).float() * 1e-6
 
 
 def _fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:

@@ -102,7 +102,8 @@ def _landing(padded_source, target_class, base, shift):
     return padded_source[base[None] + shift] == target_class[None]
 
 
-def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compact: bool | None = None):
+def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compact: bool | None = None,
+                  per_pixel_fallback: bool = True):
     """Shift map of a layout edit, on (B, h, w) class-index maps.
 
     Returns offsets (B, 2, h, w) in pixels, a (B, 1, h, w) mask of the pixels
@@ -118,6 +119,10 @@ def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compac
     ``compact`` searches only the changed pixels (the default on the CPU, where
     their count is known for free); off, every pixel is searched so that no
     size is read back from an accelerator. Both give the same result.
+
+    ``per_pixel_fallback=False`` leaves the pixels that their region's shift does
+    not land on their class unfound (found 0, offset 0) instead of giving them
+    their own shortest shift, for callers that fill those pixels otherwise.
     """
     b, h, w = source_index.shape
     device = source_index.device
@@ -170,7 +175,7 @@ def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compac
     # A region with no pixel of its class anywhere keeps the first (zero) shift.
     best = torch.where(chosen == never, 0, chosen)[component]
     best_lands = _landing(padded_source, target_class, base, flat_shift[best][None])[0] & in_region
-    has_nearest = nearest < never
+    has_nearest = (nearest < never) & per_pixel_fallback
     pick = torch.where(best_lands, best, torch.where(has_nearest, nearest, 0))
     pick = torch.where(in_region, pick, 0)
     offsets = torch.zeros(2, b * h * w, device=device)
