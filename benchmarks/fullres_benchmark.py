@@ -2,33 +2,39 @@
 
 For one example case and a trained model, every ``cond/*.png`` target
 (``mask_*`` included: they are ordinary colour-coded target layouts in the
-source's palette) is synthesized three ways, all scored at the source's full
-size:
+source's palette; with ``--stress`` also generated targets with large painted
+regions) is synthesized four ways, all scored at the source's full size (and
+shrunk to the working size, where the generator's own figures are taken):
 
-* ``bicubic``: the generator at the working size, upsampled bicubically (today);
-* ``refined``: the generator's output as the guide of ``refinement.refine``;
-* ``labels``: ``refine`` with no guide (from the label map alone), to show what
-  the generator adds;
+* ``bicubic``: the generator at the working size, upsampled bicubically (the
+  fast preview; the only path before the full-resolution stage);
+* ``refined``: the generator's output as the guide of the full-resolution
+  stage (``refinement.py``; what ``SemiaModel.synthesize`` gives);
+* ``labels``: the same stage with no guide (from the label map alone), to show
+  what the generator adds;
 * ``detail``: detail transfer, the other candidate: the bicubic output plus the
   high frequencies of ``refined`` (what the working size cannot hold, taken
   from the source through the refinement's correspondence).
 
 Figures (``metrics.py``): layout agreement on changed pixels (mIoU-chg),
 patch distance of all / changed pixels to same-class source patches, sharpness
-ratios (Laplacian variance, mean gradient) against the source, reconstruction
-PSNR on ``rec``, seconds per target. Writes ``results.json``, a full-size
-``montage.png`` (source | target | bicubic | refined | labels) and
-``crops.png`` (1:1 crops around the changed pixels) into ``--out``.
+ratios (Laplacian variance, mean gradient) against the source and against the
+source's detail in the target's layout, reconstruction PSNR on ``rec``.
+Writes ``results.json``, the outputs, a full-size ``montage.png`` (source |
+target | bicubic | refined | labels | detail) and ``crops.png`` (1:1 crops
+around the changed pixels) into ``--out``.
 
-Peak memory and time of one full-resolution synthesis are measured in a fresh
-process (``--worker``): ``ru_maxrss`` of that process, which includes Python,
-torch and the loaded data. ``--large`` runs that worker on a large image
-(``retina``: ``skimage.data.retina()``, 1411 x 1411; ``synthetic4096``: a
-4096 x 4096 RGB mosaic of scikit-image pictures).
+``--timing`` measures time and peak memory instead, each method in a fresh
+process (``ru_maxrss``, which includes Python, torch and the loaded data);
+``--large`` does so on a large image (``retina``: ``skimage.data.retina()``,
+1411 x 1411; ``synthetic4096``: a 4096 x 4096 RGB mosaic of scikit-image
+pictures), ``--train`` first training a quick-preset model on it.
+``--report FOLDER`` prints the tables of ``benchmarks/README.md``.
 
-    python benchmarks/fullres_benchmark.py --case zebra --model benchmarks/results/zebra-quick/model.semia \\
-        --out benchmarks/results/fullres/zebra
-    python benchmarks/fullres_benchmark.py --large retina --out benchmarks/results/fullres/retina
+    python benchmarks/fullres_benchmark.py --case zebra --model benchmarks/results/zebra-quick/model.semia \
+        --out benchmarks/results/fullres/zebra --stress
+    python benchmarks/fullres_benchmark.py --large retina --train --out benchmarks/results/fullres/retina
+    python benchmarks/fullres_benchmark.py --report benchmarks/results/fullres
 """
 
 from __future__ import annotations
@@ -78,6 +84,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="add generated targets with large painted regions (see stress_targets)")
     parser.add_argument("--large", choices=("retina", "synthetic4096"),
                         help="time and memory on a large image instead of a case")
+    parser.add_argument("--train", action="store_true",
+                        help="with --large: first train a quick-preset model on it (OUT/model.semia)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="refined", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -423,6 +431,19 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def train_quick(image, labels, path: Path) -> Path:
+    """A quick-preset model of a large image (training works at the working size)."""
+    from napari_semia.config import preset
+    from napari_semia.trainer import SemiaTrainer
+
+    trainer = SemiaTrainer(image, labels, config=preset("quick"), device="cpu")
+    start = time.perf_counter()
+    for progress in trainer.run():
+        if progress.finished:
+            print(f"trained {progress.step} steps in {time.perf_counter() - start:.0f}s", flush=True)
+    return trainer.model.save(path)
+
+
 def report(folder: Path) -> str:
     """Markdown tables of every ``<case>/results.json`` and ``timing.json`` under ``folder``."""
     def f(value, digits=3):
@@ -481,7 +502,9 @@ def main(argv=None) -> int:
         common += ["--set", *args.set] if args.set else []
         common += ["--model", str(args.model)] if args.model else []
         if args.large:
-            large_case(args.large, LARGE_CACHE)  # built here, so that the measured process only loads it
+            image, labels, _ = large_case(args.large, LARGE_CACHE)  # the measured process only loads it
+            if args.train:
+                common += ["--model", str(train_quick(image, labels, args.out / "model.semia"))]
             common += ["--large", args.large]
         else:
             common += ["--case", args.case, "--data", str(args.data), "--timing-target", args.timing_target]
