@@ -500,14 +500,14 @@ def main(argv=None) -> int:
         common = ["--timing-runs", str(args.timing_runs)]
         common += ["--threads", str(args.threads)] if args.threads else []
         common += ["--set", *args.set] if args.set else []
-        common += ["--model", str(args.model)] if args.model else []
         if args.large:
             image, labels, _ = large_case(args.large, LARGE_CACHE)  # the measured process only loads it
             if args.train:
-                common += ["--model", str(train_quick(image, labels, args.out / "model.semia"))]
+                args.model = train_quick(image, labels, args.out / "model.semia")
             common += ["--large", args.large]
         else:
             common += ["--case", args.case, "--data", str(args.data), "--timing-target", args.timing_target]
+        common += ["--model", str(args.model)] if args.model else []
         methods = METHODS[:3] if args.model else ("labels",)
         measured = {method: measure_in_subprocess([*common, "--method", method]) for method in methods}
         results = {"case": args.large or args.case, **stamp, "methods": measured}
