@@ -216,7 +216,7 @@ class Synthesizer:
 
         model = self.model
         if method == "bicubic":
-            return model.synthesize(target)
+            return model.synthesize(target, refine=False)
         index = model.encode_targets([target])
         full_index = torch.from_numpy(model.codec.encode(target))[None].to(model.device)
         guide = None if method == "labels" else model.synthesize_index(index)
