@@ -18,7 +18,7 @@ from .errors import SemiaInputError
 @dataclass(frozen=True)
 class TrainingConfig:
     # --- schedule ---
-    steps: int = 1000
+    steps: int = 800
     """Training iterations (one D, one G and one segmenter update each)."""
     size: int = 256
     """Longest side of the working resolution, in pixels."""
@@ -90,7 +90,9 @@ class TrainingConfig:
 PRESETS: dict[str, TrainingConfig] = {
     # About a minute and a half on an idle 2-core CPU at 256 px: a first look.
     "quick": TrainingConfig(steps=300, coarse_fraction=0.6),
-    # About five minutes on an idle 2-core CPU at 256 px (see benchmarks/).
+    # At most five minutes on an idle 2-core CPU at 256 px (see benchmarks/):
+    # the full-resolution stage restores the detail, so the GAN needs fewer
+    # steps than the 1000 it had before that stage existed.
     "default": TrainingConfig(),
     # For a GPU or a patient user.
     "thorough": TrainingConfig(steps=4000, width=24, coarse_fraction=0.4),
