@@ -12,15 +12,15 @@ def count_syntheses(monkeypatch, gate=None):
     """Record the target of every synthesis that really runs; optionally hold
     each one until ``gate`` is set, to simulate a slow model."""
     targets = []
-    real = jobs.run_synthesis
+    real = jobs.synthesis_results
 
-    def recording(job):
+    def recording(job, cancel, report=None):
         targets.append(job.target.copy())
         if gate is not None:
             gate.wait(10)
-        return real(job)
+        return (yield from real(job, cancel, report))
 
-    monkeypatch.setattr(jobs, "run_synthesis", recording)
+    monkeypatch.setattr(jobs, "synthesis_results", recording)
     return targets
 
 
@@ -80,3 +80,44 @@ def test_live_edits_while_training_update_the_preview(viewer_widget, qtbot, monk
     widget.stop()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
     np.testing.assert_array_equal(sent[-1], layer.data)
+
+
+def test_a_synthesis_shows_the_fast_result_then_the_full_resolution_one(trained, qtbot):
+    viewer, widget = trained
+    shown = []
+    widget.synth_runner.result.connect(lambda result: shown.append((result.final, result.image.copy())))
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert [final for final, _ in shown] == [False, True]
+    model, target = widget.model, viewer.layers[TARGET].data
+    np.testing.assert_array_equal(shown[0][1], model.synthesize(target, refine=False))
+    np.testing.assert_array_equal(shown[1][1], model.synthesize(target))
+    np.testing.assert_array_equal(viewer.layers[OUTPUT].data, shown[1][1])  # the last one stays
+
+
+def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, monkeypatch):
+    viewer, widget = trained
+    from napari_semia.model import SemiaModel
+
+    started, release = threading.Event(), threading.Event()
+    real = SemiaModel.synthesize
+
+    def slow_full_resolution(self, target, *, full_size=True, refine=True, progress=None):
+        if refine and progress is not None:
+            started.set()
+            release.wait(10)
+            progress(0.5)  # where the refinement checks for cancellation
+        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+
+    monkeypatch.setattr(SemiaModel, "synthesize", slow_full_resolution)
+    shown = []
+    widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    first = shown[-1][0]
+    viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 2, axis=0)
+    widget.synthesize()  # the newer request
+    release.set()
+    wait_for_synthesis(qtbot, widget)
+    assert (first, True) not in shown  # the out-of-date full-resolution result never landed
+    assert shown[-1] == (first + 1, True)

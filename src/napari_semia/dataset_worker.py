@@ -184,8 +184,9 @@ def _working_labels(model, index: np.ndarray) -> np.ndarray:
 
 
 def _synthesize(model, target: np.ndarray, full_resolution: bool) -> np.ndarray:
-    """The one place that asks the model for an image: the full-resolution
-    stage, when the model has one, is reached through ``full_size``."""
+    """The one place that asks the model for an image: at full size it is the
+    refined full-resolution result (the model's source's own detail), at the
+    working size the generator's output."""
     return model.synthesize(target, full_size=full_resolution)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,7 +187,8 @@ class SemiaModel:
         return run_generator(self.generator, self.source_image, self.source_index, target_index,
                              source_encoding=self.source_encoding())
 
-    def synthesize(self, target_labels, *, full_size: bool = True, refine: bool = True):
+    def synthesize(self, target_labels, *, full_size: bool = True, refine: bool = True,
+                   progress: Callable[[float], None] | None = None):
         """The source's appearance in ``target_labels``.
 
         ``target_labels``: one label map (H, W) ids or RGB colour map of the
@@ -198,6 +200,9 @@ class SemiaModel:
         * ``refine=False``: the fast preview, the generator's output upsampled
           bicubically to full size (what models of file format 1 always give);
         * ``full_size=False``: the generator's output at the working size.
+
+        ``progress(fraction)`` follows the full-resolution stage (it may raise
+        to abandon the synthesis).
         """
         single = not isinstance(target_labels, (list, tuple))
         targets = [target_labels] if single else list(target_labels)
@@ -210,9 +215,13 @@ class SemiaModel:
         elif refine and self.can_refine:
             pyramid = self.source_pyramid()
             images = []
-            for target, guide in zip(targets, output):
+            for number, (target, guide) in enumerate(zip(targets, output)):
                 full_index = torch.from_numpy(self.codec.encode(target)).to(self.device)
-                images += to_user_image(pyramid.refine(full_index, guide[None]), self.normalizer)
+                report = None
+                if progress is not None:
+                    report = lambda done, number=number: progress((number + done) / len(targets))
+                images += to_user_image(pyramid.refine(full_index, guide[None], progress=report),
+                                        self.normalizer)
         else:
             images = to_user_image(output, self.normalizer, self.source_shape)
         return images[0] if single else images

@@ -50,6 +50,7 @@ shows what the generator adds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -339,11 +340,16 @@ class SourcePyramid:
 
     @torch.inference_mode()
     def refine(self, target_index: torch.Tensor, guide: torch.Tensor | None = None, *,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None,
+               progress: Callable[[float], None] | None = None) -> torch.Tensor:
         """The target layout (``target_index``: (1, H, W) or (H, W) class indices at the
         source's size) rebuilt from this source's patches: (1, C, H, W). ``guide``:
         the generator's (1, C, h, w) output at level 0's size, or None for the label
-        map alone. Deterministic for ``config.seed`` (or ``generator``)."""
+        map alone. Deterministic for ``config.seed`` (or ``generator``).
+
+        ``progress(fraction)`` is called after every pass over a level (the
+        fraction of the work done, by pixels); it may raise to abandon the
+        refinement, e.g. when a newer request has made this one useless."""
         config, num_classes = self.config, self.num_classes
         target_full = target_index[0] if target_index.dim() == 3 else target_index
         if tuple(target_full.shape) != self.full_shape:
@@ -355,6 +361,9 @@ class SourcePyramid:
 
         output = None
         fy = fx = free0 = None
+        passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
+                  * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
+        work_done, work_total = 0.0, float(sum(passes))
         for number, level in enumerate(self.levels):
             first = number == 0
             target = resize_labels(target_full, level.shape, num_classes)
@@ -401,6 +410,9 @@ class SourcePyramid:
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
                 output = _vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
                 query = output
+                work_done += passes[number] / iterations
+                if progress is not None:
+                    progress(work_done / work_total)
             del query
         return output[None]
 

@@ -11,7 +11,7 @@ never blocks the UI.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,25 +133,52 @@ class SynthesisJob:
     request_id: int
     destination: object = None
     """Where the result goes (an ``OutputSpec``); opaque to the worker."""
+    full_resolution: bool = True
+    """Follow the fast preview with the full-resolution result (when the model can)."""
 
 
 @dataclass(frozen=True)
 class SynthesisResult:
-    job: SynthesisJob
+    job: SynthesisJob | None
     image: np.ndarray | None
     error: Exception | None = None
+    final: bool = True
+    """False for the fast preview that a full-resolution result will replace."""
 
     @property
     def request_id(self) -> int:
-        return self.job.request_id
+        return self.job.request_id if self.job is not None else -1
 
 
-def run_synthesis(job: SynthesisJob) -> SynthesisResult:
+class SynthesisCancelled(Exception):
+    """A newer request made this one useless."""
+
+
+def synthesis_results(job: SynthesisJob, cancel: threading.Event,
+                      report: Callable[[float], None] | None = None) -> Generator[SynthesisResult]:
+    """The fast result (the generator's output, upsampled; about 0.1 s), then
+    the full-resolution one. ``cancel`` abandons the run at the next
+    refinement pass; ``report(fraction)`` follows the full-resolution stage."""
+    refined = job.full_resolution and job.model.can_refine
+
+    def progress(fraction: float) -> None:
+        if cancel.is_set():
+            raise SynthesisCancelled
+        if report is not None:
+            report(fraction)
+
     try:
-        image = job.model.synthesize(job.target)
-    except Exception as error:
-        return SynthesisResult(job, None, error)
-    return SynthesisResult(job, image)
+        if refined:
+            yield SynthesisResult(job, job.model.synthesize(job.target, refine=False), final=False)
+            if cancel.is_set():
+                return
+        image = job.model.synthesize(job.target, refine=refined, progress=progress if refined else None)
+    except SynthesisCancelled:
+        return
+    except Exception as error:  # reported to the user by the widget
+        yield SynthesisResult(job, None, error)
+        return
+    yield SynthesisResult(job, image)
 
 
 #: Pairs opened as layers when a dataset is done, to look at before trusting it.

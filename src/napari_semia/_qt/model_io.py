@@ -50,8 +50,11 @@ def describe_model(model: SemiaModel | None) -> str:
         return "No model yet."
     height, width = model.source_shape
     work_h, work_w = model.working_shape
-    size = (f"source {height} × {width} px, synthesized at {work_h} × {work_w} px"
-            + (" and upsampled to the source size" if (work_h, work_w) != (height, width) else ""))
+    size = f"source {height} × {width} px, synthesized at {work_h} × {work_w} px"
+    if model.can_refine:
+        size += " and refined to full resolution from the source's own detail"
+    elif (work_h, work_w) != (height, width):
+        size += " and upsampled to the source size (a model file without the full-size source)"
     return (f"Model: {model.num_classes} classes {list(model.class_ids)}, "
             f"{model.steps_done} step{'s' if model.steps_done != 1 else ''}; {size}.")
 

@@ -81,6 +81,8 @@ class WidgetState:
     elapsed_s: float = 0.0
     eta_s: float = 0.0
     message: str = "No model yet: pick layers and press Train."
+    synthesis_fraction: float = 0.0
+    """How far the running full-resolution synthesis is (0 before it starts)."""
     dataset_done: int = 0
     dataset_total: int = 0
     dataset_message: str = "Make many new (image, labels) pairs with the model, e.g. to train a segmenter."

@@ -14,12 +14,15 @@ class SynthesisControls(QWidget):
         super().__init__(parent)
         self.state = state
         self.synthesize_button = QPushButton("Synthesize")
-        self.synthesize_button.setToolTip("Render the source's appearance in the target layout.")
+        self.synthesize_button.setToolTip(
+            "Render the source's appearance in the target layout: a fast result at once, then "
+            "the full-resolution one, made of the source's own detail.")
         self.synthesize_button.setEnabled(False)
         self.live = QCheckBox("Live: re-synthesize while painting")
         self.live.setToolTip("Every brush stroke (and undo / redo) on the target labels updates "
-                             "the output, about 0.3 s after you stop painting. While training, "
-                             "the next preview shows the edited layout.")
+                             "the output, about 0.3 s after you stop painting: the fast result "
+                             "first, then the full-resolution one (a new stroke cancels it). While "
+                             "training, the next preview shows the edited layout.")
         self.side_by_side = QCheckBox("Side by side (grid view)")
         self.side_by_side.setToolTip("Show the layers next to each other instead of stacked.")
         layout = QGridLayout(self)
@@ -34,7 +37,11 @@ class SynthesisControls(QWidget):
         state = self.state
         self.synthesize_button.setEnabled(state.has_model and not state.training)
         busy = state.phase is Phase.SYNTHESIZING
-        self.synthesize_button.setText("Synthesizing…" if busy else "Synthesize")
+        text = "Synthesize"
+        if busy:
+            text = (f"Synthesizing at full resolution… {state.synthesis_fraction:.0%}"
+                    if state.synthesis_fraction > 0 else "Synthesizing…")
+        self.synthesize_button.setText(text)
 
 
 def set_grid_view(viewer, on: bool) -> None:

@@ -138,6 +138,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synth_runner.result.connect(self._on_synthesized)
         self.synth_runner.failed.connect(self._on_synthesis_failed)
         self.synth_runner.busy.connect(self._on_synthesis_busy)
+        self.synth_runner.progress.connect(self._on_synthesis_progress)
         self.viewer.dims.events.current_step.connect(self._on_dims_changed)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
@@ -318,8 +319,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.error(message)
 
     def _on_synthesized(self, result) -> None:
+        """The fast result, then (replacing it) the full-resolution one."""
         self._shown_synthesis_error = None
         self._show(result.job.destination, result.image)
+        if result.final:
+            self.state.synthesis_fraction = 0.0
 
     def _on_synthesis_failed(self, result) -> None:
         self._last_synthesis_key = None
@@ -328,7 +332,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         else:
             notify.exception(result.error, "Synthesis")
 
+    def _on_synthesis_progress(self, fraction: float) -> None:
+        self.state.synthesis_fraction = fraction
+
     def _on_synthesis_busy(self, busy: bool) -> None:
+        self.state.synthesis_fraction = 0.0
         if not self.state.busy:
             self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
 
