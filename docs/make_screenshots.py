@@ -5,10 +5,11 @@ Run under a virtual display:
     xvfb-run -a python docs/make_screenshots.py            # writes docs/images/*.png
 
 It opens napari, loads the "coffee" sample, docks the widget and walks through
-the workflow of the user guide (new target, paint, train, live edit), saving a
-screenshot of the whole window (``viewer.screenshot(canvas_only=False)``) or
-of the dock widget after each step. Training is real, so this takes a few
-minutes on a CPU; ``--steps`` trades quality for time.
+the workflow of the user guide (new target, paint, train, live edit, a
+synthetic dataset), saving a screenshot of the whole window
+(``viewer.screenshot(canvas_only=False)``) or of the dock widget after each
+step. Training is real, so this takes a few minutes on a CPU; ``--steps``
+trades quality for time.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def main() -> None:
     import napari
     from napari.qt import get_qapp
 
+    from napari_semia._qt.output_layer import output_name
+
     app = get_qapp()
     viewer = napari.Viewer(title="napari-semia")
     viewer.window.resize(1500, 950)
@@ -102,8 +105,9 @@ def main() -> None:
     save_window(viewer, app, "03-training.png")
     wait(app, lambda: not widget.trainer_runner.running, timeout_s=3600)
     wait(app, lambda: not widget.synth_runner.running, timeout_s=120)
+    output = output_name("coffee image", "coffee target")
     for layer in viewer.layers:
-        layer.visible = layer.name in ("coffee image", widget._output_name())
+        layer.visible = layer.name in ("coffee image", output)
     widget.synthesis.side_by_side.setChecked(True)
     save_window(viewer, app, "04-trained-side-by-side.png")
 
@@ -112,13 +116,27 @@ def main() -> None:
     target.visible = True
     widget.synthesis.live.setChecked(True)
     wait(app, lambda: not widget.synth_runner.running, timeout_s=120)
-    before = viewer.layers[widget._output_name()].data.copy()
+    before = viewer.layers[output].data.copy()
     for y in range(110, 160, 5):  # a white porcelain bowl on the table, left
         paint_disk(target, (y, 45), 22, 2)
-    wait(app, lambda: not np.array_equal(viewer.layers[widget._output_name()].data, before), 120)
+    wait(app, lambda: not np.array_equal(viewer.layers[output].data, before), 120)
     wait(app, lambda: not widget.synth_runner.running, timeout_s=120)
     viewer.layers.selection.active = target
     save_window(viewer, app, "05-live-edit.png")
+
+    # Synthetic dataset: a few pairs from random layouts, opened as layers to look at.
+    import tempfile
+    widget.synthesis.live.setChecked(False)
+    widget.synthesis.side_by_side.setChecked(False)
+    widget.dataset_settings.folder = tempfile.mkdtemp(prefix="semia-dataset-")
+    widget.dataset_settings.count = 6
+    widget.generate_dataset()
+    wait(app, lambda: not widget.dataset_runner.running, timeout_s=600)
+    for layer in viewer.layers:
+        layer.visible = layer.name.startswith("semia dataset:")
+    if "semia dataset: labels" in viewer.layers:
+        viewer.layers["semia dataset: labels"].opacity = 0.35
+    save_window(viewer, app, "08-dataset.png")
 
     # Close-ups of the dock widget: default state and advanced settings open.
     widget.controls.set_advanced_visible(True)

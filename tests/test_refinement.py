@@ -147,3 +147,59 @@ def test_deterministic_for_a_seed_and_pyramid_reusable():
     assert not torch.equal(first, other_seed)
     torch.manual_seed(123)  # the global seed plays no part
     assert torch.equal(first, refine(source, source_index, target_index, guide, num_classes=2, config=FAST))
+
+
+def _field_with_copied_square(h=40, w=40, top=10, size=16):
+    """Identity field but for a square whose pixels are copied from 8 px further down."""
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.int32), torch.arange(w, dtype=torch.int32),
+                            indexing="ij")
+    fy, fx = ys.clone(), xs.clone()
+    square = (slice(top, top + size), slice(12, 12 + size))
+    fy[square] += 8
+    return fy, fx, square
+
+
+def test_seams_in_a_smooth_class_are_evened_out_and_texture_is_left_alone():
+    from napari_semia.refinement import _even_out_seams
+
+    fy, fx, square = _field_with_copied_square()
+    classes = torch.zeros(40, 40, dtype=torch.int64)
+    # Sky: a smooth gradient; the copied square (from lower down) is a step lighter.
+    sky = torch.linspace(-0.5, 0.3, 40)[:, None].expand(40, 40).clone()[None].repeat(3, 1, 1)
+    sky[:, square[0], square[1]] += 0.2
+    evened = _even_out_seams(sky, classes, fy, fx, radius=4)
+    expected = torch.linspace(-0.5, 0.3, 40)[:, None].expand(40, 40)
+    before = (sky[0][square] - expected[square]).abs().mean()
+    after = (evened[0][square] - expected[square]).abs().mean()
+    assert after < 0.35 * before
+    untouched = torch.ones(40, 40, dtype=torch.bool)
+    untouched[square] = False
+    assert torch.equal(evened[:, untouched], sky[:, untouched])  # pixels kept as the source stay so
+    # Stripes: the two sides' windows differ by texture, not by a step; left nearly alone.
+    stripes = (torch.arange(40) % 6 < 3).float()[None, None].expand(3, 40, 40) * 1.6 - 0.8
+    assert (_even_out_seams(stripes, classes, fy, fx, radius=4) - stripes).abs().mean() < 0.02
+    # Off: unchanged.
+    assert torch.equal(_even_out_seams(sky, classes, fy, fx, radius=0), sky)
+
+
+def test_edge_margin_takes_changed_pixels_from_inside_their_class():
+    # Class 1's labels are drawn 2 px too wide: its rim shows class 0's dark colour.
+    rng = np.random.default_rng(1)
+    image = np.full((48, 64, 3), 30, np.uint8)
+    labels = np.zeros((48, 64), np.int64)
+    labels[8:40, 4:28] = 1
+    image[10:38, 6:26] = 220
+    image = (image + rng.integers(0, 10, image.shape)).astype(np.uint8)
+    target = labels.copy()
+    target[20:24, 36:60] = 1  # a thin painted band of class 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    band = torch.zeros(48, 64, dtype=torch.bool)
+    band[21:23, 36:60] = True  # its middle rows (the final vote blends the outer ones with class 0)
+    means = {}
+    for margin in (0, 2):
+        config = FAST.replace(edge_margin=margin, start_size=64, seam_radius=0)
+        output = refine(source, source_index, target_index, None, num_classes=2, config=config)
+        means[margin] = float(output[0, :, band].mean())
+    # Class 1 inside is about +0.9 in network units, its rim and class 0 about -0.95.
+    assert means[2] > 0.7
+    assert means[2] > means[0] + 0.1

@@ -29,6 +29,12 @@ the class the target asks for* (label-constrained patch correspondence, as in
   and the last vote of all, vote over 3 x 3 and let both sides of a class edge
   blend, as in the source.
 
+* At the end of each level, seams between copied pixels and pixels that keep
+  their own source pixel are evened out per class: the step in mean colour
+  across the seam, shrunk by how far it stands out of the texture's variation,
+  is spread smoothly over the copied pieces (a piece of sky copied from higher
+  up takes the tone of the sky around it; stripes and grass stay as copied).
+
 Matching is PatchMatch (propagation with doubling jumps, random search around
 the current match, random source pixels of the right class), preceded at
 level 0 by an exact search among an even sample of each class's source
@@ -93,6 +99,19 @@ class RefinementConfig:
     fine_vote_radius: int = 1
     """Vote window radius above level 0 (smaller is faster and crisper at seams);
     level 0 votes over the whole patch, within the target's class."""
+    edge_margin: int = 0
+    """Matched pixels whose class the target changes, or whose target neighbourhood
+    within this many (level) pixels is one class, take source pixels at least this
+    far inside their class, where the class has such pixels: hand-drawn labels miss
+    the image's edges by a pixel or two, so a painted band copied from the source's
+    class rim carries the other class's colour along, and sky left where a tree was
+    removed keeps a fringe of leaves; 0 allows any pixel of the class."""
+    seam_radius: int = 8
+    """Half-window (in level-0 pixels, scaled with the level) over which the mean
+    colour on both sides of a seam between copied pixels and pixels that keep
+    their own source pixel is compared, per class; the difference is spread
+    smoothly over the copied pixels, so a piece of sky copied from higher up
+    matches the sky around it. 0 leaves seams as copied."""
     identity_margin: int | None = 8
     """Pixels farther than this (in level-0 pixels) from every layout change keep
     their own source pixel, so what the edit does not touch stays the source
@@ -256,6 +275,8 @@ class _SourceLevel:
     class_order: torch.Tensor  # (N,) source pixels sorted by class
     class_start: torch.Tensor  # (K,)
     class_count: torch.Tensor  # (K,)
+    interior: torch.Tensor | None = None  # (N,) bool: farther than edge_margin from another class
+    class_has_interior: torch.Tensor | None = None  # (K,) bool
 
     @property
     def missing(self) -> torch.Tensor:
@@ -286,6 +307,16 @@ def _keys(image: torch.Tensor, index: torch.Tensor, features: _FeatureSpace, num
         y1 = min(h, y0 + strip)
         _region_features(features, image, index, num_classes, y0, y1, 0, w, out=keys[y0 * w:y1 * w])
     return keys
+
+
+def _interior(index: torch.Tensor, margin: int) -> torch.Tensor:
+    """(H, W) bool: pixels whose (2 margin + 1)² neighbourhood holds only their class
+    (the image border does not count as an edge)."""
+    padded = F.pad(index[None, None].float(), (margin,) * 4, mode="replicate")
+    size = 2 * margin + 1
+    largest = F.max_pool2d(padded, size, stride=1)
+    smallest = -F.max_pool2d(-padded, size, stride=1)
+    return (largest == smallest)[0, 0]
 
 
 class SourcePyramid:
@@ -327,16 +358,26 @@ class SourcePyramid:
             order = torch.argsort(flat, stable=True).int()
             count = torch.bincount(flat, minlength=self.num_classes)
             start = torch.cumsum(count, 0) - count
+            interior = class_has_interior = None
+            if config.edge_margin > 0:
+                interior = _interior(level_index, config.edge_margin).flatten()
+                class_has_interior = torch.bincount(flat[interior], minlength=self.num_classes) > 0
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(_class_dtype(self.num_classes)),
                 features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
                 class_order=order, class_start=start, class_count=count,
+                interior=interior, class_has_interior=class_has_interior,
             ))
 
     @property
     def device(self) -> torch.device:
         return self.levels[0].pixels.device
+
+    def _seam_factor(self, number: int) -> int:
+        """How many times level ``number`` is larger than level 0 (seams are evened
+        out on level-0 statistics)."""
+        return max(1, round(self.shapes[number][0] / self.shapes[0][0]))
 
     @torch.inference_mode()
     def refine(self, target_index: torch.Tensor, guide: torch.Tensor | None = None, *,
@@ -409,6 +450,9 @@ class SourcePyramid:
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
                 output = _vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
+                if final or iteration == iterations - 1:
+                    output = _even_out_seams(output, target, fy, fx, config.seam_radius,
+                                             self._seam_factor(number))
                 query = output
                 work_done += passes[number] / iterations
                 if progress is not None:
@@ -431,13 +475,18 @@ class _Matcher:
 
     def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
                  target_classes: torch.Tensor, generator: torch.Generator, shape,
-                 coherence_cost: float = 0.0, free: torch.Tensor | None = None) -> None:
+                 coherence_cost: float = 0.0, free: torch.Tensor | None = None,
+                 changed: torch.Tensor | None = None) -> None:
         self.level = level
         self.free = None if free is None else free.view(shape)
         self.keys = keys
         self.query = query  # (n, D)
         self.target_classes = target_classes.to(level.classes.dtype)  # (n,)
         self.allow_any = level.missing[target_classes.long()]
+        # Changed pixels whose class has an interior take only interior source pixels.
+        self.needs_interior = None
+        if level.interior is not None and changed is not None:
+            self.needs_interior = changed & level.class_has_interior[target_classes.long()]
         self.generator = generator
         self.shape = tuple(shape)
         self.coherence_cost = coherence_cost
@@ -476,6 +525,8 @@ class _Matcher:
             cost.add_(differing.view(-1), alpha=self.coherence_cost)
         right_class = self.level.classes.index_select(0, flat) == self.target_classes
         right_class |= self.allow_any
+        if self.needs_interior is not None:
+            right_class &= self.level.interior.index_select(0, flat) | ~self.needs_interior
         return cost.masked_fill_(~right_class, float("inf"))
 
     def consider(self, fy, fx, cy, cx) -> None:
@@ -512,9 +563,13 @@ class _Matcher:
             keys = self.keys.index_select(0, sample).float()
             key_norms = keys.square().sum(1)
             rows = torch.nonzero(free & (classes == k)).flatten()
+            rim = None if self.needs_interior is None else ~level.interior.index_select(0, sample)
             for chunk in rows.split(4096):
                 query = self.query.index_select(0, chunk)
                 distance = key_norms[None] - 2 * query @ keys.T
+                if rim is not None:
+                    distance.masked_fill_(self.needs_interior.index_select(0, chunk)[:, None] & rim[None],
+                                          float("inf"))
                 best = sample[distance.argmin(1)].int()
                 cy[chunk], cx[chunk] = best // w, best % w
         self.consider(fy, fx, cy.view(self.shape), cx.view(self.shape))
@@ -670,6 +725,8 @@ def _grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
             torch.arange(shape[1], device=device, dtype=torch.int32)[None])
 
 
+#: Largest colour step (network units, [-1, 1]) that evening out seams corrects.
+_SEAM_STEP_LIMIT = 0.25
 #: Level-0 pixels past a removed object's outline where the generator's output
 #: still shows traces of it.
 _GHOST_REACH = 2
@@ -750,6 +807,79 @@ def _fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     return torch.where(hole[None], filled, image)
 
 
+def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+                    radius: int, factor: int = 1) -> torch.Tensor:
+    """(C, h, w) ``image`` with the copied pixels (field not the identity) of each
+    class shifted in colour by a smooth field: at a seam with pixels of the same
+    class that keep their own source pixel, the mean colour of those minus that of
+    the copied ones within ``radius``; elsewhere interpolated (push-pull), over the
+    copied pieces that have such a seam. Only low frequencies change: copied
+    texture stays as copied. The statistics are computed ``factor`` times smaller
+    (the level-0 scale at finer levels), so the cost stays O(pixels)."""
+    if radius <= 0:
+        return image
+    ys, xs = _grid(target.shape, fy.device)
+    copied = (fy != ys) | (fx != xs)
+    if not bool(copied.any()):
+        return image
+    rows, cols = torch.nonzero(copied.any(1)).flatten(), torch.nonzero(copied.any(0)).flatten()
+    # Work in the copied pixels' bounding box and the window around it: memory O(edit).
+    reach = radius * factor
+    y0, y1 = max(0, int(rows[0]) - reach), min(target.shape[0], int(rows[-1]) + reach + 1)
+    x0, x1 = max(0, int(cols[0]) - reach), min(target.shape[1], int(cols[-1]) + reach + 1)
+    crop = image[:, y0:y1, x0:x1]
+    copied, classes = copied[y0:y1, x0:x1], target[y0:y1, x0:x1]
+    channels, size = crop.shape[0], 2 * radius + 1
+
+    def shrunk(stack: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(stack[None], factor, factor, ceil_mode=True)[0] if factor > 1 else stack
+
+    def local_moments(mask: torch.Tensor):
+        """Mean colour and variance (summed over channels) of the ``mask`` pixels
+        in each (shrunk) window, and the share of the window they fill."""
+        weight = mask.float()[None]
+        stack = shrunk(torch.cat([crop * weight, crop.square() * weight, weight]))
+        pooled = F.avg_pool2d(stack[None], size, 1, radius, count_include_pad=False)[0]
+        share = pooled[-1:].clamp_min(1e-6)
+        mean = pooled[:channels] / share
+        variance = (pooled[channels:2 * channels] / share - mean.square()).clamp_min(0).sum(0)
+        return mean, variance, pooled[-1], stack[-1]
+
+    result = crop.clone()
+    for k in torch.unique(classes[copied]).tolist():
+        of_class = classes == k
+        inside = copied & of_class
+        mean_kept, variance_kept, kept_share, _ = local_moments(~copied & of_class)
+        mean_copied, variance_copied, _, inside_share = local_moments(inside)
+        inside_small = inside_share > 0
+        seam = inside_small & (kept_share > 0.1)
+        if not bool(seam.any()):
+            continue
+        # Only copied pieces that have a seam: a new object far from any kept pixel
+        # of its class has nothing to match and keeps its copied colours.
+        one_class = torch.zeros((1, *inside_small.shape), dtype=torch.int64, device=classes.device)
+        pieces = connected_components(inside_small[None], one_class)[0]
+        with_seam = torch.zeros(pieces.numel() + 1, dtype=torch.bool, device=seam.device)
+        with_seam[pieces[seam]] = True
+        keep = with_seam[pieces]
+        # A step is believed as far as it stands out of the texture's own variation
+        # (Wiener-like shrinkage): sky's smooth gradient is corrected, the difference
+        # of two windows of stripes or clouds is mostly texture and is left alone.
+        step = mean_kept - mean_copied
+        energy = step.square().sum(0)
+        step *= energy / (energy + variance_kept + variance_copied + 1e-6)
+        offset = step.clamp_(-_SEAM_STEP_LIMIT, _SEAM_STEP_LIMIT)
+        offset = _fill_holes(torch.where(seam[None], offset, 0.0), ~seam)
+        if factor > 1:
+            full = crop.shape[-2:]
+            offset = F.interpolate(offset[None], size=full, mode="bilinear", align_corners=False)[0]
+            keep = F.interpolate(keep[None, None].float(), size=full, mode="nearest")[0, 0] > 0
+        result = torch.where((inside & keep)[None], result + offset, result)
+    out = image.clone()
+    out[:, y0:y1, x0:x1] = result
+    return out
+
+
 def _vacated(target: torch.Tensor, changed: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Changed pixels that take the class surrounding their changed region: where an
     object was removed or moved away and its surroundings close over the gap.
@@ -802,6 +932,7 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
     patch_values = level.features.patch_size ** 2 * level.pixels.shape[0]
     # All four neighbours on other offsets cost like an RMS difference of coherence_weight.
     coherence_cost = config.coherence_weight ** 2 * patch_values / 4
+    target_interior = _interior(target, config.edge_margin) if level.interior is not None else None
     for tile in _tiles((h, w), config.tile):
         box = _box_of(free, *tile, 0)
         if box is None:
@@ -811,8 +942,15 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
         left, right = max(0, x0 - halo), min(w, x1 + halo)
         region_target = target[top:bottom, left:right]
         query = _region_features(level.features, query_image, target, num_classes, top, bottom, left, right)
+        changed = None
+        if level.interior is not None:
+            # Changed pixels, and pixels whose target neighbourhood is one class
+            # (the rim of a removed object, left in the source, is no longer a rim).
+            region_source = level.classes.view(h, w)[top:bottom, left:right]
+            changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
+            changed = changed.flatten()
         matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
-                           coherence_cost, free[top:bottom, left:right])
+                           coherence_cost, free[top:bottom, left:right], changed)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
         matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=config.sampled_candidates if wide else 0)
         fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]
