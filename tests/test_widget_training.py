@@ -111,6 +111,19 @@ def test_save_then_load_synthesizes_the_same_image(trained, qtbot, tmp_path, mon
     np.testing.assert_array_equal(viewer.layers[OUTPUT].data, expected)
 
 
+def test_a_loaded_model_is_described_in_the_training_status(trained, qtbot, tmp_path, monkeypatch):
+    # The training status describes the model in hand, not an earlier run (or "No model yet").
+    _, widget = trained
+    path = tmp_path / "scene.semia"
+    widget.model.save(path)
+    widget.set_model(None)
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    widget.load_model()
+    assert widget.model is not None
+    assert widget.progress.label.text().startswith("Loaded a model trained for 4 steps.")
+    assert widget.progress.bar.text() == "step 4 / 4"
+
+
 def test_loading_a_bad_file_is_a_notification(viewer_widget, tmp_path, monkeypatch, messages):
     _, widget = viewer_widget
     bad = tmp_path / "junk.semia"

@@ -122,6 +122,13 @@ class WidgetState:
             self.message += (f" With {model_steps} steps the result is a preview: train longer "
                              "(e.g. the 'default' preset) for the final quality.")
 
+    def model_opened(self, steps: int, how: str) -> None:
+        """A model came from a file or the checkpoint cache rather than from training here."""
+        self.step = self.total_steps = steps
+        self.elapsed_s = self.eta_s = 0.0
+        self.message = (f"{how} a model trained for {steps} steps. Synthesize, edit the target "
+                        "with Live on, or press Train to continue training it.")
+
     def end_training(self) -> None:
         if self.training:
             self.phase = Phase.IDLE

@@ -531,6 +531,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if model is None:
             return
         self.set_model(model, unsaved=False)
+        self.state.model_opened(model.steps_done, "Loaded")
         target = self.target_layer
         if target is not None:
             try:
@@ -566,6 +567,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.error(f"The checkpoint could not be restored: {error}")
             return
         self.set_model(model, unsaved=True)
+        self.state.model_opened(model.steps_done, "Restored")
         notify.info(f"Restored the model from the cache: {describe_model(model)}")
 
     # ------------------------------------------------------------ closing
