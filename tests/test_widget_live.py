@@ -121,3 +121,30 @@ def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, 
     wait_for_synthesis(qtbot, widget)
     assert (first, True) not in shown  # the out-of-date full-resolution result never landed
     assert shown[-1] == (first + 1, True)
+
+
+def test_closing_the_widget_lets_a_cancelled_synthesis_end_first(trained, qtbot, monkeypatch):
+    # A worker left running while the widget is torn down emits into deleted Qt
+    # objects; closing cancels the full-resolution stage and waits for it.
+    _, widget = trained
+    from napari_semia.model import SemiaModel
+
+    started, ended = threading.Event(), threading.Event()
+    real = SemiaModel.synthesize
+
+    def slow_full_resolution(self, target, *, full_size=True, refine=True, progress=None):
+        if refine and progress is not None:
+            started.set()
+            try:
+                for _ in range(50):  # a long refinement that checks for cancellation
+                    threading.Event().wait(0.02)
+                    progress(0.5)
+            finally:
+                ended.set()
+        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+
+    monkeypatch.setattr(SemiaModel, "synthesize", slow_full_resolution)
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    widget.shutdown()
+    assert ended.is_set()  # cancelled at its next pass, before shutdown returned

@@ -23,6 +23,10 @@ from .jobs import SynthesisJob, SynthesisResult
 DEBOUNCE_MS = 300
 
 
+#: Longest wait, when the widget closes, for a cancelled synthesis to end.
+SHUTDOWN_WAIT_S = 2.0
+
+
 class _ProgressRelay(QObject):
     """Fractions reported from inside the worker reach the main thread queued."""
 
@@ -47,6 +51,7 @@ class SynthesisRunner:
         self._relay.fraction.connect(self.progress.emit)
         self._worker = None
         self._cancel = threading.Event()
+        self._done = threading.Event()  # set when the running job's generator has ended
         self._pending: SynthesisJob | None = None
         self._next_id = 0
         self._shown = (-1, False)  # (request id, final) of the newest result shown
@@ -89,9 +94,16 @@ class SynthesisRunner:
 
     def _start(self, job: SynthesisJob) -> None:
         self._cancel = threading.Event()
-        # Looked up at call time, so tests can slow it down.
-        worker = thread_worker(jobs.synthesis_results, start_thread=False)(
-            job, self._cancel, self._relay.fraction.emit)
+        self._done = done = threading.Event()
+
+        def results(job, cancel, report):
+            try:
+                # Looked up at call time, so tests can slow it down.
+                yield from jobs.synthesis_results(job, cancel, report)
+            finally:
+                done.set()
+
+        worker = thread_worker(results, start_thread=False)(job, self._cancel, self._relay.fraction.emit)
         worker.yielded.connect(self._on_result)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
@@ -135,3 +147,6 @@ class SynthesisRunner:
             signal.disconnect()
         if self._worker is not None:
             self._worker.quit()
+            # Cancelled, the job ends at its next refinement pass; let it, so its
+            # worker is not left emitting into a widget being torn down.
+            self._done.wait(SHUTDOWN_WAIT_S)
