@@ -24,6 +24,20 @@ def count_syntheses(monkeypatch, gate=None):
     return targets
 
 
+def slow_down_full_resolution(monkeypatch, stage):
+    """Run ``stage(progress)`` before every full-resolution synthesis (a slow refinement)."""
+    from napari_semia.model import SemiaModel
+
+    real = SemiaModel.synthesize
+
+    def synthesize(self, target, *, full_size=True, refine=True, progress=None):
+        if refine and progress is not None:
+            stage(progress)
+        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+
+    monkeypatch.setattr(SemiaModel, "synthesize", synthesize)
+
+
 def test_a_burst_of_brush_events_synthesizes_once(trained, qtbot, monkeypatch):
     viewer, widget = trained
     wait_for_synthesis(qtbot, widget)
@@ -97,19 +111,14 @@ def test_a_synthesis_shows_the_fast_result_then_the_full_resolution_one(trained,
 
 def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, monkeypatch):
     viewer, widget = trained
-    from napari_semia.model import SemiaModel
-
     started, release = threading.Event(), threading.Event()
-    real = SemiaModel.synthesize
 
-    def slow_full_resolution(self, target, *, full_size=True, refine=True, progress=None):
-        if refine and progress is not None:
-            started.set()
-            release.wait(10)
-            progress(0.5)  # where the refinement checks for cancellation
-        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+    def full_resolution_stage(progress):
+        started.set()
+        release.wait(10)
+        progress(0.5)  # where the refinement checks for cancellation
 
-    monkeypatch.setattr(SemiaModel, "synthesize", slow_full_resolution)
+    slow_down_full_resolution(monkeypatch, full_resolution_stage)
     shown = []
     widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
     widget.synthesize()
@@ -127,23 +136,18 @@ def test_closing_the_widget_lets_a_cancelled_synthesis_end_first(trained, qtbot,
     # A worker left running while the widget is torn down emits into deleted Qt
     # objects; closing cancels the full-resolution stage and waits for it.
     _, widget = trained
-    from napari_semia.model import SemiaModel
-
     started, ended = threading.Event(), threading.Event()
-    real = SemiaModel.synthesize
 
-    def slow_full_resolution(self, target, *, full_size=True, refine=True, progress=None):
-        if refine and progress is not None:
-            started.set()
-            try:
-                for _ in range(50):  # a long refinement that checks for cancellation
-                    threading.Event().wait(0.02)
-                    progress(0.5)
-            finally:
-                ended.set()
-        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+    def full_resolution_stage(progress):
+        started.set()
+        try:
+            for _ in range(50):  # a long refinement that checks for cancellation
+                threading.Event().wait(0.02)
+                progress(0.5)
+        finally:
+            ended.set()
 
-    monkeypatch.setattr(SemiaModel, "synthesize", slow_full_resolution)
+    slow_down_full_resolution(monkeypatch, full_resolution_stage)
     widget.synthesize()
     qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
     widget.shutdown()
