@@ -54,6 +54,12 @@ class GeneratorThread:
         self.thread = threading.Thread(target=self._run, args=(generator, on_error, on_exit), name=self.name)
         self.thread.start()
 
+    def wait(self, timeout_s: float) -> None:
+        """Block until the running generator has ended, for at most ``timeout_s``."""
+        thread = self.thread
+        if thread is not None:
+            thread.join(timeout_s)
+
     def disconnect(self) -> None:
         """Nobody listens any more (the widget is going away); the thread runs on to its end."""
         for signal in (self.yielded, self.returned, self.ended):

@@ -4,7 +4,8 @@ Live mode calls :meth:`SynthesisRunner.schedule` on every brush event; a
 single-shot QTimer debounces them. A request shows the fast result first
 (the generator's output, about 0.1 s), then the full-resolution one. A newer
 request cancels the running one's full-resolution stage and waits (only the
-newest waits; older ones are dropped, never queued).
+newest waits; older ones are dropped, never queued). The job runs on a
+:class:`~.background.GeneratorThread`, like training and datasets.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from napari.qt.threading import thread_worker
 from psygnal import Signal
 from qtpy.QtCore import QObject, QTimer
 from qtpy.QtCore import Signal as QtSignal
 
 from . import jobs
+from .background import GeneratorThread
 from .jobs import SynthesisJob, SynthesisResult
 
 DEBOUNCE_MS = 300
@@ -49,9 +50,11 @@ class SynthesisRunner:
         self._timer.timeout.connect(self.run_now)
         self._relay = _ProgressRelay()
         self._relay.fraction.connect(self.progress.emit)
-        self._worker = None
+        self._thread = GeneratorThread("napari-semia synthesis")
+        self._thread.yielded.connect(self._on_result)
+        self._thread.returned.connect(self._on_returned)
+        self._thread.ended.connect(self._on_finished)
         self._cancel = threading.Event()
-        self._done = threading.Event()  # set when the running job's generator has ended
         self._pending: SynthesisJob | None = None
         self._next_id = 0
         self._shown = (-1, False)  # (request id, final) of the newest result shown
@@ -59,12 +62,12 @@ class SynthesisRunner:
 
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self._thread.running
 
     @property
     def idle(self) -> bool:
         """Nothing running, waiting or scheduled."""
-        return self._worker is None and self._pending is None and not self._timer.isActive()
+        return not self._thread.running and self._pending is None and not self._timer.isActive()
 
     def cancel(self) -> None:
         """Forget a scheduled or waiting request, and stop the running one's
@@ -86,7 +89,7 @@ class SynthesisRunner:
         job = self._make_job(self._next_id)
         if job is None:
             return
-        if self._worker is not None:
+        if self._thread.running:
             self._pending = job  # replaces any older waiting request
             self._cancel.set()  # the running one is out of date: end it soon
             return
@@ -94,22 +97,10 @@ class SynthesisRunner:
 
     def _start(self, job: SynthesisJob) -> None:
         self._cancel = threading.Event()
-        self._done = done = threading.Event()
-
-        def results(job, cancel, report):
-            try:
-                # Looked up at call time, so tests can slow it down.
-                yield from jobs.synthesis_results(job, cancel, report)
-            finally:
-                done.set()
-
-        worker = thread_worker(results, start_thread=False)(job, self._cancel, self._relay.fraction.emit)
-        worker.yielded.connect(self._on_result)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
         self.busy.emit(True)
-        worker.start()
+        # Looked up at call time, so tests can slow it down.
+        self._thread.start(jobs.synthesis_results(job, self._cancel, self._relay.fraction.emit),
+                           lambda error: SynthesisResult(None, None, error))
 
     def _on_result(self, result: SynthesisResult) -> None:
         if self._closed:
@@ -122,13 +113,13 @@ class SynthesisRunner:
             self._shown = order
             self.result.emit(result)
 
-    def _on_errored(self, error: Exception) -> None:
-        # synthesis_results yields its failures; this is a last resort.
-        if not self._closed:
-            self.failed.emit(SynthesisResult(None, None, error))
+    def _on_returned(self, result: SynthesisResult | None) -> None:
+        # synthesis_results yields its failures; a raised one (a last resort)
+        # comes back here from the thread's error handler.
+        if result is not None and not self._closed:
+            self.failed.emit(result)
 
     def _on_finished(self) -> None:
-        self._worker = None
         if self._pending is not None and not self._closed:
             job, self._pending = self._pending, None
             self._start(job)
@@ -145,8 +136,6 @@ class SynthesisRunner:
             pass
         for signal in (self.result, self.failed, self.busy, self.progress):
             signal.disconnect()
-        if self._worker is not None:
-            self._worker.quit()
-            # Cancelled, the job ends at its next refinement pass; let it, so its
-            # worker is not left emitting into a widget being torn down.
-            self._done.wait(SHUTDOWN_WAIT_S)
+        # Cancelled, the job ends at its next refinement pass; let it, so it no
+        # longer holds device memory when the widget releases it.
+        self._thread.wait(SHUTDOWN_WAIT_S)
