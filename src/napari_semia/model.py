@@ -177,10 +177,13 @@ class SemiaModel:
         """Target label maps (user ids or colours, full size) -> (B, h, w)
         class indices at the working size, on the model's device
         (SemiaInputError for a wrong shape or unknown ids)."""
+        return resize_index(self._full_size_indices(targets), self.working_shape, self.num_classes)
+
+    def _full_size_indices(self, targets: list) -> torch.Tensor:
+        """(B, H, W) class indices of the targets at full size, on the model's device."""
         indices = [torch.as_tensor(validate_target(t, self.source_shape, self.codec), dtype=torch.long)
                    for t in targets]
-        index = torch.stack(indices).to(self.device)
-        return resize_index(index, self.working_shape, self.num_classes)
+        return torch.stack(indices).to(self.device)
 
     def synthesize_index(self, target_index: torch.Tensor) -> torch.Tensor:
         """Network-space output (B, C, h, w) for (B, h, w) class indices at the working size."""
@@ -208,19 +211,18 @@ class SemiaModel:
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
-        index = self.encode_targets(targets)
-        output = self.synthesize_index(index)
+        full_index = self._full_size_indices(targets)
+        output = self.synthesize_index(resize_index(full_index, self.working_shape, self.num_classes))
         if not full_size:
             images = to_user_image(output, self.normalizer)
         elif refine and self.can_refine:
             pyramid = self.source_pyramid()
             images = []
-            for number, (target, guide) in enumerate(zip(targets, output)):
-                full_index = torch.from_numpy(self.codec.encode(target)).to(self.device)
+            for number, (target_index, guide) in enumerate(zip(full_index, output)):
                 report = None
                 if progress is not None:
                     report = lambda done, number=number: progress((number + done) / len(targets))
-                images += to_user_image(pyramid.refine(full_index, guide[None], progress=report),
+                images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
                                         self.normalizer)
         else:
             images = to_user_image(output, self.normalizer, self.source_shape)
