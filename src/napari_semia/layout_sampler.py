@@ -450,6 +450,14 @@ def summarize_record(record: dict) -> str:
     return "; ".join(parts) or "unchanged"
 
 
+def default_object_ids(index: np.ndarray, class_ids) -> tuple[int, ...]:
+    """Every class but the largest by area in ``index`` (class indices): the
+    default objects, the largest class being the background."""
+    ids = tuple(int(i) for i in class_ids)
+    largest = int(np.argmax(np.bincount(np.asarray(index).ravel(), minlength=len(ids))))
+    return tuple(i for i in ids if i != ids[largest])
+
+
 def _split_classes(index: np.ndarray, codec: LabelCodec, settings: LayoutSamplerSettings):
     """(object ids, background ids) as sorted tuples of user ids."""
     ids = tuple(int(i) for i in codec.class_ids)
@@ -464,9 +472,7 @@ def _split_classes(index: np.ndarray, codec: LabelCodec, settings: LayoutSampler
     elif settings.background_ids is not None:
         objects = set(ids) - set(settings.background_ids)
     else:
-        areas = np.bincount(index.ravel(), minlength=len(ids))
-        largest = int(np.argmax(areas))
-        objects = set(ids) - {ids[largest]}
+        objects = set(default_object_ids(index, ids))
     background = set(ids) - objects
     if not background:
         raise SemiaInputError(

@@ -22,6 +22,7 @@ from qtpy.QtWidgets import QWidget
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
+from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
 from ..validation import validate_target
 from . import notify
@@ -440,9 +441,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         features = getattr(labels, "features", None)
         if features is not None and "class" in getattr(features, "columns", ()):
             names = {int(i): str(name) for i, name in enumerate(features["class"])}
-        areas = np.bincount(model.source_index.reshape(-1).cpu().numpy(), minlength=model.num_classes)
-        largest = model.class_ids[int(np.argmax(areas))]
-        self.dataset.set_classes(model.class_ids, names, [i for i in model.class_ids if i != largest])
+        objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
+        self.dataset.set_classes(model.class_ids, names, objects)
 
     def generate_dataset(self) -> None:
         """Make the Dataset section's pairs in the background."""
