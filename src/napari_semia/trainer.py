@@ -247,7 +247,7 @@ class SemiaTrainer:
         eta = EtaEstimator(total, self.coarse_steps, self._fine_per_coarse_cost())
         ramp_end = 0 if self.resumed else int(math.ceil(self.config.augment_ramp * total))
         guard = CollapseGuard(start_step=max(ramp_end, self.coarse_steps))
-        best_weights, recoveries = None, 0
+        best_weights = None
         start = time.perf_counter()
         stopped, diverged = False, None
         while self.step < total:
@@ -270,13 +270,12 @@ class SemiaTrainer:
                 best_weights = self._snapshot_weights()
             elif verdict == "collapsed":
                 self._restore_weights(best_weights)
-                if recoveries < MAX_RECOVERIES:
+                if len(self.recoveries) < MAX_RECOVERIES:
                     # Go on from the best weights, with fresh optimizer moments
                     # and half the learning rates.
                     note = (f"Training collapsed at step {self.step} (the reconstruction error rose from "
                             f"{guard.best:.3f} to {guard.average:.3f}): it goes on from the weights of "
                             f"step {guard.best_step} with half the learning rates.")
-                    recoveries += 1
                     self._lr_scale *= 0.5
                     self.opt_g, self.opt_d, self.opt_s = self._build_optimizers()
                     guard.restart()
@@ -285,8 +284,9 @@ class SemiaTrainer:
                     self.step = guard.best_step  # the model is the one of that step
                     stopped = True
                     diverged = (f"Training collapsed: the reconstruction error rose from {guard.best:.3f} "
-                                f"to {guard.average:.3f} and stayed there, {recoveries + 1} times. Training "
-                                f"stopped; the model keeps the weights of step {guard.best_step}, its best.")
+                                f"to {guard.average:.3f} and stayed there, {len(self.recoveries) + 1} times. "
+                                f"Training stopped; the model keeps the weights of step {guard.best_step}, "
+                                "its best.")
                     break
             preview = None
             if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
@@ -306,17 +306,18 @@ class SemiaTrainer:
             diverged=diverged,
         )
 
+    def _networks(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator, "segmenter": self.segmenter}
+
     def _snapshot_weights(self) -> dict:
         """Copies of the three networks' weights (on their device)."""
         return {name: {k: v.detach().clone() for k, v in module.state_dict().items()}
-                for name, module in (("generator", self.generator), ("discriminator", self.discriminator),
-                                     ("segmenter", self.segmenter))}
+                for name, module in self._networks().items()}
 
     def _restore_weights(self, weights: dict | None) -> None:
         if weights is None:
             return
-        for name, module in (("generator", self.generator), ("discriminator", self.discriminator),
-                             ("segmenter", self.segmenter)):
+        for name, module in self._networks().items():
             module.load_state_dict(weights[name])
 
     def preview(self) -> np.ndarray | None:
