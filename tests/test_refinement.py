@@ -203,3 +203,33 @@ def test_edge_margin_takes_changed_pixels_from_inside_their_class():
     # Class 1 inside is about +0.9 in network units, its rim and class 0 about -0.95.
     assert means[2] > 0.7
     assert means[2] > means[0] + 0.1
+
+
+def test_smooth_class_fill_has_no_patchwork_when_an_object_is_removed():
+    # Sky: a steep ramp (dark top, bright bottom) with faint grain; a dark block
+    # standing in it is removed by the target, so its place is filled with sky
+    # copied from elsewhere: other heights, other tones.
+    rng = np.random.default_rng(2)
+    height, width = 48, 64
+    ramp = np.linspace(20, 230, height)[:, None, None]
+    image = np.broadcast_to(ramp, (height, width, 3)) + rng.normal(0, 1.0, (height, width, 3))
+    labels = np.zeros((height, width), np.int64)
+    labels[12:40, 24:44] = 1
+    image[12:40, 24:44] = [60, 90, 40]
+    image = image.clip(0, 255).astype(np.uint8)
+    target = np.zeros_like(labels)
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    vacated = torch.from_numpy(labels == 1)
+    # What the sky would be there: the same ramp, row by row (network units).
+    expected = source[0][:, :, :20].mean(-1, keepdim=True).expand(-1, -1, width)
+    errors = {}
+    # (The ramp is steep enough to count as texture at the default threshold; the
+    # threshold is tested in test_seam_fusion.py, the fill here.)
+    for max_gradient in (0.0, 1.0):
+        config = FAST.replace(start_size=64, fusion_max_gradient=max_gradient)
+        output = refine(source, source_index, target_index, None, num_classes=2, config=config)
+        errors[max_gradient] = float((output[0] - expected)[:, vacated].abs().mean())
+        # Away from the change, the source is kept as it is, fused or not.
+        assert torch.equal(output[0][:, :, :8], source[0][:, :, :8])
+    assert errors[1.0] < 0.05
+    assert errors[1.0] < 0.5 * errors[0.0]

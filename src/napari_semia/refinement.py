@@ -64,6 +64,7 @@ import torch.nn.functional as F
 
 from .layout_tensors import to_onehot
 from .region_fill import connected_components, region_shifts
+from .seam_fusion import fuse, rim_free, smooth_classes
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,15 @@ class RefinementConfig:
     their own source pixel is compared, per class; the difference is spread
     smoothly over the copied pixels, so a piece of sky copied from higher up
     matches the sky around it. 0 leaves seams as copied."""
+    fusion_max_gradient: float = 0.1
+    """Classes where nine in ten differences between neighbouring source pixels
+    (network units, summed over channels, at the working size) are at most this are *smooth*
+    (sky, walls, skin): at the end of each level their copied pixels are re-solved
+    from the source's gradients (``seam_fusion``), so that pieces copied from
+    brighter or darker parts of the class leave no patchwork. 0 turns it off."""
+    fusion_iterations: int = 300
+    """Conjugate-gradient iterations of that solve at level 0 (a fifth of them at
+    every finer level, which starts from the level below's solution)."""
     identity_margin: int | None = 8
     """Pixels farther than this (in level-0 pixels) from every layout change keep
     their own source pixel, so what the edit does not touch stays the source
@@ -276,6 +286,7 @@ class _SourceLevel:
     class_start: torch.Tensor  # (K,)
     class_count: torch.Tensor  # (K,)
     interior: torch.Tensor | None = None  # (N,) bool: farther than edge_margin from another class
+    rim_free: torch.Tensor | None = None  # (h, w) bool: no other class nearby (seam fusion's gradients)
     class_has_interior: torch.Tensor | None = None  # (K,) bool
 
     @property
@@ -342,8 +353,13 @@ class SourcePyramid:
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
         self.levels: list[_SourceLevel] = []
+        self.smooth = None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
             level_index = resize_labels(index, shape, self.num_classes)
+            if number == 0:
+                # Smoothness is judged once, at the working size, for every level.
+                self.smooth = smooth_classes(level_image, level_index, self.num_classes,
+                                             config.fusion_max_gradient)
             features = _FeatureSpace.fit(level_image, self.num_classes, config)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
@@ -368,6 +384,7 @@ class SourcePyramid:
                 features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
                 class_order=order, class_start=start, class_count=count,
                 interior=interior, class_has_interior=class_has_interior,
+                rim_free=rim_free(level_index) if bool(self.smooth.any()) else None,
             ))
 
     @property
@@ -402,6 +419,7 @@ class SourcePyramid:
 
         output = None
         fy = fx = free0 = None
+        correction = None  # seam fusion's change at the level below
         passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
                   * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
         work_done, work_total = 0.0, float(sum(passes))
@@ -453,12 +471,34 @@ class SourcePyramid:
                 if final or iteration == iterations - 1:
                     output = _even_out_seams(output, target, fy, fx, config.seam_radius,
                                              self._seam_factor(number))
+                    output, correction = self._fuse_smooth_classes(
+                        level, output, target, free, fy, fx, correction,
+                        config.fusion_iterations if first else max(1, config.fusion_iterations // 5))
                 query = output
                 work_done += passes[number] / iterations
                 if progress is not None:
                     progress(work_done / work_total)
             del query
         return output[None]
+
+
+    def _fuse_smooth_classes(self, level: _SourceLevel, output: torch.Tensor, target: torch.Tensor,
+                             free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+                             correction: torch.Tensor | None, iterations: int):
+        """``output`` with the free pixels of smooth classes re-solved (``seam_fusion``),
+        and the change made (the next level's first guess, upsampled); the
+        change of the level below (``correction``) is this level's first guess."""
+        if level.rim_free is None or iterations <= 0:
+            return output, None
+        solve = free & self.smooth[target.long()]
+        if not bool(solve.any()):
+            return output, None
+        start = None
+        if correction is not None:
+            start = output + _resize_image(correction, level.shape)
+        fused = fuse(output, level.pixels.view(-1, *level.shape), level.classes.view(level.shape).long(),
+                     level.rim_free, target, solve, fy, fx, start=start, iterations=iterations)
+        return fused, fused - output
 
 
 # ------------------------------------------------------------------ matching

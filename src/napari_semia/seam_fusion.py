@@ -1,0 +1,173 @@
+"""Gradient-domain fusion of copied pieces in smooth classes (sky, walls, skin).
+
+Patch copying fills a vacated area of sky with pieces from elsewhere in the
+sky; each piece brings its own tone (the sunset sky is brighter than the sky
+at the horizon), so the area reads as a patchwork of pale pieces even where
+every piece is real sky. In a smooth class the eye sees the steps between
+pieces, not their texture. This module solves, over the copied pixels of the
+smooth classes, for the image whose neighbour differences are the *source's*
+differences around each pixel's match (a Poisson equation, as in Pérez et
+al.'s seamless cloning and Agarwala et al.'s photomontage):
+
+* inside a coherent piece that is the piece's own gradient, so the copied
+  detail stays;
+* across a seam between two pieces, the average of what the source has next to
+  either match, so the step between the pieces vanishes;
+* pixels of the same class that keep their own source pixel bound the solve
+  (Dirichlet): the fill takes the tone of the sky around it;
+* class edges do not count (the other class is left as copied), and source
+  pixels at the rim of their class (where hand-drawn labels let the other
+  class's colour in: leaves at the edge of the sky) give no gradient, so an
+  old outline does not bleed into the fill.
+
+Textured classes (stripes, grass, leaves) are left alone: their seams are
+part of their texture, and integrating their gradients drifts the tone of a
+whole piece. A class is smooth when nine in ten differences between
+neighbouring pixels inside it are at most ``max_gradient`` (in network units,
+summed over channels), measured once on the source at the working size: flat
+bands of stripes have many zero differences, so the median would not do.
+
+The solve is conjugate gradients on the pixels' bounding box, in torch on the
+refinement's device; each level starts from the correction found at the level
+below, so a few iterations suffice above level 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: Pixels this close to another class in the source do not give gradients.
+RIM_WIDTH = 2
+#: A small pull of every solved pixel towards its copied value, so that a
+#: region with no bounding pixel of its class keeps its mean tone.
+_ANCHOR = 1e-4
+
+
+def smooth_classes(image: torch.Tensor, index: torch.Tensor, num_classes: int,
+                   max_gradient: float) -> torch.Tensor:
+    """(K,) bool: classes whose neighbour differences inside the class (``image``
+    (C, H, W), ``index`` (H, W)) are at most ``max_gradient`` nine times in ten."""
+    smooth = torch.zeros(num_classes, dtype=torch.bool, device=index.device)
+    if max_gradient <= 0:
+        return smooth
+    index = index.long()
+    steps = [((image[:, :, 1:] - image[:, :, :-1]).abs().sum(0), index[:, 1:], index[:, :-1]),
+             ((image[:, 1:] - image[:, :-1]).abs().sum(0), index[1:], index[:-1])]
+    for k in range(num_classes):
+        values = torch.cat([step[(a == k) & (b == k)] for step, a, b in steps])
+        if values.numel():
+            tenth_largest = values.kthvalue(max(1, int(0.9 * values.numel()))).values
+            smooth[k] = bool(tenth_largest <= max_gradient)
+    return smooth
+
+
+def rim_free(index: torch.Tensor, width: int = RIM_WIDTH) -> torch.Tensor:
+    """(H, W) bool: pixels with no other class within ``width`` (the image border
+    does not count as another class)."""
+    padded = F.pad(index[None, None].float(), (width,) * 4, mode="replicate")
+    size = 2 * width + 1
+    largest = F.max_pool2d(padded, size, stride=1)
+    smallest = -F.max_pool2d(-padded, size, stride=1)
+    return (largest == smallest)[0, 0]
+
+
+def _guidance(source: torch.Tensor, source_classes: torch.Tensor, reliable: torch.Tensor,
+              target: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Wanted differences x[p] - x[p + (dy, dx)] between each pixel p of the crop and
+    its neighbour q: the source's difference next to p's match, and next to q's,
+    averaged over the sides that are inside one class in the source and agree with
+    the target's classes; 0 (smooth) where neither side does."""
+    h, w = target.shape
+    src_h, src_w = source_classes.shape
+    rows, cols = h - dy, w - dx
+    fyp, fxp = fy[:rows, :cols].long(), fx[:rows, :cols].long()
+    fyq, fxq = fy[dy:, dx:].long(), fx[dy:, dx:].long()
+    class_p, class_q = target[:rows, :cols], target[dy:, dx:]
+
+    def at(y, x):
+        y, x = y.clamp(0, src_h - 1), x.clamp(0, src_w - 1)
+        return source[:, y, x], source_classes[y, x], reliable[y, x]
+
+    p_value, _, p_ok = at(fyp, fxp)
+    p_next, p_next_class, p_next_ok = at(fyp + dy, fxp + dx)
+    q_prev, q_prev_class, q_prev_ok = at(fyq - dy, fxq - dx)
+    q_value, _, q_ok = at(fyq, fxq)
+    from_p = (p_ok & p_next_ok & (p_next_class == class_q)).float()
+    from_q = (q_ok & q_prev_ok & (q_prev_class == class_p)).float()
+    total = (p_value - p_next) * from_p + (q_prev - q_value) * from_q
+    return total / (from_p + from_q).clamp_min(1.0)
+
+
+def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor, reliable: torch.Tensor,
+         target: torch.Tensor, solve: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, *,
+         start: torch.Tensor | None = None, iterations: int = 300) -> torch.Tensor:
+    """(C, H, W) ``image`` with its ``solve`` pixels (H, W bool; all of smooth
+    classes) re-solved from the source's gradients along the field ``fy``/``fx``
+    (the source ``source`` (C, h, w) at this level, ``source_classes`` (h, w),
+    ``reliable`` (h, w): not at a class rim). ``start``: a first guess for those
+    pixels (default: ``image``)."""
+    if not bool(solve.any()):
+        return image
+    rows, cols = torch.nonzero(solve.any(1)).flatten(), torch.nonzero(solve.any(0)).flatten()
+    y0, y1 = max(0, int(rows[0]) - 1), min(solve.shape[0], int(rows[-1]) + 2)
+    x0, x1 = max(0, int(cols[0]) - 1), min(solve.shape[1], int(cols[-1]) + 2)
+    crop = image[:, y0:y1, x0:x1]
+    classes, unknown = target[y0:y1, x0:x1], solve[y0:y1, x0:x1]
+    fy, fx = fy[y0:y1, x0:x1], fx[y0:y1, x0:x1]
+    # Pairs that count: two pixels of one class, at least one of them solved for,
+    # and a pixel that bounds the solve only where its value is not from a class
+    # rim of the source (the old outline's tint would spread into the fill).
+    src_h, src_w = source_classes.shape
+    bounds = ~unknown & reliable[fy.long().clamp(0, src_h - 1), fx.long().clamp(0, src_w - 1)]
+    counts = unknown | bounds
+    weight_x = ((classes[:, 1:] == classes[:, :-1]) & (unknown[:, 1:] | unknown[:, :-1])
+                & counts[:, 1:] & counts[:, :-1]).float()[None]
+    weight_y = ((classes[1:] == classes[:-1]) & (unknown[1:] | unknown[:-1])
+                & counts[1:] & counts[:-1]).float()[None]
+    wanted_x = _guidance(source, source_classes, reliable, classes, fy, fx, 0, 1) * weight_x
+    wanted_y = _guidance(source, source_classes, reliable, classes, fy, fx, 1, 0) * weight_y
+
+    def neighbour_sum(x: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros_like(x)
+        total[:, :, :-1] += weight_x * x[:, :, 1:]
+        total[:, :, 1:] += weight_x * x[:, :, :-1]
+        total[:, :-1] += weight_y * x[:, 1:]
+        total[:, 1:] += weight_y * x[:, :-1]
+        return total
+
+    mask = unknown.float()[None]
+    degree = neighbour_sum(torch.ones_like(crop[:1])) + _ANCHOR
+    divergence = torch.zeros_like(crop)
+    divergence[:, :, :-1] += wanted_x
+    divergence[:, :, 1:] -= wanted_x
+    divergence[:, :-1] += wanted_y
+    divergence[:, 1:] -= wanted_y
+    rhs = (divergence + neighbour_sum(crop * (1 - mask)) + _ANCHOR * crop) * mask
+
+    def operator(x: torch.Tensor) -> torch.Tensor:
+        return (degree * x - neighbour_sum(x)) * mask
+
+    # Conjugate gradients, preconditioned by the degree (Jacobi).
+    x = (crop if start is None else start[:, y0:y1, x0:x1]) * mask
+    residual = rhs - operator(x)
+    inverse_degree = mask / degree
+    z = residual * inverse_degree
+    direction = z.clone()
+    rz = (residual * z).sum()
+    for number in range(iterations):
+        # (Checked now and then: reading the value waits for an accelerator.)
+        if number % 16 == 0 and float(rz) < 1e-12:
+            break
+        step = operator(direction)
+        alpha = rz / (direction * step).sum().clamp_min(1e-20)
+        x.add_(direction, alpha=float(alpha))
+        residual.sub_(step, alpha=float(alpha))
+        z = residual * inverse_degree
+        rz_new = (residual * z).sum()
+        direction.mul_(rz_new / rz).add_(z)
+        rz = rz_new
+    out = image.clone()
+    out[:, y0:y1, x0:x1] = torch.where(unknown[None], x, crop)
+    return out
+

@@ -1,0 +1,80 @@
+"""Gradient-domain fusion of copied pieces in smooth classes (seam_fusion.py)."""
+
+import torch
+
+from napari_semia.seam_fusion import fuse, rim_free, smooth_classes
+
+
+def _sky(height=40, width=48):
+    """A sky: brighter towards the bottom, with faint fine texture (C, H, W)."""
+    generator = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(-0.6, 0.4, height)[:, None].expand(height, width)
+    texture = 0.005 * torch.randn(height, width, generator=generator)
+    return (ramp + texture)[None].repeat(3, 1, 1)
+
+
+def _identity(height, width):
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.int32), torch.arange(width, dtype=torch.int32),
+                            indexing="ij")
+    return ys.clone(), xs.clone()
+
+
+def test_smooth_classes_tell_sky_from_stripes():
+    sky = _sky()
+    stripes = (torch.arange(48) % 6 < 3).float()[None, None].expand(3, 40, 48) * 1.6 - 0.8
+    image = torch.where(torch.arange(48)[None, None] < 24, sky, stripes)
+    index = (torch.arange(48)[None] >= 24).long().expand(40, 48)
+    assert smooth_classes(image, index, 3, 0.1).tolist() == [True, False, False]  # absent class: not smooth
+    assert not smooth_classes(image, index, 3, 0.0).any()  # 0 turns fusion off
+
+
+def test_a_copied_piece_takes_the_tone_around_it_and_keeps_its_texture():
+    source = _sky()
+    classes = torch.zeros(40, 48, dtype=torch.int64)
+    fy, fx = _identity(40, 48)
+    # A 12 x 12 piece near the top, copied from 20 rows lower (where the sky is brighter).
+    piece = (slice(6, 18), slice(18, 30))
+    fy[piece] += 20
+    copied = source[:, fy.long(), fx.long()]
+    solve = torch.zeros(40, 48, dtype=torch.bool)
+    solve[4:20, 16:32] = True  # the piece and a band around it, as refinement's free pixels
+    fused = fuse(copied, source, classes, rim_free(classes), classes, solve, fy, fx)
+
+    step_before = (copied[:, piece[0], piece[1]] - source[:, piece[0], piece[1]]).mean().abs()
+    step_after = (fused[:, piece[0], piece[1]] - source[:, piece[0], piece[1]]).mean().abs()
+    assert step_before > 0.4 and step_after < 0.05 * step_before
+    # Texture inside the piece: its own neighbour differences, as copied.
+    inner = (slice(8, 16), slice(20, 28))
+    copied_detail = copied[:, inner[0], inner[1]].diff(dim=-1)
+    fused_detail = fused[:, inner[0], inner[1]].diff(dim=-1)
+    assert torch.allclose(copied_detail, fused_detail, atol=0.01)
+    # Pixels not solved for stay as they were.
+    assert torch.equal(fused[:, ~solve], copied[:, ~solve])
+
+
+def test_other_classes_are_left_as_copied_and_a_class_rim_does_not_bleed_in():
+    # Source: sky with a dark tree on the right; the sky's pixels next to the tree
+    # carry its colour (labels drawn a pixel or two off the image's edge).
+    source = _sky()
+    classes = torch.zeros(40, 48, dtype=torch.int64)
+    classes[10:40, 30:] = 1
+    source[:, 10:40, 30:] = -0.9
+    source[:, 10:40, 28:30] = -0.7  # the tainted rim, labelled sky
+    # Target: the tree removed (sky everywhere); the vacated pixels copy sky from the left.
+    target = torch.zeros_like(classes)
+    fy, fx = _identity(40, 48)
+    fx[10:40, 30:] -= 24
+    copied = source[:, fy.long(), fx.long()]
+    solve = torch.zeros(40, 48, dtype=torch.bool)
+    solve[2:40, 22:] = True
+    fused = fuse(copied, source, classes, rim_free(classes), target, solve, fy, fx)
+    # The rim takes the sky's tone instead of spreading its own into the fill.
+    sky_level = source[:, 10:40, 20:24].mean()
+    assert (copied[:, 10:40, 28:30].mean() - sky_level).abs() > 0.2
+    assert (fused[:, 10:40, 26:34].mean() - sky_level).abs() < 0.05
+
+    # A class the solve does not cover (a tree kept in the target) is untouched.
+    keep_tree = classes.clone()
+    solve_sky = solve & (keep_tree == 0)
+    kept = fuse(source, source, classes, rim_free(classes), keep_tree, solve_sky, *_identity(40, 48))
+    assert torch.equal(kept[:, keep_tree == 1], source[:, keep_tree == 1])
