@@ -320,16 +320,6 @@ def _keys(image: torch.Tensor, index: torch.Tensor, features: _FeatureSpace, num
     return keys
 
 
-def _interior(index: torch.Tensor, margin: int) -> torch.Tensor:
-    """(H, W) bool: pixels whose (2 margin + 1)² neighbourhood holds only their class
-    (the image border does not count as an edge)."""
-    padded = F.pad(index[None, None].float(), (margin,) * 4, mode="replicate")
-    size = 2 * margin + 1
-    largest = F.max_pool2d(padded, size, stride=1)
-    smallest = -F.max_pool2d(-padded, size, stride=1)
-    return (largest == smallest)[0, 0]
-
-
 class SourcePyramid:
     """Everything the refinement needs from one source, per level; built once per
     source (and level-0 size), then :meth:`refine` serves any number of targets.
@@ -376,7 +366,7 @@ class SourcePyramid:
             start = torch.cumsum(count, 0) - count
             interior = class_has_interior = None
             if config.edge_margin > 0:
-                interior = _interior(level_index, config.edge_margin).flatten()
+                interior = rim_free(level_index, config.edge_margin).flatten()
                 class_has_interior = torch.bincount(flat[interior], minlength=self.num_classes) > 0
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
@@ -972,7 +962,7 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
     patch_values = level.features.patch_size ** 2 * level.pixels.shape[0]
     # All four neighbours on other offsets cost like an RMS difference of coherence_weight.
     coherence_cost = config.coherence_weight ** 2 * patch_values / 4
-    target_interior = _interior(target, config.edge_margin) if level.interior is not None else None
+    target_interior = rim_free(target, config.edge_margin) if level.interior is not None else None
     for tile in _tiles((h, w), config.tile):
         box = _box_of(free, *tile, 0)
         if box is None:
