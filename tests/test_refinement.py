@@ -233,3 +233,17 @@ def test_smooth_class_fill_has_no_patchwork_when_an_object_is_removed():
         assert torch.equal(output[0][:, :, :8], source[0][:, :, :8])
     assert errors[1.0] < 0.05
     assert errors[1.0] < 0.5 * errors[0.0]
+
+
+def test_no_fusion_iterations_is_no_fusion_at_every_level():
+    image, labels = _scene(48, 64)
+    target = labels.copy()
+    target[labels == 1] = 0  # the block removed: its place is filled with class 0
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    outputs = []
+    for changes in ({"fusion_max_gradient": 0.0}, {"fusion_max_gradient": 10.0, "fusion_iterations": 0},
+                    {"fusion_max_gradient": 10.0}):
+        config = FAST.replace(start_size=24, **changes)  # two levels: 24 px, then 64 px
+        outputs.append(refine(source, source_index, target_index, None, num_classes=2, config=config))
+    assert torch.equal(outputs[0], outputs[1])
+    assert not torch.equal(outputs[0], outputs[2])  # with iterations, the solve does change pixels

@@ -2,6 +2,7 @@
 
 import torch
 
+from napari_semia.layout_tensors import bounding_box
 from napari_semia.seam_fusion import fuse, rim_free, smooth_classes
 
 
@@ -78,3 +79,14 @@ def test_other_classes_are_left_as_copied_and_a_class_rim_does_not_bleed_in():
     solve_sky = solve & (keep_tree == 0)
     kept = fuse(source, source, classes, rim_free(classes), keep_tree, solve_sky, *_identity(40, 48))
     assert torch.equal(kept[:, keep_tree == 1], source[:, keep_tree == 1])
+
+
+def test_bounding_box_grows_and_clips_to_its_box():
+    mask = torch.zeros(20, 30, dtype=torch.bool)
+    assert bounding_box(mask) is None
+    mask[5:8, 10:12] = True
+    assert bounding_box(mask) == (5, 8, 10, 12)
+    assert bounding_box(mask, 2) == (3, 10, 8, 14)
+    assert bounding_box(mask, 9) == (0, 17, 1, 21)  # clipped to the mask
+    assert bounding_box(mask, 2, (0, 10, 11, 30)) == (3, 10, 11, 14)  # clipped to the tile
+    assert bounding_box(mask, 0, (10, 20, 0, 30)) is None

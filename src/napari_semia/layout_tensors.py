@@ -1,4 +1,5 @@
-"""Layout tensors: class-index maps as one-hot planes, and their resizing.
+"""Layout tensors: class-index maps as one-hot planes, their resizing, and the box
+around a region of a layout.
 
 The networks see a layout as (B, K, H, W) one-hot planes; users, the trainer
 and synthesis hold (B, H, W) int64 class indices. Both conversions live here
@@ -29,3 +30,16 @@ def resize_index(index: torch.Tensor, size: tuple[int, int], num_classes: int) -
     shrinking = size[0] <= index.shape[-2]
     planes = F.interpolate(to_onehot(index, num_classes), size=size, mode="area" if shrinking else "nearest")
     return planes.argmax(1)
+
+
+def bounding_box(mask: torch.Tensor, grow: int = 0, within: tuple[int, int, int, int] | None = None):
+    """(y0, y1, x0, x1) around the True pixels of the (H, W) ``mask`` inside ``within``
+    (a box; default the whole mask), grown by ``grow`` and clipped to ``within``;
+    None when there are none."""
+    y0, y1, x0, x1 = within if within is not None else (0, mask.shape[0], 0, mask.shape[1])
+    rows = mask[y0:y1, x0:x1].any(1).nonzero()
+    if rows.numel() == 0:
+        return None
+    cols = mask[y0:y1, x0:x1].any(0).nonzero()
+    return (max(y0, y0 + int(rows[0]) - grow), min(y1, y0 + int(rows[-1]) + 1 + grow),
+            max(x0, x0 + int(cols[0]) - grow), min(x1, x0 + int(cols[-1]) + 1 + grow))

@@ -62,7 +62,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from .layout_tensors import to_onehot
+from .layout_tensors import bounding_box, to_onehot
 from .region_fill import connected_components, region_shifts
 from .seam_fusion import fuse, rim_free, smooth_classes
 
@@ -458,12 +458,11 @@ class SourcePyramid:
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
                 output = _vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
-                if final or iteration == iterations - 1:
+                if iteration == iterations - 1:
                     output = _even_out_seams(output, target, fy, fx, config.seam_radius,
                                              self._seam_factor(number))
-                    output, correction = self._fuse_smooth_classes(
-                        level, output, target, free, fy, fx, correction,
-                        config.fusion_iterations if first else max(1, config.fusion_iterations // 5))
+                    output, correction = self._fuse_smooth_classes(level, first, output, target, free,
+                                                                   fy, fx, correction)
                 query = output
                 work_done += passes[number] / iterations
                 if progress is not None:
@@ -471,13 +470,15 @@ class SourcePyramid:
             del query
         return output[None]
 
-
-    def _fuse_smooth_classes(self, level: _SourceLevel, output: torch.Tensor, target: torch.Tensor,
-                             free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                             correction: torch.Tensor | None, iterations: int):
+    def _fuse_smooth_classes(self, level: _SourceLevel, first: bool, output: torch.Tensor,
+                             target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+                             correction: torch.Tensor | None):
         """``output`` with the free pixels of smooth classes re-solved (``seam_fusion``),
         and the change made (the next level's first guess, upsampled); the
         change of the level below (``correction``) is this level's first guess."""
+        total = self.config.fusion_iterations
+        # Above level 0, a fifth (at least one, unless the solve is off).
+        iterations = total if first else -(-total // 5)
         if level.rim_free is None or iterations <= 0:
             return output, None
         solve = free & self.smooth[target.long()]
@@ -486,7 +487,7 @@ class SourcePyramid:
         start = None
         if correction is not None:
             start = output + _resize_image(correction, level.shape)
-        fused = fuse(output, level.pixels.view(-1, *level.shape), level.classes.view(level.shape).long(),
+        fused = fuse(output, level.pixels.view(-1, *level.shape), level.classes.view(level.shape),
                      level.rim_free, target, solve, fy, fx, start=start, iterations=iterations)
         return fused, fused - output
 
@@ -718,7 +719,7 @@ def _vote_level(level: _SourceLevel, target: torch.Tensor, free: torch.Tensor, f
     h, w = level.shape
     out = level.pixels.view(-1, h, w).clone()
     for tile_box in _tiles((h, w), tile):
-        box = _box_of(free, *tile_box, radius)
+        box = bounding_box(free, radius, tile_box)
         if box is None:
             continue
         y0, y1, x0, x1 = box
@@ -729,17 +730,6 @@ def _vote_level(level: _SourceLevel, target: torch.Tensor, free: torch.Tensor, f
         inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None]
         out[:, y0:y1, x0:x1] = _vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius, within_class)
     return out
-
-
-def _box_of(mask: torch.Tensor, y0: int, y1: int, x0: int, x1: int, grow: int):
-    """Bounding box of ``mask`` within the tile, grown by ``grow`` and clipped to the
-    tile; None when the tile has no such pixel."""
-    rows = mask[y0:y1, x0:x1].any(1).nonzero()
-    if rows.numel() == 0:
-        return None
-    cols = mask[y0:y1, x0:x1].any(0).nonzero()
-    return (max(y0, y0 + int(rows[0]) - grow), min(y1, y0 + int(rows[-1]) + 1 + grow),
-            max(x0, x0 + int(cols[0]) - grow), min(x1, x0 + int(cols[-1]) + 1 + grow))
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -850,13 +840,11 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
         return image
     ys, xs = _grid(target.shape, fy.device)
     copied = (fy != ys) | (fx != xs)
-    if not bool(copied.any()):
-        return image
-    rows, cols = torch.nonzero(copied.any(1)).flatten(), torch.nonzero(copied.any(0)).flatten()
     # Work in the copied pixels' bounding box and the window around it: memory O(edit).
-    reach = radius * factor
-    y0, y1 = max(0, int(rows[0]) - reach), min(target.shape[0], int(rows[-1]) + reach + 1)
-    x0, x1 = max(0, int(cols[0]) - reach), min(target.shape[1], int(cols[-1]) + reach + 1)
+    box = bounding_box(copied, radius * factor)
+    if box is None:
+        return image
+    y0, y1, x0, x1 = box
     crop = image[:, y0:y1, x0:x1]
     copied, classes = copied[y0:y1, x0:x1], target[y0:y1, x0:x1]
     channels, size = crop.shape[0], 2 * radius + 1
@@ -964,7 +952,7 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
     coherence_cost = config.coherence_weight ** 2 * patch_values / 4
     target_interior = rim_free(target, config.edge_margin) if level.interior is not None else None
     for tile in _tiles((h, w), config.tile):
-        box = _box_of(free, *tile, 0)
+        box = bounding_box(free, 0, tile)
         if box is None:
             continue
         y0, y1, x0, x1 = box

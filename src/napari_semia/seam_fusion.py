@@ -37,6 +37,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .layout_tensors import bounding_box
+
 #: Pixels this close to another class in the source do not give gradients.
 RIM_WIDTH = 2
 #: A small pull of every solved pixel towards its copied value, so that a
@@ -104,14 +106,14 @@ def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor
          start: torch.Tensor | None = None, iterations: int = 300) -> torch.Tensor:
     """(C, H, W) ``image`` with its ``solve`` pixels (H, W bool; all of smooth
     classes) re-solved from the source's gradients along the field ``fy``/``fx``
-    (the source ``source`` (C, h, w) at this level, ``source_classes`` (h, w),
+    (the source ``source`` (C, h, w) at this level, ``source_classes`` (h, w), any
+    integer type,
     ``reliable`` (h, w): not at a class rim). ``start``: a first guess for those
     pixels (default: ``image``)."""
-    if not bool(solve.any()):
+    box = bounding_box(solve, 1)  # and the pixels that bound the solve
+    if box is None:
         return image
-    rows, cols = torch.nonzero(solve.any(1)).flatten(), torch.nonzero(solve.any(0)).flatten()
-    y0, y1 = max(0, int(rows[0]) - 1), min(solve.shape[0], int(rows[-1]) + 2)
-    x0, x1 = max(0, int(cols[0]) - 1), min(solve.shape[1], int(cols[-1]) + 2)
+    y0, y1, x0, x1 = box
     crop = image[:, y0:y1, x0:x1]
     classes, unknown = target[y0:y1, x0:x1], solve[y0:y1, x0:x1]
     fy, fx = fy[y0:y1, x0:x1], fx[y0:y1, x0:x1]
@@ -161,8 +163,8 @@ def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor
             break
         step = operator(direction)
         alpha = rz / (direction * step).sum().clamp_min(1e-20)
-        x.add_(direction, alpha=float(alpha))
-        residual.sub_(step, alpha=float(alpha))
+        x.add_(direction * alpha)
+        residual.sub_(step * alpha)
         z = residual * inverse_degree
         rz_new = (residual * z).sum()
         direction.mul_(rz_new / rz).add_(z)
