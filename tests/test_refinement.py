@@ -247,3 +247,36 @@ def test_no_fusion_iterations_is_no_fusion_at_every_level():
         outputs.append(refine(source, source_index, target_index, None, num_classes=2, config=config))
     assert torch.equal(outputs[0], outputs[1])
     assert not torch.equal(outputs[0], outputs[2])  # with iterations, the solve does change pixels
+
+
+def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
+    # A dark block in a light, plain class 0, with the block's shadow: a 2-px dark band
+    # around it that the labels give to class 0 (as a hairline's shadow is labelled skin).
+    # The target removes the block, so nothing borders there any more.
+    rng = np.random.default_rng(3)
+    height, width = 48, 64
+    image = 200 + rng.normal(0, 3, (height, width, 3))
+    labels = np.zeros((height, width), np.int64)
+    labels[14:34, 20:44] = 1
+    shadow = np.zeros((height, width), bool)
+    shadow[12:36, 18:46] = True
+    shadow[14:34, 20:44] = False
+    image[shadow] = 90
+    image[labels == 1] = [40, 60, 30]
+    image = image.clip(0, 255).astype(np.uint8)
+    target = np.zeros_like(labels)
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    means = {}
+    # (reach, plain threshold): off; on; on, but class 0 counts as textured.
+    for reach, max_gradient in ((0, 0.3), (3, 0.3), (3, 0.0)):
+        config = FAST.replace(start_size=64, outline_reach=reach, outline_max_gradient=max_gradient,
+                              seam_radius=0)
+        for guide in (None, _guide(source, (height, width))):
+            output = refine(source, source_index, target_index, guide, num_classes=2, config=config)
+            means[reach, max_gradient, guide is None] = float(output[0][:, torch.from_numpy(shadow)].mean())
+    light = float(source[0][:, :6].mean())  # class 0 away from the block (network units)
+    for without_guide in (True, False):
+        assert abs(means[3, 0.3, without_guide] - light) < 0.05, means
+    # Otherwise part of the shadow is copied back (pixels keep their own or take rim pixels).
+    assert means[0, 0.3, True] < light - 0.1, means
+    assert means[3, 0.0, True] < light - 0.1, means

@@ -29,6 +29,13 @@ the class the target asks for* (label-constrained patch correspondence, as in
   and the last vote of all, vote over 3 x 3 and let both sides of a class edge
   blend, as in the source.
 
+* Around an edge of the source that the target paints over (a raised hairline,
+  a moved tree's old outline), in *plain* classes (skin, sky), pixels take
+  source pixels deep inside their class only, and level 0 queries the
+  generator's output smoothed over there: the source's shadow or fringe along
+  the old edge is labelled as the class beside it and would otherwise stay as
+  a line (and the generator redraws it).
+
 * At the end of each level, seams between copied pixels and pixels that keep
   their own source pixel are evened out per class: the step in mean colour
   across the seam, shrunk by how far it stands out of the texture's variation,
@@ -107,6 +114,21 @@ class RefinementConfig:
     the image's edges by a pixel or two, so a painted band copied from the source's
     class rim carries the other class's colour along, and sky left where a tree was
     removed keeps a fringe of leaves; 0 allows any pixel of the class."""
+    outline_reach: int = 6
+    """Pixels this close (in level-0 pixels) to a class edge of
+    the source that the target paints over (an old hairline, a moved tree's old
+    outline) take source pixels at least this far inside their class, and level 0
+    queries the generator's output there smoothed over: the source's own shadow
+    or fringe along that edge (labelled as the class beside it) would otherwise
+    stay as a line where nothing borders any more. Only in *plain* classes (see
+    ``outline_max_gradient``): in a textured one the fringe is lost in the texture,
+    and a thin part (a zebra's neck) copied from deep inside the body loses its
+    own pattern. 0 lets them take any pixel."""
+    outline_max_gradient: float = 0.3
+    """Classes where nine in ten differences between neighbouring source pixels are
+    at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
+    background, but not hair, grass, leaves or stripes) are *plain*, for
+    ``outline_reach``."""
     seam_radius: int = 8
     """Half-window (in level-0 pixels, scaled with the level) over which the mean
     colour on both sides of a seam between copied pixels and pixels that keep
@@ -288,6 +310,8 @@ class _SourceLevel:
     interior: torch.Tensor | None = None  # (N,) bool: farther than edge_margin from another class
     rim_free: torch.Tensor | None = None  # (h, w) bool: no other class nearby (seam fusion's gradients)
     class_has_interior: torch.Tensor | None = None  # (K,) bool
+    deep_interior: torch.Tensor | None = None  # (N,) bool: farther than outline_reach from another class
+    class_has_deep_interior: torch.Tensor | None = None  # (K,) bool
 
     @property
     def missing(self) -> torch.Tensor:
@@ -343,13 +367,15 @@ class SourcePyramid:
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
         self.levels: list[_SourceLevel] = []
-        self.smooth = None
+        self.smooth = self.plain = None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
             level_index = resize_labels(index, shape, self.num_classes)
             if number == 0:
                 # Smoothness is judged once, at the working size, for every level.
                 self.smooth = smooth_classes(level_image, level_index, self.num_classes,
                                              config.fusion_max_gradient)
+                self.plain = smooth_classes(level_image, level_index, self.num_classes,
+                                            config.outline_max_gradient)
             features = _FeatureSpace.fit(level_image, self.num_classes, config)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
@@ -368,6 +394,13 @@ class SourcePyramid:
             if config.edge_margin > 0:
                 interior = rim_free(level_index, config.edge_margin).flatten()
                 class_has_interior = torch.bincount(flat[interior], minlength=self.num_classes) > 0
+            deep_interior = None
+            if config.outline_reach > 0:
+                # Judged at level 0 (in its pixels) and enlarged: a max filter of the
+                # reach scaled to a 4096-px level would cost seconds.
+                if first:
+                    deep0 = rim_free(level_index, config.outline_reach)
+                deep_interior = _enlarge_mask(deep0, shape).flatten()
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(_class_dtype(self.num_classes)),
@@ -375,6 +408,9 @@ class SourcePyramid:
                 class_order=order, class_start=start, class_count=count,
                 interior=interior, class_has_interior=class_has_interior,
                 rim_free=rim_free(level_index) if bool(self.smooth.any()) else None,
+                deep_interior=deep_interior,
+                class_has_deep_interior=None if deep_interior is None else
+                torch.bincount(flat[deep_interior], minlength=self.num_classes) > 0,
             ))
 
     @property
@@ -423,8 +459,14 @@ class SourcePyramid:
                 free = free0 = _dilate(changed, config.identity_margin)
             else:
                 # The level-0 band, plus changes too thin to show at level 0.
-                free = F.interpolate(free0[None, None].float(), size=level.shape, mode="nearest")[0, 0] > 0
+                free = _enlarge_mask(free0, level.shape)
                 free |= _dilate(changed, level.features.patch_size // 2 + 1)
+            near_old_outline = None
+            if config.outline_reach > 0:
+                if first:
+                    outline0 = _erased_edges(level.classes.view(level.shape), target, config.outline_reach) \
+                        & self.plain[target]
+                near_old_outline = _enlarge_mask(outline0, level.shape) & free
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
                 # The source copied along the initial field (smooth where that is random):
@@ -437,7 +479,10 @@ class SourcePyramid:
                 if guide is not None:
                     vacated = _vacated(target, changed, num_classes)
                     vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
-                    query = torch.where(vacated, query, guide[0].float())
+                    guide0 = guide[0].float()
+                    if near_old_outline is not None:
+                        guide0 = _without_old_outlines(guide0, near_old_outline, target)
+                    query = torch.where(vacated, query, guide0)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = _upsample_field(fy, fx, level.shape)
@@ -450,7 +495,8 @@ class SourcePyramid:
                 keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
                 wide = first and iteration == 0
                 _match_level(level, keys, query, target, free, fy, fx,
-                             rounds if wide else config.level_rounds, wide, config, generator, num_classes)
+                             rounds if wide else config.level_rounds, wide, config, generator, num_classes,
+                             near_old_outline)
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
@@ -507,7 +553,7 @@ class _Matcher:
     def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
                  target_classes: torch.Tensor, generator: torch.Generator, shape,
                  coherence_cost: float = 0.0, free: torch.Tensor | None = None,
-                 changed: torch.Tensor | None = None) -> None:
+                 changed: torch.Tensor | None = None, near_old_outline: torch.Tensor | None = None) -> None:
         self.level = level
         self.free = None if free is None else free.view(shape)
         self.keys = keys
@@ -518,6 +564,10 @@ class _Matcher:
         self.needs_interior = None
         if level.interior is not None and changed is not None:
             self.needs_interior = changed & level.class_has_interior[target_classes.long()]
+        # Pixels by an edge the target paints over take pixels deep inside their class.
+        self.needs_deep_interior = None
+        if level.deep_interior is not None and near_old_outline is not None:
+            self.needs_deep_interior = near_old_outline & level.class_has_deep_interior[target_classes.long()]
         self.generator = generator
         self.shape = tuple(shape)
         self.coherence_cost = coherence_cost
@@ -558,6 +608,8 @@ class _Matcher:
         right_class |= self.allow_any
         if self.needs_interior is not None:
             right_class &= self.level.interior.index_select(0, flat) | ~self.needs_interior
+        if self.needs_deep_interior is not None:
+            right_class &= self.level.deep_interior.index_select(0, flat) | ~self.needs_deep_interior
         return cost.masked_fill_(~right_class, float("inf"))
 
     def consider(self, fy, fx, cy, cx) -> None:
@@ -808,12 +860,13 @@ def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
     return offsets, found
 
 
-def _fill_holes(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+def _fill_holes(image: torch.Tensor, hole: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
     """(C, h, w) image with the ``hole`` pixels replaced by a smooth interpolation of
-    the others (push-pull: averages of the known pixels at ever coarser scales)."""
+    the ``known`` ones (default: all others; push-pull: averages of the known
+    pixels at ever coarser scales)."""
     if not bool(hole.any()):
         return image
-    known = (~hole).float()[None]
+    known = (~hole if known is None else known & ~hole).float()[None]
     values = image * known
     pyramid = [(values, known)]
     while bool((pyramid[-1][1] == 0).any()) and min(pyramid[-1][1].shape[-2:]) > 1:
@@ -898,6 +951,28 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     return out
 
 
+def _enlarge_mask(mask: torch.Tensor, shape) -> torch.Tensor:
+    """(h, w) bool mask -> ``shape`` (nearest)."""
+    if tuple(mask.shape) == tuple(shape):
+        return mask
+    return F.interpolate(mask[None, None].float(), size=tuple(shape), mode="nearest")[0, 0] > 0
+
+
+def _erased_edges(source: torch.Tensor, target: torch.Tensor, reach: int) -> torch.Tensor:
+    """(h, w) bool: pixels within ``reach`` of a class edge of the source and of no
+    class edge of the target: around an old outline that the target paints over."""
+    return ~rim_free(source, reach) & rim_free(target, reach)
+
+
+def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The guide with the ``erased`` pixels filled smoothly from the pixels of their own
+    target class around them: the generator redraws an old outline's shadow there."""
+    for k in torch.unique(target[erased]).tolist():
+        of_class = target == k
+        guide = _fill_holes(guide, erased & of_class, of_class)
+    return guide
+
+
 def _vacated(target: torch.Tensor, changed: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Changed pixels that take the class surrounding their changed region: where an
     object was removed or moved away and its surroundings close over the gap.
@@ -937,8 +1012,10 @@ def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
 
 def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Tensor, target: torch.Tensor,
                  free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, rounds: int, wide: bool,
-                 config: RefinementConfig, generator: torch.Generator, num_classes: int) -> None:
+                 config: RefinementConfig, generator: torch.Generator, num_classes: int,
+                 near_old_outline: torch.Tensor | None = None) -> None:
     """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
+    ``near_old_outline``: pixels that take source pixels deep inside their class only.
 
     ``wide``: search the whole source (long jumps, random search from half the
     image size down); otherwise only refine locally around the current field.
@@ -967,8 +1044,9 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
             region_source = level.classes.view(h, w)[top:bottom, left:right]
             changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
             changed = changed.flatten()
+        outline = None if near_old_outline is None else near_old_outline[top:bottom, left:right].flatten()
         matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
-                           coherence_cost, free[top:bottom, left:right], changed)
+                           coherence_cost, free[top:bottom, left:right], changed, outline)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
         matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=config.sampled_candidates if wide else 0)
         fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]
