@@ -296,6 +296,10 @@ def evaluate_case(args) -> dict:
     if args.stress:
         targets.update(stress_targets(model.codec, labels))
     if args.targets:
+        unknown = sorted(set(args.targets) - set(targets))
+        if unknown:
+            raise SystemExit(f"no target named {', '.join(unknown)} in {args.case} "
+                             f"(targets: {' '.join(targets)}; separate names with spaces)")
         targets = {k: v for k, v in targets.items() if k in args.targets}
     synth = Synthesizer(model, image, labels, refinement_config(args.set))
     source_index = model.codec.encode(labels)

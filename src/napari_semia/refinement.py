@@ -29,12 +29,14 @@ the class the target asks for* (label-constrained patch correspondence, as in
   and the last vote of all, vote over 3 x 3 and let both sides of a class edge
   blend, as in the source.
 
-* Around an edge of the source that the target paints over (a raised hairline,
-  a moved tree's old outline), in *plain* classes (skin, sky), pixels take
-  source pixels deep inside their class only, and level 0 queries the
-  generator's output smoothed over there: the source's shadow or fringe along
-  the old edge is labelled as the class beside it and would otherwise stay as
-  a line (and the generator redraws it).
+* Where the source has a class edge nearer than the target has (an edge that
+  the target paints over or moves away: a raised hairline, a moved tree's old
+  outline, enlarged lips), pixels of *plain* classes (skin, sky) take source
+  pixels at least as deep inside their class as they are inside the target's
+  (up to ``outline_reach``), and level 0 queries the generator's output
+  smoothed over there: the source's shadow or fringe along the old edge is
+  labelled as the class beside it and would otherwise stay as a line (and the
+  generator redraws it).
 
 * At the end of each level, seams between copied pixels and pixels that keep
   their own source pixel are evened out per class: the step in mean colour
@@ -115,15 +117,16 @@ class RefinementConfig:
     class rim carries the other class's colour along, and sky left where a tree was
     removed keeps a fringe of leaves; 0 allows any pixel of the class."""
     outline_reach: int = 6
-    """Pixels this close (in level-0 pixels) to a class edge of
-    the source that the target paints over (an old hairline, a moved tree's old
-    outline) take source pixels at least this far inside their class, and level 0
-    queries the generator's output there smoothed over: the source's own shadow
-    or fringe along that edge (labelled as the class beside it) would otherwise
-    stay as a line where nothing borders any more. Only in *plain* classes (see
-    ``outline_max_gradient``): in a textured one the fringe is lost in the texture,
-    and a thin part (a zebra's neck) copied from deep inside the body loses its
-    own pattern. 0 lets them take any pixel."""
+    """Pixels nearer a class edge in the source than in the target (an old
+    hairline painted over, a moved tree's old outline, lips enlarged) take source
+    pixels at least as deep inside their class as they are inside the target's
+    class, counting up to this many level-0 pixels (never deeper than the class
+    has pixels), and level 0 queries the generator's output there smoothed over:
+    the source's own shadow or fringe along that edge (labelled as the class
+    beside it) would otherwise stay as a line where nothing borders any more.
+    Only in *plain* classes (see ``outline_max_gradient``): in a textured one the
+    fringe is lost in the texture, and a thin part (a zebra's neck) copied from
+    deep inside the body loses its own pattern. 0 lets them take any pixel."""
     outline_max_gradient: float = 0.3
     """Classes where nine in ten differences between neighbouring source pixels are
     at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
@@ -310,8 +313,8 @@ class _SourceLevel:
     interior: torch.Tensor | None = None  # (N,) bool: farther than edge_margin from another class
     rim_free: torch.Tensor | None = None  # (h, w) bool: no other class nearby (seam fusion's gradients)
     class_has_interior: torch.Tensor | None = None  # (K,) bool
-    deep_interior: torch.Tensor | None = None  # (N,) bool: farther than outline_reach from another class
-    class_has_deep_interior: torch.Tensor | None = None  # (K,) bool
+    depth: torch.Tensor | None = None  # (N,) uint8: level-0 pixels to another class, at most outline_reach
+    class_depth: torch.Tensor | None = None  # (K,) the largest depth of each class
 
     @property
     def missing(self) -> torch.Tensor:
@@ -367,7 +370,7 @@ class SourcePyramid:
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
         self.levels: list[_SourceLevel] = []
-        self.smooth = self.plain = None
+        self.smooth = self.plain = self.depth0 = None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
             level_index = resize_labels(index, shape, self.num_classes)
             if number == 0:
@@ -394,13 +397,15 @@ class SourcePyramid:
             if config.edge_margin > 0:
                 interior = rim_free(level_index, config.edge_margin).flatten()
                 class_has_interior = torch.bincount(flat[interior], minlength=self.num_classes) > 0
-            deep_interior = None
+            depth = None
             if config.outline_reach > 0:
                 # Judged at level 0 (in its pixels) and enlarged: a max filter of the
                 # reach scaled to a 4096-px level would cost seconds.
                 if first:
-                    deep0 = rim_free(level_index, config.outline_reach)
-                deep_interior = _enlarge_mask(deep0, shape).flatten()
+                    self.depth0 = _depth(level_index, config.outline_reach)
+                    class_depth = torch.zeros(self.num_classes, dtype=torch.uint8, device=level_index.device)
+                    class_depth.scatter_reduce_(0, flat.long(), self.depth0.flatten(), "amax")
+                depth = _enlarge(self.depth0, shape).flatten()
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(_class_dtype(self.num_classes)),
@@ -408,9 +413,7 @@ class SourcePyramid:
                 class_order=order, class_start=start, class_count=count,
                 interior=interior, class_has_interior=class_has_interior,
                 rim_free=rim_free(level_index) if bool(self.smooth.any()) else None,
-                deep_interior=deep_interior,
-                class_has_deep_interior=None if deep_interior is None else
-                torch.bincount(flat[deep_interior], minlength=self.num_classes) > 0,
+                depth=depth, class_depth=None if depth is None else class_depth,
             ))
 
     @property
@@ -459,14 +462,15 @@ class SourcePyramid:
                 free = free0 = _dilate(changed, config.identity_margin)
             else:
                 # The level-0 band, plus changes too thin to show at level 0.
-                free = _enlarge_mask(free0, level.shape)
+                free = _enlarge(free0, level.shape)
                 free |= _dilate(changed, level.features.patch_size // 2 + 1)
-            near_old_outline = None
+            required_depth = None
             if config.outline_reach > 0:
                 if first:
-                    outline0 = _erased_edges(level.classes.view(level.shape), target, config.outline_reach) \
-                        & self.plain[target]
-                near_old_outline = _enlarge_mask(outline0, level.shape) & free
+                    required0 = self._required_depth(level, target)
+                    required0 = required0 if bool(required0.any()) else None
+                if required0 is not None:
+                    required_depth = torch.where(free, _enlarge(required0, level.shape), 0)
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
                 # The source copied along the initial field (smooth where that is random):
@@ -480,8 +484,8 @@ class SourcePyramid:
                     vacated = _vacated(target, changed, num_classes)
                     vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
                     guide0 = guide[0].float()
-                    if near_old_outline is not None:
-                        guide0 = _without_old_outlines(guide0, near_old_outline, target)
+                    if required_depth is not None:
+                        guide0 = _without_old_outlines(guide0, required_depth > 0, target)
                     query = torch.where(vacated, query, guide0)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
@@ -496,7 +500,7 @@ class SourcePyramid:
                 wide = first and iteration == 0
                 _match_level(level, keys, query, target, free, fy, fx,
                              rounds if wide else config.level_rounds, wide, config, generator, num_classes,
-                             near_old_outline)
+                             required_depth)
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
@@ -515,6 +519,17 @@ class SourcePyramid:
                     progress(work_done / work_total)
             del query
         return output[None]
+
+    def _required_depth(self, level: _SourceLevel, target: torch.Tensor) -> torch.Tensor:
+        """(h, w) uint8 at level 0: how deep inside its class (in level-0 pixels, at most
+        ``outline_reach``) each pixel's source pixel must be: as deep as the pixel is
+        inside its target class, where the source has a class edge nearer than the
+        target has (an edge the target moved away or painted over) and the class is
+        plain; 0 elsewhere. Never deeper than the class has pixels."""
+        target_depth = _depth(target, self.config.outline_reach)
+        wanted = torch.minimum(target_depth, level.class_depth[target.long()])
+        nearer_edge = (self.depth0 < wanted) & self.plain[target.long()]
+        return torch.where(nearer_edge, wanted, 0).to(torch.uint8)
 
     def _fuse_smooth_classes(self, level: _SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
@@ -553,7 +568,7 @@ class _Matcher:
     def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
                  target_classes: torch.Tensor, generator: torch.Generator, shape,
                  coherence_cost: float = 0.0, free: torch.Tensor | None = None,
-                 changed: torch.Tensor | None = None, near_old_outline: torch.Tensor | None = None) -> None:
+                 changed: torch.Tensor | None = None, required_depth: torch.Tensor | None = None) -> None:
         self.level = level
         self.free = None if free is None else free.view(shape)
         self.keys = keys
@@ -565,9 +580,9 @@ class _Matcher:
         if level.interior is not None and changed is not None:
             self.needs_interior = changed & level.class_has_interior[target_classes.long()]
         # Pixels by an edge the target paints over take pixels deep inside their class.
-        self.needs_deep_interior = None
-        if level.deep_interior is not None and near_old_outline is not None:
-            self.needs_deep_interior = near_old_outline & level.class_has_deep_interior[target_classes.long()]
+        self.required_depth = None
+        if level.depth is not None and required_depth is not None and bool(required_depth.any()):
+            self.required_depth = required_depth
         self.generator = generator
         self.shape = tuple(shape)
         self.coherence_cost = coherence_cost
@@ -608,8 +623,8 @@ class _Matcher:
         right_class |= self.allow_any
         if self.needs_interior is not None:
             right_class &= self.level.interior.index_select(0, flat) | ~self.needs_interior
-        if self.needs_deep_interior is not None:
-            right_class &= self.level.deep_interior.index_select(0, flat) | ~self.needs_deep_interior
+        if self.required_depth is not None:
+            right_class &= self.level.depth.index_select(0, flat) >= self.required_depth
         return cost.masked_fill_(~right_class, float("inf"))
 
     def consider(self, fy, fx, cy, cx) -> None:
@@ -951,17 +966,23 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     return out
 
 
-def _enlarge_mask(mask: torch.Tensor, shape) -> torch.Tensor:
-    """(h, w) bool mask -> ``shape`` (nearest)."""
-    if tuple(mask.shape) == tuple(shape):
-        return mask
-    return F.interpolate(mask[None, None].float(), size=tuple(shape), mode="nearest")[0, 0] > 0
+def _enlarge(field: torch.Tensor, shape) -> torch.Tensor:
+    """(h, w) bool or small-integer field -> ``shape`` (nearest), same dtype."""
+    if tuple(field.shape) == tuple(shape):
+        return field
+    return F.interpolate(field[None, None].float(), size=tuple(shape), mode="nearest")[0, 0].to(field.dtype)
 
 
-def _erased_edges(source: torch.Tensor, target: torch.Tensor, reach: int) -> torch.Tensor:
-    """(h, w) bool: pixels within ``reach`` of a class edge of the source and of no
-    class edge of the target: around an old outline that the target paints over."""
-    return ~rim_free(source, reach) & rim_free(target, reach)
+def _depth(index: torch.Tensor, reach: int) -> torch.Tensor:
+    """(h, w) uint8: each pixel's distance (chessboard, pixels) to the nearest pixel
+    of another class, at most ``reach`` (the image border is no class edge)."""
+    near = ~rim_free(index, 1)  # next to another class
+    depth = (~near).to(torch.uint8)
+    for _ in range(1, reach):
+        # Within w + 1 of another class = within 1 pixel of a pixel within w of one.
+        near = F.max_pool2d(near[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
+        depth += ~near
+    return depth
 
 
 def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -1013,9 +1034,9 @@ def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
 def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Tensor, target: torch.Tensor,
                  free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, rounds: int, wide: bool,
                  config: RefinementConfig, generator: torch.Generator, num_classes: int,
-                 near_old_outline: torch.Tensor | None = None) -> None:
+                 required_depth: torch.Tensor | None = None) -> None:
     """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
-    ``near_old_outline``: pixels that take source pixels deep inside their class only.
+    ``required_depth``: (h, w) how deep inside its class each pixel's match must be.
 
     ``wide``: search the whole source (long jumps, random search from half the
     image size down); otherwise only refine locally around the current field.
@@ -1044,7 +1065,7 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
             region_source = level.classes.view(h, w)[top:bottom, left:right]
             changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
             changed = changed.flatten()
-        outline = None if near_old_outline is None else near_old_outline[top:bottom, left:right].flatten()
+        outline = None if required_depth is None else required_depth[top:bottom, left:right].flatten()
         matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
                            coherence_cost, free[top:bottom, left:right], changed, outline)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
