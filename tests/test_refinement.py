@@ -280,14 +280,3 @@ def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
     # Otherwise part of the shadow is copied back (pixels keep their own or take rim pixels).
     assert means[0, 0.3, True] < light - 0.1, means
     assert means[3, 0.0, True] < light - 0.1, means
-
-
-def test_depth_is_the_distance_to_another_class_up_to_the_reach():
-    from napari_semia.refinement import _depth
-
-    index = torch.zeros(9, 12, dtype=torch.int64)
-    index[:, 6:] = 1
-    depth = _depth(index, 3)
-    # Columns 5 and 6 touch the other class; the image border is no edge.
-    assert depth[4].tolist() == [3, 3, 3, 2, 1, 0, 0, 1, 2, 3, 3, 3]
-    assert bool((_depth(torch.zeros(5, 5, dtype=torch.int64), 3) == 3).all())

@@ -33,10 +33,10 @@ the class the target asks for* (label-constrained patch correspondence, as in
   the target paints over or moves away: a raised hairline, a moved tree's old
   outline, enlarged lips), pixels of *plain* classes (skin, sky) take source
   pixels at least as deep inside their class as they are inside the target's
-  (up to ``outline_reach``), and level 0 queries the generator's output
-  smoothed over there: the source's shadow or fringe along the old edge is
-  labelled as the class beside it and would otherwise stay as a line (and the
-  generator redraws it).
+  (up to ``outline_reach``; ``outline_depth``), and level 0 queries the
+  generator's output smoothed over there: the source's shadow or fringe along
+  the old edge is labelled as the class beside it and would otherwise stay as
+  a line (and the generator redraws it).
 
 * At the end of each level, seams between copied pixels and pixels that keep
   their own source pixel are evened out per class: the step in mean colour
@@ -72,6 +72,7 @@ import torch
 import torch.nn.functional as F
 
 from .layout_tensors import bounding_box, to_onehot
+from .outline_depth import class_depths, depth_in_class, required_depth
 from .region_fill import connected_components, region_shifts
 from .seam_fusion import fuse, rim_free, smooth_classes
 
@@ -124,14 +125,14 @@ class RefinementConfig:
     has pixels), and level 0 queries the generator's output there smoothed over:
     the source's own shadow or fringe along that edge (labelled as the class
     beside it) would otherwise stay as a line where nothing borders any more.
-    Only in *plain* classes (see ``outline_max_gradient``): in a textured one the
-    fringe is lost in the texture, and a thin part (a zebra's neck) copied from
-    deep inside the body loses its own pattern. 0 lets them take any pixel."""
+    Only in *plain* classes (``outline_max_gradient``; ``outline_depth``). 0
+    lets them take any pixel."""
     outline_max_gradient: float = 0.3
     """Classes where nine in ten differences between neighbouring source pixels are
     at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
     background, but not hair, grass, leaves or stripes) are *plain*, for
-    ``outline_reach``."""
+    ``outline_reach``: in a textured class the rule costs structure (a zebra's
+    neck copied from deep inside its body loses its own stripes)."""
     seam_radius: int = 8
     """Half-window (in level-0 pixels, scaled with the level) over which the mean
     colour on both sides of a seam between copied pixels and pixels that keep
@@ -377,8 +378,6 @@ class SourcePyramid:
                 # Smoothness is judged once, at the working size, for every level.
                 self.smooth = smooth_classes(level_image, level_index, self.num_classes,
                                              config.fusion_max_gradient)
-                self.plain = smooth_classes(level_image, level_index, self.num_classes,
-                                            config.outline_max_gradient)
             features = _FeatureSpace.fit(level_image, self.num_classes, config)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
@@ -402,9 +401,10 @@ class SourcePyramid:
                 # Judged at level 0 (in its pixels) and enlarged: a max filter of the
                 # reach scaled to a 4096-px level would cost seconds.
                 if first:
-                    self.depth0 = _depth(level_index, config.outline_reach)
-                    class_depth = torch.zeros(self.num_classes, dtype=torch.uint8, device=level_index.device)
-                    class_depth.scatter_reduce_(0, flat.long(), self.depth0.flatten(), "amax")
+                    self.depth0 = depth_in_class(level_index, config.outline_reach)
+                    class_depth = class_depths(level_index, self.depth0, self.num_classes)
+                    self.plain = smooth_classes(level_image, level_index, self.num_classes,
+                                                config.outline_max_gradient)
                 depth = _enlarge(self.depth0, shape).flatten()
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
@@ -464,13 +464,14 @@ class SourcePyramid:
                 # The level-0 band, plus changes too thin to show at level 0.
                 free = _enlarge(free0, level.shape)
                 free |= _dilate(changed, level.features.patch_size // 2 + 1)
-            required_depth = None
+            depth_needed = None
             if config.outline_reach > 0:
                 if first:
-                    required0 = self._required_depth(level, target)
+                    required0 = required_depth(self.depth0, target, config.outline_reach, level.class_depth,
+                                               self.plain)
                     required0 = required0 if bool(required0.any()) else None
                 if required0 is not None:
-                    required_depth = torch.where(free, _enlarge(required0, level.shape), 0)
+                    depth_needed = torch.where(free, _enlarge(required0, level.shape), 0)
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
                 # The source copied along the initial field (smooth where that is random):
@@ -484,8 +485,8 @@ class SourcePyramid:
                     vacated = _vacated(target, changed, num_classes)
                     vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
                     guide0 = guide[0].float()
-                    if required_depth is not None:
-                        guide0 = _without_old_outlines(guide0, required_depth > 0, target)
+                    if depth_needed is not None:
+                        guide0 = _without_old_outlines(guide0, depth_needed > 0, target)
                     query = torch.where(vacated, query, guide0)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
@@ -500,7 +501,7 @@ class SourcePyramid:
                 wide = first and iteration == 0
                 _match_level(level, keys, query, target, free, fy, fx,
                              rounds if wide else config.level_rounds, wide, config, generator, num_classes,
-                             required_depth)
+                             depth_needed)
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
@@ -519,17 +520,6 @@ class SourcePyramid:
                     progress(work_done / work_total)
             del query
         return output[None]
-
-    def _required_depth(self, level: _SourceLevel, target: torch.Tensor) -> torch.Tensor:
-        """(h, w) uint8 at level 0: how deep inside its class (in level-0 pixels, at most
-        ``outline_reach``) each pixel's source pixel must be: as deep as the pixel is
-        inside its target class, where the source has a class edge nearer than the
-        target has (an edge the target moved away or painted over) and the class is
-        plain; 0 elsewhere. Never deeper than the class has pixels."""
-        target_depth = _depth(target, self.config.outline_reach)
-        wanted = torch.minimum(target_depth, level.class_depth[target.long()])
-        nearer_edge = (self.depth0 < wanted) & self.plain[target.long()]
-        return torch.where(nearer_edge, wanted, 0).to(torch.uint8)
 
     def _fuse_smooth_classes(self, level: _SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
@@ -568,7 +558,7 @@ class _Matcher:
     def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
                  target_classes: torch.Tensor, generator: torch.Generator, shape,
                  coherence_cost: float = 0.0, free: torch.Tensor | None = None,
-                 changed: torch.Tensor | None = None, required_depth: torch.Tensor | None = None) -> None:
+                 changed: torch.Tensor | None = None, depth_needed: torch.Tensor | None = None) -> None:
         self.level = level
         self.free = None if free is None else free.view(shape)
         self.keys = keys
@@ -580,9 +570,9 @@ class _Matcher:
         if level.interior is not None and changed is not None:
             self.needs_interior = changed & level.class_has_interior[target_classes.long()]
         # Pixels by an edge the target paints over take pixels deep inside their class.
-        self.required_depth = None
-        if level.depth is not None and required_depth is not None and bool(required_depth.any()):
-            self.required_depth = required_depth
+        self.depth_needed = None
+        if level.depth is not None and depth_needed is not None and bool(depth_needed.any()):
+            self.depth_needed = depth_needed
         self.generator = generator
         self.shape = tuple(shape)
         self.coherence_cost = coherence_cost
@@ -623,8 +613,8 @@ class _Matcher:
         right_class |= self.allow_any
         if self.needs_interior is not None:
             right_class &= self.level.interior.index_select(0, flat) | ~self.needs_interior
-        if self.required_depth is not None:
-            right_class &= self.level.depth.index_select(0, flat) >= self.required_depth
+        if self.depth_needed is not None:
+            right_class &= self.level.depth.index_select(0, flat) >= self.depth_needed
         return cost.masked_fill_(~right_class, float("inf"))
 
     def consider(self, fy, fx, cy, cx) -> None:
@@ -973,18 +963,6 @@ def _enlarge(field: torch.Tensor, shape) -> torch.Tensor:
     return F.interpolate(field[None, None].float(), size=tuple(shape), mode="nearest")[0, 0].to(field.dtype)
 
 
-def _depth(index: torch.Tensor, reach: int) -> torch.Tensor:
-    """(h, w) uint8: each pixel's distance (chessboard, pixels) to the nearest pixel
-    of another class, at most ``reach`` (the image border is no class edge)."""
-    near = ~rim_free(index, 1)  # next to another class
-    depth = (~near).to(torch.uint8)
-    for _ in range(1, reach):
-        # Within w + 1 of another class = within 1 pixel of a pixel within w of one.
-        near = F.max_pool2d(near[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
-        depth += ~near
-    return depth
-
-
 def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The guide with the ``erased`` pixels filled smoothly from the pixels of their own
     target class around them: the generator redraws an old outline's shadow there."""
@@ -1034,9 +1012,9 @@ def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
 def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Tensor, target: torch.Tensor,
                  free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, rounds: int, wide: bool,
                  config: RefinementConfig, generator: torch.Generator, num_classes: int,
-                 required_depth: torch.Tensor | None = None) -> None:
+                 depth_needed: torch.Tensor | None = None) -> None:
     """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
-    ``required_depth``: (h, w) how deep inside its class each pixel's match must be.
+    ``depth_needed``: (h, w) how deep inside its class each pixel's match must be.
 
     ``wide``: search the whole source (long jumps, random search from half the
     image size down); otherwise only refine locally around the current field.
@@ -1065,7 +1043,7 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
             region_source = level.classes.view(h, w)[top:bottom, left:right]
             changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
             changed = changed.flatten()
-        outline = None if required_depth is None else required_depth[top:bottom, left:right].flatten()
+        outline = None if depth_needed is None else depth_needed[top:bottom, left:right].flatten()
         matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
                            coherence_cost, free[top:bottom, left:right], changed, outline)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
