@@ -40,8 +40,10 @@ def depth_in_class(index: torch.Tensor, reach: int) -> torch.Tensor:
 
 def class_depths(index: torch.Tensor, depth: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(K,) uint8: the largest depth each class has."""
-    largest = torch.zeros(num_classes, dtype=torch.uint8, device=index.device)
-    return largest.scatter_reduce_(0, index.flatten().long(), depth.flatten(), "amax")
+    # (In int64: scatter reductions are not implemented for every small dtype on every device.)
+    largest = torch.zeros(num_classes, dtype=torch.int64, device=index.device)
+    largest.scatter_reduce_(0, index.flatten().long(), depth.flatten().long(), "amax")
+    return largest.to(torch.uint8)
 
 
 def required_depth(source_depth: torch.Tensor, target: torch.Tensor, reach: int, largest: torch.Tensor,
