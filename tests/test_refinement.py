@@ -280,3 +280,33 @@ def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
     # Otherwise part of the shadow is copied back (pixels keep their own or take rim pixels).
     assert means[0, 0.3, True] < light - 0.1, means
     assert means[3, 0.0, True] < light - 0.1, means
+
+
+def test_sky_copied_above_a_raised_horizon_joins_the_kept_sky_without_a_step():
+    # Sky: a ramp from dark (top) to pale (horizon); a field below row 40. The target
+    # raises the field to row 24, so the sky just above it is copied from the pale
+    # sky above the old horizon. The last vote mixes those copies into the kept sky
+    # next to them; the fused sky must join the kept sky, not keep a step there.
+    rng = np.random.default_rng(4)
+    height, width = 48, 64
+    ramp = np.linspace(40, 220, 40)[:, None, None]
+    image = np.zeros((height, width, 3))
+    image[:40] = ramp + rng.normal(0, 1.0, (40, width, 3))
+    image[40:] = [200, 170, 20] + rng.normal(0, 25, (8, width, 3))
+    image = image.clip(0, 255).astype(np.uint8)
+    labels = np.zeros((height, width), np.int64)
+    labels[40:] = 1
+    target = labels.copy()
+    target[24:] = 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    config = FAST.replace(start_size=64, fusion_max_gradient=1.0)
+    guide = source.clone()
+    guide[..., 16:24, :] = source[..., 32:40, :]  # the generator draws haze above the new horizon
+    output = refine(source, source_index, target_index, guide, num_classes=2, config=config)[0]
+    rows = output.mean(dim=(0, 2))  # mean over channels and columns, per row
+    steps = (rows[1:24] - rows[:23]).abs()
+    ramp_step = float((source[0].mean(dim=(0, 2))[1:40] - source[0].mean(dim=(0, 2))[:39]).abs().mean())
+    # The kept sky ends 8 rows above the new horizon; no step there (or anywhere)
+    # much above the ramp's own (bounded by the mixed pixels, the fill jumped by
+    # four times it at the kept sky's edge).
+    assert float(steps.max()) < 2 * ramp_step, (steps, ramp_step)

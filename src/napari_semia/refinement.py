@@ -513,7 +513,7 @@ class SourcePyramid:
                     output = _even_out_seams(output, target, fy, fx, config.seam_radius,
                                              self._seam_factor(number))
                     output, correction = self._fuse_smooth_classes(level, first, output, target, free,
-                                                                   fy, fx, correction)
+                                                                   fy, fx, correction, radius)
                 query = output
                 work_done += passes[number] / iterations
                 if progress is not None:
@@ -523,16 +523,21 @@ class SourcePyramid:
 
     def _fuse_smooth_classes(self, level: _SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                             correction: torch.Tensor | None):
+                             correction: torch.Tensor | None, vote_radius: int):
         """``output`` with the free pixels of smooth classes re-solved (``seam_fusion``),
         and the change made (the next level's first guess, upsampled); the
-        change of the level below (``correction``) is this level's first guess."""
+        change of the level below (``correction``) is this level's first guess.
+        ``vote_radius``: how far the last vote reached past the free pixels."""
         total = self.config.fusion_iterations
         # Above level 0, a fifth (at least one, unless the solve is off).
         iterations = total if first else -(-total // 5)
         if level.rim_free is None or iterations <= 0:
             return output, None
-        solve = free & self.smooth[target.long()]
+        # The vote mixed the copied pieces into the kept pixels next to them: those are
+        # solved too, so that the solve is bounded by pixels that are the source's own
+        # (bounded by the mixed ones, a pale band copied down to a horizon kept a
+        # step at its top).
+        solve = _dilate(free, vote_radius) & self.smooth[target.long()]
         if not bool(solve.any()):
             return output, None
         start = None
