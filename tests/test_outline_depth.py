@@ -25,3 +25,18 @@ def test_required_depth_only_where_the_source_edge_is_nearer_and_the_class_eligi
     # Inside the old square too, by its edge, not at its centre (3 px from every edge).
     assert int(needed[5, 10]) == 3 and int(needed[10, 10]) == 0
     assert not required_depth(source_depth, target, 3, largest, torch.tensor([False, True])).any()
+
+
+def test_old_outline_fill_smooths_the_guide_within_its_class_only():
+    from napari_semia.refinement import _without_old_outlines
+
+    target = torch.zeros(20, 30, dtype=torch.int64)
+    target[:, 20:] = 1
+    guide = torch.zeros(3, 20, 30)
+    guide[:, :, 20:] = 5.0  # class 1: far brighter
+    guide[:, 10, :20] = -1.0  # a dark line across class 0 (an old outline the generator redraws)
+    erased = torch.zeros(20, 30, dtype=torch.bool)
+    erased[9:12, :20] = True
+    filled = _without_old_outlines(guide, erased, target)
+    assert float(filled[:, 10, :20].abs().max()) < 0.05  # the line is gone, class 1 did not bleed in
+    assert torch.equal(filled[:, ~erased], guide[:, ~erased])  # nothing else moves

@@ -310,3 +310,34 @@ def test_sky_copied_above_a_raised_horizon_joins_the_kept_sky_without_a_step():
     # much above the ramp's own (bounded by the mixed pixels, the fill jumped by
     # four times it at the kept sky's edge).
     assert float(steps.max()) < 2 * ramp_step, (steps, ramp_step)
+
+
+def test_a_thin_class_drawn_over_an_old_outline_keeps_its_colour_at_every_level():
+    # Light class 0 with a dark block (class 1) and, beside it, a 3-px red strip
+    # (class 2). The target removes the block and draws a 1-px red line where it
+    # was: the line must still be red at the finer levels, where the depth asked of
+    # the class around it (judged at level 0) is more than the thin class has.
+    rng = np.random.default_rng(5)
+    height, width = 96, 128
+    image = 200 + rng.normal(0, 2, (height, width, 3))
+    labels = np.zeros((height, width), np.int64)
+    labels[30:66, 40:88] = 1
+    image[labels == 1] = [40, 50, 40]
+    labels[30:66, 88:91] = 2
+    image[labels == 2] = [220, 30, 30]
+    image = image.clip(0, 255).astype(np.uint8)
+    target = labels.copy()
+    target[labels == 1] = 0
+    target[48, 44:84] = 2
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    redness = {}
+    for reach in (0, 3):
+        config = FAST.replace(start_size=32, outline_reach=reach)
+        output = refine(source, source_index, target_index, None, num_classes=3, config=config)[0]
+        # R - G along the line (network units; the last vote blends a 1-px line with
+        # the grey around it, so it is far from pure red either way).
+        redness[reach] = float((output[0, 48, 48:80] - output[1, 48, 48:80]).mean())
+    assert redness[0] > 0.2, redness
+    # As red with the depth rule as without (asked the depth of the grey around it
+    # at the finer levels, a third of the red was lost).
+    assert redness[3] > redness[0] - 0.05, redness

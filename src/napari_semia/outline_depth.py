@@ -15,7 +15,8 @@ the rule costs structure: a zebra's neck copied from deep inside its body
 loses its own stripes, and a tree's crown moved over its old outline shows a
 seam of pieces from deep inside the crown.
 
-Depths are chessboard distances in level-0 pixels, capped at the reach.
+Depths count level-0 pixels to the nearest other class (chessboard distance
+minus one), capped at the reach.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from .seam_fusion import rim_free
 
 
 def depth_in_class(index: torch.Tensor, reach: int) -> torch.Tensor:
-    """(h, w) uint8: each pixel's distance (chessboard, pixels) to the nearest pixel
-    of another class, at most ``reach`` (the image border is no class edge)."""
+    """(h, w) uint8: how many pixels of its own class lie between each pixel and the
+    nearest pixel of another class (chessboard distance minus one: 0 next to
+    another class), at most ``reach`` (the image border is no class edge)."""
     near = ~rim_free(index, 1)  # next to another class
     depth = (~near).to(torch.uint8)
     for _ in range(1, reach):

@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from .layout_tensors import bounding_box, to_onehot
 from .outline_depth import class_depths, depth_in_class, required_depth
 from .region_fill import connected_components, region_shifts
-from .seam_fusion import fuse, rim_free, smooth_classes
+from .seam_fusion import class_gradients, classes_within, fuse, rim_free
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,8 @@ class RefinementConfig:
             raise ValueError("max_level_factor must be above 1")
         if self.tile < 32:
             raise ValueError("tile must be at least 32")
+        if not 0 <= self.outline_reach < 256:
+            raise ValueError("outline_reach must be between 0 and 255")
 
     def replace(self, **changes) -> RefinementConfig:
         return replace(self, **changes)
@@ -315,7 +317,7 @@ class _SourceLevel:
     rim_free: torch.Tensor | None = None  # (h, w) bool: no other class nearby (seam fusion's gradients)
     class_has_interior: torch.Tensor | None = None  # (K,) bool
     depth: torch.Tensor | None = None  # (N,) uint8: level-0 pixels to another class, at most outline_reach
-    class_depth: torch.Tensor | None = None  # (K,) the largest depth of each class
+    class_depth: torch.Tensor | None = None  # (K,) the largest depth of each class at this level
 
     @property
     def missing(self) -> torch.Tensor:
@@ -376,8 +378,8 @@ class SourcePyramid:
             level_index = resize_labels(index, shape, self.num_classes)
             if number == 0:
                 # Smoothness is judged once, at the working size, for every level.
-                self.smooth = smooth_classes(level_image, level_index, self.num_classes,
-                                             config.fusion_max_gradient)
+                gradients = class_gradients(level_image, level_index, self.num_classes)
+                self.smooth = classes_within(gradients, config.fusion_max_gradient)
             features = _FeatureSpace.fit(level_image, self.num_classes, config)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
@@ -402,10 +404,11 @@ class SourcePyramid:
                 # reach scaled to a 4096-px level would cost seconds.
                 if first:
                     self.depth0 = depth_in_class(level_index, config.outline_reach)
-                    class_depth = class_depths(level_index, self.depth0, self.num_classes)
-                    self.plain = smooth_classes(level_image, level_index, self.num_classes,
-                                                config.outline_max_gradient)
-                depth = _enlarge(self.depth0, shape).flatten()
+                    self.plain = classes_within(gradients, config.outline_max_gradient)
+                depth = _enlarge(self.depth0, shape)
+                # Per level: a class too thin to show at level 0 has no depth of its own there.
+                class_depth = class_depths(level_index, depth, self.num_classes)
+                depth = depth.flatten()
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(_class_dtype(self.num_classes)),
@@ -471,7 +474,10 @@ class SourcePyramid:
                                                self.plain)
                     required0 = required0 if bool(required0.any()) else None
                 if required0 is not None:
-                    depth_needed = torch.where(free, _enlarge(required0, level.shape), 0)
+                    # Never deeper than the class has pixels at this level (a thin class
+                    # drawn where level 0 saw the class around it).
+                    depth_needed = torch.minimum(torch.where(free, _enlarge(required0, level.shape), 0),
+                                                 level.class_depth[target.long()])
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
                 # The source copied along the initial field (smooth where that is random):
@@ -657,11 +663,15 @@ class _Matcher:
             key_norms = keys.square().sum(1)
             rows = torch.nonzero(free & (classes == k)).flatten()
             rim = None if self.needs_interior is None else ~level.interior.index_select(0, sample)
+            depth = None if self.depth_needed is None else level.depth.index_select(0, sample)
             for chunk in rows.split(4096):
                 query = self.query.index_select(0, chunk)
                 distance = key_norms[None] - 2 * query @ keys.T
                 if rim is not None:
                     distance.masked_fill_(self.needs_interior.index_select(0, chunk)[:, None] & rim[None],
+                                          float("inf"))
+                if depth is not None:
+                    distance.masked_fill_(depth[None] < self.depth_needed.index_select(0, chunk)[:, None],
                                           float("inf"))
                 best = sample[distance.argmin(1)].int()
                 cy[chunk], cx[chunk] = best // w, best % w

@@ -46,22 +46,32 @@ RIM_WIDTH = 2
 _ANCHOR = 1e-4
 
 
-def smooth_classes(image: torch.Tensor, index: torch.Tensor, num_classes: int,
-                   max_gradient: float) -> torch.Tensor:
-    """(K,) bool: classes whose neighbour differences inside the class (``image``
-    (C, H, W), ``index`` (H, W)) are at most ``max_gradient`` nine times in ten."""
-    smooth = torch.zeros(num_classes, dtype=torch.bool, device=index.device)
-    if max_gradient <= 0:
-        return smooth
+def class_gradients(image: torch.Tensor, index: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(K,) float: the value that nine in ten differences between neighbouring pixels
+    inside each class (``image`` (C, H, W), summed over channels; ``index``
+    (H, W)) do not exceed; inf for a class with no two neighbouring pixels."""
+    gradients = torch.full((num_classes,), float("inf"), device=index.device)
     index = index.long()
     steps = [((image[:, :, 1:] - image[:, :, :-1]).abs().sum(0), index[:, 1:], index[:, :-1]),
              ((image[:, 1:] - image[:, :-1]).abs().sum(0), index[1:], index[:-1])]
     for k in range(num_classes):
         values = torch.cat([step[(a == k) & (b == k)] for step, a, b in steps])
         if values.numel():
-            tenth_largest = values.kthvalue(max(1, int(0.9 * values.numel()))).values
-            smooth[k] = bool(tenth_largest <= max_gradient)
-    return smooth
+            gradients[k] = values.kthvalue(max(1, int(0.9 * values.numel()))).values
+    return gradients
+
+
+def smooth_classes(image: torch.Tensor, index: torch.Tensor, num_classes: int,
+                   max_gradient: float) -> torch.Tensor:
+    """(K,) bool: classes whose neighbour differences inside the class (``image``
+    (C, H, W), ``index`` (H, W)) are at most ``max_gradient`` nine times in ten
+    (none for ``max_gradient`` 0)."""
+    return classes_within(class_gradients(image, index, num_classes), max_gradient)
+
+
+def classes_within(gradients: torch.Tensor, max_gradient: float) -> torch.Tensor:
+    """(K,) bool: ``class_gradients`` at most ``max_gradient`` (none for 0 or less)."""
+    return (gradients <= max_gradient) & (max_gradient > 0)
 
 
 def rim_free(index: torch.Tensor, width: int = RIM_WIDTH) -> torch.Tensor:
