@@ -57,6 +57,17 @@ def _patch_distance(output, source, out_classes, src_classes, mask, size=5):
 FAST = RefinementConfig(first_level_rounds=2, first_level_iterations=2, start_size=24)
 
 
+def _plain_field_with_block(seed, height, width, noise, block, colour):
+    """Class 0: light grey with grain of ``noise`` (float RGB, not yet clipped); class 1:
+    the ``block`` (row and column slices) in ``colour``."""
+    rng = np.random.default_rng(seed)
+    image = 200 + rng.normal(0, noise, (height, width, 3))
+    labels = np.zeros((height, width), np.int64)
+    labels[block] = 1
+    image[block] = colour
+    return image, labels
+
+
 def test_level_shapes_steps_at_most_the_factor_and_end_at_full_size():
     shapes = level_shapes((1411, 1411), (256, 256), 2.0)
     assert shapes[0] == (256, 256) and shapes[-1] == (1411, 1411)
@@ -253,16 +264,12 @@ def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
     # A dark block in a light, plain class 0, with the block's shadow: a 2-px dark band
     # around it that the labels give to class 0 (as a hairline's shadow is labelled skin).
     # The target removes the block, so nothing borders there any more.
-    rng = np.random.default_rng(3)
     height, width = 48, 64
-    image = 200 + rng.normal(0, 3, (height, width, 3))
-    labels = np.zeros((height, width), np.int64)
-    labels[14:34, 20:44] = 1
+    image, labels = _plain_field_with_block(3, height, width, 3, np.s_[14:34, 20:44], [40, 60, 30])
     shadow = np.zeros((height, width), bool)
     shadow[12:36, 18:46] = True
     shadow[14:34, 20:44] = False
     image[shadow] = 90
-    image[labels == 1] = [40, 60, 30]
     image = image.clip(0, 255).astype(np.uint8)
     target = np.zeros_like(labels)
     _, source, source_index, target_index = _tensors(image, labels, target)
@@ -317,12 +324,7 @@ def test_a_thin_class_drawn_over_an_old_outline_keeps_its_colour_at_every_level(
     # (class 2). The target removes the block and draws a 1-px red line where it
     # was: the line must still be red at the finer levels, where the depth asked of
     # the class around it (judged at level 0) is more than the thin class has.
-    rng = np.random.default_rng(5)
-    height, width = 96, 128
-    image = 200 + rng.normal(0, 2, (height, width, 3))
-    labels = np.zeros((height, width), np.int64)
-    labels[30:66, 40:88] = 1
-    image[labels == 1] = [40, 50, 40]
+    image, labels = _plain_field_with_block(5, 96, 128, 2, np.s_[30:66, 40:88], [40, 50, 40])
     labels[30:66, 88:91] = 2
     image[labels == 2] = [220, 30, 30]
     image = image.clip(0, 255).astype(np.uint8)

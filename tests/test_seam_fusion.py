@@ -3,7 +3,7 @@
 import torch
 
 from napari_semia.layout_tensors import bounding_box
-from napari_semia.seam_fusion import fuse, rim_free, smooth_classes
+from napari_semia.seam_fusion import class_gradients, classes_within, fuse, rim_free
 
 
 def _sky(height=40, width=48):
@@ -25,8 +25,9 @@ def test_smooth_classes_tell_sky_from_stripes():
     stripes = (torch.arange(48) % 6 < 3).float()[None, None].expand(3, 40, 48) * 1.6 - 0.8
     image = torch.where(torch.arange(48)[None, None] < 24, sky, stripes)
     index = (torch.arange(48)[None] >= 24).long().expand(40, 48)
-    assert smooth_classes(image, index, 3, 0.1).tolist() == [True, False, False]  # absent class: not smooth
-    assert not smooth_classes(image, index, 3, 0.0).any()  # 0 turns fusion off
+    gradients = class_gradients(image, index, 3)
+    assert classes_within(gradients, 0.1).tolist() == [True, False, False]  # absent class: not smooth
+    assert not classes_within(gradients, 0.0).any()  # 0 turns fusion off
 
 
 def test_a_copied_piece_takes_the_tone_around_it_and_keeps_its_texture():

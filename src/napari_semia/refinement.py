@@ -1058,9 +1058,9 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
             region_source = level.classes.view(h, w)[top:bottom, left:right]
             changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
             changed = changed.flatten()
-        outline = None if depth_needed is None else depth_needed[top:bottom, left:right].flatten()
+        region_depth = None if depth_needed is None else depth_needed[top:bottom, left:right].flatten()
         matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
-                           coherence_cost, free[top:bottom, left:right], changed, outline)
+                           coherence_cost, free[top:bottom, left:right], changed, region_depth)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
         matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=config.sampled_candidates if wide else 0)
         fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]

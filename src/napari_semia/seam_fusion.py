@@ -61,14 +61,6 @@ def class_gradients(image: torch.Tensor, index: torch.Tensor, num_classes: int) 
     return gradients
 
 
-def smooth_classes(image: torch.Tensor, index: torch.Tensor, num_classes: int,
-                   max_gradient: float) -> torch.Tensor:
-    """(K,) bool: classes whose neighbour differences inside the class (``image``
-    (C, H, W), ``index`` (H, W)) are at most ``max_gradient`` nine times in ten
-    (none for ``max_gradient`` 0)."""
-    return classes_within(class_gradients(image, index, num_classes), max_gradient)
-
-
 def classes_within(gradients: torch.Tensor, max_gradient: float) -> torch.Tensor:
     """(K,) bool: ``class_gradients`` at most ``max_gradient`` (none for 0 or less)."""
     return (gradients <= max_gradient) & (max_gradient > 0)
