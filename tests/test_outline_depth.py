@@ -1,6 +1,14 @@
+import numpy as np
 import torch
 
-from napari_semia.outline_depth import class_depths, depth_in_class, required_depth
+from napari_semia.outline_depth import (
+    class_depths,
+    classes_near,
+    depth_in_class,
+    fringes_to_avoid,
+    required_depth,
+    visible_fringes,
+)
 
 
 def test_depth_is_the_distance_to_another_class_up_to_the_reach():
@@ -40,3 +48,65 @@ def test_old_outline_fill_smooths_the_guide_within_its_class_only():
     filled = _without_old_outlines(guide, erased, target)
     assert float(filled[:, 10, :20].abs().max()) < 0.05  # the line is gone, class 1 did not bleed in
     assert torch.equal(filled[:, ~erased], guide[:, ~erased])  # nothing else moves
+
+
+def test_classes_near_sets_a_bit_for_every_class_within_the_reach():
+    index = torch.zeros(6, 10, dtype=torch.int64)
+    index[:, 5:] = 1
+    index[0, 9] = 2
+    near = classes_near(index, 2, 3)
+    assert near.dtype == torch.int32
+    # Columns 3..4 see class 1 within 2 px; column 2 does not; class 2 only near (0, 9).
+    assert near[3].tolist() == [1, 1, 1, 3, 3, 3, 3, 2, 2, 2]
+    assert int(near[0, 7]) == 0b110 and int(near[3, 7]) == 0b010
+
+
+def test_fringes_to_avoid_are_classes_taken_away_from_around_a_pixel():
+    source = torch.zeros(30, 30, dtype=torch.int64)
+    source[5:12, 5:12] = 1
+    target = torch.zeros_like(source)
+    target[5:12, 18:25] = 1  # the square moved right
+    avoid = fringes_to_avoid(classes_near(source, 2, 2), source, target, 2, 2)
+    # The old square and its rim must copy class-0 pixels with no class 1 nearby ...
+    assert int(avoid[8, 8]) == 0b10 and int(avoid[4, 8]) == 0b10 and int(avoid[8, 13]) == 0b10
+    # ... but not by the new square (its rim is wanted there), nor far from both.
+    assert int(avoid[8, 16]) == 0 and int(avoid[20, 20]) == 0 and int(avoid[8, 19]) == 0
+    # The new square's centre, where class 0 was, copies the old square's centre.
+    assert int(avoid[8, 21]) == 0b01
+
+
+def test_a_fringe_is_kept_where_too_few_pixels_of_the_class_lie_outside_it():
+    # Class 0 is a thin band beside class 1: every class-0 pixel has class 1 nearby,
+    # so a region painted class 0 away from class 1 cannot avoid it.
+    source = torch.ones(20, 20, dtype=torch.int64)
+    source[:, :2] = 0
+    target = source.clone()
+    target[10:18, 6:14] = 0
+    source_near = classes_near(source, 2, 2)
+    assert not fringes_to_avoid(source_near, source, target, 2, 2).any()
+    # With the band wide enough, the painted square's centre avoids class 1.
+    source[:, :8] = 0
+    target = source.clone()
+    target[10:18, 10:18] = 0
+    avoid = fringes_to_avoid(classes_near(source, 2, 2), source, target, 2, 2)
+    assert int(avoid[14, 14]) == 0b10
+
+
+def test_only_fringes_that_show_are_avoided():
+    # Class 0 (grainy light grey) around a square of class 1. With a dark 2-px band
+    # around the square, class 1's fringe shows in class 0; without it, it does not
+    # (and class 0's rim shows nothing in class 1 either way).
+    rng = np.random.default_rng(0)
+    index = torch.zeros(40, 40, dtype=torch.int64)
+    index[12:28, 12:28] = 1
+    image = torch.from_numpy(rng.normal(0.5, 0.1, (3, 40, 40)))
+    image[:, 12:28, 12:28] = -0.5
+    near = classes_near(index, 3, 2)
+    assert visible_fringes(image, index, near, 2, 1.0).tolist() == [0, 0]
+    image[:, 10:30, 10:30][:, index[10:30, 10:30] == 0] = 0.0  # the band
+    assert visible_fringes(image, index, near, 2, 1.0).tolist() == [0b10, 0]
+    # The target moves the square away: only a visible fringe is avoided.
+    target = torch.zeros_like(index)
+    visible = visible_fringes(image, index, near, 2, 1.0)
+    assert int(fringes_to_avoid(near, index, target, 3, 2, visible)[11, 20]) == 0b10
+    assert not fringes_to_avoid(near, index, target, 3, 2, torch.zeros_like(visible)).any()

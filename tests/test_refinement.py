@@ -277,7 +277,7 @@ def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
     # (reach, plain threshold): off; on; on, but class 0 counts as textured.
     for reach, max_gradient in ((0, 0.3), (3, 0.3), (3, 0.0)):
         config = FAST.replace(start_size=64, outline_reach=reach, outline_max_gradient=max_gradient,
-                              seam_radius=0)
+                              seam_radius=0, fringe_reach=0)
         for guide in (None, _guide(source, (height, width))):
             output = refine(source, source_index, target_index, guide, num_classes=2, config=config)
             means[reach, max_gradient, guide is None] = float(output[0][:, torch.from_numpy(shadow)].mean())
@@ -287,6 +287,35 @@ def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
     # Otherwise part of the shadow is copied back (pixels keep their own or take rim pixels).
     assert means[0, 0.3, True] < light - 0.1, means
     assert means[3, 0.0, True] < light - 0.1, means
+
+
+def test_a_moved_objects_fringe_in_a_textured_class_leaves_no_trace_at_its_old_place():
+    # A dark block in a grainy class 0 (textured: the depth rule does not apply) with
+    # a brownish 2-px fringe around it that the labels give to class 0 (a gland's
+    # halo in the stroma). The target moves the block right; its old place and old
+    # fringe must look like class 0 away from the block.
+    height, width = 48, 96
+    image, labels = _plain_field_with_block(6, height, width, 25, np.s_[14:34, 12:32], [60, 40, 20])
+    fringe = np.zeros((height, width), bool)
+    fringe[12:36, 10:34] = True
+    fringe[14:34, 12:32] = False
+    image[fringe] = [150, 110, 60]
+    image = image.clip(0, 255).astype(np.uint8)
+    target = np.zeros_like(labels)
+    target[14:34, 60:80] = 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    old_place = torch.from_numpy(fringe | (labels == 1))
+    # R - B (network units): class 0 away from the block, then over the old place.
+    background = float((source[0][0] - source[0][2])[:, 40:].mean())
+    found = {}
+    for reach in (0, 3):
+        config = FAST.replace(start_size=48, outline_reach=0, fringe_reach=reach)
+        output = refine(source, source_index, target_index, _guide(source, (48, 96)), num_classes=2,
+                        config=config)
+        found[reach] = float((output[0, 0] - output[0, 2])[old_place].mean())
+    assert abs(found[3] - background) < 0.05, (found, background)
+    # Without the rule the old fringe is copied back (kept in place or taken as rim).
+    assert found[0] > background + 0.1, (found, background)
 
 
 def test_sky_copied_above_a_raised_horizon_joins_the_kept_sky_without_a_step():

@@ -37,6 +37,12 @@ the class the target asks for* (label-constrained patch correspondence, as in
   generator's output smoothed over there: the source's shadow or fringe along
   the old edge is labelled as the class beside it and would otherwise stay as
   a line (and the generator redraws it).
+* Where the target takes a class away from around a pixel (a gland moved off,
+  a tree removed), the pixel takes a source pixel with none of that class
+  within ``fringe_reach``, in every class, and level 0 queries its class
+  around it there: a class's fringe, labelled as the class beside it (a
+  gland's brown halo in the stroma), would otherwise trace the old outline
+  (``outline_depth.fringes_to_avoid``).
 
 * At the end of each level, seams between copied pixels and pixels that keep
   their own source pixel are evened out per class: the step in mean colour
@@ -72,7 +78,15 @@ import torch
 import torch.nn.functional as F
 
 from .layout_tensors import bounding_box, to_onehot
-from .outline_depth import class_depths, depth_in_class, required_depth
+from .outline_depth import (
+    class_bits_dtype,
+    class_depths,
+    classes_near,
+    depth_in_class,
+    fringes_to_avoid,
+    required_depth,
+    visible_fringes,
+)
 from .region_fill import connected_components, region_shifts
 from .seam_fusion import class_gradients, classes_within, fuse, rim_free
 
@@ -127,6 +141,18 @@ class RefinementConfig:
     beside it) would otherwise stay as a line where nothing borders any more.
     Only in *plain* classes (``outline_max_gradient``; ``outline_depth``). 0
     lets them take any pixel."""
+    fringe_reach: int = 3
+    """Where the target takes a class away from around a pixel (a gland moved off,
+    a tree removed), the pixel copies a source pixel with none of that class within
+    this many level-0 pixels, as far as enough pixels of its class are (of every
+    class, textured or plain): the class's fringe, labelled as the class around
+    it (a gland's brown halo in the stroma, leaves' tint in the sky), would
+    otherwise trace the old outline. 0 turns it off (so do more than 63 classes)."""
+    fringe_min_contrast: float = 1.0
+    """Only fringes that show count for ``fringe_reach``: the class's mean colour
+    near the other class differs from its mean elsewhere by at least this many
+    of its standard deviations (a gland's halo in stroma: 1.2; grass by a zebra:
+    0.5, where asking for grass away from the zebra only costs texture)."""
     outline_max_gradient: float = 0.3
     """Classes where nine in ten differences between neighbouring source pixels are
     at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
@@ -165,6 +191,8 @@ class RefinementConfig:
             raise ValueError("tile must be at least 32")
         if not 0 <= self.outline_reach < 256:
             raise ValueError("outline_reach must be between 0 and 255")
+        if not 0 <= self.fringe_reach <= 64:
+            raise ValueError("fringe_reach must be between 0 and 64")
 
     def replace(self, **changes) -> RefinementConfig:
         return replace(self, **changes)
@@ -318,6 +346,7 @@ class _SourceLevel:
     class_has_interior: torch.Tensor | None = None  # (K,) bool
     depth: torch.Tensor | None = None  # (N,) uint8: level-0 pixels to another class, at most outline_reach
     class_depth: torch.Tensor | None = None  # (K,) the largest depth of each class at this level
+    near: torch.Tensor | None = None  # (N,) bit set of the classes within fringe_reach (level-0 pixels)
 
     @property
     def missing(self) -> torch.Tensor:
@@ -373,7 +402,8 @@ class SourcePyramid:
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
         self.levels: list[_SourceLevel] = []
-        self.smooth = self.plain = self.depth0 = None
+        self.smooth = self.plain = self.depth0 = self.near0 = self.visible_fringes = None
+        fringes = config.fringe_reach > 0 and class_bits_dtype(self.num_classes) is not None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
             level_index = resize_labels(index, shape, self.num_classes)
             if number == 0:
@@ -409,6 +439,17 @@ class SourcePyramid:
                 # Per level: a class too thin to show at level 0 has no depth of its own there.
                 class_depth = class_depths(level_index, depth, self.num_classes)
                 depth = depth.flatten()
+            near = None
+            if fringes:
+                # Also judged at level 0 and enlarged.
+                if first:
+                    self.near0 = classes_near(level_index, config.fringe_reach, self.num_classes)
+                    self.visible_fringes = visible_fringes(level_image, level_index, self.near0,
+                                                           self.num_classes, config.fringe_min_contrast)
+                    if not bool(self.visible_fringes.any()):
+                        self.near0 = None  # no fringe shows: nothing to keep per pixel
+                if self.near0 is not None:
+                    near = _enlarge(self.near0, shape).flatten()
             self.levels.append(_SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(_class_dtype(self.num_classes)),
@@ -416,7 +457,7 @@ class SourcePyramid:
                 class_order=order, class_start=start, class_count=count,
                 interior=interior, class_has_interior=class_has_interior,
                 rim_free=rim_free(level_index) if bool(self.smooth.any()) else None,
-                depth=depth, class_depth=None if depth is None else class_depth,
+                depth=depth, class_depth=None if depth is None else class_depth, near=near,
             ))
 
     @property
@@ -478,6 +519,17 @@ class SourcePyramid:
                     # drawn where level 0 saw the class around it).
                     depth_needed = torch.minimum(torch.where(free, _enlarge(required0, level.shape), 0),
                                                  level.class_depth[target.long()])
+            fringes_avoided = None
+            if self.near0 is not None:
+                if first:
+                    avoid0 = fringes_to_avoid(self.near0, level.classes.view(level.shape), target,
+                                              config.fringe_reach, num_classes, self.visible_fringes)
+                    avoid0 = avoid0 if bool(avoid0.any()) else None
+                if avoid0 is not None:
+                    # Only what the pixel's class at this level can avoid (a thin class
+                    # drawn where level 0 saw the class around it).
+                    fringes_avoided = torch.where(free, _enlarge(avoid0, level.shape), 0)
+                    fringes_avoided &= self.visible_fringes[target.long()]
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
                 # The source copied along the initial field (smooth where that is random):
@@ -487,13 +539,27 @@ class SourcePyramid:
                 # what was removed there.
                 copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
                 query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
+                vacated = _vacated(target, changed, num_classes)
+                vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
                 if guide is not None:
-                    vacated = _vacated(target, changed, num_classes)
-                    vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
                     guide0 = guide[0].float()
                     if depth_needed is not None:
                         guide0 = _without_old_outlines(guide0, depth_needed > 0, target)
                     query = torch.where(vacated, query, guide0)
+                if fringes_avoided is not None:
+                    # Pixels that must lose a fringe and would query it (their own source
+                    # pixel, or the one an object's leaving copied them from) query their
+                    # class around them instead. Not the generator's new objects: a sky
+                    # hole in foliage would query its rim, tinted by the leaves; nor
+                    # vacated pixels copied from elsewhere: a field erased to sky
+                    # would query a smooth guess instead of real sky.
+                    # (Within twice the reach: a fringe fades out rather than ending.)
+                    near_wide = classes_near(level.classes.view(level.shape), 2 * config.fringe_reach,
+                                             num_classes)
+                    from_fringe = (near_wide.flatten()[(fy * level.shape[1] + fx).flatten()].view(level.shape)
+                                   & fringes_avoided) != 0
+                    refill = from_fringe & (vacated | ~changed)
+                    query = _without_old_outlines(query, refill, target)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = _upsample_field(fy, fx, level.shape)
@@ -507,7 +573,7 @@ class SourcePyramid:
                 wide = first and iteration == 0
                 _match_level(level, keys, query, target, free, fy, fx,
                              rounds if wide else config.level_rounds, wide, config, generator, num_classes,
-                             depth_needed)
+                             depth_needed, fringes_avoided)
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
@@ -569,7 +635,8 @@ class _Matcher:
     def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
                  target_classes: torch.Tensor, generator: torch.Generator, shape,
                  coherence_cost: float = 0.0, free: torch.Tensor | None = None,
-                 changed: torch.Tensor | None = None, depth_needed: torch.Tensor | None = None) -> None:
+                 changed: torch.Tensor | None = None, depth_needed: torch.Tensor | None = None,
+                 fringes_avoided: torch.Tensor | None = None) -> None:
         self.level = level
         self.free = None if free is None else free.view(shape)
         self.keys = keys
@@ -584,6 +651,10 @@ class _Matcher:
         self.depth_needed = None
         if level.depth is not None and depth_needed is not None and bool(depth_needed.any()):
             self.depth_needed = depth_needed
+        # Pixels a class was taken away from take pixels without that class nearby.
+        self.avoid = None
+        if level.near is not None and fringes_avoided is not None and bool(fringes_avoided.any()):
+            self.avoid = fringes_avoided
         self.generator = generator
         self.shape = tuple(shape)
         self.coherence_cost = coherence_cost
@@ -626,6 +697,8 @@ class _Matcher:
             right_class &= self.level.interior.index_select(0, flat) | ~self.needs_interior
         if self.depth_needed is not None:
             right_class &= self.level.depth.index_select(0, flat) >= self.depth_needed
+        if self.avoid is not None:
+            right_class &= (self.level.near.index_select(0, flat) & self.avoid) == 0
         return cost.masked_fill_(~right_class, float("inf"))
 
     def consider(self, fy, fx, cy, cx) -> None:
@@ -664,6 +737,7 @@ class _Matcher:
             rows = torch.nonzero(free & (classes == k)).flatten()
             rim = None if self.needs_interior is None else ~level.interior.index_select(0, sample)
             depth = None if self.depth_needed is None else level.depth.index_select(0, sample)
+            near = None if self.avoid is None else level.near.index_select(0, sample)
             for chunk in rows.split(4096):
                 query = self.query.index_select(0, chunk)
                 distance = key_norms[None] - 2 * query @ keys.T
@@ -672,6 +746,9 @@ class _Matcher:
                                           float("inf"))
                 if depth is not None:
                     distance.masked_fill_(depth[None] < self.depth_needed.index_select(0, chunk)[:, None],
+                                          float("inf"))
+                if near is not None:
+                    distance.masked_fill_((near[None] & self.avoid.index_select(0, chunk)[:, None]) != 0,
                                           float("inf"))
                 best = sample[distance.argmin(1)].int()
                 cy[chunk], cx[chunk] = best // w, best % w
@@ -972,10 +1049,19 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
 
 
 def _enlarge(field: torch.Tensor, shape) -> torch.Tensor:
-    """(h, w) bool or small-integer field -> ``shape`` (nearest), same dtype."""
+    """(h, w) field of any dtype -> ``shape`` (nearest, the pixels ``F.interpolate``
+    picks), same dtype: bit sets of classes do not survive a trip through float."""
     if tuple(field.shape) == tuple(shape):
         return field
-    return F.interpolate(field[None, None].float(), size=tuple(shape), mode="nearest")[0, 0].to(field.dtype)
+    rows, cols = (_nearest_indices(size, new, field.device) for size, new in zip(field.shape, shape))
+    return field.index_select(0, rows).index_select(1, cols)
+
+
+def _nearest_indices(size: int, new_size: int, device) -> torch.Tensor:
+    # As interpolate's "nearest": floor(i * (size / new_size)) in float32.
+    scale = torch.tensor(size / new_size, dtype=torch.float32)
+    index = (torch.arange(new_size, dtype=torch.float32) * scale).floor().long().clamp_max(size - 1)
+    return index.to(device)
 
 
 def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -1027,9 +1113,11 @@ def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
 def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Tensor, target: torch.Tensor,
                  free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, rounds: int, wide: bool,
                  config: RefinementConfig, generator: torch.Generator, num_classes: int,
-                 depth_needed: torch.Tensor | None = None) -> None:
+                 depth_needed: torch.Tensor | None = None,
+                 fringes_avoided: torch.Tensor | None = None) -> None:
     """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
-    ``depth_needed``: (h, w) how deep inside its class each pixel's match must be.
+    ``depth_needed``: (h, w) how deep inside its class each pixel's match must be;
+    ``fringes_avoided``: (h, w) bit sets of the classes it must have none of nearby.
 
     ``wide``: search the whole source (long jumps, random search from half the
     image size down); otherwise only refine locally around the current field.
@@ -1059,8 +1147,9 @@ def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Ten
             changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
             changed = changed.flatten()
         region_depth = None if depth_needed is None else depth_needed[top:bottom, left:right].flatten()
+        region_avoid = None if fringes_avoided is None else fringes_avoided[top:bottom, left:right].flatten()
         matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
-                           coherence_cost, free[top:bottom, left:right], changed, region_depth)
+                           coherence_cost, free[top:bottom, left:right], changed, region_depth, region_avoid)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
         matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=config.sampled_candidates if wide else 0)
         fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]
