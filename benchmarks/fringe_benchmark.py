@@ -30,13 +30,16 @@ BAND, CLEAN, FRINGE = 4, 6, 3
 
 
 def _distance_to(index: np.ndarray, k: int) -> np.ndarray:
+    if not (index == k).any():  # (the transform gives -1 everywhere then)
+        return np.full(index.shape, np.iinfo(np.int32).max)
     return ndi.distance_transform_cdt(index != k, metric="chessboard")
 
 
 def fringe_tints(output, source, source_index, target_index, pairs):
     """Per visible pair (k, j): (mean tint, share over 0.5, band pixels)."""
-    out = output.astype(float).reshape(-1, output.shape[-1] if output.ndim == 3 else 1)
-    src = source.astype(float).reshape(out.shape)
+    out = np.atleast_3d(output).astype(float)
+    out = out.reshape(-1, out.shape[-1])
+    src = np.atleast_3d(source).astype(float)[..., :out.shape[-1]].reshape(-1, out.shape[-1])
     results = {}
     for k, j in pairs:
         source_distance, target_distance = _distance_to(source_index, j), _distance_to(target_index, j)
@@ -60,7 +63,6 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
 
-    import torch
     from skimage import io
 
     from napari_semia.model import SemiaModel
@@ -74,17 +76,20 @@ def main(argv=None) -> int:
         raise SystemExit("this benchmark reads sources at their working size (the built-in samples)")
     source_index = level.classes.view(level.shape).long()
     image = level.pixels.view(-1, *level.shape)
-    near = classes_near(source_index, model.refinement.fringe_reach, model.num_classes)
-    visible = visible_fringes(image, source_index, near, model.num_classes, model.refinement.fringe_min_contrast)
-    pairs = [(k, j) for k in range(model.num_classes) for j in range(model.num_classes) if int(visible[k]) >> j & 1]
+    config, classes = model.refinement, range(model.num_classes)
+    near = classes_near(source_index, config.fringe_reach, model.num_classes)
+    visible = visible_fringes(image, source_index, near, model.num_classes, config.fringe_min_contrast)
+    pairs = [(k, j) for k in classes for j in classes if int(visible[k]) >> j & 1]
     target_index = model.codec.encode(target)
     outputs, report = {}, {"pairs": [f"{k}<-{j}" for k, j in pairs]}
-    for name, reach in (("off", 0), ("on", model.refinement.fringe_reach)):
-        # A model per setting: its source pyramid is built for its settings.
-        setting = SemiaModel.load(args.demo / "model.semia", device="cpu")
-        setting.refinement = setting.refinement.replace(fringe_reach=reach)
+    for name in ("off", "on"):
+        setting = model
+        if name == "off":  # a model of its own: its source pyramid is built for its settings
+            setting = SemiaModel.load(args.demo / "model.semia", device="cpu")
+            setting.refinement = setting.refinement.replace(fringe_reach=0)
         outputs[name] = setting.synthesize(target)
-        report[name] = fringe_tints(outputs[name], model.full_image, source_index.numpy(), target_index, pairs)
+        report[name] = fringe_tints(outputs[name], model.full_image, source_index.numpy(), target_index,
+                                    pairs)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fringe.json").write_text(json.dumps(report, indent=2))
     for name, output in outputs.items():
@@ -99,8 +104,8 @@ def main(argv=None) -> int:
     io.imsave(args.out / "montage.png", np.kron(row, np.ones((3, 3, 1), row.dtype)), check_contrast=False)
     for name in ("off", "on"):
         for pair, figures in report[name].items():
-            print(f"{name:3s} {pair}: tint {figures['tint']:.2f}, tinted share {figures['tinted_share']:.2f}, "
-                  f"{figures['band_pixels']} band pixels")
+            print(f"{name:3s} {pair}: tint {figures['tint']:.2f}, "
+                  f"tinted share {figures['tinted_share']:.2f}, {figures['band_pixels']} band pixels")
     return 0
 
 

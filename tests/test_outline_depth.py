@@ -110,3 +110,13 @@ def test_only_fringes_that_show_are_avoided():
     visible = visible_fringes(image, index, near, 2, 1.0)
     assert int(fringes_to_avoid(near, index, target, 3, 2, visible)[11, 20]) == 0b10
     assert not fringes_to_avoid(near, index, target, 3, 2, torch.zeros_like(visible)).any()
+
+
+def test_class_bit_sets_hold_every_class_up_to_63():
+    index = torch.zeros(8, 8, dtype=torch.int64)
+    index[:, 4:] = 30
+    near = classes_near(index, 1, 31)
+    assert near.dtype == torch.int32 and int(near[0, 3]) == (1 | 1 << 30) and bool((near > 0).all())
+    index[:, 4:] = 62
+    near = classes_near(index, 1, 63)
+    assert near.dtype == torch.int64 and int(near[0, 3]) == (1 | 1 << 62) and int(near[0, 7]) == 1 << 62

@@ -68,6 +68,19 @@ def _plain_field_with_block(seed, height, width, noise, block, colour):
     return image, labels
 
 
+def test_enlarging_a_field_picks_the_pixels_interpolate_picks_and_keeps_every_bit():
+    from napari_semia.refinement import _enlarge
+
+    field = torch.randint(0, 2**31 - 1, (17, 23), dtype=torch.int32)
+    for shape in ((40, 50), (17, 23), (61, 29), (256, 300)):
+        expected = F.interpolate(field[None, None].double(), size=shape, mode="nearest")[0, 0].long()
+        enlarged = _enlarge(field, shape)
+        assert enlarged.dtype == torch.int32 and torch.equal(enlarged.long(), expected)
+    # Through float32 (as before), bits above 2**24 were lost.
+    assert not torch.equal(F.interpolate(field[None, None].float(), size=(40, 50))[0, 0].int(),
+                           _enlarge(field, (40, 50)))
+
+
 def test_level_shapes_steps_at_most_the_factor_and_end_at_full_size():
     shapes = level_shapes((1411, 1411), (256, 256), 2.0)
     assert shapes[0] == (256, 256) and shapes[-1] == (1411, 1411)

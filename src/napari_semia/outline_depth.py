@@ -28,6 +28,7 @@ body, which has its own stripes.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -85,14 +86,19 @@ def class_bits_dtype(num_classes: int) -> torch.dtype | None:
 
 def classes_near(index: torch.Tensor, reach: int, num_classes: int) -> torch.Tensor:
     """(h, w) bit set (``class_bits_dtype``): the classes with a pixel within ``reach``
-    of each pixel (chessboard distance; its own class included)."""
+    of each pixel (chessboard distance; its own class included).
+
+    The fringe functions work on the CPU (they run at the working size) and
+    return to ``index``'s device: bit shifts and wide integers are not
+    implemented on every accelerator (MPS has no float64 either)."""
     dtype = class_bits_dtype(num_classes)
-    near = torch.zeros(index.shape, dtype=dtype, device=index.device)
-    for k in torch.unique(index).tolist():
-        of_class = (index == k).float()[None, None]
+    cpu_index = index.cpu()
+    near = torch.zeros(cpu_index.shape, dtype=dtype)
+    for k in torch.unique(cpu_index).tolist():
+        of_class = (cpu_index == k).float()[None, None]
         within = F.max_pool2d(of_class, 2 * reach + 1, stride=1, padding=reach)[0, 0] > 0
         near |= within.to(dtype) << k
-    return near
+    return near.to(index.device)
 
 
 def visible_fringes(image: torch.Tensor, index: torch.Tensor, near: torch.Tensor, num_classes: int,
@@ -107,12 +113,13 @@ def visible_fringes(image: torch.Tensor, index: torch.Tensor, near: torch.Tensor
     and so does a tree's tint in the sky (2.1); the grass next to a zebra and
     a zebra's stripes next to the grass do not (0.5 and 0.2), and there asking
     for pixels away from the other class only costs texture."""
-    dtype = near.dtype
-    visible = torch.zeros(num_classes, dtype=dtype, device=index.device)
+    dtype, device = near.dtype, index.device
+    image, index, near = image.cpu(), index.cpu(), near.cpu()
+    visible = torch.zeros(num_classes, dtype=dtype)
     flat = index.flatten().long()
     pixels = image.reshape(image.shape[0], -1).double()
     counts = torch.bincount(flat, minlength=num_classes).double()
-    sums = torch.zeros(num_classes, pixels.shape[0], dtype=torch.float64, device=index.device)
+    sums = torch.zeros(num_classes, pixels.shape[0], dtype=torch.float64)
     squares = torch.zeros_like(sums)
     sums.index_add_(0, flat, pixels.T)
     squares.index_add_(0, flat, pixels.T.square())
@@ -131,7 +138,7 @@ def visible_fringes(image: torch.Tensor, index: torch.Tensor, near: torch.Tensor
         shows &= far_count >= torch.clamp(_FRINGE_MIN_SHARE * counts, min=float(min_pixels))
         shows[j] = False
         visible |= shows.to(dtype) << j
-    return visible
+    return visible.to(device)
 
 
 def fringes_to_avoid(source_near: torch.Tensor, source_index: torch.Tensor, target: torch.Tensor,
@@ -147,31 +154,35 @@ def fringes_to_avoid(source_near: torch.Tensor, source_index: torch.Tensor, targ
     painted without nuclei still copies stroma that has them nearby; the gland's
     brown halo, which stroma has within a few pixels of every gland, it avoids.
     ``visible``: per class, the fringes to consider at all (``visible_fringes``)."""
-    target = target.long()
+    device = target.device
+    target, source_near, source_index = target.long().cpu(), source_near.cpu(), source_index.cpu()
     avoid = source_near & ~classes_near(target, reach, num_classes)
     if visible is not None:
-        avoid &= visible[target]
+        avoid &= visible.cpu()[target]
     marked = avoid != 0
     if not bool(marked.any()):
-        return avoid
+        return avoid.to(device)
+    # Per distinct (target class, wanted set): a greedy pick over the distinct sets of
+    # the class's source pixels (numpy: a few microseconds each, however many pairs).
     pairs, inverse = torch.unique(torch.stack([target[marked], avoid[marked].long()]), dim=1,
                                   return_inverse=True)
-    honoured = torch.zeros(pairs.shape[1], dtype=avoid.dtype, device=avoid.device)
-    near_sets: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    honoured = np.zeros(pairs.shape[1], dtype=np.int64)
+    near_sets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for i, (k, wanted) in enumerate(pairs.T.tolist()):
         if k not in near_sets:
-            near_sets[k] = torch.unique(source_near[source_index == k].long(), return_counts=True)
+            sets, counts = np.unique(source_near[source_index == k].long().numpy(), return_counts=True)
+            near_sets[k] = sets, counts
         sets, counts = near_sets[k]
-        enough = _FRINGE_MIN_SHARE * float(counts.sum())
-        if sets.numel() == 0:
+        if sets.size == 0:
             continue
+        enough = max(1.0, _FRINGE_MIN_SHARE * float(counts.sum()))
         wanted_classes = [j for j in range(num_classes) if wanted >> j & 1]
         free_of = {j: int(counts[(sets >> j) & 1 == 0].sum()) for j in wanted_classes}
         kept = 0
         for j in sorted(wanted_classes, key=lambda j: -free_of[j]):
             trial = kept | (1 << j)
-            if float(counts[(sets & trial) == 0].sum()) >= max(1.0, enough):
+            if float(counts[(sets & trial) == 0].sum()) >= enough:
                 kept = trial
         honoured[i] = kept
-    avoid[marked] = honoured[inverse]
-    return avoid
+    avoid[marked] = torch.from_numpy(honoured).to(avoid.dtype)[inverse]
+    return avoid.to(device)

@@ -193,6 +193,8 @@ class RefinementConfig:
             raise ValueError("outline_reach must be between 0 and 255")
         if not 0 <= self.fringe_reach <= 64:
             raise ValueError("fringe_reach must be between 0 and 64")
+        if self.fringe_min_contrast < 0:
+            raise ValueError("fringe_min_contrast must not be negative")
 
     def replace(self, **changes) -> RefinementConfig:
         return replace(self, **changes)
@@ -528,7 +530,7 @@ class SourcePyramid:
                 if avoid0 is not None:
                     # Only what the pixel's class at this level can avoid (a thin class
                     # drawn where level 0 saw the class around it).
-                    fringes_avoided = torch.where(free, _enlarge(avoid0, level.shape), 0)
+                    fringes_avoided = _enlarge(avoid0, level.shape).masked_fill(~free, 0)
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
@@ -556,7 +558,8 @@ class SourcePyramid:
                     # (Within twice the reach: a fringe fades out rather than ending.)
                     near_wide = classes_near(level.classes.view(level.shape), 2 * config.fringe_reach,
                                              num_classes)
-                    from_fringe = (near_wide.flatten()[(fy * level.shape[1] + fx).flatten()].view(level.shape)
+                    copied_from = (fy * level.shape[1] + fx).flatten().long()
+                    from_fringe = (near_wide.flatten().index_select(0, copied_from).view(level.shape)
                                    & fringes_avoided) != 0
                     refill = from_fringe & (vacated | ~changed)
                     query = _without_old_outlines(query, refill, target)
@@ -698,7 +701,11 @@ class _Matcher:
         if self.depth_needed is not None:
             right_class &= self.level.depth.index_select(0, flat) >= self.depth_needed
         if self.avoid is not None:
-            right_class &= (self.level.near.index_select(0, flat) & self.avoid) == 0
+            # Finite: where no pixel of the class is free of the fringe (a class
+            # thinner at this level than at level 0), any pixel of the class still
+            # beats one of another class.
+            carries = (self.level.near.index_select(0, flat) & self.avoid) != 0
+            cost.add_(carries, alpha=_FRINGE_PENALTY)
         return cost.masked_fill_(~right_class, float("inf"))
 
     def consider(self, fy, fx, cy, cx) -> None:
@@ -748,8 +755,8 @@ class _Matcher:
                     distance.masked_fill_(depth[None] < self.depth_needed.index_select(0, chunk)[:, None],
                                           float("inf"))
                 if near is not None:
-                    distance.masked_fill_((near[None] & self.avoid.index_select(0, chunk)[:, None]) != 0,
-                                          float("inf"))
+                    carries = (near[None] & self.avoid.index_select(0, chunk)[:, None]) != 0
+                    distance.add_(carries, alpha=_FRINGE_PENALTY)
                 best = sample[distance.argmin(1)].int()
                 cy[chunk], cx[chunk] = best // w, best % w
         self.consider(fy, fx, cy.view(self.shape), cx.view(self.shape))
@@ -894,6 +901,9 @@ def _grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
             torch.arange(shape[1], device=device, dtype=torch.int32)[None])
 
 
+#: Added to the cost of a candidate that carries a fringe its pixel must avoid:
+#: more than any patch distance, less than a wrong class (infinite).
+_FRINGE_PENALTY = 1e4
 #: Largest colour step (network units, [-1, 1]) that evening out seams corrects.
 _SEAM_STEP_LIMIT = 0.25
 #: Level-0 pixels past a removed object's outline where the generator's output
