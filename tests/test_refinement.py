@@ -385,3 +385,20 @@ def test_a_thin_class_drawn_over_an_old_outline_keeps_its_colour_at_every_level(
     # As red with the depth rule as without (asked the depth of the grey around it
     # at the finer levels, a third of the red was lost).
     assert redness[3] > redness[0] - 0.05, redness
+
+
+@pytest.mark.parametrize("num_classes", [40, 70])
+def test_many_classes_refine_with_and_past_the_fringe_bit_sets(num_classes):
+    # 40 classes need int64 bit sets; past 63 the fringe rule is off (no bit set holds them).
+    rng = np.random.default_rng(7)
+    labels = np.kron(rng.integers(0, num_classes, (6, 8)), np.ones((8, 8), np.int64))
+    labels[:8, :8], labels[8:16, :8] = 0, num_classes - 1  # both ends of the range present
+    image = (rng.random((48, 64, 3)) * 60 + labels[..., None] * (190 / num_classes)).astype(np.uint8)
+    target = np.roll(labels, 8, axis=1)
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    pyramid = SourcePyramid(source, source_index, num_classes, (24, 32), FAST.replace(start_size=32))
+    output = pyramid.refine(target_index, _guide(source, (24, 32)))
+    assert output.shape == source.shape and bool(torch.isfinite(output).all())
+    assert (pyramid.near0 is None) == (num_classes > 63)
+    if pyramid.near0 is not None:
+        assert pyramid.near0.dtype == torch.int64
