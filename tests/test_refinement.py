@@ -68,6 +68,18 @@ def _plain_field_with_block(seed, height, width, noise, block, colour):
     return image, labels
 
 
+def _field_with_banded_block(seed, height, width, noise, block, colour, band_colour):
+    """``_plain_field_with_block`` with a 2-px band around the block in ``band_colour``
+    that the labels give to class 0 (a shadow, a halo): uint8 image, labels, band."""
+    image, labels = _plain_field_with_block(seed, height, width, noise, block, colour)
+    rows, cols = block
+    band = np.zeros((height, width), bool)
+    band[rows.start - 2:rows.stop + 2, cols.start - 2:cols.stop + 2] = True
+    band[block] = False
+    image[band] = band_colour
+    return image.clip(0, 255).astype(np.uint8), labels, band
+
+
 def test_enlarging_a_field_picks_the_pixels_interpolate_picks_and_keeps_every_bit():
     from napari_semia.refinement import _enlarge
 
@@ -278,12 +290,8 @@ def test_old_outline_shadow_does_not_stay_where_the_target_paints_over_it():
     # around it that the labels give to class 0 (as a hairline's shadow is labelled skin).
     # The target removes the block, so nothing borders there any more.
     height, width = 48, 64
-    image, labels = _plain_field_with_block(3, height, width, 3, np.s_[14:34, 20:44], [40, 60, 30])
-    shadow = np.zeros((height, width), bool)
-    shadow[12:36, 18:46] = True
-    shadow[14:34, 20:44] = False
-    image[shadow] = 90
-    image = image.clip(0, 255).astype(np.uint8)
+    image, labels, shadow = _field_with_banded_block(3, height, width, 3, np.s_[14:34, 20:44], [40, 60, 30],
+                                                     90)
     target = np.zeros_like(labels)
     _, source, source_index, target_index = _tensors(image, labels, target)
     means = {}
@@ -308,12 +316,8 @@ def test_a_moved_objects_fringe_in_a_textured_class_leaves_no_trace_at_its_old_p
     # halo in the stroma). The target moves the block right; its old place and old
     # fringe must look like class 0 away from the block.
     height, width = 48, 96
-    image, labels = _plain_field_with_block(6, height, width, 25, np.s_[14:34, 12:32], [60, 40, 20])
-    fringe = np.zeros((height, width), bool)
-    fringe[12:36, 10:34] = True
-    fringe[14:34, 12:32] = False
-    image[fringe] = [150, 110, 60]
-    image = image.clip(0, 255).astype(np.uint8)
+    image, labels, fringe = _field_with_banded_block(6, height, width, 25, np.s_[14:34, 12:32], [60, 40, 20],
+                                                     [150, 110, 60])
     target = np.zeros_like(labels)
     target[14:34, 60:80] = 1
     _, source, source_index, target_index = _tensors(image, labels, target)

@@ -404,7 +404,7 @@ class SourcePyramid:
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
         self.levels: list[_SourceLevel] = []
-        self.smooth = self.plain = self.depth0 = self.near0 = self.visible_fringes = None
+        self.smooth = self.plain = self.depth0 = self.near0 = self.near_wide0 = self.visible_fringes = None
         fringes = config.fringe_reach > 0 and class_bits_dtype(self.num_classes) is not None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
             level_index = resize_labels(index, shape, self.num_classes)
@@ -448,7 +448,10 @@ class SourcePyramid:
                     self.near0 = classes_near(level_index, config.fringe_reach, self.num_classes)
                     self.visible_fringes = visible_fringes(level_image, level_index, self.near0,
                                                            self.num_classes, config.fringe_min_contrast)
-                    if not bool(self.visible_fringes.any()):
+                    if bool(self.visible_fringes.any()):
+                        # For the query: a fringe fades out rather than ending.
+                        self.near_wide0 = classes_near(level_index, 2 * config.fringe_reach, self.num_classes)
+                    else:
                         self.near0 = None  # no fringe shows: nothing to keep per pixel
                 if self.near0 is not None:
                     near = _enlarge(self.near0, shape).flatten()
@@ -541,8 +544,9 @@ class SourcePyramid:
                 # what was removed there.
                 copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
                 query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
-                vacated = _vacated(target, changed, num_classes)
-                vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
+                if guide is not None or fringes_avoided is not None:
+                    vacated = _vacated(target, changed, num_classes)
+                    vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
                 if guide is not None:
                     guide0 = guide[0].float()
                     if depth_needed is not None:
@@ -555,11 +559,9 @@ class SourcePyramid:
                     # hole in foliage would query its rim, tinted by the leaves; nor
                     # vacated pixels copied from elsewhere: a field erased to sky
                     # would query a smooth guess instead of real sky.
-                    # (Within twice the reach: a fringe fades out rather than ending.)
-                    near_wide = classes_near(level.classes.view(level.shape), 2 * config.fringe_reach,
-                                             num_classes)
+                    # (Within twice the reach: ``near_wide0``.)
                     copied_from = (fy * level.shape[1] + fx).flatten().long()
-                    from_fringe = (near_wide.flatten().index_select(0, copied_from).view(level.shape)
+                    from_fringe = (self.near_wide0.flatten().index_select(0, copied_from).view(level.shape)
                                    & fringes_avoided) != 0
                     refill = from_fringe & (vacated | ~changed)
                     query = _without_old_outlines(query, refill, target)
