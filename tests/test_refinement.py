@@ -406,3 +406,36 @@ def test_many_classes_refine_with_and_past_the_fringe_bit_sets(num_classes):
     assert (pyramid.near0 is None) == (num_classes > 63)
     if pyramid.near0 is not None:
         assert pyramid.near0.dtype == torch.int64
+
+
+@pytest.mark.parametrize("start_size", [64, 32])
+def test_a_moved_edge_keeps_its_dark_rim(start_size):
+    # Class 1 (below row 24) has a dark 3-px rim along its top edge, labelled class 1
+    # (a jaw's shadow is labelled skin); the target moves that edge down by 6 rows.
+    # The new edge must have the rim (the rim's look moves with the edge), at the
+    # working size and through a finer level, where evening out seams would lighten
+    # it to match the class 1 beside it.
+    rng = np.random.default_rng(8)
+    height, width = 48, 64
+    image = np.zeros((height, width, 3))
+    image[:24] = 210 + rng.normal(0, 3, (24, width, 3))
+    image[24:] = 150 + rng.normal(0, 3, (24, width, 3))
+    image[24:27] = 60 + rng.normal(0, 3, (3, width, 3))
+    image = image.clip(0, 255).astype(np.uint8)
+    labels = np.zeros((height, width), np.int64)
+    labels[24:] = 1
+    target = np.zeros_like(labels)
+    target[30:] = 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    rim = float(source[0][:, 24:27].mean())
+    inside = float(source[0][:, 34:].mean())  # class 1 away from the rim (network units)
+    level0 = (start_size * 3 // 4, start_size)  # the guide's size is level 0's
+    found = {}
+    for reach in (0, 3):
+        config = FAST.replace(start_size=start_size, edge_reach=reach)
+        output = refine(source, source_index, target_index, _guide(source, level0), num_classes=2,
+                        config=config)[0]
+        found[reach] = float(output[:, 30:33, 4:-4].mean())
+    assert abs(found[3] - rim) < 0.25 * (inside - rim), (found, rim, inside)
+    # Without it the new edge is class 1's plain inside (the rim stays behind or is lost).
+    assert found[0] > rim + 0.5 * (inside - rim), (found, rim, inside)

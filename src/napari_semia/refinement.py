@@ -44,6 +44,12 @@ the class the target asks for* (label-constrained patch correspondence, as in
   gland's brown halo in the stroma), would otherwise trace the old outline
   (``outline_depth.fringes_to_avoid``).
 
+* Where the target moves a class edge, the pixels within ``edge_reach`` of the
+  new edge start from the source pixel at the same place relative to the
+  nearest source edge between the same two classes (``edge_profiles``): a
+  slimmed jaw keeps its shadow, a moved crown its ragged rim, instead of
+  pixels that keep their own look or copy from inside their class.
+
 * At the end of each level, seams between copied pixels and pixels that keep
   their own source pixel are evened out per class: the step in mean colour
   across the seam, shrunk by how far it stands out of the texture's variation,
@@ -77,6 +83,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from .edge_profiles import edge_relative_copies
 from .layout_tensors import bounding_box, to_onehot
 from .outline_depth import (
     class_bits_dtype,
@@ -153,6 +160,14 @@ class RefinementConfig:
     near the other class differs from its mean elsewhere by at least this many
     of its standard deviations (a gland's halo in stroma: 1.2; grass by a zebra:
     0.5, where asking for grass away from the zebra only costs texture)."""
+    edge_reach: int = 3
+    """Pixels within this many level-0 pixels of a class edge of the target, near a
+    change, start from the source pixel at the same place relative to the nearest
+    source edge between the same two classes (``edge_profiles``): a moved edge keeps
+    its look (a slimmed jaw its shadow, a moved crown its ragged rim), where copies
+    from inside the class would leave it bare and the generator's guess is soft.
+    Those copies, and the pieces matched on from them, are left out of evening out
+    seams: they differ from the pixels around as the edge does. 0 turns it off."""
     outline_max_gradient: float = 0.3
     """Classes where nine in ten differences between neighbouring source pixels are
     at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
@@ -195,6 +210,8 @@ class RefinementConfig:
             raise ValueError("fringe_reach must be between 0 and 64")
         if self.fringe_min_contrast < 0:
             raise ValueError("fringe_min_contrast must not be negative")
+        if not 0 <= self.edge_reach <= 64:
+            raise ValueError("edge_reach must be between 0 and 64")
 
     def replace(self, **changes) -> RefinementConfig:
         return replace(self, **changes)
@@ -497,6 +514,7 @@ class SourcePyramid:
 
         output = None
         fy = fx = free0 = None
+        profiles0 = None  # level-0 pixels that carry a moved edge's profile
         correction = None  # seam fusion's change at the level below
         passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
                   * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
@@ -537,6 +555,10 @@ class SourcePyramid:
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
+                if config.edge_reach > 0:
+                    fy, fx, profiles0 = _edge_profile_field(level, target, changed, fy, fx, config.edge_reach)
+                    if profiles0 is not None:
+                        coherent |= profiles0
                 # The source copied along the initial field (smooth where that is random):
                 # the query without a guide, and with one where an object left and its
                 # surroundings close over the gap (and a few pixels around, where the
@@ -587,8 +609,15 @@ class SourcePyramid:
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
                 output = _vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
                 if iteration == iterations - 1:
+                    exempt = None
+                    if profiles0 is not None:
+                        if first:
+                            # With the pieces that matching grew from them (the shadow's
+                            # darker half under a slimmed jaw, beyond the reach).
+                            profiles0 = _pieces_containing(profiles0, fy, fx)
+                        exempt = _enlarge(profiles0, level.shape)
                     output = _even_out_seams(output, target, fy, fx, config.seam_radius,
-                                             self._seam_factor(number))
+                                             self._seam_factor(number), exempt)
                     output, correction = self._fuse_smooth_classes(level, first, output, target, free,
                                                                    fy, fx, correction, radius)
                 query = output
@@ -948,6 +977,39 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
     return fy, fx, ~wrong
 
 
+def _edge_profile_field(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor, fy: torch.Tensor,
+                        fx: torch.Tensor, reach: int):
+    """Level 0's field with the pixels within ``reach`` of a target class edge near a
+    change copied relative to the nearest source edge between the same classes
+    (``edge_profiles.edge_relative_copies``), and the mask of those pixels (None
+    when there are none). Computed on the CPU: the working size is small, and the
+    distance transforms are scipy's."""
+    band = _dilate(changed, reach)
+    if not bool(band.any()):
+        return fy, fx, None
+    rows, cols, found = edge_relative_copies(level.classes.view(level.shape).long().cpu().numpy(),
+                                             target.long().cpu().numpy(), band.cpu().numpy(), reach)
+    if not found.any():
+        return fy, fx, None
+    found = torch.from_numpy(found).to(fy.device)
+    fy = torch.where(found, torch.from_numpy(rows).to(fy), fy)
+    fx = torch.where(found, torch.from_numpy(cols).to(fx), fx)
+    return fy, fx, found
+
+
+def _pieces_containing(seeds: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    """``seeds`` grown to the whole 4-connected pieces of copied pixels that share a
+    seed's offset."""
+    h, w = fy.shape
+    ys, xs = _grid((h, w), fy.device)
+    offset = (fy - ys).long() * (2 * w + 1) + (fx - xs).long()
+    copied = (fy != ys) | (fx != xs)
+    pieces = connected_components(copied[None], offset[None])[0]
+    seeded = torch.zeros(h * w + 1, dtype=torch.bool, device=fy.device)
+    seeded[pieces[seeds & copied]] = True
+    return seeds | (seeded[pieces] & copied)
+
+
 def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
     """Offsets (2, h, w) and a found mask (h, w) that copy every changed region of a
     layout edit from one place of its class (``region_shifts``). The pixels that
@@ -990,14 +1052,18 @@ def _fill_holes(image: torch.Tensor, hole: torch.Tensor, known: torch.Tensor | N
 
 
 def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                    radius: int, factor: int = 1) -> torch.Tensor:
+                    radius: int, factor: int = 1, exempt: torch.Tensor | None = None) -> torch.Tensor:
     """(C, h, w) ``image`` with the copied pixels (field not the identity) of each
     class shifted in colour by a smooth field: at a seam with pixels of the same
     class that keep their own source pixel, the mean colour of those minus that of
     the copied ones within ``radius``; elsewhere interpolated (push-pull), over the
     copied pieces that have such a seam. Only low frequencies change: copied
     texture stays as copied. The statistics are computed ``factor`` times smaller
-    (the level-0 scale at finer levels), so the cost stays O(pixels)."""
+    (the level-0 scale at finer levels), so the cost stays O(pixels).
+
+    ``exempt`` pixels (a moved edge's profile) are neither corrected nor compared
+    with: a shadow copied along a new edge is darker than the skin beside it
+    because it is a shadow."""
     if radius <= 0:
         return image
     ys, xs = _grid(target.shape, fy.device)
@@ -1009,6 +1075,9 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     y0, y1, x0, x1 = box
     crop = image[:, y0:y1, x0:x1]
     copied, classes = copied[y0:y1, x0:x1], target[y0:y1, x0:x1]
+    counted = None if exempt is None else ~exempt[y0:y1, x0:x1]
+    if counted is not None:
+        copied = copied & counted
     channels, size = crop.shape[0], 2 * radius + 1
 
     def shrunk(stack: torch.Tensor) -> torch.Tensor:
@@ -1029,7 +1098,8 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     for k in torch.unique(classes[copied]).tolist():
         of_class = classes == k
         inside = copied & of_class
-        mean_kept, variance_kept, kept_share, _ = local_moments(~copied & of_class)
+        kept = ~copied & of_class if counted is None else ~copied & of_class & counted
+        mean_kept, variance_kept, kept_share, _ = local_moments(kept)
         mean_copied, variance_copied, _, inside_share = local_moments(inside)
         inside_small = inside_share > 0
         seam = inside_small & (kept_share > 0.1)
