@@ -439,3 +439,22 @@ def test_a_moved_edge_keeps_its_dark_rim(start_size):
     assert abs(found[3] - rim) < 0.25 * (inside - rim), (found, rim, inside)
     # Without it the new edge is class 1's plain inside (the rim stays behind or is lost).
     assert found[0] > rim + 0.5 * (inside - rim), (found, rim, inside)
+
+
+def test_an_erased_objects_dark_rim_does_not_come_back_from_dark_parts_of_its_class():
+    # A dark block in a light, plain class 0 with a 2-px dark rim labelled class 0 (an
+    # eye's lids are labelled skin), and a darker patch deep inside class 0 (a shadow
+    # elsewhere on the face). The target erases the block: the rim's pixels keep
+    # their own dark value as the query, and matched from deep inside class 0 that
+    # query picked the dark patch, a grey outline where the block was.
+    height, width = 48, 64
+    image, labels, rim = _field_with_banded_block(9, height, width, 3, np.s_[14:34, 20:44], [40, 60, 30], 90)
+    image[38:, :16] = 120
+    target = np.zeros_like(labels)
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    light = float(source[0][:, :10, 48:].mean())
+    config = FAST.replace(start_size=64, seam_radius=0, fringe_reach=0)
+    for guide in (None, _guide(source, (height, width))):
+        output = refine(source, source_index, target_index, guide, num_classes=2, config=config)
+        found = float(output[0][:, torch.from_numpy(rim)].mean())
+        assert abs(found - light) < 0.05, (found, light, guide is None)

@@ -34,9 +34,11 @@ the class the target asks for* (label-constrained patch correspondence, as in
   outline, enlarged lips), pixels of *plain* classes (skin, sky) take source
   pixels at least as deep inside their class as they are inside the target's
   (up to ``outline_reach``; ``outline_depth``), and level 0 queries the
-  generator's output smoothed over there: the source's shadow or fringe along
-  the old edge is labelled as the class beside it and would otherwise stay as
-  a line (and the generator redraws it).
+  generator's output smoothed over there (from pixels that are not vacated:
+  its ghost is there), vacated pixels their copies smoothed likewise: the
+  source's shadow or fringe along the old edge is labelled as the class
+  beside it and would otherwise stay as a line (the generator redraws it, and
+  a vacated pixel by an erased eye copies its own eyelid).
 * Where the target takes a class away from around a pixel (a gland moved off,
   a tree removed), the pixel takes a source pixel with none of that class
   within ``fringe_reach``, in every class, and level 0 queries its class
@@ -572,8 +574,20 @@ class SourcePyramid:
                 if guide is not None:
                     guide0 = guide[0].float()
                     if depth_needed is not None:
-                        guide0 = _without_old_outlines(guide0, depth_needed > 0, target)
+                        # Not from vacated pixels: the generator's ghost is there.
+                        guide0 = _without_old_outlines(guide0, depth_needed > 0, target, ~vacated)
                     query = torch.where(vacated, query, guide0)
+                if depth_needed is not None:
+                    # Copies that must come from deep inside their class query a smooth
+                    # fill as well: a vacated pixel's query is its copy, which by an
+                    # erased eye is its own source pixel, the eyelid's dark line (and
+                    # matched from deep skin, that line came back as a grey outline).
+                    # Filled from the pixels that are no copy of a vacated area (the
+                    # area's own copy may come from a darker part of the class). Without
+                    # a guide every query is a copy.
+                    copies = vacated if guide is not None else torch.ones_like(changed)
+                    query = _without_old_outlines(query, (depth_needed > 0) & copies, target,
+                                                  ~copies if guide is not None else None)
                 if fringes_avoided is not None:
                     # Pixels that must lose a fringe and would query it (their own source
                     # pixel, or the one an object's leaving copied them from) query their
@@ -1146,12 +1160,14 @@ def _nearest_indices(size: int, new_size: int, device) -> torch.Tensor:
     return index.to(device)
 
 
-def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor,
+                          known: torch.Tensor | None = None) -> torch.Tensor:
     """The guide with the ``erased`` pixels filled smoothly from the pixels of their own
-    target class around them: the generator redraws an old outline's shadow there."""
+    target class around them (those in ``known``, default all): the generator redraws
+    an old outline's shadow there."""
     for k in torch.unique(target[erased]).tolist():
         of_class = target == k
-        guide = _fill_holes(guide, erased & of_class, of_class)
+        guide = _fill_holes(guide, erased & of_class, of_class if known is None else of_class & known)
     return guide
 
 
