@@ -33,6 +33,13 @@ def test_pixels_by_a_moved_edge_copy_the_same_place_by_the_old_edge():
     assert edge_relative_copies(source, target, narrow, reach=3)[2].sum() == 2 * 24
 
 
+def test_an_edge_that_did_not_move_copies_nothing():
+    # Within the band but not moved: the "copy" would be the pixel itself.
+    source, target = _moved_edge(old=16, new=16)
+    target[2:4, 2:4] = 1  # a change elsewhere
+    assert not edge_relative_copies(source, target, np.ones_like(target, bool), reach=3)[2][10:22].any()
+
+
 def test_a_stray_pixel_of_a_third_class_does_not_hide_the_edge():
     # Anti-aliased labels leave stray pixels of a third class along drawn edges; the
     # nearest other class is then that pixel, and no 1 | 2 edge of the source fits.

@@ -14,11 +14,13 @@ class to anyone who learned the labels from the source.
 :func:`edge_relative_copies` gives each pixel near a target edge the source
 pixel at the same place relative to the nearest source edge between the same
 two classes: it finds the nearest pixel of the other class across the target
-edge (``n``), the nearest source pixel of that other class that touches the
-pixel's class (``m``), and copies from ``p + (m - n)``: the source's edge
+edge (``n``), the source pixel of that other class that touches the pixel's
+class nearest to ``n`` (``m``), and copies from ``p + (m - n)``: the source's edge
 profile, translated onto the new edge. A copy is kept only where it lands on
 the pixel's class at about the same depth inside it (so a translated edge of
-another orientation does not cut across the class).
+another orientation does not cut across the class). Depth here is the
+Euclidean distance to the nearest pixel of another class (1 next to it);
+``outline_depth`` counts chessboard pixels from 0.
 
 numpy / scipy on the CPU, at the working size (the refinement's level 0).
 """
@@ -29,6 +31,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 _FOUR_NEIGHBOURS = ndi.generate_binary_structure(2, 1)
+_EIGHT_NEIGHBOURS = ndi.generate_binary_structure(2, 2)
 
 
 def edge_relative_copies(source: np.ndarray, target: np.ndarray, band: np.ndarray, reach: int
@@ -63,7 +66,9 @@ def edge_relative_copies(source: np.ndarray, target: np.ndarray, band: np.ndarra
         # Every class across a k edge near these pixels, nearest edge first: a stray
         # pixel of a third class (anti-aliased labels) must not hide the real edge.
         best = np.full(len(ys), np.inf)
-        for j in np.unique(target[ndi.binary_dilation(pixels, iterations=reach + 1) & ~in_class]):
+        # Chessboard reach + 1 covers every class within Euclidean reach + 1.
+        near = ndi.binary_dilation(pixels, _EIGHT_NEIGHBOURS, iterations=reach + 1)
+        for j in np.unique(target[near & ~in_class]):
             this_side = (target == j) & target_touching
             other_side = (source == j) & source_touching
             if not this_side.any() or not other_side.any():
@@ -76,6 +81,8 @@ def edge_relative_copies(source: np.ndarray, target: np.ndarray, band: np.ndarra
             inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
             qy, qx = np.clip(qy, 0, h - 1), np.clip(qx, 0, w - 1)
             ok = inside & (source[qy, qx] == k) & (np.abs(source_depth[qy, qx] - depth[ys, xs]) <= 1.0)
+            # An edge that did not move copies the pixel itself: nothing to carry.
+            ok &= (qy != ys) | (qx != xs)
             ok &= distance[ys, xs] < best
             best[ok] = distance[ys, xs][ok]
             from_rows[ys[ok], xs[ok]] = qy[ok]
