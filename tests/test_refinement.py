@@ -470,3 +470,16 @@ def test_an_erased_objects_dark_rim_does_not_come_back_from_dark_parts_of_its_cl
         output = refine(source, source_index, target_index, guide, num_classes=2, config=config)
         found = float(output[0][:, torch.from_numpy(rim)].mean())
         assert abs(found - light) < 0.05, (found, light, guide is None)
+
+
+def test_smoothing_over_an_outline_with_no_known_pixel_of_the_class_uses_the_whole_class():
+    from napari_semia.refinement import _without_old_outlines
+
+    guide = torch.full((3, 8, 8), 0.6)
+    target = torch.zeros(8, 8, dtype=torch.int64)
+    erased = torch.zeros(8, 8, dtype=torch.bool)
+    erased[3:5, 3:5] = True
+    nothing_known = torch.zeros(8, 8, dtype=torch.bool)
+    filled = _without_old_outlines(guide, erased, target, nothing_known)
+    # Filled from the class around (0.6), not from an empty set (0).
+    assert torch.allclose(filled, guide)
