@@ -1177,10 +1177,10 @@ def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: tor
     for k in torch.unique(target[erased]).tolist():
         of_class = target == k
         hole = erased & of_class
-        source = of_class
+        around = of_class
         if known is not None and bool((of_class & known & ~hole).any()):
-            source = of_class & known  # else (nothing of the class is known) the whole class
-        guide = _fill_holes(guide, hole, source)
+            around = of_class & known  # else (nothing of the class is known) the whole class
+        guide = _fill_holes(guide, hole, around)
     return guide
 
 
