@@ -96,7 +96,7 @@ from .outline_depth import (
     required_depth,
     visible_fringes,
 )
-from .region_fill import connected_components, region_shifts
+from .region_fill import components_holding, connected_components, region_shifts
 from .seam_fusion import class_gradients, classes_within, fuse, rim_free
 
 
@@ -589,12 +589,12 @@ class SourcePyramid:
                     # Filled from the pixels that are no copy of a vacated area (the
                     # area's own copy may come from a darker part of the class). Without
                     # a guide every query is a copy.
-                    copies = vacated if guide is not None else torch.ones_like(changed)
-                    smoothed = (depth_needed > 0) & copies
+                    smoothed, known = depth_needed > 0, None
+                    if guide is not None:
+                        smoothed, known = smoothed & vacated, ~vacated
                     if profiles0 is not None:
                         smoothed &= ~profiles0
-                    query = _without_old_outlines(query, smoothed, target,
-                                                  ~copies if guide is not None else None)
+                    query = _without_old_outlines(query, smoothed, target, known)
                 if fringes_avoided is not None:
                     # Pixels that must lose a fringe and would query it (their own source
                     # pixel, or the one an object's leaving copied them from) query their
@@ -1023,14 +1023,10 @@ def _edge_profile_field(level: _SourceLevel, target: torch.Tensor, changed: torc
 def _pieces_containing(seeds: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
     """The 4-connected pieces of copied pixels (same offset) that hold a ``seeds`` pixel
     (seeds that matching moved back to their own pixel drop out)."""
-    h, w = fy.shape
-    ys, xs = _grid((h, w), fy.device)
-    offset = (fy - ys).long() * (2 * w + 1) + (fx - xs).long()
+    ys, xs = _grid(fy.shape, fy.device)
+    offset = (fy - ys).long() * (2 * fy.shape[1] + 1) + (fx - xs).long()
     copied = (fy != ys) | (fx != xs)
-    pieces = connected_components(copied[None], offset[None])[0]
-    seeded = torch.zeros(h * w + 1, dtype=torch.bool, device=fy.device)
-    seeded[pieces[seeds & copied]] = True
-    return seeded[pieces] & copied
+    return components_holding(copied, offset, seeds)
 
 
 def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
@@ -1098,9 +1094,9 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     y0, y1, x0, x1 = box
     crop = image[:, y0:y1, x0:x1]
     copied, classes = copied[y0:y1, x0:x1], target[y0:y1, x0:x1]
-    counted = None if exempt is None else ~exempt[y0:y1, x0:x1]
-    if counted is not None:
-        copied = copied & counted
+    # Pixels the statistics see at all (not the exempt ones).
+    counted = torch.ones_like(copied) if exempt is None else ~exempt[y0:y1, x0:x1]
+    copied = copied & counted
     channels, size = crop.shape[0], 2 * radius + 1
 
     def shrunk(stack: torch.Tensor) -> torch.Tensor:
@@ -1121,8 +1117,7 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     for k in torch.unique(classes[copied]).tolist():
         of_class = classes == k
         inside = copied & of_class
-        kept = ~copied & of_class if counted is None else ~copied & of_class & counted
-        mean_kept, variance_kept, kept_share, _ = local_moments(kept)
+        mean_kept, variance_kept, kept_share, _ = local_moments(~copied & of_class & counted)
         mean_copied, variance_copied, _, inside_share = local_moments(inside)
         inside_small = inside_share > 0
         seam = inside_small & (kept_share > 0.1)
@@ -1130,11 +1125,7 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
             continue
         # Only copied pieces that have a seam: a new object far from any kept pixel
         # of its class has nothing to match and keeps its copied colours.
-        one_class = torch.zeros((1, *inside_small.shape), dtype=torch.int64, device=classes.device)
-        pieces = connected_components(inside_small[None], one_class)[0]
-        with_seam = torch.zeros(pieces.numel() + 1, dtype=torch.bool, device=seam.device)
-        with_seam[pieces[seam]] = True
-        keep = with_seam[pieces]
+        keep = components_holding(inside_small, torch.zeros_like(inside_small, dtype=torch.int64), seam)
         # A step is believed as far as it stands out of the texture's own variation
         # (Wiener-like shrinkage): sky's smooth gradient is corrected, the difference
         # of two windows of stripes or clouds is mostly texture and is left alone.

@@ -85,6 +85,16 @@ def connected_components(region: torch.Tensor, classes: torch.Tensor, until_stab
     return labels
 
 
+def components_holding(region: torch.Tensor, classes: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """(h, w) bool: the pixels of ``region`` whose 4-connected component within one
+    class of ``classes`` (both (h, w), as ``connected_components``) holds a
+    ``seeds`` pixel."""
+    labels = connected_components(region[None], classes[None])[0]
+    holds = torch.zeros(labels.numel() + 1, dtype=torch.bool, device=labels.device)
+    holds[labels[seeds & region]] = True  # pixels outside the region (label h * w) stay False
+    return holds[labels]
+
+
 def _sorted_offsets(h: int, w: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Every shift (dy, dx) that keeps some pixel inside an h x w map, shortest first."""
     dy, dx = torch.meshgrid(torch.arange(-h + 1, h, device=device),
