@@ -92,6 +92,24 @@ def test_patch_coherence_is_label_aware():
     assert right.item() < 1e-6 < 0.5 < wrong.item()
 
 
+def test_patch_coherence_ignores_output_classes_the_source_lacks():
+    # Class 2 has no source patch: its output pixels have nothing to match and
+    # must neither count nor pull the loss towards another class's patches.
+    torch.manual_seed(0)
+    source = torch.rand(1, 3, 24, 24) * 2 - 1
+    labels = torch.zeros(1, 24, 24, dtype=torch.long)
+    labels[:, :, 12:] = 1
+    output_labels = labels.clone()
+    output_labels[:, :10] = 2  # the random rows and the patch radius (2) below them
+    output = source.clone()
+    output[..., :8, :] = torch.rand(1, 3, 8, 24) * 2 - 1
+    loss = semantic_patch_coherence_loss(output, output_labels, source, labels, max_source_patches=10**6,
+                                         max_queries=10**6, scales=(1,))
+    assert loss.item() < 1e-6
+    alone = semantic_patch_coherence_loss(output, torch.full_like(labels, 2), source, labels, scales=(1,))
+    assert alone.item() == 0.0
+
+
 def test_working_shape_longest_side_and_no_upsampling():
     assert working_shape((380, 572), 256) == (170, 256)
     assert working_shape((30, 40), 256) == (30, 40)

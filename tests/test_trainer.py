@@ -282,3 +282,22 @@ def test_the_generator_gradient_is_clipped(scene, monkeypatch):
     monkeypatch.setattr(trainer.opt_g, "step", recording_step)
     run(trainer)
     assert norms and max(norms) <= 1e-3 * 1.01
+
+
+@pytest.mark.parametrize("step", [0, 1])  # a reconstruction and a sampling step
+def test_the_generator_update_leaves_the_discriminator_and_segmenter_gradients_alone(scene, step):
+    # D and S only pass gradients through to the output in the generator's
+    # update; their own weight gradients there would be wasted work.
+    image, labels = scene
+    trainer = SemiaTrainer(image, labels, TINY.replace(rec_every=2, coarse_fraction=0.0), device="cpu")
+    batch = trainer.make_batch(step)
+    fake, modulation = trainer.generator(batch.input_image, batch.input_onehot, batch.target_onehot,
+                                         return_modulation=True)
+    trainer.discriminator_step(batch, fake, step)
+    trainer.segmenter_step(batch, step)
+    others = [p for net in (trainer.discriminator, trainer.segmenter) for p in net.parameters()]
+    before = [p.grad.clone() for p in others]
+    trainer.generator_step(batch, fake, modulation, step)
+    assert all(torch.equal(p.grad, g) for p, g in zip(others, before))
+    assert all(p.requires_grad for p in others)
+    assert all(p.grad is not None for p in trainer.generator.parameters() if p.requires_grad)

@@ -89,13 +89,12 @@ def semantic_patch_coherence_loss(
         with torch.no_grad():
             src_patches = F.unfold(src_s, patch_size, stride=src_stride)[0].T  # (Ns, D)
             src_classes = _patch_labels(source_labels, (sh, sw), patch_size, src_stride)
-            # Exact nearest neighbour within the same class; patches of other
-            # classes are pushed out of reach by a large penalty.
-            dist = torch.cdist(out_patches.detach(), src_patches).pow(2)
-            mismatch = out_classes[:, None] != src_classes[None, :]
-            dist = dist + mismatch * 1e6
-            nearest = dist.argmin(1)
-            has_match = ~mismatch.gather(1, nearest[:, None])[:, 0]
+            # Exact nearest neighbour within the same class: patches of other
+            # classes are out of reach (in place: this is the step's largest array).
+            dist = torch.cdist(out_patches.detach(), src_patches).pow_(2)
+            dist.masked_fill_(out_classes[:, None] != src_classes[None, :], float("inf"))
+            nearest_distance, nearest = dist.min(1)
+            has_match = torch.isfinite(nearest_distance)
         if not bool(has_match.any()):
             continue
         matched = src_patches[nearest]
