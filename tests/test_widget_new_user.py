@@ -239,6 +239,44 @@ def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path,
     assert not asked and widget.model is not model and not widget.state.model_unsaved
 
 
+def test_a_new_run_asks_before_replacing_an_unsaved_model(trained, qtbot, monkeypatch, tmp_path):
+    # Found by a new user: with 'Continue' unticked, Train replaced the unsaved
+    # model (and, once the new run had trained a while, its cached checkpoint).
+    _, widget = trained
+    model = widget.model
+    asked = []
+    monkeypatch.setattr(model_io, "ask_train_over_unsaved", lambda parent: asked.append(True) or False)
+    widget.controls.continue_training.setChecked(False)
+    widget.controls.train_button.click()
+    assert asked and not widget.trainer_runner.running and widget.model is model
+    # Continuing it, or starting over once it is saved, asks nothing.
+    asked.clear()
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(tmp_path / "m.semia"))
+    widget.save_model()
+    train(qtbot, widget, steps=2)
+    assert not asked and widget.model is not model and widget.model.steps_done == 2
+
+
+def test_a_new_run_stopped_before_its_first_step_keeps_the_model(trained, qtbot, monkeypatch):
+    # Found by a new user: Stop right after Train replaced the model with an untrained one.
+    from napari_semia.trainer import SemiaTrainer
+
+    _, widget = trained
+    model = widget.model
+    real_run = SemiaTrainer.run
+
+    def stopped_at_once(self):  # Stop pressed before the first step
+        self.stop()
+        yield from real_run(self)
+
+    monkeypatch.setattr(SemiaTrainer, "run", stopped_at_once)
+    monkeypatch.setattr(model_io, "ask_train_over_unsaved", lambda parent: True)
+    widget.controls.continue_training.setChecked(False)
+    train(qtbot, widget, steps=50)
+    assert widget.model is model and widget.state.model_unsaved
+    assert "before its first step" in widget.state.message
+
+
 def test_live_with_an_unknown_id_reports_once_until_the_target_changes(trained, qtbot, messages):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)

@@ -50,7 +50,7 @@ def test_without_previews_the_result_is_synthesized_after_training(viewer_widget
     assert viewer.layers[OUTPUT].data.shape == (32, 32)
 
 
-def test_stop_ends_training_early_and_keeps_the_model(viewer_widget, qtbot):
+def test_stop_ends_training_early_and_keeps_the_model(viewer_widget, qtbot, monkeypatch):
     viewer, widget = viewer_widget
     add_scene(viewer)
     start_training(qtbot, widget, steps=100_000)
@@ -69,10 +69,12 @@ def test_stop_ends_training_early_and_keeps_the_model(viewer_widget, qtbot):
     done = widget.model.steps_done
     train(qtbot, widget, steps=2)
     assert widget.model.steps_done == done + 2
-    # ... or starts over when the box is unticked.
+    # ... or starts over when the box is unticked, after asking: the model is unsaved.
+    asked = []
+    monkeypatch.setattr(model_io, "ask_train_over_unsaved", lambda parent: asked.append(True) or True)
     widget.controls.continue_training.setChecked(False)
     train(qtbot, widget, steps=2)
-    assert widget.model.steps_done == 2
+    assert asked and widget.model.steps_done == 2
 
 
 def test_live_mode_resynthesizes_after_a_brush_edit(trained, qtbot):
@@ -204,6 +206,7 @@ def test_a_failing_run_is_reported_and_the_model_kept(trained, qtbot, monkeypatc
 
     monkeypatch.setattr("napari_semia.trainer.SemiaTrainer.run", diverging_run)
     messages.clear()
+    monkeypatch.setattr(model_io, "ask_train_over_unsaved", lambda parent: True)
     widget.controls.continue_training.setChecked(False)
     train(qtbot, widget, steps=3)
     assert [kind for kind, _ in messages] == ["error"] and "diverged" in messages[-1][1]

@@ -45,6 +45,17 @@ def ask_replace_unsaved(parent) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_train_over_unsaved(parent) -> bool:
+    answer = QMessageBox.question(
+        parent, "Replace the unsaved model?",
+        "The model trained in this session has not been saved, and 'Continue from the current model' "
+        "is off: training starts a new model that replaces it (and its checkpoint in the cache, once "
+        "the new one has trained a while).\n\nTrain a new model anyway? (No: save it first, or tick "
+        "'Continue from the current model'.)",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 def describe_model(model: SemiaModel | None) -> str:
     if model is None:
         return "No model yet."
@@ -101,6 +112,10 @@ class ModelIO(QWidget):
             return False
         notify.info(f"Model saved to {saved}")
         return True
+
+    def may_start_new_model(self) -> bool:
+        """Whether a fresh training run may replace the current model (asks when it is unsaved)."""
+        return not self.state.model_unsaved or ask_train_over_unsaved(self)
 
     def load(self, device: str) -> SemiaModel | None:
         """Ask for a file and load it; None (after a message) if that fails or is cancelled."""

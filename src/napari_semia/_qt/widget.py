@@ -181,8 +181,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             notify.error(str(error))
             return
-        self._note_single_channel(source)
         resume = self.model if self.settings.continue_training and self.model is not None else None
+        if resume is None and not self.model_io.may_start_new_model():
+            return
+        self._note_single_channel(source)
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
             self.settings.preview_every, resume,
@@ -249,6 +251,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if result.model is not None and self.model is None:
                 self.set_model(result.model, unsaved=True)
             self.state.message = "Training failed: see the message. The model (if any) is kept."
+            return
+        if result.steps_done == 0 and result.model.steps_done == 0 and self.model is not None:
+            # A new model stopped before its first step is no model: keep the one there was.
+            self.state.message = ("Training stopped before its first step: the model there was is kept. "
+                                  + describe_model(self.model))
             return
         self.set_model(result.model, unsaved=True)
         self.state.finish_training(result.steps_done, result.total_steps, result.model.steps_done,
