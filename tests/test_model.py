@@ -198,3 +198,19 @@ def test_models_saved_before_the_full_size_source_load_and_upsample(tmp_path, la
     loaded = SemiaModel.load(path, device="cpu")
     assert not loaded.can_refine
     np.testing.assert_array_equal(loaded.synthesize(target), model.synthesize(target, refine=False))
+
+
+def test_a_model_knows_the_pair_it_was_trained_on(model, tmp_path):
+    from conftest import make_scene
+
+    image, labels = make_scene()
+    assert model.was_trained_on(image, labels) is True
+    other = image.copy()
+    other[0, 0, 1] ^= 1
+    assert model.was_trained_on(other, labels) is False
+    assert model.was_trained_on(image, np.roll(labels, 3, axis=1)) is False
+    unknown = labels.copy()
+    unknown[0, 0] = 7  # an id the model does not know
+    assert model.was_trained_on(image, unknown) is False
+    loaded = SemiaModel.load(model.save(tmp_path / "m.semia"))
+    assert loaded.was_trained_on(image, labels) is True

@@ -81,3 +81,32 @@ def test_generate_waits_for_a_model(viewer_widget, qtbot):
     assert "Train or load a model first" in widget.dataset.label.text()
     train(qtbot, widget, steps=1)
     assert widget.dataset.generate_button.isEnabled()
+
+
+def test_working_size_pairs_lie_over_the_source(viewer_widget, qtbot, tmp_path):
+    # Found by a new user: pairs at the working size were drawn at scale 1, a
+    # small tile in the corner of a larger (and scaled) source.
+    from conftest import make_scene
+    from widget_helpers import LABELS, SOURCE
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(size=64)
+    viewer.add_image(image, name=SOURCE, scale=(2, 3), translate=(10, 5))
+    viewer.add_labels(labels, name=LABELS, scale=(2, 3), translate=(10, 5))
+    train(qtbot, widget, steps=2)  # working size 32: half the source's
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 2
+    widget.dataset_settings.full_resolution = False
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+
+    def edges(layer):  # world coordinates of the first and last pixels' outer edges
+        n = np.array(layer.data.shape[layer.ndim - 2: layer.ndim])
+        scale, shift = np.array(layer.scale[-2:]), np.array(layer.translate[-2:])
+        return shift - scale / 2, shift + (n - 0.5) * scale
+
+    for name in ("semia dataset: images", "semia dataset: labels"):
+        layer = viewer.layers[name]
+        assert layer.data.shape[1:3] == (32, 32)
+        for pair, source in zip(edges(layer), edges(viewer.layers[SOURCE])):
+            np.testing.assert_allclose(pair, source)

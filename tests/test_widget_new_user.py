@@ -187,12 +187,16 @@ def test_after_training_the_result_shows_unobstructed(trained, qtbot):
     assert "hidden" in widget.progress.label.text()
     viewer.layers.selection.active = target  # the user goes back to painting
     assert target.visible and target.opacity == 0.4
+    # ... and the status line no longer says it is hidden (it did, found by a new user).
+    assert "hidden" not in widget.progress.label.text()
+    assert "Training finished" in widget.progress.label.text()
 
 
 def test_live_shows_the_target_again(trained):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)
     assert viewer.layers[TARGET].visible
+    assert "hidden" not in widget.progress.label.text()
 
 
 def test_channel_layers_can_be_used_together(viewer_widget, qtbot):
@@ -219,6 +223,31 @@ def test_training_on_one_channel_of_several_says_so(viewer_widget, qtbot, messag
     widget.pickers.image.set_layer(viewer.layers["green"])
     train(qtbot, widget, steps=1)
     assert any(kind == "info" and "one of 2 single-channel layers" in text for kind, text in messages)
+
+
+def test_unrelated_images_of_one_shape_get_no_channels_hint(viewer_widget, qtbot, messages):
+    # Found by a new user: two unrelated grey images of one shape (normal
+    # blending, not opened as channels) were hinted to be channels of one image.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name=SOURCE)
+    viewer.add_image(image[::-1].copy(), name="another photo")
+    viewer.add_labels(labels, name=LABELS)
+    widget.pickers.image.set_layer(viewer.layers[SOURCE])
+    train(qtbot, widget, steps=1)
+    assert not any("single-channel layers" in text for _, text in messages)
+
+
+def test_continuing_on_another_image_says_so(trained, qtbot, messages):
+    # Found by a new user: Continue (ticked by default) went on silently with
+    # a model trained on another image of the same shape.
+    viewer, widget = trained
+    messages.clear()
+    train(qtbot, widget, steps=1)  # the same pair: nothing to say
+    assert not any("another image" in text for _, text in messages)
+    viewer.layers[SOURCE].data = viewer.layers[SOURCE].data[::-1].copy()
+    train(qtbot, widget, steps=1)
+    assert any(kind == "info" and "another image" in text for kind, text in messages)
 
 
 def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path, monkeypatch):

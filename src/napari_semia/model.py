@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from . import __version__
 from .config import TrainingConfig
 from .device import resolve_device
-from .errors import IncompatibleModelError, ModelFileError
+from .errors import IncompatibleModelError, ModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
@@ -227,6 +227,20 @@ class SemiaModel:
         else:
             images = to_user_image(output, self.normalizer, self.source_shape)
         return images[0] if single else images
+
+    def was_trained_on(self, image, labels) -> bool | None:
+        """Whether this model's source is ``image`` with ``labels`` (arrays as given
+        to training); None for a file without the full-size source (format 1)."""
+        if not self.can_refine:
+            return None
+        image = np.asarray(image)
+        if image.shape != self.full_image.shape or not np.array_equal(image, self.full_image):
+            return False
+        try:
+            index = self.codec.encode(labels)
+        except SemiaInputError:  # ids or colours the model does not know
+            return False
+        return bool(np.array_equal(index, self.full_index))
 
     def check_can_continue(self, codec: LabelCodec, source_shape, normalizer: IntensityNormalizer) -> None:
         """Raise IncompatibleModelError unless training on this source can continue this model."""

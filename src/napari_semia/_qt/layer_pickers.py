@@ -195,11 +195,16 @@ def _image_candidates(layers: list[Layer]) -> list:
     return images + channel_groups(layers)
 
 
+def shown_as_one_image(group: ChannelGroup) -> bool:
+    """Whether the group's layers are shown as channels of one image: napari
+    blends every channel after the first additively (``channel_axis``); layers
+    that merely share a shape are not."""
+    return all(layer.blending == "additive" for layer in group.layers[1:])
+
+
 def _default_image(candidates: list):
-    # A multichannel image opened with channel_axis is meant as one source:
-    # napari blends every channel after the first additively.
-    groups = [c for c in candidates if isinstance(c, ChannelGroup)
-              and all(layer.blending == "additive" for layer in c.layers[1:])]
+    # A multichannel image opened with channel_axis is meant as one source.
+    groups = [c for c in candidates if isinstance(c, ChannelGroup) and shown_as_one_image(c)]
     if groups:
         return groups[0]
     images = [c for c in candidates if isinstance(c, Image) and not is_colour_label_image(c)]

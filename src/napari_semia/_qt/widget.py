@@ -31,7 +31,7 @@ from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import displayed_plane, output_plane, training_planes
-from .layer_pickers import OUTPUT_KEY, ChannelGroup, LayerPickers, channel_groups
+from .layer_pickers import OUTPUT_KEY, ChannelGroup, LayerPickers, channel_groups, shown_as_one_image
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, describe_model
@@ -73,6 +73,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
         self._shown_synthesis_error: str | None = None  # shown once until something changes
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
+        self._hidden_note = ""  # what the status line says of it
         self._writing_output = False  # selection changes made by write_output are not the user's
 
         self.pickers = LayerPickers(napari_viewer)
@@ -185,6 +186,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if resume is None and not self.model_io.may_start_new_model():
             return
         self._note_single_channel(source)
+        if resume is not None:
+            self._note_other_source(resume, planes, source)
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
             self.settings.preview_every, resume,
@@ -205,12 +208,24 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if isinstance(source, ChannelGroup):
             return
         for group in channel_groups(list(self.viewer.layers)):
-            if source in group.layers:
+            if source in group.layers and shown_as_one_image(group):
                 notify.info(
                     f"'{source.name}' is one of {len(group.layers)} single-channel layers of the same "
                     f"shape. Training on it alone; to use the channels together, choose "
                     f"'{group.name}' as the source image.")
                 return
+
+    def _note_other_source(self, model: SemiaModel, planes, source) -> None:
+        """Say so when training continues a model of another image or labels (it may
+        not be what the user meant: Continue is ticked after every run)."""
+        try:
+            model.codec.encode(planes.labels)
+        except SemiaInputError:
+            return  # other classes: the run itself says it cannot continue
+        if model.was_trained_on(planes.image, planes.labels) is False:
+            notify.info(f"Continuing the model trained on another image or labels: it learns "
+                        f"'{source.name}' from here on. Untick 'Continue from the current model' "
+                        "to train a new one instead.")
 
     def stop(self) -> None:
         if self.state.phase is Phase.TRAINING:
@@ -373,13 +388,18 @@ class SemiaWidget(ClosesWithDock, QWidget):
         target.visible = False
         self._hidden_target = target
         self.viewer.layers.selection.active = outputs[0]
-        self.state.message += (f" '{target.name}' is hidden so the result shows; select it (or turn "
-                               "on Live) to paint again.")
+        self._hidden_note = (f" '{target.name}' is hidden so the result shows; select it (or turn "
+                             "on Live) to paint again.")
+        self.state.message += self._hidden_note
 
     def _show_target(self) -> None:
         layer, self._hidden_target = self._hidden_target, None
         if layer is not None and layer in self.viewer.layers:
             layer.visible = True
+        # The status line no longer says it is hidden (a first user saw that stay).
+        note, self._hidden_note = self._hidden_note, ""
+        if note and self.state.message.endswith(note):
+            self.state.message = self.state.message[: -len(note)]
 
     def _on_active_layer(self, event) -> None:
         if self._writing_output:
@@ -517,11 +537,32 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if not source.rgb:
                 image_kwargs.update(colormap=source.colormap.name,
                                     contrast_limits=tuple(source.contrast_limits))
+        # Over the source, at its scale: pairs at the working size get pixels as
+        # much larger as they are fewer (a first user saw them as a small tile
+        # in the corner).
+        placement = self._dataset_placement(source, outcome.labels[0].shape[:2])
+        image_kwargs.update(placement)
         for name in ("semia dataset: images", "semia dataset: labels"):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         self.viewer.add_image(np.stack(outcome.images), name="semia dataset: images", **image_kwargs)
-        self.viewer.add_labels(np.stack(outcome.labels), name="semia dataset: labels", **marked)
+        self.viewer.add_labels(np.stack(outcome.labels), name="semia dataset: labels", **marked,
+                               **placement)
+
+    def _dataset_placement(self, source, pair_shape) -> dict:
+        """Scale and translate of a stack of pairs of ``pair_shape`` (rows, columns)
+        that lays them over the source (a leading axis of 1 for the stack)."""
+        layer = source.layers[0] if isinstance(source, ChannelGroup) else source
+        if layer is None or self.model is None:
+            return {}
+        (rows, cols), (pair_rows, pair_cols) = self.model.source_shape, pair_shape
+        scale_y, scale_x = (float(v) for v in layer.scale[-2:])
+        shift_y, shift_x = (float(v) for v in layer.translate[-2:])
+        factor_y, factor_x = rows / pair_rows, cols / pair_cols
+        # A pixel's centre moves by half the growth of its size.
+        return {"scale": (1.0, scale_y * factor_y, scale_x * factor_x),
+                "translate": (0.0, shift_y + scale_y * (factor_y - 1) / 2,
+                              shift_x + scale_x * (factor_x - 1) / 2)}
 
     def _on_dataset_ended(self) -> None:
         if self.state.phase is Phase.GENERATING:
