@@ -345,6 +345,23 @@ def test_loss_names_are_readable(trained):
     assert "patch coherence" in widget.loss_plot.view.toolTip()
 
 
+def test_the_loss_legend_fits_a_narrow_dock(qtbot):
+    # Found by a new user: four legend columns cut 'adversarial' and 'semantic
+    # alignment' off at the dock's width.
+    from napari_semia._qt.loss_plot import LossPlot
+    from napari_semia._qt.sections import MIN_CONTENT_WIDTH
+    from napari_semia.losses import LOSS_DESCRIPTIONS
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.resize(MIN_CONTENT_WIDTH - 40, 320)  # the dock's content less its margins
+    plot.show()
+    plot.add_point(1, dict.fromkeys(LOSS_DESCRIPTIONS, 0.5))
+    qtbot.wait(50)
+    legend = plot.legend.mapRectToScene(plot.legend.boundingRect())
+    assert legend.right() <= plot.view.width()
+
+
 def test_a_short_training_says_its_result_is_a_preview(trained):
     _, widget = trained
     assert "preview" in widget.state.message and "default" in widget.state.message

@@ -24,7 +24,7 @@ class LossPlot(QWidget):
         super().__init__(parent)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(None)
-        self.view.setMinimumHeight(240)
+        self.view.setMinimumHeight(280)  # the plot, and four rows of legend
         self.plot = self.view.addPlot(row=0, col=0)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss (log, smoothed)")
@@ -33,8 +33,9 @@ class LossPlot(QWidget):
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setMouseEnabled(x=False, y=False)
-        # The legend sits under the plot, not over the curves.
-        self.legend = pg.LegendItem(colCount=4, labelTextSize="8pt")
+        # The legend sits under the plot, not over the curves; two columns fit a
+        # narrow dock (with four, a first user saw 'advers' and 'semant' cut off).
+        self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt")
         self.view.addItem(self.legend, row=1, col=0)
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._steps: dict[str, list[int]] = {}
