@@ -112,12 +112,15 @@ def test_the_continue_hint_comes_only_where_it_is_the_fix(trained, qtbot, messag
     widget.train()
     wait_until_idle(qtbot, widget)
     assert len(messages) == 1 and "Unknown device" in messages[0][1] and "Untick" not in messages[0][1]
+    # The status line says why in full too (a first user saw the pop-up cut short).
+    assert "Unknown device" in widget.state.message and "see the message" not in widget.state.message
     widget.settings.device = "cpu"
     viewer.layers[LABELS].data = viewer.layers[LABELS].data * 3  # other class ids
     messages.clear()
     widget.train()
     wait_until_idle(qtbot, widget)
     assert len(messages) == 1 and "classes" in messages[0][1] and "Untick" in messages[0][1]
+    assert "classes" in widget.state.message and "Untick" in widget.state.message
 
 
 @pytest.mark.parametrize("deleted", [TARGET, SOURCE])

@@ -259,13 +259,19 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_training_finished(self, result) -> None:
         if result.error is not None:
+            reason = "see the message."
             if isinstance(result.error, IncompatibleModelError):
-                notify.error(f"{result.error} Untick 'Continue from the current model' to train a new one.")
+                reason = f"{result.error} Untick 'Continue from the current model' to train a new one."
+                notify.error(reason)
             else:
                 notify.exception(result.error, "Training")
+                if isinstance(result.error, SemiaInputError):
+                    reason = str(result.error)
             if result.model is not None and self.model is None:
                 self.set_model(result.model, unsaved=True)
-            self.state.message = "Training failed: see the message. The model (if any) is kept."
+            # Input errors are written for the user: the status line keeps them in
+            # full (a first user saw the pop-up cut them short).
+            self.state.message = f"Training failed: {reason} The model (if any) is kept."
             return
         if result.steps_done == 0 and result.model.steps_done == 0 and self.model is not None:
             # A new model stopped before its first step is no model: keep the one there was.
