@@ -483,3 +483,39 @@ def test_smoothing_over_an_outline_with_no_known_pixel_of_the_class_uses_the_who
     filled = _without_old_outlines(guide, erased, target, nothing_known)
     # Filled from the class around (0.6), not from an empty set (0).
     assert torch.allclose(filled, guide)
+
+
+def test_a_class_raised_above_its_source_strip_keeps_its_gradient_once():
+    # Class 1 is a strip of grass under the sky (rows 36-48), bright at its top and
+    # dark at the bottom (a field's perspective, water's reflections). The target
+    # raises it to row 12: three times its height. Copied in shifted pieces, the
+    # raised part was the strip's middle tones, and going down the image it met the
+    # kept strip's bright top: a seam. Scaled up (scaled_components), the strip's
+    # gradient is stretched over the new height once, the kept rows included.
+    rng = np.random.default_rng(3)
+    height, width = 48, 64
+    image = np.zeros((height, width, 3))
+    image[:36] = [60, 90, 200] + rng.normal(0, 2, (36, width, 3))
+    ramp = np.linspace(210, 50, 12)[:, None, None]
+    grass = ndi.gaussian_filter(rng.random((12, width)), 1.0)[..., None] - 0.5
+    image[36:] = ramp * np.array([0.9, 1.0, 0.3]) + 120 * grass
+    image = image.clip(0, 255).astype(np.uint8)
+    labels = np.zeros((height, width), np.int64)
+    labels[36:] = 1
+    target = np.zeros_like(labels)
+    target[12:] = 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    strip = source[0][:, 36:].mean(dim=(0, 2))
+    span = float(strip[0] - strip[-1])  # the gradient's fall, top to bottom
+    rises = {}
+    for scale in (False, True):
+        config = FAST.replace(start_size=64, scale_regions=scale)
+        output = refine(source, source_index, target_index, _guide(source, (48, 64)), num_classes=2,
+                        config=config)[0]
+        rows = output[:, 12:].mean(dim=(0, 2))
+        rises[scale] = float((rows[4:] - rows[:-4]).max())  # the largest rise over 4 rows, going down
+        if scale:
+            assert float(rows[:3].mean()) > float(strip[:3].mean()) - 0.1 * span  # bright at the top
+            assert float(rows[-3:].mean()) < float(strip[-3:].mean()) + 0.1 * span  # dark at the bottom
+    assert rises[True] < 0.1 * span, (rises, span)
+    assert rises[False] > 0.2 * span, (rises, span)  # the seam at the kept strip's top

@@ -15,11 +15,16 @@ def _mps_available() -> bool:
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """Return the torch device for ``name``: "auto" (cuda, then mps, then cpu),
-    "cpu", "cuda", "cuda:N" or "mps".
+    """Return the torch device for ``name``: "auto" (cuda, else cpu), "cpu",
+    "cuda", "cuda:N" or "mps" (also "mps:0", what an MPS tensor's device reads).
 
     An explicitly requested accelerator that is not present is an input error
     rather than a silent fall-back: the user asked for it and should know.
+
+    "auto" does not pick Apple's MPS: it has never run here, and a review of the
+    code found operations MPS refuses (area resizing to sizes that do not
+    divide the source's, int64 max-scatters; docs/method.md, "Devices"). It
+    stays available when asked for by name.
     """
     if isinstance(name, torch.device):
         name = str(name)
@@ -27,8 +32,6 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if _mps_available():
-            return torch.device("mps")
         return torch.device("cpu")
     if name == "cpu":
         return torch.device("cpu")
@@ -45,7 +48,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
                 f"{torch.cuda.device_count()} CUDA device(s) exist."
             )
         return device
-    if name == "mps":
+    if name in ("mps", "mps:0"):
         if not _mps_available():
             raise SemiaInputError(
                 "Device 'mps' was requested but Apple's MPS backend is not available. "

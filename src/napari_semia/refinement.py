@@ -97,6 +97,7 @@ from .outline_depth import (
     visible_fringes,
 )
 from .region_fill import components_holding, connected_components, region_shifts
+from .scaled_components import scaled_up_components
 from .seam_fusion import class_gradients, classes_within, fuse, rim_free
 
 
@@ -170,6 +171,12 @@ class RefinementConfig:
     from inside the class would leave it bare and the generator's guess is soft.
     Those copies, and the pieces matched on from them, are left out of evening out
     seams: they differ from the pixels around as the edge does. 0 turns it off."""
+    scale_regions: bool = True
+    """Target regions of a class that are the source's region of that class scaled
+    up (fuller lips, a field raised to half the image) start from that region
+    stretched over them, and query it, rather than from shifted copies stacked
+    over them (``scaled_components``): stacked copies repeat the region's rim
+    inside it (two lip lines, the field's horizon thrice)."""
     outline_max_gradient: float = 0.3
     """Classes where nine in ten differences between neighbouring source pixels are
     at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
@@ -557,6 +564,11 @@ class SourcePyramid:
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
+                scaled0 = None
+                if config.scale_regions:
+                    scaled0, stretched = _scaled_query(level, target, changed)
+                    if scaled0 is not None:
+                        free |= scaled0  # (free0 too) the whole region is rebuilt, kept pixels too
                 if config.edge_reach > 0:
                     fy, fx, profiles0 = _edge_profile_field(level, target, changed, free, fy, fx,
                                                             config.edge_reach)
@@ -581,6 +593,8 @@ class SourcePyramid:
                     # query is the generator's: queried as copied, the changed pixels
                     # of a moved blob matched worse, patch distance 0.045 against 0.03.)
                     query = torch.where(vacated, query, guide0)
+                if scaled0 is not None:
+                    query = torch.where(scaled0, stretched, query)
                 if depth_needed is not None:
                     # Copies that must come from deep inside their class query a smooth
                     # fill as well: a vacated pixel's query is its copy, which by an
@@ -998,6 +1012,28 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
         fy = torch.where(wrong, ry, fy)
         fx = torch.where(wrong, rx, fx)
     return fy, fx, ~wrong
+
+
+def _scaled_query(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor):
+    """The level-0 pixels of target regions that enlarge a source region
+    (``scaled_components``; None when there are none) and that region stretched
+    over them, sampled bilinearly (C, h, w): their query. Only the query: started
+    from the stretch too, matching kept it, and a field's flowers came out as
+    vertical smears. On the CPU, like the edge profiles."""
+    h, w = level.shape
+    rows, cols, found = scaled_up_components(level.classes.view(h, w).long().cpu().numpy(),
+                                             target.long().cpu().numpy(), changed.cpu().numpy())
+    if not found.any():
+        return None, None
+    device = level.pixels.device
+    rows, cols = torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)
+    found = torch.from_numpy(found).to(device)
+    # Clamped into the image, so zero padding never shows (MPS lacks "border" before torch 2.13).
+    grid = torch.stack([(cols.clamp(0, w - 1) / max(w - 1, 1)) * 2 - 1,
+                        (rows.clamp(0, h - 1) / max(h - 1, 1)) * 2 - 1], -1)[None]
+    stretched = F.grid_sample(level.pixels.view(1, -1, h, w).float(), grid, mode="bilinear",
+                              padding_mode="zeros", align_corners=True)[0]
+    return found, stretched
 
 
 def _edge_profile_field(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor, free: torch.Tensor,

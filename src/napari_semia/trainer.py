@@ -169,9 +169,11 @@ class SemiaTrainer:
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data
         # Initial weights come from the seed without touching the global
-        # random state of the process (napari's, the user's).
+        # random state of the process (napari's, the user's). The networks are
+        # built on the CPU: only its generator is seeded (torch.manual_seed would
+        # reseed every CUDA generator too, and fork_rng(devices=[]) keeps none).
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
+            torch.default_generator.manual_seed(cfg.seed)
             if resume is not None:
                 generator = copy.deepcopy(resume.generator)
             else:

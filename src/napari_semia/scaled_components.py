@@ -1,0 +1,98 @@
+"""Class regions that a target enlarges are copied enlarged, not stacked.
+
+Where a target paints a class region larger than the source has it (lips
+made fuller, a field raised to half the image, water up to the towers'
+middle), shifted copies of the source's region can only cover the new one by
+stacking: the lips' edge line shows twice, the field's strip three times with
+its top rim between, the water's reflections twice with a straight seam.
+
+:func:`scaled_up_components` finds the target's connected regions of a class
+that are the source's region of that class scaled up (the region, brought
+back onto the source region's box, lands on it; and it is clearly larger) and
+maps each of their pixels to the source region through the two boxes
+(independently per axis): the region's layout (rim, perspective, the order
+of its parts) is stretched over the new area once. Patch matching then
+rebuilds it from real, unstretched patches.
+
+numpy / scipy on the CPU, at the working size (the refinement's level 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+#: A target region counts as scaled up when its area is at least this many times
+#: the source region's ...
+MIN_AREA_RATIO = 1.5
+#: ... and at least this share of it, brought back onto the source region's box,
+#: lands on that region, and as much of the source region, taken onto the target
+#: region's box, lands on it (a moved tail, or an arm added to a square, make the
+#: shapes differ).
+MIN_LANDING = 0.8
+#: Larger enlargements (a few pixels painted into a whole image) are no scaling.
+MAX_FACTOR = 4.0
+#: Regions of fewer pixels are left to the shifted copies.
+MIN_PIXELS = 16
+
+
+def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float source rows and columns and a mask (all (h, w)) for the pixels of
+    target regions that enlarge a source region of their class (see the module):
+    each such pixel's place in the source region, through the regions' boxes.
+
+    ``source``/``target``: (h, w) integer class maps of one size; ``changed``:
+    where they differ. Only regions that hold changed pixels are considered, and
+    only their pixels that land on the source region are returned.
+    """
+    h, w = target.shape
+    rows = np.zeros((h, w), np.float32)
+    cols = np.zeros((h, w), np.float32)
+    mask = np.zeros((h, w), bool)
+    if not changed.any():
+        return rows, cols, mask
+    for k in np.unique(target[changed]):
+        target_regions, _ = ndi.label(target == k)
+        source_regions, _ = ndi.label(source == k)
+        if not source_regions.any():
+            continue
+        objects = ndi.find_objects(target_regions)
+        for number in np.unique(target_regions[changed & (target == k)]):
+            region = target_regions == number
+            area = int(region.sum())
+            if area < MIN_PIXELS:
+                continue
+            # The source region of this class that the target region covers most.
+            overlap = np.bincount(source_regions[region], minlength=source_regions.max() + 1)
+            overlap[0] = 0
+            if overlap.max() == 0:
+                continue
+            source_region = source_regions == int(overlap.argmax())
+            source_area = int(source_region.sum())
+            if not (MIN_AREA_RATIO * source_area <= area <= MAX_FACTOR ** 2 * source_area):
+                continue
+            t_rows, t_cols = objects[number - 1]
+            s_rows, s_cols = ndi.find_objects(source_region.astype(np.int32))[0]
+            scale_y = (s_rows.stop - s_rows.start) / (t_rows.stop - t_rows.start)
+            scale_x = (s_cols.stop - s_cols.start) / (t_cols.stop - t_cols.start)
+            if min(scale_y, scale_x) < 1 / MAX_FACTOR or max(scale_y, scale_x) > 1.1:
+                continue  # smaller along an axis (or far too large)
+            ys, xs = np.nonzero(region)
+            # Pixel centres of one box onto the other's.
+            from_y = s_rows.start - 0.5 + (ys - t_rows.start + 0.5) * scale_y
+            from_x = s_cols.start - 0.5 + (xs - t_cols.start + 0.5) * scale_x
+            iy = np.clip(np.round(from_y).astype(int), 0, h - 1)
+            ix = np.clip(np.round(from_x).astype(int), 0, w - 1)
+            lands = source_region[iy, ix]
+            if lands.mean() < MIN_LANDING:
+                continue
+            sy, sx = np.nonzero(source_region)
+            back_y = np.round(t_rows.start - 0.5 + (sy - s_rows.start + 0.5) / scale_y).astype(int)
+            back_x = np.round(t_cols.start - 0.5 + (sx - s_cols.start + 0.5) / scale_x).astype(int)
+            if region[np.clip(back_y, 0, h - 1), np.clip(back_x, 0, w - 1)].mean() < MIN_LANDING:
+                continue
+            rows[ys[lands], xs[lands]] = from_y[lands]
+            cols[ys[lands], xs[lands]] = from_x[lands]
+            mask[ys[lands], xs[lands]] = True
+    return rows, cols, mask

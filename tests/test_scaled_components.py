@@ -1,0 +1,57 @@
+"""Target regions that scale a source region up are found, and mapped through the boxes."""
+
+import numpy as np
+
+from napari_semia.scaled_components import scaled_up_components
+
+
+def _strip_raised(h=32, w=24, top=24, new_top=8):
+    source = np.zeros((h, w), np.int64)
+    source[top:] = 1
+    target = np.zeros_like(source)
+    target[new_top:] = 1
+    return source, target
+
+
+def test_a_raised_strip_maps_its_rows_through_the_boxes_once():
+    source, target = _strip_raised()
+    rows, cols, found = scaled_up_components(source, target, source != target)
+    assert np.array_equal(found, target == 1)  # kept pixels of the region too
+    # Top to top, bottom to bottom, in order: the strip stretched once, not stacked.
+    column = rows[8:, 5]
+    assert round(float(column[0])) == 24 and round(float(column[-1])) == 31
+    assert np.all(np.diff(column) > 0)
+    np.testing.assert_allclose(cols[found], np.nonzero(found)[1], atol=1e-4)
+    # Every copy lands on the class.
+    assert np.all(source[np.round(rows[found]).astype(int), np.round(cols[found]).astype(int)] == 1)
+
+
+def test_a_moved_region_and_a_shrunk_one_are_not_scaled():
+    source = np.zeros((32, 32), np.int64)
+    source[4:14, 4:14] = 1
+    moved = np.zeros_like(source)
+    moved[15:25, 12:22] = 1
+    shrunk = np.zeros_like(source)
+    shrunk[6:12, 6:12] = 1
+    for target in (moved, shrunk):
+        assert not scaled_up_components(source, target, source != target)[2].any()
+
+
+def test_a_region_with_a_part_added_elsewhere_is_not_scaled():
+    # A square with a long arm: larger, and its box is larger, but it is no
+    # scaled square (squeezed back into the square's box it covers its left edge).
+    source = np.zeros((32, 48), np.int64)
+    source[10:18, 10:18] = 1
+    target = source.copy()
+    target[10:13, 18:40] = 1
+    assert not scaled_up_components(source, target, source != target)[2].any()
+
+
+def test_far_too_large_an_enlargement_and_tiny_regions_are_left_alone():
+    source, target = _strip_raised(h=64, top=62, new_top=2)  # 2 rows to 62: 31 times
+    assert not scaled_up_components(source, target, source != target)[2].any()
+    source = np.zeros((16, 16), np.int64)
+    source[8, 8] = 1
+    target = np.zeros_like(source)
+    target[7:10, 7:10] = 1  # 9 pixels
+    assert not scaled_up_components(source, target, source != target)[2].any()
