@@ -5,25 +5,36 @@ import numpy as np
 from napari_semia.scaled_components import scaled_up_components
 
 
-def _strip_raised(h=32, w=24, top=24, new_top=8):
+def _tower_raised(h=48, w=40, top=28, new_top=8, bottom=40):
+    """A block (a tower) standing on other classes, made taller upwards."""
     source = np.zeros((h, w), np.int64)
-    source[top:] = 1
-    target = np.zeros_like(source)
-    target[new_top:] = 1
+    source[bottom:] = 2  # water below, out of the frame
+    source[top:bottom, 12:28] = 1
+    target = source.copy()
+    target[new_top:bottom, 12:28] = 1
     return source, target
 
 
-def test_a_raised_strip_maps_its_rows_through_the_boxes_once():
-    source, target = _strip_raised()
+def test_a_taller_tower_maps_its_rows_through_the_boxes_once():
+    source, target = _tower_raised()
     rows, cols, found = scaled_up_components(source, target, source != target)
-    assert np.array_equal(found, target == 1)  # kept pixels of the region too
-    # Top to top, bottom to bottom, in order: the strip stretched once, not stacked.
-    column = rows[8:, 5]
-    assert round(float(column[0])) == 24 and round(float(column[-1])) == 31
+    assert np.array_equal(found, target == 1)  # the kept pixels of the region too
+    # Top to top, bottom to bottom, in order: stretched once, not stacked.
+    column = rows[8:40, 20]
+    assert round(float(column[0])) == 28 and round(float(column[-1])) == 39
     assert np.all(np.diff(column) > 0)
     np.testing.assert_allclose(cols[found], np.nonzero(found)[1], atol=1e-4)
     # Every copy lands on the class.
     assert np.all(source[np.round(rows[found]).astype(int), np.round(cols[found]).astype(int)] == 1)
+
+
+def test_stuff_running_out_of_the_frame_grows_by_more_of_itself():
+    # Water raised up the image: it touches the bottom border, across the axis it
+    # grows along; not scaled (rebuilt stretched, a field went soft and blotchy).
+    source, target = _tower_raised()
+    water = target == 2
+    target[30:40][(target[30:40] == 0)] = 2  # the water rises beside the tower
+    assert not scaled_up_components(source, target, source != target)[2][water | (target == 2)].any()
 
 
 def test_a_moved_region_and_a_shrunk_one_are_not_scaled():
@@ -48,7 +59,7 @@ def test_a_region_with_a_part_added_elsewhere_is_not_scaled():
 
 
 def test_far_too_large_an_enlargement_and_tiny_regions_are_left_alone():
-    source, target = _strip_raised(h=64, top=62, new_top=2)  # 2 rows to 62: 31 times
+    source, target = _tower_raised(h=64, top=38, new_top=2, bottom=40)  # 2 rows to 38
     assert not scaled_up_components(source, target, source != target)[2].any()
     source = np.zeros((16, 16), np.int64)
     source[8, 8] = 1

@@ -52,6 +52,11 @@ the class the target asks for* (label-constrained patch correspondence, as in
   slimmed jaw keeps its shadow, a moved crown its ragged rim, instead of
   pixels that keep their own look or copy from inside their class.
 
+* Where the target paints an object larger (taller towers, fuller lips),
+  level 0 queries the source object stretched over it once, the pixels that
+  kept their class too (``scaled_components``): shifted copies cover a larger
+  object only by stacking, and each brings the object's rim and structure.
+
 * At the end of each level, seams between copied pixels and pixels that keep
   their own source pixel are evened out per class: the step in mean colour
   across the seam, shrunk by how far it stands out of the texture's variation,
@@ -172,11 +177,10 @@ class RefinementConfig:
     Those copies, and the pieces matched on from them, are left out of evening out
     seams: they differ from the pixels around as the edge does. 0 turns it off."""
     scale_regions: bool = True
-    """Target regions of a class that are the source's region of that class scaled
-    up (fuller lips, a field raised to half the image) start from that region
-    stretched over them, and query it, rather than from shifted copies stacked
-    over them (``scaled_components``): stacked copies repeat the region's rim
-    inside it (two lip lines, the field's horizon thrice)."""
+    """Target regions of a class that are the source's object of that class scaled
+    up (taller towers, fuller lips) query that object stretched over them,
+    rather than shifted copies stacked over them (``scaled_components``):
+    stacked copies repeat the object's parts inside it (a tower's crown twice)."""
     outline_max_gradient: float = 0.3
     """Classes where nine in ten differences between neighbouring source pixels are
     at most this (as ``fusion_max_gradient``; skin, sky, walls, a plain
