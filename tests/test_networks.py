@@ -5,7 +5,7 @@ import torch
 
 from napari_semia.augmentation import AugmentationLimits, JointAugmenter
 from napari_semia.config import PRESETS, TrainingConfig, preset
-from napari_semia.device import describe_device, resolve_device
+from napari_semia.device import describe_device, resolve_device, synchronize
 from napari_semia.errors import SemiaInputError
 from napari_semia.layout_tensors import resize_index, to_onehot
 from napari_semia.losses import fixed_point_loss, semantic_patch_coherence_loss
@@ -135,6 +135,7 @@ def test_device_resolution():
     else:
         with pytest.raises(SemiaInputError, match="CUDA"):
             resolve_device("cuda")
+    synchronize(torch.device("cpu"))  # nothing queued: returns
     # An MPS tensor's device reads "mps:0"; a model on it is reloaded with that name.
     for name in ("mps", "mps:0", torch.device("mps", 0)):
         try:

@@ -240,3 +240,18 @@ def test_colour_coded_label_image_as_source_labels(viewer_widget, qtbot):
     wait_for_synthesis(qtbot, widget)
     output = viewer.layers[output_name("src", "colour labels target")]
     assert output.data.shape == image.shape and output.data.dtype == image.dtype
+
+
+def test_device_memory_is_released_once_the_trainer_is_let_go(viewer_widget, qtbot, monkeypatch):
+    # Released only at the thread's end, the runner still held the trainer
+    # (networks, optimizer moments, data): little could be freed.
+    from napari_semia._qt import training_runner
+
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    calls = []
+    monkeypatch.setattr(training_runner, "release_device_memory",
+                        lambda device: calls.append((device, widget.trainer_runner.trainer is None)))
+    train(qtbot, widget, steps=2)
+    qtbot.waitUntil(lambda: any(let_go for _, let_go in calls), timeout=TIMEOUT_MS)
+    assert all(device is not None and device.type == "cpu" for device, _ in calls)

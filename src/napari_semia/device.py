@@ -70,6 +70,15 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (accelerators run asynchronously), e.g.
+    before reading a clock."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def release_device_memory(device: torch.device | None) -> None:
     """Give cached accelerator memory back after training stops or a widget closes."""
     if device is None:

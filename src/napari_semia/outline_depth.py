@@ -50,9 +50,10 @@ def depth_in_class(index: torch.Tensor, reach: int) -> torch.Tensor:
 
 def class_depths(index: torch.Tensor, depth: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(K,) uint8: the largest depth each class has."""
-    # (In int64: scatter reductions are not implemented for every small dtype on every device.)
-    largest = torch.zeros(num_classes, dtype=torch.int64, device=index.device)
-    largest.scatter_reduce_(0, index.flatten().long(), depth.flatten().long(), "amax")
+    # In float32, exact for depths up to 255: scatter reductions are not implemented
+    # for every small integer dtype on every device, and MPS has no int64 maxima.
+    largest = torch.zeros(num_classes, dtype=torch.float32, device=index.device)
+    largest.scatter_reduce_(0, index.flatten().long(), depth.flatten().float(), "amax")
     return largest.to(torch.uint8)
 
 

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from .augmentation import AugmentationLimits, JointAugmenter
 from .collapse_guard import CollapseGuard
 from .config import TrainingConfig
-from .device import resolve_device
+from .device import resolve_device, synchronize
 from .layout_tensors import resize_index, to_onehot
 from .losses import (
     feature_matching_loss,
@@ -443,8 +443,7 @@ class SemiaTrainer:
                 begin = time.perf_counter()
                 out = self.generator(res.image, res.onehot, res.onehot)
                 out.mean().backward()
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
+                synchronize(self.device)  # (an accelerator only queued the work)
                 best = min(best, time.perf_counter() - begin)
             self.generator.zero_grad(set_to_none=True)
             return best

@@ -60,7 +60,8 @@ class TrainingControls(QWidget):
                              "(about quadratically) and uses more memory.")
         self.device = QComboBox()
         self.device.addItems(list(DEVICE_CHOICES))
-        self.device.setToolTip("Where to train: 'auto' picks a CUDA or Apple GPU if present, else the CPU.")
+        self.device.setToolTip("Where to train: 'auto' picks a CUDA GPU if present, else the CPU; "
+                               "'mps' (Apple GPU) only when chosen: untested, some operations fail there.")
         self.device_label = QLabel()
         self.device_label.setWordWrap(True)
         self.seed = _spin(0, 2**31 - 1)

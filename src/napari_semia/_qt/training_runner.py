@@ -90,4 +90,7 @@ class TrainingRunner:
 
     def _on_ended(self) -> None:
         self.trainer = None
+        # Again now that the trainer (networks, optimizer moments, data) is let go:
+        # while the thread ended, this runner still held it, so little was freed.
+        release_device_memory(self._device)
         self.ended.emit()
