@@ -128,8 +128,9 @@ def test_device_resolution():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in {"cpu", "cuda"}  # MPS only by name (device.py)
     assert "CPU" in describe_device(torch.device("cpu"))
-    with pytest.raises(SemiaInputError, match="Unknown device"):
-        resolve_device("tpu")
+    for name in ("tpu", "cuda:abc", "cudax"):
+        with pytest.raises(SemiaInputError, match="Unknown device"):
+            resolve_device(name)
     if torch.cuda.is_available():
         assert resolve_device("cuda").type == "cuda"
     else:

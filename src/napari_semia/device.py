@@ -36,12 +36,17 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     if name.startswith("cuda"):
+        try:
+            device = torch.device(name)
+        except (RuntimeError, ValueError):
+            raise SemiaInputError(
+                f"Unknown device '{name}'. Choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)."
+            ) from None
         if not torch.cuda.is_available():
             raise SemiaInputError(
                 "Device 'cuda' was requested but no CUDA GPU is available "
                 f"(this torch build: {torch.__version__}). Choose 'auto' or 'cpu'."
             )
-        device = torch.device(name)
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise SemiaInputError(
                 f"Device '{name}' was requested but only "
