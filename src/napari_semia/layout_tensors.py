@@ -18,18 +18,29 @@ def to_onehot(index: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def resize_index(index: torch.Tensor, size: tuple[int, int], num_classes: int) -> torch.Tensor:
-    """Resize a (B, H, W) class-index map: area-average the one-hot planes, then argmax.
+    """Resize a (B, H, W) class-index map: each output pixel takes the majority class
+    of the area it covers (the first class of the most, like an argmax over the
+    area-averaged one-hot planes); nearest neighbour when either side grows (no
+    new classes at edges).
 
-    Unlike nearest-neighbour resizing, shrinking this way keeps thin
-    structures and gives each output pixel the majority class of the area it
-    covers. Enlarging uses nearest neighbour (no new classes at edges).
+    Unlike nearest-neighbour resizing, shrinking this way keeps thin structures.
+    One class plane at a time: memory stays at a few (B, h, w) planes and one
+    (B, H, W) mask whatever the number of classes (the one-hot planes of a
+    4096 x 4096 map with ten classes took 2 GB).
     """
     size = (int(size[0]), int(size[1]))
     if tuple(index.shape[-2:]) == size:
         return index
-    shrinking = size[0] <= index.shape[-2]
-    planes = F.interpolate(to_onehot(index, num_classes), size=size, mode="area" if shrinking else "nearest")
-    return planes.argmax(1)
+    if size[0] > index.shape[-2] or size[1] > index.shape[-1]:
+        return F.interpolate(index[:, None].float(), size=size, mode="nearest")[:, 0].long()
+    best = torch.full((index.shape[0], *size), -1.0, device=index.device)
+    result = torch.zeros((index.shape[0], *size), dtype=torch.long, device=index.device)
+    for k in range(num_classes):
+        share = F.interpolate((index == k).float()[:, None], size=size, mode="area")[:, 0]
+        wins = share > best  # strictly: the first class of the most area wins, as argmax
+        best = torch.where(wins, share, best)
+        result[wins] = k
+    return result
 
 
 def bounding_box(mask: torch.Tensor, grow: int = 0, within: tuple[int, int, int, int] | None = None):

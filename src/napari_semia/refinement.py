@@ -91,7 +91,7 @@ import torch
 import torch.nn.functional as F
 
 from .edge_profiles import edge_relative_copies
-from .layout_tensors import bounding_box, to_onehot
+from .layout_tensors import bounding_box, resize_index, to_onehot
 from .outline_depth import (
     class_bits_dtype,
     class_depths,
@@ -249,24 +249,9 @@ def level_shapes(full_shape, start_shape, max_factor: float = 2.0) -> list[tuple
 
 
 def resize_labels(index: torch.Tensor, shape, num_classes: int) -> torch.Tensor:
-    """(H, W) class indices -> (h, w) by area majority (nearest when enlarging).
-
-    Same result as ``layout_tensors.resize_index``, but one class plane at a time, so
-    memory stays at two image-sized planes whatever the number of classes.
-    """
-    shape = tuple(int(v) for v in shape)
-    if tuple(index.shape) == shape:
-        return index
-    if shape[0] > index.shape[0] or shape[1] > index.shape[1]:
-        return F.interpolate(index[None, None].float(), size=shape, mode="nearest")[0, 0].to(index.dtype)
-    best = torch.full(shape, -1.0, device=index.device)
-    result = torch.zeros(shape, dtype=index.dtype, device=index.device)
-    for k in range(num_classes):
-        share = F.adaptive_avg_pool2d((index == k).float()[None, None], shape)[0, 0]
-        wins = share > best
-        best = torch.where(wins, share, best)
-        result[wins] = k
-    return result
+    """(H, W) class indices -> (h, w) by area majority (nearest when enlarging):
+    ``layout_tensors.resize_index`` of one map, in its dtype."""
+    return resize_index(index[None], shape, num_classes)[0].to(index.dtype)
 
 
 def _resize_image(image: torch.Tensor, shape) -> torch.Tensor:
