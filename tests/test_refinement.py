@@ -100,11 +100,20 @@ def test_level_shapes_steps_at_most_the_factor_and_end_at_full_size():
     assert level_shapes((250, 250), (250, 250)) == [(250, 250)]
 
 
-def test_resize_labels_matches_resize_index():
-    index = torch.from_numpy(np.random.default_rng(0).integers(0, 4, (37, 53)))
-    for shape in ((20, 30), (37, 53)):
-        expected = resize_index(index[None], shape, 4)[0]
-        assert torch.equal(resize_labels(index, shape, 4), expected)
+def test_resizing_labels_takes_each_areas_majority_class_like_the_one_hot_argmax():
+    # One class plane at a time (memory), the same classes as area-averaged one-hot
+    # planes and their argmax; a thin line survives shrinking where it is the majority.
+    rng = np.random.default_rng(0)
+    blocks = torch.from_numpy(rng.integers(0, 5, (10, 14)))
+    index = blocks.repeat_interleave(4, 0).repeat_interleave(4, 1)[:37, :53]
+    index[18:20] = 5
+    for shape in ((20, 30), (12, 17), (37, 53), (60, 80)):
+        mode = "nearest" if shape[0] > 37 else "area"
+        planes = F.interpolate(F.one_hot(index, 6).permute(2, 0, 1)[None].float(), size=shape, mode=mode)
+        expected = planes.argmax(1)[0]
+        assert torch.equal(resize_index(index[None], shape, 6)[0], expected), shape
+        assert torch.equal(resize_labels(index, shape, 6), expected)
+    assert bool((resize_index(index[None], (18, 26), 6)[0] == 5).any())  # the line is kept
 
 
 @pytest.mark.parametrize("layout", ["rgb", "gray", "channels"])
