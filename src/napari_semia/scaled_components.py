@@ -15,8 +15,7 @@ from real, unstretched patches.
 
 Regions that touch the image's border across an axis they grow along are left
 out: stuff that runs out of the frame (a field, water) grows by more of
-itself, not by scaling. Tried on
-a field raised to half the image and water raised to the towers' middle, the
+itself, not by scaling. Tried on a field raised to half the image and water raised to the towers' middle, the
 whole region stretched lost the bands and the seam of stacked copies, but the
 rebuilt kept part went soft and blotchy (tree ``half_3``'s Laplacian ratio
 against its layout 0.86 -> 0.75, its whole-image patch distance 0.015 ->
@@ -42,6 +41,9 @@ MIN_LANDING = 0.8
 MAX_FACTOR = 4.0
 #: Regions of fewer pixels are left to the shifted copies.
 MIN_PIXELS = 16
+#: Along an axis where the target region is this much (or more) of the source's
+#: extent, it does not grow.
+_GROWS = 0.95
 
 
 def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.ndarray
@@ -65,7 +67,7 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
         source_regions, _ = ndi.label(source == k)
         if not source_regions.any():
             continue
-        objects = ndi.find_objects(target_regions)
+        objects, source_objects = ndi.find_objects(target_regions), ndi.find_objects(source_regions)
         for number in np.unique(target_regions[changed & (target == k)]):
             region = target_regions == number
             area = int(region.sum())
@@ -76,12 +78,13 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
             overlap[0] = 0
             if overlap.max() == 0:
                 continue
-            source_region = source_regions == int(overlap.argmax())
+            source_number = int(overlap.argmax())
+            source_region = source_regions == source_number
             source_area = int(source_region.sum())
             if not (MIN_AREA_RATIO * source_area <= area <= MAX_FACTOR ** 2 * source_area):
                 continue
             t_rows, t_cols = objects[number - 1]
-            s_rows, s_cols = ndi.find_objects(source_region.astype(np.int32))[0]
+            s_rows, s_cols = source_objects[source_number - 1]
             scale_y = (s_rows.stop - s_rows.start) / (t_rows.stop - t_rows.start)
             scale_x = (s_cols.stop - s_cols.start) / (t_cols.stop - t_cols.start)
             if min(scale_y, scale_x) < 1 / MAX_FACTOR or max(scale_y, scale_x) > 1.1:
@@ -106,12 +109,6 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
             cols[ys[lands], xs[lands]] = from_x[lands]
             mask[ys[lands], xs[lands]] = True
     return rows, cols, mask
-
-
-
-#: Along an axis where the target region is this much (or more) of the source's
-#: extent, it does not grow.
-_GROWS = 0.95
 
 
 def _runs_out_of_frame(region: np.ndarray, source_region: np.ndarray, grows_y: bool, grows_x: bool) -> bool:

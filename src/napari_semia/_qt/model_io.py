@@ -36,24 +36,26 @@ def ask_open_path(parent) -> str | None:
     return path or None
 
 
+def _ask_yes_no(parent, title: str, text: str) -> bool:
+    """A Yes / No question, No by default."""
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, yes | no, no) == yes
+
+
 def ask_replace_unsaved(parent) -> bool:
-    answer = QMessageBox.question(
+    return _ask_yes_no(
         parent, "Replace the unsaved model?",
         "The model trained in this session has not been saved. Loading another model replaces it "
-        "(a checkpoint of it stays in the cache and is offered again for these layers).\n\nLoad anyway?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+        "(a checkpoint of it stays in the cache and is offered again for these layers).\n\nLoad anyway?")
 
 
 def ask_train_over_unsaved(parent) -> bool:
-    answer = QMessageBox.question(
+    return _ask_yes_no(
         parent, "Replace the unsaved model?",
         "The model trained in this session has not been saved, and 'Continue from the current model' "
         "is off: training starts a new model that replaces it (and its checkpoint in the cache, once "
         "the new one has trained a while).\n\nTrain a new model anyway? (No: save it first, or tick "
-        "'Continue from the current model'.)",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+        "'Continue from the current model'.)")
 
 
 def describe_model(model: SemiaModel | None) -> str:

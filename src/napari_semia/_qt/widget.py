@@ -218,14 +218,15 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _note_other_source(self, model: SemiaModel, planes, source) -> None:
         """Say so when training continues a model of another image or labels (it may
         not be what the user meant: Continue is ticked after every run)."""
+        if model.was_trained_on(planes.image, planes.labels) is not False:
+            return
         try:
             model.codec.encode(planes.labels)
         except SemiaInputError:
             return  # other classes: the run itself says it cannot continue
-        if model.was_trained_on(planes.image, planes.labels) is False:
-            notify.info(f"Continuing the model trained on another image or labels: it learns "
-                        f"'{source.name}' from here on. Untick 'Continue from the current model' "
-                        "to train a new one instead.")
+        notify.info(f"Continuing the model trained on another image or labels: it learns "
+                    f"'{source.name}' from here on. Untick 'Continue from the current model' "
+                    "to train a new one instead.")
 
     def stop(self) -> None:
         if self.state.phase is Phase.TRAINING:
