@@ -406,3 +406,51 @@ def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qt
     viewer.layers[SOURCE].data = viewer.layers[SOURCE].data // 2  # other pixels
     widget._offer_checkpoint()
     assert not widget.restore_offer.isVisibleTo(widget)
+
+
+def test_the_preset_box_says_when_its_fields_were_edited(viewer_widget):
+    # It read "quick" after the steps were edited, naming settings no longer used.
+    from napari_semia.config import PRESETS
+
+    _, widget = viewer_widget
+    controls, box = widget.controls, widget.controls.preset
+    assert box.currentText() == "quick"
+    controls.steps.setValue(123)
+    assert box.currentText() == "quick (edited)"
+    assert widget.settings.to_config().steps == 123
+    default = list(PRESETS).index("default")
+    box.setCurrentIndex(default)
+    box.activated.emit(default)  # what a user's choice emits
+    assert box.currentText() == "default" and widget.settings.steps == PRESETS["default"].steps
+    assert box.itemText(0) == "quick"  # no stale mark on the other preset
+    controls.size.setValue(128)
+    assert box.currentText() == "default (edited)"
+    box.activated.emit(default)  # the same preset again undoes the edits
+    assert box.currentText() == "default" and widget.settings.size == PRESETS["default"].size
+
+
+def test_the_suggested_model_file_name_has_no_spaces(trained, monkeypatch, tmp_path):
+    viewer, widget = trained
+    viewer.layers[SOURCE].name = "coffee image"
+    suggested = []
+    monkeypatch.setattr(model_io, "ask_save_path",
+                        lambda parent, name: suggested.append(name) or str(tmp_path / name))
+    widget.save_model()
+    assert suggested == ["coffee_image.semia"]
+    assert (tmp_path / "coffee_image.semia").is_file() and not widget.state.model_unsaved
+    assert model_io.suggested_file_name("a/b: c*") == "a_b_c.semia"
+    assert model_io.suggested_file_name("...") == "model.semia"
+
+
+def test_closing_the_widget_lets_go_of_the_model_before_releasing_memory(trained, monkeypatch):
+    # Released while the widget still held the model (generator, pyramid), its
+    # accelerator memory stayed taken.
+    from napari_semia._qt import widget as widget_module
+
+    _, widget = trained
+    calls = []
+    monkeypatch.setattr(widget_module, "release_device_memory",
+                        lambda device: calls.append((device, widget.model)))
+    widget.shutdown()
+    assert calls and calls[0][0] is not None and calls[0][0].type == "cpu"
+    assert all(model is None for _, model in calls)

@@ -6,6 +6,8 @@ The dialogs are small module-level functions so tests can replace them
 
 from __future__ import annotations
 
+import re
+
 from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -22,6 +24,14 @@ from . import notify
 from .state import WidgetState
 
 FILE_FILTER = "napari-semia model (*.semia);;All files (*)"
+
+
+def suggested_file_name(layer_name: str | None) -> str:
+    """A model file name from a layer's name, safe on every platform and in a shell:
+    runs of spaces and of characters other than letters, digits, '.', '-' and '_'
+    become one '_' ("coffee image" -> "coffee_image.semia")."""
+    stem = re.sub(r"[^\w.-]+", "_", layer_name or "").strip("._")
+    return f"{stem or 'model'}.semia"
 
 
 def ask_save_path(parent, suggested: str) -> str | None:

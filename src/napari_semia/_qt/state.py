@@ -47,6 +47,12 @@ class TrainingSettings:
         self.levels = config.levels
         self.coarse_fraction = config.coarse_fraction
 
+    def preset_edited(self) -> bool:
+        """Whether a field the preset fills differs from the preset's value."""
+        config = PRESETS[self.preset]
+        return any(getattr(self, name) != getattr(config, name)
+                   for name in ("steps", "size", "width", "levels", "coarse_fraction"))
+
     def to_config(self) -> TrainingConfig:
         """The preset's config with the user's edits (raises SemiaInputError)."""
         return PRESETS[self.preset].replace(

@@ -52,7 +52,9 @@ class TrainingControls(QWidget):
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Named settings: 'quick' for a first look, 'default' for "
-                               "better quality, 'thorough' for a GPU or a patient user.")
+                               "better quality, 'thorough' for a GPU or a patient user. Marked "
+                               "'(edited)' once a field it fills is changed; choose it again "
+                               "to undo the edits.")
         self.steps = _spin(1, 1_000_000, 50)
         self.steps.setToolTip("Training iterations. More steps: sharper, more faithful textures.")
         self.size = _spin(16, 4096, 32, " px")
@@ -138,7 +140,9 @@ class TrainingControls(QWidget):
     def _bind(self) -> None:
         s = self.settings
         self._show_settings()
-        self.preset.currentTextChanged.connect(s.apply_preset)
+        # activated: the user's choice only (not setCurrentIndex), also when the
+        # preset shown is chosen again, which undoes the edits.
+        self.preset.activated.connect(lambda index: s.apply_preset(list(PRESETS)[index]))
         self.steps.valueChanged.connect(lambda v: setattr(s, "steps", v))
         self.size.valueChanged.connect(lambda v: setattr(s, "size", v))
         self.device.currentTextChanged.connect(lambda v: setattr(s, "device", v))
@@ -160,11 +164,23 @@ class TrainingControls(QWidget):
                               (self.levels, s.levels), (self.coarse_fraction, s.coarse_fraction)):
             if widget.value() != value:
                 widget.setValue(value)
-        for combo, text in ((self.preset, s.preset), (self.device, s.device)):
-            if combo.currentText() != text:
-                combo.setCurrentText(text)
+        if self.device.currentText() != s.device:
+            self.device.setCurrentText(s.device)
+        self._show_preset()
         if self.continue_training.isChecked() != s.continue_training:
             self.continue_training.setChecked(s.continue_training)
+
+    def _show_preset(self) -> None:
+        """The preset's name, with "(edited)" once a field it fills was changed, so the
+        box never names settings that are no longer the ones used."""
+        s = self.settings
+        index = list(PRESETS).index(s.preset)
+        for i, name in enumerate(PRESETS):
+            text = f"{name} (edited)" if i == index and s.preset_edited() else name
+            if self.preset.itemText(i) != text:
+                self.preset.setItemText(i, text)
+        if self.preset.currentIndex() != index:
+            self.preset.setCurrentIndex(index)
 
     def set_advanced_visible(self, visible: bool) -> None:
         self.advanced.setVisible(visible)

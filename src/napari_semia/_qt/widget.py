@@ -34,7 +34,7 @@ from .layer_data import displayed_plane, output_plane, training_planes
 from .layer_pickers import OUTPUT_KEY, ChannelGroup, LayerPickers, channel_groups, shown_as_one_image
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
-from .model_io import ModelIO, describe_model
+from .model_io import ModelIO, describe_model, suggested_file_name
 from .new_target import copy_as_target
 from .output_layer import output_spec, write_output
 from .progress_widget import ProgressWidget, format_duration
@@ -578,7 +578,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     # ---------------------------------------------------------- model file
     def save_model(self) -> None:
         source = self.source_layer
-        if self.model_io.save(self.model, f"{source.name if source else 'model'}.semia"):
+        if self.model_io.save(self.model, suggested_file_name(source.name if source else None)):
             self.state.model_unsaved = False
 
     def load_model(self) -> None:
@@ -643,6 +643,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
         for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
             picker.disconnect_viewer()
-        release_device_memory(self.model.device if self.model is not None else None)
+        # The model lets go of its networks and pyramid first: released while it
+        # held them, its accelerator memory stayed taken. It is not lost: a
+        # trained model is in the checkpoint cache (offered again on reopening),
+        # a loaded one in its file.
+        model, self.model = self.model, None
+        device = model.device if model is not None else None
+        del model
+        release_device_memory(device)
         if trainer is not None:
             release_device_memory(trainer.device)
