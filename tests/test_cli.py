@@ -105,6 +105,25 @@ def test_unknown_target_id_exits_2_with_one_line(trained, capsys):
     assert not (folder / "bad-out").exists()  # checked before any work was done
 
 
+def test_from_labels_writes_full_size_results_with_no_model(tmp_path, capsys):
+    from napari_semia.labels_only import LabelsOnlySynthesizer
+
+    paths = write_case(tmp_path)
+    out = tmp_path / "out"
+    code = cli.main(["from-labels", str(paths["image"]), str(paths["labels"]), str(paths["moved"]),
+                     str(paths["same"]), "-o", str(out), "--device", "cpu"])
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["moved.png", "same.png"]
+    image, labels = read_image_file(paths["image"]), read_label_file(paths["labels"])
+    expected = LabelsOnlySynthesizer(image, labels).synthesize(read_label_file(paths["moved"]))
+    np.testing.assert_array_equal(read_image_file(out / "moved.png"), expected)
+    assert np.abs(read_image_file(out / "same.png").astype(int) - image).mean() < 2
+    code = cli.main(["from-labels", str(paths["image"]), str(paths["labels"]), str(paths["moved"]),
+                     str(paths["bad"]), "-o", str(tmp_path / "bad-out")])
+    assert code == 2 and not (tmp_path / "bad-out").exists()
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad.png") and "7" in err and "Traceback" not in err
+
+
 def test_mismatched_training_inputs_exit_2(tmp_path, capsys):
     paths = write_case(tmp_path)
     write_image_file(tmp_path / "small.png", np.zeros((20, 20), np.uint8))

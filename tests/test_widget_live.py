@@ -3,7 +3,17 @@
 import threading
 
 import numpy as np
-from widget_helpers import OUTPUT, TARGET, TIMEOUT_MS, add_scene, configure_tiny, wait_for_synthesis
+from conftest import make_scene
+from widget_helpers import (
+    OUTPUT,
+    SOURCE,
+    TARGET,
+    TIMEOUT_MS,
+    add_scene,
+    configure_tiny,
+    train,
+    wait_for_synthesis,
+)
 
 from napari_semia._qt import jobs
 
@@ -152,3 +162,44 @@ def test_closing_the_widget_lets_a_cancelled_synthesis_end_first(trained, qtbot,
     qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
     widget.shutdown()
     assert ended.is_set()  # cancelled at its next pass, before shutdown returned
+
+
+def test_before_training_the_result_comes_from_the_labels_alone(viewer_widget, qtbot):
+    # No model yet: Synthesize and Live give the full-resolution stage's result
+    # from the label map alone, in seconds; the trained model's result replaces it.
+    from napari_semia._qt.widget import LABELS_ONLY_NOTE
+
+    viewer, widget = viewer_widget
+    image, labels = add_scene(viewer)
+    button = widget.synthesis.synthesize_button
+    assert button.isEnabled() and button.text() == "Synthesize from the labels alone"
+    button.click()
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[OUTPUT]
+    assert output.data.shape == image.shape and output.data.dtype == image.dtype
+    target = viewer.layers[TARGET].data
+    moved_in = (target == 1) & (labels == 0)
+    assert output.data[moved_in].std() > 40  # the square's stripes, where the square moved to
+    assert widget.state.message == LABELS_ONLY_NOTE and widget.model is None
+
+    widget.synthesis.live.setChecked(True)
+    before = output.data.copy()
+    viewer.layers[TARGET].brush_size = 7
+    viewer.layers[TARGET].paint((26, 6), 1)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, before), timeout=TIMEOUT_MS)
+    widget.synthesis.live.setChecked(False)
+
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    assert widget.model is not None and widget._labels_only is None
+    assert widget.state.message != LABELS_ONLY_NOTE and button.text() == "Synthesize"
+
+
+def test_before_training_a_missing_input_is_one_clear_message(viewer_widget, qtbot, messages):
+    viewer, widget = viewer_widget
+    viewer.add_image(make_scene(rgb=False)[0], name=SOURCE)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert len(messages) == 1 and messages[0][0] == "error"
+    assert "labels" in messages[0][1].lower() or "target" in messages[0][1].lower()
+    assert OUTPUT not in viewer.layers

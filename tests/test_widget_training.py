@@ -105,8 +105,9 @@ def test_save_then_load_synthesizes_the_same_image(trained, qtbot, tmp_path, mon
 
     widget.set_model(None)
     viewer.layers.remove(OUTPUT)
-    assert not widget.synthesis.synthesize_button.isEnabled()
+    assert widget.synthesis.synthesize_button.text() == "Synthesize from the labels alone"
     widget.model_io.load_button.click()
+    assert widget.synthesis.synthesize_button.text() == "Synthesize"
     assert widget.model is not None and widget.model.steps_done == 4
     widget.synthesis.synthesize_button.click()
     wait_for_synthesis(qtbot, widget)

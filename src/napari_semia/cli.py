@@ -94,6 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fast preview: the working-size result upsampled (bicubic) instead of "
                             "the full-resolution result made of the source's own detail")
 
+    labels_only = commands.add_parser(
+        "from-labels", help="rebuild target layouts from the source's patches, with no model",
+        description=("Rebuild each TARGET layout at full resolution from the source IMAGE's own "
+                     "patches, guided by the label maps alone: seconds, no training. A trained "
+                     "model ('train', then 'synthesize') also draws new shapes, rather than "
+                     "copying the nearest region of their class."),
+    )
+    labels_only.add_argument("image", metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
+    labels_only.add_argument("labels", metavar="LABELS",
+                             help="its label map file: integer ids or an RGB colour-coded map")
+    labels_only.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
+    labels_only.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
+                             help="directory for the results")
+    labels_only.add_argument("--device", default="auto", help="torch device (default: auto)")
+
     demo = commands.add_parser(
         "demo", help="run a built-in sample case",
         description=(
@@ -217,6 +232,28 @@ def _cmd_synthesize(args) -> int:
     return 0
 
 
+def _cmd_from_labels(args) -> int:
+    from .io import image_suffix, read_image_file, read_label_file, write_image_file
+    from .labels_only import LabelsOnlySynthesizer
+    from .validation import validate_target
+
+    synthesizer = LabelsOnlySynthesizer(read_image_file(args.image), read_label_file(args.labels),
+                                        device=args.device)
+    synthesizer.prepare()
+    targets = [(Path(path), read_label_file(path)) for path in args.targets]
+    for path, target in targets:  # every target first: a bad one fails before any work is done
+        try:
+            validate_target(target, synthesizer.source_shape, synthesizer.codec)
+        except SemiaInputError as error:
+            raise SemiaInputError(f"{path.name}: {error}") from None
+    out_dir = Path(args.output_dir)
+    for path, target in targets:
+        result = synthesizer.synthesize(target)
+        written = write_image_file(out_dir / (path.stem + image_suffix(result)), result)
+        print(f"Wrote {written}")
+    return 0
+
+
 # ---------------------------------------------------------------- demo
 def _plugin_widget_name() -> str:
     """Display name of the first widget in the package's napari.yaml."""
@@ -280,7 +317,8 @@ def _cmd_demo(args) -> int:
 
 
 # ---------------------------------------------------------------- main
-_COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "demo": _cmd_demo, "generate": run_generate}
+_COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "from-labels": _cmd_from_labels,
+             "demo": _cmd_demo, "generate": run_generate}
 
 
 def main(argv: list[str] | None = None) -> int:

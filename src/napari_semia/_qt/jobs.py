@@ -20,6 +20,7 @@ from ..checkpoints import Checkpointer, CheckpointStore
 from ..config import TrainingConfig
 from ..device import describe_device
 from ..errors import ModelFileError, SemiaInputError
+from ..labels_only import LabelsOnlySynthesizer
 from ..model import SemiaModel
 from ..trainer import SemiaTrainer
 from ..training_progress import TrainingProgress
@@ -128,13 +129,16 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
 
 @dataclass(frozen=True)
 class SynthesisJob:
-    model: SemiaModel
+    model: SemiaModel | None
+    """None before there is a model: ``labels_only`` makes the result."""
     target: np.ndarray
     request_id: int
     destination: object = None
     """Where the result goes (an ``OutputSpec``); opaque to the worker."""
     full_resolution: bool = True
     """Follow the fast preview with the full-resolution result (when the model can)."""
+    labels_only: LabelsOnlySynthesizer | None = None
+    """The source's patches in the target's layout with no generator, for ``model=None``."""
 
 
 @dataclass(frozen=True)
@@ -157,9 +161,10 @@ class SynthesisCancelled(Exception):
 def synthesis_results(job: SynthesisJob, cancel: threading.Event,
                       report: Callable[[float], None] | None = None) -> Generator[SynthesisResult]:
     """The fast result (the generator's output, upsampled; about 0.1 s), then
-    the full-resolution one. ``cancel`` abandons the run at the next
+    the full-resolution one; with no model, the full-resolution stage from the
+    label map alone. ``cancel`` abandons the run at the next
     refinement pass; ``report(fraction)`` follows the full-resolution stage."""
-    refined = job.full_resolution and job.model.can_refine
+    refined = job.full_resolution and job.model is not None and job.model.can_refine
 
     def progress(fraction: float) -> None:
         if cancel.is_set():
@@ -168,6 +173,9 @@ def synthesis_results(job: SynthesisJob, cancel: threading.Event,
             report(fraction)
 
     try:
+        if job.model is None:  # one result, from the label map alone (no fast preview to give)
+            yield SynthesisResult(job, job.labels_only.synthesize(job.target, progress=progress))
+            return
         if refined:
             yield SynthesisResult(job, job.model.synthesize(job.target, refine=False), final=False)
             if cancel.is_set():

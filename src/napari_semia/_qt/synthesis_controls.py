@@ -6,6 +6,13 @@ from qtpy.QtWidgets import QCheckBox, QGridLayout, QPushButton, QWidget
 
 from .state import Phase, WidgetState
 
+_TOOLTIP = ("Render the source's appearance in the target layout: a fast result at once, then "
+            "the full-resolution one, made of the source's own detail.")
+_TOOLTIP_NO_MODEL = ("No model yet: rebuild the target layout from the source's own patches, in "
+                     "seconds, with no training. Train for the generator-guided result, which draws "
+                     "new shapes (legs, towers, lips) rather than copying the nearest region of "
+                     "their class.")
+
 
 class SynthesisControls(QWidget):
     """Synthesize / Live / side by side; enabled from the widget state alone."""
@@ -14,15 +21,12 @@ class SynthesisControls(QWidget):
         super().__init__(parent)
         self.state = state
         self.synthesize_button = QPushButton("Synthesize")
-        self.synthesize_button.setToolTip(
-            "Render the source's appearance in the target layout: a fast result at once, then "
-            "the full-resolution one, made of the source's own detail.")
-        self.synthesize_button.setEnabled(False)
         self.live = QCheckBox("Live: re-synthesize while painting")
         self.live.setToolTip("Every brush stroke (and undo / redo) on the target labels updates "
                              "the output, about 0.3 s after you stop painting: the fast result "
                              "first, then the full-resolution one (a new stroke cancels it). While "
-                             "training, the next preview shows the edited layout.")
+                             "training, the next preview shows the edited layout. Before there is a "
+                             "model, the result from the labels alone.")
         self.side_by_side = QCheckBox("Side by side (grid view)")
         self.side_by_side.setToolTip("Show the layers next to each other instead of stacked.")
         layout = QGridLayout(self)
@@ -35,9 +39,10 @@ class SynthesisControls(QWidget):
 
     def _follow_state(self, *_args) -> None:
         state = self.state
-        self.synthesize_button.setEnabled(state.has_model and not state.training)
+        self.synthesize_button.setEnabled(not state.training)
         busy = state.phase is Phase.SYNTHESIZING
-        text = "Synthesize"
+        text = "Synthesize" if state.has_model else "Synthesize from the labels alone"
+        self.synthesize_button.setToolTip(_TOOLTIP if state.has_model else _TOOLTIP_NO_MODEL)
         if busy:
             text = (f"Synthesizing at full resolution… {state.synthesis_fraction:.0%}"
                     if state.synthesis_fraction > 0 else "Synthesizing…")

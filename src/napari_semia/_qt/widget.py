@@ -22,6 +22,7 @@ from qtpy.QtWidgets import QWidget
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
+from ..labels_only import LabelsOnlySynthesizer
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
 from ..validation import validate_target
@@ -52,6 +53,12 @@ PREVIEW_TARGET_DEBOUNCE_MS = 150
 _PAINTING_MODES = ("paint", "fill", "erase", "polygon")
 
 
+#: The status line under a result made before there is a model.
+LABELS_ONLY_NOTE = ("No model yet: this result is the source's own patches in the target's layout, "
+                    "from the labels alone. Train for the generator-guided result, which draws new "
+                    "shapes (legs, towers, lips) rather than copying the nearest region of their class.")
+
+
 def _digest(array: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=12).hexdigest()
 
@@ -71,6 +78,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
         self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
+        # Before there is a model: results from the label map alone, and the
+        # (image, labels) digests its source side was built from.
+        self._labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
         self._shown_synthesis_error: str | None = None  # shown once until something changes
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
@@ -304,6 +314,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.model_unsaved = model is not None and unsaved
         self.state.model_text = describe_model(model)
         if model is not None:
+            self._labels_only = None  # its results are the model's from now on
             # A second Train continues this model unless the user unticks it.
             self.settings.continue_training = True
             self.restore_offer.offer(None)
@@ -320,8 +331,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.state.training:
             return None
         if self.model is None:
-            notify.warning("Train or load a model first.")
-            return None
+            return self._make_labels_only_job(request_id)
         target_layer = self.target_layer
         try:
             if target_layer is None:
@@ -342,6 +352,32 @@ class SemiaWidget(ClosesWithDock, QWidget):
         spec = output_spec(self.source_layer, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
 
+    def _make_labels_only_job(self, request_id: int) -> SynthesisJob | None:
+        """No model yet: the target rebuilt from the source's own patches with no
+        generator (``labels_only.py``), in seconds. The trained model's result
+        replaces it."""
+        source, labels, target_layer = self.source_layer, self.labels_layer, self.target_layer
+        try:
+            if target_layer is None:
+                raise SemiaInputError("Choose the target labels to synthesize.")
+            planes = training_planes(self.viewer, source, labels, target_layer)
+        except SemiaInputError as error:
+            self._report_synthesis_error(str(error))
+            return None
+        sources = (_digest(planes.image), _digest(planes.labels), planes.image.shape, planes.labels.shape)
+        if self._labels_only is None or self._labels_only[0] != sources:
+            # Built (checked, pyramid) in the worker on first use; kept while the source is the same.
+            self._labels_only = (sources, LabelsOnlySynthesizer(planes.image, planes.labels,
+                                                                 size=self.settings.size,
+                                                                 device=self.settings.device))
+        synthesizer = self._labels_only[1]
+        key = (id(synthesizer), _digest(planes.target), planes.index)
+        if key == self._last_synthesis_key:
+            return None
+        self._last_synthesis_key = key
+        spec = output_spec(source, target_layer, planes.index, planes.leading_shape)
+        return SynthesisJob(None, planes.target, request_id, destination=spec, labels_only=synthesizer)
+
     def _report_synthesis_error(self, message: str) -> None:
         # Live painting would repeat the same message on every stroke.
         if message != self._shown_synthesis_error:
@@ -354,6 +390,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._show(result.job.destination, result.image)
         if result.final:
             self.state.synthesis_fraction = 0.0
+        if result.job.model is None and self.model is None and not self.state.training:
+            self.state.message = LABELS_ONLY_NOTE
 
     def _on_synthesis_failed(self, result) -> None:
         self._last_synthesis_key = None
@@ -419,7 +457,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._edit_watcher.watch(self.target_layer if on else None)
         if on:
             self._show_target()
-            if self.model is not None and not self.state.training:
+            if not self.state.training:
                 self.synth_runner.schedule()
 
     def _on_target_changed(self, layer) -> None:
@@ -440,7 +478,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_target_edited(self) -> None:
         if self.state.training:
             self._preview_target_timer.start()  # debounced, straight to the trainer
-        elif self.model is not None:
+        else:
             self.synth_runner.schedule()  # debounced: one request per pause in painting
 
     def _send_preview_target(self) -> None:
@@ -650,6 +688,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         model, self.model = self.model, None
         device = model.device if model is not None else None
         del model
+        labels_only_device = self._labels_only[1].device if self._labels_only is not None else None
+        self._labels_only = None
+        if labels_only_device is not None:
+            release_device_memory(labels_only_device)
         release_device_memory(device)
         if trainer is not None:
             release_device_memory(trainer.device)

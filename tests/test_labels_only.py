@@ -1,0 +1,60 @@
+"""The full-resolution stage from the label map alone: a result before training."""
+
+import numpy as np
+import pytest
+from conftest import make_scene, moved
+
+from napari_semia.errors import SemiaInputError
+from napari_semia.labels_only import LabelsOnlySynthesizer
+
+
+def test_the_source_layout_gives_back_the_source():
+    image, labels = make_scene(48)
+    output = LabelsOnlySynthesizer(image, labels, size=32).synthesize(labels)
+    assert output.shape == image.shape and output.dtype == image.dtype
+    assert np.abs(output.astype(int) - image.astype(int)).mean() < 2
+
+
+def test_a_moved_object_is_made_of_its_own_class():
+    image, labels = make_scene(48)
+    target = moved(labels, 5, 9)
+    output = LabelsOnlySynthesizer(image, labels, size=32).synthesize(target)
+    green = image[labels == 0][:, 1].mean()
+    # The moved square is black and white stripes; the place it left is green again.
+    new_square = output[(target == 1) & (labels == 0)]
+    vacated = output[(target == 0) & (labels == 1)]
+    assert (np.abs(new_square[:, 0].astype(int) - new_square[:, 1]) < 30).mean() > 0.8  # grey, not green
+    assert new_square[:, 0].std() > 60  # stripes: both dark and light
+    assert (vacated[:, 1] > vacated[:, 0] + 60).mean() > 0.9  # green background
+    assert abs(vacated[:, 1].mean() - green) < 15
+
+
+def test_grayscale_float_sources_keep_dtype_and_range():
+    image, labels = make_scene(40, rgb=False)
+    image = image.astype(np.float32) / 255 * 3.0 - 1.0
+    output = LabelsOnlySynthesizer(image, labels, size=32).synthesize(moved(labels))
+    assert output.shape == image.shape and output.dtype == np.float32
+    assert image.min() - 1e-3 <= output.min() and output.max() <= image.max() + 1e-3
+
+
+def test_bad_inputs_are_input_errors_naming_the_problem():
+    image, labels = make_scene(32)
+    synthesizer = LabelsOnlySynthesizer(image, labels[:20], size=32)  # cheap: checked on first use
+    with pytest.raises(SemiaInputError, match="shape"):
+        synthesizer.synthesize(labels)
+    synthesizer = LabelsOnlySynthesizer(image, labels, size=32)
+    unknown = labels.copy()
+    unknown[0, 0] = 7
+    with pytest.raises(SemiaInputError, match="7"):
+        synthesizer.synthesize(unknown)
+    with pytest.raises(SemiaInputError):
+        synthesizer.synthesize(labels[:10])
+
+
+def test_the_source_side_is_built_once():
+    image, labels = make_scene(32)
+    synthesizer = LabelsOnlySynthesizer(image, labels, size=32)
+    pyramid = synthesizer.prepare()
+    synthesizer.synthesize(moved(labels))
+    assert synthesizer.prepare() is pyramid
+    assert synthesizer.device.type == "cpu"
