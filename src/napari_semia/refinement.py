@@ -92,6 +92,7 @@ import torch.nn.functional as F
 
 from .edge_profiles import edge_relative_copies
 from .layout_tensors import bounding_box, resize_index, to_onehot
+from .moved_components import moved_components
 from .outline_depth import (
     class_bits_dtype,
     class_depths,
@@ -176,6 +177,12 @@ class RefinementConfig:
     from inside the class would leave it bare and the generator's guess is soft.
     Those copies, and the pieces matched on from them, are left out of evening out
     seams: they differ from the pixels around as the edge does. 0 turns it off."""
+    move_regions: bool = True
+    """Target regions of a class that are a source region of that class moved
+    (same size, elsewhere) start from, and query, that region copied whole by
+    the offset, their kept pixels too (``moved_components``): copied in only
+    where they are new, a cup slid over its old place kept its old half and
+    stacked pieces of itself onto the new one."""
     scale_regions: bool = True
     """Target regions of a class that are the source's object of that class scaled
     up (taller towers, fuller lips) query that object stretched over them,
@@ -553,14 +560,23 @@ class SourcePyramid:
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
+                moved0 = None
+                if config.move_regions:
+                    moved0, moved_y, moved_x = _moved_copies(level, target, changed)
+                    if moved0 is not None:
+                        fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
+                        coherent |= moved0
+                        free |= moved0  # (free0 too) the whole region is copied, kept pixels too
                 scaled0 = None
                 if config.scale_regions:
                     scaled0, stretched = _scaled_query(level, target, changed)
                     if scaled0 is not None:
                         free |= scaled0  # (free0 too) the whole region is rebuilt, kept pixels too
                 if config.edge_reach > 0:
-                    fy, fx, profiles0 = _edge_profile_field(level, target, changed, free, fy, fx,
-                                                            config.edge_reach)
+                    # Not a moved region's pixels: their copy carries the object's own rim.
+                    fy, fx, profiles0 = _edge_profile_field(level, target, changed,
+                                                            free if moved0 is None else free & ~moved0,
+                                                            fy, fx, config.edge_reach)
                     if profiles0 is not None:
                         coherent |= profiles0
                 # The source copied along the initial field (smooth where that is random):
@@ -570,6 +586,7 @@ class SourcePyramid:
                 # what was removed there.
                 copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
                 query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
+                copies = query
                 if guide is not None or fringes_avoided is not None:
                     vacated = _vacated(target, changed, num_classes)
                     vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
@@ -613,6 +630,9 @@ class SourcePyramid:
                     if profiles0 is not None:
                         refill &= ~profiles0
                     query = _without_old_outlines(query, refill, target)
+                if moved0 is not None:
+                    query = torch.where(moved0, copies, query)  # the object itself, whole
+                del copies
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = _upsample_field(fy, fx, level.shape)
@@ -1023,6 +1043,20 @@ def _scaled_query(level: _SourceLevel, target: torch.Tensor, changed: torch.Tens
     stretched = F.grid_sample(level.pixels.view(1, -1, h, w).float(), grid, mode="bilinear",
                               padding_mode="zeros", align_corners=True)[0]
     return found, stretched
+
+
+def _moved_copies(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor):
+    """The level-0 pixels of target regions that are a source region moved
+    (``moved_components``; None when there are none) and their source rows and
+    columns. On the CPU, like the edge profiles."""
+    h, w = level.shape
+    rows, cols, found = moved_components(level.classes.view(h, w).long().cpu().numpy(),
+                                         target.long().cpu().numpy(), changed.cpu().numpy())
+    if not found.any():
+        return None, None, None
+    device = target.device
+    return (torch.from_numpy(found).to(device), torch.from_numpy(rows).to(device, torch.int32),
+            torch.from_numpy(cols).to(device, torch.int32))
 
 
 def _edge_profile_field(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor, free: torch.Tensor,
