@@ -21,7 +21,8 @@ numpy / scipy on the CPU, at the working size (the refinement's level 0).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
+
+from .class_regions import ChangedRegion, ClassRegions, changed_class_regions
 
 #: A target region counts as moved when at least this share of it, brought back by
 #: the offset, lands on the source region, and as much of the source region the
@@ -61,56 +62,48 @@ def moved_components(source: np.ndarray, target: np.ndarray, changed: np.ndarray
     rows = np.zeros((h, w), np.int64)
     cols = np.zeros((h, w), np.int64)
     mask = np.zeros((h, w), bool)
-    if not changed.any():
-        return rows, cols, mask
-    for k in np.unique(target[changed]):
-        source_regions, count = ndi.label(source == k)
-        if count == 0:
-            continue
-        target_regions, _ = ndi.label(target == k)
-        sources = _Regions(source_regions, count)
-        target_boxes = ndi.find_objects(target_regions)
-        for number in np.unique(target_regions[changed & (target == k)]):
-            box = target_boxes[number - 1]
-            ys, xs = _pixels(target_regions, box, number)
-            if len(ys) < MIN_PIXELS:
-                continue
-            found = _best_move(ys, xs, box, target_regions, number, sources)
-            if found is not None:
-                dy, dx, lands = found
-                rows[ys[lands], xs[lands]] = ys[lands] + dy
-                cols[ys[lands], xs[lands]] = xs[lands] + dx
-                mask[ys[lands], xs[lands]] = True
+    shapes = {}  # per class: its source regions' areas, centroids and box sides
+    for region in changed_class_regions(source, target, changed, MIN_PIXELS):
+        if region.k not in shapes:
+            shapes[region.k] = _Shapes(region.source)
+        found = _best_move(region, shapes[region.k])
+        if found is not None:
+            dy, dx, lands = found
+            ys, xs = region.ys[lands], region.xs[lands]
+            rows[ys, xs] = ys + dy
+            cols[ys, xs] = xs + dx
+            mask[ys, xs] = True
     return rows, cols, mask
 
 
-class _Regions:
-    """One class's labelled source regions: boxes, areas, centroids."""
+class _Shapes:
+    """One class's source regions: areas, centroids, box sides."""
 
-    def __init__(self, labels: np.ndarray, count: int) -> None:
-        self.labels = labels
-        self.boxes = ndi.find_objects(labels)
-        numbers = labels.ravel()
+    def __init__(self, regions: ClassRegions) -> None:
+        numbers = regions.labels.ravel()
+        count = regions.count
         self.areas = np.bincount(numbers, minlength=count + 1)[1:]
-        grid_y, grid_x = np.indices(labels.shape)
+        grid_y, grid_x = np.indices(regions.labels.shape)
         areas = np.maximum(self.areas, 1)
         self.centre_y = np.bincount(numbers, grid_y.ravel(), minlength=count + 1)[1:] / areas
         self.centre_x = np.bincount(numbers, grid_x.ravel(), minlength=count + 1)[1:] / areas
-        self.heights = np.array([b[0].stop - b[0].start for b in self.boxes])
-        self.widths = np.array([b[1].stop - b[1].start for b in self.boxes])
+        self.heights = np.array([b[0].stop - b[0].start for b in regions.boxes])
+        self.widths = np.array([b[1].stop - b[1].start for b in regions.boxes])
 
 
-def _best_move(ys, xs, box, target_regions, number, sources: _Regions):
+def _best_move(region: ChangedRegion, shapes: _Shapes):
     """(dy, dx, lands) of the source region this target region is a move of, or None."""
+    ys, xs, box = region.ys, region.xs, region.box
+    sources, targets = region.source, region.target
     area = len(ys)
     height, width = box[0].stop - box[0].start, box[1].stop - box[1].start
-    dys = np.rint(sources.centre_y - ys.mean()).astype(np.int64)
-    dxs = np.rint(sources.centre_x - xs.mean()).astype(np.int64)
+    dys = np.rint(shapes.centre_y - ys.mean()).astype(np.int64)
+    dxs = np.rint(shapes.centre_x - xs.mean()).astype(np.int64)
     # Cheap tests first: the area, the box's sides (a shape that lands both ways
     # has them alike) and the offset's length.
-    alike = ((sources.areas * MAX_AREA_RATIO >= area) & (sources.areas <= area * MAX_AREA_RATIO)
-             & (np.abs(sources.heights - height) <= 0.25 * np.maximum(sources.heights, height) + 2)
-             & (np.abs(sources.widths - width) <= 0.25 * np.maximum(sources.widths, width) + 2)
+    alike = ((shapes.areas * MAX_AREA_RATIO >= area) & (shapes.areas <= area * MAX_AREA_RATIO)
+             & (np.abs(shapes.heights - height) <= 0.25 * np.maximum(shapes.heights, height) + 2)
+             & (np.abs(shapes.widths - width) <= 0.25 * np.maximum(shapes.widths, width) + 2)
              & (np.maximum(np.abs(dys), np.abs(dxs)) >= MIN_SHIFT))
     candidates = np.flatnonzero(alike)
     if len(candidates) == 0:
@@ -118,28 +111,22 @@ def _best_move(ys, xs, box, target_regions, number, sources: _Regions):
     candidates = candidates[np.argsort(np.hypot(dys[candidates], dxs[candidates]), kind="stable")]
     best = None
     for index in candidates[:MAX_CANDIDATES]:
-        source_number = index + 1
+        source_number = int(index) + 1
         dy, dx = int(dys[index]), int(dxs[index])
-        sy, sx = _pixels(sources.labels, sources.boxes[index], source_number)
+        sy, sx = sources.pixels(source_number)
         forward = _landing(ys + dy, xs + dx, sources.labels, source_number)
-        backward = _landing(sy - dy, sx - dx, target_regions, number)
+        backward = _landing(sy - dy, sx - dx, targets.labels, region.number)
         if min(forward.mean(), backward.mean()) < MIN_LANDING:
             continue
         score = (forward.mean() + backward.mean()) / 2
         in_place = (_landing(ys, xs, sources.labels, source_number).mean()
-                    + _landing(sy, sx, target_regions, number).mean()) / 2
+                    + _landing(sy, sx, targets.labels, region.number).mean()) / 2
         # Nearest first: a farther candidate must score clearly better.
         if score - in_place >= MIN_GAIN and (best is None or score > best[0] + _SCORE_TIE):
             best = (score, dy, dx, forward)
             if score >= 1 - _SCORE_TIE:
                 break  # none farther can be clearly better
     return None if best is None else best[1:]
-
-
-def _pixels(labels: np.ndarray, box, number: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of region ``number``, found within its box."""
-    ys, xs = np.nonzero(labels[box] == number)
-    return ys + box[0].start, xs + box[1].start
 
 
 def _landing(ys: np.ndarray, xs: np.ndarray, labels: np.ndarray, number: int) -> np.ndarray:

@@ -27,7 +27,8 @@ numpy / scipy on the CPU, at the working size (the refinement's level 0).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
+
+from .class_regions import changed_class_regions
 
 #: A target region counts as scaled up when its area is at least this many times
 #: the source region's ...
@@ -60,54 +61,46 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
     rows = np.zeros((h, w), np.float32)
     cols = np.zeros((h, w), np.float32)
     mask = np.zeros((h, w), bool)
-    if not changed.any():
-        return rows, cols, mask
-    for k in np.unique(target[changed]):
-        target_regions, _ = ndi.label(target == k)
-        source_regions, _ = ndi.label(source == k)
-        if not source_regions.any():
+    for changed_region in changed_class_regions(source, target, changed, MIN_PIXELS):
+        source_regions = changed_region.source.labels
+        number = changed_region.number
+        region = changed_region.target.labels == number
+        area = len(changed_region.ys)
+        # The source region of this class that the target region covers most.
+        overlap = np.bincount(source_regions[region], minlength=source_regions.max() + 1)
+        overlap[0] = 0
+        if overlap.max() == 0:
             continue
-        objects, source_objects = ndi.find_objects(target_regions), ndi.find_objects(source_regions)
-        for number in np.unique(target_regions[changed & (target == k)]):
-            region = target_regions == number
-            area = int(region.sum())
-            if area < MIN_PIXELS:
-                continue
-            # The source region of this class that the target region covers most.
-            overlap = np.bincount(source_regions[region], minlength=source_regions.max() + 1)
-            overlap[0] = 0
-            if overlap.max() == 0:
-                continue
-            source_number = int(overlap.argmax())
-            source_region = source_regions == source_number
-            source_area = int(source_region.sum())
-            if not (MIN_AREA_RATIO * source_area <= area <= MAX_FACTOR ** 2 * source_area):
-                continue
-            t_rows, t_cols = objects[number - 1]
-            s_rows, s_cols = source_objects[source_number - 1]
-            scale_y = (s_rows.stop - s_rows.start) / (t_rows.stop - t_rows.start)
-            scale_x = (s_cols.stop - s_cols.start) / (t_cols.stop - t_cols.start)
-            if min(scale_y, scale_x) < 1 / MAX_FACTOR or max(scale_y, scale_x) > 1.1:
-                continue  # smaller along an axis (or far too large)
-            if _runs_out_of_frame(region, source_region, scale_y < _GROWS, scale_x < _GROWS):
-                continue
-            ys, xs = np.nonzero(region)
-            # Pixel centres of one box onto the other's.
-            from_y = s_rows.start - 0.5 + (ys - t_rows.start + 0.5) * scale_y
-            from_x = s_cols.start - 0.5 + (xs - t_cols.start + 0.5) * scale_x
-            iy = np.clip(np.round(from_y).astype(int), 0, h - 1)
-            ix = np.clip(np.round(from_x).astype(int), 0, w - 1)
-            lands = source_region[iy, ix]
-            if lands.mean() < MIN_LANDING:
-                continue
-            sy, sx = np.nonzero(source_region)
-            back_y = np.round(t_rows.start - 0.5 + (sy - s_rows.start + 0.5) / scale_y).astype(int)
-            back_x = np.round(t_cols.start - 0.5 + (sx - s_cols.start + 0.5) / scale_x).astype(int)
-            if region[np.clip(back_y, 0, h - 1), np.clip(back_x, 0, w - 1)].mean() < MIN_LANDING:
-                continue
-            rows[ys[lands], xs[lands]] = from_y[lands]
-            cols[ys[lands], xs[lands]] = from_x[lands]
-            mask[ys[lands], xs[lands]] = True
+        source_number = int(overlap.argmax())
+        source_region = source_regions == source_number
+        source_area = int(source_region.sum())
+        if not (MIN_AREA_RATIO * source_area <= area <= MAX_FACTOR ** 2 * source_area):
+            continue
+        t_rows, t_cols = changed_region.box
+        s_rows, s_cols = changed_region.source.boxes[source_number - 1]
+        scale_y = (s_rows.stop - s_rows.start) / (t_rows.stop - t_rows.start)
+        scale_x = (s_cols.stop - s_cols.start) / (t_cols.stop - t_cols.start)
+        if min(scale_y, scale_x) < 1 / MAX_FACTOR or max(scale_y, scale_x) > 1.1:
+            continue  # smaller along an axis (or far too large)
+        if _runs_out_of_frame(region, source_region, scale_y < _GROWS, scale_x < _GROWS):
+            continue
+        ys, xs = changed_region.ys, changed_region.xs
+        # Pixel centres of one box onto the other's.
+        from_y = s_rows.start - 0.5 + (ys - t_rows.start + 0.5) * scale_y
+        from_x = s_cols.start - 0.5 + (xs - t_cols.start + 0.5) * scale_x
+        iy = np.clip(np.round(from_y).astype(int), 0, h - 1)
+        ix = np.clip(np.round(from_x).astype(int), 0, w - 1)
+        lands = source_region[iy, ix]
+        if lands.mean() < MIN_LANDING:
+            continue
+        sy, sx = np.nonzero(source_region)
+        back_y = np.round(t_rows.start - 0.5 + (sy - s_rows.start + 0.5) / scale_y).astype(int)
+        back_x = np.round(t_cols.start - 0.5 + (sx - s_cols.start + 0.5) / scale_x).astype(int)
+        if region[np.clip(back_y, 0, h - 1), np.clip(back_x, 0, w - 1)].mean() < MIN_LANDING:
+            continue
+        rows[ys[lands], xs[lands]] = from_y[lands]
+        cols[ys[lands], xs[lands]] = from_x[lands]
+        mask[ys[lands], xs[lands]] = True
     return rows, cols, mask
 
 
