@@ -1,3 +1,4 @@
+import io
 import os
 import signal
 import subprocess
@@ -269,3 +270,15 @@ def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, mo
     (viewer,) = viewers
     assert [layer.name for layer in viewer.layers] == ["coins image", "coins labels", "coins target"]
     assert any(cli._plugin_widget_name() in name for name in viewer.window.dock_widgets)
+
+
+def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert cli.progress_interval(Terminal()) == 0.1
+    assert cli.progress_interval(io.StringIO()) == cli.LOG_PROGRESS_INTERVAL >= 5
+    closed = io.StringIO()
+    closed.close()
+    assert cli.progress_interval(closed) == cli.LOG_PROGRESS_INTERVAL

@@ -158,6 +158,20 @@ def _stop_on_interrupt(trainer):
             signal.signal(signal.SIGINT, previous)
 
 
+#: Seconds between progress-bar refreshes where stderr is a log, not a terminal:
+#: there each refresh is kept (a CI log or ``2> train.log`` got a bar per step).
+LOG_PROGRESS_INTERVAL = 10.0
+
+
+def progress_interval(stream) -> float:
+    """tqdm's ``mininterval`` for ``stream``: tqdm's own 0.1 s on a terminal."""
+    try:
+        interactive = stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a file
+        interactive = False
+    return 0.1 if interactive else LOG_PROGRESS_INTERVAL
+
+
 def _train(image, labels, config, device, resume=None):
     """Train with a tqdm progress bar (losses in the postfix); returns the model."""
     from tqdm import tqdm
@@ -173,7 +187,8 @@ def _train(image, labels, config, device, resume=None):
     print(f"Training {config.steps} steps at {config.size} px on {describe_device(trainer.device)}.",
           file=sys.stderr)
     last = None
-    with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True) as bar:
+    with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True,
+                                           mininterval=progress_interval(sys.stderr)) as bar:
         for progress in trainer.run():
             last = progress
             if progress.note:
