@@ -170,6 +170,8 @@ def test_before_training_the_result_comes_from_the_labels_alone(viewer_widget, q
     from napari_semia._qt.widget import LABELS_ONLY_NOTE
 
     viewer, widget = viewer_widget
+    # The status line names both ways on: training, and the result before it.
+    assert "Train" in widget.state.message and "labels alone" in widget.state.message
     image, labels = add_scene(viewer)
     button = widget.synthesis.synthesize_button
     assert button.isEnabled() and button.text() == "Synthesize from the labels alone"

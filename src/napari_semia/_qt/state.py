@@ -86,7 +86,8 @@ class WidgetState:
     total_steps: int = 0
     elapsed_s: float = 0.0
     eta_s: float = 0.0
-    message: str = "No model yet: pick layers and press Train."
+    message: str = ("No model yet: pick layers and press Train, or Synthesize for a first result "
+                    "from the labels alone, in seconds.")
     synthesis_fraction: float = 0.0
     """How far the running full-resolution synthesis is (0 before it starts)."""
     dataset_done: int = 0
