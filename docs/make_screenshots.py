@@ -15,10 +15,14 @@ trades quality for time.
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from napari_semia.checkpoints import CACHE_DIR_ENV
 
 IMAGES = Path(__file__).resolve().parent / "images"
 PLUGIN = "napari-semia"
@@ -69,6 +73,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192, help="working size (default 192)")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
+    # A fresh checkpoint cache: the pictures show what a first-time user sees, not
+    # the offer to restore the model that an earlier run of this script left.
+    cache = tempfile.TemporaryDirectory(prefix="semia-screenshots-")
+    os.environ[CACHE_DIR_ENV] = cache.name
 
     import napari
     from napari.qt import get_qapp
@@ -125,7 +133,6 @@ def main() -> None:
     save_window(viewer, app, "05-live-edit.png")
 
     # Synthetic dataset: a few pairs from random layouts, opened as layers to look at.
-    import tempfile
     widget.synthesis.live.setChecked(False)
     widget.synthesis.side_by_side.setChecked(False)
     widget.dataset_settings.folder = tempfile.mkdtemp(prefix="semia-dataset-")
