@@ -87,6 +87,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -560,21 +561,24 @@ class SourcePyramid:
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
                 fy, fx, coherent = _initial_field(self, target, generator)
+                host0 = None  # the layouts, copied once for the CPU helpers below
+                if config.move_regions or config.scale_regions or config.edge_reach > 0:
+                    host0 = _host_layouts(level, target)
                 moved0 = None
                 if config.move_regions:
-                    moved0, moved_y, moved_x = _moved_copies(level, target, changed)
+                    moved0, moved_y, moved_x = _moved_copies(host0, target.device)
                     if moved0 is not None:
                         fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
                         coherent |= moved0
                         free |= moved0  # (free0 too) the whole region is copied, kept pixels too
                 scaled0 = None
                 if config.scale_regions:
-                    scaled0, stretched = _scaled_query(level, target, changed)
+                    scaled0, stretched = _scaled_query(level, host0)
                     if scaled0 is not None:
                         free |= scaled0  # (free0 too) the whole region is rebuilt, kept pixels too
                 if config.edge_reach > 0:
                     # Not a moved region's pixels: their copy carries the object's own rim.
-                    fy, fx, profiles0 = _edge_profile_field(level, target, changed,
+                    fy, fx, profiles0 = _edge_profile_field(host0, changed,
                                                             free if moved0 is None else free & ~moved0,
                                                             fy, fx, config.edge_reach)
                     if profiles0 is not None:
@@ -1023,15 +1027,23 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
     return fy, fx, ~wrong
 
 
-def _scaled_query(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor):
+def _host_layouts(level: _SourceLevel, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Level 0's source and target class maps (int64) and where they differ, as
+    numpy: one copy from the device for the helpers that work on the CPU (moved,
+    scaled and edge-relative copies; scipy labelling and distance transforms)."""
+    source = level.classes.view(level.shape).long().cpu().numpy()
+    target = target.long().cpu().numpy()
+    return source, target, source != target
+
+
+def _scaled_query(level: _SourceLevel, host: tuple[np.ndarray, np.ndarray, np.ndarray]):
     """The level-0 pixels of target regions that enlarge a source region
     (``scaled_components``; None when there are none) and that region stretched
     over them, sampled bilinearly (C, h, w): their query. Only the query: started
     from the stretch too, matching kept it, and a field's flowers came out as
     vertical smears. On the CPU, like the edge profiles."""
     h, w = level.shape
-    rows, cols, found = scaled_up_components(level.classes.view(h, w).long().cpu().numpy(),
-                                             target.long().cpu().numpy(), changed.cpu().numpy())
+    rows, cols, found = scaled_up_components(*host)
     if not found.any():
         return None, None
     device = level.pixels.device
@@ -1045,22 +1057,19 @@ def _scaled_query(level: _SourceLevel, target: torch.Tensor, changed: torch.Tens
     return found, stretched
 
 
-def _moved_copies(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor):
+def _moved_copies(host: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch.device):
     """The level-0 pixels of target regions that are a source region moved
     (``moved_components``; None when there are none) and their source rows and
-    columns. On the CPU, like the edge profiles."""
-    h, w = level.shape
-    rows, cols, found = moved_components(level.classes.view(h, w).long().cpu().numpy(),
-                                         target.long().cpu().numpy(), changed.cpu().numpy())
+    columns, on ``device``. On the CPU, like the edge profiles."""
+    rows, cols, found = moved_components(*host)
     if not found.any():
         return None, None, None
-    device = target.device
     return (torch.from_numpy(found).to(device), torch.from_numpy(rows).to(device, torch.int32),
             torch.from_numpy(cols).to(device, torch.int32))
 
 
-def _edge_profile_field(level: _SourceLevel, target: torch.Tensor, changed: torch.Tensor, free: torch.Tensor,
-                        fy: torch.Tensor, fx: torch.Tensor, reach: int):
+def _edge_profile_field(host: tuple[np.ndarray, np.ndarray, np.ndarray], changed: torch.Tensor,
+                        free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, reach: int):
     """Level 0's field with the ``free`` pixels within ``reach`` of a target class edge
     near a change copied relative to the nearest source edge between the same
     classes (``edge_profiles.edge_relative_copies``), and the mask of those pixels
@@ -1069,8 +1078,7 @@ def _edge_profile_field(level: _SourceLevel, target: torch.Tensor, changed: torc
     band = _dilate(changed, reach) & free
     if not bool(band.any()):
         return fy, fx, None
-    rows, cols, found = edge_relative_copies(level.classes.view(level.shape).long().cpu().numpy(),
-                                             target.long().cpu().numpy(), band.cpu().numpy(), reach)
+    rows, cols, found = edge_relative_copies(host[0], host[1], band.cpu().numpy(), reach)
     if not found.any():
         return fy, fx, None
     found = torch.from_numpy(found).to(fy.device)
