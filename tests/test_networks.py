@@ -2,13 +2,14 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from napari_semia.augmentation import AugmentationLimits, JointAugmenter
 from napari_semia.config import PRESETS, TrainingConfig, preset
 from napari_semia.device import describe_device, resolve_device, synchronize
 from napari_semia.errors import SemiaInputError
 from napari_semia.layout_tensors import resize_index, to_onehot
-from napari_semia.losses import fixed_point_loss, semantic_patch_coherence_loss
+from napari_semia.losses import SourcePatchBank, fixed_point_loss, semantic_patch_coherence_loss
 from napari_semia.networks import AuxSegmenter, MultiScaleDiscriminator, SFTGenerator
 from napari_semia.schedules import learning_rate_factor, progressive_strength
 from napari_semia.training_data import working_shape
@@ -169,3 +170,43 @@ def test_resize_index_keeps_thin_structures_when_shrinking():
     assert (small == 1).any() and (small == 2).sum() == 50
     assert torch.equal(resize_index(small, (20, 20), 3), small)
     assert set(resize_index(small, (40, 40), 3).unique().tolist()) == {0, 1, 2}
+
+
+def test_patch_coherence_matches_a_brute_force_same_class_search():
+    # The loss gathers only the queried patches and searches class by class;
+    # it must equal unfolding every patch and taking the nearest same-class
+    # source patch from the full distance matrix.
+    gen = torch.Generator().manual_seed(3)
+    output = torch.rand(1, 3, 30, 26, generator=gen) * 2 - 1
+    source = torch.rand(1, 3, 30, 26, generator=gen) * 2 - 1
+    labels = torch.randint(0, 3, (1, 30, 26), generator=gen)
+    output_labels = torch.randint(0, 4, (1, 30, 26), generator=gen)  # class 3: not in the source
+
+    queries = F.unfold(output, 5)[0].T
+    query_classes = output_labels[:, 2:-2, 2:-2].reshape(-1)
+    patches = F.unfold(source, 5)[0].T
+    patch_classes = labels[:, 2:-2, 2:-2].reshape(-1)
+    dist = torch.cdist(queries, patches).pow(2)
+    dist[query_classes[:, None] != patch_classes[None, :]] = float("inf")
+    nearest = dist.min(1).values
+    expected = (nearest[torch.isfinite(nearest)] / queries.shape[1]).mean()
+
+    bank = SourcePatchBank.build(source, labels, 5, scales=(1,), max_source_patches=10**6)
+    from_bank = semantic_patch_coherence_loss(output, output_labels, scales=(1,), max_queries=10**6,
+                                              source_bank=bank)
+    direct = semantic_patch_coherence_loss(output, output_labels, source, labels, scales=(1,),
+                                           max_queries=10**6, max_source_patches=10**6)
+    assert torch.isclose(from_bank, expected, rtol=1e-4)
+    assert torch.isclose(direct, expected, rtol=1e-4)
+
+
+def test_patch_coherence_gradient_reaches_only_queried_pixels():
+    source = torch.rand(1, 1, 40, 40) * 2 - 1
+    labels = torch.zeros(1, 40, 40, dtype=torch.long)
+    output = torch.zeros(1, 1, 40, 40, requires_grad=True)
+    bank = SourcePatchBank.build(source, labels, 5, scales=(1,))
+    loss = semantic_patch_coherence_loss(output, labels, max_queries=3, scales=(1,), source_bank=bank,
+                                         generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    touched = int((output.grad != 0).sum())
+    assert 0 < touched <= 3 * 25

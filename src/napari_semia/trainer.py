@@ -40,6 +40,7 @@ from .config import TrainingConfig
 from .device import resolve_device, synchronize
 from .layout_tensors import resize_index, to_onehot
 from .losses import (
+    SourcePatchBank,
     feature_matching_loss,
     fixed_point_loss,
     lsgan_discriminator_loss,
@@ -142,6 +143,7 @@ class SemiaTrainer:
         self.step = 0
         self.last_losses: dict[str, float] = {}
         self._lr_scale = 1.0
+        self._patch_banks: dict[tuple[int, int], SourcePatchBank] = {}
         self.recoveries: list[int] = []
         """Steps at which a collapse was undone (best weights, lower learning rates)."""
 
@@ -415,8 +417,8 @@ class SemiaTrainer:
             terms["semantic"] = semantic_alignment_loss(self.segmenter(fake), batch.target_index)
             res = batch.resolution
             terms["patch"] = semantic_patch_coherence_loss(
-                fake, batch.target_index, res.image, res.index,
-                patch_size=cfg.patch_size, max_queries=cfg.patch_queries, generator=self._torch_rng,
+                fake, batch.target_index, patch_size=cfg.patch_size, max_queries=cfg.patch_queries,
+                generator=self._torch_rng, source_bank=self._source_patches(res),
             )
             weights.update(semantic=cfg.w_semantic, patch=cfg.w_patch)
         loss = sum(weights[name] * value for name, value in terms.items())
@@ -425,6 +427,14 @@ class SemiaTrainer:
         torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.max_grad_norm)
         self.opt_g.step()
         return {name: value.item() for name, value in terms.items()}
+
+    def _source_patches(self, res: Resolution) -> SourcePatchBank:
+        """The source's patches at this resolution for the patch coherence loss
+        (built on first use: the source does not change during training)."""
+        key = tuple(res.image.shape[-2:])
+        if key not in self._patch_banks:
+            self._patch_banks[key] = SourcePatchBank.build(res.image, res.index, self.config.patch_size)
+        return self._patch_banks[key]
 
     # ------------------------------------------------------------ estimates
     def _fine_per_coarse_cost(self) -> float:
