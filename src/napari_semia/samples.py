@@ -127,6 +127,23 @@ def _enlarge(labels: np.ndarray, mask: np.ndarray, value: int, factor: float) ->
     return out
 
 
+def _ellipse_mask(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """Pixels inside the ellipse fitted (least-squares conic) through the points
+    (ys, xs); None when the points fit no ellipse."""
+    scale = max(xs.std(), ys.std(), 1.0)
+    cx, cy = xs.mean(), ys.mean()
+    x, y = (xs - cx) / scale, (ys - cy) / scale
+    design = np.column_stack([x * x, x * y, y * y, x, y, np.ones_like(x)])
+    a, b, c, d, e, f = np.linalg.svd(design, full_matrices=False)[2][-1]
+    if b * b - 4 * a * c >= 0:
+        return None
+    yy, xx = np.indices(shape)
+    gx, gy = (xx - cx) / scale, (yy - cy) / scale
+    conic = a * gx * gx + b * gx * gy + c * gy * gy + d * gx + e * gy + f
+    # The points' centroid lies inside a (mostly traced) ellipse: its sign is inside.
+    return np.sign(conic) == np.sign(f)
+
+
 def _components_by_size(mask: np.ndarray) -> list[np.ndarray]:
     """Connected components of ``mask``, largest first (ties: top-left first)."""
     labelled, count = ndi.label(mask)
@@ -260,8 +277,9 @@ def _coffee() -> SampleCase:
     dish = ndi.binary_fill_holes(closing(labels > 0, disk(6)))
     labels[dish & (labels == 0)] = 1
     labels = _clean_labels(_majority_smooth(labels, 1.5), 40)
+    labels = _coffee_saucer_and_shadow(labels, lab[..., 0])
 
-    # Target: the cup and saucer slide to the right.
+    # Target: the cup and saucer slide to the right, with their shadow.
     dish = _components_by_size(ndi.binary_fill_holes(labels > 0))[0]
     target = _move(labels, dish, (0, 40))
     return SampleCase(
@@ -272,11 +290,42 @@ def _coffee() -> SampleCase:
         target=target,
         description=(
             "Espresso cup on a saucer (scikit-image 'coffee'), RGB. Classes: 0 wooden "
-            "table, 1 red glaze, 2 white porcelain, 3 coffee. Target: cup and saucer "
-            "moved to the right."
+            "table, 1 red glaze, 2 white porcelain, 3 coffee, 4 the saucer's shadow. "
+            "Target: cup and saucer moved to the right, with their shadow."
         ),
-        class_names={0: "table", 1: "glaze", 2: "porcelain", 3: "coffee"},
+        class_names={0: "table", 1: "glaze", 2: "porcelain", 3: "coffee", 4: "shadow"},
     )
+
+
+def _coffee_saucer_and_shadow(labels: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+    """The saucer as the ellipse it is, and its cast shadow as a class of its own.
+
+    The colour rule misses the saucer's pale rim highlight (and takes dark
+    shadow under its front edge for glaze). Unlabelled, rim and shadow are
+    table, stay where they were when the cup moves, and trace the old saucer
+    on the table: what is not in the labels is texture of its class. So the
+    saucer is the ellipse through its outline away from the cup, and dark
+    table touching it (lightness below 25 within 30 px) is its shadow."""
+    dish = _components_by_size(ndi.binary_fill_holes(labels > 0))[0]
+    outline = dish & ndi.binary_dilation(~dish)
+    away_from_cup = ~ndi.binary_dilation(labels == 2, iterations=6)
+    ys, xs = np.nonzero(outline & away_from_cup)
+    saucer = _ellipse_mask(ys.astype(float), xs.astype(float), labels.shape) if len(ys) > 20 else None
+    if saucer is None or not (0.5 < saucer.sum() / dish.sum() < 1.5):
+        return labels  # no sensible ellipse: keep the colour rule's labels
+    out = labels.copy()
+    out[ndi.binary_dilation(saucer, iterations=2) & (labels == 0)] = 1
+    centre_row = np.nonzero(saucer)[0].mean()
+    rows = np.indices(labels.shape)[0]
+    below_rim = ~ndi.binary_dilation(saucer, iterations=3) & (rows > centre_row)
+    out[(labels == 1) & below_rim] = 0
+    near = ndi.distance_transform_edt(out == 0) <= 30
+    dark = (lightness < 25) & (out == 0) & near
+    parts, _ = ndi.label(dark)
+    touching = np.unique(parts[dark & ndi.binary_dilation(out > 0, iterations=2)])
+    shadow = ndi.binary_opening(np.isin(parts, touching[touching > 0]), iterations=1)
+    out[shadow] = 4
+    return _clean_labels(out, 40)
 
 
 _BUILDERS: dict[str, Callable[[], SampleCase]] = {
