@@ -282,3 +282,11 @@ def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():
     closed = io.StringIO()
     closed.close()
     assert cli.progress_interval(closed) == cli.LOG_PROGRESS_INTERVAL
+
+
+def test_the_training_bar_shows_the_trainer_s_time_left(tmp_path, capsys):
+    from napari_semia.training_progress import TrainingProgress
+
+    progress = TrainingProgress(step=10, total_steps=100, losses={"D": 0.5123}, elapsed_s=5.0, eta_s=221.0)
+    assert cli.training_postfix(progress) == {"left": "03:41", "D": "0.512"}
+    assert "{remaining}" not in cli.TRAINING_BAR_FORMAT  # tqdm's own guess is not shown

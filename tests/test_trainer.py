@@ -135,7 +135,7 @@ def test_non_finite_gradients_stop_training_too(scene, monkeypatch):
 
 # ------------------------------------------------------------------ time left
 def test_eta_covers_both_phases_from_the_first_step():
-    eta = EtaEstimator(total_steps=100, coarse_steps=60, fine_per_coarse=3.0)
+    eta = EtaEstimator(total_steps=100, coarse_steps=60, fine_extra_s=2.0)
     eta.record(True, 1.0)
     # 59 coarse steps at 1 s and 40 fine steps at 3 s.
     assert eta.seconds_left(1) == pytest.approx(59 + 40 * 3)
@@ -171,7 +171,7 @@ def test_reported_eta_is_within_a_quarter_of_the_truth_after_a_tenth_of_the_run(
         return "sampling", {"D": 1.0}
 
     monkeypatch.setattr(trainer, "train_step", fake_step)
-    monkeypatch.setattr(trainer, "_fine_per_coarse_cost", lambda: 2.3)  # what a measurement might say
+    monkeypatch.setattr(trainer, "_fine_step_extra_s", lambda: 1.2)  # what a measurement might say
     total_time = 60 * 1.0 + 40 * 2.5
     for progress in trainer.run():
         if progress.finished or progress.step < 10:
@@ -180,12 +180,17 @@ def test_reported_eta_is_within_a_quarter_of_the_truth_after_a_tenth_of_the_run(
         assert abs(progress.eta_s - truth) <= 0.25 * truth + 1e-9, (progress.step, progress.eta_s, truth)
 
 
-def test_fine_per_coarse_cost_is_measured_on_the_networks():
+def test_fine_step_extra_is_measured_on_the_networks():
     image, labels = make_scene(64)
     trainer = SemiaTrainer(image, labels, TINY.replace(size=64, coarse_fraction=0.5), device="cpu")
-    ratio = trainer._fine_per_coarse_cost()
-    assert 1.2 < ratio < 8.0  # four times the pixels, plus fixed costs
+    before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    extra = trainer._fine_step_extra_s()
+    assert 0.0 < extra < 5.0  # four times the pixels cost more, but not seconds at 64 px
     assert all(p.grad is None for p in trainer.generator.parameters())
+    assert all(torch.equal(v, trainer.generator.state_dict()[k]) for k, v in before.items())
+    # No coarse phase: nothing to add.
+    flat = SemiaTrainer(image, labels, TINY.replace(size=64, coarse_fraction=0.0), device="cpu")
+    assert flat._fine_step_extra_s() == 0.0
 
 
 # ------------------------------------------------------------ central claim

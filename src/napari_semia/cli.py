@@ -172,6 +172,22 @@ def progress_interval(stream) -> float:
     return 0.1 if interactive else LOG_PROGRESS_INTERVAL
 
 
+#: tqdm's default bar without its own time left: tqdm divides by the mean rate,
+#: but the coarse steps of the first part of a run are two to three times
+#: faster than the fine ones after, so it promised half the real wait there.
+#: The trainer's estimate (``TrainingProgress.eta_s``) knows both phases.
+TRAINING_BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{postfix}]"
+
+
+def training_postfix(progress) -> dict[str, str]:
+    """The progress bar's postfix: the time left, then the latest losses."""
+    from tqdm import tqdm
+
+    postfix = {"left": tqdm.format_interval(progress.eta_s)}
+    postfix.update({k: f"{v:.3g}" for k, v in progress.losses.items()})
+    return postfix
+
+
 def _train(image, labels, config, device, resume=None):
     """Train with a tqdm progress bar (losses in the postfix); returns the model."""
     from tqdm import tqdm
@@ -188,14 +204,14 @@ def _train(image, labels, config, device, resume=None):
           file=sys.stderr)
     last = None
     with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True,
+                                           bar_format=TRAINING_BAR_FORMAT,
                                            mininterval=progress_interval(sys.stderr)) as bar:
         for progress in trainer.run():
             last = progress
             if progress.note:
                 bar.write(f"warning: {progress.note}", file=sys.stderr)
             bar.update(progress.step - bar.n)
-            if progress.losses:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in progress.losses.items()}, refresh=False)
+            bar.set_postfix(training_postfix(progress), refresh=False)
     if last is not None and last.diverged:
         print(f"warning: {last.diverged}", file=sys.stderr)
     elif last is not None and last.stopped:

@@ -40,16 +40,19 @@ class EtaEstimator:
 
     Each phase's cost per step is the mean of its recent step durations (the
     first step, which allocates memory, left out once there are others).
-    Until a fine step has run, its cost is the coarse cost times
-    ``fine_per_coarse``, a ratio measured on the real networks before
-    training (see ``SemiaTrainer``), so the estimate covers both phases from
-    the first step on.
+    Until a fine step has run, its cost is the coarse cost plus
+    ``fine_extra_s``, the extra seconds a fine step's four times the pixels
+    add, measured on the real networks before training (see
+    ``SemiaTrainer``), so the estimate covers both phases from the first step
+    on. An added cost, not a ratio: the part of a step that does not grow
+    with the pixels (optimizer updates, augmentation, Python) costs the same
+    at both sizes.
     """
 
-    def __init__(self, total_steps: int, coarse_steps: int, fine_per_coarse: float = 4.0) -> None:
+    def __init__(self, total_steps: int, coarse_steps: int, fine_extra_s: float = 0.0) -> None:
         self.total_steps = int(total_steps)
         self.coarse_steps = int(coarse_steps)
-        self.fine_per_coarse = float(fine_per_coarse)
+        self.fine_extra_s = max(0.0, float(fine_extra_s))
         self._seconds: dict[bool, list[float]] = {True: [], False: []}
 
     def record(self, coarse: bool, seconds: float) -> None:
@@ -65,9 +68,9 @@ class EtaEstimator:
     def seconds_left(self, steps_done: int) -> float:
         coarse_cost, fine_cost = self._cost(True), self._cost(False)
         if fine_cost is None:
-            fine_cost = (coarse_cost or 0.0) * self.fine_per_coarse
+            fine_cost = (coarse_cost or 0.0) + self.fine_extra_s
         if coarse_cost is None:
-            coarse_cost = fine_cost / self.fine_per_coarse
+            coarse_cost = max(0.0, fine_cost - self.fine_extra_s)
         coarse_left = max(0, self.coarse_steps - steps_done)
         fine_left = max(0, self.total_steps - max(steps_done, self.coarse_steps))
         return coarse_left * coarse_cost + fine_left * fine_cost
