@@ -33,11 +33,20 @@ def test_connected_components_split_by_class_and_gap():
     region[:, 1:3, 5:8] = True  # a second blob, not touching the first
     classes = torch.zeros(1, 6, 9, dtype=torch.long)
     classes[:, 1:3, 7] = 1  # the second blob's last column is another class
-    for until_stable in (True, False):
+    for until_stable in (None, True, False):  # scikit-image on the CPU, propagation either way
         labels = connected_components(region, classes, until_stable=until_stable)[0]
         assert len({labels[1, 1].item(), labels[1, 5].item(), labels[1, 7].item()}) == 3
         assert labels[2, 2] == labels[1, 1] == 1 * 9 + 1  # the smallest linear index of its blob
         assert (labels[~region[0]] == 6 * 9).all()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cpu_labelling_names_components_as_the_propagation_does(seed):
+    rng = np.random.default_rng(seed)
+    region = torch.from_numpy(rng.random((2, 23, 31)) < 0.55)
+    classes = torch.from_numpy(rng.integers(-400, 400, (2, 23, 31)) // (200 if seed % 2 else 1))
+    assert torch.equal(connected_components(region, classes),
+                       connected_components(region, classes, until_stable=True))
 
 
 @pytest.mark.parametrize("seed", range(6))

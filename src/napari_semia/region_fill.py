@@ -15,8 +15,10 @@ where that check is free; elsewhere it runs a fixed number of sweeps).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from skimage import measure
 
 #: (offset, pixel) pairs examined per chunk of the shift search; bounds memory.
 _PAIRS_PER_CHUNK = 4_000_000
@@ -57,11 +59,14 @@ def connected_components(region: torch.Tensor, classes: torch.Tensor, until_stab
     class: each region pixel gets the smallest linear index in its component,
     pixels outside the region get h * w.
 
-    Min-label propagation with pointer jumping. On the CPU it runs until
-    nothing changes; on an accelerator a fixed h + w sweeps (enough for any
-    component short of a long spiral) so the host never waits for the device.
-    ``until_stable`` overrides that choice (tests run both ways on the CPU).
+    On the CPU, scikit-image's labelling. On an accelerator, min-label
+    propagation with pointer jumping for a fixed h + w sweeps (enough for any
+    component short of a long spiral) so the host never waits for the device;
+    ``until_stable`` runs the propagation on any device, until nothing changes
+    (True) or for the fixed sweeps (False): tests compare the three.
     """
+    if until_stable is None and region.device.type == "cpu":
+        return _labelled_on_the_cpu(region, classes)
     b, h, w = region.shape
     none = h * w
     ids = torch.arange(h * w, device=region.device).view(1, h, w).expand(b, h, w)
@@ -70,7 +75,7 @@ def connected_components(region: torch.Tensor, classes: torch.Tensor, until_stab
         (dy, dx, region & _shifted(region, dy, dx, False) & (_shifted(classes, dy, dx, -1) == classes))
         for dy, dx in _NEIGHBOURS
     ]
-    check = region.device.type == "cpu" if until_stable is None else until_stable
+    check = bool(until_stable)
     for _ in range(h + w):
         new = labels
         for dy, dx, link in links:
@@ -83,6 +88,30 @@ def connected_components(region: torch.Tensor, classes: torch.Tensor, until_stab
             break
         labels = new
     return labels
+
+
+def _labelled_on_the_cpu(region: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """``connected_components`` on the CPU: scikit-image's labelling of equal
+    values (one pass, however many classes: the pieces of a copy field have
+    hundreds), each component then named by its smallest linear index, as the
+    propagation names it."""
+    b, h, w = region.shape
+    out = np.full((b, h, w), h * w, np.int64)
+    for i in range(b):
+        inside = region[i].numpy()
+        if not inside.any():
+            continue
+        classes_np = classes[i].numpy().astype(np.int64)
+        values = np.where(inside, classes_np - classes_np[inside].min() + 1, 0)
+        names = measure.label(values, background=0, connectivity=1).reshape(-1)
+        pixels = np.flatnonzero(names)
+        names = names[pixels]
+        # Pixels come in scan order: a component's first is its smallest index.
+        _, first = np.unique(names, return_index=True)
+        smallest = np.zeros(names.max() + 1, np.int64)
+        smallest[names[first]] = pixels[first]
+        out[i].reshape(-1)[pixels] = smallest[names]
+    return torch.from_numpy(out)
 
 
 def components_holding(region: torch.Tensor, classes: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
