@@ -284,7 +284,7 @@ def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():
     assert cli.progress_interval(closed) == cli.LOG_PROGRESS_INTERVAL
 
 
-def test_the_training_bar_shows_the_trainer_s_time_left(tmp_path, capsys):
+def test_the_training_bar_shows_the_trainer_s_time_left():
     from napari_semia.training_progress import TrainingProgress
 
     progress = TrainingProgress(step=10, total_steps=100, losses={"D": 0.5123}, elapsed_s=5.0, eta_s=221.0)

@@ -101,7 +101,7 @@ def _labelled_on_the_cpu(region: torch.Tensor, classes: torch.Tensor) -> torch.T
         inside = region[i].numpy()
         if not inside.any():
             continue
-        classes_np = classes[i].numpy().astype(np.int64)
+        classes_np = classes[i].numpy().astype(np.int64, copy=False)
         values = np.where(inside, classes_np - classes_np[inside].min() + 1, 0)
         names = measure.label(values, background=0, connectivity=1).reshape(-1)
         pixels = np.flatnonzero(names)
