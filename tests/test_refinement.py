@@ -554,3 +554,33 @@ def test_an_object_moved_over_its_old_place_is_copied_whole():
     # Without: from the label map alone the kept part stays (a good guide, like
     # this one made from the answer, does lead the match there).
     assert errors[False, True] > 0.3, errors
+
+
+def test_edge_pieces_beside_a_profile_are_the_neighbouring_copies_from_a_source_edge():
+    # The seam evening-out leaves a moved edge's profile alone; matching copies the
+    # rest of the edge's shadow from elsewhere along the old edge, as pieces with
+    # other offsets beside it (face 5's jaw). Those pieces, where they copy from
+    # within the reach of a source edge, are left alone too; a piece beside the
+    # profile that copies from deep inside its class, or a piece from a source
+    # edge that does not touch the profile, is not.
+    from types import SimpleNamespace
+
+    from napari_semia.refinement import _edge_pieces_beside
+
+    h, w, reach = 12, 16, 3
+    depth = torch.full((h, w), reach, dtype=torch.uint8)
+    depth[:2] = torch.arange(2, dtype=torch.uint8)[:, None]  # rows 0-1: by a source edge
+    level = SimpleNamespace(shape=(h, w), depth=depth.flatten())
+    fy, fx = (g.clone() for g in torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij"))
+    profile = torch.zeros(h, w, dtype=torch.bool)
+    profile[6:8, 2:5] = True
+    fy[6:8, 2:5] -= 6  # the profile: copies of rows 0-1
+    fy[6:8, 5:8] -= 6  # beside it, from the source edge at another offset
+    fx[6:8, 5:8] += 4
+    fy[8:10, 2:5] -= 2  # beside it, from deep inside (rows 6-7)
+    fy[6:8, 11:14] -= 6  # from the source edge, away from the profile
+    fx[6:8, 11:14] -= 1
+    found = _edge_pieces_beside(level, profile, fy, fx, reach)
+    expected = torch.zeros(h, w, dtype=torch.bool)
+    expected[6:8, 5:8] = True
+    assert torch.equal(found, expected), found.int()

@@ -665,6 +665,12 @@ class SourcePyramid:
                             # With the pieces that matching grew from them (the shadow's
                             # darker half under a slimmed jaw, beyond the reach).
                             profiles0 = _pieces_containing(profiles0, fy, fx)
+                            if level.depth is not None:
+                                # And the pieces beside them that copy from a source edge too:
+                                # matching copies the rest of a shadow from elsewhere along the
+                                # old edge (face 5's jaw: evened out, a grey patch on the stubble).
+                                profiles0 |= _edge_pieces_beside(level, profiles0, fy, fx,
+                                                                 config.outline_reach)
                         exempt = _enlarge(profiles0, level.shape)
                     output = _even_out_seams(output, target, fy, fx, config.seam_radius,
                                              self._seam_factor(number), exempt)
@@ -1085,6 +1091,24 @@ def _edge_profile_field(host: tuple[np.ndarray, np.ndarray, np.ndarray], changed
     fy = torch.where(found, torch.from_numpy(rows).to(fy), fy)
     fx = torch.where(found, torch.from_numpy(cols).to(fx), fx)
     return fy, fx, found
+
+
+def _edge_pieces_beside(level: _SourceLevel, pieces: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+                        reach: int) -> torch.Tensor:
+    """(h, w) bool: the pixels that copy a source pixel within ``reach`` (level-0
+    pixels) of another class, outside ``pieces``, in the pieces of copied pixels
+    (one offset, 4-connected: ``_pieces_containing``) that hold such a pixel next
+    to ``pieces``. Only beside a moved edge's profile: elsewhere (a piece of skin
+    between the eyes copied from near an eyebrow) evening out the seam is what
+    blends the copy in."""
+    at = (fy * level.shape[1] + fx).flatten().long()
+    edge_source = (level.depth.index_select(0, at) < reach).view(level.shape)
+    ys, xs = _grid(fy.shape, fy.device)
+    edge_copy = edge_source & ((fy != ys) | (fx != xs)) & ~pieces
+    seeds = edge_copy & _dilate(pieces, 1)
+    if not bool(seeds.any()):
+        return seeds
+    return _pieces_containing(seeds, fy, fx) & edge_copy
 
 
 def _pieces_containing(seeds: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
