@@ -1102,13 +1102,13 @@ def _edge_pieces_beside(level: _SourceLevel, pieces: torch.Tensor, fy: torch.Ten
     between the eyes copied from near an eyebrow) evening out the seam is what
     blends the copy in."""
     at = (fy * level.shape[1] + fx).flatten().long()
-    edge_source = (level.depth.index_select(0, at) < reach).view(level.shape)
-    ys, xs = _grid(fy.shape, fy.device)
-    edge_copy = edge_source & ((fy != ys) | (fx != xs)) & ~pieces
-    seeds = edge_copy & _dilate(pieces, 1)
+    # (Pixels that keep their own source pixel belong to no piece: _pieces_containing
+    # leaves them out.)
+    by_edge = (level.depth.index_select(0, at) < reach).view(level.shape) & ~pieces
+    seeds = by_edge & _dilate(pieces, 1)
     if not bool(seeds.any()):
         return seeds
-    return _pieces_containing(seeds, fy, fx) & edge_copy
+    return _pieces_containing(seeds, fy, fx) & by_edge
 
 
 def _pieces_containing(seeds: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
