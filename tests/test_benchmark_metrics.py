@@ -204,3 +204,38 @@ def test_to_float_rgb_accepts_gray_rgba_and_uint16():
     rgba[..., 3] = 255
     assert metrics.to_float_rgb(rgba).max() == 0.0
     assert metrics.resize_labels(np.array([[0, 1], [2, 3]]), (4, 4)).tolist()[0] == [0, 0, 1, 1]
+
+
+# ------------------------------------------------------- layout breakdown
+
+
+def _layout_breakdown():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "layout_breakdown.py"
+    spec = importlib.util.spec_from_file_location("semia_layout_breakdown", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_distance():
+    breakdown = _layout_breakdown()
+    source = np.zeros((20, 20), np.int64)
+    target = source.copy()
+    target[:, 10:] = 1  # 200 changed pixels of class 1
+    target[0, 0] = 2  # one changed pixel of class 2
+    distance = breakdown.distance_to_class_edges(target)
+    assert distance[5, 9] == 0 and distance[5, 10] == 0  # both sides of the edge
+    assert distance[5, 15] == 5
+    assert np.all(breakdown.distance_to_class_edges(source) >= 3.5)  # no edge: all far
+
+    predicted = target.copy()
+    predicted[0, 0] = 0  # the one-pixel class missed
+    predicted[:, 10] = 0  # the column along the edge misread
+    figures = breakdown.breakdown(predicted, source, target, min_pixels=50)
+    assert figures["small_classes"] == {2: 1}
+    assert math.isclose(figures["miou_changed"], (180 / 200 + 0.0) / 2)
+    assert math.isclose(figures["miou_changed_large"], 180 / 200)
+    assert math.isclose(figures["accuracy_changed"], 1 - 21 / 201)
+    bands = figures["bands"]
+    assert bands["<=1 px"]["misread"] > 0 and bands[">3 px"]["misread"] == 0
+    assert sum(band["pixels"] for band in bands.values()) == 201
