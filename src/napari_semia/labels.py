@@ -302,7 +302,7 @@ class LabelCodec:
             if self.palette is None:
                 raise SemiaInputError(
                     f"The target is a colour (RGB) map of shape {labels.shape}, but the "
-                    f"model was trained on integer label ids "
+                    f"source labels are integer ids "
                     f"({_format_ids(self.class_ids)}); paint the target with those ids."
                 )
             return self._encode_colours(_rgb(labels, "target labels"))
@@ -313,7 +313,7 @@ class LabelCodec:
         if len(unknown):
             raise SemiaInputError(
                 f"The target labels contain unknown id(s) {_format_ids(unknown)}; "
-                f"the model knows only ids {_format_ids(known)}."
+                f"the source labels have only ids {_format_ids(known)}."
             )
         return np.searchsorted(known, ids).astype(np.int64)
 
