@@ -50,9 +50,13 @@ def distance_to_class_edges(index: np.ndarray) -> np.ndarray:
     edge[1:] |= vertical
     edge[:, :-1] |= horizontal
     edge[:, 1:] |= horizontal
-    if not edge.any():  # one class everywhere: every pixel is far from any edge
-        return np.full(index.shape, float(max(index.shape)))
+    if not edge.any():  # one class everywhere: no pixel is near an edge
+        return np.full(index.shape, np.inf)
     return ndi.distance_transform_edt(~edge)
+
+
+def _in_band(distance: np.ndarray, low: float, high: float) -> np.ndarray:
+    return (distance >= low) & (distance < high) if np.isfinite(high) else distance >= low
 
 
 def breakdown(predicted: np.ndarray, source_index: np.ndarray, target_index: np.ndarray,
@@ -66,7 +70,7 @@ def breakdown(predicted: np.ndarray, source_index: np.ndarray, target_index: np.
     distance = distance_to_class_edges(target_index)
     bands = {}
     for low, high, name in BANDS:
-        band = changed & (distance >= low) & (distance < high)
+        band = changed & _in_band(distance, low, high)
         bands[name] = {"pixels": int(band.sum()),
                        "misread": float(misread[band].sum() / band.sum()) if band.any() else None}
     return {
@@ -134,9 +138,12 @@ def main(argv=None) -> None:
     # The classifier's own ceiling: the source read against its own labels, all pixels.
     own = classifier.predict(image) != source_index
     distance = distance_to_class_edges(source_index)
-    ceiling = {name: float(own[(distance >= low) & (distance < high)].mean()) for low, high, name in BANDS}
+    ceiling = {}
+    for low, high, name in BANDS:
+        band = _in_band(distance, low, high)
+        ceiling[name] = float(own[band].mean()) if band.any() else None
     results["source_misread_by_band"] = ceiling
-    print("source read against its own labels, misread " + " / ".join(f"{v:.3f}" for v in ceiling.values())
+    print("source read against its own labels, misread " + " / ".join(_number(v) for v in ceiling.values())
           + " (<=1 px / 2-3 px / >3 px from its class edges)")
     (args.outputs / "layout_breakdown.json").write_text(json.dumps(results, indent=1))
 

@@ -226,7 +226,9 @@ def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_di
     distance = breakdown.distance_to_class_edges(target)
     assert distance[5, 9] == 0 and distance[5, 10] == 0  # both sides of the edge
     assert distance[5, 15] == 5
-    assert np.all(breakdown.distance_to_class_edges(source) >= 3.5)  # no edge: all far
+    assert np.all(np.isinf(breakdown.distance_to_class_edges(source)))  # no edge: all far
+    one_class = breakdown.breakdown(source, source, source + 1, min_pixels=50)  # all changed, no edge
+    assert one_class["bands"][">3 px"] == {"pixels": 400, "misread": 1.0}
 
     predicted = target.copy()
     predicted[0, 0] = 0  # the one-pixel class missed
@@ -237,5 +239,9 @@ def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_di
     assert math.isclose(figures["miou_changed_large"], 180 / 200)
     assert math.isclose(figures["accuracy_changed"], 1 - 21 / 201)
     bands = figures["bands"]
-    assert bands["<=1 px"]["misread"] > 0 and bands[">3 px"]["misread"] == 0
-    assert sum(band["pixels"] for band in bands.values()) == 201
+    # Changed pixels by Euclidean distance to the edge pixels: columns 10 and 11 and the
+    # corner pixel (41), columns 12 and 13 (40), columns 14-19 (120).
+    sizes = {name: band["pixels"] for name, band in bands.items()}
+    assert sizes == {"<=1 px": 41, "2-3 px": 40, ">3 px": 120}
+    assert math.isclose(bands["<=1 px"]["misread"], 21 / 41)
+    assert bands["2-3 px"]["misread"] == 0 and bands[">3 px"]["misread"] == 0
