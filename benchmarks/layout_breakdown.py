@@ -43,20 +43,21 @@ BANDS = ((0.0, 1.5, "<=1 px"), (1.5, 3.5, "2-3 px"), (3.5, np.inf, ">3 px"))
 def distance_to_class_edges(index: np.ndarray) -> np.ndarray:
     """Euclidean distance of every pixel to the nearest pixel that has a 4-neighbour of
     another class (0 on both sides of every edge)."""
-    edge = np.zeros(index.shape, bool)
-    vertical = index[:-1] != index[1:]
-    horizontal = index[:, :-1] != index[:, 1:]
-    edge[:-1] |= vertical
-    edge[1:] |= vertical
-    edge[:, :-1] |= horizontal
-    edge[:, 1:] |= horizontal
+    edge = ndi.morphological_gradient(index, footprint=ndi.generate_binary_structure(2, 1)) > 0
     if not edge.any():  # one class everywhere: no pixel is near an edge
         return np.full(index.shape, np.inf)
     return ndi.distance_transform_edt(~edge)
 
 
-def _in_band(distance: np.ndarray, low: float, high: float) -> np.ndarray:
-    return (distance >= low) & (distance < high) if np.isfinite(high) else distance >= low
+def misread_by_band(misread: np.ndarray, distance: np.ndarray, within: np.ndarray) -> dict:
+    """Per band of ``BANDS``: how many ``within`` pixels lie at that distance from a class
+    edge, and the fraction of them ``misread`` (None for an empty band)."""
+    bands = {}
+    for low, high, name in BANDS:
+        band = within & (distance >= low) & ((distance < high) if np.isfinite(high) else True)
+        bands[name] = {"pixels": int(band.sum()),
+                       "misread": float(misread[band].sum() / band.sum()) if band.any() else None}
+    return bands
 
 
 def breakdown(predicted: np.ndarray, source_index: np.ndarray, target_index: np.ndarray,
@@ -67,12 +68,7 @@ def breakdown(predicted: np.ndarray, source_index: np.ndarray, target_index: np.
     ious = metrics.iou_per_class(predicted, target_index, classes, mask=changed)
     large = [ious[c] for c, n in zip(classes, counts) if n >= min_pixels]
     misread = (predicted != target_index) & changed
-    distance = distance_to_class_edges(target_index)
-    bands = {}
-    for low, high, name in BANDS:
-        band = changed & _in_band(distance, low, high)
-        bands[name] = {"pixels": int(band.sum()),
-                       "misread": float(misread[band].sum() / band.sum()) if band.any() else None}
+    bands = misread_by_band(misread, distance_to_class_edges(target_index), changed)
     return {
         "miou_changed": float(np.mean(list(ious.values()))),
         "accuracy_changed": float(1.0 - misread.sum() / changed.sum()),
@@ -137,14 +133,10 @@ def main(argv=None) -> None:
               f"| {small} | {_bands(figures['bicubic'])} | {_bands(figures['refined'])} |", flush=True)
     # The classifier's own ceiling: the source read against its own labels, all pixels.
     own = classifier.predict(image) != source_index
-    distance = distance_to_class_edges(source_index)
-    ceiling = {}
-    for low, high, name in BANDS:
-        band = _in_band(distance, low, high)
-        ceiling[name] = float(own[band].mean()) if band.any() else None
+    ceiling = misread_by_band(own, distance_to_class_edges(source_index), np.ones_like(own))
     results["source_misread_by_band"] = ceiling
-    print("source read against its own labels, misread " + " / ".join(_number(v) for v in ceiling.values())
-          + " (<=1 px / 2-3 px / >3 px from its class edges)")
+    print(f"source read against its own labels, misread {_bands({'bands': ceiling})} "
+          "(<=1 px / 2-3 px / >3 px from its class edges)")
     (args.outputs / "layout_breakdown.json").write_text(json.dumps(results, indent=1))
 
 
