@@ -209,12 +209,16 @@ def test_to_float_rgb_accepts_gray_rgba_and_uint16():
 # ------------------------------------------------------- layout breakdown
 
 
-def _layout_breakdown():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "layout_breakdown.py"
-    spec = importlib.util.spec_from_file_location("semia_layout_breakdown", path)
+def _benchmark_script(name: str):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"semia_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _layout_breakdown():
+    return _benchmark_script("layout_breakdown")
 
 
 def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_distance():
@@ -245,3 +249,27 @@ def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_di
     assert sizes == {"<=1 px": 41, "2-3 px": 40, ">3 px": 120}
     assert math.isclose(bands["<=1 px"]["misread"], 21 / 41)
     assert bands["2-3 px"]["misread"] == 0 and bands[">3 px"]["misread"] == 0
+
+
+def test_known_answers_move_image_and_labels_alike_and_the_working_size_blurs():
+    known_answer = _benchmark_script("known_answer")
+    rng = np.random.default_rng(0)
+    labels = np.zeros((24, 32), np.int64)
+    labels[4:14, 3:11] = 1
+    image = _two_texture_image(labels)
+    answers = known_answer.known_answers(image, labels)
+    assert set(answers) == {"flip", f"roll{known_answer.ROLL}"}
+    for truth, target in answers.values():
+        assert truth.shape == image.shape and target.shape == labels.shape
+        # Every pixel keeps its class's look: the labels moved with the image.
+        assert truth[target == 1][:, 2].mean() > 100 > truth[target == 0][:, 2].mean()
+        assert not np.array_equal(target, labels)
+    flipped, _ = answers["flip"]
+    assert np.array_equal(flipped[:, ::-1], image)
+    noise = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+    back = known_answer.through_size(noise, (12, 16))
+    assert back.shape == noise.shape and back.dtype == np.uint8
+    def roughness(image):
+        return np.abs(np.diff(image.astype(float), axis=1)).mean()
+
+    assert roughness(back) < 0.7 * roughness(noise)

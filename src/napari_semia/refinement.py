@@ -119,6 +119,14 @@ class RefinementConfig:
     label_weight: float = 0.3
     """How much the layout around a pixel counts in a match: a full class swap
     over the patch costs as much as this RMS intensity difference (network units)."""
+    centre_label_weight: float = 3.0
+    """How much the layout right around a pixel (its 3 x 3 neighbours) counts on
+    top of ``label_weight``'s patch-wide class shares, in the same units: a copied
+    class edge then lies where the target's edge is, to the pixel. The patch-wide
+    shares barely tell an edge through the centre from one a pixel or two aside, so
+    copied edges wandered about the target's (a zebra's leg two pixels thinner in
+    places, a horizon's first row of sky): measured, not guessed, in
+    benchmarks/README ("Copied edges on the target's edges"). 0 turns it off."""
     sampled_candidates: int = 2048
     """Level 0 first compares every other pixel with this many source pixels of its
     class (an even sample; exact search), then PatchMatch refines; 0 skips it."""
@@ -298,6 +306,7 @@ class _FeatureSpace:
     bias: torch.Tensor  # (d,)
     label_projection: torch.Tensor | None  # (K, L) or None for the identity
     label_scale: float
+    centre_scale: float
     patch_size: int
     num_classes: int
 
@@ -330,8 +339,9 @@ class _FeatureSpace:
             projection = torch.linalg.qr(random)[0].to(image.device)
         # A full class swap over the patch costs like an RMS difference of label_weight
         # over its C p p values: squared one-hot distance 2 -> p p C label_weight^2.
-        scale = config.label_weight * math.sqrt(p * p * channels / 2.0)
-        return cls(weight, bias, projection, scale, p, num_classes)
+        unit = math.sqrt(p * p * channels / 2.0)
+        return cls(weight, bias, projection, config.label_weight * unit, config.centre_label_weight * unit,
+                   p, num_classes)
 
     def compute(self, image_crop: torch.Tensor, onehot_crop: torch.Tensor, out: torch.Tensor | None = None):
         """Features of the pixels of a crop taken with margin ``patch_size // 2``:
@@ -340,13 +350,20 @@ class _FeatureSpace:
         channels_last = torch.channels_last
         image_features = F.conv2d(image_crop[None].contiguous(memory_format=channels_last),
                                   self.weight, self.bias)
-        # Separable box filter: the share of each class in the patch.
-        layout = F.avg_pool2d(onehot_crop[None].contiguous(memory_format=channels_last),
-                              (self.patch_size, 1), stride=1)
-        layout = F.avg_pool2d(layout, (1, self.patch_size), stride=1)
+        # Separable box filter: the share of each class in the patch, plus (in the
+        # same channels: no extra dimensions to search) the share in the 3 x 3
+        # neighbourhood, which pins a copied edge to the target's.
+        onehot = onehot_crop[None].contiguous(memory_format=channels_last)
+        layout = F.avg_pool2d(onehot, (self.patch_size, 1), stride=1)
+        layout = F.avg_pool2d(layout, (1, self.patch_size), stride=1) * self.label_scale
+        if self.centre_scale:
+            margin = self.patch_size // 2 - 1
+            h, w = layout.shape[-2:]
+            centre = F.avg_pool2d(onehot, 3, stride=1)[..., margin:margin + h, margin:margin + w]
+            layout = layout + centre * self.centre_scale
         if self.label_projection is not None:
             layout = torch.einsum("bkhw,kl->blhw", layout, self.label_projection)
-        features = torch.cat([image_features, layout * self.label_scale], 1)
+        features = torch.cat([image_features, layout], 1)
         flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
         if out is None:
             return flat.contiguous()
