@@ -13,17 +13,19 @@ from napari_semia.layout_tensors import resize_index
 from napari_semia.refinement import RefinementConfig, SourcePyramid, level_shapes, refine, resize_labels
 
 
-def _scene(height=48, width=64, seed=0):
-    """Class 0: grass-like green texture; class 1: a rectangle of black and white
-    blobs (uint8 RGB). Both are stochastic, like most real textures."""
+def _scene(height=48, width=64, seed=0, labels=None):
+    """Class 0: grass-like green texture; class 1: a rectangle (or where ``labels``
+    is 1) of black and white blobs (uint8 RGB). Both are stochastic, like most
+    real textures."""
     rng = np.random.default_rng(seed)
     grass = ndi.gaussian_filter(rng.random((height, width)), 1.0)
     blobs = ndi.gaussian_filter(rng.random((height, width)), 1.5) > 0.5
     image = np.zeros((height, width, 3), np.float32)
     image[..., 0] = 40 + 200 * (grass - 0.5)
     image[..., 1] = 140 + 400 * (grass - 0.5)
-    labels = np.zeros((height, width), np.int64)
-    labels[height // 4:3 * height // 4, width // 8:width // 2] = 1
+    if labels is None:
+        labels = np.zeros((height, width), np.int64)
+        labels[height // 4:3 * height // 4, width // 8:width // 2] = 1
     inside = labels == 1
     image[inside] = np.where(blobs[inside, None], [235, 235, 235], [15, 15, 15])
     return image.clip(0, 255).astype(np.uint8), labels
@@ -593,18 +595,11 @@ def _disk_scene_and_ellipse_target(seed, height=64, width=80):
     """Class 1: a disk of black and white blobs whose image edge is its label edge, on
     green grass (class 0); the target: an ellipse of class 1 elsewhere (another
     outline, so no copy of the disk fits it whole)."""
-    rng = np.random.default_rng(seed)
-    grass = ndi.gaussian_filter(rng.random((height, width)), 1.0)
-    blobs = ndi.gaussian_filter(rng.random((height, width)), 1.5) > 0.5
-    image = np.zeros((height, width, 3), np.float32)
-    image[..., 0] = 40 + 200 * (grass - 0.5)
-    image[..., 1] = 140 + 400 * (grass - 0.5)
     rows, cols = np.mgrid[:height, :width]
-    labels = (((rows - 24) / 14) ** 2 + ((cols - 22) / 14) ** 2 <= 1).astype(np.int64)
-    inside = labels == 1
-    image[inside] = np.where(blobs[inside, None], [235, 235, 235], [15, 15, 15])
+    disk = (((rows - 24) / 14) ** 2 + ((cols - 22) / 14) ** 2 <= 1).astype(np.int64)
+    image, labels = _scene(height, width, seed, labels=disk)
     target = (((rows - 36) / 18) ** 2 + ((cols - 52) / 12) ** 2 <= 1).astype(np.int64)
-    return image.clip(0, 255).astype(np.uint8), labels, target
+    return image, labels, target
 
 
 @pytest.mark.parametrize("seed", [0, 1])
