@@ -1,10 +1,12 @@
-"""Layout agreement on targets whose right answer is known: the source mirrored.
+"""Layout agreement on targets whose right answer is known: the source flipped or shifted.
 
 The shared examples' targets have no true image, so *mIoU-chg* cannot say how
 close to perfect an output is, nor whether the classifier rewards a soft
 output over a sharp one. Here the target is the source's label map flipped
 left-right (``flip``) or rolled 8 px sideways (``roll8``), and the right
-answer is the source image flipped or rolled the same way. Scored with
+answer is the source image flipped or rolled the same way (``np.roll`` wraps
+round: the 8 columns brought over from the right edge make a seam in both,
+scored like the rest). Scored with
 ``fullres_benchmark.py``'s classifier and changed pixels, and
 ``layout_breakdown.py``'s bands:
 
@@ -82,6 +84,8 @@ def main(argv=None) -> None:
     print("|---|---|---|---|---|")
     for name, (truth, target) in known_answers(image, labels).items():
         target_index = model.codec.encode(target)
+        if not metrics.changed_mask(source_index, target_index).any():
+            continue  # a symmetric layout: nothing to score
         outputs = {"truth": truth, "truth_working": through_size(truth, model.working_shape),
                    "bicubic": synthesizer("bicubic", target), "refined": synthesizer("refined", target)}
         results[name] = {}

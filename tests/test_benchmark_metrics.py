@@ -217,12 +217,8 @@ def _benchmark_script(name: str):
     return module
 
 
-def _layout_breakdown():
-    return _benchmark_script("layout_breakdown")
-
-
 def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_distance():
-    breakdown = _layout_breakdown()
+    breakdown = _benchmark_script("layout_breakdown")
     source = np.zeros((20, 20), np.int64)
     target = source.copy()
     target[:, 10:] = 1  # 200 changed pixels of class 1
@@ -253,7 +249,6 @@ def test_layout_breakdown_sets_tiny_classes_apart_and_splits_misreads_by_edge_di
 
 def test_known_answers_move_image_and_labels_alike_and_the_working_size_blurs():
     known_answer = _benchmark_script("known_answer")
-    rng = np.random.default_rng(0)
     labels = np.zeros((24, 32), np.int64)
     labels[4:14, 3:11] = 1
     image = _two_texture_image(labels)
@@ -266,10 +261,11 @@ def test_known_answers_move_image_and_labels_alike_and_the_working_size_blurs():
         assert not np.array_equal(target, labels)
     flipped, _ = answers["flip"]
     assert np.array_equal(flipped[:, ::-1], image)
-    noise = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
+    noise = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
     back = known_answer.through_size(noise, (12, 16))
     assert back.shape == noise.shape and back.dtype == np.uint8
-    def roughness(image):
-        return np.abs(np.diff(image.astype(float), axis=1)).mean()
+
+    def roughness(values):
+        return np.abs(np.diff(values.astype(float), axis=1)).mean()
 
     assert roughness(back) < 0.7 * roughness(noise)

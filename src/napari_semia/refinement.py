@@ -118,7 +118,9 @@ class RefinementConfig:
     """Most channels of blurred layout features; more classes are projected down to this."""
     label_weight: float = 0.3
     """How much the layout around a pixel counts in a match: a full class swap
-    over the patch costs as much as this RMS intensity difference (network units)."""
+    over the patch alone costs as much as this RMS intensity difference (network
+    units); over the patch and the 3 x 3 pixels around its centre, the sum of this
+    and ``centre_label_weight``."""
     centre_label_weight: float = 3.0
     """How much the layout right around a pixel (its 3 x 3 neighbours) counts on
     top of ``label_weight``'s patch-wide class shares, in the same units: a copied
@@ -337,8 +339,9 @@ class _FeatureSpace:
             rng = torch.Generator().manual_seed(0)
             random = torch.randn(num_classes, config.label_dims, generator=rng)
             projection = torch.linalg.qr(random)[0].to(image.device)
-        # A full class swap over the patch costs like an RMS difference of label_weight
-        # over its C p p values: squared one-hot distance 2 -> p p C label_weight^2.
+        # A full class swap costs like an RMS difference of the weight over the C p p
+        # values: squared one-hot distance 2 -> p p C weight^2. Both shares share the
+        # channels, so the patch's and the 3 x 3 one's weights add before squaring.
         unit = math.sqrt(p * p * channels / 2.0)
         return cls(weight, bias, projection, config.label_weight * unit, config.centre_label_weight * unit,
                    p, num_classes)
