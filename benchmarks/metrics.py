@@ -176,8 +176,11 @@ class LayoutClassifier:
     forest: RandomForestClassifier | None = field(default=None, repr=False)
 
     def fit(self, image, index) -> LayoutClassifier:
+        return self.fit_features(pixel_features(image, self.sigma_max), index)
+
+    def fit_features(self, features: np.ndarray, index) -> LayoutClassifier:
+        """``fit`` on the source's ``pixel_features`` computed once (several seeds, one image)."""
         index = np.asarray(index)
-        features = pixel_features(image, self.sigma_max)
         if features.shape[:2] != index.shape:
             raise ValueError(f"image {features.shape[:2]} and labels {index.shape} differ in shape")
         rng = np.random.default_rng(self.random_state)
@@ -189,9 +192,11 @@ class LayoutClassifier:
         return self
 
     def predict(self, image) -> np.ndarray:
+        return self.predict_features(pixel_features(image, self.sigma_max))
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
         if self.forest is None:
             raise RuntimeError("LayoutClassifier.fit() first")
-        features = pixel_features(image, self.sigma_max)
         flat = features.reshape(-1, features.shape[-1])
         return self.forest.predict(flat).reshape(features.shape[:2]).astype(np.int64)
 

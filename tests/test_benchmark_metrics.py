@@ -269,3 +269,37 @@ def test_known_answers_move_image_and_labels_alike_and_the_working_size_blurs():
         return np.abs(np.diff(values.astype(float), axis=1)).mean()
 
     assert roughness(back) < 0.7 * roughness(noise)
+
+
+def test_fit_and_predict_on_features_computed_once_match_fit_and_predict():
+    index = np.zeros((32, 32), dtype=int)
+    index[:, 16:] = 1
+    image = _two_texture_image(index)
+    other = _two_texture_image(index.T.copy(), seed=2)
+    direct = metrics.LayoutClassifier(n_estimators=5, samples=500, sigma_max=2, random_state=3)
+    cached = metrics.LayoutClassifier(n_estimators=5, samples=500, sigma_max=2, random_state=3)
+    direct.fit(image, index)
+    cached.fit_features(metrics.pixel_features(image, 2), index)
+    assert np.array_equal(direct.predict(other), cached.predict_features(metrics.pixel_features(other, 2)))
+    with pytest.raises(ValueError, match="differ in shape"):
+        cached.fit_features(metrics.pixel_features(image, 2), index[:16])
+
+
+def test_layout_seeds_pairs_the_methods_seed_by_seed():
+    layout_seeds = _benchmark_script("layout_seeds")
+    per_seed = {
+        "bicubic": {"miou_changed": [0.50, 0.60, 0.70], "accuracy_changed": [0.9, 0.9, 0.9]},
+        "refined": {"miou_changed": [0.52, 0.58, 0.75], "accuracy_changed": [0.8, 0.8, 0.8]},
+    }
+    figures = layout_seeds.seed_figures(per_seed)
+    miou = figures["miou_changed"]
+    assert math.isclose(miou["bicubic_mean"], 0.6)
+    assert math.isclose(miou["refined_mean"], (0.52 + 0.58 + 0.75) / 3)
+    assert math.isclose(miou["difference_mean"], (0.02 - 0.02 + 0.05) / 3)
+    assert math.isclose(miou["difference_sd"], float(np.std([0.02, -0.02, 0.05], ddof=1)))
+    assert miou["seeds_refined_lower"] == 1 and miou["seeds"] == 3
+    accuracy = figures["accuracy_changed"]
+    assert accuracy["seeds_refined_lower"] == 3
+    assert math.isclose(accuracy["difference_sd"], 0.0, abs_tol=1e-12)
+    single = layout_seeds.seed_figures({m: {f: v[:1] for f, v in d.items()} for m, d in per_seed.items()})
+    assert single["miou_changed"]["difference_sd"] == 0.0

@@ -1,0 +1,126 @@
+"""How far layout agreement on changed pixels moves with the classifier's seed.
+
+``fullres_benchmark.py``'s *mIoU-chg* comes from one random forest
+(``random_state=0``: one sample of 20 000 source pixels, one set of trees).
+Another seed reads the same outputs a little differently, most of all next to
+class edges and on classes of a few changed pixels. This script reads the
+outputs a ``fullres_benchmark.py --out`` folder holds (``bicubic_<target>.png``
+and ``refined_<target>.png``) with ``--seeds`` classifiers (seeds 0, 1, ...)
+and prints, per target, the mean and the spread over seeds of each method's
+*mIoU-chg* and *acc-chg* (fraction of changed pixels read as the target's
+class), the mean and spread of the paired difference refined − bicubic, and on
+how many seeds refined reads lower than bicubic. A difference that changes
+sign from seed to seed is smaller than what this measure can tell apart.
+``--baseline FOLDER`` reads the ``bicubic_<target>.png`` images from another
+folder (another commit's outputs of the same targets) and pairs them alike.
+
+    python benchmarks/layout_seeds.py --case zebra --model /tmp/bench2/zebra/model.semia \\
+        --outputs /tmp/expF/zebra --seeds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import metrics
+from fullres_benchmark import RECONSTRUCTION_TARGET, read_case, stress_targets
+from run_benchmark import DEFAULT_DATA
+
+METHODS = ("bicubic", "refined")
+FIGURES = ("miou_changed", "accuracy_changed")
+
+
+def seed_figures(per_seed: dict) -> dict:
+    """``per_seed[method][figure]``: one value per seed -> means, spreads and the paired
+    difference refined - bicubic (spread: the standard deviation over seeds, ddof 1)."""
+    summary = {}
+    for figure in FIGURES:
+        bicubic = np.asarray(per_seed["bicubic"][figure])
+        refined = np.asarray(per_seed["refined"][figure])
+        difference = refined - bicubic
+        spread = (lambda values: float(values.std(ddof=1)) if len(values) > 1 else 0.0)
+        summary[figure] = {
+            "bicubic_mean": float(bicubic.mean()), "bicubic_sd": spread(bicubic),
+            "refined_mean": float(refined.mean()), "refined_sd": spread(refined),
+            "difference_mean": float(difference.mean()), "difference_sd": spread(difference),
+            "seeds_refined_lower": int((difference < 0).sum()), "seeds": len(difference),
+        }
+    return summary
+
+
+def _cell(summary: dict) -> str:
+    return (f"{summary['bicubic_mean']:.3f} ± {summary['bicubic_sd']:.3f} / "
+            f"{summary['refined_mean']:.3f} ± {summary['refined_sd']:.3f} | "
+            f"{summary['difference_mean']:+.3f} ± {summary['difference_sd']:.3f} | "
+            f"{summary['seeds_refined_lower']} of {summary['seeds']}")
+
+
+def main(argv=None) -> None:
+    from napari_semia.io import read_image_file
+    from napari_semia.model import SemiaModel
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", required=True)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--model", type=Path, required=True, help="the .semia model the outputs came from")
+    parser.add_argument("--outputs", type=Path, required=True, help="a fullres_benchmark.py --out folder")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="read bicubic_<target>.png from this folder (e.g. another commit's outputs)")
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        raise SystemExit("--seeds must be at least 1")
+
+    image, labels, targets = read_case(args.data / args.case)
+    model = SemiaModel.load(args.model, device="cpu")
+    targets.update(stress_targets(model.codec, labels))
+    source_index = model.codec.encode(labels)
+
+    # Features once per image; each seed only fits and applies a forest.
+    cases = {}
+    for name, target in targets.items():
+        target_index = model.codec.encode(target)
+        if name == RECONSTRUCTION_TARGET or not metrics.changed_mask(source_index, target_index).any():
+            continue
+        features = {}
+        for method in METHODS:
+            folder = args.baseline if method == "bicubic" and args.baseline else args.outputs
+            path = folder / f"{method}_{name}.png"
+            if not path.is_file():
+                raise SystemExit(f"{path} is missing: run fullres_benchmark.py --case {args.case} "
+                                 f"--out {folder} (with --stress for the generated targets) first")
+            features[method] = metrics.pixel_features(read_image_file(path))
+        cases[name] = (target_index, features)
+    source_features = metrics.pixel_features(image)
+
+    per_seed = {name: {m: {f: [] for f in FIGURES} for m in METHODS} for name in cases}
+    for seed in range(args.seeds):
+        classifier = metrics.LayoutClassifier(random_state=seed).fit_features(source_features, source_index)
+        for name, (target_index, features) in cases.items():
+            for method in METHODS:
+                predicted = classifier.predict_features(features[method])
+                scores = metrics.layout_scores(predicted, source_index, target_index)
+                for figure in FIGURES:
+                    per_seed[name][method][figure].append(scores[figure])
+        print(f"seed {seed} done", file=sys.stderr, flush=True)
+
+    results = {}
+    print("| target | mIoU-chg bic / ref (mean ± sd) | ref − bic | seeds ref lower "
+          "| acc-chg bic / ref (mean ± sd) | ref − bic | seeds ref lower |")
+    print("|---|---|---|---|---|---|---|")
+    for name in cases:
+        results[name] = {"per_seed": per_seed[name], **seed_figures(per_seed[name])}
+        print(f"| {name} | {_cell(results[name]['miou_changed'])} "
+              f"| {_cell(results[name]['accuracy_changed'])} |", flush=True)
+    json_name = "layout_seeds.json" if args.baseline is None else "layout_seeds_baseline.json"
+    (args.outputs / json_name).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
