@@ -303,3 +303,36 @@ def test_layout_seeds_pairs_the_methods_seed_by_seed():
     assert math.isclose(accuracy["difference_sd"], 0.0, abs_tol=1e-12)
     single = layout_seeds.seed_figures({m: {f: v[:1] for f, v in d.items()} for m, d in per_seed.items()})
     assert single["miou_changed"]["difference_sd"] == 0.0
+
+
+def test_edge_profiles_score_a_moved_edge_by_whether_its_shadow_moved_along():
+    profiles = _benchmark_script("edge_profiles_benchmark")
+    h, w = 20, 40
+
+    def scene(edge):
+        """Class 0 left of ``edge``, class 1 right of it; class 0's two pixels by the
+        edge are a dark shadow, the rest mid grey; class 1 bright."""
+        index = (np.arange(w)[None, :] >= edge).repeat(h, 0).astype(np.int64)
+        image = np.where(index[..., None] == 1, 0.9, 0.5) * np.ones((h, w, 3))
+        image[:, edge - 2:edge] = 0.1
+        return index, image
+
+    index, image = scene(20)
+    depth, other = profiles.edge_depths(index, 4)
+    assert depth[0, 19] == 1 and depth[0, 20] == 1 and depth[0, 16] == 4 and depth[0, 15] == 0
+    assert other[0, 19] == 1 and other[0, 20] == 0
+    source_profile = profiles.profile_means(image, index, depth, other, np.ones((h, w), bool), 5)
+    assert np.allclose(source_profile[(0, 1, 1)][0], 0.1) and np.allclose(source_profile[(0, 1, 3)][0], 0.5)
+
+    target, moved_along = scene(26)  # the edge moved 6 px right, its shadow with it
+    stayed = np.where(target[..., None] == 1, 0.9, 0.5) * np.ones((h, w, 3))
+    stayed[:, 18:20] = 0.1  # the shadow left where the old edge was
+    target_depth, target_other = profiles.edge_depths(target, 4)
+    near = np.zeros((h, w), bool)
+    near[:, 16:30] = True
+    errors = [profiles.profile_error(source_profile, profiles.profile_means(
+        output, target, target_depth, target_other, near, 5)) for output in (moved_along, stayed)]
+    assert errors[0][0] == pytest.approx(0.0, abs=1e-12) and errors[0][1] == 8 * h
+    # Class 0 by the new edge: depths 1-2 mid grey instead of dark (0.4 off), 3-4 right.
+    assert errors[1][0] == pytest.approx(2 * 0.4 / 8)
+    assert profiles.profile_error(source_profile, {}) == (None, 0)

@@ -467,6 +467,37 @@ def test_a_moved_edge_keeps_its_dark_rim(start_size):
     assert found[0] > rim + 0.5 * (inside - rim), (found, rim, inside)
 
 
+def test_a_moved_edge_keeps_a_four_pixel_shadow_whole():
+    # As above, with a graded 4-px shadow (darkest at the edge, as face 5's jaw): with
+    # the default reach every row of it moves with the edge. With a reach of 3 its
+    # inner rows are matched from elsewhere and evened out towards the plain class
+    # beside them: a lighter row, the pale dots seen on face 5's stubble.
+    new_edge, shadow = 32, 4
+    rng = np.random.default_rng(8)
+    height, width = 48, 64
+    image = np.zeros((height, width, 3))
+    image[:24] = 210 + rng.normal(0, 3, (24, width, 3))
+    image[24:] = 150 + rng.normal(0, 3, (24, width, 3))
+    for row in range(shadow):
+        image[24 + row] = 60 + 15 * row + rng.normal(0, 3, (width, 3))
+    image = image.clip(0, 255).astype(np.uint8)
+    labels = np.zeros((height, width), np.int64)
+    labels[24:] = 1
+    target = np.zeros_like(labels)
+    target[new_edge:] = 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    profile = source[0][:, 24:24 + shadow].mean((0, 2))
+    guide = _painted_guide(source, target, (48, 64))
+    errors = {}
+    for reach in (RefinementConfig().edge_reach, 3):
+        config = FAST.replace(start_size=64, edge_reach=reach)
+        output = refine(source, source_index, target_index, guide, num_classes=2, config=config)[0]
+        rows = output[:, new_edge:new_edge + shadow, 4:-4].mean((0, 2))
+        errors[reach] = float((rows - profile).max())  # > 0: lighter than the source's row
+    assert RefinementConfig().edge_reach == 4
+    assert errors[4] < 0.05 and errors[3] > 0.15, errors
+
+
 def test_an_erased_objects_dark_rim_does_not_come_back_from_dark_parts_of_its_class():
     # A dark block in a light, plain class 0 with a 2-px dark rim labelled class 0 (an
     # eye's lids are labelled skin), and a darker patch deep inside class 0 (a shadow

@@ -180,14 +180,17 @@ class RefinementConfig:
     near the other class differs from its mean elsewhere by at least this many
     of its standard deviations (a gland's halo in stroma: 1.2; grass by a zebra:
     0.5, where asking for grass away from the zebra only costs texture)."""
-    edge_reach: int = 3
+    edge_reach: int = 4
     """Pixels within this many level-0 pixels of a class edge of the target, near a
     change, start from the source pixel at the same place relative to the nearest
     source edge between the same two classes (``edge_profiles``): a moved edge keeps
     its look (a slimmed jaw its shadow, a moved crown its ragged rim), where copies
     from inside the class would leave it bare and the generator's guess is soft.
     Those copies, and the pieces matched on from them, are left out of evening out
-    seams: they differ from the pixels around as the edge does. 0 turns it off."""
+    seams: they differ from the pixels around as the edge does. 0 turns it off.
+    At 3, face 5's jaw shadow (about 5 px in the source) was only partly covered:
+    its inner rows were matched from elsewhere along the stubble and evening out
+    seams lit some of them up into a row of pale dots."""
     move_regions: bool = True
     """Target regions of a class that are a source region of that class moved
     (same size, elsewhere) start from, and query, that region copied whole by
