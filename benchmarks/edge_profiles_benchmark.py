@@ -35,8 +35,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
-from fullres_benchmark import RECONSTRUCTION_TARGET, read_case, stress_targets
-from run_benchmark import DEFAULT_DATA
+import saved_outputs
 
 METHODS = ("bicubic", "refined", "labels")
 
@@ -95,32 +94,21 @@ def profile_error(source_profile: dict, output_profile: dict) -> tuple[float | N
 
 def main(argv=None) -> None:
     from napari_semia.io import read_image_file
-    from napari_semia.model import SemiaModel
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", required=True)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--model", type=Path, required=True, help="the .semia model the outputs came from")
-    parser.add_argument("--outputs", type=Path, required=True, help="a fullres_benchmark.py --out folder")
+    saved_outputs.add_arguments(parser)
     parser.add_argument("--depth", type=int, default=8, help="profile depth in full-size pixels")
     parser.add_argument("--min-pixels", type=int, default=10)
     args = parser.parse_args(argv)
 
-    image, labels, targets = read_case(args.data / args.case)
-    model = SemiaModel.load(args.model, device="cpu")
-    targets.update(stress_targets(model.codec, labels))
-    source_index = model.codec.encode(labels)
+    image, source_index, targets = saved_outputs.load_case(args)
     source_rgb = metrics.to_float_rgb(image)
     depth, other = edge_depths(source_index, args.depth)
 
     results = {}
     print(f"| target | changed px | pixels compared | profile error {' / '.join(METHODS)} |")
     print("|---|---|---|---|")
-    for name, target in targets.items():
-        target_index = model.codec.encode(target)
-        changed = metrics.changed_mask(source_index, target_index)
-        if name == RECONSTRUCTION_TARGET or not changed.any():
-            continue
+    for name, (target_index, changed) in targets.items():
         near = ndi.binary_dilation(changed, iterations=args.depth)
         # The source's edges by the edit (where the moved edges were), not the whole
         # image's: one pair of classes meets in several ways (skin by a jaw's shadow,
@@ -131,10 +119,7 @@ def main(argv=None) -> None:
         target_depth, target_other = edge_depths(target_index, args.depth)
         figures = {}
         for method in METHODS:
-            path = args.outputs / f"{method}_{name}.png"
-            if not path.is_file():
-                raise SystemExit(f"{path} is missing: run fullres_benchmark.py --case {args.case} "
-                                 f"--out {args.outputs} (with --stress for the generated targets) first")
+            path = saved_outputs.output_path(args.outputs, method, name, args.case)
             output = metrics.to_float_rgb(read_image_file(path))
             profile = profile_means(output, target_index, target_depth, target_other, near, args.min_pixels)
             figures[method] = profile_error(source_profile, profile)

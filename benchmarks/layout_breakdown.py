@@ -33,8 +33,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
-from fullres_benchmark import RECONSTRUCTION_TARGET, read_case, stress_targets
-from run_benchmark import DEFAULT_DATA
+import saved_outputs
 
 METHODS = ("bicubic", "refined", "labels")
 BANDS = ((0.0, 1.5, "<=1 px"), (1.5, 3.5, "2-3 px"), (3.5, np.inf, ">3 px"))
@@ -92,20 +91,13 @@ def _bands(figures: dict) -> str:
 
 def main(argv=None) -> None:
     from napari_semia.io import read_image_file
-    from napari_semia.model import SemiaModel
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", required=True)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--model", type=Path, required=True, help="the .semia model the outputs came from")
-    parser.add_argument("--outputs", type=Path, required=True, help="a fullres_benchmark.py --out folder")
+    saved_outputs.add_arguments(parser)
     parser.add_argument("--min-pixels", type=int, default=50)
     args = parser.parse_args(argv)
 
-    image, labels, targets = read_case(args.data / args.case)
-    model = SemiaModel.load(args.model, device="cpu")
-    targets.update(stress_targets(model.codec, labels))
-    source_index = model.codec.encode(labels)
+    image, source_index, targets = saved_outputs.load_case(args)
     classifier = metrics.LayoutClassifier().fit(image, source_index)
 
     results = {}
@@ -113,17 +105,10 @@ def main(argv=None) -> None:
           f"| mIoU-chg >= {args.min_pixels} px bic / ref / lab | classes left out (px) "
           f"| misread <=1 px / 2-3 px / >3 px bic | ref |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, target in targets.items():
-        target_index = model.codec.encode(target)
-        changed = metrics.changed_mask(source_index, target_index)
-        if name == RECONSTRUCTION_TARGET or not changed.any():
-            continue
+    for name, (target_index, changed) in targets.items():
         figures = {}
         for method in METHODS:
-            path = args.outputs / f"{method}_{name}.png"
-            if not path.is_file():
-                raise SystemExit(f"{path} is missing: run fullres_benchmark.py --case {args.case} "
-                                 f"--out {args.outputs} (with --stress for the generated targets) first")
+            path = saved_outputs.output_path(args.outputs, method, name, args.case)
             predicted = classifier.predict(read_image_file(path))
             figures[method] = breakdown(predicted, source_index, target_index, args.min_pixels)
         results[name] = figures

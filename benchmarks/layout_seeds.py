@@ -29,8 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
-from fullres_benchmark import RECONSTRUCTION_TARGET, read_case, stress_targets
-from run_benchmark import DEFAULT_DATA
+import saved_outputs
 
 METHODS = ("bicubic", "refined")
 FIGURES = ("miou_changed", "accuracy_changed")
@@ -63,13 +62,9 @@ def _cell(summary: dict) -> str:
 
 def main(argv=None) -> None:
     from napari_semia.io import read_image_file
-    from napari_semia.model import SemiaModel
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--case", required=True)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--model", type=Path, required=True, help="the .semia model the outputs came from")
-    parser.add_argument("--outputs", type=Path, required=True, help="a fullres_benchmark.py --out folder")
+    saved_outputs.add_arguments(parser)
     parser.add_argument("--baseline", type=Path, default=None,
                         help="read bicubic_<target>.png from this folder (e.g. another commit's outputs)")
     parser.add_argument("--seeds", type=int, default=10)
@@ -77,24 +72,14 @@ def main(argv=None) -> None:
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1")
 
-    image, labels, targets = read_case(args.data / args.case)
-    model = SemiaModel.load(args.model, device="cpu")
-    targets.update(stress_targets(model.codec, labels))
-    source_index = model.codec.encode(labels)
-
+    image, source_index, targets = saved_outputs.load_case(args)
     # Features once per image; each seed only fits and applies a forest.
     cases = {}
-    for name, target in targets.items():
-        target_index = model.codec.encode(target)
-        if name == RECONSTRUCTION_TARGET or not metrics.changed_mask(source_index, target_index).any():
-            continue
+    for name, (target_index, _) in targets.items():
         features = {}
         for method in METHODS:
             folder = args.baseline if method == "bicubic" and args.baseline else args.outputs
-            path = folder / f"{method}_{name}.png"
-            if not path.is_file():
-                raise SystemExit(f"{path} is missing: run fullres_benchmark.py --case {args.case} "
-                                 f"--out {folder} (with --stress for the generated targets) first")
+            path = saved_outputs.output_path(folder, method, name, args.case)
             features[method] = metrics.pixel_features(read_image_file(path))
         cases[name] = (target_index, features)
     source_features = metrics.pixel_features(image)

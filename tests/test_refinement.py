@@ -432,6 +432,26 @@ def _painted_guide(source, layout, shape):
     return _guide(F.avg_pool2d(painted, 3, 1, 1, count_include_pad=False), shape)
 
 
+def _edge_with_rim(rim_values, new_edge):
+    """Class 0 light above row 24, class 1 below with a rim of ``rim_values`` (one grey
+    level per row, from the edge down; labelled class 1), and a target that moves the
+    edge down to ``new_edge``: source tensor, source and target indices, target map."""
+    rng = np.random.default_rng(8)
+    height, width = 48, 64
+    rows = len(rim_values)
+    image = np.zeros((height, width, 3))
+    image[:24] = 210 + rng.normal(0, 3, (24, width, 3))
+    image[24:] = 150 + rng.normal(0, 3, (24, width, 3))
+    image[24:24 + rows] = np.asarray(rim_values, float)[:, None, None] + rng.normal(0, 3, (rows, width, 3))
+    image = image.clip(0, 255).astype(np.uint8)
+    labels = np.zeros((height, width), np.int64)
+    labels[24:] = 1
+    target = np.zeros_like(labels)
+    target[new_edge:] = 1
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    return source, source_index, target_index, target
+
+
 @pytest.mark.parametrize("start_size", [64, 32])
 def test_a_moved_edge_keeps_its_dark_rim(start_size):
     # Class 1 (below row 24) has a dark 3-px rim along its top edge, labelled class 1
@@ -442,18 +462,7 @@ def test_a_moved_edge_keeps_its_dark_rim(start_size):
     # match the class 1 beside it. (Where class 1 grows, its new rim's pixels query
     # the guide, and a plain guide wins: see docs/method.md.)
     new_edge = 30
-    rng = np.random.default_rng(8)
-    height, width = 48, 64
-    image = np.zeros((height, width, 3))
-    image[:24] = 210 + rng.normal(0, 3, (24, width, 3))
-    image[24:] = 150 + rng.normal(0, 3, (24, width, 3))
-    image[24:27] = 60 + rng.normal(0, 3, (3, width, 3))
-    image = image.clip(0, 255).astype(np.uint8)
-    labels = np.zeros((height, width), np.int64)
-    labels[24:] = 1
-    target = np.zeros_like(labels)
-    target[new_edge:] = 1
-    _, source, source_index, target_index = _tensors(image, labels, target)
+    source, source_index, target_index, target = _edge_with_rim([60, 60, 60], new_edge)
     rim = float(source[0][:, 24:27].mean())
     inside = float(source[0][:, 34:].mean())  # class 1 away from the rim (network units)
     guide = _painted_guide(source, target, (start_size * 3 // 4, start_size))  # level 0's size
@@ -473,19 +482,8 @@ def test_a_moved_edge_keeps_a_four_pixel_shadow_whole():
     # inner rows are matched from elsewhere and evened out towards the plain class
     # beside them: a lighter row, the pale dots seen on face 5's stubble.
     new_edge, shadow = 32, 4
-    rng = np.random.default_rng(8)
-    height, width = 48, 64
-    image = np.zeros((height, width, 3))
-    image[:24] = 210 + rng.normal(0, 3, (24, width, 3))
-    image[24:] = 150 + rng.normal(0, 3, (24, width, 3))
-    for row in range(shadow):
-        image[24 + row] = 60 + 15 * row + rng.normal(0, 3, (width, 3))
-    image = image.clip(0, 255).astype(np.uint8)
-    labels = np.zeros((height, width), np.int64)
-    labels[24:] = 1
-    target = np.zeros_like(labels)
-    target[new_edge:] = 1
-    _, source, source_index, target_index = _tensors(image, labels, target)
+    source, source_index, target_index, target = _edge_with_rim([60 + 15 * row for row in range(shadow)],
+                                                                new_edge)
     profile = source[0][:, 24:24 + shadow].mean((0, 2))
     guide = _painted_guide(source, target, (48, 64))
     errors = {}
