@@ -47,16 +47,15 @@ def edge_depths(index: np.ndarray, max_depth: int) -> tuple[np.ndarray, np.ndarr
     classes = np.unique(index)
     distances = np.full((len(classes),) + index.shape, np.inf)
     for n, c in enumerate(classes):
-        if (index == c).any():
-            distances[n] = ndi.distance_transform_edt(index != c)
+        distances[n] = ndi.distance_transform_edt(index != c)
     rows, cols = np.indices(index.shape)
     distances[np.searchsorted(classes, index), rows, cols] = np.inf  # the pixel's own class
     order = np.argsort(distances, axis=0)
     nearest = np.take_along_axis(distances, order[:1], 0)[0]
-    second = (np.take_along_axis(distances, order[1:2], 0)[0] if len(classes) > 2
-              else np.full_like(nearest, np.inf))
-    left_out = (nearest > max_depth) | (second <= nearest)  # also: no other class at all (inf)
-    depth = np.where(left_out, 0, np.rint(np.where(left_out, 0, nearest))).astype(np.int64)
+    # With one class there is no second entry (and no other class: nearest is inf).
+    second = np.take_along_axis(distances, order[1:2], 0)[0] if len(classes) > 1 else nearest
+    left_out = (nearest > max_depth) | (second <= nearest)
+    depth = np.rint(np.where(left_out, 0, nearest)).astype(np.int64)
     return depth, classes[order[0]]
 
 

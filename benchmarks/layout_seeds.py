@@ -35,6 +35,11 @@ METHODS = ("bicubic", "refined")
 FIGURES = ("miou_changed", "accuracy_changed")
 
 
+def _spread(values: np.ndarray) -> float:
+    """Standard deviation over seeds (ddof 1); 0 for a single seed."""
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
 def seed_figures(per_seed: dict) -> dict:
     """``per_seed[method][figure]``: one value per seed -> means, spreads and the paired
     difference refined - bicubic (spread: the standard deviation over seeds, ddof 1)."""
@@ -43,11 +48,10 @@ def seed_figures(per_seed: dict) -> dict:
         bicubic = np.asarray(per_seed["bicubic"][figure])
         refined = np.asarray(per_seed["refined"][figure])
         difference = refined - bicubic
-        spread = (lambda values: float(values.std(ddof=1)) if len(values) > 1 else 0.0)
         summary[figure] = {
-            "bicubic_mean": float(bicubic.mean()), "bicubic_sd": spread(bicubic),
-            "refined_mean": float(refined.mean()), "refined_sd": spread(refined),
-            "difference_mean": float(difference.mean()), "difference_sd": spread(difference),
+            "bicubic_mean": float(bicubic.mean()), "bicubic_sd": _spread(bicubic),
+            "refined_mean": float(refined.mean()), "refined_sd": _spread(refined),
+            "difference_mean": float(difference.mean()), "difference_sd": _spread(difference),
             "seeds_refined_lower": int((difference < 0).sum()), "seeds": len(difference),
         }
     return summary

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_case(args: argparse.Namespace):
-    """The source image, its class indices, the model's codec and the targets with
+    """The source image, its class indices (by the model's codec) and the targets with
     changed pixels: ``{name: (target class indices, changed mask)}``, the case's
     own and ``fullres_benchmark.py --stress``'s, not the reconstruction."""
     from napari_semia.model import SemiaModel
