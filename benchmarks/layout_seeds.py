@@ -13,6 +13,10 @@ how many seeds refined reads lower than bicubic. A difference that changes
 sign from seed to seed is smaller than what this measure can tell apart.
 ``--baseline FOLDER`` reads the ``bicubic_<target>.png`` images from another
 folder (another commit's outputs of the same targets) and pairs them alike.
+``--blur SIGMA`` (repeatable) also reads the refined output blurred by a
+Gaussian of that sigma (full-size pixels) and pairs it with the refined one:
+if blurring raised the figure, it would reward soft edges rather than the
+layout.
 
     python benchmarks/layout_seeds.py --case zebra --model /tmp/bench2/zebra/model.semia \\
         --outputs /tmp/expF/zebra --seeds 10
@@ -26,6 +30,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
@@ -57,6 +62,28 @@ def seed_figures(per_seed: dict) -> dict:
     return summary
 
 
+def blurred(image, sigma: float) -> np.ndarray:
+    """``image`` as float RGB in [0, 1], each channel blurred by a Gaussian of ``sigma`` pixels."""
+    return ndi.gaussian_filter(metrics.to_float_rgb(image), (sigma, sigma, 0))
+
+
+def blurred_figures(per_seed: dict, method: str) -> dict:
+    """The refined output blurred (``per_seed[method]``) against the refined one, seed by
+    seed: means, spreads, the paired difference blurred - refined and on how many seeds
+    the blurred output reads higher."""
+    summary = {}
+    for figure in FIGURES:
+        refined = np.asarray(per_seed["refined"][figure])
+        blurred_values = np.asarray(per_seed[method][figure])
+        difference = blurred_values - refined
+        summary[figure] = {
+            "blurred_mean": float(blurred_values.mean()), "blurred_sd": _spread(blurred_values),
+            "difference_mean": float(difference.mean()), "difference_sd": _spread(difference),
+            "seeds_blurred_higher": int((difference > 0).sum()), "seeds": len(difference),
+        }
+    return summary
+
+
 def _cell(summary: dict) -> str:
     return (f"{summary['bicubic_mean']:.3f} ± {summary['bicubic_sd']:.3f} / "
             f"{summary['refined_mean']:.3f} ± {summary['refined_sd']:.3f} | "
@@ -72,9 +99,15 @@ def main(argv=None) -> None:
     parser.add_argument("--baseline", type=Path, default=None,
                         help="read bicubic_<target>.png from this folder (e.g. another commit's outputs)")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--blur", type=float, action="append", default=[], metavar="SIGMA",
+                        help="also read the refined output blurred by this Gaussian sigma (repeatable)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1")
+    if any(sigma <= 0 for sigma in args.blur):
+        raise SystemExit("--blur sigmas must be positive")
+    blur_methods = {f"refined_blur{sigma:g}": sigma for sigma in args.blur}
+    methods = METHODS + tuple(blur_methods)
 
     image, source_index, targets = saved_outputs.load_case(args)
     # Features once per image; each seed only fits and applies a forest.
@@ -85,14 +118,17 @@ def main(argv=None) -> None:
             folder = args.baseline if method == "bicubic" and args.baseline else args.outputs
             path = saved_outputs.output_path(folder, method, name, args.case)
             features[method] = metrics.pixel_features(read_image_file(path))
+        refined_image = read_image_file(saved_outputs.output_path(args.outputs, "refined", name, args.case))
+        for method, sigma in blur_methods.items():
+            features[method] = metrics.pixel_features(blurred(refined_image, sigma))
         cases[name] = (target_index, features)
     source_features = metrics.pixel_features(image)
 
-    per_seed = {name: {m: {f: [] for f in FIGURES} for m in METHODS} for name in cases}
+    per_seed = {name: {m: {f: [] for f in FIGURES} for m in methods} for name in cases}
     for seed in range(args.seeds):
         classifier = metrics.LayoutClassifier(random_state=seed).fit_features(source_features, source_index)
         for name, (target_index, features) in cases.items():
-            for method in METHODS:
+            for method in methods:
                 predicted = classifier.predict_features(features[method])
                 scores = metrics.layout_scores(predicted, source_index, target_index)
                 for figure in FIGURES:
@@ -107,7 +143,16 @@ def main(argv=None) -> None:
         results[name] = {"per_seed": per_seed[name], **seed_figures(per_seed[name])}
         print(f"| {name} | {_cell(results[name]['miou_changed'])} "
               f"| {_cell(results[name]['accuracy_changed'])} |", flush=True)
-    json_name = "layout_seeds.json" if args.baseline is None else "layout_seeds_baseline.json"
+    for method in blur_methods:
+        print(f"\n| target | mIoU-chg {method} (mean ± sd) | − refined | seeds higher |\n|---|---|---|---|")
+        for name in cases:
+            figures = results[name][method] = blurred_figures(per_seed[name], method)
+            miou = figures["miou_changed"]
+            print(f"| {name} | {miou['blurred_mean']:.3f} ± {miou['blurred_sd']:.3f} "
+                  f"| {miou['difference_mean']:+.3f} ± {miou['difference_sd']:.3f} "
+                  f"| {miou['seeds_blurred_higher']} of {miou['seeds']} |", flush=True)
+    suffixes = ("_baseline" if args.baseline else "") + ("_blur" if blur_methods else "")
+    json_name = f"layout_seeds{suffixes}.json"
     (args.outputs / json_name).write_text(json.dumps(results, indent=1))
 
 

@@ -1,6 +1,6 @@
 """The outputs a ``fullres_benchmark.py --out`` folder holds, for the scripts that
 read them again with another figure (``layout_breakdown.py``, ``layout_seeds.py``,
-``edge_profiles_benchmark.py``): their common arguments, the case's targets with
+``edge_profiles_benchmark.py``, ``edge_position.py``): their common arguments, the case's targets with
 changed pixels, and each output's path."""
 
 from __future__ import annotations

@@ -336,3 +336,45 @@ def test_edge_profiles_score_a_moved_edge_by_whether_its_shadow_moved_along():
     # Class 0 by the new edge: depths 1-2 mid grey instead of dark (0.4 off), 3-4 right.
     assert errors[1][0] == pytest.approx(2 * 0.4 / 8)
     assert profiles.profile_error(source_profile, {}) == (None, 0)
+
+
+def test_layout_seeds_pairs_the_blurred_refined_output_with_the_refined_one():
+    layout_seeds = _benchmark_script("layout_seeds")
+    per_seed = {
+        "refined": {"miou_changed": [0.50, 0.60], "accuracy_changed": [0.9, 0.8]},
+        "refined_blur1": {"miou_changed": [0.55, 0.58], "accuracy_changed": [0.9, 0.7]},
+    }
+    miou = layout_seeds.blurred_figures(per_seed, "refined_blur1")["miou_changed"]
+    assert math.isclose(miou["blurred_mean"], 0.565)
+    assert math.isclose(miou["difference_mean"], (0.05 - 0.02) / 2)
+    assert miou["seeds_blurred_higher"] == 1 and miou["seeds"] == 2
+
+    step = np.zeros((9, 9, 3), np.uint8)
+    step[:, 5:] = 255
+    soft = layout_seeds.blurred(step, 1.0)
+    assert soft.shape == (9, 9, 3) and soft.dtype.kind == "f"
+    assert 0.0 < soft[4, 4, 0] < 0.5 < soft[4, 5, 0] < 1.0  # the step spread over both sides
+    assert np.allclose(soft[:, 0], 0.0, atol=1e-3) and np.allclose(soft[:, 8], 1.0, atol=1e-3)
+
+
+def test_edge_position_finds_the_image_edge_on_inside_or_outside_the_label_edge():
+    position = _benchmark_script("edge_position")
+    h, w = 40, 40
+    index = (np.arange(w)[None, :] >= 20).repeat(h, 0).astype(np.int64)  # class 1 from column 20
+    depth, other = position.edge_depths(index, position.EDGE_BINS)
+    distance = position.pair_distance(index, depth, other, 1, 0)
+    assert distance[0, 20] == -0.5 and distance[0, 19] == 0.5 and distance[0, 23] == -3.5
+    assert np.isnan(distance[0, 10])  # deeper than the profile reaches
+    everywhere = np.ones((h, w), bool)
+
+    def centre(step_column, mask=everywhere):
+        image = np.where(np.arange(w)[None, :, None] >= step_column, 200, 60) * np.ones((h, w, 3))
+        return position.edge_centre(*position.edge_profile(
+            position.gradient_magnitude(image.astype(np.uint8)), distance, mask))
+
+    assert centre(20) == pytest.approx(0.0, abs=1e-9)  # the colour step on the label edge
+    assert centre(21) == pytest.approx(-1.0, abs=1e-9)  # a pixel inside class 1
+    assert centre(19) == pytest.approx(1.0, abs=1e-9)  # a pixel outside it
+    few = everywhere.copy()
+    few[5:, :] = False  # 5 rows: fewer pixels per bin than the figure needs
+    assert centre(20, few) is None
