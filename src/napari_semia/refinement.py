@@ -17,7 +17,11 @@ the class the target asks for* (label-constrained patch correspondence, as in
   keeps a ghost of what was removed there, so the query is the source copied
   from elsewhere in that class. The nearest-neighbour field starts from the
   identity where the layouts agree and from one coherent shift per changed
-  region onto source texture of its class (``region_fill.region_shifts``).
+  region onto source texture of its class (``region_fill.region_shifts``);
+  with a guide, a region of a textured class that queries it, whose shortest
+  shift copies something the guide does not show (legs added under a belly
+  copying the belly beside them), starts from the copy of its class that
+  agrees with the guide instead (``guided_regions.py``).
 * Every finer level (at most ``max_level_factor`` larger) starts from the
   upsampled field of the level below and queries the upsampled result of that
   level against a source blurred the same way (down- and upsampled through
@@ -92,6 +96,7 @@ import torch
 import torch.nn.functional as F
 
 from .edge_profiles import edge_relative_copies
+from .guided_regions import guided_region_offsets
 from .layout_tensors import bounding_box, resize_index, to_onehot
 from .moved_components import moved_components
 from .outline_depth import (
@@ -191,6 +196,14 @@ class RefinementConfig:
     At 3, face 5's jaw shadow (about 5 px in the source) was only partly covered:
     its inner rows were matched from elsewhere along the stubble and evening out
     seams lit some of them up into a row of pale dots."""
+    guided_regions: bool = True
+    """With the generator's output, each changed region of a *textured* class
+    (``outline_max_gradient``) where that output is the query (not vacated) starts
+    from the copy of its class, among those that land nearly all of it on the
+    class, that agrees best with that output, where the shortest copy clearly does
+    not (``guided_regions.py``): the shortest copy is whatever lies beside the
+    region, so legs added under a zebra's belly started from (and, matched
+    coherently, kept) a patchwork of the belly's stripes. False: the shortest."""
     move_regions: bool = True
     """Target regions of a class that are a source region of that class moved
     (same size, elsewhere) start from, and query, that region copied whole by
@@ -458,6 +471,7 @@ class SourcePyramid:
                 # Smoothness is judged once, at the working size, for every level.
                 gradients = class_gradients(level_image, level_index, self.num_classes)
                 self.smooth = classes_within(gradients, config.fusion_max_gradient)
+                self.plain = classes_within(gradients, config.outline_max_gradient)
             features = _FeatureSpace.fit(level_image, self.num_classes, config)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
@@ -482,7 +496,6 @@ class SourcePyramid:
                 # reach scaled to a 4096-px level would cost seconds.
                 if first:
                     self.depth0 = depth_in_class(level_index, config.outline_reach)
-                    self.plain = classes_within(gradients, config.outline_max_gradient)
                 depth = _enlarge(self.depth0, shape)
                 # Per level: a class too thin to show at level 0 has no depth of its own there.
                 class_depth = class_depths(level_index, depth, self.num_classes)
@@ -583,7 +596,12 @@ class SourcePyramid:
                     fringes_avoided = _enlarge(avoid0, level.shape).masked_fill(~free, 0)
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
-                fy, fx, coherent = _initial_field(self, target, generator)
+                guided = None
+                if guide is not None and config.guided_regions:
+                    # Where the query will be the generator's output: not where an object
+                    # left, whose ghost it keeps (the query there is the copy itself).
+                    guided = (guide[0], ~_vacated(target, changed, num_classes))
+                fy, fx, coherent = _initial_field(self, target, generator, guided)
                 host0 = None  # the layouts, copied once for the CPU helpers below
                 if config.move_regions or config.scale_regions or config.edge_reach > 0:
                     host0 = _host_layouts(level, target)
@@ -1024,11 +1042,15 @@ _GHOST_REACH = 2
 _REGION_SEARCH_SIZE = 64
 
 
-def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: torch.Generator):
+def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: torch.Generator,
+                   guided: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Level 0's field: identity where the layouts agree, one shift per changed region
     onto source pixels of its class, a random pixel of the class where neither lands
     right. Also returns which pixels got a coherent copy (identity or their region's
-    shift); the random ones make no picture."""
+    shift); the random ones make no picture. With ``guided``, the generator's output
+    ((C, h, w)) and where it is the query ((h, w) bool), a region of a textured class
+    there starts from the copy that agrees with it (``guided_regions.py``) where its
+    shortest copy clearly does not."""
     level = pyramid.levels[0]
     h, w = level.shape
     device = target0.device
@@ -1040,7 +1062,8 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
         k = pyramid.num_classes
         scale = min(1.0, _REGION_SEARCH_SIZE / max(h, w))
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        offsets, found = _region_copies(resize_labels(source0, size, k), resize_labels(target0, size, k))
+        source_small, target_small = resize_labels(source0, size, k), resize_labels(target0, size, k)
+        offsets, found = _region_copies(source_small, target_small)
         offsets = offsets * torch.tensor([h / size[0], w / size[1]], device=device)[:, None, None]
         offsets = F.interpolate(offsets[None], size=(h, w), mode="nearest")[0].round().int()
         found = F.interpolate(found[None, None].float(), size=(h, w), mode="nearest")[0, 0] > 0
@@ -1053,7 +1076,16 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
         ry, rx = _random_of_class(level, target0.flatten(), generator, (h, w))
         fy = torch.where(wrong, ry, fy)
         fx = torch.where(wrong, rx, fx)
-    return fy, fx, ~wrong
+    coherent = ~wrong
+    if guided is not None and bool(changed.any()):
+        # After the random pixels: a region its shortest copy half misses is judged
+        # with them, as matching would start from it.
+        guide0, queried = guided
+        fy, fx, moved = guided_region_offsets(source_small, target_small, source0, target0,
+                                              level.pixels.view(-1, h, w), guide0, fy, fx, ~pyramid.plain,
+                                              queried)
+        coherent |= moved
+    return fy, fx, coherent
 
 
 def _host_layouts(level: _SourceLevel, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
