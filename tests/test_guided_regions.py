@@ -70,11 +70,35 @@ def test_a_region_whose_copy_agrees_or_whose_class_is_plain_keeps_it():
     agreeing = image[:, shortest_y.long(), shortest_x.long()]
     _, _, fy, fx, _ = _field("vertical", guide=agreeing)
     assert torch.equal(fy, shortest_y) and torch.equal(fx, shortest_x)
+    # So does one a little closer to another copy (the vertical stripes: 0.48² against
+    # 0.52² of the stripes' difference, above SWITCH): a region moves only where its
+    # copy disagrees clearly more than the best one.
+    _, _, _, vertical_guide = _scene("vertical")
+    nearly = agreeing.clone()
+    rows, cols = REGION
+    nearly[:, rows, cols] = 0.48 * agreeing[:, rows, cols] + 0.52 * vertical_guide[:, rows, cols]
+    _, _, fy, fx, _ = _field("vertical", guide=nearly)
+    assert torch.equal(fy, shortest_y) and torch.equal(fx, shortest_x)
     # A plain class keeps its shortest copy whatever the guide draws; so do pixels
     # whose query is not the guide (an object left there: the guide keeps its ghost).
     for textured, queried in (((False, False), True), ((False, True), False)):
         _, _, fy, fx, _ = _field("vertical", textured=textured, queried=queried)
         assert torch.equal(fy, shortest_y) and torch.equal(fx, shortest_x)
+
+
+def test_guided_offsets_report_the_pixels_they_move():
+    image, classes, target, guide = _scene("vertical")
+    grid = torch.arange(N, dtype=torch.int32)
+    ys, xs = torch.meshgrid(grid, grid, indexing="ij")
+    fy, fx = ys.clone(), xs.clone()
+    fx[REGION] -= 8  # the shortest copy: the horizontal stripes beside the block
+    textured = torch.tensor([False, True])
+    new_y, new_x, moved = guided_region_offsets(classes, target, classes, target, image, guide,
+                                                fy, fx, textured)
+    assert moved[REGION].all() and moved.sum() == moved[REGION].numel()
+    assert new_y.dtype == fy.dtype and torch.equal(new_y[~moved], fy[~moved])
+    copied = image[:, new_y[REGION].long(), new_x[REGION].long()]
+    assert torch.allclose(copied, guide[:, REGION[0], REGION[1]])
 
 
 def test_guided_offsets_leave_unchanged_layouts_and_small_regions_alone():
@@ -93,14 +117,21 @@ def test_refine_asks_for_guided_copies_only_with_a_guide_and_the_option_on(monke
     calls = []
     real = refinement.guided_region_offsets
 
-    def counting(*args, **kwargs):
-        calls.append(1)
+    def recording(*args, **kwargs):
+        calls.append(args[9] if len(args) > 9 else kwargs.get("queried"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(refinement, "guided_region_offsets", counting)
+    monkeypatch.setattr(refinement, "guided_region_offsets", recording)
     image, classes, target, guide = _scene("vertical")
+    # An island of class 1 in class 0, erased by the target: vacated, the guide's ghost.
+    classes[8:14, 48:54] = 1
     for guide_given, option, expected in ((True, True, 1), (True, False, 0), (False, True, 0)):
         calls.clear()
         refine(image[None], classes[None], target[None], guide[None] if guide_given else None,
                num_classes=2, config=RefinementConfig(guided_regions=option, start_size=N))
         assert len(calls) == expected
+    calls.clear()
+    refine(image[None], classes[None], target[None], guide[None], num_classes=2,
+           config=RefinementConfig(start_size=N))
+    queried = calls[0]
+    assert queried[REGION].all() and not queried[8:14, 48:54].any()

@@ -115,7 +115,8 @@ def guided_region_offsets(source_small: torch.Tensor, target_small: torch.Tensor
         y0, x0 = int(rows.min()), int(cols.min())
         kernel = component[y0:int(rows.max()) + 1, x0:int(cols.max()) + 1].float()
         padded = F.pad((source_small == k).float()[None, None], (ws, ws, hs, hs))
-        coverage = F.conv2d(padded, kernel[None, None])[0, 0]
+        # Counts, rounded: an accelerator's convolution need not sum exactly.
+        coverage = F.conv2d(padded, kernel[None, None])[0, 0].round()
         dy_small = torch.arange(coverage.shape[0], device=coverage.device)[:, None] - hs - y0
         dx_small = torch.arange(coverage.shape[1], device=coverage.device)[None] - ws - x0
         good = (coverage >= COVERAGE_SHARE * coverage.max()) & ((dy_small != 0) | (dx_small != 0))

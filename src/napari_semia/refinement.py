@@ -596,11 +596,13 @@ class SourcePyramid:
                     fringes_avoided = _enlarge(avoid0, level.shape).masked_fill(~free, 0)
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
-                guided = None
+                vacated = guided = None
+                if guide is not None or fringes_avoided is not None:
+                    vacated = _vacated(target, changed, num_classes)
                 if guide is not None and config.guided_regions:
                     # Where the query will be the generator's output: not where an object
                     # left, whose ghost it keeps (the query there is the copy itself).
-                    guided = (guide[0], ~_vacated(target, changed, num_classes))
+                    guided = (guide[0], ~vacated)
                 fy, fx, coherent = _initial_field(self, target, generator, guided)
                 host0 = None  # the layouts, copied once for the CPU helpers below
                 if config.move_regions or config.scale_regions or config.edge_reach > 0:
@@ -632,8 +634,7 @@ class SourcePyramid:
                 copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
                 query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
                 copies = query
-                if guide is not None or fringes_avoided is not None:
-                    vacated = _vacated(target, changed, num_classes)
+                if vacated is not None:
                     vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
                 if guide is not None:
                     guide0 = guide[0].float()
