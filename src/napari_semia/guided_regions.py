@@ -46,23 +46,35 @@ MIN_PIXELS = 4
 MAX_COMPARED = 4096
 
 
-def _disagreement(image: torch.Tensor, guide: torch.Tensor, classes: torch.Tensor, k: int,
-                  ys: torch.Tensor, xs: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor):
-    """Per shift (dy[i], dx[i]): the mean squared difference between the source copied
-    from (ys + dy, xs + dx) and the guide at (ys, xs), over the pixels that land on
-    class ``k`` (inf where fewer than ``MIN_LANDING`` of them do), and the share that
-    lands. ``image``/``guide``: (C, h, w); ``classes``: (h, w)."""
+def _landing(classes: torch.Tensor, k: int, qy: torch.Tensor, qx: torch.Tensor):
+    """Source positions (qy, qx) clamped into the (h, w) map ``classes``, and which of
+    them lie inside it on class ``k``."""
     h, w = classes.shape
-    qy, qx = ys[None] + dy[:, None], xs[None] + dx[:, None]
     inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-    flat = (qy.clamp(0, h - 1) * w + qx.clamp(0, w - 1))
-    lands = inside & (classes.reshape(-1)[flat] == k)
-    copied = image.reshape(image.shape[0], -1)[:, flat]  # (C, shifts, pixels)
+    qy, qx = qy.clamp(0, h - 1), qx.clamp(0, w - 1)
+    return qy, qx, inside & (classes[qy, qx] == k)
+
+
+def _disagreement(image: torch.Tensor, guide: torch.Tensor, classes: torch.Tensor, k: int,
+                  ys: torch.Tensor, xs: torch.Tensor, qy: torch.Tensor, qx: torch.Tensor):
+    """Per row i of the (copies, pixels) source positions ``qy``/``qx``: the mean squared
+    difference between the source copied from there and the guide at (ys, xs), over
+    the pixels that land on class ``k`` (inf where none does), and the share that
+    lands. ``image``/``guide``: (C, h, w); ``classes``: (h, w)."""
+    qy, qx, lands = _landing(classes, k, qy, qx)
+    copied = image[:, qy, qx]  # (C, copies, pixels)
     wanted = guide[:, ys, xs][:, None]
     squared = ((copied - wanted) ** 2).sum(0) * lands
-    share = lands.float().mean(1)
     cost = squared.sum(1) / lands.sum(1).clamp_min(1)
-    return torch.where(share >= MIN_LANDING, cost, torch.inf), share
+    return torch.where(lands.any(1), cost, torch.inf), lands.float().mean(1)
+
+
+def _shifted_disagreement(image, guide, classes, k, ys, xs, dy, dx):
+    """``_disagreement`` of the copies shifted by (dy[i], dx[i]); inf where fewer than
+    ``MIN_LANDING`` of the pixels land on class ``k``."""
+    cost, share = _disagreement(image, guide, classes, k, ys, xs,
+                                ys[None] + dy[:, None], xs[None] + dx[:, None])
+    return torch.where(share >= MIN_LANDING, cost, torch.inf)
 
 
 def guided_region_offsets(source_small: torch.Tensor, target_small: torch.Tensor, classes0: torch.Tensor,
@@ -129,7 +141,7 @@ def guided_region_offsets(source_small: torch.Tensor, target_small: torch.Tensor
             order = order[torch.linspace(0, len(order) - 1, CANDIDATES, device=order.device).round().long()]
         dy = (dy_small[order].float() * scale_y).round().long()
         dx = (dx_small[order].float() * scale_x).round().long()
-        costs, _ = _disagreement(image0, guide0, classes0, k, ys_c, xs_c, dy, dx)
+        costs = _shifted_disagreement(image0, guide0, classes0, k, ys_c, xs_c, dy, dx)
         best = costs.min()
         if not bool(torch.isfinite(best)):
             continue
@@ -138,23 +150,15 @@ def guided_region_offsets(source_small: torch.Tensor, target_small: torch.Tensor
         around = torch.arange(-LOCAL_REACH, LOCAL_REACH + 1, device=dy.device)
         local_dy = (dy[pick] + around[:, None]).expand(-1, len(around)).reshape(-1)
         local_dx = (dx[pick] + around[None]).expand(len(around), -1).reshape(-1)
-        local_costs, _ = _disagreement(image0, guide0, classes0, k, ys_c, xs_c, local_dy, local_dx)
+        local_costs = _shifted_disagreement(image0, guide0, classes0, k, ys_c, xs_c, local_dy, local_dx)
         chosen = int(local_costs.argmin())
         chosen_cost = local_costs[chosen]
         # The copy the region has now (its pixels that land on their class).
-        current_y, current_x = fy[ys_c, xs_c].long(), fx[ys_c, xs_c].long()
-        lands_now = classes0[current_y, current_x] == k
-        if not bool(lands_now.any()):
-            current_cost = torch.inf
-        else:
-            difference = image0[:, current_y, current_x] - guide0[:, ys_c, xs_c]
-            current_cost = ((difference ** 2).sum(0) * lands_now).sum() / lands_now.sum()
-        if not bool(chosen_cost < SWITCH * current_cost):
+        current_cost, _ = _disagreement(image0, guide0, classes0, k, ys_c, xs_c,
+                                        fy[ys_c, xs_c].long()[None], fx[ys_c, xs_c].long()[None])
+        if not bool(chosen_cost < SWITCH * current_cost[0]):
             continue
-        qy, qx = ys + local_dy[chosen], xs + local_dx[chosen]
-        inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-        qy, qx = qy.clamp(0, h - 1), qx.clamp(0, w - 1)
-        lands = inside & (classes0[qy, qx] == k)
+        qy, qx, lands = _landing(classes0, k, ys + local_dy[chosen], xs + local_dx[chosen])
         fy[ys[lands], xs[lands]] = qy[lands].to(fy.dtype)
         fx[ys[lands], xs[lands]] = qx[lands].to(fx.dtype)
         moved[ys[lands], xs[lands]] = True
