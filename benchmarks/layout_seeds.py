@@ -30,7 +30,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
@@ -60,11 +59,6 @@ def seed_figures(per_seed: dict) -> dict:
             "seeds_refined_lower": int((difference < 0).sum()), "seeds": len(difference),
         }
     return summary
-
-
-def blurred(image, sigma: float) -> np.ndarray:
-    """``image`` as float RGB in [0, 1], each channel blurred by a Gaussian of ``sigma`` pixels."""
-    return ndi.gaussian_filter(metrics.to_float_rgb(image), (sigma, sigma, 0))
 
 
 def blurred_figures(per_seed: dict, method: str) -> dict:
@@ -120,7 +114,7 @@ def main(argv=None) -> None:
             features[method] = metrics.pixel_features(read_image_file(path))
         refined_image = read_image_file(saved_outputs.output_path(args.outputs, "refined", name, args.case))
         for method, sigma in blur_methods.items():
-            features[method] = metrics.pixel_features(blurred(refined_image, sigma))
+            features[method] = metrics.pixel_features(metrics.blurred(refined_image, sigma))
         cases[name] = (target_index, features)
     source_features = metrics.pixel_features(image)
 

@@ -351,7 +351,7 @@ def test_layout_seeds_pairs_the_blurred_refined_output_with_the_refined_one():
 
     step = np.zeros((9, 9, 3), np.uint8)
     step[:, 5:] = 255
-    soft = layout_seeds.blurred(step, 1.0)
+    soft = metrics.blurred(step, 1.0)  # what --blur reads
     assert soft.shape == (9, 9, 3) and soft.dtype.kind == "f"
     assert 0.0 < soft[4, 4, 0] < 0.5 < soft[4, 5, 0] < 1.0  # the step spread over both sides
     assert np.allclose(soft[:, 0], 0.0, atol=1e-3) and np.allclose(soft[:, 8], 1.0, atol=1e-3)
