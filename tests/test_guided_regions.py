@@ -135,3 +135,34 @@ def test_refine_asks_for_guided_copies_only_with_a_guide_and_the_option_on(monke
            config=RefinementConfig(start_size=N))
     queried = calls[0]
     assert queried[REGION].all() and not queried[8:14, 48:54].any()
+
+
+def test_the_local_search_finds_a_phase_the_search_size_cannot_step_to(monkeypatch):
+    """Candidate shifts are found at a coarser size than level 0 (here half: even
+    shifts only); the guide asks for the vertical stripes one column out of phase,
+    which only an odd shift copies. The search around the chosen shift finds it."""
+    import napari_semia.guided_regions as guided_regions
+
+    image, classes, target, _ = _scene("vertical")
+    _, cols, _, _ = _stripes()
+    guide = image.clone()
+    out_of_phase = torch.tensor(np.where((cols - 1) % 6 < 3, 0.8, -0.8), dtype=torch.float32)
+    guide[:, REGION[0], REGION[1]] = out_of_phase[REGION]
+    grid = torch.arange(N, dtype=torch.int32)
+    ys, xs = torch.meshgrid(grid, grid, indexing="ij")
+    fx = xs.clone()
+    fx[REGION] -= 8  # the shortest copy: the horizontal stripes beside the block
+    textured = torch.tensor([False, True])
+
+    def copied_after_guiding():
+        new_y, new_x, moved = guided_region_offsets(classes[::2, ::2], target[::2, ::2], classes, target,
+                                                    image, guide, ys, fx, textured)
+        assert moved[REGION].all()
+        return image[:, new_y[REGION].long(), new_x[REGION].long()]
+
+    wanted = guide[:, REGION[0], REGION[1]]
+    assert torch.allclose(copied_after_guiding(), wanted)
+    # Without the local search the copy is the best even shift: a column off.
+    monkeypatch.setattr(guided_regions, "LOCAL_REACH", 0)
+    off = (copied_after_guiding() != wanted).float().mean()
+    assert 0.3 < off < 0.4
