@@ -16,7 +16,11 @@ folder (another commit's outputs of the same targets) and pairs them alike.
 ``--blur SIGMA`` (repeatable) also reads the refined output blurred by a
 Gaussian of that sigma (full-size pixels) and pairs it with the refined one:
 if blurring raised the figure, it would reward soft edges rather than the
-layout.
+layout. ``--per-class`` also prints, per class the target paints on changed
+pixels, how many changed pixels it has, each method's IoU there and its
+changed pixels misread (the class's read as another, and others' read as it),
+means over seeds, and the class's share of the *mIoU-chg* difference (every
+class weighs the same in the mean, a class of 4 pixels as one of 4000).
 
     python benchmarks/layout_seeds.py --case zebra --model /tmp/bench2/zebra/model.semia \\
         --outputs /tmp/expF/zebra --seeds 10
@@ -78,6 +82,39 @@ def blurred_figures(per_seed: dict, method: str) -> dict:
     return summary
 
 
+def class_counts(predicted: np.ndarray, target_index: np.ndarray, changed: np.ndarray) -> dict:
+    """Per class k the target has on ``changed`` pixels: ``pixels`` (its changed
+    pixels), ``missed`` (those read as another class) and ``taken`` (changed
+    pixels of other classes read as k), and ``iou`` on the changed pixels, as in
+    ``metrics.mean_iou(..., mask=changed)``."""
+    predicted, target = predicted[changed], target_index[changed]
+    counts = {}
+    for k in np.unique(target).tolist():
+        pixels = int((target == k).sum())
+        hit = int(((predicted == k) & (target == k)).sum())
+        taken = int(((predicted == k) & (target != k)).sum())
+        counts[int(k)] = {"pixels": pixels, "missed": pixels - hit, "taken": taken,
+                          "iou": hit / (pixels + taken)}
+    return counts
+
+
+def per_class_figures(per_seed_counts: dict, methods) -> dict:
+    """``per_seed_counts[method]``: ``class_counts`` per seed -> per class, its pixels and
+    each method's mean IoU, missed and taken, and the class's share of the mIoU
+    difference refined - bicubic (its IoU difference over the number of classes)."""
+    first = per_seed_counts[methods[0]][0]
+    summary = {}
+    for k, counts in first.items():
+        row = {"pixels": counts["pixels"]}
+        for method in methods:
+            for figure in ("iou", "missed", "taken"):
+                values = [seed[k][figure] for seed in per_seed_counts[method]]
+                row[f"{method}_{figure}"] = float(np.mean(values))
+        row["share_of_difference"] = (row["refined_iou"] - row["bicubic_iou"]) / len(first)
+        summary[k] = row
+    return summary
+
+
 def _cell(summary: dict) -> str:
     return (f"{summary['bicubic_mean']:.3f} ± {summary['bicubic_sd']:.3f} / "
             f"{summary['refined_mean']:.3f} ± {summary['refined_sd']:.3f} | "
@@ -95,6 +132,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--blur", type=float, action="append", default=[], metavar="SIGMA",
                         help="also read the refined output blurred by this Gaussian sigma (repeatable)")
+    parser.add_argument("--per-class", action="store_true",
+                        help="also print each changed class's pixels, IoU and misread pixels per method")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         raise SystemExit("--seeds must be at least 1")
@@ -106,7 +145,7 @@ def main(argv=None) -> None:
     image, source_index, targets = saved_outputs.load_case(args)
     # Features once per image; each seed only fits and applies a forest.
     cases = {}
-    for name, (target_index, _) in targets.items():
+    for name, (target_index, changed) in targets.items():
         features = {}
         for method in METHODS:
             folder = args.baseline if method == "bicubic" and args.baseline else args.outputs
@@ -115,18 +154,21 @@ def main(argv=None) -> None:
         refined_image = read_image_file(saved_outputs.output_path(args.outputs, "refined", name, args.case))
         for method, sigma in blur_methods.items():
             features[method] = metrics.pixel_features(metrics.blurred(refined_image, sigma))
-        cases[name] = (target_index, features)
+        cases[name] = (target_index, changed, features)
     source_features = metrics.pixel_features(image)
 
     per_seed = {name: {m: {f: [] for f in FIGURES} for m in methods} for name in cases}
+    per_seed_counts = {name: {m: [] for m in METHODS} for name in cases}
     for seed in range(args.seeds):
         classifier = metrics.LayoutClassifier(random_state=seed).fit_features(source_features, source_index)
-        for name, (target_index, features) in cases.items():
+        for name, (target_index, changed, features) in cases.items():
             for method in methods:
                 predicted = classifier.predict_features(features[method])
                 scores = metrics.layout_scores(predicted, source_index, target_index)
                 for figure in FIGURES:
                     per_seed[name][method][figure].append(scores[figure])
+                if args.per_class and method in METHODS:
+                    per_seed_counts[name][method].append(class_counts(predicted, target_index, changed))
         print(f"seed {seed} done", file=sys.stderr, flush=True)
 
     results = {}
@@ -145,7 +187,20 @@ def main(argv=None) -> None:
             print(f"| {name} | {miou['blurred_mean']:.3f} ± {miou['blurred_sd']:.3f} "
                   f"| {miou['difference_mean']:+.3f} ± {miou['difference_sd']:.3f} "
                   f"| {miou['seeds_blurred_higher']} of {miou['seeds']} |", flush=True)
-    suffixes = ("_baseline" if args.baseline else "") + ("_blur" if blur_methods else "")
+    if args.per_class:
+        print("\n| target | class | changed px | IoU bic / ref | its px read as another, bic / ref "
+              "| others' read as it, bic / ref | share of the mIoU-chg difference |")
+        print("|---|---|---|---|---|---|---|")
+        for name in cases:
+            rows = results[name]["per_class"] = per_class_figures(per_seed_counts[name], METHODS)
+            for k, row in rows.items():
+                print(f"| {name} | {k} | {row['pixels']} "
+                      f"| {row['bicubic_iou']:.3f} / {row['refined_iou']:.3f} "
+                      f"| {row['bicubic_missed']:.1f} / {row['refined_missed']:.1f} "
+                      f"| {row['bicubic_taken']:.1f} / {row['refined_taken']:.1f} "
+                      f"| {row['share_of_difference']:+.3f} |", flush=True)
+    suffixes = (("_baseline" if args.baseline else "") + ("_blur" if blur_methods else "")
+                + ("_per_class" if args.per_class else ""))
     json_name = f"layout_seeds{suffixes}.json"
     (args.outputs / json_name).write_text(json.dumps(results, indent=1))
 

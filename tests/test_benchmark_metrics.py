@@ -378,3 +378,32 @@ def test_edge_position_finds_the_image_edge_on_inside_or_outside_the_label_edge(
     few = everywhere.copy()
     few[5:, :] = False  # 5 rows: fewer pixels per bin than the figure needs
     assert centre(20, few) is None
+
+
+def test_layout_seeds_splits_the_changed_pixels_figure_by_class():
+    layout_seeds = _benchmark_script("layout_seeds")
+    source = np.zeros((4, 6), np.int64)
+    target = source.copy()
+    target[:, 3:] = 1  # 12 changed pixels of class 1
+    target[0, 0] = 2  # and one of class 2
+    changed = metrics.changed_mask(source, target)
+    predicted = target.copy()
+    predicted[:, 3] = 0  # four of class 1 read as class 0 (not a changed class)
+    predicted[1, 4] = 2  # one read as class 2
+    predicted[0, 0] = 1  # the class-2 pixel read as class 1
+    counts = layout_seeds.class_counts(predicted, target, changed)
+    assert counts[1] == {"pixels": 12, "missed": 5, "taken": 1, "iou": 7 / 13}
+    assert counts[2] == {"pixels": 1, "missed": 1, "taken": 1, "iou": 0.0}
+    assert set(counts) == {1, 2}
+    mean = np.mean([c["iou"] for c in counts.values()])
+    assert math.isclose(mean, metrics.mean_iou(predicted, target, mask=changed))
+
+    bicubic = [counts, counts]
+    better = layout_seeds.class_counts(target, target, changed)
+    figures = layout_seeds.per_class_figures({"bicubic": bicubic, "refined": [better, counts]},
+                                             ("bicubic", "refined"))
+    assert figures[2]["pixels"] == 1 and math.isclose(figures[2]["refined_iou"], 0.5)
+    assert math.isclose(figures[2]["refined_missed"], 0.5) and math.isclose(figures[2]["bicubic_taken"], 1.0)
+    # A one-pixel class moves the mean as much as the twelve-pixel one.
+    assert math.isclose(figures[2]["share_of_difference"], 0.5 / 2)
+    assert math.isclose(figures[1]["share_of_difference"], (1 + 7 / 13) / 2 / 2 - 7 / 13 / 2)
