@@ -16,7 +16,10 @@ folder (another commit's outputs of the same targets) and pairs them alike.
 ``--blur SIGMA`` (repeatable) also reads the refined output blurred by a
 Gaussian of that sigma (full-size pixels) and pairs it with the refined one:
 if blurring raised the figure, it would reward soft edges rather than the
-layout. ``--per-class`` also prints, per class the target paints on changed
+layout. A last row averages the figures of the case's own targets (its
+``cond/*`` layouts, not ``--stress``'s) seed by seed and pairs those means
+alike: the case's figure, as the main benchmark reports one per example.
+``--per-class`` also prints, per class the target paints on changed
 pixels, how many changed pixels it has, each method's IoU there and its
 changed pixels misread (the class's read as another, and others' read as it),
 means over seeds, and the class's share of the *mIoU-chg* difference (every
@@ -38,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
 import saved_outputs
+from fullres_benchmark import read_case
 
 METHODS = ("bicubic", "refined")
 FIGURES = ("miou_changed", "accuracy_changed")
@@ -80,6 +84,14 @@ def blurred_figures(per_seed: dict, method: str) -> dict:
             "seeds_blurred_higher": int((difference > 0).sum()), "seeds": len(difference),
         }
     return summary
+
+
+def case_mean(per_seed: dict, names) -> dict:
+    """``per_seed[name][method][figure]``: one value per seed -> per method and figure,
+    the mean over ``names`` seed by seed (a list, one value per seed)."""
+    first = per_seed[names[0]]
+    return {method: {figure: np.mean([per_seed[name][method][figure] for name in names], axis=0).tolist()
+                     for figure in first[method]} for method in first}
 
 
 def class_counts(predicted: np.ndarray, target_index: np.ndarray, changed: np.ndarray) -> dict:
@@ -143,6 +155,7 @@ def main(argv=None) -> None:
     methods = METHODS + tuple(blur_methods)
 
     image, source_index, targets = saved_outputs.load_case(args)
+    case_targets = set(read_case(args.data / args.case)[2])
     # Features once per image; each seed only fits and applies a forest.
     cases = {}
     for name, (target_index, changed) in targets.items():
@@ -179,6 +192,12 @@ def main(argv=None) -> None:
         results[name] = {"per_seed": per_seed[name], **seed_figures(per_seed[name])}
         print(f"| {name} | {_cell(results[name]['miou_changed'])} "
               f"| {_cell(results[name]['accuracy_changed'])} |", flush=True)
+    own = [name for name in cases if name in case_targets]
+    if own:
+        results["case_mean"] = {"targets": own, "per_seed": case_mean(per_seed, own)}
+        results["case_mean"].update(seed_figures(results["case_mean"]["per_seed"]))
+        print(f"| mean of the case's {len(own)} targets | {_cell(results['case_mean']['miou_changed'])} "
+              f"| {_cell(results['case_mean']['accuracy_changed'])} |", flush=True)
     for method in blur_methods:
         print(f"\n| target | mIoU-chg {method} (mean ± sd) | − refined | seeds higher |\n|---|---|---|---|")
         for name in cases:

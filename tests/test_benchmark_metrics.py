@@ -407,3 +407,20 @@ def test_layout_seeds_splits_the_changed_pixels_figure_by_class():
     # A one-pixel class moves the mean as much as the twelve-pixel one.
     assert math.isclose(figures[2]["share_of_difference"], 0.5 / 2)
     assert math.isclose(figures[1]["share_of_difference"], (1 + 7 / 13) / 2 / 2 - 7 / 13 / 2)
+
+
+def test_layout_seeds_averages_the_case_s_targets_seed_by_seed():
+    layout_seeds = _benchmark_script("layout_seeds")
+    per_seed = {
+        "1": {"bicubic": {"miou_changed": [0.2, 0.4]}, "refined": {"miou_changed": [0.1, 0.5]}},
+        "2": {"bicubic": {"miou_changed": [0.6, 0.8]}, "refined": {"miou_changed": [0.9, 0.9]}},
+    }
+    means = layout_seeds.case_mean(per_seed, ["1", "2"])
+    assert np.allclose(means["bicubic"]["miou_changed"], [0.4, 0.6])
+    assert np.allclose(means["refined"]["miou_changed"], [0.5, 0.7])
+    # Target 1 reads lower on seed 0; the case's mean reads higher on both seeds.
+    per_seed_1 = {m: {"accuracy_changed": v["miou_changed"], **v} for m, v in per_seed["1"].items()}
+    assert layout_seeds.seed_figures(per_seed_1)["miou_changed"]["seeds_refined_lower"] == 1
+    both = {m: {"accuracy_changed": v["miou_changed"], **v} for m, v in means.items()}
+    assert layout_seeds.seed_figures(both)["miou_changed"]["seeds_refined_lower"] == 0
+    assert np.allclose(layout_seeds.case_mean(per_seed, ["1"])["refined"]["miou_changed"], [0.1, 0.5])
