@@ -18,12 +18,13 @@ Gaussian of that sigma (full-size pixels) and pairs it with the refined one:
 if blurring raised the figure, it would reward soft edges rather than the
 layout. A last row averages the figures of the case's own targets (its
 ``cond/*`` layouts, not ``--stress``'s) seed by seed and pairs those means
-alike: the case's figure, as the main benchmark reports one per example.
+alike: the figure of the example as a whole.
 ``--per-class`` also prints, per class the target paints on changed
 pixels, how many changed pixels it has, each method's IoU there and its
 changed pixels misread (the class's read as another, and others' read as it),
 means over seeds, and the class's share of the *mIoU-chg* difference (every
-class weighs the same in the mean, a class of 4 pixels as one of 4000).
+class weighs the same in the mean, a class of 4 pixels as one of 4000); with
+``--baseline``, "bic" there is the baseline's output, as in the other tables.
 
     python benchmarks/layout_seeds.py --case zebra --model /tmp/bench2/zebra/model.semia \\
         --outputs /tmp/expF/zebra --seeds 10
