@@ -104,6 +104,7 @@ def main(argv=None) -> None:
     source_gradient = gradient_magnitude(image)
     source_depth, source_other = edge_depths(source_index, EDGE_BINS)
     everywhere = np.ones(source_index.shape, bool)
+    source_profiles = {}  # (k, j) -> the source's own profile, the same for every target
     results = {}
     print("| target | edge k\\|j | changed px of k | edge centre source / " + " / ".join(METHODS) + " |")
     print("|---|---|---|---|")
@@ -123,8 +124,10 @@ def main(argv=None) -> None:
                     continue
                 seen.add(frozenset((k, j)))
                 distance = pair_distance(target_index, depth, other, k, j)
-                source_distance = pair_distance(source_index, source_depth, source_other, k, j)
-                source_means, source_counts = edge_profile(source_gradient, source_distance, everywhere)
+                if (k, j) not in source_profiles:
+                    source_distance = pair_distance(source_index, source_depth, source_other, k, j)
+                    source_profiles[k, j] = edge_profile(source_gradient, source_distance, everywhere)
+                source_means, source_counts = source_profiles[k, j]
                 entry = {"changed_pixels": int((changed & (target_index == k)).sum()),
                          "source": {"profile": source_means.tolist(),
                                     "centre": edge_centre(source_means, source_counts)}}

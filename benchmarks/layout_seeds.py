@@ -160,14 +160,13 @@ def main(argv=None) -> None:
     # Features once per image; each seed only fits and applies a forest.
     cases = {}
     for name, (target_index, changed) in targets.items():
-        features = {}
+        images = {}
         for method in METHODS:
             folder = args.baseline if method == "bicubic" and args.baseline else args.outputs
-            path = saved_outputs.output_path(folder, method, name, args.case)
-            features[method] = metrics.pixel_features(read_image_file(path))
-        refined_image = read_image_file(saved_outputs.output_path(args.outputs, "refined", name, args.case))
+            images[method] = read_image_file(saved_outputs.output_path(folder, method, name, args.case))
         for method, sigma in blur_methods.items():
-            features[method] = metrics.pixel_features(metrics.blurred(refined_image, sigma))
+            images[method] = metrics.blurred(images["refined"], sigma)
+        features = {method: metrics.pixel_features(output) for method, output in images.items()}
         cases[name] = (target_index, changed, features)
     source_features = metrics.pixel_features(image)
 

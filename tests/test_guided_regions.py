@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+import napari_semia.guided_regions as guided_regions
 import napari_semia.refinement as refinement
 from napari_semia.guided_regions import guided_region_offsets
 from napari_semia.refinement import RefinementConfig, SourcePyramid, refine
@@ -141,8 +142,6 @@ def test_the_local_search_finds_a_phase_the_search_size_cannot_step_to(monkeypat
     """Candidate shifts are found at a coarser size than level 0 (here half: even
     shifts only); the guide asks for the vertical stripes one column out of phase,
     which only an odd shift copies. The search around the chosen shift finds it."""
-    import napari_semia.guided_regions as guided_regions
-
     image, classes, target, _ = _scene("vertical")
     _, cols, _, _ = _stripes()
     guide = image.clone()
