@@ -78,7 +78,9 @@ edges between the same classes) plus a coherence term that keeps neighbours on
 one offset, so that stochastic textures are copied in coherent pieces rather
 than averaged into a blur. The work at one level runs in tiles, so memory
 beyond a few image-sized arrays is O(tile), and time grows linearly with the
-pixels.
+pixels. The features and a source level are ``patch_features``, the search
+``patch_match``, the vote ``patch_vote``; this module decides, level by level,
+what each pixel queries and where its match starts.
 
 Without a guide (``guide=None``), the source copied along the initial field is
 the query everywhere: refinement from the label map alone, a baseline that
@@ -97,7 +99,7 @@ import torch.nn.functional as F
 
 from .edge_profiles import edge_relative_copies
 from .guided_regions import guided_region_offsets
-from .layout_tensors import bounding_box, resize_index, to_onehot
+from .layout_tensors import bounding_box, resize_index
 from .moved_components import moved_components
 from .outline_depth import (
     class_bits_dtype,
@@ -108,6 +110,9 @@ from .outline_depth import (
     required_depth,
     visible_fringes,
 )
+from .patch_features import FeatureSpace, SourceLevel, class_dtype, source_keys
+from .patch_match import match_level, random_of_class
+from .patch_vote import vote_level
 from .region_fill import components_holding, connected_components, region_shifts
 from .scaled_components import scaled_up_components
 from .seam_fusion import class_gradients, classes_within, fuse, rim_free
@@ -298,148 +303,7 @@ def _resize_image(image: torch.Tensor, shape) -> torch.Tensor:
                          antialias=shrink)[0]
 
 
-def _crop(x: torch.Tensor, y0: int, y1: int, x0: int, x1: int, margin: int) -> torch.Tensor:
-    """(C, H, W)[y0-m:y1+m, x0-m:x1+m], repeating the border where that leaves the image."""
-    h, w = x.shape[-2:]
-    if y0 - margin >= 0 and x0 - margin >= 0 and y1 + margin <= h and x1 + margin <= w:
-        return x[:, y0 - margin:y1 + margin, x0 - margin:x1 + margin]
-    rows = torch.arange(y0 - margin, y1 + margin, device=x.device).clamp_(0, h - 1)
-    cols = torch.arange(x0 - margin, x1 + margin, device=x.device).clamp_(0, w - 1)
-    return x.index_select(-2, rows).index_select(-1, cols)
-
-
-def _tiles(shape, tile: int):
-    h, w = shape
-    for y0 in range(0, h, tile):
-        for x0 in range(0, w, tile):
-            yield y0, min(h, y0 + tile), x0, min(w, x0 + tile)
-
-
-# ---------------------------------------------------------------- features
-@dataclass
-class _FeatureSpace:
-    """Patch features: PCA of image patches (a conv) and blurred layout one-hots."""
-
-    weight: torch.Tensor  # (d, C, p, p)
-    bias: torch.Tensor  # (d,)
-    label_projection: torch.Tensor | None  # (K, L) or None for the identity
-    label_scale: float
-    centre_scale: float
-    patch_size: int
-    num_classes: int
-
-    @property
-    def dims(self) -> int:
-        layout = self.num_classes if self.label_projection is None else self.label_projection.shape[1]
-        return self.weight.shape[0] + layout
-
-    @classmethod
-    def fit(cls, image: torch.Tensor, num_classes: int, config: RefinementConfig) -> _FeatureSpace:
-        p = config.patch_size
-        channels, h, w = image.shape
-        count = max(1, (h - p + 1) * (w - p + 1))
-        stride = max(1, math.ceil(math.sqrt(count / 16384)))
-        patches = F.unfold(image[None], p, stride=stride)[0].T  # (n, C p p)
-        mean = patches.mean(0)
-        dims = min(config.feature_dims, patches.shape[1])
-        centred = patches - mean
-        # Principal axes from the (small) covariance matrix, largest variance first;
-        # on the CPU, since not every accelerator backend has eigh.
-        _, vectors = torch.linalg.eigh((centred.T @ centred).cpu().double())
-        components = vectors.flip(1)[:, :dims].T.float().to(image.device)
-        weight = components.reshape(dims, channels, p, p).contiguous()
-        bias = -(components @ mean)
-        projection = None
-        if num_classes > config.label_dims:
-            # A fixed orthonormal projection keeps distances between class mixtures roughly.
-            rng = torch.Generator().manual_seed(0)
-            random = torch.randn(num_classes, config.label_dims, generator=rng)
-            projection = torch.linalg.qr(random)[0].to(image.device)
-        # A full class swap costs like an RMS difference of the weight over the C p p
-        # values: squared one-hot distance 2 -> p p C weight^2. Both shares share the
-        # channels, so the patch's and the 3 x 3 one's weights add before squaring.
-        unit = math.sqrt(p * p * channels / 2.0)
-        return cls(weight, bias, projection, config.label_weight * unit, config.centre_label_weight * unit,
-                   p, num_classes)
-
-    def compute(self, image_crop: torch.Tensor, onehot_crop: torch.Tensor, out: torch.Tensor | None = None):
-        """Features of the pixels of a crop taken with margin ``patch_size // 2``:
-        (C, h + 2m, w + 2m) image and (K, h + 2m, w + 2m) one-hot -> (h * w, D)."""
-        # Channels-last throughout, so that the (pixels, features) rows are a view.
-        channels_last = torch.channels_last
-        image_features = F.conv2d(image_crop[None].contiguous(memory_format=channels_last),
-                                  self.weight, self.bias)
-        # Separable box filter: the share of each class in the patch, plus (in the
-        # same channels: no extra dimensions to search) the share in the 3 x 3
-        # neighbourhood, which pins a copied edge to the target's.
-        onehot = onehot_crop[None].contiguous(memory_format=channels_last)
-        layout = F.avg_pool2d(onehot, (self.patch_size, 1), stride=1)
-        layout = F.avg_pool2d(layout, (1, self.patch_size), stride=1) * self.label_scale
-        if self.centre_scale:
-            margin = self.patch_size // 2 - 1
-            h, w = layout.shape[-2:]
-            centre = F.avg_pool2d(onehot, 3, stride=1)[..., margin:margin + h, margin:margin + w]
-            layout = layout + centre * self.centre_scale
-        if self.label_projection is not None:
-            layout = torch.einsum("bkhw,kl->blhw", layout, self.label_projection)
-        features = torch.cat([image_features, layout], 1)
-        flat = features.permute(0, 2, 3, 1).reshape(-1, features.shape[1])
-        if out is None:
-            return flat.contiguous()
-        out.copy_(flat)
-        return out
-
-
 # ------------------------------------------------------------- source side
-@dataclass
-class _SourceLevel:
-    shape: tuple[int, int]
-    pixels: torch.Tensor  # (C, N) source image at this level (the full-size one: the input itself)
-    classes: torch.Tensor  # (N,) class indices, int16 (int32 for very many classes)
-    features: _FeatureSpace
-    blurred_keys: torch.Tensor | None  # (N, D) float16: features of the source through the level below
-    sharp_keys: torch.Tensor | None  # (N, D) float16: features of the source itself
-    class_order: torch.Tensor  # (N,) source pixels sorted by class
-    class_start: torch.Tensor  # (K,)
-    class_count: torch.Tensor  # (K,)
-    interior: torch.Tensor | None = None  # (N,) bool: farther than edge_margin from another class
-    rim_free: torch.Tensor | None = None  # (h, w) bool: no other class nearby (seam fusion's gradients)
-    class_has_interior: torch.Tensor | None = None  # (K,) bool
-    depth: torch.Tensor | None = None  # (N,) uint8: level-0 pixels to another class, at most outline_reach
-    class_depth: torch.Tensor | None = None  # (K,) the largest depth of each class at this level
-    near: torch.Tensor | None = None  # (N,) bit set of the classes within fringe_reach (level-0 pixels)
-
-    @property
-    def missing(self) -> torch.Tensor:
-        return self.class_count == 0
-
-
-def _class_dtype(num_classes: int) -> torch.dtype:
-    # Small integers gather faster; class indices rarely need more than int16.
-    return torch.int16 if num_classes < 2**15 else torch.int32
-
-
-def _region_features(features: _FeatureSpace, image: torch.Tensor, index: torch.Tensor, num_classes: int,
-                     y0: int, y1: int, x0: int, x1: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """(n, D) features of the pixels of image[:, y0:y1, x0:x1] (layout ``index``, (H, W))."""
-    margin = features.patch_size // 2
-    image_crop = _crop(image, y0, y1, x0, x1, margin)
-    index_crop = _crop(index[None], y0, y1, x0, x1, margin)[0].long()
-    return features.compute(image_crop, to_onehot(index_crop[None], num_classes)[0], out)
-
-
-def _keys(image: torch.Tensor, index: torch.Tensor, features: _FeatureSpace, num_classes: int,
-          strip: int = 256) -> torch.Tensor:
-    """(N, D) features of every pixel, computed in strips of rows (bounded memory)."""
-    h, w = image.shape[-2:]
-    # Stored in float16: half the memory, as fast to gather, and precise enough to rank patches.
-    keys = torch.empty(h * w, features.dims, device=image.device, dtype=torch.float16)
-    for y0 in range(0, h, strip):
-        y1 = min(h, y0 + strip)
-        _region_features(features, image, index, num_classes, y0, y1, 0, w, out=keys[y0 * w:y1 * w])
-    return keys
-
-
 class SourcePyramid:
     """Everything the refinement needs from one source, per level; built once per
     source (and level-0 size), then :meth:`refine` serves any number of targets.
@@ -462,7 +326,7 @@ class SourcePyramid:
         images = [image.float()]
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
-        self.levels: list[_SourceLevel] = []
+        self.levels: list[SourceLevel] = []
         self.smooth = self.plain = self.depth0 = self.near0 = self.near_wide0 = self.visible_fringes = None
         fringes = config.fringe_reach > 0 and class_bits_dtype(self.num_classes) is not None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
@@ -472,15 +336,18 @@ class SourcePyramid:
                 gradients = class_gradients(level_image, level_index, self.num_classes)
                 self.smooth = classes_within(gradients, config.fusion_max_gradient)
                 self.plain = classes_within(gradients, config.outline_max_gradient)
-            features = _FeatureSpace.fit(level_image, self.num_classes, config)
+            features = FeatureSpace.fit(level_image, self.num_classes, patch_size=config.patch_size,
+                                        feature_dims=config.feature_dims, label_dims=config.label_dims,
+                                        label_weight=config.label_weight,
+                                        centre_label_weight=config.centre_label_weight)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
             blurred_keys = None
             if not first:
                 blurred = _resize_image(_resize_image(level_image, self.shapes[number - 1]), shape)
-                blurred_keys = _keys(blurred, level_index, features, self.num_classes)
+                blurred_keys = source_keys(blurred, level_index, features, self.num_classes)
                 del blurred
-            sharp_keys = _keys(level_image, level_index, features, self.num_classes) \
+            sharp_keys = source_keys(level_image, level_index, features, self.num_classes) \
                 if first or iterations > 1 else None
             flat = level_index.flatten()
             order = torch.argsort(flat, stable=True).int()
@@ -514,9 +381,9 @@ class SourcePyramid:
                         self.near0 = None  # no fringe shows: nothing to keep per pixel
                 if self.near0 is not None:
                     near = _enlarge(self.near0, shape).flatten()
-            self.levels.append(_SourceLevel(
+            self.levels.append(SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
-                classes=flat.to(_class_dtype(self.num_classes)),
+                classes=flat.to(class_dtype(self.num_classes)),
                 features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
                 class_order=order, class_start=start, class_count=count,
                 interior=interior, class_has_interior=class_has_interior,
@@ -690,16 +557,18 @@ class SourcePyramid:
             for iteration in range(iterations):
                 keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
                 wide = first and iteration == 0
-                _match_level(level, keys, query, target, free, fy, fx,
-                             rounds if wide else config.level_rounds, wide, config, generator, num_classes,
-                             depth_needed, fringes_avoided)
+                match_level(level, keys, query, target, free, fy, fx,
+                            rounds if wide else config.level_rounds, wide, generator, num_classes,
+                            coherence_weight=config.coherence_weight, edge_margin=config.edge_margin,
+                            sampled_candidates=config.sampled_candidates, tile=config.tile,
+                            depth_needed=depth_needed, fringes_avoided=fringes_avoided)
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
                 final = number == len(self.levels) - 1 and iteration == iterations - 1
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
-                output = _vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
+                output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
                 if iteration == iterations - 1:
                     exempt = None
                     if profiles0 is not None:
@@ -725,7 +594,7 @@ class SourcePyramid:
             del query
         return output[None]
 
-    def _fuse_smooth_classes(self, level: _SourceLevel, first: bool, output: torch.Tensor,
+    def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
                              correction: torch.Tensor | None, vote_radius: int):
         """``output`` with the free pixels of smooth classes re-solved (``seam_fusion``),
@@ -752,271 +621,6 @@ class SourcePyramid:
         return fused, fused - output
 
 
-# ------------------------------------------------------------------ matching
-class _Matcher:
-    """PatchMatch of one target region against a whole source level.
-
-    Fields are (h, w) int32 source rows ``fy`` and columns ``fx``. A candidate's
-    cost is its patch distance (infinite for a source pixel of another class)
-    plus ``coherence_cost`` for each 4-neighbour whose match has another offset:
-    in stochastic textures (grass, sky) many source patches fit about equally
-    well, and without that term neighbouring pixels pick unrelated ones, which
-    voting then averages into a blur.
-    """
-
-    def __init__(self, level: _SourceLevel, keys: torch.Tensor, query: torch.Tensor,
-                 target_classes: torch.Tensor, generator: torch.Generator, shape,
-                 coherence_cost: float = 0.0, free: torch.Tensor | None = None,
-                 changed: torch.Tensor | None = None, depth_needed: torch.Tensor | None = None,
-                 fringes_avoided: torch.Tensor | None = None) -> None:
-        self.level = level
-        self.free = None if free is None else free.view(shape)
-        self.keys = keys
-        self.query = query  # (n, D)
-        self.target_classes = target_classes.to(level.classes.dtype)  # (n,)
-        self.allow_any = level.missing[target_classes.long()]
-        # Changed pixels whose class has an interior take only interior source pixels.
-        self.needs_interior = None
-        if level.interior is not None and changed is not None:
-            self.needs_interior = changed & level.class_has_interior[target_classes.long()]
-        # Pixels by an edge the target paints over take pixels deep inside their class.
-        self.depth_needed = None
-        if level.depth is not None and depth_needed is not None and bool(depth_needed.any()):
-            self.depth_needed = depth_needed
-        # Pixels a class was taken away from take pixels without that class nearby.
-        self.avoid = None
-        if level.near is not None and fringes_avoided is not None and bool(fringes_avoided.any()):
-            self.avoid = fringes_avoided
-        self.generator = generator
-        self.shape = tuple(shape)
-        self.coherence_cost = coherence_cost
-        self.gathered = torch.empty(query.shape, dtype=keys.dtype, device=query.device)
-        self.buffer = torch.empty_like(query)
-        device = query.device
-        self.ys = torch.arange(shape[0], device=device, dtype=torch.int32)[:, None]
-        self.xs = torch.arange(shape[1], device=device, dtype=torch.int32)[None]
-        # Offsets packed into one int32 so that comparing two is one operation.
-        self.pack = 2 * level.shape[1] + 1
-        self.neighbours: list[torch.Tensor] = []
-
-    def _rand(self, *shape) -> torch.Tensor:
-        return torch.rand(shape, generator=self.generator, device=self.generator.device).to(self.query.device)
-
-    def _offset_keys(self, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
-        return (fy - self.ys) * self.pack + (fx - self.xs)
-
-    def _note_neighbours(self, fy: torch.Tensor, fx: torch.Tensor) -> None:
-        """Remember the 4-neighbours' offsets (for the coherence term of this round)."""
-        if self.coherence_cost:
-            keys = self._offset_keys(fy, fx)
-            self.neighbours = [_shifted(keys, dy, dx, _NO_OFFSET) for dy, dx in _DIRECTIONS]
-
-    def cost(self, cy: torch.Tensor, cx: torch.Tensor) -> torch.Tensor:
-        """Costs of the candidate source positions (clamped in place); inf for the wrong class."""
-        h, w = self.level.shape
-        cy.clamp_(0, h - 1)
-        cx.clamp_(0, w - 1)
-        flat = (cy * w + cx).view(-1)
-        torch.index_select(self.keys, 0, flat, out=self.gathered)
-        cost = self.buffer.copy_(self.gathered).sub_(self.query).square_().sum(1)
-        if self.neighbours:
-            keys = self._offset_keys(cy, cx)
-            differing = sum((keys != neighbour) & (neighbour != _NO_OFFSET) for neighbour in self.neighbours)
-            cost.add_(differing.view(-1), alpha=self.coherence_cost)
-        right_class = self.level.classes.index_select(0, flat) == self.target_classes
-        right_class |= self.allow_any
-        if self.needs_interior is not None:
-            right_class &= self.level.interior.index_select(0, flat) | ~self.needs_interior
-        if self.depth_needed is not None:
-            right_class &= self.level.depth.index_select(0, flat) >= self.depth_needed
-        if self.avoid is not None:
-            # Finite: where no pixel of the class is free of the fringe (a class
-            # thinner at this level than at level 0), any pixel of the class still
-            # beats one of another class.
-            carries = (self.level.near.index_select(0, flat) & self.avoid) != 0
-            cost.add_(carries, alpha=_FRINGE_PENALTY)
-        return cost.masked_fill_(~right_class, float("inf"))
-
-    def consider(self, fy, fx, cy, cx) -> None:
-        """Keep the candidates that cost less than the current matches."""
-        cost = self.cost(cy, cx)
-        better = cost < self.best
-        self.best = torch.where(better, cost, self.best)
-        shaped = better.view(fy.shape)
-        if self.free is not None:
-            shaped &= self.free
-        fy.copy_(torch.where(shaped, cy, fy))
-        fx.copy_(torch.where(shaped, cx, fx))
-
-    def random_of_class(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return _random_of_class(self.level, self.target_classes.long(), self.generator, self.shape)
-
-    def nearest_of_sample(self, fy: torch.Tensor, fx: torch.Tensor, candidates: int) -> None:
-        """Exact nearest neighbours among an even sample of ``candidates`` source pixels
-        per class, as one more candidate for every other free pixel in each direction
-        (propagation hands good matches on to the rest): PatchMatch's random search
-        rarely lands in a small source area (a tail, an eye) by chance."""
-        level = self.level
-        free = self.free if self.free is not None else torch.ones(self.shape, dtype=torch.bool,
-                                                                  device=self.query.device)
-        free = free & ((self.ys % 2 == 0) & (self.xs % 2 == 0))
-        free = free.flatten()
-        cy, cx = fy.clone().flatten(), fx.clone().flatten()
-        classes = self.target_classes.long()
-        w = level.shape[1]
-        for k in torch.unique(classes[free & ~self.allow_any]).tolist():
-            count, start = int(level.class_count[k]), int(level.class_start[k])
-            step = max(1, -(-count // candidates))
-            sample = level.class_order[start:start + count:step].long()
-            keys = self.keys.index_select(0, sample).float()
-            key_norms = keys.square().sum(1)
-            rows = torch.nonzero(free & (classes == k)).flatten()
-            rim = None if self.needs_interior is None else ~level.interior.index_select(0, sample)
-            depth = None if self.depth_needed is None else level.depth.index_select(0, sample)
-            near = None if self.avoid is None else level.near.index_select(0, sample)
-            for chunk in rows.split(4096):
-                query = self.query.index_select(0, chunk)
-                distance = key_norms[None] - 2 * query @ keys.T
-                if rim is not None:
-                    distance.masked_fill_(self.needs_interior.index_select(0, chunk)[:, None] & rim[None],
-                                          float("inf"))
-                if depth is not None:
-                    distance.masked_fill_(depth[None] < self.depth_needed.index_select(0, chunk)[:, None],
-                                          float("inf"))
-                if near is not None:
-                    carries = (near[None] & self.avoid.index_select(0, chunk)[:, None]) != 0
-                    distance.add_(carries, alpha=_FRINGE_PENALTY)
-                best = sample[distance.argmin(1)].int()
-                cy[chunk], cx[chunk] = best // w, best % w
-        self.consider(fy, fx, cy.view(self.shape), cx.view(self.shape))
-
-    def run(self, fy: torch.Tensor, fx: torch.Tensor, rounds: int, jumps, radii, random_draws: int = 1,
-            sampled_candidates: int = 0):
-        if sampled_candidates:
-            self._note_neighbours(fy, fx)
-            self.best = self.cost(fy, fx)
-            self.nearest_of_sample(fy, fx, sampled_candidates)
-        for _ in range(rounds):
-            self._note_neighbours(fy, fx)
-            self.best = self.cost(fy, fx)
-            for jump in jumps:
-                for dy, dx in _DIRECTIONS:
-                    dy, dx = dy * jump, dx * jump
-                    # The neighbour's match, moved back by the step to it.
-                    cy = _shifted(fy, dy, dx, _NO_OFFSET)
-                    outside = cy == _NO_OFFSET
-                    cy = torch.where(outside, fy, cy - dy)
-                    cx = torch.where(outside, fx, _shifted(fx, dy, dx, 0) - dx)
-                    self.consider(fy, fx, cy, cx)
-            for radius in radii:
-                u = self._rand(2, *self.shape)
-                cy = fy + ((u[0] * 2 - 1) * radius).round().int()
-                cx = fx + ((u[1] * 2 - 1) * radius).round().int()
-                self.consider(fy, fx, cy, cx)
-            for _ in range(random_draws):
-                cy, cx = self.random_of_class()
-                self.consider(fy, fx, cy, cx)
-        return fy, fx
-
-
-def _random_of_class(level: _SourceLevel, classes: torch.Tensor, generator: torch.Generator, shape):
-    """A random source pixel of each target pixel's class (anywhere for a class the
-    level lacks), as (h, w) int32 rows and columns."""
-    u = torch.rand(classes.shape[0], generator=generator, device=generator.device).to(classes.device)
-    count = level.class_count[classes]
-    pos = level.class_start[classes] + (u * count).long().clamp_max((count - 1).clamp_min(0))
-    total = level.classes.shape[0]
-    anywhere = (u * total).long().clamp_max(total - 1)
-    flat = torch.where(level.missing[classes], anywhere, level.class_order[pos.clamp_max(total - 1)]).int()
-    w = level.shape[1]
-    return (flat // w).view(shape), (flat % w).view(shape)
-
-
-_NO_OFFSET = -(2**31)
-_DIRECTIONS = ((0, 1), (1, 0), (0, -1), (-1, 0))
-
-
-def _shifted(field: torch.Tensor, dy: int, dx: int, fill: int) -> torch.Tensor:
-    """field[p + (dy, dx)] for every p, ``fill`` where that leaves the region."""
-    out = torch.full_like(field, fill)
-    h, w = field.shape
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[ys, xs] = field[yd, xd]
-    return out
-
-
-def _search_radii(shape, rounds_scale: float = 1.0) -> list[int]:
-    radius = max(shape) * rounds_scale
-    radii = []
-    while radius >= 1:
-        radii.append(int(radius))
-        radius /= 2
-    return radii
-
-
-# -------------------------------------------------------------------- voting
-def _vote(level: _SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.Tensor,
-          target_classes: torch.Tensor, radius: int, within_class: bool = True) -> torch.Tensor:
-    """Average of the source pixels the patches covering each pixel put there.
-
-    ``fy``/``fx``/``inside`` cover the tile with a halo of ``radius`` on every side
-    (``inside`` is False where the halo leaves the image); ``target_classes`` is
-    the tile's (h, w) layout. Only contributions of the target's class count;
-    pixels without any take their own match's pixel.
-    """
-    h, w = target_classes.shape
-    src_h, src_w = level.shape
-    channels = level.pixels.shape[0]
-    total = torch.zeros(channels, h * w, device=fy.device)
-    weight = torch.zeros(h * w, device=fy.device)
-    wanted = target_classes.flatten().to(level.classes.dtype)
-    allow_any = level.missing[target_classes.flatten().long()]
-    centre = None
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            # Neighbour q = p - (dy, dx) matched source position f(q); its patch puts
-            # f(q) + (dy, dx) at p.
-            ys = slice(radius - dy, radius - dy + h)
-            xs = slice(radius - dx, radius - dx + w)
-            sy = (fy[ys, xs] + dy).clamp_(0, src_h - 1)
-            sx = (fx[ys, xs] + dx).clamp_(0, src_w - 1)
-            flat = (sy * src_w + sx).flatten()
-            if dy == 0 and dx == 0:
-                centre = flat
-            ok = inside[ys, xs].flatten()
-            if within_class:
-                ok &= (level.classes.index_select(0, flat) == wanted) | allow_any
-            ok = ok.float()
-            total.addcmul_(level.pixels.index_select(1, flat), ok[None])
-            weight += ok
-    empty = weight == 0
-    result = total.div_(weight.clamp_min_(1.0)[None])
-    if bool(empty.any()):
-        result[:, empty] = level.pixels.index_select(1, centre[empty])
-    return result.view(channels, h, w)
-
-
-def _vote_level(level: _SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
-                fx: torch.Tensor, radius: int, within_class: bool, tile: int) -> torch.Tensor:
-    """The level's image rebuilt from its field, tile by tile; away from ``free``
-    pixels (all on the identity) it is the source itself."""
-    h, w = level.shape
-    out = level.pixels.view(-1, h, w).clone()
-    for tile_box in _tiles((h, w), tile):
-        box = bounding_box(free, radius, tile_box)
-        if box is None:
-            continue
-        y0, y1, x0, x1 = box
-        ry = _crop(fy[None], y0, y1, x0, x1, radius)[0]
-        rx = _crop(fx[None], y0, y1, x0, x1, radius)[0]
-        rows = torch.arange(y0 - radius, y1 + radius, device=fy.device)
-        cols = torch.arange(x0 - radius, x1 + radius, device=fy.device)
-        inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None]
-        out[:, y0:y1, x0:x1] = _vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius, within_class)
-    return out
-
-
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     if radius <= 0:
         return mask
@@ -1030,9 +634,6 @@ def _grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
             torch.arange(shape[1], device=device, dtype=torch.int32)[None])
 
 
-#: Added to the cost of a candidate that carries a fringe its pixel must avoid:
-#: more than any patch distance, less than a wrong class (infinite).
-_FRINGE_PENALTY = 1e4
 #: Largest colour step (network units, [-1, 1]) that evening out seams corrects.
 _SEAM_STEP_LIMIT = 0.25
 #: Level-0 pixels past a removed object's outline where the generator's output
@@ -1074,7 +675,7 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
     landed = level.classes.index_select(0, (fy * w + fx).flatten()).view(h, w).long()
     wrong = (landed != target0) & ~level.missing[target0]
     if bool(wrong.any()):
-        ry, rx = _random_of_class(level, target0.flatten(), generator, (h, w))
+        ry, rx = random_of_class(level, target0.flatten(), generator, (h, w))
         fy = torch.where(wrong, ry, fy)
         fx = torch.where(wrong, rx, fx)
     coherent = ~wrong
@@ -1089,7 +690,7 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
     return fy, fx, coherent
 
 
-def _host_layouts(level: _SourceLevel, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _host_layouts(level: SourceLevel, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Level 0's source and target class maps (int64) and where they differ, as
     numpy: one copy from the device for the helpers that work on the CPU (moved,
     scaled and edge-relative copies; scipy labelling and distance transforms)."""
@@ -1098,7 +699,7 @@ def _host_layouts(level: _SourceLevel, target: torch.Tensor) -> tuple[np.ndarray
     return source, target, source != target
 
 
-def _scaled_query(level: _SourceLevel, host: tuple[np.ndarray, np.ndarray, np.ndarray]):
+def _scaled_query(level: SourceLevel, host: tuple[np.ndarray, np.ndarray, np.ndarray]):
     """The level-0 pixels of target regions that enlarge a source region
     (``scaled_components``; None when there are none) and that region stretched
     over them, sampled bilinearly (C, h, w): their query. Only the query: started
@@ -1149,7 +750,7 @@ def _edge_profile_field(host: tuple[np.ndarray, np.ndarray, np.ndarray], changed
     return fy, fx, found
 
 
-def _edge_pieces_beside(level: _SourceLevel, pieces: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+def _edge_pieces_beside(level: SourceLevel, pieces: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
                         reach: int) -> torch.Tensor:
     """(h, w) bool: the pixels that copy a source pixel within ``reach`` (level-0
     pixels) of another class, outside ``pieces``, in the pieces of copied pixels
@@ -1367,52 +968,6 @@ def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
     offsets = F.interpolate(offsets[None], size=(new_h, new_w), mode="nearest")[0].round().int()
     new_ys, new_xs = _grid((new_h, new_w), fy.device)
     return (new_ys + offsets[0]).clamp_(0, new_h - 1), (new_xs + offsets[1]).clamp_(0, new_w - 1)
-
-
-def _match_level(level: _SourceLevel, keys: torch.Tensor, query_image: torch.Tensor, target: torch.Tensor,
-                 free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, rounds: int, wide: bool,
-                 config: RefinementConfig, generator: torch.Generator, num_classes: int,
-                 depth_needed: torch.Tensor | None = None,
-                 fringes_avoided: torch.Tensor | None = None) -> None:
-    """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
-    ``depth_needed``: (h, w) how deep inside its class each pixel's match must be;
-    ``fringes_avoided``: (h, w) bit sets of the classes it must have none of nearby.
-
-    ``wide``: search the whole source (long jumps, random search from half the
-    image size down); otherwise only refine locally around the current field.
-    """
-    h, w = level.shape
-    jumps = (8, 4, 2, 1) if wide else (1,)
-    radii = _search_radii((h, w), 0.5) if wide else [4, 2, 1]
-    halo = sum(jumps) * rounds
-    patch_values = level.features.patch_size ** 2 * level.pixels.shape[0]
-    # All four neighbours on other offsets cost like an RMS difference of coherence_weight.
-    coherence_cost = config.coherence_weight ** 2 * patch_values / 4
-    target_interior = rim_free(target, config.edge_margin) if level.interior is not None else None
-    for tile in _tiles((h, w), config.tile):
-        box = bounding_box(free, 0, tile)
-        if box is None:
-            continue
-        y0, y1, x0, x1 = box
-        top, bottom = max(0, y0 - halo), min(h, y1 + halo)
-        left, right = max(0, x0 - halo), min(w, x1 + halo)
-        region_target = target[top:bottom, left:right]
-        query = _region_features(level.features, query_image, target, num_classes, top, bottom, left, right)
-        changed = None
-        if level.interior is not None:
-            # Changed pixels, and pixels whose target neighbourhood is one class
-            # (the rim of a removed object, left in the source, is no longer a rim).
-            region_source = level.classes.view(h, w)[top:bottom, left:right]
-            changed = (region_source.long() != region_target.long()) | target_interior[top:bottom, left:right]
-            changed = changed.flatten()
-        region_depth = None if depth_needed is None else depth_needed[top:bottom, left:right].flatten()
-        region_avoid = None if fringes_avoided is None else fringes_avoided[top:bottom, left:right].flatten()
-        matcher = _Matcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
-                           coherence_cost, free[top:bottom, left:right], changed, region_depth, region_avoid)
-        ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
-        matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=config.sampled_candidates if wide else 0)
-        fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]
-        fx[y0:y1, x0:x1] = rx[y0 - top:y1 - top, x0 - left:x1 - left]
 
 
 def start_shape(full_shape, config: RefinementConfig) -> tuple[int, int]:

@@ -1,0 +1,75 @@
+"""An image rebuilt from a nearest-neighbour field by voting.
+
+Each pixel averages the source pixels that the matched patches covering it
+put there (over a window of ``radius``), counting, where asked, only those of
+the target's class at the pixel; done in tiles, so memory is O(tile). Used by
+``refinement`` at every level.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .layout_tensors import bounding_box
+from .patch_features import SourceLevel, crop_with_border, tiles
+
+
+def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.Tensor,
+         target_classes: torch.Tensor, radius: int, within_class: bool = True) -> torch.Tensor:
+    """Average of the source pixels the patches covering each pixel put there.
+
+    ``fy``/``fx``/``inside`` cover the tile with a halo of ``radius`` on every side
+    (``inside`` is False where the halo leaves the image); ``target_classes`` is
+    the tile's (h, w) layout. Only contributions of the target's class count;
+    pixels without any take their own match's pixel.
+    """
+    h, w = target_classes.shape
+    src_h, src_w = level.shape
+    channels = level.pixels.shape[0]
+    total = torch.zeros(channels, h * w, device=fy.device)
+    weight = torch.zeros(h * w, device=fy.device)
+    wanted = target_classes.flatten().to(level.classes.dtype)
+    allow_any = level.missing[target_classes.flatten().long()]
+    centre = None
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            # Neighbour q = p - (dy, dx) matched source position f(q); its patch puts
+            # f(q) + (dy, dx) at p.
+            ys = slice(radius - dy, radius - dy + h)
+            xs = slice(radius - dx, radius - dx + w)
+            sy = (fy[ys, xs] + dy).clamp_(0, src_h - 1)
+            sx = (fx[ys, xs] + dx).clamp_(0, src_w - 1)
+            flat = (sy * src_w + sx).flatten()
+            if dy == 0 and dx == 0:
+                centre = flat
+            ok = inside[ys, xs].flatten()
+            if within_class:
+                ok &= (level.classes.index_select(0, flat) == wanted) | allow_any
+            ok = ok.float()
+            total.addcmul_(level.pixels.index_select(1, flat), ok[None])
+            weight += ok
+    empty = weight == 0
+    result = total.div_(weight.clamp_min_(1.0)[None])
+    if bool(empty.any()):
+        result[:, empty] = level.pixels.index_select(1, centre[empty])
+    return result.view(channels, h, w)
+
+
+def vote_level(level: SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
+                fx: torch.Tensor, radius: int, within_class: bool, tile: int) -> torch.Tensor:
+    """The level's image rebuilt from its field, tile by tile; away from ``free``
+    pixels (all on the identity) it is the source itself."""
+    h, w = level.shape
+    out = level.pixels.view(-1, h, w).clone()
+    for tile_box in tiles((h, w), tile):
+        box = bounding_box(free, radius, tile_box)
+        if box is None:
+            continue
+        y0, y1, x0, x1 = box
+        ry = crop_with_border(fy[None], y0, y1, x0, x1, radius)[0]
+        rx = crop_with_border(fx[None], y0, y1, x0, x1, radius)[0]
+        rows = torch.arange(y0 - radius, y1 + radius, device=fy.device)
+        cols = torch.arange(x0 - radius, x1 + radius, device=fy.device)
+        inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None]
+        out[:, y0:y1, x0:x1] = vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius, within_class)
+    return out
