@@ -463,89 +463,8 @@ class SourcePyramid:
                     fringes_avoided = _enlarge(avoid0, level.shape).masked_fill(~free, 0)
                     fringes_avoided &= self.visible_fringes[target.long()]
             if first:
-                vacated = guided = None
-                if guide is not None or fringes_avoided is not None:
-                    vacated = _vacated(target, changed, num_classes)
-                if guide is not None and config.guided_regions:
-                    # Where the query will be the generator's output: not where an object
-                    # left, whose ghost it keeps (the query there is the copy itself).
-                    guided = (guide[0], ~vacated)
-                fy, fx, coherent = _initial_field(self, target, generator, guided)
-                host0 = None  # the layouts, copied once for the CPU helpers below
-                if config.move_regions or config.scale_regions or config.edge_reach > 0:
-                    host0 = _host_layouts(level, target)
-                moved0 = None
-                if config.move_regions:
-                    moved0, moved_y, moved_x = _moved_copies(host0, target.device)
-                    if moved0 is not None:
-                        fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
-                        coherent |= moved0
-                        free |= moved0  # (free0 too) the whole region is copied, kept pixels too
-                scaled0 = None
-                if config.scale_regions:
-                    scaled0, stretched = _scaled_query(level, host0)
-                    if scaled0 is not None:
-                        free |= scaled0  # (free0 too) the whole region is rebuilt, kept pixels too
-                if config.edge_reach > 0:
-                    # Not a moved region's pixels: their copy carries the object's own rim.
-                    fy, fx, profiles0 = _edge_profile_field(host0, changed,
-                                                            free if moved0 is None else free & ~moved0,
-                                                            fy, fx, config.edge_reach)
-                    if profiles0 is not None:
-                        coherent |= profiles0
-                # The source copied along the initial field (smooth where that is random):
-                # the query without a guide, and with one where an object left and its
-                # surroundings close over the gap (and a few pixels around, where the
-                # generator also draws edges): the generator's output keeps a ghost of
-                # what was removed there.
-                copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
-                query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
-                copies = query
-                if vacated is not None:
-                    vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
-                if guide is not None:
-                    guide0 = guide[0].float()
-                    if depth_needed is not None:
-                        # Not from vacated pixels: the generator's ghost is there.
-                        guide0 = _without_old_outlines(guide0, depth_needed > 0, target, ~vacated)
-                    # (A moved edge's profile copies only start the match where the
-                    # query is the generator's: queried as copied, the changed pixels
-                    # of a moved blob matched worse, patch distance 0.045 against 0.03.)
-                    query = torch.where(vacated, query, guide0)
-                if scaled0 is not None:
-                    query = torch.where(scaled0, stretched, query)
-                if depth_needed is not None:
-                    # Copies that must come from deep inside their class query a smooth
-                    # fill as well: a vacated pixel's query is its copy, which by an
-                    # erased eye is its own source pixel, the eyelid's dark line (and
-                    # matched from deep skin, that line came back as a grey outline).
-                    # Filled from the pixels that are no copy of a vacated area (the
-                    # area's own copy may come from a darker part of the class). Without
-                    # a guide every query is a copy.
-                    smoothed, known = depth_needed > 0, None
-                    if guide is not None:
-                        smoothed, known = smoothed & vacated, ~vacated
-                    if profiles0 is not None:
-                        smoothed &= ~profiles0
-                    query = _without_old_outlines(query, smoothed, target, known)
-                if fringes_avoided is not None:
-                    # Pixels that must lose a fringe and would query it (their own source
-                    # pixel, or the one an object's leaving copied them from) query their
-                    # class around them instead. Not the generator's new objects: a sky
-                    # hole in foliage would query its rim, tinted by the leaves; nor
-                    # vacated pixels copied from elsewhere: a field erased to sky
-                    # would query a smooth guess instead of real sky.
-                    # (Within twice the reach: ``near_wide0``.)
-                    copied_from = (fy * level.shape[1] + fx).flatten().long()
-                    from_fringe = (self.near_wide0.flatten().index_select(0, copied_from).view(level.shape)
-                                   & fringes_avoided) != 0
-                    refill = from_fringe & (vacated | ~changed)
-                    if profiles0 is not None:
-                        refill &= ~profiles0
-                    query = _without_old_outlines(query, refill, target)
-                if moved0 is not None:
-                    query = torch.where(moved0, copies, query)  # the object itself, whole
-                del copies
+                fy, fx, query, profiles0 = self._start_level0(level, target, changed, free, guide,
+                                                              depth_needed, fringes_avoided, generator)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = _upsample_field(fy, fx, level.shape)
@@ -593,6 +512,100 @@ class SourcePyramid:
                     progress(work_done / work_total)
             del query
         return output[None]
+
+    def _start_level0(self, level: SourceLevel, target: torch.Tensor, changed: torch.Tensor,
+                      free: torch.Tensor, guide: torch.Tensor | None, depth_needed: torch.Tensor | None,
+                      fringes_avoided: torch.Tensor | None, generator: torch.Generator):
+        """Level 0's starting field and query: ``(fy, fx, query, profiles0)``, with
+        ``profiles0`` the pixels that copy a moved edge's profile (or None).
+
+        Adds to ``free`` (in place) the regions rebuilt whole (moved or scaled up,
+        their kept pixels too)."""
+        config, num_classes = self.config, self.num_classes
+        profiles0 = None
+        vacated = guided = None
+        if guide is not None or fringes_avoided is not None:
+            vacated = _vacated(target, changed, num_classes)
+        if guide is not None and config.guided_regions:
+            # Where the query will be the generator's output: not where an object
+            # left, whose ghost it keeps (the query there is the copy itself).
+            guided = (guide[0], ~vacated)
+        fy, fx, coherent = _initial_field(self, target, generator, guided)
+        host0 = None  # the layouts, copied once for the CPU helpers below
+        if config.move_regions or config.scale_regions or config.edge_reach > 0:
+            host0 = _host_layouts(level, target)
+        moved0 = None
+        if config.move_regions:
+            moved0, moved_y, moved_x = _moved_copies(host0, target.device)
+            if moved0 is not None:
+                fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
+                coherent |= moved0
+                free |= moved0  # (free0 too) the whole region is copied, kept pixels too
+        scaled0 = None
+        if config.scale_regions:
+            scaled0, stretched = _scaled_query(level, host0)
+            if scaled0 is not None:
+                free |= scaled0  # (free0 too) the whole region is rebuilt, kept pixels too
+        if config.edge_reach > 0:
+            # Not a moved region's pixels: their copy carries the object's own rim.
+            fy, fx, profiles0 = _edge_profile_field(host0, changed,
+                                                    free if moved0 is None else free & ~moved0,
+                                                    fy, fx, config.edge_reach)
+            if profiles0 is not None:
+                coherent |= profiles0
+        # The source copied along the initial field (smooth where that is random):
+        # the query without a guide, and with one where an object left and its
+        # surroundings close over the gap (and a few pixels around, where the
+        # generator also draws edges): the generator's output keeps a ghost of
+        # what was removed there.
+        copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
+        query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
+        copies = query
+        if vacated is not None:
+            vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
+        if guide is not None:
+            guide0 = guide[0].float()
+            if depth_needed is not None:
+                # Not from vacated pixels: the generator's ghost is there.
+                guide0 = _without_old_outlines(guide0, depth_needed > 0, target, ~vacated)
+            # (A moved edge's profile copies only start the match where the
+            # query is the generator's: queried as copied, the changed pixels
+            # of a moved blob matched worse, patch distance 0.045 against 0.03.)
+            query = torch.where(vacated, query, guide0)
+        if scaled0 is not None:
+            query = torch.where(scaled0, stretched, query)
+        if depth_needed is not None:
+            # Copies that must come from deep inside their class query a smooth
+            # fill as well: a vacated pixel's query is its copy, which by an
+            # erased eye is its own source pixel, the eyelid's dark line (and
+            # matched from deep skin, that line came back as a grey outline).
+            # Filled from the pixels that are no copy of a vacated area (the
+            # area's own copy may come from a darker part of the class). Without
+            # a guide every query is a copy.
+            smoothed, known = depth_needed > 0, None
+            if guide is not None:
+                smoothed, known = smoothed & vacated, ~vacated
+            if profiles0 is not None:
+                smoothed &= ~profiles0
+            query = _without_old_outlines(query, smoothed, target, known)
+        if fringes_avoided is not None:
+            # Pixels that must lose a fringe and would query it (their own source
+            # pixel, or the one an object's leaving copied them from) query their
+            # class around them instead. Not the generator's new objects: a sky
+            # hole in foliage would query its rim, tinted by the leaves; nor
+            # vacated pixels copied from elsewhere: a field erased to sky
+            # would query a smooth guess instead of real sky.
+            # (Within twice the reach: ``near_wide0``.)
+            copied_from = (fy * level.shape[1] + fx).flatten().long()
+            from_fringe = (self.near_wide0.flatten().index_select(0, copied_from).view(level.shape)
+                           & fringes_avoided) != 0
+            refill = from_fringe & (vacated | ~changed)
+            if profiles0 is not None:
+                refill &= ~profiles0
+            query = _without_old_outlines(query, refill, target)
+        if moved0 is not None:
+            query = torch.where(moved0, copies, query)  # the object itself, whole
+        return fy, fx, query, profiles0
 
     def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
