@@ -62,10 +62,12 @@ class FeatureSpace:
     @classmethod
     def fit(cls, image: torch.Tensor, num_classes: int, *, patch_size: int, feature_dims: int,
             label_dims: int, label_weight: float, centre_label_weight: float) -> FeatureSpace:
-        """The feature space of ``image`` ((C, H, W)): its patches' first ``feature_dims``
-        principal components, and the layout's class shares (projected down to
-        ``label_dims`` channels when there are more classes) weighted as
-        ``RefinementConfig``'s ``label_weight`` and ``centre_label_weight`` say."""
+        """The feature space of ``image`` ((C, H, W)): the first ``feature_dims``
+        principal components of its ``patch_size`` x ``patch_size`` patches, and the
+        layout's class shares over the patch and over its 3 x 3 centre (projected
+        down to ``label_dims`` channels when there are more classes), scaled so that
+        a full class swap costs like an RMS intensity difference of ``label_weight``
+        (the patch's shares) plus ``centre_label_weight`` (the centre's)."""
         p = patch_size
         channels, h, w = image.shape
         count = max(1, (h - p + 1) * (w - p + 1))

@@ -271,7 +271,8 @@ def match_level(level: SourceLevel, keys: torch.Tensor, query_image: torch.Tenso
         region_depth = None if depth_needed is None else depth_needed[top:bottom, left:right].flatten()
         region_avoid = None if fringes_avoided is None else fringes_avoided[top:bottom, left:right].flatten()
         matcher = PatchMatcher(level, keys, query, region_target.flatten(), generator, region_target.shape,
-                           coherence_cost, free[top:bottom, left:right], changed, region_depth, region_avoid)
+                               coherence_cost, free[top:bottom, left:right], changed, region_depth,
+                               region_avoid)
         ry, rx = fy[top:bottom, left:right].clone(), fx[top:bottom, left:right].clone()
         matcher.run(ry, rx, rounds, jumps, radii, sampled_candidates=sampled_candidates if wide else 0)
         fy[y0:y1, x0:x1] = ry[y0 - top:y1 - top, x0 - left:x1 - left]

@@ -56,7 +56,7 @@ def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.T
 
 
 def vote_level(level: SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
-                fx: torch.Tensor, radius: int, within_class: bool, tile: int) -> torch.Tensor:
+               fx: torch.Tensor, radius: int, within_class: bool, tile: int) -> torch.Tensor:
     """The level's image rebuilt from its field, tile by tile; away from ``free``
     pixels (all on the identity) it is the source itself."""
     h, w = level.shape

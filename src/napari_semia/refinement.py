@@ -423,7 +423,7 @@ class SourcePyramid:
 
         output = None
         fy = fx = free0 = None
-        profiles0 = None  # level-0 pixels that carry a moved edge's profile
+        profiles0 = None  # level-0 pixels that carry a moved edge's profile (set at level 0)
         correction = None  # seam fusion's change at the level below
         passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
                   * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
@@ -519,8 +519,9 @@ class SourcePyramid:
         """Level 0's starting field and query: ``(fy, fx, query, profiles0)``, with
         ``profiles0`` the pixels that copy a moved edge's profile (or None).
 
-        Adds to ``free`` (in place) the regions rebuilt whole (moved or scaled up,
-        their kept pixels too)."""
+        Adds to ``free`` in place (the caller's level-0 band ``free0``, which finer
+        levels enlarge, is the same tensor) the regions rebuilt whole: moved or
+        scaled up, their kept pixels too."""
         config, num_classes = self.config, self.num_classes
         profiles0 = None
         vacated = guided = None
@@ -540,12 +541,12 @@ class SourcePyramid:
             if moved0 is not None:
                 fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
                 coherent |= moved0
-                free |= moved0  # (free0 too) the whole region is copied, kept pixels too
+                free |= moved0  # (in place) the whole region is copied, kept pixels too
         scaled0 = None
         if config.scale_regions:
             scaled0, stretched = _scaled_query(level, host0)
             if scaled0 is not None:
-                free |= scaled0  # (free0 too) the whole region is rebuilt, kept pixels too
+                free |= scaled0  # (in place) the whole region is rebuilt, kept pixels too
         if config.edge_reach > 0:
             # Not a moved region's pixels: their copy carries the object's own rim.
             fy, fx, profiles0 = _edge_profile_field(host0, changed,
