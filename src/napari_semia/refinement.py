@@ -636,8 +636,11 @@ class SourcePyramid:
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """A new (h, w) bool mask: ``mask`` grown by ``radius`` (square window)."""
     if radius <= 0:
-        return mask
+        # A copy: the level-0 band is grown in place, and with identity_margin 0
+        # it would otherwise grow the changed mask too.
+        return mask.clone()
     grown = F.max_pool2d(mask[None, None].float(), (2 * radius + 1, 1), stride=1, padding=(radius, 0))
     return F.max_pool2d(grown, (1, 2 * radius + 1), stride=1, padding=(0, radius))[0, 0] > 0
 
