@@ -171,6 +171,17 @@ def test_colour_far_from_the_palette_is_named():
         codec.encode(target)
 
 
+def test_a_photo_given_as_the_target_is_named_a_photo_not_a_list_of_its_colours():
+    layout = two_region_layout()
+    codec, _ = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
+    rng = np.random.default_rng(0)
+    photo = ndi.zoom(rng.integers(0, 256, (8, 12, 3)), (layout.shape[0] / 8, layout.shape[1] / 12, 1),
+                     order=0).astype(np.uint8)
+    with pytest.raises(SemiaInputError, match="looks like a photo") as error:
+        codec.encode(photo)
+    assert "match none" not in str(error.value) and str(GREEN) in str(error.value)
+
+
 @pytest.mark.parametrize("source", [np.array([[0, 5], [9, 5]]), "colour"])
 def test_dict_round_trip_through_json(source):
     if isinstance(source, str):

@@ -328,8 +328,16 @@ class LabelCodec:
         to_palette, distance = to_palette[0], distance[0]
         far = distance > MAX_COLOUR_DISTANCE
         if far.any():
-            names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
             known = ", ".join(_format_colour(c) for c in self.palette)
+            evidence = photo_evidence(rgb)
+            if evidence is not None:
+                # A list of a photo's first colours tells the user nothing.
+                raise SemiaInputError(
+                    f"The target is an RGB image that looks like a photo rather than a "
+                    f"colour-coded label map: {evidence}. Paint the target in the source "
+                    f"labels' colours {known} (or as a label map of their ids)."
+                )
+            names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
             raise SemiaInputError(
                 f"The target uses colour(s) {names} that match none of the source's "
                 f"label colours {known}."
