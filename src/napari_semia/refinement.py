@@ -304,6 +304,20 @@ def _resize_image(image: torch.Tensor, shape) -> torch.Tensor:
 
 
 # ------------------------------------------------------------- source side
+@dataclass
+class _Level0Rules:
+    """What level 0 decides, from the edit at the working size, for every level:
+    judged once and enlarged to each finer level, so that every level follows
+    one decision (and none pays for it at its own size)."""
+
+    free: torch.Tensor | None
+    """(h, w) bool: the pixels within ``identity_margin`` of a change (None: all)."""
+    required_depth: torch.Tensor | None
+    """(h, w) uint8: how deep inside its class each pixel's copy must be (None: no rule)."""
+    fringes_avoided: torch.Tensor | None
+    """(h, w) bit sets of the classes whose fringe each pixel must not carry (None: no rule)."""
+
+
 class SourcePyramid:
     """Everything the refinement needs from one source, per level; built once per
     source (and level-0 size), then :meth:`refine` serves any number of targets.
@@ -422,7 +436,7 @@ class SourcePyramid:
             generator = torch.Generator(device=self.device).manual_seed(config.seed)
 
         output = None
-        fy = fx = free0 = None
+        fy = fx = rules0 = None
         profiles0 = None  # level-0 pixels that carry a moved edge's profile (set at level 0)
         correction = None  # seam fusion's change at the level below
         passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
@@ -432,36 +446,9 @@ class SourcePyramid:
             first = number == 0
             target = resize_labels(target_full, level.shape, num_classes)
             changed = level.classes.view(level.shape) != target
-            if config.identity_margin is None:
-                free = torch.ones_like(changed)
-            elif first:
-                free = free0 = _dilate(changed, config.identity_margin)
-            else:
-                # The level-0 band, plus changes too thin to show at level 0.
-                free = _enlarge(free0, level.shape)
-                free |= _dilate(changed, level.features.patch_size // 2 + 1)
-            depth_needed = None
-            if config.outline_reach > 0:
-                if first:
-                    required0 = required_depth(self.depth0, target, config.outline_reach, level.class_depth,
-                                               self.plain)
-                    required0 = required0 if bool(required0.any()) else None
-                if required0 is not None:
-                    # Never deeper than the class has pixels at this level (a thin class
-                    # drawn where level 0 saw the class around it).
-                    depth_needed = torch.minimum(torch.where(free, _enlarge(required0, level.shape), 0),
-                                                 level.class_depth[target.long()])
-            fringes_avoided = None
-            if self.near0 is not None:
-                if first:
-                    avoid0 = fringes_to_avoid(self.near0, level.classes.view(level.shape), target,
-                                              config.fringe_reach, num_classes, self.visible_fringes)
-                    avoid0 = avoid0 if bool(avoid0.any()) else None
-                if avoid0 is not None:
-                    # Only what the pixel's class at this level can avoid (a thin class
-                    # drawn where level 0 saw the class around it).
-                    fringes_avoided = _enlarge(avoid0, level.shape).masked_fill(~free, 0)
-                    fringes_avoided &= self.visible_fringes[target.long()]
+            if first:
+                rules0 = self._level0_rules(level, target, changed)
+            free, depth_needed, fringes_avoided = self._rules_at(level, target, changed, rules0, first)
             if first:
                 fy, fx, query, profiles0 = self._start_level0(level, target, changed, free, guide,
                                                               depth_needed, fringes_avoided, generator)
@@ -512,6 +499,50 @@ class SourcePyramid:
                     progress(work_done / work_total)
             del query
         return output[None]
+
+    def _level0_rules(self, level: SourceLevel, target: torch.Tensor,
+                      changed: torch.Tensor) -> _Level0Rules:
+        """What level 0 decides for every level (see :class:`_Level0Rules`)."""
+        config = self.config
+        free = None if config.identity_margin is None else _dilate(changed, config.identity_margin)
+        required = None
+        if config.outline_reach > 0:
+            required = required_depth(self.depth0, target, config.outline_reach, level.class_depth,
+                                      self.plain)
+            required = required if bool(required.any()) else None
+        avoided = None
+        if self.near0 is not None:
+            avoided = fringes_to_avoid(self.near0, level.classes.view(level.shape), target,
+                                       config.fringe_reach, self.num_classes, self.visible_fringes)
+            avoided = avoided if bool(avoided.any()) else None
+        return _Level0Rules(free, required, avoided)
+
+    def _rules_at(self, level: SourceLevel, target: torch.Tensor, changed: torch.Tensor,
+                  rules0: _Level0Rules, first: bool):
+        """``(free, depth_needed, fringes_avoided)`` at ``level``: which pixels are
+        matched, how deep inside its class each one's match must be, and which
+        classes' fringes it must not carry (the last two None when nothing asks)."""
+        if rules0.free is None:
+            free = torch.ones_like(changed)
+        elif first:
+            free = rules0.free  # the same tensor: level 0's start grows it in place
+        else:
+            # The level-0 band, plus changes too thin to show at level 0.
+            free = _enlarge(rules0.free, level.shape)
+            free |= _dilate(changed, level.features.patch_size // 2 + 1)
+        depth_needed = None
+        if rules0.required_depth is not None:
+            # Never deeper than the class has pixels at this level (a thin class
+            # drawn where level 0 saw the class around it).
+            depth_needed = torch.minimum(torch.where(free, _enlarge(rules0.required_depth, level.shape), 0),
+                                         level.class_depth[target.long()])
+        fringes_avoided = None
+        if rules0.fringes_avoided is not None:
+            # Only what the pixel's class at this level can avoid (a thin class
+            # drawn where level 0 saw the class around it).
+            fringes_avoided = _enlarge(rules0.fringes_avoided, level.shape).masked_fill(~free, 0)
+            fringes_avoided &= self.visible_fringes[target.long()]
+        return free, depth_needed, fringes_avoided
 
     def _start_level0(self, level: SourceLevel, target: torch.Tensor, changed: torch.Tensor,
                       free: torch.Tensor, guide: torch.Tensor | None, depth_needed: torch.Tensor | None,
