@@ -309,6 +309,26 @@ def test_a_new_run_stopped_before_its_first_step_keeps_the_model(trained, qtbot,
     assert "before its first step" in widget.state.message
 
 
+def test_a_first_run_stopped_before_its_first_step_makes_no_model(viewer_widget, qtbot, monkeypatch):
+    # Found by a new user: Stop while 'Preparing the training data' adopted an
+    # untrained model (Save enabled, Continue ticked, a blob of colour as the result).
+    from napari_semia.trainer import SemiaTrainer
+
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    real_run = SemiaTrainer.run
+
+    def stopped_at_once(self):
+        self.stop()
+        yield from real_run(self)
+
+    monkeypatch.setattr(SemiaTrainer, "run", stopped_at_once)
+    train(qtbot, widget, steps=50)
+    assert widget.model is None and not widget.state.has_model and not widget.state.model_unsaved
+    assert "no model yet" in widget.state.message
+    assert not widget.settings.continue_training
+
+
 def test_live_with_an_unknown_id_reports_once_until_the_target_changes(trained, qtbot, messages):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)

@@ -284,10 +284,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # full (a first user saw the pop-up cut them short).
             self.state.message = f"Training failed: {reason} The model (if any) is kept."
             return
-        if result.steps_done == 0 and result.model.steps_done == 0 and self.model is not None:
-            # A new model stopped before its first step is no model: keep the one there was.
-            self.state.message = ("Training stopped before its first step: the model there was is kept. "
-                                  + describe_model(self.model))
+        if result.model is None or result.model.steps_done == 0:
+            # A new model stopped before its first step is no model: keep the one there
+            # was, or none (an untrained generator draws blobs of colour, and Save and
+            # Continue would offer it as a model).
+            kept = ("the model there was is kept. " + describe_model(self.model) if self.model is not None
+                    else "there is no model yet; press Train to start again.")
+            self.state.message = f"Training stopped before its first step: {kept}"
             return
         self.set_model(result.model, unsaved=True)
         self.state.finish_training(result.steps_done, result.total_steps, result.model.steps_done,
