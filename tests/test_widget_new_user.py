@@ -195,6 +195,18 @@ def test_after_training_the_result_shows_unobstructed(trained, qtbot):
     assert "Training finished" in widget.progress.label.text()
 
 
+def test_showing_the_hidden_target_with_its_eye_clears_the_hidden_note(trained):
+    # Found by a new user: the eye icon showed the target, the status line still said hidden.
+    viewer, widget = trained
+    target = viewer.layers[TARGET]
+    assert not target.visible and "hidden" in widget.progress.label.text()
+    target.visible = True  # what the layer list's eye icon does
+    assert "hidden" not in widget.progress.label.text()
+    assert "Training finished" in widget.progress.label.text()
+    target.visible = False  # the user's own choice now: no note comes back
+    assert "hidden" not in widget.progress.label.text()
+
+
 def test_live_shows_the_target_again(trained):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)
@@ -340,9 +352,15 @@ def test_live_with_an_unknown_id_reports_once_until_the_target_changes(trained, 
         qtbot.wait(400)
         wait_for_synthesis(qtbot, widget)
     assert len(messages) == 1 and "unknown id" in messages[0][1]
+    # In full on the status line too (the pop-up cut it short; found by a new user).
+    status = widget.progress.label.text()
+    assert status.startswith("Not synthesized:") and messages[0][1] in status
     target.data = moved(viewer.layers[LABELS].data)  # fixed
     qtbot.wait(400)
     wait_for_synthesis(qtbot, widget)
+    # Synthesized again: the status line says what it said before the error.
+    assert "Not synthesized" not in widget.progress.label.text()
+    assert "Training finished" in widget.progress.label.text()
     target.paint((2, 2), 7)  # broken again: said again
     qtbot.wait(400)
     wait_for_synthesis(qtbot, widget)

@@ -82,6 +82,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # (image, labels) digests its source side was built from.
         self._labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
         self._shown_synthesis_error: str | None = None  # shown once until something changes
+        # The status line while it shows a synthesis error, and what it said before.
+        self._error_status: str | None = None
+        self._status_before_error = ""
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
         self._writing_output = False  # selection changes made by write_output are not the user's
@@ -386,10 +389,25 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if message != self._shown_synthesis_error:
             self._shown_synthesis_error = message
             notify.error(message)
+        if self.state.training:
+            return  # the status line is the training's
+        # In full on the status line too, as training errors are: a first user saw
+        # the pop-up cut it short and the status line still say 'Synthesize'.
+        if self.state.message != self._error_status:
+            self._status_before_error = self.state.message
+        self._error_status = f"Not synthesized: {message} The output keeps its last result."
+        self.state.message = self._error_status
+
+    def _clear_synthesis_error_status(self) -> None:
+        """A synthesis went through: the status line says what it said before the error."""
+        if self._error_status is not None and self.state.message == self._error_status:
+            self.state.message = self._status_before_error
+        self._error_status = None
 
     def _on_synthesized(self, result) -> None:
         """The fast result, then (replacing it) the full-resolution one."""
         self._shown_synthesis_error = None
+        self._clear_synthesis_error_status()
         self._show(result.job.destination, result.image)
         if result.final:
             self.state.synthesis_fraction = 0.0
@@ -435,13 +453,27 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         target.visible = False
         self._hidden_target = target
+        # Shown again with its eye icon: the status line must not still say it is hidden.
+        target.events.visible.connect(self._on_hidden_target_visible)
         self.viewer.layers.selection.active = outputs[0]
         self._hidden_note = (f" '{target.name}' is hidden so the result shows; select it (or turn "
                              "on Live) to paint again.")
         self.state.message += self._hidden_note
 
-    def _show_target(self) -> None:
+    def _on_hidden_target_visible(self, event=None) -> None:
+        layer = self._hidden_target
+        if layer is not None and layer.visible:
+            self._show_target()
+
+    def _forget_hidden_target(self):
+        """No target is hidden any more (returns the one that was, or None)."""
         layer, self._hidden_target = self._hidden_target, None
+        if layer is not None:
+            layer.events.visible.disconnect(self._on_hidden_target_visible)
+        return layer
+
+    def _show_target(self) -> None:
+        layer = self._forget_hidden_target()
         if layer is not None and layer in self.viewer.layers:
             layer.visible = True
         # The status line no longer says it is hidden (a first user saw that stay).
@@ -502,7 +534,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_layer_removed(self, event) -> None:
         layer = event.value
         if layer is self._hidden_target:
-            self._hidden_target = None
+            self._forget_hidden_target()
         spec = self._training_output
         trainer = self.trainer_runner.trainer
         if spec is not None and trainer is not None and layer is spec.target:
@@ -679,6 +711,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except RuntimeError:  # Qt already deleted the timer (application exit)
             pass
         self._edit_watcher.watch(None)
+        self._forget_hidden_target()
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
