@@ -87,6 +87,32 @@ def test_one_layer_as_both_source_labels_and_target_is_refused(viewer_widget, me
     assert not widget.trainer_runner.running
 
 
+def test_a_label_map_opened_as_an_image_gets_a_hint_to_convert_it(viewer_widget, messages):
+    # Found by a new user: viewer.open() of a PNG of ids makes an Image layer; the
+    # labels picker (rightly) does not offer it, and nothing said what to do.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(64, rgb=False)
+    viewer.add_image(image, name=SOURCE)
+    viewer.add_image(labels.astype(np.uint8), name="labels.png")
+    widget.pickers.image.set_layer(viewer.layers[SOURCE])
+    widget.train()
+    assert messages[-1][0] == "error" and "Choose the source labels" in messages[-1][1]
+    assert "'labels.png'" in messages[-1][1] and "Convert to Labels" in messages[-1][1]
+    widget.new_target_from_source()
+    assert "'labels.png'" in messages[-1][1] and "Convert to Labels" in messages[-1][1]
+    # Converted, it is offered and used.
+    viewer.add_labels(viewer.layers["labels.png"].data, name=LABELS)
+    del viewer.layers["labels.png"]
+    assert LABELS in picker_names(widget.pickers.labels)
+    # Another image of many values is no label map: no hint.
+    del viewer.layers[LABELS]
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    viewer.add_image(noise, name="other photo")
+    widget.pickers.image.set_layer(viewer.layers[SOURCE])
+    widget.train()
+    assert "Choose the source labels" in messages[-1][1] and "Convert to Labels" not in messages[-1][1]
+
+
 def test_a_photo_is_not_offered_or_accepted_as_a_label_map(viewer_widget, qtbot, messages):
     from skimage import data
     from skimage.transform import resize

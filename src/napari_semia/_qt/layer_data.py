@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SemiaInputError
-from .layer_pickers import ChannelGroup
+from .layer_pickers import ChannelGroup, opened_as_image_hint
 
 
 def _spatial_ndim(layer) -> int:
@@ -101,7 +101,8 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
     if image_layer is None:
         raise SemiaInputError("Choose a source image layer (Layers > Source image).")
     if labels_layer is None:
-        raise SemiaInputError("Choose the source labels: a Labels layer of the source image.")
+        raise SemiaInputError("Choose the source labels: a Labels layer of the source image."
+                              + opened_as_image_hint(viewer.layers, image_layer))
     if labels_layer is target_layer:
         raise SemiaInputError(
             f"'{labels_layer.name}' is chosen as both the source labels and the target. The source "

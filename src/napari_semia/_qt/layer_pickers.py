@@ -84,6 +84,43 @@ def is_label_like(layer: Layer) -> bool:
     return (isinstance(layer, Labels) and not is_output(layer)) or is_colour_label_image(layer)
 
 
+#: A plain Image layer of at most this many distinct integer values may be a label
+#: map that napari opened as an image (a PNG or TIFF of class ids).
+MAX_LABEL_VALUES = 64
+#: Longest side of the grid such a layer is judged on (every k-th pixel).
+_SAMPLE_SIDE = 256
+
+
+def label_maps_opened_as_images(layers, source=None) -> list[Layer]:
+    """Plain Image layers, other than the ``source`` image (a layer or channel group),
+    whose values are a few integers: most likely label maps that napari opened as
+    images, which the pickers do not offer as labels."""
+    excluded = source.layers if isinstance(source, ChannelGroup) else (source,)
+    found = []
+    for layer in layers:
+        if not isinstance(layer, Image) or layer.rgb or is_output(layer) or layer.multiscale:
+            continue
+        if any(layer is other for other in excluded):
+            continue
+        if not np.issubdtype(layer.data.dtype, np.integer):
+            continue
+        grid = tuple(slice(None, None, max(1, side // _SAMPLE_SIDE)) for side in layer.data.shape)
+        sample = np.asarray(layer.data[grid])
+        if len(np.unique(sample)) <= MAX_LABEL_VALUES:
+            found.append(layer)
+    return found
+
+
+def opened_as_image_hint(layers, source=None) -> str:
+    """A sentence for a missing labels choice when an Image layer looks like the label map."""
+    candidates = label_maps_opened_as_images(layers, source)
+    if not candidates:
+        return ""
+    return (f" '{candidates[0].name}' holds only a few integer values: if it is the label map, "
+            "napari opened it as an image; right-click it in the layer list and choose "
+            "'Convert to Labels'.")
+
+
 def looks_like_target(layer: Layer) -> bool:
     return bool(layer.metadata.get(TARGET_KEY)) or "target" in layer.name.lower()
 

@@ -32,7 +32,14 @@ from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import displayed_plane, output_plane, training_planes
-from .layer_pickers import OUTPUT_KEY, ChannelGroup, LayerPickers, channel_groups, shown_as_one_image
+from .layer_pickers import (
+    OUTPUT_KEY,
+    ChannelGroup,
+    LayerPickers,
+    channel_groups,
+    opened_as_image_hint,
+    shown_as_one_image,
+)
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, describe_model, suggested_file_name
@@ -177,7 +184,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def new_target_from_source(self) -> None:
         source = self.labels_layer
         if source is None:
-            notify.error("Choose the source labels first: the new target starts as a copy of them.")
+            notify.error("Choose the source labels first: the new target starts as a copy of them."
+                         + opened_as_image_hint(self.viewer.layers, self.source_layer))
             return
         try:
             self.pickers.target.set_layer(copy_as_target(self.viewer, source))
