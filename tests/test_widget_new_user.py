@@ -289,6 +289,13 @@ def test_continuing_on_another_image_says_so(trained, qtbot, messages):
     viewer.layers[SOURCE].data = viewer.layers[SOURCE].data[::-1].copy()
     train(qtbot, widget, steps=1)
     assert any(kind == "info" and "another image" in text for kind, text in messages)
+    # Labels of another size: only the error, not a note that it continues first.
+    messages.clear()
+    labels = viewer.layers[LABELS]
+    labels.data = labels.data[:-8, :-8].copy()
+    widget.train()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    assert [kind for kind, _ in messages] == ["error"] and "shape" in messages[0][1]
 
 
 def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path, monkeypatch):
