@@ -56,6 +56,29 @@ def test_stop_from_another_thread_ends_promptly_and_keeps_model(scene, moved_tar
     assert trainer.model.synthesize(moved_target).shape == image.shape
 
 
+def test_stopped_before_the_first_step_gives_no_preview(scene, moved_target):
+    # Found by a new user: Stop while preparing showed the untrained generator's
+    # blobs of colour as the result.
+    image, labels = scene
+    trainer = SemiaTrainer(image, labels, TINY, device="cpu", preview_target=moved_target, preview_every=3)
+    trainer.stop()
+    updates = run(trainer)
+    assert len(updates) == 1 and updates[0].finished and updates[0].stopped and updates[0].step == 0
+    assert updates[0].preview is None
+    # A model that has trained does preview when stopped before a new step.
+    resumed = SemiaTrainer(image, labels, TINY, device="cpu", preview_target=moved_target, preview_every=3,
+                           resume=_trained_model(image, labels))
+    resumed.stop()
+    final = run(resumed)[-1]
+    assert final.stopped and final.preview is not None and final.preview.shape == image.shape
+
+
+def _trained_model(image, labels):
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=2), device="cpu")
+    run(trainer)
+    return trainer.model
+
+
 def test_resume_continues_from_model(scene):
     image, labels = scene
     first = SemiaTrainer(image, labels, TINY, device="cpu")

@@ -372,6 +372,8 @@ def test_a_first_run_stopped_before_its_first_step_makes_no_model(viewer_widget,
     assert widget.model is None and not widget.state.has_model and not widget.state.model_unsaved
     assert "no model yet" in widget.state.message
     assert not widget.settings.continue_training
+    # ... and no output layer of the untrained generator's blobs of colour.
+    assert output_layers(viewer) == []
 
 
 def test_live_with_an_unknown_id_reports_once_until_the_target_changes(trained, qtbot, messages):

@@ -311,7 +311,9 @@ class SemiaTrainer:
         yield TrainingProgress(
             step=self.step, total_steps=total, losses=dict(self.last_losses),
             elapsed_s=time.perf_counter() - start, eta_s=0.0,
-            preview=self.preview() if self.preview_every else None,
+            # Not from a generator that never trained (stopped before its first step):
+            # it draws blobs of colour, and the widget would show them as a result.
+            preview=self.preview() if self.preview_every and self.steps_before + self.step > 0 else None,
             finished=True, stopped=stopped, device=str(self.device), resolution=self.fine.shape,
             diverged=diverged,
         )
