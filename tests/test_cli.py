@@ -58,6 +58,24 @@ def trained(tmp_path_factory):
     return folder, paths, model_path
 
 
+def test_training_stopped_before_its_first_step_saves_no_model(tmp_path, monkeypatch, capsys):
+    from napari_semia.trainer import SemiaTrainer
+
+    paths = write_case(tmp_path)
+    original_run = SemiaTrainer.run
+
+    def stopped_at_once(self):
+        self.stop()
+        yield from original_run(self)
+
+    monkeypatch.setattr(SemiaTrainer, "run", stopped_at_once)
+    model_path = tmp_path / "model.semia"
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(model_path),
+                     "--steps", "50", "--size", str(SIZE), "--device", "cpu"])
+    assert code == cli.EXIT_INTERRUPTED and not model_path.exists()
+    assert "no model was saved" in capsys.readouterr().err
+
+
 def test_interrupted_training_saves_the_model_so_far(trained):
     from napari_semia.model import SemiaModel
 

@@ -232,6 +232,10 @@ def _cmd_train(args) -> int:
 
         resume = SemiaModel.load(args.resume, device=args.device)
     model = _train(image, labels, config, args.device, resume=resume)
+    if model.steps_done == 0:
+        # Stopped before its first step: an untrained generator is no model to keep.
+        print("Stopped before the first step; no model was saved.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
