@@ -296,6 +296,8 @@ def test_continuing_on_another_image_says_so(trained, qtbot, messages):
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
     assert [kind for kind, _ in messages] == ["error"] and "shape" in messages[0][1]
+    # The progress bar shows the model that is kept, not the failed run's step 0.
+    assert widget.state.step == widget.state.total_steps == widget.model.steps_done > 0
 
 
 def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path, monkeypatch):
@@ -352,6 +354,7 @@ def test_a_new_run_stopped_before_its_first_step_keeps_the_model(trained, qtbot,
     train(qtbot, widget, steps=50)
     assert widget.model is model and widget.state.model_unsaved
     assert "before its first step" in widget.state.message
+    assert widget.state.step == widget.state.total_steps == model.steps_done > 0
 
 
 def test_a_first_run_stopped_before_its_first_step_makes_no_model(viewer_widget, qtbot, monkeypatch):

@@ -129,10 +129,15 @@ class WidgetState:
             self.message += (f" With {model_steps} steps the result is a preview: train longer "
                              "(e.g. the 'default' preset) for the final quality.")
 
-    def model_opened(self, steps: int, how: str) -> None:
-        """A model came from a file or the checkpoint cache rather than from training here."""
+    def show_kept_model(self, steps: int) -> None:
+        """A run that failed or stopped before its first step: the progress bar shows
+        the model that is kept, not the run's step 0."""
         self.step = self.total_steps = steps
         self.elapsed_s = self.eta_s = 0.0
+
+    def model_opened(self, steps: int, how: str) -> None:
+        """A model came from a file or the checkpoint cache rather than from training here."""
+        self.show_kept_model(steps)
         self.message = (f"{how} a model trained for {steps} steps. Synthesize, edit the target "
                         "with Live on, or press Train to continue training it.")
 

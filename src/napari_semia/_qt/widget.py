@@ -296,6 +296,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # Input errors are written for the user: the status line keeps them in
             # full (a first user saw the pop-up cut them short).
             self.state.message = f"Training failed: {reason} The model (if any) is kept."
+            if self.model is not None:
+                self.state.show_kept_model(self.model.steps_done)
             return
         if result.model is None or result.model.steps_done == 0:
             # A new model stopped before its first step is no model: keep the one there
@@ -304,6 +306,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             kept = ("the model there was is kept. " + describe_model(self.model) if self.model is not None
                     else "there is no model yet; press Train to start again.")
             self.state.message = f"Training stopped before its first step: {kept}"
+            if self.model is not None:
+                self.state.show_kept_model(self.model.steps_done)
             return
         self.set_model(result.model, unsaved=True)
         self.state.finish_training(result.steps_done, result.total_steps, result.model.steps_done,
