@@ -98,6 +98,40 @@ def test_synthesize_writes_one_image_per_target(trained, capsys):
     assert "moved.png" in capsys.readouterr().out
 
 
+def test_targets_with_one_file_name_are_all_written(trained, tmp_path):
+    # Found by a new user: a/target.png and b/target.png were both written as
+    # out/target.png, the second over the first.
+    _, paths, model_path = trained
+    for folder, case in (("a", "moved"), ("b", "same")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "target.png").write_bytes(paths[case].read_bytes())
+    out = tmp_path / "out"
+    code = cli.main(["synthesize", str(model_path), str(tmp_path / "a" / "target.png"),
+                     str(tmp_path / "b" / "target.png"), "-o", str(out), "--device", "cpu", "--preview"])
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["target.png", "target_2.png"]
+    assert not np.array_equal(read_image_file(out / "target.png"), read_image_file(out / "target_2.png"))
+
+
+@pytest.mark.parametrize("command", ["train", "synthesize", "from-labels", "demo"])
+def test_an_output_path_that_is_a_file_is_refused_before_any_work(trained, tmp_path, monkeypatch, capsys,
+                                                                  command):
+    # Found by a new user: a traceback (FileExistsError), for train only after the
+    # training, so the trained model was lost.
+    _, paths, model_path = trained
+    monkeypatch.setattr(cli, "_train", lambda *a, **k: pytest.fail("trained before checking the output"))
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    image, labels, target = str(paths["image"]), str(paths["labels"]), str(paths["moved"])
+    argv = {
+        "train": ["train", image, labels, "-o", str(blocker / "m.semia")],
+        "synthesize": ["synthesize", str(model_path), target, "-o", str(blocker)],
+        "from-labels": ["from-labels", image, labels, target, "-o", str(blocker)],
+        "demo": ["demo", "--out", str(blocker / "demo")],
+    }[command]
+    assert cli.main(argv) == cli.EXIT_INPUT_ERROR
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
 def test_synthesize_writes_full_resolution_and_the_preview_on_request(trained):
     from napari_semia.model import SemiaModel
 

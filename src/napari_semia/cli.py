@@ -221,8 +221,13 @@ def _train(image, labels, config, device, resume=None):
 
 
 def _cmd_train(args) -> int:
-    from .io import read_image_file, read_label_file
+    from .io import check_writable_folder, read_image_file, read_label_file
 
+    output = Path(args.output)
+    if output.is_dir():
+        raise SemiaInputError(f"The model path {output} is a folder: give a file name, e.g. "
+                              f"{output / 'model.semia'}.")
+    check_writable_folder(output.parent)  # before training, not after it
     image = read_image_file(args.image)
     labels = read_label_file(args.labels)
     config = _config_from_args(args)
@@ -236,7 +241,6 @@ def _cmd_train(args) -> int:
         # Stopped before its first step: an untrained generator is no model to keep.
         print("Stopped before the first step; no model was saved.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
     print(f"Saved model to {output}")
@@ -244,10 +248,11 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_synthesize(args) -> int:
-    from .io import image_suffix, read_label_file, write_image_file
+    from .io import check_writable_folder, image_suffix, read_label_file, write_image_file
     from .model import SemiaModel
     from .validation import validate_target
 
+    check_writable_folder(args.output_dir)
     model = SemiaModel.load(args.model, device=args.device)
     # Check every target first, so a bad one fails before any work is done.
     targets = [(Path(path), read_label_file(path)) for path in args.targets]
@@ -260,18 +265,33 @@ def _cmd_synthesize(args) -> int:
         print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
               "source: writing upsampled results (train again for full resolution).")
     out_dir = Path(args.output_dir)
-    for path, target in targets:
+    for (_, target), name in zip(targets, _output_stems(path for path, _ in targets)):
         result = model.synthesize(target, refine=not args.preview)
-        written = write_image_file(out_dir / (path.stem + image_suffix(result)), result)
+        written = write_image_file(out_dir / (name + image_suffix(result)), result)
         print(f"Wrote {written}")
     return 0
 
 
+def _output_stems(paths) -> list[str]:
+    """The targets' file stems, made unique (``a/target.png`` and ``b/target.png`` ->
+    ``target``, ``target_2``): one output folder holds every result."""
+    stems, seen = [], set()
+    for path in paths:
+        stem, number = path.stem, 1
+        while stem in seen:
+            number += 1
+            stem = f"{path.stem}_{number}"
+        seen.add(stem)
+        stems.append(stem)
+    return stems
+
+
 def _cmd_from_labels(args) -> int:
-    from .io import image_suffix, read_image_file, read_label_file, write_image_file
+    from .io import check_writable_folder, image_suffix, read_image_file, read_label_file, write_image_file
     from .labels_only import LabelsOnlySynthesizer
     from .validation import validate_target
 
+    check_writable_folder(args.output_dir)
     synthesizer = LabelsOnlySynthesizer(read_image_file(args.image), read_label_file(args.labels),
                                         device=args.device)
     synthesizer.prepare()
@@ -282,9 +302,9 @@ def _cmd_from_labels(args) -> int:
         except SemiaInputError as error:
             raise SemiaInputError(f"{path.name}: {error}") from None
     out_dir = Path(args.output_dir)
-    for path, target in targets:
+    for (_, target), name in zip(targets, _output_stems(path for path, _ in targets)):
         result = synthesizer.synthesize(target)
-        written = write_image_file(out_dir / (path.stem + image_suffix(result)), result)
+        written = write_image_file(out_dir / (name + image_suffix(result)), result)
         print(f"Wrote {written}")
     return 0
 
@@ -328,12 +348,13 @@ def _cmd_demo_gui(case) -> int:
 
 def _cmd_demo(args) -> int:
     from .figures import montage
-    from .io import write_image_file
+    from .io import check_writable_folder, write_image_file
     from .samples import load_sample
 
     case = load_sample(args.sample)
     if args.gui:
         return _cmd_demo_gui(case)
+    check_writable_folder(args.out)  # before training, not after it
     print(case.description)
     model = _train(case.image, case.labels, _config_from_args(args), args.device)
     result = model.synthesize(case.target)

@@ -68,6 +68,7 @@ from .dataset_worker import (
     write_atomically,
 )
 from .errors import SemiaInputError
+from .io import check_writable_folder
 from .layout_sampler import LayoutSamplerSettings
 
 MANIFEST = "manifest.csv"
@@ -190,7 +191,7 @@ class DatasetJob:
             source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
-        _check_writable(out_dir)
+        check_writable_folder(out_dir)
         shared = SharedInputs(
             model_key=model_key,
             model_bytes=None,
@@ -617,20 +618,6 @@ def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}{PARTIAL_MARKER}{os.getpid()}")
     temporary.write_text(text)
     os.replace(temporary, path)
-
-
-def _check_writable(out_dir: Path) -> None:
-    """The output folder, or the nearest folder above it that exists, must be writable."""
-    existing = out_dir
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise SemiaInputError(f"The output path {existing} is a file, not a folder.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SemiaInputError(
-            f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
 
 
 def _image_suffix(model) -> str:

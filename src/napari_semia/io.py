@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +65,29 @@ def image_suffix(image: np.ndarray) -> str:
     return ".tif"
 
 
+def check_writable_folder(out_dir) -> None:
+    """Raise SemiaInputError unless ``out_dir``, or the nearest folder above it that
+    exists, is a writable folder: checked before any work, so that no result (or a
+    trained model) is lost at the end to a path that is a file."""
+    out_dir = Path(out_dir)
+    existing = out_dir
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise SemiaInputError(f"The output path {existing} is a file, not a folder.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SemiaInputError(
+            f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
+
+
 def write_image_file(path, image) -> Path:
     """Write ``image`` to ``path``; TIFF for ``.tif``/``.tiff`` paths, else via imageio."""
     path = Path(path)
     image = np.asarray(image)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
             import tifffile
 
