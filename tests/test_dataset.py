@@ -183,6 +183,14 @@ def test_cli_generates(rgb_model, tmp_path, capsys):
     assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["sampler"]["elastic_strength"] == 0
 
 
+def test_cli_warns_when_no_object_can_move(rgb_model, tmp_path, capsys):
+    model_path, _, labels = rgb_model
+    background = ",".join(str(i) for i in np.unique(labels))  # every class background: nothing moves
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--background", background], capsys)
+    assert code == 0, err
+    assert "warning: No object can move" in err
+
+
 @pytest.mark.parametrize("problem", ["wrong size", "unknown id"])
 def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     model_path, _, labels = rgb_model

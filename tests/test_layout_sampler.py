@@ -36,6 +36,23 @@ def test_default_background_is_the_largest_class():
     assert sampler.instances == 6
 
 
+def test_a_source_whose_objects_cannot_move_is_named():
+    # Found by a new user: the coffee sample's cup, saucer and shadow are one region
+    # over half the image; half the generated pairs were the source, unnoticed.
+    assert LayoutSampler(cells_scene()).unchanging_note() is None
+    big = np.full((64, 64), BACKGROUND, np.int32)
+    big[10:50, 10:50] = CELL  # 39 % of the image: scenery
+    sampler = LayoutSampler(big, LayoutSamplerSettings(object_ids=(CELL,)))
+    assert sampler.instances == 1 and sampler.movable == 0
+    note = sampler.unchanging_note()
+    assert "No object can move" in note and "20%" in note and "elastic warp" in note
+    # An object cut by the edge stays too, unless border objects may move.
+    edge = np.full((64, 64), BACKGROUND, np.int32)
+    edge[20:30, 0:8] = ROCK
+    assert LayoutSampler(edge).movable == 0
+    assert LayoutSampler(edge, LayoutSamplerSettings(move_border_objects=True)).movable == 1
+
+
 def test_ids_stay_valid_and_dtype_is_integer():
     source = cells_scene()
     sampler = LayoutSampler(source, LayoutSamplerSettings(elastic_strength=0.05, elastic_probability=1.0))

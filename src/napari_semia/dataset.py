@@ -40,6 +40,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -98,6 +99,8 @@ class GenerationProgress:
     latest: PairResult | None = None
     message: str = ""
     """Why the latest pair failed, or a status line ('Starting 2 local workers')."""
+    warning: bool = False
+    """``message`` is a warning about the whole run (e.g. no object can move)."""
     finished: bool = False
     stopped: bool = False
 
@@ -136,6 +139,8 @@ class DatasetJob:
     model_bytes: bytes = field(repr=False)
     done_rows: dict[int, dict] = field(default_factory=dict)
     summary: GenerationSummary | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Said once when the run starts (before its first pair)."""
 
     # ---------------------------------------------------------------- prepare
     @classmethod
@@ -205,9 +210,13 @@ class DatasetJob:
             label_suffix=".png" if label_dtype(model.codec.class_ids).kind == "u" else ".tif",
             torch_threads=None,
         )
+        warnings = []
         if given is None:
             tasks = [PairTask(index) for index in range(count)]
-            layout_sampler_for(shared, model)  # checks the object / background choice now
+            # Checks the object / background choice now.
+            note = layout_sampler_for(shared, model).unchanging_note()
+            if note is not None:
+                warnings.append(note)
         else:
             tasks = [PairTask(i, layout, name) for i, (name, layout) in enumerate(given[:count])]
         settings_record = {
@@ -225,7 +234,7 @@ class DatasetJob:
         job = cls(
             out_dir=out_dir, count=count, shared=shared, tasks=tasks, settings_record=settings_record,
             scheduler=scheduler, workers=int(workers), gather=bool(gather), retries=int(retries),
-            model_bytes=model_bytes,
+            model_bytes=model_bytes, warnings=warnings,
         )
         job._check_earlier_run()
         return job
@@ -276,15 +285,18 @@ class DatasetJob:
         stopped = False
         retried: dict[int, list[str]] = {}
 
-        def progress(latest=None, message="", finished=False):
+        def progress(latest=None, message="", finished=False, warning=False):
             remaining = self.count - len(rows) - len(failures)
             return GenerationProgress(
                 done=len(rows), total=self.count, skipped=skipped, failed=len(failures),
                 elapsed_s=time.monotonic() - started, eta_s=rate.eta(remaining), latest=latest,
-                message=message, finished=finished, stopped=stopped,
+                message=message, warning=warning, finished=finished, stopped=stopped,
             )
 
         try:
+            if todo:
+                for note in self.warnings:
+                    yield progress(message=note, warning=True)
             yield progress(message=executor.description if todo else "Nothing to do: every pair exists.")
             if todo:
                 executor.connect()  # before anything is written: an unreachable scheduler leaves no trace
@@ -349,7 +361,9 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
     with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar) as bar:
         for update in job.run():
             bar.n = update.done + update.failed
-            if update.message:
+            if update.warning:
+                bar.write(f"warning: {update.message}", file=sys.stderr)
+            elif update.message:
                 bar.write(update.message)
             bar.refresh()
     return job.summary

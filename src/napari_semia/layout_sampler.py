@@ -251,6 +251,26 @@ class LayoutSampler:
         return len(self._instances)
 
     @property
+    def movable(self) -> int:
+        """Instances a layout may move, drop or duplicate: not scenery (too large),
+        and not cut by the image's edge unless ``move_border_objects``."""
+        return sum(not inst.scenery and (self.settings.move_border_objects or not inst.touches_border)
+                   for inst in self._instances)
+
+    def unchanging_note(self) -> str | None:
+        """A sentence when no instance can change, so that every layout is the
+        source's (warped at most), else None."""
+        if self.movable:
+            return None
+        warp = " with at most the elastic warp" if self.settings.elastic_strength > 0 else ""
+        found = (f"the {self.instances} object region(s) found are too large (over "
+                 f"{self.settings.max_object_fraction:.0%} of the image) or cut by its edge"
+                 if self.instances else "no object region was found")
+        return (f"No object can move: {found}, so every pair has the source's layout{warp}. Choose "
+                f"fewer or smaller object classes (touching objects of the chosen classes count as one "
+                f"region).")
+
+    @property
     def source_labels(self) -> np.ndarray:
         return self.codec.decode(self._index)
 

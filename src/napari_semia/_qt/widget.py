@@ -595,6 +595,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.dataset_runner.start(request)
 
     def _on_dataset_progress(self, progress) -> None:
+        if progress.warning:
+            notify.warning(progress.message)
+            return
         self.state.dataset_done, self.state.dataset_total = progress.done, progress.total
         if progress.message:
             self.state.dataset_message = progress.message
