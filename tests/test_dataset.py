@@ -140,7 +140,7 @@ def test_stop_then_rerun_completes(rgb_model, tmp_path):
 def test_other_settings_in_the_same_folder_are_refused(rgb_model, tmp_path):
     model_path, _, _ = rgb_model
     generate(model_path, tmp_path / "ds", count=1, seed=1, progress_bar=False)
-    with pytest.raises(SemiaInputError, match=r"other settings .*seed"):
+    with pytest.raises(SemiaInputError, match=r"other settings \(another seed\)"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=2)
 
 

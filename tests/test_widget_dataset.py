@@ -56,6 +56,15 @@ def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tm
     wait_for_dataset(qtbot, widget)
     assert len(load_manifest(folder)) == made + 2
     assert f"{made} already there" in widget.dataset.label.text()
+    # The folder in full, wherever napari runs from (the default one is relative).
+    assert str(folder.resolve()) in widget.state.dataset_message
+    # Stopped before any pair of a new set: no claim of layers that are not there.
+    widget.dataset_settings.folder = str(tmp_path / "new set")
+    widget.generate_dataset()
+    widget.dataset.stop_button.click()
+    wait_for_dataset(qtbot, widget)
+    assert widget.state.dataset_message.startswith("Stopped: 0 pairs")  # stopped before its first pair
+    assert "open as layers" not in widget.state.dataset_message
 
 
 def test_dataset_problems_are_one_message_each(trained, qtbot, tmp_path, messages):

@@ -84,6 +84,14 @@ _QUEUE_PER_THREAD = 2
 _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
 
+#: How the settings recorded in dataset.json are named to the user.
+_SETTING_NAMES = {
+    "model_sha256": "model", "class_ids": "set of classes", "palette": "label palette", "seed": "seed",
+    "full_resolution": "image size (full or working)", "image_shape": "image size",
+    "layouts": "set of layouts", "source_labels": "source label map", "sampler": "layout sampler setting",
+}
+
+
 @dataclass(frozen=True)
 class GenerationProgress:
     """One update of a running job (one per finished or failed pair)."""
@@ -249,9 +257,10 @@ class DatasetJob:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
             different = sorted(k for k in self.settings_record if earlier.get(k) != self.settings_record[k])
             if different:
+                names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
                 raise SemiaInputError(
-                    f"{self.out_dir} holds a dataset made with other settings ({', '.join(different)} "
-                    f"differ). Choose another output folder, or delete that one to start again."
+                    f"{self.out_dir} holds a dataset made with other settings (another {names}). "
+                    f"Choose another output folder, or delete that one to start again."
                 )
         elif any((self.out_dir / name).exists() for name in (IMAGES_DIR, LABELS_DIR, MANIFEST)):
             raise SemiaInputError(

@@ -13,6 +13,7 @@ training, straight to the trainer's preview target; otherwise a
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 from napari.layers import Image
@@ -614,10 +615,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         summary = outcome.summary
         failed = f", {len(summary.failures)} failed" if summary.failures else ""
         how = "Stopped" if summary.stopped else "Done"
+        shown = f" The first {len(outcome.images)} are open as layers." if outcome.images else ""
         self.state.dataset_message = (
             f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
-            f"in {format_duration(summary.elapsed_s)}; {summary.out_dir}. The first "
-            f"{len(outcome.images)} are open as layers.")
+            f"in {format_duration(summary.elapsed_s)}; {Path(summary.out_dir).resolve()}.{shown}")
         if summary.failures:
             notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
         self._show_dataset_pairs(outcome)
