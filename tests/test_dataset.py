@@ -123,6 +123,19 @@ def test_resume_makes_only_missing_pairs(rgb_model, tmp_path):
     assert generate(model_path, out, count=5, seed=1, progress_bar=False).written == 0
 
 
+def test_a_smaller_count_keeps_the_pairs_already_made(rgb_model, tmp_path):
+    # Found by a new user: --count 6, then --count 3 cut the manifest to 3 rows
+    # but left 6 pairs; --count 6 again remade 3 of them.
+    model_path, _, _ = rgb_model
+    out = tmp_path / "ds"
+    generate(model_path, out, count=3, seed=1, progress_bar=False)
+    summary = generate(model_path, out, count=2, seed=1, progress_bar=False)
+    assert (summary.skipped, summary.written) == (2, 0)
+    assert [row["index"] for row in load_manifest(out)] == [0, 1, 2]
+    summary = generate(model_path, out, count=3, seed=1, progress_bar=False)
+    assert (summary.skipped, summary.written) == (3, 0)
+
+
 def test_stop_then_rerun_completes(rgb_model, tmp_path):
     model_path, _, _ = rgb_model
     job = DatasetJob.prepare(model_path, tmp_path / "ds", count=6)

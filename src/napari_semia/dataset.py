@@ -146,6 +146,9 @@ class DatasetJob:
     retries: int
     model_bytes: bytes = field(repr=False)
     done_rows: dict[int, dict] = field(default_factory=dict)
+    beyond_rows: dict[int, dict] = field(default_factory=dict)
+    """Complete pairs of an earlier, larger run past ``count``: kept in the manifest
+    (their files stay), neither made nor counted."""
     summary: GenerationSummary | None = None
     warnings: list[str] = field(default_factory=list)
     """Said once when the run starts (before its first pair)."""
@@ -268,11 +271,11 @@ class DatasetJob:
                 f"'napari-semia generate'; choose an empty or new output folder."
             )
         rows = _read_manifest(self.out_dir / MANIFEST)
-        for task in self.tasks:
-            row = rows.get(task.index)
-            image_file, labels_file = self.shared.file_names(task.index)
-            if row and (self.out_dir / image_file).is_file() and (self.out_dir / labels_file).is_file():
-                self.done_rows[task.index] = row
+        asked = {task.index for task in self.tasks}
+        for index, row in rows.items():
+            image_file, labels_file = self.shared.file_names(index)
+            if (self.out_dir / image_file).is_file() and (self.out_dir / labels_file).is_file():
+                (self.done_rows if index in asked else self.beyond_rows)[index] = row
 
     # -------------------------------------------------------------------- run
     def run(self, stop_event: threading.Event | None = None) -> Iterator[GenerationProgress]:
@@ -289,7 +292,7 @@ class DatasetJob:
         rows = dict(self.done_rows)
         failures: dict[int, str] = {}
         executor = self._executor()
-        manifest = _Manifest(self.out_dir / MANIFEST, rows)
+        manifest = _Manifest(self.out_dir / MANIFEST, rows, self.beyond_rows)
         rate = _Rate()
         stopped = False
         retried: dict[int, list[str]] = {}
@@ -569,9 +572,11 @@ class _Manifest:
     """manifest.csv: rows appended as pairs finish (so an interrupted run keeps
     them), rewritten in index order when the run ends."""
 
-    def __init__(self, path: Path, rows: dict[int, dict]) -> None:
+    def __init__(self, path: Path, rows: dict[int, dict], beyond: dict[int, dict] | None = None) -> None:
         self.path = path
         self.rows = rows
+        # An earlier run's pairs past this run's count: the manifest keeps listing them.
+        self.beyond = beyond or {}
         self.file = None
         self.writer = None
 
@@ -597,8 +602,9 @@ class _Manifest:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for index in sorted(self.rows):
-            writer.writerow(self.rows[index])
+        rows = {**self.beyond, **self.rows}
+        for index in sorted(rows):
+            writer.writerow(rows[index])
         _write_text_atomically(self.path, buffer.getvalue())
 
 
