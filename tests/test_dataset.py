@@ -218,6 +218,16 @@ def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     assert not (tmp_path / "ds").exists()
 
 
+def test_cli_names_a_missing_layout_folder_and_source_labels_of_another_size(rgb_model, tmp_path, capsys):
+    model_path, _, labels = rgb_model
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--layouts", tmp_path / "nothere"], capsys)
+    assert code == 2 and "do not exist" in err
+    small = write_image_file(tmp_path / "small.png", labels[:30])
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--labels", small], capsys)
+    assert code == 2 and "source labels to sample layouts from have shape (30, 40)" in err
+    assert "target" not in err
+
+
 def test_cli_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
     fake = tmp_path / "model.semia"
     fake.write_text("not a model")

@@ -203,7 +203,8 @@ class DatasetJob:
         if source_labels is not None:
             from .validation import validate_target
 
-            source_index = validate_target(source_labels, model.source_shape, model.codec)
+            source_index = validate_target(source_labels, model.source_shape, model.codec,
+                                           what="source labels to sample layouts from")
             source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
@@ -681,7 +682,8 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
         elif path.is_file():
             named = _stack_layers(path.name, _read_stack(path), model)
         else:
-            raise SemiaInputError(f"The layouts {path} are neither a folder nor a file.")
+            what = "do not exist" if not path.exists() else "are neither a folder nor a file"
+            raise SemiaInputError(f"The layouts {path} {what}.")
     else:
         array = layouts if isinstance(layouts, np.ndarray) else None
         if array is not None and array.ndim >= 3 and not _is_single_map(array, model):

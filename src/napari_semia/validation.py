@@ -127,14 +127,18 @@ def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
     return f"{tuple(array.shape)} (H x W = {hw[0]} x {hw[1]})"
 
 
-def validate_target(target, source_shape_hw, codec: LabelCodec) -> np.ndarray:
-    """Check a target label map against the source; returns its class indices."""
-    target = as_array(target, "target labels")
-    target_hw = _label_shape_hw(target, "target labels")
+def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels") -> np.ndarray:
+    """Check a target label map against the source; returns its class indices.
+    ``what`` names the map in messages (another full-size map of the source's
+    classes is checked the same way)."""
+    target = as_array(target, what)
+    target_hw = _label_shape_hw(target, what)
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
+        advice = "paint the target at the source's shape" if what == "target labels" else \
+            "give them at the source's shape"
         raise SemiaInputError(
-            f"The target labels have shape {_shape_text(target, target_hw)}, but the source "
-            f"was {source_hw[0]} x {source_hw[1]}; paint the target at the source's shape."
+            f"The {what} have shape {_shape_text(target, target_hw)}, but the source "
+            f"was {source_hw[0]} x {source_hw[1]}; {advice}."
         )
     return codec.encode(target)
