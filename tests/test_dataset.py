@@ -255,6 +255,16 @@ def test_cli_unreachable_scheduler_is_a_quick_clear_error(rgb_model, tmp_path, c
     assert not (tmp_path / "ds").exists()
 
 
+def test_cli_malformed_scheduler_address_is_said_at_once(rgb_model, tmp_path, capsys):
+    # Found by a new user: 'notanaddress' took 11 s and ended in an ignored-exception traceback.
+    model_path, _, _ = rgb_model
+    started = time.monotonic()
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--scheduler", "notanaddress"],
+                        capsys)
+    assert code == 2 and "notanaddress is not a Dask scheduler address" in err
+    assert "Traceback" not in err and time.monotonic() - started < 5
+
+
 # ------------------------------------------------------------------ Dask
 def _wait_for(condition, what: str, processes) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -460,6 +460,15 @@ class _DaskExecutor:
             )
             self.client = Client(self.cluster, set_as_default=False)
             return
+        from distributed.comm.addressing import parse_address, parse_host_port
+
+        try:  # a malformed address is said at once: Client would fail, then hang 10 s closing
+            scheme, location = parse_address(self.scheduler)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(location)
+        except ValueError as error:
+            raise SemiaInputError(f"{self.scheduler} is not a Dask scheduler address ({error}); give "
+                                  "host:port or tcp://host:port, e.g. tcp://127.0.0.1:8786.") from None
         try:
             self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
