@@ -76,6 +76,8 @@ def test_dataset_problems_are_one_message_each(trained, qtbot, tmp_path, message
     wait_for_dataset(qtbot, widget)
     assert messages[-1][0] == "error" and "is a file, not a folder" in messages[-1][1]
     assert widget.state.phase.value == "idle"
+    assert str(blocker) in widget.state.dataset_message  # in full on the section's line too
+    assert not widget.dataset.bar.isVisibleTo(widget.dataset)  # no 'pair 0 / N' left behind
     widget.dataset_settings.folder = str(tmp_path / "ok")
     widget.dataset.objects.item(1).setCheckState(Qt.CheckState.Unchecked)  # the only object class
     widget.generate_dataset()

@@ -610,7 +610,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_dataset_finished(self, outcome) -> None:
         if outcome.error is not None:
             notify.exception(outcome.error, "Making the dataset")
-            self.state.dataset_message = "The dataset could not be made: see the message."
+            # Input errors in full (the pop-up cuts a long path short; found by a new user).
+            reason = str(outcome.error) if isinstance(outcome.error, SemiaInputError) else "see the message."
+            self.state.dataset_message = f"The dataset could not be made: {reason}"
+            self.state.dataset_done = self.state.dataset_total = 0  # no bar of a run that never ran
             return
         summary = outcome.summary
         failed = f", {len(summary.failures)} failed" if summary.failures else ""
