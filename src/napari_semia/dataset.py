@@ -307,12 +307,11 @@ class DatasetJob:
             )
 
         try:
-            if todo:
-                for note in self.warnings:
-                    yield progress(message=note, warning=True)
             yield progress(message=executor.description if todo else "Nothing to do: every pair exists.")
             if todo:
                 executor.connect()  # before anything is written: an unreachable scheduler leaves no trace
+                for note in self.warnings:  # once the run can start: not before a connection error
+                    yield progress(message=note, warning=True)
             self._create_folders()
             manifest.open()
             if todo:
