@@ -126,9 +126,6 @@ class PatchMatcher:
         fy.copy_(torch.where(shaped, cy, fy))
         fx.copy_(torch.where(shaped, cx, fx))
 
-    def random_of_class(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return random_of_class(self.level, self.target_classes.long(), self.generator, self.shape)
-
     def nearest_of_sample(self, fy: torch.Tensor, fx: torch.Tensor, candidates: int) -> None:
         """Exact nearest neighbours among an even sample of ``candidates`` source pixels
         per class, as one more candidate for every other free pixel in each direction
@@ -192,7 +189,7 @@ class PatchMatcher:
                 cx = fx + ((u[1] * 2 - 1) * radius).round().int()
                 self.consider(fy, fx, cy, cx)
             for _ in range(random_draws):
-                cy, cx = self.random_of_class()
+                cy, cx = random_of_class(self.level, self.target_classes.long(), self.generator, self.shape)
                 self.consider(fy, fx, cy, cx)
         return fy, fx
 
