@@ -228,6 +228,14 @@ def test_cli_names_a_missing_layout_folder_and_source_labels_of_another_size(rgb
     assert "target" not in err
 
 
+def test_cli_names_source_labels_with_an_unknown_id_as_what_they_are(rgb_model, tmp_path, capsys):
+    model_path, _, labels = rgb_model
+    unknown = write_image_file(tmp_path / "unknown.png", np.where(labels == 1, 7, labels).astype(np.uint8))
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--labels", unknown], capsys)
+    assert code == 2 and "source labels to sample layouts from contain unknown id(s) 7" in err
+    assert "target" not in err and "Traceback" not in err
+
+
 def test_cli_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
     fake = tmp_path / "model.semia"
     fake.write_text("not a model")

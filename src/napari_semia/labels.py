@@ -107,6 +107,12 @@ def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
     return ids
 
 
+def _redo(what: str) -> str:
+    """The start of the advice for a map in the wrong form: the target is
+    painted again, another map (the dataset's source labels) given again."""
+    return "Paint the target" if what == "target labels" else f"Give the {what}"
+
+
 def _rgb(labels: np.ndarray, what: str) -> np.ndarray:
     """(H, W, 3|4) colour map -> (H, W, 3) uint8, alpha dropped."""
     if labels.dtype == np.uint8:
@@ -291,33 +297,34 @@ class LabelCodec:
     def is_colour(self) -> bool:
         return self.palette is not None
 
-    def encode(self, target_labels) -> np.ndarray:
+    def encode(self, target_labels, what: str = "target labels") -> np.ndarray:
         """Target ids or colours -> (H, W) int64 class indices.
 
         Raises SemiaInputError naming unknown ids, or colours far from every
-        palette colour.
+        palette colour; ``what`` names the map in those messages (the dataset
+        also encodes the source labels it samples layouts from).
         """
-        labels = as_array(target_labels, "target labels")
+        labels = as_array(target_labels, what)
         if is_colour_map(labels):
             if self.palette is None:
                 raise SemiaInputError(
-                    f"The target is a colour (RGB) map of shape {labels.shape}, but the "
+                    f"The {what} are a colour (RGB) map of shape {labels.shape}, but the "
                     f"source labels are integer ids "
-                    f"({_format_ids(self.class_ids)}); paint the target with those ids."
+                    f"({_format_ids(self.class_ids)}); {_redo(what)} with those ids."
                 )
-            return self._encode_colours(_rgb(labels, "target labels"))
-        ids = _integer_ids(labels, "target labels")
+            return self._encode_colours(_rgb(labels, what), what)
+        ids = _integer_ids(labels, what)
         known = np.asarray(self.class_ids, dtype=np.int64)
         present = np.unique(ids)
         unknown = np.setdiff1d(present, known)
         if len(unknown):
             raise SemiaInputError(
-                f"The target labels contain unknown id(s) {_format_ids(unknown)}; "
-                f"the source labels have only ids {_format_ids(known)}."
+                f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
+                f"the model's source labels have only ids {_format_ids(known)}."
             )
         return np.searchsorted(known, ids).astype(np.int64)
 
-    def _encode_colours(self, rgb: np.ndarray) -> np.ndarray:
+    def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:
         # Assign border pixels to the target's own dominant colours first: targets
         # are drawn in slightly different shades, and a border between two shifted
         # shades is split best between those shades, not the palette's.
@@ -333,13 +340,13 @@ class LabelCodec:
             if evidence is not None:
                 # A list of a photo's first colours tells the user nothing.
                 raise SemiaInputError(
-                    f"The target is an RGB image that looks like a photo rather than a "
-                    f"colour-coded label map: {evidence}. Paint the target in the source "
+                    f"The {what} are an RGB image that looks like a photo rather than a "
+                    f"colour-coded label map: {evidence}. {_redo(what)} in the source "
                     f"labels' colours {known} (or as a label map of their ids)."
                 )
             names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
             raise SemiaInputError(
-                f"The target uses colour(s) {names} that match none of the source's "
+                f"The {what} use colour(s) {names} that match none of the source's "
                 f"label colours {known}."
             )
         nearest_target_colour, _ = _nearest(rgb, target_colours)

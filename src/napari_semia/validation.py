@@ -141,4 +141,4 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
             f"The {what} have shape {_shape_text(target, target_hw)}, but the source "
             f"was {source_hw[0]} x {source_hw[1]}; {advice}."
         )
-    return codec.encode(target)
+    return codec.encode(target, what)
