@@ -297,12 +297,19 @@ def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
 
 
-def test_unreadable_file_is_an_input_error(tmp_path):
+def test_unreadable_file_is_an_input_error(tmp_path, capsys):
     from napari_semia.errors import SemiaInputError
 
     (tmp_path / "junk.png").write_bytes(b"not an image")
-    with pytest.raises(SemiaInputError, match="Cannot read"):
+    with pytest.raises(SemiaInputError, match="Cannot read") as info:
         read_image_file(tmp_path / "junk.png")
+    # Not imageio's advice to pip-install video plugins.
+    assert "is damaged" in str(info.value) and "pip install" not in str(info.value)
+    # tifffile reads a damaged TIFF as an empty array, with a log line of its internals.
+    (tmp_path / "damaged.tif").write_bytes(b"II*\0garbage")
+    with pytest.raises(SemiaInputError, match="holds no image"):
+        read_image_file(tmp_path / "damaged.tif")
+    assert "TiffPages" not in capsys.readouterr().err
     with pytest.raises(SemiaInputError, match="does not exist"):
         read_label_file(tmp_path / "missing.png")
 

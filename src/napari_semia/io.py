@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -18,16 +19,36 @@ from .intensity import MAX_CHANNELS
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
 
+def _read_failure(error: Exception) -> str:
+    """Why a file could not be read, in a line. imageio answers a damaged file
+    or an unknown format with plugins to pip-install, which are no help here."""
+    plain = "it is not an image in a format this plugin reads (PNG, TIFF, JPEG, BMP, ...) or is damaged"
+    text = str(error).strip()
+    if not text or "Could not find a backend" in text:
+        return plain + "."
+    return f"{plain} (the reader said: {text.splitlines()[0]})."
+
+
 def _read(path, what: str) -> np.ndarray:
     import skimage.io
 
     path = Path(path)
     if not path.is_file():
         raise SemiaInputError(f"The {what} file {str(path)!r} does not exist.")
+    tifffile_log = logging.getLogger("tifffile")
+    level = tifffile_log.level
+    # A damaged TIFF makes tifffile log a line of its internals before ours.
+    tifffile_log.setLevel(logging.CRITICAL)
     try:
         array = np.asarray(skimage.io.imread(str(path)))
     except Exception as error:  # any reader failure means the same to the user
-        raise SemiaInputError(f"Cannot read the {what} file {str(path)!r}: {error}") from None
+        raise SemiaInputError(f"Cannot read the {what} file {str(path)!r}: {_read_failure(error)}") from None
+    finally:
+        tifffile_log.setLevel(level)
+    if array.size == 0 or array.dtype == object:
+        # tifffile reads a damaged TIFF as an empty array, after a log line.
+        raise SemiaInputError(
+            f"Cannot read the {what} file {str(path)!r}: it holds no image (is it damaged?).")
     # Single-plane stacks (1, H, W) or (H, W, 1) are plain 2D images.
     while array.ndim > 2 and 1 in array.shape:
         array = np.squeeze(array, axis=array.shape.index(1))
