@@ -57,7 +57,8 @@ def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tm
     assert len(load_manifest(folder)) == made + 2
     assert f"{made} already there" in widget.dataset.label.text()
     # The folder in full, wherever napari runs from (the default one is relative).
-    assert str(folder.resolve()) in widget.state.dataset_message
+    # ... on a line of its own (after the counts it wrapped after its leading "/").
+    assert str(folder.resolve()) in widget.state.dataset_message.splitlines()
     # Stopped before any pair of a new set: no claim of layers that are not there.
     widget.dataset_settings.folder = str(tmp_path / "new set")
     widget.generate_dataset()

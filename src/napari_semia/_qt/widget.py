@@ -618,10 +618,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
         summary = outcome.summary
         failed = f", {len(summary.failures)} failed" if summary.failures else ""
         how = "Stopped" if summary.stopped else "Done"
-        shown = f" The first {len(outcome.images)} are open as layers." if outcome.images else ""
+        shown = f"\nThe first {len(outcome.images)} are open as layers." if outcome.images else ""
+        # The folder on a line of its own: after the counts it wrapped after its
+        # leading "/", leaving the slash alone at the end of a line.
         self.state.dataset_message = (
             f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
-            f"in {format_duration(summary.elapsed_s)}; {Path(summary.out_dir).resolve()}.{shown}")
+            f"in {format_duration(summary.elapsed_s)}, to\n{Path(summary.out_dir).resolve()}{shown}")
         if summary.failures:
             notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
         self._show_dataset_pairs(outcome)
