@@ -386,3 +386,21 @@ def test_failed_tasks_are_retried_and_lasting_failures_reported(rgb_model, tmp_p
     assert "simulated worker failure on attempt 1" in job.summary.retried[0][0]
     assert any(message.startswith("pair 1 was made after 1 failed attempt(s)") for message in messages)
     assert not (tmp_path / "ds" / "images" / "00002.png").exists()
+
+
+def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):
+    """Without --labels, layouts are sampled from the full-size source labels the
+    model keeps: strength 0 gives the source's own map, pixel for pixel (the
+    working-size copy upsampled moved its edges), and the dataset is the one the
+    same map given with --labels makes."""
+    from napari_semia.layout_sampler import LayoutSamplerSettings
+
+    model_path, _, labels = rgb_model
+    unchanged = LayoutSamplerSettings().scaled(0)
+    generate(model_path, tmp_path / "ds", count=2, progress_bar=False, sampler_settings=unchanged)
+    for row in load_manifest(tmp_path / "ds"):
+        np.testing.assert_array_equal(read_label_file(tmp_path / "ds" / row["labels"]), labels)
+    given = write_image_file(tmp_path / "labels.png", labels)
+    summary = generate(model_path, tmp_path / "ds", count=2, progress_bar=False, sampler_settings=unchanged,
+                       source_labels=read_label_file(given))
+    assert summary.skipped == 2 and summary.written == 0  # the same settings: nothing to redo

@@ -177,7 +177,7 @@ class DatasetJob:
         ``layouts``: None (sample them), a folder of label files, one stack
         file, or an array / list of (H, W) maps. ``count`` defaults to the
         number of given layouts. ``source_labels``: the full-size label map to
-        sample from (default: the model's own, kept at its working size).
+        sample from (default: the model's own full-size copy).
         ``workers``: 0 runs in this process, N > 0 on a local Dask cluster of
         N processes; ignored with ``scheduler``. ``retries``: extra attempts
         for a failed pair on a Dask cluster.
@@ -239,7 +239,7 @@ class DatasetJob:
             "full_resolution": bool(full_resolution),
             "image_shape": list(model.source_shape if full_resolution else model.working_shape),
             "layouts": "sampled" if given is None else _fingerprint([t.layout for t in tasks]),
-            "source_labels": None if source_labels is None else _fingerprint([source_labels]),
+            "source_labels": _source_labels_fingerprint(source_labels, model),
             "sampler": sampler_settings.to_dict() if given is None else None,
         }
         remember_model(model_key, model)
@@ -664,6 +664,15 @@ def _image_suffix(model) -> str:
     normalizer = model.normalizer
     shape = (1, 1) if normalizer.layout == "gray" else (1, 1, normalizer.channels)
     return image_suffix(np.zeros(shape, dtype=normalizer.dtype))
+
+
+def _source_labels_fingerprint(source_labels, model) -> str | None:
+    """What layouts are sampled from, for dataset.json: the given map, else the
+    model's own full-size copy, recorded as that map given (the layouts are the
+    same); None for models of format 1, whose copy is at the working size."""
+    if source_labels is None and model.full_index is not None:
+        source_labels = model.codec.decode(model.full_index)
+    return None if source_labels is None else _fingerprint([source_labels])
 
 
 def _fingerprint(arrays) -> str:

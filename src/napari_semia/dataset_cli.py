@@ -63,7 +63,7 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
                              "instead of sampling")
     parser.add_argument("--labels", metavar="FILE",
                         help="the source's full-size label map to sample from (default: the model's own "
-                             "copy, kept at its working size)")
+                             "full-size copy)")
     parser.add_argument("--working-size", action="store_true",
                         help="write pairs at the model's working size instead of the source's full size")
     where = parser.add_argument_group("where it runs")

@@ -49,7 +49,7 @@ class SharedInputs:
     sampler_settings: LayoutSamplerSettings
     source_labels: np.ndarray | None
     """Full-size source ids to sample layouts from; None: the model's own
-    source layout (its working-size class map, upsampled)."""
+    source layout (see ``model_source_index``)."""
     full_resolution: bool
     out_dir: str | None
     """Where the worker writes the pair; None: the pair goes back to the caller."""
@@ -165,8 +165,13 @@ def layout_sampler_for(shared: SharedInputs, model) -> LayoutSampler:
 
 
 def model_source_index(model) -> np.ndarray:
-    """The model's source layout as full-size class indices (nearest-neighbour
-    upsampling of the working-size map the model file keeps)."""
+    """The model's source layout as full-size class indices: the full-size map
+    the model file keeps (format 2 on; the working-size map upsampled gave
+    every sampled layout stair-stepped edges, as coarse as the source is
+    larger than the working size), else the working-size map upsampled
+    (nearest neighbour)."""
+    if model.full_index is not None:
+        return model.full_index.astype(np.int64)
     from .layout_tensors import resize_index
 
     index = resize_index(model.source_index.cpu(), tuple(model.source_shape), model.num_classes)
