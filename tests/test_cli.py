@@ -289,6 +289,10 @@ def test_result_format_follows_the_image(image, suffix):
 
 def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     rgba = np.random.default_rng(1).integers(0, 256, (20, 24, 4), dtype=np.uint8)
+    write_image_file(tmp_path / "transparent.png", rgba)  # an alpha that is data is kept in images
+    np.testing.assert_array_equal(read_image_file(tmp_path / "transparent.png"), rgba)
+    np.testing.assert_array_equal(read_label_file(tmp_path / "transparent.png"), rgba[..., :3])
+    rgba[..., 3] = 255
     write_image_file(tmp_path / "rgba.png", rgba)
     np.testing.assert_array_equal(read_image_file(tmp_path / "rgba.png"), rgba[..., :3])
     np.testing.assert_array_equal(read_label_file(tmp_path / "rgba.png"), rgba[..., :3])

@@ -82,8 +82,9 @@ def test_constant_channel_does_not_divide_by_zero():
     np.testing.assert_array_equal(normalizer.from_network(x)[..., 0], 77)
 
 
-def test_rgba_drops_alpha():
+def test_an_opaque_alpha_is_dropped():
     image = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    image[..., 3] = 255
     normalizer = IntensityNormalizer.fit(image)
     x = normalizer.to_network(image)
     assert x.shape == (3, 16, 16)
@@ -143,3 +144,16 @@ def test_unsupported_shapes_ask_for_a_2d_slice(shape):
 def test_invalid_dict_is_an_input_error():
     with pytest.raises(SemiaInputError):
         IntensityNormalizer.from_dict({"layout": "rgb"})
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_a_fourth_channel_that_is_data_is_kept(dtype):
+    """A 4-channel fluorescence image (or a transparent PNG) is not RGBA: its 4th
+    channel used to be dropped silently whatever its values."""
+    image = (rng.random((16, 16, 4)) * (1 if dtype == np.float32 else np.iinfo(dtype).max)).astype(dtype)
+    normalizer = IntensityNormalizer.fit(image)
+    back = normalizer.from_network(normalizer.to_network(image))
+    assert back.shape == (16, 16, 4) and back.dtype == dtype
+    opaque = image.copy()
+    opaque[..., 3] = 1 if dtype == np.float32 else np.iinfo(dtype).max
+    assert IntensityNormalizer.fit(opaque).from_network(normalizer.to_network(image)[:3]).shape == (16, 16, 3)

@@ -10,8 +10,11 @@ channel layout.
 Layouts:
 
 * (H, W)                  grayscale, 1 channel
-* (H, W, 3) or (H, W, 4)  RGB; the alpha channel of RGBA is dropped (the
-                          output is RGB)
+* (H, W, 3)               RGB
+* (H, W, 4)               RGBA when the 4th channel is an opaque alpha (at its
+                          dtype's full value everywhere): it is dropped and the
+                          output is RGB; any other 4th channel (a 4-channel
+                          microscopy image, a transparent PNG) is kept
 * (H, W, C), other C<=16  channels-last multichannel
 """
 
@@ -40,7 +43,7 @@ def image_layout(image: np.ndarray) -> str:
     if image.ndim == 3:
         if image.shape[-1] == 3:
             return "rgb"
-        if image.shape[-1] == 4:
+        if image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
             return "rgba"
         if 1 <= image.shape[-1] <= MAX_CHANNELS:
             return "channels"
@@ -53,6 +56,21 @@ def image_layout(image: np.ndarray) -> str:
         f"Image of shape {image.shape} ({image.ndim}D) is not supported: use a "
         f"single 2D slice, (H, W) or (H, W, C)."
     )
+
+
+def is_opaque_alpha(channel: np.ndarray) -> bool:
+    """Whether ``channel`` is a fully opaque alpha channel: its dtype's full value
+    everywhere (255 for uint8, 65535 for uint16, 1.0 for floats). Only such a
+    4th channel is dropped: it carries nothing, while any other is data (a
+    4-channel fluorescence image lost its 4th channel silently)."""
+    channel = np.asarray(channel)
+    if np.issubdtype(channel.dtype, np.integer):
+        full = np.iinfo(channel.dtype).max
+    elif np.issubdtype(channel.dtype, np.floating):
+        full = 1.0
+    else:
+        return False
+    return bool(channel.size) and bool((channel == full).all())
 
 
 def _channels_last(image: np.ndarray, layout: str) -> np.ndarray:

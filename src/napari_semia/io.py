@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SemiaInputError
-from .intensity import MAX_CHANNELS
+from .intensity import MAX_CHANNELS, is_opaque_alpha
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
@@ -56,14 +56,14 @@ def _read(path, what: str) -> np.ndarray:
 
 
 def read_image_file(path) -> np.ndarray:
-    """Read an image: (H, W), (H, W, 3) RGB (alpha dropped) or (H, W, C).
+    """Read an image: (H, W), (H, W, 3) RGB (an opaque alpha dropped) or (H, W, C).
 
     Multichannel TIFFs stored channels-first, (C, H, W) with few channels, are
     moved to channels-last.
     """
     image = _read(path, "image")
     if image.ndim == 3:
-        if image.shape[-1] == 4:
+        if image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
             image = image[..., :3]
         elif image.shape[-1] > MAX_CHANNELS and image.shape[0] <= MAX_CHANNELS:
             image = np.moveaxis(image, 0, -1)

@@ -110,7 +110,7 @@ def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
 def _redo(what: str) -> str:
     """The start of the advice for a map in the wrong form: the target is
     painted again, another map (the dataset's source labels) given again."""
-    return "Paint the target" if what == "target labels" else f"Give the {what}"
+    return "paint the target" if what == "target labels" else f"give the {what}"
 
 
 def _rgb(labels: np.ndarray, what: str) -> np.ndarray:
@@ -320,7 +320,7 @@ class LabelCodec:
         if len(unknown):
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
-                f"the model's source labels have only ids {_format_ids(known)}."
+                f"the source labels have only ids {_format_ids(known)}."
             )
         return np.searchsorted(known, ids).astype(np.int64)
 
@@ -341,7 +341,7 @@ class LabelCodec:
                 # A list of a photo's first colours tells the user nothing.
                 raise SemiaInputError(
                     f"The {what} are an RGB image that looks like a photo rather than a "
-                    f"colour-coded label map: {evidence}. {_redo(what)} in the source "
+                    f"colour-coded label map: {evidence}. {_redo(what).capitalize()} in the source "
                     f"labels' colours {known} (or as a label map of their ids)."
                 )
             names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
