@@ -1,5 +1,6 @@
 """Networks, augmentation, schedules and losses."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -123,6 +124,15 @@ def test_presets_are_valid_configs():
         preset("nope")
     with pytest.raises(SemiaInputError, match="steps"):
         TrainingConfig(steps=0)
+    # Each used to reach numpy or the optimiser and end in a traceback (seed -1:
+    # "expected non-negative integer" from default_rng).
+    for field, value, word in [("seed", -1, "seed"), ("lr_generator", -1.0, "learning rates"),
+                               ("lr_segmenter", float("nan"), "learning rates"),
+                               ("flip_probability", 2.0, "flip"), ("w_patch", -1.0, "loss weights"),
+                               ("lr_decay_start", 1.5, "lr_decay_start")]:
+        with pytest.raises(SemiaInputError, match=word):
+            TrainingConfig(**{field: value})
+    assert TrainingConfig(seed=np.int64(3)).seed == 3  # numpy integers are whole numbers too
 
 
 def test_device_resolution():

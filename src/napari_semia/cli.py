@@ -27,11 +27,17 @@ DEFAULT_DEMO_DIR = "semia-demo"
 
 
 # ---------------------------------------------------------------- parsing
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _at_least(1)
 
 
 def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) -> None:
@@ -44,14 +50,14 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) 
     )
     parser.add_argument("--steps", type=_positive_int, help="training iterations (overrides the preset)")
     parser.add_argument(
-        "--size", type=_positive_int,
-        help="longest side of the working resolution in px (overrides the preset)",
+        "--size", type=_at_least(16),
+        help="longest side of the working resolution in px, 16 to 4096 (overrides the preset)",
     )
     parser.add_argument(
         "--device", default="auto",
         help=f"torch device: {', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)",
     )
-    parser.add_argument("--seed", type=int, help="random seed (overrides the preset)")
+    parser.add_argument("--seed", type=_at_least(0), help="random seed, 0 or more (overrides the preset)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ the working size.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import SemiaInputError
@@ -70,6 +71,18 @@ class TrainingConfig:
             (2 <= self.levels <= 5, "levels must be between 2 and 5"),
             (self.patch_size % 2 == 1, "patch_size must be odd"),
             (self.max_grad_norm > 0, "max_grad_norm must be positive"),
+            (isinstance(self.seed, numbers.Integral) and self.seed >= 0,
+             "seed must be a whole number, 0 or more"),
+            (all(0 < rate < float("inf") for rate in (self.lr_generator, self.lr_discriminator,
+                                                    self.lr_segmenter)), "learning rates must be positive"),
+            (0.0 <= self.lr_decay_start <= 1.0, "lr_decay_start must be in [0, 1]"),
+            (self.augment_ramp >= 0.0, "augment_ramp must be 0 or more"),
+            (0.0 <= self.flip_probability <= 1.0, "flip_probability must be in [0, 1]"),
+            (min(self.max_scale, self.max_rotation_deg, self.max_shift, self.tps_strength) >= 0,
+             "augmentation amounts must be 0 or more"),
+            (min(self.w_reconstruction, self.w_fixed_point, self.w_adversarial, self.w_feature_matching,
+                 self.w_semantic, self.w_patch) >= 0, "loss weights must be 0 or more"),
+            (self.patch_queries >= 1, "patch_queries must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:

@@ -38,6 +38,7 @@ from .augmentation import AugmentationLimits, JointAugmenter
 from .collapse_guard import CollapseGuard
 from .config import TrainingConfig
 from .device import resolve_device, synchronize
+from .errors import SemiaInputError
 from .layout_tensors import resize_index, to_onehot
 from .losses import (
     SourcePatchBank,
@@ -137,6 +138,8 @@ class SemiaTrainer:
         self._stop_event = threading.Event()
         self._preview_lock = threading.Lock()
         self._preview_target: torch.Tensor | None = None
+        if int(preview_every) < 0:
+            raise SemiaInputError(f"preview_every must be 0 (no previews) or more; got {preview_every}.")
         self.preview_every = int(preview_every)
         if preview_target is not None:
             self.set_preview_target(preview_target)
