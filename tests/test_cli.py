@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import skimage.io
 import tifffile
 from conftest import make_scene, moved
 
@@ -299,6 +300,16 @@ def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     stack = np.arange(5 * 20 * 24, dtype=np.uint16).reshape(5, 20, 24)
     tifffile.imwrite(tmp_path / "stack.tif", stack)
     np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
+
+
+def test_a_jpeg_of_label_ids_is_refused(tmp_path):
+    from napari_semia.errors import SemiaInputError
+
+    labels = np.zeros((32, 40), np.uint8)
+    labels[8:24, 10:30] = 200
+    skimage.io.imsave(tmp_path / "labels.jpg", labels, check_contrast=False)
+    with pytest.raises(SemiaInputError, match=r"JPEG of ids.*PNG or TIFF"):
+        read_label_file(tmp_path / "labels.jpg")
 
 
 def test_unreadable_file_is_an_input_error(tmp_path, capsys):

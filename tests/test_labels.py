@@ -182,6 +182,19 @@ def test_a_photo_given_as_the_target_is_named_a_photo_not_a_list_of_its_colours(
     assert "match none" not in str(error.value) and str(GREEN) in str(error.value)
 
 
+def test_a_photo_in_the_label_colours_given_as_the_target_is_refused():
+    """The face photo's colours all lie near the face palette's (skin, hair,
+    white), so it was read as a layout; a photo is told apart by its look."""
+    layout = two_region_layout()
+    source = colour_map(layout, [GREEN, ORANGE])
+    codec, _ = LabelCodec.from_source(source)
+    rng = np.random.default_rng(0)
+    photo = np.clip(source + rng.normal(0, 12, source.shape), 0, 255).astype(np.uint8)
+    with pytest.raises(SemiaInputError, match="looks like a photo"):
+        codec.encode(photo)
+    np.testing.assert_array_equal(codec.encode(source), layout)
+
+
 @pytest.mark.parametrize("source", [np.array([[0, 5], [9, 5]]), "colour"])
 def test_dict_round_trip_through_json(source):
     if isinstance(source, str):

@@ -17,6 +17,7 @@ from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
+_JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
 def _read_failure(error: Exception) -> str:
@@ -71,10 +72,21 @@ def read_image_file(path) -> np.ndarray:
 
 
 def read_label_file(path) -> np.ndarray:
-    """Read a label map: (H, W) integer ids, or (H, W, 3) RGB colours (alpha dropped)."""
+    """Read a label map: (H, W) integer ids, or (H, W, 3) RGB colours (alpha dropped).
+
+    A map of ids stored as JPEG is refused: lossy compression turns the edges
+    between regions into grey levels of their own, each read as a class (a
+    3-class map came back as 211 classes, and trained without a word).
+    Colour-coded JPEGs are read: their colours are grouped into regions.
+    """
     labels = _read(path, "label")
     if labels.ndim == 3 and labels.shape[-1] == 4:
         labels = labels[..., :3]
+    if Path(path).suffix.lower() in _JPEG_SUFFIXES and labels.ndim == 2:
+        raise SemiaInputError(
+            f"The label file {str(path)!r} is a JPEG of ids: JPEG compression changes ids at the "
+            f"edges between regions ({len(np.unique(labels))} distinct values here). Save label "
+            f"maps as PNG or TIFF.")
     return np.ascontiguousarray(labels)
 
 

@@ -260,8 +260,8 @@ class LabelCodec:
             if evidence is not None:
                 raise SemiaInputError(
                     f"The source labels are an RGB image that looks like a photo rather than a "
-                    f"colour-coded label map: {evidence}. Choose a Labels layer (or an integer "
-                    f"label map) as the source labels."
+                    f"colour-coded label map: {evidence}. Give a label map (a Labels layer in "
+                    f"napari, or a file of integer ids or label colours) as the source labels."
                 )
             palette = dominant_colours(rgb)
             if len(palette) > MAX_PALETTE_COLOURS:
@@ -325,6 +325,16 @@ class LabelCodec:
         return np.searchsorted(known, ids).astype(np.int64)
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:
+        known = ", ".join(_format_colour(c) for c in self.palette)
+        evidence = photo_evidence(rgb)
+        if evidence is not None:
+            # Checked first: a photo whose colours all lie near the palette's (the
+            # face photo against skin, hair and white) was read as a layout.
+            raise SemiaInputError(
+                f"The {what} are an RGB image that looks like a photo rather than a "
+                f"colour-coded label map: {evidence}. {_redo(what).capitalize()} in the source "
+                f"labels' colours {known} (or as a label map of their ids)."
+            )
         # Assign border pixels to the target's own dominant colours first: targets
         # are drawn in slightly different shades, and a border between two shifted
         # shades is split best between those shades, not the palette's.
@@ -335,15 +345,6 @@ class LabelCodec:
         to_palette, distance = to_palette[0], distance[0]
         far = distance > MAX_COLOUR_DISTANCE
         if far.any():
-            known = ", ".join(_format_colour(c) for c in self.palette)
-            evidence = photo_evidence(rgb)
-            if evidence is not None:
-                # A list of a photo's first colours tells the user nothing.
-                raise SemiaInputError(
-                    f"The {what} are an RGB image that looks like a photo rather than a "
-                    f"colour-coded label map: {evidence}. {_redo(what).capitalize()} in the source "
-                    f"labels' colours {known} (or as a label map of their ids)."
-                )
             names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
             raise SemiaInputError(
                 f"The {what} use colour(s) {names} that match none of the source's "
