@@ -74,7 +74,25 @@ def test_training_stopped_before_its_first_step_saves_no_model(tmp_path, monkeyp
     code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(model_path),
                      "--steps", "50", "--size", str(SIZE), "--device", "cpu"])
     assert code == cli.EXIT_INTERRUPTED and not model_path.exists()
-    assert "no model was saved" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no model was saved" in err and "keeping the model" not in err  # not both
+
+
+def test_resuming_says_what_it_trains(trained, tmp_path, capsys):
+    """A resumed model keeps its working size: the CLI said '--size' px and
+    ignored it without a word, and did not say the steps come on top."""
+    from napari_semia.model import SemiaModel
+
+    _, paths, model_path = trained
+    out = tmp_path / "more.semia"
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(out), "--steps", "1",
+                     "--size", "64", "--resume", str(model_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "--size 64 is not used when resuming" in err
+    assert f"Training 1 step more (after 1) at {SIZE} px" in err
+    model = SemiaModel.load(out, device="cpu")
+    assert model.steps_done == 2 and model.config.size == SIZE
 
 
 def test_interrupted_training_saves_the_model_so_far(trained):

@@ -48,7 +48,8 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) 
         "--preset", choices=list(PRESETS), default=default_preset,
         help=f"training preset (default: {default_preset})",
     )
-    parser.add_argument("--steps", type=_positive_int, help="training iterations (overrides the preset)")
+    parser.add_argument("--steps", type=_positive_int,
+                        help="training iterations (overrides the preset); with --resume, this many more")
     parser.add_argument(
         "--size", type=_at_least(16),
         help="longest side of the working resolution in px, 16 to 4096 (overrides the preset)",
@@ -82,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("labels", metavar="LABELS",
                        help="label map file: integer ids or an RGB colour-coded map")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.semia)")
-    train.add_argument("--resume", metavar="MODEL", help="continue training this model file")
+    train.add_argument("--resume", metavar="MODEL",
+                       help="continue training this model file (its working size and network are kept)")
     _add_training_options(train, "default")
 
     synth = commands.add_parser(
@@ -206,7 +208,10 @@ def _train(image, labels, config, device, resume=None):
     warning = flat_image_warning(image)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"Training {config.steps} steps at {config.size} px on {describe_device(trainer.device)}.",
+    # The trainer's own config: a resumed model keeps its working size and network.
+    steps = f"{config.steps} step{'' if config.steps == 1 else 's'}"
+    more = f" more (after {resume.steps_done})" if resume is not None else ""
+    print(f"Training {steps}{more} at {trainer.config.size} px on {describe_device(trainer.device)}.",
           file=sys.stderr)
     last = None
     with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True,
@@ -220,7 +225,7 @@ def _train(image, labels, config, device, resume=None):
             bar.set_postfix(training_postfix(progress), refresh=False)
     if last is not None and last.diverged:
         print(f"warning: {last.diverged}", file=sys.stderr)
-    elif last is not None and last.stopped:
+    elif last is not None and last.stopped and trainer.model.steps_done > 0:
         print(f"Stopped at step {last.step} of {last.total_steps}; keeping the model trained so far.",
               file=sys.stderr)
     return trainer.model
@@ -242,6 +247,9 @@ def _cmd_train(args) -> int:
         from .model import SemiaModel
 
         resume = SemiaModel.load(args.resume, device=args.device)
+        if args.size is not None and args.size != resume.config.size:
+            print(f"warning: --size {args.size} is not used when resuming: the model keeps its working "
+                  f"size, {resume.config.size} px.", file=sys.stderr)
     model = _train(image, labels, config, args.device, resume=resume)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.

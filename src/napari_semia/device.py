@@ -72,7 +72,8 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA GPU {index}: {torch.cuda.get_device_name(index)}"
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def synchronize(device: torch.device) -> None:
