@@ -404,3 +404,32 @@ def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):
     summary = generate(model_path, tmp_path / "ds", count=2, progress_bar=False, sampler_settings=unchanged,
                        source_labels=read_label_file(given))
     assert summary.skipped == 2 and summary.written == 0  # the same settings: nothing to redo
+
+
+def test_ctrl_c_says_the_pairs_are_kept_and_how_to_complete_the_set(rgb_model, tmp_path, capsys, monkeypatch):
+    import napari_semia.dataset
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(napari_semia.dataset, "generate", interrupted)
+    model_path, _, _ = rgb_model
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 2], capsys)
+    assert code == 130 and "run the same command again" in err and "Traceback" not in err
+
+
+def test_local_dask_workers_leave_ctrl_c_to_this_process():
+    """A terminal's Ctrl-C reaches every process of the group: local Dask workers
+    each printed a KeyboardInterrupt traceback. Processes started while the
+    cluster starts inherit SIGINT ignored; this process's handler comes back."""
+    import signal
+
+    from napari_semia.dataset import _children_ignore_interrupts
+
+    probe = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"]
+    before = signal.getsignal(signal.SIGINT)
+    with _children_ignore_interrupts():
+        inside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    outside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    assert (inside, outside) == ("True", "False")
+    assert signal.getsignal(signal.SIGINT) is before

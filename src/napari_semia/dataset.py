@@ -46,6 +46,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -381,6 +382,25 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
     return job.summary
 
 
+@contextmanager
+def _children_ignore_interrupts():
+    """Processes started inside ignore Ctrl-C: a terminal sends SIGINT to every
+    process of the foreground group, and each local Dask worker printed its own
+    KeyboardInterrupt traceback (60 lines) before ours. An ignored signal stays
+    ignored in a child, and Python then installs no KeyboardInterrupt handler;
+    this process alone handles Ctrl-C and closes the cluster."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # ---------------------------------------------------------------- executors
 class _InProcessExecutor:
     """Pairs made one after another in this process (torch uses every core)."""
@@ -453,10 +473,11 @@ class _DaskExecutor:
         if self.scheduler is None:
             import logging
 
-            self.cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR,
-            )
+            with _children_ignore_interrupts():
+                self.cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster, set_as_default=False)
             return
         from distributed.comm.addressing import parse_address, parse_host_port

@@ -12,6 +12,8 @@ import sys
 from .errors import SemiaInputError
 
 EXIT_PAIRS_FAILED = 1
+#: As the other commands (cli.EXIT_INTERRUPTED): 128 + SIGINT.
+EXIT_INTERRUPTED = 130
 
 
 def _id_list(text: str) -> tuple[int, ...]:
@@ -108,18 +110,10 @@ def _sampler_settings(args):
     return settings.scaled(args.strength)
 
 
-def run_generate(args) -> int:
-    """Run ``napari-semia generate``; input errors raise SemiaInputError."""
+def _generate(args, source_labels):
     from .dataset import generate
 
-    if args.count is None and args.layouts is None:
-        raise SemiaInputError("Give --count N (and/or --layouts DIR).")
-    source_labels = None
-    if args.labels:
-        from .io import read_label_file
-
-        source_labels = read_label_file(args.labels)
-    summary = generate(
+    return generate(
         args.model, args.output, args.count, args.seed,
         layouts=args.layouts,
         source_labels=source_labels,
@@ -131,6 +125,23 @@ def run_generate(args) -> int:
         retries=args.retries,
         device=args.device,
     )
+
+
+def run_generate(args) -> int:
+    """Run ``napari-semia generate``; input errors raise SemiaInputError."""
+    if args.count is None and args.layouts is None:
+        raise SemiaInputError("Give --count N (and/or --layouts DIR).")
+    source_labels = None
+    if args.labels:
+        from .io import read_label_file
+
+        source_labels = read_label_file(args.labels)
+    try:
+        summary = _generate(args, source_labels)
+    except KeyboardInterrupt:
+        print("Interrupted. The pairs made so far are kept: run the same command again to complete the set.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     rate = summary.written / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     print(
         f"Wrote {summary.written} pair(s) to {summary.out_dir} in {summary.elapsed_s:.1f} s "
