@@ -382,3 +382,15 @@ def test_the_training_bar_shows_the_trainer_s_time_left():
     progress = TrainingProgress(step=10, total_steps=100, losses={"D": 0.5123}, elapsed_s=5.0, eta_s=221.0)
     assert cli.training_postfix(progress) == {"left": "03:41", "D": "0.512"}
     assert "{remaining}" not in cli.TRAINING_BAR_FORMAT  # tqdm's own guess is not shown
+
+
+def test_ctrl_c_while_the_parser_imports_torch_is_an_interrupt(monkeypatch, capsys):
+    """Ctrl-C in the first second (building the parser imports torch) gave a
+    40-line traceback from inside torch."""
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["train", "a.png", "b.png", "-o", "m.semia"]) == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "Interrupted.\n"

@@ -155,6 +155,18 @@ def test_other_settings_in_the_same_folder_are_refused(rgb_model, tmp_path):
     generate(model_path, tmp_path / "ds", count=1, seed=1, progress_bar=False)
     with pytest.raises(SemiaInputError, match=r"other settings \(another seed\)"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=2)
+    # Full size against working size is one change, named once (it read "another
+    # image size (full or working), image size").
+    with pytest.raises(SemiaInputError, match=r"other settings \(another image size \(full or working\)\)\."):
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=1, full_resolution=False)
+
+
+def test_cli_strength_must_be_a_finite_number(rgb_model, tmp_path, capsys):
+    model_path, _, _ = rgb_model
+    for bad in ("nan", "inf", "-1"):
+        with pytest.raises(SystemExit):
+            run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--strength", bad], capsys)
+        assert f"argument --strength: must be a number, 0 or more, got {bad}" in capsys.readouterr().err
 
 
 def test_given_layouts(rgb_model, tmp_path):

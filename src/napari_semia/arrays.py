@@ -7,6 +7,12 @@ import numpy as np
 from .errors import SemiaInputError
 
 
+def verb(what: str, plural: str, singular: str) -> str:
+    """``plural`` for "labels" and the like, ``singular`` for "image": messages
+    name what they read, and "The image are empty" read badly."""
+    return plural if {"labels", "layouts", "images", "targets"} & set(what.split()) else singular
+
+
 def as_array(data, what: str) -> np.ndarray:
     """``np.asarray(data)``, or SemiaInputError naming ``what`` if it is None,
     not array-like (e.g. ragged lists) or empty."""
@@ -17,5 +23,5 @@ def as_array(data, what: str) -> np.ndarray:
     except Exception as error:  # ragged lists and other non-arrays
         raise SemiaInputError(f"The {what} cannot be read as an array: {error}.") from None
     if array.size == 0:
-        raise SemiaInputError(f"The {what} are empty (shape {array.shape}).")
+        raise SemiaInputError(f"The {what} {verb(what, 'are', 'is')} empty (shape {array.shape}).")
     return array

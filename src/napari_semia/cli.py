@@ -392,8 +392,9 @@ _COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "from-labels": 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        # Parsing imports torch (the device choices): a Ctrl-C then is an interrupt too.
+        args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](args)
     except SemiaInputError as error:  # includes ModelFileError
         print(f"error: {error}", file=sys.stderr)

@@ -261,6 +261,8 @@ class DatasetJob:
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
             different = sorted(k for k in self.settings_record if earlier.get(k) != self.settings_record[k])
+            if "full_resolution" in different and "image_shape" in different:
+                different.remove("image_shape")  # the same change, named once
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
                 raise SemiaInputError(

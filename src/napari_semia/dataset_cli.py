@@ -38,8 +38,8 @@ def _at_least(minimum: int):
 
 def _non_negative_float(text: str) -> float:
     value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    if not 0 <= value < float("inf"):  # NaN and infinity too, named here, not deep in the sampler
+        raise argparse.ArgumentTypeError(f"must be a number, 0 or more, got {text}")
     return value
 
 

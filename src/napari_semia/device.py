@@ -44,7 +44,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
             ) from None
         if not torch.cuda.is_available():
             raise SemiaInputError(
-                "Device 'cuda' was requested but no CUDA GPU is available "
+                f"Device '{name}' was requested but no CUDA GPU is available "
                 f"(this torch build: {torch.__version__}). Choose 'auto' or 'cpu'."
             )
         if device.index is not None and device.index >= torch.cuda.device_count():

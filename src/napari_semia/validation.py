@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import as_array
+from .arrays import as_array, verb
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS
 from .labels import LabelCodec, is_colour_map
@@ -22,8 +22,8 @@ def _check_dims(array: np.ndarray, what: str, colour_ok: bool) -> None:
     allowed = "(H, W) or (H, W, C)" if not colour_ok else "(H, W) or an RGB colour map (H, W, 3)"
     if array.ndim not in (2, 3):
         raise SemiaInputError(
-            f"The {what} have shape {array.shape} ({array.ndim}D); expected {allowed}. "
-            f"For a stack, volume or time series, use a single 2D slice."
+            f"The {what} {verb(what, 'have', 'has')} shape {array.shape} ({array.ndim}D); "
+            f"expected {allowed}. For a stack, volume or time series, use a single 2D slice."
         )
 
 
@@ -95,7 +95,7 @@ def _label_shape_hw(labels: np.ndarray, what: str) -> tuple[int, int]:
     _check_dims(labels, what, colour_ok=True)
     if labels.ndim == 3 and not is_colour_map(labels):
         raise SemiaInputError(
-            f"The {what} have shape {labels.shape}; expected a 2D map (H, W) of "
+            f"The {what} {verb(what, 'have', 'has')} shape {labels.shape}; expected a 2D map (H, W) of "
             f"integer ids or an RGB colour map (H, W, 3). For a stack, use a "
             f"single 2D slice."
         )
@@ -138,7 +138,7 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
         advice = "paint the target at the source's shape" if what == "target labels" else \
             "give them at the source's shape"
         raise SemiaInputError(
-            f"The {what} have shape {_shape_text(target, target_hw)}, but the source "
+            f"The {what} {verb(what, 'have', 'has')} shape {_shape_text(target, target_hw)}, but the source "
             f"was {source_hw[0]} x {source_hw[1]}; {advice}."
         )
     return codec.encode(target, what)
