@@ -445,3 +445,15 @@ def test_local_dask_workers_leave_ctrl_c_to_this_process():
     outside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
     assert (inside, outside) == ("True", "False")
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_model_in_memory_makes_the_same_dataset_as_its_file(rgb_model, tmp_path):
+    from napari_semia.model import SemiaModel
+
+    model_path, _, _ = rgb_model
+    model = SemiaModel.load(model_path, device="cpu")
+    assert len(repr(model)) < 200 and "2 classes" in repr(model)  # not every weight tensor
+    first = generate(model, tmp_path / "ds", count=2, progress_bar=False)  # raised a TypeError
+    assert first.written == 2
+    again = generate(model_path, tmp_path / "ds", count=2, progress_bar=False)
+    assert again.skipped == 2  # the same model: the file's bytes, the same settings record

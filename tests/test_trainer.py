@@ -38,7 +38,9 @@ def test_training_yields_progress_and_preview(scene, moved_target):
         assert own <= set(update.losses) and not (set(update.losses) - own - {"D", "S", "adv", "fm"})
     assert {u.mode for u in updates[:-1]} == {"reconstruction", "sampling"}
     previews = [u.preview for u in updates if u.preview is not None]
-    assert len(previews) >= 2
+    # At step 3, then once for the last step (6), on the finished update: not twice.
+    assert [u.step for u in updates if u.preview is not None] == [3, 6]
+    assert updates[-1].preview is not None
     assert previews[0].shape == image.shape and previews[0].dtype == image.dtype
 
 

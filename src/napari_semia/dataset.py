@@ -41,6 +41,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -175,6 +176,7 @@ class DatasetJob:
     ) -> DatasetJob:
         """Check every input and the output folder; writes nothing.
 
+        ``model_path``: a model file, or a trained :class:`SemiaModel`.
         ``layouts``: None (sample them), a folder of label files, one stack
         file, or an array / list of (H, W) maps. ``count`` defaults to the
         number of given layouts. ``source_labels``: the full-size label map to
@@ -185,9 +187,14 @@ class DatasetJob:
         """
         from .model import SemiaModel
 
-        model_path = Path(model_path)
-        model = SemiaModel.load(model_path, device=device)
-        model_bytes = model_path.read_bytes()
+        if isinstance(model_path, SemiaModel):  # a model in memory: its file's bytes, the model as is
+            model = model_path
+            with tempfile.TemporaryDirectory(prefix="semia-dataset-") as scratch:
+                model_bytes = model.save(Path(scratch) / "model.semia").read_bytes()
+        else:
+            model_path = Path(model_path)
+            model = SemiaModel.load(model_path, device=device)
+            model_bytes = model_path.read_bytes()
         model_key = hashlib.sha256(model_bytes).hexdigest()
         given = _load_layouts(layouts, model) if layouts is not None else None
         if given is not None:

@@ -119,6 +119,12 @@ class SemiaModel:
     _source_encoding: tuple | None = field(default=None, init=False, repr=False)
     _pyramid: SourcePyramid | None = field(default=None, init=False, repr=False)
 
+    def __repr__(self) -> str:
+        # The dataclass's own repr printed every weight tensor (150 000 characters).
+        (rows, cols), (work_rows, work_cols) = self.source_shape, self.working_shape
+        return (f"SemiaModel({self.num_classes} classes {self.class_ids}, source {rows} x {cols}, "
+                f"working size {work_rows} x {work_cols}, {self.steps_done} steps, {self.device})")
+
     def __post_init__(self) -> None:
         if self.full_index is not None and self.full_index.dtype.itemsize > 1 and self.num_classes <= 256:
             self.full_index = self.full_index.astype(np.uint8)

@@ -302,7 +302,9 @@ class SemiaTrainer:
                                 "its best.")
                     break
             preview = None
-            if self.preview_every and (self.step % self.preview_every == 0 or self.step == total):
+            # Not at the last step: the finished progress right after carries that preview
+            # (it was drawn twice, a cost at full size).
+            if self.preview_every and self.step % self.preview_every == 0 and self.step != total:
                 preview = self.preview()
             eta.record(coarse, time.perf_counter() - step_start)  # previews included
             yield TrainingProgress(
