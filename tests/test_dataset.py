@@ -201,10 +201,11 @@ def run_cli(args, capsys):
 
 def test_cli_generates(rgb_model, tmp_path, capsys):
     model_path, _, _ = rgb_model
-    args = [model_path, "-o", tmp_path / "ds", "--count", 2, "--objects", "1", "--no-elastic"]
+    args = [model_path, "-o", tmp_path / "ds", "--count", 2, "--objects", "1", "--no-elastic", "--gather"]
     code, err = run_cli(args, capsys)
     assert code == 0, err
     assert "Wrote 2 pair(s)" in err
+    assert "warning: --gather is not used in this process" in err  # not ignored without a word
     assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["sampler"]["elastic_strength"] == 0
 
 

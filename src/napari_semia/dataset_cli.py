@@ -131,6 +131,13 @@ def run_generate(args) -> int:
     """Run ``napari-semia generate``; input errors raise SemiaInputError."""
     if args.count is None and args.layouts is None:
         raise SemiaInputError("Give --count N (and/or --layouts DIR).")
+    # Options that do nothing where the run goes are said to do nothing.
+    if args.scheduler and args.workers:
+        print("warning: --workers is not used with --scheduler: the scheduler's workers make the pairs.",
+              file=sys.stderr)
+    if args.gather and not (args.scheduler or args.workers):
+        print("warning: --gather is not used in this process (it is for --workers N or --scheduler).",
+              file=sys.stderr)
     source_labels = None
     if args.labels:
         from .io import read_label_file
