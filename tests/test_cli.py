@@ -291,6 +291,20 @@ def test_a_flat_image_trains_with_a_warning(tmp_path, capsys):
     assert "warning: The image is (nearly) constant" in capsys.readouterr().err
 
 
+def test_an_instance_map_trains_with_a_warning(tmp_path, capsys):
+    """A cell segmentation (one id per cell) as the labels: each id is a class."""
+    image, _ = make_scene(SIZE)
+    instances = (np.arange(SIZE)[:, None] // 2 * 16 + np.arange(SIZE)[None, :] // 2).astype(np.uint16)
+    write_image_file(tmp_path / "img.png", image)
+    write_image_file(tmp_path / "instances.png", instances)  # 2 x 2 blocks: 256 ids
+    code = cli.main(["train", str(tmp_path / "img.png"), str(tmp_path / "instances.png"),
+                     "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "warning: The source labels hold 256 classes, and each id is a class of its own" in err
+    assert "give each kind one id" in err
+
+
 # ------------------------------------------------------------ file io
 @pytest.mark.parametrize(
     "image, suffix",

@@ -202,10 +202,10 @@ def _train(image, labels, config, device, resume=None):
 
     from .device import describe_device
     from .trainer import SemiaTrainer
-    from .validation import flat_image_warning
+    from .validation import training_warning
 
     trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume)
-    warning = flat_image_warning(image)
+    warning = training_warning(image, trainer.codec.num_classes)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     # The trainer's own config: a resumed model keeps its working size and network.

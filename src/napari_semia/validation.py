@@ -91,6 +91,30 @@ def flat_image_warning(image) -> str | None:
             "(and contrast) is chosen.")
 
 
+#: More classes than this are likely an instance map (one id per object, e.g. a
+#: cell segmentation): each id is a class of its own, and a training step takes
+#: about 1.6x as long with 64 classes as with 4, 4x with 256 (128 px, CPU).
+MANY_CLASSES = 64
+
+
+def many_classes_warning(num_classes: int) -> str | None:
+    """A sentence when the source labels hold so many classes that they are
+    probably instances; None otherwise. Not an error: the user may know better."""
+    if num_classes <= MANY_CLASSES:
+        return None
+    return (f"The source labels hold {num_classes} classes, and each id is a class of its own: "
+            f"training is slower, and an object can only be painted with its own id. If they are "
+            f"objects of a few kinds (e.g. cells from a segmentation), give each kind one id (e.g. "
+            f"every cell 1, background 0).")
+
+
+def training_warning(image, num_classes: int) -> str | None:
+    """What the user should know about the inputs before training (a flat image,
+    many classes), as one message; None when there is nothing to say."""
+    notes = [note for note in (flat_image_warning(image), many_classes_warning(num_classes)) if note]
+    return " ".join(notes) or None
+
+
 def _label_shape_hw(labels: np.ndarray, what: str) -> tuple[int, int]:
     _check_dims(labels, what, colour_ok=True)
     if labels.ndim == 3 and not is_colour_map(labels):

@@ -24,7 +24,7 @@ from ..labels_only import LabelsOnlySynthesizer
 from ..model import SemiaModel
 from ..trainer import SemiaTrainer
 from ..training_progress import TrainingProgress
-from ..validation import flat_image_warning
+from ..validation import training_warning
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class TrainingStarted:
     preview_problem: str | None
     """Why the target cannot be previewed (it is checked against the source), or None."""
     image_warning: str | None = None
-    """The image is (nearly) constant: training proceeds, the user should know."""
+    """A (nearly) constant image or very many classes: training proceeds, the user should know."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     if stop.is_set():
         trainer.stop()
     yield TrainingStarted(trainer, describe_device(trainer.device), preview_problem,
-                          flat_image_warning(job.image))
+                          training_warning(job.image, trainer.codec.num_classes))
 
     checkpointer = None
     if store is not None and job.checkpoint_key:
