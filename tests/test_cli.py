@@ -372,10 +372,13 @@ def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, mo
 
     monkeypatch.setattr(napari, "Viewer", make_viewer)
     monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
-    assert cli.main(["demo", "--gui", "--sample", "coins"]) == 0
+    assert cli.main(["demo", "--gui", "--sample", "coins", "--steps", "7", "--size", "64"]) == 0
     (viewer,) = viewers
     assert [layer.name for layer in viewer.layers] == ["coins image", "coins labels", "coins target"]
-    assert any(cli._plugin_widget_name() in name for name in viewer.window.dock_widgets)
+    (name,) = [name for name in viewer.window.dock_widgets if cli._plugin_widget_name() in name]
+    # The training options reach the widget (they were ignored with --gui).
+    settings = viewer.window.dock_widgets[name].settings
+    assert (settings.preset, settings.steps, settings.size, settings.device) == ("quick", 7, 64, "auto")
 
 
 def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():

@@ -338,7 +338,7 @@ def _plugin_widget_name() -> str:
         return FALLBACK_WIDGET_NAME
 
 
-def _cmd_demo_gui(case) -> int:
+def _cmd_demo_gui(case, args) -> int:
     try:
         import napari
         import qtpy  # noqa: F401  (raises when no Qt binding is installed)
@@ -354,7 +354,15 @@ def _cmd_demo_gui(case) -> int:
     # The same layers as napari's File > Open Sample menu gives.
     for data, kwargs, layer_type in sample_layers(case):
         getattr(viewer, f"add_{layer_type}")(data, **kwargs)
-    viewer.window.add_plugin_dock_widget(PLUGIN_NAME, _plugin_widget_name())
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, _plugin_widget_name())
+    # The training options fill the widget's settings (they were ignored with --gui).
+    settings = getattr(widget, "settings", None)
+    if settings is not None:
+        settings.apply_preset(args.preset)
+        for name in ("steps", "size", "seed"):
+            if getattr(args, name) is not None:
+                setattr(settings, name, getattr(args, name))
+        settings.device = args.device
     print(case.description)
     napari.run()
     return 0
@@ -367,7 +375,7 @@ def _cmd_demo(args) -> int:
 
     case = load_sample(args.sample)
     if args.gui:
-        return _cmd_demo_gui(case)
+        return _cmd_demo_gui(case, args)
     check_writable_folder(args.out)  # before training, not after it
     print(case.description)
     model = _train(case.image, case.labels, _config_from_args(args), args.device)
