@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset_cli import add_generate_command, run_generate
+from .dataset_cli import add_generate_command, at_least, run_generate
 from .errors import SemiaInputError
 
 EXIT_INPUT_ERROR = 2
@@ -27,17 +27,7 @@ DEFAULT_DEMO_DIR = "semia-demo"
 
 
 # ---------------------------------------------------------------- parsing
-def _at_least(minimum: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _at_least(1)
+_positive_int = at_least(1)
 
 
 def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) -> None:
@@ -51,14 +41,14 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) 
     parser.add_argument("--steps", type=_positive_int,
                         help="training iterations (overrides the preset); with --resume, this many more")
     parser.add_argument(
-        "--size", type=_at_least(16),
+        "--size", type=at_least(16),
         help="longest side of the working resolution in px, 16 to 4096 (overrides the preset)",
     )
     parser.add_argument(
         "--device", default="auto",
         help=f"torch device: {', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)",
     )
-    parser.add_argument("--seed", type=_at_least(0), help="random seed, 0 or more (overrides the preset)")
+    parser.add_argument("--seed", type=at_least(0), help="random seed, 0 or more (overrides the preset)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,9 @@ def _id_list(text: str) -> tuple[int, ...]:
     return ids
 
 
-def _at_least(minimum: int):
+def at_least(minimum: int):
+    """An argparse type: an integer of at least ``minimum`` (also used by ``cli``)."""
+
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:
@@ -57,9 +59,9 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     )
     parser.add_argument("model", metavar="MODEL", help="model file (.semia)")
     parser.add_argument("-o", "--output", required=True, metavar="DATASET", help="output folder")
-    parser.add_argument("--count", type=_at_least(1), metavar="N",
+    parser.add_argument("--count", type=at_least(1), metavar="N",
                         help="number of pairs (default: as many as --layouts gives; required without it)")
-    parser.add_argument("--seed", type=_at_least(0), default=0, help="layout seed (default 0)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="layout seed (default 0)")
     parser.add_argument("--layouts", metavar="DIR_OR_STACK",
                         help="use these label maps (a folder of files, or one stack file) "
                              "instead of sampling")
@@ -72,13 +74,13 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://HOST:8786 "
                             "(default: this machine)")
-    where.add_argument("--workers", type=_at_least(0), default=0, metavar="N",
+    where.add_argument("--workers", type=at_least(0), default=0, metavar="N",
                        help="without --scheduler: 0 = in this process (default), N = a local Dask cluster "
                             "of N worker processes")
     where.add_argument("--gather", action="store_true",
                        help="workers send the pairs back to be written here, instead of writing them "
                             "into DATASET themselves (needs no shared file system)")
-    where.add_argument("--retries", type=_at_least(0), default=2,
+    where.add_argument("--retries", type=at_least(0), default=2,
                        help="extra attempts for a pair whose task fails on a Dask worker (default 2)")
     where.add_argument("--device", default="auto", help="torch device (default: auto)")
     sampler = parser.add_argument_group("layout sampler")
