@@ -484,6 +484,24 @@ def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qt
     assert not widget.restore_offer.isVisibleTo(widget)
 
 
+def test_a_model_saved_to_a_file_is_not_offered_again(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A first user saved, closed napari and was still offered the cache's copy,
+    'training did not end with a saved model file, or napari closed'."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    train(qtbot, widget, steps=2)
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(tmp_path / "m.semia"))
+    widget.save_model()
+    assert (tmp_path / "m.semia").is_file() and not widget.state.model_unsaved
+    viewer.close()
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)  # the same layers
+    assert not widget.restore_offer.isVisibleTo(widget)
+
+
 def test_the_preset_box_says_when_its_fields_were_edited(viewer_widget):
     # It read "quick" after the steps were edited, naming settings no longer used.
     from napari_semia.config import PRESETS

@@ -81,6 +81,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state = WidgetState(device_text=device_description("auto")[0])
         self.model: SemiaModel | None = None
         self.checkpoints = CheckpointStore()
+        self._checkpoint_key: str | None = None  # the cache entry of the current model
+        self._training_checkpoint_key: str | None = None  # that of the running training
         self._closed = False
         self._step_offset = 0  # steps of the resumed model, for the loss plot
         self._training_output = None  # OutputSpec of the running training's previews
@@ -210,12 +212,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._note_single_channel(source)
         if resume is not None:
             self._note_other_source(resume, planes, source)
+        checkpoint_key = fingerprint(planes.image, planes.labels)
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
-            self.settings.preview_every, resume,
-            checkpoint_key=fingerprint(planes.image, planes.labels),
+            self.settings.preview_every, resume, checkpoint_key=checkpoint_key,
             names={"image": source.name, "labels": labels.name},
         )
+        self._training_checkpoint_key = checkpoint_key
         self._training_output = (output_spec(source, target, planes.index, planes.leading_shape)
                                  if target is not None else None)
         self._training_target_ok = False
@@ -293,7 +296,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 if isinstance(result.error, SemiaInputError):
                     reason = str(result.error)
             if result.model is not None and self.model is None:
-                self.set_model(result.model, unsaved=True)
+                self.set_model(result.model, unsaved=True, checkpoint_key=self._training_checkpoint_key)
             # Input errors are written for the user: the status line keeps them in
             # full (a first user saw the pop-up cut them short).
             self.state.message = f"Training failed: {reason} The model (if any) is kept."
@@ -310,7 +313,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if self.model is not None:
                 self.state.show_kept_model(self.model.steps_done)
             return
-        self.set_model(result.model, unsaved=True)
+        self.set_model(result.model, unsaved=True, checkpoint_key=self._training_checkpoint_key)
         self.state.finish_training(result.steps_done, result.total_steps, result.model.steps_done,
                                    result.stopped, result.diverged)
         if result.diverged:
@@ -328,8 +331,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.synthesize()
             self._hide_target_to_show_result(spec)
 
-    def set_model(self, model: SemiaModel | None, unsaved: bool = False) -> None:
+    def set_model(self, model: SemiaModel | None, unsaved: bool = False,
+                  checkpoint_key: str | None = None) -> None:
+        """``checkpoint_key``: the cache entry that holds this model (trained or
+        restored here), dropped once the model is saved to a file."""
         self.model = model
+        self._checkpoint_key = checkpoint_key
         self._last_synthesis_key = None
         self.state.has_model = model is not None
         self.state.model_unsaved = model is not None and unsaved
@@ -676,6 +683,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         source = self.source_layer
         if self.model_io.save(self.model, suggested_file_name(source.name if source else None)):
             self.state.model_unsaved = False
+            # Saved: the cache's copy is no longer the only one, and a next session
+            # offered to restore it as if napari had closed before a save.
+            if self._checkpoint_key is not None:
+                self.checkpoints.discard(self._checkpoint_key)
 
     def load_model(self) -> None:
         model = self.model_io.load(self.settings.device)
@@ -717,7 +728,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             notify.error(f"The checkpoint could not be restored: {error}")
             return
-        self.set_model(model, unsaved=True)
+        self.set_model(model, unsaved=True, checkpoint_key=info.key)
         self.state.model_opened(model.steps_done, "Restored")
         notify.info(f"Restored the model from the cache: {describe_model(model)}")
 
