@@ -122,3 +122,21 @@ def test_working_size_pairs_lie_over_the_source(viewer_widget, qtbot, tmp_path):
         assert layer.data.shape[1:3] == (32, 32)
         for pair, source in zip(edges(layer), edges(viewer.layers[SOURCE])):
             np.testing.assert_allclose(pair, source)
+
+
+def test_a_run_where_nothing_can_move_says_so_on_the_section_line(trained, qtbot, tmp_path, messages,
+                                                                  monkeypatch):
+    """The warning came only as napari's pop-up, cut short; the done line alone
+    read as if the pairs were varied (found by a new user on the face example,
+    where skin joins every other object class into one region)."""
+    from napari_semia.layout_sampler import LayoutSampler
+
+    monkeypatch.setattr(LayoutSampler, "unchanging_note", lambda self: "No object can move: (the scene's).")
+    _, widget = trained
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 1
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert widget.state.dataset_message.startswith("Done: 1 pairs written")
+    assert "\nNote: No object can move" in widget.state.dataset_message
+    assert any("No object can move" in text for _, text in messages)

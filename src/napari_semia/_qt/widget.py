@@ -81,6 +81,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state = WidgetState(device_text=device_description("auto")[0])
         self.model: SemiaModel | None = None
         self.checkpoints = CheckpointStore()
+        self._dataset_warnings: list[str] = []  # the running dataset's, for its done line
         self._checkpoint_key: str | None = None  # the cache entry of the current model
         self._training_checkpoint_key: str | None = None  # that of the running training
         self._closed = False
@@ -590,7 +591,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             try:
                 plane = displayed_plane(self.viewer, labels)[0]
                 validate_target(plane, self.model.source_shape, self.model.codec)
-                source_labels = plane  # full-size layouts (the model keeps a working-size copy)
+                source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
             except SemiaInputError:
                 source_labels = None
         request = DatasetRequest(
@@ -599,12 +600,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
             source_labels)
         self.state.dataset_done, self.state.dataset_total = 0, int(settings.count)
         self.state.dataset_message = "Preparing…"
+        self._dataset_warnings = []
         self.state.phase = Phase.GENERATING
         self.dataset_runner.start(request)
 
     def _on_dataset_progress(self, progress) -> None:
         if progress.warning:
             notify.warning(progress.message)
+            # Also on the section's line, in full: napari's pop-up cut "No object can
+            # move" short, and the done line alone read as if the pairs were varied.
+            self._dataset_warnings.append(progress.message)
             return
         self.state.dataset_done, self.state.dataset_total = progress.done, progress.total
         if progress.message:
@@ -630,7 +635,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # leading "/", leaving the slash alone at the end of a line.
         self.state.dataset_message = (
             f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
-            f"in {format_duration(summary.elapsed_s)}, to\n{Path(summary.out_dir).resolve()}{shown}")
+            f"in {format_duration(summary.elapsed_s)}, to\n{Path(summary.out_dir).resolve()}{shown}"
+            + "".join(f"\nNote: {warning}" for warning in self._dataset_warnings))
         if summary.failures:
             notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
         self._show_dataset_pairs(outcome)
