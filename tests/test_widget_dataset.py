@@ -140,3 +140,24 @@ def test_a_run_where_nothing_can_move_says_so_on_the_section_line(trained, qtbot
     assert widget.state.dataset_message.startswith("Done: 1 pairs written")
     assert "\nNote: No object can move" in widget.state.dataset_message
     assert any("No object can move" in text for _, text in messages)
+
+
+def test_pairs_of_a_colour_coded_source_show_in_its_colours(viewer_widget, qtbot, tmp_path):
+    """The labels stack took napari's own colours while the target showed the
+    source's: the two were hard to compare (found by a new user on the face)."""
+    from conftest import make_scene
+    from widget_helpers import train
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    palette = np.array([(200, 30, 30), (30, 30, 200)], np.uint8)
+    viewer.add_image(image, name="src")
+    viewer.add_image(palette[labels], name="colour labels", rgb=True)
+    train(qtbot, widget, steps=2)
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 1
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    shown = viewer.layers["semia dataset: labels"]
+    for class_id, colour in zip(widget.model.codec.class_ids, widget.model.codec.palette):
+        np.testing.assert_allclose(shown.colormap.map(np.array([class_id]))[0, :3], colour / 255, atol=1e-3)

@@ -20,10 +20,16 @@ def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict]:
             "a single 2D colour map, or use a Labels layer.")
     codec, index = LabelCodec.from_source(np.asarray(source.data))
     ids = np.asarray(codec.class_ids, dtype=np.int32)[index]
+    return ids, palette_colormap(codec)
+
+
+def palette_colormap(codec: LabelCodec) -> dict:
+    """A Labels colormap showing each id of a colour-coded codec in its source
+    colour (targets and the dataset's label stacks alike)."""
     colours = {None: (0, 0, 0, 0)}
     colours.update({int(i): (*(np.asarray(c) / 255.0), 1.0)
                     for i, c in zip(codec.class_ids, codec.palette)})
-    return ids, colours
+    return colours
 
 
 def copy_as_target(viewer, source: Layer) -> Labels:

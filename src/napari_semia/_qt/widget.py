@@ -16,7 +16,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from napari.layers import Image
+from napari.layers import Image, Labels
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QWidget
 
@@ -44,7 +44,7 @@ from .layer_pickers import (
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, describe_model, suggested_file_name
-from .new_target import copy_as_target
+from .new_target import copy_as_target, palette_colormap
 from .output_layer import output_spec, write_output
 from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
@@ -662,8 +662,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
         self.viewer.add_image(np.stack(outcome.images), name="semia dataset: images", **image_kwargs)
-        self.viewer.add_labels(np.stack(outcome.labels), name="semia dataset: labels", **marked,
-                               **placement)
+        # In the colours the target is painted in (napari's own colours made the
+        # two hard to compare; found by a new user).
+        labels_kwargs = dict(marked, **placement)
+        if self.model is not None and self.model.codec.is_colour:
+            labels_kwargs["colormap"] = palette_colormap(self.model.codec)
+        elif isinstance(self.labels_layer, Labels):
+            labels_kwargs["colormap"] = self.labels_layer.colormap
+        self.viewer.add_labels(np.stack(outcome.labels), name="semia dataset: labels", **labels_kwargs)
 
     def _dataset_placement(self, source, pair_shape) -> dict:
         """Scale and translate of a stack of pairs of ``pair_shape`` (rows, columns)
