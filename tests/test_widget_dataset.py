@@ -161,3 +161,29 @@ def test_pairs_of_a_colour_coded_source_show_in_its_colours(viewer_widget, qtbot
     shown = viewer.layers["semia dataset: labels"]
     for class_id, colour in zip(widget.model.codec.class_ids, widget.model.codec.palette):
         np.testing.assert_allclose(shown.colormap.map(np.array([class_id]))[0, :3], colour / 255, atol=1e-3)
+
+
+def test_pairs_of_a_multichannel_source_open_one_layer_per_channel(viewer_widget, qtbot, tmp_path):
+    """Pairs of a two-channel source opened as one (pairs, y, x, 2) layer, which
+    napari showed as x against the channels, in grey (found by a new user)."""
+    from conftest import make_scene
+    from widget_helpers import train
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    channels = viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["membrane", "nuclei"],
+                                colormap=["green", "magenta"])
+    viewer.add_labels(labels, name="cells")
+    train(qtbot, widget, steps=2)
+    assert widget.model.normalizer.channels == 2
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 2
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    for source in channels:
+        shown = viewer.layers[f"semia dataset: images [{source.name}]"]
+        assert shown.data.shape == (2, *image.shape) and shown.colormap.name == source.colormap.name
+    assert "semia dataset: images" not in viewer.layers
+    widget.generate_dataset()  # again: the layers are replaced, not added to
+    wait_for_dataset(qtbot, widget)
+    assert sum(layer.name.startswith("semia dataset: images") for layer in viewer.layers) == 2

@@ -658,10 +658,21 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # in the corner).
         placement = self._dataset_placement(source, outcome.labels[0].shape[:2])
         image_kwargs.update(placement)
-        for name in ("semia dataset: images", "semia dataset: labels"):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
-        self.viewer.add_image(np.stack(outcome.images), name="semia dataset: images", **image_kwargs)
+        for layer in [layer for layer in self.viewer.layers if layer.name.startswith("semia dataset: ")]:
+            self.viewer.layers.remove(layer)
+        images = np.stack(outcome.images)
+        if isinstance(source, ChannelGroup) and images.ndim == 4:
+            # One layer per channel, as the source: one (pairs, y, x, channels) layer
+            # showed x against the channels, in grey (found by a new user).
+            members = source.layers
+            image_kwargs.update(
+                channel_axis=-1, name=[f"semia dataset: images [{layer.name}]" for layer in members],
+                colormap=[layer.colormap for layer in members],
+                contrast_limits=[tuple(layer.contrast_limits) for layer in members],
+                blending=[layer.blending for layer in members])
+            self.viewer.add_image(images, **image_kwargs)
+        else:
+            self.viewer.add_image(images, name="semia dataset: images", **image_kwargs)
         # In the colours the target is painted in (napari's own colours made the
         # two hard to compare; found by a new user).
         labels_kwargs = dict(marked, **placement)
