@@ -91,8 +91,11 @@ def test_3d_view_of_a_stack_is_refused_with_a_message(viewer_widget, messages):
     viewer.add_image(np.stack([image] * 3), name="stack")
     viewer.add_labels(np.stack([labels] * 3), name="stack labels")
     viewer.dims.ndisplay = 3
+    widget.state.message = "Not synthesized: an older problem."
     widget.train()
     assert messages[-1][0] == "error" and "2D view" in messages[-1][1]
+    # The status line says why too (it kept the older, unrelated message).
+    assert widget.state.message.startswith("Not trained:") and "2D view" in widget.state.message
 
 
 def test_errors_reach_napari_notifications(viewer_widget):

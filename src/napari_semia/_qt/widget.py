@@ -206,6 +206,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             config = self.settings.to_config()
         except SemiaInputError as error:
             notify.error(str(error))
+            # On the status line too, in full: it kept an older, unrelated message.
+            self.state.message = f"Not trained: {error}"
             return
         resume = self.model if self.settings.continue_training and self.model is not None else None
         if resume is None and not self.model_io.may_start_new_model():
