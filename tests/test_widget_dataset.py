@@ -184,6 +184,10 @@ def test_pairs_of_a_multichannel_source_open_one_layer_per_channel(viewer_widget
         shown = viewer.layers[f"semia dataset: images [{source.name}]"]
         assert shown.data.shape == (2, *image.shape) and shown.colormap.name == source.colormap.name
     assert "semia dataset: images" not in viewer.layers
-    widget.generate_dataset()  # again: the layers are replaced, not added to
-    wait_for_dataset(qtbot, widget)
-    assert sum(layer.name.startswith("semia dataset: images") for layer in viewer.layers) == 2
+    before = [layer for layer in viewer.layers if layer.name.startswith("semia dataset: ")]
+    viewer.layers["semia dataset: labels"].visible = False
+    widget.generate_dataset()  # again: the same layers get the new pairs (removing and adding
+    wait_for_dataset(qtbot, widget)  # them crashed napari's drawing under Xvfb for a new user)
+    after = [layer for layer in viewer.layers if layer.name.startswith("semia dataset: ")]
+    assert len(after) == 3 and all(a is b for a, b in zip(after, before))
+    assert all(layer.visible for layer in after)  # shown again, to look at

@@ -659,30 +659,49 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # much larger as they are fewer (a first user saw them as a small tile
         # in the corner).
         placement = self._dataset_placement(source, outcome.labels[0].shape[:2])
-        image_kwargs.update(placement)
-        for layer in [layer for layer in self.viewer.layers if layer.name.startswith("semia dataset: ")]:
-            self.viewer.layers.remove(layer)
-        images = np.stack(outcome.images)
+        images, labels = np.stack(outcome.images), np.stack(outcome.labels)
         if isinstance(source, ChannelGroup) and images.ndim == 4:
             # One layer per channel, as the source: one (pairs, y, x, channels) layer
             # showed x against the channels, in grey (found by a new user).
-            members = source.layers
-            image_kwargs.update(
-                channel_axis=-1, name=[f"semia dataset: images [{layer.name}]" for layer in members],
-                colormap=[layer.colormap for layer in members],
-                contrast_limits=[tuple(layer.contrast_limits) for layer in members],
-                blending=[layer.blending for layer in members])
-            self.viewer.add_image(images, **image_kwargs)
+            shown = {f"semia dataset: images [{layer.name}]": (images[..., c], {
+                "colormap": layer.colormap, "contrast_limits": tuple(layer.contrast_limits),
+                "blending": layer.blending}) for c, layer in enumerate(source.layers)}
         else:
-            self.viewer.add_image(images, name="semia dataset: images", **image_kwargs)
+            shown = {"semia dataset: images": (images, image_kwargs)}
         # In the colours the target is painted in (napari's own colours made the
         # two hard to compare; found by a new user).
-        labels_kwargs = dict(marked, **placement)
+        labels_kwargs = {}
         if self.model is not None and self.model.codec.is_colour:
             labels_kwargs["colormap"] = palette_colormap(self.model.codec)
         elif isinstance(self.labels_layer, Labels):
             labels_kwargs["colormap"] = self.labels_layer.colormap
-        self.viewer.add_labels(np.stack(outcome.labels), name="semia dataset: labels", **labels_kwargs)
+        for layer in [layer for layer in self.viewer.layers
+                      if layer.name.startswith("semia dataset: ") and layer.name not in shown
+                      and layer.name != "semia dataset: labels"]:
+            self.viewer.layers.remove(layer)
+        for name, (data, kwargs) in shown.items():
+            self._show_dataset_stack(name, data, self.viewer.add_image, dict(marked, **kwargs), placement)
+        self._show_dataset_stack("semia dataset: labels", labels, self.viewer.add_labels,
+                                 dict(marked, **labels_kwargs), placement)
+
+    def _show_dataset_stack(self, name, data, add, kwargs, placement) -> None:
+        """Show a stack of pairs as layer ``name``: the layer of an earlier run
+        gets the new data in place (removing it and adding a new one crashed
+        napari's drawing under Xvfb, in a new user's session), else a new one."""
+        layer = self.viewer.layers[name] if name in self.viewer.layers else None
+        if (layer is not None and layer.data.ndim == data.ndim
+                and getattr(layer, "rgb", False) == kwargs.get("rgb", False)):
+            layer.data = data
+            layer.scale, layer.translate = placement.get("scale", layer.scale), placement.get(
+                "translate", layer.translate)
+            for key in ("colormap", "contrast_limits"):
+                if key in kwargs:
+                    setattr(layer, key, kwargs[key])
+            layer.visible = True  # the new pairs, to look at
+            return
+        if layer is not None:
+            self.viewer.layers.remove(layer)
+        add(data, name=name, **kwargs, **placement)
 
     def _dataset_placement(self, source, pair_shape) -> dict:
         """Scale and translate of a stack of pairs of ``pair_shape`` (rows, columns)
