@@ -458,3 +458,15 @@ def test_a_model_in_memory_makes_the_same_dataset_as_its_file(rgb_model, tmp_pat
     assert first.written == 2
     again = generate(model_path, tmp_path / "ds", count=2, progress_bar=False)
     assert again.skipped == 2  # the same model: the file's bytes, the same settings record
+
+
+def test_a_folder_of_an_earlier_version_says_why_it_is_refused(rgb_model, tmp_path):
+    """Earlier versions sampled from the working-size labels and recorded no
+    source labels: a rerun into such a folder is refused, and says why."""
+    model_path, _, _ = rgb_model
+    generate(model_path, tmp_path / "ds", count=1, progress_bar=False)
+    record = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    record["source_labels"] = None
+    (tmp_path / "ds" / "dataset.json").write_text(json.dumps(record))
+    with pytest.raises(SemiaInputError, match=r"earlier version.*working-size labels"):
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=2)

@@ -272,8 +272,12 @@ class DatasetJob:
                 different.remove("image_shape")  # the same change, named once
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
+                older = ""
+                if "source_labels" in different and earlier.get("source_labels") is None:
+                    older = (" It was made by an earlier version, which sampled layouts from the "
+                             "model's working-size labels; layouts now come from the full-size ones.")
                 raise SemiaInputError(
-                    f"{self.out_dir} holds a dataset made with other settings (another {names}). "
+                    f"{self.out_dir} holds a dataset made with other settings (another {names}).{older} "
                     f"Choose another output folder, or delete that one to start again."
                 )
         elif any((self.out_dir / name).exists() for name in (IMAGES_DIR, LABELS_DIR, MANIFEST)):
