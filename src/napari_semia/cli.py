@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset_cli import add_generate_command, at_least, run_generate
+from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate
 from .errors import SemiaInputError
 
 EXIT_INPUT_ERROR = 2
-EXIT_INTERRUPTED = 130
 PLUGIN_NAME = "napari-semia"
 #: Dock widget opened by ``demo --gui`` when napari.yaml cannot be read; the
 #: manifest's first widget wins otherwise.

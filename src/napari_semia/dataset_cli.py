@@ -12,7 +12,7 @@ import sys
 from .errors import SemiaInputError
 
 EXIT_PAIRS_FAILED = 1
-#: As the other commands (cli.EXIT_INTERRUPTED): 128 + SIGINT.
+#: Every command's status after Ctrl-C (``cli`` uses it too): 128 + SIGINT.
 EXIT_INTERRUPTED = 130
 
 

@@ -107,9 +107,10 @@ def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
     return ids
 
 
-def _redo(what: str) -> str:
+def redo_advice(what: str) -> str:
     """The start of the advice for a map in the wrong form: the target is
-    painted again, another map (the dataset's source labels) given again."""
+    painted again, another map (the dataset's source labels) given again (also
+    used by ``validation``)."""
     return "paint the target" if what == "target labels" else f"give the {what}"
 
 
@@ -310,7 +311,7 @@ class LabelCodec:
                 raise SemiaInputError(
                     f"The {what} are a colour (RGB) map of shape {labels.shape}, but the "
                     f"source labels are integer ids "
-                    f"({_format_ids(self.class_ids)}); {_redo(what)} with those ids."
+                    f"({_format_ids(self.class_ids)}); {redo_advice(what)} with those ids."
                 )
             return self._encode_colours(_rgb(labels, what), what)
         ids = _integer_ids(labels, what)
@@ -332,7 +333,7 @@ class LabelCodec:
             # face photo against skin, hair and white) was read as a layout.
             raise SemiaInputError(
                 f"The {what} are an RGB image that looks like a photo rather than a "
-                f"colour-coded label map: {evidence}. {_redo(what).capitalize()} in the source "
+                f"colour-coded label map: {evidence}. {redo_advice(what).capitalize()} in the source "
                 f"labels' colours {known} (or as a label map of their ids)."
             )
         # Assign border pixels to the target's own dominant colours first: targets

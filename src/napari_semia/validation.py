@@ -12,7 +12,7 @@ import numpy as np
 from .arrays import as_array, verb
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS
-from .labels import LabelCodec, is_colour_map
+from .labels import LabelCodec, is_colour_map, redo_advice
 
 #: Smallest image side that survives the generator's downsampling levels.
 MIN_SIDE = 16
@@ -159,10 +159,8 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
     target_hw = _label_shape_hw(target, what)
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
-        advice = "paint the target at the source's shape" if what == "target labels" else \
-            "give them at the source's shape"
         raise SemiaInputError(
             f"The {what} {verb(what, 'have', 'has')} shape {_shape_text(target, target_hw)}, but the source "
-            f"was {source_hw[0]} x {source_hw[1]}; {advice}."
+            f"was {source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at the source's shape."
         )
     return codec.encode(target, what)
