@@ -692,9 +692,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if (layer is not None and layer.data.ndim == data.ndim
                 and getattr(layer, "rgb", False) == kwargs.get("rgb", False)):
             layer.data = data
-            layer.scale, layer.translate = placement.get("scale", layer.scale), placement.get(
-                "translate", layer.translate)
-            for key in ("colormap", "contrast_limits"):
+            # The same display as a new layer gets: placement, and the source's look.
+            for key, value in placement.items():
+                setattr(layer, key, value)
+            for key in ("colormap", "contrast_limits", "blending"):
                 if key in kwargs:
                     setattr(layer, key, kwargs[key])
             layer.visible = True  # the new pairs, to look at
