@@ -16,7 +16,6 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from napari.layers import Image, Labels
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QWidget
 
@@ -29,12 +28,12 @@ from ..model import SemiaModel
 from ..validation import validate_target
 from . import notify
 from .dataset_controls import DatasetControls, DatasetSettings
+from .dataset_layers import show_dataset_pairs
 from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import displayed_plane, output_plane, training_planes
 from .layer_pickers import (
-    OUTPUT_KEY,
     ChannelGroup,
     LayerPickers,
     channel_groups,
@@ -44,7 +43,7 @@ from .layer_pickers import (
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, describe_model, suggested_file_name
-from .new_target import copy_as_target, palette_colormap
+from .new_target import copy_as_target
 from .output_layer import output_spec, write_output
 from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
@@ -641,83 +640,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             + "".join(f"\nNote: {warning}" for warning in self._dataset_warnings))
         if summary.failures:
             notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
-        self._show_dataset_pairs(outcome)
-
-    def _show_dataset_pairs(self, outcome) -> None:
-        """The first pairs as two stacks (images, labels): browse them with the slider."""
-        if not outcome.images:
-            return
-        marked = {"metadata": {OUTPUT_KEY: True}}
-        image_kwargs = dict(marked)
-        source = self.source_layer
-        if isinstance(source, Image):
-            image_kwargs["rgb"] = source.rgb
-            if not source.rgb:
-                image_kwargs.update(colormap=source.colormap.name,
-                                    contrast_limits=tuple(source.contrast_limits))
-        # Over the source, at its scale: pairs at the working size get pixels as
-        # much larger as they are fewer (a first user saw them as a small tile
-        # in the corner).
-        placement = self._dataset_placement(source, outcome.labels[0].shape[:2])
-        images, labels = np.stack(outcome.images), np.stack(outcome.labels)
-        if isinstance(source, ChannelGroup) and images.ndim == 4:
-            # One layer per channel, as the source: one (pairs, y, x, channels) layer
-            # showed x against the channels, in grey (found by a new user).
-            shown = {f"semia dataset: images [{layer.name}]": (images[..., c], {
-                "colormap": layer.colormap, "contrast_limits": tuple(layer.contrast_limits),
-                "blending": layer.blending}) for c, layer in enumerate(source.layers)}
-        else:
-            shown = {"semia dataset: images": (images, image_kwargs)}
-        # In the colours the target is painted in (napari's own colours made the
-        # two hard to compare; found by a new user).
-        labels_kwargs = {}
-        if self.model is not None and self.model.codec.is_colour:
-            labels_kwargs["colormap"] = palette_colormap(self.model.codec)
-        elif isinstance(self.labels_layer, Labels):
-            labels_kwargs["colormap"] = self.labels_layer.colormap
-        for layer in [layer for layer in self.viewer.layers
-                      if layer.name.startswith("semia dataset: ") and layer.name not in shown
-                      and layer.name != "semia dataset: labels"]:
-            self.viewer.layers.remove(layer)
-        for name, (data, kwargs) in shown.items():
-            self._show_dataset_stack(name, data, self.viewer.add_image, dict(marked, **kwargs), placement)
-        self._show_dataset_stack("semia dataset: labels", labels, self.viewer.add_labels,
-                                 dict(marked, **labels_kwargs), placement)
-
-    def _show_dataset_stack(self, name, data, add, kwargs, placement) -> None:
-        """Show a stack of pairs as layer ``name``: the layer of an earlier run
-        gets the new data in place (removing it and adding a new one crashed
-        napari's drawing under Xvfb, in a new user's session), else a new one."""
-        layer = self.viewer.layers[name] if name in self.viewer.layers else None
-        if (layer is not None and layer.data.ndim == data.ndim
-                and getattr(layer, "rgb", False) == kwargs.get("rgb", False)):
-            layer.data = data
-            # The same display as a new layer gets: placement, and the source's look.
-            for key, value in placement.items():
-                setattr(layer, key, value)
-            for key in ("colormap", "contrast_limits", "blending"):
-                if key in kwargs:
-                    setattr(layer, key, kwargs[key])
-            layer.visible = True  # the new pairs, to look at
-            return
-        if layer is not None:
-            self.viewer.layers.remove(layer)
-        add(data, name=name, **kwargs, **placement)
-
-    def _dataset_placement(self, source, pair_shape) -> dict:
-        """Scale and translate of a stack of pairs of ``pair_shape`` (rows, columns)
-        that lays them over the source (a leading axis of 1 for the stack)."""
-        layer = source.layers[0] if isinstance(source, ChannelGroup) else source
-        if layer is None or self.model is None:
-            return {}
-        (rows, cols), (pair_rows, pair_cols) = self.model.source_shape, pair_shape
-        scale_y, scale_x = (float(v) for v in layer.scale[-2:])
-        shift_y, shift_x = (float(v) for v in layer.translate[-2:])
-        factor_y, factor_x = rows / pair_rows, cols / pair_cols
-        # A pixel's centre moves by half the growth of its size.
-        return {"scale": (1.0, scale_y * factor_y, scale_x * factor_x),
-                "translate": (0.0, shift_y + scale_y * (factor_y - 1) / 2,
-                              shift_x + scale_x * (factor_x - 1) / 2)}
+        if self.model is not None:
+            show_dataset_pairs(self.viewer, self.model, self.source_layer, self.labels_layer,
+                               outcome.images, outcome.labels)
 
     def _on_dataset_ended(self) -> None:
         if self.state.phase is Phase.GENERATING:
