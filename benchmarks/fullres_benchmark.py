@@ -184,30 +184,23 @@ def large_case(name: str, cache: Path | None = None):
 
 
 # --------------------------------------------------------------- synthesis
-def to_user_image(normalizer, output, rows: int = 512) -> np.ndarray:
-    """Network-space (1, C, H, W) -> the source's dtype and layout, a strip of rows at a
-    time (the float64 conversion of a whole 4096 x 4096 image would add a gigabyte)."""
-    strips = [normalizer.from_network(output[0, :, y0:y0 + rows].clamp(-1, 1))
-              for y0 in range(0, output.shape[-2], rows)]
-    return np.concatenate(strips, axis=0)
-
-
 class Synthesizer:
     """The three methods for one model; source-side work is done once here."""
 
     def __init__(self, model, image, labels, config=None):
         import torch
 
+        from napari_semia.model import pyramid_source
         from napari_semia.refinement import RefinementConfig, SourcePyramid
 
         self.model = model
         self.config = config or RefinementConfig()
         device = model.device
-        self.source = torch.from_numpy(model.normalizer.to_network(image))[None].to(device)
+        self.source, excess = pyramid_source(model.normalizer, image, device)
         self.source_index = torch.from_numpy(model.codec.encode(labels))[None].to(device)
         start = time.perf_counter()
         self.pyramid = SourcePyramid(self.source, self.source_index, model.num_classes,
-                                     model.working_shape, self.config)
+                                     model.working_shape, self.config, excess=excess)
         self.pyramid_seconds = time.perf_counter() - start
 
     def __call__(self, method: str, target):
@@ -234,7 +227,10 @@ class Synthesizer:
 
             upsampled = F.interpolate(guide, size=size, mode="bicubic", align_corners=False)
             output = upsampled + output - through_working_size(output)
-        return to_user_image(model.normalizer, output)
+        from napari_semia.model import to_user_image
+
+        # The refined and labels-only outputs are the source's own values (as the package gives them).
+        return to_user_image(output, model.normalizer, copied=method != "detail")[0]
 
 
 # --------------------------------------------------------------- evaluation
@@ -362,6 +358,7 @@ def run_worker(args) -> None:
     apart; without, every call builds it (refinement from the label map alone)."""
     import torch
 
+    from napari_semia.model import to_user_image
     from napari_semia.refinement import refine
 
     if args.threads:
@@ -400,7 +397,7 @@ def run_worker(args) -> None:
             target_index = torch.from_numpy(codec.encode(target))[None]
             output = refine(source, torch.from_numpy(source_index)[None], target_index, None,
                             num_classes=len(codec.class_ids), config=refinement_config(args.set))
-            output = to_user_image(normalizer, output)
+            output = to_user_image(output, normalizer, copied=True)[0]
             times.append(time.perf_counter() - start)
     # The first call of a process also warms up torch (allocations, kernels): the
     # median leaves it out when there are more.

@@ -65,6 +65,21 @@ def test_outliers_do_not_squash_the_histogram():
     assert x.max() == pytest.approx(CLIP)
 
 
+def test_excess_is_what_the_clip_takes_off():
+    image = smooth_ramp((64, 64), 1000, 2000).astype(np.uint16)
+    normalizer = IntensityNormalizer.fit(image)
+    assert normalizer.excess(image) is None  # nothing beyond the clip: no work, no memory
+    image[0, :3] = 65535  # three hot pixels
+    normalizer = IntensityNormalizer.fit(image)
+    excess = normalizer.excess(image)
+    assert excess.shape == (1, 64, 64) and excess.dtype == np.float32
+    assert (excess[0] != 0).sum() == 3 and (excess[0, 0, :3] > 0).all()
+    # Clipped values plus their excess are the image, exactly normalised.
+    whole = normalizer.to_network(image) + excess
+    assert normalizer.from_network(whole)[0, :3].tolist() == [65535] * 3
+    np.testing.assert_array_equal(normalizer.from_network(whole), image)
+
+
 def test_channels_are_normalised_independently():
     image = np.stack([smooth_ramp((16, 16), 0, 10), smooth_ramp((16, 16), 5000, 60000)], -1)
     x = IntensityNormalizer.fit(image.astype(np.float32)).to_network(image.astype(np.float32))

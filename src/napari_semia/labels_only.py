@@ -22,7 +22,7 @@ from .config import TrainingConfig
 from .device import resolve_device
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
-from .model import to_user_image
+from .model import pyramid_source, to_user_image
 from .refinement import RefinementConfig, SourcePyramid
 from .training_data import working_shape
 from .validation import validate_target, validate_training_inputs
@@ -56,10 +56,11 @@ class LabelsOnlySynthesizer:
                 normalizer = IntensityNormalizer.fit(self._image)
                 device = resolve_device(self._device)
                 source_shape = tuple(int(s) for s in source_index.shape[:2])
-                image = torch.from_numpy(normalizer.to_network(np.asarray(self._image))).float()[None]
+                image, excess = pyramid_source(normalizer, np.asarray(self._image), device)
                 index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None]
-                self._pyramid = SourcePyramid(image.to(device), index.to(device), codec.num_classes,
-                                              working_shape(source_shape, self._size), self._refinement)
+                self._pyramid = SourcePyramid(image, index.to(device), codec.num_classes,
+                                              working_shape(source_shape, self._size), self._refinement,
+                                              excess=excess)
                 self.codec, self.normalizer, self.source_shape = codec, normalizer, source_shape
                 self._image = self._labels = None  # the pyramid holds what is needed
             return self._pyramid
@@ -77,4 +78,4 @@ class LabelsOnlySynthesizer:
         index = torch.as_tensor(np.asarray(index), dtype=torch.long).to(pyramid.device)
         with torch.inference_mode():
             output = pyramid.refine(index, None, progress=progress)
-        return to_user_image(output, self.normalizer)[0]
+        return to_user_image(output, self.normalizer, copied=True)[0]

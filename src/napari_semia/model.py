@@ -69,16 +69,31 @@ def run_generator(generator: SFTGenerator, source_image: torch.Tensor, source_in
         generator.train(was_training)
 
 
-def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=None) -> list[np.ndarray]:
+def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=None,
+                  copied: bool = False) -> list[np.ndarray]:
     """Network-space outputs (B, C, h, w) -> images like the source (dtype,
-    value range, channels), resized (bicubic) to ``size`` if given."""
+    value range, channels), resized (bicubic) to ``size`` if given.
+    ``copied``: made of the source's own values (the full-resolution stage), kept
+    as they are (within the source's range) instead of clamped to the
+    generator's [-1, 1], the normaliser's 0.5th..99.5th percentiles."""
     if size is not None and tuple(output.shape[-2:]) != tuple(size):
         output = F.interpolate(output, size=tuple(size), mode="bicubic", align_corners=False)
-    output = output.clamp(-1, 1).float().cpu().numpy()
+    if not copied:
+        output = output.clamp(-1, 1)
+    output = output.float().cpu().numpy()
     height = output.shape[-2]
     return [np.concatenate([normalizer.from_network(np.ascontiguousarray(o[:, y:y + _ROWS_PER_CONVERSION]))
                             for y in range(0, height, _ROWS_PER_CONVERSION)])
             for o in output]
+
+
+def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device) -> tuple:
+    """The full-resolution stage's source: (1, C, H, W) network-space values on
+    ``device``, and what their clip took off, (C, H, W) or None (see
+    ``IntensityNormalizer.excess``)."""
+    values = torch.from_numpy(normalizer.to_network(image))[None].to(device)
+    excess = normalizer.excess(image)
+    return values, None if excess is None else torch.from_numpy(excess).to(device)
 
 
 def _array_payload(array: np.ndarray) -> tuple[torch.Tensor, dict]:
@@ -143,9 +158,10 @@ class SemiaModel:
         """The full-resolution stage's source side (the full-size source at every
         level, its patch features): built on first use, then kept."""
         if self._pyramid is None:
-            image = torch.from_numpy(self.normalizer.to_network(self.full_image))[None].to(self.device)
+            image, excess = pyramid_source(self.normalizer, self.full_image, self.device)
             index = torch.from_numpy(self.full_index.astype(np.int64))[None].to(self.device)
-            self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape, self.refinement)
+            self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape, self.refinement,
+                                          excess=excess)
         return self._pyramid
 
     @property
@@ -229,7 +245,7 @@ class SemiaModel:
                 if progress is not None:
                     report = lambda done, number=number: progress((number + done) / len(targets))
                 images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
-                                        self.normalizer)
+                                        self.normalizer, copied=True)
         else:
             images = to_user_image(output, self.normalizer, self.source_shape)
         return images[0] if single else images

@@ -15,17 +15,21 @@ from .patch_features import SourceLevel, crop_with_border, tiles
 
 
 def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.Tensor,
-         target_classes: torch.Tensor, radius: int, within_class: bool = True) -> torch.Tensor:
+         target_classes: torch.Tensor, radius: int, within_class: bool = True,
+         pixels: torch.Tensor | None = None) -> torch.Tensor:
     """Average of the source pixels the patches covering each pixel put there.
 
     ``fy``/``fx``/``inside`` cover the tile with a halo of ``radius`` on every side
     (``inside`` is False where the halo leaves the image); ``target_classes`` is
     the tile's (h, w) layout. Only contributions of the target's class count;
-    pixels without any take their own match's pixel.
+    pixels without any take their own match's pixel. ``pixels``: (C, H * W) values
+    to vote instead of the level's own (the same field and weights).
     """
+    if pixels is None:
+        pixels = level.pixels
     h, w = target_classes.shape
     src_h, src_w = level.shape
-    channels = level.pixels.shape[0]
+    channels = pixels.shape[0]
     total = torch.zeros(channels, h * w, device=fy.device)
     weight = torch.zeros(h * w, device=fy.device)
     wanted = target_classes.flatten().to(level.classes.dtype)
@@ -46,21 +50,24 @@ def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.T
             if within_class:
                 ok &= (level.classes.index_select(0, flat) == wanted) | allow_any
             ok = ok.float()
-            total.addcmul_(level.pixels.index_select(1, flat), ok[None])
+            total.addcmul_(pixels.index_select(1, flat), ok[None])
             weight += ok
     empty = weight == 0
     result = total.div_(weight.clamp_min_(1.0)[None])
     if bool(empty.any()):
-        result[:, empty] = level.pixels.index_select(1, centre[empty])
+        result[:, empty] = pixels.index_select(1, centre[empty])
     return result.view(channels, h, w)
 
 
 def vote_level(level: SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
-               fx: torch.Tensor, radius: int, within_class: bool, tile: int) -> torch.Tensor:
+               fx: torch.Tensor, radius: int, within_class: bool, tile: int,
+               pixels: torch.Tensor | None = None) -> torch.Tensor:
     """The level's image rebuilt from its field, tile by tile; away from ``free``
-    pixels (all on the identity) it is the source itself."""
+    pixels (all on the identity) it is the source itself. ``pixels``: as for :func:`vote`."""
+    if pixels is None:
+        pixels = level.pixels
     h, w = level.shape
-    out = level.pixels.view(-1, h, w).clone()
+    out = pixels.view(-1, h, w).clone()
     for tile_box in tiles((h, w), tile):
         box = bounding_box(free, radius, tile_box)
         if box is None:
@@ -71,5 +78,6 @@ def vote_level(level: SourceLevel, target: torch.Tensor, free: torch.Tensor, fy:
         rows = torch.arange(y0 - radius, y1 + radius, device=fy.device)
         cols = torch.arange(x0 - radius, x1 + radius, device=fy.device)
         inside = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None]
-        out[:, y0:y1, x0:x1] = vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius, within_class)
+        out[:, y0:y1, x0:x1] = vote(level, ry, rx, inside, target[y0:y1, x0:x1], radius, within_class,
+                                    pixels)
     return out

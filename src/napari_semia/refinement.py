@@ -323,13 +323,18 @@ class SourcePyramid:
     source (and level-0 size), then :meth:`refine` serves any number of targets.
 
     ``source_image``: (1, C, H, W) in network space; ``source_index``: (1, H, W)
-    class indices; ``start_shape``: level 0's size (the generator's working size).
+    class indices; ``start_shape``: level 0's size (the generator's working size);
+    ``excess``: (C, H, W), what the network space clipped off the source's values
+    (``IntensityNormalizer.excess``), or None: the last vote adds it back, with
+    the same field, so copies keep the source's real intensities.
     """
 
     def __init__(self, source_image: torch.Tensor, source_index: torch.Tensor, num_classes: int,
-                 start_shape, config: RefinementConfig | None = None) -> None:
+                 start_shape, config: RefinementConfig | None = None,
+                 excess: torch.Tensor | None = None) -> None:
         config = config or RefinementConfig()
         self.config = config
+        self.excess = None if excess is None else excess.float().reshape(excess.shape[-3], -1)
         self.num_classes = int(num_classes)
         image = source_image[0] if source_image.dim() == 4 else source_image
         index = source_index[0] if source_index.dim() == 3 else source_index
@@ -493,6 +498,11 @@ class SourcePyramid:
                                              self._seam_factor(number), exempt)
                     output, correction = self._fuse_smooth_classes(level, first, output, target, free,
                                                                    fy, fx, correction, radius)
+                if final and self.excess is not None:
+                    # Matched, voted and evened out on clipped values, so a few outliers
+                    # steer nothing; what was clipped off comes back with the copies.
+                    output += vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
+                                         self.excess)
                 query = output
                 work_done += passes[number] / iterations
                 if progress is not None:
