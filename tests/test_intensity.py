@@ -80,6 +80,15 @@ def test_excess_is_what_the_clip_takes_off():
     np.testing.assert_array_equal(normalizer.from_network(whole), image)
 
 
+def test_values_beyond_float32_are_refused_by_name():
+    # Finite in float64 but inf in the networks' float32: an all-NaN result, and a
+    # training that 'stopped before its first step' with no word of why.
+    image = smooth_ramp((16, 16), 0, 1) * 1e39
+    with pytest.raises(SemiaInputError, match="float32"):
+        IntensityNormalizer.fit(image)
+    IntensityNormalizer.fit(image / 1e9)  # 1e30: fine
+
+
 def test_channels_are_normalised_independently():
     image = np.stack([smooth_ramp((16, 16), 0, 10), smooth_ramp((16, 16), 5000, 60000)], -1)
     x = IntensityNormalizer.fit(image.astype(np.float32)).to_network(image.astype(np.float32))

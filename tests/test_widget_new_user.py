@@ -548,3 +548,61 @@ def test_closing_the_widget_lets_go_of_the_model_before_releasing_memory(trained
     widget.shutdown()
     assert calls and calls[0][0] is not None and calls[0][0].type == "cpu"
     assert all(model is None for _, model in calls)
+
+
+# ------------------------------------------------ from a user off the happy path
+def test_synthesizing_with_another_image_chosen_places_the_result_like_the_target(trained, qtbot, messages):
+    # Found by a user off the happy path: with a grey model and an RGB image chosen
+    # as the source, Synthesize raised inside napari (rgb=True on a grey result);
+    # an RGB model with a grey image chosen made a (rows, cols, 3) grey stack, and
+    # an image of another size placed the result at its scale.
+    from napari_semia._qt.output_layer import output_name
+
+    viewer, widget = trained
+    image = viewer.layers[SOURCE].data
+    shown_as = output_name("model", TARGET)
+    for name, data, kwargs in [("other rgb", np.stack([image] * 3, -1), {}),
+                               ("other size", image[:-8], {"scale": (3, 3)})]:
+        messages.clear()
+        viewer.add_image(data, name=name, **kwargs)
+        widget.pickers.image.set_layer(viewer.layers[name])
+        widget.synthesize()
+        wait_for_synthesis(qtbot, widget)
+        result = viewer.layers[shown_as]
+        assert result.data.shape == image.shape and not result.rgb
+        assert tuple(result.scale) == tuple(viewer.layers[TARGET].scale)
+        warned = [text for kind, text in messages if kind == "warning"]
+        assert len(warned) == 1 and f"'{name}' is not the image the model was trained on" in warned[0]
+        expected = "an RGB image" if name == "other rgb" else f"{data.shape[0]} × {data.shape[1]}"
+        assert expected in warned[0]
+    widget.pickers.image.set_layer(viewer.layers[SOURCE])  # the model's own: in its place again
+    messages.clear()
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert not [text for kind, text in messages if kind == "warning"]
+
+
+def test_continuing_on_an_image_of_other_channels_says_only_why_not(trained, qtbot, messages):
+    # It said first that it continued on the new image, then that it could not,
+    # in garbled words ('this image is channels with 2').
+    viewer, widget = trained
+    viewer.add_image(np.stack([viewer.layers[SOURCE].data] * 3, -1), name="rgb copy")
+    widget.pickers.image.set_layer(viewer.layers["rgb copy"])
+    messages.clear()
+    widget.train()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    assert [kind for kind, _ in messages] == ["error"]
+    assert "trained on a grey image, this one is an RGB image" in messages[0][1]
+
+
+def test_image_and_labels_not_drawn_over_each_other_are_warned_about(viewer_widget, qtbot, messages):
+    # Found by a user: an image at scale 2 with labels at scale 1 trained silently;
+    # edits painted over the labels then showed at twice their place in the result.
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    train(qtbot, widget, steps=1)
+    assert not [text for kind, text in messages if "drawn over each other" in text]
+    viewer.layers[SOURCE].scale = (2, 2)
+    train(qtbot, widget, steps=1)
+    warned = [text for kind, text in messages if kind == "warning" and "drawn over each other" in text]
+    assert len(warned) == 1 and "scale (2.0, 2.0)" in warned[0] and "scale (1.0, 1.0)" in warned[0]

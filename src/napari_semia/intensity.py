@@ -33,6 +33,7 @@ HIGH_PERCENTILE = 99.5
 #: of the tails without letting outliers dominate.
 CLIP = 1.2
 MAX_CHANNELS = 16
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Pixels used to estimate percentiles; larger images are subsampled on a grid.
 _PERCENTILE_SAMPLE = 1 << 20
 
@@ -74,6 +75,18 @@ def is_opaque_alpha(channel: np.ndarray) -> bool:
     return bool(channel.size) and bool((channel == full).all())
 
 
+def describe_layout(layout: str, channels: int) -> str:
+    """'an RGB image', 'a grey image', 'an image of 2 channels', for messages."""
+    named = {"gray": "a grey image", "rgb": "an RGB image", "rgba": "an RGBA image"}
+    return named.get(layout, f"an image of {channels} channel{'s' if channels != 1 else ''}")
+
+
+def describe_image(image: np.ndarray) -> str:
+    """What ``image`` is, in the words of :func:`describe_layout`."""
+    layout = image_layout(image)
+    return describe_layout(layout, _channels_last(image, layout).shape[-1])
+
+
 def _channels_last(image: np.ndarray, layout: str) -> np.ndarray:
     if layout == "gray":
         return image[..., None]
@@ -98,6 +111,11 @@ class IntensityNormalizer:
         """Channels the network sees (and the output has, in channels-last)."""
         return len(self.center)
 
+    @property
+    def description(self) -> str:
+        """What the fitted image is: 'an RGB image', 'an image of 2 channels'."""
+        return describe_layout(self.layout, self.channels)
+
     @classmethod
     def fit(cls, image) -> IntensityNormalizer:
         image = np.asarray(image)
@@ -112,6 +130,14 @@ class IntensityNormalizer:
         if np.issubdtype(full.dtype, np.floating) and not np.isfinite(full).all():
             raise SemiaInputError(
                 f"The image contains {int((~np.isfinite(full)).sum())} NaN or infinite values."
+            )
+        largest = float(np.abs(full).max())
+        if largest > _FLOAT32_MAX:
+            # The networks compute in float32: such values became inf, then NaN
+            # results, and a training that stopped before its first step.
+            raise SemiaInputError(
+                f"The image has values up to {largest:.3g}, beyond what float32 holds "
+                f"({_FLOAT32_MAX:.3g}); divide it by a constant first."
             )
         pixels = full.reshape(-1, full.shape[-1])
         if pixels.shape[0] > _PERCENTILE_SAMPLE:

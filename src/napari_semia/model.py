@@ -28,7 +28,7 @@ from . import __version__
 from .config import TrainingConfig
 from .device import resolve_device
 from .errors import IncompatibleModelError, ModelFileError, SemiaInputError
-from .intensity import IntensityNormalizer
+from .intensity import IntensityNormalizer, describe_image
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
@@ -85,6 +85,10 @@ def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=No
     return [np.concatenate([normalizer.from_network(np.ascontiguousarray(o[:, y:y + _ROWS_PER_CONVERSION]))
                             for y in range(0, height, _ROWS_PER_CONVERSION)])
             for o in output]
+
+
+def _size(shape) -> str:
+    return f"{int(shape[0])} × {int(shape[1])}"
 
 
 def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device) -> tuple:
@@ -273,16 +277,29 @@ class SemiaModel:
             )
         if tuple(self.source_shape) != tuple(source_shape):
             raise IncompatibleModelError(
-                f"Cannot continue training: the model was trained on a {tuple(self.source_shape)} "
-                f"image, these layers are {tuple(source_shape)}."
+                f"Cannot continue training: the model was trained on a {_size(self.source_shape)} "
+                f"image, these layers are {_size(source_shape)}."
             )
-        mine = (self.normalizer.layout, self.normalizer.channels)
-        if mine != (normalizer.layout, normalizer.channels):
+        if (self.normalizer.layout, self.normalizer.channels) != (normalizer.layout, normalizer.channels):
             raise IncompatibleModelError(
-                "Cannot continue training: the model was trained on a "
-                f"{mine[0]} image with {mine[1]} channel(s), "
-                f"this image is {normalizer.layout} with {normalizer.channels}."
+                f"Cannot continue training: the model was trained on {self.normalizer.description}, "
+                f"this one is {normalizer.description}."
             )
+
+    def source_mismatch(self, image) -> str | None:
+        """How ``image`` differs from this model's source in size or channels (as
+        the model's output would be shown in its place), or None when it fits."""
+        image = np.asarray(image)
+        if tuple(image.shape[:2]) != tuple(self.source_shape):
+            return (f"the model was trained on a {_size(self.source_shape)} image, this one is "
+                    f"{_size(image.shape[:2])}")
+        try:
+            described = describe_image(image)
+        except SemiaInputError as error:
+            return str(error)
+        if described != self.normalizer.description:
+            return f"the model was trained on {self.normalizer.description}, this one is {described}"
+        return None
 
     # ------------------------------------------------------------------ file
     def save(self, path: str | os.PathLike) -> Path:

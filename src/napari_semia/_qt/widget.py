@@ -88,6 +88,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
         self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
+        self._noted_other_source = None  # (model, source name) a synthesis warned of, once
         # Before there is a model: results from the label map alone, and the
         # (image, labels) digests its source side was built from.
         self._labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
@@ -212,6 +213,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if resume is None and not self.model_io.may_start_new_model():
             return
         self._note_single_channel(source)
+        self._note_misaligned(source, labels)
         if resume is not None:
             self._note_other_source(resume, planes, source)
         checkpoint_key = fingerprint(planes.image, planes.labels)
@@ -242,12 +244,28 @@ class SemiaWidget(ClosesWithDock, QWidget):
                     f"'{group.name}' as the source image.")
                 return
 
+    def _note_misaligned(self, source, labels) -> None:
+        """Say so when the source image and labels are not drawn over each other: the
+        model pairs their pixels by index, so a target painted over the labels
+        showed its edits elsewhere in the result (placed like the image)."""
+        image = source.layers[0] if isinstance(source, ChannelGroup) else source
+        placed = [(tuple(float(v) for v in layer.scale[-2:]), tuple(float(v) for v in layer.translate[-2:]))
+                  for layer in (image, labels)]
+        if np.allclose(placed[0], placed[1]):
+            return
+        (scale, shift), (labels_scale, labels_shift) = placed
+        notify.warning(
+            f"'{source.name}' (scale {scale}, translate {shift}) and '{labels.name}' (scale "
+            f"{labels_scale}, translate {labels_shift}) are not drawn over each other. Training "
+            "pairs their pixels by index, and results are placed like the image, so edits painted "
+            "over the labels show elsewhere: give both layers the same scale and translate.")
+
     def _note_other_source(self, model: SemiaModel, planes, source) -> None:
         """Say so when training continues a model of another image or labels (it may
         not be what the user meant: Continue is ticked after every run)."""
         if model.was_trained_on(planes.image, planes.labels) is not False:
             return
-        if planes.image.shape[:2] != planes.labels.shape[:2]:
+        if planes.image.shape[:2] != planes.labels.shape[:2] or model.source_mismatch(planes.image):
             return  # the run itself says what is wrong; no run continues anything
         try:
             model.codec.encode(planes.labels)
@@ -371,7 +389,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 validate_target(target, self.model.source_shape, self.model.codec)
             except SemiaInputError as error:
                 raise SemiaInputError(f"The model does not fit '{target_layer.name}': {error}") from None
-            index, leading = output_plane(self.viewer, target_layer, self.source_layer)
+            source = self._source_fitting_model()
+            index, leading = output_plane(self.viewer, target_layer, source)
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
@@ -379,8 +398,30 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if key == self._last_synthesis_key:
             return None  # nothing changed (e.g. the layer was only redrawn)
         self._last_synthesis_key = key
-        spec = output_spec(self.source_layer, target_layer, index, leading)
+        spec = output_spec(source, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
+
+    def _source_fitting_model(self):
+        """The chosen source image, if the model's output can be shown as it is
+        (its size and channels); else None: the result is placed like the target.
+        A result shown as another image (a grey one for an RGB model, two channels
+        of three) made broken layers or channels under the wrong names."""
+        source = self.source_layer
+        if source is None:
+            return None
+        try:
+            problem = self.model.source_mismatch(displayed_plane(self.viewer, source)[0])
+        except SemiaInputError as error:
+            problem = str(error)
+        if problem is None:
+            return source
+        noted = (id(self.model), source.name)
+        if noted != self._noted_other_source:
+            self._noted_other_source = noted
+            notify.warning(f"'{source.name}' is not the image the model was trained on ({problem}). "
+                           "The result is placed like the target and named after the model; choose "
+                           "the model's source image to see it in its place.")
+        return None
 
     def _make_labels_only_job(self, request_id: int) -> SynthesisJob | None:
         """No model yet: the target rebuilt from the source's own patches with no
