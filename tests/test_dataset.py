@@ -276,6 +276,43 @@ def test_cli_unreachable_scheduler_is_a_quick_clear_error(rgb_model, tmp_path, c
     assert not (tmp_path / "ds").exists()
 
 
+def test_cli_a_silent_server_is_not_taken_for_a_scheduler(rgb_model, tmp_path, capsys, monkeypatch):
+    # Found by a user: --scheduler at the dashboard's port (any server that is not
+    # Dask) waited for ever, past the Client's own timeout.
+    from napari_semia import dataset
+
+    monkeypatch.setattr(dataset, "CONNECT_TIMEOUT_S", 0.5)
+    model_path, _, _ = rgb_model
+    with socket.socket() as server:  # accepts connections and says nothing, as a web server does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        started = time.monotonic()
+        code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--scheduler",
+                             f"tcp://127.0.0.1:{port}"], capsys)
+    assert code == 2 and "but not a Dask scheduler" in err and "8787" in err
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "ds").exists()
+
+
+def test_cli_pairs_failed_for_one_reason_are_one_line(rgb_model, tmp_path, capsys, monkeypatch):
+    # A Dask worker that left took every pair it held: nine lines said the same.
+    from napari_semia import dataset_cli
+    from napari_semia.dataset import GenerationSummary
+
+    lost = "the task was cancelled on the cluster: its Dask worker stopped"
+    failures = {**dict.fromkeys((1, 2, 3, 4, 7), lost), 5: "ValueError: bad layout (after 3 attempt(s))"}
+    summary = GenerationSummary(tmp_path / "ds", total=8, written=1, skipped=0, failures=failures,
+                                elapsed_s=1.0, stopped=False)
+    monkeypatch.setattr(dataset_cli, "_generate", lambda args, labels: summary)
+    code, err = run_cli([rgb_model[0], "-o", tmp_path / "ds", "--count", 8], capsys)
+    lines = [line for line in err.splitlines() if line.startswith(("pair", "error"))]
+    assert code == dataset_cli.EXIT_PAIRS_FAILED
+    assert lines == [f"pairs 1-4, 7 failed: {lost}",
+                     "pair 5 failed: ValueError: bad layout (after 3 attempt(s))",
+                     "error: 6 pair(s) failed; run the same command again to retry them."]
+
+
 def test_cli_malformed_scheduler_address_is_said_at_once(rgb_model, tmp_path, capsys):
     # Found by a new user: 'notanaddress' took 11 s and ended in an ignored-exception traceback.
     model_path, _, _ = rgb_model

@@ -456,6 +456,29 @@ class _InProcessExecutor:
         pass
 
 
+def _check_speaks_dask(address: str, host: str, port: int) -> None:
+    """SemiaInputError unless a Dask scheduler answers at (host, port). A Dask
+    server speaks first (its handshake) the moment a connection opens; another
+    server there (the dashboard on :8787, any web server) stays silent, and
+    ``Client`` then waited for ever, past its own timeout (found by a user)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as connection:
+            connection.settimeout(CONNECT_TIMEOUT_S)
+            spoke = bool(connection.recv(1))
+    except TimeoutError:
+        spoke = None
+    except OSError as error:
+        raise SemiaInputError(
+            f"No Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): {error}") from None
+    if not spoke:
+        raise SemiaInputError(
+            f"Something answers at {address}, but not a Dask scheduler (no Dask greeting in "
+            f"{CONNECT_TIMEOUT_S:g} s). Give the scheduler's own address (port 8786 by default), "
+            "not its dashboard's (8787).")
+
+
 class _DaskExecutor:
     """Pairs made on a Dask cluster: an existing one, or a local one started here."""
 
@@ -498,10 +521,12 @@ class _DaskExecutor:
         try:  # a malformed address is said at once: Client would fail, then hang 10 s closing
             scheme, location = parse_address(self.scheduler)
             if scheme in ("tcp", "tls"):
-                parse_host_port(location)
+                host, port = parse_host_port(location)
         except ValueError as error:
             raise SemiaInputError(f"{self.scheduler} is not a Dask scheduler address ({error}); give "
                                   "host:port or tcp://host:port, e.g. tcp://127.0.0.1:8786.") from None
+        if scheme == "tcp":
+            _check_speaks_dask(self.scheduler, host, port)
         try:
             self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
@@ -562,10 +587,16 @@ class _DaskExecutor:
                 break
             if future.status == "finished":
                 yield future.result()
-            else:
+            elif future.status == "error":
                 error = future.exception()
                 attempts = self.retries + 1
                 yield index_of[future.key], f"{type(error).__name__}: {error} (after {attempts} attempt(s))"
+            else:
+                # Lost or cancelled with no error of its own: the worker that held it
+                # left (it read 'NoneType: None (after 3 attempts)'; found by a user).
+                yield index_of[future.key], (
+                    f"the task was {future.status} on the cluster: its Dask worker stopped or lost "
+                    "touch with the scheduler")
             future.release()
 
     def failed_attempts(self) -> dict[int, list[str]]:
