@@ -161,6 +161,26 @@ def test_other_settings_in_the_same_folder_are_refused(rgb_model, tmp_path):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=1, full_resolution=False)
 
 
+def test_naming_the_default_classes_is_the_same_setting(rgb_model, tmp_path):
+    # Found by a user: '--background 0', the default named, was refused on a rerun
+    # as 'another layout sampler setting'.
+    from napari_semia.layout_sampler import LayoutSamplerSettings, default_object_ids
+    from napari_semia.model import SemiaModel
+
+    model_path, _, _ = rgb_model
+    model = SemiaModel.load(model_path)
+    objects = default_object_ids(model.full_index, model.class_ids)
+    background = tuple(sorted(set(model.class_ids) - set(objects)))
+    assert objects and background
+    generate(model_path, tmp_path / "ds", count=1, progress_bar=False)
+    for named in (LayoutSamplerSettings(background_ids=background), LayoutSamplerSettings(object_ids=objects)):
+        job = DatasetJob.prepare(model_path, tmp_path / "ds", count=2, sampler_settings=named)
+        assert job.settings_record["sampler"]["object_ids"] is None
+    other = LayoutSamplerSettings(background_ids=background + objects[:1])
+    with pytest.raises(SemiaInputError, match="another layout sampler setting"):
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=2, sampler_settings=other)
+
+
 def test_cli_strength_must_be_a_finite_number(rgb_model, tmp_path, capsys):
     model_path, _, _ = rgb_model
     for bad in ("nan", "inf", "-1"):

@@ -231,12 +231,19 @@ class DatasetJob:
             torch_threads=None,
         )
         warnings = []
+        sampler_record = None
         if given is None:
             tasks = [PairTask(index) for index in range(count)]
             # Checks the object / background choice now.
-            note = layout_sampler_for(shared, model).unchanging_note()
+            sampler = layout_sampler_for(shared, model)
+            note = sampler.unchanging_note()
             if note is not None:
                 warnings.append(note)
+            sampler_record = sampler_settings.to_dict()
+            if sampler.uses_default_classes:
+                # Recorded as the default, however named: '--background 0' naming the
+                # default was 'another layout sampler setting' on a rerun (found by a user).
+                sampler_record.update(object_ids=None, background_ids=None)
         else:
             tasks = [PairTask(i, layout, name) for i, (name, layout) in enumerate(given[:count])]
         settings_record = {
@@ -248,7 +255,7 @@ class DatasetJob:
             "image_shape": list(model.source_shape if full_resolution else model.working_shape),
             "layouts": "sampled" if given is None else _fingerprint([t.layout for t in tasks]),
             "source_labels": _source_labels_fingerprint(source_labels, model),
-            "sampler": sampler_settings.to_dict() if given is None else None,
+            "sampler": sampler_record,
         }
         remember_model(model_key, model)
         job = cls(

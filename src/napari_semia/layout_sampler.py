@@ -230,6 +230,12 @@ class LayoutSampler:
         sampler._init(index.astype(np.int64), codec, settings or LayoutSamplerSettings())
         return sampler
 
+    @property
+    def uses_default_classes(self) -> bool:
+        """Whether the objects and background are the default ones (every class but
+        the largest, and the largest), whether named or not."""
+        return self.object_ids == tuple(sorted(default_object_ids(self._index, self.codec.class_ids)))
+
     def _init(self, index: np.ndarray, codec: LabelCodec, settings: LayoutSamplerSettings) -> None:
         self.codec = codec
         self.settings = settings
