@@ -202,6 +202,12 @@ def _train(image, labels, config, device, resume=None):
     more = f" more (after {resume.steps_done})" if resume is not None else ""
     print(f"Training {steps}{more} at {trainer.config.size} px on {describe_device(trainer.device)}.",
           file=sys.stderr)
+    # How the files were read: a z-stack TIFF (5, H, W) reads as 5 channels, silently
+    # (found by a user); this line shows it.
+    classes = trainer.codec.num_classes
+    rows, cols = trainer.source_shape
+    print(f"Source: {trainer.normalizer.description}, {rows} × {cols}, {np.asarray(image).dtype}; "
+          f"{classes} class{'es' if classes != 1 else ''}.", file=sys.stderr)
     last = None
     with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True,
                                            bar_format=TRAINING_BAR_FORMAT,
