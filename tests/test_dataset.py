@@ -173,7 +173,8 @@ def test_naming_the_default_classes_is_the_same_setting(rgb_model, tmp_path):
     background = tuple(sorted(set(model.class_ids) - set(objects)))
     assert objects and background
     generate(model_path, tmp_path / "ds", count=1, progress_bar=False)
-    for named in (LayoutSamplerSettings(background_ids=background), LayoutSamplerSettings(object_ids=objects)):
+    for named in (LayoutSamplerSettings(background_ids=background),
+                  LayoutSamplerSettings(object_ids=objects)):
         job = DatasetJob.prepare(model_path, tmp_path / "ds", count=2, sampler_settings=named)
         assert job.settings_record["sampler"]["object_ids"] is None
     other = LayoutSamplerSettings(background_ids=background + objects[:1])
