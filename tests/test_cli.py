@@ -93,7 +93,7 @@ def test_resuming_says_what_it_trains(trained, tmp_path, capsys):
     assert f"Training 1 step more (after 1) at {SIZE} px" in err
     # How the files were read (a z-stack TIFF read as channels said nothing).
     image = read_image_file(paths["image"])
-    assert f"Source: an RGB image, {image.shape[0]} × {image.shape[1]}, uint8; 2 classes." in err
+    assert f"Source: a 3-channel (RGB) image, {image.shape[0]} × {image.shape[1]}, uint8; 2 classes." in err
     model = SemiaModel.load(out, device="cpu")
     assert model.steps_done == 2 and model.config.size == SIZE
 

@@ -573,7 +573,7 @@ def test_synthesizing_with_another_image_chosen_places_the_result_like_the_targe
         assert tuple(result.scale) == tuple(viewer.layers[TARGET].scale)
         warned = [text for kind, text in messages if kind == "warning"]
         assert len(warned) == 1 and f"'{name}' is not the image the model was trained on" in warned[0]
-        expected = "an RGB image" if name == "other rgb" else f"{data.shape[0]} × {data.shape[1]}"
+        expected = "a 3-channel (RGB) image" if name == "other rgb" else f"{data.shape[0]} × {data.shape[1]}"
         assert expected in warned[0]
     widget.pickers.image.set_layer(viewer.layers[SOURCE])  # the model's own: in its place again
     messages.clear()
@@ -592,7 +592,7 @@ def test_continuing_on_an_image_of_other_channels_says_only_why_not(trained, qtb
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
     assert [kind for kind, _ in messages] == ["error"]
-    assert "trained on a grey image, this one is an RGB image" in messages[0][1]
+    assert "trained on a grey image, this one is a 3-channel (RGB) image" in messages[0][1]
 
 
 def test_image_and_labels_not_drawn_over_each_other_are_warned_about(viewer_widget, qtbot, messages):

@@ -76,8 +76,8 @@ def is_opaque_alpha(channel: np.ndarray) -> bool:
 
 
 def describe_layout(layout: str, channels: int) -> str:
-    """'an RGB image', 'a grey image', 'an image of 2 channels', for messages."""
-    named = {"gray": "a grey image", "rgb": "an RGB image", "rgba": "an RGBA image"}
+    """'a grey image', 'a 3-channel (RGB) image', 'an image of 2 channels', for messages."""
+    named = {"gray": "a grey image", "rgb": "a 3-channel (RGB) image", "rgba": "an RGBA image"}
     return named.get(layout, f"an image of {channels} channel{'s' if channels != 1 else ''}")
 
 
@@ -113,7 +113,7 @@ class IntensityNormalizer:
 
     @property
     def description(self) -> str:
-        """What the fitted image is: 'an RGB image', 'an image of 2 channels'."""
+        """What the fitted image is: 'a 3-channel (RGB) image', 'an image of 2 channels'."""
         return describe_layout(self.layout, self.channels)
 
     @classmethod
