@@ -606,3 +606,11 @@ def test_image_and_labels_not_drawn_over_each_other_are_warned_about(viewer_widg
     train(qtbot, widget, steps=1)
     warned = [text for kind, text in messages if kind == "warning" and "drawn over each other" in text]
     assert len(warned) == 1 and "scale (2.0, 2.0)" in warned[0] and "scale (1.0, 1.0)" in warned[0]
+    # Before any training too (the result from the labels alone), once.
+    widget.set_model(None)
+    viewer.layers[SOURCE].scale = (3, 3)
+    for _ in range(2):
+        widget.synthesize()
+        wait_for_synthesis(qtbot, widget)
+    warned = [text for kind, text in messages if kind == "warning" and "drawn over each other" in text]
+    assert len(warned) == 2 and "scale (3.0, 3.0)" in warned[1]

@@ -89,6 +89,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._training_target_ok = False  # the trainer accepted the target
         self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
         self._noted_other_source = None  # (model, source name) a synthesis warned of, once
+        self._noted_misaligned = None  # (image, labels, placements) warned of, once
         # Before there is a model: results from the label map alone, and the
         # (image, labels) digests its source side was built from.
         self._labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
@@ -253,6 +254,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
                   for layer in (image, labels)]
         if np.allclose(placed[0], placed[1]):
             return
+        noted = (source.name, labels.name, tuple(placed))
+        if noted == self._noted_misaligned:
+            return  # once, not on every stroke of Live
+        self._noted_misaligned = noted
         (scale, shift), (labels_scale, labels_shift) = placed
         notify.warning(
             f"'{source.name}' (scale {scale}, translate {shift}) and '{labels.name}' (scale "
@@ -435,6 +440,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
+        self._note_misaligned(source, labels)
         sources = (_digest(planes.image), _digest(planes.labels), planes.image.shape, planes.labels.shape)
         if self._labels_only is None or self._labels_only[0] != sources:
             # Built (checked, pyramid) in the worker on first use; kept while the source is the same.
