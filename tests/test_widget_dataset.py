@@ -191,3 +191,19 @@ def test_pairs_of_a_multichannel_source_open_one_layer_per_channel(viewer_widget
     after = [layer for layer in viewer.layers if layer.name.startswith("semia dataset: ")]
     assert len(after) == 3 and all(a is b for a, b in zip(after, before))
     assert all(layer.visible for layer in after)  # shown again, to look at
+
+
+def test_pairs_of_a_model_not_of_the_chosen_image_show_in_their_own_look(trained, qtbot, tmp_path):
+    # As results are: with an RGB image chosen as the source of a grey model, the
+    # pairs' stack was told rgb=False from the chosen image.
+    viewer, widget = trained
+    source = viewer.layers["src"]
+    viewer.add_image(np.stack([source.data] * 3, -1), name="rgb copy", scale=(4, 4))
+    widget.pickers.image.set_layer(viewer.layers["rgb copy"])
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 2
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    images = viewer.layers["semia dataset: images"]
+    assert images.data.shape == (2, 32, 32) and not images.rgb
+    assert tuple(images.scale[-2:]) == tuple(viewer.layers["src labels"].scale[-2:])  # not the other image's

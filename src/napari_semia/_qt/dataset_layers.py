@@ -19,8 +19,9 @@ LABELS_NAME = PREFIX + "labels"
 def show_dataset_pairs(viewer, model: SemiaModel, source, labels_layer,
                        images: list[np.ndarray], labels: list[np.ndarray]) -> None:
     """Show ``images`` and ``labels`` (the first pairs) as stacks over ``source``
-    (the picked Image layer or ChannelGroup), in the look of ``source`` and of
-    ``labels_layer``; the layers of an earlier run are reused."""
+    (the model's source: an Image layer or ChannelGroup; None: over the labels),
+    in the look of ``source`` and of ``labels_layer``; the layers of an earlier
+    run are reused."""
     if not images:
         return
     marked = {"metadata": {OUTPUT_KEY: True}}
@@ -33,7 +34,7 @@ def show_dataset_pairs(viewer, model: SemiaModel, source, labels_layer,
     # Over the source, at its scale: pairs at the working size get pixels as
     # much larger as they are fewer (a first user saw them as a small tile
     # in the corner).
-    placement = dataset_placement(model, source, labels[0].shape[:2])
+    placement = dataset_placement(model, source if source is not None else labels_layer, labels[0].shape[:2])
     image_stack, label_stack = np.stack(images), np.stack(labels)
     if isinstance(source, ChannelGroup) and image_stack.ndim == 4:
         # One layer per channel, as the source: one (pairs, y, x, channels) layer

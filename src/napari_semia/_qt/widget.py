@@ -688,7 +688,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if summary.failures:
             notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
         if self.model is not None:
-            show_dataset_pairs(self.viewer, self.model, self.source_layer, self.labels_layer,
+            # Shown in the source's look only if it is the model's (as results are).
+            show_dataset_pairs(self.viewer, self.model, self._source_fitting_model(), self.labels_layer,
                                outcome.images, outcome.labels)
 
     def _on_dataset_ended(self) -> None:
