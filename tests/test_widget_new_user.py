@@ -441,6 +441,24 @@ def test_the_loss_legend_fits_a_narrow_dock(qtbot):
     assert legend.right() <= plot.view.width()
 
 
+def test_without_pyqtgraph_the_losses_show_as_text(qtbot, monkeypatch):
+    # Found by a packaging review: napari does not bring pyqtgraph, so the dock
+    # failed to open in a napari that installed the plugin (pip install napari-semia).
+    from napari_semia._qt import loss_plot
+    from napari_semia.losses import loss_label
+
+    monkeypatch.setattr(loss_plot, "pg", None)
+    plot = loss_plot.LossPlot()
+    qtbot.addWidget(plot)
+    assert "pip install pyqtgraph" in plot.view.text()
+    plot.add_point(3, {"D": 0.5, "adv": 2.0})
+    assert "Step 3" in plot.view.text() and f"{loss_label('D')} 0.5" in plot.view.text()
+    steps, values = plot.series("D")
+    assert steps.tolist() == [3] and values.tolist() == [0.5]
+    plot.clear()
+    assert plot.view.text() == loss_plot.NO_PLOT_NOTE
+
+
 def test_a_short_training_says_its_result_is_a_preview(trained):
     _, widget = trained
     assert "preview" in widget.state.message and "default" in widget.state.message

@@ -3,7 +3,7 @@
 The core (everything importable from this package without Qt) trains a small
 conditional single-image GAN on one image and its label map, and synthesizes
 the same appearance in new layouts. The napari dock widget lives in the
-private ``_widget*`` modules and only drives this core.
+private ``_qt`` subpackage and only drives this core.
 """
 
 __version__ = "0.1.0"

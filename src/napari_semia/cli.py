@@ -29,7 +29,8 @@ DEFAULT_DEMO_DIR = "semia-demo"
 _positive_int = at_least(1)
 
 
-def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) -> None:
+def _add_training_options(parser: argparse.ArgumentParser, default_preset: str,
+                          resumable: bool = False) -> None:
     from .config import PRESETS
     from .device import DEVICE_CHOICES
 
@@ -38,7 +39,8 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str) 
         help=f"training preset (default: {default_preset})",
     )
     parser.add_argument("--steps", type=_positive_int,
-                        help="training iterations (overrides the preset); with --resume, this many more")
+                        help="training iterations (overrides the preset)"
+                             + ("; with --resume, this many more" if resumable else ""))
     parser.add_argument(
         "--size", type=at_least(16),
         help="longest side of the working resolution in px, 16 to 4096 (overrides the preset)",
@@ -74,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.semia)")
     train.add_argument("--resume", metavar="MODEL",
                        help="continue training this model file (its working size and network are kept)")
-    _add_training_options(train, "default")
+    _add_training_options(train, "default", resumable=True)
 
     synth = commands.add_parser(
         "synthesize", help="synthesize images for target label maps",

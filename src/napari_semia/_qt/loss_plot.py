@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
-from qtpy.QtWidgets import QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..losses import LOSS_DESCRIPTIONS, loss_label
+
+try:
+    import pyqtgraph as pg
+except ImportError:  # napari does not bring it: the plugin installed into a napari
+    pg = None  # the latest losses as text instead (the dock failed to open)
+
+#: The losses as text, without pyqtgraph.
+NO_PLOT_NOTE = "Install pyqtgraph for a plot of the losses (pip install pyqtgraph)."
 
 #: Weight of the newest value in the plotted moving average. Single steps
 #: alternate between reconstruction and sampling iterations and are noisy;
@@ -22,6 +29,23 @@ CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#FFFFFF
 class LossPlot(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.curves: dict[str, object] = {}
+        self._steps: dict[str, list[int]] = {}
+        self._values: dict[str, list[float]] = {}
+        self._smoothed: dict[str, list[float]] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if pg is None:
+            self.plot = self.legend = None
+            self.view = QLabel(NO_PLOT_NOTE)
+            self.view.setWordWrap(True)
+        else:
+            self._make_plot()
+        layout.addWidget(self.view)
+        self.view.setToolTip("<br>".join(f"<b>{label}</b>: {meaning}"
+                                         for label, meaning in LOSS_DESCRIPTIONS.values()))
+
+    def _make_plot(self) -> None:
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(None)
         self.view.setMinimumHeight(280)  # the plot, and four rows of legend
@@ -37,20 +61,14 @@ class LossPlot(QWidget):
         # narrow dock (with four, a first user saw 'advers' and 'semant' cut off).
         self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt")
         self.view.addItem(self.legend, row=1, col=0)
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self._steps: dict[str, list[int]] = {}
-        self._values: dict[str, list[float]] = {}
-        self._smoothed: dict[str, list[float]] = {}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
-        self.view.setToolTip("<br>".join(f"<b>{label}</b>: {meaning}"
-                                         for label, meaning in LOSS_DESCRIPTIONS.values()))
 
     def clear(self) -> None:
-        for curve in self.curves.values():
-            self.plot.removeItem(curve)
-        self.legend.clear()
+        if self.plot is not None:
+            for curve in self.curves.values():
+                self.plot.removeItem(curve)
+            self.legend.clear()
+        else:
+            self.view.setText(NO_PLOT_NOTE)
         self.curves.clear()
         self._steps.clear()
         self._values.clear()
@@ -58,11 +76,12 @@ class LossPlot(QWidget):
 
     def add_point(self, step: int, losses: dict[str, float]) -> None:
         for name, value in losses.items():
-            if name not in self.curves:
-                colour = CURVE_COLOURS[len(self.curves) % len(CURVE_COLOURS)]
-                curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5))
-                self.legend.addItem(curve, loss_label(name))
-                self.curves[name] = curve
+            if name not in self._steps:
+                if self.plot is not None:
+                    colour = CURVE_COLOURS[len(self.curves) % len(CURVE_COLOURS)]
+                    curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5))
+                    self.legend.addItem(curve, loss_label(name))
+                    self.curves[name] = curve
                 self._steps[name], self._values[name], self._smoothed[name] = [], [], []
             if not value > 0:  # a log axis cannot show 0 (e.g. a perfect fixed point)
                 continue
@@ -73,7 +92,12 @@ class LossPlot(QWidget):
             log_value = np.log10(float(value))
             smoothed.append(log_value if not smoothed else
                             (1 - SMOOTHING) * smoothed[-1] + SMOOTHING * log_value)
-            self.curves[name].setData(np.asarray(self._steps[name]), 10.0 ** np.asarray(smoothed))
+            if self.plot is not None:
+                self.curves[name].setData(np.asarray(self._steps[name]), 10.0 ** np.asarray(smoothed))
+        if self.plot is None:
+            latest = " · ".join(f"{loss_label(name)} {10.0 ** values[-1]:.3g}"
+                                for name, values in self._smoothed.items() if values)
+            self.view.setText(f"Step {step}, smoothed: {latest}\n{NO_PLOT_NOTE}")
 
     def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, raw values) of one loss (the plot shows them smoothed)."""
