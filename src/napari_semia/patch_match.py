@@ -14,6 +14,8 @@ O(tile)). Used by ``refinement`` at every level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .layout_tensors import bounding_box
@@ -231,10 +233,13 @@ def match_level(level: SourceLevel, keys: torch.Tensor, query_image: torch.Tenso
                 generator: torch.Generator, num_classes: int, *, coherence_weight: float,
                 edge_margin: int, sampled_candidates: int, tile: int,
                 depth_needed: torch.Tensor | None = None,
-                fringes_avoided: torch.Tensor | None = None) -> None:
+                fringes_avoided: torch.Tensor | None = None,
+                on_tile: Callable[[float], None] | None = None) -> None:
     """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
     ``depth_needed``: (h, w) how deep inside its class each pixel's match must be;
-    ``fringes_avoided``: (h, w) bit sets of the classes it must have none of nearby.
+    ``fringes_avoided``: (h, w) bit sets of the classes it must have none of nearby;
+    ``on_tile(fraction)``: called after each tile with the fraction of tiles done
+    (it may raise, to abandon the work).
 
     ``wide``: search the whole source (long jumps, random search from half the
     image size down, after an exact search among ``sampled_candidates`` source
@@ -249,7 +254,10 @@ def match_level(level: SourceLevel, keys: torch.Tensor, query_image: torch.Tenso
     # All four neighbours on other offsets cost like an RMS difference of coherence_weight.
     coherence_cost = coherence_weight ** 2 * patch_values / 4
     target_interior = rim_free(target, edge_margin) if level.interior is not None else None
-    for tile_box in tiles((h, w), tile):
+    boxes = list(tiles((h, w), tile))
+    for number, tile_box in enumerate(boxes):
+        if on_tile is not None and number:
+            on_tile(number / len(boxes))
         box = bounding_box(free, 0, tile_box)
         if box is None:
             continue

@@ -8,6 +8,8 @@ the target's class at the pixel; done in tiles, so memory is O(tile). Used by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .layout_tensors import bounding_box
@@ -61,14 +63,19 @@ def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.T
 
 def vote_level(level: SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
                fx: torch.Tensor, radius: int, within_class: bool, tile: int,
-               pixels: torch.Tensor | None = None) -> torch.Tensor:
+               pixels: torch.Tensor | None = None,
+               on_tile: Callable[[float], None] | None = None) -> torch.Tensor:
     """The level's image rebuilt from its field, tile by tile; away from ``free``
-    pixels (all on the identity) it is the source itself. ``pixels``: as for :func:`vote`."""
+    pixels (all on the identity) it is the source itself. ``pixels``: as for :func:`vote`;
+    ``on_tile(fraction)``: called between tiles (it may raise, to abandon the work)."""
     if pixels is None:
         pixels = level.pixels
     h, w = level.shape
     out = pixels.view(-1, h, w).clone()
-    for tile_box in tiles((h, w), tile):
+    boxes = list(tiles((h, w), tile))
+    for number, tile_box in enumerate(boxes):
+        if on_tile is not None and number:
+            on_tile(number / len(boxes))
         box = bounding_box(free, radius, tile_box)
         if box is None:
             continue

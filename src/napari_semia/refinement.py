@@ -270,6 +270,11 @@ class RefinementConfig:
 
 
 # ------------------------------------------------------------------ levels
+#: About the shares of a pass's time that matching and voting take (the solve of
+#: smooth classes after a level's last pass the rest), for progress.
+_MATCH_SHARE, _VOTE_SHARE = 0.5, 0.1
+
+
 def level_shapes(full_shape, start_shape, max_factor: float = 2.0) -> list[tuple[int, int]]:
     """Level sizes from ``start_shape`` up to ``full_shape``, a geometric series with
     steps of at most ``max_factor``; a single level when the two are equal."""
@@ -466,20 +471,32 @@ class SourcePyramid:
             fy = torch.where(free, fy, ys)
             fx = torch.where(free, fx, xs)
             for iteration in range(iterations):
+                # Progress (and the chance to abandon) tile by tile: the full-size
+                # pass is most of the work, seconds on a large image, and a caller
+                # waited for it to end (Stop, a new stroke, closing the widget).
+                span = passes[number] / iterations
+
+                def within(start: float, share: float, done=work_done, span=span):
+                    if progress is None:
+                        return None
+                    return lambda fraction: progress((done + span * (start + share * fraction)) / work_total)
+
                 keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
                 wide = first and iteration == 0
                 match_level(level, keys, query, target, free, fy, fx,
                             rounds if wide else config.level_rounds, wide, generator, num_classes,
                             coherence_weight=config.coherence_weight, edge_margin=config.edge_margin,
                             sampled_candidates=config.sampled_candidates, tile=config.tile,
-                            depth_needed=depth_needed, fringes_avoided=fringes_avoided)
+                            depth_needed=depth_needed, fringes_avoided=fringes_avoided,
+                            on_tile=within(0.0, _MATCH_SHARE))
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
                 final = number == len(self.levels) - 1 and iteration == iterations - 1
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
-                output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile)
+                output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
+                                    on_tile=within(_MATCH_SHARE, _VOTE_SHARE))
                 if iteration == iterations - 1:
                     exempt = None
                     if profiles0 is not None:
@@ -496,15 +513,17 @@ class SourcePyramid:
                         exempt = _enlarge(profiles0, level.shape)
                     output = _even_out_seams(output, target, fy, fx, config.seam_radius,
                                              self._seam_factor(number), exempt)
-                    output, correction = self._fuse_smooth_classes(level, first, output, target, free,
-                                                                   fy, fx, correction, radius)
+                    fusion_start = _MATCH_SHARE + _VOTE_SHARE
+                    output, correction = self._fuse_smooth_classes(
+                        level, first, output, target, free, fy, fx, correction, radius,
+                        on_iteration=within(fusion_start, 1.0 - fusion_start))
                 if final and self.excess is not None:
                     # Matched, voted and evened out on clipped values, so a few outliers
                     # steer nothing; what was clipped off comes back with the copies.
                     output += vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
                                          self.excess)
                 query = output
-                work_done += passes[number] / iterations
+                work_done += span
                 if progress is not None:
                     progress(work_done / work_total)
             del query
@@ -651,11 +670,12 @@ class SourcePyramid:
 
     def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                             correction: torch.Tensor | None, vote_radius: int):
+                             correction: torch.Tensor | None, vote_radius: int, on_iteration=None):
         """``output`` with the free pixels of smooth classes re-solved (``seam_fusion``),
         and the change made (the next level's first guess, upsampled); the
         change of the level below (``correction``) is this level's first guess.
-        ``vote_radius``: how far the last vote reached past the free pixels."""
+        ``vote_radius``: how far the last vote reached past the free pixels;
+        ``on_iteration``: as ``seam_fusion.fuse``'s."""
         total = self.config.fusion_iterations
         # Above level 0, a fifth (at least one, unless the solve is off).
         iterations = total if first else -(-total // 5)
@@ -672,7 +692,8 @@ class SourcePyramid:
         if correction is not None:
             start = output + _resize_image(correction, level.shape)
         fused = fuse(output, level.pixels.view(-1, *level.shape), level.classes.view(level.shape),
-                     level.rim_free, target, solve, fy, fx, start=start, iterations=iterations)
+                     level.rim_free, target, solve, fy, fx, start=start, iterations=iterations,
+                     on_iteration=on_iteration)
         return fused, fused - output
 
 

@@ -34,6 +34,8 @@ below, so a few iterations suffice above level 0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -105,13 +107,15 @@ def _guidance(source: torch.Tensor, source_classes: torch.Tensor, reliable: torc
 
 def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor, reliable: torch.Tensor,
          target: torch.Tensor, solve: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, *,
-         start: torch.Tensor | None = None, iterations: int = 300) -> torch.Tensor:
+         start: torch.Tensor | None = None, iterations: int = 300,
+         on_iteration: Callable[[float], None] | None = None) -> torch.Tensor:
     """(C, H, W) ``image`` with its ``solve`` pixels (H, W bool; all of smooth
     classes) re-solved from the source's gradients along the field ``fy``/``fx``
     (the source ``source`` (C, h, w) at this level, ``source_classes`` (h, w), any
     integer type,
     ``reliable`` (h, w): not at a class rim). ``start``: a first guess for those
-    pixels (default: ``image``)."""
+    pixels (default: ``image``). ``on_iteration(fraction)``: called now and then
+    with the fraction of the iterations done (it may raise, to abandon the solve)."""
     box = bounding_box(solve, 1)  # and the pixels that bound the solve
     if box is None:
         return image
@@ -163,6 +167,9 @@ def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor
         # (Checked now and then: reading the value waits for an accelerator.)
         if number % 16 == 0 and float(rz) < 1e-12:
             break
+        if on_iteration is not None and number:
+            # Every iteration: one of a full-size solve takes up to a quarter second.
+            on_iteration(number / iterations)
         step = operator(direction)
         alpha = rz / (direction * step).sum().clamp_min(1e-20)
         x.add_(direction * alpha)
