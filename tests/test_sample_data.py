@@ -50,6 +50,21 @@ def test_open_sample_through_napari_is_ready_to_train(make_napari_viewer):
     assert widget.target_layer is viewer.layers["coins target"]
 
 
+def test_a_second_sample_leaves_the_first_one_picked_whole(make_napari_viewer):
+    # Found by a user: after opening histology then coffee, the target picker
+    # took coffee's target while the source stayed histology's (another shape).
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Semantic Image Analogy")
+    viewer.open_sample(PLUGIN, "histology")
+    viewer.open_sample(PLUGIN, "coffee")
+    assert widget.source_layer is viewer.layers["histology image"]
+    assert widget.labels_layer is viewer.layers["histology labels"]
+    assert widget.target_layer is viewer.layers["histology target"]
+    # Choosing the other sample's labels brings its target along.
+    widget.pickers.labels.set_layer(viewer.layers["coffee labels"])
+    assert widget.target_layer is viewer.layers["coffee target"]
+
+
 def test_rgb_sample_trains_to_an_rgb_output(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Semantic Image Analogy")

@@ -299,14 +299,18 @@ class LayerPickers(QWidget):
     def _default_target(self, candidates: list):
         source = self._other("labels")
         usable = [layer for layer in candidates if layer is not source]
-        made_here = [layer for layer in usable if layer.metadata.get(TARGET_KEY)]
-        named = [layer for layer in usable if "target" in layer.name.lower()]
-        for group in (made_here, named):
-            if group:
-                return group[-1]
-        # An edited layout is usually a later layer than the source labels;
-        # only one of the source's shape can be a target for it.
         if source is not None:
+            # Only a layout of the source's shape can be its target: a second
+            # sample's target was picked for the first sample's source (found by
+            # a user opening two samples).
             usable = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])
                       == tuple(source.data.shape[:source.ndim])]
+        sample = source.metadata.get("semia_sample") if source is not None else None
+        made_here = [layer for layer in usable if layer.metadata.get(TARGET_KEY)]
+        named = [layer for layer in usable if "target" in layer.name.lower()]
+        same_sample = [layer for layer in named if sample and layer.metadata.get("semia_sample") == sample]
+        for group in (made_here, same_sample, named):
+            if group:
+                return group[-1]
+        # An edited layout is usually a later layer than the source labels.
         return usable[-1] if usable else None

@@ -25,14 +25,17 @@ def sample_layers(case: SampleCase) -> list[tuple]:
     """LayerData tuples: "<name> image", "<name> labels", "<name> target"."""
     rgb = case.image.ndim == 3 and case.image.shape[-1] in (3, 4)
     features = _class_features(case)
+    metadata = {"semia_sample": case.name, "description": case.description}
     label_kwargs = {"opacity": 0.5}
     if features is not None:
         label_kwargs["features"] = features
-    metadata = {"semia_sample": case.name, "description": case.description}
+    # Each layer knows its sample: the target picker keeps a sample's target with its source.
     return [
         (case.image, {"name": f"{case.name} image", "rgb": rgb, "metadata": metadata}, "image"),
-        (case.labels, {"name": f"{case.name} labels", "visible": False, **label_kwargs}, "labels"),
-        (case.target, {"name": f"{case.name} target", **label_kwargs}, "labels"),
+        (case.labels, {"name": f"{case.name} labels", "visible": False, **label_kwargs,
+                       "metadata": {"semia_sample": case.name}}, "labels"),
+        (case.target, {"name": f"{case.name} target", **label_kwargs,
+                       "metadata": {"semia_sample": case.name}}, "labels"),
     ]
 
 
