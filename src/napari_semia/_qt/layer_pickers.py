@@ -303,8 +303,9 @@ class LayerPickers(QWidget):
             # Only a layout of the source's shape can be its target: a second
             # sample's target was picked for the first sample's source (found by
             # a user opening two samples).
-            usable = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])
-                      == tuple(source.data.shape[:source.ndim])]
+            # (Its planes: a stack of layouts is a target for one map.)
+            usable = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])[-2:]
+                      == tuple(source.data.shape[:source.ndim])[-2:]]
         sample = source.metadata.get("semia_sample") if source is not None else None
         made_here = [layer for layer in usable if layer.metadata.get(TARGET_KEY)]
         named = [layer for layer in usable if "target" in layer.name.lower()]
