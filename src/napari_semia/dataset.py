@@ -463,6 +463,11 @@ class _InProcessExecutor:
         pass
 
 
+def _no_scheduler(address: str, error: Exception) -> SemiaInputError:
+    return SemiaInputError(
+        f"No Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): {error}")
+
+
 def _check_speaks_dask(address: str, host: str, port: int) -> None:
     """SemiaInputError unless a Dask scheduler answers at (host, port). A Dask
     server speaks first (its handshake) the moment a connection opens; another
@@ -477,8 +482,7 @@ def _check_speaks_dask(address: str, host: str, port: int) -> None:
     except TimeoutError:
         spoke = None
     except OSError as error:
-        raise SemiaInputError(
-            f"No Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): {error}") from None
+        raise _no_scheduler(address, error) from None
     if not spoke:
         raise SemiaInputError(
             f"Something answers at {address}, but not a Dask scheduler (no Dask greeting in "
@@ -537,9 +541,7 @@ class _DaskExecutor:
         try:
             self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
-            raise SemiaInputError(
-                f"No Dask scheduler answers at {self.scheduler} (waited {CONNECT_TIMEOUT_S:g} s): {error}"
-            ) from None
+            raise _no_scheduler(self.scheduler, error) from None
         try:
             self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
         except TimeoutError:

@@ -238,7 +238,7 @@ def match_level(level: SourceLevel, keys: torch.Tensor, query_image: torch.Tenso
     """PatchMatch of the ``free`` pixels, in tiles; updates ``fy``/``fx`` in place.
     ``depth_needed``: (h, w) how deep inside its class each pixel's match must be;
     ``fringes_avoided``: (h, w) bit sets of the classes it must have none of nearby;
-    ``on_tile(fraction)``: called after each tile with the fraction of tiles done
+    ``on_tile(fraction)``: called between tiles with the fraction of tiles done
     (it may raise, to abandon the work).
 
     ``wide``: search the whole source (long jumps, random search from half the

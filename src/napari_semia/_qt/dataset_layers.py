@@ -85,12 +85,11 @@ def _show_stack(viewer, name, data, add, kwargs, placement) -> None:
 def dataset_placement(model: SemiaModel, source, pair_shape) -> dict:
     """Scale and translate of a stack of pairs of ``pair_shape`` (rows, columns)
     that lays them over the source (a leading axis of 1 for the stack)."""
-    layer = source.layers[0] if isinstance(source, ChannelGroup) else source
-    if layer is None:
+    if source is None:
         return {}
     (rows, cols), (pair_rows, pair_cols) = model.source_shape, pair_shape
-    scale_y, scale_x = (float(v) for v in layer.scale[-2:])
-    shift_y, shift_x = (float(v) for v in layer.translate[-2:])
+    scale_y, scale_x = (float(v) for v in source.scale[-2:])
+    shift_y, shift_x = (float(v) for v in source.translate[-2:])
     factor_y, factor_x = rows / pair_rows, cols / pair_cols
     # A pixel's centre moves by half the growth of its size.
     return {"scale": (1.0, scale_y * factor_y, scale_x * factor_x),

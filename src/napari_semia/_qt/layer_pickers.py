@@ -27,6 +27,7 @@ from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QWidget
 
 from ..intensity import MAX_CHANNELS
 from ..labels import looks_like_colour_map
+from .sample_data import SAMPLE_KEY
 
 NONE_TEXT = "(none)"
 #: Metadata key of the layers this widget creates (outputs, new targets).
@@ -49,6 +50,15 @@ class ChannelGroup:
     @property
     def ndim(self) -> int:
         return self.layers[0].ndim
+
+    @property
+    def scale(self):
+        """Where the group is drawn: napari gives channel layers one scale and translate."""
+        return self.layers[0].scale
+
+    @property
+    def translate(self):
+        return self.layers[0].translate
 
     def alive(self, viewer) -> bool:
         return all(layer in viewer.layers for layer in self.layers)
@@ -306,10 +316,10 @@ class LayerPickers(QWidget):
             # (Its planes: a stack of layouts is a target for one map.)
             usable = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])[-2:]
                       == tuple(source.data.shape[:source.ndim])[-2:]]
-        sample = source.metadata.get("semia_sample") if source is not None else None
+        sample = source.metadata.get(SAMPLE_KEY) if source is not None else None
         made_here = [layer for layer in usable if layer.metadata.get(TARGET_KEY)]
         named = [layer for layer in usable if "target" in layer.name.lower()]
-        same_sample = [layer for layer in named if sample and layer.metadata.get("semia_sample") == sample]
+        same_sample = [layer for layer in named if sample and layer.metadata.get(SAMPLE_KEY) == sample]
         for group in (made_here, same_sample, named):
             if group:
                 return group[-1]

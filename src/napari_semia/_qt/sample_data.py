@@ -11,6 +11,9 @@ import numpy as np
 
 from ..samples import SampleCase, load_sample
 
+#: Metadata key naming the sample a layer came from (File > Open Sample).
+SAMPLE_KEY = "semia_sample"
+
 
 def _class_features(case: SampleCase) -> dict | None:
     """A per-label ``class`` feature so napari's status bar names the class under
@@ -25,17 +28,17 @@ def sample_layers(case: SampleCase) -> list[tuple]:
     """LayerData tuples: "<name> image", "<name> labels", "<name> target"."""
     rgb = case.image.ndim == 3 and case.image.shape[-1] in (3, 4)
     features = _class_features(case)
-    metadata = {"semia_sample": case.name, "description": case.description}
     label_kwargs = {"opacity": 0.5}
     if features is not None:
         label_kwargs["features"] = features
     # Each layer knows its sample: the target picker keeps a sample's target with its source.
     return [
-        (case.image, {"name": f"{case.name} image", "rgb": rgb, "metadata": metadata}, "image"),
+        (case.image, {"name": f"{case.name} image", "rgb": rgb,
+                      "metadata": {SAMPLE_KEY: case.name, "description": case.description}}, "image"),
         (case.labels, {"name": f"{case.name} labels", "visible": False, **label_kwargs,
-                       "metadata": {"semia_sample": case.name}}, "labels"),
+                       "metadata": {SAMPLE_KEY: case.name}}, "labels"),
         (case.target, {"name": f"{case.name} target", **label_kwargs,
-                       "metadata": {"semia_sample": case.name}}, "labels"),
+                       "metadata": {SAMPLE_KEY: case.name}}, "labels"),
     ]
 
 

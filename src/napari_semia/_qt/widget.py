@@ -249,9 +249,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         """Say so when the source image and labels are not drawn over each other: the
         model pairs their pixels by index, so a target painted over the labels
         showed its edits elsewhere in the result (placed like the image)."""
-        image = source.layers[0] if isinstance(source, ChannelGroup) else source
         placed = [(tuple(float(v) for v in layer.scale[-2:]), tuple(float(v) for v in layer.translate[-2:]))
-                  for layer in (image, labels)]
+                  for layer in (source, labels)]
         if np.allclose(placed[0], placed[1]):
             return
         noted = (source.name, labels.name, tuple(placed))
