@@ -5,6 +5,7 @@ lazy import inside a function counts too.
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,16 @@ def test_the_manifest_points_into_the_qt_layer():
     manifest = yaml.safe_load((PACKAGE / "napari.yaml").read_text())
     paths = [command["python_name"] for command in manifest["contributions"]["commands"]]
     assert paths and all(path.startswith(f"napari_semia.{QT_LAYER}.") for path in paths)
+
+
+def test_only_device_py_asks_which_device_runs():
+    """CI has no GPU: code that takes another path on an accelerator would ship
+    untested (the components' labelling did, and ran 5x slower on an H200)."""
+    pattern = re.compile(r"device\.type\b|\.is_cuda\b|\.is_mps\b|(cuda|mps)\.is_available")
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py")) if path.name != "device.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, "\n".join(offenders)

@@ -8,9 +8,8 @@ give flat patches. Instead, every connected changed region gets one shift
 starts from a coherent, shifted copy of real texture; SFT and the decoder
 blend it into its surroundings.
 
-Everything runs in torch on the layouts' device, with no host round trip
-(the connected-component labelling checks for convergence only on the CPU,
-where that check is free; elsewhere it runs a fixed number of sweeps).
+The shift search runs in torch on the layouts' device; the connected
+components are labelled by scikit-image on the host (``connected_components``).
 """
 
 from __future__ import annotations
@@ -53,48 +52,25 @@ def changed_regions(source_index: torch.Tensor, target_index: torch.Tensor) -> t
     return grown
 
 
-def connected_components(region: torch.Tensor, classes: torch.Tensor, until_stable: bool | None = None
-                         ) -> torch.Tensor:
+def connected_components(region: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
     """Labels (B, h, w) of the 4-connected components of ``region`` within one
     class: each region pixel gets the smallest linear index in its component,
-    pixels outside the region get h * w.
+    pixels outside the region get h * w. On the layouts' device.
 
-    On the CPU, scikit-image's labelling. On an accelerator, min-label
-    propagation with pointer jumping for a fixed h + w sweeps (enough for any
-    component short of a long spiral) so the host never waits for the device;
-    ``until_stable`` runs the propagation on any device, until nothing changes
-    (True) or for the fixed sweeps (False): tests compare the three.
+    scikit-image labels them on the host, whatever the device. A labelling in
+    torch (min-label propagation) needs up to h + w sweeps of small kernels: on
+    an H200 that took 1.1 s of a 1.4 s full-resolution synthesis of zebra,
+    where the copy to the host and back takes milliseconds (benchmarks/README.md,
+    "On a GPU").
     """
-    if until_stable is None and region.device.type == "cpu":
-        return _labelled_on_the_cpu(region, classes)
-    b, h, w = region.shape
-    none = h * w
-    ids = torch.arange(h * w, device=region.device).view(1, h, w).expand(b, h, w)
-    labels = torch.where(region, ids, none)
-    links = [
-        (dy, dx, region & _shifted(region, dy, dx, False) & (_shifted(classes, dy, dx, -1) == classes))
-        for dy, dx in _NEIGHBOURS
-    ]
-    check = bool(until_stable)
-    for _ in range(h + w):
-        new = labels
-        for dy, dx, link in links:
-            new = torch.where(link, torch.minimum(new, _shifted(labels, dy, dx, none)), new)
-        # Pointer jumping: a label is a pixel of the same component, whose own
-        # label is at most as large; following it halves long chains.
-        flat = torch.cat([new.reshape(b, -1), new.new_full((b, 1), none)], 1)
-        new = flat.gather(1, flat[:, :-1]).view(b, h, w)
-        if check and torch.equal(new, labels):
-            break
-        labels = new
-    return labels
+    labels = _labelled_on_the_cpu(region.cpu(), classes.cpu())
+    return labels.to(region.device)
 
 
 def _labelled_on_the_cpu(region: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """``connected_components`` on the CPU: scikit-image's labelling of equal
+    """``connected_components`` of CPU tensors: scikit-image's labelling of equal
     values (one pass, however many classes: the pieces of a copy field have
-    hundreds), each component then named by its smallest linear index, as the
-    propagation names it."""
+    hundreds), each component then named by its smallest linear index."""
     b, h, w = region.shape
     out = np.full((b, h, w), h * w, np.int64)
     for i in range(b):
@@ -141,8 +117,7 @@ def _landing(padded_source, target_class, base, shift):
     return padded_source[base[None] + shift] == target_class[None]
 
 
-def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compact: bool | None = None,
-                  per_pixel_fallback: bool = True):
+def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, per_pixel_fallback: bool = True):
     """Shift map of a layout edit, on (B, h, w) class-index maps.
 
     Returns offsets (B, 2, h, w) in pixels, a (B, 1, h, w) mask of the pixels
@@ -155,9 +130,8 @@ def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compac
     region; pixels that this shift leaves off the class take their own
     shortest shift onto it.
 
-    ``compact`` searches only the changed pixels (the default on the CPU, where
-    their count is known for free); off, every pixel is searched so that no
-    size is read back from an accelerator. Both give the same result.
+    Only the changed pixels are searched (their count is read back from an
+    accelerator, as the labelling of their regions is: ``connected_components``).
 
     ``per_pixel_fallback=False`` leaves the pixels that their region's shift does
     not land on their class unfound (found 0, offset 0) instead of giving them
@@ -166,20 +140,14 @@ def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compac
     b, h, w = source_index.shape
     device = source_index.device
     region = changed_regions(source_index, target_index)
-    labels = connected_components(region, target_index, until_stable=compact)
-    compact = device.type == "cpu" if compact is None else compact
-    flat_region = region.reshape(-1)
-    pixels = flat_region.nonzero().squeeze(1) if compact else torch.arange(b * h * w, device=device)
+    labels = connected_components(region, target_index)
+    pixels = region.reshape(-1).nonzero().squeeze(1)
     batch, within = pixels // (h * w), pixels % (h * w)
     ys, xs = within // w, within % w
     target_class = target_index.reshape(-1)[pixels]
     component = batch * (h * w + 1) + labels.reshape(-1)[pixels]
-    if compact:
-        _, component = torch.unique(component, return_inverse=True)
-        components = int(component.max()) + 1 if len(component) else 0
-    else:
-        components = b * (h * w + 1)
-    in_region = flat_region[pixels]
+    _, component = torch.unique(component, return_inverse=True)
+    components = int(component.max()) + 1 if len(component) else 0
 
     # The source map padded by h - 1 rows and w - 1 columns of -1 on every
     # side: a shift is then one flat offset, and leaving the map never matches.
@@ -198,7 +166,7 @@ def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compac
     counts = []  # per chunk of offsets: (m, components) pixels that land on their class
     for start in range(0, len(dy), chunk):
         stop = min(start + chunk, len(dy))
-        lands = _landing(padded_source, target_class, base, flat_shift[start:stop, None]) & in_region[None]
+        lands = _landing(padded_source, target_class, base, flat_shift[start:stop, None])
         steps = torch.arange(start, stop, device=device)[:, None]
         nearest = torch.minimum(nearest, torch.where(lands, steps, never).amin(0))
         count = torch.zeros(stop - start, components, device=device)
@@ -213,15 +181,14 @@ def region_shifts(source_index: torch.Tensor, target_index: torch.Tensor, compac
         start += len(count)
     # A region with no pixel of its class anywhere keeps the first (zero) shift.
     best = torch.where(chosen == never, 0, chosen)[component]
-    best_lands = _landing(padded_source, target_class, base, flat_shift[best][None])[0] & in_region
+    best_lands = _landing(padded_source, target_class, base, flat_shift[best][None])[0]
     has_nearest = (nearest < never) & per_pixel_fallback
     pick = torch.where(best_lands, best, torch.where(has_nearest, nearest, 0))
-    pick = torch.where(in_region, pick, 0)
     offsets = torch.zeros(2, b * h * w, device=device)
     offsets[0, pixels] = dy[pick].float()
     offsets[1, pixels] = dx[pick].float()
     found = torch.ones(b * h * w, device=device)
-    found[pixels] = (best_lands | has_nearest | ~in_region).float()
+    found[pixels] = (best_lands | has_nearest).float()
     offsets = offsets.view(2, b, h, w).transpose(0, 1).contiguous()
     return offsets, found.view(b, 1, h, w), region.float()[:, None]
 
