@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--timing-runs", type=int, default=3)
     parser.add_argument("--patch-queries", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of the model and the refinement (default cpu; e.g. cuda)")
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="override RefinementConfig fields, e.g. --set patch_size=5 coherence_weight=0.1")
     parser.add_argument("--timing", action="store_true",
@@ -106,6 +108,16 @@ def refinement_config(overrides: list[str]):
 def peak_rss_mb() -> float:
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def accelerator_peak_mb(device) -> float | None:
+    """The accelerator memory torch allocated at most (None on the CPU): on a GPU the
+    refinement's tensors live there, and the process's RSS no longer counts them."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 # ------------------------------------------------------------------ inputs
@@ -190,6 +202,7 @@ class Synthesizer:
     def __init__(self, model, image, labels, config=None):
         import torch
 
+        from napari_semia.device import synchronize
         from napari_semia.model import pyramid_source
         from napari_semia.refinement import RefinementConfig, SourcePyramid
 
@@ -201,6 +214,7 @@ class Synthesizer:
         start = time.perf_counter()
         self.pyramid = SourcePyramid(self.source, self.source_index, model.num_classes,
                                      model.working_shape, self.config, excess=excess)
+        synchronize(device)
         self.pyramid_seconds = time.perf_counter() - start
 
     def __call__(self, method: str, target):
@@ -288,7 +302,7 @@ def evaluate_case(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     image, labels, targets = read_case(args.data / args.case)
-    model = SemiaModel.load(args.model, device="cpu")
+    model = SemiaModel.load(args.model, device=args.device)
     if args.stress:
         targets.update(stress_targets(model.codec, labels))
     if args.targets:
@@ -358,6 +372,7 @@ def run_worker(args) -> None:
     apart; without, every call builds it (refinement from the label map alone)."""
     import torch
 
+    from napari_semia.device import describe_device
     from napari_semia.model import to_user_image
     from napari_semia.refinement import refine
 
@@ -373,7 +388,7 @@ def run_worker(args) -> None:
     if args.model is not None:
         from napari_semia.model import SemiaModel
 
-        model = SemiaModel.load(args.model, device="cpu")
+        model = SemiaModel.load(args.model, device=args.device)
         result["rss_loaded_mb"] = peak_rss_mb()
         start = time.perf_counter()
         synth = Synthesizer(model, image, labels, refinement_config(args.set))
@@ -390,18 +405,20 @@ def run_worker(args) -> None:
 
         codec, source_index = LabelCodec.from_source(labels)
         normalizer = IntensityNormalizer.fit(image)
-        source = torch.from_numpy(normalizer.to_network(image))[None]
+        source = torch.from_numpy(normalizer.to_network(image))[None].to(args.device)
         times = []
         for _ in range(max(1, args.timing_runs)):
             start = time.perf_counter()
-            target_index = torch.from_numpy(codec.encode(target))[None]
-            output = refine(source, torch.from_numpy(source_index)[None], target_index, None,
+            target_index = torch.from_numpy(codec.encode(target))[None].to(args.device)
+            output = refine(source, torch.from_numpy(source_index)[None].to(args.device), target_index, None,
                             num_classes=len(codec.class_ids), config=refinement_config(args.set))
             output = to_user_image(output, normalizer, copied=True)[0]
             times.append(time.perf_counter() - start)
     # The first call of a process also warms up torch (allocations, kernels): the
     # median leaves it out when there are more.
     result.update(seconds=times, median_s=statistics.median(times[1:] or times), peak_rss_mb=peak_rss_mb(),
+                  device=describe_device(torch.device(args.device)),
+                  accelerator_peak_mb=accelerator_peak_mb(args.device),
                   output_shape=list(output.shape), output_dtype=str(output.dtype),
                   megapixels=image.shape[0] * image.shape[1] / 1e6)
     print("RESULT " + json.dumps(result), flush=True)
@@ -432,17 +449,19 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def train_quick(image, labels, path: Path) -> Path:
+def train_quick(image, labels, path: Path, device: str = "cpu") -> Path:
     """A quick-preset model of a large image (training works at the working size)."""
     from napari_semia.config import preset
     from napari_semia.trainer import SemiaTrainer
 
-    trainer = SemiaTrainer(image, labels, config=preset("quick"), device="cpu")
+    trainer = SemiaTrainer(image, labels, config=preset("quick"), device=device)
     start = time.perf_counter()
     for progress in trainer.run():
         if progress.finished:
-            print(f"trained {progress.step} steps in {time.perf_counter() - start:.0f}s", flush=True)
-    return trainer.model.save(path)
+            seconds = time.perf_counter() - start
+            print(f"trained {progress.step} steps in {seconds:.0f}s on {trainer.device}", flush=True)
+    figures = {"steps": trainer.step, "seconds": seconds, "device": str(trainer.device)}
+    return trainer.model.save(path), figures
 
 
 def report(folder: Path) -> str:
@@ -500,11 +519,13 @@ def main(argv=None) -> int:
         # Time and peak memory, each method in a fresh process.
         common = ["--timing-runs", str(args.timing_runs)]
         common += ["--threads", str(args.threads)] if args.threads else []
+        common += ["--device", args.device]
         common += ["--set", *args.set] if args.set else []
         if args.large:
             image, labels, _ = large_case(args.large, LARGE_CACHE)  # the measured process only loads it
             if args.train:
-                args.model = train_quick(image, labels, args.out / "model.semia")
+                model_path = args.out / "model.semia"
+                args.model, stamp["training"] = train_quick(image, labels, model_path, args.device)
             common += ["--large", args.large]
         else:
             common += ["--case", args.case, "--data", str(args.data), "--timing-target", args.timing_target]

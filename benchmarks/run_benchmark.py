@@ -59,6 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="output folder (default benchmarks/results)")
     parser.add_argument("--timing-runs", type=int, default=3,
                         help="synthesis calls per timing median (default 3)")
+    parser.add_argument("--skip-quality", action="store_true",
+                        help="train, time and save the outputs, but compute no quality figures "
+                             "(to score them elsewhere, e.g. a GPU model on the CPU)")
     parser.add_argument("--patch-queries", type=int, default=2000,
                         help="output patches sampled per appearance figure (default 2000)")
     return parser.parse_args(argv)
@@ -122,7 +125,17 @@ def peak_rss_mb() -> float:
 # ---------------------------------------------------------------- training
 
 
+def accelerator_peak_mb(device) -> float | None:
+    """Peak accelerator memory torch allocated (None on the CPU, where RSS counts it)."""
+    import torch
+
+    if torch.device(device).type != "cuda":
+        return None
+    return torch.cuda.max_memory_allocated(device) / 2**20
+
+
 def train_model(image, labels, config, device: str):
+    from napari_semia.device import describe_device
     from napari_semia.trainer import SemiaTrainer
 
     trainer = SemiaTrainer(image, labels, config=config, device=device)
@@ -135,7 +148,7 @@ def train_model(image, labels, config, device: str):
                   f"{progress.elapsed_s:7.1f}s  eta {progress.eta_s:6.1f}s  "
                   f"{progress.resolution[0]}x{progress.resolution[1]}  {losses}", flush=True)
     seconds = time.perf_counter() - start
-    return trainer.model, seconds, str(trainer.device)
+    return trainer.model, seconds, describe_device(trainer.device)
 
 
 def time_synthesis(model, target, runs: int) -> dict:
@@ -299,6 +312,7 @@ def main(argv=None) -> int:
     from skimage import io as skio
 
     from napari_semia.config import preset
+    from napari_semia.device import describe_device
     from napari_semia.model import SemiaModel
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -323,7 +337,8 @@ def main(argv=None) -> int:
         model, seconds, device = train_model(image, labels, config, args.device)
         training = {"preset": args.preset, "code_version": code_version(), "seconds": seconds,
                     "steps": config.steps, "seconds_per_step": seconds / config.steps,
-                    "device": device, "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_before": rss_before}
+                    "device": device, "peak_rss_mb": peak_rss_mb(), "peak_rss_mb_before": rss_before,
+                    "accelerator_peak_mb": accelerator_peak_mb(model.device)}
         model.save(args.out / "model.semia")
         print(f"trained in {seconds:.1f}s, peak RSS {training['peak_rss_mb']:.0f} MB "
               f"(before training {rss_before:.0f} MB); saved {args.out / 'model.semia'}", flush=True)
@@ -331,10 +346,17 @@ def main(argv=None) -> int:
     timing_target = next((t for n, t in targets.items() if n != RECONSTRUCTION_TARGET),
                          next(iter(targets.values())))
     timing = time_synthesis(model, timing_target, args.timing_runs)
+    timing["accelerator_peak_mb"] = accelerator_peak_mb(model.device)
     print(f"synthesis: {timing['working_size_s']:.3f}s at working size, "
           f"{timing['full_size_s']:.3f}s at full size", flush=True)
 
-    quality, outputs, rows = evaluate(model, image, labels, targets, args.patch_queries)
+    if args.skip_quality:
+        outputs = {name: model.synthesize(target) for name, target in targets.items()}
+        rows = [(image, colour_labels(model.codec, model.codec.encode(labels)),
+                 colour_labels(model.codec, model.codec.encode(t)), outputs[n]) for n, t in targets.items()]
+        quality = {}
+    else:
+        quality, outputs, rows = evaluate(model, image, labels, targets, args.patch_queries)
     for name, output in outputs.items():
         skio.imsave(args.out / f"output_{name}.png",
                     (metrics.to_float_rgb(output) * 255).round().astype(np.uint8), check_contrast=False)
@@ -354,13 +376,15 @@ def main(argv=None) -> int:
         "peak_rss_mb_end": peak_rss_mb(),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "torch": torch.__version__,
-                    "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
+                    "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+                    "device": describe_device(model.device)},
         **quality,
     }
     with open(args.out / "results.json", "w") as f:
         json.dump(_json_safe(results), f, indent=2)
     print()
-    print(table(results))
+    if quality:
+        print(table(results))
     print(f"\nwrote {args.out / 'results.json'}, {args.out / 'montage.png'}")
     return 0
 
