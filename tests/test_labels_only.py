@@ -76,3 +76,27 @@ def test_the_source_side_is_built_once():
     synthesizer.synthesize(moved(labels))
     assert synthesizer.prepare() is pyramid
     assert synthesizer.device.type == resolve_device("auto").type  # a GPU when there is one
+
+
+def test_building_the_source_side_reports_progress_and_may_be_abandoned():
+    from napari_semia.model import PYRAMID_SHARE
+
+    image, labels = make_scene(48)
+    target = moved(labels)
+
+    class Abandon(Exception):
+        pass
+
+    def stop_while_building(fraction):
+        if 0 < fraction < PYRAMID_SHARE:
+            raise Abandon
+
+    synthesizer = LabelsOnlySynthesizer(image, labels, size=24)
+    with pytest.raises(Abandon):
+        synthesizer.synthesize(target, progress=stop_while_building)
+    assert synthesizer.device is None  # nothing half-built is kept
+    fractions = []
+    result = synthesizer.synthesize(target, progress=fractions.append)
+    assert sum(f <= PYRAMID_SHARE for f in fractions) >= 5
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    np.testing.assert_array_equal(result, LabelsOnlySynthesizer(image, labels, size=24).synthesize(target))

@@ -22,7 +22,7 @@ from .config import TrainingConfig
 from .device import resolve_device
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
-from .model import pyramid_source, to_user_image
+from .model import PYRAMID_SHARE, pyramid_source, to_user_image
 from .refinement import RefinementConfig, SourcePyramid
 from .training_data import working_shape
 from .validation import validate_target, validate_training_inputs
@@ -48,8 +48,9 @@ class LabelsOnlySynthesizer:
         self.source_shape: tuple[int, int] | None = None
         self._pyramid: SourcePyramid | None = None
 
-    def prepare(self) -> SourcePyramid:
-        """Check the source pair (SemiaInputError) and build its patch pyramid, once."""
+    def prepare(self, progress: Callable[[float], None] | None = None) -> SourcePyramid:
+        """Check the source pair (SemiaInputError) and build its patch pyramid, once.
+        ``progress`` follows the build (it may raise to abandon it)."""
         with self._lock:
             if self._pyramid is None:
                 codec, source_index = validate_training_inputs(self._image, self._labels)
@@ -60,7 +61,7 @@ class LabelsOnlySynthesizer:
                 index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None]
                 self._pyramid = SourcePyramid(image, index.to(device), codec.num_classes,
                                               working_shape(source_shape, self._size), self._refinement,
-                                              excess=excess)
+                                              excess=excess, progress=progress)
                 self.codec, self.normalizer, self.source_shape = codec, normalizer, source_shape
                 self._image = self._labels = None  # the pyramid holds what is needed
             return self._pyramid
@@ -73,9 +74,11 @@ class LabelsOnlySynthesizer:
         """The source's appearance in ``target_labels`` (ids or colours, the source's
         size) at full size, like the source (dtype, value range, channels).
         ``progress(fraction)`` follows the work (it may raise to abandon it)."""
-        pyramid = self.prepare()
+        share = PYRAMID_SHARE if progress is not None and self._pyramid is None else 0.0
+        pyramid = self.prepare(progress=(lambda done: progress(share * done)) if share else None)
         index = validate_target(target_labels, self.source_shape, self.codec)
         index = torch.as_tensor(np.asarray(index), dtype=torch.long).to(pyramid.device)
+        report = None if progress is None else (lambda done: progress(share + (1 - share) * done))
         with torch.inference_mode():
-            output = pyramid.refine(index, None, progress=progress)
+            output = pyramid.refine(index, None, progress=report)
         return to_user_image(output, self.normalizer, copied=True)[0]

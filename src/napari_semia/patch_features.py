@@ -16,6 +16,7 @@ memory O(strip) while computing keys.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -164,12 +165,15 @@ def region_features(features: FeatureSpace, image: torch.Tensor, index: torch.Te
 
 
 def source_keys(image: torch.Tensor, index: torch.Tensor, features: FeatureSpace, num_classes: int,
-                strip: int = 256) -> torch.Tensor:
-    """(N, D) features of every pixel, computed in strips of rows (bounded memory)."""
+                strip: int = 256, on_strip: Callable[[float], None] | None = None) -> torch.Tensor:
+    """(N, D) features of every pixel, computed in strips of rows (bounded memory).
+    ``on_strip(fraction of the rows done)`` is called after every strip (it may raise)."""
     h, w = image.shape[-2:]
     # Stored in float16: half the memory, as fast to gather, and precise enough to rank patches.
     keys = torch.empty(h * w, features.dims, device=image.device, dtype=torch.float16)
     for y0 in range(0, h, strip):
         y1 = min(h, y0 + strip)
         region_features(features, image, index, num_classes, y0, y1, 0, w, out=keys[y0 * w:y1 * w])
+        if on_strip is not None:
+            on_strip(y1 / h)
     return keys

@@ -332,11 +332,16 @@ class SourcePyramid:
     ``excess``: (C, H, W), what the network space clipped off the source's values
     (``IntensityNormalizer.excess``), or None: the last vote adds it back, with
     the same field, so copies keep the source's real intensities.
+
+    ``progress(fraction)`` is called between the steps of every level (the
+    fraction built, by pixels); it may raise to abandon the build, which takes
+    seconds for a large source (6-7 s at 4096 x 4096 on two CPU cores).
     """
 
     def __init__(self, source_image: torch.Tensor, source_index: torch.Tensor, num_classes: int,
                  start_shape, config: RefinementConfig | None = None,
-                 excess: torch.Tensor | None = None) -> None:
+                 excess: torch.Tensor | None = None,
+                 progress: Callable[[float], None] | None = None) -> None:
         config = config or RefinementConfig()
         self.config = config
         self.excess = None if excess is None else excess.float().reshape(excess.shape[-3], -1)
@@ -345,11 +350,19 @@ class SourcePyramid:
         index = source_index[0] if source_index.dim() == 3 else source_index
         self.full_shape = tuple(image.shape[-2:])
         self.shapes = level_shapes(self.full_shape, start_shape, config.max_level_factor)
+        pixels = [h * w for h, w in self.shapes]
+
+        def built(number: int, share: float) -> None:
+            """Level ``number`` is ``share`` built (a rough share of its time)."""
+            if progress is not None:
+                progress((sum(pixels[:number]) + share * pixels[number]) / sum(pixels))
+
         # Each level is the next finer one shrunk (antialiased), so the blurred keys
         # of a level (its coarser level enlarged) are blurred the way queries are.
         images = [image.float()]
         for shape in reversed(self.shapes[:-1]):
             images.insert(0, _resize_image(images[0], shape))
+            built(0, 0.0)  # a chance to stop: the resizes of a large source take a while
         self.levels: list[SourceLevel] = []
         self.smooth = self.plain = self.depth0 = self.near0 = self.near_wide0 = self.visible_fringes = None
         fringes = config.fringe_reach > 0 and class_bits_dtype(self.num_classes) is not None
@@ -364,15 +377,19 @@ class SourcePyramid:
                                         feature_dims=config.feature_dims, label_dims=config.label_dims,
                                         label_weight=config.label_weight,
                                         centre_label_weight=config.centre_label_weight)
+            built(number, 0.2)
             first = number == 0
             iterations = config.first_level_iterations if first else config.level_iterations
             blurred_keys = None
             if not first:
                 blurred = _resize_image(_resize_image(level_image, self.shapes[number - 1]), shape)
-                blurred_keys = source_keys(blurred, level_index, features, self.num_classes)
+                blurred_keys = source_keys(blurred, level_index, features, self.num_classes,
+                                           on_strip=lambda done, n=number: built(n, 0.2 + 0.25 * done))
                 del blurred
-            sharp_keys = source_keys(level_image, level_index, features, self.num_classes) \
-                if first or iterations > 1 else None
+            sharp_keys = None
+            if first or iterations > 1:
+                sharp_keys = source_keys(level_image, level_index, features, self.num_classes,
+                                         on_strip=lambda done, n=number: built(n, 0.45 + 0.25 * done))
             flat = level_index.flatten()
             order = torch.argsort(flat, stable=True).int()
             count = torch.bincount(flat, minlength=self.num_classes)
@@ -414,6 +431,7 @@ class SourcePyramid:
                 rim_free=rim_free(level_index) if bool(self.smooth.any()) else None,
                 depth=depth, class_depth=None if depth is None else class_depth, near=near,
             ))
+            built(number, 1.0)
 
     @property
     def device(self) -> torch.device:
