@@ -2,7 +2,9 @@
 # The checks of a session lent a CUDA GPU, in order of importance, each bounded in
 # time (a lease is short): the core test suite on CUDA, the widget's workers on
 # CUDA (Stop, cancel, memory freed; gpu_check.py), default-preset training on the
-# four shared examples, and full-resolution time and memory on the large images.
+# four shared examples (zebra's model also profiled), and full-resolution time
+# and memory on the large images. benchmarks/README.md, "On a GPU", has the
+# figures of the last such session.
 #
 #     bash benchmarks/gpu_session.sh OUTDIR
 #
@@ -43,6 +45,12 @@ for case in zebra tree face building; do
     timeout "$(left)" python3 benchmarks/run_benchmark.py --case "$case" --device "$DEVICE" --skip-quality \
         $STEPS --timing-runs 5 --out "$WORK/$case" 2>&1 | tail -16
     cp "$WORK/$case/model.semia" "$OUT/$case.semia" 2>/dev/null
+    if [ "$case" = zebra ] && [ -f "$WORK/zebra/model.semia" ]; then
+        log "where a full-resolution synthesis spends its time on $DEVICE (profile_synthesis.py)"
+        timeout 90 python3 benchmarks/profile_synthesis.py --case zebra --model "$WORK/zebra/model.semia" \
+            --device "$DEVICE" > "$WORK/profile_zebra.txt" 2>&1
+        grep -E "^full resolution|kernels:" "$WORK/profile_zebra.txt"
+    fi
 done
 
 for large in retina synthetic4096; do
