@@ -233,6 +233,36 @@ def test_showing_the_hidden_target_with_its_eye_clears_the_hidden_note(trained):
     assert "hidden" not in widget.progress.label.text()
 
 
+def test_synthesize_shows_its_result_unobstructed(trained, qtbot, tmp_path, monkeypatch):
+    # Found with a model trained on the command line: loaded, then Synthesize, the
+    # result went under the target (a colour-coded RGB image there hid it whole).
+    viewer, widget = trained
+    target = viewer.layers[TARGET]
+    model_path = widget.model.save(tmp_path / "cli.semia")
+    target.visible = True
+    viewer.layers.selection.active = viewer.layers[SOURCE]
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(model_path))
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *args: True)
+    widget.model_io.load_button.click()
+    assert widget.model is not None and target.visible
+    widget.synthesis.synthesize_button.click()
+    wait_for_synthesis(qtbot, widget)
+    assert not target.visible and viewer.layers.selection.active is viewer.layers[OUTPUT]
+    assert "hidden" in widget.progress.label.text()
+    # Not while painting it, nor with Live on: the strokes stay in sight.
+    target.visible = True
+    viewer.layers.selection.active = target
+    target.mode = "paint"
+    widget.synthesis.synthesize_button.click()
+    wait_for_synthesis(qtbot, widget)
+    assert target.visible
+    target.mode = "pan_zoom"
+    widget.synthesis.live.setChecked(True)
+    widget.synthesis.synthesize_button.click()
+    wait_for_synthesis(qtbot, widget)
+    assert target.visible
+
+
 def test_live_shows_the_target_again(trained):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)

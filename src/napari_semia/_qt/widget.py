@@ -99,6 +99,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._status_before_error = ""
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
+        self._reveal_result = False  # Synthesize was pressed: show its result unobstructed
         self._writing_output = False  # selection changes made by write_output are not the user's
 
         self.pickers = LayerPickers(napari_viewer)
@@ -374,9 +375,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     # ----------------------------------------------------------- synthesis
     def synthesize(self) -> None:
-        """Synthesize the target now (also when it has not changed)."""
+        """Synthesize the target now (also when it has not changed). Its result is
+        shown unobstructed, as after training: the target, drawn over it, is
+        hidden unless the user is painting (a colour-coded RGB target hid the
+        result completely, e.g. after loading a model trained on the command line)."""
         self._last_synthesis_key = None
         self._shown_synthesis_error = None
+        self._reveal_result = True
         self.synth_runner.run_now()
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
@@ -483,9 +488,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.synthesis_fraction = 0.0
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
+        if result.final and self._reveal_result:
+            self._reveal_result = False
+            if result.job.destination is not None and result.job.destination.target is self.target_layer:
+                self._hide_target_to_show_result(result.job.destination)
 
     def _on_synthesis_failed(self, result) -> None:
         self._last_synthesis_key = None
+        self._reveal_result = False
         if isinstance(result.error, SemiaInputError):
             self._report_synthesis_error(str(result.error))
         else:
@@ -519,7 +529,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         outputs = [self.viewer.layers[d.name] for d in spec.displays if d.name in self.viewer.layers]
         if target is None or not outputs or not target.visible or self.synthesis.live.isChecked():
             return
-        if self.viewer.layers.selection.active is target and getattr(target, "mode", "") in _PAINTING_MODES:
+        # (==, not is: napari hands a plugin its viewer behind a proxy, which wraps
+        # every layer it returns anew, so 'is' never held and this check never did.)
+        if self.viewer.layers.selection.active == target and getattr(target, "mode", "") in _PAINTING_MODES:
             return
         target.visible = False
         self._hidden_target = target
@@ -554,7 +566,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_active_layer(self, event) -> None:
         if self._writing_output:
             return
-        if self._hidden_target is not None and event.value is self._hidden_target:
+        if self._hidden_target is not None and event.value == self._hidden_target:
             self._show_target()
 
     # ---------------------------------------------------------------- live
@@ -603,11 +615,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
-        if layer is self._hidden_target:
+        if layer is not None and layer == self._hidden_target:
             self._forget_hidden_target()
         spec = self._training_output
         trainer = self.trainer_runner.trainer
-        if spec is not None and trainer is not None and layer is spec.target:
+        if spec is not None and trainer is not None and layer == spec.target:
             trainer.set_preview_target(None)  # training goes on; no previews without the target
 
     # ------------------------------------------------------------- dataset
