@@ -263,6 +263,27 @@ def test_synthesize_shows_its_result_unobstructed(trained, qtbot, tmp_path, monk
     assert target.visible
 
 
+def test_continuing_a_model_says_its_working_size_and_network_are_kept(trained, qtbot, messages):
+    # Found with a model trained on the command line at 64 px: loaded, with Continue
+    # ticked, the fields read 256 px and Train went on at 64 px without a word.
+    _, widget = trained
+    controls = widget.controls
+    assert widget.settings.continue_training
+    assert not any(w.isEnabled() for w in (controls.size, controls.width, controls.levels))
+    assert "Kept from the model" in controls.size.toolTip()
+    controls.continue_training.setChecked(False)
+    assert all(w.isEnabled() for w in (controls.size, controls.width, controls.levels))
+    assert "Kept from the model" not in controls.size.toolTip()
+    configure_tiny(widget, steps=2)
+    controls.size.setValue(64)
+    controls.continue_training.setChecked(True)
+    assert not controls.size.isEnabled() and controls.size.value() == 64
+    controls.train_button.click()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    assert widget.model.config.size == 32 and widget.model.steps_done == 6  # the model's own, continued
+    assert any(kind == "info" and "own working size (32 px)" in text for kind, text in messages)
+
+
 def test_live_shows_the_target_again(trained):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)

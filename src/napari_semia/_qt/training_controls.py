@@ -49,6 +49,7 @@ class TrainingControls(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.state = state
+        self._own_tooltips: dict = {}
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Named settings: 'quick' for a first look, 'default' for "
@@ -148,6 +149,7 @@ class TrainingControls(QWidget):
         self.device.currentTextChanged.connect(lambda v: setattr(s, "device", v))
         self.seed.valueChanged.connect(lambda v: setattr(s, "seed", v))
         self.continue_training.toggled.connect(lambda v: setattr(s, "continue_training", v))
+        s.events.continue_training.connect(self._follow_state)
         self.preview_every.valueChanged.connect(lambda v: setattr(s, "preview_every", v))
         self.width.valueChanged.connect(lambda v: setattr(s, "width", v))
         self.levels.valueChanged.connect(lambda v: setattr(s, "levels", v))
@@ -199,5 +201,14 @@ class TrainingControls(QWidget):
         for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced,
                        self.train_button):
             widget.setEnabled(not busy)
+        # Continuing keeps the model's working size and network (the trainer's rule):
+        # these fields then apply to a new model only, and say so.
+        continuing = self.state.has_model and self.settings.continue_training
+        for widget in (self.size, self.width, self.levels):
+            tooltip = self._own_tooltips.setdefault(widget, widget.toolTip())
+            widget.setEnabled(not busy and not continuing)
+            widget.setToolTip(tooltip + (" Kept from the model while 'Continue from the current model' "
+                                         "is ticked; untick it to change this for a new model."
+                                         if continuing else ""))
         self.stop_button.setEnabled(self.state.phase is Phase.TRAINING)
         self.continue_training.setEnabled(self.state.has_model and not busy)

@@ -218,6 +218,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._note_misaligned(source, labels)
         if resume is not None:
             self._note_other_source(resume, planes, source)
+            self._note_kept_network(resume, config)
         checkpoint_key = fingerprint(planes.image, planes.labels)
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
@@ -233,6 +234,15 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synth_runner.cancel()
         self.state.start_training(config.steps)
         self.trainer_runner.start(job)
+
+    def _note_kept_network(self, resume: SemiaModel, config) -> None:
+        """Continuing keeps the model's working size and network: say so when the
+        fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file."""
+        kept = resume.config
+        if (config.size, config.width, config.levels) != (kept.size, kept.width, kept.levels):
+            notify.info(f"Continuing the model at its own working size ({kept.size} px) and network "
+                        f"(width {kept.width}, {kept.levels} levels). To train at other settings, untick "
+                        "'Continue from the current model' to start a new model.")
 
     def _note_single_channel(self, source) -> None:
         """Say so when the source is one of several channel layers of one image."""
