@@ -184,7 +184,8 @@ def test_before_training_the_result_comes_from_the_labels_alone(viewer_widget, q
     target = viewer.layers[TARGET].data
     moved_in = (target == 1) & (labels == 0)
     assert output.data[moved_in].std() > 40  # the square's stripes, where the square moved to
-    assert widget.state.message == LABELS_ONLY_NOTE and widget.model is None
+    assert widget.state.message.startswith(LABELS_ONLY_NOTE) and widget.model is None
+    assert not viewer.layers[TARGET].visible  # the result shows unobstructed; Live shows the target again
 
     widget.synthesis.live.setChecked(True)
     before = output.data.copy()
