@@ -55,7 +55,7 @@ from napari_semia.figures import colorize_labels, montage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics
-from run_benchmark import DEFAULT_DATA, _fmt, _json_safe, code_version
+from run_benchmark import DEFAULT_DATA, _fmt, _json_safe, accelerator_peak_mb, code_version
 
 METHODS = ("bicubic", "refined", "labels", "detail")
 LARGE_CACHE = Path(__file__).resolve().parent / "results" / "large"
@@ -108,16 +108,6 @@ def refinement_config(overrides: list[str]):
 def peak_rss_mb() -> float:
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
-def accelerator_peak_mb(device) -> float | None:
-    """The accelerator memory torch allocated at most (None on the CPU): on a GPU the
-    refinement's tensors live there, and the process's RSS no longer counts them."""
-    import torch
-
-    if torch.device(device).type != "cuda":
-        return None
-    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
 # ------------------------------------------------------------------ inputs
