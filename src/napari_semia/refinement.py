@@ -466,6 +466,7 @@ class SourcePyramid:
         output = None
         fy = fx = rules0 = None
         profiles0 = None  # level-0 pixels that carry a moved edge's profile (set at level 0)
+        moves0 = None  # level-0 moved regions and their offsets (set at level 0)
         correction = None  # seam fusion's change at the level below
         passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
                   * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
@@ -478,11 +479,13 @@ class SourcePyramid:
                 rules0 = self._level0_rules(level, target, changed)
             free, depth_needed, fringes_avoided = self._rules_at(level, target, changed, rules0, first)
             if first:
-                fy, fx, query, profiles0 = self._start_level0(level, target, changed, free, guide,
+                fy, fx, query, profiles0, moves0 = self._start_level0(level, target, changed, free, guide,
                                                               depth_needed, fringes_avoided, generator)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = _upsample_field(fy, fx, level.shape)
+                if moves0 is not None and config.move_regions:
+                    fy, fx = _moved_at_level(level, target, moves0, fy, fx)
                 query = _resize_image(output, level.shape)
                 iterations, rounds = config.level_iterations, config.level_rounds
             ys, xs = _grid(level.shape, fy.device)
@@ -684,7 +687,11 @@ class SourcePyramid:
             query = _without_old_outlines(query, refill, target)
         if moved0 is not None:
             query = torch.where(moved0, copies, query)  # the object itself, whole
-        return fy, fx, query, profiles0
+        moves0 = None
+        if moved0 is not None:
+            ys0, xs0 = _grid(level.shape, fy.device)
+            moves0 = (moved0, moved_y - ys0, moved_x - xs0)
+        return fy, fx, query, profiles0, moves0
 
     def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
                              target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
@@ -826,6 +833,41 @@ def _moved_copies(host: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch
         return None, None, None
     return (torch.from_numpy(found).to(device), torch.from_numpy(rows).to(device, torch.int32),
             torch.from_numpy(cols).to(device, torch.int32))
+
+
+def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves0, fy: torch.Tensor, fx: torch.Tensor):
+    """The field at a finer level with every pixel of a moved region copied by the
+    region's offset at this level's size. Upsampled, the level-0 copy covers only
+    the pixels whose level-0 parent was in the region: the rim a finer level adds
+    (most of a thin object: a rocket 8 px wide at level 0) was matched anew, from
+    anywhere in the class, and the moved object came out fragmented. Each offset
+    is the level-0 one scaled, then the one within 2 px that lands the most of
+    the region on its class (rounding the scaled offset missed by a pixel)."""
+    moved0, dy0, dx0 = moves0
+    h0, w0 = moved0.shape
+    h, w = level.shape
+    classes = level.classes.view(h, w)
+    pairs = torch.unique(torch.stack([dy0[moved0], dx0[moved0]], 1), dim=0)
+    for dy_0, dx_0 in pairs.tolist():
+        region = _enlarge(_dilate(moved0 & (dy0 == dy_0) & (dx0 == dx_0), 1), (h, w))
+        rows, cols = region.any(1).nonzero(), region.any(0).nonzero()
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        ys, xs = _grid((y1 - y0, x1 - x0), fy.device)
+        ys, xs = ys + y0, xs + x0
+        box_region, box_target = region[y0:y1, x0:x1], target[y0:y1, x0:x1]
+        best = None
+        for dy in range(round(dy_0 * h / h0) - 2, round(dy_0 * h / h0) + 3):
+            for dx in range(round(dx_0 * w / w0) - 2, round(dx_0 * w / w0) + 3):
+                sy, sx = ys + dy, xs + dx
+                inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w) & box_region
+                lands = inside & (classes[sy.clamp(0, h - 1), sx.clamp(0, w - 1)] == box_target)
+                count = int(lands.sum())
+                if best is None or count > best[0]:
+                    best = (count, dy, dx, lands)
+        _, dy, dx, lands = best
+        fy[y0:y1, x0:x1] = torch.where(lands, ys + dy, fy[y0:y1, x0:x1])
+        fx[y0:y1, x0:x1] = torch.where(lands, xs + dx, fx[y0:y1, x0:x1])
+    return fy, fx
 
 
 def _edge_profile_field(host: tuple[np.ndarray, np.ndarray, np.ndarray], changed: torch.Tensor,
