@@ -684,7 +684,8 @@ def test_copied_edges_lie_on_the_targets_edges(seed):
     assert misread[0.0] > 0.12, misread
 
 
-def test_a_thin_moved_object_is_copied_whole_at_every_level():
+@pytest.mark.parametrize("shift", [120, 131])  # 20 level-0 pixels; and 21.8 of them
+def test_a_thin_moved_object_is_copied_whole_at_every_level(shift):
     # A rocket 8 px wide at level 0 came out fragmented at full size: upsampled, the
     # level-0 copy covered only pixels whose level-0 parent was in the object, and
     # the rim each finer level adds (most of a thin object) was matched anew.
@@ -698,7 +699,6 @@ def test_a_thin_moved_object_is_copied_whole_at_every_level():
     image[labels == 1] = (220, 220, 200)
     image[rings] = (60, 40, 30)
     image[(labels == 1) & (np.arange(width) == 44)[None]] = (250, 60, 60)  # and a red line
-    shift = 120
     target = np.zeros_like(labels)
     target[24:108, 36 + shift:54 + shift] = 1
     _, source, source_index, target_index = _tensors(image.clip(0, 255).astype(np.uint8), labels, target)

@@ -689,8 +689,12 @@ class SourcePyramid:
             query = torch.where(moved0, copies, query)  # the object itself, whole
         moves0 = None
         if moved0 is not None:
+            # One entry per region (per offset) for the finer levels (``_moved_at_level``).
             ys0, xs0 = _grid(level.shape, fy.device)
-            moves0 = (moved0, moved_y - ys0, moved_x - xs0)
+            dy0, dx0 = moved_y - ys0, moved_x - xs0
+            offsets = torch.unique(torch.stack([dy0[moved0], dx0[moved0]], 1), dim=0).tolist()
+            moves0 = [[moved0 & (dy0 == dy) & (dx0 == dx), (dy, dx), tuple(level.shape)]
+                      for dy, dx in offsets]
         return fy, fx, query, profiles0, moves0
 
     def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
@@ -835,29 +839,31 @@ def _moved_copies(host: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch
             torch.from_numpy(cols).to(device, torch.int32))
 
 
-def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves0, fy: torch.Tensor, fx: torch.Tensor):
+def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves: list, fy: torch.Tensor,
+                    fx: torch.Tensor):
     """The field at a finer level with every pixel of a moved region copied by the
-    region's offset at this level's size. Upsampled, the level-0 copy covers only
+    region's offset at this level's size. Upsampled, the level-0 copy covered only
     the pixels whose level-0 parent was in the region: the rim a finer level adds
     (most of a thin object: a rocket 8 px wide at level 0) was matched anew, from
-    anywhere in the class, and the moved object came out fragmented. Each offset
-    is the level-0 one scaled, then the one within 2 px that lands the most of
-    the region on its class (rounding the scaled offset missed by a pixel)."""
-    moved0, dy0, dx0 = moves0
-    h0, w0 = moved0.shape
+    anywhere in the class, and the moved object came out fragmented.
+
+    ``moves``: per moved region, [level-0 mask, offset (dy, dx) at the last level,
+    that level's shape]; each offset is updated in place to the one within 2 px
+    of the last level's, scaled, that lands the most of the region on its class
+    (a level-0 offset scaled to full size can be off by half the scale)."""
     h, w = level.shape
     classes = level.classes.view(h, w)
-    pairs = torch.unique(torch.stack([dy0[moved0], dx0[moved0]], 1), dim=0)
-    for dy_0, dx_0 in pairs.tolist():
-        region = _enlarge(_dilate(moved0 & (dy0 == dy_0) & (dx0 == dx_0), 1), (h, w))
+    for move in moves:
+        region0, (dy_last, dx_last), (h_last, w_last) = move
+        region = _enlarge(_dilate(region0, 1), (h, w))
         rows, cols = region.any(1).nonzero(), region.any(0).nonzero()
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         ys, xs = _grid((y1 - y0, x1 - x0), fy.device)
         ys, xs = ys + y0, xs + x0
         box_region, box_target = region[y0:y1, x0:x1], target[y0:y1, x0:x1]
         best = None
-        for dy in range(round(dy_0 * h / h0) - 2, round(dy_0 * h / h0) + 3):
-            for dx in range(round(dx_0 * w / w0) - 2, round(dx_0 * w / w0) + 3):
+        for dy in range(round(dy_last * h / h_last) - 2, round(dy_last * h / h_last) + 3):
+            for dx in range(round(dx_last * w / w_last) - 2, round(dx_last * w / w_last) + 3):
                 sy, sx = ys + dy, xs + dx
                 inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w) & box_region
                 lands = inside & (classes[sy.clamp(0, h - 1), sx.clamp(0, w - 1)] == box_target)
@@ -867,6 +873,7 @@ def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves0, fy: torch.
         _, dy, dx, lands = best
         fy[y0:y1, x0:x1] = torch.where(lands, ys + dy, fy[y0:y1, x0:x1])
         fx[y0:y1, x0:x1] = torch.where(lands, xs + dx, fx[y0:y1, x0:x1])
+        move[1], move[2] = (dy, dx), (h, w)
     return fy, fx
 
 
