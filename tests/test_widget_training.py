@@ -171,6 +171,32 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     np.testing.assert_array_equal(output.data[0], source[0])
 
 
+def test_live_previews_keep_the_plane_the_run_started_on(viewer_widget, qtbot):
+    # Found by a time-lapse user: with Live on, moving the slider during training drew
+    # the other plane's layout into the run's output plane, where it stayed.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, image, image]), name="stack")
+    viewer.add_labels(labels, name="labels")
+    layouts = np.stack([np.roll(labels, 8, 0), np.roll(labels, 6, 1), labels])
+    viewer.add_labels(layouts, name="stack target")
+    viewer.dims.set_current_step(0, 1)
+    widget.synthesis.live.setChecked(True)
+    start_training(qtbot, widget, steps=100_000)
+    qtbot.waitUntil(lambda: widget.trainer_runner.trainer is not None, timeout=TIMEOUT_MS)
+    trainer = widget.trainer_runner.trainer
+    sent = []
+    original = trainer.set_preview_target
+    trainer.set_preview_target = lambda target: (sent.append(target), original(target))
+    viewer.dims.set_current_step(0, 0)
+    qtbot.wait(800)  # the slider's move is sent after a short pause
+    viewer.dims.set_current_step(0, 1)
+    qtbot.wait(800)
+    widget.trainer_runner.stop()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    assert not any(target is not None and np.array_equal(target, layouts[0]) for target in sent)
+
+
 def test_closing_the_widget_stops_training(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)

@@ -619,9 +619,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
             trainer.set_preview_target(None)  # previews only for the target the run started with
             return
         try:
-            trainer.set_preview_target(displayed_plane(self.viewer, layer)[0])
+            plane, index = displayed_plane(self.viewer, layer)
         except SemiaInputError as error:
             self._report_synthesis_error(f"Preview not updated: {error}")
+            return
+        if index and index != spec.index:
+            # Another plane of a stacked target is on display: the previews go to the
+            # run's own plane, so they keep its layout (plane 0's layout was drawn
+            # into plane 2's output, and stayed there).
+            return
+        trainer.set_preview_target(plane)
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
