@@ -197,6 +197,25 @@ def test_live_previews_keep_the_plane_the_run_started_on(viewer_widget, qtbot):
     assert not any(target is not None and np.array_equal(target, layouts[0]) for target in sent)
 
 
+def test_the_result_after_training_goes_to_the_plane_the_run_started_on(viewer_widget, qtbot):
+    # Found by a time-lapse user: the slider moved during training, the final result
+    # went to the plane on display and the run's plane kept a working-size preview.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, image, image]), name="stack")
+    viewer.add_labels(labels, name="labels")
+    layouts = np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)])
+    viewer.add_labels(layouts, name="stack target")
+    viewer.dims.set_current_step(0, 1)
+    start_training(qtbot, widget, steps=4)
+    viewer.dims.set_current_step(0, 2)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name("stack", "stack target")].data
+    np.testing.assert_array_equal(output[1], widget.model.synthesize(layouts[1]))
+    np.testing.assert_array_equal(output[2], image)  # not synthesized: the source meanwhile
+
+
 def test_closing_the_widget_stops_training(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)

@@ -100,6 +100,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
         self._reveal_result = False  # Synthesize was pressed: show its result unobstructed
+        self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
         self._writing_output = False  # selection changes made by write_output are not the user's
 
         self.pickers = LayerPickers(napari_viewer)
@@ -363,6 +364,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # rejected target was already reported once).
         if self.model is not None and self._training_target_ok and spec is not None \
                 and spec.target is self.target_layer and spec.inputs_alive(self.viewer):
+            # For the plane the run started on, which holds its previews, also when
+            # the slider has moved since (a working-size preview was left there).
+            self._synthesis_plane = spec.index
             self.synthesize()
             self._hide_target_to_show_result(spec)
 
@@ -395,6 +399,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synth_runner.run_now()
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
+        plane_index, self._synthesis_plane = self._synthesis_plane, ()
         if self.state.training:
             return None
         if self.model is None:
@@ -410,6 +415,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 raise SemiaInputError(f"The model does not fit '{target_layer.name}': {error}") from None
             source = self._source_fitting_model()
             index, leading = output_plane(self.viewer, target_layer, source)
+            if plane_index and len(plane_index) == len(index) and plane_index != index:
+                index = plane_index
+                if target_layer.ndim > 2:
+                    target = np.array(target_layer.data[index], copy=True)
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
