@@ -216,6 +216,27 @@ def test_the_result_after_training_goes_to_the_plane_the_run_started_on(viewer_w
     np.testing.assert_array_equal(output[2], image)  # not synthesized: the source meanwhile
 
 
+def test_synthesizing_a_plane_the_model_did_not_learn_says_so_once(viewer_widget, qtbot, messages):
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, image // 2, image]), name="stack")  # plane 1 is darker
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name="target")
+    viewer.dims.set_current_step(0, 0)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    assert not any("another plane" in text for _, text in messages)
+    viewer.dims.set_current_step(0, 2)  # the same pixels as the learned plane: nothing to say
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    viewer.dims.set_current_step(0, 1)
+    for _ in range(2):
+        widget.synthesize()
+        wait_for_synthesis(qtbot, widget)
+    notes = [text for kind, text in messages if "another plane" in text]
+    assert len(notes) == 1 and "'stack'" in notes[0] and messages[-1][0] == "info"
+
+
 def test_closing_the_widget_stops_training(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)

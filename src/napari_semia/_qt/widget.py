@@ -32,7 +32,7 @@ from .dataset_layers import show_dataset_pairs
 from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
-from .layer_data import displayed_plane, output_plane, training_planes
+from .layer_data import displayed_plane, displayed_plane_index, output_plane, training_planes
 from .layer_pickers import (
     ChannelGroup,
     LayerPickers,
@@ -101,6 +101,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._hidden_note = ""  # what the status line says of it
         self._reveal_result = False  # Synthesize was pressed: show its result unobstructed
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
+        self._planes_noted: set = set()  # (model, plane) of a stacked source already noted as not learned
         self._writing_output = False  # selection changes made by write_output are not the user's
 
         self.pickers = LayerPickers(napari_viewer)
@@ -414,6 +415,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             except SemiaInputError as error:
                 raise SemiaInputError(f"The model does not fit '{target_layer.name}': {error}") from None
             source = self._source_fitting_model()
+            self._note_other_plane(source)
             index, leading = output_plane(self.viewer, target_layer, source)
             if plane_index and len(plane_index) == len(index) and plane_index != index:
                 index = plane_index
@@ -428,6 +430,26 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._last_synthesis_key = key
         spec = output_spec(source, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
+
+    def _note_other_plane(self, source) -> None:
+        """Say once per plane when the stack's plane on display is not the one the
+        model learned: its result has the learned plane's look (a time-lapse user
+        saw plane 4 come out at plane 2's brightness, with no word)."""
+        if source is None or not self.model.can_refine:
+            return
+        try:
+            index = displayed_plane_index(self.viewer, source)
+            key = (id(self.model), index)
+            if not index or key in self._planes_noted:
+                return
+            plane = displayed_plane(self.viewer, source)[0]
+        except SemiaInputError:
+            return
+        self._planes_noted.add(key)
+        if plane.shape == self.model.full_image.shape and not np.array_equal(plane, self.model.full_image):
+            notify.info(f"The model learned another plane of '{source.name}': this plane's result "
+                        "has that plane's look (brightness, texture), not this one's. Train on this "
+                        "plane for its own.")
 
     def _source_fitting_model(self):
         """The chosen source image, if the model's output can be shown as it is
