@@ -338,6 +338,21 @@ def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
 
 
+def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path, capsys):
+    # Found by a time-lapse user: a (5, H, W) ImageJ z-stack trained as one image of
+    # five channels; only the 'Source: ... 5 channels' line hinted at it.
+    stack = np.random.default_rng(2).integers(0, 4000, (5, SIZE, SIZE), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "z.tif", stack, imagej=True, metadata={"axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "channels.tif", stack, imagej=True, metadata={"axes": "CYX"})
+    np.testing.assert_array_equal(read_image_file(tmp_path / "channels.tif"), np.moveaxis(stack, 0, -1))
+    labels = write_image_file(tmp_path / "labels.png", make_scene(SIZE)[1].astype(np.uint8))
+    code = cli.main(["train", str(tmp_path / "z.tif"), str(labels), "-o", str(tmp_path / "m.semia"),
+                     "--steps", "1", "--size", "16", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "z-stack" in err and "Traceback" not in err
+    assert not (tmp_path / "m.semia").exists()
+
+
 def test_a_jpeg_of_label_ids_is_refused(tmp_path):
     from napari_semia.errors import SemiaInputError
 

@@ -56,13 +56,38 @@ def _read(path, what: str) -> np.ndarray:
     return array
 
 
+def _stack_axes(path) -> str | None:
+    """The axes a TIFF names as a z-stack or time series ('Z', 'T'), or None: such a
+    file of a few planes read as channels (the shapes alike), and trained as one
+    image of five channels when it was five planes of one."""
+    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            axes = tif.series[0].axes if tif.series else ""
+    except Exception:  # unreadable: the reader itself says so
+        return None
+    named = "".join(axis for axis in axes if axis in "ZT")
+    return named or None
+
+
 def read_image_file(path) -> np.ndarray:
     """Read an image: (H, W), (H, W, 3) RGB (an opaque alpha dropped) or (H, W, C).
 
     Multichannel TIFFs stored channels-first, (C, H, W) with few channels, are
-    moved to channels-last.
+    moved to channels-last. A TIFF whose metadata names a z or time axis
+    (ImageJ, OME) is refused: its planes are no channels.
     """
     image = _read(path, "image")
+    stack_axes = _stack_axes(path) if image.ndim > 2 else None
+    if stack_axes:
+        kinds = " and ".join({"Z": "a z-stack", "T": "a time series"}[axis] for axis in stack_axes)
+        raise SemiaInputError(
+            f"The image file {str(path)!r} is {kinds} (axes {stack_axes} in its metadata, shape "
+            f"{image.shape}), not one multichannel image. Save one 2D plane per file (e.g. in napari or "
+            f"Fiji), or use the napari widget, which works on the plane on display.")
     if image.ndim == 3:
         if image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
             image = image[..., :3]
