@@ -351,6 +351,13 @@ def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path
     err = capsys.readouterr().err
     assert code == 2 and "z-stack" in err and "Traceback" not in err
     assert not (tmp_path / "m.semia").exists()
+    # Nor labels: three planes read as a colour-coded map, trained on id combinations.
+    layouts = np.stack([make_scene(SIZE)[1].astype(np.uint8)] * 3)
+    tifffile.imwrite(tmp_path / "labels_z.tif", layouts, imagej=True, metadata={"axes": "ZYX"})
+    code = cli.main(["train", str(tmp_path / "channels.tif"), str(tmp_path / "labels_z.tif"), "-o",
+                     str(tmp_path / "m.semia"), "--steps", "1", "--size", "16", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "label file" in err and "z-stack" in err
 
 
 def test_a_jpeg_of_label_ids_is_refused(tmp_path):

@@ -1,8 +1,9 @@
 """The widget's Synthetic dataset section: background generation, Stop, a look at the pairs."""
 
 import numpy as np
+from conftest import make_scene
 from qtpy.QtCore import Qt
-from widget_helpers import TIMEOUT_MS, add_scene, train
+from widget_helpers import LABELS, SOURCE, TIMEOUT_MS, add_scene, train, wait_for_synthesis
 
 from napari_semia.dataset import load_manifest
 
@@ -207,3 +208,23 @@ def test_pairs_of_a_model_not_of_the_chosen_image_show_in_their_own_look(trained
     images = viewer.layers["semia dataset: images"]
     assert images.data.shape == (2, 32, 32) and not images.rgb
     assert tuple(images.scale[-2:]) == tuple(viewer.layers["src labels"].scale[-2:])  # not the other image's
+
+
+def test_a_stack_on_another_plane_makes_pairs_of_the_learned_plane(viewer_widget, qtbot, tmp_path):
+    # Found by a time-lapse user: labels painted on one plane, trained there, the slider
+    # then on another plane: the pairs took that plane's empty labels and came out blank.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image // 2, image, image // 3]), name=SOURCE)
+    viewer.add_labels(np.stack([np.zeros_like(labels), labels, np.zeros_like(labels)]), name=LABELS)
+    viewer.dims.set_current_step(0, 1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    viewer.dims.set_current_step(0, 0)
+    folder = tmp_path / "set"
+    widget.dataset_settings.folder = str(folder)
+    widget.dataset_settings.count = 2
+    widget.dataset.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    pairs = viewer.layers["semia dataset: labels"].data
+    assert all((pair == 1).any() for pair in pairs)  # the learned plane's objects, moved

@@ -73,6 +73,14 @@ def _stack_axes(path) -> str | None:
     return named or None
 
 
+def _stack_message(path, what: str, stack_axes: str, shape) -> str:
+    kinds = " and ".join({"Z": "a z-stack", "T": "a time series"}[axis] for axis in stack_axes)
+    single = "multichannel image" if what == "image" else "label map"
+    return (f"The {what} file {str(path)!r} is {kinds} (axes {stack_axes} in its metadata, shape "
+            f"{shape}), not one {single}. Save one 2D plane per file (e.g. in napari or Fiji), or use "
+            f"the napari widget, which works on the plane on display.")
+
+
 def read_image_file(path) -> np.ndarray:
     """Read an image: (H, W), (H, W, 3) RGB (an opaque alpha dropped) or (H, W, C).
 
@@ -83,11 +91,7 @@ def read_image_file(path) -> np.ndarray:
     image = _read(path, "image")
     stack_axes = _stack_axes(path) if image.ndim > 2 else None
     if stack_axes:
-        kinds = " and ".join({"Z": "a z-stack", "T": "a time series"}[axis] for axis in stack_axes)
-        raise SemiaInputError(
-            f"The image file {str(path)!r} is {kinds} (axes {stack_axes} in its metadata, shape "
-            f"{image.shape}), not one multichannel image. Save one 2D plane per file (e.g. in napari or "
-            f"Fiji), or use the napari widget, which works on the plane on display.")
+        raise SemiaInputError(_stack_message(path, "image", stack_axes, image.shape))
     if image.ndim == 3:
         if image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
             image = image[..., :3]
@@ -105,6 +109,10 @@ def read_label_file(path) -> np.ndarray:
     Colour-coded JPEGs are read: their colours are grouped into regions.
     """
     labels = _read(path, "label")
+    stack_axes = _stack_axes(path) if labels.ndim > 2 else None
+    if stack_axes:
+        # Three or four planes would otherwise read as a colour-coded map.
+        raise SemiaInputError(_stack_message(path, "label", stack_axes, labels.shape))
     if labels.ndim == 3 and labels.shape[-1] == 4:
         labels = labels[..., :3]
     if Path(path).suffix.lower() in _JPEG_SUFFIXES and labels.ndim == 2:

@@ -415,7 +415,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             except SemiaInputError as error:
                 raise SemiaInputError(f"The model does not fit '{target_layer.name}': {error}") from None
             source = self._source_fitting_model()
-            self._note_other_plane(source)
+            if not plane_index:  # the end of training's result is for the plane the model learned
+                self._note_other_plane(source)
             index, leading = output_plane(self.viewer, target_layer, source)
             if plane_index and len(plane_index) == len(index) and plane_index != index:
                 index = plane_index
@@ -430,6 +431,17 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._last_synthesis_key = key
         spec = output_spec(source, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
+
+    def _shows_learned_plane(self) -> bool:
+        """Whether the source image's plane on display is the one the model learned."""
+        source = self.source_layer
+        if source is None or not self.model.can_refine:
+            return False
+        try:
+            plane = displayed_plane(self.viewer, source)[0]
+        except SemiaInputError:
+            return False
+        return plane.shape == self.model.full_image.shape and np.array_equal(plane, self.model.full_image)
 
     def _note_other_plane(self, source) -> None:
         """Say once per plane when the stack's plane on display is not the one the
@@ -696,9 +708,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         labels = self.labels_layer
         if labels is not None:
             try:
-                plane = displayed_plane(self.viewer, labels)[0]
+                plane, index = displayed_plane(self.viewer, labels)
                 validate_target(plane, self.model.source_shape, self.model.codec)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
+                if index and not self._shows_learned_plane():
+                    # Another plane of a stack is on display: its layout is not the model's
+                    # (a time-lapse user's pairs came out empty); the model's own labels.
+                    source_labels = None
             except SemiaInputError:
                 source_labels = None
         request = DatasetRequest(
