@@ -263,6 +263,35 @@ def test_synthesize_shows_its_result_unobstructed(trained, qtbot, tmp_path, monk
     assert target.visible
 
 
+def test_selecting_the_target_while_a_result_is_on_its_way_keeps_it_in_sight(trained, qtbot, monkeypatch):
+    # Found in review: a result pressed for earlier hid the target the user had just
+    # selected to paint again (a full-resolution result takes seconds on a large image).
+    import threading
+
+    from napari_semia._qt import jobs
+
+    viewer, widget = trained
+    target = viewer.layers[TARGET]
+    target.visible = True
+    viewer.layers.selection.active = viewer.layers[SOURCE]
+    gate = threading.Event()
+    original = jobs.synthesis_results
+
+    def slow(job, cancel, report=None):
+        for result in original(job, cancel, report):
+            if result.final:
+                gate.wait(10)
+            yield result
+
+    monkeypatch.setattr(jobs, "synthesis_results", slow)
+    widget.synthesis.synthesize_button.click()
+    qtbot.wait(200)
+    viewer.layers.selection.active = target
+    gate.set()
+    wait_for_synthesis(qtbot, widget)
+    assert target.visible and viewer.layers.selection.active == target
+
+
 def test_continuing_a_model_says_its_working_size_and_network_are_kept(trained, qtbot, messages):
     # Found with a model trained on the command line at 64 px: loaded, with Continue
     # ticked, the fields read 256 px and Train went on at 64 px without a word.

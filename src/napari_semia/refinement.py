@@ -96,6 +96,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage as ndi
+from skimage import measure
 
 from .edge_profiles import edge_relative_copies
 from .guided_regions import guided_region_offsets
@@ -618,7 +620,7 @@ class SourcePyramid:
             host0 = _host_layouts(level, target)
         moved0 = None
         if config.move_regions:
-            moved0, moved_y, moved_x = _moved_copies(host0, target.device)
+            moved0, moved_y, moved_x, moved_host = _moved_copies(host0, target.device)
             if moved0 is not None:
                 fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
                 coherent |= moved0
@@ -687,14 +689,7 @@ class SourcePyramid:
             query = _without_old_outlines(query, refill, target)
         if moved0 is not None:
             query = torch.where(moved0, copies, query)  # the object itself, whole
-        moves0 = None
-        if moved0 is not None:
-            # One entry per region (per offset) for the finer levels (``_moved_at_level``).
-            ys0, xs0 = _grid(level.shape, fy.device)
-            dy0, dx0 = moved_y - ys0, moved_x - xs0
-            offsets = torch.unique(torch.stack([dy0[moved0], dx0[moved0]], 1), dim=0).tolist()
-            moves0 = [[moved0 & (dy0 == dy) & (dx0 == dx), (dy, dx), tuple(level.shape)]
-                      for dy, dx in offsets]
+        moves0 = _moved_regions(*moved_host) if moved0 is not None else None
         return fy, fx, query, profiles0, moves0
 
     def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
@@ -834,9 +829,36 @@ def _moved_copies(host: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch
     columns, on ``device``. On the CPU, like the edge profiles."""
     rows, cols, found = moved_components(*host)
     if not found.any():
-        return None, None, None
+        return None, None, None, None
     return (torch.from_numpy(found).to(device), torch.from_numpy(rows).to(device, torch.int32),
-            torch.from_numpy(cols).to(device, torch.int32))
+            torch.from_numpy(cols).to(device, torch.int32), (rows, cols, found))
+
+
+#: Corrections tried around a moved region's scaled offset, the nearest first.
+_NEAREST_FIRST = sorted(((a, b) for a in range(-2, 3) for b in range(-2, 3)),
+                        key=lambda t: t[0] ** 2 + t[1] ** 2)
+
+
+def _moved_regions(rows: np.ndarray, cols: np.ndarray, found: np.ndarray) -> list:
+    """Level 0's moved regions for the finer levels (``_moved_at_level``): per
+    connected region of one offset, [its box (y0, y1, x0, x1) and mask within it
+    grown by a pixel, its offset (dy, dx) at the last level, that level's shape,
+    level 0's shape]. The box is in level-0 pixels.
+    From ``moved_components``' arrays, on the host (MPS has no unique by rows)."""
+    h, w = found.shape
+    dy = np.where(found, rows - np.arange(h)[:, None], 0)
+    dx = np.where(found, cols - np.arange(w)[None], 0)
+    # One id per offset, then its connected pieces: objects moved alike stay apart.
+    _, offset_id = np.unique(np.stack([dy.ravel(), dx.ravel()], 1), axis=0, return_inverse=True)
+    pieces = measure.label(np.where(found, offset_id.reshape(h, w) + 1, 0), background=0, connectivity=1)
+    moves = []
+    for number, box in enumerate(ndi.find_objects(pieces), 1):
+        y0, y1 = max(box[0].start - 1, 0), min(box[0].stop + 1, h)
+        x0, x1 = max(box[1].start - 1, 0), min(box[1].stop + 1, w)
+        inside = ndi.binary_dilation(pieces[y0:y1, x0:x1] == number, np.ones((3, 3), bool))
+        y, x = np.argwhere(pieces == number)[0]
+        moves.append([(y0, y1, x0, x1, inside), (int(dy[y, x]), int(dx[y, x])), (h, w), (h, w)])
+    return moves
 
 
 def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves: list, fy: torch.Tensor,
@@ -847,32 +869,45 @@ def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves: list, fy: t
     (most of a thin object: a rocket 8 px wide at level 0) was matched anew, from
     anywhere in the class, and the moved object came out fragmented.
 
-    ``moves``: per moved region, [level-0 mask, offset (dy, dx) at the last level,
-    that level's shape]; each offset is updated in place to the one within 2 px
-    of the last level's, scaled, that lands the most of the region on its class
-    (a level-0 offset scaled to full size can be off by half the scale)."""
+    ``moves`` (``_moved_regions``): each offset is updated in place to the one
+    within 2 px of the last level's, scaled, that lands the most of the region on
+    its class, the nearest first (a level-0 offset scaled to full size can be off
+    by half the scale); where none lands, the scaled one is kept. Work is within
+    each region's box."""
     h, w = level.shape
     classes = level.classes.view(h, w)
     for move in moves:
-        region0, (dy_last, dx_last), (h_last, w_last) = move
-        region = _enlarge(_dilate(region0, 1), (h, w))
-        rows, cols = region.any(1).nonzero(), region.any(0).nonzero()
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        ys, xs = _grid((y1 - y0, x1 - x0), fy.device)
-        ys, xs = ys + y0, xs + x0
-        box_region, box_target = region[y0:y1, x0:x1], target[y0:y1, x0:x1]
-        best = None
-        for dy in range(round(dy_last * h / h_last) - 2, round(dy_last * h / h_last) + 3):
-            for dx in range(round(dx_last * w / w_last) - 2, round(dx_last * w / w_last) + 3):
-                sy, sx = ys + dy, xs + dx
-                inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w) & box_region
-                lands = inside & (classes[sy.clamp(0, h - 1), sx.clamp(0, w - 1)] == box_target)
-                count = int(lands.sum())
-                if best is None or count > best[0]:
-                    best = (count, dy, dx, lands)
+        (y0, y1, x0, x1, inside0), (dy_last, dx_last), (h_last, w_last), (h_0, w_0) = move
+        # The region's box at this level, and its mask there (nearest, as ``_enlarge``).
+        rows = _nearest_indices(h_0, h, fy.device)
+        cols = _nearest_indices(w_0, w, fy.device)
+        ys = ((rows >= y0) & (rows < y1)).nonzero().squeeze(1)
+        xs = ((cols >= x0) & (cols < x1)).nonzero().squeeze(1)
+        if len(ys) == 0 or len(xs) == 0:
+            continue
+        Y0, Y1, X0, X1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+        mask0 = torch.from_numpy(inside0).to(fy.device)
+        region = mask0.index_select(0, rows[Y0:Y1] - y0).index_select(1, cols[X0:X1] - x0)
+        box_target = target[Y0:Y1, X0:X1]
+        cy, cx = round(dy_last * h / h_last), round(dx_last * w / w_last)
+        # The source classes every candidate reads, -1 outside the image: slices, not gathers.
+        window = torch.full((Y1 - Y0 + 4, X1 - X0 + 4), -1, dtype=classes.dtype, device=fy.device)
+        sy0, sx0 = Y0 + cy - 2, X0 + cx - 2
+        iy0, iy1 = max(sy0, 0), min(sy0 + window.shape[0], h)
+        ix0, ix1 = max(sx0, 0), min(sx0 + window.shape[1], w)
+        if iy0 < iy1 and ix0 < ix1:
+            window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = classes[iy0:iy1, ix0:ix1]
+        best = (0, cy, cx, None)
+        for a, b in _NEAREST_FIRST:
+            lands = region & (window[2 + a:2 + a + Y1 - Y0, 2 + b:2 + b + X1 - X0] == box_target)
+            count = int(lands.sum())
+            if count > best[0]:
+                best = (count, cy + a, cx + b, lands)
         _, dy, dx, lands = best
-        fy[y0:y1, x0:x1] = torch.where(lands, ys + dy, fy[y0:y1, x0:x1])
-        fx[y0:y1, x0:x1] = torch.where(lands, xs + dx, fx[y0:y1, x0:x1])
+        if lands is not None:
+            gy, gx = _grid((Y1 - Y0, X1 - X0), fy.device)
+            fy[Y0:Y1, X0:X1] = torch.where(lands, gy + Y0 + dy, fy[Y0:Y1, X0:X1])
+            fx[Y0:Y1, X0:X1] = torch.where(lands, gx + X0 + dx, fx[Y0:Y1, X0:X1])
         move[1], move[2] = (dy, dx), (h, w)
     return fy, fx
 

@@ -99,7 +99,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._status_before_error = ""
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
-        self._reveal_result = False  # Synthesize was pressed: show its result unobstructed
+        self._reveal_result = False  # Synthesize was pressed: show its result unobstructed ...
+        self._reveal_request = None  # ... the request that gives it (cleared once the user shows the target)
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
         self._planes_noted: set = set()  # (model, plane) of a stacked source already noted as not learned
         self._writing_output = False  # selection changes made by write_output are not the user's
@@ -400,6 +401,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synth_runner.run_now()
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
+        reveal, self._reveal_result = self._reveal_result, False
+        job = self._new_synthesis_job(request_id)
+        if reveal and job is not None:
+            self._reveal_request = request_id  # (a Live request that supersedes it reveals nothing)
+        return job
+
+    def _new_synthesis_job(self, request_id: int) -> SynthesisJob | None:
         plane_index, self._synthesis_plane = self._synthesis_plane, ()
         if self.state.training:
             return None
@@ -418,10 +426,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if not plane_index:  # the end of training's result is for the plane the model learned
                 self._note_other_plane(source)
             index, leading = output_plane(self.viewer, target_layer, source)
-            if plane_index and len(plane_index) == len(index) and plane_index != index:
+            if (plane_index and len(plane_index) == len(index) and plane_index != index
+                    and all(i < n for i, n in zip(plane_index, leading))):
                 index = plane_index
                 if target_layer.ndim > 2:
                     target = np.array(target_layer.data[index], copy=True)
+                    try:
+                        validate_target(target, self.model.source_shape, self.model.codec)
+                    except SemiaInputError as error:
+                        raise SemiaInputError(
+                            f"The model does not fit '{target_layer.name}': {error}") from None
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
@@ -541,14 +555,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.synthesis_fraction = 0.0
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
-        if result.final and self._reveal_result:
-            self._reveal_result = False
+        if result.final and result.request_id == self._reveal_request:
+            self._reveal_request = None
             if result.job.destination is not None and result.job.destination.target is self.target_layer:
                 self._hide_target_to_show_result(result.job.destination)
 
     def _on_synthesis_failed(self, result) -> None:
         self._last_synthesis_key = None
-        self._reveal_result = False
+        self._reveal_request = None
         if isinstance(result.error, SemiaInputError):
             self._report_synthesis_error(str(result.error))
         else:
@@ -608,6 +622,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         return layer
 
     def _show_target(self) -> None:
+        self._reveal_request = None  # the user wants the target in sight: a pending result leaves it
         layer = self._forget_hidden_target()
         if layer is not None and layer in self.viewer.layers:
             layer.visible = True
@@ -621,6 +636,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         if self._hidden_target is not None and event.value == self._hidden_target:
             self._show_target()
+        elif event.value is not None and event.value == self.target_layer:
+            self._reveal_request = None  # selected to paint: a pending result leaves it in sight
 
     # ---------------------------------------------------------------- live
     def _on_live_toggled(self, on: bool) -> None:
