@@ -22,7 +22,7 @@ from .config import TrainingConfig
 from .device import resolve_device
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
-from .model import PYRAMID_SHARE, pyramid_source, to_user_image
+from .model import pyramid_source, split_progress, to_user_image
 from .refinement import RefinementConfig, SourcePyramid
 from .training_data import working_shape
 from .validation import validate_target, validate_training_inputs
@@ -74,11 +74,10 @@ class LabelsOnlySynthesizer:
         """The source's appearance in ``target_labels`` (ids or colours, the source's
         size) at full size, like the source (dtype, value range, channels).
         ``progress(fraction)`` follows the work (it may raise to abandon it)."""
-        share = PYRAMID_SHARE if progress is not None and self._pyramid is None else 0.0
-        pyramid = self.prepare(progress=(lambda done: progress(share * done)) if share else None)
+        build, report = split_progress(progress, self._pyramid is None)
+        pyramid = self.prepare(progress=build)
         index = validate_target(target_labels, self.source_shape, self.codec)
         index = torch.as_tensor(np.asarray(index), dtype=torch.long).to(pyramid.device)
-        report = None if progress is None else (lambda done: progress(share + (1 - share) * done))
         with torch.inference_mode():
             output = pyramid.refine(index, None, progress=report)
         return to_user_image(output, self.normalizer, copied=True)[0]

@@ -46,6 +46,17 @@ _ROWS_PER_CONVERSION = 512
 PYRAMID_SHARE = 0.4
 
 
+def split_progress(progress: Callable[[float], None] | None, building: bool):
+    """(build, refine) callbacks for one ``progress(fraction)``: building the source
+    side, when it must be built, reports the first ``PYRAMID_SHARE`` and the
+    refinement the rest; (None, None) without ``progress``."""
+    if progress is None:
+        return None, None
+    share = PYRAMID_SHARE if building else 0.0
+    build = (lambda done: progress(share * done)) if building else None
+    return build, lambda done: progress(share + (1 - share) * done)
+
+
 def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -250,14 +261,13 @@ class SemiaModel:
         if not full_size:
             images = to_user_image(output, self.normalizer)
         elif refine and self.can_refine:
-            share = PYRAMID_SHARE if progress is not None and self._pyramid is None else 0.0
-            pyramid = self.source_pyramid(progress=(lambda done: progress(share * done)) if share else None)
+            build, refined = split_progress(progress, self._pyramid is None)
+            pyramid = self.source_pyramid(progress=build)
             images = []
             for number, (target_index, guide) in enumerate(zip(full_index, output)):
                 report = None
-                if progress is not None:
-                    report = lambda done, number=number: progress(
-                        share + (1 - share) * (number + done) / len(targets))
+                if refined is not None:
+                    report = lambda done, number=number: refined((number + done) / len(targets))
                 images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
                                         self.normalizer, copied=True)
         else:

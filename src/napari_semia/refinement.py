@@ -856,7 +856,7 @@ def _moved_regions(rows: np.ndarray, cols: np.ndarray, found: np.ndarray) -> lis
         y0, y1 = max(box[0].start - 1, 0), min(box[0].stop + 1, h)
         x0, x1 = max(box[1].start - 1, 0), min(box[1].stop + 1, w)
         inside = ndi.binary_dilation(pieces[y0:y1, x0:x1] == number, np.ones((3, 3), bool))
-        y, x = np.argwhere(pieces == number)[0]
+        y, x = np.argwhere(pieces[box] == number)[0] + (box[0].start, box[1].start)
         moves.append([(y0, y1, x0, x1, inside), (int(dy[y, x]), int(dx[y, x])), (h, w), (h, w)])
     return moves
 
@@ -876,11 +876,15 @@ def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves: list, fy: t
     each region's box."""
     h, w = level.shape
     classes = level.classes.view(h, w)
+    if not moves:
+        return fy, fx
+    # Each pixel's level-0 parent (nearest, as ``_enlarge``): one level 0 for all regions.
+    h_0, w_0 = moves[0][3]
+    rows = _nearest_indices(h_0, h, fy.device)
+    cols = _nearest_indices(w_0, w, fy.device)
     for move in moves:
-        (y0, y1, x0, x1, inside0), (dy_last, dx_last), (h_last, w_last), (h_0, w_0) = move
-        # The region's box at this level, and its mask there (nearest, as ``_enlarge``).
-        rows = _nearest_indices(h_0, h, fy.device)
-        cols = _nearest_indices(w_0, w, fy.device)
+        (y0, y1, x0, x1, inside0), (dy_last, dx_last), (h_last, w_last), _ = move
+        # The region's box at this level, and its mask there.
         ys = ((rows >= y0) & (rows < y1)).nonzero().squeeze(1)
         xs = ((cols >= x0) & (cols < x1)).nonzero().squeeze(1)
         if len(ys) == 0 or len(xs) == 0:

@@ -81,19 +81,22 @@ class SynthesisRunner:
         if not self._closed:
             self._timer.start()
 
-    def run_now(self) -> None:
+    def run_now(self) -> SynthesisJob | None:
+        """Make the request now and run it (or queue it behind the running one);
+        returns its job, None when there is nothing to synthesize."""
         if self._closed:
-            return
+            return None
         self._timer.stop()
         self._next_id += 1
         job = self._make_job(self._next_id)
         if job is None:
-            return
+            return None
         if self._thread.running:
             self._pending = job  # replaces any older waiting request
             self._cancel.set()  # the running one is out of date: end it soon
-            return
+            return job
         self._start(job)
+        return job
 
     def _start(self, job: SynthesisJob) -> None:
         self._cancel = threading.Event()

@@ -99,8 +99,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._status_before_error = ""
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
-        self._reveal_result = False  # Synthesize was pressed: show its result unobstructed ...
-        self._reveal_request = None  # ... the request that gives it (cleared once the user shows the target)
+        self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
+        # the user shows the target meanwhile)
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
         self._planes_noted: set = set()  # (model, plane) of a stacked source already noted as not learned
         self._writing_output = False  # selection changes made by write_output are not the user's
@@ -397,17 +397,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         result completely, e.g. after loading a model trained on the command line)."""
         self._last_synthesis_key = None
         self._shown_synthesis_error = None
-        self._reveal_result = True
-        self.synth_runner.run_now()
+        job = self.synth_runner.run_now()
+        if job is not None:
+            self._reveal_request = job.request_id  # (a Live request that supersedes it reveals nothing)
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
-        reveal, self._reveal_result = self._reveal_result, False
-        job = self._new_synthesis_job(request_id)
-        if reveal and job is not None:
-            self._reveal_request = request_id  # (a Live request that supersedes it reveals nothing)
-        return job
-
-    def _new_synthesis_job(self, request_id: int) -> SynthesisJob | None:
         plane_index, self._synthesis_plane = self._synthesis_plane, ()
         if self.state.training:
             return None
@@ -417,11 +411,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         try:
             if target_layer is None:
                 raise SemiaInputError("Choose the target labels to synthesize.")
-            target, _ = displayed_plane(self.viewer, target_layer)
-            try:
-                validate_target(target, self.model.source_shape, self.model.codec)
-            except SemiaInputError as error:
-                raise SemiaInputError(f"The model does not fit '{target_layer.name}': {error}") from None
+            target = self._fitting_target(displayed_plane(self.viewer, target_layer)[0], target_layer)
             source = self._source_fitting_model()
             if not plane_index:  # the end of training's result is for the plane the model learned
                 self._note_other_plane(source)
@@ -430,12 +420,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                     and all(i < n for i, n in zip(plane_index, leading))):
                 index = plane_index
                 if target_layer.ndim > 2:
-                    target = np.array(target_layer.data[index], copy=True)
-                    try:
-                        validate_target(target, self.model.source_shape, self.model.codec)
-                    except SemiaInputError as error:
-                        raise SemiaInputError(
-                            f"The model does not fit '{target_layer.name}': {error}") from None
+                    target = self._fitting_target(np.array(target_layer.data[index], copy=True), target_layer)
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
@@ -446,33 +431,42 @@ class SemiaWidget(ClosesWithDock, QWidget):
         spec = output_spec(source, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
 
-    def _shows_learned_plane(self) -> bool:
-        """Whether the source image's plane on display is the one the model learned."""
-        source = self.source_layer
+    def _fitting_target(self, target: np.ndarray, layer) -> np.ndarray:
+        """``target`` (a plane of ``layer``), or SemiaInputError naming the layer."""
+        try:
+            validate_target(target, self.model.source_shape, self.model.codec)
+        except SemiaInputError as error:
+            raise SemiaInputError(f"The model does not fit '{layer.name}': {error}") from None
+        return target
+
+    def _is_learned_plane(self, source) -> bool | None:
+        """Whether ``source``'s plane on display is the image the model learned;
+        None when that cannot be told (no source, an old model file, another size)."""
         if source is None or not self.model.can_refine:
-            return False
+            return None
         try:
             plane = displayed_plane(self.viewer, source)[0]
         except SemiaInputError:
-            return False
-        return plane.shape == self.model.full_image.shape and np.array_equal(plane, self.model.full_image)
+            return None
+        if plane.shape != self.model.full_image.shape:
+            return None
+        return bool(np.array_equal(plane, self.model.full_image))
 
     def _note_other_plane(self, source) -> None:
         """Say once per plane when the stack's plane on display is not the one the
         model learned: its result has the learned plane's look (a time-lapse user
         saw plane 4 come out at plane 2's brightness, with no word)."""
-        if source is None or not self.model.can_refine:
+        if source is None:
             return
         try:
             index = displayed_plane_index(self.viewer, source)
-            key = (id(self.model), index)
-            if not index or key in self._planes_noted:
-                return
-            plane = displayed_plane(self.viewer, source)[0]
         except SemiaInputError:
             return
+        key = (id(self.model), index)
+        if not index or key in self._planes_noted:
+            return
         self._planes_noted.add(key)
-        if plane.shape == self.model.full_image.shape and not np.array_equal(plane, self.model.full_image):
+        if self._is_learned_plane(source) is False:
             notify.info(f"The model learned another plane of '{source.name}': this plane's result "
                         "has that plane's look (brightness, texture), not this one's. Train on this "
                         "plane for its own.")
@@ -728,7 +722,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 plane, index = displayed_plane(self.viewer, labels)
                 validate_target(plane, self.model.source_shape, self.model.codec)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
-                if index and not self._shows_learned_plane():
+                if index and not self._is_learned_plane(self.source_layer):
                     # Another plane of a stack is on display: its layout is not the model's
                     # (a time-lapse user's pairs came out empty); the model's own labels.
                     source_labels = None
