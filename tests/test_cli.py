@@ -338,6 +338,25 @@ def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32, np.float64, np.int32])
+def test_multichannel_results_are_written_channels_first_with_their_axes(tmp_path, dtype):
+    # Written (H, W, C) as before, tifffile stored H pages of W x C pixels: Fiji
+    # showed a stack of one-row images. Narrower than MAX_CHANNELS on purpose: the
+    # named axes, not the sizes, say which axis holds the channels when read back.
+    image = (np.random.default_rng(3).random((20, 9, 5)) * 1000).astype(dtype)
+    path = write_image_file(tmp_path / "result.tif", image)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.series[0].axes == "CYX" and tif.series[0].shape == (5, 20, 9)
+        assert tif.is_imagej == (dtype in (np.uint16, np.float32))
+    back = read_image_file(path)
+    assert back.dtype == image.dtype
+    np.testing.assert_array_equal(back, image)
+    # Colour stays colour: RGB is stored as samples of one page.
+    rgb = image[..., :3].astype(np.uint16)
+    with tifffile.TiffFile(write_image_file(tmp_path / "rgb.tif", rgb)) as tif:
+        assert tif.series[0].axes == "YXS"
+
+
 def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path, capsys):
     # Found by a time-lapse user: a (5, H, W) ImageJ z-stack trained as one image of
     # five channels; only the 'Source: ... 5 channels' line hinted at it.

@@ -79,7 +79,7 @@ def test_generate_writes_valid_pairs_and_a_manifest(rgb_model, tmp_path):
     assert [row["index"] for row in rows] == [0, 1, 2, 3]
     for row in rows:
         assert set(row) == set(MANIFEST_COLUMNS)
-        assert row["seed"] == "3" and row["layout"] == "sampled"
+        assert row["seed"] == 3 and row["layout"] == "sampled"
         assert row["params"]["index"] == row["index"] and row["edits"]
         pair_image = read_image_file(tmp_path / "ds" / row["image"])
         pair_labels = read_label_file(tmp_path / "ds" / row["labels"])
@@ -198,7 +198,7 @@ def test_given_layouts(rgb_model, tmp_path):
     summary = generate(model_path, tmp_path / "ds", layouts=folder, progress_bar=False)
     assert summary.written == 2
     rows = load_manifest(tmp_path / "ds")
-    assert [row["layout"] for row in rows] == ["a.png", "b.png"] and rows[0]["seed"] == ""
+    assert [row["layout"] for row in rows] == ["a.png", "b.png"] and rows[0]["seed"] is None
     assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), np.roll(labels, 5, axis=1))
 
 

@@ -714,6 +714,7 @@ def _read_manifest(path: Path) -> dict[int, dict]:
             try:
                 values = {column: row[column] for column in MANIFEST_COLUMNS}
                 json.loads(values["params"])  # a torn last line fails here
+                int(values["seed"] or 0)
                 rows[int(values["index"])] = values
             except (KeyError, TypeError, ValueError):
                 continue
@@ -721,9 +722,11 @@ def _read_manifest(path: Path) -> dict[int, dict]:
 
 
 def load_manifest(out_dir) -> list[dict]:
-    """The rows of a dataset's manifest, in index order, with ``params`` parsed."""
+    """The rows of a dataset's manifest, in index order: ``index`` and ``seed`` as
+    ints (``seed`` None for given layouts, which no seed drew) and ``params`` parsed."""
     rows = _read_manifest(Path(out_dir) / MANIFEST)
-    return [dict(rows[i], index=i, params=json.loads(rows[i]["params"])) for i in sorted(rows)]
+    return [dict(rows[i], index=i, seed=int(rows[i]["seed"]) if rows[i]["seed"] else None,
+                 params=json.loads(rows[i]["params"])) for i in sorted(rows)]
 
 
 def _write_text_atomically(path: Path, text: str) -> None:

@@ -56,19 +56,24 @@ def _read(path, what: str) -> np.ndarray:
     return array
 
 
-def _stack_axes(path) -> str | None:
-    """The axes a TIFF names as a z-stack or time series ('Z', 'T'), or None: such a
-    file of a few planes read as channels (the shapes alike), and trained as one
-    image of five channels when it was five planes of one."""
+def _tiff_axes(path) -> str:
+    """The axes a TIFF's first series names ('YXS', 'CYX', 'ZYX', ...), or '' for
+    other files and TIFFs tifffile cannot open (the reader itself says so)."""
     if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
-        return None
+        return ""
     import tifffile
 
     try:
         with tifffile.TiffFile(str(path)) as tif:
-            axes = tif.series[0].axes if tif.series else ""
-    except Exception:  # unreadable: the reader itself says so
-        return None
+            return tif.series[0].axes if tif.series else ""
+    except Exception:
+        return ""
+
+
+def _stack_axes(axes: str) -> str | None:
+    """The z or time axes ('Z', 'T') among a TIFF's axes, or None: such a file of a
+    few planes read as channels (the shapes alike), and trained as one image of
+    five channels when it was five planes of one."""
     named = "".join(axis for axis in axes if axis in "ZT")
     return named or None
 
@@ -89,11 +94,16 @@ def read_image_file(path) -> np.ndarray:
     (ImageJ, OME) is refused: its planes are no channels.
     """
     image = _read(path, "image")
-    stack_axes = _stack_axes(path) if image.ndim > 2 else None
+    axes = _tiff_axes(path) if image.ndim > 2 else ""
+    stack_axes = _stack_axes(axes)
     if stack_axes:
         raise SemiaInputError(_stack_message(path, "image", stack_axes, image.shape))
     if image.ndim == 3:
-        if image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
+        if len(axes) == 3 and axes[0] in "CS" and axes[1:] == "YX":
+            # The file names its planes channels (ImageJ, OME, planar RGB): one
+            # image of that many channels, whatever the sizes.
+            image = np.moveaxis(image, 0, -1)
+        elif image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
             image = image[..., :3]
         elif image.shape[-1] > MAX_CHANNELS and image.shape[0] <= MAX_CHANNELS:
             image = np.moveaxis(image, 0, -1)
@@ -109,7 +119,7 @@ def read_label_file(path) -> np.ndarray:
     Colour-coded JPEGs are read: their colours are grouped into regions.
     """
     labels = _read(path, "label")
-    stack_axes = _stack_axes(path) if labels.ndim > 2 else None
+    stack_axes = _stack_axes(_tiff_axes(path)) if labels.ndim > 2 else None
     if stack_axes:
         # Three or four planes would otherwise read as a colour-coded map.
         raise SemiaInputError(_stack_message(path, "label", stack_axes, labels.shape))
@@ -148,16 +158,37 @@ def check_writable_folder(out_dir) -> None:
             f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
 
 
+def _is_channel_stack(image: np.ndarray) -> bool:
+    """Whether ``image`` is (H, W, C) channels that are no RGB(A) colour: such a TIFF
+    is written channels-first with its axes named, as Fiji and napari expect."""
+    return image.ndim == 3 and image.shape[-1] not in (3, 4)
+
+
+def _write_tiff(path: Path, image: np.ndarray) -> None:
+    import tifffile
+
+    if not _is_channel_stack(image):
+        tifffile.imwrite(str(path), image)
+        return
+    # Written as (H, W, C), tifffile stores H pages of W x C images: Fiji shows
+    # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
+    # where ImageJ has the type, else as OME-TIFF (Fiji reads it with Bio-Formats).
+    channels_first = np.ascontiguousarray(np.moveaxis(image, -1, 0))
+    if image.dtype in (np.uint8, np.uint16, np.float32):
+        tifffile.imwrite(str(path), channels_first, imagej=True, metadata={"axes": "CYX"})
+    else:
+        tifffile.imwrite(str(path), channels_first, ome=True, metadata={"axes": "CYX"})
+
+
 def write_image_file(path, image) -> Path:
-    """Write ``image`` to ``path``; TIFF for ``.tif``/``.tiff`` paths, else via imageio."""
+    """Write ``image`` to ``path``: TIFF for ``.tif``/``.tiff`` paths (several
+    channels as a channels-first stack with its axes named), else via imageio."""
     path = Path(path)
     image = np.asarray(image)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
-            import tifffile
-
-            tifffile.imwrite(str(path), image)
+            _write_tiff(path, image)
         else:
             import imageio.v3 as iio
 
