@@ -246,3 +246,49 @@ def test_the_first_synthesis_reports_and_may_abandon_building_the_source_side(la
     model.synthesize(target, progress=fractions.append)
     assert min(fractions) < PYRAMID_SHARE / 2
 
+
+
+def test_the_source_side_is_built_once_for_threads_asking_at_once(large_model, tmp_path, monkeypatch):
+    # A dataset run and a Synthesize on one model built it twice, each holding a
+    # full-size copy of the source at every level until the other was done.
+    import threading
+
+    import napari_semia.model as model_module
+
+    _, _, trained = large_model
+    model = SemiaModel.load(trained.save(tmp_path / "m.semia"), device="cpu")
+    builds, real_pyramid = [], model_module.SourcePyramid
+
+    def slow_pyramid(*args, **kwargs):
+        builds.append(threading.get_ident())
+        threading.Event().wait(0.3)  # long enough for the other thread to ask
+        return real_pyramid(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "SourcePyramid", slow_pyramid)
+    pyramids = []
+    threads = [threading.Thread(target=lambda: pyramids.append(model.source_pyramid())) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(builds) == 1 and len(pyramids) == 2 and pyramids[0] is pyramids[1]
+
+    # One waiting for another's build can still be stopped: its progress is called.
+    model._pyramid = None
+    waiting = threading.Event()
+
+    class Stop(Exception):
+        pass
+
+    def stop_when_called(fraction):
+        waiting.set()
+        raise Stop
+
+    builder = threading.Thread(target=model.source_pyramid)
+    builder.start()
+    while not builds[1:]:
+        threading.Event().wait(0.01)
+    with pytest.raises(Stop):
+        model.source_pyramid(progress=stop_when_called)
+    builder.join(10)
+    assert waiting.is_set() and len(builds) == 2

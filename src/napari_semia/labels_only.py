@@ -22,7 +22,7 @@ from .config import TrainingConfig
 from .device import resolve_device
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
-from .model import pyramid_source, split_progress, to_user_image
+from .model import acquire_reporting, pyramid_source, split_progress, to_user_image
 from .refinement import RefinementConfig, SourcePyramid
 from .training_data import working_shape
 from .validation import validate_target, validate_training_inputs
@@ -51,7 +51,8 @@ class LabelsOnlySynthesizer:
     def prepare(self, progress: Callable[[float], None] | None = None) -> SourcePyramid:
         """Check the source pair (SemiaInputError) and build its patch pyramid, once.
         ``progress`` follows the build (it may raise to abandon it)."""
-        with self._lock:
+        acquire_reporting(self._lock, progress)
+        try:
             if self._pyramid is None:
                 codec, source_index = validate_training_inputs(self._image, self._labels)
                 normalizer = IntensityNormalizer.fit(self._image)
@@ -65,6 +66,8 @@ class LabelsOnlySynthesizer:
                 self.codec, self.normalizer, self.source_shape = codec, normalizer, source_shape
                 self._image = self._labels = None  # the pyramid holds what is needed
             return self._pyramid
+        finally:
+            self._lock.release()
 
     @property
     def device(self) -> torch.device | None:

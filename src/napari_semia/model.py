@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,15 @@ def _size(shape) -> str:
     return f"{int(shape[0])} × {int(shape[1])}"
 
 
+def acquire_reporting(lock: threading.Lock, progress: Callable[[float], None] | None) -> None:
+    """Acquire ``lock``, calling ``progress(0.0)`` every 0.1 s while another thread
+    holds it, so that a caller waiting for another's build can be stopped (its
+    progress raises; the lock is then not held)."""
+    while not lock.acquire(timeout=0.1):
+        if progress is not None:
+            progress(0.0)
+
+
 def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device) -> tuple:
     """The full-resolution stage's source: (1, C, H, W) network-space values on
     ``device``, and what their clip took off, (C, H, W) or None (see
@@ -152,6 +162,8 @@ class SemiaModel:
     """Settings of the full-resolution stage."""
     _source_encoding: tuple | None = field(default=None, init=False, repr=False)
     _pyramid: SourcePyramid | None = field(default=None, init=False, repr=False)
+    _pyramid_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                          compare=False)
 
     def __repr__(self) -> str:
         # The dataclass's own repr printed every weight tensor (150 000 characters).
@@ -176,15 +188,23 @@ class SemiaModel:
     def source_pyramid(self, progress: Callable[[float], None] | None = None) -> SourcePyramid:
         """The full-resolution stage's source side (the full-size source at every
         level, its patch features): built on first use, then kept. ``progress``
-        follows the build (it may raise to abandon it; nothing is kept then)."""
-        if self._pyramid is None:
-            image, excess = pyramid_source(self.normalizer, self.full_image, self.device)
-            if progress is not None:
-                progress(0.0)  # a chance to stop: a large source takes a while to convert
-            index = torch.from_numpy(self.full_index.astype(np.int64))[None].to(self.device)
-            self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape, self.refinement,
-                                          excess=excess, progress=progress)
-        return self._pyramid
+        follows the build (it may raise to abandon it; nothing is kept then).
+
+        Built once when several threads ask at once (a dataset run and a
+        Synthesize): a second build would double the memory. A caller waiting for
+        another's build still reports progress, so that it can be stopped."""
+        acquire_reporting(self._pyramid_lock, progress)
+        try:
+            if self._pyramid is None:
+                image, excess = pyramid_source(self.normalizer, self.full_image, self.device)
+                if progress is not None:
+                    progress(0.0)  # a chance to stop: a large source takes a while to convert
+                index = torch.from_numpy(self.full_index.astype(np.int64))[None].to(self.device)
+                self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape,
+                                              self.refinement, excess=excess, progress=progress)
+            return self._pyramid
+        finally:
+            self._pyramid_lock.release()
 
     @property
     def can_refine(self) -> bool:
