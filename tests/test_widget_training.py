@@ -15,6 +15,7 @@ from widget_helpers import (
 
 from napari_semia._qt import model_io
 from napari_semia._qt.output_layer import output_name
+from napari_semia.model import SemiaModel
 
 
 def test_training_produces_the_output_layer(trained, qtbot):
@@ -218,7 +219,7 @@ def test_the_result_after_training_goes_to_the_plane_the_run_started_on(viewer_w
     assert not any("another plane" in text for _, text in messages)
 
 
-def test_synthesizing_a_plane_the_model_did_not_learn_says_so_once(viewer_widget, qtbot, messages):
+def test_synthesizing_a_plane_the_model_did_not_learn_says_so_once(viewer_widget, qtbot, messages, tmp_path):
     viewer, widget = viewer_widget
     image, labels = make_scene(rgb=False)
     viewer.add_image(np.stack([image, image // 2, image]), name="stack")  # plane 1 is darker
@@ -237,6 +238,13 @@ def test_synthesizing_a_plane_the_model_did_not_learn_says_so_once(viewer_widget
         wait_for_synthesis(qtbot, widget)
     notes = [text for kind, text in messages if "another plane" in text]
     assert len(notes) == 1 and "'stack'" in notes[0] and messages[-1][0] == "info"
+    # Notes are per model: another model (here a copy from a file) says it again.
+    # They were keyed on id(model), which a new model may take over from a freed one.
+    copy = SemiaModel.load(widget.model.save(tmp_path / "copy.semia"), device="cpu")
+    widget.set_model(copy)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert len([text for kind, text in messages if "another plane" in text]) == 2
 
 
 def test_closing_the_widget_stops_training(viewer_widget, qtbot):

@@ -88,7 +88,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
         self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
-        self._noted_other_source = None  # (model, source name) a synthesis warned of, once
+        self._noted_other_source = None  # the source name a synthesis warned of, once per model
         self._noted_misaligned = None  # (image, labels, placements) warned of, once
         # Before there is a model: results from the label map alone, and the
         # (image, labels) digests its source side was built from.
@@ -102,7 +102,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
-        self._planes_noted: set = set()  # (model, plane) of a stacked source already noted as not learned
+        self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
         self._writing_output = False  # selection changes made by write_output are not the user's
 
         self.pickers = LayerPickers(napari_viewer)
@@ -378,7 +378,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         restored here), dropped once the model is saved to a file."""
         self.model = model
         self._checkpoint_key = checkpoint_key
+        # Notes and keys are per model. Not keyed on id(model): a new model may
+        # take a freed one's id, and its notes were then never given.
         self._last_synthesis_key = None
+        self._planes_noted.clear()
+        self._noted_other_source = None
         self.state.has_model = model is not None
         self.state.model_unsaved = model is not None and unsaved
         self.state.model_text = describe_model(model)
@@ -424,7 +428,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
-        key = (id(self.model), _digest(target), index)
+        key = (_digest(target), index)
         if key == self._last_synthesis_key:
             return None  # nothing changed (e.g. the layer was only redrawn)
         self._last_synthesis_key = key
@@ -462,10 +466,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             index = displayed_plane_index(self.viewer, source)
         except SemiaInputError:
             return
-        key = (id(self.model), index)
-        if not index or key in self._planes_noted:
+        if not index or index in self._planes_noted:
             return
-        self._planes_noted.add(key)
+        self._planes_noted.add(index)
         if self._is_learned_plane(source) is False:
             notify.info(f"The model learned another plane of '{source.name}': this plane's result "
                         "has that plane's look (brightness, texture), not this one's. Train on this "
@@ -485,7 +488,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             problem = str(error)
         if problem is None:
             return source
-        noted = (id(self.model), source.name)
+        noted = source.name
         if noted != self._noted_other_source:
             self._noted_other_source = noted
             notify.warning(f"'{source.name}' is not the image the model was trained on ({problem}). "
