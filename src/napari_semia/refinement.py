@@ -855,7 +855,12 @@ def _moved_regions(rows: np.ndarray, cols: np.ndarray, found: np.ndarray) -> lis
     for number, box in enumerate(ndi.find_objects(pieces), 1):
         y0, y1 = max(box[0].start - 1, 0), min(box[0].stop + 1, h)
         x0, x1 = max(box[1].start - 1, 0), min(box[1].stop + 1, w)
-        inside = ndi.binary_dilation(pieces[y0:y1, x0:x1] == number, np.ones((3, 3), bool))
+        local = pieces[y0:y1, x0:x1]
+        # Grown by a pixel for the rim finer levels add, but not into another moved
+        # region: where two moved by different offsets touch, the later one's rim
+        # took the other's edge pixels and copied them by its own offset.
+        own = local == number
+        inside = ndi.binary_dilation(own, np.ones((3, 3), bool)) & (own | (local == 0))
         y, x = np.argwhere(pieces[box] == number)[0] + (box[0].start, box[1].start)
         moves.append([(y0, y1, x0, x1, inside), (int(dy[y, x]), int(dx[y, x])), (h, w), (h, w)])
     return moves
