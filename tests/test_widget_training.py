@@ -172,6 +172,23 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     np.testing.assert_array_equal(output.data[0], source[0])
 
 
+def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):
+    # Found by a time-lapse user: a z-stack of layouts (z spacing 4) for a 2D source
+    # gave an output stack at z spacing 1, squashed beside the target.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src", scale=(2, 3), translate=(10, 5))
+    viewer.add_labels(labels, name="labels", scale=(2, 3), translate=(10, 5))
+    viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), labels]), name="stack target",
+                      scale=(4, 2, 3), translate=(8, 10, 5))
+    viewer.dims.set_current_step(0, 1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name("src", "stack target")]
+    assert output.data.shape == (3, 32, 32)
+    assert tuple(output.scale) == (4, 2, 3) and tuple(output.translate) == (8, 10, 5)
+
+
 def test_live_previews_keep_the_plane_the_run_started_on(viewer_widget, qtbot):
     # Found by a time-lapse user: with Live on, moving the slider during training drew
     # the other plane's layout into the run's output plane, where it stayed.

@@ -103,7 +103,7 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
     if labels_layer is None:
         raise SemiaInputError("Choose the source labels: a Labels layer of the source image."
                               + opened_as_image_hint(viewer.layers, image_layer))
-    if labels_layer is target_layer:
+    if labels_layer is not None and labels_layer == target_layer:
         raise SemiaInputError(
             f"'{labels_layer.name}' is chosen as both the source labels and the target. The source "
             "labels must describe the source image as it is; choose the edited layout as the target "

@@ -68,11 +68,28 @@ def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
         displays = (ChannelDisplay(name, None, {"scale": tuple(target.scale),
                                                 "translate": tuple(target.translate)}, None),)
     elif isinstance(source, ChannelGroup):
-        displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c, _display_kwargs(layer), layer.data)
+        displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c,
+                                        _stack_placement(_display_kwargs(layer), target, len(leading_shape)),
+                                        layer.data)
                          for c, layer in enumerate(source.layers))
     else:
-        displays = (ChannelDisplay(name, None, _display_kwargs(source), source.data),)
+        displays = (ChannelDisplay(name, None,
+                                   _stack_placement(_display_kwargs(source), target, len(leading_shape)),
+                                   source.data),)
     return OutputSpec(displays, tuple(index), tuple(leading_shape), source, target)
+
+
+def _stack_placement(kwargs: dict, target, leading: int) -> dict:
+    """``kwargs`` with a scale and translate for every axis of the output: a 2D
+    source's for the plane, the stacked target's for the axes before it. With the
+    source's alone, a z-stack of layouts (z spacing 4) came out at z spacing 1,
+    squashed beside the target it was made from."""
+    missing = leading + 2 - len(kwargs["scale"])
+    if missing <= 0 or target is None or len(target.scale) < leading + 2:
+        return kwargs
+    start = len(target.scale) - leading - 2
+    return dict(kwargs, scale=tuple(target.scale)[start:start + missing] + tuple(kwargs["scale"]),
+                translate=tuple(target.translate)[start:start + missing] + tuple(kwargs["translate"]))
 
 
 def _initial_stack(display: ChannelDisplay, full_shape, plane_shape, dtype) -> np.ndarray:

@@ -365,7 +365,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # The full synthesis for the target, if the trainer accepted it (a
         # rejected target was already reported once).
         if self.model is not None and self._training_target_ok and spec is not None \
-                and spec.target is self.target_layer and spec.inputs_alive(self.viewer):
+                and spec.target == self.target_layer and spec.inputs_alive(self.viewer):
             # For the plane the run started on, which holds its previews, also when
             # the slider has moved since (a working-size preview was left there).
             self._synthesis_plane = spec.index
@@ -554,7 +554,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.message = LABELS_ONLY_NOTE
         if result.final and result.request_id == self._reveal_request:
             self._reveal_request = None
-            if result.job.destination is not None and result.job.destination.target is self.target_layer:
+            if result.job.destination is not None and result.job.destination.target == self.target_layer:
                 self._hide_target_to_show_result(result.job.destination)
 
     def _on_synthesis_failed(self, result) -> None:
