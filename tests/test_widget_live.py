@@ -208,3 +208,43 @@ def test_before_training_a_missing_input_is_one_clear_message(viewer_widget, qtb
     assert len(messages) == 1 and messages[0][0] == "error"
     assert "labels" in messages[0][1].lower() or "target" in messages[0][1].lower()
     assert OUTPUT not in viewer.layers
+
+
+def test_planes_passed_with_live_on_get_their_full_resolution_result(viewer_widget, qtbot, monkeypatch):
+    # Found by a time-lapse user: moving the slider with Live on cancelled each
+    # plane's full-resolution stage when the next plane was asked for, and the
+    # planes passed kept the fast preview for good.
+    import time
+
+    from napari_semia._qt.output_layer import output_name
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src")
+    viewer.add_labels(labels, name="labels")
+    layouts = np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)])
+    viewer.add_labels(layouts, name="stack target")
+    viewer.dims.set_current_step(0, 0)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+
+    def slow(progress):
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            progress(0.0)  # raises once the stage is cancelled
+            time.sleep(0.02)
+
+    slow_down_full_resolution(monkeypatch, slow)
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name("src", "stack target")]
+    previews = [widget.model.synthesize(layout, refine=False) for layout in layouts]
+    finals = [widget.model.synthesize(layout) for layout in layouts]
+    assert not np.array_equal(previews[1], finals[1])
+    viewer.dims.set_current_step(0, 1)
+    qtbot.waitUntil(lambda: np.array_equal(output.data[1], previews[1]), timeout=TIMEOUT_MS)
+    viewer.dims.set_current_step(0, 2)  # plane 1's full-resolution stage is cancelled
+    qtbot.waitUntil(lambda: np.array_equal(output.data[2], finals[2]), timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    for plane in range(3):
+        np.testing.assert_array_equal(output.data[plane], finals[plane])

@@ -103,6 +103,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # the user shows the target meanwhile)
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
         self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
+        # Planes of a stacked output that show a fast preview whose full-resolution stage a
+        # newer request cancelled (the slider moved on with Live on), and their target.
+        self._preview_planes: dict[tuple, object] = {}
         self._writing_output = False  # selection changes made by write_output are not the user's
 
         self.pickers = LayerPickers(napari_viewer)
@@ -383,6 +386,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._last_synthesis_key = None
         self._planes_noted.clear()
         self._noted_other_source = None
+        self._preview_planes.clear()
         self.state.has_model = model is not None
         self.state.model_unsaved = model is not None and unsaved
         self.state.model_text = describe_model(model)
@@ -548,6 +552,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._shown_synthesis_error = None
         self._clear_synthesis_error_status()
         self._show(result.job.destination, result.image)
+        destination = result.job.destination
+        if destination is not None and destination.index and result.job.model is not None:
+            if result.final:
+                self._preview_planes.pop(destination.index, None)
+            else:
+                self._preview_planes[destination.index] = destination.target
         if result.final:
             self.state.synthesis_fraction = 0.0
         if result.job.model is None and self.model is None and not self.state.training:
@@ -572,6 +582,26 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.synthesis_fraction = 0.0
         if not self.state.busy:
             self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
+        if not busy:
+            QTimer.singleShot(0, self._complete_a_preview_plane)
+
+    def _complete_a_preview_plane(self) -> None:
+        """When nothing else runs, give one plane that kept only its fast preview its
+        full-resolution result (the next one follows when it is done). Scrubbing a
+        stack with Live on cancels each plane's full-resolution stage for the next;
+        the planes passed kept the preview for good. A new request still comes
+        first: it cancels this one, and the plane waits for the next pause."""
+        if self._closed or self.state.training or self.model is None or not self.synth_runner.idle:
+            return
+        target = self.target_layer
+        for index, plane_target in list(self._preview_planes.items()):
+            del self._preview_planes[index]
+            fits = target is not None and target.ndim >= len(index) + 2 and all(
+                i < n for i, n in zip(index, target.data.shape))
+            if fits and plane_target == target:
+                self._synthesis_plane = index
+                self.synth_runner.run_now()
+                return
 
     def _show(self, spec, image: np.ndarray) -> None:
         """Write a result into its output layer, unless an input it is named after was deleted."""
