@@ -355,6 +355,13 @@ def test_multichannel_results_are_written_channels_first_with_their_axes(tmp_pat
     rgb = image[..., :3].astype(np.uint16)
     with tifffile.TiffFile(write_image_file(tmp_path / "rgb.tif", rgb)) as tif:
         assert tif.series[0].axes == "YXS"
+    # Three or four channels saved by Fiji as a channel stack: scikit-image's reader
+    # moved their first axis last, and the named axes then moved it again.
+    for channels in (3, 4):
+        tifffile.imwrite(tmp_path / "fiji.tif", np.moveaxis(image[..., :channels], -1, 0).astype(np.uint16),
+                         imagej=True, metadata={"axes": "CYX"})
+        np.testing.assert_array_equal(read_image_file(tmp_path / "fiji.tif"),
+                                      image[..., :channels].astype(np.uint16))
 
 
 def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path, capsys):
@@ -377,6 +384,38 @@ def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path
                      str(tmp_path / "m.semia"), "--steps", "1", "--size", "16", "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 2 and "label file" in err and "z-stack" in err
+
+
+def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
+    # The refusal above left a time-lapse user with files to split in Fiji first.
+    image, labels = make_scene(SIZE)
+    images = np.stack([image // 3, image, image // 2])  # a z-stack of RGB planes: ZYXS
+    tifffile.imwrite(tmp_path / "z.tif", images, imagej=True, metadata={"axes": "ZYXS"})
+    label_stack = np.stack([np.roll(labels, 4, 1), labels, labels]).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "labels_z.tif", label_stack, imagej=True, metadata={"axes": "ZYX"})
+    model_path = tmp_path / "m.semia"
+    code = cli.main(["train", str(tmp_path / "z.tif"), str(tmp_path / "labels_z.tif"), "-o",
+                     str(model_path), "--plane", "1", "--steps", "1", "--size", "16", "--device", "cpu"])
+    assert code == 0
+    from napari_semia.model import SemiaModel
+
+    model = SemiaModel.load(model_path, device="cpu")
+    np.testing.assert_array_equal(model.full_image, image)
+    # A stacked target: plane 0 is the moved layout, named for its plane; a 2D one is read whole.
+    write_image_file(tmp_path / "flat.png", labels.astype(np.uint8))
+    capsys.readouterr()
+    code = cli.main(["synthesize", str(model_path), str(tmp_path / "labels_z.tif"),
+                     str(tmp_path / "flat.png"), "-o", str(tmp_path / "out"), "--plane", "0",
+                     "--device", "cpu", "--preview"])
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["flat.png", "labels_z_plane0.png"]
+    np.testing.assert_array_equal(read_image_file(tmp_path / "out" / "labels_z_plane0.png"),
+                                  model.synthesize(label_stack[0], refine=False))
+    # A plane the file does not have, named with the planes it has.
+    code = cli.main(["from-labels", str(tmp_path / "z.tif"), str(tmp_path / "labels_z.tif"),
+                     str(tmp_path / "flat.png"), "-o", str(tmp_path / "out2"), "--plane", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--plane 3" in err and "planes 0 to 2" in err and "Traceback" not in err
 
 
 def test_a_jpeg_of_label_ids_is_refused(tmp_path):

@@ -52,6 +52,14 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str,
     parser.add_argument("--seed", type=at_least(0), help="random seed, 0 or more (overrides the preset)")
 
 
+def _add_plane_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plane", type=at_least(0), metavar="N",
+        help="of files that are z-stacks or time series (TIFFs whose metadata names a Z or T "
+             "axis), use plane N, counting from 0 in the file's order (a time series of z-stacks: "
+             "N = time point x planes per stack + z); other files are read whole")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .samples import SAMPLE_NAMES
@@ -77,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="MODEL",
                        help="continue training this model file (its working size and network are kept)")
     _add_training_options(train, "default", resumable=True)
+    _add_plane_option(train)
 
     synth = commands.add_parser(
         "synthesize", help="synthesize images for target label maps",
@@ -92,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--preview", action="store_true",
                        help="fast preview: the working-size result upsampled (bicubic) instead of "
                             "the full-resolution result made of the source's own detail")
+    _add_plane_option(synth)
 
     labels_only = commands.add_parser(
         "from-labels", help="rebuild target layouts from the source's patches, with no model",
@@ -107,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     labels_only.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                              help="directory for the results")
     labels_only.add_argument("--device", default="auto", help="torch device (default: auto)")
+    _add_plane_option(labels_only)
 
     demo = commands.add_parser(
         "demo", help="run a built-in sample case",
@@ -236,8 +247,8 @@ def _cmd_train(args) -> int:
         raise SemiaInputError(f"The model path {output} is a folder: give a file name, e.g. "
                               f"{output / 'model.semia'}.")
     check_writable_folder(output.parent)  # before training, not after it
-    image = read_image_file(args.image)
-    labels = read_label_file(args.labels)
+    image = read_image_file(args.image, plane=args.plane)
+    labels = read_label_file(args.labels, plane=args.plane)
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -266,7 +277,7 @@ def _cmd_synthesize(args) -> int:
     check_writable_folder(args.output_dir)
     model = SemiaModel.load(args.model, device=args.device)
     # Check every target first, so a bad one fails before any work is done.
-    targets = [(Path(path), read_label_file(path)) for path in args.targets]
+    targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
     for path, target in targets:
         try:
             validate_target(target, model.source_shape, model.codec)
@@ -276,22 +287,26 @@ def _cmd_synthesize(args) -> int:
         print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
               "source: writing upsampled results (train again for full resolution).")
     out_dir = Path(args.output_dir)
-    for (_, target), name in zip(targets, _output_stems(path for path, _ in targets)):
+    for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         result = model.synthesize(target, refine=not args.preview)
         written = write_image_file(out_dir / (name + image_suffix(result)), result)
         print(f"Wrote {written}")
     return 0
 
 
-def _output_stems(paths) -> list[str]:
+def _output_stems(paths, plane: int | None = None) -> list[str]:
     """The targets' file stems, made unique (``a/target.png`` and ``b/target.png`` ->
-    ``target``, ``target_2``): one output folder holds every result."""
+    ``target``, ``target_2``): one output folder holds every result. A plane of a
+    stack is named for it (``layouts_plane3``), so a loop over planes keeps each."""
+    from .io import is_stack_file
+
     stems, seen = [], set()
     for path in paths:
-        stem, number = path.stem, 1
+        base = f"{path.stem}_plane{plane}" if plane is not None and is_stack_file(path) else path.stem
+        stem, number = base, 1
         while stem in seen:
             number += 1
-            stem = f"{path.stem}_{number}"
+            stem = f"{base}_{number}"
         seen.add(stem)
         stems.append(stem)
     return stems
@@ -303,17 +318,17 @@ def _cmd_from_labels(args) -> int:
     from .validation import validate_target
 
     check_writable_folder(args.output_dir)
-    synthesizer = LabelsOnlySynthesizer(read_image_file(args.image), read_label_file(args.labels),
-                                        device=args.device)
+    synthesizer = LabelsOnlySynthesizer(read_image_file(args.image, plane=args.plane),
+                                        read_label_file(args.labels, plane=args.plane), device=args.device)
     synthesizer.prepare()
-    targets = [(Path(path), read_label_file(path)) for path in args.targets]
+    targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
     for path, target in targets:  # every target first: a bad one fails before any work is done
         try:
             validate_target(target, synthesizer.source_shape, synthesizer.codec)
         except SemiaInputError as error:
             raise SemiaInputError(f"{path.name}: {error}") from None
     out_dir = Path(args.output_dir)
-    for (_, target), name in zip(targets, _output_stems(path for path, _ in targets)):
+    for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         result = synthesizer.synthesize(target)
         written = write_image_file(out_dir / (name + image_suffix(result)), result)
         print(f"Wrote {written}")

@@ -68,6 +68,9 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     parser.add_argument("--labels", metavar="FILE",
                         help="the source's full-size label map to sample from (default: the model's own "
                              "full-size copy)")
+    parser.add_argument("--plane", type=at_least(0), metavar="N",
+                        help="of a --labels file that is a z-stack or time series (a TIFF whose metadata "
+                             "names a Z or T axis), use plane N, counting from 0")
     parser.add_argument("--working-size", action="store_true",
                         help="write pairs at the model's working size instead of the source's full size")
     where = parser.add_argument_group("where it runs")
@@ -144,7 +147,7 @@ def run_generate(args) -> int:
     if args.labels:
         from .io import read_label_file
 
-        source_labels = read_label_file(args.labels)
+        source_labels = read_label_file(args.labels, plane=args.plane)
     try:
         summary = _generate(args, source_labels)
     except KeyboardInterrupt:

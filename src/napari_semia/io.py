@@ -41,7 +41,14 @@ def _read(path, what: str) -> np.ndarray:
     # A damaged TIFF makes tifffile log a line of its internals before ours.
     tifffile_log.setLevel(logging.CRITICAL)
     try:
-        array = np.asarray(skimage.io.imread(str(path)))
+        if path.suffix.lower() in _TIFF_SUFFIXES:
+            import tifffile
+
+            # As stored, its axes as the metadata names them: scikit-image's reader
+            # moves a first axis of 3 or 4 last, an ImageJ channel stack's included.
+            array = np.asarray(tifffile.imread(str(path)))
+        else:
+            array = np.asarray(skimage.io.imread(str(path)))
     except Exception as error:  # any reader failure means the same to the user
         raise SemiaInputError(f"Cannot read the {what} file {str(path)!r}: {_read_failure(error)}") from None
     finally:
@@ -82,22 +89,45 @@ def _stack_message(path, what: str, stack_axes: str, shape) -> str:
     kinds = " and ".join({"Z": "a z-stack", "T": "a time series"}[axis] for axis in stack_axes)
     single = "multichannel image" if what == "image" else "label map"
     return (f"The {what} file {str(path)!r} is {kinds} (axes {stack_axes} in its metadata, shape "
-            f"{shape}), not one {single}. Save one 2D plane per file (e.g. in napari or Fiji), or use "
-            f"the napari widget, which works on the plane on display.")
+            f"{shape}), not one {single}. Choose a plane with --plane N, save one 2D plane per file "
+            f"(e.g. in napari or Fiji), or use the napari widget, which works on the plane on display.")
 
 
-def read_image_file(path) -> np.ndarray:
+def _plane_of_stack(array: np.ndarray, axes: str, path, what: str, plane: int | None):
+    """(plane ``plane`` of a z-stack or time-series TIFF, the axes left) or, for other
+    files, (``array``, ``axes``). Several stack axes (T and Z) count as one, in the
+    file's order. No plane chosen for a stack: SemiaInputError."""
+    stack_axes = _stack_axes(axes)
+    if not stack_axes:
+        return array, axes
+    if plane is None or len(axes) != array.ndim:
+        raise SemiaInputError(_stack_message(path, what, stack_axes, array.shape))
+    stacked = [i for i, axis in enumerate(axes) if axis in "ZT"]
+    planes = int(np.prod([array.shape[i] for i in stacked]))
+    if not 0 <= plane < planes:
+        raise SemiaInputError(f"--plane {plane}: the {what} file {str(path)!r} has planes 0 to "
+                              f"{planes - 1} (axes {stack_axes} in its metadata, shape {array.shape}).")
+    rest = [i for i in range(array.ndim) if i not in stacked]
+    flat = np.transpose(array, stacked + rest).reshape((planes,) + tuple(array.shape[i] for i in rest))
+    return flat[plane], "".join(axes[i] for i in rest)
+
+
+def is_stack_file(path) -> bool:
+    """Whether ``path`` is a TIFF whose metadata names a z or time axis."""
+    return _stack_axes(_tiff_axes(path)) is not None
+
+
+def read_image_file(path, plane: int | None = None) -> np.ndarray:
     """Read an image: (H, W), (H, W, 3) RGB (an opaque alpha dropped) or (H, W, C).
 
     Multichannel TIFFs stored channels-first, (C, H, W) with few channels, are
-    moved to channels-last. A TIFF whose metadata names a z or time axis
-    (ImageJ, OME) is refused: its planes are no channels.
+    moved to channels-last. Of a TIFF whose metadata names a z or time axis
+    (ImageJ, OME), plane ``plane`` is read; with none chosen it is refused: its
+    planes are no channels.
     """
     image = _read(path, "image")
     axes = _tiff_axes(path) if image.ndim > 2 else ""
-    stack_axes = _stack_axes(axes)
-    if stack_axes:
-        raise SemiaInputError(_stack_message(path, "image", stack_axes, image.shape))
+    image, axes = _plane_of_stack(image, axes, path, "image", plane)
     if image.ndim == 3:
         if len(axes) == 3 and axes[0] in "CS" and axes[1:] == "YX":
             # The file names its planes channels (ImageJ, OME, planar RGB): one
@@ -110,19 +140,21 @@ def read_image_file(path) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def read_label_file(path) -> np.ndarray:
+def read_label_file(path, plane: int | None = None) -> np.ndarray:
     """Read a label map: (H, W) integer ids, or (H, W, 3) RGB colours (alpha dropped).
 
+    Of a TIFF whose metadata names a z or time axis, plane ``plane`` is read; with
+    none chosen it is refused (three or four planes would read as a colour-coded map).
     A map of ids stored as JPEG is refused: lossy compression turns the edges
     between regions into grey levels of their own, each read as a class (a
     3-class map came back as 211 classes, and trained without a word).
     Colour-coded JPEGs are read: their colours are grouped into regions.
     """
     labels = _read(path, "label")
-    stack_axes = _stack_axes(_tiff_axes(path)) if labels.ndim > 2 else None
-    if stack_axes:
-        # Three or four planes would otherwise read as a colour-coded map.
-        raise SemiaInputError(_stack_message(path, "label", stack_axes, labels.shape))
+    if labels.ndim > 2:
+        labels, _ = _plane_of_stack(labels, _tiff_axes(path), path, "label", plane)
+    if labels.ndim == 3 and labels.shape[0] in (3, 4) and labels.shape[-1] not in (3, 4):
+        labels = np.moveaxis(labels, 0, -1)  # a colour-coded map stored planar
     if labels.ndim == 3 and labels.shape[-1] == 4:
         labels = labels[..., :3]
     if Path(path).suffix.lower() in _JPEG_SUFFIXES and labels.ndim == 2:
