@@ -582,6 +582,39 @@ def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qt
     assert not widget.restore_offer.isVisibleTo(widget)
 
 
+def test_a_model_trained_on_another_plane_of_a_stack_is_offered_too(make_napari_viewer, qtbot):
+    # Found by a time-lapse user: trained on plane 2, napari closed; reopened on
+    # plane 0, as napari opens a stack, the widget offered nothing: the model looked lost.
+    import numpy as np
+
+    image, labels = make_scene(rgb=False)
+    images = np.stack([image, image // 2, image // 3])
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    viewer.add_image(images, name="stack")
+    viewer.add_labels(labels, name="labels")
+    viewer.dims.set_current_step(0, 2)
+    train(qtbot, widget, steps=2)
+    viewer.close()
+
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    viewer.add_image(images, name="stack")
+    viewer.add_labels(labels, name="labels")
+    viewer.dims.set_current_step(0, 0)
+    widget._offer_checkpoint()
+    assert widget.restore_offer.isVisibleTo(widget)
+    assert "on plane 2 of the stack" in widget.restore_offer.label.text()
+    widget.restore_offer.restore_button.click()
+    assert widget.model is not None and widget.model.steps_done == 2
+    np.testing.assert_array_equal(widget.model.full_image, images[2])
+    # Another stack (no plane the model learned) gets no offer.
+    widget.set_model(None)
+    viewer.layers["stack"].data = images[::-1] // 4
+    widget._offer_checkpoint()
+    assert not widget.restore_offer.isVisibleTo(widget)
+
+
 def test_a_model_saved_to_a_file_is_not_offered_again(make_napari_viewer, qtbot, tmp_path, monkeypatch):
     """A first user saved, closed napari and was still offered the cache's copy,
     'training did not end with a saved model file, or napari closed'."""

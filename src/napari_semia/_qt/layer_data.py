@@ -67,6 +67,21 @@ def displayed_plane(viewer, layer) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.array(plane, copy=True), index
 
 
+def stack_planes(layer) -> list[tuple[int, ...]]:
+    """The leading indices of every 2D plane of ``layer`` ([()] for a 2D layer)."""
+    if isinstance(layer, ChannelGroup):
+        layer = layer.layers[0]
+    ndim = _spatial_ndim(layer)
+    return list(np.ndindex(*layer.data.shape[:ndim - 2])) if ndim > 2 else [()]
+
+
+def plane_at(layer, index: tuple[int, ...]) -> np.ndarray:
+    """A copy of ``layer``'s plane at ``index`` (as :func:`displayed_plane` gives it)."""
+    if isinstance(layer, ChannelGroup):
+        return np.stack([plane_at(member, index) for member in layer.layers], axis=-1)
+    return np.array(layer.data[index] if index else layer.data, copy=True)
+
+
 @dataclass(frozen=True)
 class Planes:
     """Copies of the displayed planes, and where the output plane goes."""

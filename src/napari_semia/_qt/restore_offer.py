@@ -34,11 +34,14 @@ class RestoreOffer(QFrame):
         self.discard_button.clicked.connect(lambda: self._answer(self.discard))
         self.setVisible(False)
 
-    def offer(self, info: CheckpointInfo | None) -> None:
+    def offer(self, info: CheckpointInfo | None, plane: tuple[int, ...] = ()) -> None:
+        """``plane``: the stack's plane it was trained on, where that is not the one on display."""
         self.info = info
         if info is not None:
+            where = (f" on plane {', '.join(str(i) for i in plane)} of the stack (move the slider there "
+                     "to see the source it learned)" if plane else "")
             self.label.setText(
-                f"A model trained on these layers was found in the cache: {info.steps} steps, "
+                f"A model trained on these layers{where} was found in the cache: {info.steps} steps, "
                 f"saved {info.saved_at_local} (training did not end with a saved model file, "
                 "or napari closed). Restore it?")
         self.setVisible(info is not None)

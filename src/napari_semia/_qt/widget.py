@@ -32,7 +32,14 @@ from .dataset_layers import show_dataset_pairs
 from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
-from .layer_data import displayed_plane, displayed_plane_index, output_plane, training_planes
+from .layer_data import (
+    displayed_plane,
+    displayed_plane_index,
+    output_plane,
+    plane_at,
+    stack_planes,
+    training_planes,
+)
 from .layer_pickers import (
     ChannelGroup,
     LayerPickers,
@@ -68,6 +75,11 @@ LABELS_ONLY_NOTE = ("No model yet: this result is the source's own patches in th
 
 def _digest(array: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=12).hexdigest()
+
+
+#: Bytes of a stack hashed in search of a checkpoint, on the UI thread (about
+#: 1 GB/s): a bounded pause when a large stack is chosen.
+MAX_BYTES_SEARCHED = 512 * 2**20
 
 
 class SemiaWidget(ClosesWithDock, QWidget):
@@ -846,7 +858,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         image, labels = self.source_layer, self.labels_layer
         entries = self.checkpoints.entries() if image is not None and labels is not None else []
-        info = None
+        info, plane = None, ()
         if entries:
             try:
                 image_plane = displayed_plane(self.viewer, image)[0]
@@ -857,7 +869,35 @@ class SemiaWidget(ClosesWithDock, QWidget):
                     tuple(e.source_shape) == tuple(image_plane.shape[:2]) for e in entries):
                 key = fingerprint(image_plane, labels_plane)
                 info = next((e for e in entries if e.key == key), None)
-        self.restore_offer.offer(info)
+                if info is None:
+                    info, plane = self._checkpoint_of_another_plane(image, labels, entries)
+        self.restore_offer.offer(info, plane)
+
+    def _checkpoint_of_another_plane(self, image, labels, entries) -> tuple:
+        """(checkpoint, plane) of a stack's plane other than the one on display, or
+        (None, ()). napari reopens a stack on its first or middle plane: a model
+        trained on another one was not offered, and looked lost."""
+        image_planes, label_planes = stack_planes(image), stack_planes(labels)
+        if len(image_planes) == 1 and len(label_planes) == 1:
+            return None, ()
+        if len(image_planes) > 1 and len(label_planes) > 1 and image_planes != label_planes:
+            return None, ()  # stacks of different shapes: no plane pairs them
+        members = [*getattr(image, "layers", [image]), labels]
+        if not all(isinstance(layer.data, np.ndarray) for layer in members):
+            return None, ()  # planes of a lazy (dask, zarr) stack would be read from disk
+        planes = image_planes if len(image_planes) > 1 else label_planes
+        keys = {entry.key: entry for entry in entries}
+        hashed = 0
+        for index in planes:
+            image_plane = plane_at(image, index if len(image_planes) > 1 else ())
+            labels_plane = plane_at(labels, index if len(label_planes) > 1 else ())
+            key = fingerprint(image_plane, labels_plane)
+            if key in keys:
+                return keys[key], index
+            hashed += image_plane.nbytes + labels_plane.nbytes
+            if hashed > MAX_BYTES_SEARCHED:
+                break
+        return None, ()
 
     def _restore_checkpoint(self, info) -> None:
         try:
