@@ -318,6 +318,7 @@ def test_an_instance_map_trains_with_a_warning(tmp_path, capsys):
         (np.zeros((4, 4), np.uint16), ".tif"),
         (np.zeros((4, 4, 3), np.float32), ".tif"),
         (np.zeros((4, 4, 5), np.uint8), ".tif"),
+        (np.zeros((4, 4, 4), np.uint8), ".tif"),  # four channels: as a PNG the fourth was transparency
     ],
 )
 def test_result_format_follows_the_image(image, suffix):
@@ -355,6 +356,12 @@ def test_multichannel_results_are_written_channels_first_with_their_axes(tmp_pat
     rgb = image[..., :3].astype(np.uint16)
     with tifffile.TiffFile(write_image_file(tmp_path / "rgb.tif", rgb)) as tif:
         assert tif.series[0].axes == "YXS"
+    # Four channels are channels (an RGBA source's result is RGB), even with an opaque fourth.
+    four = image[..., :4].astype(np.uint8)
+    four[..., 3] = 255
+    with tifffile.TiffFile(write_image_file(tmp_path / "four.tif", four)) as tif:
+        assert tif.series[0].axes == "CYX"
+    np.testing.assert_array_equal(read_image_file(tmp_path / "four.tif"), four)
     # Three or four channels saved by Fiji as a channel stack: scikit-image's reader
     # moved their first axis last, and the named axes then moved it again.
     for channels in (3, 4):

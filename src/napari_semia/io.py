@@ -166,9 +166,13 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
 
 
 def image_suffix(image: np.ndarray) -> str:
-    """'.png' for 8-bit grayscale or RGB images, '.tif' for everything else."""
+    """'.png' for 8-bit grayscale or RGB images, '.tif' for everything else.
+
+    A result of 4 channels is four channels of data, never RGBA: a source with an
+    opaque alpha gives an RGB result. As a PNG its fourth channel became transparency.
+    """
     image = np.asarray(image)
-    if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in (3, 4))):
+    if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)):
         return ".png"
     return ".tif"
 
@@ -191,9 +195,10 @@ def check_writable_folder(out_dir) -> None:
 
 
 def _is_channel_stack(image: np.ndarray) -> bool:
-    """Whether ``image`` is (H, W, C) channels that are no RGB(A) colour: such a TIFF
-    is written channels-first with its axes named, as Fiji and napari expect."""
-    return image.ndim == 3 and image.shape[-1] not in (3, 4)
+    """Whether ``image`` is (H, W, C) channels that are no RGB colour (4 included:
+    see :func:`image_suffix`): such a TIFF is written channels-first with its axes
+    named, as Fiji expects."""
+    return image.ndim == 3 and image.shape[-1] != 3
 
 
 def _write_tiff(path: Path, image: np.ndarray) -> None:
