@@ -39,6 +39,25 @@ def test_generate_writes_pairs_and_opens_the_first_ones(trained, qtbot, tmp_path
                                            for i in range(widget.pickers.image.count())]
 
 
+def test_the_seed_field_gives_other_layouts(trained, qtbot, tmp_path):
+    # Found in a documentation pass: the command line has --seed, the widget had no
+    # seed, so every dataset made in the widget had the same layouts.
+    _, widget = trained
+    controls = widget.dataset
+    widget.dataset_settings.count = 2
+    layouts = {}
+    for seed in (0, 5):
+        controls.seed.setValue(seed)
+        assert widget.dataset_settings.seed == seed
+        widget.dataset_settings.folder = str(tmp_path / f"seed{seed}")
+        controls.generate_button.click()
+        wait_for_dataset(qtbot, widget)
+        rows = load_manifest(tmp_path / f"seed{seed}")
+        assert [row["seed"] for row in rows] == [seed, seed]
+        layouts[seed] = [row["params"] for row in rows]
+    assert layouts[0] != layouts[5]
+
+
 def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tmp_path):
     _, widget = trained
     folder = tmp_path / "set"

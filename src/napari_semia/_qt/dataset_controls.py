@@ -72,7 +72,14 @@ class DatasetControls(QWidget):
         self.strength.setSingleStep(0.25)
         self.strength.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.strength.setToolTip("How far new layouts depart from the source: 0 = not at all, "
-                                 "1 = the default, 2 = twice as likely and as large changes.")
+                                 "1 = the default, 2 = changes twice as likely (up to always) "
+                                 "and as large.")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.seed.setToolTip("Layout seed: a pair's layout depends only on the seed and its number. "
+                             "Another seed (into another folder) gives other layouts; the same seed "
+                             "the same ones.")
         self.full_resolution = QCheckBox("Full resolution")
         self.full_resolution.setToolTip("Pairs at the source's size; unticked, at the working size "
                                         "the network synthesizes at (faster, smaller).")
@@ -97,6 +104,7 @@ class DatasetControls(QWidget):
         form.addRow("Folder", folder_row)
         form.addRow("Objects", self.objects)
         form.addRow("Strength", self.strength)
+        form.addRow("Seed", self.seed)
         form.addRow(self.full_resolution)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button)
@@ -112,6 +120,7 @@ class DatasetControls(QWidget):
         self.count.valueChanged.connect(lambda v: setattr(settings, "count", v))
         self.folder.textChanged.connect(lambda v: setattr(settings, "folder", v))
         self.strength.valueChanged.connect(lambda v: setattr(settings, "strength", v))
+        self.seed.valueChanged.connect(lambda v: setattr(settings, "seed", v))
         self.full_resolution.toggled.connect(lambda v: setattr(settings, "full_resolution", v))
         self.objects.itemChanged.connect(self._objects_to_settings)
         self.browse.clicked.connect(self._choose_folder)
@@ -154,12 +163,14 @@ class DatasetControls(QWidget):
             self.strength.setValue(s.strength)
         if self.full_resolution.isChecked() != s.full_resolution:
             self.full_resolution.setChecked(s.full_resolution)
+        if self.seed.value() != s.seed:
+            self.seed.setValue(s.seed)
 
     def _follow_state(self, *_args) -> None:
         state = self.state
         generating = state.phase is Phase.GENERATING
         idle = state.phase in (Phase.IDLE, Phase.SYNTHESIZING)
-        for widget in (self.count, self.folder, self.browse, self.objects, self.strength,
+        for widget in (self.count, self.folder, self.browse, self.objects, self.strength, self.seed,
                        self.full_resolution):
             widget.setEnabled(not generating)
         self.generate_button.setEnabled(state.has_model and idle)
