@@ -248,3 +248,37 @@ def test_planes_passed_with_live_on_get_their_full_resolution_result(viewer_widg
     wait_for_synthesis(qtbot, widget)
     for plane in range(3):
         np.testing.assert_array_equal(output.data[plane], finals[plane])
+
+
+def test_a_failing_plane_is_not_retried_when_the_runner_goes_idle(viewer_widget, qtbot, monkeypatch):
+    # Found in review: a plane whose full-resolution stage failed kept its fast
+    # preview, so it was completed again each time the runner went idle: 355
+    # attempts and as many error pop-ups in 3 s.
+    import time
+
+    from napari_semia._qt import notify
+    from napari_semia.model import SemiaModel
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)]), name="stack target")
+    viewer.dims.set_current_step(0, 1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    calls, shown = [], []
+    real = SemiaModel.synthesize
+
+    def synthesize(self, target, *, full_size=True, refine=True, progress=None):
+        if refine and progress is not None:
+            calls.append(time.monotonic())
+            raise RuntimeError("out of memory (simulated)")
+        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+
+    monkeypatch.setattr(SemiaModel, "synthesize", synthesize)
+    monkeypatch.setattr(notify, "exception", lambda *args, **kwargs: shown.append(args))
+    widget.synthesize()
+    qtbot.wait(1500)
+    wait_for_synthesis(qtbot, widget)
+    assert len(calls) == 1 and len(shown) == 1

@@ -582,6 +582,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_synthesis_failed(self, result) -> None:
         self._last_synthesis_key = None
         self._reveal_request = None
+        # Not completed later: the same failure again, each time the runner went idle.
+        job = result.job
+        if job is None:
+            self._preview_planes.clear()
+        elif job.destination is not None:
+            self._preview_planes.pop(job.destination.index, None)
         if isinstance(result.error, SemiaInputError):
             self._report_synthesis_error(str(result.error))
         else:
