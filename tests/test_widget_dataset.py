@@ -247,3 +247,21 @@ def test_a_stack_on_another_plane_makes_pairs_of_the_learned_plane(viewer_widget
     wait_for_dataset(qtbot, widget)
     pairs = viewer.layers["semia dataset: labels"].data
     assert all((pair == 1).any() for pair in pairs)  # the learned plane's objects, moved
+
+
+def test_pairs_share_the_source_side_the_widget_built(trained, qtbot, tmp_path, monkeypatch):
+    # Found in review: the dataset run loaded its own copy of the model from a file,
+    # which built a second full-size source side beside the one Synthesize had built.
+    import napari_semia.model as model_module
+
+    _, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    assert widget.model._pyramid is not None  # built by the end-of-training synthesis
+    builds = []
+    real = model_module.SourcePyramid
+    monkeypatch.setattr(model_module, "SourcePyramid", lambda *a, **k: builds.append(1) or real(*a, **k))
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 2
+    widget.dataset.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    assert len(load_manifest(tmp_path / "set")) == 2 and builds == []

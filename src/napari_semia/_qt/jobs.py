@@ -235,8 +235,10 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
         with tempfile.TemporaryDirectory(prefix="semia-dataset-") as scratch:
             model_path = request.model.save(Path(scratch) / "model.semia")
             settings = LayoutSamplerSettings(object_ids=request.object_ids).scaled(request.strength)
+            # The model itself, not its file: the pairs then share the full-resolution
+            # source side a Synthesize builds (a copy loaded from the file built its own).
             job = DatasetJob.prepare(
-                model_path, request.folder, request.count, request.seed,
+                request.model, request.folder, request.count, request.seed,
                 source_labels=request.source_labels, sampler_settings=settings,
                 full_resolution=request.full_resolution, device=str(request.model.device),
             )
