@@ -334,12 +334,16 @@ def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     write_image_file(tmp_path / "rgba.png", rgba)
     np.testing.assert_array_equal(read_image_file(tmp_path / "rgba.png"), rgba[..., :3])
     np.testing.assert_array_equal(read_label_file(tmp_path / "rgba.png"), rgba[..., :3])
+    # Stored planar (axes SYX), an RGBA image's opaque alpha is dropped too.
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgba, -1, 0), photometric="rgb",
+                     planarconfig="separate", extrasamples=["unassalpha"])
+    np.testing.assert_array_equal(read_image_file(tmp_path / "planar.tif"), rgba[..., :3])
     stack = np.arange(5 * 20 * 24, dtype=np.uint16).reshape(5, 20, 24)
     tifffile.imwrite(tmp_path / "stack.tif", stack)
     np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
 
 
-@pytest.mark.parametrize("dtype", [np.uint16, np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32, np.float64, np.int32, np.int64, np.float16])
 def test_multichannel_results_are_written_channels_first_with_their_axes(tmp_path, dtype):
     # Written (H, W, C) as before, tifffile stored H pages of W x C pixels: Fiji
     # showed a stack of one-row images. Narrower than MAX_CHANNELS on purpose: the
@@ -416,6 +420,11 @@ def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
                      "--device", "cpu", "--preview"])
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["flat.png", "labels_z_plane0.png"]
+    assert "is not used" not in capsys.readouterr().err
+    # Where no file is a stack, --plane says it is not used.
+    code = cli.main(["synthesize", str(model_path), str(tmp_path / "flat.png"), "-o", str(tmp_path / "out"),
+                     "--plane", "0", "--device", "cpu", "--preview"])
+    assert code == 0 and "warning: --plane 0 is not used" in capsys.readouterr().err
     np.testing.assert_array_equal(read_image_file(tmp_path / "out" / "labels_z_plane0.png"),
                                   model.synthesize(label_stack[0], refine=False))
     # A plane the file does not have, named with the planes it has.

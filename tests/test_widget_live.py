@@ -245,9 +245,17 @@ def test_planes_passed_with_live_on_get_their_full_resolution_result(viewer_widg
     qtbot.waitUntil(lambda: np.array_equal(output.data[1], previews[1]), timeout=TIMEOUT_MS)
     viewer.dims.set_current_step(0, 2)  # plane 1's full-resolution stage is cancelled
     qtbot.waitUntil(lambda: np.array_equal(output.data[2], finals[2]), timeout=TIMEOUT_MS)
-    wait_for_synthesis(qtbot, widget)
+    # (The completion is queued when the runner goes idle: wait for both.)
+    qtbot.waitUntil(lambda: not widget._preview_planes and widget.synth_runner.idle, timeout=TIMEOUT_MS)
     for plane in range(3):
         np.testing.assert_array_equal(output.data[plane], finals[plane])
+    # Found in review: the completed plane's key replaced the displayed plane's, so a
+    # mere redraw of the target synthesized the plane on display again.
+    targets = count_syntheses(monkeypatch)
+    viewer.layers["stack target"].refresh()
+    qtbot.wait(600)
+    wait_for_synthesis(qtbot, widget)
+    assert targets == []
 
 
 def test_a_failing_plane_is_not_retried_when_the_runner_goes_idle(viewer_widget, qtbot, monkeypatch):

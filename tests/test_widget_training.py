@@ -256,7 +256,8 @@ def test_synthesizing_a_plane_the_model_did_not_learn_says_so_once(viewer_widget
     notes = [text for kind, text in messages if "another plane" in text]
     assert len(notes) == 1 and "'stack'" in notes[0] and messages[-1][0] == "info"
     # Notes are per model: another model (here a copy from a file) says it again.
-    # They were keyed on id(model), which a new model may take over from a freed one.
+    # (They were keyed on id(model), which a new model may take over from a freed one;
+    # this does not provoke that reuse, it checks that notes start afresh per model.)
     copy = SemiaModel.load(widget.model.save(tmp_path / "copy.semia"), device="cpu")
     widget.set_model(copy)
     widget.synthesize()

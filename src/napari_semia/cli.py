@@ -56,8 +56,8 @@ def _add_plane_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plane", type=at_least(0), metavar="N",
         help="of files that are z-stacks or time series (TIFFs whose metadata names a Z or T "
-             "axis), use plane N, counting from 0 in the file's order (a time series of z-stacks: "
-             "N = time point x planes per stack + z); other files are read whole")
+             "axis), use plane N, counting from 0 in the file's axis order (ImageJ's time series "
+             "of z-stacks: N = time point x planes per stack + z); other files are read whole")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +239,14 @@ def _train(image, labels, config, device, resume=None):
     return trainer.model
 
 
+def _warn_unused_plane(plane, paths) -> None:
+    from .io import unused_plane_note
+
+    note = unused_plane_note(plane, paths)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def _cmd_train(args) -> int:
     from .io import check_writable_folder, read_image_file, read_label_file
 
@@ -249,6 +257,7 @@ def _cmd_train(args) -> int:
     check_writable_folder(output.parent)  # before training, not after it
     image = read_image_file(args.image, plane=args.plane)
     labels = read_label_file(args.labels, plane=args.plane)
+    _warn_unused_plane(args.plane, [args.image, args.labels])
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -278,6 +287,7 @@ def _cmd_synthesize(args) -> int:
     model = SemiaModel.load(args.model, device=args.device)
     # Check every target first, so a bad one fails before any work is done.
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
+    _warn_unused_plane(args.plane, args.targets)
     for path, target in targets:
         try:
             validate_target(target, model.source_shape, model.codec)
@@ -322,6 +332,7 @@ def _cmd_from_labels(args) -> int:
                                         read_label_file(args.labels, plane=args.plane), device=args.device)
     synthesizer.prepare()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
+    _warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done
         try:
             validate_target(target, synthesizer.source_shape, synthesizer.codec)

@@ -145,9 +145,14 @@ def run_generate(args) -> int:
               file=sys.stderr)
     source_labels = None
     if args.labels:
-        from .io import read_label_file
+        from .io import read_label_file, unused_plane_note
 
         source_labels = read_label_file(args.labels, plane=args.plane)
+        note = unused_plane_note(args.plane, [args.labels])
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+    elif args.plane is not None:
+        print(f"warning: --plane {args.plane} is not used: it picks a plane of --labels.", file=sys.stderr)
     try:
         summary = _generate(args, source_labels)
     except KeyboardInterrupt:

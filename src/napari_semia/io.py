@@ -117,6 +117,13 @@ def is_stack_file(path) -> bool:
     return _stack_axes(_tiff_axes(path)) is not None
 
 
+def unused_plane_note(plane: int | None, paths) -> str | None:
+    """A warning for ``--plane`` given where no file is a stack, else None."""
+    if plane is None or any(is_stack_file(path) for path in paths):
+        return None
+    return f"--plane {plane} is not used: no file given is a z-stack or time series."
+
+
 def read_image_file(path, plane: int | None = None) -> np.ndarray:
     """Read an image: (H, W), (H, W, 3) RGB (an opaque alpha dropped) or (H, W, C).
 
@@ -129,14 +136,16 @@ def read_image_file(path, plane: int | None = None) -> np.ndarray:
     axes = _tiff_axes(path) if image.ndim > 2 else ""
     image, axes = _plane_of_stack(image, axes, path, "image", plane)
     if image.ndim == 3:
-        if len(axes) == 3 and axes[0] in "CS" and axes[1:] == "YX":
-            # The file names its planes channels (ImageJ, OME, planar RGB): one
-            # image of that many channels, whatever the sizes.
+        named = len(axes) == 3 and axes[0] in "CS" and axes[1:] == "YX"
+        if named:
+            # The file names its planes channels (ImageJ, OME) or colour samples
+            # (planar RGB): one image of that many channels, whatever the sizes.
             image = np.moveaxis(image, 0, -1)
-        elif image.shape[-1] == 4 and is_opaque_alpha(image[..., 3]):
-            image = image[..., :3]
         elif image.shape[-1] > MAX_CHANNELS and image.shape[0] <= MAX_CHANNELS:
             image = np.moveaxis(image, 0, -1)
+        # An opaque alpha is dropped from colour, never from named channels.
+        if image.shape[-1] == 4 and not axes.startswith("C") and is_opaque_alpha(image[..., 3]):
+            image = image[..., :3]
     return np.ascontiguousarray(image)
 
 
@@ -194,6 +203,10 @@ def check_writable_folder(out_dir) -> None:
             f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
 
 
+_IMAGEJ_TYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32))
+_OME_TYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.uint32, np.float64, np.bool_))
+
+
 def _is_channel_stack(image: np.ndarray) -> bool:
     """Whether ``image`` is (H, W, C) channels that are no RGB colour (4 included:
     see :func:`image_suffix`): such a TIFF is written channels-first with its axes
@@ -211,10 +224,12 @@ def _write_tiff(path: Path, image: np.ndarray) -> None:
     # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
     # where ImageJ has the type, else as OME-TIFF (Fiji reads it with Bio-Formats).
     channels_first = np.ascontiguousarray(np.moveaxis(image, -1, 0))
-    if image.dtype in (np.uint8, np.uint16, np.float32):
+    if image.dtype in _IMAGEJ_TYPES:
         tifffile.imwrite(str(path), channels_first, imagej=True, metadata={"axes": "CYX"})
-    else:
+    elif image.dtype in _OME_TYPES:
         tifffile.imwrite(str(path), channels_first, ome=True, metadata={"axes": "CYX"})
+    else:  # int64, uint64, float16: tifffile's own format, which names the axes too
+        tifffile.imwrite(str(path), channels_first, metadata={"axes": "CYX"})
 
 
 def write_image_file(path, image) -> Path:
@@ -230,6 +245,11 @@ def write_image_file(path, image) -> Path:
             import imageio.v3 as iio
 
             iio.imwrite(str(path), image)
-    except OSError as error:
+    except Exception as error:  # disk full, permissions, a type the format lacks: one message
+        try:
+            if path.is_file():
+                path.unlink()  # no half-written file left behind
+        except OSError:
+            pass
         raise SemiaInputError(f"Cannot write {str(path)!r}: {error}") from None
     return path

@@ -428,35 +428,44 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.model is None:
             return self._make_labels_only_job(request_id)
         target_layer = self.target_layer
+        elsewhere = False  # a plane other than the one on display (end of training, completion)
         try:
             if target_layer is None:
                 raise SemiaInputError("Choose the target labels to synthesize.")
-            target = self._fitting_target(displayed_plane(self.viewer, target_layer)[0], target_layer)
             source = self._source_fitting_model()
             if not plane_index:  # the end of training's result is for the plane the model learned
                 self._note_other_plane(source)
             index, leading = output_plane(self.viewer, target_layer, source)
-            if (plane_index and len(plane_index) == len(index) and plane_index != index
-                    and all(i < n for i, n in zip(plane_index, leading))):
+            elsewhere = bool(plane_index and len(plane_index) == len(index) and plane_index != index
+                             and all(i < n for i, n in zip(plane_index, leading)))
+            if elsewhere:
                 index = plane_index
-                if target_layer.ndim > 2:
-                    target = self._fitting_target(np.array(target_layer.data[index], copy=True), target_layer)
+                plane = (np.array(target_layer.data[index], copy=True) if target_layer.ndim > 2
+                         else displayed_plane(self.viewer, target_layer)[0])
+            else:
+                plane = displayed_plane(self.viewer, target_layer)[0]
+            target = self._fitting_target(plane, target_layer, index if elsewhere else ())
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
             return None
-        key = (_digest(target), index)
-        if key == self._last_synthesis_key:
-            return None  # nothing changed (e.g. the layer was only redrawn)
-        self._last_synthesis_key = key
+        if not elsewhere:
+            # (Not for another plane: its key would make a mere redraw of the plane on
+            # display synthesize that plane again.)
+            key = (_digest(target), index)
+            if key == self._last_synthesis_key:
+                return None  # nothing changed (e.g. the layer was only redrawn)
+            self._last_synthesis_key = key
         spec = output_spec(source, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
 
-    def _fitting_target(self, target: np.ndarray, layer) -> np.ndarray:
-        """``target`` (a plane of ``layer``), or SemiaInputError naming the layer."""
+    def _fitting_target(self, target: np.ndarray, layer, plane: tuple[int, ...] = ()) -> np.ndarray:
+        """``target`` (a plane of ``layer``: ``plane`` when not the one on display), or
+        SemiaInputError naming the layer (and that plane)."""
         try:
             validate_target(target, self.model.source_shape, self.model.codec)
         except SemiaInputError as error:
-            raise SemiaInputError(f"The model does not fit '{layer.name}': {error}") from None
+            where = f" (plane {', '.join(map(str, plane))})" if plane else ""
+            raise SemiaInputError(f"The model does not fit '{layer.name}'{where}: {error}") from None
         return target
 
     def _is_learned_plane(self, source) -> bool | None:
@@ -720,7 +729,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         layer = self.target_layer
         spec = self._training_output
-        if layer is None or spec is None or spec.target is not layer:
+        if layer is None or spec is None or spec.target != layer:
             trainer.set_preview_target(None)  # previews only for the target the run started with
             return
         try:
