@@ -78,8 +78,9 @@ def _digest(array: np.ndarray) -> str:
 
 
 #: Bytes of a stack hashed in search of a checkpoint, on the UI thread (about
-#: 1 GB/s): a bounded pause when a large stack is chosen.
-MAX_BYTES_SEARCHED = 512 * 2**20
+#: 1 GB/s; only when the cache holds a model of the stack's plane size): a
+#: bounded pause when a large stack is chosen.
+MAX_BYTES_SEARCHED = 256 * 2**20
 
 
 class SemiaWidget(ClosesWithDock, QWidget):
@@ -904,8 +905,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         keys = {entry.key: entry for entry in entries}
         hashed = 0
         for index in planes:
-            image_plane = plane_at(image, index if len(image_planes) > 1 else ())
-            labels_plane = plane_at(labels, index if len(label_planes) > 1 else ())
+            image_plane = plane_at(image, index if len(image_planes) > 1 else (), copy=False)
+            labels_plane = plane_at(labels, index if len(label_planes) > 1 else (), copy=False)
             key = fingerprint(image_plane, labels_plane)
             if key in keys:
                 return keys[key], index
