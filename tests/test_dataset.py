@@ -528,3 +528,19 @@ def test_a_folder_of_an_earlier_version_says_why_it_is_refused(rgb_model, tmp_pa
     (tmp_path / "ds" / "dataset.json").write_text(json.dumps(record))
     with pytest.raises(SemiaInputError, match=r"earlier version.*working-size labels"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=2)
+
+
+@pytest.mark.parametrize("big", [3_000_000_000, 2**40])
+def test_label_ids_past_int32_are_written_as_they_are(tmp_path, big):
+    # Found by a new user: ids above 65535 were written as int32, so 3e9 came back
+    # as -1294967296 and 2**40 as 0.
+    image, labels = objects_scene()
+    ids = np.where(labels == 1, big, 7).astype(np.int64)
+    trainer = SemiaTrainer(image, ids, config=TINY.replace(steps=1), device="cpu")
+    for _ in trainer.run():
+        pass
+    generate(trainer.model, tmp_path / "ds", count=2, progress_bar=False)
+    for row in load_manifest(tmp_path / "ds"):
+        assert row["labels"].endswith(".tif")
+        written = read_label_file(tmp_path / "ds" / row["labels"])
+        assert set(np.unique(written).tolist()) <= {7, big} and big in written

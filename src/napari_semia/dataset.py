@@ -227,7 +227,7 @@ class DatasetJob:
             full_resolution=bool(full_resolution),
             out_dir=None,
             image_suffix=_image_suffix(model),
-            label_suffix=".png" if label_dtype(model.codec.class_ids).kind == "u" else ".tif",
+            label_suffix=".png" if label_dtype(model.codec.class_ids).itemsize <= 2 else ".tif",
             torch_threads=None,
         )
         warnings = []

@@ -196,13 +196,14 @@ def _synthesize(model, target: np.ndarray, full_resolution: bool) -> np.ndarray:
 
 
 def label_dtype(class_ids) -> np.dtype:
-    """Smallest dtype for written label files: uint8, uint16 (both PNG) or int32 (TIFF)."""
+    """Smallest dtype for written label files that holds every id: uint8, uint16 (both
+    PNG), int32, uint32 or int64 (TIFF). Ids past int32 wrapped (3e9 was written
+    as -1294967296; 2**40 as 0)."""
     largest = max(int(i) for i in class_ids)
-    if largest <= np.iinfo(np.uint8).max:
-        return np.dtype(np.uint8)
-    if largest <= np.iinfo(np.uint16).max:
-        return np.dtype(np.uint16)
-    return np.dtype(np.int32)
+    for dtype in (np.uint8, np.uint16, np.int32, np.uint32):
+        if largest <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def write_atomically(path: Path, array: np.ndarray) -> None:
