@@ -16,6 +16,7 @@ from widget_helpers import (
 )
 
 from napari_semia._qt import jobs
+from napari_semia._qt.output_layer import output_name
 
 
 def count_syntheses(monkeypatch, gate=None):
@@ -216,7 +217,6 @@ def test_planes_passed_with_live_on_get_their_full_resolution_result(viewer_widg
     # planes passed kept the fast preview for good.
     import time
 
-    from napari_semia._qt.output_layer import output_name
 
     viewer, widget = viewer_widget
     image, labels = make_scene(rgb=False)
@@ -290,3 +290,24 @@ def test_a_failing_plane_is_not_retried_when_the_runner_goes_idle(viewer_widget,
     qtbot.wait(1500)
     wait_for_synthesis(qtbot, widget)
     assert len(calls) == 1 and len(shown) == 1
+
+
+def test_a_selected_output_is_replaced_without_an_error(viewer_widget, qtbot):
+    # Found by a new user: the source rescaled from int16 to float32, Synthesize had to
+    # replace the selected output layer, and napari raised 'Cannot select item that is
+    # not in list' (the selection still held the removed layer).
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    source = viewer.add_image(image.astype(np.int16) * 8 - 500, name=SOURCE)
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name(SOURCE, TARGET)]
+    viewer.layers.selection.active = output
+    source.data = source.data.astype(np.float32) / 1000
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    replaced = viewer.layers[output_name(SOURCE, TARGET)]
+    assert replaced.data.dtype == np.float32 and replaced is not output
+    assert viewer.layers.selection.active == replaced

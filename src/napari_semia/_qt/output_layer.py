@@ -145,8 +145,13 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
     layer = viewer.add_image(data, name=display.name, metadata={OUTPUT_KEY: True}, **kwargs)
     if below is not None and below in viewer.layers:
         viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
+    # The selection as it was, the replaced layer's place taken by its successor (kept
+    # in it, the removed layer made napari raise 'Cannot select item that is not in list').
+    if existing is not None:
+        selected = [layer if item == existing else item for item in selected]
+        active = layer if active is not None and active == existing else active
     viewer.layers.selection.clear()
-    viewer.layers.selection.update(selected)
-    if active is not None:
+    viewer.layers.selection.update([item for item in selected if item in viewer.layers])
+    if active is not None and active in viewer.layers:
         viewer.layers.selection.active = active
     return layer
