@@ -326,9 +326,10 @@ class SemiaModel:
                 f"this one is {normalizer.description}."
             )
 
-    def source_mismatch(self, image) -> str | None:
-        """How ``image`` differs from this model's source in size or channels (as
-        the model's output would be shown in its place), or None when it fits."""
+    def source_mismatch(self, image, dtype: bool = True) -> str | None:
+        """How ``image`` differs from this model's source in size, channels or (with
+        ``dtype``) type, as the model's output would be shown in its place; None
+        when it fits."""
         image = np.asarray(image)
         if tuple(image.shape[:2]) != tuple(self.source_shape):
             return (f"the model was trained on a {_size(self.source_shape)} image, this one is "
@@ -339,6 +340,11 @@ class SemiaModel:
             return str(error)
         if described != self.normalizer.description:
             return f"the model was trained on {self.normalizer.description}, this one is {described}"
+        if dtype and np.dtype(self.normalizer.dtype) != image.dtype:
+            # Shown in its place, the result took its colormap and contrast limits: a CT
+            # model's int16 values under a PET image's 0..1 limits (found by a new user).
+            return (f"the model was trained on an image of type {np.dtype(self.normalizer.dtype)}, "
+                    f"this one is {image.dtype}")
         return None
 
     # ------------------------------------------------------------------ file

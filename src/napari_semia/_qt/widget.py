@@ -299,7 +299,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         not be what the user meant: Continue is ticked after every run)."""
         if model.was_trained_on(planes.image, planes.labels) is not False:
             return
-        if planes.image.shape[:2] != planes.labels.shape[:2] or model.source_mismatch(planes.image):
+        if (planes.image.shape[:2] != planes.labels.shape[:2]
+                or model.source_mismatch(planes.image, dtype=False)):
             return  # the run itself says what is wrong; no run continues anything
         try:
             model.codec.encode(planes.labels)
