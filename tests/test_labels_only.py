@@ -100,3 +100,23 @@ def test_building_the_source_side_reports_progress_and_may_be_abandoned():
     assert sum(f <= PYRAMID_SHARE for f in fractions) >= 5
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     np.testing.assert_array_equal(result, LabelsOnlySynthesizer(image, labels, size=24).synthesize(target))
+
+
+def test_a_dim_class_moved_beside_bright_ones_keeps_its_level():
+    # Found by a new user (16-bit fluorescence-like data): a background of 100-110
+    # beside classes of 30 000 and 60 000, the layout moved, came out at 620-690.
+    # Seam fusion anchored each pixel to its voted value, mixed with the bright class
+    # by the edges, and its iterations left the level of a class moved whole adrift.
+    from skimage.draw import disk
+
+    rng = np.random.default_rng(1)
+    labels = np.zeros((64, 64), np.int64)
+    labels[:, 32:] = 1
+    labels[disk((32, 16), 10)] = 2
+    image = np.where(labels == 0, 100 + 10 * rng.random(labels.shape),
+                     np.where(labels == 1, 30000 + 1000 * rng.random(labels.shape),
+                              60000 + 500 * rng.random(labels.shape))).astype(np.uint16)
+    target = np.roll(labels, 20, axis=1)
+    result = LabelsOnlySynthesizer(image, labels).synthesize(target)
+    dim = result[target == 0].astype(float)
+    assert abs(np.median(dim) - np.median(image[labels == 0])) < 5, np.percentile(dim, [5, 50, 95])
