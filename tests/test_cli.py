@@ -398,6 +398,8 @@ def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path
 
 
 def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
+    from napari_semia.errors import SemiaInputError
+
     # The refusal above left a time-lapse user with files to split in Fiji first.
     image, labels = make_scene(SIZE)
     images = np.stack([image // 3, image, image // 2])  # a z-stack of RGB planes: ZYXS
@@ -427,6 +429,14 @@ def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
     assert code == 0 and "warning: --plane 0 is not used" in capsys.readouterr().err
     np.testing.assert_array_equal(read_image_file(tmp_path / "out" / "labels_z_plane0.png"),
                                   model.synthesize(label_stack[0], refine=False))
+    # A plain stack of more planes than an image has channels is a stack too (it was
+    # refused as 'an image of 96 channels'), while (H, W, C) stored as H pages is not.
+    tifffile.imwrite(tmp_path / "plain.tif", np.stack([image[..., 0]] * 20))
+    assert read_image_file(tmp_path / "plain.tif", plane=4).shape == image.shape[:2]
+    with pytest.raises(SemiaInputError, match="a stack of 20 planes"):
+        read_image_file(tmp_path / "plain.tif")
+    tifffile.imwrite(tmp_path / "hwc.tif", np.repeat(image, 2, axis=0)[..., :2].copy())
+    assert read_image_file(tmp_path / "hwc.tif").shape == (2 * SIZE, SIZE, 2)
     # A plane the file does not have, named with the planes it has.
     code = cli.main(["from-labels", str(tmp_path / "z.tif"), str(tmp_path / "labels_z.tif"),
                      str(tmp_path / "flat.png"), "-o", str(tmp_path / "out2"), "--plane", "3"])

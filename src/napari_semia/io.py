@@ -72,25 +72,38 @@ def _tiff_axes(path) -> str:
 
     try:
         with tifffile.TiffFile(str(path)) as tif:
-            return tif.series[0].axes if tif.series else ""
+            if not tif.series:
+                return ""
+            axes, shape = tif.series[0].axes, tif.series[0].shape
     except Exception:
         return ""
+    if len(axes) == 3 and axes[0] in "QI" and axes[1:] == "YX" and min(shape[0], shape[2]) > MAX_CHANNELS:
+        # Planes with no axis named, more than an image has channels, whether read as
+        # the first axis or (H pages of W x C, as tifffile stores (H, W, C)) the last:
+        # a stack ('P').
+        return "P" + axes[1:]
+    return axes
 
 
 def _stack_axes(axes: str) -> str | None:
     """The z or time axes ('Z', 'T') among a TIFF's axes, or None: such a file of a
     few planes read as channels (the shapes alike), and trained as one image of
     five channels when it was five planes of one."""
-    named = "".join(axis for axis in axes if axis in "ZT")
+    named = "".join(axis for axis in axes if axis in "ZTP")
     return named or None
 
 
 def _stack_message(path, what: str, stack_axes: str, shape) -> str:
-    kinds = " and ".join({"Z": "a z-stack", "T": "a time series"}[axis] for axis in stack_axes)
     single = "multichannel image" if what == "image" else "label map"
-    return (f"The {what} file {str(path)!r} is {kinds} (axes {stack_axes} in its metadata, shape "
-            f"{shape}), not one {single}. Choose a plane with --plane N, save one 2D plane per file "
-            f"(e.g. in napari or Fiji), or use the napari widget, which works on the plane on display.")
+    if stack_axes == "P":
+        what_it_is = (f"a stack of {shape[0]} planes (no axes named in it; more planes than an image "
+                      f"has channels, at most {MAX_CHANNELS}), shape {shape}")
+    else:
+        kinds = " and ".join({"Z": "a z-stack", "T": "a time series"}[axis] for axis in stack_axes)
+        what_it_is = f"{kinds} (axes {stack_axes} in its metadata, shape {shape})"
+    return (f"The {what} file {str(path)!r} is {what_it_is}, not one {single}. Choose a plane with "
+            f"--plane N, save one 2D plane per file (e.g. in napari or Fiji), or use the napari "
+            f"widget, which works on the plane on display.")
 
 
 def _plane_of_stack(array: np.ndarray, axes: str, path, what: str, plane: int | None):
@@ -102,18 +115,19 @@ def _plane_of_stack(array: np.ndarray, axes: str, path, what: str, plane: int | 
         return array, axes
     if plane is None or len(axes) != array.ndim:
         raise SemiaInputError(_stack_message(path, what, stack_axes, array.shape))
-    stacked = [i for i, axis in enumerate(axes) if axis in "ZT"]
+    stacked = [i for i, axis in enumerate(axes) if axis in "ZTP"]
     planes = int(np.prod([array.shape[i] for i in stacked]))
     if not 0 <= plane < planes:
         raise SemiaInputError(f"--plane {plane}: the {what} file {str(path)!r} has planes 0 to "
-                              f"{planes - 1} (axes {stack_axes} in its metadata, shape {array.shape}).")
+                              f"{planes - 1} (shape {array.shape}).")
     rest = [i for i in range(array.ndim) if i not in stacked]
     flat = np.transpose(array, stacked + rest).reshape((planes,) + tuple(array.shape[i] for i in rest))
     return flat[plane], "".join(axes[i] for i in rest)
 
 
 def is_stack_file(path) -> bool:
-    """Whether ``path`` is a TIFF whose metadata names a z or time axis."""
+    """Whether ``path`` is a TIFF whose metadata names a z or time axis, or one of
+    more unnamed planes than an image has channels."""
     return _stack_axes(_tiff_axes(path)) is not None
 
 
