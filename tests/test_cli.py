@@ -90,7 +90,11 @@ def test_resuming_says_what_it_trains(trained, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0
     assert "--size 64 is not used when resuming" in err
-    assert f"Training 1 step more (after 1) at {SIZE} px" in err
+    # The working size as trained: a 96 x 96 image 'at 256 px' read as a promise of 256 px.
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(tmp_path / "new.semia"),
+                     "--steps", "1", "--size", "256", "--device", "cpu"])
+    assert code == 0 and f"at {SIZE} × {SIZE} px" in capsys.readouterr().err
+    assert f"Training 1 step more (after 1) at {SIZE} × {SIZE} px" in err
     # How the files were read (a z-stack TIFF read as channels said nothing).
     image = read_image_file(paths["image"])
     assert f"Source: a 3-channel (RGB) image, {image.shape[0]} × {image.shape[1]}, uint8; 2 classes." in err

@@ -213,7 +213,11 @@ def _train(image, labels, config, device, resume=None):
     # The trainer's own config: a resumed model keeps its working size and network.
     steps = f"{config.steps} step{'' if config.steps == 1 else 's'}"
     more = f" more (after {resume.steps_done})" if resume is not None else ""
-    print(f"Training {steps}{more} at {trainer.config.size} px on {describe_device(trainer.device)}.",
+    from .training_data import working_shape
+
+    # The working size itself: 'at 256 px' for a 96 x 96 image read as a promise of 256 px.
+    rows, cols = working_shape(trainer.source_shape, trainer.config.size)
+    print(f"Training {steps}{more} at {rows} × {cols} px on {describe_device(trainer.device)}.",
           file=sys.stderr)
     # How the files were read: a z-stack TIFF (5, H, W) reads as 5 channels, silently
     # (found by a user); this line shows it.
