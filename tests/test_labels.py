@@ -56,6 +56,13 @@ def test_negative_ids_are_rejected_by_name():
         LabelCodec.from_source(np.array([[0, -3], [1, 1]]))
 
 
+def test_uint64_ids_past_int64_are_named_as_they_are():
+    # They were reported as 'negative ids (-9223372036854775803)' (found by a new user).
+    ids = np.array([[0, 2**63 + 5], [1, 1]], dtype=np.uint64)
+    with pytest.raises(SemiaInputError, match=r"ids up to 9223372036854775813"):
+        LabelCodec.from_source(ids)
+
+
 def test_fractional_ids_are_rejected():
     with pytest.raises(SemiaInputError, match="fractional"):
         LabelCodec.from_source(np.array([[0.5, 1.0], [1.0, 0.0]]))

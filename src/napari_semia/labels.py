@@ -79,6 +79,10 @@ def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
     if labels.dtype == bool:
         return labels.astype(np.int64)
     if np.issubdtype(labels.dtype, np.integer):
+        if labels.dtype == np.uint64 and labels.size and int(labels.max()) > np.iinfo(np.int64).max:
+            raise SemiaInputError(
+                f"The {what} hold ids up to {int(labels.max())}; ids above {np.iinfo(np.int64).max} "
+                f"(2**63 - 1) are not supported: renumber the classes.")
         ids = labels.astype(np.int64)
     elif np.issubdtype(labels.dtype, np.floating):
         finite = np.isfinite(labels)
