@@ -149,3 +149,18 @@ def test_stopping_before_the_first_step_says_so(qtbot):
     state.phase = Phase.TRAINING
     state.phase = Phase.STOPPING
     assert "Stopping" in widget.label.text()
+
+
+def test_no_target_chosen_says_why_when_layouts_of_another_size_are_open(viewer_widget, messages):
+    # Found by a new user: a layout of another size is not chosen by itself, and the
+    # message only said 'Choose the target labels to synthesize.'
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(labels[:24, :20], name="small target")
+    assert widget.target_layer is None
+    widget.synthesize()
+    text = messages[-1][1]
+    assert "Choose the target labels" in text and "'small target' (24 × 20)" in text
+    assert "the size of 'labels' (32 × 32)" in text

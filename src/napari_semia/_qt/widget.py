@@ -433,7 +433,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         elsewhere = False  # a plane other than the one on display (end of training, completion)
         try:
             if target_layer is None:
-                raise SemiaInputError("Choose the target labels to synthesize.")
+                raise SemiaInputError(self._no_target_message())
             source = self._source_fitting_model()
             if not plane_index:  # the end of training's result is for the plane the model learned
                 self._note_other_plane(source)
@@ -459,6 +459,25 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self._last_synthesis_key = key
         spec = output_spec(source, target_layer, index, leading)
         return SynthesisJob(self.model, target, request_id, destination=spec)
+
+    def _no_target_message(self) -> str:
+        """'Choose the target labels', and why none was chosen by itself where layouts
+        of another size than the source labels are open (a new user saw only the first)."""
+        message = "Choose the target labels to synthesize (Layers > Target labels)."
+        labels = self.labels_layer
+        if labels is None:
+            return message
+        def size(layer) -> tuple:
+            return tuple(layer.data.shape[:layer.ndim])[-2:]
+
+        others = [layer for layer in self.pickers.target.candidates()
+                  if layer is not None and layer != labels and size(layer) != size(labels)]
+        if others:
+            shown = ", ".join(f"'{layer.name}' ({' × '.join(map(str, size(layer)))})" for layer in others[:3])
+            verb = "has" if len(others) == 1 else "have"
+            message += (f" None was chosen by itself: a target must have the size of '{labels.name}' "
+                        f"({' × '.join(map(str, size(labels)))}), and {shown} {verb} another.")
+        return message
 
     def _fitting_target(self, target: np.ndarray, layer, plane: tuple[int, ...] = ()) -> np.ndarray:
         """``target`` (a plane of ``layer``: ``plane`` when not the one on display), or
@@ -530,7 +549,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         source, labels, target_layer = self.source_layer, self.labels_layer, self.target_layer
         try:
             if target_layer is None:
-                raise SemiaInputError("Choose the target labels to synthesize.")
+                raise SemiaInputError(self._no_target_message())
             planes = training_planes(self.viewer, source, labels, target_layer)
         except SemiaInputError as error:
             self._report_synthesis_error(str(error))
