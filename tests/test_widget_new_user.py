@@ -233,6 +233,21 @@ def test_showing_the_hidden_target_with_its_eye_clears_the_hidden_note(trained):
     assert "hidden" not in widget.progress.label.text()
 
 
+def test_a_removed_hidden_target_takes_its_note_with_it(trained, qtbot):
+    # Found by a new user: the hidden target removed and added again, Synthesize hid
+    # it again and the status line said "'target' is hidden ..." twice.
+    viewer, widget = trained
+    data = viewer.layers[TARGET].data.copy()
+    viewer.layers.remove(TARGET)
+    assert "hidden" not in widget.progress.label.text()
+    viewer.add_labels(data, name=TARGET)
+    widget.pickers.target.set_layer(viewer.layers[TARGET])
+    viewer.layers.selection.active = viewer.layers[SOURCE]
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert widget.progress.label.text().count("is hidden so the result shows") == 1
+
+
 def test_synthesize_shows_its_result_unobstructed(trained, qtbot, tmp_path, monkeypatch):
     # Found with a model trained on the command line: loaded, then Synthesize, the
     # result went under the target (a colour-coded RGB image there hid it whole).

@@ -680,6 +680,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # Shown again with its eye icon: the status line must not still say it is hidden.
         target.events.visible.connect(self._on_hidden_target_visible)
         self.viewer.layers.selection.active = outputs[0]
+        self._drop_hidden_note()  # one note at a time (a removed target's stayed, then doubled)
         self._hidden_note = (f" '{target.name}' is hidden so the result shows; select it (or turn "
                              "on Live) to paint again.")
         self.state.message += self._hidden_note
@@ -701,7 +702,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         layer = self._forget_hidden_target()
         if layer is not None and layer in self.viewer.layers:
             layer.visible = True
-        # The status line no longer says it is hidden (a first user saw that stay).
+        self._drop_hidden_note()
+
+    def _drop_hidden_note(self) -> None:
+        """The status line no longer says a target is hidden (a first user saw that stay)."""
         note, self._hidden_note = self._hidden_note, ""
         if note and self.state.message.endswith(note):
             self.state.message = self.state.message[: -len(note)]
@@ -769,6 +773,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         layer = event.value
         if layer is not None and layer == self._hidden_target:
             self._forget_hidden_target()
+            self._drop_hidden_note()
         spec = self._training_output
         trainer = self.trainer_runner.trainer
         if spec is not None and trainer is not None and layer == spec.target:
