@@ -764,3 +764,32 @@ def test_image_and_labels_not_drawn_over_each_other_are_warned_about(viewer_widg
         wait_for_synthesis(qtbot, widget)
     warned = [text for kind, text in messages if kind == "warning" and "drawn over each other" in text]
     assert len(warned) == 2 and "scale (3.0, 3.0)" in warned[1]
+
+
+def test_a_multichannel_model_shown_apart_from_its_source_gets_a_layer_per_channel(viewer_widget, qtbot):
+    # Found by a new user: a 7-channel model with one channel layer chosen as the
+    # source (so the result is placed like the target) gave one (H, W, 7) layer, which
+    # napari drew as a stack of 7-pixel strips with a slider.
+    from napari_semia._qt.output_layer import output_name
+    from napari_semia.config import TrainingConfig
+    from napari_semia.trainer import SemiaTrainer
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    channels = np.stack([image, image // 2, 255 - image, image // 3, image], -1)
+    trainer = SemiaTrainer(channels, labels, TrainingConfig(steps=1, size=32, width=8, levels=3), device="cpu")
+    for _ in trainer.run():
+        pass
+    viewer.add_image(image, name="one channel")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name="target")
+    widget.set_model(trainer.model)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    name = output_name("model", "target")
+    shown = [viewer.layers[f"{name} [channel {c}]"] for c in range(5)]
+    result = trainer.model.synthesize(np.roll(labels, 6, 1))
+    for channel, layer in enumerate(shown):
+        assert layer.data.shape == (32, 32) and not layer.rgb
+        np.testing.assert_array_equal(layer.data, result[..., channel])
+    assert name not in viewer.layers

@@ -9,7 +9,7 @@ named after a missing input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from napari.layers import Image
@@ -79,6 +79,13 @@ def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
     return OutputSpec(displays, tuple(index), tuple(leading_shape), source, target)
 
 
+def output_layers(viewer, spec: OutputSpec) -> list:
+    """The layers that show ``spec``'s results (a display split by channel: each)."""
+    names = {display.name for display in spec.displays}
+    return [layer for layer in viewer.layers
+            if layer.name in names or layer.name.rsplit(" [channel ", 1)[0] in names]
+
+
 def _stack_placement(kwargs: dict, target, leading: int) -> dict:
     """``kwargs`` with a scale and translate for every axis of the output: a 2D
     source's for the plane, the stacked target's for the axes before it. With the
@@ -115,6 +122,15 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     layers = []
     for display in spec.displays:
         plane = image if display.channel is None else image[..., display.channel]
+        if display.channel is None and plane.ndim == 3 and plane.shape[-1] != 3:
+            # Channels that are no RGB colour, with no source layers to follow (a model
+            # shown apart from its source): one layer each. As one (H, W, 7) layer
+            # napari drew a stack of 7-pixel strips (found by a new user); four
+            # channels of data are no RGBA (an RGBA source's result is RGB).
+            for channel in range(plane.shape[-1]):
+                per_channel = replace(display, name=f"{display.name} [channel {channel}]", channel=channel)
+                layers.append(_write_one(viewer, spec, per_channel, plane[..., channel], below))
+            continue
         layers.append(_write_one(viewer, spec, display, plane, below))
     return layers
 

@@ -51,7 +51,7 @@ from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, describe_model, suggested_file_name
 from .new_target import copy_as_target
-from .output_layer import output_spec, write_output
+from .output_layer import output_layers, output_spec, write_output
 from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
 from .sections import scroll_into, section
@@ -668,7 +668,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         paint again), turning Live on or training again shows it; nothing
         else of the layer's settings is touched."""
         target = self.target_layer
-        outputs = [self.viewer.layers[d.name] for d in spec.displays if d.name in self.viewer.layers]
+        outputs = output_layers(self.viewer, spec)
         if target is None or not outputs or not target.visible or self.synthesis.live.isChecked():
             return
         # (==, not is: napari hands a plugin its viewer behind a proxy, which wraps
