@@ -100,6 +100,12 @@ def test_a_label_map_opened_as_an_image_gets_a_hint_to_convert_it(viewer_widget,
     assert "'labels.png'" in messages[-1][1] and "Convert to Labels" in messages[-1][1]
     widget.new_target_from_source()
     assert "'labels.png'" in messages[-1][1] and "Convert to Labels" in messages[-1][1]
+    # A float map of whole ids gets it too (found by a new user: a float32 map of 1.0,
+    # 2.0, 3.0 got no hint).
+    viewer.layers["labels.png"].data = labels.astype(np.float32) + 1
+    widget.train()
+    assert "'labels.png'" in messages[-1][1] and "Convert to Labels" in messages[-1][1]
+    viewer.layers["labels.png"].data = labels.astype(np.uint8)
     # Converted, it is offered and used.
     viewer.add_labels(viewer.layers["labels.png"].data, name=LABELS)
     del viewer.layers["labels.png"]
@@ -777,7 +783,8 @@ def test_a_multichannel_model_shown_apart_from_its_source_gets_a_layer_per_chann
     viewer, widget = viewer_widget
     image, labels = make_scene(rgb=False)
     channels = np.stack([image, image // 2, 255 - image, image // 3, image], -1)
-    trainer = SemiaTrainer(channels, labels, TrainingConfig(steps=1, size=32, width=8, levels=3), device="cpu")
+    config = TrainingConfig(steps=1, size=32, width=8, levels=3)
+    trainer = SemiaTrainer(channels, labels, config, device="cpu")
     for _ in trainer.run():
         pass
     viewer.add_image(image, name="one channel")

@@ -110,13 +110,17 @@ def label_maps_opened_as_images(layers, source=None) -> list[Layer]:
     for layer in layers:
         if not isinstance(layer, Image) or layer.rgb or is_output(layer) or layer.multiscale:
             continue
-        if any(layer is other for other in excluded):
+        if any(layer == other for other in excluded):  # (==: napari's plugin proxy wraps layers anew)
             continue
-        if not np.issubdtype(layer.data.dtype, np.integer):
+        dtype = layer.data.dtype
+        if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
             continue
         grid = tuple(slice(None, None, max(1, side // _SAMPLE_SIDE)) for side in layer.data.shape)
         sample = np.asarray(layer.data[grid])
-        if len(np.unique(sample)) <= MAX_LABEL_VALUES:
+        # Floats too when whole numbers (a float map of ids 1.0, 2.0, 3.0 got no hint).
+        whole = (np.issubdtype(dtype, np.integer)
+                 or bool(np.all(np.isfinite(sample) & (sample == np.round(sample)))))
+        if whole and len(np.unique(sample)) <= MAX_LABEL_VALUES:
             found.append(layer)
     return found
 
