@@ -302,7 +302,7 @@ class LayerPickers(QWidget):
 
     def _default_source_labels(self, candidates: list):
         target = self._other("target")
-        usable = [layer for layer in candidates if layer is not target]
+        usable = [layer for layer in candidates if layer != target]
         plain = [layer for layer in usable if not looks_like_target(layer)]
         # Labels layers before colour-coded images.
         for group in ([c for c in plain if isinstance(c, Labels)], plain):
@@ -312,7 +312,7 @@ class LayerPickers(QWidget):
 
     def _default_target(self, candidates: list):
         source = self._other("labels")
-        usable = [layer for layer in candidates if layer is not source]
+        usable = [layer for layer in candidates if layer != source]
         if source is not None:
             # Only a layout of the source's shape can be its target: a second
             # sample's target was picked for the first sample's source (found by
