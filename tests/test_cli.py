@@ -448,24 +448,6 @@ def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
     assert code == 2 and "--plane 3" in err and "planes 0 to 2" in err and "Traceback" not in err
 
 
-def test_a_palette_png_label_map_is_read_as_its_ids(tmp_path):
-    # Found by a new user: annotation tools save label maps as palette PNGs; read as
-    # colours, ids 0, 1, 2 came back as classes 1..3 renumbered by area, and a plain
-    # map of the same ids was then refused.
-    from PIL import Image
-
-    labels = np.zeros((20, 30), np.uint8)
-    labels[5:10, 5:20] = 1
-    labels[12:18, 2:8] = 2
-    picture = Image.fromarray(labels, "P")
-    picture.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * (253 * 3))
-    picture.save(tmp_path / "palette.png")
-    np.testing.assert_array_equal(read_label_file(tmp_path / "palette.png"), labels)
-    # An image saved with a palette is still read as its colours.
-    rgb = read_image_file(tmp_path / "palette.png")
-    assert rgb.shape == (20, 30, 3) and tuple(rgb[6, 6]) == (255, 0, 0)
-
-
 def test_a_jpeg_of_label_ids_is_refused(tmp_path):
     from napari_semia.errors import SemiaInputError
 

@@ -163,24 +163,6 @@ def read_image_file(path, plane: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _palette_indices(path) -> np.ndarray | None:
-    """The indices of a palette ('P' mode) PNG, GIF or BMP, as annotation tools save
-    label maps (the palette only colours the ids), or None for other files. Read as
-    colours, their ids came back renumbered 1..K by area."""
-    path = Path(path)
-    if path.suffix.lower() not in (".png", ".gif", ".bmp") or not path.is_file():
-        return None
-    from PIL import Image
-
-    try:
-        with Image.open(path) as picture:
-            if picture.mode != "P":
-                return None
-            return np.array(picture)
-    except Exception:  # unreadable: the reader says so
-        return None
-
-
 def read_label_file(path, plane: int | None = None) -> np.ndarray:
     """Read a label map: (H, W) integer ids, or (H, W, 3) RGB colours (alpha dropped).
 
@@ -191,9 +173,7 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     3-class map came back as 211 classes, and trained without a word).
     Colour-coded JPEGs are read: their colours are grouped into regions.
     """
-    labels = _palette_indices(path)
-    if labels is None:
-        labels = _read(path, "label")
+    labels = _read(path, "label")
     if labels.ndim > 2:
         labels, _ = _plane_of_stack(labels, _tiff_axes(path), path, "label", plane)
     if labels.ndim == 3 and labels.shape[0] in (3, 4) and labels.shape[-1] not in (3, 4):
