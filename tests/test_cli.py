@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -379,6 +380,25 @@ def test_multichannel_results_are_written_channels_first_with_their_axes(tmp_pat
                                       image[..., :channels].astype(np.uint16))
 
 
+def test_a_failed_write_keeps_the_file_that_was_there(tmp_path, monkeypatch):
+    # Found in review: a failed write deleted the path afterwards, a previous result
+    # included, and a failure midway left a half-written file.
+    import napari_semia.io as io_module
+    from napari_semia.errors import SemiaInputError
+
+    path = write_image_file(tmp_path / "result.tif", np.ones((8, 8, 2), np.uint16))
+    before = path.read_bytes()
+
+    def fails_midway(target, image):
+        Path(target).write_bytes(b"half")
+        raise ValueError("data type not supported")
+
+    monkeypatch.setattr(io_module, "_write_tiff", fails_midway)
+    with pytest.raises(SemiaInputError, match=r"Cannot write .*data type not supported"):
+        write_image_file(path, np.zeros((8, 8, 2), np.uint16))
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["result.tif"]
+
+
 def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path, capsys):
     # Found by a time-lapse user: a (5, H, W) ImageJ z-stack trained as one image of
     # five channels; only the 'Source: ... 5 channels' line hinted at it.
@@ -435,12 +455,16 @@ def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
                                   model.synthesize(label_stack[0], refine=False))
     # A plain stack of more planes than an image has channels is a stack too (it was
     # refused as 'an image of 96 channels'), while (H, W, C) stored as H pages is not.
-    tifffile.imwrite(tmp_path / "plain.tif", np.stack([image[..., 0]] * 20))
-    assert read_image_file(tmp_path / "plain.tif", plane=4).shape == image.shape[:2]
+    tifffile.imwrite(tmp_path / "plain.tif", np.stack([np.tile(image[..., 0], (1, 3))] * 20))
+    assert read_image_file(tmp_path / "plain.tif", plane=4).shape == (SIZE, 3 * SIZE)
     with pytest.raises(SemiaInputError, match="a stack of 20 planes"):
         read_image_file(tmp_path / "plain.tif")
     tifffile.imwrite(tmp_path / "hwc.tif", np.repeat(image, 2, axis=0)[..., :2].copy())
     assert read_image_file(tmp_path / "hwc.tif").shape == (2 * SIZE, SIZE, 2)
+    # Nor is (H, W, 20) (found in review: called 'a stack of H planes', --plane gave a row).
+    # (training then refuses it for its 20 channels, as before).
+    tifffile.imwrite(tmp_path / "hwc20.tif", np.zeros((40, 50, 20), np.uint16))
+    assert read_image_file(tmp_path / "hwc20.tif").shape == (40, 50, 20)
     # A plane the file does not have, named with the planes it has.
     code = cli.main(["from-labels", str(tmp_path / "z.tif"), str(tmp_path / "labels_z.tif"),
                      str(tmp_path / "flat.png"), "-o", str(tmp_path / "out2"), "--plane", "3"])

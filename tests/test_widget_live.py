@@ -311,3 +311,19 @@ def test_a_selected_output_is_replaced_without_an_error(viewer_widget, qtbot):
     replaced = viewer.layers[output_name(SOURCE, TARGET)]
     assert replaced.data.dtype == np.float32 and replaced is not output
     assert viewer.layers.selection.active == replaced
+
+
+def test_a_transparent_rgba_source_gets_one_output_layer(viewer_widget, qtbot):
+    # Found in review: a four-channel result was split into one layer per channel even
+    # beside its own source, and each took the source's rgb=True: napari refused them,
+    # and no result ever showed.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=True)
+    rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 200, np.uint8)], -1)
+    viewer.add_image(rgba, name=SOURCE)
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name(SOURCE, TARGET)]
+    assert output.data.shape == rgba.shape and output.rgb

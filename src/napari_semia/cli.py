@@ -56,8 +56,9 @@ def _add_plane_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plane", type=at_least(0), metavar="N",
         help="of files that are z-stacks or time series (TIFFs whose metadata names a Z or T "
-             "axis), use plane N, counting from 0 in the file's axis order (ImageJ's time series "
-             "of z-stacks: N = time point x planes per stack + z); other files are read whole")
+             "axis, or plain TIFFs of more than 16 planes), use plane N, counting from 0 in the "
+             "file's axis order (ImageJ's time series of z-stacks: N = time point x planes per "
+             "stack + z); other files are read whole")
 
 
 def build_parser() -> argparse.ArgumentParser:

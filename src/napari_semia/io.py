@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
 
 _TIFF_SUFFIXES = (".tif", ".tiff")
+#: A plain TIFF's pages narrower than this may be an (H, W, C) image's rows.
+_MIN_PLANE_WIDTH = 64
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
@@ -77,10 +80,10 @@ def _tiff_axes(path) -> str:
             axes, shape = tif.series[0].axes, tif.series[0].shape
     except Exception:
         return ""
-    if len(axes) == 3 and axes[0] in "QI" and axes[1:] == "YX" and min(shape[0], shape[2]) > MAX_CHANNELS:
-        # Planes with no axis named, more than an image has channels, whether read as
-        # the first axis or (H pages of W x C, as tifffile stores (H, W, C)) the last:
-        # a stack ('P').
+    if (len(axes) == 3 and axes[0] in "QI" and axes[1:] == "YX" and shape[0] > MAX_CHANNELS
+            and shape[2] > _MIN_PLANE_WIDTH):
+        # Planes with no axis named, more than an image has channels and wider than
+        # channels are many (tifffile stores (H, W, C) as H pages of W x C): a stack ('P').
         return "P" + axes[1:]
     return axes
 
@@ -248,21 +251,25 @@ def _write_tiff(path: Path, image: np.ndarray) -> None:
 
 def write_image_file(path, image) -> Path:
     """Write ``image`` to ``path``: TIFF for ``.tif``/``.tiff`` paths (several
-    channels as a channels-first stack with its axes named), else via imageio."""
+    channels as a channels-first stack with its axes named), else via imageio.
+
+    Written to a temporary file beside it, then renamed into place: a failure
+    leaves no half-written file and the file that was there, if any, as it was."""
     path = Path(path)
     image = np.asarray(image)
+    temporary = path.with_name(f".{path.stem}.partial{os.getpid()}-{threading.get_ident()}{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
-            _write_tiff(path, image)
+            _write_tiff(temporary, image)
         else:
             import imageio.v3 as iio
 
-            iio.imwrite(str(path), image)
+            iio.imwrite(str(temporary), image)
+        os.replace(temporary, path)
     except Exception as error:  # disk full, permissions, a type the format lacks: one message
         try:
-            if path.is_file():
-                path.unlink()  # no half-written file left behind
+            temporary.unlink(missing_ok=True)
         except OSError:
             pass
         raise SemiaInputError(f"Cannot write {str(path)!r}: {error}") from None

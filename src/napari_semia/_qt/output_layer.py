@@ -122,7 +122,7 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     layers = []
     for display in spec.displays:
         plane = image if display.channel is None else image[..., display.channel]
-        if display.channel is None and plane.ndim == 3 and plane.shape[-1] != 3:
+        if spec.source is None and plane.ndim == 3 and plane.shape[-1] != 3:
             # Channels that are no RGB colour, with no source layers to follow (a model
             # shown apart from its source): one layer each. As one (H, W, 7) layer
             # napari drew a stack of 7-pixel strips (found by a new user); four
