@@ -1,5 +1,6 @@
 """Gradient-domain fusion of copied pieces in smooth classes (seam_fusion.py)."""
 
+import pytest
 import torch
 
 from napari_semia.layout_tensors import bounding_box
@@ -91,3 +92,35 @@ def test_bounding_box_grows_and_clips_to_its_box():
     assert bounding_box(mask, 9) == (0, 17, 1, 21)  # clipped to the mask
     assert bounding_box(mask, 2, (0, 10, 11, 30)) == (3, 10, 11, 14)  # clipped to the tile
     assert bounding_box(mask, 0, (10, 20, 0, 30)) is None
+
+
+@pytest.mark.parametrize("kept_elsewhere", [False, True])
+def test_a_piece_that_nothing_bounds_keeps_its_matches_level(kept_elsewhere):
+    # A class moved whole is bounded by nothing of its class: only a faint anchor sets
+    # its level, and the iterations left it adrift (a ramp off the level stayed off).
+    # Per piece (found in review): another piece of the class that keeps its place
+    # elsewhere did not bound this one, but made the whole class count as bounded.
+    from napari_semia.seam_fusion import fuse
+
+    torch.manual_seed(0)
+    h = w = 96
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    source_classes = (xs >= 48).long()
+    source = torch.where(source_classes == 0, -0.9, 0.9)[None].float() + 0.02 * torch.randn(1, h, w)
+    target = torch.ones(h, w, dtype=torch.long)
+    moved = (ys >= 4) & (ys < 44) & (xs >= 52) & (xs < 92)
+    target[moved] = 0
+    fy, fx = ys.clone().float(), xs.clone().float()
+    fx[moved] = (xs[moved] - 50).float()
+    fy[moved] = ((ys[moved] * 7) % 40 + 4).float()  # a patchwork of matches
+    solve = moved.clone()
+    if kept_elsewhere:
+        kept = (ys >= 60) & (ys < 90) & (xs >= 4) & (xs < 34)
+        target[kept] = 0
+        solve |= kept & ~((ys >= 62) & (ys < 88) & (xs >= 6) & (xs < 32))  # its rim solved, bounded inside
+    image = source[:, fy.long(), fx.long()].clone()
+    start = image.clone()
+    start[:, moved] += 0.3 * (xs[moved] - 52).float() / 40  # a first guess off the level
+    out = fuse(image, source, source_classes, torch.ones(h, w, dtype=torch.bool), target, solve, fy, fx,
+               start=start, iterations=30)
+    assert abs(float(out[0][moved].mean()) - float(source[0][source_classes == 0].mean())) < 0.005
