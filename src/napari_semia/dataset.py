@@ -68,10 +68,9 @@ from .dataset_worker import (
     remember_model,
     run_pair_task,
     worker_check,
-    write_atomically,
 )
 from .errors import SemiaInputError
-from .io import check_writable_folder
+from .io import check_writable_folder, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 
 MANIFEST = "manifest.csv"
@@ -380,8 +379,8 @@ class DatasetJob:
             raise SemiaInputError(f"Cannot write into {self.out_dir}: {error.strerror or error}") from None
 
     def _write_gathered(self, result: PairResult) -> None:
-        write_atomically(self.out_dir / result.image_file, result.image)
-        write_atomically(self.out_dir / result.labels_file, result.labels)
+        write_image_file(self.out_dir / result.image_file, result.image)
+        write_image_file(self.out_dir / result.labels_file, result.labels)
 
 
 def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, progress_bar: bool = True,

@@ -21,13 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SemiaInputError
+from .io import PARTIAL_MARKER, write_image_file
 from .layout_sampler import LayoutSampler, LayoutSamplerSettings
 
 IMAGES_DIR = "images"
 LABELS_DIR = "labels"
-#: Temporary files are hidden and carry this marker, so a resumed run can
-#: recognise (and remove) the leftovers of an interrupted write.
-PARTIAL_MARKER = ".partial-"
 #: Digits of pair file names (more when needed): 00000.png, 00001.png, ...
 NAME_DIGITS = 5
 #: Models and samplers kept per worker process; a run uses one of each.
@@ -206,21 +204,6 @@ def label_dtype(class_ids) -> np.dtype:
     return np.dtype(np.int64)
 
 
-def write_atomically(path: Path, array: np.ndarray) -> None:
-    """Write to a hidden temporary file in the same folder, then rename it into
-    place: a reader (or a resumed run) never sees a half-written file."""
-    from .io import write_image_file
-
-    writer = f"{os.getpid()}-{threading.get_ident()}"
-    temporary = path.with_name(f".{path.stem}{PARTIAL_MARKER}{writer}{path.suffix}")
-    try:
-        write_image_file(temporary, array)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
     """Make pair ``task.index``: its layout (given or sampled), the synthesized
     image and the label map, written to ``shared.out_dir`` or returned."""
@@ -241,8 +224,10 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
     image_file, labels_file = shared.file_names(task.index)
     if shared.out_dir is not None:
         # Image first: a pair counts as done when its label file exists.
-        write_atomically(Path(shared.out_dir) / image_file, image)
-        write_atomically(Path(shared.out_dir) / labels_file, labels)
+        # (Written to a temporary file and renamed into place: a reader, or a resumed
+        # run, never sees a half-written pair.)
+        write_image_file(Path(shared.out_dir) / image_file, image)
+        write_image_file(Path(shared.out_dir) / labels_file, labels)
         image = labels = None
     return PairResult(
         index=task.index,

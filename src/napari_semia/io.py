@@ -17,9 +17,14 @@ import numpy as np
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
 
+#: Temporary files of a write are hidden and carry this marker, so that the
+#: leftovers of an interrupted one can be recognised (a dataset run removes them).
+PARTIAL_MARKER = ".partial-"
 _TIFF_SUFFIXES = (".tif", ".tiff")
 #: A plain TIFF's pages narrower than this may be an (H, W, C) image's rows.
 _MIN_PLANE_WIDTH = 64
+#: Axes that make a TIFF a stack of planes: z, time, or 'P' (see ``_tiff_axes``).
+_STACK_AXES = "ZTP"
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 
@@ -89,10 +94,10 @@ def _tiff_axes(path) -> str:
 
 
 def _stack_axes(axes: str) -> str | None:
-    """The z or time axes ('Z', 'T') among a TIFF's axes, or None: such a file of a
-    few planes read as channels (the shapes alike), and trained as one image of
+    """The stack axes (``_STACK_AXES``) among a TIFF's axes, or None: such a file of
+    a few planes read as channels (the shapes alike), and trained as one image of
     five channels when it was five planes of one."""
-    named = "".join(axis for axis in axes if axis in "ZTP")
+    named = "".join(axis for axis in axes if axis in _STACK_AXES)
     return named or None
 
 
@@ -118,7 +123,7 @@ def _plane_of_stack(array: np.ndarray, axes: str, path, what: str, plane: int | 
         return array, axes
     if plane is None or len(axes) != array.ndim:
         raise SemiaInputError(_stack_message(path, what, stack_axes, array.shape))
-    stacked = [i for i, axis in enumerate(axes) if axis in "ZTP"]
+    stacked = [i for i, axis in enumerate(axes) if axis in _STACK_AXES]
     planes = int(np.prod([array.shape[i] for i in stacked]))
     if not 0 <= plane < planes:
         raise SemiaInputError(f"--plane {plane}: the {what} file {str(path)!r} has planes 0 to "
@@ -257,7 +262,8 @@ def write_image_file(path, image) -> Path:
     leaves no half-written file and the file that was there, if any, as it was."""
     path = Path(path)
     image = np.asarray(image)
-    temporary = path.with_name(f".{path.stem}.partial{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    writer = f"{os.getpid()}-{threading.get_ident()}"
+    temporary = path.with_name(f".{path.stem}{PARTIAL_MARKER}{writer}{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
