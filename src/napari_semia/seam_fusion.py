@@ -38,6 +38,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from skimage import measure
 
 from .layout_tensors import bounding_box
 
@@ -130,7 +131,8 @@ def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor
     # and a pixel that bounds the solve only where its value is not from a class
     # rim of the source (the old outline's tint would spread into the fill).
     src_h, src_w = source_classes.shape
-    bounds = ~unknown & reliable[fy.long().clamp(0, src_h - 1), fx.long().clamp(0, src_w - 1)]
+    match_y, match_x = fy.long().clamp(0, src_h - 1), fx.long().clamp(0, src_w - 1)
+    bounds = ~unknown & reliable[match_y, match_x]
     counts = unknown | bounds
     weight_x = ((classes[:, 1:] == classes[:, :-1]) & (unknown[:, 1:] | unknown[:, :-1])
                 & counts[:, 1:] & counts[:, :-1]).float()[None]
@@ -159,7 +161,6 @@ def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor
     # class beside a bright one came out 5x too bright, its edge spread over it all).
     # Only pixels matched within their class anchor (the match's class is a soft
     # preference: by an edge a pixel may copy the other class).
-    match_y, match_x = fy.long().clamp(0, src_h - 1), fx.long().clamp(0, src_w - 1)
     matched = source[:, match_y, match_x]
     in_class = source_classes[match_y, match_x].long() == classes.long()
     anchor = torch.where(in_class, _ANCHOR, _ANCHOR * 1e-4)[None]
@@ -191,7 +192,7 @@ def fuse(image: torch.Tensor, source: torch.Tensor, source_classes: torch.Tensor
         rz_new = (residual * z).sum()
         direction.mul_(rz_new / rz).add_(z)
         rz = rz_new
-    x = _level_unbounded_classes(x, unknown, bounds, classes, matched, anchor[0] == _ANCHOR)
+    x = _level_unbounded_classes(x, unknown, bounds, classes, matched, in_class)
     out = image.clone()
     out[:, y0:y1, x0:x1] = torch.where(unknown[None], x, crop)
     return out
@@ -206,8 +207,6 @@ def _level_unbounded_classes(x: torch.Tensor, unknown: torch.Tensor, bounds: tor
     (37 grey levels of 16 bits on values of 100). Per piece: an instance moved while
     another of its class keeps its place is as unbounded (the pieces are labelled on
     the host, by scikit-image, as the refinement's other components are)."""
-    from skimage import measure
-
     for k in torch.unique(classes[unknown]).tolist():
         in_class = classes == k
         solved = unknown & in_class
