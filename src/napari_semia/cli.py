@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate
+from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate, warn_unused_plane
 from .errors import SemiaInputError
 
 EXIT_INPUT_ERROR = 2
@@ -244,14 +244,6 @@ def _train(image, labels, config, device, resume=None):
     return trainer.model
 
 
-def _warn_unused_plane(plane, paths) -> None:
-    from .io import unused_plane_note
-
-    note = unused_plane_note(plane, paths)
-    if note:
-        print(f"warning: {note}", file=sys.stderr)
-
-
 def _cmd_train(args) -> int:
     from .io import check_writable_folder, read_image_file, read_label_file
 
@@ -262,7 +254,7 @@ def _cmd_train(args) -> int:
     check_writable_folder(output.parent)  # before training, not after it
     image = read_image_file(args.image, plane=args.plane)
     labels = read_label_file(args.labels, plane=args.plane)
-    _warn_unused_plane(args.plane, [args.image, args.labels])
+    warn_unused_plane(args.plane, [args.image, args.labels])
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -292,7 +284,7 @@ def _cmd_synthesize(args) -> int:
     model = SemiaModel.load(args.model, device=args.device)
     # Check every target first, so a bad one fails before any work is done.
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
-    _warn_unused_plane(args.plane, args.targets)
+    warn_unused_plane(args.plane, args.targets)
     for path, target in targets:
         try:
             validate_target(target, model.source_shape, model.codec)
@@ -337,7 +329,7 @@ def _cmd_from_labels(args) -> int:
                                         read_label_file(args.labels, plane=args.plane), device=args.device)
     synthesizer.prepare()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
-    _warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
+    warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done
         try:
             validate_target(target, synthesizer.source_shape, synthesizer.codec)

@@ -38,6 +38,16 @@ def at_least(minimum: int):
     return parse
 
 
+def warn_unused_plane(plane: int | None, paths) -> None:
+    """Print a warning when ``--plane`` is given and no file in ``paths`` is a stack
+    (also used by ``cli``)."""
+    from .io import unused_plane_note
+
+    note = unused_plane_note(plane, paths)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not 0 <= value < float("inf"):  # NaN and infinity too, named here, not deep in the sampler
@@ -145,12 +155,10 @@ def run_generate(args) -> int:
               file=sys.stderr)
     source_labels = None
     if args.labels:
-        from .io import read_label_file, unused_plane_note
+        from .io import read_label_file
 
         source_labels = read_label_file(args.labels, plane=args.plane)
-        note = unused_plane_note(args.plane, [args.labels])
-        if note:
-            print(f"warning: {note}", file=sys.stderr)
+        warn_unused_plane(args.plane, [args.labels])
     elif args.plane is not None:
         print(f"warning: --plane {args.plane} is not used: it picks a plane of --labels.", file=sys.stderr)
     try:
