@@ -294,14 +294,20 @@ class SemiaModel:
             images = to_user_image(output, self.normalizer, self.source_shape)
         return images[0] if single else images
 
-    def was_trained_on(self, image, labels) -> bool | None:
-        """Whether this model's source is ``image`` with ``labels`` (arrays as given
-        to training); None for a file without the full-size source (format 1)."""
+    def is_source_image(self, image) -> bool | None:
+        """Whether ``image`` is this model's source image, pixel for pixel; None for a
+        file without the full-size source (format 1)."""
         if not self.can_refine:
             return None
         image = np.asarray(image)
-        if image.shape != self.full_image.shape or not np.array_equal(image, self.full_image):
-            return False
+        return image.shape == self.full_image.shape and bool(np.array_equal(image, self.full_image))
+
+    def was_trained_on(self, image, labels) -> bool | None:
+        """Whether this model's source is ``image`` with ``labels`` (arrays as given
+        to training); None for a file without the full-size source (format 1)."""
+        same_image = self.is_source_image(image)
+        if not same_image:
+            return same_image
         try:
             index = self.codec.encode(labels)
         except SemiaInputError:  # ids or colours the model does not know

@@ -135,6 +135,11 @@ def opened_as_image_hint(layers, source=None) -> str:
             "'Convert to Labels'.")
 
 
+def plane_shape(layer) -> tuple[int, int]:
+    """(rows, columns) of a layer's image planes (RGB samples and stack axes left out)."""
+    return tuple(layer.data.shape[:layer.ndim])[-2:]
+
+
 def looks_like_target(layer: Layer) -> bool:
     return bool(layer.metadata.get(TARGET_KEY)) or "target" in layer.name.lower()
 
@@ -318,8 +323,7 @@ class LayerPickers(QWidget):
             # sample's target was picked for the first sample's source (found by
             # a user opening two samples).
             # (Its planes: a stack of layouts is a target for one map.)
-            usable = [layer for layer in usable if tuple(layer.data.shape[:layer.ndim])[-2:]
-                      == tuple(source.data.shape[:source.ndim])[-2:]]
+            usable = [layer for layer in usable if plane_shape(layer) == plane_shape(source)]
         sample = source.metadata.get(SAMPLE_KEY) if source is not None else None
         made_here = [layer for layer in usable if layer.metadata.get(TARGET_KEY)]
         named = [layer for layer in usable if "target" in layer.name.lower()]

@@ -45,6 +45,7 @@ from .layer_pickers import (
     LayerPickers,
     channel_groups,
     opened_as_image_hint,
+    plane_shape,
     shown_as_one_image,
 )
 from .lifecycle import ClosesWithDock, stop_on_exit
@@ -100,7 +101,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._step_offset = 0  # steps of the resumed model, for the loss plot
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
-        self._last_synthesis_key = None  # (model, target digest) of the last job: skip repeats
+        self._last_synthesis_key = None  # (target digest, plane) of the last job on display: skip repeats
         self._noted_other_source = None  # the source name a synthesis warned of, once per model
         self._noted_misaligned = None  # (image, labels, placements) warned of, once
         # Before there is a model: results from the label map alone, and the
@@ -467,16 +468,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         labels = self.labels_layer
         if labels is None:
             return message
-        def size(layer) -> tuple:
-            return tuple(layer.data.shape[:layer.ndim])[-2:]
-
         others = [layer for layer in self.pickers.target.candidates()
-                  if layer is not None and layer != labels and size(layer) != size(labels)]
+                  if layer is not None and layer != labels and plane_shape(layer) != plane_shape(labels)]
         if others:
-            shown = ", ".join(f"'{layer.name}' ({' × '.join(map(str, size(layer)))})" for layer in others[:3])
+            shown = ", ".join(f"'{layer.name}' ({' × '.join(map(str, plane_shape(layer)))})"
+                              for layer in others[:3])
             verb = "has" if len(others) == 1 else "have"
             message += (f" None was chosen by itself: a target must have the size of '{labels.name}' "
-                        f"({' × '.join(map(str, size(labels)))}), and {shown} {verb} another.")
+                        f"({' × '.join(map(str, plane_shape(labels)))}), and {shown} {verb} another.")
         return message
 
     def _fitting_target(self, target: np.ndarray, layer, plane: tuple[int, ...] = ()) -> np.ndarray:
@@ -500,7 +499,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return None
         if plane.shape != self.model.full_image.shape:
             return None
-        return bool(np.array_equal(plane, self.model.full_image))
+        return self.model.is_source_image(plane)
 
     def _note_other_plane(self, source) -> None:
         """Say once per plane when the stack's plane on display is not the one the
