@@ -421,6 +421,20 @@ def test_a_tiff_named_a_z_stack_or_time_series_is_no_multichannel_image(tmp_path
     assert code == 2 and "label file" in err and "z-stack" in err
 
 
+def test_tiff_channel_axis_names_where_a_file_keeps_its_channels(tmp_path):
+    from napari_semia.io import tiff_channel_axis
+
+    planes = np.zeros((3, SIZE, SIZE), np.uint16)
+    cases = {"CYX": (planes, 0), "ZCYX": (np.stack([planes] * 2), 1), "ZYX": (planes, None),
+             "YXS": (np.zeros((SIZE, SIZE, 3), np.uint8), None)}
+    for axes, (array, expected) in cases.items():
+        tifffile.imwrite(tmp_path / f"{axes}.tif", array, imagej=True, metadata={"axes": axes})
+        assert tiff_channel_axis(tmp_path / f"{axes}.tif", array.shape) == expected, axes
+    assert tiff_channel_axis(tmp_path / "CYX.tif", (SIZE, SIZE)) is None  # not the array read from it
+    write_image_file(tmp_path / "a.png", np.zeros((SIZE, SIZE, 3), np.uint8))
+    assert tiff_channel_axis(tmp_path / "a.png", (SIZE, SIZE, 3)) is None
+
+
 def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
     from napari_semia.errors import SemiaInputError
 

@@ -367,6 +367,36 @@ def test_training_on_one_channel_of_several_says_so(viewer_widget, qtbot, messag
     assert any(kind == "info" and "one of 2 single-channel layers" in text for kind, text in messages)
 
 
+@pytest.mark.parametrize("axes", ["CYX", "ZCYX", "ZYX"])
+def test_a_channel_stack_file_opened_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages, tmp_path,
+                                                                    axes):
+    # Found by earlier passes, left alone until now: a Fiji channel stack opened
+    # with File -> Open is one layer whose slider walks the channels, and the
+    # widget trained on the channel on display without a word.
+    import tifffile
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    stack = np.stack([image, 255 - image, image // 2])
+    if axes == "ZCYX":
+        stack = np.stack([stack, stack])
+    path = tmp_path / f"{axes}.tif"
+    tifffile.imwrite(path, stack, imagej=True, metadata={"axes": axes})
+    (layer,) = viewer.open(str(path), plugin="napari")
+    viewer.add_labels(labels, name=LABELS)
+    widget.pickers.image.set_layer(layer)
+    train(qtbot, widget, steps=1)
+    notes = [text for kind, text in messages if kind == "warning" and "channels along" in text]
+    if axes == "ZYX":  # a z-stack's slider walks planes: nothing to say
+        assert not notes
+        return
+    assert len(notes) == 1 and "3 channels along its axis" in notes[0] and path.name in notes[0]
+    if axes == "CYX":
+        assert "'Split Stack'" in notes[0]
+    else:  # Split Stack would split z: the note gives the channel axis instead
+        assert "channel_axis=1" in notes[0] and "Split Stack" not in notes[0]
+
+
 def test_unrelated_images_of_one_shape_get_no_channels_hint(viewer_widget, qtbot, messages):
     # Found by a new user: two unrelated grey images of one shape (normal
     # blending, not opened as channels) were hinted to be channels of one image.

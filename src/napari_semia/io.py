@@ -93,6 +93,20 @@ def _tiff_axes(path) -> str:
     return axes
 
 
+def tiff_channel_axis(path, shape) -> int | None:
+    """Where a TIFF keeps channels along an axis of its own, for an array of
+    ``shape`` read from it as stored (napari's reader does): the position of its
+    'C' axis, or of planar samples ('S' before the rows); None for other files.
+    napari shows such an axis with a slider, like the planes of a stack."""
+    axes = _tiff_axes(path)
+    if len(axes) != len(shape):
+        return None
+    for position, axis in enumerate(axes[:-2]):
+        if axis in "CS" and 1 < shape[position] <= MAX_CHANNELS:
+            return position
+    return None
+
+
 def _stack_axes(axes: str) -> str | None:
     """The stack axes (``_STACK_AXES``) among a TIFF's axes, or None: such a file of
     a few planes read as channels (the shapes alike), and trained as one image of

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from napari.layers import Image, Labels, Layer
@@ -26,6 +27,7 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QWidget
 
 from ..intensity import MAX_CHANNELS
+from ..io import tiff_channel_axis
 from ..labels import looks_like_colour_map
 from .sample_data import SAMPLE_KEY
 
@@ -133,6 +135,31 @@ def opened_as_image_hint(layers, source=None) -> str:
     return (f" '{candidates[0].name}' holds only a few integer values: if it is the label map, "
             "napari opened it as an image; right-click it in the layer list and choose "
             "'Convert to Labels'.")
+
+
+def channel_stack_hint(layer) -> str:
+    """A warning for a single Image layer read from a TIFF that keeps channels
+    along an axis of its own (a Fiji or OME channel stack opened with File ->
+    Open): napari gives that axis a slider, so the widget takes it for planes of a
+    stack and trains on the channel on display alone. '' for other layers."""
+    if isinstance(layer, ChannelGroup) or not isinstance(layer, Image) or layer.rgb or layer.ndim < 3:
+        return ""
+    path = layer.source.path
+    if not path:
+        return ""
+    axis = tiff_channel_axis(path, tuple(layer.data.shape))
+    if axis is None:
+        return ""
+    count = layer.data.shape[axis]
+    if axis == 0:
+        how = ("right-click the layer, choose 'Split Stack', then pick "
+               f"'{count} channels: ...' as the source image")
+    else:  # napari's Split Stack splits the first axis, here not the channels
+        how = (f"open it with its channels apart, e.g. in napari's console: "
+               f"viewer.add_image(viewer.layers['{layer.name}'].data, channel_axis={axis})")
+    return (f"'{layer.name}' holds {count} channels along its axis {axis} (so says its file, "
+            f"{Path(path).name}), which napari shows with a slider, like the planes of a stack: "
+            f"training uses the channel on display alone. To use the channels together, {how}.")
 
 
 def plane_shape(layer) -> tuple[int, int]:

@@ -44,6 +44,7 @@ from .layer_pickers import (
     ChannelGroup,
     LayerPickers,
     channel_groups,
+    channel_stack_hint,
     opened_as_image_hint,
     plane_shape,
     shown_as_one_image,
@@ -235,6 +236,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if resume is None and not self.model_io.may_start_new_model():
             return
         self._note_single_channel(source)
+        self._note_channel_stack(source)
         self._note_misaligned(source, labels)
         if resume is not None:
             self._note_other_source(resume, planes, source)
@@ -275,6 +277,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
                     f"shape. Training on it alone; to use the channels together, choose "
                     f"'{group.name}' as the source image.")
                 return
+
+    def _note_channel_stack(self, source) -> None:
+        """Say so when the source is a channel-stack file napari opened as one layer."""
+        hint = channel_stack_hint(source)
+        if hint:
+            notify.warning(hint)
 
     def _note_misaligned(self, source, labels) -> None:
         """Say so when the source image and labels are not drawn over each other: the
