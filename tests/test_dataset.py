@@ -248,7 +248,7 @@ def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--layouts", folder], capsys)
     assert code == 2
     assert err.startswith("error: Layout bad.png:") and "Traceback" not in err
-    assert ("shape (30, 40)" in err) if problem == "wrong size" else ("unknown id(s) 7" in err)
+    assert ("are 30 x 40 pixels" in err) if problem == "wrong size" else ("unknown id(s) 7" in err)
     assert not (tmp_path / "ds").exists()
 
 
@@ -258,7 +258,7 @@ def test_cli_names_a_missing_layout_folder_and_source_labels_of_another_size(rgb
     assert code == 2 and "do not exist" in err
     small = write_image_file(tmp_path / "small.png", labels[:30])
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--labels", small], capsys)
-    assert code == 2 and "source labels to sample layouts from have shape (30, 40)" in err
+    assert code == 2 and "source labels to sample layouts from are 30 x 40 pixels" in err
     assert "target" not in err
 
 

@@ -327,3 +327,55 @@ def test_a_transparent_rgba_source_gets_one_output_layer(viewer_widget, qtbot):
     wait_for_synthesis(qtbot, widget)
     output = viewer.layers[output_name(SOURCE, TARGET)]
     assert output.data.shape == rgba.shape and output.rgb
+
+
+def test_undoing_a_stroke_the_model_refused_synthesizes_again(trained, qtbot, messages):
+    # Found by a UX pass: with Live on, a stroke of an id the model does not know
+    # showed its error, and the undo left it there for good (the target then equalled
+    # the last one synthesized, so nothing ran to clear it).
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    layer = viewer.layers[TARGET]
+    layer.paint((20, 20), 7)  # not a class of the model
+    qtbot.waitUntil(lambda: widget.state.message.startswith("Not synthesized"), timeout=TIMEOUT_MS)
+    assert any(kind == "error" and "7" in text for kind, text in messages)
+    layer.undo()
+    wait_for_synthesis(qtbot, widget)
+    qtbot.waitUntil(lambda: not widget.state.message.startswith("Not synthesized"), timeout=TIMEOUT_MS)
+    assert 7 not in np.asarray(layer.data)
+
+
+def test_a_failure_on_the_status_line_goes_once_other_layers_are_chosen(viewer_widget, qtbot):
+    # Found by a UX pass: Synthesize in an empty viewer, then a sample opened, and the
+    # line under three filled-in layer lists still said to choose the target labels;
+    # it also said that an output kept its last result when there was none.
+    viewer, widget = viewer_widget
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert widget.state.message.startswith("Not synthesized")
+    assert "keeps its last result" not in widget.state.message
+    add_scene(viewer)
+    assert not widget.state.message.startswith("Not synthesized")
+    # A failed training likewise; with no model kept, the bar is not left at 'step 0 / N'.
+    one_class = viewer.add_labels(np.zeros_like(viewer.layers["src labels"].data), name="blank labels")
+    widget.pickers.labels.set_layer(one_class)
+    train(qtbot, widget, steps=2)
+    assert widget.state.message.startswith("Training failed") and "single class" in widget.state.message
+    assert "kept" not in widget.state.message and widget.state.total_steps == 0
+    assert widget.progress.bar.format() == "not trained yet"
+    widget.pickers.labels.set_layer(viewer.layers["src labels"])
+    assert not widget.state.message.startswith("Training failed")
+    assert widget.state.message == widget.state.ready_message()
+
+
+def test_side_by_side_follows_napari_s_own_grid_button(viewer_widget):
+    from napari_semia._qt.synthesis_controls import grid_of
+
+    viewer, widget = viewer_widget
+    grid_of(viewer).enabled = True
+    assert widget.synthesis.side_by_side.isChecked()
+    grid_of(viewer).enabled = False
+    assert not widget.synthesis.side_by_side.isChecked()
+    widget.synthesis.side_by_side.setChecked(True)
+    assert grid_of(viewer).enabled

@@ -277,8 +277,9 @@ class LabelCodec:
                 )
             if len(palette) < 2:
                 raise SemiaInputError(
-                    "The colour-coded source labels hold a single colour; "
-                    "need at least 2 classes."
+                    "The colour-coded source labels hold a single colour, so a single class; "
+                    "the model needs at least 2: paint a second class (e.g. an object and its "
+                    "background), or choose another label map."
                 )
             codec = cls(class_ids=tuple(range(1, len(palette) + 1)), palette=palette)
             index, _ = _nearest(rgb, palette)
@@ -287,8 +288,9 @@ class LabelCodec:
         class_ids, index = np.unique(ids, return_inverse=True)
         if len(class_ids) < 2:
             raise SemiaInputError(
-                f"The source labels hold a single id ({int(class_ids[0])}); "
-                f"need at least 2 classes."
+                f"The source labels hold a single class (every pixel is {int(class_ids[0])}); "
+                f"the model needs at least 2: paint a second class (e.g. an object and its "
+                f"background), or choose another label map."
             )
         codec = cls(class_ids=tuple(int(i) for i in class_ids))
         return codec, index.reshape(ids.shape).astype(np.int64)

@@ -160,7 +160,7 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
         raise SemiaInputError(
-            f"The {what} {verb(what, 'have', 'has')} shape {_shape_text(target, target_hw)}, but the source "
-            f"was {source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at the source's shape."
+            f"The {what} {verb(what, 'are', 'is')} {target_hw[0]} x {target_hw[1]} pixels, but the source is "
+            f"{source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at the source's size."
         )
     return codec.encode(target, what)

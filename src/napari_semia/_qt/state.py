@@ -71,6 +71,12 @@ class Phase(str, Enum):
     """Making a synthetic dataset."""
 
 
+#: The status line with no model and nothing done yet.
+NO_MODEL_MESSAGE = ("No model yet: choose a source image, its labels and a target layout above (File → "
+                    "Open Sample → napari-semia has examples), then press Train, or Synthesize for a "
+                    "first result from the labels alone, in seconds.")
+
+
 @evented
 @dataclass
 class WidgetState:
@@ -86,8 +92,7 @@ class WidgetState:
     total_steps: int = 0
     elapsed_s: float = 0.0
     eta_s: float = 0.0
-    message: str = ("No model yet: pick layers and press Train, or Synthesize for a first result "
-                    "from the labels alone, in seconds.")
+    message: str = NO_MODEL_MESSAGE
     synthesis_fraction: float = 0.0
     """How far the running full-resolution synthesis is (0 before it starts)."""
     dataset_done: int = 0
@@ -134,6 +139,13 @@ class WidgetState:
         the model that is kept, not the run's step 0."""
         self.step = self.total_steps = steps
         self.elapsed_s = self.eta_s = 0.0
+
+    def ready_message(self) -> str:
+        """The status line when nothing is running and nothing failed."""
+        if not self.has_model:
+            return NO_MODEL_MESSAGE
+        return ("A model is ready: Synthesize, edit the target with Live on, or press Train to "
+                "continue training it.")
 
     def model_opened(self, steps: int, how: str) -> None:
         """A model came from a file or the checkpoint cache rather than from training here."""

@@ -8,10 +8,10 @@ from .state import Phase, WidgetState
 
 _TOOLTIP = ("Render the source's appearance in the target layout: a fast result at once, then "
             "the full-resolution one, made of the source's own detail.")
-_TOOLTIP_NO_MODEL = ("No model yet: rebuild the target layout from the source's own patches, in "
-                     "seconds, with no training. Train for the generator-guided result, which draws "
-                     "new shapes (legs, towers, lips) rather than copying the nearest region of "
-                     "their class.")
+_TOOLTIP_NO_MODEL = ("No model yet: a first result in seconds, with no training, made of pieces of "
+                     "the source copied into the target layout.")
+_TOOLTIP_TRAINING = ("Waits until training has ended (it synthesizes the target by itself then); "
+                     "meanwhile the previews show the target.")
 
 
 class SynthesisControls(QWidget):
@@ -42,17 +42,27 @@ class SynthesisControls(QWidget):
         self.synthesize_button.setEnabled(not state.training)
         busy = state.phase is Phase.SYNTHESIZING
         text = "Synthesize" if state.has_model else "Synthesize from the labels alone"
-        self.synthesize_button.setToolTip(_TOOLTIP if state.has_model else _TOOLTIP_NO_MODEL)
+        tooltip = _TOOLTIP if state.has_model else _TOOLTIP_NO_MODEL
+        if state.training:
+            text, tooltip = "Synthesize", _TOOLTIP_TRAINING
+        self.synthesize_button.setToolTip(tooltip)
         if busy:
             text = (f"Synthesizing at full resolution… {state.synthesis_fraction:.0%}"
                     if state.synthesis_fraction > 0 else "Synthesizing…")
         self.synthesize_button.setText(text)
 
 
-def set_grid_view(viewer, on: bool) -> None:
-    """napari's grid view (each visible layer in its own panel) on or off."""
+def grid_of(viewer):
+    """napari's grid view settings (its ``enabled`` event says when it is switched)."""
     # napari 0.9 moved the grid to viewer.canvas.grid; older versions have viewer.grid.
     canvas = getattr(viewer, "canvas", None)
-    grid = canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
+def set_grid_view(viewer, on: bool) -> None:
+    """napari's grid view (each visible layer in its own panel) on or off."""
+    grid = grid_of(viewer)
+    if grid.enabled == on:
+        return
     grid.enabled = on
     viewer.reset_view()

@@ -45,6 +45,7 @@ from .layer_pickers import (
     LayerPickers,
     channel_groups,
     channel_stack_hint,
+    is_output,
     opened_as_image_hint,
     plane_shape,
     shown_as_one_image,
@@ -58,7 +59,7 @@ from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
 from .sections import scroll_into, section
 from .state import Phase, TrainingSettings, WidgetState
-from .synthesis_controls import SynthesisControls, set_grid_view
+from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_runner import SynthesisRunner
 from .training_controls import TrainingControls, device_description
 from .training_runner import TrainingRunner
@@ -70,9 +71,9 @@ _PAINTING_MODES = ("paint", "fill", "erase", "polygon")
 
 
 #: The status line under a result made before there is a model.
-LABELS_ONLY_NOTE = ("No model yet: this result is the source's own patches in the target's layout, "
-                    "from the labels alone. Train for the generator-guided result, which draws new "
-                    "shapes (legs, towers, lips) rather than copying the nearest region of their class.")
+LABELS_ONLY_NOTE = ("No model yet: this first result is pieces of the source copied into the target's "
+                    "layout. Press Train for the model's result, which also draws new shapes where "
+                    "copying falls short.")
 
 
 def _digest(array: np.ndarray) -> str:
@@ -112,6 +113,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # The status line while it shows a synthesis error, and what it said before.
         self._error_status: str | None = None
         self._status_before_error = ""
+        self._training_failure: str | None = None  # the status line after a failed training
         self._hidden_target = None  # the target layer hidden to show the result unobstructed
         self._hidden_note = ""  # what the status line says of it
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
@@ -164,6 +166,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.pickers.target.layer_changed.connect(self._on_target_changed)
         self.pickers.image.layer_changed.connect(self._offer_checkpoint)
         self.pickers.labels.layer_changed.connect(self._offer_checkpoint)
+        for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
+            picker.layer_changed.connect(self._drop_stale_failure)
         self.restore_offer.restore.connect(self._restore_checkpoint)
         self.restore_offer.discard.connect(lambda info: self.checkpoints.discard(info.key))
         self.controls.train_button.clicked.connect(self.train)
@@ -171,6 +175,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synthesis.synthesize_button.clicked.connect(self.synthesize)
         self.synthesis.live.toggled.connect(self._on_live_toggled)
         self.synthesis.side_by_side.toggled.connect(lambda on: set_grid_view(self.viewer, on))
+        grid_of(self.viewer).events.enabled.connect(self._on_grid_switched)
         self.model_io.save_button.clicked.connect(self.save_model)
         self.model_io.load_button.clicked.connect(self.load_model)
         self.settings.events.device.connect(self._on_device_changed)
@@ -203,6 +208,25 @@ class SemiaWidget(ClosesWithDock, QWidget):
     @property
     def target_layer(self):
         return self.pickers.target.current_layer()
+
+    def _on_grid_switched(self, event) -> None:
+        """napari's own grid button: the Side by side box says what is on."""
+        box = self.synthesis.side_by_side
+        box.blockSignals(True)
+        box.setChecked(bool(event.value))
+        box.blockSignals(False)
+
+    def _drop_stale_failure(self, *_args) -> None:
+        """A failure on the status line was about the layers chosen then: once another
+        is chosen, the line no longer says it (a first user read 'Choose the target
+        labels' under three filled-in layer lists)."""
+        if self.state.training:
+            return
+        if self._error_status is not None and self.state.message == self._error_status:
+            self._clear_synthesis_error_status()
+        elif self._training_failure is not None and self.state.message == self._training_failure:
+            self.state.message = self.state.ready_message()
+        self._training_failure = None
 
     def _on_device_changed(self, *_args) -> None:
         self.state.device_text = device_description(self.settings.device)[0]
@@ -337,7 +361,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if started.preview_problem is None:
                 self._training_target_ok = True
             else:  # one message; the final synthesis is skipped for this target
-                notify.warning(f"Training without previews: {started.preview_problem}")
+                notify.warning(f"Training without previews, and no result at its end: "
+                               f"{started.preview_problem} ('New target from source labels' makes a "
+                               "target of the right size.)")
 
     def _on_progress(self, progress) -> None:
         self.state.update_progress(progress)
@@ -363,9 +389,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self.set_model(result.model, unsaved=True, checkpoint_key=self._training_checkpoint_key)
             # Input errors are written for the user: the status line keeps them in
             # full (a first user saw the pop-up cut them short).
-            self.state.message = f"Training failed: {reason} The model (if any) is kept."
-            if self.model is not None:
-                self.state.show_kept_model(self.model.steps_done)
+            kept = " The model there was is kept." if self.model is not None else ""
+            self.state.message = self._training_failure = f"Training failed: {reason}{kept}"
+            # The progress bar shows the model that is kept, or none: not the failed run's step 0.
+            self.state.show_kept_model(self.model.steps_done if self.model is not None else 0)
             return
         if result.model is None or result.model.steps_done == 0:
             # A new model stopped before its first step is no model: keep the one there
@@ -577,6 +604,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         return SynthesisJob(None, planes.target, request_id, destination=spec, labels_only=synthesizer)
 
     def _report_synthesis_error(self, message: str) -> None:
+        # What the output shows is not this target's: the next one is synthesized
+        # even if it equals the last one (an undo of the stroke that caused the error
+        # left the error on display, as nothing was synthesized again).
+        self._last_synthesis_key = None
         # Live painting would repeat the same message on every stroke.
         if message != self._shown_synthesis_error:
             self._shown_synthesis_error = message
@@ -587,7 +618,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # the pop-up cut it short and the status line still say 'Synthesize'.
         if self.state.message != self._error_status:
             self._status_before_error = self.state.message
-        self._error_status = f"Not synthesized: {message} The output keeps its last result."
+        kept = (" The output keeps its last result." if any(is_output(layer) for layer in self.viewer.layers)
+                else "")
+        self._error_status = f"Not synthesized: {message}{kept}"
         self.state.message = self._error_status
 
     def _clear_synthesis_error_status(self) -> None:
@@ -974,6 +1007,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
+        grid_of(self.viewer).events.enabled.disconnect(self._on_grid_switched)
         for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
             picker.disconnect_viewer()
         # The model lets go of its networks and pyramid first: released while it
