@@ -1,4 +1,4 @@
-"""Calls back whenever the watched Labels layer's data is edited."""
+"""Calls back whenever the watched target layer's data is edited."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ class EditWatcher:
     undo / redo (napari applies those in place and emits ``set_data``).
 
     ``set_data`` also fires when a layer is merely redrawn; the widget skips
-    a synthesis whose target has not changed, so that costs nothing.
+    a synthesis whose target has not changed, so that costs nothing. A
+    colour-coded RGB target is an Image layer, which has no brush events: only
+    those it has are watched (asking for the others raised, and left Live stuck
+    on that layer for the rest of the session).
     """
 
     EVENTS = ("paint", "labels_update", "data", "set_data")
@@ -19,15 +22,19 @@ class EditWatcher:
     def __init__(self, callback: Callable[[], None]) -> None:
         self._callback = callback
         self.layer = None
+        self._connected: list = []  # the emitters connected to, for disconnecting
 
     def _on_event(self, *_args) -> None:
         self._callback()
 
     def watch(self, layer) -> None:
-        if self.layer is not None:
-            for name in self.EVENTS:
-                getattr(self.layer.events, name).disconnect(self._on_event)
+        for emitter in self._connected:
+            emitter.disconnect(self._on_event)
+        self._connected = []
         self.layer = layer
         if layer is not None:
             for name in self.EVENTS:
-                getattr(layer.events, name).connect(self._on_event)
+                emitter = getattr(layer.events, name, None)
+                if emitter is not None:
+                    emitter.connect(self._on_event)
+                    self._connected.append(emitter)

@@ -200,6 +200,7 @@ class LayerPicker(QComboBox):
         self._items: list = [None]
         self._refreshing = False
         self._chosen = False  # the current layer was picked by the user (or set_layer)
+        self._role = ""  # what the picker is for, in its tooltip
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
         self.currentIndexChanged.connect(self._on_index_changed)
@@ -229,6 +230,14 @@ class LayerPicker(QComboBox):
             return item if self._alive(item) else None
         return None
 
+    def pin(self) -> None:
+        """Keep the current layer, even if picked automatically, until the user picks
+        another or it is removed: once a training or a result used it, a layer added
+        or moved in the list (a processed copy, the sample opened again, a duplicate)
+        silently became the input instead."""
+        if self.current_layer() is not None:
+            self._chosen = True
+
     def set_layer(self, layer) -> None:
         self.refresh()
         if layer in self._items:
@@ -255,8 +264,20 @@ class LayerPicker(QComboBox):
             self.setCurrentIndex(self._items.index(choice) if choice in items else 0)
         finally:
             self._refreshing = False
+        self._show_full_name()
         if self.current_layer() is not previous:
             self.layer_changed.emit(self.current_layer())
+
+    def _show_full_name(self) -> None:
+        """The whole name as a tooltip: the box clips long names (microscopy names
+        often share a long prefix, and two pickers looked alike)."""
+        name = self.currentText() if self.current_layer() is not None else ""
+        self.setToolTip(f"{name}\n\n{self._role}" if name else self._role)
+
+    def set_role(self, text: str) -> None:
+        """What the picker is for: the tooltip says it after the chosen layer's name."""
+        self._role = text
+        self._show_full_name()
 
     def disconnect_viewer(self) -> None:
         """Stop listening to the viewer (the widget is going away)."""
@@ -269,6 +290,7 @@ class LayerPicker(QComboBox):
 
     def _on_index_changed(self, _index: int) -> None:
         if not self._refreshing:
+            self._show_full_name()
             self._chosen = True
             self.layer_changed.emit(self.current_layer())
 
@@ -314,11 +336,11 @@ class LayerPickers(QWidget):
         self.new_target_button.setToolTip(
             "Copy the source labels into a new Labels layer and switch to the brush, "
             "so you can paint the new layout right away.")
-        self.image.setToolTip("The image whose appearance is learned. Single-channel layers "
+        self.image.set_role("The image whose appearance is learned. Single-channel layers "
                               "of one shape are also offered together, as one multichannel image.")
-        self.labels.setToolTip("The label map of that image: a Labels layer (one id per class) "
+        self.labels.set_role("The label map of that image: a Labels layer (one id per class) "
                                "or a colour-coded RGB label image.")
-        self.target.setToolTip("The layout to synthesize: same classes, painted as you like "
+        self.target.set_role("The layout to synthesize: same classes, painted as you like "
                                "(a Labels layer, or a colour-coded RGB label image).")
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -327,6 +349,11 @@ class LayerPickers(QWidget):
         layout.addRow("Source labels", self.labels)
         layout.addRow("Target labels", self.target)
         layout.addRow(self.new_target_button)
+
+    def pin(self) -> None:
+        """Keep the three current layers (see :meth:`LayerPicker.pin`)."""
+        for picker in (self.image, self.labels, self.target):
+            picker.pin()
 
     def _other(self, name: str):
         picker = getattr(self, name, None)

@@ -135,6 +135,17 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     return layers
 
 
+def _follow_placement(layer, kwargs: dict) -> None:
+    """A reused output is placed like its source now: one given a pixel size after
+    the first result kept the old placement, and Live strokes showed elsewhere.
+    (Its colours and contrast stay: the user may have set them.)"""
+    for name in ("scale", "translate"):
+        value = kwargs.get(name)
+        current = getattr(layer, name)
+        if value is not None and len(value) == len(current) and not np.allclose(current, value):
+            setattr(layer, name, value)
+
+
 def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below):
     full_shape = spec.leading_shape + tuple(plane.shape)
     existing = viewer.layers[display.name] if display.name in viewer.layers else None
@@ -145,6 +156,7 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
             existing.refresh()
         else:
             existing.data = plane
+        _follow_placement(existing, display.kwargs)
         return existing
 
     if spec.index:

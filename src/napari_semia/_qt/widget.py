@@ -259,6 +259,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         resume = self.model if self.settings.continue_training and self.model is not None else None
         if resume is None and not self.model_io.may_start_new_model():
             return
+        self.pickers.pin()
         self._note_single_channel(source)
         self._note_channel_stack(source)
         self._note_misaligned(source, labels)
@@ -494,6 +495,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 return None  # nothing changed (e.g. the layer was only redrawn)
             self._last_synthesis_key = key
         spec = output_spec(source, target_layer, index, leading)
+        self.pickers.pin()
         return SynthesisJob(self.model, target, request_id, destination=spec)
 
     def _no_target_message(self) -> str:
@@ -601,6 +603,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return None
         self._last_synthesis_key = key
         spec = output_spec(source, target_layer, planes.index, planes.leading_shape)
+        self.pickers.pin()
         return SynthesisJob(None, planes.target, request_id, destination=spec, labels_only=synthesizer)
 
     def _report_synthesis_error(self, message: str) -> None:
@@ -762,6 +765,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_live_toggled(self, on: bool) -> None:
         self._edit_watcher.watch(self.target_layer if on else None)
         if on:
+            self.pickers.pin()
             self._show_target()
             if not self.state.training:
                 self.synth_runner.schedule()
@@ -807,7 +811,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # run's own plane, so they keep its layout (plane 0's layout was drawn
             # into plane 2's output, and stayed there).
             return
-        trainer.set_preview_target(plane)
+        try:
+            trainer.set_preview_target(plane)
+        except SemiaInputError as error:  # an id the model lacks: raised out of the timer's slot
+            self._report_synthesis_error(
+                f"Preview not updated: the model does not fit '{layer.name}': {error}")
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
@@ -930,6 +938,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 validate_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec)
             except SemiaInputError as error:
                 notify.warning(f"The loaded model does not fit '{target.name}': {error}")
+                return
+        self._follow_new_model()
+
+    def _follow_new_model(self) -> None:
+        """With Live on, the output shows the model just loaded or restored (it kept
+        the replaced model's result until the next stroke)."""
+        if self.synthesis.live.isChecked() and not self.state.training:
+            self.synth_runner.schedule()
 
     # --------------------------------------------------------- checkpoints
     def _offer_checkpoint(self, *_args) -> None:
@@ -988,6 +1004,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         self.set_model(model, unsaved=True, checkpoint_key=info.key)
         self.state.model_opened(model.steps_done, "Restored")
+        self._follow_new_model()
         notify.info(f"Restored the model from the cache: {describe_model(model)}")
 
     # ------------------------------------------------------------ closing

@@ -1,0 +1,123 @@
+"""What a long afternoon session off the happy path ran into (a biologist
+persona reordering, duplicating and re-scaling layers, loading models and
+painting with Live on): each bug as a test."""
+
+import numpy as np
+from conftest import make_scene, moved
+from widget_helpers import (
+    LABELS,
+    OUTPUT,
+    SOURCE,
+    TARGET,
+    TIMEOUT_MS,
+    add_scene,
+    configure_tiny,
+    start_training,
+    train,
+    wait_for_synthesis,
+)
+
+from napari_semia._qt import model_io
+
+
+def test_live_with_a_colour_coded_target_and_then_a_labels_target(viewer_widget, qtbot):
+    # A colour-coded RGB target is an Image layer, with no brush events: ticking Live
+    # raised, and Live stayed stuck on that layer, deaf to every later target.
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    palette = np.array([(200, 30, 30), (30, 30, 200)], np.uint8)
+    viewer.add_image(image, name=SOURCE)
+    viewer.add_image(palette[labels], name="colour labels", rgb=True)
+    colour_target = viewer.add_image(palette[moved(labels)], name="colour target", rgb=True)
+    widget.pickers.target.set_layer(colour_target)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    colour_target.data = palette[labels]  # replaced whole: Live follows it
+    wait_for_synthesis(qtbot, widget)
+    output = f"semia: {SOURCE} → colour target"
+    np.testing.assert_array_equal(viewer.layers[output].data, image)  # the source's own layout
+    widget.new_target_from_source()
+    wait_for_synthesis(qtbot, widget)
+    new_target = widget.target_layer
+    assert new_target is not colour_target
+    new_target.brush_size = 12
+    new_target.paint((16, 16), 2)  # id 2: the second colour, where the first was
+    new_output = f"semia: {SOURCE} → {new_target.name}"
+    qtbot.waitUntil(lambda: new_output in viewer.layers and not np.array_equal(
+        viewer.layers[new_output].data, image), timeout=TIMEOUT_MS)
+
+
+def test_an_unknown_id_painted_while_training_is_one_message(viewer_widget, qtbot, messages):
+    # It raised out of the preview timer's slot on every stroke (a traceback in napari).
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    widget.synthesis.live.setChecked(True)
+    start_training(qtbot, widget, steps=100_000)
+    viewer.layers[TARGET].paint((20, 20), 7)
+    qtbot.waitUntil(lambda: any("Preview not updated" in text for _, text in messages), timeout=TIMEOUT_MS)
+    viewer.layers[TARGET].paint((22, 22), 7)
+    qtbot.wait(400)  # a second debounced update: the same message is not repeated
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    notes = [text for kind, text in messages if "Preview not updated" in text]
+    assert len(notes) == 1 and "7" in notes[0] and f"'{TARGET}'" in notes[0]
+
+
+def test_the_output_is_placed_like_the_source_after_a_new_pixel_size(trained, qtbot):
+    # The output kept the placement of its first result: given a pixel size later,
+    # the inputs moved and Live strokes showed up elsewhere in the output.
+    viewer, widget = trained
+    for name in (SOURCE, LABELS, TARGET):
+        viewer.layers[name].scale = (0.65, 0.65)
+        viewer.layers[name].translate = (10, 20)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[OUTPUT]
+    np.testing.assert_allclose(output.scale, (0.65, 0.65))
+    np.testing.assert_allclose(output.translate, (10, 20))
+
+
+def test_live_shows_a_model_loaded_meanwhile(trained, qtbot, tmp_path, monkeypatch):
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    other = tmp_path / "other.semia"
+    train(qtbot, widget, steps=3)  # continues: another model, with other weights
+    wait_for_synthesis(qtbot, widget)
+    widget.model.save(other)
+    train(qtbot, widget, steps=6)
+    wait_for_synthesis(qtbot, widget)
+    shown = viewer.layers[OUTPUT].data.copy()
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(other))
+    widget.model_io.save_button.setEnabled(True)
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)  # replace the unsaved one
+    widget.load_model()
+    assert widget.model.steps_done == 7  # 4 + 3
+    wait_for_synthesis(qtbot, widget)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, shown), timeout=TIMEOUT_MS)
+    np.testing.assert_array_equal(viewer.layers[OUTPUT].data, widget.model.synthesize(
+        viewer.layers[TARGET].data, full_size=True))
+
+
+def test_inputs_in_use_stay_chosen_when_layers_are_added_or_moved(trained, qtbot):
+    # After training, a processed copy of the image moved up the list became the
+    # source by itself, and a duplicate of the target (kept as a version) the target.
+    viewer, widget = trained
+    source, target = viewer.layers[SOURCE], viewer.layers[TARGET]
+    viewer.add_image(source.data[::-1].copy(), name="smoothed copy")
+    viewer.layers.move(viewer.layers.index(source), len(viewer.layers))
+    viewer.add_labels(target.data.copy(), name=f"{TARGET} copy")
+    assert widget.source_layer is source and widget.target_layer is target
+    # A layer the user picks is still theirs to pick.
+    widget.pickers.image.set_layer(viewer.layers["smoothed copy"])
+    assert widget.source_layer.name == "smoothed copy"
+
+
+def test_before_use_a_sample_s_layers_are_still_picked_as_they_arrive(viewer_widget):
+    viewer, widget = viewer_widget
+    configure_tiny(widget, 1)
+    add_scene(viewer)
+    assert (widget.source_layer.name, widget.labels_layer.name, widget.target_layer.name) == (
+        SOURCE, LABELS, TARGET)
