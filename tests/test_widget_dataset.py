@@ -265,3 +265,12 @@ def test_pairs_share_the_source_side_the_widget_built(trained, qtbot, tmp_path, 
     widget.dataset.generate_button.click()
     wait_for_dataset(qtbot, widget)
     assert len(load_manifest(tmp_path / "set")) == 2 and builds == []
+
+
+def test_the_default_dataset_folder_is_shown_whole(viewer_widget):
+    # A bare 'semia-dataset' was relative to napari's working folder, unknown to a GUI user.
+    from pathlib import Path
+
+    _, widget = viewer_widget
+    shown = widget.dataset.folder.text()
+    assert Path(shown).is_absolute() and Path(shown).name == "semia-dataset"

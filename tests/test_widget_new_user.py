@@ -617,7 +617,7 @@ def test_a_model_trained_before_napari_closed_is_offered_again(make_napari_viewe
     assert widget.synthesis.synthesize_button.isEnabled()
 
 
-def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qtbot):
+def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qtbot, monkeypatch):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     add_scene(viewer)
@@ -625,6 +625,14 @@ def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qt
     widget.set_model(None)
     widget._offer_checkpoint()
     assert widget.restore_offer.isVisibleTo(widget)
+    # Discard asks first (found by a UX pass: it deleted the only copy at one click).
+    asked = []
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a: asked.append(a[1]) or False)
+    widget.restore_offer.discard_button.click()
+    assert asked == ["Delete the cached model?"] and widget.restore_offer.isVisibleTo(widget)
+    widget._offer_checkpoint()
+    assert widget.restore_offer.isVisibleTo(widget)  # still in the cache
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a: True)
     widget.restore_offer.discard_button.click()
     widget._offer_checkpoint()
     assert not widget.restore_offer.isVisibleTo(widget)

@@ -4,6 +4,7 @@ and its progress; enabled from the widget state alone."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from psygnal import evented
 from qtpy.QtCore import Qt
@@ -38,7 +39,9 @@ def ask_folder(parent, start: str) -> str | None:
 @dataclass
 class DatasetSettings:
     count: int = 100
-    folder: str = DEFAULT_FOLDER
+    folder: str = field(default_factory=lambda: str(Path(DEFAULT_FOLDER).resolve()))
+    """Shown whole: a bare name was relative to napari's working folder, which a user
+    of the GUI cannot know."""
     object_ids: tuple[int, ...] = field(default_factory=tuple)
     """Classes whose instances move; the rest is background."""
     strength: float = 1.0

@@ -63,9 +63,16 @@ def ask_train_over_unsaved(parent) -> bool:
     return _ask_yes_no(
         parent, "Replace the unsaved model?",
         "The model trained in this session has not been saved, and 'Continue from the current model' "
-        "is off: training starts a new model that replaces it (and its checkpoint in the cache, once "
-        "the new one has trained a while).\n\nTrain a new model anyway? (No: save it first, or tick "
+        "is off: training starts a new model that replaces it, and its checkpoint in the cache too "
+        "(also when you stop the new one at once).\n\nTrain a new model anyway? (No: save it first, or tick "
         "'Continue from the current model'.)")
+
+
+def ask_discard_checkpoint(parent) -> bool:
+    return _ask_yes_no(
+        parent, "Delete the cached model?",
+        "This deletes the model trained on these layers from the cache; it cannot be restored "
+        "afterwards.\n\nDelete it?")
 
 
 def describe_model(model: SemiaModel | None) -> str:
@@ -78,7 +85,7 @@ def describe_model(model: SemiaModel | None) -> str:
         size += " and refined to full resolution from the source's own detail"
     elif (work_h, work_w) != (height, width):
         size += " and upsampled to the source size (a model file without the full-size source)"
-    return (f"Model: {model.num_classes} classes {list(model.class_ids)}, "
+    return (f"Model: {model.num_classes} classes ({', '.join(map(str, model.class_ids))}), "
             f"{model.steps_done} step{'s' if model.steps_done != 1 else ''}; {size}.")
 
 

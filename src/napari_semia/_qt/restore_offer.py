@@ -18,12 +18,13 @@ class RestoreOffer(QFrame):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.info: CheckpointInfo | None = None
+        self.plane: tuple[int, ...] = ()
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.restore_button = QPushButton("Restore")
         self.restore_button.setToolTip("Load the checkpointed model: synthesize, or train it further.")
         self.discard_button = QPushButton("Discard")
-        self.discard_button.setToolTip("Delete this checkpoint from the cache.")
+        self.discard_button.setToolTip("Delete this model from the cache (asked first).")
         buttons = QHBoxLayout()
         buttons.addWidget(self.restore_button)
         buttons.addWidget(self.discard_button)
@@ -36,7 +37,7 @@ class RestoreOffer(QFrame):
 
     def offer(self, info: CheckpointInfo | None, plane: tuple[int, ...] = ()) -> None:
         """``plane``: the stack's plane it was trained on, where that is not the one on display."""
-        self.info = info
+        self.info, self.plane = info, tuple(plane)
         if info is not None:
             where = (f" on plane {', '.join(str(i) for i in plane)} of the stack (move the slider there "
                      "to see the source it learned)" if plane else "")

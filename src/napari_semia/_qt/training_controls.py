@@ -79,6 +79,8 @@ class TrainingControls(QWidget):
         self.advanced_toggle = QToolButton()
         self.advanced_toggle.setText("Advanced settings")
         self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolTip("Show or hide the network's width and levels, the preview "
+                                        "interval and the coarse phase.")
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_toggle.setStyleSheet("QToolButton { border: none; }")

@@ -52,7 +52,7 @@ from .layer_pickers import (
 )
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
-from .model_io import ModelIO, describe_model, suggested_file_name
+from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_file_name
 from .new_target import copy_as_target
 from .output_layer import output_layers, output_spec, write_output
 from .progress_widget import ProgressWidget, format_duration
@@ -169,7 +169,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
             picker.layer_changed.connect(self._drop_stale_failure)
         self.restore_offer.restore.connect(self._restore_checkpoint)
-        self.restore_offer.discard.connect(lambda info: self.checkpoints.discard(info.key))
+        self.restore_offer.discard.connect(self._discard_checkpoint)
         self.controls.train_button.clicked.connect(self.train)
         self.controls.stop_button.clicked.connect(self.stop)
         self.synthesis.synthesize_button.clicked.connect(self.synthesize)
@@ -995,6 +995,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if hashed > MAX_BYTES_SEARCHED:
                 break
         return None, ()
+
+    def _discard_checkpoint(self, info) -> None:
+        """Delete a cached model, asked first: it may be the only copy of hours of training."""
+        if ask_discard_checkpoint(self):
+            self.checkpoints.discard(info.key)
+        else:
+            self.restore_offer.offer(info, self.restore_offer.plane)
 
     def _restore_checkpoint(self, info) -> None:
         try:
