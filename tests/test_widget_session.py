@@ -121,3 +121,38 @@ def test_before_use_a_sample_s_layers_are_still_picked_as_they_arrive(viewer_wid
     add_scene(viewer)
     assert (widget.source_layer.name, widget.labels_layer.name, widget.target_layer.name) == (
         SOURCE, LABELS, TARGET)
+
+
+def test_class_names_come_only_from_labels_of_the_model_s_classes(trained, tmp_path, monkeypatch):
+    # A coins model loaded beside the coffee sample listed its classes as 'table', 'glaze'.
+    viewer, widget = trained
+    path = tmp_path / "scene.semia"
+    widget.model.save(path)
+    labels = viewer.layers[LABELS]
+    labels.features = {"class": ["background", "blob"]}
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)
+    widget.load_model()
+    items = [widget.dataset.objects.item(i).text() for i in range(widget.dataset.objects.count())]
+    assert items == ["0: background", "1: blob"]
+    other = viewer.add_labels((np.arange(labels.data.size).reshape(labels.data.shape) % 3).astype(np.int32),
+                              name="another map", features={"class": ["table", "glaze", "cup"]})
+    widget.pickers.labels.set_layer(other)
+    widget.load_model()
+    items = [widget.dataset.objects.item(i).text() for i in range(widget.dataset.objects.count())]
+    assert items == ["0", "1"]
+
+
+def test_a_loaded_model_starts_its_own_loss_plot(trained, qtbot, tmp_path, monkeypatch):
+    # Continuing a loaded model drew its steps after the previous model's curves.
+    _, widget = trained
+    assert len(widget.loss_plot.series("rec")[0]) > 0
+    path = tmp_path / "scene.semia"
+    widget.model.save(path)
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)
+    widget.load_model()
+    assert all(len(widget.loss_plot.series(name)[0]) == 0 for name in ("rec", "D", "adv"))
+    train(qtbot, widget, steps=4)  # continues the loaded model: steps 5-8 alone
+    steps = widget.loss_plot.series("rec")[0]
+    assert len(steps) > 0 and steps.min() > 4

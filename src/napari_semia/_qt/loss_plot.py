@@ -20,10 +20,11 @@ NO_PLOT_NOTE = "Install pyqtgraph for a plot of the losses (pip install pyqtgrap
 #: the average shows the trend.
 SMOOTHING = 0.15
 
-# Colour-blind-safe (Okabe-Ito) colours, one per loss in order of appearance.
-# Eight clearly different hues (no two oranges or two blues side by side).
-CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#FFFFFF",
-                 "#D62728", "#8C564B"]
+# Colour-blind-safe (Okabe-Ito) colours, one per loss in order of appearance, on
+# napari's dark canvas: eight clearly different ones (a UX pass found orange beside
+# yellow and pink beside red too alike to tell the curves apart).
+CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#FFFFFF", "#CC79A7", "#F0E442",
+                 "#8080FF", "#999999"]
 
 
 class LossPlot(QWidget):

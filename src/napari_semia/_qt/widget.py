@@ -833,10 +833,23 @@ class SemiaWidget(ClosesWithDock, QWidget):
         names = {}
         labels = self.labels_layer
         features = getattr(labels, "features", None)
-        if features is not None and "class" in getattr(features, "columns", ()):
+        if (features is not None and "class" in getattr(features, "columns", ())
+                and self._labels_of_model(labels, model)):
             names = {int(i): str(name) for i, name in enumerate(features["class"])}
         objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
         self.dataset.set_classes(model.class_ids, names, objects)
+
+    def _labels_of_model(self, labels, model: SemiaModel) -> bool:
+        """Whether ``labels`` holds the model's classes at its source's size: only then
+        are its class names the model's (a coins model loaded beside the coffee sample
+        listed its classes as 'table' and 'glaze')."""
+        try:
+            plane = displayed_plane(self.viewer, labels)[0]
+        except SemiaInputError:
+            return False
+        if plane.ndim != 2 or tuple(plane.shape) != tuple(model.source_shape):
+            return False
+        return {int(i) for i in np.unique(plane)} == {int(i) for i in model.class_ids}
 
     def generate_dataset(self) -> None:
         """Make the Dataset section's pairs in the background."""
@@ -933,18 +946,22 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.set_model(model, unsaved=False)
         self.state.model_opened(model.steps_done, "Loaded")
         target = self.target_layer
+        fits = True
         if target is not None:
             try:
                 validate_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec)
             except SemiaInputError as error:
                 notify.warning(f"The loaded model does not fit '{target.name}': {error}")
-                return
-        self._follow_new_model()
+                fits = False
+        self._follow_new_model(synthesize=fits)
 
-    def _follow_new_model(self) -> None:
+    def _follow_new_model(self, synthesize: bool = True) -> None:
         """With Live on, the output shows the model just loaded or restored (it kept
-        the replaced model's result until the next stroke)."""
-        if self.synthesis.live.isChecked() and not self.state.training:
+        the replaced model's result until the next stroke). The loss plot was another
+        model's: continuing this one drew its steps after those, the curves jumping back."""
+        self.loss_plot.clear()
+        self.losses_section.setVisible(False)  # shown again once it trains
+        if synthesize and self.synthesis.live.isChecked() and not self.state.training:
             self.synth_runner.schedule()
 
     # --------------------------------------------------------- checkpoints
