@@ -156,3 +156,21 @@ def test_a_loaded_model_starts_its_own_loss_plot(trained, qtbot, tmp_path, monke
     train(qtbot, widget, steps=4)  # continues the loaded model: steps 5-8 alone
     steps = widget.loss_plot.series("rec")[0]
     assert len(steps) > 0 and steps.min() > 4
+
+
+def test_an_output_follows_its_renamed_target_and_a_kept_one_stays(trained, qtbot):
+    # Renaming the target during training left the previews in one output and the
+    # result in a second, and the stale one was selected as the result.
+    viewer, widget = trained
+    viewer.layers[TARGET].name = "layout A"
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    outputs = [layer.name for layer in viewer.layers if layer.metadata.get("semia_output")]
+    assert outputs == [f"semia: {SOURCE} → layout A"]
+    # An output the user renamed to keep it is left as it is (the user guide says so).
+    viewer.layers[outputs[0]].name = "kept result"
+    viewer.layers["layout A"].paint((20, 20), 0)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    outputs = sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output"))
+    assert outputs == ["kept result", f"semia: {SOURCE} → layout A"]

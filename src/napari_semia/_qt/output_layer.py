@@ -16,9 +16,36 @@ from napari.layers import Image
 
 from .layer_pickers import OUTPUT_KEY, ChannelGroup
 
+#: Metadata of an output layer: the inputs it shows (layers' unique ids and the
+#: channel) and the name the widget gave it, to follow a renamed source or target.
+INPUTS_KEY = "semia_inputs"
+GIVEN_NAME_KEY = "semia_name"
+
 
 def output_name(source_name: str, target_name: str) -> str:
     return f"semia: {source_name} → {target_name}"
+
+
+def _inputs_key(spec: OutputSpec, display: ChannelDisplay) -> tuple:
+    source = spec.source
+    members = source.layers if isinstance(source, ChannelGroup) else (() if source is None else (source,))
+    target = spec.target.unique_id if spec.target is not None else None
+    return (tuple(layer.unique_id for layer in members), target, display.channel)
+
+
+def _output_of_renamed_inputs(viewer, key: tuple, name: str):
+    """The output of these inputs under the name they had, renamed to ``name``; or
+    None. Renaming the target while training left the previews in one layer and put
+    the result into a second one, and the stale one was selected as the result. An
+    output the user renamed (to keep it) is left alone."""
+    for layer in viewer.layers:
+        metadata = layer.metadata
+        if (metadata.get(OUTPUT_KEY) and metadata.get(INPUTS_KEY) == key
+                and metadata.get(GIVEN_NAME_KEY) == layer.name):
+            layer.name = name
+            metadata[GIVEN_NAME_KEY] = name
+            return layer
+    return None
 
 
 @dataclass(frozen=True)
@@ -148,7 +175,9 @@ def _follow_placement(layer, kwargs: dict) -> None:
 
 def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below):
     full_shape = spec.leading_shape + tuple(plane.shape)
-    existing = viewer.layers[display.name] if display.name in viewer.layers else None
+    key = _inputs_key(spec, display)
+    existing = (viewer.layers[display.name] if display.name in viewer.layers
+                else _output_of_renamed_inputs(viewer, key, display.name))
     if (isinstance(existing, Image) and isinstance(existing.data, np.ndarray)
             and tuple(existing.data.shape) == full_shape and existing.data.dtype == plane.dtype):
         if spec.index:
@@ -170,7 +199,9 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
         viewer.layers.remove(existing)
     kwargs = dict(display.kwargs)
     kwargs.setdefault("rgb", plane.ndim == 3 and plane.shape[-1] in (3, 4))
-    layer = viewer.add_image(data, name=display.name, metadata={OUTPUT_KEY: True}, **kwargs)
+    layer = viewer.add_image(data, name=display.name,
+                             metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name},
+                             **kwargs)
     if below is not None and below in viewer.layers:
         viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
     # The selection as it was, the replaced layer's place taken by its successor (kept
