@@ -174,3 +174,23 @@ def test_an_output_follows_its_renamed_target_and_a_kept_one_stays(trained, qtbo
     wait_for_synthesis(qtbot, widget)
     outputs = sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output"))
     assert outputs == ["kept result", f"semia: {SOURCE} → layout A"]
+
+
+def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):
+    # napari redraws only visible layers: an undo on the target hidden (to look at the
+    # result under it) emitted nothing, and the output kept showing the undone stroke.
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    wait_for_synthesis(qtbot, widget)
+    target = viewer.layers[TARGET]
+    unpainted = viewer.layers[OUTPUT].data.copy()
+    target.brush_size = 10
+    target.paint((16, 16), 0)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, unpainted), timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    target.visible = False
+    target.undo()
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[OUTPUT].data, unpainted), timeout=TIMEOUT_MS)
+    target.visible = True
+    widget.synthesis.live.setChecked(False)
+    assert not widget._edit_watcher._poll.isActive()

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from qtpy.QtCore import QTimer
+
+#: How often a hidden target is looked at for undo / redo (see :class:`EditWatcher`).
+HIDDEN_POLL_MS = 500
+
 
 class EditWatcher:
     """Calls ``callback`` on brush strokes (``labels_update`` while painting,
@@ -15,26 +20,60 @@ class EditWatcher:
     colour-coded RGB target is an Image layer, which has no brush events: only
     those it has are watched (asking for the others raised, and left Live stuck
     on that layer for the rest of the session).
+
+    napari redraws only visible layers, so an undo or redo on a *hidden* target
+    (hidden to look at the result under it) emits nothing at all: while the layer
+    is hidden, ``fingerprint(layer)`` (a digest of what would be synthesized) is
+    compared every ``HIDDEN_POLL_MS``, and a change calls back too.
     """
 
     EVENTS = ("paint", "labels_update", "data", "set_data")
 
-    def __init__(self, callback: Callable[[], None]) -> None:
+    def __init__(self, callback: Callable[[], None], fingerprint: Callable[[object], object] | None = None):
         self._callback = callback
+        self._fingerprint = fingerprint
         self.layer = None
         self._connected: list = []  # the emitters connected to, for disconnecting
+        self._last_fingerprint = None
+        self._poll = QTimer()
+        self._poll.setInterval(HIDDEN_POLL_MS)
+        self._poll.timeout.connect(self._look_at_hidden_layer)
 
     def _on_event(self, *_args) -> None:
         self._callback()
 
     def watch(self, layer) -> None:
-        for emitter in self._connected:
-            emitter.disconnect(self._on_event)
+        for emitter, slot in self._connected:
+            emitter.disconnect(slot)
         self._connected = []
         self.layer = layer
         if layer is not None:
-            for name in self.EVENTS:
+            slots = [(name, self._on_event) for name in self.EVENTS]
+            if self._fingerprint is not None:
+                slots.append(("visible", self._follow_visibility))
+            for name, slot in slots:
                 emitter = getattr(layer.events, name, None)
                 if emitter is not None:
-                    emitter.connect(self._on_event)
-                    self._connected.append(emitter)
+                    emitter.connect(slot)
+                    self._connected.append((emitter, slot))
+        self._follow_visibility()
+
+    def _follow_visibility(self, *_args) -> None:
+        hidden = self.layer is not None and self._fingerprint is not None and not self.layer.visible
+        try:
+            if hidden and not self._poll.isActive():
+                self._last_fingerprint = self._fingerprint(self.layer)
+                self._poll.start()
+            elif not hidden:
+                self._poll.stop()
+        except RuntimeError:  # Qt already deleted the timer (application exit)
+            pass
+
+    def _look_at_hidden_layer(self) -> None:
+        if self.layer is None or self.layer.visible:
+            self._poll.stop()
+            return
+        fingerprint = self._fingerprint(self.layer)
+        if fingerprint != self._last_fingerprint:
+            self._last_fingerprint = fingerprint
+            self._callback()

@@ -151,7 +151,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.trainer_runner = TrainingRunner(self.checkpoints)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
         self.dataset_runner = DatasetRunner()
-        self._edit_watcher = EditWatcher(self._on_target_edited)
+        self._edit_watcher = EditWatcher(self._on_target_edited, self._target_fingerprint)
         self._preview_target_timer = QTimer()
         self._preview_target_timer.setSingleShot(True)
         self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
@@ -778,6 +778,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self._edit_watcher.watch(layer)
         if self.state.training:
             self._send_preview_target()
+
+    def _target_fingerprint(self, layer):
+        """A digest of the target's plane on display (the edit watcher's look at a hidden one)."""
+        try:
+            return _digest(displayed_plane(self.viewer, layer)[0])
+        except SemiaInputError:
+            return None
 
     def _on_dims_changed(self, *_args) -> None:
         # A stacked target holds one layout per plane: Live follows the slider.
