@@ -117,7 +117,7 @@ def test_saving_where_a_folder_cannot_be_made(tmp_path, model):
 
 def test_synthesis_rejects_bad_targets(model, scene):
     _, labels = scene
-    with pytest.raises(SemiaInputError, match="shape"):
+    with pytest.raises(SemiaInputError, match=r"are 10 x 32 pixels, but the source is 32 x 32"):
         model.synthesize(labels[:10])
     bad = labels.copy()
     bad[0, 0] = 7

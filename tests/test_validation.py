@@ -134,9 +134,9 @@ def test_good_target_returns_indices():
 
 
 def test_target_shape_mismatch():
-    with pytest.raises(SemiaInputError, match="shape") as info:
+    with pytest.raises(SemiaInputError, match="are 40 x 32 pixels") as info:
         validate_target(np.zeros((40, 32), np.int32), (32, 40), CODEC)
-    assert "32 x 40" in str(info.value)
+    assert "the source is 32 x 40" in str(info.value)
 
 
 def test_target_unknown_ids():

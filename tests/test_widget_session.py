@@ -194,3 +194,88 @@ def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):
     target.visible = True
     widget.synthesis.live.setChecked(False)
     assert not widget._edit_watcher._poll.isActive()
+
+
+def test_a_used_target_gives_way_to_another_sample_s_target(trained, qtbot):
+    # Review of the pinning: a second sample's image and labels chosen by hand kept the
+    # first sample's target, of another size (the same-size rule undone).
+    viewer, widget = trained
+    image, labels = make_scene(size=48)
+    viewer.add_image(image, name="B image")
+    viewer.add_labels(labels, name="B labels")
+    viewer.add_labels(moved(labels), name="B target")
+    assert widget.target_layer.name == TARGET  # still the one in use
+    widget.pickers.image.set_layer(viewer.layers["B image"])
+    widget.pickers.labels.set_layer(viewer.layers["B labels"])
+    assert widget.target_layer.name == "B target"
+
+
+def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    viewer.add_image(image, channel_axis=-1, name=["r", "g", "b"])
+    viewer.add_labels(labels, name=LABELS)
+    viewer.add_labels(moved(labels), name=TARGET)
+    assert widget.source_layer.name == "3 channels: r + g + b"
+    train(qtbot, widget, steps=1)
+    viewer.add_image(viewer.layers["g"].data.copy(), name="g copy", blending="additive")
+    viewer.layers.move(viewer.layers.index(viewer.layers["r"]), viewer.layers.index(viewer.layers["b"]))
+    assert widget.source_layer.name == "3 channels: r + g + b"
+
+
+def test_an_output_the_user_moved_stays_where_they_put_it(trained, qtbot):
+    viewer, widget = trained
+    output = viewer.layers[OUTPUT]
+    output.translate = (0, 40)  # beside the source
+    viewer.layers[TARGET].paint((20, 20), 0)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    np.testing.assert_allclose(viewer.layers[OUTPUT].translate, (0, 40))
+
+
+def test_stale_failures_do_not_come_back(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    widget.train()  # nothing to train on
+    assert widget.state.message.startswith("Not trained")
+    add_scene(viewer)
+    assert not widget.state.message.startswith("Not trained")
+    # A training failure, then a synthesis error over it: a new choice restores neither.
+    blank = viewer.add_labels(np.zeros_like(viewer.layers[LABELS].data), name="blank labels")
+    widget.pickers.labels.set_layer(blank)
+    train(qtbot, widget, steps=2)
+    assert widget.state.message.startswith("Training failed")
+    widget.pickers.target.set_layer(None)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert widget.state.message.startswith("Not synthesized")
+    widget.pickers.labels.set_layer(viewer.layers[LABELS])
+    assert widget.state.message == widget.state.ready_message()
+
+
+def test_a_run_that_fails_midway_says_its_own_model_is_kept(viewer_widget, qtbot, monkeypatch, messages):
+    from napari_semia.trainer import SemiaTrainer
+
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    real = SemiaTrainer.train_step
+
+    def failing(self, step):
+        if step >= 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(self, step)
+
+    monkeypatch.setattr(SemiaTrainer, "train_step", failing)
+    train(qtbot, widget, steps=10)
+    assert widget.model is not None
+    assert f"The model trained until then ({widget.model.steps_done} steps) is kept" in widget.state.message
+
+
+def test_side_by_side_starts_as_napari_s_grid_is(make_napari_viewer):
+    from conftest import PLUGIN, WIDGET_NAME
+
+    from napari_semia._qt.synthesis_controls import grid_of
+
+    viewer = make_napari_viewer()
+    grid_of(viewer).enabled = True
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    assert widget.synthesis.side_by_side.isChecked()

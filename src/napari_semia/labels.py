@@ -278,7 +278,7 @@ class LabelCodec:
             if len(palette) < 2:
                 raise SemiaInputError(
                     "The colour-coded source labels hold a single colour, so a single class; "
-                    "the model needs at least 2: paint a second class (e.g. an object and its "
+                    "the model needs at least 2 classes: paint a second one (e.g. an object and its "
                     "background), or choose another label map."
                 )
             codec = cls(class_ids=tuple(range(1, len(palette) + 1)), palette=palette)
@@ -289,7 +289,7 @@ class LabelCodec:
         if len(class_ids) < 2:
             raise SemiaInputError(
                 f"The source labels hold a single class (every pixel is {int(class_ids[0])}); "
-                f"the model needs at least 2: paint a second class (e.g. an object and its "
+                f"the model needs at least 2 classes: paint a second one (e.g. an object and its "
                 f"background), or choose another label map."
             )
         codec = cls(class_ids=tuple(int(i) for i in class_ids))

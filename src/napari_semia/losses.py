@@ -182,7 +182,7 @@ LOSS_DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "adv": ("adversarial", "how far the generator is from fooling the discriminator"),
     "fm": ("feature matching", "L1 between discriminator features of real and synthesized images"),
     "rec": ("reconstruction", "L1 to the augmented image (reconstruction steps)"),
-    "fixed_point": ("same-layout identity", "pulls the feature translation (SFT) to the identity "
+    "fixed_point": ("layout identity", "pulls the feature translation (SFT) to the identity "
                     "where the layouts agree"),
     "semantic": ("semantic alignment", "the segmenter's reading of the output vs the target layout"),
     "patch": ("patch coherence", "distance of output patches to same-class source patches"),

@@ -192,11 +192,14 @@ class LayerPicker(QComboBox):
     layer_changed = Signal(object)  # the Layer (or ChannelGroup) or None
 
     def __init__(self, viewer, candidates: Callable[[list[Layer]], list],
-                 default: Callable[[list], object | None], parent=None):
+                 default: Callable[[list], object | None], parent=None,
+                 fits: Callable[[object], bool] = lambda _layer: True):
         super().__init__(parent)
         self._viewer = viewer
         self._candidates = candidates
         self._default = default
+        self._fits = fits  # whether a pinned layer may stay (the target: the labels' size)
+        self._pinned = False  # the current, automatic pick was used: kept while it fits
         self._items: list = [None]
         self._refreshing = False
         self._chosen = False  # the current layer was picked by the user (or set_layer)
@@ -236,17 +239,23 @@ class LayerPicker(QComboBox):
         or moved in the list (a processed copy, the sample opened again, a duplicate)
         silently became the input instead."""
         if self.current_layer() is not None:
-            self._chosen = True
+            self._pinned = True
 
     def set_layer(self, layer) -> None:
         self.refresh()
         if layer in self._items:
             self.setCurrentIndex(self._items.index(layer))
             self._chosen = True
+            self._pinned = False
 
     def refresh(self, *_args) -> None:
         previous = self.current_layer()
         items = self.candidates()
+        kept = self._chosen or (self._pinned and previous is not None and self._fits(previous))
+        if isinstance(previous, ChannelGroup) and kept and previous not in items:
+            # Channel layers chosen together stay together when one is duplicated or
+            # moved (the group was then another, or a single layer).
+            items.append(previous)
         self._refreshing = True
         try:
             self.clear()
@@ -256,10 +265,10 @@ class LayerPicker(QComboBox):
             self.addItems([NONE_TEXT] + [item.name for item in items])
             # A layer the user picked stays picked; an automatic pick is
             # re-evaluated, so it improves as the layers of a sample arrive.
-            if previous in items and self._chosen:
+            if previous in items and kept:
                 choice = previous
             else:
-                self._chosen = False
+                self._chosen = self._pinned = False
                 choice = self._default(items)
             self.setCurrentIndex(self._items.index(choice) if choice in items else 0)
         finally:
@@ -292,6 +301,7 @@ class LayerPicker(QComboBox):
         if not self._refreshing:
             self._show_full_name()
             self._chosen = True
+            self._pinned = False
             self.layer_changed.emit(self.current_layer())
 
 
@@ -329,7 +339,7 @@ class LayerPickers(QWidget):
         # up when needed: the pickers are built one after the other).
         self.image = LayerPicker(viewer, _image_candidates, _default_image)
         self.labels = LayerPicker(viewer, _labels_candidates, self._default_source_labels)
-        self.target = LayerPicker(viewer, _labels_candidates, self._default_target)
+        self.target = LayerPicker(viewer, _labels_candidates, self._default_target, fits=self._fits_labels)
         self.labels.layer_changed.connect(lambda _layer: self.target.refresh())
         self.target.layer_changed.connect(lambda _layer: self.labels.refresh())
         self.new_target_button = QPushButton("New target from source labels")
@@ -368,6 +378,12 @@ class LayerPickers(QWidget):
             if group:
                 return group[0]
         return None
+
+    def _fits_labels(self, layer) -> bool:
+        """A target kept after use must still have the source labels' size: another
+        sample's labels chosen by hand took the new sample's target no more."""
+        source = self._other("labels")
+        return source is None or plane_shape(layer) == plane_shape(source)
 
     def _default_target(self, candidates: list):
         source = self._other("labels")

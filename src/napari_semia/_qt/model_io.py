@@ -64,7 +64,8 @@ def ask_train_over_unsaved(parent) -> bool:
         parent, "Replace the unsaved model?",
         "The model trained in this session has not been saved, and 'Continue from the current model' "
         "is off: training starts a new model that replaces it, and its checkpoint in the cache too "
-        "(also when you stop the new one at once).\n\nTrain a new model anyway? (No: save it first, or tick "
+        "once the new one has trained a step on the same layers.\n\nTrain a new model anyway? (No: save it "
+        "first, or tick "
         "'Continue from the current model'.)")
 
 

@@ -20,6 +20,8 @@ from .layer_pickers import OUTPUT_KEY, ChannelGroup
 #: channel) and the name the widget gave it, to follow a renamed source or target.
 INPUTS_KEY = "semia_inputs"
 GIVEN_NAME_KEY = "semia_name"
+#: Metadata of an output layer: the source's (scale, translate) it was last placed by.
+PLACEMENT_KEY = "semia_placement"
 
 
 def output_name(source_name: str, target_name: str) -> str:
@@ -162,14 +164,23 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     return layers
 
 
+def _placement(kwargs: dict) -> tuple:
+    return tuple(tuple(float(v) for v in kwargs[name]) if kwargs.get(name) is not None else None
+                 for name in ("scale", "translate"))
+
+
 def _follow_placement(layer, kwargs: dict) -> None:
-    """A reused output is placed like its source now: one given a pixel size after
-    the first result kept the old placement, and Live strokes showed elsewhere.
-    (Its colours and contrast stay: the user may have set them.)"""
-    for name in ("scale", "translate"):
-        value = kwargs.get(name)
-        current = getattr(layer, name)
-        if value is not None and len(value) == len(current) and not np.allclose(current, value):
+    """A reused output follows a change of its source's placement: one given a pixel
+    size after the first result kept the old placement, and Live strokes showed
+    elsewhere. Only a change: an output the user moved (beside the source, say) stays
+    where they put it. (Its colours and contrast stay too: the user may have set them.)"""
+    placement = _placement(kwargs)
+    if layer.metadata.get(PLACEMENT_KEY, placement) == placement:
+        layer.metadata[PLACEMENT_KEY] = placement
+        return
+    layer.metadata[PLACEMENT_KEY] = placement
+    for name, value in zip(("scale", "translate"), placement):
+        if value is not None and len(value) == len(getattr(layer, name)):
             setattr(layer, name, value)
 
 
@@ -200,7 +211,8 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
     kwargs = dict(display.kwargs)
     kwargs.setdefault("rgb", plane.ndim == 3 and plane.shape[-1] in (3, 4))
     layer = viewer.add_image(data, name=display.name,
-                             metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name},
+                             metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name,
+                                       PLACEMENT_KEY: _placement(kwargs)},
                              **kwargs)
     if below is not None and below in viewer.layers:
         viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))

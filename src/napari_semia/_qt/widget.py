@@ -176,6 +176,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synthesis.live.toggled.connect(self._on_live_toggled)
         self.synthesis.side_by_side.toggled.connect(lambda on: set_grid_view(self.viewer, on))
         grid_of(self.viewer).events.enabled.connect(self._on_grid_switched)
+        self._on_grid_switched()  # as napari's grid is when the dock opens
         self.model_io.save_button.clicked.connect(self.save_model)
         self.model_io.load_button.clicked.connect(self.load_model)
         self.settings.events.device.connect(self._on_device_changed)
@@ -209,11 +210,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def target_layer(self):
         return self.pickers.target.current_layer()
 
-    def _on_grid_switched(self, event) -> None:
+    def _on_grid_switched(self, *_args) -> None:
         """napari's own grid button: the Side by side box says what is on."""
         box = self.synthesis.side_by_side
         box.blockSignals(True)
-        box.setChecked(bool(event.value))
+        box.setChecked(bool(grid_of(self.viewer).enabled))
         box.blockSignals(False)
 
     def _drop_stale_failure(self, *_args) -> None:
@@ -223,6 +224,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.state.training:
             return
         if self._error_status is not None and self.state.message == self._error_status:
+            if self._status_before_error == self._training_failure:
+                self._status_before_error = self.state.ready_message()  # not the failure again
             self._clear_synthesis_error_status()
         elif self._training_failure is not None and self.state.message == self._training_failure:
             self.state.message = self.state.ready_message()
@@ -254,7 +257,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             notify.error(str(error))
             # On the status line too, in full: it kept an older, unrelated message.
-            self.state.message = f"Not trained: {error}"
+            self.state.message = self._training_failure = f"Not trained: {error}"
             return
         resume = self.model if self.settings.continue_training and self.model is not None else None
         if resume is None and not self.model_io.may_start_new_model():
@@ -386,11 +389,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 notify.exception(result.error, "Training")
                 if isinstance(result.error, SemiaInputError):
                     reason = str(result.error)
+            kept = " The model there was is kept." if self.model is not None else ""
             if result.model is not None and self.model is None:
                 self.set_model(result.model, unsaved=True, checkpoint_key=self._training_checkpoint_key)
+                kept = f" The model trained until then ({result.model.steps_done} steps) is kept."
             # Input errors are written for the user: the status line keeps them in
             # full (a first user saw the pop-up cut them short).
-            kept = " The model there was is kept." if self.model is not None else ""
             self.state.message = self._training_failure = f"Training failed: {reason}{kept}"
             # The progress bar shows the model that is kept, or none: not the failed run's step 0.
             self.state.show_kept_model(self.model.steps_done if self.model is not None else 0)
