@@ -327,7 +327,17 @@ def test_continuing_a_model_says_its_working_size_and_network_are_kept(trained, 
     configure_tiny(widget, steps=2)
     controls.size.setValue(64)
     controls.continue_training.setChecked(True)
-    assert not controls.size.isEnabled() and controls.size.value() == 64
+    # The greyed fields read the model's own values (a UX pass saw 256 px on a 64-px model),
+    # and the settings for a new model are kept behind them.
+    assert not controls.size.isEnabled() and controls.size.value() == 32
+    assert (controls.width.value(), controls.levels.value()) == (8, 3)
+    assert widget.settings.size == 64
+    controls.steps.setValue(3)  # another setting shown again leaves them alone
+    assert controls.size.value() == 32
+    controls.continue_training.setChecked(False)
+    assert controls.size.value() == 64
+    controls.continue_training.setChecked(True)
+    controls.steps.setValue(2)
     controls.train_button.click()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
     assert widget.model.config.size == 32 and widget.model.steps_done == 6  # the model's own, continued

@@ -87,6 +87,8 @@ class WidgetState:
     model_unsaved: bool = False
     """The current model was trained here and not written to a file yet."""
     model_text: str = "No model yet."
+    model_network: tuple[int, int, int] | None = None
+    """(working size, width, levels) of the current model: what continuing it keeps."""
     device_text: str = ""
     step: int = 0
     total_steps: int = 0

@@ -71,8 +71,8 @@ class TrainingControls(QWidget):
         self.seed.setToolTip("Random seed: the same seed and settings give the same model.")
         self.continue_training = QCheckBox("Continue from the current model")
         self.continue_training.setToolTip(
-            "Checked: Train continues the model you have (more steps on top). "
-            "Unchecked: Train starts a new model from scratch.")
+            "Ticked: Train continues the model you have (more steps on top), at its own working "
+            "size and network. Unticked: Train starts a new model from scratch.")
         self.continue_training.setEnabled(False)
 
         # Advanced settings: collapsed behind a toggle, most users never need them.
@@ -163,9 +163,11 @@ class TrainingControls(QWidget):
     def _show_settings(self, *_args) -> None:
         """Settings -> controls (e.g. after a preset filled several fields)."""
         s = self.settings
-        for widget, value in ((self.steps, s.steps), (self.size, s.size), (self.seed, s.seed),
-                              (self.preview_every, s.preview_every), (self.width, s.width),
-                              (self.levels, s.levels), (self.coarse_fraction, s.coarse_fraction)):
+        fields = [(self.steps, s.steps), (self.seed, s.seed), (self.preview_every, s.preview_every),
+                  (self.coarse_fraction, s.coarse_fraction)]
+        if not (self.state.has_model and s.continue_training):  # else the model's own (_follow_state)
+            fields += [(self.size, s.size), (self.width, s.width), (self.levels, s.levels)]
+        for widget, value in fields:
             if widget.value() != value:
                 widget.setValue(value)
         if self.device.currentText() != s.device:
@@ -206,6 +208,15 @@ class TrainingControls(QWidget):
         # Continuing keeps the model's working size and network (the trainer's rule):
         # these fields then apply to a new model only, and say so.
         continuing = self.state.has_model and self.settings.continue_training
+        kept = self.state.model_network if continuing else None
+        shown = kept or (self.settings.size, self.settings.width, self.settings.levels)
+        for widget, value in zip((self.size, self.width, self.levels), shown):
+            # The model's own values while they are kept (a restored 64-px model read
+            # 256 px), the settings' for a new model otherwise; never written back.
+            if widget.value() != value:
+                widget.blockSignals(True)
+                widget.setValue(value)
+                widget.blockSignals(False)
         for widget in (self.size, self.width, self.levels):
             tooltip = self._own_tooltips.setdefault(widget, widget.toolTip())
             widget.setEnabled(not busy and not continuing)
