@@ -279,3 +279,21 @@ def test_side_by_side_starts_as_napari_s_grid_is(make_napari_viewer):
     grid_of(viewer).enabled = True
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     assert widget.synthesis.side_by_side.isChecked()
+
+
+def test_greyed_buttons_say_why(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    save, generate = widget.model_io.save_button, widget.dataset.generate_button
+    assert not save.isEnabled() and "Not now: there is no model yet" in save.toolTip()
+    assert not generate.isEnabled() and "made with a model" in generate.toolTip()
+    add_scene(viewer)
+    start_training(qtbot, widget, steps=100_000)
+    for button in (widget.controls.train_button, widget.model_io.load_button):
+        assert not button.isEnabled() and "training is under way" in button.toolTip()
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=TIMEOUT_MS)
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    for button in (widget.controls.train_button, widget.model_io.load_button, save, generate):
+        assert button.isEnabled() and "Not now" not in button.toolTip()
+    assert widget.controls.train_button.toolTip().startswith("Learn the source image's appearance")

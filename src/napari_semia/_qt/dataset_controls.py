@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from .sections import enable_saying_why
 from .state import Phase, WidgetState
 
 DEFAULT_FOLDER = "semia-dataset"
@@ -176,7 +177,10 @@ class DatasetControls(QWidget):
         for widget in (self.count, self.folder, self.browse, self.objects, self.strength, self.seed,
                        self.full_resolution):
             widget.setEnabled(not generating)
-        self.generate_button.setEnabled(state.has_model and idle)
+        enable_saying_why(self.generate_button,
+                          None if state.has_model and idle
+                          else state.busy_reason if state.has_model
+                          else "the pairs are made with a model: train one, or load one.")
         self.stop_button.setEnabled(generating)
         self.bar.setVisible(generating or state.dataset_total > 0)
         self.bar.setRange(0, max(1, state.dataset_total))

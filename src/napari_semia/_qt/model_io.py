@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 from ..errors import SemiaInputError
 from ..model import SemiaModel
 from . import notify
+from .sections import enable_saying_why
 from .state import WidgetState
 
 FILE_FILTER = "napari-semia model (*.semia);;All files (*)"
@@ -113,8 +114,9 @@ class ModelIO(QWidget):
         self._follow_state()
 
     def _follow_state(self, *_args) -> None:
-        self.save_button.setEnabled(self.state.has_model)
-        self.load_button.setEnabled(not self.state.busy)
+        enable_saying_why(self.save_button, None if self.state.has_model
+                          else "there is no model yet: train one, or load one.")
+        enable_saying_why(self.load_button, self.state.busy_reason)
         self.description.setText(self.state.model_text)
 
     def save(self, model: SemiaModel | None, suggested: str) -> bool:

@@ -34,3 +34,14 @@ def scroll_into(owner: QWidget, sections: list[QWidget]) -> QWidget:
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
     return content
+
+
+def enable_saying_why(widget: QWidget, why_not: str | None) -> None:
+    """Enable ``widget``, or disable it with ``why_not`` after its own tooltip: a
+    greyed button that never said why left a first user guessing."""
+    own = widget.property("semia_tooltip")
+    if own is None:
+        own = widget.toolTip()
+        widget.setProperty("semia_tooltip", own)
+    widget.setEnabled(why_not is None)
+    widget.setToolTip(own if why_not is None else f"{own} (Not now: {why_not})")

@@ -110,6 +110,15 @@ class WidgetState:
         """Training or making a dataset: the settings of both wait."""
         return self.phase in (Phase.TRAINING, Phase.STOPPING, Phase.GENERATING)
 
+    @property
+    def busy_reason(self) -> str | None:
+        """Why settings and other runs wait now, for greyed controls; None when idle."""
+        if self.training:
+            return "training is under way; Stop it first."
+        if self.phase is Phase.GENERATING:
+            return "a dataset is being made; Stop it first."
+        return None
+
     # Called on the main thread by the widget, from the workers' updates.
     def start_training(self, total_steps: int) -> None:
         self.total_steps = total_steps

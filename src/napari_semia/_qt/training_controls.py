@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
 from ..config import PRESETS
 from ..device import DEVICE_CHOICES, describe_device, resolve_device
 from ..errors import SemiaInputError
+from .sections import enable_saying_why
 from .state import Phase, TrainingSettings, WidgetState
 
 
@@ -202,8 +203,7 @@ class TrainingControls(QWidget):
     # ---------------------------------------------------------------- state
     def _follow_state(self, *_args) -> None:
         busy = self.state.busy
-        for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced,
-                       self.train_button):
+        for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced):
             widget.setEnabled(not busy)
         # Continuing keeps the model's working size and network (the trainer's rule):
         # these fields then apply to a new model only, and say so.
@@ -224,4 +224,7 @@ class TrainingControls(QWidget):
                                          "is ticked; untick it to change this for a new model."
                                          if continuing else ""))
         self.stop_button.setEnabled(self.state.phase is Phase.TRAINING)
-        self.continue_training.setEnabled(self.state.has_model and not busy)
+        enable_saying_why(self.continue_training,
+                          None if self.state.has_model and not busy
+                          else self.state.busy_reason if busy else "there is no model yet.")
+        enable_saying_why(self.train_button, self.state.busy_reason)
