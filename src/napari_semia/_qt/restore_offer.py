@@ -42,9 +42,8 @@ class RestoreOffer(QFrame):
             where = (f" on plane {', '.join(str(i) for i in plane)} of the stack (move the slider there "
                      "to see the source it learned)" if plane else "")
             self.label.setText(
-                f"A model trained on these layers{where} was found in the cache: {info.steps} steps, "
-                f"saved {info.saved_at_local} (training did not end with a saved model file, "
-                "or napari closed). Restore it?")
+                f"A model trained on these layers{where} was never saved to a file: {info.steps} "
+                f"steps, from {info.saved_at_local}. Restore it?")
         self.setVisible(info is not None)
 
     def _answer(self, signal) -> None:

@@ -139,11 +139,12 @@ class WidgetState:
             self.message = f"{diverged} Lower the learning rates or the working size, or train again."
             return
         how = "stopped early" if stopped else "finished"
+        # (The result for the target is synthesized by itself once training ends.)
         self.message = (f"Training {how} after {steps_done} of {total_steps} steps{resumed}. "
-                        "Synthesize, or edit the target with Live on.")
+                        "Paint the target with Live on to see each edit.")
         if model_steps < SHORT_TRAINING_STEPS:
-            self.message += (f" With {model_steps} steps the result is a preview: train longer "
-                             "(e.g. the 'default' preset) for the final quality.")
+            self.message += (f" {model_steps} steps give a preview; the 'default' preset gives the "
+                             "final quality.")
 
     def show_kept_model(self, steps: int) -> None:
         """A run that failed or stopped before its first step: the progress bar shows
