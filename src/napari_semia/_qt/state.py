@@ -99,7 +99,7 @@ class WidgetState:
     """How far the running full-resolution synthesis is (0 before it starts)."""
     dataset_done: int = 0
     dataset_total: int = 0
-    dataset_message: str = "Make many new (image, labels) pairs with the model, e.g. to train a segmenter."
+    dataset_message: str = "Make many new (image, label map) pairs with the model, e.g. to train a segmenter."
 
     @property
     def training(self) -> bool:

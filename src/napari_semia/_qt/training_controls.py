@@ -60,7 +60,8 @@ class TrainingControls(QWidget):
         self.steps = _spin(1, 1_000_000, 50)
         self.steps.setToolTip("Training iterations. More steps: sharper, more faithful textures.")
         self.size = _spin(16, 4096, 32, " px")
-        self.size.setToolTip("Longest side of the working resolution. Larger is slower "
+        self.size.setToolTip("Longest side of the image the network trains on (a larger image is "
+                             "scaled down; results are rebuilt at its own size). Larger is slower "
                              "(about quadratically) and uses more memory.")
         self.device = QComboBox()
         self.device.addItems(list(DEVICE_CHOICES))
