@@ -3,19 +3,8 @@ persona reordering, duplicating and re-scaling layers, loading models and
 painting with Live on): each bug as a test."""
 
 import numpy as np
+import widget_helpers as h
 from conftest import make_scene, moved
-from widget_helpers import (
-    LABELS,
-    OUTPUT,
-    SOURCE,
-    TARGET,
-    TIMEOUT_MS,
-    add_scene,
-    configure_tiny,
-    start_training,
-    train,
-    wait_for_synthesis,
-)
 
 from napari_semia._qt import model_io
 
@@ -26,55 +15,55 @@ def test_live_with_a_colour_coded_target_and_then_a_labels_target(viewer_widget,
     viewer, widget = viewer_widget
     image, labels = make_scene()
     palette = np.array([(200, 30, 30), (30, 30, 200)], np.uint8)
-    viewer.add_image(image, name=SOURCE)
+    viewer.add_image(image, name=h.SOURCE)
     viewer.add_image(palette[labels], name="colour labels", rgb=True)
     colour_target = viewer.add_image(palette[moved(labels)], name="colour target", rgb=True)
     widget.pickers.target.set_layer(colour_target)
-    train(qtbot, widget, steps=2)
-    wait_for_synthesis(qtbot, widget)
+    h.train(qtbot, widget, steps=2)
+    h.wait_for_synthesis(qtbot, widget)
     widget.synthesis.live.setChecked(True)
-    wait_for_synthesis(qtbot, widget)
+    h.wait_for_synthesis(qtbot, widget)
     colour_target.data = palette[labels]  # replaced whole: Live follows it
-    wait_for_synthesis(qtbot, widget)
-    output = f"semia: {SOURCE} → colour target"
+    h.wait_for_synthesis(qtbot, widget)
+    output = f"semia: {h.SOURCE} → colour target"
     np.testing.assert_array_equal(viewer.layers[output].data, image)  # the source's own layout
     widget.new_target_from_source()
-    wait_for_synthesis(qtbot, widget)
+    h.wait_for_synthesis(qtbot, widget)
     new_target = widget.target_layer
     assert new_target is not colour_target
     new_target.brush_size = 12
     new_target.paint((16, 16), 2)  # id 2: the second colour, where the first was
-    new_output = f"semia: {SOURCE} → {new_target.name}"
+    new_output = f"semia: {h.SOURCE} → {new_target.name}"
     qtbot.waitUntil(lambda: new_output in viewer.layers and not np.array_equal(
-        viewer.layers[new_output].data, image), timeout=TIMEOUT_MS)
+        viewer.layers[new_output].data, image), timeout=h.TIMEOUT_MS)
 
 
 def test_an_unknown_id_painted_while_training_is_one_message(viewer_widget, qtbot, messages):
     # It raised out of the preview timer's slot on every stroke (a traceback in napari).
     viewer, widget = viewer_widget
-    add_scene(viewer)
+    h.add_scene(viewer)
     widget.synthesis.live.setChecked(True)
-    start_training(qtbot, widget, steps=100_000)
-    viewer.layers[TARGET].paint((20, 20), 7)
-    qtbot.waitUntil(lambda: any("Preview not updated" in text for _, text in messages), timeout=TIMEOUT_MS)
-    viewer.layers[TARGET].paint((22, 22), 7)
+    h.start_training(qtbot, widget, steps=100_000)
+    viewer.layers[h.TARGET].paint((20, 20), 7)
+    qtbot.waitUntil(lambda: any("Preview not updated" in text for _, text in messages), timeout=h.TIMEOUT_MS)
+    viewer.layers[h.TARGET].paint((22, 22), 7)
     qtbot.wait(400)  # a second debounced update: the same message is not repeated
     widget.stop()
-    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
     notes = [text for kind, text in messages if "Preview not updated" in text]
-    assert len(notes) == 1 and "7" in notes[0] and f"'{TARGET}'" in notes[0]
+    assert len(notes) == 1 and "7" in notes[0] and f"'{h.TARGET}'" in notes[0]
 
 
 def test_the_output_is_placed_like_the_source_after_a_new_pixel_size(trained, qtbot):
     # The output kept the placement of its first result: given a pixel size later,
     # the inputs moved and Live strokes showed up elsewhere in the output.
     viewer, widget = trained
-    for name in (SOURCE, LABELS, TARGET):
+    for name in (h.SOURCE, h.LABELS, h.TARGET):
         viewer.layers[name].scale = (0.65, 0.65)
         viewer.layers[name].translate = (10, 20)
     widget.synthesize()
-    wait_for_synthesis(qtbot, widget)
-    output = viewer.layers[OUTPUT]
+    h.wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[h.OUTPUT]
     np.testing.assert_allclose(output.scale, (0.65, 0.65))
     np.testing.assert_allclose(output.translate, (10, 20))
 
@@ -82,33 +71,33 @@ def test_the_output_is_placed_like_the_source_after_a_new_pixel_size(trained, qt
 def test_live_shows_a_model_loaded_meanwhile(trained, qtbot, tmp_path, monkeypatch):
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)
-    wait_for_synthesis(qtbot, widget)
+    h.wait_for_synthesis(qtbot, widget)
     other = tmp_path / "other.semia"
-    train(qtbot, widget, steps=3)  # continues: another model, with other weights
-    wait_for_synthesis(qtbot, widget)
+    h.train(qtbot, widget, steps=3)  # continues: another model, with other weights
+    h.wait_for_synthesis(qtbot, widget)
     widget.model.save(other)
-    train(qtbot, widget, steps=6)
-    wait_for_synthesis(qtbot, widget)
-    shown = viewer.layers[OUTPUT].data.copy()
+    h.train(qtbot, widget, steps=6)
+    h.wait_for_synthesis(qtbot, widget)
+    shown = viewer.layers[h.OUTPUT].data.copy()
     monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(other))
     widget.model_io.save_button.setEnabled(True)
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)  # replace the unsaved one
     widget.load_model()
     assert widget.model.steps_done == 7  # 4 + 3
-    wait_for_synthesis(qtbot, widget)
-    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, shown), timeout=TIMEOUT_MS)
-    np.testing.assert_array_equal(viewer.layers[OUTPUT].data, widget.model.synthesize(
-        viewer.layers[TARGET].data, full_size=True))
+    h.wait_for_synthesis(qtbot, widget)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[h.OUTPUT].data, shown), timeout=h.TIMEOUT_MS)
+    np.testing.assert_array_equal(viewer.layers[h.OUTPUT].data, widget.model.synthesize(
+        viewer.layers[h.TARGET].data, full_size=True))
 
 
 def test_inputs_in_use_stay_chosen_when_layers_are_added_or_moved(trained, qtbot):
     # After training, a processed copy of the image moved up the list became the
     # source by itself, and a duplicate of the target (kept as a version) the target.
     viewer, widget = trained
-    source, target = viewer.layers[SOURCE], viewer.layers[TARGET]
+    source, target = viewer.layers[h.SOURCE], viewer.layers[h.TARGET]
     viewer.add_image(source.data[::-1].copy(), name="smoothed copy")
     viewer.layers.move(viewer.layers.index(source), len(viewer.layers))
-    viewer.add_labels(target.data.copy(), name=f"{TARGET} copy")
+    viewer.add_labels(target.data.copy(), name=f"{h.TARGET} copy")
     assert widget.source_layer is source and widget.target_layer is target
     # A layer the user picks is still theirs to pick.
     widget.pickers.image.set_layer(viewer.layers["smoothed copy"])
@@ -117,10 +106,10 @@ def test_inputs_in_use_stay_chosen_when_layers_are_added_or_moved(trained, qtbot
 
 def test_before_use_a_sample_s_layers_are_still_picked_as_they_arrive(viewer_widget):
     viewer, widget = viewer_widget
-    configure_tiny(widget, 1)
-    add_scene(viewer)
+    h.configure_tiny(widget, 1)
+    h.add_scene(viewer)
     assert (widget.source_layer.name, widget.labels_layer.name, widget.target_layer.name) == (
-        SOURCE, LABELS, TARGET)
+        h.SOURCE, h.LABELS, h.TARGET)
 
 
 def test_class_names_come_only_from_labels_of_the_model_s_classes(trained, tmp_path, monkeypatch):
@@ -128,7 +117,7 @@ def test_class_names_come_only_from_labels_of_the_model_s_classes(trained, tmp_p
     viewer, widget = trained
     path = tmp_path / "scene.semia"
     widget.model.save(path)
-    labels = viewer.layers[LABELS]
+    labels = viewer.layers[h.LABELS]
     labels.features = {"class": ["background", "blob"]}
     monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)
@@ -153,7 +142,7 @@ def test_a_loaded_model_starts_its_own_loss_plot(trained, qtbot, tmp_path, monke
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)
     widget.load_model()
     assert all(len(widget.loss_plot.series(name)[0]) == 0 for name in ("rec", "D", "adv"))
-    train(qtbot, widget, steps=4)  # continues the loaded model: steps 5-8 alone
+    h.train(qtbot, widget, steps=4)  # continues the loaded model: steps 5-8 alone
     steps = widget.loss_plot.series("rec")[0]
     assert len(steps) > 0 and steps.min() > 4
 
@@ -162,18 +151,18 @@ def test_an_output_follows_its_renamed_target_and_a_kept_one_stays(trained, qtbo
     # Renaming the target during training left the previews in one output and the
     # result in a second, and the stale one was selected as the result.
     viewer, widget = trained
-    viewer.layers[TARGET].name = "layout A"
+    viewer.layers[h.TARGET].name = "layout A"
     widget.synthesize()
-    wait_for_synthesis(qtbot, widget)
+    h.wait_for_synthesis(qtbot, widget)
     outputs = [layer.name for layer in viewer.layers if layer.metadata.get("semia_output")]
-    assert outputs == [f"semia: {SOURCE} → layout A"]
+    assert outputs == [f"semia: {h.SOURCE} → layout A"]
     # An output the user renamed to keep it is left as it is (the user guide says so).
     viewer.layers[outputs[0]].name = "kept result"
     viewer.layers["layout A"].paint((20, 20), 0)
     widget.synthesize()
-    wait_for_synthesis(qtbot, widget)
+    h.wait_for_synthesis(qtbot, widget)
     outputs = sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output"))
-    assert outputs == ["kept result", f"semia: {SOURCE} → layout A"]
+    assert outputs == ["kept result", f"semia: {h.SOURCE} → layout A"]
 
 
 def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):
@@ -181,16 +170,16 @@ def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):
     # result under it) emitted nothing, and the output kept showing the undone stroke.
     viewer, widget = trained
     widget.synthesis.live.setChecked(True)
-    wait_for_synthesis(qtbot, widget)
-    target = viewer.layers[TARGET]
-    unpainted = viewer.layers[OUTPUT].data.copy()
+    h.wait_for_synthesis(qtbot, widget)
+    target = viewer.layers[h.TARGET]
+    unpainted = viewer.layers[h.OUTPUT].data.copy()
     target.brush_size = 10
     target.paint((16, 16), 0)
-    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[OUTPUT].data, unpainted), timeout=TIMEOUT_MS)
-    wait_for_synthesis(qtbot, widget)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers[h.OUTPUT].data, unpainted), timeout=h.TIMEOUT_MS)
+    h.wait_for_synthesis(qtbot, widget)
     target.visible = False
     target.undo()
-    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[OUTPUT].data, unpainted), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[h.OUTPUT].data, unpainted), timeout=h.TIMEOUT_MS)
     target.visible = True
     widget.synthesis.live.setChecked(False)
     assert not widget._edit_watcher._poll.isActive()
@@ -204,7 +193,7 @@ def test_a_used_target_gives_way_to_another_sample_s_target(trained, qtbot):
     viewer.add_image(image, name="B image")
     viewer.add_labels(labels, name="B labels")
     viewer.add_labels(moved(labels), name="B target")
-    assert widget.target_layer.name == TARGET  # still the one in use
+    assert widget.target_layer.name == h.TARGET  # still the one in use
     widget.pickers.image.set_layer(viewer.layers["B image"])
     widget.pickers.labels.set_layer(viewer.layers["B labels"])
     assert widget.target_layer.name == "B target"
@@ -214,10 +203,10 @@ def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     image, labels = make_scene()
     viewer.add_image(image, channel_axis=-1, name=["r", "g", "b"])
-    viewer.add_labels(labels, name=LABELS)
-    viewer.add_labels(moved(labels), name=TARGET)
+    viewer.add_labels(labels, name=h.LABELS)
+    viewer.add_labels(moved(labels), name=h.TARGET)
     assert widget.source_layer.name == "3 channels: r + g + b"
-    train(qtbot, widget, steps=1)
+    h.train(qtbot, widget, steps=1)
     viewer.add_image(viewer.layers["g"].data.copy(), name="g copy", blending="additive")
     viewer.layers.move(viewer.layers.index(viewer.layers["r"]), viewer.layers.index(viewer.layers["b"]))
     assert widget.source_layer.name == "3 channels: r + g + b"
@@ -225,30 +214,30 @@ def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
 
 def test_an_output_the_user_moved_stays_where_they_put_it(trained, qtbot):
     viewer, widget = trained
-    output = viewer.layers[OUTPUT]
+    output = viewer.layers[h.OUTPUT]
     output.translate = (0, 40)  # beside the source
-    viewer.layers[TARGET].paint((20, 20), 0)
+    viewer.layers[h.TARGET].paint((20, 20), 0)
     widget.synthesize()
-    wait_for_synthesis(qtbot, widget)
-    np.testing.assert_allclose(viewer.layers[OUTPUT].translate, (0, 40))
+    h.wait_for_synthesis(qtbot, widget)
+    np.testing.assert_allclose(viewer.layers[h.OUTPUT].translate, (0, 40))
 
 
 def test_stale_failures_do_not_come_back(viewer_widget, qtbot):
     viewer, widget = viewer_widget
-    widget.train()  # nothing to train on
+    widget.train()  # nothing to h.train on
     assert widget.state.message.startswith("Not trained")
-    add_scene(viewer)
+    h.add_scene(viewer)
     assert not widget.state.message.startswith("Not trained")
     # A training failure, then a synthesis error over it: a new choice restores neither.
-    blank = viewer.add_labels(np.zeros_like(viewer.layers[LABELS].data), name="blank labels")
+    blank = viewer.add_labels(np.zeros_like(viewer.layers[h.LABELS].data), name="blank labels")
     widget.pickers.labels.set_layer(blank)
-    train(qtbot, widget, steps=2)
+    h.train(qtbot, widget, steps=2)
     assert widget.state.message.startswith("Training failed")
     widget.pickers.target.set_layer(None)
     widget.synthesize()
-    wait_for_synthesis(qtbot, widget)
+    h.wait_for_synthesis(qtbot, widget)
     assert widget.state.message.startswith("Not synthesized")
-    widget.pickers.labels.set_layer(viewer.layers[LABELS])
+    widget.pickers.labels.set_layer(viewer.layers[h.LABELS])
     assert widget.state.message == widget.state.ready_message()
 
 
@@ -256,7 +245,7 @@ def test_a_run_that_fails_midway_says_its_own_model_is_kept(viewer_widget, qtbot
     from napari_semia.trainer import SemiaTrainer
 
     viewer, widget = viewer_widget
-    add_scene(viewer)
+    h.add_scene(viewer)
     real = SemiaTrainer.train_step
 
     def failing(self, step):
@@ -265,7 +254,7 @@ def test_a_run_that_fails_midway_says_its_own_model_is_kept(viewer_widget, qtbot
         return real(self, step)
 
     monkeypatch.setattr(SemiaTrainer, "train_step", failing)
-    train(qtbot, widget, steps=10)
+    h.train(qtbot, widget, steps=10)
     assert widget.model is not None
     assert f"The model trained until then ({widget.model.steps_done} steps) is kept" in widget.state.message
 
@@ -286,14 +275,14 @@ def test_greyed_buttons_say_why(viewer_widget, qtbot):
     save, generate = widget.model_io.save_button, widget.dataset.generate_button
     assert not save.isEnabled() and "Not now: there is no model yet" in save.toolTip()
     assert not generate.isEnabled() and "made with a model" in generate.toolTip()
-    add_scene(viewer)
-    start_training(qtbot, widget, steps=100_000)
+    h.add_scene(viewer)
+    h.start_training(qtbot, widget, steps=100_000)
     for button in (widget.controls.train_button, widget.model_io.load_button):
         assert not button.isEnabled() and "training is under way" in button.toolTip()
-    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=h.TIMEOUT_MS)
     widget.stop()
-    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
-    wait_for_synthesis(qtbot, widget)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
+    h.wait_for_synthesis(qtbot, widget)
     for button in (widget.controls.train_button, widget.model_io.load_button, save, generate):
         assert button.isEnabled() and "Not now" not in button.toolTip()
     assert widget.controls.train_button.toolTip().startswith("Learn the source image's appearance")
