@@ -790,6 +790,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         """A checksum of the target's plane on display, for the edit watcher's look at a
         hidden one twice a second: read in place, no copy (CRC-32 of a 4096 x 4096
         int32 plane: about 16 ms here; a copy and a cryptographic digest took 120 ms)."""
+        if not isinstance(layer.data, np.ndarray):
+            return None  # a lazy (dask, zarr) target would be read from disk each time
         try:
             plane = plane_at(layer, displayed_plane_index(self.viewer, layer), copy=False)
         except SemiaInputError:
