@@ -286,3 +286,19 @@ def test_greyed_buttons_say_why(viewer_widget, qtbot):
     for button in (widget.controls.train_button, widget.model_io.load_button, save, generate):
         assert button.isEnabled() and "Not now" not in button.toolTip()
     assert widget.controls.train_button.toolTip().startswith("Learn the source image's appearance")
+
+
+def test_keeps_its_last_result_speaks_of_the_target_s_own_output(trained, qtbot):
+    viewer, widget = trained
+    target = viewer.layers[h.TARGET]
+    target.paint((20, 20), 7)  # an id the model lacks
+    widget.synthesize()
+    h.wait_for_synthesis(qtbot, widget)
+    assert widget.state.message.endswith("The output keeps its last result.")
+    other = viewer.add_labels(np.where(target.data == 7, 0, target.data), name="another layout")
+    other.paint((10, 10), 7)
+    widget.pickers.target.set_layer(other)  # an output exists, but of the first target
+    widget.synthesize()
+    h.wait_for_synthesis(qtbot, widget)
+    assert widget.state.message.startswith("Not synthesized")
+    assert "keeps its last result" not in widget.state.message

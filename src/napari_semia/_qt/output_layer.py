@@ -35,6 +35,12 @@ def _inputs_key(spec: OutputSpec, display: ChannelDisplay) -> tuple:
     return (tuple(layer.unique_id for layer in members), target, display.channel)
 
 
+def output_target_id(layer) -> str | None:
+    """The unique id of the target an output layer shows results for (None if unknown)."""
+    inputs = layer.metadata.get(INPUTS_KEY)
+    return inputs[1] if inputs else None
+
+
 def _output_of_renamed_inputs(viewer, key: tuple, name: str):
     """The output of these inputs under the name they had, renamed to ``name``; or
     None. Renaming the target while training left the previews in one layer and put

@@ -55,7 +55,7 @@ from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_file_name
 from .new_target import copy_as_target
-from .output_layer import output_layers, output_spec, write_output
+from .output_layer import output_layers, output_spec, output_target_id, write_output
 from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
 from .sections import scroll_into, section
@@ -628,10 +628,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # the pop-up cut it short and the status line still say 'Synthesize'.
         if self.state.message != self._error_status:
             self._status_before_error = self.state.message
-        kept = (" The output keeps its last result." if any(is_output(layer) for layer in self.viewer.layers)
-                else "")
+        kept = " The output keeps its last result." if self._target_has_output() else ""
         self._error_status = f"Not synthesized: {message}{kept}"
         self.state.message = self._error_status
+
+    def _target_has_output(self) -> bool:
+        """Whether an output of the current target is open (the error's 'keeps its last
+        result' spoke of outputs of other targets too)."""
+        target = self.target_layer
+        return target is not None and any(
+            is_output(layer) and output_target_id(layer) == target.unique_id for layer in self.viewer.layers)
 
     def _clear_synthesis_error_status(self) -> None:
         """A synthesis went through: the status line says what it said before the error."""
