@@ -224,19 +224,19 @@ def test_an_output_the_user_moved_stays_where_they_put_it(trained, qtbot):
 
 def test_stale_failures_do_not_come_back(viewer_widget, qtbot):
     viewer, widget = viewer_widget
-    widget.train()  # nothing to h.train on
+    widget.train()  # nothing to train on
     assert widget.state.message.startswith("Not trained")
     h.add_scene(viewer)
     assert not widget.state.message.startswith("Not trained")
-    # A training failure, then a synthesis error over it: a new choice restores neither.
+    # A training failure, then a synthesis error over it with the same layers: choosing
+    # other labels restores neither (the error's 'status before' was the failure).
     blank = viewer.add_labels(np.zeros_like(viewer.layers[h.LABELS].data), name="blank labels")
     widget.pickers.labels.set_layer(blank)
     h.train(qtbot, widget, steps=2)
     assert widget.state.message.startswith("Training failed")
-    widget.pickers.target.set_layer(None)
-    widget.synthesize()
+    widget.synthesize()  # from the labels alone: the same single class
     h.wait_for_synthesis(qtbot, widget)
-    assert widget.state.message.startswith("Not synthesized")
+    assert widget.state.message.startswith("Not synthesized") and "single class" in widget.state.message
     widget.pickers.labels.set_layer(viewer.layers[h.LABELS])
     assert widget.state.message == widget.state.ready_message()
 
@@ -302,3 +302,29 @@ def test_keeps_its_last_result_speaks_of_the_target_s_own_output(trained, qtbot)
     h.wait_for_synthesis(qtbot, widget)
     assert widget.state.message.startswith("Not synthesized")
     assert "keeps its last result" not in widget.state.message
+
+
+def test_the_hidden_target_poll_stops_with_the_viewer(trained, qtbot):
+    viewer, widget = trained
+    widget.synthesis.live.setChecked(True)
+    h.wait_for_synthesis(qtbot, widget)
+    viewer.layers[h.TARGET].visible = False
+    poll = widget._edit_watcher._poll
+    assert poll.isActive()
+    viewer.close()  # destroys the widget without its own shutdown
+    qtbot.wait(50)
+    assert not poll.isActive()
+
+
+def test_a_kept_channel_group_whose_channel_changed_size_is_dropped(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    viewer.add_image(image, channel_axis=-1, name=["r", "g", "b"])
+    viewer.add_labels(labels, name=h.LABELS)
+    viewer.add_labels(moved(labels), name=h.TARGET)
+    h.train(qtbot, widget, steps=1)
+    h.wait_for_synthesis(qtbot, widget)
+    viewer.layers["r"].data = viewer.layers["r"].data[:20].copy()  # no longer one image
+    assert widget.source_layer is None or widget.source_layer.name != "3 channels: r + g + b"
+    widget.synthesize()  # raised out of the slot when the group was kept
+    h.wait_for_synthesis(qtbot, widget)

@@ -58,6 +58,11 @@ class EditWatcher:
                     self._connected.append((emitter, slot))
         self._follow_visibility()
 
+    def shutdown(self) -> None:
+        """Stop watching (the widget closed, or the viewer with it): the poll ran on
+        after the viewer was closed, its timer having no parent to go with."""
+        self.watch(None)
+
     def _follow_visibility(self, *_args) -> None:
         hidden = self.layer is not None and self._fingerprint is not None and not self.layer.visible
         try:

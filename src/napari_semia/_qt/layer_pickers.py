@@ -171,13 +171,22 @@ def looks_like_target(layer: Layer) -> bool:
     return bool(layer.metadata.get(TARGET_KEY)) or "target" in layer.name.lower()
 
 
+def _group_key(layer) -> tuple:
+    return (tuple(layer.data.shape), tuple(layer.scale), tuple(layer.translate))
+
+
+def _still_a_group(group: ChannelGroup) -> bool:
+    """Whether a group's layers still fit together (one shape, scale and translate):
+    a kept group with a cropped channel made Synthesize raise."""
+    return len({_group_key(layer) for layer in group.layers}) == 1
+
+
 def channel_groups(layers: list[Layer]) -> list[ChannelGroup]:
     """Groups of 2..MAX_CHANNELS single-channel image layers with one shape, scale and translate."""
     groups: dict[tuple, list[Layer]] = {}
     for layer in layers:
         if isinstance(layer, Image) and not layer.rgb and not is_output(layer):
-            key = (tuple(layer.data.shape), tuple(layer.scale), tuple(layer.translate))
-            groups.setdefault(key, []).append(layer)
+            groups.setdefault(_group_key(layer), []).append(layer)
     return [ChannelGroup(tuple(members)) for members in groups.values()
             if 2 <= len(members) <= MAX_CHANNELS]
 
@@ -222,8 +231,8 @@ class LayerPicker(QComboBox):
         return self._candidates(list(self._viewer.layers))
 
     def _alive(self, item) -> bool:
-        if isinstance(item, ChannelGroup):
-            return item.alive(self._viewer)
+        if isinstance(item, ChannelGroup):  # (its layers may have changed since it was listed)
+            return item.alive(self._viewer) and _still_a_group(item)
         return item is not None and item in self._viewer.layers
 
     def current_layer(self):

@@ -85,6 +85,9 @@ def _digest(array: np.ndarray) -> str:
 #: 1 GB/s; only when the cache holds a model of the stack's plane size): a
 #: bounded pause when a large stack is chosen.
 MAX_BYTES_SEARCHED = 256 * 2**20
+#: The largest hidden target plane looked at for undo / redo twice a second (a
+#: 4096 x 4096 int32 plane: about 16 ms a look); larger ones follow once shown.
+MAX_BYTES_POLLED = 64 * 2**20
 
 
 class SemiaWidget(ClosesWithDock, QWidget):
@@ -158,7 +161,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
         self._preview_target_timer.timeout.connect(self._send_preview_target)
         self._connect()
-        self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner))
+        self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner,
+                                                 self._edit_watcher))
         self._offer_checkpoint()
 
     # ------------------------------------------------------------- wiring
@@ -796,12 +800,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         """A checksum of the target's plane on display, for the edit watcher's look at a
         hidden one twice a second: read in place, no copy (CRC-32 of a 4096 x 4096
         int32 plane: about 16 ms here; a copy and a cryptographic digest took 120 ms)."""
-        if not isinstance(layer.data, np.ndarray):
-            return None  # a lazy (dask, zarr) target would be read from disk each time
+        if not isinstance(layer.data, np.ndarray) or isinstance(layer.data, np.memmap):
+            return None  # a lazy (dask, zarr) or mapped target would be read from disk each time
         try:
             plane = plane_at(layer, displayed_plane_index(self.viewer, layer), copy=False)
         except SemiaInputError:
             return None
+        if plane.nbytes > MAX_BYTES_POLLED:
+            return None  # the UI thread's share would grow with it
         return zlib.crc32(memoryview(np.ascontiguousarray(plane)))
 
     def _on_dims_changed(self, *_args) -> None:
