@@ -199,12 +199,17 @@ def test_a_used_target_gives_way_to_another_sample_s_target(trained, qtbot):
     assert widget.target_layer.name == "B target"
 
 
-def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
-    viewer, widget = viewer_widget
+def add_rgb_channels_scene(viewer):
+    """The scene's image as three channel layers (napari's channel_axis), with labels and target."""
     image, labels = make_scene()
     viewer.add_image(image, channel_axis=-1, name=["r", "g", "b"])
     viewer.add_labels(labels, name=h.LABELS)
     viewer.add_labels(moved(labels), name=h.TARGET)
+
+
+def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
+    viewer, widget = viewer_widget
+    add_rgb_channels_scene(viewer)
     assert widget.source_layer.name == "3 channels: r + g + b"
     h.train(qtbot, widget, steps=1)
     viewer.add_image(viewer.layers["g"].data.copy(), name="g copy", blending="additive")
@@ -318,10 +323,7 @@ def test_the_hidden_target_poll_stops_with_the_viewer(trained, qtbot):
 
 def test_a_kept_channel_group_whose_channel_changed_size_is_dropped(viewer_widget, qtbot):
     viewer, widget = viewer_widget
-    image, labels = make_scene()
-    viewer.add_image(image, channel_axis=-1, name=["r", "g", "b"])
-    viewer.add_labels(labels, name=h.LABELS)
-    viewer.add_labels(moved(labels), name=h.TARGET)
+    add_rgb_channels_scene(viewer)
     h.train(qtbot, widget, steps=1)
     h.wait_for_synthesis(qtbot, widget)
     viewer.layers["r"].data = viewer.layers["r"].data[:20].copy()  # no longer one image
