@@ -330,3 +330,18 @@ def test_a_kept_channel_group_whose_channel_changed_size_is_dropped(viewer_widge
     assert widget.source_layer is None or widget.source_layer.name != "3 channels: r + g + b"
     widget.synthesize()  # raised out of the slot when the group was kept
     h.wait_for_synthesis(qtbot, widget)
+
+
+def test_enter_presses_a_focused_button(viewer_widget, qtbot):
+    from qtpy.QtCore import Qt
+
+    viewer, widget = viewer_widget
+    h.add_scene(viewer)
+    h.configure_tiny(widget, steps=2)
+    button = widget.controls.train_button
+    button.setFocus()
+    qtbot.keyClick(button, Qt.Key.Key_Return)
+    assert widget.trainer_runner.running or widget.model is not None
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
+    h.wait_for_synthesis(qtbot, widget)
+    assert widget.model is not None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QWidget
+from qtpy.QtWidgets import QPushButton, QWidget
 
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
@@ -151,6 +151,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.losses_section,
         ])
         self.setMinimumWidth(380)
+        # Enter (or Return) presses a focused button, as Space does: Qt does so outside
+        # dialogs only for auto-default buttons (a keyboard user found Enter did nothing).
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(True)
 
         self.trainer_runner = TrainingRunner(self.checkpoints)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
