@@ -345,3 +345,14 @@ def test_enter_presses_a_focused_button(viewer_widget, qtbot):
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
     h.wait_for_synthesis(qtbot, widget)
     assert widget.model is not None
+
+
+def test_with_no_model_the_status_line_says_what_is_left_to_do(viewer_widget):
+    from napari_semia._qt.state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE
+
+    viewer, widget = viewer_widget
+    assert widget.state.message == NO_MODEL_MESSAGE  # choose the layers (and where samples are)
+    h.add_scene(viewer)
+    assert widget.state.message == NO_MODEL_CHOSEN_MESSAGE  # press Train
+    viewer.layers.remove(h.TARGET)
+    assert widget.state.message == NO_MODEL_MESSAGE

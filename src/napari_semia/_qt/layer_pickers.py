@@ -259,6 +259,10 @@ class LayerPicker(QComboBox):
 
     def refresh(self, *_args) -> None:
         previous = self.current_layer()
+        index = self.currentIndex()
+        # What the box showed, also if it is gone: a removed layer's picker fell to
+        # "(none)" without saying so (previous was already None).
+        shown = self._items[index] if 0 <= index < len(self._items) else None
         items = self.candidates()
         kept = self._chosen or (self._pinned and previous is not None and self._fits(previous))
         if isinstance(previous, ChannelGroup) and kept and previous not in items:
@@ -283,7 +287,7 @@ class LayerPicker(QComboBox):
         finally:
             self._refreshing = False
         self._show_full_name()
-        if self.current_layer() is not previous:
+        if self.current_layer() is not previous or (shown is not None and self.current_layer() is None):
             self.layer_changed.emit(self.current_layer())
 
     def _show_full_name(self) -> None:

@@ -75,6 +75,9 @@ class Phase(str, Enum):
 NO_MODEL_MESSAGE = ("No model yet: choose a source image, its labels and a target layout above (File → "
                     "Open Sample → napari-semia has examples), then press Train, or Synthesize for a "
                     "first result from the labels alone, in seconds.")
+#: The same once the three are chosen.
+NO_MODEL_CHOSEN_MESSAGE = ("No model yet: press Train, or Synthesize for a first result from the labels "
+                           "alone, in seconds.")
 
 
 @evented
@@ -87,6 +90,8 @@ class WidgetState:
     model_unsaved: bool = False
     """The current model was trained here and not written to a file yet."""
     model_text: str = "No model yet."
+    inputs_chosen: bool = False
+    """A source image, its labels and a target are chosen."""
     model_network: tuple[int, int, int] | None = None
     """(working size, width, levels) of the current model: what continuing it keeps."""
     device_text: str = ""
@@ -155,7 +160,7 @@ class WidgetState:
     def ready_message(self) -> str:
         """The status line when nothing is running and nothing failed."""
         if not self.has_model:
-            return NO_MODEL_MESSAGE
+            return NO_MODEL_CHOSEN_MESSAGE if self.inputs_chosen else NO_MODEL_MESSAGE
         return ("A model is ready: Synthesize, edit the target with Live on, or press Train to "
                 "continue training it.")
 

@@ -59,7 +59,7 @@ from .output_layer import output_layers, output_spec, output_target_id, write_ou
 from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
 from .sections import scroll_into, section
-from .state import Phase, TrainingSettings, WidgetState
+from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_runner import SynthesisRunner
 from .training_controls import TrainingControls, device_description
@@ -168,6 +168,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner,
                                                  self._edit_watcher))
         self._offer_checkpoint()
+        self._on_inputs_changed()  # the layers already open when the dock opens
 
     # ------------------------------------------------------------- wiring
     def _connect(self) -> None:
@@ -176,7 +177,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.pickers.image.layer_changed.connect(self._offer_checkpoint)
         self.pickers.labels.layer_changed.connect(self._offer_checkpoint)
         for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
-            picker.layer_changed.connect(self._drop_stale_failure)
+            picker.layer_changed.connect(self._on_inputs_changed)
         self.restore_offer.restore.connect(self._restore_checkpoint)
         self.restore_offer.discard.connect(self._discard_checkpoint)
         self.controls.train_button.clicked.connect(self.train)
@@ -226,12 +227,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
         box.setChecked(bool(grid_of(self.viewer).enabled))
         box.blockSignals(False)
 
-    def _drop_stale_failure(self, *_args) -> None:
-        """A failure on the status line was about the layers chosen then: once another
-        is chosen, the line no longer says it (a first user read 'Choose the target
-        labels' under three filled-in layer lists)."""
+    def _on_inputs_changed(self, *_args) -> None:
+        """The status line follows the layers chosen: a failure was about the layers
+        chosen then, and goes once another is chosen (a first user read 'Choose the
+        target labels' under three filled-in layer lists); with no model, the line
+        says what is left to do."""
         if self.state.training:
             return
+        self.state.inputs_chosen = None not in (self.source_layer, self.labels_layer, self.target_layer)
+        if self.state.message in (NO_MODEL_MESSAGE, NO_MODEL_CHOSEN_MESSAGE):
+            self.state.message = self.state.ready_message()  # (it named what is still to choose)
         if self._error_status is not None and self.state.message == self._error_status:
             if self._status_before_error == self._training_failure:
                 self._status_before_error = self.state.ready_message()  # not the failure again
