@@ -356,3 +356,16 @@ def test_with_no_model_the_status_line_says_what_is_left_to_do(viewer_widget):
     assert widget.state.message == NO_MODEL_CHOSEN_MESSAGE  # press Train
     viewer.layers.remove(h.TARGET)
     assert widget.state.message == NO_MODEL_MESSAGE
+
+
+def test_the_sections_fields_start_at_one_x(viewer_widget):
+    from qtpy.QtWidgets import QFormLayout
+
+    _, widget = viewer_widget
+    widths = set()
+    for form in widget.content.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and item.widget() is not None:
+                widths.add(item.widget().minimumWidth())
+    assert len(widths) == 1 and widths.pop() > 0

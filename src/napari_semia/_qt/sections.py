@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFormLayout, QGroupBox, QScrollArea, QVBoxLayout, QWidget
 
 #: Narrower than this and the form labels and spin boxes get cramped.
 MIN_CONTENT_WIDTH = 360
@@ -45,3 +45,18 @@ def enable_saying_why(widget: QWidget, why_not: str | None) -> None:
         widget.setProperty("semia_tooltip", own)
     widget.setEnabled(why_not is None)
     widget.setToolTip(own if why_not is None else f"{own} (Not now: {why_not})")
+
+
+def align_form_labels(content: QWidget) -> None:
+    """One label width for every form under ``content``, so that the fields of all
+    sections start at one x (a UX pass saw four ragged left edges)."""
+    labels = []
+    for form in content.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and item.widget() is not None:
+                labels.append(item.widget())
+    if labels:
+        width = max(label.sizeHint().width() for label in labels)
+        for label in labels:
+            label.setMinimumWidth(width)

@@ -58,7 +58,7 @@ from .new_target import copy_as_target
 from .output_layer import output_layers, output_spec, output_target_id, write_output
 from .progress_widget import ProgressWidget, format_duration
 from .restore_offer import RestoreOffer
-from .sections import scroll_into, section
+from .sections import align_form_labels, scroll_into, section
 from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_runner import SynthesisRunner
@@ -150,6 +150,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             section("Synthetic dataset", self.dataset),
             self.losses_section,
         ])
+        align_form_labels(self.content)
         self.setMinimumWidth(380)
         # Enter (or Return) presses a focused button, as Space does: Qt does so outside
         # dialogs only for auto-default buttons (a keyboard user found Enter did nothing).
