@@ -219,12 +219,10 @@ class DatasetOutcome:
 def dataset_updates(request: DatasetRequest, stop: threading.Event):
     """Make a synthetic dataset: yields ``GenerationProgress``, returns a DatasetOutcome.
 
-    The model (possibly not saved yet) is written to a temporary file for the
-    job, then kept in the dataset folder as ``model.semia`` (provenance, and
-    what a rerun into the same folder is checked against).
+    The model (possibly not saved yet) is given to the job as it is, and its
+    file kept in the dataset folder as ``model.semia`` (provenance, and what a
+    rerun into the same folder is checked against).
     """
-    import shutil
-    import tempfile
     from pathlib import Path
 
     from ..dataset import DatasetJob, load_manifest
@@ -232,20 +230,19 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
     from ..layout_sampler import LayoutSamplerSettings
 
     try:
-        with tempfile.TemporaryDirectory(prefix="semia-dataset-") as scratch:
-            model_path = request.model.save(Path(scratch) / "model.semia")
-            settings = LayoutSamplerSettings(object_ids=request.object_ids).scaled(request.strength)
-            # The model itself, not its file: the pairs then share the full-resolution
-            # source side a Synthesize builds (a copy loaded from the file built its own).
-            job = DatasetJob.prepare(
-                request.model, request.folder, request.count, request.seed,
-                source_labels=request.source_labels, sampler_settings=settings,
-                full_resolution=request.full_resolution, device=str(request.model.device),
-            )
-            folder = Path(request.folder)
-            folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(model_path, folder / "model.semia")
-            yield from job.run(stop)
+        settings = LayoutSamplerSettings(object_ids=request.object_ids).scaled(request.strength)
+        # The model itself, not its file: the pairs then share the full-resolution
+        # source side a Synthesize builds (a copy loaded from the file built its own).
+        job = DatasetJob.prepare(
+            request.model, request.folder, request.count, request.seed,
+            source_labels=request.source_labels, sampler_settings=settings,
+            full_resolution=request.full_resolution, device=str(request.model.device),
+        )
+        folder = Path(request.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        # The file's bytes the job already made (and keyed the run by): saved once, not twice.
+        (folder / "model.semia").write_bytes(job.model_bytes)
+        yield from job.run(stop)
     except Exception as error:  # input errors mostly; reported by the widget
         return DatasetOutcome(None, [], [], error=error)
     images, labels = [], []
