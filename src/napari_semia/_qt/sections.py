@@ -36,13 +36,19 @@ def scroll_into(owner: QWidget, sections: list[QWidget]) -> QWidget:
     return content
 
 
-def enable_saying_why(widget: QWidget, why_not: str | None) -> None:
-    """Enable ``widget``, or disable it with ``why_not`` after its own tooltip: a
-    greyed button that never said why left a first user guessing."""
+def own_tooltip(widget: QWidget) -> str:
+    """The tooltip ``widget`` was given when built, before any state was added to it."""
     own = widget.property("semia_tooltip")
     if own is None:
         own = widget.toolTip()
         widget.setProperty("semia_tooltip", own)
+    return own
+
+
+def enable_saying_why(widget: QWidget, why_not: str | None) -> None:
+    """Enable ``widget``, or disable it with ``why_not`` after its own tooltip: a
+    greyed button that never said why left a first user guessing."""
+    own = own_tooltip(widget)
     widget.setEnabled(why_not is None)
     widget.setToolTip(own if why_not is None else f"{own} (Not now: {why_not})")
 

@@ -22,7 +22,7 @@ from qtpy.QtWidgets import (
 from ..config import PRESETS
 from ..device import DEVICE_CHOICES, describe_device, resolve_device
 from ..errors import SemiaInputError
-from .sections import enable_saying_why
+from .sections import enable_saying_why, own_tooltip
 from .state import Phase, TrainingSettings, WidgetState
 
 
@@ -50,7 +50,6 @@ class TrainingControls(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.state = state
-        self._own_tooltips: dict = {}
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Named settings: 'quick' for a first look, 'default' for "
@@ -165,18 +164,33 @@ class TrainingControls(QWidget):
     def _show_settings(self, *_args) -> None:
         """Settings -> controls (e.g. after a preset filled several fields)."""
         s = self.settings
-        fields = [(self.steps, s.steps), (self.seed, s.seed), (self.preview_every, s.preview_every),
-                  (self.coarse_fraction, s.coarse_fraction)]
-        if not (self.state.has_model and s.continue_training):  # else the model's own (_follow_state)
-            fields += [(self.size, s.size), (self.width, s.width), (self.levels, s.levels)]
-        for widget, value in fields:
+        shown = ((self.steps, s.steps), (self.seed, s.seed), (self.preview_every, s.preview_every),
+                 (self.coarse_fraction, s.coarse_fraction))
+        for widget, value in shown:
             if widget.value() != value:
                 widget.setValue(value)
+        self._show_network()
         if self.device.currentText() != s.device:
             self.device.setCurrentText(s.device)
         self._show_preset()
         if self.continue_training.isChecked() != s.continue_training:
             self.continue_training.setChecked(s.continue_training)
+
+    def _continuing(self) -> bool:
+        """Train continues the current model, keeping its working size and network."""
+        return self.state.has_model and self.settings.continue_training
+
+    def _show_network(self) -> None:
+        """Working size, width and levels: the model's own while continuing keeps them
+        (a restored 64-px model read 256 px), the settings' for a new model otherwise.
+        Only shown: never written back to the settings."""
+        s = self.settings
+        shown = (self.state.model_network if self._continuing() else None) or (s.size, s.width, s.levels)
+        for widget, value in zip((self.size, self.width, self.levels), shown):
+            if widget.value() != value:
+                widget.blockSignals(True)
+                widget.setValue(value)
+                widget.blockSignals(False)
 
     def _show_preset(self) -> None:
         """The preset's name, with "(edited)" once a field it fills was changed, so the
@@ -204,22 +218,14 @@ class TrainingControls(QWidget):
     # ---------------------------------------------------------------- state
     def _follow_state(self, *_args) -> None:
         busy = self.state.busy
-        for widget in (self.preset, self.steps, self.size, self.device, self.seed, self.advanced):
+        for widget in (self.preset, self.steps, self.device, self.seed, self.advanced):
             widget.setEnabled(not busy)
         # Continuing keeps the model's working size and network (the trainer's rule):
-        # these fields then apply to a new model only, and say so.
-        continuing = self.state.has_model and self.settings.continue_training
-        kept = self.state.model_network if continuing else None
-        shown = kept or (self.settings.size, self.settings.width, self.settings.levels)
-        for widget, value in zip((self.size, self.width, self.levels), shown):
-            # The model's own values while they are kept (a restored 64-px model read
-            # 256 px), the settings' for a new model otherwise; never written back.
-            if widget.value() != value:
-                widget.blockSignals(True)
-                widget.setValue(value)
-                widget.blockSignals(False)
+        # these fields then show the model's and apply to a new model only, and say so.
+        continuing = self._continuing()
+        self._show_network()
         for widget in (self.size, self.width, self.levels):
-            tooltip = self._own_tooltips.setdefault(widget, widget.toolTip())
+            tooltip = own_tooltip(widget)
             widget.setEnabled(not busy and not continuing)
             widget.setToolTip(tooltip + (" Kept from the model while 'Continue from the current model' "
                                          "is ticked; untick it to change this for a new model."
