@@ -25,6 +25,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..errors import SemiaInputError
+from .progress_widget import format_duration
 from .sections import enable_saying_why
 from .state import Phase, WidgetState
 
@@ -49,6 +51,38 @@ class DatasetSettings:
     """How far layouts depart from the source: 0 = not at all, 1 = default, 2 = twice."""
     full_resolution: bool = True
     seed: int = 0
+
+
+def progress_line(progress) -> str | None:
+    """The section's line for a run's progress (None: it keeps what it says)."""
+    if progress.message:
+        return progress.message
+    if not progress.total:
+        return None
+    eta = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
+    earlier = f" ({progress.skipped} from an earlier run)" if progress.skipped else ""
+    return f"{progress.done} of {progress.total} pairs{earlier}{eta}."
+
+
+def failed_line(error: BaseException) -> str:
+    # Input errors in full (the pop-up cuts a long path short; found by a new user).
+    reason = str(error) if isinstance(error, SemiaInputError) else "see the message."
+    return f"The dataset could not be made: {reason}"
+
+
+def done_line(outcome, warnings: list[str]) -> str:
+    """The section's line once a run has ended: counts, time, the folder, and the
+    run's warnings in full (napari's pop-up cut "No object can move" short, and
+    the done line alone read as if the pairs were varied)."""
+    summary = outcome.summary
+    failed = f", {len(summary.failures)} failed" if summary.failures else ""
+    how = "Stopped" if summary.stopped else "Done"
+    shown = f"\nThe first {len(outcome.images)} are open as layers." if outcome.images else ""
+    # The folder on a line of its own: after the counts it wrapped after its
+    # leading "/", leaving the slash alone at the end of a line.
+    return (f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
+            f"in {format_duration(summary.elapsed_s)}, to\n{Path(summary.out_dir).resolve()}{shown}"
+            + "".join(f"\nNote: {warning}" for warning in warnings))
 
 
 class DatasetControls(QWidget):

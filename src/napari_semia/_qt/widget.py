@@ -13,8 +13,7 @@ training, straight to the trainer's preview target; otherwise a
 from __future__ import annotations
 
 import hashlib
-import zlib
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 from qtpy.QtCore import QTimer
@@ -28,41 +27,46 @@ from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
 from ..validation import validate_target
 from . import notify
-from .dataset_controls import DatasetControls, DatasetSettings
+from .checkpoint_search import find_checkpoint
+from .dataset_controls import DatasetControls, DatasetSettings, done_line, failed_line, progress_line
 from .dataset_layers import show_dataset_pairs
 from .dataset_runner import DatasetRunner
-from .edit_watcher import EditWatcher
+from .edit_watcher import EditWatcher, plane_fingerprint
+from .failure_status import FailureStatus
+from .hidden_target import HiddenTarget
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import (
     displayed_plane,
     displayed_plane_index,
     output_plane,
-    plane_at,
-    stack_planes,
     training_planes,
 )
 from .layer_pickers import (
-    ChannelGroup,
     LayerPickers,
-    channel_groups,
     channel_stack_hint,
     is_output,
     opened_as_image_hint,
     plane_shape,
-    shown_as_one_image,
 )
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_file_name
 from .new_target import copy_as_target
 from .output_layer import output_layers, output_spec, output_target_id, write_output
-from .progress_widget import ProgressWidget, format_duration
+from .progress_widget import ProgressWidget
 from .restore_offer import RestoreOffer
 from .sections import align_form_labels, scroll_into, section
 from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_runner import SynthesisRunner
 from .training_controls import TrainingControls, device_description
+from .training_notes import (
+    kept_network_note,
+    misaligned_note,
+    other_source_note,
+    placements,
+    single_channel_note,
+)
 from .training_runner import TrainingRunner
 
 #: Brush events are merged for this long before the trainer's preview target is updated.
@@ -79,15 +83,6 @@ LABELS_ONLY_NOTE = ("No model yet: this first result is pieces of the source cop
 
 def _digest(array: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=12).hexdigest()
-
-
-#: Bytes of a stack hashed in search of a checkpoint, on the UI thread (about
-#: 1 GB/s; only when the cache holds a model of the stack's plane size): a
-#: bounded pause when a large stack is chosen.
-MAX_BYTES_SEARCHED = 256 * 2**20
-#: The largest hidden target plane looked at for undo / redo twice a second (a
-#: 4096 x 4096 int32 plane: about 16 ms a look); larger ones follow once shown.
-MAX_BYTES_POLLED = 64 * 2**20
 
 
 class SemiaWidget(ClosesWithDock, QWidget):
@@ -113,13 +108,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # Before there is a model: results from the label map alone, and the
         # (image, labels) digests its source side was built from.
         self._labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
-        self._shown_synthesis_error: str | None = None  # shown once until something changes
-        # The status line while it shows a synthesis error, and what it said before.
-        self._error_status: str | None = None
-        self._status_before_error = ""
-        self._training_failure: str | None = None  # the status line after a failed training
-        self._hidden_target = None  # the target layer hidden to show the result unobstructed
-        self._hidden_note = ""  # what the status line says of it
+        self.failures = FailureStatus(self.state)
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
@@ -129,6 +118,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._preview_planes: dict[tuple, object] = {}
         self._writing_output = False  # selection changes made by write_output are not the user's
 
+        self.hidden_target = HiddenTarget(napari_viewer, self.state, show_target=self._show_target)
         self.pickers = LayerPickers(napari_viewer)
         self.restore_offer = RestoreOffer()
         self.controls = TrainingControls(self.settings, self.state)
@@ -160,7 +150,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.trainer_runner = TrainingRunner(self.checkpoints)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
         self.dataset_runner = DatasetRunner()
-        self._edit_watcher = EditWatcher(self._on_target_edited, self._target_fingerprint)
+        self._edit_watcher = EditWatcher(self._on_target_edited, partial(plane_fingerprint, napari_viewer))
         self._preview_target_timer = QTimer()
         self._preview_target_timer.setSingleShot(True)
         self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
@@ -238,13 +228,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.inputs_chosen = None not in (self.source_layer, self.labels_layer, self.target_layer)
         if self.state.message in (NO_MODEL_MESSAGE, NO_MODEL_CHOSEN_MESSAGE):
             self.state.message = self.state.ready_message()  # (it named what is still to choose)
-        if self._error_status is not None and self.state.message == self._error_status:
-            if self._status_before_error == self._training_failure:
-                self._status_before_error = self.state.ready_message()  # not the failure again
-            self._clear_synthesis_error_status()
-        elif self._training_failure is not None and self.state.message == self._training_failure:
-            self.state.message = self.state.ready_message()
-        self._training_failure = None
+        self.failures.inputs_changed()
 
     def _on_device_changed(self, *_args) -> None:
         self.state.device_text = device_description(self.settings.device)[0]
@@ -272,18 +256,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             notify.error(str(error))
             # On the status line too, in full: it kept an older, unrelated message.
-            self.state.message = self._training_failure = f"Not trained: {error}"
+            self.failures.training_failed(f"Not trained: {error}")
             return
         resume = self.model if self.settings.continue_training and self.model is not None else None
         if resume is None and not self.model_io.may_start_new_model():
             return
         self.pickers.pin()
-        self._note_single_channel(source)
-        self._note_channel_stack(source)
-        self._note_misaligned(source, labels)
-        if resume is not None:
-            self._note_other_source(resume, planes, source)
-            self._note_kept_network(resume, config)
+        self._note_training_inputs(source, labels, planes, config, resume)
         checkpoint_key = fingerprint(planes.image, planes.labels)
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
@@ -300,67 +279,29 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.start_training(config.steps)
         self.trainer_runner.start(job)
 
-    def _note_kept_network(self, resume: SemiaModel, config) -> None:
-        """Continuing keeps the model's working size and network: say so when the
-        fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file."""
-        kept = resume.config
-        if (config.size, config.width, config.levels) != (kept.size, kept.width, kept.levels):
-            notify.info(f"Continuing the model at its own working size ({kept.size} px) and network "
-                        f"(width {kept.width}, {kept.levels} levels). To train at other settings, untick "
-                        "'Continue from the current model' to start a new model.")
-
-    def _note_single_channel(self, source) -> None:
-        """Say so when the source is one of several channel layers of one image."""
-        if isinstance(source, ChannelGroup):
-            return
-        for group in channel_groups(list(self.viewer.layers)):
-            if source in group.layers and shown_as_one_image(group):
-                notify.info(
-                    f"'{source.name}' is one of {len(group.layers)} single-channel layers of the same "
-                    f"shape. Training on it alone; to use the channels together, choose "
-                    f"'{group.name}' as the source image.")
-                return
-
-    def _note_channel_stack(self, source) -> None:
-        """Say so when the source is a channel-stack file napari opened as one layer."""
-        hint = channel_stack_hint(source)
-        if hint:
-            notify.warning(hint)
+    def _note_training_inputs(self, source, labels, planes, config, resume: SemiaModel | None) -> None:
+        """Say what about the inputs may not be what the user meant (each once)."""
+        single = single_channel_note(self.viewer.layers, source)
+        if single:
+            notify.info(single)
+        stack = channel_stack_hint(source)
+        if stack:
+            notify.warning(stack)
+        self._note_misaligned(source, labels)
+        if resume is not None:
+            for note in (other_source_note(resume, planes, source), kept_network_note(resume, config)):
+                if note:
+                    notify.info(note)
 
     def _note_misaligned(self, source, labels) -> None:
-        """Say so when the source image and labels are not drawn over each other: the
-        model pairs their pixels by index, so a target painted over the labels
-        showed its edits elsewhere in the result (placed like the image)."""
-        placed = [(tuple(float(v) for v in layer.scale[-2:]), tuple(float(v) for v in layer.translate[-2:]))
-                  for layer in (source, labels)]
-        if np.allclose(placed[0], placed[1]):
-            return
-        noted = (source.name, labels.name, tuple(placed))
+        """Once, not on every stroke of Live."""
+        noted = (source.name, labels.name, placements(source, labels))
         if noted == self._noted_misaligned:
-            return  # once, not on every stroke of Live
-        self._noted_misaligned = noted
-        (scale, shift), (labels_scale, labels_shift) = placed
-        notify.warning(
-            f"'{source.name}' (scale {scale}, translate {shift}) and '{labels.name}' (scale "
-            f"{labels_scale}, translate {labels_shift}) are not drawn over each other. Training "
-            "pairs their pixels by index, and results are placed like the image, so edits painted "
-            "over the labels show elsewhere: give both layers the same scale and translate.")
-
-    def _note_other_source(self, model: SemiaModel, planes, source) -> None:
-        """Say so when training continues a model of another image or labels (it may
-        not be what the user meant: Continue is ticked after every run)."""
-        if model.was_trained_on(planes.image, planes.labels) is not False:
             return
-        if (planes.image.shape[:2] != planes.labels.shape[:2]
-                or model.source_mismatch(planes.image, dtype=False)):
-            return  # the run itself says what is wrong; no run continues anything
-        try:
-            model.codec.encode(planes.labels)
-        except SemiaInputError:
-            return  # other classes: the run itself says it cannot continue
-        notify.info(f"Continuing the model trained on another image or labels: it learns "
-                    f"'{source.name}' from here on. Untick 'Continue from the current model' "
-                    "to train a new one instead.")
+        note = misaligned_note(source, labels)
+        if note:
+            self._noted_misaligned = noted
+            notify.warning(note)
 
     def stop(self) -> None:
         if self.state.phase is Phase.TRAINING:
@@ -410,7 +351,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 kept = f" The model trained until then ({result.model.steps_done} steps) is kept."
             # Input errors are written for the user: the status line keeps them in
             # full (a first user saw the pop-up cut them short).
-            self.state.message = self._training_failure = f"Training failed: {reason}{kept}"
+            self.failures.training_failed(f"Training failed: {reason}{kept}")
             # The progress bar shows the model that is kept, or none: not the failed run's step 0.
             self.state.show_kept_model(self.model.steps_done if self.model is not None else 0)
             return
@@ -476,7 +417,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         hidden unless the user is painting (a colour-coded RGB target hid the
         result completely, e.g. after loading a model trained on the command line)."""
         self._last_synthesis_key = None
-        self._shown_synthesis_error = None
+        self.failures.may_pop_up_again()
         job = self.synth_runner.run_now()
         if job is not None:
             self._reveal_request = job.request_id  # (a Live request that supersedes it reveals nothing)
@@ -632,19 +573,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # even if it equals the last one (an undo of the stroke that caused the error
         # left the error on display, as nothing was synthesized again).
         self._last_synthesis_key = None
-        # Live painting would repeat the same message on every stroke.
-        if message != self._shown_synthesis_error:
-            self._shown_synthesis_error = message
-            notify.error(message)
-        if self.state.training:
-            return  # the status line is the training's
-        # In full on the status line too, as training errors are: a first user saw
-        # the pop-up cut it short and the status line still say 'Synthesize'.
-        if self.state.message != self._error_status:
-            self._status_before_error = self.state.message
-        kept = " The output keeps its last result." if self._target_has_output() else ""
-        self._error_status = f"Not synthesized: {message}{kept}"
-        self.state.message = self._error_status
+        self.failures.synthesis_failed(message, output_kept=self._target_has_output())
 
     def _target_has_output(self) -> bool:
         """Whether an output of the current target is open (the error's 'keeps its last
@@ -653,16 +582,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         return target is not None and any(
             is_output(layer) and output_target_id(layer) == target.unique_id for layer in self.viewer.layers)
 
-    def _clear_synthesis_error_status(self) -> None:
-        """A synthesis went through: the status line says what it said before the error."""
-        if self._error_status is not None and self.state.message == self._error_status:
-            self.state.message = self._status_before_error
-        self._error_status = None
-
     def _on_synthesized(self, result) -> None:
         """The fast result, then (replacing it) the full-resolution one."""
-        self._shown_synthesis_error = None
-        self._clear_synthesis_error_status()
+        self.failures.synthesis_went_through()
         self._show(result.job.destination, result.image)
         destination = result.job.destination
         if destination is not None and destination.index and result.job.model is not None:
@@ -734,9 +656,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     # -------------------------------------------------- result unobstructed
     def _hide_target_to_show_result(self, spec) -> None:
         """After training, hide the target (drawn over the result) unless the
-        user is painting, and select the result. Selecting the target (to
-        paint again), turning Live on or training again shows it; nothing
-        else of the layer's settings is touched."""
+        user is painting, and select the result (``hidden_target.py``)."""
         target = self.target_layer
         outputs = output_layers(self.viewer, spec)
         if target is None or not outputs or not target.visible or self.synthesis.live.isChecked():
@@ -745,45 +665,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # every layer it returns anew, so 'is' never held and this check never did.)
         if self.viewer.layers.selection.active == target and getattr(target, "mode", "") in _PAINTING_MODES:
             return
-        target.visible = False
-        self._hidden_target = target
-        # Shown again with its eye icon: the status line must not still say it is hidden.
-        target.events.visible.connect(self._on_hidden_target_visible)
-        self.viewer.layers.selection.active = outputs[0]
-        self._drop_hidden_note()  # one note at a time (a removed target's stayed, then doubled)
-        self._hidden_note = (f" '{target.name}' is hidden so the result shows; select it (or turn "
-                             "on Live) to paint again.")
-        self.state.message += self._hidden_note
-
-    def _on_hidden_target_visible(self, event=None) -> None:
-        layer = self._hidden_target
-        if layer is not None and layer.visible:
-            self._show_target()
-
-    def _forget_hidden_target(self):
-        """No target is hidden any more (returns the one that was, or None)."""
-        layer, self._hidden_target = self._hidden_target, None
-        if layer is not None:
-            layer.events.visible.disconnect(self._on_hidden_target_visible)
-        return layer
+        self.hidden_target.hide(target, outputs[0])
 
     def _show_target(self) -> None:
         self._reveal_request = None  # the user wants the target in sight: a pending result leaves it
-        layer = self._forget_hidden_target()
-        if layer is not None and layer in self.viewer.layers:
-            layer.visible = True
-        self._drop_hidden_note()
-
-    def _drop_hidden_note(self) -> None:
-        """The status line no longer says a target is hidden (a first user saw that stay)."""
-        note, self._hidden_note = self._hidden_note, ""
-        if note and self.state.message.endswith(note):
-            self.state.message = self.state.message[: -len(note)]
+        self.hidden_target.show()
 
     def _on_active_layer(self, event) -> None:
         if self._writing_output:
             return
-        if self._hidden_target is not None and event.value == self._hidden_target:
+        if self.hidden_target.layer is not None and event.value == self.hidden_target.layer:
             self._show_target()
         elif event.value is not None and event.value == self.target_layer:
             self._reveal_request = None  # selected to paint: a pending result leaves it in sight
@@ -799,26 +690,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_target_changed(self, layer) -> None:
         self.synth_runner.cancel()
-        self._shown_synthesis_error = None
+        self.failures.may_pop_up_again()
         self._last_synthesis_key = None
         if self.synthesis.live.isChecked():
             self._edit_watcher.watch(layer)
         if self.state.training:
             self._send_preview_target()
-
-    def _target_fingerprint(self, layer):
-        """A checksum of the target's plane on display, for the edit watcher's look at a
-        hidden one twice a second: read in place, no copy (CRC-32 of a 4096 x 4096
-        int32 plane: about 16 ms here; a copy and a cryptographic digest took 120 ms)."""
-        if not isinstance(layer.data, np.ndarray) or isinstance(layer.data, np.memmap):
-            return None  # a lazy (dask, zarr) or mapped target would be read from disk each time
-        try:
-            plane = plane_at(layer, displayed_plane_index(self.viewer, layer), copy=False)
-        except SemiaInputError:
-            return None
-        if plane.nbytes > MAX_BYTES_POLLED:
-            return None  # the UI thread's share would grow with it
-        return zlib.crc32(memoryview(np.ascontiguousarray(plane)))
 
     def _on_dims_changed(self, *_args) -> None:
         # A stacked target holds one layout per plane: Live follows the slider.
@@ -860,9 +737,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
-        if layer is not None and layer == self._hidden_target:
-            self._forget_hidden_target()
-            self._drop_hidden_note()
+        self.hidden_target.removed(layer)
         spec = self._training_output
         trainer = self.trainer_runner.trainer
         if spec is not None and trainer is not None and layer == spec.target:
@@ -929,38 +804,23 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_dataset_progress(self, progress) -> None:
         if progress.warning:
             notify.warning(progress.message)
-            # Also on the section's line, in full: napari's pop-up cut "No object can
-            # move" short, and the done line alone read as if the pairs were varied.
-            self._dataset_warnings.append(progress.message)
+            self._dataset_warnings.append(progress.message)  # also on the section's line, at the end
             return
         self.state.dataset_done, self.state.dataset_total = progress.done, progress.total
-        if progress.message:
-            self.state.dataset_message = progress.message
-        elif progress.total:
-            eta = f", about {format_duration(progress.eta_s)} left" if progress.eta_s else ""
-            earlier = f" ({progress.skipped} from an earlier run)" if progress.skipped else ""
-            self.state.dataset_message = f"{progress.done} of {progress.total} pairs{earlier}{eta}."
+        line = progress_line(progress)
+        if line:
+            self.state.dataset_message = line
 
     def _on_dataset_finished(self, outcome) -> None:
         if outcome.error is not None:
             notify.exception(outcome.error, "Making the dataset")
-            # Input errors in full (the pop-up cuts a long path short; found by a new user).
-            reason = str(outcome.error) if isinstance(outcome.error, SemiaInputError) else "see the message."
-            self.state.dataset_message = f"The dataset could not be made: {reason}"
+            self.state.dataset_message = failed_line(outcome.error)
             self.state.dataset_done = self.state.dataset_total = 0  # no bar of a run that never ran
             return
-        summary = outcome.summary
-        failed = f", {len(summary.failures)} failed" if summary.failures else ""
-        how = "Stopped" if summary.stopped else "Done"
-        shown = f"\nThe first {len(outcome.images)} are open as layers." if outcome.images else ""
-        # The folder on a line of its own: after the counts it wrapped after its
-        # leading "/", leaving the slash alone at the end of a line.
-        self.state.dataset_message = (
-            f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
-            f"in {format_duration(summary.elapsed_s)}, to\n{Path(summary.out_dir).resolve()}{shown}"
-            + "".join(f"\nNote: {warning}" for warning in self._dataset_warnings))
-        if summary.failures:
-            notify.warning(f"{len(summary.failures)} pair(s) failed: {next(iter(summary.failures.values()))}")
+        self.state.dataset_message = done_line(outcome, self._dataset_warnings)
+        failures = outcome.summary.failures
+        if failures:
+            notify.warning(f"{len(failures)} pair(s) failed: {next(iter(failures.values()))}")
         if self.model is not None:
             # Shown in the source's look only if it is the model's (as results are).
             show_dataset_pairs(self.viewer, self.model, self._source_fitting_model(), self.labels_layer,
@@ -1013,46 +873,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         image, labels = self.source_layer, self.labels_layer
         entries = self.checkpoints.entries() if image is not None and labels is not None else []
-        info, plane = None, ()
-        if entries:
-            try:
-                image_plane = displayed_plane(self.viewer, image)[0]
-                labels_plane = displayed_plane(self.viewer, labels)[0]
-            except SemiaInputError:
-                image_plane = None
-            if image_plane is not None and any(
-                    tuple(e.source_shape) == tuple(image_plane.shape[:2]) for e in entries):
-                key = fingerprint(image_plane, labels_plane)
-                info = next((e for e in entries if e.key == key), None)
-                if info is None:
-                    info, plane = self._checkpoint_of_another_plane(image, labels, entries)
-        self.restore_offer.offer(info, plane)
-
-    def _checkpoint_of_another_plane(self, image, labels, entries) -> tuple:
-        """(checkpoint, plane) of a stack's plane other than the one on display, or
-        (None, ()). napari reopens a stack on its first or middle plane: a model
-        trained on another one was not offered, and looked lost."""
-        image_planes, label_planes = stack_planes(image), stack_planes(labels)
-        if len(image_planes) == 1 and len(label_planes) == 1:
-            return None, ()
-        if len(image_planes) > 1 and len(label_planes) > 1 and image_planes != label_planes:
-            return None, ()  # stacks of different shapes: no plane pairs them
-        members = [*getattr(image, "layers", [image]), labels]
-        if not all(isinstance(layer.data, np.ndarray) for layer in members):
-            return None, ()  # planes of a lazy (dask, zarr) stack would be read from disk
-        planes = image_planes if len(image_planes) > 1 else label_planes
-        keys = {entry.key: entry for entry in entries}
-        hashed = 0
-        for index in planes:
-            image_plane = plane_at(image, index if len(image_planes) > 1 else (), copy=False)
-            labels_plane = plane_at(labels, index if len(label_planes) > 1 else (), copy=False)
-            key = fingerprint(image_plane, labels_plane)
-            if key in keys:
-                return keys[key], index
-            hashed += image_plane.nbytes + labels_plane.nbytes
-            if hashed > MAX_BYTES_SEARCHED:
-                break
-        return None, ()
+        self.restore_offer.offer(*find_checkpoint(self.viewer, image, labels, entries))
 
     def _discard_checkpoint(self, info) -> None:
         """Delete a cached model, asked first: it may be the only copy of hours of training."""
@@ -1085,7 +906,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except RuntimeError:  # Qt already deleted the timer (application exit)
             pass
         self._edit_watcher.watch(None)
-        self._forget_hidden_target()
+        self.hidden_target.forget()
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)

@@ -1,0 +1,72 @@
+"""What the widget says, once, about a training's inputs that may not be what the
+user meant. Each function returns the message (or None when there is nothing to
+say); the widget decides how often to show it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SemiaInputError
+from ..model import SemiaModel
+from .layer_pickers import ChannelGroup, channel_groups, shown_as_one_image
+
+
+def kept_network_note(resume: SemiaModel, config) -> str | None:
+    """Continuing keeps the model's working size and network: say so when the
+    fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file."""
+    kept = resume.config
+    if (config.size, config.width, config.levels) == (kept.size, kept.width, kept.levels):
+        return None
+    return (f"Continuing the model at its own working size ({kept.size} px) and network "
+            f"(width {kept.width}, {kept.levels} levels). To train at other settings, untick "
+            "'Continue from the current model' to start a new model.")
+
+
+def single_channel_note(layers, source) -> str | None:
+    """When the source is one of several channel layers of one image."""
+    if isinstance(source, ChannelGroup):
+        return None
+    for group in channel_groups(list(layers)):
+        if source in group.layers and shown_as_one_image(group):
+            return (f"'{source.name}' is one of {len(group.layers)} single-channel layers of the same "
+                    f"shape. Training on it alone; to use the channels together, choose "
+                    f"'{group.name}' as the source image.")
+    return None
+
+
+def placements(source, labels) -> tuple:
+    """The (scale, translate) of the last two axes of each layer."""
+    return tuple((tuple(float(v) for v in layer.scale[-2:]), tuple(float(v) for v in layer.translate[-2:]))
+                 for layer in (source, labels))
+
+
+def misaligned_note(source, labels) -> str | None:
+    """When the source image and labels are not drawn over each other: the model
+    pairs their pixels by index, so a target painted over the labels showed its
+    edits elsewhere in the result (placed like the image)."""
+    placed = placements(source, labels)
+    if np.allclose(placed[0], placed[1]):
+        return None
+    (scale, shift), (labels_scale, labels_shift) = placed
+    return (f"'{source.name}' (scale {scale}, translate {shift}) and '{labels.name}' (scale "
+            f"{labels_scale}, translate {labels_shift}) are not drawn over each other. Training "
+            "pairs their pixels by index, and results are placed like the image, so edits painted "
+            "over the labels show elsewhere: give both layers the same scale and translate.")
+
+
+def other_source_note(model: SemiaModel, planes, source) -> str | None:
+    """When training continues a model of another image or labels (it may not be
+    what the user meant: Continue is ticked after every run)."""
+    if model.was_trained_on(planes.image, planes.labels) is not False:
+        return None
+    if (planes.image.shape[:2] != planes.labels.shape[:2]
+            or model.source_mismatch(planes.image, dtype=False)):
+        return None  # the run itself says what is wrong; no run continues anything
+    try:
+        model.codec.encode(planes.labels)
+    except SemiaInputError:
+        return None  # other classes: the run itself says it cannot continue
+    return (f"Continuing the model trained on another image or labels: it learns "
+            f"'{source.name}' from here on. Untick 'Continue from the current model' "
+            "to train a new one instead.")
