@@ -83,16 +83,16 @@ def _field_with_banded_block(seed, height, width, noise, block, colour, band_col
 
 
 def test_enlarging_a_field_picks_the_pixels_interpolate_picks_and_keeps_every_bit():
-    from napari_semia.refinement import _enlarge
+    from napari_semia.offset_fields import enlarge
 
     field = torch.randint(0, 2**31 - 1, (17, 23), dtype=torch.int32)
     for shape in ((40, 50), (17, 23), (61, 29), (256, 300)):
         expected = F.interpolate(field[None, None].double(), size=shape, mode="nearest")[0, 0].long()
-        enlarged = _enlarge(field, shape)
+        enlarged = enlarge(field, shape)
         assert enlarged.dtype == torch.int32 and torch.equal(enlarged.long(), expected)
     # Through float32 (as before), bits above 2**24 were lost.
     assert not torch.equal(F.interpolate(field[None, None].float(), size=(40, 50))[0, 0].int(),
-                           _enlarge(field, (40, 50)))
+                           enlarge(field, (40, 50)))
 
 
 def test_level_shapes_steps_at_most_the_factor_and_end_at_full_size():
@@ -238,14 +238,14 @@ def _field_with_copied_square(h=40, w=40, top=10, size=16):
 
 
 def test_seams_in_a_smooth_class_are_evened_out_and_texture_is_left_alone():
-    from napari_semia.refinement import _even_out_seams
+    from napari_semia.seam_evening import even_out_seams
 
     fy, fx, square = _field_with_copied_square()
     classes = torch.zeros(40, 40, dtype=torch.int64)
     # Sky: a smooth gradient; the copied square (from lower down) is a step lighter.
     sky = torch.linspace(-0.5, 0.3, 40)[:, None].expand(40, 40).clone()[None].repeat(3, 1, 1)
     sky[:, square[0], square[1]] += 0.2
-    evened = _even_out_seams(sky, classes, fy, fx, radius=4)
+    evened = even_out_seams(sky, classes, fy, fx, radius=4)
     expected = torch.linspace(-0.5, 0.3, 40)[:, None].expand(40, 40)
     before = (sky[0][square] - expected[square]).abs().mean()
     after = (evened[0][square] - expected[square]).abs().mean()
@@ -255,9 +255,9 @@ def test_seams_in_a_smooth_class_are_evened_out_and_texture_is_left_alone():
     assert torch.equal(evened[:, untouched], sky[:, untouched])  # pixels kept as the source stay so
     # Stripes: the two sides' windows differ by texture, not by a step; left nearly alone.
     stripes = (torch.arange(40) % 6 < 3).float()[None, None].expand(3, 40, 40) * 1.6 - 0.8
-    assert (_even_out_seams(stripes, classes, fy, fx, radius=4) - stripes).abs().mean() < 0.02
+    assert (even_out_seams(stripes, classes, fy, fx, radius=4) - stripes).abs().mean() < 0.02
     # Off: unchanged.
-    assert torch.equal(_even_out_seams(sky, classes, fy, fx, radius=0), sky)
+    assert torch.equal(even_out_seams(sky, classes, fy, fx, radius=0), sky)
 
 
 def test_edge_margin_takes_changed_pixels_from_inside_their_class():
@@ -630,7 +630,7 @@ def test_edge_pieces_beside_a_profile_are_the_neighbouring_copies_from_a_source_
     # edge that does not touch the profile, is not.
     from types import SimpleNamespace
 
-    from napari_semia.refinement import _edge_pieces_beside
+    from napari_semia.edge_profiles import edge_pieces_beside
 
     h, w, reach = 12, 16, 3
     depth = torch.full((h, w), reach, dtype=torch.uint8)
@@ -645,7 +645,7 @@ def test_edge_pieces_beside_a_profile_are_the_neighbouring_copies_from_a_source_
     fy[8:10, 2:5] -= 2  # beside it, from deep inside (rows 6-7)
     fy[6:8, 11:14] -= 6  # from the source edge, away from the profile
     fx[6:8, 11:14] -= 1
-    found = _edge_pieces_beside(level, profile, fy, fx, reach)
+    found = edge_pieces_beside(level, profile, fy, fx, reach)
     expected = torch.zeros(h, w, dtype=torch.bool)
     expected[6:8, 5:8] = True
     assert torch.equal(found, expected), found.int()

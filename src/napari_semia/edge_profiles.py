@@ -22,13 +22,20 @@ another orientation does not cut across the class). Depth here is the
 Euclidean distance to the nearest pixel of another class (1 next to it);
 ``outline_depth`` counts chessboard pixels from 0.
 
-numpy / scipy on the CPU, at the working size (the refinement's level 0).
+numpy / scipy on the CPU, at the working size (the refinement's level 0);
+:func:`edge_profile_field` puts the copies into the refinement's field, and
+:func:`edge_pieces_beside` finds the copied pieces that end on such a profile.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy import ndimage as ndi
+
+from .offset_fields import dilate, grid
+from .patch_features import SourceLevel
+from .region_fill import components_holding
 
 _FOUR_NEIGHBOURS = ndi.generate_binary_structure(2, 1)
 _EIGHT_NEIGHBOURS = ndi.generate_binary_structure(2, 2)
@@ -89,3 +96,51 @@ def edge_relative_copies(source: np.ndarray, target: np.ndarray, band: np.ndarra
             from_cols[ys[ok], xs[ok]] = qx[ok]
             found[ys[ok], xs[ok]] = True
     return from_rows, from_cols, found
+
+
+def edge_profile_field(host: tuple[np.ndarray, np.ndarray, np.ndarray], changed: torch.Tensor,
+                        free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, reach: int):
+    """Level 0's field with the ``free`` pixels within ``reach`` of a target class edge
+    near a change copied relative to the nearest source edge between the same
+    classes (``edge_profiles.edge_relative_copies``), and the mask of those pixels
+    (None when there are none). Computed on the CPU: the working size is small,
+    and the distance transforms are scipy's."""
+    band = dilate(changed, reach) & free
+    if not bool(band.any()):
+        return fy, fx, None
+    rows, cols, found = edge_relative_copies(host[0], host[1], band.cpu().numpy(), reach)
+    if not found.any():
+        return fy, fx, None
+    found = torch.from_numpy(found).to(fy.device)
+    fy = torch.where(found, torch.from_numpy(rows).to(fy), fy)
+    fx = torch.where(found, torch.from_numpy(cols).to(fx), fx)
+    return fy, fx, found
+
+
+
+def edge_pieces_beside(level: SourceLevel, pieces: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+                        reach: int) -> torch.Tensor:
+    """(h, w) bool: the pixels that copy a source pixel within ``reach`` (level-0
+    pixels) of another class, outside ``pieces``, in the pieces of copied pixels
+    (one offset, 4-connected: ``pieces_containing``) that hold such a pixel next
+    to ``pieces``. Only beside a moved edge's profile: elsewhere (a piece of skin
+    between the eyes copied from near an eyebrow) evening out the seam is what
+    blends the copy in."""
+    at = (fy * level.shape[1] + fx).flatten().long()
+    # (Pixels that keep their own source pixel belong to no piece: pieces_containing
+    # leaves them out.)
+    by_edge = (level.depth.index_select(0, at) < reach).view(level.shape) & ~pieces
+    seeds = by_edge & dilate(pieces, 1)
+    if not bool(seeds.any()):
+        return seeds
+    return pieces_containing(seeds, fy, fx) & by_edge
+
+
+
+def pieces_containing(seeds: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    """The 4-connected pieces of copied pixels (same offset) that hold a ``seeds`` pixel
+    (seeds that matching moved back to their own pixel drop out)."""
+    ys, xs = grid(fy.shape, fy.device)
+    offset = (fy - ys).long() * (2 * fy.shape[1] + 1) + (fx - xs).long()
+    copied = (fy != ys) | (fx != xs)
+    return components_holding(copied, offset, seeds)

@@ -15,14 +15,21 @@ pixels to its source pixel by that offset, kept pixels included. The
 refinement starts the match there and queries the source so moved: one whole,
 coherent copy of the object.
 
-numpy / scipy on the CPU, at the working size (the refinement's level 0).
+Found with numpy / scipy on the CPU, at the working size (the refinement's
+level 0); :func:`moved_regions` and :func:`moved_at_level` carry each move to
+the finer levels, so its rim there is copied by the same offset.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+from scipy import ndimage as ndi
+from skimage import measure
 
 from .class_regions import ChangedRegion, ClassRegions, changed_class_regions
+from .offset_fields import grid, nearest_indices
+from .patch_features import SourceLevel
 
 #: A target region counts as moved when at least this share of it, brought back by
 #: the offset, lands on the source region, and as much of the source region the
@@ -136,3 +143,104 @@ def _landing(ys: np.ndarray, xs: np.ndarray, labels: np.ndarray, number: int) ->
     lands = np.zeros(len(ys), bool)
     lands[inside] = labels[ys[inside], xs[inside]] == number
     return lands
+
+
+def moved_copies(host: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch.device):
+    """The level-0 pixels of target regions that are a source region moved
+    (``moved_components``; None when there are none) and their source rows and
+    columns, on ``device``. On the CPU, like the edge profiles."""
+    rows, cols, found = moved_components(*host)
+    if not found.any():
+        return None, None, None, None
+    return (torch.from_numpy(found).to(device), torch.from_numpy(rows).to(device, torch.int32),
+            torch.from_numpy(cols).to(device, torch.int32), (rows, cols, found))
+
+
+
+#: Corrections tried around a moved region's scaled offset, the nearest first.
+_NEAREST_FIRST = sorted(((a, b) for a in range(-2, 3) for b in range(-2, 3)),
+                        key=lambda t: t[0] ** 2 + t[1] ** 2)
+
+
+
+def moved_regions(rows: np.ndarray, cols: np.ndarray, found: np.ndarray) -> list:
+    """Level 0's moved regions for the finer levels (``moved_at_level``): per
+    connected region of one offset, [its box (y0, y1, x0, x1) and mask within it
+    grown by a pixel, its offset (dy, dx) at the last level, that level's shape,
+    level 0's shape]. The box is in level-0 pixels.
+    From ``moved_components``' arrays, on the host (MPS has no unique by rows)."""
+    h, w = found.shape
+    dy = np.where(found, rows - np.arange(h)[:, None], 0)
+    dx = np.where(found, cols - np.arange(w)[None], 0)
+    # One id per offset, then its connected pieces: objects moved alike stay apart.
+    _, offset_id = np.unique(np.stack([dy.ravel(), dx.ravel()], 1), axis=0, return_inverse=True)
+    pieces = measure.label(np.where(found, offset_id.reshape(h, w) + 1, 0), background=0, connectivity=1)
+    moves = []
+    for number, box in enumerate(ndi.find_objects(pieces), 1):
+        y0, y1 = max(box[0].start - 1, 0), min(box[0].stop + 1, h)
+        x0, x1 = max(box[1].start - 1, 0), min(box[1].stop + 1, w)
+        local = pieces[y0:y1, x0:x1]
+        # Grown by a pixel for the rim finer levels add, but not into another moved
+        # region: where two moved by different offsets touch, the later one's rim
+        # took the other's edge pixels and copied them by its own offset.
+        own = local == number
+        inside = ndi.binary_dilation(own, np.ones((3, 3), bool)) & (own | (local == 0))
+        y, x = np.argwhere(pieces[box] == number)[0] + (box[0].start, box[1].start)
+        moves.append([(y0, y1, x0, x1, inside), (int(dy[y, x]), int(dx[y, x])), (h, w), (h, w)])
+    return moves
+
+
+
+def moved_at_level(level: SourceLevel, target: torch.Tensor, moves: list, fy: torch.Tensor,
+                    fx: torch.Tensor):
+    """The field at a finer level with every pixel of a moved region copied by the
+    region's offset at this level's size. Upsampled, the level-0 copy covered only
+    the pixels whose level-0 parent was in the region: the rim a finer level adds
+    (most of a thin object: a rocket 8 px wide at level 0) was matched anew, from
+    anywhere in the class, and the moved object came out fragmented.
+
+    ``moves`` (``moved_regions``): each offset is updated in place to the one
+    within 2 px of the last level's, scaled, that lands the most of the region on
+    its class, the nearest first (a level-0 offset scaled to full size can be off
+    by half the scale); where none lands, the scaled one is kept. Work is within
+    each region's box."""
+    h, w = level.shape
+    classes = level.classes.view(h, w)
+    if not moves:
+        return fy, fx
+    # Each pixel's level-0 parent (nearest, as ``enlarge``): one level 0 for all regions.
+    h_0, w_0 = moves[0][3]
+    rows = nearest_indices(h_0, h, fy.device)
+    cols = nearest_indices(w_0, w, fy.device)
+    for move in moves:
+        (y0, y1, x0, x1, inside0), (dy_last, dx_last), (h_last, w_last), _ = move
+        # The region's box at this level, and its mask there.
+        ys = ((rows >= y0) & (rows < y1)).nonzero().squeeze(1)
+        xs = ((cols >= x0) & (cols < x1)).nonzero().squeeze(1)
+        if len(ys) == 0 or len(xs) == 0:
+            continue
+        Y0, Y1, X0, X1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
+        mask0 = torch.from_numpy(inside0).to(fy.device)
+        region = mask0.index_select(0, rows[Y0:Y1] - y0).index_select(1, cols[X0:X1] - x0)
+        box_target = target[Y0:Y1, X0:X1]
+        cy, cx = round(dy_last * h / h_last), round(dx_last * w / w_last)
+        # The source classes every candidate reads, -1 outside the image: slices, not gathers.
+        window = torch.full((Y1 - Y0 + 4, X1 - X0 + 4), -1, dtype=classes.dtype, device=fy.device)
+        sy0, sx0 = Y0 + cy - 2, X0 + cx - 2
+        iy0, iy1 = max(sy0, 0), min(sy0 + window.shape[0], h)
+        ix0, ix1 = max(sx0, 0), min(sx0 + window.shape[1], w)
+        if iy0 < iy1 and ix0 < ix1:
+            window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = classes[iy0:iy1, ix0:ix1]
+        best = (0, cy, cx, None)
+        for a, b in _NEAREST_FIRST:
+            lands = region & (window[2 + a:2 + a + Y1 - Y0, 2 + b:2 + b + X1 - X0] == box_target)
+            count = int(lands.sum())
+            if count > best[0]:
+                best = (count, cy + a, cx + b, lands)
+        _, dy, dx, lands = best
+        if lands is not None:
+            gy, gx = grid((Y1 - Y0, X1 - X0), fy.device)
+            fy[Y0:Y1, X0:X1] = torch.where(lands, gy + Y0 + dy, fy[Y0:Y1, X0:X1])
+            fx[Y0:Y1, X0:X1] = torch.where(lands, gx + X0 + dx, fx[Y0:Y1, X0:X1])
+        move[1], move[2] = (dy, dx), (h, w)
+    return fy, fx

@@ -79,8 +79,11 @@ one offset, so that stochastic textures are copied in coherent pieces rather
 than averaged into a blur. The work at one level runs in tiles, so memory
 beyond a few image-sized arrays is O(tile), and time grows linearly with the
 pixels. The features and a source level are ``patch_features``, the search
-``patch_match``, the vote ``patch_vote``; this module decides, level by level,
-what each pixel queries and where its match starts.
+``patch_match``, the vote ``patch_vote``; moved objects are carried up the
+levels by ``moved_components``, edge profiles by ``edge_profiles``, seams are
+evened out by ``seam_evening``, and fields are carried by ``offset_fields``.
+This module decides, level by level, what each pixel queries and where its
+match starts.
 
 Without a guide (``guide=None``), the source copied along the initial field is
 the query everywhere: refinement from the label map alone, a baseline that
@@ -96,13 +99,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage as ndi
-from skimage import measure
 
-from .edge_profiles import edge_relative_copies
+from .edge_profiles import edge_pieces_beside, edge_profile_field, pieces_containing
 from .guided_regions import guided_region_offsets
-from .layout_tensors import bounding_box, resize_index
-from .moved_components import moved_components
+from .layout_tensors import resize_index
+from .moved_components import moved_at_level, moved_copies, moved_regions
+from .offset_fields import dilate, enlarge, grid, upsample_field
 from .outline_depth import (
     class_bits_dtype,
     class_depths,
@@ -115,8 +117,10 @@ from .outline_depth import (
 from .patch_features import FeatureSpace, SourceLevel, class_dtype, source_keys
 from .patch_match import match_level, random_of_class
 from .patch_vote import vote_level
-from .region_fill import components_holding, connected_components, region_shifts
+from .push_pull import fill_holes
+from .region_fill import connected_components, region_shifts
 from .scaled_components import scaled_up_components
+from .seam_evening import even_out_seams
 from .seam_fusion import class_gradients, classes_within, fuse, rim_free
 
 
@@ -406,7 +410,7 @@ class SourcePyramid:
                 # reach scaled to a 4096-px level would cost seconds.
                 if first:
                     self.depth0 = depth_in_class(level_index, config.outline_reach)
-                depth = _enlarge(self.depth0, shape)
+                depth = enlarge(self.depth0, shape)
                 # Per level: a class too thin to show at level 0 has no depth of its own there.
                 class_depth = class_depths(level_index, depth, self.num_classes)
                 depth = depth.flatten()
@@ -423,7 +427,7 @@ class SourcePyramid:
                     else:
                         self.near0 = None  # no fringe shows: nothing to keep per pixel
                 if self.near0 is not None:
-                    near = _enlarge(self.near0, shape).flatten()
+                    near = enlarge(self.near0, shape).flatten()
             self.levels.append(SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(class_dtype(self.num_classes)),
@@ -485,12 +489,12 @@ class SourcePyramid:
                                                               depth_needed, fringes_avoided, generator)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
-                fy, fx = _upsample_field(fy, fx, level.shape)
+                fy, fx = upsample_field(fy, fx, level.shape)
                 if moves0 is not None and config.move_regions:
-                    fy, fx = _moved_at_level(level, target, moves0, fy, fx)
+                    fy, fx = moved_at_level(level, target, moves0, fy, fx)
                 query = _resize_image(output, level.shape)
                 iterations, rounds = config.level_iterations, config.level_rounds
-            ys, xs = _grid(level.shape, fy.device)
+            ys, xs = grid(level.shape, fy.device)
             fy = torch.where(free, fy, ys)
             fx = torch.where(free, fx, xs)
             for iteration in range(iterations):
@@ -526,15 +530,15 @@ class SourcePyramid:
                         if first:
                             # With the pieces that matching grew from them (the shadow's
                             # darker half under a slimmed jaw, beyond the reach).
-                            profiles0 = _pieces_containing(profiles0, fy, fx)
+                            profiles0 = pieces_containing(profiles0, fy, fx)
                             if level.depth is not None:
                                 # And the pieces beside them that copy from a source edge too:
                                 # matching copies the rest of a shadow from elsewhere along the
                                 # old edge (face 5's jaw: evened out, a grey patch on the stubble).
-                                profiles0 |= _edge_pieces_beside(level, profiles0, fy, fx,
+                                profiles0 |= edge_pieces_beside(level, profiles0, fy, fx,
                                                                  config.outline_reach)
-                        exempt = _enlarge(profiles0, level.shape)
-                    output = _even_out_seams(output, target, fy, fx, config.seam_radius,
+                        exempt = enlarge(profiles0, level.shape)
+                    output = even_out_seams(output, target, fy, fx, config.seam_radius,
                                              self._seam_factor(number), exempt)
                     fusion_start = _MATCH_SHARE + _VOTE_SHARE
                     output, correction = self._fuse_smooth_classes(
@@ -556,7 +560,7 @@ class SourcePyramid:
                       changed: torch.Tensor) -> _Level0Rules:
         """What level 0 decides for every level (see :class:`_Level0Rules`)."""
         config = self.config
-        free = None if config.identity_margin is None else _dilate(changed, config.identity_margin)
+        free = None if config.identity_margin is None else dilate(changed, config.identity_margin)
         required = None
         if config.outline_reach > 0:
             required = required_depth(self.depth0, target, config.outline_reach, level.class_depth,
@@ -580,19 +584,19 @@ class SourcePyramid:
             free = rules0.free  # the same tensor: level 0's start grows it in place
         else:
             # The level-0 band, plus changes too thin to show at level 0.
-            free = _enlarge(rules0.free, level.shape)
-            free |= _dilate(changed, level.features.patch_size // 2 + 1)
+            free = enlarge(rules0.free, level.shape)
+            free |= dilate(changed, level.features.patch_size // 2 + 1)
         depth_needed = None
         if rules0.required_depth is not None:
             # Never deeper than the class has pixels at this level (a thin class
             # drawn where level 0 saw the class around it).
-            depth_needed = torch.minimum(torch.where(free, _enlarge(rules0.required_depth, level.shape), 0),
+            depth_needed = torch.minimum(torch.where(free, enlarge(rules0.required_depth, level.shape), 0),
                                          level.class_depth[target.long()])
         fringes_avoided = None
         if rules0.fringes_avoided is not None:
             # Only what the pixel's class at this level can avoid (a thin class
             # drawn where level 0 saw the class around it).
-            fringes_avoided = _enlarge(rules0.fringes_avoided, level.shape).masked_fill(~free, 0)
+            fringes_avoided = enlarge(rules0.fringes_avoided, level.shape).masked_fill(~free, 0)
             fringes_avoided &= self.visible_fringes[target.long()]
         return free, depth_needed, fringes_avoided
 
@@ -620,7 +624,7 @@ class SourcePyramid:
             host0 = _host_layouts(level, target)
         moved0 = None
         if config.move_regions:
-            moved0, moved_y, moved_x, moved_host = _moved_copies(host0, target.device)
+            moved0, moved_y, moved_x, moved_host = moved_copies(host0, target.device)
             if moved0 is not None:
                 fy, fx = torch.where(moved0, moved_y, fy), torch.where(moved0, moved_x, fx)
                 coherent |= moved0
@@ -632,7 +636,7 @@ class SourcePyramid:
                 free |= scaled0  # (in place) the whole region is rebuilt, kept pixels too
         if config.edge_reach > 0:
             # Not a moved region's pixels: their copy carries the object's own rim.
-            fy, fx, profiles0 = _edge_profile_field(host0, changed,
+            fy, fx, profiles0 = edge_profile_field(host0, changed,
                                                     free if moved0 is None else free & ~moved0,
                                                     fy, fx, config.edge_reach)
             if profiles0 is not None:
@@ -643,10 +647,10 @@ class SourcePyramid:
         # generator also draws edges): the generator's output keeps a ghost of
         # what was removed there.
         copied = level.pixels.index_select(1, (fy * level.shape[1] + fx).flatten())
-        query = _fill_holes(copied.view(-1, *level.shape), ~coherent)
+        query = fill_holes(copied.view(-1, *level.shape), ~coherent)
         copies = query
         if vacated is not None:
-            vacated |= _dilate(vacated, _GHOST_REACH) & ~changed
+            vacated |= dilate(vacated, _GHOST_REACH) & ~changed
         if guide is not None:
             guide0 = guide[0].float()
             if depth_needed is not None:
@@ -689,7 +693,7 @@ class SourcePyramid:
             query = _without_old_outlines(query, refill, target)
         if moved0 is not None:
             query = torch.where(moved0, copies, query)  # the object itself, whole
-        moves0 = _moved_regions(*moved_host) if moved0 is not None else None
+        moves0 = moved_regions(*moved_host) if moved0 is not None else None
         return fy, fx, query, profiles0, moves0
 
     def _fuse_smooth_classes(self, level: SourceLevel, first: bool, output: torch.Tensor,
@@ -709,7 +713,7 @@ class SourcePyramid:
         # solved too, so that the solve is bounded by pixels that are the source's own
         # (bounded by the mixed ones, a pale band copied down to a horizon kept a
         # step at its top).
-        solve = _dilate(free, vote_radius) & self.smooth[target.long()]
+        solve = dilate(free, vote_radius) & self.smooth[target.long()]
         if not bool(solve.any()):
             return output, None
         start = None
@@ -721,24 +725,9 @@ class SourcePyramid:
         return fused, fused - output
 
 
-def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """A new (h, w) bool mask: ``mask`` grown by ``radius`` (square window)."""
-    if radius <= 0:
-        # A copy: the level-0 band is grown in place, and with identity_margin 0
-        # it would otherwise grow the changed mask too.
-        return mask.clone()
-    grown = F.max_pool2d(mask[None, None].float(), (2 * radius + 1, 1), stride=1, padding=(radius, 0))
-    return F.max_pool2d(grown, (1, 2 * radius + 1), stride=1, padding=(0, radius))[0, 0] > 0
-
-
 # ------------------------------------------------------------------ fields
-def _grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
-    return (torch.arange(shape[0], device=device, dtype=torch.int32)[:, None],
-            torch.arange(shape[1], device=device, dtype=torch.int32)[None])
 
 
-#: Largest colour step (network units, [-1, 1]) that evening out seams corrects.
-_SEAM_STEP_LIMIT = 0.25
 #: Level-0 pixels past a removed object's outline where the generator's output
 #: still shows traces of it.
 _GHOST_REACH = 2
@@ -759,7 +748,7 @@ def _initial_field(pyramid: SourcePyramid, target0: torch.Tensor, generator: tor
     level = pyramid.levels[0]
     h, w = level.shape
     device = target0.device
-    ys, xs = _grid((h, w), device)
+    ys, xs = grid((h, w), device)
     fy, fx = ys.expand(h, w).clone(), xs.expand(h, w).clone()
     source0 = level.classes.view(h, w).long()
     changed = source0 != target0
@@ -823,150 +812,6 @@ def _scaled_query(level: SourceLevel, host: tuple[np.ndarray, np.ndarray, np.nda
     return found, stretched
 
 
-def _moved_copies(host: tuple[np.ndarray, np.ndarray, np.ndarray], device: torch.device):
-    """The level-0 pixels of target regions that are a source region moved
-    (``moved_components``; None when there are none) and their source rows and
-    columns, on ``device``. On the CPU, like the edge profiles."""
-    rows, cols, found = moved_components(*host)
-    if not found.any():
-        return None, None, None, None
-    return (torch.from_numpy(found).to(device), torch.from_numpy(rows).to(device, torch.int32),
-            torch.from_numpy(cols).to(device, torch.int32), (rows, cols, found))
-
-
-#: Corrections tried around a moved region's scaled offset, the nearest first.
-_NEAREST_FIRST = sorted(((a, b) for a in range(-2, 3) for b in range(-2, 3)),
-                        key=lambda t: t[0] ** 2 + t[1] ** 2)
-
-
-def _moved_regions(rows: np.ndarray, cols: np.ndarray, found: np.ndarray) -> list:
-    """Level 0's moved regions for the finer levels (``_moved_at_level``): per
-    connected region of one offset, [its box (y0, y1, x0, x1) and mask within it
-    grown by a pixel, its offset (dy, dx) at the last level, that level's shape,
-    level 0's shape]. The box is in level-0 pixels.
-    From ``moved_components``' arrays, on the host (MPS has no unique by rows)."""
-    h, w = found.shape
-    dy = np.where(found, rows - np.arange(h)[:, None], 0)
-    dx = np.where(found, cols - np.arange(w)[None], 0)
-    # One id per offset, then its connected pieces: objects moved alike stay apart.
-    _, offset_id = np.unique(np.stack([dy.ravel(), dx.ravel()], 1), axis=0, return_inverse=True)
-    pieces = measure.label(np.where(found, offset_id.reshape(h, w) + 1, 0), background=0, connectivity=1)
-    moves = []
-    for number, box in enumerate(ndi.find_objects(pieces), 1):
-        y0, y1 = max(box[0].start - 1, 0), min(box[0].stop + 1, h)
-        x0, x1 = max(box[1].start - 1, 0), min(box[1].stop + 1, w)
-        local = pieces[y0:y1, x0:x1]
-        # Grown by a pixel for the rim finer levels add, but not into another moved
-        # region: where two moved by different offsets touch, the later one's rim
-        # took the other's edge pixels and copied them by its own offset.
-        own = local == number
-        inside = ndi.binary_dilation(own, np.ones((3, 3), bool)) & (own | (local == 0))
-        y, x = np.argwhere(pieces[box] == number)[0] + (box[0].start, box[1].start)
-        moves.append([(y0, y1, x0, x1, inside), (int(dy[y, x]), int(dx[y, x])), (h, w), (h, w)])
-    return moves
-
-
-def _moved_at_level(level: SourceLevel, target: torch.Tensor, moves: list, fy: torch.Tensor,
-                    fx: torch.Tensor):
-    """The field at a finer level with every pixel of a moved region copied by the
-    region's offset at this level's size. Upsampled, the level-0 copy covered only
-    the pixels whose level-0 parent was in the region: the rim a finer level adds
-    (most of a thin object: a rocket 8 px wide at level 0) was matched anew, from
-    anywhere in the class, and the moved object came out fragmented.
-
-    ``moves`` (``_moved_regions``): each offset is updated in place to the one
-    within 2 px of the last level's, scaled, that lands the most of the region on
-    its class, the nearest first (a level-0 offset scaled to full size can be off
-    by half the scale); where none lands, the scaled one is kept. Work is within
-    each region's box."""
-    h, w = level.shape
-    classes = level.classes.view(h, w)
-    if not moves:
-        return fy, fx
-    # Each pixel's level-0 parent (nearest, as ``_enlarge``): one level 0 for all regions.
-    h_0, w_0 = moves[0][3]
-    rows = _nearest_indices(h_0, h, fy.device)
-    cols = _nearest_indices(w_0, w, fy.device)
-    for move in moves:
-        (y0, y1, x0, x1, inside0), (dy_last, dx_last), (h_last, w_last), _ = move
-        # The region's box at this level, and its mask there.
-        ys = ((rows >= y0) & (rows < y1)).nonzero().squeeze(1)
-        xs = ((cols >= x0) & (cols < x1)).nonzero().squeeze(1)
-        if len(ys) == 0 or len(xs) == 0:
-            continue
-        Y0, Y1, X0, X1 = int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1
-        mask0 = torch.from_numpy(inside0).to(fy.device)
-        region = mask0.index_select(0, rows[Y0:Y1] - y0).index_select(1, cols[X0:X1] - x0)
-        box_target = target[Y0:Y1, X0:X1]
-        cy, cx = round(dy_last * h / h_last), round(dx_last * w / w_last)
-        # The source classes every candidate reads, -1 outside the image: slices, not gathers.
-        window = torch.full((Y1 - Y0 + 4, X1 - X0 + 4), -1, dtype=classes.dtype, device=fy.device)
-        sy0, sx0 = Y0 + cy - 2, X0 + cx - 2
-        iy0, iy1 = max(sy0, 0), min(sy0 + window.shape[0], h)
-        ix0, ix1 = max(sx0, 0), min(sx0 + window.shape[1], w)
-        if iy0 < iy1 and ix0 < ix1:
-            window[iy0 - sy0:iy1 - sy0, ix0 - sx0:ix1 - sx0] = classes[iy0:iy1, ix0:ix1]
-        best = (0, cy, cx, None)
-        for a, b in _NEAREST_FIRST:
-            lands = region & (window[2 + a:2 + a + Y1 - Y0, 2 + b:2 + b + X1 - X0] == box_target)
-            count = int(lands.sum())
-            if count > best[0]:
-                best = (count, cy + a, cx + b, lands)
-        _, dy, dx, lands = best
-        if lands is not None:
-            gy, gx = _grid((Y1 - Y0, X1 - X0), fy.device)
-            fy[Y0:Y1, X0:X1] = torch.where(lands, gy + Y0 + dy, fy[Y0:Y1, X0:X1])
-            fx[Y0:Y1, X0:X1] = torch.where(lands, gx + X0 + dx, fx[Y0:Y1, X0:X1])
-        move[1], move[2] = (dy, dx), (h, w)
-    return fy, fx
-
-
-def _edge_profile_field(host: tuple[np.ndarray, np.ndarray, np.ndarray], changed: torch.Tensor,
-                        free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor, reach: int):
-    """Level 0's field with the ``free`` pixels within ``reach`` of a target class edge
-    near a change copied relative to the nearest source edge between the same
-    classes (``edge_profiles.edge_relative_copies``), and the mask of those pixels
-    (None when there are none). Computed on the CPU: the working size is small,
-    and the distance transforms are scipy's."""
-    band = _dilate(changed, reach) & free
-    if not bool(band.any()):
-        return fy, fx, None
-    rows, cols, found = edge_relative_copies(host[0], host[1], band.cpu().numpy(), reach)
-    if not found.any():
-        return fy, fx, None
-    found = torch.from_numpy(found).to(fy.device)
-    fy = torch.where(found, torch.from_numpy(rows).to(fy), fy)
-    fx = torch.where(found, torch.from_numpy(cols).to(fx), fx)
-    return fy, fx, found
-
-
-def _edge_pieces_beside(level: SourceLevel, pieces: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                        reach: int) -> torch.Tensor:
-    """(h, w) bool: the pixels that copy a source pixel within ``reach`` (level-0
-    pixels) of another class, outside ``pieces``, in the pieces of copied pixels
-    (one offset, 4-connected: ``_pieces_containing``) that hold such a pixel next
-    to ``pieces``. Only beside a moved edge's profile: elsewhere (a piece of skin
-    between the eyes copied from near an eyebrow) evening out the seam is what
-    blends the copy in."""
-    at = (fy * level.shape[1] + fx).flatten().long()
-    # (Pixels that keep their own source pixel belong to no piece: _pieces_containing
-    # leaves them out.)
-    by_edge = (level.depth.index_select(0, at) < reach).view(level.shape) & ~pieces
-    seeds = by_edge & _dilate(pieces, 1)
-    if not bool(seeds.any()):
-        return seeds
-    return _pieces_containing(seeds, fy, fx) & by_edge
-
-
-def _pieces_containing(seeds: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
-    """The 4-connected pieces of copied pixels (same offset) that hold a ``seeds`` pixel
-    (seeds that matching moved back to their own pixel drop out)."""
-    ys, xs = _grid(fy.shape, fy.device)
-    offset = (fy - ys).long() * (2 * fy.shape[1] + 1) + (fx - xs).long()
-    copied = (fy != ys) | (fx != xs)
-    return components_holding(copied, offset, seeds)
-
-
 def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
     """Offsets (2, h, w) and a found mask (h, w) that copy every changed region of a
     layout edit from one place of its class (``region_shifts``). The pixels that
@@ -988,126 +833,6 @@ def _region_copies(source: torch.Tensor, target: torch.Tensor, passes: int = 3):
     return offsets, found
 
 
-def _fill_holes(image: torch.Tensor, hole: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
-    """(C, h, w) image with the ``hole`` pixels replaced by a smooth interpolation of
-    the ``known`` ones (default: all others; push-pull: averages of the known
-    pixels at ever coarser scales)."""
-    if not bool(hole.any()):
-        return image
-    known = (~hole if known is None else known & ~hole).float()[None]
-    values = image * known
-    pyramid = [(values, known)]
-    while bool((pyramid[-1][1] == 0).any()) and min(pyramid[-1][1].shape[-2:]) > 1:
-        values, known = pyramid[-1]
-        pyramid.append((F.avg_pool2d(values[None], 2, ceil_mode=True)[0],
-                        F.avg_pool2d(known[None], 2, ceil_mode=True)[0]))
-    filled = pyramid[-1][0] / pyramid[-1][1].clamp_min(1e-6)
-    for values, known in reversed(pyramid[:-1]):
-        coarse = F.interpolate(filled[None], size=values.shape[-2:], mode="bilinear", align_corners=False)[0]
-        filled = torch.where(known > 0, values / known.clamp_min(1e-6), coarse)
-    return torch.where(hole[None], filled, image)
-
-
-def _even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                    radius: int, factor: int = 1, exempt: torch.Tensor | None = None) -> torch.Tensor:
-    """(C, h, w) ``image`` with the copied pixels (field not the identity) of each
-    class shifted in colour by a smooth field: at a seam with pixels of the same
-    class that keep their own source pixel, the mean colour of those minus that of
-    the copied ones within ``radius``; elsewhere interpolated (push-pull), over the
-    copied pieces that have such a seam. Only low frequencies change: copied
-    texture stays as copied. The statistics are computed ``factor`` times smaller
-    (the level-0 scale at finer levels), so the cost stays O(pixels).
-
-    ``exempt`` pixels (a moved edge's profile) are neither corrected nor compared
-    with: a shadow copied along a new edge is darker than the skin beside it
-    because it is a shadow."""
-    if radius <= 0:
-        return image
-    ys, xs = _grid(target.shape, fy.device)
-    copied = (fy != ys) | (fx != xs)
-    # Work in the copied pixels' bounding box and the window around it: memory O(edit).
-    box = bounding_box(copied, radius * factor)
-    if box is None:
-        return image
-    y0, y1, x0, x1 = box
-    crop = image[:, y0:y1, x0:x1]
-    copied, classes = copied[y0:y1, x0:x1], target[y0:y1, x0:x1]
-    # Pixels the statistics see at all (not the exempt ones).
-    counted = torch.ones_like(copied) if exempt is None else ~exempt[y0:y1, x0:x1]
-    copied = copied & counted
-    channels = crop.shape[0]
-
-    def shrunk(stack: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(stack[None], factor, factor, ceil_mode=True)[0] if factor > 1 else stack
-
-    def local_moments(mask: torch.Tensor):
-        """Mean colour and variance (summed over channels) of the ``mask`` pixels
-        in each (shrunk) window, and the share of the window they fill."""
-        weight = mask.float()[None]
-        stack = shrunk(torch.cat([crop * weight, crop.square() * weight, weight]))
-        pooled = _window_mean(stack, radius)
-        share = pooled[-1:].clamp_min(1e-6)
-        mean = pooled[:channels] / share
-        variance = (pooled[channels:2 * channels] / share - mean.square()).clamp_min(0).sum(0)
-        return mean, variance, pooled[-1], stack[-1]
-
-    result = crop.clone()
-    for k in torch.unique(classes[copied]).tolist():
-        of_class = classes == k
-        inside = copied & of_class
-        mean_kept, variance_kept, kept_share, _ = local_moments(~copied & of_class & counted)
-        mean_copied, variance_copied, _, inside_share = local_moments(inside)
-        inside_small = inside_share > 0
-        seam = inside_small & (kept_share > 0.1)
-        if not bool(seam.any()):
-            continue
-        # Only copied pieces that have a seam: a new object far from any kept pixel
-        # of its class has nothing to match and keeps its copied colours.
-        keep = components_holding(inside_small, torch.zeros_like(inside_small, dtype=torch.int64), seam)
-        # A step is believed as far as it stands out of the texture's own variation
-        # (Wiener-like shrinkage): sky's smooth gradient is corrected, the difference
-        # of two windows of stripes or clouds is mostly texture and is left alone.
-        step = mean_kept - mean_copied
-        energy = step.square().sum(0)
-        step *= energy / (energy + variance_kept + variance_copied + 1e-6)
-        offset = step.clamp_(-_SEAM_STEP_LIMIT, _SEAM_STEP_LIMIT)
-        offset = _fill_holes(torch.where(seam[None], offset, 0.0), ~seam)
-        if factor > 1:
-            full = crop.shape[-2:]
-            offset = F.interpolate(offset[None], size=full, mode="bilinear", align_corners=False)[0]
-            keep = F.interpolate(keep[None, None].float(), size=full, mode="nearest")[0, 0] > 0
-        result = torch.where((inside & keep)[None], result + offset, result)
-    out = image.clone()
-    out[:, y0:y1, x0:x1] = result
-    return out
-
-
-def _window_mean(stack: torch.Tensor, radius: int) -> torch.Tensor:
-    """(C, h, w) mean over each pixel's (2 radius + 1)² window, clipped to the
-    image (``avg_pool2d`` with ``count_include_pad=False``), as a column pass then
-    a row pass: the same means to float rounding, a fifth of the time of the 2-D
-    window (289 taps a pixel at radius 8) on a CPU."""
-    size = 2 * radius + 1
-    columns = F.avg_pool2d(stack[None], (size, 1), 1, (radius, 0), count_include_pad=False)
-    return F.avg_pool2d(columns, (1, size), 1, (0, radius), count_include_pad=False)[0]
-
-
-def _enlarge(field: torch.Tensor, shape) -> torch.Tensor:
-    """(h, w) field of any dtype -> ``shape`` (nearest, the pixels ``F.interpolate``
-    picks), same dtype: bit sets of classes do not survive a trip through float."""
-    if tuple(field.shape) == tuple(shape):
-        return field
-    rows, cols = (_nearest_indices(size, new, field.device) for size, new in zip(field.shape, shape))
-    return field.index_select(0, rows).index_select(1, cols)
-
-
-def _nearest_indices(size: int, new_size: int, device) -> torch.Tensor:
-    # As interpolate's "nearest": floor(i * (size / new_size)) in float32.
-    scale = torch.tensor(size / new_size, dtype=torch.float32)
-    index = (torch.arange(new_size, dtype=torch.float32) * scale).floor().long().clamp_max(size - 1)
-    return index.to(device)
-
-
 def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: torch.Tensor,
                           known: torch.Tensor | None = None) -> torch.Tensor:
     """The guide with the ``erased`` pixels filled smoothly from the pixels of their own
@@ -1119,7 +844,7 @@ def _without_old_outlines(guide: torch.Tensor, erased: torch.Tensor, target: tor
         around = of_class
         if known is not None and bool((of_class & known & ~hole).any()):
             around = of_class & known  # else (nothing of the class is known) the whole class
-        guide = _fill_holes(guide, hole, around)
+        guide = fill_holes(guide, hole, around)
     return guide
 
 
@@ -1146,18 +871,6 @@ def _vacated(target: torch.Tensor, changed: torch.Tensor, num_classes: int) -> t
     region = regions.clamp_max(h * w - 1)
     surrounded = counts.argmax(1)[region] == target
     return changed & surrounded & (counts.sum(1)[region] > 0)
-
-
-def _upsample_field(fy: torch.Tensor, fx: torch.Tensor, shape):
-    """The field at the next level (``shape``, same for source and target): each
-    pixel takes its parent's offset, scaled."""
-    h, w = fy.shape
-    new_h, new_w = shape
-    ys, xs = _grid((h, w), fy.device)
-    offsets = torch.stack([(fy - ys).float() * (new_h / h), (fx - xs).float() * (new_w / w)])
-    offsets = F.interpolate(offsets[None], size=(new_h, new_w), mode="nearest")[0].round().int()
-    new_ys, new_xs = _grid((new_h, new_w), fy.device)
-    return (new_ys + offsets[0]).clamp_(0, new_h - 1), (new_xs + offsets[1]).clamp_(0, new_w - 1)
 
 
 def start_shape(full_shape, config: RefinementConfig) -> tuple[int, int]:
