@@ -197,7 +197,7 @@ def test_before_training_the_result_comes_from_the_labels_alone(viewer_widget, q
 
     train(qtbot, widget, steps=2)
     wait_for_synthesis(qtbot, widget)
-    assert widget.model is not None and widget._labels_only is None
+    assert widget.model is not None and widget.synthesis_jobs.labels_only is None
     assert widget.state.message != LABELS_ONLY_NOTE and button.text() == "Synthesize"
 
 

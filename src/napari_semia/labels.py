@@ -183,13 +183,13 @@ def _unpack(keys: np.ndarray) -> np.ndarray:
     return np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=-1).astype(np.uint8)
 
 
-def dominant_colours(rgb: np.ndarray, max_colours: int = MAX_PALETTE_COLOURS) -> np.ndarray:
+def dominant_colours(rgb: np.ndarray) -> np.ndarray:
     """The colours that make up the regions of a colour-coded map, most frequent first.
 
     A colour counts if it fills whole 3x3 neighbourhoods somewhere, on enough
     pixels: anti-aliased border colours only occur along borders, so they never
-    do. Returns a (K, 3) uint8 array (K may exceed ``max_colours``; the caller
-    decides what that means).
+    do. Returns a (K, 3) uint8 array, however large K is: the caller decides
+    what too many colours means (``MAX_PALETTE_COLOURS``).
     """
     keys = _pack(rgb)
     unique, inverse = _unique_inverse(keys)

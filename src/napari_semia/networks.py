@@ -121,10 +121,6 @@ class SFTGenerator(nn.Module):
         self.skip_gain = nn.ParameterList(nn.Parameter(torch.ones(1)) for _ in range(levels - 1))
         self.out = nn.Conv2d(widths[0], image_channels, 3, padding=1)
 
-    @property
-    def size_multiple(self) -> int:
-        return 2 ** (self.hparams["levels"] - 1)
-
     def encode_source(self, image, source_onehot):
         """Source-side work: image skips and source layout features.
 

@@ -61,7 +61,6 @@ class TrainingResult:
     steps_done: int
     total_steps: int
     stopped: bool
-    last_preview: np.ndarray | None
     diverged: str | None = None
     error: Exception | None = None
     """Why training could not start or failed (input errors included)."""
@@ -79,7 +78,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     try:
         trainer = SemiaTrainer(job.image, job.labels, config=job.config, device=job.device, resume=job.resume)
     except Exception as error:
-        return TrainingResult(None, 0, total, False, None, error=error)
+        return TrainingResult(None, 0, total, False, error=error)
     preview_problem = None
     if job.target is not None:
         try:
@@ -107,7 +106,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
                     checkpoint_problem = str(error)
             yield progress
     except Exception as error:
-        return TrainingResult(trainer.model if trainer.step else None, trainer.step, total, True, None,
+        return TrainingResult(trainer.model if trainer.step else None, trainer.step, total, True,
                               error=error)
     finally:
         # Also when the worker is aborted or fails: the model trained so far is kept.
@@ -121,7 +120,6 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
         steps_done=trainer.step,
         total_steps=total,
         stopped=bool(last and last.stopped),
-        last_preview=last.preview if last else None,
         diverged=last.diverged if last else None,
         checkpoint_problem=checkpoint_problem,
     )

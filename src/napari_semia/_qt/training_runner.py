@@ -62,7 +62,7 @@ class TrainingRunner:
                 yield update
 
         def failed(error):  # training_updates returns its failures; a last resort
-            return TrainingResult(None, 0, job.config.steps, False, None, error=error)
+            return TrainingResult(None, 0, job.config.steps, False, error=error)
 
         self._thread.start(updates(), failed, on_exit=lambda: release_device_memory(self._device))
 

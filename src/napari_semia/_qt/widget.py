@@ -1,5 +1,6 @@
 """The napari dock widget: wires the small widgets, the evented state and the
-workers together, and turns layers into jobs (copies, on the main thread).
+workers together, and turns layers into jobs (copies, on the main thread;
+synthesis jobs in ``synthesis_jobs.py``).
 
 Controls enable themselves from :class:`~.state.WidgetState`; this module
 only changes that state. Data path of a training run: pickers -> copies of
@@ -12,7 +13,6 @@ training, straight to the trainer's preview target; otherwise a
 
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 
 import numpy as np
@@ -22,7 +22,6 @@ from qtpy.QtWidgets import QPushButton, QWidget
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
-from ..labels_only import LabelsOnlySynthesizer
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
 from ..validation import validate_target
@@ -37,8 +36,6 @@ from .hidden_target import HiddenTarget
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import (
     displayed_plane,
-    displayed_plane_index,
-    output_plane,
     training_planes,
 )
 from .layer_pickers import (
@@ -46,7 +43,6 @@ from .layer_pickers import (
     channel_stack_hint,
     is_output,
     opened_as_image_hint,
-    plane_shape,
 )
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
@@ -58,6 +54,7 @@ from .restore_offer import RestoreOffer
 from .sections import align_form_labels, scroll_into, section
 from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
+from .synthesis_jobs import SynthesisJobs
 from .synthesis_runner import SynthesisRunner
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
@@ -81,10 +78,6 @@ LABELS_ONLY_NOTE = ("No model yet: this first result is pieces of the source cop
                     "copying falls short.")
 
 
-def _digest(array: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=12).hexdigest()
-
-
 class SemiaWidget(ClosesWithDock, QWidget):
     """Semantic Image Analogy: train on (image, labels), synthesize a painted layout."""
 
@@ -102,17 +95,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._step_offset = 0  # steps of the resumed model, for the loss plot
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
-        self._last_synthesis_key = None  # (target digest, plane) of the last job on display: skip repeats
-        self._noted_other_source = None  # the source name a synthesis warned of, once per model
         self._noted_misaligned = None  # (image, labels, placements) warned of, once
-        # Before there is a model: results from the label map alone, and the
-        # (image, labels) digests its source side was built from.
-        self._labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
         self.failures = FailureStatus(self.state)
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
-        self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
         # Planes of a stacked output that show a fast preview whose full-resolution stage a
         # newer request cancelled (the slider moved on with Live on), and their target.
         self._preview_planes: dict[tuple, object] = {}
@@ -148,6 +135,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             button.setAutoDefault(True)
 
         self.trainer_runner = TrainingRunner(self.checkpoints)
+        self.synthesis_jobs = SynthesisJobs(napari_viewer, self.pickers, self.settings,
+                                            self._report_synthesis_error, self._note_misaligned)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
         self.dataset_runner = DatasetRunner()
         self._edit_watcher = EditWatcher(self._on_target_edited, partial(plane_fingerprint, napari_viewer))
@@ -392,11 +381,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         restored here), dropped once the model is saved to a file."""
         self.model = model
         self._checkpoint_key = checkpoint_key
-        # Notes and keys are per model. Not keyed on id(model): a new model may
-        # take a freed one's id, and its notes were then never given.
-        self._last_synthesis_key = None
-        self._planes_noted.clear()
-        self._noted_other_source = None
+        self.synthesis_jobs.model_changed(model)
         self._preview_planes.clear()
         self.state.has_model = model is not None
         self.state.model_unsaved = model is not None and unsaved
@@ -404,7 +389,6 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.model_network = ((model.config.size, model.config.width, model.config.levels)
                                     if model is not None else None)
         if model is not None:
-            self._labels_only = None  # its results are the model's from now on
             # A second Train continues this model unless the user unticks it.
             self.settings.continue_training = True
             self.restore_offer.offer(None)
@@ -416,7 +400,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         shown unobstructed, as after training: the target, drawn over it, is
         hidden unless the user is painting (a colour-coded RGB target hid the
         result completely, e.g. after loading a model trained on the command line)."""
-        self._last_synthesis_key = None
+        self.synthesis_jobs.forget_last_target()
         self.failures.may_pop_up_again()
         job = self.synth_runner.run_now()
         if job is not None:
@@ -427,152 +411,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.state.training:
             return None
         if self.model is None:
-            return self._make_labels_only_job(request_id)
-        target_layer = self.target_layer
-        elsewhere = False  # a plane other than the one on display (end of training, completion)
-        try:
-            if target_layer is None:
-                raise SemiaInputError(self._no_target_message())
-            source = self._source_fitting_model()
-            if not plane_index:  # the end of training's result is for the plane the model learned
-                self._note_other_plane(source)
-            index, leading = output_plane(self.viewer, target_layer, source)
-            elsewhere = bool(plane_index and len(plane_index) == len(index) and plane_index != index
-                             and all(i < n for i, n in zip(plane_index, leading)))
-            if elsewhere:
-                index = plane_index
-                plane = (np.array(target_layer.data[index], copy=True) if target_layer.ndim > 2
-                         else displayed_plane(self.viewer, target_layer)[0])
-            else:
-                plane = displayed_plane(self.viewer, target_layer)[0]
-            target = self._fitting_target(plane, target_layer, index if elsewhere else ())
-        except SemiaInputError as error:
-            self._report_synthesis_error(str(error))
-            return None
-        if not elsewhere:
-            # (Not for another plane: its key would make a mere redraw of the plane on
-            # display synthesize that plane again.)
-            key = (_digest(target), index)
-            if key == self._last_synthesis_key:
-                return None  # nothing changed (e.g. the layer was only redrawn)
-            self._last_synthesis_key = key
-        spec = output_spec(source, target_layer, index, leading)
-        self.pickers.pin()
-        return SynthesisJob(self.model, target, request_id, destination=spec)
-
-    def _no_target_message(self) -> str:
-        """'Choose the target labels', and why none was chosen by itself where layouts
-        of another size than the source labels are open (a new user saw only the first)."""
-        message = "Choose the target labels to synthesize (Layers > Target labels)."
-        labels = self.labels_layer
-        if labels is None:
-            return message
-        others = [layer for layer in self.pickers.target.candidates()
-                  if layer is not None and layer != labels and plane_shape(layer) != plane_shape(labels)]
-        if others:
-            shown = ", ".join(f"'{layer.name}' ({' × '.join(map(str, plane_shape(layer)))})"
-                              for layer in others[:3])
-            verb = "has" if len(others) == 1 else "have"
-            message += (f" None was chosen by itself: a target must have the size of '{labels.name}' "
-                        f"({' × '.join(map(str, plane_shape(labels)))}), and {shown} {verb} another.")
-        return message
-
-    def _fitting_target(self, target: np.ndarray, layer, plane: tuple[int, ...] = ()) -> np.ndarray:
-        """``target`` (a plane of ``layer``: ``plane`` when not the one on display), or
-        SemiaInputError naming the layer (and that plane)."""
-        try:
-            validate_target(target, self.model.source_shape, self.model.codec)
-        except SemiaInputError as error:
-            where = f" (plane {', '.join(map(str, plane))})" if plane else ""
-            raise SemiaInputError(f"The model does not fit '{layer.name}'{where}: {error}") from None
-        return target
-
-    def _is_learned_plane(self, source) -> bool | None:
-        """Whether ``source``'s plane on display is the image the model learned;
-        None when that cannot be told (no source, an old model file, another size)."""
-        if source is None or not self.model.can_refine:
-            return None
-        try:
-            plane = displayed_plane(self.viewer, source)[0]
-        except SemiaInputError:
-            return None
-        if plane.shape != self.model.full_image.shape:
-            return None
-        return self.model.is_source_image(plane)
-
-    def _note_other_plane(self, source) -> None:
-        """Say once per plane when the stack's plane on display is not the one the
-        model learned: its result has the learned plane's look (a time-lapse user
-        saw plane 4 come out at plane 2's brightness, with no word)."""
-        if source is None:
-            return
-        try:
-            index = displayed_plane_index(self.viewer, source)
-        except SemiaInputError:
-            return
-        if not index or index in self._planes_noted:
-            return
-        self._planes_noted.add(index)
-        if self._is_learned_plane(source) is False:
-            notify.info(f"The model learned another plane of '{source.name}': this plane's result "
-                        "has that plane's look (brightness, texture), not this one's. Train on this "
-                        "plane for its own.")
-
-    def _source_fitting_model(self):
-        """The chosen source image, if the model's output can be shown as it is
-        (its size and channels); else None: the result is placed like the target.
-        A result shown as another image (a grey one for an RGB model, two channels
-        of three) made broken layers or channels under the wrong names."""
-        source = self.source_layer
-        if source is None:
-            return None
-        try:
-            problem = self.model.source_mismatch(displayed_plane(self.viewer, source)[0])
-        except SemiaInputError as error:
-            problem = str(error)
-        if problem is None:
-            return source
-        noted = source.name
-        if noted != self._noted_other_source:
-            self._noted_other_source = noted
-            notify.warning(f"'{source.name}' is not the image the model was trained on ({problem}). "
-                           "The result is placed like the target and named after the model; choose "
-                           "the model's source image to see it in its place.")
-        return None
-
-    def _make_labels_only_job(self, request_id: int) -> SynthesisJob | None:
-        """No model yet: the target rebuilt from the source's own patches with no
-        generator (``labels_only.py``), in seconds. The trained model's result
-        replaces it."""
-        source, labels, target_layer = self.source_layer, self.labels_layer, self.target_layer
-        try:
-            if target_layer is None:
-                raise SemiaInputError(self._no_target_message())
-            planes = training_planes(self.viewer, source, labels, target_layer)
-        except SemiaInputError as error:
-            self._report_synthesis_error(str(error))
-            return None
-        self._note_misaligned(source, labels)
-        sources = (_digest(planes.image), _digest(planes.labels), planes.image.shape, planes.labels.shape)
-        if self._labels_only is None or self._labels_only[0] != sources:
-            # Built (checked, pyramid) in the worker on first use; kept while the source is the same.
-            self._labels_only = (sources, LabelsOnlySynthesizer(planes.image, planes.labels,
-                                                                 size=self.settings.size,
-                                                                 device=self.settings.device))
-        synthesizer = self._labels_only[1]
-        key = (id(synthesizer), _digest(planes.target), planes.index)
-        if key == self._last_synthesis_key:
-            return None
-        self._last_synthesis_key = key
-        spec = output_spec(source, target_layer, planes.index, planes.leading_shape)
-        self.pickers.pin()
-        return SynthesisJob(None, planes.target, request_id, destination=spec, labels_only=synthesizer)
+            return self.synthesis_jobs.from_labels_alone(request_id)
+        return self.synthesis_jobs.for_model(self.model, request_id, plane_index)
 
     def _report_synthesis_error(self, message: str) -> None:
         # What the output shows is not this target's: the next one is synthesized
         # even if it equals the last one (an undo of the stroke that caused the error
         # left the error on display, as nothing was synthesized again).
-        self._last_synthesis_key = None
+        self.synthesis_jobs.forget_last_target()
         self.failures.synthesis_failed(message, output_kept=self._target_has_output())
 
     def _target_has_output(self) -> bool:
@@ -602,7 +448,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self._hide_target_to_show_result(result.job.destination)
 
     def _on_synthesis_failed(self, result) -> None:
-        self._last_synthesis_key = None
+        self.synthesis_jobs.forget_last_target()
         self._reveal_request = None
         # Not completed later: the same failure again, each time the runner went idle.
         job = result.job
@@ -691,7 +537,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_target_changed(self, layer) -> None:
         self.synth_runner.cancel()
         self.failures.may_pop_up_again()
-        self._last_synthesis_key = None
+        self.synthesis_jobs.forget_last_target()
         if self.synthesis.live.isChecked():
             self._edit_watcher.watch(layer)
         if self.state.training:
@@ -785,7 +631,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 plane, index = displayed_plane(self.viewer, labels)
                 validate_target(plane, self.model.source_shape, self.model.codec)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
-                if index and not self._is_learned_plane(self.source_layer):
+                if index and not self.synthesis_jobs.is_learned_plane(self.model, self.source_layer):
                     # Another plane of a stack is on display: its layout is not the model's
                     # (a time-lapse user's pairs came out empty); the model's own labels.
                     source_labels = None
@@ -823,7 +669,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.warning(f"{len(failures)} pair(s) failed: {next(iter(failures.values()))}")
         if self.model is not None:
             # Shown in the source's look only if it is the model's (as results are).
-            show_dataset_pairs(self.viewer, self.model, self._source_fitting_model(), self.labels_layer,
+            source = self.synthesis_jobs.source_fitting(self.model)
+            show_dataset_pairs(self.viewer, self.model, source, self.labels_layer,
                                outcome.images, outcome.labels)
 
     def _on_dataset_ended(self) -> None:
@@ -920,8 +767,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         model, self.model = self.model, None
         device = model.device if model is not None else None
         del model
-        labels_only_device = self._labels_only[1].device if self._labels_only is not None else None
-        self._labels_only = None
+        labels_only = self.synthesis_jobs.labels_only
+        labels_only_device = labels_only[1].device if labels_only is not None else None
+        self.synthesis_jobs.labels_only = None
         if labels_only_device is not None:
             release_device_memory(labels_only_device)
         release_device_memory(device)
