@@ -369,3 +369,68 @@ def test_the_sections_fields_start_at_one_x(viewer_widget):
             if item is not None and item.widget() is not None:
                 widths.add(item.widget().minimumWidth())
     assert len(widths) == 1 and widths.pop() > 0
+
+
+def _shown_and_active(viewer, qtbot):
+    window = viewer.window._qt_window
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+
+
+def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_train(make_napari_viewer, qtbot):
+    # Train greys out when pressed, and Qt gave its focus to the next control, Stop:
+    # a double Return (or key auto-repeat) stopped the run before its first step.
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    from conftest import PLUGIN, WIDGET_NAME
+
+    viewer = make_napari_viewer(show=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    _shown_and_active(viewer, qtbot)
+    h.add_scene(viewer)
+    h.configure_tiny(widget, steps=3)
+    train_button = widget.controls.train_button
+    train_button.setFocus()
+    qtbot.waitUntil(train_button.hasFocus, timeout=5000)
+    qtbot.keyClick(train_button, Qt.Key.Key_Return)
+    assert widget.trainer_runner.running
+    focused = QApplication.focusWidget()
+    assert focused is not widget.controls.stop_button and widget.content.isAncestorOf(focused)
+    qtbot.keyClick(focused, Qt.Key.Key_Return)  # the second press
+    qtbot.keyClick(focused, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
+    assert widget.model is not None and widget.model.steps_done == 3  # not stopped
+    # Once the run is over, Train has the focus again (it was left on the Live box).
+    qtbot.waitUntil(train_button.hasFocus, timeout=5000)
+    h.wait_for_synthesis(qtbot, widget)
+
+
+def test_focus_stays_in_the_dock_when_generate_greys_out(make_napari_viewer, qtbot, tmp_path):
+    # Generate is the dock's last control: Qt gave its focus to the dock's title-bar
+    # hide button, and the next Space hid the whole dock.
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    from conftest import PLUGIN, WIDGET_NAME
+
+    viewer = make_napari_viewer(show=True)
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    _shown_and_active(viewer, qtbot)
+    h.add_scene(viewer)
+    h.train(qtbot, widget, steps=2)
+    h.wait_for_synthesis(qtbot, widget)
+    widget.dataset_settings.folder = str(tmp_path / "pairs")
+    widget.dataset_settings.count = 1
+    widget.dataset_settings.full_resolution = False
+    generate = widget.dataset.generate_button
+    generate.setFocus()
+    qtbot.waitUntil(generate.hasFocus, timeout=5000)
+    qtbot.keyClick(generate, Qt.Key.Key_Return)
+    focused = QApplication.focusWidget()
+    assert focused is not None and widget.content.isAncestorOf(focused)
+    qtbot.keyClick(focused, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=h.TIMEOUT_MS)
+    assert dock.isVisible()
+    qtbot.waitUntil(generate.hasFocus, timeout=5000)  # given back once the run is over

@@ -32,6 +32,7 @@ from .dataset_layers import show_dataset_pairs
 from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher, plane_fingerprint
 from .failure_status import FailureStatus
+from .focus_keeper import FocusKeeper
 from .hidden_target import HiddenTarget
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import (
@@ -133,6 +134,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # dialogs only for auto-default buttons (a keyboard user found Enter did nothing).
         for button in self.findChildren(QPushButton):
             button.setAutoDefault(True)
+        # Focus stays in the dock when the focused control greys out (Stop and the
+        # dataset's Stop give it back to Train and Generate once the run is over).
+        self.focus_keeper = FocusKeeper(self.content, {
+            self.controls.stop_button: self.controls.train_button,
+            self.dataset.stop_button: self.dataset.generate_button})
 
         self.trainer_runner = TrainingRunner(self.checkpoints)
         self.synthesis_jobs = SynthesisJobs(napari_viewer, self.pickers, self.settings,
@@ -747,6 +753,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         self._closed = True
         trainer = self.trainer_runner.trainer
+        self.focus_keeper.shutdown()
         self._stop_workers()
         try:
             self._preview_target_timer.stop()
