@@ -132,7 +132,9 @@ def test_unavailable_device_is_explained_not_raised(viewer_widget, messages, qtb
     # A device this machine lacks: CUDA without a GPU, or a GPU index past the last.
     missing = "cuda:99" if torch.cuda.is_available() else "cuda"
     widget.settings.device = missing
-    assert "cuda" in widget.controls.device_label.text().lower()
+    problem = widget.controls.device_problem
+    assert "cuda" in problem.text().lower() and problem.isVisibleTo(widget)
+    assert "not available" in widget.controls.device_label.text()
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
     assert messages[-1][0] == "error" and "cuda" in messages[-1][1].lower()

@@ -381,10 +381,9 @@ def _shown_and_active(viewer, qtbot):
 def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_train(make_napari_viewer, qtbot):
     # Train greys out when pressed, and Qt gave its focus to the next control, Stop:
     # a double Return (or key auto-repeat) stopped the run before its first step.
+    from conftest import PLUGIN, WIDGET_NAME
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
-
-    from conftest import PLUGIN, WIDGET_NAME
 
     viewer = make_napari_viewer(show=True)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
@@ -410,10 +409,9 @@ def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_trai
 def test_focus_stays_in_the_dock_when_generate_greys_out(make_napari_viewer, qtbot, tmp_path):
     # Generate is the dock's last control: Qt gave its focus to the dock's title-bar
     # hide button, and the next Space hid the whole dock.
+    from conftest import PLUGIN, WIDGET_NAME
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication
-
-    from conftest import PLUGIN, WIDGET_NAME
 
     viewer = make_napari_viewer(show=True)
     dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
@@ -434,3 +432,71 @@ def test_focus_stays_in_the_dock_when_generate_greys_out(make_napari_viewer, qtb
     qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=h.TIMEOUT_MS)
     assert dock.isVisible()
     qtbot.waitUntil(generate.hasFocus, timeout=5000)  # given back once the run is over
+
+
+def test_ctrl_z_in_a_layer_picker_undoes_the_stroke(make_napari_viewer, qtbot):
+    # A combo box took Ctrl+Z as a letter to search its items for: a keyboard user who
+    # left the focus on the Target picker could not undo a stroke.
+    from conftest import PLUGIN, WIDGET_NAME
+    from qtpy.QtCore import Qt
+
+    viewer = make_napari_viewer(show=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    _shown_and_active(viewer, qtbot)
+    h.add_scene(viewer)
+    target = viewer.layers[h.TARGET]
+    before = target.data.copy()
+    viewer.layers.selection.active = target
+    target.mode = "paint"
+    target.selected_label = 1
+    target.brush_size = 5
+    target.paint((5, 5), 1, refresh=True)
+    assert (target.data != before).any()
+    picker = widget.pickers.target
+    picker.setFocus()
+    qtbot.keyClick(picker, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: (target.data == before).all(), timeout=5000)
+    assert picker.current_layer() == target  # and the choice stays
+
+
+def test_the_loss_plot_and_error_texts_follow_napari_s_theme(viewer_widget):
+    # The curves were picked for the dark canvas: on the light theme the 'feature
+    # matching' curve was white on white and the axis texts grey on grey.
+    from napari.utils.theme import get_theme
+    from qtpy.QtGui import QColor
+
+    from napari_semia.losses import LOSS_DESCRIPTIONS
+
+    viewer, widget = viewer_widget
+    plot = widget.loss_plot
+    plot.add_point(1, dict.fromkeys(LOSS_DESCRIPTIONS, 0.5))
+    widget.settings.device = "cuda:99"  # never available: the device row's error text
+
+    def luminance(colour: QColor) -> float:
+        return 0.2126 * colour.redF() + 0.7152 * colour.greenF() + 0.0722 * colour.blueF()
+
+    for theme in ("light", "dark", "light"):
+        viewer.theme = theme
+        background = QColor(get_theme(theme).background.as_hex())
+        text = QColor(get_theme(theme).text.as_hex())
+        for curve in plot.curves.values():  # every curve stands out from the panel
+            assert abs(luminance(curve.opts["pen"].color()) - luminance(background)) > 0.2
+        assert plot.plot.getAxis("left").textPen().color() == text
+        for _sample, label in plot.legend.items:
+            assert QColor(label.opts["color"]) == text
+        error = QColor(widget.controls.device_problem.styleSheet().split("color:")[1].strip(" ;"))
+        assert abs(luminance(error) - luminance(background)) > 0.25
+
+
+def test_return_opens_the_advanced_settings_and_focus_is_framed_in_the_theme_s_colour(viewer_widget, qtbot):
+    from qtpy.QtCore import Qt
+
+    from napari_semia._qt.theme import DARK_FOCUS, LIGHT_FOCUS
+
+    viewer, widget = viewer_widget
+    toggle = widget.controls.advanced_toggle
+    qtbot.keyClick(toggle, Qt.Key.Key_Return)  # Space did; Return did nothing
+    assert toggle.isChecked() and widget.controls.advanced.isVisibleTo(widget)
+    assert DARK_FOCUS in widget.content.styleSheet() and ":focus" in widget.content.styleSheet()
+    viewer.theme = "light"
+    assert LIGHT_FOCUS in widget.content.styleSheet()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from napari.layers import Image, Labels, Layer
-from qtpy.QtCore import Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QWidget
 
 from ..intensity import MAX_CHANNELS
@@ -224,6 +224,14 @@ class LayerPicker(QComboBox):
             layer.events.name.connect(self.refresh)
         self.refresh()
 
+
+    def keyPressEvent(self, event) -> None:
+        """Ctrl / Cmd shortcuts go on to napari (Ctrl+Z undoes a brush stroke): a combo
+        box took them as letters to search its items for, and the stroke stayed."""
+        if event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier):
+            event.ignore()
+            return
+        super().keyPressEvent(event)
     def _watch_name(self, event) -> None:
         event.value.events.name.connect(self.refresh)
 

@@ -6,6 +6,7 @@ import numpy as np
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..losses import LOSS_DESCRIPTIONS, loss_label
+from .theme import DARK_CURVES, DockColours, dock_colours
 
 try:
     import pyqtgraph as pg
@@ -20,13 +21,6 @@ NO_PLOT_NOTE = "Install pyqtgraph for a plot of the losses (pip install pyqtgrap
 #: the average shows the trend.
 SMOOTHING = 0.15
 
-# Colour-blind-safe (Okabe-Ito) colours, one per loss in order of appearance, on
-# napari's dark canvas: eight clearly different ones (a UX pass found orange beside
-# yellow and pink beside red too alike to tell the curves apart).
-CURVE_COLOURS = ["#E69F00", "#56B4E9", "#009E73", "#FFFFFF", "#CC79A7", "#F0E442",
-                 "#8080FF", "#999999"]
-
-
 class LossPlot(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -34,6 +28,7 @@ class LossPlot(QWidget):
         self._steps: dict[str, list[int]] = {}
         self._values: dict[str, list[float]] = {}
         self._smoothed: dict[str, list[float]] = {}
+        self._colours: DockColours = dock_colours("dark")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if pg is None:
@@ -51,17 +46,42 @@ class LossPlot(QWidget):
         self.view.setBackground(None)
         self.view.setMinimumHeight(280)  # the plot, and four rows of legend
         self.plot = self.view.addPlot(row=0, col=0)
-        self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss (log, smoothed)")
         self.plot.setContentsMargins(0, 0, 14, 0)  # room for the last x tick label
         # Losses span orders of magnitude; a log axis keeps every curve readable.
         self.plot.setLogMode(y=True)
+        # Plain loss values: with a narrow range the automatic SI prefix made the axis
+        # read "(x0.001)", its ticks 6·10², 10¹, 9, 8 and so on, run into each other.
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setMouseEnabled(x=False, y=False)
         # The legend sits under the plot, not over the curves; two columns fit a
         # narrow dock (with four, a first user saw 'advers' and 'semant' cut off).
         self.legend = pg.LegendItem(colCount=2, labelTextSize="8pt")
         self.view.addItem(self.legend, row=1, col=0)
+        self._apply_colours()
+
+    def set_colours(self, colours: DockColours) -> None:
+        """Follow napari's theme (curves, axes, legend), also for the curves drawn so far."""
+        self._colours = colours
+        if self.plot is not None:
+            self._apply_colours()
+
+    def _curve_colour(self, number: int) -> str:
+        curves = self._colours.curves or DARK_CURVES
+        return curves[number % len(curves)]
+
+    def _apply_colours(self) -> None:
+        text = self._colours.text
+        for side, title in (("bottom", "step"), ("left", "loss (log, smoothed)")):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+            self.plot.setLabel(side, title, color=text)
+        self.legend.setLabelTextColor(text)  # for labels added from now on
+        for _sample, label in self.legend.items:  # and those already there
+            label.setText(label.text, color=text)
+        for number, curve in enumerate(self.curves.values()):
+            curve.setPen(pg.mkPen(self._curve_colour(number), width=1.5))
 
     def clear(self) -> None:
         if self.plot is not None:
@@ -79,7 +99,7 @@ class LossPlot(QWidget):
         for name, value in losses.items():
             if name not in self._steps:
                 if self.plot is not None:
-                    colour = CURVE_COLOURS[len(self.curves) % len(CURVE_COLOURS)]
+                    colour = self._curve_colour(len(self.curves))
                     curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=1.5))
                     self.legend.addItem(curve, loss_label(name))
                     self.curves[name] = curve

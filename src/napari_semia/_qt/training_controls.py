@@ -24,6 +24,7 @@ from ..device import DEVICE_CHOICES, describe_device, resolve_device
 from ..errors import SemiaInputError
 from .sections import enable_saying_why, own_tooltip
 from .state import Phase, TrainingSettings, WidgetState
+from .theme import DARK_ERROR_TEXT, DockColours
 
 
 def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -43,6 +44,17 @@ def device_description(name: str) -> tuple[str, bool]:
         return str(error), False
 
 
+class _Toggle(QToolButton):
+    """A tool button that Return and Enter press too, as the dock's push buttons
+    (Qt gives those keys to push buttons only)."""
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            self.click()
+            return
+        super().keyPressEvent(event)
+
+
 class TrainingControls(QWidget):
     """Settings in, Train / Stop out; enabled from the widget state alone."""
 
@@ -50,6 +62,7 @@ class TrainingControls(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.state = state
+        self._error_text = DARK_ERROR_TEXT  # until the widget passes the theme's (set_colours)
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Named settings: 'quick' for a first look, 'default' for "
@@ -68,6 +81,9 @@ class TrainingControls(QWidget):
                                "'mps' (Apple GPU) only when chosen: untested, some operations fail there.")
         self.device_label = QLabel()
         self.device_label.setWordWrap(True)
+        self.device_problem = QLabel()
+        self.device_problem.setWordWrap(True)
+        self.device_problem.setVisible(False)
         self.seed = _spin(0, 2**31 - 1)
         self.seed.setToolTip("Random seed: the same seed and settings give the same model.")
         self.continue_training = QCheckBox("Continue from the current model")
@@ -77,14 +93,14 @@ class TrainingControls(QWidget):
         self.continue_training.setEnabled(False)
 
         # Advanced settings: collapsed behind a toggle, most users never need them.
-        self.advanced_toggle = QToolButton()
+        self.advanced_toggle = _Toggle()
         self.advanced_toggle.setText("Advanced settings")
         self.advanced_toggle.setCheckable(True)
         self.advanced_toggle.setToolTip("Show or hide the network's width and levels, the preview "
                                         "interval and the coarse phase.")
         self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.advanced_toggle.setStyleSheet("QToolButton { border: none; }")
+        # (No frame but the keyboard focus's: the dock's stylesheet, theme.py.)
         self.advanced = QWidget()
         self.preview_every = _spin(0, 100_000, 5)
         self.preview_every.setSpecialValueText("never")
@@ -123,6 +139,9 @@ class TrainingControls(QWidget):
         device_row.addWidget(self.device, 1)
         device_row.addWidget(self.device_label, 2)
         form.addRow("Device", device_row)
+        # Why a device cannot be used: under the row, its whole width (beside the
+        # combo box it wrapped into six lines).
+        form.addRow("", self.device_problem)
         form.addRow("Seed", self.seed)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
@@ -212,8 +231,16 @@ class TrainingControls(QWidget):
 
     def _update_device_label(self, *_args) -> None:
         text, ok = device_description(self.settings.device)
-        self.device_label.setText(f"→ {text}" if ok else text)
-        self.device_label.setStyleSheet("" if ok else "color: #e06c5b;")
+        self.device_label.setText(f"→ {text}" if ok else "not available")
+        self.device_label.setStyleSheet("" if ok else f"color: {self._error_text};")
+        self.device_problem.setText("" if ok else text)
+        self.device_problem.setStyleSheet(f"color: {self._error_text};")
+        self.device_problem.setVisible(not ok)
+
+    def set_colours(self, colours: DockColours) -> None:
+        """Follow napari's theme (the device's error text)."""
+        self._error_text = colours.error_text
+        self._update_device_label()
 
     # ---------------------------------------------------------------- state
     def _follow_state(self, *_args) -> None:

@@ -57,6 +57,7 @@ from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSet
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_jobs import SynthesisJobs
 from .synthesis_runner import SynthesisRunner
+from .theme import dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
     kept_network_note,
@@ -151,6 +152,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
         self._preview_target_timer.timeout.connect(self._send_preview_target)
         self._connect()
+        self._on_theme()
         self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner,
                                                  self._edit_watcher))
         self._offer_checkpoint()
@@ -193,6 +195,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.viewer.dims.events.current_step.connect(self._on_dims_changed)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
+        self.viewer.events.theme.connect(self._on_theme)
 
     @property
     def source_layer(self):
@@ -224,6 +227,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.state.message in (NO_MODEL_MESSAGE, NO_MODEL_CHOSEN_MESSAGE):
             self.state.message = self.state.ready_message()  # (it named what is still to choose)
         self.failures.inputs_changed()
+
+    def _on_theme(self, *_args) -> None:
+        """The colours the dock draws itself follow napari's theme."""
+        colours = dock_colours(self.viewer.theme)
+        self.content.setStyleSheet(colours.stylesheet())
+        self.loss_plot.set_colours(colours)
+        self.controls.set_colours(colours)
 
     def _on_device_changed(self, *_args) -> None:
         self.state.device_text = device_description(self.settings.device)[0]
@@ -744,7 +754,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.set_model(model, unsaved=True, checkpoint_key=info.key)
         self.state.model_opened(model.steps_done, "Restored")
         self._follow_new_model()
-        notify.info(f"Restored the model from the cache: {describe_model(model)}")
+        # Short: napari's pop-up showed only "Restored the model from the cache:" of the
+        # whole description (which the Model file section shows).
+        notify.info(f"Restored the cached model ({model.steps_done} steps): synthesize, or train it further.")
 
     # ------------------------------------------------------------ closing
     def shutdown(self) -> None:
@@ -764,6 +776,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
+        self.viewer.events.theme.disconnect(self._on_theme)
         grid_of(self.viewer).events.enabled.disconnect(self._on_grid_switched)
         for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
             picker.disconnect_viewer()

@@ -1,0 +1,61 @@
+"""Colours the dock draws itself (the loss curves, the plot's texts, error texts),
+chosen for napari's theme: light or dark, followed when the user switches it.
+Everything else in the dock takes napari's stylesheet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from napari.utils.theme import get_theme
+
+# Colour-blind-safe (Okabe-Ito) curves, one per loss in order of appearance:
+# eight clearly different ones on each canvas (a UX pass found orange beside
+# yellow and pink beside red too alike to tell apart; on the light theme white
+# and yellow vanished, so black, blue and darker tones take their places).
+DARK_CURVES = ("#E69F00", "#56B4E9", "#009E73", "#FFFFFF", "#CC79A7", "#F0E442", "#8080FF", "#999999")
+LIGHT_CURVES = ("#E69F00", "#56B4E9", "#009E73", "#000000", "#CC79A7", "#0072B2", "#6A3D9A", "#666666")
+#: Error text, at least 4.5:1 against napari's panel background in each theme
+#: (napari's own error colours are meant for backgrounds, not text).
+DARK_ERROR_TEXT = "#E06C5B"
+LIGHT_ERROR_TEXT = "#B3261E"
+#: The frame of the control with the keyboard focus (napari's stylesheet shows none
+#: on buttons, combo boxes and check boxes: a keyboard user could not see where
+#: Tab had gone).
+DARK_FOCUS = "#7AA2F7"
+LIGHT_FOCUS = "#1A56DB"
+
+
+@dataclass(frozen=True)
+class DockColours:
+    text: str
+    error_text: str
+    curves: tuple[str, ...]
+    focus: str = DARK_FOCUS
+
+    def stylesheet(self) -> str:
+        """For the dock's controls: a frame around the one with the keyboard focus
+        (transparent otherwise, so that nothing moves when the focus does)."""
+        return ("QPushButton, QToolButton { border: 1px solid transparent; }\n"
+                "QPushButton:focus, QToolButton:focus, QComboBox:focus, QCheckBox:focus "
+                f"{{ border: 1px solid {self.focus}; }}")
+
+
+def _luminance(hex_colour: str) -> float:
+    value = hex_colour.lstrip("#")
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    r, g, b = (int(value[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def dock_colours(theme_name: str) -> DockColours:
+    """The colours for napari's theme ``theme_name`` (a custom theme counts as light
+    or dark by its background)."""
+    try:
+        theme = get_theme(theme_name)
+        background, text = theme.background.as_hex(), theme.text.as_hex()
+    except (KeyError, ValueError, AttributeError):  # an unknown or unusual theme
+        background, text = "#23242b", "#f0f1f2"
+    if _luminance(background) < 0.5:
+        return DockColours(text, DARK_ERROR_TEXT, DARK_CURVES, DARK_FOCUS)
+    return DockColours(text, LIGHT_ERROR_TEXT, LIGHT_CURVES, LIGHT_FOCUS)
