@@ -500,3 +500,24 @@ def test_return_opens_the_advanced_settings_and_focus_is_framed_in_the_theme_s_c
     assert DARK_FOCUS in widget.content.styleSheet() and ":focus" in widget.content.styleSheet()
     viewer.theme = "light"
     assert LIGHT_FOCUS in widget.content.styleSheet()
+
+
+def test_spin_box_arrows_stay_on_the_step_grid(viewer_widget, qtbot):
+    from qtpy.QtCore import Qt
+
+    _, widget = viewer_widget
+    steps, size = widget.controls.steps, widget.controls.size
+    steps.setValue(50)
+    qtbot.keyClick(steps, Qt.Key.Key_Down)
+    assert steps.value() == 1  # the minimum
+    qtbot.keyClick(steps, Qt.Key.Key_Up)
+    assert steps.value() == 50  # was 51
+    qtbot.keyClick(steps, Qt.Key.Key_Up)
+    assert steps.value() == 100
+    size.setValue(32)
+    qtbot.keyClick(size, Qt.Key.Key_Down)
+    qtbot.keyClick(size, Qt.Key.Key_Up)
+    assert size.value() == 32  # was 48
+    size.setValue(100)  # typed in: the arrows go to the neighbouring multiples
+    qtbot.keyClick(size, Qt.Key.Key_Down)
+    assert size.value() == 96

@@ -27,8 +27,20 @@ from .state import Phase, TrainingSettings, WidgetState
 from .theme import DARK_ERROR_TEXT, DockColours
 
 
+class GridSpinBox(QSpinBox):
+    """Arrow keys and buttons step along multiples of the single step: from the
+    minimum, Steps went 50 -> 1 -> 51 and the working size 32 -> 16 -> 48."""
+
+    def stepBy(self, steps: int) -> None:
+        step, value = self.singleStep(), self.value()
+        if steps and value % step:
+            value = (value // step + (1 if steps > 0 else 0)) * step  # onto the grid first
+            steps -= 1 if steps > 0 else -1
+        self.setValue(max(self.minimum(), min(self.maximum(), value + steps * step)))
+
+
 def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
-    box = QSpinBox()
+    box = GridSpinBox()
     box.setRange(minimum, maximum)
     box.setSingleStep(step)
     box.setSuffix(suffix)
