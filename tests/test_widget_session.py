@@ -422,12 +422,14 @@ def test_focus_stays_in_the_dock_when_generate_greys_out(make_napari_viewer, qtb
     widget.dataset_settings.folder = str(tmp_path / "pairs")
     widget.dataset_settings.count = 1
     widget.dataset_settings.full_resolution = False
+    # As after loading a model: no loss plot, so Generate is the dock's last control.
+    widget.losses_section.setVisible(False)
     generate = widget.dataset.generate_button
     generate.setFocus()
     qtbot.waitUntil(generate.hasFocus, timeout=5000)
     qtbot.keyClick(generate, Qt.Key.Key_Return)
     focused = QApplication.focusWidget()
-    assert focused is not None and widget.content.isAncestorOf(focused)
+    assert focused is not None and widget.content.isAncestorOf(focused)  # not the title bar's
     qtbot.keyClick(focused, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=h.TIMEOUT_MS)
     assert dock.isVisible()
@@ -497,6 +499,8 @@ def test_return_opens_the_advanced_settings_and_focus_is_framed_in_the_theme_s_c
     toggle = widget.controls.advanced_toggle
     qtbot.keyClick(toggle, Qt.Key.Key_Return)  # Space did; Return did nothing
     assert toggle.isChecked() and widget.controls.advanced.isVisibleTo(widget)
+    qtbot.keyClick(toggle, Qt.Key.Key_Enter, Qt.KeyboardModifier.KeypadModifier)  # the keypad's Enter
+    assert not toggle.isChecked()
     assert DARK_FOCUS in widget.content.styleSheet() and ":focus" in widget.content.styleSheet()
     viewer.theme = "light"
     assert LIGHT_FOCUS in widget.content.styleSheet()
@@ -512,6 +516,7 @@ def test_spin_box_arrows_stay_on_the_step_grid(viewer_widget, qtbot):
     assert steps.value() == 1  # the minimum
     qtbot.keyClick(steps, Qt.Key.Key_Up)
     assert steps.value() == 50  # was 51
+    assert steps.lineEdit().selectedText() == steps.text()  # as Qt's step: typing replaces it
     qtbot.keyClick(steps, Qt.Key.Key_Up)
     assert steps.value() == 100
     size.setValue(32)
@@ -521,3 +526,52 @@ def test_spin_box_arrows_stay_on_the_step_grid(viewer_widget, qtbot):
     size.setValue(100)  # typed in: the arrows go to the neighbouring multiples
     qtbot.keyClick(size, Qt.Key.Key_Down)
     assert size.value() == 96
+
+
+def test_a_second_return_after_the_new_model_question_does_not_stop_the_run(make_napari_viewer, qtbot):
+    # Train over an unsaved model asks first; the run starts as the question closes, while
+    # the main window is not active: Qt moved its focus to Stop with no focusChanged, and
+    # the next Return, once the window was active again, stopped the run.
+    from conftest import PLUGIN, WIDGET_NAME
+    from qtpy.QtCore import Qt
+
+    from napari_semia._qt import model_io
+
+    viewer = make_napari_viewer(show=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    _shown_and_active(viewer, qtbot)
+    window = viewer.window._qt_window
+    h.add_scene(viewer)
+    h.train(qtbot, widget, steps=2)
+    h.wait_for_synthesis(qtbot, widget)
+    widget.settings.continue_training = False  # a new model: the question
+    h.configure_tiny(widget, steps=6)
+    train_button = widget.controls.train_button
+    train_button.setFocus()
+    qtbot.waitUntil(train_button.hasFocus, timeout=5000)
+
+    def answered_yes_in_a_dialog(*_args, **_kwargs):
+        from qtpy.QtWidgets import QDialog
+
+        dialog = QDialog(window)  # takes the activation, as the real question does
+        dialog.setModal(True)
+        dialog.show()
+        qtbot.waitUntil(lambda: not window.isActiveWindow(), timeout=5000)
+        dialog.close()
+        return True
+
+    original = model_io._ask_yes_no
+    model_io._ask_yes_no = answered_yes_in_a_dialog
+    try:
+        qtbot.keyClick(train_button, Qt.Key.Key_Return)
+    finally:
+        model_io._ask_yes_no = original
+    assert widget.trainer_runner.running
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    focused = window.focusWidget()
+    assert focused is not widget.controls.stop_button
+    qtbot.keyClick(focused, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
+    assert widget.model.steps_done == 6  # not stopped
+    h.wait_for_synthesis(qtbot, widget)

@@ -27,14 +27,24 @@ class FocusKeeper(QObject):
         self._content = content
         self._gives_back_to = dict(gives_back_to or {})
         self._parked: tuple[QWidget, QWidget] | None = None  # (where, whom it goes back to)
+        self._last_focused: QWidget | None = None  # the dock's control that last had the focus
         self._app = QApplication.instance()
         self._app.focusChanged.connect(self._on_focus_changed)
+        # A control greyed out while a dialog has the activation (Train after "Start a new
+        # model?") moves its window's focus with no focusChanged: its own events tell.
+        self._controls = [w for w in content.findChildren(QWidget)
+                          if w.focusPolicy() != Qt.FocusPolicy.NoFocus]
+        for control in self._controls:
+            control.installEventFilter(self)
 
     def shutdown(self) -> None:
         try:
             self._app.focusChanged.disconnect(self._on_focus_changed)
+            for control in self._controls:
+                control.removeEventFilter(self)
         except (RuntimeError, TypeError):  # already disconnected, or Qt deleted the objects
             pass
+        self._controls = []
         self._unpark()
 
     @property
@@ -46,13 +56,21 @@ class FocusKeeper(QObject):
             return
         if old.isEnabled() and old.isVisible():
             return  # moved by the user (Tab, a click), not by Qt
-        holder = self._section_of(old)
+        self._park(old)
+
+    def _park(self, control: QWidget) -> None:
+        """Focus on ``control``'s section, given back to it (or its stand-in) when enabled."""
+        holder = self._section_of(control)
         if not holder.isVisible():
             return  # the dock itself is being hidden or closed
-        self._unpark()
-        back = self._gives_back_to.get(old, old)
-        self._parked = (holder, back)
-        back.installEventFilter(self)
+        back = self._gives_back_to.get(control, control)
+        if self._parked != (holder, back):
+            self._unpark()
+            self._parked = (holder, back)
+            if back not in self._controls:
+                back.installEventFilter(self)
+        # (In a window that is not active this only sets the window's focus widget,
+        # which it gets back once it is activated again.)
         holder.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _section_of(self, widget: QWidget) -> QWidget:
@@ -64,15 +82,39 @@ class FocusKeeper(QObject):
         return self._content
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.EnabledChange and self._parked is not None
-                and watched is self._parked[1] and watched.isEnabled()):
-            holder, back = self._parked
-            self._unpark()
-            if holder.hasFocus() and back.isVisible():
-                back.setFocus(Qt.FocusReason.OtherFocusReason)
+        kind = event.type()
+        if kind == QEvent.Type.FocusIn:
+            self._last_focused = watched
+        elif kind == QEvent.Type.FocusOut:
+            # Gone elsewhere, unless its window merely lost the activation (a dialog
+            # opened: the control stays the window's focus) or it is being disabled.
+            window_only = (Qt.FocusReason.ActiveWindowFocusReason, Qt.FocusReason.PopupFocusReason)
+            if (event.reason() not in window_only and watched.isEnabled() and watched.isVisible()
+                    and watched is self._last_focused):
+                self._last_focused = None
+        elif kind == QEvent.Type.EnabledChange:
+            if watched.isEnabled():
+                if self._parked is not None and watched is self._parked[1]:
+                    holder, back = self._parked
+                    self._unpark()
+                    if self._holds_focus(holder) and back.isVisible():
+                        back.setFocus(Qt.FocusReason.OtherFocusReason)
+            elif watched is self._last_focused and watched.window().focusWidget() is not watched:
+                # Qt has moved the window's focus on (to Stop, say) without a word: the
+                # window was not active.
+                moved_to = watched.window().focusWidget()
+                if moved_to is None or moved_to is not self.parked_on:
+                    self._park(watched)
         return False
+
+    @staticmethod
+    def _holds_focus(holder: QWidget) -> bool:
+        """Whether the focus is still parked on ``holder`` (in an inactive window too)."""
+        return holder.hasFocus() or holder.window().focusWidget() is holder
 
     def _unpark(self) -> None:
         if self._parked is not None:
-            self._parked[1].removeEventFilter(self)
+            back = self._parked[1]
+            if back not in self._controls:  # (the controls keep the filter)
+                back.removeEventFilter(self)
             self._parked = None

@@ -25,6 +25,10 @@ DARK_FOCUS = "#7AA2F7"
 LIGHT_FOCUS = "#1A56DB"
 
 
+#: The object name of the dock's content widget, which the stylesheet is scoped to.
+CONTENT_NAME = "semiaDockContent"
+
+
 @dataclass(frozen=True)
 class DockColours:
     text: str
@@ -33,11 +37,18 @@ class DockColours:
     focus: str = DARK_FOCUS
 
     def stylesheet(self) -> str:
-        """For the dock's controls: a frame around the one with the keyboard focus
-        (transparent otherwise, so that nothing moves when the focus does)."""
-        return ("QPushButton, QToolButton { border: 1px solid transparent; }\n"
-                "QPushButton:focus, QToolButton:focus, QComboBox:focus, QCheckBox:focus "
-                f"{{ border: 1px solid {self.focus}; }}")
+        """For the dock's content (object name ``CONTENT_NAME``): a frame around the
+        control with the keyboard focus, in place of as much of napari's padding, so
+        that nothing moves when the focus does. Only the focus state is styled: a
+        nearer stylesheet wins over napari's whatever the selectors, so restating the
+        normal or disabled look would replace napari's (its frame of disabled buttons)."""
+        frame = f"border: 1px solid {self.focus};"
+        scope = f"#{CONTENT_NAME}"
+        return (f"{scope} QPushButton:focus:!disabled {{ {frame} padding: 3px; }}\n"  # napari: 4px
+                f"{scope} QComboBox:focus {{ {frame} padding: 2px 9px 2px 7px; }}\n"  # 3px 10px 3px 8px
+                f"{scope} QCheckBox::indicator:focus {{ {frame} padding: 0px; }}\n"  # 1px
+                f"{scope} QToolButton {{ border: 1px solid transparent; }}\n"
+                f"{scope} QToolButton:focus {{ {frame} }}\n")
 
 
 def _luminance(hex_colour: str) -> float:

@@ -14,6 +14,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -29,14 +30,21 @@ from .theme import DARK_ERROR_TEXT, DockColours
 
 class GridSpinBox(QSpinBox):
     """Arrow keys and buttons step along multiples of the single step: from the
-    minimum, Steps went 50 -> 1 -> 51 and the working size 32 -> 16 -> 48."""
+    minimum, Steps went 50 -> 1 -> 51 and the working size 32 -> 16 -> 48. An
+    off-grid value goes to the neighbouring multiple first; the rest is Qt's
+    stepping (text typed and not yet committed, wrapping, selecting the text)."""
 
     def stepBy(self, steps: int) -> None:
+        self.interpretText()
         step, value = self.singleStep(), self.value()
-        if steps and value % step:
-            value = (value // step + (1 if steps > 0 else 0)) * step  # onto the grid first
+        if steps and value % step and not self.wrapping():
+            snapped = (value // step + (1 if steps > 0 else 0)) * step
             steps -= 1 if steps > 0 else -1
-        self.setValue(max(self.minimum(), min(self.maximum(), value + steps * step)))
+            self.setValue(max(self.minimum(), min(self.maximum(), snapped)))
+            if not steps and self.style().styleHint(QStyle.StyleHint.SH_SpinBox_SelectOnStep, None, self):
+                self.selectAll()
+        if steps:
+            super().stepBy(steps)
 
 
 def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -61,7 +69,8 @@ class _Toggle(QToolButton):
     (Qt gives those keys to push buttons only)."""
 
     def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier  # (keypad Enter has it)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not modifiers:
             self.click()
             return
         super().keyPressEvent(event)

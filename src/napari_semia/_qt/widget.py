@@ -57,7 +57,7 @@ from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSet
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_jobs import SynthesisJobs
 from .synthesis_runner import SynthesisRunner
-from .theme import dock_colours
+from .theme import CONTENT_NAME, dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
     kept_network_note,
@@ -130,6 +130,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.losses_section,
         ])
         align_form_labels(self.content)
+        self.content.setObjectName(CONTENT_NAME)
         self.setMinimumWidth(380)
         # Enter (or Return) presses a focused button, as Space does: Qt does so outside
         # dialogs only for auto-default buttons (a keyboard user found Enter did nothing).
