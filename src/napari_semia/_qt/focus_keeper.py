@@ -40,12 +40,15 @@ class FocusKeeper(QObject):
     def shutdown(self) -> None:
         try:
             self._app.focusChanged.disconnect(self._on_focus_changed)
-            for control in self._controls:
-                control.removeEventFilter(self)
-        except (RuntimeError, TypeError):  # already disconnected, or Qt deleted the objects
+        except (RuntimeError, TypeError):  # already disconnected
             pass
+        for control in [*self._controls, *(self._parked[1:] if self._parked else ())]:
+            try:
+                control.removeEventFilter(self)
+            except RuntimeError:  # Qt already deleted it (application exit)
+                pass
         self._controls = []
-        self._unpark()
+        self._parked = None
 
     @property
     def parked_on(self) -> QWidget | None:

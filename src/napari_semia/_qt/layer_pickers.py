@@ -224,7 +224,6 @@ class LayerPicker(QComboBox):
             layer.events.name.connect(self.refresh)
         self.refresh()
 
-
     def keyPressEvent(self, event) -> None:
         """Ctrl / Cmd shortcuts go on to napari (Ctrl+Z undoes a brush stroke): a combo
         box took them as letters to search its items for, and the stroke stayed."""
@@ -232,6 +231,7 @@ class LayerPicker(QComboBox):
             event.ignore()
             return
         super().keyPressEvent(event)
+
     def _watch_name(self, event) -> None:
         event.value.events.name.connect(self.refresh)
 
