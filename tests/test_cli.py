@@ -122,7 +122,10 @@ def test_synthesize_writes_one_image_per_target(trained, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["moved.png", "same.png"]
     result = read_image_file(out / "moved.png")
     assert result.shape == (SIZE, SIZE, 3) and result.dtype == np.uint8
-    assert "moved.png" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "moved.png" in captured.out
+    # A bar per target for the full-resolution stage (a large image waited silently).
+    assert "moved: 100%" in captured.err and "same: 100%" in captured.err
 
 
 def test_targets_with_one_file_name_are_all_written(trained, tmp_path):
@@ -198,6 +201,7 @@ def test_from_labels_writes_full_size_results_with_no_model(tmp_path, capsys):
     expected = LabelsOnlySynthesizer(image, labels, device="cpu").synthesize(read_label_file(paths["moved"]))
     np.testing.assert_array_equal(read_image_file(out / "moved.png"), expected)
     assert np.abs(read_image_file(out / "same.png").astype(int) - image).mean() < 2
+    assert "moved: 100%" in capsys.readouterr().err
     code = cli.main(["from-labels", str(paths["image"]), str(paths["labels"]), str(paths["moved"]),
                      str(paths["bad"]), "-o", str(tmp_path / "bad-out")])
     assert code == 2 and not (tmp_path / "bad-out").exists()

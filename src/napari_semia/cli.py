@@ -199,6 +199,23 @@ def training_postfix(progress) -> dict[str, str]:
     return postfix
 
 
+@contextmanager
+def _fraction_bar(description: str):
+    """A progress bar on stderr for a stage that reports fractions done (the
+    full-resolution stage: a minute and more for a large image, silent before);
+    yields the callback that moves it."""
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc=description, dynamic_ncols=True, mininterval=progress_interval(sys.stderr),
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]") as bar:
+        def report(fraction: float) -> None:
+            done = min(100, max(bar.n, round(100 * fraction)))
+            bar.update(done - bar.n)
+
+        yield report
+        bar.update(100 - bar.n)
+
+
 def _train(image, labels, config, device, resume=None):
     """Train with a tqdm progress bar (losses in the postfix); returns the model."""
     from tqdm import tqdm
@@ -294,8 +311,13 @@ def _cmd_synthesize(args) -> int:
         print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
               "source: writing upsampled results (train again for full resolution).")
     out_dir = Path(args.output_dir)
+    refine = not args.preview and model.can_refine
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
-        result = model.synthesize(target, refine=not args.preview)
+        if refine:
+            with _fraction_bar(name) as report:
+                result = model.synthesize(target, progress=report)
+        else:
+            result = model.synthesize(target, refine=False)
         written = write_image_file(out_dir / (name + image_suffix(result)), result)
         print(f"Wrote {written}")
     return 0
@@ -327,7 +349,7 @@ def _cmd_from_labels(args) -> int:
     check_writable_folder(args.output_dir)
     synthesizer = LabelsOnlySynthesizer(read_image_file(args.image, plane=args.plane),
                                         read_label_file(args.labels, plane=args.plane), device=args.device)
-    synthesizer.prepare()
+    synthesizer.check()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done
@@ -335,9 +357,12 @@ def _cmd_from_labels(args) -> int:
             validate_target(target, synthesizer.source_shape, synthesizer.codec)
         except SemiaInputError as error:
             raise SemiaInputError(f"{path.name}: {error}") from None
+    with _fraction_bar("source") as report:  # its patch pyramid, once for every target
+        synthesizer.prepare(progress=report)
     out_dir = Path(args.output_dir)
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
-        result = synthesizer.synthesize(target)
+        with _fraction_bar(name) as report:
+            result = synthesizer.synthesize(target, progress=report)
         written = write_image_file(out_dir / (name + image_suffix(result)), result)
         print(f"Wrote {written}")
     return 0

@@ -46,7 +46,22 @@ class LabelsOnlySynthesizer:
         self.codec: LabelCodec | None = None
         self.normalizer: IntensityNormalizer | None = None
         self.source_shape: tuple[int, int] | None = None
+        self._source_index: np.ndarray | None = None  # checked, until the pyramid is built
         self._pyramid: SourcePyramid | None = None
+
+    def check(self) -> None:
+        """Check the source pair (SemiaInputError) and read its classes (``codec``,
+        ``source_shape``), without building the pyramid: targets can be checked
+        against them before any long work."""
+        with self._lock:
+            self._checked()
+
+    def _checked(self):
+        """(codec, source index) of the source pair, checked once (the lock held)."""
+        if self._source_index is None and self._pyramid is None:
+            self.codec, self._source_index = validate_training_inputs(self._image, self._labels)
+            self.source_shape = tuple(int(s) for s in self._source_index.shape[:2])
+        return self.codec, self._source_index
 
     def prepare(self, progress: Callable[[float], None] | None = None) -> SourcePyramid:
         """Check the source pair (SemiaInputError) and build its patch pyramid, once.
@@ -54,7 +69,7 @@ class LabelsOnlySynthesizer:
         acquire_reporting(self._lock, progress)
         try:
             if self._pyramid is None:
-                codec, source_index = validate_training_inputs(self._image, self._labels)
+                codec, source_index = self._checked()
                 normalizer = IntensityNormalizer.fit(self._image)
                 device = resolve_device(self._device)
                 source_shape = tuple(int(s) for s in source_index.shape[:2])
@@ -64,7 +79,7 @@ class LabelsOnlySynthesizer:
                                               working_shape(source_shape, self._size), self._refinement,
                                               excess=excess, progress=progress)
                 self.codec, self.normalizer, self.source_shape = codec, normalizer, source_shape
-                self._image = self._labels = None  # the pyramid holds what is needed
+                self._image = self._labels = self._source_index = None  # the pyramid holds what is needed
             return self._pyramid
         finally:
             self._lock.release()
