@@ -68,6 +68,10 @@ def is_colour_map(labels: np.ndarray) -> bool:
     return labels.ndim == 3 and labels.shape[-1] in (3, 4)
 
 
+#: Ids below this are encoded through a table of this many entries at most.
+_LOOKUP_IDS = 1 << 20
+
+
 def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
     """(H, W) map of any numeric dtype -> int64 ids, or SemiaInputError."""
     if labels.ndim != 2:
@@ -322,13 +326,25 @@ class LabelCodec:
             return self._encode_colours(_rgb(labels, what), what)
         ids = _integer_ids(labels, what)
         known = np.asarray(self.class_ids, dtype=np.int64)
-        present = np.unique(ids)
+        lowest, highest = (int(ids.min()), int(ids.max())) if ids.size else (0, 0)
+        if lowest >= 0 and highest < _LOOKUP_IDS:
+            # Small non-negative ids (nearly every label map): a count per id and a
+            # lookup table, O(pixels); np.unique sorted every pixel (0.6 s for 24
+            # megapixels, on the UI thread for each Live stroke).
+            present = np.flatnonzero(np.bincount(ids.ravel(), minlength=highest + 1))
+        else:
+            present = np.unique(ids)
         unknown = np.setdiff1d(present, known)
         if len(unknown):
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
                 f"the source labels have only ids {_format_ids(known)}."
             )
+        if lowest >= 0 and highest < _LOOKUP_IDS:
+            table = np.zeros(highest + 1, dtype=np.int64)
+            inside = known[known <= highest]
+            table[inside] = np.searchsorted(known, inside)
+            return table[ids]
         return np.searchsorted(known, ids).astype(np.int64)
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:
