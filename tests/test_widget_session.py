@@ -575,3 +575,36 @@ def test_a_second_return_after_the_new_model_question_does_not_stop_the_run(make
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
     assert widget.model.steps_done == 6  # not stopped
     h.wait_for_synthesis(qtbot, widget)
+
+
+def test_stop_ends_a_long_synthesis(trained, qtbot, monkeypatch):
+    # A large image's full-resolution stage runs a minute and more: nothing but closing
+    # napari stopped it (Stop was the training's, and greyed out).
+    import threading
+
+    from napari_semia._qt import jobs
+
+    viewer, widget = trained
+    started = threading.Event()
+    slow = jobs.synthesis_results
+
+    def slow_results(job, cancel, report=None):
+        def dawdling(fraction):
+            started.set()
+            while not cancel.is_set():
+                cancel.wait(0.01)
+            if report is not None:
+                report(fraction)
+        yield from slow(job, cancel, dawdling)
+
+    monkeypatch.setattr(jobs, "synthesis_results", slow_results)
+    target = viewer.layers[h.TARGET]
+    target.data = h.moved(target.data, 2, 0)  # an edit, so that there is something to do
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=h.TIMEOUT_MS)
+    stop = widget.synthesis.stop_button
+    assert stop.isEnabled()
+    stop.click()
+    h.wait_for_synthesis(qtbot, widget)
+    assert not stop.isEnabled() and "Synthesis stopped" in widget.state.message
+    assert widget.synthesis.synthesize_button.isEnabled()

@@ -67,6 +67,9 @@ class FocusKeeper(QObject):
         if not holder.isVisible():
             return  # the dock itself is being hidden or closed
         back = self._gives_back_to.get(control, control)
+        if back is not control and back.isEnabled() and back.isVisible():
+            back.setFocus(Qt.FocusReason.OtherFocusReason)  # (Synthesize, beside a Stop that greys out)
+            return
         if self._parked != (holder, back):
             self._unpark()
             self._parked = (holder, back)

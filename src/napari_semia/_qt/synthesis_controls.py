@@ -21,6 +21,11 @@ class SynthesisControls(QWidget):
         super().__init__(parent)
         self.state = state
         self.synthesize_button = QPushButton("Synthesize")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the synthesis running: the output keeps what it shows "
+                                    "(the fast result, or the last one). Synthesize or a new stroke "
+                                    "starts again.")
+        self.stop_button.setEnabled(False)
         self.live = QCheckBox("Live: re-synthesize while painting")
         self.live.setToolTip("Every brush stroke (and undo / redo) on the target labels updates "
                              "the output, about 0.3 s after you stop painting: the fast result "
@@ -31,7 +36,11 @@ class SynthesisControls(QWidget):
         self.side_by_side.setToolTip("Show the layers next to each other instead of stacked.")
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.synthesize_button, 0, 0, 1, 2)
+        # As Train / Stop: a full-resolution stage of a large image runs a minute and more.
+        layout.addWidget(self.synthesize_button, 0, 0)
+        layout.addWidget(self.stop_button, 0, 1)
+        layout.setColumnStretch(0, 1)
+        layout.setColumnStretch(1, 1)
         layout.addWidget(self.live, 1, 0, 1, 2)
         layout.addWidget(self.side_by_side, 2, 0, 1, 2)
         state.events.connect(self._follow_state)
@@ -41,13 +50,14 @@ class SynthesisControls(QWidget):
         state = self.state
         self.synthesize_button.setEnabled(not state.training)
         busy = state.phase is Phase.SYNTHESIZING
+        self.stop_button.setEnabled(busy)
         text = "Synthesize" if state.has_model else "Synthesize from the labels alone"
         tooltip = _TOOLTIP if state.has_model else _TOOLTIP_NO_MODEL
         if state.training:
             text, tooltip = "Synthesize", _TOOLTIP_TRAINING
         self.synthesize_button.setToolTip(tooltip)
         if busy:
-            text = (f"Synthesizing at full resolution… {state.synthesis_fraction:.0%}"
+            text = (f"Full resolution… {state.synthesis_fraction:.0%}"
                     if state.synthesis_fraction > 0 else "Synthesizing…")
         self.synthesize_button.setText(text)
 

@@ -140,6 +140,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # dataset's Stop give it back to Train and Generate once the run is over).
         self.focus_keeper = FocusKeeper(self.content, {
             self.controls.stop_button: self.controls.train_button,
+            self.synthesis.stop_button: self.synthesis.synthesize_button,
             self.dataset.stop_button: self.dataset.generate_button})
 
         self.trainer_runner = TrainingRunner(self.checkpoints)
@@ -172,6 +173,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.controls.train_button.clicked.connect(self.train)
         self.controls.stop_button.clicked.connect(self.stop)
         self.synthesis.synthesize_button.clicked.connect(self.synthesize)
+        self.synthesis.stop_button.clicked.connect(self.stop_synthesis)
         self.synthesis.live.toggled.connect(self._on_live_toggled)
         self.synthesis.side_by_side.toggled.connect(lambda on: set_grid_view(self.viewer, on))
         grid_of(self.viewer).events.enabled.connect(self._on_grid_switched)
@@ -422,6 +424,19 @@ class SemiaWidget(ClosesWithDock, QWidget):
         job = self.synth_runner.run_now()
         if job is not None:
             self._reveal_request = job.request_id  # (a Live request that supersedes it reveals nothing)
+
+    def stop_synthesis(self) -> None:
+        """Stop the synthesis running (and any waiting): the output keeps what it shows.
+        A stack's planes left with their fast result are not completed behind the
+        user's back either; Synthesize, or the next stroke, starts again."""
+        if self.state.phase is not Phase.SYNTHESIZING:
+            return
+        self._preview_planes.clear()
+        self._reveal_request = None
+        self.synthesis_jobs.forget_last_target()  # the same target is synthesized again on request
+        self.synth_runner.cancel()
+        self.state.message = ("Synthesis stopped: the output keeps what it showed. Press Synthesize "
+                              "(or paint, with Live on) to synthesize again.")
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
         plane_index, self._synthesis_plane = self._synthesis_plane, ()
