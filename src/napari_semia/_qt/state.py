@@ -74,10 +74,10 @@ class Phase(str, Enum):
 #: The status line with no model and nothing done yet.
 NO_MODEL_MESSAGE = ("No model yet: choose a source image, its labels and a target layout above (File → "
                     "Open Sample → napari-semia has examples), then press Train, or Synthesize for a "
-                    "first result from the labels alone, in seconds.")
+                    "first result from the labels alone, without training.")
 #: The same once the three are chosen.
 NO_MODEL_CHOSEN_MESSAGE = ("No model yet: press Train, or Synthesize for a first result from the labels "
-                           "alone, in seconds.")
+                           "alone, without training.")
 
 
 @evented

@@ -8,7 +8,8 @@ from .state import Phase, WidgetState
 
 _TOOLTIP = ("Render the source's appearance in the target layout: a fast result at once, then "
             "the full-resolution one, made of the source's own detail.")
-_TOOLTIP_NO_MODEL = ("No model yet: a first result in seconds, with no training, made of pieces of "
+_TOOLTIP_NO_MODEL = ("No model yet: a first result with no training (seconds for a small image, a "
+                     "minute or so for tens of megapixels), made of pieces of "
                      "the source copied into the target layout.")
 _TOOLTIP_TRAINING = ("Waits until training has ended (it synthesizes the target by itself then); "
                      "meanwhile the previews show the target.")
