@@ -244,3 +244,33 @@ def test_shared_examples_quantize_and_targets_encode(case):
             np.testing.assert_array_equal(target_index, index)
         if case == "zebra":
             assert set(np.unique(target_index)) == {0, 1}, path.name
+
+
+def test_check_agrees_with_encode_without_making_the_indices():
+    # The widget checks each Live stroke's target on the UI thread: check() says
+    # what encode() would, for every kind of map, with no index map made.
+    from napari_semia.errors import SemiaInputError
+    from napari_semia.labels import LabelCodec
+
+    source = np.zeros((40, 60), dtype=np.int32)
+    source[10:20, 10:30] = 3
+    source[25:35] = 7
+    codec, _ = LabelCodec.from_source(source)
+    good = np.roll(source, 5, axis=1)
+    cases = [good, good.astype(np.uint8), good.astype(np.int64), good.astype(bool),
+             np.where(good == 7, 9, good), np.where(good == 3, -1, good), good.astype(np.float32),
+             np.zeros((0, 60), np.int32)]
+    for target in cases:
+        try:
+            codec.encode(target)
+            expected = None
+        except SemiaInputError as error:
+            expected = str(error)
+        try:
+            codec.check(target)
+            got = None
+        except SemiaInputError as error:
+            got = str(error)
+        assert got == expected, (target.dtype, got, expected)
+    with pytest.raises(SemiaInputError, match="unknown id"):
+        codec.check(np.where(good == 7, 9, good))

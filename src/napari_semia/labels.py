@@ -347,6 +347,34 @@ class LabelCodec:
             return table[ids]
         return np.searchsorted(known, ids).astype(np.int64)
 
+    def check(self, target_labels, what: str = "target labels") -> None:
+        """What :meth:`encode` checks (SemiaInputError), without making the class
+        indices: for an integer map, the ids present are counted a block of rows at
+        a time, so no copy of the map is made (the widget checks each Live stroke's
+        target on the UI thread; encoding a 67-megapixel one there took seconds)."""
+        labels = as_array(target_labels, what)
+        if is_colour_map(labels) or labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+            self.encode(labels, what)  # (colour maps and other dtypes: the full check)
+            return
+        if labels.size == 0:
+            _integer_ids(labels, what)
+            return
+        lowest, highest = int(labels.min()), int(labels.max())
+        if lowest < 0 or highest >= _LOOKUP_IDS:
+            self.encode(labels, what)
+            return
+        counts = np.zeros(highest + 1, dtype=np.int64)
+        rows = max(1, (1 << 20) // max(1, labels.shape[1]))
+        for start in range(0, labels.shape[0], rows):
+            counts += np.bincount(labels[start:start + rows].ravel(), minlength=highest + 1)
+        known = np.asarray(self.class_ids, dtype=np.int64)
+        unknown = np.setdiff1d(np.flatnonzero(counts), known)
+        if len(unknown):
+            raise SemiaInputError(
+                f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
+                f"the source labels have only ids {_format_ids(known)}."
+            )
+
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:
         known = ", ".join(_format_colour(c) for c in self.palette)
         evidence = photo_evidence(rgb)

@@ -151,11 +151,15 @@ def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
     return f"{tuple(array.shape)} (H x W = {hw[0]} x {hw[1]})"
 
 
-def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels") -> np.ndarray:
-    """Check a target label map against the source; returns its class indices.
-    ``what`` names the map in messages (another full-size map of the source's
-    classes is checked the same way)."""
+def check_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels") -> None:
+    """:func:`validate_target`'s checks, without making the class indices (cheap
+    enough for the UI thread at tens of megapixels)."""
     target = as_array(target, what)
+    _check_target_shape(target, source_shape_hw, what)
+    codec.check(target, what)
+
+
+def _check_target_shape(target: np.ndarray, source_shape_hw, what: str) -> None:
     target_hw = _label_shape_hw(target, what)
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
@@ -163,4 +167,12 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
             f"The {what} {verb(what, 'are', 'is')} {target_hw[0]} x {target_hw[1]} pixels, but the source is "
             f"{source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at the source's size."
         )
+
+
+def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels") -> np.ndarray:
+    """Check a target label map against the source; returns its class indices.
+    ``what`` names the map in messages (another full-size map of the source's
+    classes is checked the same way)."""
+    target = as_array(target, what)
+    _check_target_shape(target, source_shape_hw, what)
     return codec.encode(target, what)

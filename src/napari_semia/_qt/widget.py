@@ -24,7 +24,7 @@ from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
-from ..validation import validate_target
+from ..validation import check_target
 from . import notify
 from .checkpoint_search import find_checkpoint
 from .dataset_controls import DatasetControls, DatasetSettings, done_line, failed_line, progress_line
@@ -661,7 +661,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if labels is not None:
             try:
                 plane, index = displayed_plane(self.viewer, labels)
-                validate_target(plane, self.model.source_shape, self.model.codec)
+                check_target(plane, self.model.source_shape, self.model.codec)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
                 if index and not self.synthesis_jobs.is_learned_plane(self.model, self.source_layer):
                     # Another plane of a stack is on display: its layout is not the model's
@@ -729,7 +729,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         fits = True
         if target is not None:
             try:
-                validate_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec)
+                check_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec)
             except SemiaInputError as error:
                 notify.warning(f"The loaded model does not fit '{target.name}': {error}")
                 fits = False
