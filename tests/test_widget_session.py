@@ -608,3 +608,7 @@ def test_stop_ends_a_long_synthesis(trained, qtbot, monkeypatch):
     h.wait_for_synthesis(qtbot, widget)
     assert not stop.isEnabled() and "Synthesis stopped" in widget.state.message
     assert widget.synthesis.synthesize_button.isEnabled()
+    monkeypatch.setattr(jobs, "synthesis_results", slow)
+    widget.synthesize()  # again, to the end: the line no longer says it was stopped
+    h.wait_for_synthesis(qtbot, widget)
+    assert "Synthesis stopped" not in widget.state.message

@@ -74,6 +74,9 @@ PREVIEW_TARGET_DEBOUNCE_MS = 150
 _PAINTING_MODES = ("paint", "fill", "erase", "polygon")
 
 
+#: The status line after Stop in the Synthesis section, until the next result.
+SYNTHESIS_STOPPED = ("Synthesis stopped: the output keeps what it showed. Press Synthesize (or paint, "
+                     "with Live on) to synthesize again.")
 #: The status line under a result made before there is a model.
 LABELS_ONLY_NOTE = ("No model yet: this first result is pieces of the source copied into the target's "
                     "layout. Press Train for the model's result, which also draws new shapes where "
@@ -106,6 +109,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # newer request cancelled (the slider moved on with Live on), and their target.
         self._preview_planes: dict[tuple, object] = {}
         self._writing_output = False  # selection changes made by write_output are not the user's
+        self._status_before_stop = ""  # the status line before Stop in the Synthesis section
 
         self.hidden_target = HiddenTarget(napari_viewer, self.state, show_target=self._show_target)
         self.pickers = LayerPickers(napari_viewer)
@@ -435,8 +439,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._reveal_request = None
         self.synthesis_jobs.forget_last_target()  # the same target is synthesized again on request
         self.synth_runner.cancel()
-        self.state.message = ("Synthesis stopped: the output keeps what it showed. Press Synthesize "
-                              "(or paint, with Live on) to synthesize again.")
+        if self.state.message != SYNTHESIS_STOPPED:
+            self._status_before_stop = self.state.message
+        self.state.message = SYNTHESIS_STOPPED
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
         plane_index, self._synthesis_plane = self._synthesis_plane, ()
@@ -472,6 +477,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self._preview_planes[destination.index] = destination.target
         if result.final:
             self.state.synthesis_fraction = 0.0
+            if self.state.message == SYNTHESIS_STOPPED:  # synthesized again since
+                self.state.message = self._status_before_stop
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
         if result.final and result.request_id == self._reveal_request:
