@@ -6,7 +6,7 @@ said of the inputs (another plane, another source image) is said once.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -22,8 +22,12 @@ from .layer_pickers import plane_shape
 from .output_layer import output_spec
 
 
-def digest(array: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=12).hexdigest()
+def digest(array: np.ndarray) -> tuple:
+    """What tells one source plane from another, read in place: its shape, dtype and
+    two 32-bit checksums (CRC-32 and Adler-32: 0.1 s for an 8192 x 8192 RGB plane,
+    where a blake2b digest of a copy took 0.3 s, on the UI thread for each request)."""
+    data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    return array.shape, array.dtype.str, zlib.crc32(data), zlib.adler32(data)
 
 
 class SynthesisJobs:
