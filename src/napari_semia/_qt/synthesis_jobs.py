@@ -6,7 +6,6 @@ said of the inputs (another plane, another source image) is said once.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -17,17 +16,9 @@ from ..model import SemiaModel
 from ..validation import check_target
 from . import notify
 from .jobs import SynthesisJob
-from .layer_data import displayed_plane, displayed_plane_index, output_plane, training_planes
+from .layer_data import displayed_plane, displayed_plane_index, output_plane, plane_checksum, training_planes
 from .layer_pickers import plane_shape
 from .output_layer import output_spec
-
-
-def digest(array: np.ndarray) -> tuple:
-    """What tells one source plane from another, read in place: its shape, dtype and
-    two 32-bit checksums (CRC-32 and Adler-32: 0.1 s for an 8192 x 8192 RGB plane,
-    where a blake2b digest of a copy took 0.3 s, on the UI thread for each request)."""
-    data = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-    return array.shape, array.dtype.str, zlib.crc32(data), zlib.adler32(data)
 
 
 class SynthesisJobs:
@@ -43,20 +34,20 @@ class SynthesisJobs:
         self._settings = settings
         self._report_error = report_error
         self._note_misaligned = note_misaligned
-        # (what made it, plane, target) of the last job on display: a repeat is skipped.
+        # ((what made it, plane), target) of the last job on display: a repeat is skipped.
         # The target itself, compared: a digest of it took 0.15 s a stroke at 24
         # megapixels, on the UI thread.
-        self.last_key = None
+        self._last_job = None
         self._noted_other_source = None  # the source name a synthesis warned of, once per model
         self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
         # Before there is a model: results from the label map alone, and the
-        # (image, labels) digests its source side was built from.
+        # (image, labels) checksums its source side was built from.
         self.labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
 
     def model_changed(self, model: SemiaModel | None) -> None:
         """Notes and keys are per model. Not keyed on id(model): a new model may take a
         freed one's id, and its notes were then never given."""
-        self.last_key = None
+        self._last_job = None
         self._planes_noted.clear()
         self._noted_other_source = None
         if model is not None:
@@ -65,16 +56,16 @@ class SynthesisJobs:
     def _repeats(self, made_by: tuple, target: np.ndarray) -> bool:
         """Whether ``target`` is what the last job synthesized, by the same model (or
         labels-only synthesizer) for the same plane; if not, it is the last from now on."""
-        last = self.last_key
+        last = self._last_job
         if (last is not None and last[0][0] is made_by[0] and last[0][1] == made_by[1]
                 and np.array_equal(last[1], target)):
             return True
-        self.last_key = (made_by, target)
+        self._last_job = (made_by, target)
         return False
 
     def forget_last_target(self) -> None:
         """The next job is made even if its target equals the last one."""
-        self.last_key = None
+        self._last_job = None
 
     def for_model(self, model: SemiaModel, request_id: int, plane_index: tuple = ()) -> SynthesisJob | None:
         """The model's job for the target on display, or for ``plane_index`` of a
@@ -204,7 +195,7 @@ class SynthesisJobs:
             self._report_error(str(error))
             return None
         self._note_misaligned(source, labels)
-        sources = (digest(planes.image), digest(planes.labels), planes.image.shape, planes.labels.shape)
+        sources = (plane_checksum(planes.image), plane_checksum(planes.labels))  # (shapes included)
         if self.labels_only is None or self.labels_only[0] != sources:
             # Built (checked, pyramid) in the worker on first use; kept while the source is the same.
             self.labels_only = (sources, LabelsOnlySynthesizer(planes.image, planes.labels,
