@@ -6,7 +6,7 @@ import numpy as np
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..losses import LOSS_DESCRIPTIONS, loss_label
-from .theme import DARK_CURVES, DockColours, dock_colours
+from .theme import DockColours, dock_colours
 
 try:
     import pyqtgraph as pg
@@ -67,7 +67,7 @@ class LossPlot(QWidget):
             self._apply_colours()
 
     def _curve_colour(self, number: int) -> str:
-        curves = self._colours.curves or DARK_CURVES
+        curves = self._colours.curves
         return curves[number % len(curves)]
 
     def _apply_colours(self) -> None:
