@@ -80,6 +80,27 @@ def test_excess_is_what_the_clip_takes_off():
     np.testing.assert_array_equal(normalizer.from_network(whole), image)
 
 
+def test_conversion_goes_a_strip_at_a_time_with_progress(monkeypatch):
+    # A whole-image conversion made four float copies of the source (over a
+    # gigabyte at 67 MP) and could not be stopped for its seconds.
+    import napari_semia.intensity as intensity
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 65535, (37, 11, 2), dtype=np.uint16)
+    image[0, 0] = 65535
+    normalizer = IntensityNormalizer.fit(image)
+    values = image.astype(np.float32)
+    center = np.asarray(normalizer.center, dtype=np.float32)
+    half_range = np.asarray(normalizer.half_range, dtype=np.float32)
+    expected = np.clip((values - center) / half_range, -CLIP, CLIP).transpose(2, 0, 1)
+    monkeypatch.setattr(intensity, "_STRIP_ROWS", 8)
+    fractions = []
+    x = normalizer.to_network(image, on_strip=fractions.append)
+    np.testing.assert_array_equal(x, expected)
+    assert x.dtype == np.float32 and x.flags.c_contiguous
+    assert fractions == pytest.approx([8 / 37, 16 / 37, 24 / 37, 32 / 37, 1.0])
+
+
 def test_values_beyond_float32_are_refused_by_name():
     # Finite in float64 but inf in the networks' float32: an all-NaN result, and a
     # training that 'stopped before its first step' with no word of why.

@@ -102,6 +102,37 @@ def test_building_the_source_side_reports_progress_and_may_be_abandoned():
     np.testing.assert_array_equal(result, LabelsOnlySynthesizer(image, labels, size=24).synthesize(target))
 
 
+def test_converting_the_source_may_be_abandoned(monkeypatch):
+    # The source's conversion to network values took seconds at tens of megapixels
+    # with no chance to stop it (a new stroke, Stop, closing the widget waited).
+    import napari_semia.intensity as intensity
+
+    image, labels = make_scene(48)
+    monkeypatch.setattr(intensity, "_STRIP_ROWS", 8)
+    converting, real = [], intensity.IntensityNormalizer.to_network
+
+    def to_network(self, image, on_strip=None):
+        converting.append(on_strip)
+        try:
+            return real(self, image, on_strip=on_strip)
+        finally:
+            converting.pop()
+
+    monkeypatch.setattr(intensity.IntensityNormalizer, "to_network", to_network)
+
+    class Abandon(Exception):
+        pass
+
+    def stop_while_converting(fraction):
+        if converting:
+            raise Abandon
+
+    synthesizer = LabelsOnlySynthesizer(image, labels, size=24)
+    with pytest.raises(Abandon):
+        synthesizer.synthesize(moved(labels), progress=stop_while_converting)
+    assert synthesizer.device is None  # nothing half-built is kept
+
+
 def test_a_dim_class_moved_beside_bright_ones_keeps_its_level():
     # Found by a new user (16-bit fluorescence-like data): a background of 100-110
     # beside classes of 30 000 and 60 000, the layout moved, came out at 620-690.

@@ -161,6 +161,40 @@ def test_full_resolution_is_made_of_the_source_and_the_preview_is_upsampled(larg
     np.testing.assert_array_equal(model.synthesize([target, labels])[0], full)
 
 
+def test_synthesis_stages_give_the_preview_then_the_full_resolution_result(large_model, monkeypatch):
+    # The widget's Live path asked for the two results separately, preparing the
+    # target twice (2.7 s each at 67 MP), and the preview's 5 s could not be stopped.
+    import napari_semia.model as model_module
+
+    _, labels, model = large_model
+    target = np.roll(labels, (4, 10), axis=(0, 1))
+    checked, real_validate = [], model_module.validate_target
+    monkeypatch.setattr(model_module, "validate_target", lambda *a: checked.append(1) or real_validate(*a))
+    stages = list(model.synthesis_stages(target))
+    assert len(checked) == 1 and [final for _, final in stages] == [False, True]
+    np.testing.assert_array_equal(stages[0][0], model.synthesize(target, refine=False))
+    np.testing.assert_array_equal(stages[1][0], model.synthesize(target))
+    (preview, final), = model.synthesis_stages(target, refine=False)
+    assert final and np.array_equal(preview, stages[0][0])
+
+    # The preview's steps, its conversion strip by strip included, are chances to stop.
+    monkeypatch.setattr(model_module, "_ROWS_PER_CONVERSION", 8)  # 8 strips of 64 rows
+    calls = []
+    list(model.synthesis_stages(target, refine=False, progress=calls.append))
+    assert len(calls) >= 10 and set(calls) == {0.0}
+
+    class Abandon(Exception):
+        pass
+
+    def stop_at_the_last(fraction):
+        if len(calls) == 1:
+            raise Abandon
+        calls.pop()
+
+    with pytest.raises(Abandon):
+        next(model.synthesis_stages(target, progress=stop_at_the_last))
+
+
 def test_full_size_source_round_trips_the_file_exactly(tmp_path, large_model):
     image, labels, model = large_model
     target = np.roll(labels, (4, 10), axis=(0, 1))

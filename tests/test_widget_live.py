@@ -39,14 +39,15 @@ def slow_down_full_resolution(monkeypatch, stage):
     """Run ``stage(progress)`` before every full-resolution synthesis (a slow refinement)."""
     from napari_semia.model import SemiaModel
 
-    real = SemiaModel.synthesize
+    real = SemiaModel.synthesis_stages
 
-    def synthesize(self, target, *, full_size=True, refine=True, progress=None):
-        if refine and progress is not None:
-            stage(progress)
-        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+    def synthesis_stages(self, target, *, refine=True, progress=None):
+        for image, final in real(self, target, refine=refine, progress=progress):
+            yield image, final
+            if not final and progress is not None:  # the full-resolution result comes next
+                stage(progress)
 
-    monkeypatch.setattr(SemiaModel, "synthesize", synthesize)
+    monkeypatch.setattr(SemiaModel, "synthesis_stages", synthesis_stages)
 
 
 def test_a_burst_of_brush_events_synthesizes_once(trained, qtbot, monkeypatch):
@@ -143,6 +144,28 @@ def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, 
     wait_for_synthesis(qtbot, widget)
     assert (first, True) not in shown  # the out-of-date full-resolution result never landed
     assert shown[-1] == (first + 1, True)
+
+
+def test_a_request_cancelled_while_its_fast_result_is_made_gives_nothing(trained, monkeypatch):
+    # At 67 MP the fast result took 5 s that nothing could stop: a new stroke, Stop
+    # and closing the widget waited for it, and it was shown although out of date.
+    import napari_semia.model as model_module
+    from napari_semia._qt.jobs import SynthesisJob, synthesis_results
+
+    viewer, widget = trained
+    job = SynthesisJob(widget.model, viewer.layers[TARGET].data.copy(), request_id=1)
+    cancel = threading.Event()
+    real = model_module.to_user_image
+
+    def conversion(*args, **kwargs):
+        cancel.set()  # a newer request arrives while the preview is converted
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "to_user_image", conversion)
+    assert list(synthesis_results(job, cancel)) == []
+    monkeypatch.undo()
+    cancel.clear()
+    assert [result.final for result in synthesis_results(job, cancel)] == [False, True]
 
 
 def test_closing_the_widget_lets_a_cancelled_synthesis_end_first(trained, qtbot, monkeypatch):
@@ -276,15 +299,16 @@ def test_a_failing_plane_is_not_retried_when_the_runner_goes_idle(viewer_widget,
     train(qtbot, widget, steps=2)
     wait_for_synthesis(qtbot, widget)
     calls, shown = [], []
-    real = SemiaModel.synthesize
+    real = SemiaModel.synthesis_stages
 
-    def synthesize(self, target, *, full_size=True, refine=True, progress=None):
-        if refine and progress is not None:
-            calls.append(time.monotonic())
-            raise RuntimeError("out of memory (simulated)")
-        return real(self, target, full_size=full_size, refine=refine, progress=progress)
+    def synthesis_stages(self, target, *, refine=True, progress=None):
+        for image, final in real(self, target, refine=refine, progress=progress):
+            yield image, final
+            if not final:  # the full-resolution stage fails
+                calls.append(time.monotonic())
+                raise RuntimeError("out of memory (simulated)")
 
-    monkeypatch.setattr(SemiaModel, "synthesize", synthesize)
+    monkeypatch.setattr(SemiaModel, "synthesis_stages", synthesis_stages)
     monkeypatch.setattr(notify, "exception", lambda *args, **kwargs: shown.append(args))
     widget.synthesize()
     qtbot.wait(1500)

@@ -21,6 +21,7 @@ Layouts:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,8 @@ HIGH_PERCENTILE = 99.5
 #: of the tails without letting outliers dominate.
 CLIP = 1.2
 MAX_CHANNELS = 16
+#: Rows converted at a time between the user's values and the network's.
+_STRIP_ROWS = 256
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Pixels used to estimate percentiles; larger images are subsampled on a grid.
 _PERCENTILE_SAMPLE = 1 << 20
@@ -170,17 +173,25 @@ class IntensityNormalizer:
                 f"with {self.channels} channel(s) this normaliser was fitted on."
             )
 
-    def to_network(self, image) -> np.ndarray:
-        """Image -> float32 (C, H, W) in about [-1, 1]."""
+    def to_network(self, image, on_strip: Callable[[float], None] | None = None) -> np.ndarray:
+        """Image -> float32 (C, H, W) in about [-1, 1]. Converted a strip of rows at
+        a time (no float copies of a large image); ``on_strip(fraction done)``
+        after each (it may raise to abandon the conversion)."""
         image = np.asarray(image)
         self._check_layout(image)
-        values = _channels_last(image, self.layout).astype(np.float32)
+        values = _channels_last(image, self.layout)
+        out = np.empty((self.channels,) + values.shape[:2], dtype=np.float32)
         center = np.asarray(self.center, dtype=np.float32)
         half_range = np.asarray(self.half_range, dtype=np.float32)
-        x = np.clip((values - center) / half_range, -CLIP, CLIP)
-        return np.ascontiguousarray(np.moveaxis(x, -1, 0), dtype=np.float32)
+        height = values.shape[0]
+        for y in range(0, height, _STRIP_ROWS):
+            x = (values[y:y + _STRIP_ROWS].astype(np.float32) - center) / half_range
+            out[:, y:y + _STRIP_ROWS] = np.moveaxis(np.clip(x, -CLIP, CLIP), -1, 0)
+            if on_strip is not None:
+                on_strip(min(1.0, (y + _STRIP_ROWS) / height))
+        return out
 
-    def excess(self, image) -> np.ndarray | None:
+    def excess(self, image, on_strip: Callable[[float], None] | None = None) -> np.ndarray | None:
         """How far ``image``'s normalised values lie beyond the clip at +-CLIP
         (float32 (C, H, W), 0 within it), or None when none does (judged from
         the fitted data range, without reading the image).
@@ -201,9 +212,12 @@ class IntensityNormalizer:
         values = _channels_last(image, self.layout)
         out = np.empty((self.channels,) + values.shape[:2], dtype=np.float32)
         center, half_range = center.astype(np.float32), half_range.astype(np.float32)
-        for y in range(0, values.shape[0], 256):  # a strip at a time: no float copy of a large image
-            x = (values[y:y + 256].astype(np.float32) - center) / half_range
-            out[:, y:y + 256] = np.moveaxis(x - np.clip(x, -CLIP, CLIP), -1, 0)
+        height = values.shape[0]
+        for y in range(0, height, _STRIP_ROWS):  # a strip at a time: no float copy of a large image
+            x = (values[y:y + _STRIP_ROWS].astype(np.float32) - center) / half_range
+            out[:, y:y + _STRIP_ROWS] = np.moveaxis(x - np.clip(x, -CLIP, CLIP), -1, 0)
+            if on_strip is not None:
+                on_strip(min(1.0, (y + _STRIP_ROWS) / height))
         return out
 
     def from_network(self, x) -> np.ndarray:

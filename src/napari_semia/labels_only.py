@@ -73,7 +73,8 @@ class LabelsOnlySynthesizer:
                 normalizer = IntensityNormalizer.fit(self._image)
                 device = resolve_device(self._device)
                 source_shape = tuple(int(s) for s in source_index.shape[:2])
-                image, excess = pyramid_source(normalizer, np.asarray(self._image), device)
+                checkpoint = None if progress is None else (lambda: progress(0.0))
+                image, excess = pyramid_source(normalizer, np.asarray(self._image), device, checkpoint)
                 index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None]
                 self._pyramid = SourcePyramid(image, index.to(device), codec.num_classes,
                                               working_shape(source_shape, self._size), self._refinement,

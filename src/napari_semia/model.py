@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,21 +86,29 @@ def run_generator(generator: SFTGenerator, source_image: torch.Tensor, source_in
 
 
 def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=None,
-                  copied: bool = False) -> list[np.ndarray]:
+                  copied: bool = False, checkpoint: Callable[[], None] | None = None) -> list[np.ndarray]:
     """Network-space outputs (B, C, h, w) -> images like the source (dtype,
     value range, channels), resized (bicubic) to ``size`` if given.
     ``copied``: made of the source's own values (the full-resolution stage), kept
     as they are (within the source's range) instead of clamped to the
-    generator's [-1, 1], the normaliser's 0.5th..99.5th percentiles."""
+    generator's [-1, 1], the normaliser's 0.5th..99.5th percentiles.
+    ``checkpoint()`` is called between strips of rows (it may raise to abandon
+    the conversion: seconds at tens of megapixels)."""
     if size is not None and tuple(output.shape[-2:]) != tuple(size):
         output = F.interpolate(output, size=tuple(size), mode="bicubic", align_corners=False)
     if not copied:
         output = output.clamp(-1, 1)
     output = output.float().cpu().numpy()
     height = output.shape[-2]
-    return [np.concatenate([normalizer.from_network(np.ascontiguousarray(o[:, y:y + _ROWS_PER_CONVERSION]))
-                            for y in range(0, height, _ROWS_PER_CONVERSION)])
-            for o in output]
+    images = []
+    for o in output:
+        strips = []
+        for y in range(0, height, _ROWS_PER_CONVERSION):
+            if checkpoint is not None:
+                checkpoint()
+            strips.append(normalizer.from_network(np.ascontiguousarray(o[:, y:y + _ROWS_PER_CONVERSION])))
+        images.append(np.concatenate(strips))
+    return images
 
 
 def _size(shape) -> str:
@@ -116,12 +124,15 @@ def acquire_reporting(lock: threading.Lock, progress: Callable[[float], None] | 
             progress(0.0)
 
 
-def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device) -> tuple:
+def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device,
+                   checkpoint: Callable[[], None] | None = None) -> tuple:
     """The full-resolution stage's source: (1, C, H, W) network-space values on
     ``device``, and what their clip took off, (C, H, W) or None (see
-    ``IntensityNormalizer.excess``)."""
-    values = torch.from_numpy(normalizer.to_network(image))[None].to(device)
-    excess = normalizer.excess(image)
+    ``IntensityNormalizer.excess``). ``checkpoint()`` is called between strips
+    of rows (it may raise to abandon the conversion)."""
+    on_strip = None if checkpoint is None else (lambda done: checkpoint())
+    values = torch.from_numpy(normalizer.to_network(image, on_strip=on_strip))[None].to(device)
+    excess = normalizer.excess(image, on_strip=on_strip)
     return values, None if excess is None else torch.from_numpy(excess).to(device)
 
 
@@ -196,9 +207,9 @@ class SemiaModel:
         acquire_reporting(self._pyramid_lock, progress)
         try:
             if self._pyramid is None:
-                image, excess = pyramid_source(self.normalizer, self.full_image, self.device)
-                if progress is not None:
-                    progress(0.0)  # a chance to stop: a large source takes a while to convert
+                # Chances to stop: a large source takes seconds to convert.
+                checkpoint = None if progress is None else (lambda: progress(0.0))
+                image, excess = pyramid_source(self.normalizer, self.full_image, self.device, checkpoint)
                 index = torch.from_numpy(self.full_index.astype(np.int64))[None].to(self.device)
                 self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape,
                                               self.refinement, excess=excess, progress=progress)
@@ -243,10 +254,15 @@ class SemiaModel:
         (SemiaInputError for a wrong shape or unknown ids)."""
         return resize_index(self._full_size_indices(targets), self.working_shape, self.num_classes)
 
-    def _full_size_indices(self, targets: list) -> torch.Tensor:
-        """(B, H, W) class indices of the targets at full size, on the model's device."""
-        indices = [torch.as_tensor(validate_target(t, self.source_shape, self.codec), dtype=torch.long)
-                   for t in targets]
+    def _full_size_indices(self, targets: list, checkpoint: Callable[[], None] | None = None) -> torch.Tensor:
+        """(B, H, W) class indices of the targets at full size, on the model's device;
+        ``checkpoint()`` after each target's (it may raise to abandon the rest)."""
+        indices = []
+        for target in targets:
+            indices.append(torch.as_tensor(validate_target(target, self.source_shape, self.codec),
+                                           dtype=torch.long))
+            if checkpoint is not None:
+                checkpoint()
         return torch.stack(indices).to(self.device)
 
     def synthesize_index(self, target_index: torch.Tensor) -> torch.Tensor:
@@ -276,23 +292,56 @@ class SemiaModel:
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
-        full_index = self._full_size_indices(targets)
-        output = self.synthesize_index(resize_index(full_index, self.working_shape, self.num_classes))
+        checkpoint = None if progress is None else (lambda: progress(0.0))
+        full_index, output = self._generated(targets, checkpoint)
         if not full_size:
             images = to_user_image(output, self.normalizer)
         elif refine and self.can_refine:
-            build, refined = split_progress(progress, self._pyramid is None)
-            pyramid = self.source_pyramid(progress=build)
-            images = []
-            for number, (target_index, guide) in enumerate(zip(full_index, output)):
-                report = None
-                if refined is not None:
-                    report = lambda done, number=number: refined((number + done) / len(targets))
-                images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
-                                        self.normalizer, copied=True)
+            images = self._refined(full_index, output, progress)
         else:
-            images = to_user_image(output, self.normalizer, self.source_shape)
+            images = to_user_image(output, self.normalizer, self.source_shape, checkpoint=checkpoint)
         return images[0] if single else images
+
+    def synthesis_stages(self, target_labels, *, refine: bool = True,
+                         progress: Callable[[float], None] | None = None,
+                         ) -> Iterator[tuple[np.ndarray, bool]]:
+        """One target's results as they come, as ``(image, final)``: the fast preview
+        (``synthesize(target_labels, refine=False)``), then, with ``refine`` on a
+        model that can, the full-resolution result (``synthesize(target_labels)``),
+        the target prepared once for both (seconds at tens of megapixels).
+        ``progress`` as :meth:`synthesize`'s; while the preview is made it is called
+        with 0.0, a chance to abandon it."""
+        checkpoint = None if progress is None else (lambda: progress(0.0))
+        full_index, output = self._generated([target_labels], checkpoint)
+        refining = refine and self.can_refine
+        preview = to_user_image(output, self.normalizer, self.source_shape, checkpoint=checkpoint)[0]
+        yield preview, not refining
+        if refining:
+            yield self._refined(full_index, output, progress)[0], True
+
+    def _generated(self, targets: list, checkpoint: Callable[[], None] | None) -> tuple:
+        """The targets' (B, H, W) class indices at full size, and the generator's
+        (B, C, h, w) output for them; ``checkpoint()`` between the steps."""
+        full_index = self._full_size_indices(targets, checkpoint)
+        working_index = resize_index(full_index, self.working_shape, self.num_classes)
+        if checkpoint is not None:
+            checkpoint()
+        return full_index, self.synthesize_index(working_index)
+
+    def _refined(self, full_index: torch.Tensor, output: torch.Tensor,
+                 progress: Callable[[float], None] | None) -> list[np.ndarray]:
+        """The full-resolution stage for (B, H, W) ``full_index`` guided by the
+        generator's ``output`` for it."""
+        build, refined = split_progress(progress, self._pyramid is None)
+        pyramid = self.source_pyramid(progress=build)
+        images = []
+        for number, (target_index, guide) in enumerate(zip(full_index, output)):
+            report = None
+            if refined is not None:
+                report = lambda done, number=number: refined((number + done) / len(full_index))
+            images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
+                                    self.normalizer, copied=True)
+        return images
 
     def is_source_image(self, image) -> bool | None:
         """Whether ``image`` is this model's source image, pixel for pixel; None for a

@@ -276,9 +276,10 @@ class RefinementConfig:
 
 
 # ------------------------------------------------------------------ levels
-#: About the shares of a pass's time that matching and voting take (the solve of
-#: smooth classes after a level's last pass the rest), for progress.
-_MATCH_SHARE, _VOTE_SHARE = 0.5, 0.1
+#: About the shares of a pass's time that matching, voting and (after a level's
+#: last pass) evening out seams take (the solve of smooth classes the rest), for
+#: progress.
+_MATCH_SHARE, _VOTE_SHARE, _SEAM_SHARE = 0.5, 0.1, 0.25
 
 
 def level_shapes(full_shape, start_shape, max_factor: float = 2.0) -> list[tuple[int, int]]:
@@ -477,19 +478,29 @@ class SourcePyramid:
         passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
                   * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
         work_done, work_total = 0.0, float(sum(passes))
+
+        def checkpoint() -> None:
+            """A chance to abandon between a level's steps (each takes a second or
+            more at tens of megapixels)."""
+            if progress is not None:
+                progress(work_done / work_total)
+
         for number, level in enumerate(self.levels):
             first = number == 0
             target = resize_labels(target_full, level.shape, num_classes)
             changed = level.classes.view(level.shape) != target
             if first:
                 rules0 = self._level0_rules(level, target, changed)
+            checkpoint()
             free, depth_needed, fringes_avoided = self._rules_at(level, target, changed, rules0, first)
+            checkpoint()
             if first:
                 fy, fx, query, profiles0, moves0 = self._start_level0(level, target, changed, free, guide,
                                                               depth_needed, fringes_avoided, generator)
                 iterations, rounds = config.first_level_iterations, config.first_level_rounds
             else:
                 fy, fx = upsample_field(fy, fx, level.shape)
+                checkpoint()
                 if moves0 is not None and config.move_regions:
                     fy, fx = moved_at_level(level, target, moves0, fy, fx)
                 query = _resize_image(output, level.shape)
@@ -539,8 +550,9 @@ class SourcePyramid:
                                                                  config.outline_reach)
                         exempt = enlarge(profiles0, level.shape)
                     output = even_out_seams(output, target, fy, fx, config.seam_radius,
-                                             self._seam_factor(number), exempt)
-                    fusion_start = _MATCH_SHARE + _VOTE_SHARE
+                                             self._seam_factor(number), exempt,
+                                             on_step=within(_MATCH_SHARE + _VOTE_SHARE, _SEAM_SHARE))
+                    fusion_start = _MATCH_SHARE + _VOTE_SHARE + _SEAM_SHARE
                     output, correction = self._fuse_smooth_classes(
                         level, first, output, target, free, fy, fx, correction, radius,
                         on_iteration=within(fusion_start, 1.0 - fusion_start))

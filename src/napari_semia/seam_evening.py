@@ -8,6 +8,8 @@ tone of the sky around it; stripes and grass stay as copied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -21,7 +23,8 @@ _SEAM_STEP_LIMIT = 0.25
 
 
 def even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
-                    radius: int, factor: int = 1, exempt: torch.Tensor | None = None) -> torch.Tensor:
+                    radius: int, factor: int = 1, exempt: torch.Tensor | None = None,
+                    on_step: Callable[[float], None] | None = None) -> torch.Tensor:
     """(C, h, w) ``image`` with the copied pixels (field not the identity) of each
     class shifted in colour by a smooth field: at a seam with pixels of the same
     class that keep their own source pixel, the mean colour of those minus that of
@@ -32,7 +35,10 @@ def even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, 
 
     ``exempt`` pixels (a moved edge's profile) are neither corrected nor compared
     with: a shadow copied along a new edge is darker than the skin beside it
-    because it is a shadow."""
+    because it is a shadow.
+
+    ``on_step(fraction done)`` is called a few times per class (it may raise to
+    abandon the work: seconds per class at tens of megapixels)."""
     if radius <= 0:
         return image
     ys, xs = grid(target.shape, fy.device)
@@ -64,13 +70,21 @@ def even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, 
         return mean, variance, pooled[-1], stack[-1]
 
     result = crop.clone()
-    for k in torch.unique(classes[copied]).tolist():
+    corrected = torch.unique(classes[copied]).tolist()
+
+    def done(number: int, part: int) -> None:
+        if on_step is not None:
+            on_step((number + part / 3) / len(corrected))
+
+    for number, k in enumerate(corrected):
         of_class = classes == k
         inside = copied & of_class
         mean_kept, variance_kept, kept_share, _ = local_moments(~copied & of_class & counted)
+        done(number, 1)
         mean_copied, variance_copied, _, inside_share = local_moments(inside)
         inside_small = inside_share > 0
         seam = inside_small & (kept_share > 0.1)
+        done(number, 2)
         if not bool(seam.any()):
             continue
         # Only copied pieces that have a seam: a new object far from any kept pixel
@@ -89,6 +103,7 @@ def even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, 
             offset = F.interpolate(offset[None], size=full, mode="bilinear", align_corners=False)[0]
             keep = F.interpolate(keep[None, None].float(), size=full, mode="nearest")[0, 0] > 0
         result = torch.where((inside & keep)[None], result + offset, result)
+        done(number, 3)
     out = image.clone()
     out[:, y0:y1, x0:x1] = result
     return out

@@ -160,9 +160,9 @@ def synthesis_results(job: SynthesisJob, cancel: threading.Event,
                       report: Callable[[float], None] | None = None) -> Generator[SynthesisResult]:
     """The fast result (the generator's output, upsampled; about 0.1 s), then
     the full-resolution one; with no model, the full-resolution stage from the
-    label map alone. ``cancel`` abandons the run at the next
-    refinement pass; ``report(fraction)`` follows the full-resolution stage."""
-    refined = job.full_resolution and job.model is not None and job.model.can_refine
+    label map alone. ``cancel`` abandons the run at its next step (a second or
+    two apart at tens of megapixels, the fast result's included);
+    ``report(fraction)`` follows the full-resolution stage."""
 
     def progress(fraction: float) -> None:
         if cancel.is_set():
@@ -174,17 +174,15 @@ def synthesis_results(job: SynthesisJob, cancel: threading.Event,
         if job.model is None:  # one result, from the label map alone (no fast preview to give)
             yield SynthesisResult(job, job.labels_only.synthesize(job.target, progress=progress))
             return
-        if refined:
-            yield SynthesisResult(job, job.model.synthesize(job.target, refine=False), final=False)
+        stages = job.model.synthesis_stages(job.target, refine=job.full_resolution, progress=progress)
+        for image, final in stages:
+            yield SynthesisResult(job, image, final=final)
             if cancel.is_set():
                 return
-        image = job.model.synthesize(job.target, refine=refined, progress=progress if refined else None)
     except SynthesisCancelled:
         return
     except Exception as error:  # reported to the user by the widget
         yield SynthesisResult(job, None, error)
-        return
-    yield SynthesisResult(job, image)
 
 
 #: Pairs opened as layers when a dataset is done, to look at before trusting it.
