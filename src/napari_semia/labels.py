@@ -341,18 +341,15 @@ class LabelCodec:
                     f"({_format_ids(self.class_ids)}); {redo_advice(what)} with those ids."
                 )
             return self._encode_colours(_rgb(labels, what), what)
+        present = self._counted_in_place(labels, what)
+        if present is not None:
+            return self._index_table(present)[labels]  # no int64 copy of the ids first
         ids = _integer_ids(labels, what)
         present = _ids_present(ids)
         self._refuse_unknown(np.unique(ids) if present is None else present, what)
-        known = np.asarray(self.class_ids, dtype=np.int64)
         if present is not None:
-            # A lookup table, O(pixels), as the ids are small and non-negative.
-            highest = int(present[-1]) if len(present) else 0
-            table = np.zeros(highest + 1, dtype=np.int64)
-            inside = known[known <= highest]
-            table[inside] = np.searchsorted(known, inside)
-            return table[ids]
-        return np.searchsorted(known, ids).astype(np.int64)
+            return self._index_table(present)[ids]
+        return np.searchsorted(np.asarray(self.class_ids, dtype=np.int64), ids).astype(np.int64)
 
     def check(self, target_labels, what: str = "target labels") -> None:
         """What :meth:`encode` checks (SemiaInputError), without making the class
@@ -360,14 +357,31 @@ class LabelCodec:
         a time, so no copy of the map is made (the widget checks each Live stroke's
         target on the UI thread; encoding a 67-megapixel one there took seconds)."""
         labels = as_array(target_labels, what)
-        if is_colour_map(labels) or labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-            self.encode(labels, what)  # (colour maps and other dtypes: the full check)
-            return
+        if is_colour_map(labels) or self._counted_in_place(labels, what) is None:
+            # Colour maps, other dtypes, negative or huge ids: the full check and its messages.
+            self.encode(labels, what)
+
+    def _counted_in_place(self, labels: np.ndarray, what: str) -> np.ndarray | None:
+        """The ids present in a 2D integer map of small non-negative ids (nearly every
+        label map), refused unless all are the source's classes (SemiaInputError),
+        counted with no copy of the map (an int64 copy of a 67-megapixel map took
+        half a gigabyte and a second); None for any other map."""
+        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+            return None
         present = _ids_present(labels)
-        if present is None:
-            self.encode(labels, what)  # (negative or huge ids: the full check and its messages)
-            return
-        self._refuse_unknown(present, what)
+        if present is not None:
+            self._refuse_unknown(present, what)
+        return present
+
+    def _index_table(self, present: np.ndarray) -> np.ndarray:
+        """Class index by id, up to the highest of the ``present`` ids: a lookup
+        O(pixels), as the ids are small and non-negative."""
+        known = np.asarray(self.class_ids, dtype=np.int64)
+        highest = int(present[-1]) if len(present) else 0
+        table = np.zeros(highest + 1, dtype=np.int64)
+        inside = known[known <= highest]
+        table[inside] = np.searchsorted(known, inside)
+        return table
 
     def _refuse_unknown(self, present: np.ndarray, what: str) -> None:
         """SemiaInputError naming the ``present`` ids that are not the source's classes."""

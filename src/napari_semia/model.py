@@ -102,12 +102,15 @@ def to_user_image(output: torch.Tensor, normalizer: IntensityNormalizer, size=No
     height = output.shape[-2]
     images = []
     for o in output:
-        strips = []
+        image = None
         for y in range(0, height, _ROWS_PER_CONVERSION):
             if checkpoint is not None:
                 checkpoint()
-            strips.append(normalizer.from_network(np.ascontiguousarray(o[:, y:y + _ROWS_PER_CONVERSION])))
-        images.append(np.concatenate(strips))
+            strip = normalizer.from_network(o[:, y:y + _ROWS_PER_CONVERSION])
+            if image is None:
+                image = np.empty((height,) + strip.shape[1:], strip.dtype)
+            image[y:y + _ROWS_PER_CONVERSION] = strip
+        images.append(image)
     return images
 
 
@@ -263,7 +266,8 @@ class SemiaModel:
                                            dtype=torch.long))
             if checkpoint is not None:
                 checkpoint()
-        return torch.stack(indices).to(self.device)
+        # (One target: no stacked copy, half a gigabyte at 67 MP.)
+        return (indices[0][None] if len(indices) == 1 else torch.stack(indices)).to(self.device)
 
     def synthesize_index(self, target_index: torch.Tensor) -> torch.Tensor:
         """Network-space output (B, C, h, w) for (B, h, w) class indices at the working size."""

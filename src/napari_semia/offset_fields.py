@@ -17,9 +17,25 @@ def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
         # A copy: the level-0 band is grown in place, and with identity_margin 0
         # it would otherwise grow the changed mask too.
         return mask.clone()
-    grown = F.max_pool2d(mask[None, None].float(), (2 * radius + 1, 1), stride=1, padding=(radius, 0))
-    return F.max_pool2d(grown, (1, 2 * radius + 1), stride=1, padding=(0, radius))[0, 0] > 0
+    return _grown_along(_grown_along(mask.bool(), radius, 0), radius, 1)
 
+
+def _grown_along(mask: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """``mask`` ORed over a window of ``radius`` each side along ``dim``: runs of
+    doubling length ORed with shifted copies of themselves, then two runs that
+    cover the window (O(log radius) passes of bool ORs). A max pool of the mask as
+    floats took 3-6 s at 8192 x 8192 on a CPU, this 0.1-0.2 s."""
+    size = mask.shape[dim]
+    window = 2 * radius + 1
+    padded = F.pad(mask, (radius, radius) if dim == 1 else (0, 0, radius, radius))
+    runs, length = padded, 1  # runs[j]: OR of padded[j : j + length] (to the end, near it)
+    while 2 * length <= window:
+        rest = runs.shape[dim] - length
+        doubled = runs.clone()
+        doubled.narrow(dim, 0, rest).logical_or_(runs.narrow(dim, length, rest))
+        runs, length = doubled, 2 * length
+    # Window [j, j + window) = run at j OR run at j + window - length (they overlap).
+    return runs.narrow(dim, 0, size) | runs.narrow(dim, window - length, size)
 
 
 def grid(shape, device) -> tuple[torch.Tensor, torch.Tensor]:
