@@ -62,14 +62,17 @@ def even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, 
         """Mean colour and variance (summed over channels) of the ``mask`` pixels
         in each (shrunk) window, and the share of the window they fill."""
         weight = mask.float()[None]
-        stack = shrunk(torch.cat([crop * weight, crop.square() * weight, weight]))
+        # Each part shrunk as it is made (the pool is per channel): a stack of 2C + 1
+        # full-size planes and its parts were the full-size level's peak of memory.
+        stack = torch.cat([shrunk(crop * weight), shrunk(crop.square().mul_(weight)), shrunk(weight)])
         pooled = window_mean(stack, radius)
         share = pooled[-1:].clamp_min(1e-6)
         mean = pooled[:channels] / share
         variance = (pooled[channels:2 * channels] / share - mean.square()).clamp_min(0).sum(0)
         return mean, variance, pooled[-1], stack[-1]
 
-    result = crop.clone()
+    out = image.clone()
+    result = out[:, y0:y1, x0:x1]  # corrected in place; ``crop`` keeps the values compared
     corrected = torch.unique(classes[copied]).tolist()
 
     def done(number: int, part: int) -> None:
@@ -102,8 +105,8 @@ def even_out_seams(image: torch.Tensor, target: torch.Tensor, fy: torch.Tensor, 
             full = crop.shape[-2:]
             offset = F.interpolate(offset[None], size=full, mode="bilinear", align_corners=False)[0]
             keep = F.interpolate(keep[None, None].float(), size=full, mode="nearest")[0, 0] > 0
-        result = torch.where((inside & keep)[None], result + offset, result)
+        # The offset added where the mask is 1, nothing added where it is 0: no
+        # full-size copies of the crop.
+        result.addcmul_(offset, (inside & keep).float()[None])
         done(number, 3)
-    out = image.clone()
-    out[:, y0:y1, x0:x1] = result
     return out
