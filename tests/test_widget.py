@@ -59,6 +59,24 @@ def test_new_target_is_an_editable_copy_in_paint_mode(viewer_widget):
     assert target.data[2, 2] == 1 and source.data[2, 2] == 0
 
 
+def test_new_target_starts_the_brush_on_a_sensible_class(viewer_widget):
+    # Found by a microscopist: with ids 0, 3, 7, 12 the brush started on 12, a rare
+    # class of a few spots (the highest id), so a first stroke painted spots.
+    viewer, widget = viewer_widget
+    image, _ = make_scene(rgb=False)
+    labels = np.zeros(image.shape[:2], np.uint16)
+    labels[4:28, 4:28] = 3
+    labels[8:20, 8:20] = 7
+    labels[1, 1] = 12
+    viewer.add_image(image, name="cells")
+    source = viewer.add_labels(labels, name="cells labels")
+    widget.pickers.new_target_button.click()
+    assert widget.target_layer.selected_label == 3  # the most common class but 0
+    source.selected_label = 7  # the label the user chose on the source
+    widget.pickers.new_target_button.click()
+    assert widget.target_layer.selected_label == 7
+
+
 def test_train_without_layers_is_a_notification(viewer_widget, messages):
     _, widget = viewer_widget
     widget.controls.train_button.click()

@@ -3,6 +3,7 @@
 import threading
 
 import numpy as np
+import pytest
 from conftest import make_scene
 from widget_helpers import (
     OUTPUT,
@@ -403,3 +404,22 @@ def test_side_by_side_follows_napari_s_own_grid_button(viewer_widget):
     assert not widget.synthesis.side_by_side.isChecked()
     widget.synthesis.side_by_side.setChecked(True)
     assert grid_of(viewer).enabled
+
+
+def test_an_output_has_the_source_s_contrast_window_slider_and_gamma(viewer_widget, qtbot):
+    # Found by a microscopist: the output's contrast slider ended at the source's
+    # current window (napari makes given limits the range), so bright spots beyond it
+    # could not be shown on the result; the gamma was not copied.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    source = viewer.add_image(image.astype(np.uint16) * 200, name=SOURCE)
+    source.contrast_limits = (1000, 20000)
+    source.gamma = 0.7
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name(SOURCE, TARGET)]
+    assert tuple(output.contrast_limits) == (1000, 20000)
+    assert tuple(output.contrast_limits_range) == tuple(source.contrast_limits_range) != (1000, 20000)
+    assert output.gamma == pytest.approx(0.7)

@@ -407,6 +407,24 @@ def test_a_channel_stack_file_opened_as_one_layer_is_named_as_such(viewer_widget
         assert "channel_axis=1" in notes[0] and "Split Stack" not in notes[0]
 
 
+def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages):
+    # Found by a microscopist: viewer.add_image(cells) with cells (3, H, W), the first
+    # thing a biologist tries, trained on the channel on display without a word, and
+    # the result's other two planes were the source's, in the old layout.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, 255 - image, image // 2]), name="cells")
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    notes = [text for kind, text in messages if kind == "warning" and "planes along its first axis" in text]
+    assert len(notes) == 1 and "'cells' has 3 planes" in notes[0] and "'Split Stack'" in notes[0]
+    # A stack of label maps beside it: the planes are a stack's, nothing to say.
+    messages.clear()
+    viewer.layers[LABELS].data = np.stack([labels] * 3)
+    train(qtbot, widget, steps=1)
+    assert not any("planes along" in text for _, text in messages)
+
+
 def test_unrelated_images_of_one_shape_get_no_channels_hint(viewer_widget, qtbot, messages):
     # Found by a new user: two unrelated grey images of one shape (normal
     # blending, not opened as channels) were hinted to be channels of one image.

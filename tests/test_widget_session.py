@@ -124,6 +124,11 @@ def test_class_names_come_only_from_labels_of_the_model_s_classes(trained, tmp_p
     widget.load_model()
     items = [widget.dataset.objects.item(i).text() for i in range(widget.dataset.objects.count())]
     assert items == ["0: background", "1: blob"]
+    # Rows mapped to labels by an 'index' column, as napari maps them.
+    labels.features = {"index": [1, 0], "class": ["blob", "background"]}
+    widget.load_model()
+    items = [widget.dataset.objects.item(i).text() for i in range(widget.dataset.objects.count())]
+    assert items == ["0: background", "1: blob"]
     other = viewer.add_labels((np.arange(labels.data.size).reshape(labels.data.shape) % 3).astype(np.int32),
                               name="another map", features={"class": ["table", "glaze", "cup"]})
     widget.pickers.labels.set_layer(other)

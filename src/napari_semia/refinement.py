@@ -401,10 +401,12 @@ class SourcePyramid:
             order = torch.argsort(flat, stable=True).int()
             count = torch.bincount(flat, minlength=self.num_classes)
             start = torch.cumsum(count, 0) - count
+            built(number, 0.75)  # (chances to stop: each step takes seconds at tens of megapixels)
             interior = class_has_interior = None
             if config.edge_margin > 0:
                 interior = rim_free(level_index, config.edge_margin).flatten()
                 class_has_interior = torch.bincount(flat[interior], minlength=self.num_classes) > 0
+            built(number, 0.85)
             depth = None
             if config.outline_reach > 0:
                 # Judged at level 0 (in its pixels) and enlarged: a max filter of the
@@ -429,13 +431,16 @@ class SourcePyramid:
                         self.near0 = None  # no fringe shows: nothing to keep per pixel
                 if self.near0 is not None:
                     near = enlarge(self.near0, shape).flatten()
+            built(number, 0.9)
+            rim = rim_free(level_index) if bool(self.smooth.any()) else None
+            built(number, 0.95)
             self.levels.append(SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
                 classes=flat.to(class_dtype(self.num_classes)),
                 features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
                 class_order=order, class_start=start, class_count=count,
                 interior=interior, class_has_interior=class_has_interior,
-                rim_free=rim_free(level_index) if bool(self.smooth.any()) else None,
+                rim_free=rim,
                 depth=depth, class_depth=None if depth is None else class_depth, near=near,
             ))
             built(number, 1.0)

@@ -137,16 +137,19 @@ def opened_as_image_hint(layers, source=None) -> str:
             "'Convert to Labels'.")
 
 
-def channel_stack_hint(layer) -> str:
+def channel_stack_hint(layer, labels=None) -> str:
     """A warning for a single Image layer read from a TIFF that keeps channels
     along an axis of its own (a Fiji or OME channel stack opened with File ->
     Open): napari gives that axis a slider, so the widget takes it for planes of a
-    stack and trains on the channel on display alone. '' for other layers."""
+    stack and trains on the channel on display alone. Also for an array of a few
+    planes with no file to say what they are, beside a single 2D label map: most
+    often channels first, (C, H, W), added with ``viewer.add_image``. '' for other
+    layers."""
     if isinstance(layer, ChannelGroup) or not isinstance(layer, Image) or layer.rgb or layer.ndim < 3:
         return ""
     path = layer.source.path
     if not path:
-        return ""
+        return _planes_hint(layer, labels)
     axis = tiff_channel_axis(path, tuple(layer.data.shape))
     if axis is None:
         return ""
@@ -160,6 +163,18 @@ def channel_stack_hint(layer) -> str:
     return (f"'{layer.name}' holds {count} channels along its axis {axis} (so says its file, "
             f"{Path(path).name}), which napari shows with a slider, like the planes of a stack: "
             f"training uses the channel on display alone. To use the channels together, {how}.")
+
+
+def _planes_hint(layer, labels) -> str:
+    """The warning for a (planes, H, W) array of 2..MAX_CHANNELS planes and a 2D label
+    map (with a stack of label maps, the planes are a stack's)."""
+    count = layer.data.shape[0]
+    if layer.ndim != 3 or not 2 <= count <= MAX_CHANNELS or labels is None or labels.ndim != 2:
+        return ""
+    return (f"'{layer.name}' has {count} planes along its first axis, which napari shows with a "
+            f"slider: training uses the plane on display alone. If they are the channels of one "
+            f"image, right-click the layer, choose 'Split Stack', then pick '{count} channels: ...' "
+            f"as the source image (or add the array with channel_axis=0).")
 
 
 def plane_shape(layer) -> tuple[int, int]:

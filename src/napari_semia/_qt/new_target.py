@@ -46,7 +46,19 @@ def copy_as_target(viewer, source: Layer) -> Labels:
                                translate=source.translate, metadata={TARGET_KEY: True}, **kwargs)
     viewer.layers.selection.active = target
     target.mode = "paint"
-    ids = np.unique(np.asarray(data))
-    if ids.size:  # the largest id, not 0, which users treat as the eraser
-        target.selected_label = int(ids[-1])
+    target.selected_label = _first_brush_label(data, getattr(source, "selected_label", None))
     return target
+
+
+def _first_brush_label(data: np.ndarray, chosen: int | None) -> int:
+    """The label the brush starts with: the one chosen on the source labels if it is a
+    class there, else the most common class, never 0 (which users treat as the
+    eraser) unless it is the only one. The highest id, the rule before, was often a
+    rare class (a few spots: a first stroke painted spots)."""
+    ids, counts = np.unique(np.asarray(data), return_counts=True)
+    if chosen is not None and chosen != 0 and chosen in ids:
+        return int(chosen)
+    classes = ids != 0
+    if not classes.any():
+        return int(ids[0]) if ids.size else 1
+    return int(ids[classes][np.argmax(counts[classes])])

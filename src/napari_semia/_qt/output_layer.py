@@ -65,6 +65,9 @@ class ChannelDisplay:
     kwargs: dict
     source_data: object
     """The source layer's data, shown in stack planes not synthesized yet."""
+    contrast_range: tuple[float, float] | None = None
+    """The source's contrast slider range: napari makes the given limits the range,
+    so the output's slider could not open past the source's current window."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,8 +94,14 @@ def _display_kwargs(layer) -> dict:
     if isinstance(layer, Image) and not layer.rgb:
         # Same colormap and contrast as the source, so the two compare by eye.
         kwargs.update(colormap=layer.colormap.name, contrast_limits=tuple(layer.contrast_limits),
-                      blending=layer.blending)
+                      gamma=float(layer.gamma), blending=layer.blending)
     return kwargs
+
+
+def _contrast_range(layer) -> tuple[float, float] | None:
+    if isinstance(layer, Image) and not layer.rgb:
+        return tuple(float(v) for v in layer.contrast_limits_range)
+    return None
 
 
 def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
@@ -105,12 +114,12 @@ def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
     elif isinstance(source, ChannelGroup):
         displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c,
                                         _stack_placement(_display_kwargs(layer), target, len(leading_shape)),
-                                        layer.data)
+                                        layer.data, _contrast_range(layer))
                          for c, layer in enumerate(source.layers))
     else:
         displays = (ChannelDisplay(name, None,
                                    _stack_placement(_display_kwargs(source), target, len(leading_shape)),
-                                   source.data),)
+                                   source.data, _contrast_range(source)),)
     return OutputSpec(displays, tuple(index), tuple(leading_shape), source, target)
 
 
@@ -220,6 +229,12 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
                              metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name,
                                        PLACEMENT_KEY: _placement(kwargs)},
                              **kwargs)
+    if display.contrast_range is not None and plane.ndim == 2:
+        low, high = display.contrast_range
+        limits = layer.contrast_limits
+        # (Wide enough for the limits, which napari would otherwise clip.)
+        layer.contrast_limits_range = (min(low, limits[0]), max(high, limits[1]))
+        layer.contrast_limits = limits
     if below is not None and below in viewer.layers:
         viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
     # The selection as it was, the replaced layer's place taken by its successor (kept

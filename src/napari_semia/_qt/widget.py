@@ -296,7 +296,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         single = single_channel_note(self.viewer.layers, source)
         if single:
             notify.info(single)
-        stack = channel_stack_hint(source)
+        stack = channel_stack_hint(source, labels)
         if stack:
             notify.warning(stack)
         self._note_misaligned(source, labels)
@@ -636,7 +636,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         features = getattr(labels, "features", None)
         if (features is not None and "class" in getattr(features, "columns", ())
                 and self._labels_of_model(labels, model)):
-            names = {int(i): str(name) for i, name in enumerate(features["class"])}
+            # Row k names label k, unless an 'index' column gives each row's label (as
+            # napari reads it: ids 0, 3, 7, 12 were named by row number, 3 as the fourth
+            # row's class).
+            ids = features["index"] if "index" in features.columns else range(len(features))
+            names = {int(i): str(name) for i, name in zip(ids, features["class"])}
         objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
         self.dataset.set_classes(model.class_ids, names, objects)
 
