@@ -230,6 +230,10 @@ class DatasetJob:
             torch_threads=None,
         )
         warnings = []
+        if not full_resolution:
+            note = _faint_classes_note(model.classes_beyond_range())
+            if note is not None:
+                warnings.append(note)
         sampler_record = None
         if given is None:
             tasks = [PairTask(index) for index in range(count)]
@@ -732,6 +736,18 @@ def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}{PARTIAL_MARKER}{os.getpid()}")
     temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def _faint_classes_note(class_ids: list[int]) -> str | None:
+    """The warning for working-size pairs of classes beyond the network's intensities."""
+    if not class_ids:
+        return None
+    several = len(class_ids) > 1
+    return (f"Class{'es' if several else ''} {', '.join(str(i) for i in class_ids)}: most of "
+            f"{'their' if several else 'its'} pixels are brighter (or darker) than working-size pairs "
+            f"can show (they stop at the source's 0.5th and 99.5th percentiles), so "
+            f"{'these objects' if several else 'its objects'} will be labelled but hardly visible in the "
+            f"images. Make full-resolution pairs to keep their real intensities.")
 
 
 def _image_suffix(model) -> str:

@@ -191,6 +191,21 @@ class IntensityNormalizer:
                 on_strip(min(1.0, (y + _STRIP_ROWS) / height))
         return out
 
+    def beyond_range(self, image) -> np.ndarray:
+        """(H, W) bool: the pixels with a channel outside the fitted percentile range
+        (normalised beyond [-1, 1]), which the generator's outputs cannot show (they
+        are clamped to it). A strip of rows at a time."""
+        image = np.asarray(image)
+        self._check_layout(image)
+        values = _channels_last(image, self.layout)
+        low = np.asarray(self.center) - np.asarray(self.half_range)
+        high = np.asarray(self.center) + np.asarray(self.half_range)
+        out = np.empty(values.shape[:2], dtype=bool)
+        for y in range(0, values.shape[0], _STRIP_ROWS):
+            strip = values[y:y + _STRIP_ROWS]
+            out[y:y + _STRIP_ROWS] = ((strip < low) | (strip > high)).any(-1)
+        return out
+
     def excess(self, image, on_strip: Callable[[float], None] | None = None) -> np.ndarray | None:
         """How far ``image``'s normalised values lie beyond the clip at +-CLIP
         (float32 (C, H, W), 0 within it), or None when none does (judged from

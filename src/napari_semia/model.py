@@ -347,6 +347,20 @@ class SemiaModel:
                                     self.normalizer, copied=True)
         return images
 
+    def classes_beyond_range(self, share: float = 0.5) -> list[int]:
+        """Ids of the classes at least ``share`` of whose source pixels lie outside the
+        intensity range the generator's outputs can show (the source's 0.5th to
+        99.5th percentiles): bright spots that are a few per mille of an image come
+        out at the 99.5th percentile in working-size results, labelled but hardly
+        visible. Empty for files without the full-size source (format 1)."""
+        if not self.can_refine:
+            return []
+        beyond = self.normalizer.beyond_range(self.full_image)
+        index = self.full_index.reshape(-1)
+        total = np.bincount(index, minlength=self.num_classes)
+        outside = np.bincount(index[beyond.reshape(-1)], minlength=self.num_classes)
+        return [int(i) for i, o, t in zip(self.class_ids, outside, total) if t and o >= share * t]
+
     def is_source_image(self, image) -> bool | None:
         """Whether ``image`` is this model's source image, pixel for pixel; None for a
         file without the full-size source (format 1)."""

@@ -120,7 +120,9 @@ class DatasetControls(QWidget):
                              "the same ones.")
         self.full_resolution = QCheckBox("Full resolution")
         self.full_resolution.setToolTip("Pairs at the source's size; unticked, at the working size "
-                                        "the network synthesizes at (faster, smaller).")
+                                        "the network synthesizes at (faster, smaller; intensities stop "
+                                        "at the source's 0.5th and 99.5th percentiles, so rare bright "
+                                        "objects fade).")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setToolTip("Make the pairs in the background; a few open as layers "
                                         "when done, so you can look before trusting them.")
