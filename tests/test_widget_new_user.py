@@ -22,6 +22,7 @@ from widget_helpers import (
 )
 
 from napari_semia._qt import model_io
+from napari_semia._qt.output_layer import output_name
 
 
 def wait_until_idle(qtbot, widget):
@@ -225,6 +226,35 @@ def test_after_training_the_result_shows_unobstructed(trained, qtbot):
     # ... and the status line no longer says it is hidden (it did, found by a new user).
     assert "hidden" not in widget.progress.label.text()
     assert "Training finished" in widget.progress.label.text()
+
+
+def test_after_new_target_paint_train_the_result_shows_unless_a_stroke_is_under_way(
+        viewer_widget, qtbot, monkeypatch):
+    # Found by a microscopist: New target leaves the target in paint mode, so after the
+    # usual New target -> paint -> Train it stayed over the result (opacity 0.7), never
+    # hidden as the guide says.
+    from napari_semia._qt import widget as widget_module
+
+    viewer, widget = viewer_widget
+    add_scene(viewer, with_target=False)
+    widget.pickers.new_target_button.click()
+    target = widget.target_layer
+    assert viewer.layers.selection.active == target and target.mode == "paint"
+    target.paint((4, 4), 1)
+    monkeypatch.setattr(widget_module, "_PAINTING_PAUSE_S", 0.0)  # the stroke is long past
+    train(qtbot, widget, steps=1)
+    wait_for_synthesis(qtbot, widget)
+    assert not target.visible and viewer.layers.selection.active == viewer.layers[
+        output_name(SOURCE, target.name)]
+    # A stroke a moment before training ends: the target stays in sight.
+    viewer.layers.selection.active = target
+    target.mode = "paint"
+    assert target.visible
+    monkeypatch.setattr(widget_module, "_PAINTING_PAUSE_S", 60.0)
+    target.paint((6, 6), 1)
+    train(qtbot, widget, steps=1)
+    wait_for_synthesis(qtbot, widget)
+    assert target.visible and viewer.layers.selection.active == target
 
 
 def test_showing_the_hidden_target_with_its_eye_clears_the_hidden_note(trained):

@@ -54,6 +54,7 @@ from .progress_widget import ProgressWidget
 from .restore_offer import RestoreOffer
 from .sections import align_form_labels, scroll_into, section
 from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
+from .stroke_clock import StrokeClock
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
 from .synthesis_jobs import SynthesisJobs
 from .synthesis_runner import SynthesisRunner
@@ -72,6 +73,9 @@ from .training_runner import TrainingRunner
 PREVIEW_TARGET_DEBOUNCE_MS = 150
 #: Labels layer modes in which the user is editing the layout.
 _PAINTING_MODES = ("paint", "fill", "erase", "polygon")
+#: After training, a stroke on the target within this many seconds means the user is
+#: painting: the target stays in sight.
+_PAINTING_PAUSE_S = 5.0
 
 
 #: The status line after Stop in the Synthesis section, until the next result.
@@ -152,6 +156,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                                             self._report_synthesis_error, self._note_misaligned)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
         self.dataset_runner = DatasetRunner()
+        self._stroke_clock = StrokeClock()
         self._edit_watcher = EditWatcher(self._on_target_edited, partial(plane_fingerprint, napari_viewer))
         self._preview_target_timer = QTimer()
         self._preview_target_timer.setSingleShot(True)
@@ -396,7 +401,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # the slider has moved since (a working-size preview was left there).
             self._synthesis_plane = spec.index
             self.synthesize()
-            self._hide_target_to_show_result(spec)
+            self._hide_target_to_show_result(spec, after_training=True)
 
     def set_model(self, model: SemiaModel | None, unsaved: bool = False,
                   checkpoint_key: str | None = None) -> None:
@@ -539,16 +544,23 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self._writing_output = False
 
     # -------------------------------------------------- result unobstructed
-    def _hide_target_to_show_result(self, spec) -> None:
-        """After training, hide the target (drawn over the result) unless the
-        user is painting, and select the result (``hidden_target.py``)."""
+    def _hide_target_to_show_result(self, spec, after_training: bool = False) -> None:
+        """Hide the target (drawn over the result) and select the result
+        (``hidden_target.py``), unless the user is painting: for Synthesize, the
+        target selected in a painting mode; after training, also a stroke on it in
+        the last seconds (New target leaves it in paint mode, so after the usual
+        New target -> paint -> Train it stayed over the result)."""
         target = self.target_layer
         outputs = output_layers(self.viewer, spec)
         if target is None or not outputs or not target.visible or self.synthesis.live.isChecked():
             return
         # (==, not is: napari hands a plugin its viewer behind a proxy, which wraps
         # every layer it returns anew, so 'is' never held and this check never did.)
-        if self.viewer.layers.selection.active == target and getattr(target, "mode", "") in _PAINTING_MODES:
+        painting = (self.viewer.layers.selection.active == target
+                    and getattr(target, "mode", "") in _PAINTING_MODES)
+        if painting and after_training and self._stroke_clock.seconds_since_stroke() > _PAINTING_PAUSE_S:
+            painting = False
+        if painting:
             return
         self.hidden_target.hide(target, outputs[0])
 
@@ -574,6 +586,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self.synth_runner.schedule()
 
     def _on_target_changed(self, layer) -> None:
+        self._stroke_clock.watch(layer)
         self.synth_runner.cancel()
         self.failures.may_pop_up_again()
         self.synthesis_jobs.forget_last_target()
@@ -799,6 +812,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except RuntimeError:  # Qt already deleted the timer (application exit)
             pass
         self._edit_watcher.watch(None)
+        self._stroke_clock.watch(None)
         self.hidden_target.forget()
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
