@@ -811,9 +811,12 @@ def test_synthesizing_with_another_image_chosen_places_the_result_like_the_targe
     shown_as = output_name("model", TARGET)
     # And (a new user) an image of another type: a CT model's int16 result was shown
     # under a PET image's name with its 0..1 contrast limits.
+    # And (a microscopist) another field of view of the same size and type: the
+    # result was named after it, showing the model's cells in its place.
     for name, data, kwargs in [("other rgb", np.stack([image] * 3, -1), {}),
                                ("other size", image[:-8], {"scale": (3, 3)}),
-                               ("other type", image.astype(np.float32) / 255, {})]:
+                               ("other type", image.astype(np.float32) / 255, {}),
+                               ("other field", image[::-1].copy(), {})]:
         messages.clear()
         viewer.add_image(data, name=name, **kwargs)
         widget.pickers.image.set_layer(viewer.layers[name])
@@ -824,8 +827,8 @@ def test_synthesizing_with_another_image_chosen_places_the_result_like_the_targe
         assert tuple(result.scale) == tuple(viewer.layers[TARGET].scale)
         warned = [text for kind, text in messages if kind == "warning"]
         assert len(warned) == 1 and f"'{name}' is not the image the model was trained on" in warned[0]
-        expected = {"other rgb": "a 3-channel (RGB) image", "other type": "this one is float32"}.get(
-            name, f"{data.shape[0]} × {data.shape[1]}")
+        expected = {"other rgb": "a 3-channel (RGB) image", "other type": "this one is float32",
+                    "other field": "other pixels"}.get(name, f"{data.shape[0]} × {data.shape[1]}")
         assert expected in warned[0]
     widget.pickers.image.set_layer(viewer.layers[SOURCE])  # the model's own: in its place again
     messages.clear()

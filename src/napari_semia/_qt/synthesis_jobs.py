@@ -39,6 +39,7 @@ class SynthesisJobs:
         # megapixels, on the UI thread.
         self._last_job = None
         self._noted_other_source = None  # the source name a synthesis warned of, once per model
+        self._pixels_known = None  # (model, source arrays, whether they are other pixels)
         self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
         # Before there is a model: results from the label map alone, and the
         # (image, labels) checksums its source side was built from.
@@ -50,6 +51,7 @@ class SynthesisJobs:
         self._last_job = None
         self._planes_noted.clear()
         self._noted_other_source = None
+        self._pixels_known = None
         if model is not None:
             self.labels_only = None  # its results are the model's from now on
 
@@ -167,7 +169,11 @@ class SynthesisJobs:
         if source is None:
             return None
         try:
-            problem = model.source_mismatch(displayed_plane(self._viewer, source)[0])
+            plane, index = displayed_plane(self._viewer, source)
+            problem = model.source_mismatch(plane)
+            if problem is None and not index and self._other_pixels(model, source, plane):
+                # (Another plane of a stack is noted apart: its result goes into the stack.)
+                problem = "it has the model's size and channels, but other pixels"
         except SemiaInputError as error:
             problem = str(error)
         if problem is None:
@@ -176,9 +182,24 @@ class SynthesisJobs:
         if noted != self._noted_other_source:
             self._noted_other_source = noted
             notify.warning(f"'{source.name}' is not the image the model was trained on ({problem}). "
-                           "The result is placed like the target and named after the model; choose "
-                           "the model's source image to see it in its place.")
+                           "The result is always the model's own image in the target's layout: it is "
+                           "placed like the target and named after the model. To use this image, "
+                           "train on it.")
         return None
+
+    def _other_pixels(self, model: SemiaModel, source, plane: np.ndarray) -> bool:
+        """Whether ``plane`` (of the model's size and channels) is not the model's own
+        source: another field of view of one microscope named the result after itself
+        and showed the model's cells in its place. Decided once per source data (the
+        arrays held, so that their ids are not taken by others meanwhile)."""
+        if not model.can_refine:
+            return False  # (an old model file keeps no full-size source to compare with)
+        arrays = tuple(layer.data for layer in getattr(source, "layers", (source,)))
+        known = self._pixels_known
+        if known is None or known[0] is not model or len(known[1]) != len(arrays) or any(
+                a is not b for a, b in zip(known[1], arrays)):
+            known = self._pixels_known = (model, arrays, model.is_source_image(plane) is False)
+        return known[2]
 
     def from_labels_alone(self, request_id: int) -> SynthesisJob | None:
         """No model yet: the target rebuilt from the source's own patches with no
