@@ -445,6 +445,13 @@ def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widge
     image, labels = make_scene(rgb=False)
     viewer.add_image(np.stack([image, 255 - image, image // 2]), name="cells")
     viewer.add_labels(labels, name=LABELS)
+    viewer.add_labels(np.roll(labels, 4, axis=1), name=TARGET)
+    widget.synthesize()  # before training, from the labels alone: said once
+    wait_for_synthesis(qtbot, widget)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert len([text for _, text in messages if "planes along its first axis" in text]) == 1
+    messages.clear()
     train(qtbot, widget, steps=1)
     notes = [text for kind, text in messages if kind == "warning" and "planes along its first axis" in text]
     assert len(notes) == 1 and "'cells' has 3 planes" in notes[0] and "'Split Stack'" in notes[0]
@@ -453,6 +460,21 @@ def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widge
     viewer.layers[LABELS].data = np.stack([labels] * 3)
     train(qtbot, widget, steps=1)
     assert not any("planes along" in text for _, text in messages)
+
+
+def test_channels_last_added_as_planes_are_named_as_channels(viewer_widget, qtbot, messages):
+    # Found by a microscopist: an (H, W, 3) uint16 image added with rgb=False shows
+    # H planes of W x 3 pixels; Train and Synthesize said "The image is too small
+    # (480 x 3 px)" of a 400 x 480 image.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    cells = np.stack([image, 255 - image, image // 2], axis=-1).astype(np.uint16) * 200
+    viewer.add_image(cells, name="cells hwc", rgb=False)
+    viewer.add_labels(labels, name=LABELS)
+    widget.train()
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT_MS)
+    assert messages[-1][0] == "error" and "its last axis holds 3 channels" in messages[-1][1]
+    assert "channel_axis=-1" in messages[-1][1] and "too small" not in messages[-1][1]
 
 
 def test_unrelated_images_of_one_shape_get_no_channels_hint(viewer_widget, qtbot, messages):

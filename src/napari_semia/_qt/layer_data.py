@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SemiaInputError
+from ..intensity import MAX_CHANNELS
 from .layer_pickers import ChannelGroup, opened_as_image_hint
 
 
@@ -134,8 +135,26 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
             f"'{labels_layer.name}' is chosen as both the source labels and the target. The source "
             "labels must describe the source image as it is; choose the edited layout as the target "
             "(or make one with 'New target from source labels').")
+    _refuse_channels_last_stack(image_layer, labels_layer)
     image, _ = displayed_plane(viewer, image_layer)
     labels, _ = displayed_plane(viewer, labels_layer)
     target = displayed_plane(viewer, target_layer)[0] if target_layer is not None else None
     index, leading = output_plane(viewer, target_layer, image_layer)
     return Planes(image, labels, target, index, leading)
+
+
+def _refuse_channels_last_stack(image_layer, labels_layer) -> None:
+    """SemiaInputError for an (H, W, C) image shown as H planes of W x C pixels
+    (added with rgb=False, or with 2 or 5+ channels) beside (H, W) labels: it was
+    refused as 'too small (W x C px)', with no word of the channels."""
+    if isinstance(image_layer, ChannelGroup) or getattr(image_layer, "rgb", True) or image_layer.ndim != 3:
+        return
+    shape = tuple(image_layer.data.shape)
+    if not 2 <= shape[-1] <= MAX_CHANNELS or tuple(labels_layer.data.shape[-2:]) != shape[:2]:
+        return
+    raise SemiaInputError(
+        f"'{image_layer.name}' is shown as {shape[0]} planes of {shape[1]} × {shape[2]} pixels, but "
+        f"its labels are {shape[0]} × {shape[1]}: its last axis holds {shape[2]} channels. Add it "
+        f"with its channels apart, e.g. in napari's console: viewer.add_image(viewer.layers"
+        f"['{image_layer.name}'].data, channel_axis=-1)"
+        + (", or with rgb=True." if shape[2] in (3, 4) else "."))

@@ -105,6 +105,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
         self._noted_misaligned = None  # (image, labels, placements) warned of, once
+        self._noted_stack = None  # the channel-stack warning given for a result from the labels alone
         self.failures = FailureStatus(self.state)
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
@@ -153,7 +154,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
         self.trainer_runner = TrainingRunner(self.checkpoints)
         self.synthesis_jobs = SynthesisJobs(napari_viewer, self.pickers, self.settings,
-                                            self._report_synthesis_error, self._note_misaligned)
+                                            self._report_synthesis_error, self._note_labels_only_inputs)
         self.synth_runner = SynthesisRunner(self._make_synthesis_job)
         self.dataset_runner = DatasetRunner()
         self._stroke_clock = StrokeClock()
@@ -309,6 +310,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
             for note in (other_source_note(resume, planes, source), kept_network_note(resume, config)):
                 if note:
                     notify.info(note)
+
+    def _note_labels_only_inputs(self, source, labels) -> None:
+        """What Train would say of the inputs, for a result from the labels alone:
+        each once (a (C, H, W) array's result had only the plane on display changed,
+        with no word until Train)."""
+        self._note_misaligned(source, labels)
+        stack = channel_stack_hint(source, labels)
+        if stack and stack != self._noted_stack:
+            self._noted_stack = stack
+            notify.warning(stack)
 
     def _note_misaligned(self, source, labels) -> None:
         """Once, not on every stroke of Live."""
