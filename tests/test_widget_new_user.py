@@ -477,6 +477,22 @@ def test_channels_last_added_as_planes_are_named_as_channels(viewer_widget, qtbo
     assert "channel_axis=-1" in messages[-1][1] and "too small" not in messages[-1][1]
 
 
+def test_labels_at_another_pixel_size_over_the_same_field_are_named_so(viewer_widget, qtbot, messages):
+    # Found by a microscopist: a segmentation of the 2x-binned image, given its true
+    # scale, overlaid the image exactly; Train said they were not drawn over each other
+    # (give both the same scale: that would have drawn them apart), then refused the
+    # pair as of another shape.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name=SOURCE, scale=(0.325, 0.325), translate=(10, 20))
+    viewer.add_labels(labels[::2, ::2].copy(), name=LABELS, scale=(0.65, 0.65), translate=(10, 20))
+    widget.train()
+    qtbot.waitUntil(lambda: any(kind == "error" for kind, _ in messages), timeout=TIMEOUT_MS)
+    errors = [text for kind, text in messages if kind == "error"]
+    assert "at 2 × its pixel size" in errors[-1] and "order=0" in errors[-1] and "(32, 32)" in errors[-1]
+    assert not any("not drawn over each other" in text for _, text in messages)
+
+
 def test_unrelated_images_of_one_shape_get_no_channels_hint(viewer_widget, qtbot, messages):
     # Found by a new user: two unrelated grey images of one shape (normal
     # blending, not opened as channels) were hinted to be channels of one image.

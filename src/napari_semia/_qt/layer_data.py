@@ -136,11 +136,43 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
             "labels must describe the source image as it is; choose the edited layout as the target "
             "(or make one with 'New target from source labels').")
     _refuse_channels_last_stack(image_layer, labels_layer)
+    _refuse_other_pixel_size(image_layer, labels_layer)
     image, _ = displayed_plane(viewer, image_layer)
     labels, _ = displayed_plane(viewer, labels_layer)
     target = displayed_plane(viewer, target_layer)[0] if target_layer is not None else None
     index, leading = output_plane(viewer, target_layer, image_layer)
     return Planes(image, labels, target, index, leading)
+
+
+def _refuse_other_pixel_size(image_layer, labels_layer) -> None:
+    """SemiaInputError for labels of another size that cover the image's field at
+    another pixel size (a segmentation of a binned image, given its true scale):
+    refused as 'of another shape' with no word of why or what to do."""
+    image = getattr(image_layer, "layers", (image_layer,))[0]
+    image_px = tuple(image.data.shape[:image.ndim])[-2:]
+    labels_px = tuple(labels_layer.data.shape[:labels_layer.ndim])[-2:]
+    if image_px == labels_px:
+        return
+    image_scale = np.asarray(image_layer.scale[-2:], dtype=float)
+    labels_scale = np.asarray(labels_layer.scale[-2:], dtype=float)
+    field, labels_field = np.asarray(image_px) * image_scale, np.asarray(labels_px) * labels_scale
+    if np.allclose(image_scale, labels_scale) or not np.allclose(field, labels_field, rtol=0.01):
+        return  # another size on the same grid, or another field: the shape check says so
+    factor = labels_scale / image_scale
+    rows, columns = image_px
+    raise SemiaInputError(
+        f"'{labels_layer.name}' ({labels_px[0]} × {labels_px[1]} px) covers the same field as "
+        f"'{image_layer.name}' ({rows} × {columns} px) at {_factor(factor)} its pixel size: the "
+        f"labels must have the image's pixels. Resample them to {rows} × {columns} by nearest "
+        f"neighbour, e.g. skimage.transform.resize(labels, ({rows}, {columns}), order=0, "
+        f"preserve_range=True, anti_aliasing=False), with the image's scale.")
+
+
+def _factor(factor: np.ndarray) -> str:
+    """'2 x' or '2 x 1.5 x' (rows, columns) for a pixel-size ratio."""
+    if np.isclose(factor[0], factor[1]):
+        return f"{float(factor[0]):g} ×"
+    return f"{float(factor[0]):g} × {float(factor[1]):g} ×"
 
 
 def _refuse_channels_last_stack(image_layer, labels_layer) -> None:
