@@ -407,6 +407,24 @@ def test_training_on_one_channel_of_several_says_so(viewer_widget, qtbot, messag
     assert any(kind == "info" and "one of 2 single-channel layers" in text for kind, text in messages)
 
 
+def test_one_more_image_of_the_size_keeps_channel_axis_images_offered_whole(viewer_widget):
+    # Found by a microscopist: DAPI + Actin (channel_axis), then a probability map of the
+    # same size: only "3 channels: DAPI + Actin + probability" was offered, and the
+    # default fell on DAPI alone; a second experiment made "5 channels: ..." of both.
+    from widget_helpers import picker_names
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["DAPI", "Actin"])
+    viewer.add_image(image // 3, name="probability")
+    viewer.add_image(np.stack([image // 2, image]), channel_axis=0, name=["Actin2", "Spots2"])
+    viewer.add_labels(labels, name=LABELS)
+    names = picker_names(widget.pickers.image)
+    assert "2 channels: DAPI + Actin" in names and "2 channels: Actin2 + Spots2" in names
+    assert widget.pickers.image.currentText() == "2 channels: DAPI + Actin"
+    assert "5 channels: DAPI + Actin + probability + Actin2 + Spots2" in names  # all of them, chosen by hand
+
+
 @pytest.mark.parametrize("axes", ["CYX", "ZCYX", "ZYX"])
 def test_a_channel_stack_file_opened_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages, tmp_path,
                                                                     axes):

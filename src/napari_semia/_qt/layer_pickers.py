@@ -197,13 +197,29 @@ def _still_a_group(group: ChannelGroup) -> bool:
 
 
 def channel_groups(layers: list[Layer]) -> list[ChannelGroup]:
-    """Groups of 2..MAX_CHANNELS single-channel image layers with one shape, scale and translate."""
-    groups: dict[tuple, list[Layer]] = {}
+    """Groups of 2..MAX_CHANNELS single-channel image layers with one shape, scale and
+    translate: first each run of them blended as one image (a layer, then the ones
+    napari blends additively after it, as ``channel_axis`` makes them), then all of
+    them together where that is another group. With only the latter, one more layer
+    of the same size (a probability map) took a channel_axis pair's place, and the
+    default fell on its first channel alone."""
+    buckets: dict[tuple, list[Layer]] = {}
     for layer in layers:
         if isinstance(layer, Image) and not layer.rgb and not is_output(layer):
-            groups.setdefault(_group_key(layer), []).append(layer)
-    return [ChannelGroup(tuple(members)) for members in groups.values()
-            if 2 <= len(members) <= MAX_CHANNELS]
+            buckets.setdefault(_group_key(layer), []).append(layer)
+    runs, whole = [], []
+    for members in buckets.values():
+        bucket_runs: list[list[Layer]] = []
+        for layer in members:
+            if bucket_runs and layer.blending == "additive":
+                bucket_runs[-1].append(layer)
+            else:
+                bucket_runs.append([layer])
+        bucket_runs = [run for run in bucket_runs if 2 <= len(run) <= MAX_CHANNELS]
+        runs += bucket_runs
+        if 2 <= len(members) <= MAX_CHANNELS and not any(len(run) == len(members) for run in bucket_runs):
+            whole.append(members)
+    return [ChannelGroup(tuple(members)) for members in runs + whole]
 
 
 class LayerPicker(QComboBox):
