@@ -315,7 +315,21 @@ def test_an_instance_map_trains_with_a_warning(tmp_path, capsys):
     assert code == 0
     err = capsys.readouterr().err
     assert "warning: The source labels hold 256 classes, and each id is a class of its own" in err
-    assert "give each kind one id" in err
+    assert "give each kind one id" in err and "swapped" not in err
+
+
+def test_image_and_labels_swapped_are_asked_about(tmp_path, capsys):
+    # Found by a microscopist: labels first, the fluorescence image second, trained
+    # 4241 'classes' at 2.6 s a step with a warning about instance maps alone.
+    image, labels = make_scene(SIZE)
+    rng = np.random.default_rng(0)
+    noisy = (image[..., 0].astype(np.uint16) * 40 + rng.integers(0, 400, (SIZE, SIZE))).astype(np.uint16)
+    write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    write_image_file(tmp_path / "image.tif", noisy)
+    code = cli.main(["train", str(tmp_path / "labels.png"), str(tmp_path / "image.tif"),
+                     "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
+    assert code == 0
+    assert "are the image and the labels swapped?" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------ file io

@@ -225,7 +225,7 @@ def _train(image, labels, config, device, resume=None):
     from .validation import training_warning
 
     trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume)
-    warning = training_warning(image, trainer.codec.num_classes)
+    warning = training_warning(image, trainer.codec.num_classes, labels)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     # The trainer's own config: a resumed model keeps its working size and network.

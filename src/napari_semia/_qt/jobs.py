@@ -89,7 +89,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     if stop.is_set():
         trainer.stop()
     yield TrainingStarted(trainer, describe_device(trainer.device), preview_problem,
-                          training_warning(job.image, trainer.codec.num_classes))
+                          training_warning(job.image, trainer.codec.num_classes, job.labels))
 
     checkpointer = None
     if store is not None and job.checkpoint_key:
