@@ -184,3 +184,29 @@ def test_no_target_chosen_says_why_when_layouts_of_another_size_are_open(viewer_
     text = messages[-1][1]
     assert "Choose the target labels" in text and "'small target' (24 × 20)" in text
     assert "the size of 'labels' (32 × 32)" in text
+
+
+def test_a_label_map_opened_as_an_image_is_named_on_synthesize_too(viewer_widget, messages):
+    # Found by a microscopist: File -> Open of a uint16 id map gives an Image layer;
+    # Train and New target said to convert it to Labels, Synthesize only 'Choose the
+    # target labels'.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src")
+    viewer.add_image(labels.astype(np.uint16), name="lab")
+    widget.synthesize()
+    text = messages[-1][1]
+    assert "Choose the target labels" in text and "'lab' holds only a few integer values" in text
+    assert "Convert to Labels" in text
+
+
+def test_a_pyramid_is_not_the_default_source_and_its_refusal_says_what_to_do(viewer_widget, messages, qtbot):
+    viewer, widget = viewer_widget
+    image, labels = make_scene(64, rgb=False)
+    viewer.add_image([image, image[::2, ::2]], multiscale=True, name="pyramid")
+    assert widget.source_layer is None
+    widget.pickers.image.set_layer(viewer.layers["pyramid"])
+    viewer.add_labels(labels, name="labels")
+    widget.train()
+    qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
+    assert "multiscale" in messages[-1][1] and ".data[0]" in messages[-1][1]

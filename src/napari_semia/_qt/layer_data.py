@@ -62,7 +62,9 @@ def displayed_plane(viewer, layer) -> tuple[np.ndarray, tuple[int, ...]]:
     if getattr(layer, "multiscale", False):
         raise SemiaInputError(
             f"'{layer.name}' is a multiscale (pyramid) layer, which napari-semia does not "
-            "support; open a single-resolution version of it."
+            "support; open a single-resolution version of it, e.g. its full-resolution level in "
+            f"napari's console: viewer.add_image(viewer.layers['{layer.name}'].data[0]) (if it "
+            "fits in memory; else a crop of it)."
         )
     index = displayed_plane_index(viewer, layer)
     plane = layer.data[index] if index else layer.data

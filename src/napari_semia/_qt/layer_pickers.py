@@ -374,7 +374,10 @@ def _default_image(candidates: list):
     groups = [c for c in candidates if isinstance(c, ChannelGroup) and shown_as_one_image(c)]
     if groups:
         return groups[0]
-    images = [c for c in candidates if isinstance(c, Image) and not is_colour_label_image(c)]
+    # Not a pyramid either: it is refused at Train (its full-resolution level is offered
+    # apart only if the user adds it).
+    images = [c for c in candidates if isinstance(c, Image) and not is_colour_label_image(c)
+              and not getattr(c, "multiscale", False)]
     return images[0] if images else None
 
 

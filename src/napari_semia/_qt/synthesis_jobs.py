@@ -17,7 +17,7 @@ from ..validation import check_target
 from . import notify
 from .jobs import SynthesisJob
 from .layer_data import displayed_plane, displayed_plane_index, output_plane, plane_checksum, training_planes
-from .layer_pickers import plane_shape
+from .layer_pickers import opened_as_image_hint, plane_shape
 from .output_layer import output_spec
 
 
@@ -107,7 +107,7 @@ class SynthesisJobs:
         message = "Choose the target labels to synthesize (Layers > Target labels)."
         labels = self._pickers.labels.current_layer()
         if labels is None:
-            return message
+            return message + opened_as_image_hint(self._viewer.layers, self._pickers.image.current_layer())
         others = [layer for layer in self._pickers.target.candidates()
                   if layer is not None and layer != labels and plane_shape(layer) != plane_shape(labels)]
         if others:
