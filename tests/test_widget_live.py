@@ -423,3 +423,22 @@ def test_an_output_has_the_source_s_contrast_window_slider_and_gamma(viewer_widg
     assert tuple(output.contrast_limits) == (1000, 20000)
     assert tuple(output.contrast_limits_range) == tuple(source.contrast_limits_range) != (1000, 20000)
     assert output.gamma == pytest.approx(0.7)
+
+
+def test_each_channel_output_has_its_own_channel_s_dtype(viewer_widget, qtbot):
+    # Found by a microscopist: a uint16 DAPI beside a float32 deconvolved actin came
+    # out as float32 DAPI (the group's promoted type), unlike its source channel.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image.astype(np.uint16) * 100, name="DAPI")
+    viewer.add_image((255 - image).astype(np.float32) / 255, name="Actin", blending="additive")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
+    assert widget.pickers.image.currentText() == "2 channels: DAPI + Actin"
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    group = "2 channels: DAPI + Actin"
+    dapi = viewer.layers[f"{output_name(group, TARGET)} [DAPI]"].data
+    actin = viewer.layers[f"{output_name(group, TARGET)} [Actin]"].data
+    assert dapi.dtype == np.uint16 and actin.dtype == np.float32
+    assert dapi.min() >= viewer.layers["DAPI"].data.min() and dapi.max() <= viewer.layers["DAPI"].data.max()

@@ -68,6 +68,9 @@ class ChannelDisplay:
     contrast_range: tuple[float, float] | None = None
     """The source's contrast slider range: napari makes the given limits the range,
     so the output's slider could not open past the source's current window."""
+    dtype: object = None
+    """The channel layer's own dtype: a group of mixed dtypes (uint16 DAPI, float32
+    deconvolved actin) is synthesized in the promoted one."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +117,7 @@ def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
     elif isinstance(source, ChannelGroup):
         displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c,
                                         _stack_placement(_display_kwargs(layer), target, len(leading_shape)),
-                                        layer.data, _contrast_range(layer))
+                                        layer.data, _contrast_range(layer), np.dtype(layer.dtype))
                          for c, layer in enumerate(source.layers))
     else:
         displays = (ChannelDisplay(name, None,
@@ -165,7 +168,7 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     """
     layers = []
     for display in spec.displays:
-        plane = image if display.channel is None else image[..., display.channel]
+        plane = image if display.channel is None else _in_dtype(image[..., display.channel], display.dtype)
         if spec.source is None and plane.ndim == 3 and plane.shape[-1] != 3:
             # Channels that are no RGB colour, with no source layers to follow (a model
             # shown apart from its source): one layer each. As one (H, W, 7) layer
@@ -177,6 +180,16 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
             continue
         layers.append(_write_one(viewer, spec, display, plane, below))
     return layers
+
+
+def _in_dtype(plane: np.ndarray, dtype) -> np.ndarray:
+    """``plane`` in ``dtype`` (rounded and clipped to it for integers); as it is without one."""
+    if dtype is None or plane.dtype == dtype:
+        return plane
+    if np.issubdtype(dtype, np.integer):
+        limits = np.iinfo(dtype)
+        return np.clip(np.round(plane), limits.min, limits.max).astype(dtype)
+    return plane.astype(dtype)
 
 
 def _placement(kwargs: dict) -> tuple:
