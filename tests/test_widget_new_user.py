@@ -211,7 +211,7 @@ def test_the_model_line_shows_the_working_size(viewer_widget, qtbot):
     viewer.add_labels(labels, name=LABELS)
     train(qtbot, widget, steps=2)  # configure_tiny sets a 32 px working size
     text = widget.model_io.description.text()
-    assert "source 64 × 64 px" in text and "synthesized at 32 × 32 px" in text
+    assert "source 64 × 64 px (grey, uint8)" in text and "synthesized at 32 × 32 px" in text
 
 
 def test_after_training_the_result_shows_unobstructed(trained, qtbot):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -82,7 +83,12 @@ def describe_model(model: SemiaModel | None) -> str:
         return "No model yet."
     height, width = model.source_shape
     work_h, work_w = model.working_shape
-    size = f"source {height} × {width} px, synthesized at {work_h} × {work_w} px"
+    normalizer = model.normalizer
+    # What the source was, so a model loaded without its image tells its channels
+    # (three uint16 fluorescence channels read as an RGB photo).
+    kind = "grey" if normalizer.layout == "gray" else f"{normalizer.channels} channels"
+    size = (f"source {height} × {width} px ({kind}, {np.dtype(normalizer.dtype).name}), "
+            f"synthesized at {work_h} × {work_w} px")
     if model.can_refine:
         size += " and refined to full resolution from the source's own detail"
     elif (work_h, work_w) != (height, width):
