@@ -75,6 +75,14 @@ def test_new_target_starts_the_brush_on_a_sensible_class(viewer_widget):
     source.selected_label = 7  # the label the user chose on the source
     widget.pickers.new_target_button.click()
     assert widget.target_layer.selected_label == 7
+    # napari's default label 1 is no choice (found in review: a rare class 1 was taken).
+    rare = np.zeros(image.shape[:2], np.uint8)
+    rare[4:28, 4:28], rare[1, 1] = 2, 1
+    other = viewer.add_labels(rare, name="rare labels")
+    assert other.selected_label == 1
+    widget.pickers.labels.set_layer(other)
+    widget.pickers.new_target_button.click()
+    assert widget.target_layer.selected_label == 2
 
 
 def test_train_without_layers_is_a_notification(viewer_widget, messages):

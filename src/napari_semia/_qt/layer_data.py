@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import SemiaInputError
 from ..intensity import MAX_CHANNELS
-from .layer_pickers import ChannelGroup, opened_as_image_hint
+from .layer_pickers import ChannelGroup, opened_as_image_hint, plane_shape
 
 
 def _spatial_ndim(layer) -> int:
@@ -184,7 +184,7 @@ def _refuse_channels_last_stack(image_layer, labels_layer) -> None:
     if isinstance(image_layer, ChannelGroup) or getattr(image_layer, "rgb", True) or image_layer.ndim != 3:
         return
     shape = tuple(image_layer.data.shape)
-    if not 2 <= shape[-1] <= MAX_CHANNELS or tuple(labels_layer.data.shape[-2:]) != shape[:2]:
+    if not 2 <= shape[-1] <= MAX_CHANNELS or tuple(plane_shape(labels_layer)) != shape[:2]:
         return
     raise SemiaInputError(
         f"'{image_layer.name}' is shown as {shape[0]} planes of {shape[1]} × {shape[2]} pixels, but "

@@ -205,7 +205,8 @@ def channel_groups(layers: list[Layer]) -> list[ChannelGroup]:
     default fell on its first channel alone."""
     buckets: dict[tuple, list[Layer]] = {}
     for layer in layers:
-        if isinstance(layer, Image) and not layer.rgb and not is_output(layer):
+        if (isinstance(layer, Image) and not layer.rgb and not is_output(layer)
+                and not getattr(layer, "multiscale", False)):  # (pyramids are refused at Train)
             buckets.setdefault(_group_key(layer), []).append(layer)
     runs, whole = [], []
     for members in buckets.values():

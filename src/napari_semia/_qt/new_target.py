@@ -56,7 +56,8 @@ def _first_brush_label(data: np.ndarray, chosen: int | None) -> int:
     eraser) unless it is the only one. The highest id, the rule before, was often a
     rare class (a few spots: a first stroke painted spots)."""
     ids, counts = np.unique(np.asarray(data), return_counts=True)
-    if chosen is not None and chosen != 0 and chosen in ids:
+    # (napari's default is 1: only another label is a choice the user made.)
+    if chosen is not None and chosen not in (0, 1) and chosen in ids:
         return int(chosen)
     classes = ids != 0
     if not classes.any():

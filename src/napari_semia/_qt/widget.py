@@ -169,6 +169,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                                                  self._edit_watcher))
         self._offer_checkpoint()
         self._on_inputs_changed()  # the layers already open when the dock opens
+        self._stroke_clock.watch(self.target_layer)  # (picked before _connect)
 
     # ------------------------------------------------------------- wiring
     def _connect(self) -> None:
