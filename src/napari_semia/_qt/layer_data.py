@@ -150,9 +150,7 @@ def _refuse_other_pixel_size(image_layer, labels_layer) -> None:
     """SemiaInputError for labels of another size that cover the image's field at
     another pixel size (a segmentation of a binned image, given its true scale):
     refused as 'of another shape' with no word of why or what to do."""
-    image = getattr(image_layer, "layers", (image_layer,))[0]
-    image_px = tuple(image.data.shape[:image.ndim])[-2:]
-    labels_px = tuple(labels_layer.data.shape[:labels_layer.ndim])[-2:]
+    image_px, labels_px = plane_shape(image_layer), plane_shape(labels_layer)
     if image_px == labels_px:
         return
     image_scale = np.asarray(image_layer.scale[-2:], dtype=float)
@@ -184,7 +182,7 @@ def _refuse_channels_last_stack(image_layer, labels_layer) -> None:
     if isinstance(image_layer, ChannelGroup) or getattr(image_layer, "rgb", True) or image_layer.ndim != 3:
         return
     shape = tuple(image_layer.data.shape)
-    if not 2 <= shape[-1] <= MAX_CHANNELS or tuple(plane_shape(labels_layer)) != shape[:2]:
+    if not 2 <= shape[-1] <= MAX_CHANNELS or plane_shape(labels_layer) != shape[:2]:
         return
     raise SemiaInputError(
         f"'{image_layer.name}' is shown as {shape[0]} planes of {shape[1]} × {shape[2]} pixels, but "

@@ -178,7 +178,9 @@ def _planes_hint(layer, labels) -> str:
 
 
 def plane_shape(layer) -> tuple[int, int]:
-    """(rows, columns) of a layer's image planes (RGB samples and stack axes left out)."""
+    """(rows, columns) of a layer's image planes (RGB samples and stack axes left out;
+    a channel group's: its first member's)."""
+    layer = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
     return tuple(layer.data.shape[:layer.ndim])[-2:]
 
 

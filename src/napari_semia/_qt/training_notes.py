@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import SemiaInputError
 from ..model import SemiaModel
-from .layer_pickers import ChannelGroup, channel_groups, shown_as_one_image
+from .layer_pickers import ChannelGroup, channel_groups, plane_shape, shown_as_one_image
 
 
 def kept_network_note(resume: SemiaModel, config) -> str | None:
@@ -41,18 +41,12 @@ def placements(source, labels) -> tuple:
                  for layer in (source, labels))
 
 
-def _pixels(layer) -> tuple[int, int]:
-    """(rows, columns) of a layer's planes (a channel group's: its first member's)."""
-    layer = getattr(layer, "layers", (layer,))[0]
-    return tuple(layer.data.shape[:layer.ndim])[-2:]
-
-
 def misaligned_note(source, labels) -> str | None:
     """When the source image and labels are not drawn over each other: the model
     pairs their pixels by index, so a target painted over the labels showed its
     edits elsewhere in the result (placed like the image)."""
     placed = placements(source, labels)
-    if np.allclose(placed[0], placed[1]) or _pixels(source) != _pixels(labels):
+    if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(labels):
         # (Of another size the pair is refused, saying how: labels at another pixel
         # size over the same field were told to take the image's scale, which would
         # have drawn them apart.)
