@@ -105,7 +105,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
         self._noted_misaligned = None  # (image, labels, placements) warned of, once
-        self._noted_stack = None  # the channel-stack warning given for a result from the labels alone
+        self._noted_stack = None  # (image, labels) judged for the channel-stack warning, labels alone
         self.failures = FailureStatus(self.state)
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
@@ -317,9 +317,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         each once (a (C, H, W) array's result had only the plane on display changed,
         with no word until Train)."""
         self._note_misaligned(source, labels)
+        # Judged once per pair and shapes, not per Live stroke: for a file the hint
+        # reads its TIFF header.
+        pair = (source.name, tuple(getattr(source, "data", np.empty(0)).shape), labels.name, labels.ndim)
+        if pair == self._noted_stack:
+            return
+        self._noted_stack = pair
         stack = channel_stack_hint(source, labels)
-        if stack and stack != self._noted_stack:
-            self._noted_stack = stack
+        if stack:
             notify.warning(stack)
 
     def _note_misaligned(self, source, labels) -> None:
