@@ -893,6 +893,38 @@ def test_synthesizing_with_another_image_chosen_places_the_result_like_the_targe
     assert not [text for kind, text in messages if kind == "warning"]
 
 
+def test_the_other_field_check_holds_no_layer_data_and_is_made_once_per_array():
+    # From a review: the check kept a removed source's arrays alive (a whole
+    # field of view) until the next model.
+    import gc
+    import weakref
+
+    from napari_semia._qt.synthesis_jobs import SynthesisJobs
+
+    class Model:
+        can_refine = True
+        compared = 0
+
+        def is_source_image(self, plane):
+            Model.compared += 1
+            return False
+
+    class Layer:
+        def __init__(self, data):
+            self.data = data
+
+    jobs = SynthesisJobs(None, None, None, print, print)
+    model, layer = Model(), Layer(np.zeros((8, 8)))
+    assert jobs._other_pixels(model, layer, layer.data)
+    assert jobs._other_pixels(model, layer, layer.data) and Model.compared == 1  # known
+    layer.data = np.ones((8, 8))  # new data: compared again
+    assert jobs._other_pixels(model, layer, layer.data) and Model.compared == 2
+    gone = weakref.ref(layer.data)
+    del layer
+    gc.collect()
+    assert gone() is None
+
+
 def test_continuing_on_an_image_of_other_channels_says_only_why_not(trained, qtbot, messages):
     # It said first that it continued on the new image, then that it could not,
     # in garbled words ('this image is channels with 2').

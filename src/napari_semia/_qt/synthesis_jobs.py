@@ -6,6 +6,7 @@ said of the inputs (another plane, another source image) is said once.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -39,7 +40,7 @@ class SynthesisJobs:
         # megapixels, on the UI thread.
         self._last_job = None
         self._noted_other_source = None  # the source name a synthesis warned of, once per model
-        self._pixels_known = None  # (model, source arrays, whether they are other pixels)
+        self._pixels_known = None  # (model, weak refs to the source arrays, other pixels?)
         self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
         # Before there is a model: results from the label map alone, and the
         # (image, labels) checksums its source side was built from.
@@ -190,15 +191,21 @@ class SynthesisJobs:
     def _other_pixels(self, model: SemiaModel, source, plane: np.ndarray) -> bool:
         """Whether ``plane`` (of the model's size and channels) is not the model's own
         source: another field of view of one microscope named the result after itself
-        and showed the model's cells in its place. Decided once per source data (the
-        arrays held, so that their ids are not taken by others meanwhile)."""
+        and showed the model's cells in its place. Decided once per source data, known
+        by weak references: a removed layer's arrays are not kept alive, and a new array
+        that takes a freed one's id does not pass for it."""
         if not model.can_refine:
             return False  # (an old model file keeps no full-size source to compare with)
         arrays = tuple(layer.data for layer in getattr(source, "layers", (source,)))
         known = self._pixels_known
         if known is None or known[0] is not model or len(known[1]) != len(arrays) or any(
-                a is not b for a, b in zip(known[1], arrays)):
-            known = self._pixels_known = (model, arrays, model.is_source_image(plane) is False)
+                seen() is not a for seen, a in zip(known[1], arrays)):
+            other = model.is_source_image(plane) is False
+            try:
+                self._pixels_known = (model, tuple(weakref.ref(a) for a in arrays), other)
+            except TypeError:  # (data that takes no weak reference is compared each time)
+                self._pixels_known = None
+            return other
         return known[2]
 
     def from_labels_alone(self, request_id: int) -> SynthesisJob | None:
