@@ -282,6 +282,21 @@ def test_the_first_synthesis_reports_and_may_abandon_building_the_source_side(la
 
 
 
+def test_the_full_resolution_result_s_conversion_may_be_abandoned(large_model, monkeypatch):
+    # From a review: the conversion of the refined result to the source's values
+    # (seconds at tens of megapixels) had no chance to stop.
+    import napari_semia.model as model_module
+
+    _, labels, model = large_model
+    target = np.roll(labels, (4, 10), axis=(0, 1))
+    model.synthesize(target)  # the source side built
+    monkeypatch.setattr(model_module, "_ROWS_PER_CONVERSION", 16)  # 4 strips of 64 rows
+    fractions = []
+    model.synthesize(target, progress=fractions.append)
+    assert sum(f == pytest.approx(1.0) for f in fractions) >= 1 + 4
+    assert fractions == sorted(fractions)
+
+
 def test_the_source_side_is_built_once_for_threads_asking_at_once(large_model, tmp_path, monkeypatch):
     # A dataset run and a Synthesize on one model built it twice, each holding a
     # full-size copy of the source at every level until the other was done.

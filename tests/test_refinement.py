@@ -227,6 +227,36 @@ def test_progress_comes_tile_by_tile_and_may_abandon_the_work():
         pyramid.refine(target_index, None, progress=stop_in_last_pass)
 
 
+def test_the_clipped_values_vote_may_be_abandoned_too():
+    # From a review: the vote that adds back what the network space clipped (a
+    # fluorescence source's outliers) ran its tiles with no chance to stop.
+    image, labels = _scene()
+    target = np.roll(labels, 9, axis=1)
+    _, source, source_index, target_index = _tensors(image, labels, target)
+    excess = torch.zeros_like(source[0])
+    excess[:, :4, :4] = 0.5
+    config = FAST.replace(tile=32)  # 2 x 2 tiles at full size
+    pyramid = SourcePyramid(source, source_index, 2, (24, 32), config, excess=excess)
+    fractions = []
+    pyramid.refine(target_index, None, progress=fractions.append)
+    at_end = [f for f in fractions if f == pytest.approx(1.0)]
+    assert len(at_end) >= 1 + 3  # between the tiles of the last vote, then at the end
+
+    class Abandon(Exception):
+        pass
+
+    calls_at_end = []
+
+    def stop_in_the_last_vote(fraction):
+        if fraction == pytest.approx(1.0):
+            calls_at_end.append(fraction)
+            if len(calls_at_end) == 2:  # the vote's second tile: not the end yet
+                raise Abandon
+
+    with pytest.raises(Abandon):
+        pyramid.refine(target_index, None, progress=stop_in_the_last_vote)
+
+
 def _field_with_copied_square(h=40, w=40, top=10, size=16):
     """Identity field but for a square whose pixels are copied from 8 px further down."""
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.int32), torch.arange(w, dtype=torch.int32),

@@ -340,11 +340,12 @@ class SemiaModel:
         pyramid = self.source_pyramid(progress=build)
         images = []
         for number, (target_index, guide) in enumerate(zip(full_index, output)):
-            report = None
+            report = checkpoint = None
             if refined is not None:
                 report = lambda done, number=number: refined((number + done) / len(full_index))
+                checkpoint = lambda number=number: refined((number + 1) / len(full_index))
             images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
-                                    self.normalizer, copied=True)
+                                    self.normalizer, copied=True, checkpoint=checkpoint)
         return images
 
     def classes_beyond_range(self, share: float = 0.5) -> list[int]:

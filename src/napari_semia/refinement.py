@@ -565,7 +565,7 @@ class SourcePyramid:
                     # Matched, voted and evened out on clipped values, so a few outliers
                     # steer nothing; what was clipped off comes back with the copies.
                     output += vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
-                                         self.excess)
+                                         self.excess, on_tile=within(1.0, 0.0))
                 query = output
                 work_done += span
                 if progress is not None:
