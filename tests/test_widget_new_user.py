@@ -480,6 +480,23 @@ def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widge
     assert not any("planes along" in text for _, text in messages)
 
 
+def test_a_stack_told_to_be_depths_or_times_is_not_taken_for_channels():
+    # From a review: a z-stack of 5 planes added from a script with its z step got
+    # the "if they are the channels ... Split Stack" warning.
+    from napari.layers import Image, Labels
+
+    from napari_semia._qt.layer_pickers import channel_stack_hint
+
+    planes, labels = np.zeros((5, 16, 16), np.uint16), Labels(np.zeros((16, 16), np.uint8))
+    assert "has 5 planes" in channel_stack_hint(Image(planes), labels)  # nothing tells: asked
+    assert "has 5 planes" in channel_stack_hint(Image(planes, axis_labels=("c", "y", "x")), labels)
+    for told in ({"axis_labels": ("z", "y", "x")}, {"axis_labels": ("T", "y", "x")},
+                 {"scale": (2.0, 0.5, 0.5)}, {"units": ("s", "um", "um")}):
+        assert channel_stack_hint(Image(planes, **told), labels) == "", told
+    # Channels given the planes' pixel size and unit: still asked.
+    assert "has 5 planes" in channel_stack_hint(Image(planes, scale=(1, 0.3, 0.3), units="um"), labels)
+
+
 def test_channels_last_added_as_planes_are_named_as_channels(viewer_widget, qtbot, messages):
     # Found by a microscopist: an (H, W, 3) uint16 image added with rgb=False shows
     # H planes of W x 3 pixels; Train and Synthesize said "The image is too small

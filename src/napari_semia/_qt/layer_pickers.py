@@ -171,10 +171,31 @@ def _planes_hint(layer, labels) -> str:
     count = layer.data.shape[0]
     if layer.ndim != 3 or not 2 <= count <= MAX_CHANNELS or labels is None or labels.ndim != 2:
         return ""
+    if _a_stack_s_axis(layer):
+        return ""
     return (f"'{layer.name}' has {count} planes along its first axis, which napari shows with a "
             f"slider: training uses the plane on display alone. If they are the channels of one "
             f"image, right-click the layer, choose 'Split Stack', then pick '{count} channels: ...' "
             f"as the source image (or add the array with channel_axis=0).")
+
+
+#: First-axis names that say a stack's planes are depths or times, not channels.
+_STACK_AXIS_NAMES = frozenset({"z", "t", "time", "depth", "slice", "slices", "plane", "planes",
+                               "frame", "frames"})
+
+
+def _a_stack_s_axis(layer) -> bool:
+    """Whether the layer's first axis is told to be depth or time: named so, given a
+    step (a scale other than 1) or a unit of its own (seconds beside micrometres; one
+    unit for all axes says nothing). A z-stack added from a script with its z step
+    was warned of as if its planes were channels."""
+    name = str(layer.axis_labels[0]).strip().lower()
+    if name in _STACK_AXIS_NAMES:
+        return True
+    if name in ("c", "ch", "channel", "channels"):
+        return False
+    units = [str(unit) for unit in getattr(layer, "units", ())]
+    return float(layer.scale[0]) != 1.0 or (len(units) == layer.ndim and units[0] != units[-1])
 
 
 def plane_shape(layer) -> tuple[int, int]:
