@@ -407,7 +407,7 @@ def test_a_failed_write_keeps_the_file_that_was_there(tmp_path, monkeypatch):
     path = write_image_file(tmp_path / "result.tif", np.ones((8, 8, 2), np.uint16))
     before = path.read_bytes()
 
-    def fails_midway(target, image):
+    def fails_midway(target, image, info):
         Path(target).write_bytes(b"half")
         raise ValueError("data type not supported")
 
@@ -581,3 +581,67 @@ def test_ctrl_c_while_the_parser_imports_torch_is_an_interrupt(monkeypatch, caps
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert cli.main(["train", "a.png", "b.png", "-o", "m.semia"]) == cli.EXIT_INTERRUPTED
     assert capsys.readouterr().err == "Interrupted.\n"
+
+
+@pytest.mark.parametrize("kind", ["imagej", "ome"])
+def test_channel_names_and_pixel_size_go_from_the_source_file_into_the_results(tmp_path, kind, capsys):
+    # Found by a microscopist: results were written without the source's calibration
+    # (0.325 µm pixels), and a 3-channel uint16 result as an RGB photo, its
+    # channel names lost.
+    from napari_semia.io import read_source_info
+    from napari_semia.model import SemiaModel
+
+    image, labels = make_scene(SIZE, rgb=False)
+    cells = np.stack([image, 255 - image, image // 2]).astype(np.uint16) * 100  # (C, H, W)
+    names = ["DAPI", "Actin", "Spots"]
+    if kind == "imagej":
+        tifffile.imwrite(tmp_path / "cells.tif", cells, imagej=True, resolution=(1 / 0.325, 1 / 0.5),
+                         metadata={"axes": "CYX", "unit": "micron", "Labels": names})
+    else:
+        tifffile.imwrite(tmp_path / "cells.tif", cells, ome=True,
+                         metadata={"axes": "CYX", "PhysicalSizeX": 0.325, "PhysicalSizeY": 0.5,
+                                   "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm",
+                                   "Channel": {"Name": names}})
+    labels_path = write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    target_path = write_image_file(tmp_path / "moved.png", moved(labels).astype(np.uint8))
+    model_path = tmp_path / "model.semia"
+    assert cli.main(["train", str(tmp_path / "cells.tif"), str(labels_path), "-o", str(model_path),
+                     "--steps", "2", "--size", str(SIZE), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "Source: an image of 3 channels (channels DAPI, Actin, Spots; pixel 0.5 × 0.325 µm)" in err
+    info = SemiaModel.load(model_path, device="cpu").source_info
+    assert info.channel_names == tuple(names) and info.unit == "µm"
+    np.testing.assert_allclose(info.pixel_size, (0.5, 0.325), rtol=1e-6)
+    for command, folder in ((["synthesize", str(model_path)], "synth"),
+                            (["from-labels", str(tmp_path / "cells.tif"), str(labels_path)], "alone")):
+        out = tmp_path / folder
+        assert cli.main([*command, str(target_path), "-o", str(out), "--device", "cpu"]) == 0
+        with tifffile.TiffFile(out / "moved.tif") as tif:
+            assert tif.series[0].axes == "CYX" and tif.series[0].shape == (3, SIZE, SIZE)  # no RGB
+        written = read_source_info(out / "moved.tif")
+        assert written.channel_names == tuple(names) and written.unit == "µm"
+        np.testing.assert_allclose(written.pixel_size, (0.5, 0.325), rtol=1e-6)
+        assert read_image_file(out / "moved.tif").dtype == np.uint16
+    # A file with nothing to say: nothing kept, and 8-bit results stay PNG.
+    grey = write_image_file(tmp_path / "grey.tif", image)
+    assert not read_source_info(grey) and not read_source_info(labels_path)
+
+
+def test_a_grey_image_s_pixel_size_is_kept_in_every_tiff_type(tmp_path):
+    from napari_semia.io import read_source_info
+    from napari_semia.source_info import SourceInfo
+
+    info = SourceInfo((), (0.2, 0.1), "µm")
+    for dtype in (np.uint8, np.uint16, np.int16, np.float32, np.float64):
+        image = (np.arange(12 * 16).reshape(12, 16) % 50).astype(dtype)
+        assert image_suffix(image, info) == ".tif"  # (an 8-bit PNG would lose it)
+        path = write_image_file(tmp_path / f"{np.dtype(dtype).name}.tif", image, info)
+        np.testing.assert_array_equal(read_image_file(path), image)
+        back = read_source_info(path)
+        assert back.unit == "µm", dtype
+        np.testing.assert_allclose(back.pixel_size, (0.2, 0.1), rtol=1e-6)
+    # Colour stays colour, with its calibration.
+    rgb = np.zeros((12, 16, 3), np.uint8)
+    with tifffile.TiffFile(write_image_file(tmp_path / "rgb.tif", rgb, info)) as tif:
+        assert tif.series[0].axes == "YXS"
+    assert read_source_info(tmp_path / "rgb.tif").pixel_size is not None

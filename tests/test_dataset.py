@@ -99,6 +99,31 @@ def test_uint16_gray_source_gives_tiff_images(tmp_path):
     assert (tmp_path / "ds" / "labels" / "00000.png").is_file()
 
 
+def test_pairs_keep_the_source_s_pixel_size_at_their_own_size(tmp_path):
+    # A microscopist's pairs came without the source's calibration; working-size
+    # pairs have larger pixels than the source.
+    from napari_semia.io import read_source_info
+    from napari_semia.source_info import SourceInfo
+
+    image, labels = objects_scene(gray16=True)
+    trainer = SemiaTrainer(image, labels, config=TINY, device="cpu",
+                           source_info=SourceInfo((), (0.5, 0.25), "µm"))
+    for _ in trainer.run():
+        pass
+    model_path = trainer.model.save(tmp_path / "calibrated.semia")
+    generate(model_path, tmp_path / "full", count=1, progress_bar=False)
+    generate(model_path, tmp_path / "small", count=1, full_resolution=False, progress_bar=False)
+    rows, cols = trainer.model.working_shape
+    for folder, expected in (("full", (0.5, 0.25)), ("small", (0.5 * SIZE / rows, 0.25 * SIZE / cols))):
+        info = read_source_info(tmp_path / folder / "images" / "00000.tif")
+        assert info.unit == "µm"
+        np.testing.assert_allclose(info.pixel_size, expected, rtol=1e-6)
+        settings = json.loads((tmp_path / folder / "dataset.json").read_text())
+        np.testing.assert_allclose(settings["pixel_size"], expected, rtol=1e-6)
+        assert settings["unit"] == "µm" and settings["channel_names"] is None
+        assert (tmp_path / folder / "labels" / "00000.png").is_file()  # label maps as before
+
+
 def test_working_size_pairs_match_the_model(rgb_model, tmp_path):
     from napari_semia.model import SemiaModel
 

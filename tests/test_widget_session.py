@@ -222,6 +222,32 @@ def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
     assert widget.source_layer.name == "3 channels: r + g + b"
 
 
+def test_a_channel_model_keeps_its_channel_names_and_pixel_size_without_its_layers(viewer_widget, qtbot):
+    # Found by a microscopist: a DAPI/Actin/Spots model shown without its image
+    # (a loaded model) came back as one RGB layer, its channel names lost.
+    from napari_semia._qt.output_layer import output_name
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    names = ["DAPI", "Actin", "Spots"]
+    viewer.add_image(image, channel_axis=-1, name=names, scale=(0.5, 0.25), units="um")
+    viewer.add_labels(labels, name=h.LABELS, scale=(0.5, 0.25), units="um")
+    viewer.add_labels(moved(labels), name=h.TARGET, scale=(0.5, 0.25), units="um")
+    h.train(qtbot, widget, steps=1)
+    info = widget.model.source_info
+    assert info.channel_names == tuple(names) and info.pixel_size == (0.5, 0.25) and info.unit == "µm"
+    for name in names:
+        viewer.layers.remove(name)
+    widget.synthesize()
+    h.wait_for_synthesis(qtbot, widget)
+    result = widget.model.synthesize(moved(labels))
+    for channel, name in enumerate(names):
+        layer = viewer.layers[f"{output_name('model', h.TARGET)} [{name}]"]
+        assert not layer.rgb and layer.blending == "additive"
+        np.testing.assert_array_equal(layer.data, result[..., channel])
+        np.testing.assert_allclose(layer.scale, (0.5, 0.25))
+
+
 def test_an_output_the_user_moved_stays_where_they_put_it(trained, qtbot):
     viewer, widget = trained
     output = viewer.layers[h.OUTPUT]

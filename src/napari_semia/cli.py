@@ -216,15 +216,17 @@ def _fraction_bar(description: str):
         bar.update(100 - bar.n)
 
 
-def _train(image, labels, config, device, resume=None):
-    """Train with a tqdm progress bar (losses in the postfix); returns the model."""
+def _train(image, labels, config, device, resume=None, source_info=None):
+    """Train with a tqdm progress bar (losses in the postfix); returns the model.
+    ``source_info``: the source file's channel names and pixel size, for the model."""
     from tqdm import tqdm
 
     from .device import describe_device
     from .trainer import SemiaTrainer
     from .validation import training_warning
 
-    trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume)
+    trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume,
+                           source_info=source_info)
     warning = training_warning(image, trainer.codec.num_classes, labels)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -241,7 +243,12 @@ def _train(image, labels, config, device, resume=None):
     # (found by a user); this line shows it.
     classes = trainer.codec.num_classes
     rows, cols = trainer.source_shape
-    print(f"Source: {trainer.normalizer.description}, {rows} × {cols}, {np.asarray(image).dtype}; "
+    info = trainer.source_info
+    # (Named channels are no RGB colour, three of them included.)
+    what = (f"an image of {len(info.channel_names)} channels" if info.is_channels
+            else trainer.normalizer.description)
+    known = f" ({info.describe()})" if info else ""
+    print(f"Source: {what}{known}, {rows} × {cols}, {np.asarray(image).dtype}; "
           f"{classes} class{'es' if classes != 1 else ''}.", file=sys.stderr)
     last = None
     with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True,
@@ -262,7 +269,7 @@ def _train(image, labels, config, device, resume=None):
 
 
 def _cmd_train(args) -> int:
-    from .io import check_writable_folder, read_image_file, read_label_file
+    from .io import check_writable_folder, read_image_file, read_label_file, read_source_info
 
     output = Path(args.output)
     if output.is_dir():
@@ -281,7 +288,9 @@ def _cmd_train(args) -> int:
         if args.size is not None and args.size != resume.config.size:
             print(f"warning: --size {args.size} is not used when resuming: the model keeps its working "
                   f"size, {resume.config.size} px.", file=sys.stderr)
-    model = _train(image, labels, config, args.device, resume=resume)
+    channels = image.shape[-1] if image.ndim == 3 else 1
+    info = read_source_info(args.image).fitting(channels)
+    model = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
         print("Stopped before the first step; no model was saved.", file=sys.stderr)
@@ -318,7 +327,8 @@ def _cmd_synthesize(args) -> int:
                 result = model.synthesize(target, progress=report)
         else:
             result = model.synthesize(target, refine=False)
-        written = write_image_file(out_dir / (name + image_suffix(result)), result)
+        info = model.source_info
+        written = write_image_file(out_dir / (name + image_suffix(result, info)), result, info)
         print(f"Wrote {written}")
     return 0
 
@@ -342,13 +352,22 @@ def _output_stems(paths, plane: int | None = None) -> list[str]:
 
 
 def _cmd_from_labels(args) -> int:
-    from .io import check_writable_folder, image_suffix, read_image_file, read_label_file, write_image_file
+    from .io import (
+        check_writable_folder,
+        image_suffix,
+        read_image_file,
+        read_label_file,
+        read_source_info,
+        write_image_file,
+    )
     from .labels_only import LabelsOnlySynthesizer
     from .validation import validate_target
 
     check_writable_folder(args.output_dir)
-    synthesizer = LabelsOnlySynthesizer(read_image_file(args.image, plane=args.plane),
-                                        read_label_file(args.labels, plane=args.plane), device=args.device)
+    image = read_image_file(args.image, plane=args.plane)
+    info = read_source_info(args.image).fitting(image.shape[-1] if image.ndim == 3 else 1)
+    synthesizer = LabelsOnlySynthesizer(image, read_label_file(args.labels, plane=args.plane),
+                                        device=args.device)
     synthesizer.check()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
@@ -363,7 +382,7 @@ def _cmd_from_labels(args) -> int:
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         with _fraction_bar(name) as report:
             result = synthesizer.synthesize(target, progress=report)
-        written = write_image_file(out_dir / (name + image_suffix(result)), result)
+        written = write_image_file(out_dir / (name + image_suffix(result, info)), result, info)
         print(f"Wrote {written}")
     return 0
 

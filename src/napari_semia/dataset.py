@@ -4,7 +4,9 @@ A run makes ``count`` pairs into one folder::
 
     DATASET/
       images/00000.png ...   synthesized images (TIFF when the source is not
-                             8-bit gray or RGB, so dtype and channels survive)
+                             8-bit gray or RGB, or when the model knows its
+                             channel names or pixel size, so dtype, channels
+                             and calibration survive)
       labels/00000.png ...   their label maps: the model's class ids (for a
                              colour-coded source: ids 1..K of its palette, in
                              the order of dataset.json's "class_ids"); uint8 or
@@ -65,6 +67,7 @@ from .dataset_worker import (
     label_dtype,
     layout_sampler_for,
     make_pair,
+    pair_info,
     remember_model,
     run_pair_task,
     worker_check,
@@ -72,6 +75,7 @@ from .dataset_worker import (
 from .errors import SemiaInputError
 from .io import check_writable_folder, write_image_file
 from .layout_sampler import LayoutSamplerSettings
+from .source_info import SourceInfo
 
 MANIFEST = "manifest.csv"
 SETTINGS_FILE = "dataset.json"
@@ -153,6 +157,8 @@ class DatasetJob:
     summary: GenerationSummary | None = None
     warnings: list[str] = field(default_factory=list)
     """Said once when the run starts (before its first pair)."""
+    info: SourceInfo = field(default_factory=SourceInfo)
+    """The pairs' channel names and pixel size (:func:`pair_info`)."""
 
     # ---------------------------------------------------------------- prepare
     @classmethod
@@ -260,11 +266,16 @@ class DatasetJob:
             "source_labels": _source_labels_fingerprint(source_labels, model),
             "sampler": sampler_record,
         }
+        info = pair_info(model, full_resolution)
+        if info:  # (the keys only then: a rerun of a folder made before they existed matches)
+            settings_record.update(channel_names=list(info.channel_names) or None,
+                                   pixel_size=None if info.pixel_size is None else list(info.pixel_size),
+                                   unit=info.unit or None)
         remember_model(model_key, model)
         job = cls(
             out_dir=out_dir, count=count, shared=shared, tasks=tasks, settings_record=settings_record,
             scheduler=scheduler, workers=int(workers), gather=bool(gather), retries=int(retries),
-            model_bytes=model_bytes, warnings=warnings,
+            model_bytes=model_bytes, warnings=warnings, info=info,
         )
         job._check_earlier_run()
         return job
@@ -383,8 +394,8 @@ class DatasetJob:
             raise SemiaInputError(f"Cannot write into {self.out_dir}: {error.strerror or error}") from None
 
     def _write_gathered(self, result: PairResult) -> None:
-        write_image_file(self.out_dir / result.image_file, result.image)
-        write_image_file(self.out_dir / result.labels_file, result.labels)
+        write_image_file(self.out_dir / result.image_file, result.image, self.info)
+        write_image_file(self.out_dir / result.labels_file, result.labels, self.info.fitting(1))
 
 
 def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, progress_bar: bool = True,
@@ -755,7 +766,7 @@ def _image_suffix(model) -> str:
 
     normalizer = model.normalizer
     shape = (1, 1) if normalizer.layout == "gray" else (1, 1, normalizer.channels)
-    return image_suffix(np.zeros(shape, dtype=normalizer.dtype))
+    return image_suffix(np.zeros(shape, dtype=normalizer.dtype), model.source_info)
 
 
 def _source_labels_fingerprint(source_labels, model) -> str | None:

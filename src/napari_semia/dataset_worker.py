@@ -193,6 +193,14 @@ def _synthesize(model, target: np.ndarray, full_resolution: bool) -> np.ndarray:
     return model.synthesize(target, full_size=full_resolution)
 
 
+def pair_info(model, full_resolution: bool):
+    """The channel names and pixel size the pairs' files carry: the model's source's,
+    at the working size for pixels that much larger."""
+    if full_resolution:
+        return model.source_info
+    return model.source_info.resized(model.source_shape, model.working_shape)
+
+
 def label_dtype(class_ids) -> np.dtype:
     """Smallest dtype for written label files that holds every id: uint8, uint16 (both
     PNG), int32, uint32 or int64 (TIFF). Ids past int32 wrapped (3e9 was written
@@ -226,8 +234,9 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
         # Image first: a pair counts as done when its label file exists.
         # (Written to a temporary file and renamed into place: a reader, or a resumed
         # run, never sees a half-written pair.)
-        write_image_file(Path(shared.out_dir) / image_file, image)
-        write_image_file(Path(shared.out_dir) / labels_file, labels)
+        info = pair_info(model, shared.full_resolution)
+        write_image_file(Path(shared.out_dir) / image_file, image, info)
+        write_image_file(Path(shared.out_dir) / labels_file, labels, info.fitting(1))
         image = labels = None
     return PairResult(
         index=task.index,

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
+from .source_info import SourceInfo, unit_name
 
 #: Temporary files of a write are hidden and carry this marker, so that the
 #: leftovers of an interrupted one can be recognised (a dataset run removes them).
@@ -210,13 +211,64 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(labels)
 
 
-def image_suffix(image: np.ndarray) -> str:
-    """'.png' for 8-bit grayscale or RGB images, '.tif' for everything else.
+def read_source_info(path) -> SourceInfo:
+    """The channel names and pixel size an OME or ImageJ TIFF gives; empty for other
+    files, and for metadata that cannot be read (the pixels are what matters)."""
+    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+        return SourceInfo()
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            if tif.is_ome:
+                return _ome_info(tif.ome_metadata)
+            if tif.is_imagej:
+                return _imagej_info(tif.imagej_metadata or {}, tif.pages[0])
+    except Exception:
+        pass
+    return SourceInfo()
+
+
+def _ome_info(xml: str) -> SourceInfo:
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(xml)
+    pixels = next((element for element in root.iter() if element.tag.endswith("}Pixels")
+                   or element.tag == "Pixels"), None)
+    if pixels is None:
+        return SourceInfo()
+    size = None
+    if "PhysicalSizeX" in pixels.attrib and "PhysicalSizeY" in pixels.attrib:
+        size = (float(pixels.attrib["PhysicalSizeY"]), float(pixels.attrib["PhysicalSizeX"]))
+    unit = unit_name(pixels.attrib.get("PhysicalSizeXUnit", "µm")) if size else ""  # (the schema's default)
+    names = [element.attrib.get("Name") for element in pixels
+             if element.tag.endswith("}Channel") or element.tag == "Channel"]
+    return SourceInfo(tuple(names) if names and all(names) else (), size, unit)
+
+
+def _imagej_info(metadata: dict, page) -> SourceInfo:
+    unit = unit_name(metadata.get("unit"))
+    size = None
+    if unit:
+        x_per_unit, y_per_unit = page.resolution
+        if x_per_unit > 0 and y_per_unit > 0:
+            size = (1.0 / y_per_unit, 1.0 / x_per_unit)
+    names = metadata.get("Labels") or ()
+    if metadata.get("slices", 1) > 1 or metadata.get("frames", 1) > 1:
+        names = ()  # (then one label per plane, not per channel)
+    return SourceInfo(tuple(names), size, unit if size else "")
+
+
+def image_suffix(image: np.ndarray, info: SourceInfo | None = None) -> str:
+    """'.png' for 8-bit grayscale or RGB images, '.tif' for everything else, and for
+    any image with named channels or a pixel size to keep (``info``).
 
     A result of 4 channels is four channels of data, never RGBA: a source with an
     opaque alpha gives an RGB result. As a PNG its fourth channel became transparency.
     """
     image = np.asarray(image)
+    if info:
+        return ".tif"
     if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)):
         return ".png"
     return ".tif"
@@ -243,34 +295,53 @@ _IMAGEJ_TYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32))
 _OME_TYPES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.uint32, np.float64, np.bool_))
 
 
-def _is_channel_stack(image: np.ndarray) -> bool:
+def _is_channel_stack(image: np.ndarray, info: SourceInfo) -> bool:
     """Whether ``image`` is (H, W, C) channels that are no RGB colour (4 included:
-    see :func:`image_suffix`): such a TIFF is written channels-first with its axes
-    named, as Fiji expects."""
-    return image.ndim == 3 and image.shape[-1] != 3
+    see :func:`image_suffix`; 3 when ``info`` names them): such a TIFF is written
+    channels-first with its axes named, as Fiji expects."""
+    return image.ndim == 3 and (image.shape[-1] != 3 or info.is_channels)
 
 
-def _write_tiff(path: Path, image: np.ndarray) -> None:
+def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
     import tifffile
 
-    if not _is_channel_stack(image):
+    channels = _is_channel_stack(image, info)
+    if not channels and not info:
         tifffile.imwrite(str(path), image)
         return
     # Written as (H, W, C), tifffile stores H pages of W x C images: Fiji shows
     # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
     # where ImageJ has the type, else as OME-TIFF (Fiji reads it with Bio-Formats).
-    channels_first = np.ascontiguousarray(np.moveaxis(image, -1, 0))
-    if image.dtype in _IMAGEJ_TYPES:
-        tifffile.imwrite(str(path), channels_first, imagej=True, metadata={"axes": "CYX"})
-    elif image.dtype in _OME_TYPES:
-        tifffile.imwrite(str(path), channels_first, ome=True, metadata={"axes": "CYX"})
+    data = np.ascontiguousarray(np.moveaxis(image, -1, 0)) if channels else image
+    axes = "CYX" if channels else ("YXS" if image.ndim == 3 else "YX")
+    names = list(info.channel_names) if channels and info.is_channels else []
+    imagej = image.dtype in _IMAGEJ_TYPES and (axes != "YXS" or image.dtype == np.uint8)
+    if imagej:
+        metadata: dict = {"axes": axes}
+        options = {}
+        if info.pixel_size is not None:
+            options["resolution"] = (1 / info.pixel_size[1], 1 / info.pixel_size[0])
+            metadata["unit"] = "micron" if info.unit == "µm" else (info.unit or "pixel")
+        if names:
+            metadata["Labels"] = names
+        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, **options)
+    elif image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES:
+        metadata = {"axes": axes}
+        if info.pixel_size is not None:
+            metadata.update(PhysicalSizeY=info.pixel_size[0], PhysicalSizeX=info.pixel_size[1])
+            if info.unit:
+                metadata.update(PhysicalSizeYUnit=info.unit, PhysicalSizeXUnit=info.unit)
+        if names:
+            metadata["Channel"] = {"Name": names}
+        tifffile.imwrite(str(path), data, ome=True, metadata=metadata)
     else:  # int64, uint64, float16: tifffile's own format, which names the axes too
-        tifffile.imwrite(str(path), channels_first, metadata={"axes": "CYX"})
+        tifffile.imwrite(str(path), data, metadata={"axes": axes})
 
 
-def write_image_file(path, image) -> Path:
+def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
     """Write ``image`` to ``path``: TIFF for ``.tif``/``.tiff`` paths (several
-    channels as a channels-first stack with its axes named), else via imageio.
+    channels as a channels-first stack with its axes named; with ``info``, its
+    channel names and pixel size too), else via imageio.
 
     Written to a temporary file beside it, then renamed into place: a failure
     leaves no half-written file and the file that was there, if any, as it was."""
@@ -281,7 +352,8 @@ def write_image_file(path, image) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
-            _write_tiff(temporary, image)
+            channels = image.shape[-1] if image.ndim == 3 else 1
+            _write_tiff(temporary, image, (info or SourceInfo()).fitting(channels))
         else:
             import imageio.v3 as iio
 

@@ -34,6 +34,7 @@ from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
 from .refinement import RefinementConfig, SourcePyramid
+from .source_info import SourceInfo
 from .validation import validate_target
 
 FILE_FORMAT = "napari-semia-model"
@@ -174,6 +175,9 @@ class SemiaModel:
     """(H, W) class indices of the source at full size (uint8 for up to 256 classes)."""
     refinement: RefinementConfig = field(default_factory=RefinementConfig)
     """Settings of the full-resolution stage."""
+    source_info: SourceInfo = field(default_factory=SourceInfo)
+    """The source's channel names and pixel size, where known: results written to
+    TIFF carry them."""
     _source_encoding: tuple | None = field(default=None, init=False, repr=False)
     _pyramid: SourcePyramid | None = field(default=None, init=False, repr=False)
     _pyramid_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
@@ -433,6 +437,8 @@ class SemiaModel:
             "generator_hparams": self.generator.hparams,
             "version": self.version,
         }
+        if self.source_info:
+            meta["source_info"] = self.source_info.to_dict()
         payload = {
             "format": FILE_FORMAT,
             "format_version": FORMAT_VERSION,
@@ -511,6 +517,7 @@ class SemiaModel:
                             if "full_image" in payload else None),
                 full_index=(_array_from_payload(payload["full_index"], meta["full_index"])
                             if "full_index" in payload else None),
+                source_info=SourceInfo.from_dict(meta.get("source_info")),
             )
         except ModelFileError:
             raise

@@ -52,6 +52,7 @@ from .losses import (
 from .model import SemiaModel, run_generator, to_user_image
 from .networks import AuxSegmenter, MultiScaleDiscriminator, SFTGenerator
 from .schedules import learning_rate_factor, progressive_strength
+from .source_info import SourceInfo
 from .training_data import Resolution, TrainingData, working_shape
 from .training_progress import EtaEstimator, TrainingProgress
 from .validation import validate_target
@@ -121,8 +122,13 @@ class SemiaTrainer:
         preview_target: np.ndarray | None = None,
         preview_every: int = 0,
         resume: SemiaModel | None = None,
+        source_info: SourceInfo | None = None,
     ) -> None:
         config = config or TrainingConfig()
+        # The source's channel names and pixel size, for the model (a resumed model's own
+        # when none are given).
+        self.source_info = (source_info if source_info is not None
+                            else resume.source_info if resume is not None else SourceInfo())
         self.device = resolve_device(device)
         if resume is not None:
             # The network shapes and working size are the model's.
@@ -251,6 +257,7 @@ class SemiaTrainer:
             },
             full_image=self.data.full_image,
             full_index=self.data.full_index,
+            source_info=self.source_info,
         )
 
     def run(self) -> Iterator[TrainingProgress]:

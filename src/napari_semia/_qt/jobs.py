@@ -22,6 +22,7 @@ from ..device import describe_device
 from ..errors import ModelFileError, SemiaInputError
 from ..labels_only import LabelsOnlySynthesizer
 from ..model import SemiaModel
+from ..source_info import SourceInfo
 from ..trainer import SemiaTrainer
 from ..training_progress import TrainingProgress
 from ..validation import training_warning
@@ -40,6 +41,8 @@ class TrainingJob:
     """Fingerprint of (image, labels) for checkpoints; None: no checkpoints."""
     names: dict = field(default_factory=dict)
     """Layer names of the training pair (shown when offering a restore)."""
+    source_info: SourceInfo | None = None
+    """The source layers' channel names and pixel size, for the model."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     """
     total = job.config.steps
     try:
-        trainer = SemiaTrainer(job.image, job.labels, config=job.config, device=job.device, resume=job.resume)
+        trainer = SemiaTrainer(job.image, job.labels, config=job.config, device=job.device, resume=job.resume,
+                               source_info=job.source_info)
     except Exception as error:
         return TrainingResult(None, 0, total, False, error=error)
     preview_problem = None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import SemiaInputError
 from ..intensity import MAX_CHANNELS
+from ..source_info import SourceInfo, unit_name
 from .layer_pickers import ChannelGroup, opened_as_image_hint, plane_shape
 
 
@@ -144,6 +145,21 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
     target = displayed_plane(viewer, target_layer)[0] if target_layer is not None else None
     index, leading = output_plane(viewer, target_layer, image_layer)
     return Planes(image, labels, target, index, leading)
+
+
+def layer_source_info(image_layer) -> SourceInfo:
+    """The channel names (a channel group's layer names) and pixel size (a scale
+    other than 1, or a unit given) of the source image, for the model: results
+    written from it to TIFF keep them."""
+    layers = image_layer.layers if isinstance(image_layer, ChannelGroup) else (image_layer,)
+    names = tuple(layer.name for layer in layers) if isinstance(image_layer, ChannelGroup) else ()
+    first = layers[0]
+    scale = tuple(float(v) for v in first.scale[-2:])
+    units = tuple(getattr(first, "units", ()) or ())
+    unit = unit_name(units[-1]) if units else ""
+    if scale == (1.0, 1.0) and not unit:
+        return SourceInfo(names)
+    return SourceInfo(names, scale, unit)
 
 
 def _refuse_other_pixel_size(image_layer, labels_layer) -> None:

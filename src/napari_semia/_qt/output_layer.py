@@ -107,13 +107,27 @@ def _contrast_range(layer) -> tuple[float, float] | None:
     return None
 
 
-def output_spec(source, target, index=(), leading_shape=()) -> OutputSpec:
+#: Colormaps of named channels shown with no source layers to follow, as napari's
+#: ``channel_axis`` gives them (two channels: magenta and green).
+_CHANNEL_COLORMAPS = {2: ("magenta", "green")}
+_MANY_CHANNEL_COLORMAPS = ("cyan", "yellow", "magenta", "red", "green", "blue")
+
+
+def output_spec(source, target, index=(), leading_shape=(), channel_names=()) -> OutputSpec:
     """Decide, now, where results for (source image, target) go. Without a
-    source image layer (a loaded model) the output is placed like the target."""
+    source image layer (a loaded model) the output is placed like the target,
+    one layer per channel where the model knows its ``channel_names`` (a
+    3-channel fluorescence model's result was shown as an RGB photo)."""
     name = output_name(source.name if source is not None else "model", target.name)
-    if source is None:
-        displays = (ChannelDisplay(name, None, {"scale": tuple(target.scale),
-                                                "translate": tuple(target.translate)}, None),)
+    placement = {"scale": tuple(target.scale), "translate": tuple(target.translate)}
+    if source is None and len(channel_names) > 1:
+        colormaps = _CHANNEL_COLORMAPS.get(len(channel_names), _MANY_CHANNEL_COLORMAPS)
+        displays = tuple(ChannelDisplay(f"{name} [{channel}]", c,
+                                        dict(placement, rgb=False, blending="additive",
+                                             colormap=colormaps[c % len(colormaps)]), None)
+                         for c, channel in enumerate(channel_names))
+    elif source is None:
+        displays = (ChannelDisplay(name, None, placement, None),)
     elif isinstance(source, ChannelGroup):
         displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c,
                                         _stack_placement(_display_kwargs(layer), target, len(leading_shape)),

@@ -37,6 +37,7 @@ from .hidden_target import HiddenTarget
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import (
     displayed_plane,
+    layer_source_info,
     training_planes,
 )
 from .layer_pickers import (
@@ -286,7 +287,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
             self.settings.preview_every, resume, checkpoint_key=checkpoint_key,
-            names={"image": source.name, "labels": labels.name},
+            names={"image": source.name, "labels": labels.name}, source_info=layer_source_info(source),
         )
         self._training_checkpoint_key = checkpoint_key
         self._training_output = (output_spec(source, target, planes.index, planes.leading_shape)

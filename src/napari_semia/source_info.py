@@ -1,0 +1,91 @@
+"""What is known of a source image beyond its pixels: its channels' names and its
+pixel size.
+
+A model keeps it (read from the source's TIFF by the CLI, or from the layers
+trained on in napari), and results written to TIFF carry it: a microscopist's
+synthetic images came back without their calibration, and a 3-channel
+fluorescence result was written as an RGB photo, its channel names lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Spellings of micrometres in ImageJ and OME files, written as 'µm'.
+_MICROMETRE = ("micron", "microns", "um", "\u00b5m", "\u03bcm", "micrometer", "micrometre")
+
+
+def unit_name(unit) -> str:
+    """A length unit as files and napari give it ('micron', 'um', a pint unit)
+    in a short form ('µm', 'nm', ...); '' for none or pixels."""
+    text = str(unit or "").strip()
+    if text.lower() in ("", "pixel", "pixels", "px", "none"):
+        return ""
+    if text.lower() in _MICROMETRE:
+        return "µm"
+    return {"nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m"}.get(text.lower(), text)
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    channel_names: tuple[str, ...] = ()
+    """One name per channel of a multichannel source that is no RGB colour image
+    (empty when unknown, or for grey and colour images)."""
+    pixel_size: tuple[float, float] | None = None
+    """(row, column) size of a pixel, in ``unit``; None when not known."""
+    unit: str = ""
+    """The unit of ``pixel_size`` ('µm', 'nm', ...); '' for none given."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel_names", tuple(str(name) for name in self.channel_names))
+        if self.pixel_size is not None:
+            size = tuple(float(v) for v in self.pixel_size)
+            if len(size) != 2 or not all(v > 0 and v == v and v != float("inf") for v in size):
+                size = None  # (nothing rather than a calibration that makes no sense)
+            object.__setattr__(self, "pixel_size", size)
+
+    @property
+    def is_channels(self) -> bool:
+        """Whether the source's channels are named: channels of data, even three
+        of them, never the red, green and blue of a colour image."""
+        return bool(self.channel_names)
+
+    def __bool__(self) -> bool:
+        return bool(self.channel_names) or self.pixel_size is not None
+
+    def describe(self) -> str:
+        """'channels DAPI, Actin; pixel 0.325 × 0.325 µm' (its known parts), for messages."""
+        parts = []
+        if self.channel_names:
+            parts.append("channels " + ", ".join(self.channel_names))
+        if self.pixel_size is not None:
+            rows, cols = (f"{v:.6g}" for v in self.pixel_size)
+            parts.append(f"pixel {rows} × {cols}{' ' + self.unit if self.unit else ''}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"channel_names": list(self.channel_names),
+                "pixel_size": None if self.pixel_size is None else list(self.pixel_size),
+                "unit": self.unit}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SourceInfo:
+        data = data or {}
+        size = data.get("pixel_size")
+        return cls(tuple(data.get("channel_names") or ()), None if size is None else tuple(size),
+                   str(data.get("unit") or ""))
+
+    def resized(self, source_shape, shape) -> SourceInfo:
+        """This info for the source resized from ``source_shape`` to ``shape`` (H, W):
+        a working-size image's pixels are larger."""
+        if self.pixel_size is None or tuple(shape) == tuple(source_shape):
+            return self
+        size = tuple(p * s / n for p, s, n in zip(self.pixel_size, source_shape, shape))
+        return SourceInfo(self.channel_names, size, self.unit)
+
+    def fitting(self, channels: int) -> SourceInfo:
+        """This info for an image of ``channels`` channels: names of another count
+        are dropped (a file's names for channels that were not kept)."""
+        if self.channel_names and len(self.channel_names) != channels:
+            return SourceInfo((), self.pixel_size, self.unit)
+        return self
