@@ -189,7 +189,8 @@ def _a_stack_s_axis(layer) -> bool:
     step (a scale other than 1) or a unit of its own (seconds beside micrometres; one
     unit for all axes says nothing). A z-stack added from a script with its z step
     was warned of as if its planes were channels."""
-    name = str(layer.axis_labels[0]).strip().lower()
+    labels = getattr(layer, "axis_labels", None)  # (napari 0.6 on; older: no names, no units)
+    name = str(labels[0]).strip().lower() if labels else ""
     if name in _STACK_AXIS_NAMES:
         return True
     if name in ("c", "ch", "channel", "channels"):
