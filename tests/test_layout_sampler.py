@@ -203,3 +203,21 @@ def test_bad_settings_are_input_errors():
 def test_settings_round_trip_through_a_dict():
     settings = LayoutSamplerSettings(object_ids=(5, 9), scale_range=(0.5, 2.0))
     assert LayoutSamplerSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_the_elastic_warp_grows_no_stalks_from_the_border():
+    # Found making synthetic training data: where the warp pointed outside the
+    # image, the edge row was read again and again, and an object touching the
+    # border grew a straight strip 5-15 px long from it.
+    from napari_semia.layout_sampler import _elastic_warp
+
+    height, width = 48, 64
+    pixel_ids = np.arange(height * width).reshape(height, width)  # which pixel each one reads
+    settings = LayoutSamplerSettings(elastic_strength=0.2, elastic_probability=1.0)
+    for seed in range(10):
+        warped, record = _elastic_warp(pixel_ids, np.random.default_rng(seed), settings)
+        assert record["max_displacement_px"] > 9
+        read_rows, read_cols = np.divmod(warped, width)
+        for read, length, side in ((read_rows, width, height), (read_cols, height, width)):
+            # Each border row (column) is read by at most the two rows (columns) next to it.
+            assert (read == 0).sum() <= 2 * length and (read == side - 1).sum() <= 2 * length, seed

@@ -607,6 +607,15 @@ def _elastic_warp(index: np.ndarray, rng: np.random.Generator, settings: LayoutS
     coarse = rng.uniform(-1.0, 1.0, size=(2, *grid)) * amplitude
     displacement = np.stack([resize(c, (height, width), order=3, mode="edge") for c in coarse])
     rows, cols = np.mgrid[:height, :width].astype(np.float64)
+    # Towards the border the displacement across it fades to nothing, at half the
+    # pace the pixels move away from it: every pixel reads from inside the image, and
+    # no two rows (columns) by the border read the same one. Read past the border
+    # ("nearest"), the edge row was repeated, and an object touching it grew a
+    # straight stalk from the edge inwards (found making synthetic training data).
+    if amplitude > 0:
+        rows_fade = np.clip(np.minimum(rows, height - 1 - rows) / (2 * amplitude), 0, 1)
+        cols_fade = np.clip(np.minimum(cols, width - 1 - cols) / (2 * amplitude), 0, 1)
+        displacement = displacement * np.stack([rows_fade, cols_fade])
     coordinates = np.stack([rows + displacement[0], cols + displacement[1]])
     warped = ndi.map_coordinates(index, coordinates, order=0, mode="nearest")
     record = {"max_displacement_px": round(amplitude, 1), "grid_spacing_px": round(spacing, 1)}
