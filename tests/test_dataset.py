@@ -209,10 +209,12 @@ def test_naming_the_default_classes_is_the_same_setting(rgb_model, tmp_path):
 
 def test_cli_strength_must_be_a_finite_number(rgb_model, tmp_path, capsys):
     model_path, _, _ = rgb_model
-    for bad in ("nan", "inf", "-1"):
+    # Past 3 (the widget's limit too): from about 10 on every object was dropped, and
+    # every label map came out as pure background, with no word.
+    for bad in ("nan", "inf", "-1", "3.5", "10"):
         with pytest.raises(SystemExit):
             run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--strength", bad], capsys)
-        assert f"argument --strength: must be a number, 0 or more, got {bad}" in capsys.readouterr().err
+        assert f"argument --strength: must be a number from 0 to 3, got {bad}" in capsys.readouterr().err
 
 
 def test_given_layouts(rgb_model, tmp_path):

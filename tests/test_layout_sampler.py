@@ -46,6 +46,15 @@ def test_a_source_whose_objects_cannot_move_is_named():
     assert sampler.instances == 1 and sampler.movable == 0
     note = sampler.unchanging_note()
     assert "No object can move" in note and "20%" in note and "elastic warp" in note
+    # Which classes were taken for what (in a dense culture the cells were the
+    # largest class, taken for the background, and the note named neither).
+    assert f"Objects: class(es) {CELL}; background: class(es) {BACKGROUND} (the largest class)" in note
+    crowded = np.full((64, 64), BACKGROUND, np.int32)
+    crowded[2:62, 2:62] = CELL  # the cells are the largest class: taken for the background
+    note = LayoutSampler(crowded).unchanging_note()
+    assert f"Objects: class(es) {BACKGROUND}; background: class(es) {CELL} (the largest class)" in note
+    note = LayoutSampler(crowded, LayoutSamplerSettings(background_ids=(BACKGROUND,))).unchanging_note()
+    assert f"Objects: class(es) {CELL}; background: class(es) {BACKGROUND} (as chosen)" in note
     # An object cut by the edge stays too, unless border objects may move.
     edge = np.full((64, 64), BACKGROUND, np.int32)
     edge[20:30, 0:8] = ROCK
@@ -221,3 +230,13 @@ def test_the_elastic_warp_grows_no_stalks_from_the_border():
         for read, length, side in ((read_rows, width, height), (read_cols, height, width)):
             # Each border row (column) is read by at most the two rows (columns) next to it.
             assert (read == 0).sum() <= 2 * length and (read == side - 1).sum() <= 2 * length, seed
+
+
+def test_strength_is_at_most_three():
+    # From about 10 on every object was dropped: pure background label maps.
+    from napari_semia.errors import SemiaInputError
+    from napari_semia.layout_sampler import MAX_STRENGTH
+
+    assert LayoutSamplerSettings().scaled(MAX_STRENGTH).drop_probability <= 1
+    with pytest.raises(SemiaInputError, match="0 to 3"):
+        LayoutSamplerSettings().scaled(3.5)

@@ -274,3 +274,19 @@ def test_the_default_dataset_folder_is_shown_whole(viewer_widget):
     _, widget = viewer_widget
     shown = widget.dataset.folder.text()
     assert Path(shown).is_absolute() and Path(shown).name == "semia-dataset"
+
+
+def test_source_labels_edited_with_an_unknown_id_are_named_not_silently_replaced(trained, qtbot, tmp_path,
+                                                                                 messages):
+    # Found by a new user: labels edited with an id the model does not know made
+    # the pairs from the model's own labels, and the run said only "Done".
+    viewer, widget = trained
+    viewer.layers[LABELS].data[0:4, 0:4] = 9
+    viewer.layers[LABELS].refresh()
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 1
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    warned = [text for kind, text in messages if kind == "warning" and f"'{LABELS}' does not fit" in text]
+    assert len(warned) == 1 and "9" in warned[0] and "labels the model was trained on" in warned[0]
+    assert load_manifest(tmp_path / "set")  # the pairs were made

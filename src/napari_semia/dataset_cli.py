@@ -48,10 +48,12 @@ def warn_unused_plane(plane: int | None, paths) -> None:
         print(f"warning: {note}", file=sys.stderr)
 
 
-def _non_negative_float(text: str) -> float:
+def _strength(text: str) -> float:
+    from .layout_sampler import MAX_STRENGTH
+
     value = float(text)
-    if not 0 <= value < float("inf"):  # NaN and infinity too, named here, not deep in the sampler
-        raise argparse.ArgumentTypeError(f"must be a number, 0 or more, got {text}")
+    if not 0 <= value <= MAX_STRENGTH:  # NaN and infinity too, named here, not deep in the sampler
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to {MAX_STRENGTH:g}, got {text}")
     return value
 
 
@@ -101,9 +103,9 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
                          help="class ids of the objects to move, e.g. 2,3 (default: all but the background)")
     sampler.add_argument("--background", type=_id_list, metavar="IDS",
                          help="class ids of the background (default: the largest class by area)")
-    sampler.add_argument("--strength", type=_non_negative_float, default=1.0,
+    sampler.add_argument("--strength", type=_strength, default=1.0,
                          help="how far layouts depart from the source: "
-                              "0 = not at all, 1 = default, 2 = twice")
+                              "0 = not at all, 1 = default, 2 = twice, at most 3")
     sampler.add_argument("--allow-overlap", action="store_true", help="let moved objects cover others")
     sampler.add_argument("--move-border-objects", action="store_true",
                          help="also move objects that touch the image border")

@@ -43,6 +43,8 @@ _EIGHT_CONNECTED = np.ones((3, 3), bool)
 _OUTSIDE = -1
 #: Decimals kept for floats in the JSON record.
 _RECORD_DECIMALS = 3
+#: The most a sampler's strength may be (:meth:`LayoutSamplerSettings.scaled`).
+MAX_STRENGTH = 3.0
 
 
 def layout_rng(seed: int, index: int) -> np.random.Generator:
@@ -126,8 +128,9 @@ class LayoutSamplerSettings:
 
         One knob for a user interface; probabilities saturate at 1.
         """
-        if strength < 0:
-            raise SemiaInputError(f"Sampler strength must be 0 or more; got {strength}.")
+        if not 0 <= strength <= MAX_STRENGTH:
+            # (From about 10 on, every object was dropped: empty label maps, with no word.)
+            raise SemiaInputError(f"Sampler strength must be 0 to {MAX_STRENGTH:g}; got {strength}.")
         low, high = self.scale_range
         changes = {
             f"{name}_probability": min(1.0, getattr(self, f"{name}_probability") * strength)
@@ -272,9 +275,13 @@ class LayoutSampler:
         found = (f"the {self.instances} object region(s) found are too large (over "
                  f"{self.settings.max_object_fraction:.0%} of the image) or cut by its edge"
                  if self.instances else "no object region was found")
-        return (f"No object can move: {found}, so every pair has the source's layout{warp}. Choose "
-                f"fewer or smaller object classes (touching objects of the chosen classes count as one "
-                f"region).")
+        chosen = "the largest class" if self.uses_default_classes else "as chosen"
+        # Which classes were taken for what: in a dense culture the cells are the
+        # largest class, taken for the background, and the note named neither.
+        return (f"No object can move: {found}, so every pair has the source's layout{warp}. Objects: "
+                f"class(es) {_ids(self.object_ids)}; background: class(es) {_ids(self.background_ids)} "
+                f"({chosen}). Choose fewer or smaller object classes, or other ones (touching objects "
+                f"of the chosen classes count as one region).")
 
     @property
     def source_labels(self) -> np.ndarray:
@@ -474,6 +481,10 @@ def summarize_record(record: dict) -> str:
     if record.get("elastic"):
         parts.append(f"elastic {record['elastic']['max_displacement_px']:g} px")
     return "; ".join(parts) or "unchanged"
+
+
+def _ids(ids) -> str:
+    return ", ".join(str(i) for i in ids) if ids else "none"
 
 
 def default_object_ids(index: np.ndarray, class_ids) -> tuple[int, ...]:

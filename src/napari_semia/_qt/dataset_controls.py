@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..errors import SemiaInputError
+from ..layout_sampler import MAX_STRENGTH
 from .progress_widget import format_duration
 from .sections import enable_saying_why
 from .state import Phase, WidgetState
@@ -106,7 +107,7 @@ class DatasetControls(QWidget):
                                 "or copied. Unticked classes are background and fill the places "
                                 "objects leave.")
         self.strength = QDoubleSpinBox()
-        self.strength.setRange(0.0, 3.0)
+        self.strength.setRange(0.0, MAX_STRENGTH)
         self.strength.setSingleStep(0.25)
         self.strength.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.strength.setToolTip("How far new layouts depart from the source: 0 = not at all, "

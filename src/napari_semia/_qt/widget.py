@@ -709,7 +709,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
                     # Another plane of a stack is on display: its layout is not the model's
                     # (a time-lapse user's pairs came out empty); the model's own labels.
                     source_labels = None
-            except SemiaInputError:
+            except SemiaInputError as error:
+                # Said, not silent: an edit with an id the model does not know made the
+                # pairs from the model's own labels with no word (found by a new user).
+                notify.warning(f"'{labels.name}' does not fit the model ({error}) The layouts are "
+                               "sampled from the labels the model was trained on.")
                 source_labels = None
         request = DatasetRequest(
             self.model, settings.folder.strip(), int(settings.count), int(settings.seed),
