@@ -645,3 +645,25 @@ def test_a_grey_image_s_pixel_size_is_kept_in_every_tiff_type(tmp_path):
     with tifffile.TiffFile(write_image_file(tmp_path / "rgb.tif", rgb, info)) as tif:
         assert tif.series[0].axes == "YXS"
     assert read_source_info(tmp_path / "rgb.tif").pixel_size is not None
+
+
+def test_a_16_bit_colour_png_is_read_with_its_16_bits(tmp_path):
+    # Found by a new user: Pillow (under imageio and scikit-image) read a 16-bit RGB
+    # PNG as 8-bit, and the results were written as 8-bit PNGs, without a word.
+    import png
+
+    from napari_semia.io import png_reads_as_8_bit
+
+    rgb = (np.random.default_rng(0).random((12, 16, 3)) * 65535).astype(np.uint16)
+    png.from_array(rgb.reshape(12, -1), "RGB;16").save(tmp_path / "photo16.png")
+    back = read_image_file(tmp_path / "photo16.png")
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, rgb)
+    opaque = np.concatenate([rgb, np.full((12, 16, 1), 65535, np.uint16)], -1)
+    png.from_array(opaque.reshape(12, -1), "RGBA;16").save(tmp_path / "opaque16.png")
+    np.testing.assert_array_equal(read_image_file(tmp_path / "opaque16.png"), rgb)  # alpha dropped
+    assert png_reads_as_8_bit(tmp_path / "photo16.png")
+    write_image_file(tmp_path / "photo8.png", (rgb >> 8).astype(np.uint8))
+    write_image_file(tmp_path / "grey16.png", rgb[..., 0])
+    assert not png_reads_as_8_bit(tmp_path / "photo8.png") and not png_reads_as_8_bit(tmp_path / "grey16.png")
+    np.testing.assert_array_equal(read_image_file(tmp_path / "grey16.png"), rgb[..., 0])

@@ -455,6 +455,23 @@ def test_a_channel_stack_file_opened_as_one_layer_is_named_as_such(viewer_widget
         assert "channel_axis=1" in notes[0] and "Split Stack" not in notes[0]
 
 
+def test_a_16_bit_colour_png_napari_read_as_8_bits_is_named(viewer_widget, qtbot, messages, tmp_path):
+    # Found by a new user: napari's reader gives 16-bit colour PNGs 8 bits, and the
+    # results had 8, without a word.
+    import png
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    png.from_array((image.astype(np.uint16) * 257).reshape(image.shape[0], -1), "RGB;16").save(
+        tmp_path / "photo16.png")
+    viewer.open(str(tmp_path / "photo16.png"), plugin="napari")
+    assert viewer.layers["photo16"].dtype == np.uint8  # (napari's reader, as it is)
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    warned = [text for kind, text in messages if kind == "warning" and "16-bit colour PNG" in text]
+    assert len(warned) == 1 and "'photo16'" in warned[0] and "TIFF" in warned[0]
+
+
 def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages):
     # Found by a microscopist: viewer.add_image(cells) with cells (3, H, W), the first
     # thing a biologist tries, trained on the channel on display without a word, and

@@ -56,6 +56,8 @@ def _read(path, what: str) -> np.ndarray:
             # As stored, its axes as the metadata names them: scikit-image's reader
             # moves a first axis of 3 or 4 last, an ImageJ channel stack's included.
             array = np.asarray(tifffile.imread(str(path)))
+        elif _is_16_bit_colour_png(path):
+            array = _read_16_bit_png(path)
         else:
             array = np.asarray(skimage.io.imread(str(path)))
     except Exception as error:  # any reader failure means the same to the user
@@ -70,6 +72,34 @@ def _read(path, what: str) -> np.ndarray:
     while array.ndim > 2 and 1 in array.shape:
         array = np.squeeze(array, axis=array.shape.index(1))
     return array
+
+
+def _is_16_bit_colour_png(path) -> bool:
+    """Whether ``path`` is a PNG of 16-bit colour (RGB, RGBA, grey + alpha): Pillow,
+    the reader under imageio and scikit-image, gives them 8 bits, without a word."""
+    if Path(path).suffix.lower() != ".png":
+        return False
+    with open(path, "rb") as file:
+        header = file.read(26)
+    # The signature, then the IHDR chunk: width, height, bit depth, colour type.
+    return (len(header) == 26 and header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
+            and header[24] == 16 and header[25] in (2, 4, 6))
+
+
+def _read_16_bit_png(path) -> np.ndarray:
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(height, width, info["planes"])
+
+
+def png_reads_as_8_bit(path) -> bool:
+    """Whether napari's reader (Pillow) gives this file 8 bits of its 16: a 16-bit
+    colour PNG. False for other files and paths that cannot be read."""
+    try:
+        return _is_16_bit_colour_png(path)
+    except OSError:
+        return False
 
 
 def _tiff_axes(path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SemiaInputError
+from ..io import png_reads_as_8_bit
 from ..model import SemiaModel
 from .layer_pickers import ChannelGroup, channel_groups, plane_shape, shown_as_one_image
 
@@ -21,6 +22,19 @@ def kept_network_note(resume: SemiaModel, config) -> str | None:
     return (f"Continuing the model at its own working size ({kept.size} px) and network "
             f"(width {kept.width}, {kept.levels} levels). To train at other settings, untick "
             "'Continue from the current model' to start a new model.")
+
+
+def eight_bit_png_note(source) -> str | None:
+    """A warning for a 16-bit colour PNG that napari opened: its reader (Pillow) gives
+    8 bits of the 16, without a word, and the results had 8 (found by a new user)."""
+    if isinstance(source, ChannelGroup) or source is None:
+        return None
+    path = getattr(getattr(source, "source", None), "path", None)
+    if not path or np.dtype(source.dtype) != np.uint8 or not png_reads_as_8_bit(path):
+        return None
+    return (f"'{source.name}' is a 16-bit colour PNG, which napari reads with 8 bits per colour: "
+            f"training and results have 8. To keep the 16, save the image as TIFF and open that, "
+            f"or use the command line (napari-semia train), which reads all 16.")
 
 
 def single_channel_note(layers, source) -> str | None:

@@ -62,6 +62,7 @@ from .synthesis_runner import SynthesisRunner
 from .theme import CONTENT_NAME, dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
+    eight_bit_png_note,
     kept_network_note,
     misaligned_note,
     other_source_note,
@@ -304,9 +305,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         single = single_channel_note(self.viewer.layers, source)
         if single:
             notify.info(single)
-        stack = channel_stack_hint(source, labels)
-        if stack:
-            notify.warning(stack)
+        for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source)):
+            if warning:
+                notify.warning(warning)
         self._note_misaligned(source, labels)
         if resume is not None:
             for note in (other_source_note(resume, planes, source), kept_network_note(resume, config)):
