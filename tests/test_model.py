@@ -117,7 +117,8 @@ def test_saving_where_a_folder_cannot_be_made(tmp_path, model):
 
 def test_synthesis_rejects_bad_targets(model, scene):
     _, labels = scene
-    with pytest.raises(SemiaInputError, match=r"are 10 x 32 pixels, but the source is 32 x 32"):
+    # (Named as the model's: "the source" read as the image chosen in the widget.)
+    with pytest.raises(SemiaInputError, match=r"10 x 32 pixels, but the image the model was trained on is"):
         model.synthesize(labels[:10])
     bad = labels.copy()
     bad[0, 0] = 7
@@ -169,7 +170,8 @@ def test_synthesis_stages_give_the_preview_then_the_full_resolution_result(large
     _, labels, model = large_model
     target = np.roll(labels, (4, 10), axis=(0, 1))
     checked, real_validate = [], model_module.validate_target
-    monkeypatch.setattr(model_module, "validate_target", lambda *a: checked.append(1) or real_validate(*a))
+    monkeypatch.setattr(model_module, "validate_target",
+                        lambda *a, **k: checked.append(1) or real_validate(*a, **k))
     stages = list(model.synthesis_stages(target))
     assert len(checked) == 1 and [final for _, final in stages] == [False, True]
     np.testing.assert_array_equal(stages[0][0], model.synthesize(target, refine=False))

@@ -3,6 +3,7 @@
 import numpy as np
 from conftest import PLUGIN, WIDGET_NAME, make_scene
 from widget_helpers import (
+    LABELS,
     OUTPUT,
     TARGET,
     TIMEOUT_MS,
@@ -350,3 +351,27 @@ def test_device_memory_is_released_once_the_trainer_is_let_go(viewer_widget, qtb
     train(qtbot, widget, steps=2)
     qtbot.waitUntil(lambda: any(let_go for _, let_go in calls), timeout=TIMEOUT_MS)
     assert all(device is not None and device.type == "cpu" for device, _ in calls)
+
+
+def test_a_loaded_model_of_another_photo_says_what_can_be_done(trained, qtbot, tmp_path, monkeypatch,
+                                                              messages):
+    # Found by a new user: after loading a model of another photo, the status line
+    # still invited Synthesize and continuing, and Train said "Continuing the model
+    # at its own working size" just before "Cannot continue training".
+    viewer, widget = trained
+    path = widget.model.save(tmp_path / "scene.semia")
+    labels = viewer.layers[LABELS]
+    other = labels.data.copy()
+    other[:6, :6] = 7  # a class the model does not know
+    labels.data = other
+    viewer.layers[TARGET].data = other[:-8].copy()  # and a target of another size
+    widget.set_model(None)
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    widget.load_model()
+    assert f"does not fit '{TARGET}'" in widget.state.message and "Synthesize" not in widget.state.message
+    assert "the image the model was trained on is" in messages[-1][1]
+    widget.settings.size = 64  # not the model's: continuing would keep its own
+    messages.clear()
+    widget.train()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    assert [kind for kind, _ in messages] == ["error"] and "Cannot continue training" in messages[0][1]

@@ -304,7 +304,7 @@ def _cmd_train(args) -> int:
 def _cmd_synthesize(args) -> int:
     from .io import check_writable_folder, image_suffix, read_label_file, write_image_file
     from .model import SemiaModel
-    from .validation import validate_target
+    from .validation import MODEL_SOURCE, validate_target
 
     check_writable_folder(args.output_dir)
     model = SemiaModel.load(args.model, device=args.device)
@@ -313,7 +313,7 @@ def _cmd_synthesize(args) -> int:
     warn_unused_plane(args.plane, args.targets)
     for path, target in targets:
         try:
-            validate_target(target, model.source_shape, model.codec)
+            validate_target(target, model.source_shape, model.codec, source=MODEL_SOURCE)
         except SemiaInputError as error:
             raise SemiaInputError(f"{path.name}: {error}") from None
     if not args.preview and not model.can_refine:

@@ -214,10 +214,10 @@ class DatasetJob:
         if workers < 0 or retries < 0:
             raise SemiaInputError("workers and retries must be 0 or more.")
         if source_labels is not None:
-            from .validation import validate_target
+            from .validation import MODEL_SOURCE, validate_target
 
             source_index = validate_target(source_labels, model.source_shape, model.codec,
-                                           what="source labels to sample layouts from")
+                                           what="source labels to sample layouts from", source=MODEL_SOURCE)
             source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
@@ -789,7 +789,7 @@ def _fingerprint(arrays) -> str:
 def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
     """Given layouts as (name, class indices) pairs, each checked against the model."""
     from .io import read_label_file
-    from .validation import validate_target
+    from .validation import MODEL_SOURCE, validate_target
 
     if isinstance(layouts, (str, os.PathLike)):
         path = Path(layouts)
@@ -818,7 +818,7 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
     checked = []
     for name, layout in named:
         try:
-            index = validate_target(layout, model.source_shape, model.codec)
+            index = validate_target(layout, model.source_shape, model.codec, source=MODEL_SOURCE)
         except SemiaInputError as error:
             raise SemiaInputError(f"Layout {name}: {error}") from None
         checked.append((name, index.astype(dtype)))

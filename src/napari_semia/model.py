@@ -35,7 +35,7 @@ from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
 from .refinement import RefinementConfig, SourcePyramid
 from .source_info import SourceInfo
-from .validation import validate_target
+from .validation import MODEL_SOURCE, validate_target
 
 FILE_FORMAT = "napari-semia-model"
 FORMAT_VERSION = 2
@@ -266,8 +266,8 @@ class SemiaModel:
         ``checkpoint()`` after each target's (it may raise to abandon the rest)."""
         indices = []
         for target in targets:
-            indices.append(torch.as_tensor(validate_target(target, self.source_shape, self.codec),
-                                           dtype=torch.long))
+            index = validate_target(target, self.source_shape, self.codec, source=MODEL_SOURCE)
+            indices.append(torch.as_tensor(index, dtype=torch.long))
             if checkpoint is not None:
                 checkpoint()
         # (One target: no stacked copy, half a gigabyte at 67 MP.)

@@ -175,28 +175,36 @@ def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
     return f"{tuple(array.shape)} (H x W = {hw[0]} x {hw[1]})"
 
 
-def check_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels") -> None:
+#: How size messages name a model's source: "the source" read as the image chosen
+#: in the widget, which after loading a model of another photo was another one.
+MODEL_SOURCE = "the image the model was trained on"
+
+
+def check_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels",
+                 source: str = "the source") -> None:
     """:func:`validate_target`'s checks, without making the class indices (cheap
     enough for the UI thread at tens of megapixels)."""
     target = as_array(target, what)
-    _check_target_shape(target, source_shape_hw, what)
+    _check_target_shape(target, source_shape_hw, what, source)
     codec.check(target, what)
 
 
-def _check_target_shape(target: np.ndarray, source_shape_hw, what: str) -> None:
+def _check_target_shape(target: np.ndarray, source_shape_hw, what: str, source: str) -> None:
     target_hw = _label_shape_hw(target, what)
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
         raise SemiaInputError(
-            f"The {what} {verb(what, 'are', 'is')} {target_hw[0]} x {target_hw[1]} pixels, but the source is "
-            f"{source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at the source's size."
+            f"The {what} {verb(what, 'are', 'is')} {target_hw[0]} x {target_hw[1]} pixels, but {source} is "
+            f"{source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at that size."
         )
 
 
-def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels") -> np.ndarray:
+def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "target labels",
+                    source: str = "the source") -> np.ndarray:
     """Check a target label map against the source; returns its class indices.
     ``what`` names the map in messages (another full-size map of the source's
-    classes is checked the same way)."""
+    classes is checked the same way); ``source`` the source (:data:`MODEL_SOURCE`
+    for a model's)."""
     target = as_array(target, what)
-    _check_target_shape(target, source_shape_hw, what)
+    _check_target_shape(target, source_shape_hw, what, source)
     return codec.encode(target, what)

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import SemiaInputError
 from ..labels_only import LabelsOnlySynthesizer
 from ..model import SemiaModel
-from ..validation import check_target
+from ..validation import MODEL_SOURCE, check_target
 from . import notify
 from .jobs import SynthesisJob
 from .layer_data import displayed_plane, displayed_plane_index, output_plane, plane_checksum, training_planes
@@ -124,7 +124,7 @@ class SynthesisJobs:
         """``target`` (a plane of ``layer``: ``plane`` when not the one on display), or
         SemiaInputError naming the layer (and that plane)."""
         try:
-            check_target(target, model.source_shape, model.codec)
+            check_target(target, model.source_shape, model.codec, source=MODEL_SOURCE)
         except SemiaInputError as error:
             where = f" (plane {', '.join(map(str, plane))})" if plane else ""
             raise SemiaInputError(f"The model does not fit '{layer.name}'{where}: {error}") from None

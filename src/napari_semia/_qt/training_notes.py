@@ -13,11 +13,29 @@ from ..model import SemiaModel
 from .layer_pickers import ChannelGroup, channel_groups, plane_shape, shown_as_one_image
 
 
-def kept_network_note(resume: SemiaModel, config) -> str | None:
+def can_continue(model: SemiaModel, planes) -> bool:
+    """Whether training may continue ``model`` on these planes (the run checks it
+    again): the same size and kind of image, and labels of the model's classes,
+    every one of them present."""
+    if (planes.image.shape[:2] != planes.labels.shape[:2]
+            or model.source_mismatch(planes.image, dtype=False)):
+        return False
+    try:
+        index = model.codec.encode(planes.labels)
+    except SemiaInputError:
+        return False
+    return bool((np.bincount(index.reshape(-1), minlength=model.num_classes) > 0).all())
+
+
+def kept_network_note(resume: SemiaModel, config, planes) -> str | None:
     """Continuing keeps the model's working size and network: say so when the
-    fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file."""
+    fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file.
+    Not when the run cannot continue (it says why): "Continuing ..." came just
+    before "Cannot continue training" (found by a new user)."""
     kept = resume.config
     if (config.size, config.width, config.levels) == (kept.size, kept.width, kept.levels):
+        return None
+    if not can_continue(resume, planes):
         return None
     return (f"Continuing the model at its own working size ({kept.size} px) and network "
             f"(width {kept.width}, {kept.levels} levels). To train at other settings, untick "
@@ -77,13 +95,8 @@ def other_source_note(model: SemiaModel, planes, source) -> str | None:
     what the user meant: Continue is ticked after every run)."""
     if model.was_trained_on(planes.image, planes.labels) is not False:
         return None
-    if (planes.image.shape[:2] != planes.labels.shape[:2]
-            or model.source_mismatch(planes.image, dtype=False)):
+    if not can_continue(model, planes):
         return None  # the run itself says what is wrong; no run continues anything
-    try:
-        model.codec.encode(planes.labels)
-    except SemiaInputError:
-        return None  # other classes: the run itself says it cannot continue
     return (f"Continuing the model trained on another image or labels: it learns "
             f"'{source.name}' from here on. Untick 'Continue from the current model' "
             "to train a new one instead.")

@@ -24,7 +24,7 @@ from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
-from ..validation import check_target
+from ..validation import MODEL_SOURCE, check_target
 from . import notify
 from .checkpoint_search import find_checkpoint
 from .dataset_controls import DatasetControls, DatasetSettings, done_line, failed_line, progress_line
@@ -310,7 +310,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 notify.warning(warning)
         self._note_misaligned(source, labels)
         if resume is not None:
-            for note in (other_source_note(resume, planes, source), kept_network_note(resume, config)):
+            for note in (other_source_note(resume, planes, source),
+                         kept_network_note(resume, config, planes)):
                 if note:
                     notify.info(note)
 
@@ -704,7 +705,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if labels is not None:
             try:
                 plane, index = displayed_plane(self.viewer, labels)
-                check_target(plane, self.model.source_shape, self.model.codec)
+                check_target(plane, self.model.source_shape, self.model.codec, source=MODEL_SOURCE)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
                 if index and not self.synthesis_jobs.is_learned_plane(self.model, self.source_layer):
                     # Another plane of a stack is on display: its layout is not the model's
@@ -776,10 +777,18 @@ class SemiaWidget(ClosesWithDock, QWidget):
         fits = True
         if target is not None:
             try:
-                check_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec)
+                check_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec,
+                             source=MODEL_SOURCE)
             except SemiaInputError as error:
                 notify.warning(f"The loaded model does not fit '{target.name}': {error}")
                 fits = False
+                # Not the usual invitation to Synthesize or continue: neither can work on
+                # these layers (found by a new user who loaded a model of another photo).
+                rows, cols = model.source_shape
+                self.state.message = (
+                    f"Loaded a model trained for {model.steps_done} steps on a {rows} × {cols} image; it "
+                    f"does not fit '{target.name}'. Paint a target of that size, or train a new model on "
+                    f"these layers (untick Continue).")
         self._follow_new_model(synthesize=fits)
 
     def _follow_new_model(self, synthesize: bool = True) -> None:
