@@ -667,3 +667,23 @@ def test_a_16_bit_colour_png_is_read_with_its_16_bits(tmp_path):
     write_image_file(tmp_path / "grey16.png", rgb[..., 0])
     assert not png_reads_as_8_bit(tmp_path / "photo8.png") and not png_reads_as_8_bit(tmp_path / "grey16.png")
     np.testing.assert_array_equal(read_image_file(tmp_path / "grey16.png"), rgb[..., 0])
+
+
+def test_labels_of_a_turned_photo_name_its_exif_orientation(tmp_path, capsys):
+    # Found by a photographer: a phone photo stored on its side (EXIF orientation 6)
+    # was refused against labels painted upright with sizes only ("600 x 400 vs 400 x 600").
+    from PIL import Image
+
+    image, labels = make_scene(SIZE)
+    photo = Image.fromarray(image[:, :24])  # 32 x 24, shown 24 x 32 upright
+    exif = photo.getexif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    upright = write_image_file(tmp_path / "labels.png", labels[:24, :].astype(np.uint8))  # 24 x 32
+    for command in (["train", str(tmp_path / "phone.jpg"), str(upright), "-o", str(tmp_path / "m.semia")],
+                    ["from-labels", str(tmp_path / "phone.jpg"), str(upright), str(upright),
+                     "-o", str(tmp_path / "out")]):
+        assert cli.main([*command, "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert "'phone.jpg' has an EXIF orientation tag" in err and "turned 90° clockwise" in err
+        assert "Traceback" not in err

@@ -472,6 +472,24 @@ def test_a_16_bit_colour_png_napari_read_as_8_bits_is_named(viewer_widget, qtbot
     assert len(warned) == 1 and "'photo16'" in warned[0] and "TIFF" in warned[0]
 
 
+def test_a_photo_napari_opened_on_its_side_is_named_at_train(viewer_widget, qtbot, messages, tmp_path):
+    # Found by a phone photographer: napari shows a photo with an EXIF orientation tag
+    # as stored, on its side, and nothing said so.
+    from PIL import Image
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    photo = Image.fromarray(image)
+    exif = photo.getexif()
+    exif[0x0112] = 8
+    photo.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    viewer.open(str(tmp_path / "phone.jpg"), plugin="napari")
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    warned = [text for kind, text in messages if kind == "warning" and "EXIF orientation" in text]
+    assert len(warned) == 1 and "turned 90° counter-clockwise" in warned[0]
+
+
 def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages):
     # Found by a microscopist: viewer.add_image(cells) with cells (3, H, W), the first
     # thing a biologist tries, trained on the channel on display without a word, and

@@ -279,6 +279,7 @@ def _cmd_train(args) -> int:
     image = read_image_file(args.image, plane=args.plane)
     labels = read_label_file(args.labels, plane=args.plane)
     warn_unused_plane(args.plane, [args.image, args.labels])
+    _check_turned_photo(image, labels, args.image)
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -299,6 +300,19 @@ def _cmd_train(args) -> int:
     model.save(str(output))
     print(f"Saved model to {output}")
     return 0
+
+
+def _check_turned_photo(image, labels, image_path) -> None:
+    """Refuse labels of the photo's size turned, naming its EXIF orientation tag: the
+    size message alone left a phone photographer puzzled (600 x 400 against 400 x 600)."""
+    from .io import exif_rotation_note
+
+    if image.shape[:2] == labels.shape[:2] or image.shape[:2] != labels.shape[1::-1]:
+        return
+    note = exif_rotation_note(image_path)
+    if note:
+        raise SemiaInputError(f"The image is {image.shape[0]} × {image.shape[1]} pixels and the labels "
+                              f"{labels.shape[0]} × {labels.shape[1]}: {note}")
 
 
 def _cmd_synthesize(args) -> int:
@@ -366,8 +380,9 @@ def _cmd_from_labels(args) -> int:
     check_writable_folder(args.output_dir)
     image = read_image_file(args.image, plane=args.plane)
     info = read_source_info(args.image).fitting(image.shape[-1] if image.ndim == 3 else 1)
-    synthesizer = LabelsOnlySynthesizer(image, read_label_file(args.labels, plane=args.plane),
-                                        device=args.device)
+    labels = read_label_file(args.labels, plane=args.plane)
+    _check_turned_photo(image, labels, args.image)
+    synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
     synthesizer.check()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])

@@ -102,6 +102,33 @@ def png_reads_as_8_bit(path) -> bool:
         return False
 
 
+#: What an EXIF orientation tag asks of a viewer, to show the photo upright.
+_EXIF_TURNS = {2: "mirrored", 3: "turned 180°", 4: "flipped upside down",
+               5: "mirrored and turned 90° counter-clockwise", 6: "turned 90° clockwise",
+               7: "mirrored and turned 90° clockwise", 8: "turned 90° counter-clockwise"}
+
+
+def exif_rotation_note(path) -> str | None:
+    """A sentence for an image file whose EXIF orientation tag asks viewers to show
+    it turned (a phone photo): napari, its readers and these ones take its pixels as
+    stored, so it lies on its side, and labels painted on the upright photo do not
+    fit it. None for other files."""
+    if Path(path).suffix.lower() not in (*_JPEG_SUFFIXES, *_TIFF_SUFFIXES, ".png", ".webp"):
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(path) as photo:
+            turn = _EXIF_TURNS.get(int(photo.getexif().get(0x0112, 1) or 1))
+    except Exception:
+        return None
+    if turn is None:
+        return None
+    return (f"'{Path(path).name}' has an EXIF orientation tag: photo viewers show it {turn}, but napari "
+            f"and napari-semia use its pixels as stored. Save it upright without the tag first (most "
+            f"image editors do on export), and paint its labels on that.")
+
+
 def _tiff_axes(path) -> str:
     """The axes a TIFF's first series names ('YXS', 'CYX', 'ZYX', ...), or '' for
     other files and TIFFs tifffile cannot open (the reader itself says so)."""

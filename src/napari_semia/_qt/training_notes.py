@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SemiaInputError
-from ..io import png_reads_as_8_bit
+from ..io import exif_rotation_note, png_reads_as_8_bit
 from ..model import SemiaModel
 from .layer_pickers import ChannelGroup, channel_groups, plane_shape, shown_as_one_image
 
@@ -53,6 +53,14 @@ def eight_bit_png_note(source) -> str | None:
     return (f"'{source.name}' is a 16-bit colour PNG, which napari reads with 8 bits per colour: "
             f"training and results have 8. To keep the 16, save the image as TIFF and open that, "
             f"or use the command line (napari-semia train), which reads all 16.")
+
+
+def turned_photo_note(source) -> str | None:
+    """A warning for a photo napari opened on its side (an EXIF orientation tag it
+    does not apply): found by a phone photographer, with no hint anywhere."""
+    path = None if isinstance(source, ChannelGroup) or source is None else getattr(
+        getattr(source, "source", None), "path", None)
+    return exif_rotation_note(path) if path else None
 
 
 def single_channel_note(layers, source) -> str | None:

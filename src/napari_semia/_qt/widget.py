@@ -68,6 +68,7 @@ from .training_notes import (
     other_source_note,
     placements,
     single_channel_note,
+    turned_photo_note,
 )
 from .training_runner import TrainingRunner
 
@@ -305,7 +306,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         single = single_channel_note(self.viewer.layers, source)
         if single:
             notify.info(single)
-        for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source)):
+        for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source),
+                        turned_photo_note(source)):
             if warning:
                 notify.warning(warning)
         self._note_misaligned(source, labels)
