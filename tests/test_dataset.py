@@ -516,6 +516,21 @@ def test_ctrl_c_says_the_pairs_are_kept_and_how_to_complete_the_set(rgb_model, t
     assert code == 130 and "run the same command again" in err and "Traceback" not in err
 
 
+def test_a_script_without_the_main_guard_gets_one_clear_message(rgb_model, tmp_path):
+    # Found by a new user of the Python API: generate(..., workers=2) at a script's top
+    # level printed 489 lines of Dask tracebacks ending in "Nanny failed to start".
+    model_path, _, _ = rgb_model
+    script = tmp_path / "no_guard.py"
+    script.write_text("from napari_semia.dataset import generate\n"
+                      f"generate({str(model_path)!r}, {str(tmp_path / 'ds')!r}, count=1, workers=1, "
+                      "progress_bar=False)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines()[-1].endswith("""under 'if __name__ == "__main__":'.""")
+    assert "A local Dask cluster was asked for from a process it started" in run.stderr
+
+
 def test_local_dask_workers_leave_ctrl_c_to_this_process():
     """A terminal's Ctrl-C reaches every process of the group: local Dask workers
     each printed a KeyboardInterrupt traceback. Processes started while the

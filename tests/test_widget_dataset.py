@@ -104,6 +104,8 @@ def test_dataset_problems_are_one_message_each(trained, qtbot, tmp_path, message
     widget.generate_dataset()
     assert "Tick at least one object class" in messages[-1][1]
     assert not widget.dataset_runner.running
+    # On the section's line too, in place of the earlier run's error.
+    assert widget.state.dataset_message.startswith("Tick at least one object class")
 
 
 def test_generate_waits_for_a_model(viewer_widget, qtbot):

@@ -532,6 +532,19 @@ def test_a_stack_told_to_be_depths_or_times_is_not_taken_for_channels():
     assert "has 5 planes" in channel_stack_hint(Image(planes, scale=(1, 0.3, 0.3), units="um"), labels)
 
 
+def test_a_scale_without_a_unit_is_no_pixel_size_for_the_model():
+    # Found by a new user: a scale of 0.325 with napari's default unit came out in
+    # Fiji as "0.325 pixel" per pixel.
+    from napari.layers import Image
+
+    from napari_semia._qt.layer_data import layer_source_info
+
+    image = np.zeros((8, 8), np.uint8)
+    assert layer_source_info(Image(image, scale=(0.325, 0.325))).pixel_size is None
+    info = layer_source_info(Image(image, scale=(0.5, 0.325), units="um"))
+    assert info.pixel_size == (0.5, 0.325) and info.unit == "µm"
+
+
 def test_channels_last_added_as_planes_are_named_as_channels(viewer_widget, qtbot, messages):
     # Found by a microscopist: an (H, W, 3) uint16 image added with rgb=False shows
     # H planes of W x 3 pixels; Train and Synthesize said "The image is too small

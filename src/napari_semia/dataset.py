@@ -533,12 +533,27 @@ class _DaskExecutor:
             ) from None
         if self.scheduler is None:
             import logging
+            import multiprocessing
 
-            with _children_ignore_interrupts():
-                self.cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=logging.ERROR,
-                )
+            if getattr(multiprocessing.current_process(), "_inheriting", False):
+                # A worker process that re-ran the user's script on start: without the
+                # guard, each started a cluster again, and 489 lines of tracebacks ended
+                # in "Nanny failed to start" (found by a new user of the Python API).
+                raise SemiaInputError(
+                    "A local Dask cluster was asked for from a process it started: the script "
+                    "that calls generate(..., workers=N) must do so under "
+                    "'if __name__ == \"__main__\":' (worker processes run the script again).")
+            try:
+                with _children_ignore_interrupts():
+                    self.cluster = LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=None, silence_logs=logging.ERROR,
+                    )
+            except RuntimeError as error:
+                raise SemiaInputError(
+                    f"The local Dask cluster's worker processes did not start ({error}). From a "
+                    "Python script, call generate(..., workers=N) under 'if __name__ == \"__main__\":'."
+                ) from None
             self.client = Client(self.cluster, set_as_default=False)
             return
         from distributed.comm.addressing import parse_address, parse_host_port

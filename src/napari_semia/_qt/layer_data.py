@@ -148,16 +148,18 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
 
 
 def layer_source_info(image_layer) -> SourceInfo:
-    """The channel names (a channel group's layer names) and pixel size (a scale
-    other than 1, or a unit given) of the source image, for the model: results
-    written from it to TIFF keep them."""
+    """The channel names (a channel group's layer names) and pixel size (the scale,
+    where napari has a unit for it, such as µm) of the source image, for the model:
+    results written from it to TIFF keep them."""
     layers = image_layer.layers if isinstance(image_layer, ChannelGroup) else (image_layer,)
     names = tuple(layer.name for layer in layers) if isinstance(image_layer, ChannelGroup) else ()
     first = layers[0]
     scale = tuple(float(v) for v in first.scale[-2:])
     units = tuple(getattr(first, "units", ()) or ())
     unit = unit_name(units[-1]) if units else ""
-    if scale == (1.0, 1.0) and not unit:
+    if not unit:
+        # (A scale with napari's default unit, pixels, names no physical size: written
+        # as it was, Fiji read "0.325 pixel" per pixel.)
         return SourceInfo(names)
     return SourceInfo(names, scale, unit)
 

@@ -696,11 +696,15 @@ class SemiaWidget(ClosesWithDock, QWidget):
         settings = self.dataset_settings
         if self.model is None or self.state.busy:
             return
+        refusal = None
         if not settings.object_ids:
-            notify.error("Tick at least one object class: its instances are what the new layouts move.")
-            return
-        if not settings.folder.strip():
-            notify.error("Choose a folder for the dataset.")
+            refusal = "Tick at least one object class: its instances are what the new layouts move."
+        elif not settings.folder.strip():
+            refusal = "Choose a folder for the dataset."
+        if refusal:
+            notify.error(refusal)
+            # On the section's line too: it kept an earlier run's error (found by a new user).
+            self.state.dataset_message = refusal
             return
         source_labels = None
         labels = self.labels_layer
