@@ -236,6 +236,13 @@ def test_a_channel_model_keeps_its_channel_names_and_pixel_size_without_its_laye
     h.train(qtbot, widget, steps=1)
     info = widget.model.source_info
     assert info.channel_names == tuple(names) and info.pixel_size == (0.5, 0.25) and info.unit == "µm"
+    # The outputs and a new target have the source's units: without them napari warned
+    # "Inconsistent units across layers" at every result.
+    shown = [layer for layer in viewer.layers if layer.name.startswith("semia:")]
+    assert len(shown) == 3 and all(str(layer.units[-1]) == "micrometer" for layer in shown)
+    widget.new_target_from_source()
+    assert str(widget.target_layer.units[-1]) == "micrometer"
+    widget.pickers.target.set_layer(viewer.layers[h.TARGET])
     for name in names:
         viewer.layers.remove(name)
     widget.synthesize()

@@ -8,6 +8,7 @@ from napari.layers import Labels, Layer
 from ..errors import SemiaInputError
 from ..labels import LabelCodec
 from .layer_pickers import TARGET_KEY
+from .output_layer import units_kwargs
 
 
 def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict]:
@@ -43,7 +44,8 @@ def copy_as_target(viewer, source: Layer) -> Labels:
         data, colours = _labels_from_colours(source)
         kwargs = {"opacity": 0.7, "colormap": colours}
     target = viewer.add_labels(data, name=f"{source.name} target", scale=source.scale,
-                               translate=source.translate, metadata={TARGET_KEY: True}, **kwargs)
+                               translate=source.translate, metadata={TARGET_KEY: True},
+                               **units_kwargs(source), **kwargs)
     viewer.layers.selection.active = target
     target.mode = "paint"
     target.selected_label = _first_brush_label(data, getattr(source, "selected_label", None))

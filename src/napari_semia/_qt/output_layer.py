@@ -91,9 +91,17 @@ class OutputSpec:
         return alive(self.source) and alive(self.target)
 
 
+def units_kwargs(layer) -> dict:
+    """``{"units": ...}`` of a layer, for a layer placed like it (napari 0.6 on has
+    units: an output without the source's µm made napari warn "Inconsistent units
+    across layers" at every result); {} where napari has none."""
+    units = getattr(layer, "units", None)
+    return {"units": tuple(str(unit) for unit in units)} if units is not None else {}
+
+
 def _display_kwargs(layer) -> dict:
     kwargs = {"rgb": bool(getattr(layer, "rgb", False)), "scale": tuple(layer.scale),
-              "translate": tuple(layer.translate)}
+              "translate": tuple(layer.translate), **units_kwargs(layer)}
     if isinstance(layer, Image) and not layer.rgb:
         # Same colormap and contrast as the source, so the two compare by eye.
         kwargs.update(colormap=layer.colormap.name, contrast_limits=tuple(layer.contrast_limits),
@@ -119,7 +127,7 @@ def output_spec(source, target, index=(), leading_shape=(), channel_names=()) ->
     one layer per channel where the model knows its ``channel_names`` (a
     3-channel fluorescence model's result was shown as an RGB photo)."""
     name = output_name(source.name if source is not None else "model", target.name)
-    placement = {"scale": tuple(target.scale), "translate": tuple(target.translate)}
+    placement = {"scale": tuple(target.scale), "translate": tuple(target.translate), **units_kwargs(target)}
     if source is None and len(channel_names) > 1:
         colormaps = _CHANNEL_COLORMAPS.get(len(channel_names), _MANY_CHANNEL_COLORMAPS)
         displays = tuple(ChannelDisplay(f"{name} [{channel}]", c,
@@ -156,8 +164,12 @@ def _stack_placement(kwargs: dict, target, leading: int) -> dict:
     if missing <= 0 or target is None or len(target.scale) < leading + 2:
         return kwargs
     start = len(target.scale) - leading - 2
-    return dict(kwargs, scale=tuple(target.scale)[start:start + missing] + tuple(kwargs["scale"]),
-                translate=tuple(target.translate)[start:start + missing] + tuple(kwargs["translate"]))
+    placed = dict(kwargs, scale=tuple(target.scale)[start:start + missing] + tuple(kwargs["scale"]),
+                  translate=tuple(target.translate)[start:start + missing] + tuple(kwargs["translate"]))
+    if "units" in kwargs:
+        target_units = units_kwargs(target).get("units", ("pixel",) * len(target.scale))
+        placed["units"] = tuple(target_units)[start:start + missing] + tuple(kwargs["units"])
+    return placed
 
 
 def _initial_stack(display: ChannelDisplay, full_shape, plane_shape, dtype) -> np.ndarray:
