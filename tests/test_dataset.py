@@ -605,3 +605,35 @@ def test_working_size_pairs_warn_of_a_class_brighter_than_they_can_show(tmp_path
     assert any("Class 1:" in note and "hardly visible" in note for note in working.warnings)
     full = DatasetJob.prepare(model, tmp_path / "full", count=2)
     assert not any("hardly visible" in note for note in full.warnings)
+
+
+def test_an_interrupted_run_makes_no_queued_pair(monkeypatch):
+    # Found by a new user: after Ctrl-C the pairs already queued were still made,
+    # their files on disk with no manifest row (12 pairs on disk, 10 listed).
+    import napari_semia.dataset as dataset_module
+    from napari_semia.dataset_worker import PairTask
+
+    made, waits = [], []
+
+    def slow_pair(shared, task):
+        time.sleep(0.3)
+        made.append(task.index)
+        return task.index
+
+    real_wait = dataset_module.wait
+
+    def interrupted_wait(*args, **kwargs):
+        waits.append(1)
+        if len(waits) == 2:  # Ctrl-C while pair 1 is made and pair 2 waits its turn
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "make_pair", slow_pair)
+    monkeypatch.setattr(dataset_module, "wait", interrupted_wait)
+    executor = dataset_module._InProcessExecutor()
+    executor._shared = None
+    results = executor.results([PairTask(i) for i in range(5)], threading.Event())
+    assert next(results) == 0
+    with pytest.raises(KeyboardInterrupt):
+        next(results)
+    assert made == [0, 1]  # the pair being made ends; the queued one is not started

@@ -456,22 +456,29 @@ class _InProcessExecutor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="semia-pair") as pool:
             queue = deque(todo)
             running = {}
-            while queue or running:
-                while queue and len(running) < _QUEUE_PER_THREAD and not stop_event.is_set():
-                    task = queue.popleft()
-                    running[pool.submit(make_pair, self._shared, task)] = task.index
-                if not running:
-                    break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=lambda f: running[f]):
-                    index = running.pop(future)
-                    error = future.exception()
-                    if error is None:
-                        yield future.result()
-                    elif isinstance(error, SemiaInputError):
-                        raise error
-                    else:
-                        yield index, f"{type(error).__name__}: {error}"
+            try:
+                while queue or running:
+                    while queue and len(running) < _QUEUE_PER_THREAD and not stop_event.is_set():
+                        task = queue.popleft()
+                        running[pool.submit(make_pair, self._shared, task)] = task.index
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(finished, key=lambda f: running[f]):
+                        index = running.pop(future)
+                        error = future.exception()
+                        if error is None:
+                            yield future.result()
+                        elif isinstance(error, SemiaInputError):
+                            raise error
+                        else:
+                            yield index, f"{type(error).__name__}: {error}"
+            finally:
+                # Interrupted (Ctrl-C, an error): the queued pairs are not made. They were,
+                # after the run had ended, their files written with no manifest row (12
+                # pairs on disk and 10 listed, found by a new user).
+                for future in running:
+                    future.cancel()
 
     def close(self) -> None:
         pass
