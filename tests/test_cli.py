@@ -645,6 +645,10 @@ def test_a_grey_image_s_pixel_size_is_kept_in_every_tiff_type(tmp_path):
     with tifffile.TiffFile(write_image_file(tmp_path / "rgb.tif", rgb, info)) as tif:
         assert tif.series[0].axes == "YXS"
     assert read_source_info(tmp_path / "rgb.tif").pixel_size is not None
+    for dtype in (np.uint16, np.float16, np.bool_):  # colour of other types: written, read back
+        other = (np.arange(12 * 16 * 3).reshape(12, 16, 3) % 3).astype(dtype)
+        written = write_image_file(tmp_path / "o.tif", other, info)
+        np.testing.assert_array_equal(read_image_file(written), other)
 
 
 def test_a_16_bit_colour_png_is_read_with_its_16_bits(tmp_path):

@@ -382,7 +382,8 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
         if names:
             metadata["Labels"] = names
         tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, **options)
-    elif image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES:
+    elif (image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES) and not (
+            axes == "YXS" and image.dtype == np.bool_):  # (tifffile writes no OME of bool samples)
         metadata = {"axes": axes}
         if info.pixel_size is not None:
             metadata.update(PhysicalSizeY=info.pixel_size[0], PhysicalSizeX=info.pixel_size[1])
