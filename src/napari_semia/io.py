@@ -359,12 +359,19 @@ def _is_channel_stack(image: np.ndarray, info: SourceInfo) -> bool:
     return image.ndim == 3 and (image.shape[-1] != 3 or info.is_channels)
 
 
+def _photometric(image: np.ndarray, colour: bool) -> str | None:
+    """'rgb' for colour samples (bool excepted: tifffile stores those as bits), else None."""
+    return "rgb" if colour and image.dtype != np.bool_ else None
+
+
 def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
     import tifffile
 
     channels = _is_channel_stack(image, info)
     if not channels and not info:
-        tifffile.imwrite(str(path), image)
+        # (Colour as samples of one page, said outright: tifffile warns that it will stop
+        # guessing so.)
+        tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3))
         return
     # Written as (H, W, C), tifffile stores H pages of W x C images: Fiji shows
     # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
@@ -393,7 +400,8 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
             metadata["Channel"] = {"Name": names}
         tifffile.imwrite(str(path), data, ome=True, metadata=metadata)
     else:  # int64, uint64, float16: tifffile's own format, which names the axes too
-        tifffile.imwrite(str(path), data, metadata={"axes": axes})
+        tifffile.imwrite(str(path), data, metadata={"axes": axes},
+                         photometric=_photometric(data, axes == "YXS"))
 
 
 def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
