@@ -691,3 +691,24 @@ def test_labels_of_a_turned_photo_name_its_exif_orientation(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "'phone.jpg' has an EXIF orientation tag" in err and "turned 90° clockwise" in err
         assert "Traceback" not in err
+
+
+def test_imagej_units_and_labels_are_read_as_fiji_writes_them(tmp_path):
+    # From a review: Fiji escapes µm as \u00B5m (kept literally, then written into OME
+    # files as no valid unit); one slice label came back as a string ("RGB" became
+    # channels R, G, B); unnamed channels were kept as ''.
+    from napari_semia.io import read_source_info
+
+    grey = np.zeros((8, 9), np.uint16)
+    tifffile.imwrite(tmp_path / "fiji.tif", grey, imagej=True, resolution=(1 / 0.325, 1 / 0.325),
+                     metadata={"unit": "\\u00B5m"})
+    info = read_source_info(tmp_path / "fiji.tif")
+    assert info.unit == "µm"
+    written = write_image_file(tmp_path / "as_ome.tif", grey.astype(np.int16), info)  # OME for int16
+    assert read_source_info(written).unit == "µm"
+    rgb = np.zeros((8, 9, 3), np.uint8)
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb, imagej=True, metadata={"axes": "YXS", "Labels": ["RGB"]})
+    assert read_source_info(tmp_path / "rgb.tif").channel_names == ()
+    tifffile.imwrite(tmp_path / "some.tif", np.zeros((3, 8, 9), np.uint16), imagej=True,
+                     metadata={"axes": "CYX", "Labels": ["DAPI", "", ""]})
+    assert read_source_info(tmp_path / "some.tif").channel_names == ()

@@ -122,6 +122,10 @@ def test_pairs_keep_the_source_s_pixel_size_at_their_own_size(tmp_path):
         np.testing.assert_allclose(settings["pixel_size"], expected, rtol=1e-6)
         assert settings["unit"] == "µm" and settings["channel_names"] is None
         assert (tmp_path / folder / "labels" / "00000.png").is_file()  # label maps as before
+    # The other size in the same folder: one change, named once in words.
+    with pytest.raises(SemiaInputError) as refused:
+        generate(model_path, tmp_path / "full", count=1, full_resolution=False, progress_bar=False)
+    assert "(another image size (full or working))" in str(refused.value)
 
 
 def test_working_size_pairs_match_the_model(rgb_model, tmp_path):

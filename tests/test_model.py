@@ -298,6 +298,20 @@ def test_the_full_resolution_result_s_conversion_may_be_abandoned(large_model, m
     assert sum(f == pytest.approx(1.0) for f in fractions) >= 1 + 4
     assert fractions == sorted(fractions)
 
+    class Abandon(Exception):
+        pass
+
+    at_end = []
+
+    def stop_in_the_conversion(fraction):
+        if fraction == pytest.approx(1.0):
+            at_end.append(fraction)
+            if len(at_end) == 3:  # a strip of the conversion, not the end
+                raise Abandon
+
+    with pytest.raises(Abandon):
+        model.synthesize(target, progress=stop_in_the_conversion)
+
 
 def test_the_source_side_is_built_once_for_threads_asking_at_once(large_model, tmp_path, monkeypatch):
     # A dataset run and a Synthesize on one model built it twice, each holding a

@@ -289,6 +289,7 @@ def test_source_labels_edited_with_an_unknown_id_are_named_not_silently_replaced
     widget.dataset_settings.count = 1
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
-    warned = [text for kind, text in messages if kind == "warning" and f"'{LABELS}' does not fit" in text]
+    warned = [text for kind, text in messages if kind == "warning" and f"'{LABELS}' is not used" in text]
     assert len(warned) == 1 and "9" in warned[0] and "labels the model was trained on" in warned[0]
+    assert "target" not in warned[0]  # (it said "the target labels" of the source labels)
     assert load_manifest(tmp_path / "set")  # the pairs were made

@@ -528,8 +528,10 @@ def test_a_stack_told_to_be_depths_or_times_is_not_taken_for_channels():
     for told in ({"axis_labels": ("z", "y", "x")}, {"axis_labels": ("T", "y", "x")},
                  {"scale": (2.0, 0.5, 0.5)}, {"units": ("s", "um", "um")}):
         assert channel_stack_hint(Image(planes, **told), labels) == "", told
-    # Channels given the planes' pixel size and unit: still asked.
+    # Channels given the planes' pixel size and unit: still asked (also with napari's
+    # default 'pixel' left on the channel axis).
     assert "has 5 planes" in channel_stack_hint(Image(planes, scale=(1, 0.3, 0.3), units="um"), labels)
+    assert "has 5 planes" in channel_stack_hint(Image(planes, units=("pixel", "um", "um")), labels)
 
 
 def test_a_scale_without_a_unit_is_no_pixel_size_for_the_model():

@@ -375,3 +375,15 @@ def test_a_loaded_model_of_another_photo_says_what_can_be_done(trained, qtbot, t
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
     assert [kind for kind, _ in messages] == ["error"] and "Cannot continue training" in messages[0][1]
+
+
+def test_continuing_keeps_the_model_s_pixel_size_where_the_layers_tell_none(trained, qtbot):
+    # From a review: continuing a loaded model on layers with no unit dropped the
+    # model's own pixel size and channel names.
+    from napari_semia.source_info import SourceInfo
+
+    _, widget = trained
+    widget.model.source_info = SourceInfo((), (0.5, 0.25), "µm")
+    assert widget.settings.continue_training
+    train(qtbot, widget, steps=1)
+    assert widget.model.source_info == SourceInfo((), (0.5, 0.25), "µm")

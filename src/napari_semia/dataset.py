@@ -94,6 +94,7 @@ _SETTING_NAMES = {
     "model_sha256": "model", "class_ids": "set of classes", "palette": "label palette", "seed": "seed",
     "full_resolution": "image size (full or working)", "image_shape": "image size",
     "layouts": "set of layouts", "source_labels": "source label map", "sampler": "layout sampler setting",
+    "channel_names": "set of channel names", "pixel_size": "pixel size", "unit": "pixel-size unit",
 }
 
 
@@ -289,8 +290,10 @@ class DatasetJob:
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
             different = sorted(k for k in self.settings_record if earlier.get(k) != self.settings_record[k])
-            if "full_resolution" in different and "image_shape" in different:
-                different.remove("image_shape")  # the same change, named once
+            if "full_resolution" in different:
+                for same_change in ("image_shape", "pixel_size"):  # the same change, named once
+                    if same_change in different:
+                        different.remove(same_change)
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
                 older = ""

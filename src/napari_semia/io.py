@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
-from .source_info import SourceInfo, unit_name
+from .source_info import OME_LENGTH_UNITS, SourceInfo, unit_name
 
 #: Temporary files of a write are hidden and carry this marker, so that the
 #: leftovers of an interrupted one can be recognised (a dataset run removes them).
@@ -75,21 +75,23 @@ def _read(path, what: str) -> np.ndarray:
 
 
 def _is_16_bit_colour_png(path) -> bool:
-    """Whether ``path`` is a PNG of 16-bit colour (RGB, RGBA, grey + alpha): Pillow,
-    the reader under imageio and scikit-image, gives them 8 bits, without a word."""
+    """Whether ``path`` is a PNG of 16-bit colour (RGB, RGBA): Pillow, the reader under
+    imageio and scikit-image, gives them 8 bits, without a word."""
     if Path(path).suffix.lower() != ".png":
         return False
     with open(path, "rb") as file:
         header = file.read(26)
     # The signature, then the IHDR chunk: width, height, bit depth, colour type.
     return (len(header) == 26 and header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
-            and header[24] == 16 and header[25] in (2, 4, 6))
+            and header[24] == 16 and header[25] in (2, 6))
 
 
 def _read_16_bit_png(path) -> np.ndarray:
     import png
 
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    # The samples as stored (``read``, not ``asDirect``: that one turns a transparent
+    # colour into a fourth channel and rescales by the significant bits).
+    width, height, rows, info = png.Reader(filename=str(path)).read()
     return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(height, width, info["planes"])
 
 
@@ -113,8 +115,8 @@ def exif_rotation_note(path) -> str | None:
     it turned (a phone photo): napari, its readers and these ones take its pixels as
     stored, so it lies on its side, and labels painted on the upright photo do not
     fit it. None for other files."""
-    if Path(path).suffix.lower() not in (*_JPEG_SUFFIXES, *_TIFF_SUFFIXES, ".png", ".webp"):
-        return None
+    if Path(path).suffix.lower() not in (*_JPEG_SUFFIXES, ".png", ".webp"):
+        return None  # (photos; a scanner's or microscope's TIFF tag is left alone)
     try:
         from PIL import Image
 
@@ -311,8 +313,12 @@ def _imagej_info(metadata: dict, page) -> SourceInfo:
         if x_per_unit > 0 and y_per_unit > 0:
             size = (1.0 / y_per_unit, 1.0 / x_per_unit)
     names = metadata.get("Labels") or ()
-    if metadata.get("slices", 1) > 1 or metadata.get("frames", 1) > 1:
-        names = ()  # (then one label per plane, not per channel)
+    if isinstance(names, str):
+        names = (names,)  # (tifffile gives a single label as it is: "RGB" was three channels)
+    if (metadata.get("channels", 1) <= 1 or metadata.get("slices", 1) > 1
+            or metadata.get("frames", 1) > 1 or not all(names)):
+        # Labels of planes, not of channels; or some channels unnamed (as for OME).
+        names = ()
     return SourceInfo(tuple(names), size, unit if size else "")
 
 
@@ -385,17 +391,19 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
         options = {}
         if info.pixel_size is not None:
             options["resolution"] = (1 / info.pixel_size[1], 1 / info.pixel_size[0])
-            metadata["unit"] = "micron" if info.unit == "µm" else (info.unit or "pixel")
+            # (ImageJ's header is ASCII: other characters escaped as ImageJ writes them.)
+            unit = "micron" if info.unit == "µm" else (info.unit or "pixel")
+            metadata["unit"] = "".join(c if ord(c) < 128 else f"\\u{ord(c):04X}" for c in unit)
         if names:
             metadata["Labels"] = names
         tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, **options)
     elif (image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES) and not (
             axes == "YXS" and image.dtype == np.bool_):  # (tifffile writes no OME of bool samples)
         metadata = {"axes": axes}
-        if info.pixel_size is not None:
-            metadata.update(PhysicalSizeY=info.pixel_size[0], PhysicalSizeX=info.pixel_size[1])
-            if info.unit:
-                metadata.update(PhysicalSizeYUnit=info.unit, PhysicalSizeXUnit=info.unit)
+        if info.pixel_size is not None and info.unit in OME_LENGTH_UNITS:
+            # (OME names a few units; a size in another, or in none, is not written.)
+            metadata.update(PhysicalSizeY=info.pixel_size[0], PhysicalSizeX=info.pixel_size[1],
+                            PhysicalSizeYUnit=info.unit, PhysicalSizeXUnit=info.unit)
         if names:
             metadata["Channel"] = {"Name": names}
         tifffile.imwrite(str(path), data, ome=True, metadata=metadata)

@@ -9,21 +9,35 @@ fluorescence result was written as an RGB photo, its channel names lost.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-#: Spellings of micrometres in ImageJ and OME files, written as 'µm'.
-_MICROMETRE = ("micron", "microns", "um", "\u00b5m", "\u03bcm", "micrometer", "micrometre")
+#: Spellings of length units in ImageJ and OME files and in napari (pint), and the
+#: OME symbol each is written as.
+_LENGTH_UNITS = {
+    "µm": ("micron", "microns", "um", "\u00b5m", "\u03bcm", "micrometer", "micrometre", "micrometers",
+           "micrometres"),
+    "nm": ("nm", "nanometer", "nanometre", "nanometers", "nanometres"),
+    "mm": ("mm", "millimeter", "millimetre", "millimeters", "millimetres"),
+    "cm": ("cm", "centimeter", "centimetre", "centimeters", "centimetres"),
+    "m": ("m", "meter", "metre", "meters", "metres"),
+    "Å": ("\u00c5", "\u212b", "angstrom", "angstroms"),
+    "in": ("in", "inch", "inches"),
+}
+_SYMBOLS = {spelling: symbol for symbol, spellings in _LENGTH_UNITS.items() for spelling in spellings}
+#: Units OME-TIFF files may name (a part of its UnitsLength).
+OME_LENGTH_UNITS = frozenset(_LENGTH_UNITS)
 
 
 def unit_name(unit) -> str:
-    """A length unit as files and napari give it ('micron', 'um', a pint unit)
-    in a short form ('µm', 'nm', ...); '' for none or pixels."""
-    text = str(unit or "").strip()
+    """A length unit as files and napari give it ('micron', 'um', ImageJ's escaped
+    '\\u00B5m', a pint unit) in its short form ('µm', 'nm', ...); '' for none or
+    pixels; other units as given."""
+    # ImageJ writes the non-ASCII characters of its unit as \uXXXX, which tifffile keeps.
+    text = re.sub(r"\\u([0-9a-fA-F]{4})", lambda match: chr(int(match[1], 16)), str(unit or "")).strip()
     if text.lower() in ("", "pixel", "pixels", "px", "none"):
         return ""
-    if text.lower() in _MICROMETRE:
-        return "µm"
-    return {"nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m"}.get(text.lower(), text)
+    return _SYMBOLS.get(text.lower(), text)
 
 
 @dataclass(frozen=True)

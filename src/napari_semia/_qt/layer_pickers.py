@@ -196,7 +196,8 @@ def _a_stack_s_axis(layer) -> bool:
     if name in ("c", "ch", "channel", "channels"):
         return False
     units = [str(unit) for unit in getattr(layer, "units", ())]
-    return float(layer.scale[0]) != 1.0 or (len(units) == layer.ndim and units[0] != units[-1])
+    own_unit = len(units) == layer.ndim and units[0] not in ("pixel", "") and units[0] != units[-1]
+    return float(layer.scale[0]) != 1.0 or own_unit
 
 
 def plane_shape(layer) -> tuple[int, int]:

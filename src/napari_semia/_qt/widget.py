@@ -289,7 +289,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         job = TrainingJob(
             planes.image, planes.labels, planes.target, config, self.settings.device,
             self.settings.preview_every, resume, checkpoint_key=checkpoint_key,
-            names={"image": source.name, "labels": labels.name}, source_info=layer_source_info(source),
+            names={"image": source.name, "labels": labels.name},
+            # (None: a continued model keeps its own, where these layers tell nothing.)
+            source_info=layer_source_info(source) or None,
         )
         self._training_checkpoint_key = checkpoint_key
         self._training_output = (output_spec(source, target, planes.index, planes.leading_shape)
@@ -711,7 +713,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if labels is not None:
             try:
                 plane, index = displayed_plane(self.viewer, labels)
-                check_target(plane, self.model.source_shape, self.model.codec, source=MODEL_SOURCE)
+                check_target(plane, self.model.source_shape, self.model.codec,
+                             what="source labels to sample layouts from", source=MODEL_SOURCE)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
                 if index and not self.synthesis_jobs.is_learned_plane(self.model, self.source_layer):
                     # Another plane of a stack is on display: its layout is not the model's
@@ -720,8 +723,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             except SemiaInputError as error:
                 # Said, not silent: an edit with an id the model does not know made the
                 # pairs from the model's own labels with no word (found by a new user).
-                notify.warning(f"'{labels.name}' does not fit the model ({error}) The layouts are "
-                               "sampled from the labels the model was trained on.")
+                notify.warning(f"'{labels.name}' is not used: {error} The layouts are sampled from "
+                               "the labels the model was trained on.")
                 source_labels = None
         request = DatasetRequest(
             self.model, settings.folder.strip(), int(settings.count), int(settings.seed),
@@ -793,8 +796,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 rows, cols = model.source_shape
                 self.state.message = (
                     f"Loaded a model trained for {model.steps_done} steps on a {rows} × {cols} image; it "
-                    f"does not fit '{target.name}'. Paint a target of that size, or train a new model on "
-                    f"these layers (untick Continue).")
+                    f"does not fit '{target.name}' (see the warning). Paint a target it fits, or train a "
+                    f"new model on these layers (untick Continue).")
         self._follow_new_model(synthesize=fits)
 
     def _follow_new_model(self, synthesize: bool = True) -> None:
