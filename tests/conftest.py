@@ -31,6 +31,23 @@ def make_scene(size: int = 32, rgb: bool = True, seed: int = 0):
     return (image if rgb else image[..., 1].copy()), labels
 
 
+class Abandon(Exception):
+    """Raised by a progress callback to abandon the work."""
+
+
+def abandon_at_end_call(number: int):
+    """A progress callback that raises Abandon on its ``number``-th call at 1.0: a
+    checkpoint of the last step, before the end."""
+    calls = []
+
+    def progress(fraction):
+        if abs(fraction - 1.0) < 1e-6:
+            calls.append(fraction)
+            if len(calls) == number:
+                raise Abandon
+    return progress
+
+
 def moved(labels: np.ndarray, dy: int = 4, dx: int = 6) -> np.ndarray:
     """The layout with every object shifted by (dy, dx)."""
     return np.roll(labels, (dy, dx), axis=(0, 1))

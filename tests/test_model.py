@@ -298,19 +298,10 @@ def test_the_full_resolution_result_s_conversion_may_be_abandoned(large_model, m
     assert sum(f == pytest.approx(1.0) for f in fractions) >= 1 + 4
     assert fractions == sorted(fractions)
 
-    class Abandon(Exception):
-        pass
+    from conftest import Abandon, abandon_at_end_call
 
-    at_end = []
-
-    def stop_in_the_conversion(fraction):
-        if fraction == pytest.approx(1.0):
-            at_end.append(fraction)
-            if len(at_end) == 3:  # a strip of the conversion, not the end
-                raise Abandon
-
-    with pytest.raises(Abandon):
-        model.synthesize(target, progress=stop_in_the_conversion)
+    with pytest.raises(Abandon):  # at a strip of the conversion, not the end
+        model.synthesize(target, progress=abandon_at_end_call(3))
 
 
 def test_the_source_side_is_built_once_for_threads_asking_at_once(large_model, tmp_path, monkeypatch):

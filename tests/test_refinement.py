@@ -242,17 +242,9 @@ def test_the_clipped_values_vote_may_be_abandoned_too():
     at_end = [f for f in fractions if f == pytest.approx(1.0)]
     assert len(at_end) >= 1 + 3  # between the tiles of the last vote, then at the end
 
-    class Abandon(Exception):
-        pass
+    from conftest import Abandon, abandon_at_end_call
 
-    calls_at_end = []
-
-    def stop_in_the_last_vote(fraction):
-        if fraction == pytest.approx(1.0):
-            calls_at_end.append(fraction)
-            if len(calls_at_end) == 2:  # the vote's second tile: not the end yet
-                raise Abandon
-
+    stop_in_the_last_vote = abandon_at_end_call(2)  # the vote's second tile: not the end yet
     with pytest.raises(Abandon):
         pyramid.refine(target_index, None, progress=stop_in_the_last_vote)
 
