@@ -289,8 +289,7 @@ def _cmd_train(args) -> int:
         if args.size is not None and args.size != resume.config.size:
             print(f"warning: --size {args.size} is not used when resuming: the model keeps its working "
                   f"size, {resume.config.size} px.", file=sys.stderr)
-    channels = image.shape[-1] if image.ndim == 3 else 1
-    info = read_source_info(args.image).fitting(channels)
+    info = read_source_info(args.image).fitting(image)
     model = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
@@ -379,7 +378,7 @@ def _cmd_from_labels(args) -> int:
 
     check_writable_folder(args.output_dir)
     image = read_image_file(args.image, plane=args.plane)
-    info = read_source_info(args.image).fitting(image.shape[-1] if image.ndim == 3 else 1)
+    info = read_source_info(args.image).fitting(image)
     labels = read_label_file(args.labels, plane=args.plane)
     _check_turned_photo(image, labels, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)

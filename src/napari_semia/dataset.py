@@ -398,7 +398,7 @@ class DatasetJob:
 
     def _write_gathered(self, result: PairResult) -> None:
         write_image_file(self.out_dir / result.image_file, result.image, self.info)
-        write_image_file(self.out_dir / result.labels_file, result.labels, self.info.fitting(1))
+        write_image_file(self.out_dir / result.labels_file, result.labels, self.info.fitting(result.labels))
 
 
 def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, progress_bar: bool = True,

@@ -236,7 +236,7 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
         # run, never sees a half-written pair.)
         info = pair_info(model, shared.full_resolution)
         write_image_file(Path(shared.out_dir) / image_file, image, info)
-        write_image_file(Path(shared.out_dir) / labels_file, labels, info.fitting(1))
+        write_image_file(Path(shared.out_dir) / labels_file, labels, info.fitting(labels))
         image = labels = None
     return PairResult(
         index=task.index,

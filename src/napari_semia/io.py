@@ -56,7 +56,7 @@ def _read(path, what: str) -> np.ndarray:
             # As stored, its axes as the metadata names them: scikit-image's reader
             # moves a first axis of 3 or 4 last, an ImageJ channel stack's included.
             array = np.asarray(tifffile.imread(str(path)))
-        elif _is_16_bit_colour_png(path):
+        elif png_reads_as_8_bit(path):
             array = _read_16_bit_png(path)
         else:
             array = np.asarray(skimage.io.imread(str(path)))
@@ -74,13 +74,17 @@ def _read(path, what: str) -> np.ndarray:
     return array
 
 
-def _is_16_bit_colour_png(path) -> bool:
+def png_reads_as_8_bit(path) -> bool:
     """Whether ``path`` is a PNG of 16-bit colour (RGB, RGBA): Pillow, the reader under
-    imageio and scikit-image, gives them 8 bits, without a word."""
+    imageio, scikit-image and napari, gives them 8 bits, without a word. False for
+    other files and paths that cannot be read."""
     if Path(path).suffix.lower() != ".png":
         return False
-    with open(path, "rb") as file:
-        header = file.read(26)
+    try:
+        with open(path, "rb") as file:
+            header = file.read(26)
+    except OSError:
+        return False
     # The signature, then the IHDR chunk: width, height, bit depth, colour type.
     return (len(header) == 26 and header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
             and header[24] == 16 and header[25] in (2, 6))
@@ -93,15 +97,6 @@ def _read_16_bit_png(path) -> np.ndarray:
     # colour into a fourth channel and rescales by the significant bits).
     width, height, rows, info = png.Reader(filename=str(path)).read()
     return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(height, width, info["planes"])
-
-
-def png_reads_as_8_bit(path) -> bool:
-    """Whether napari's reader (Pillow) gives this file 8 bits of its 16: a 16-bit
-    colour PNG. False for other files and paths that cannot be read."""
-    try:
-        return _is_16_bit_colour_png(path)
-    except OSError:
-        return False
 
 
 #: What an EXIF orientation tag asks of a viewer, to show the photo upright.
@@ -426,8 +421,7 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
-            channels = image.shape[-1] if image.ndim == 3 else 1
-            _write_tiff(temporary, image, (info or SourceInfo()).fitting(channels))
+            _write_tiff(temporary, image, (info or SourceInfo()).fitting(image))
         else:
             import imageio.v3 as iio
 

@@ -97,9 +97,11 @@ class SourceInfo:
         size = tuple(p * s / n for p, s, n in zip(self.pixel_size, source_shape, shape))
         return SourceInfo(self.channel_names, size, self.unit)
 
-    def fitting(self, channels: int) -> SourceInfo:
-        """This info for an image of ``channels`` channels: names of another count
-        are dropped (a file's names for channels that were not kept)."""
+    def fitting(self, image) -> SourceInfo:
+        """This info for ``image`` ((H, W) or (H, W, C)): names of another count of
+        channels are dropped (a file's names for channels that were not kept, a label
+        map's channel)."""
+        channels = image.shape[-1] if image.ndim == 3 else 1
         if self.channel_names and len(self.channel_names) != channels:
             return SourceInfo((), self.pixel_size, self.unit)
         return self

@@ -27,27 +27,34 @@ def can_continue(model: SemiaModel, planes) -> bool:
     return bool((np.bincount(index.reshape(-1), minlength=model.num_classes) > 0).all())
 
 
-def kept_network_note(resume: SemiaModel, config, planes) -> str | None:
+def kept_network_note(resume: SemiaModel, config, continues: bool) -> str | None:
     """Continuing keeps the model's working size and network: say so when the
     fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file.
-    Not when the run cannot continue (it says why): "Continuing ..." came just
-    before "Cannot continue training" (found by a new user)."""
+    Not when the run cannot continue (``continues``, :func:`can_continue`'s answer; the
+    run says why): "Continuing ..." came just before "Cannot continue training"
+    (found by a new user)."""
     kept = resume.config
     if (config.size, config.width, config.levels) == (kept.size, kept.width, kept.levels):
         return None
-    if not can_continue(resume, planes):
+    if not continues:
         return None
     return (f"Continuing the model at its own working size ({kept.size} px) and network "
             f"(width {kept.width}, {kept.levels} levels). To train at other settings, untick "
             "'Continue from the current model' to start a new model.")
 
 
+def _file_path(source) -> str | None:
+    """The file a single image layer was opened from (None for a channel group, a
+    layer made in a script, or no layer)."""
+    if source is None or isinstance(source, ChannelGroup):
+        return None
+    return getattr(getattr(source, "source", None), "path", None)
+
+
 def eight_bit_png_note(source) -> str | None:
     """A warning for a 16-bit colour PNG that napari opened: its reader (Pillow) gives
     8 bits of the 16, without a word, and the results had 8 (found by a new user)."""
-    if isinstance(source, ChannelGroup) or source is None:
-        return None
-    path = getattr(getattr(source, "source", None), "path", None)
+    path = _file_path(source)
     if not path or np.dtype(source.dtype) != np.uint8 or not png_reads_as_8_bit(path):
         return None
     return (f"'{source.name}' is a 16-bit colour PNG, which napari reads with 8 bits per colour: "
@@ -58,8 +65,7 @@ def eight_bit_png_note(source) -> str | None:
 def turned_photo_note(source) -> str | None:
     """A warning for a photo napari opened on its side (an EXIF orientation tag it
     does not apply): found by a phone photographer, with no hint anywhere."""
-    path = None if isinstance(source, ChannelGroup) or source is None else getattr(
-        getattr(source, "source", None), "path", None)
+    path = _file_path(source)
     return exif_rotation_note(path) if path else None
 
 
@@ -98,12 +104,13 @@ def misaligned_note(source, labels) -> str | None:
             "over the labels show elsewhere: give both layers the same scale and translate.")
 
 
-def other_source_note(model: SemiaModel, planes, source) -> str | None:
+def other_source_note(model: SemiaModel, planes, source, continues: bool) -> str | None:
     """When training continues a model of another image or labels (it may not be
-    what the user meant: Continue is ticked after every run)."""
+    what the user meant: Continue is ticked after every run). ``continues``:
+    :func:`can_continue`'s answer for these planes."""
     if model.was_trained_on(planes.image, planes.labels) is not False:
         return None
-    if not can_continue(model, planes):
+    if not continues:
         return None  # the run itself says what is wrong; no run continues anything
     return (f"Continuing the model trained on another image or labels: it learns "
             f"'{source.name}' from here on. Untick 'Continue from the current model' "

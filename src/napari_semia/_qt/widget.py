@@ -62,6 +62,7 @@ from .synthesis_runner import SynthesisRunner
 from .theme import CONTENT_NAME, dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
+    can_continue,
     eight_bit_png_note,
     kept_network_note,
     misaligned_note,
@@ -314,8 +315,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 notify.warning(warning)
         self._note_misaligned(source, labels)
         if resume is not None:
-            for note in (other_source_note(resume, planes, source),
-                         kept_network_note(resume, config, planes)):
+            continues = can_continue(resume, planes)  # (an encode of the labels: once)
+            for note in (other_source_note(resume, planes, source, continues),
+                         kept_network_note(resume, config, continues)):
                 if note:
                     notify.info(note)
 
