@@ -318,6 +318,38 @@ def test_an_instance_map_trains_with_a_warning(tmp_path, capsys):
     assert "give each kind one id" in err and "swapped" not in err
 
 
+def test_a_class_too_small_for_the_working_size_is_named(tmp_path, capsys):
+    # Found by a new user: a 25-pixel class vanished at a 64-px working size, without a word.
+    image, labels = make_scene(SIZE)
+    labels = labels.astype(np.uint8)
+    labels[9:11, 9:11] = 7  # 2 x 2 across four 2 x 2 blocks of the half size: a quarter of each
+    write_image_file(tmp_path / "img.png", image)
+    write_image_file(tmp_path / "labels.png", labels)
+    args = ["train", str(tmp_path / "img.png"), str(tmp_path / "labels.png"), "-o", str(tmp_path / "m.semia"),
+            "--steps", "1", "--device", "cpu", "--size"]
+    assert cli.main([*args, str(SIZE // 2)]) == 0
+    err = capsys.readouterr().err
+    assert (f"warning: The source's class 7 (4 px) is too small to hold a pixel at the working size "
+            f"({SIZE // 2} × {SIZE // 2} px)") in err
+    assert "A larger working size lets the network learn it." in err
+    assert cli.main([*args, str(SIZE)]) == 0
+    assert "too small" not in capsys.readouterr().err
+
+
+def test_classes_lost_at_the_working_size_are_named_in_the_user_s_terms():
+    from napari_semia.labels import LabelCodec
+    from napari_semia.validation import lost_classes_warning
+
+    assert lost_classes_warning(LabelCodec((0, 3, 9)), {}, (64, 64)) is None
+    two = lost_classes_warning(LabelCodec((0, 3, 9)), {1: 1, 2: 30}, (64, 48))
+    assert two.startswith("The source's class 3 (1 px), class 9 (30 px) are too small")
+    assert "(64 × 48 px)" in two and "learn them." in two
+    colours = LabelCodec((1, 2), palette=np.array([[0, 0, 0], [255, 0, 0]]))
+    assert "class coloured (255, 0, 0) (12 px) is" in lost_classes_warning(colours, {1: 12}, (32, 32))
+    many = lost_classes_warning(LabelCodec(tuple(range(40))), dict.fromkeys(range(1, 20), 3), (32, 32))
+    assert many.startswith("19 of the source's classes are too small")
+
+
 def test_image_and_labels_swapped_are_asked_about(tmp_path, capsys):
     # Found by a microscopist: labels first, the fluorescence image second, trained
     # 4241 'classes' at 2.6 s a step with a warning about instance maps alone.

@@ -544,12 +544,17 @@ def test_local_dask_workers_leave_ctrl_c_to_this_process():
     from napari_semia.dataset import _children_ignore_interrupts
 
     probe = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"]
-    before = signal.getsignal(signal.SIGINT)
-    with _children_ignore_interrupts():
-        inside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
-    outside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
-    assert (inside, outside) == ("True", "False")
-    assert signal.getsignal(signal.SIGINT) is before
+    # A shell's background job starts with SIGINT ignored, and so would every
+    # child: the handler a terminal's foreground process has is set here.
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _children_ignore_interrupts():
+            inside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+        outside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+        assert (inside, outside) == ("True", "False")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, started_with)
 
 
 def test_a_model_in_memory_makes_the_same_dataset_as_its_file(rgb_model, tmp_path):

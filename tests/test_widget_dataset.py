@@ -159,7 +159,7 @@ def test_a_run_where_nothing_can_move_says_so_on_the_section_line(trained, qtbot
     widget.dataset_settings.count = 1
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
-    assert widget.state.dataset_message.startswith("Done: 1 pairs written")
+    assert widget.state.dataset_message.startswith("Done: 1 pair written")
     assert "\nNote: No object can move" in widget.state.dataset_message
     assert any("No object can move" in text for _, text in messages)
 
@@ -293,3 +293,27 @@ def test_source_labels_edited_with_an_unknown_id_are_named_not_silently_replaced
     assert len(warned) == 1 and "9" in warned[0] and "labels the model was trained on" in warned[0]
     assert "target" not in warned[0]  # (it said "the target labels" of the source labels)
     assert load_manifest(tmp_path / "set")  # the pairs were made
+
+
+def test_a_new_model_writes_to_a_free_default_folder_but_keeps_a_chosen_one(trained, qtbot, tmp_path,
+                                                                            monkeypatch):
+    # Found by a new user: after every retrain the default folder, holding the last
+    # model's pairs, was refused ("made with other settings (another model)").
+    monkeypatch.chdir(tmp_path)
+    _, widget = trained
+    settings = widget.dataset_settings
+    settings.count = 1
+    widget.set_model(widget.model)
+    assert settings.folder == str(tmp_path / "semia-dataset")
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert len(load_manifest(tmp_path / "semia-dataset")) == 1
+    widget.set_model(widget.model)  # as after a retrain or a load
+    assert settings.folder == str(tmp_path / "semia-dataset-2")
+    assert widget.dataset.folder.text() == settings.folder
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert "Done: 1 pair written" in widget.dataset.label.text()
+    widget.dataset.folder.setText(str(tmp_path / "mine"))  # typed by the user
+    widget.set_model(widget.model)
+    assert settings.folder == str(tmp_path / "mine")

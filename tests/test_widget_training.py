@@ -171,6 +171,13 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     viewer.dims.set_current_step(0, 2)
     qtbot.waitUntil(lambda: not np.array_equal(output.data[2], source[2]), timeout=TIMEOUT_MS)
     np.testing.assert_array_equal(output.data[0], source[0])
+    # Said: which planes are results (saved, the stack was mostly the source with
+    # nothing to tell; found by a time-lapse user), until every plane is.
+    note = f"'{output.name}' holds results on 2 of its 3 planes (planes 1, 2); the others show the source"
+    qtbot.waitUntil(lambda: widget.state.message.startswith(note), timeout=TIMEOUT_MS)
+    assert note in widget.progress.label.text()
+    viewer.dims.set_current_step(0, 0)
+    qtbot.waitUntil(lambda: widget.state.message == widget.state.ready_message(), timeout=TIMEOUT_MS)
 
 
 def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):

@@ -223,11 +223,10 @@ def _train(image, labels, config, device, resume=None, source_info=None):
 
     from .device import describe_device
     from .trainer import SemiaTrainer
-    from .validation import training_warning
 
     trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume,
                            source_info=source_info)
-    warning = training_warning(image, trainer.codec.num_classes, labels)
+    warning = trainer.input_warning(image, labels)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     # The trainer's own config: a resumed model keeps its working size and network.

@@ -321,6 +321,12 @@ class LabelCodec:
     def num_classes(self) -> int:
         return len(self.class_ids)
 
+    def describe_class(self, index: int) -> str:
+        """Class ``index`` in the user's words: 'class 12', or 'class coloured (255, 0, 0)'."""
+        if self.palette is not None:
+            return f"class coloured {_format_colour(self.palette[index])}"
+        return f"class {self.class_ids[index]}"
+
     @property
     def is_colour(self) -> bool:
         return self.palette is not None

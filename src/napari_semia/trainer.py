@@ -183,6 +183,14 @@ class SemiaTrainer:
     def coarse(self) -> Resolution:
         return self.data.coarse
 
+    def input_warning(self, image, labels=None) -> str | None:
+        """What the user should know of these inputs before training (see
+        ``validation.training_warning``), as one message or None."""
+        from .validation import lost_classes_warning, training_warning
+
+        lost = lost_classes_warning(self.codec, self.data.classes_lost_at_working_size(), self.fine.shape)
+        return training_warning(image, self.codec.num_classes, labels, lost)
+
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data
         # Initial weights come from the seed without touching the global

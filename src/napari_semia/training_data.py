@@ -61,6 +61,13 @@ class TrainingData:
     def num_classes(self) -> int:
         return self.codec.num_classes
 
+    def classes_lost_at_working_size(self) -> dict[int, int]:
+        """Class index -> its pixels at full size, for each class of the source
+        that no pixel of the working-size labels holds: the network never sees it."""
+        present = set(torch.unique(self.fine.index).tolist())
+        counts = np.bincount(self.full_index.ravel(), minlength=self.num_classes)
+        return {k: int(counts[k]) for k in range(self.num_classes) if k not in present and counts[k]}
+
     @property
     def channels(self) -> int:
         return int(self.fine.image.shape[1])

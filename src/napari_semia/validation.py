@@ -130,12 +130,35 @@ def swapped_inputs_warning(image, labels, num_classes: int) -> str | None:
             f"distinct values, like a label map: are the image and the labels swapped?")
 
 
-def training_warning(image, num_classes: int, labels=None) -> str | None:
+def lost_classes_warning(codec, lost: dict[int, int], working_shape: tuple[int, int]) -> str | None:
+    """A sentence naming the classes too small to hold a pixel at the working size
+    (``lost``: class index -> pixels at full size), whose look the network never
+    learns; None when there are none. (A 25-pixel class vanished at 64 px without
+    a word; found by a new user.)"""
+    if not lost:
+        return None
+    one = len(lost) == 1
+    if len(lost) > 8:  # an instance map's small objects: counted, not listed
+        named = f"{len(lost)} of the source's classes are"
+    else:
+        listed = ", ".join(f"{codec.describe_class(k)} ({pixels} px)" for k, pixels in sorted(lost.items()))
+        named = f"The source's {listed} {'is' if one else 'are'}"
+    it, its = ("it", "its") if one else ("them", "their")
+    rows, cols = working_shape
+    return (f"{named} too small to hold a pixel at the working size ({rows} × {cols} px): the "
+            f"network never sees {it}, so where a target paints {it}, the working-size result "
+            f"cannot show {it} (the full-resolution result copies {its} pixels from the source). "
+            f"A larger working size lets the network learn {it}.")
+
+
+def training_warning(image, num_classes: int, labels=None, lost_classes: str | None = None) -> str | None:
     """What the user should know about the inputs before training (a flat image,
-    many classes, image and labels swapped), as one message; None when there is
-    nothing to say."""
+    many classes, image and labels swapped, classes lost at the working size), as
+    one message; None when there is nothing to say. ``lost_classes``: the
+    sentence of ``lost_classes_warning``."""
     notes = [note for note in (flat_image_warning(image), many_classes_warning(num_classes),
-                               swapped_inputs_warning(image, labels, num_classes)) if note]
+                               swapped_inputs_warning(image, labels, num_classes), lost_classes)
+             if note]
     return " ".join(notes) or None
 
 

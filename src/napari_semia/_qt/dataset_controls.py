@@ -3,6 +3,7 @@ and its progress; enabled from the widget state alone."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,16 @@ from .sections import enable_saying_why
 from .state import Phase, WidgetState
 
 DEFAULT_FOLDER = "semia-dataset"
+
+
+def free_default_folder() -> str:
+    """The first of semia-dataset, semia-dataset-2, ... in napari's working folder
+    that is absent or empty, in full."""
+    base = Path(DEFAULT_FOLDER).resolve()
+    for number in itertools.count(1):
+        folder = base if number == 1 else base.with_name(f"{DEFAULT_FOLDER}-{number}")
+        if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+            return str(folder)
 
 
 def ask_folder(parent, start: str) -> str | None:
@@ -81,7 +92,8 @@ def done_line(outcome, warnings: list[str]) -> str:
     shown = f"\nThe first {len(outcome.images)} are open as layers." if outcome.images else ""
     # The folder on a line of its own: after the counts it wrapped after its
     # leading "/", leaving the slash alone at the end of a line.
-    return (f"{how}: {summary.written} pairs written, {summary.skipped} already there{failed}, "
+    pairs = "1 pair" if summary.written == 1 else f"{summary.written} pairs"
+    return (f"{how}: {pairs} written, {summary.skipped} already there{failed}, "
             f"in {format_duration(summary.elapsed_s)}, to\n{Path(summary.out_dir).resolve()}{shown}"
             + "".join(f"\nNote: {warning}" for warning in warnings))
 
@@ -157,6 +169,8 @@ class DatasetControls(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.label)
 
+        self._automatic_folder = settings.folder
+        # The folder last filled in here; one the user typed or chose is never replaced.
         self._show_settings()
         self.count.valueChanged.connect(lambda v: setattr(settings, "count", v))
         self.folder.textChanged.connect(lambda v: setattr(settings, "folder", v))
@@ -183,6 +197,13 @@ class DatasetControls(QWidget):
             self.objects.addItem(item)
         self.objects.blockSignals(False)
         self._objects_to_settings()
+
+    def model_changed(self) -> None:
+        """A new model's pairs go to a free default folder unless the user chose one:
+        the default folder, filled by the last model, was refused after every retrain
+        ("made with other settings (another model)"; found by a new user)."""
+        if self.settings.folder == self._automatic_folder:
+            self.settings.folder = self._automatic_folder = free_default_folder()
 
     def _objects_to_settings(self, *_args) -> None:
         items = [self.objects.item(i) for i in range(self.objects.count())]

@@ -25,7 +25,6 @@ from ..model import SemiaModel
 from ..source_info import SourceInfo
 from ..trainer import SemiaTrainer
 from ..training_progress import TrainingProgress
-from ..validation import training_warning
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     if stop.is_set():
         trainer.stop()
     yield TrainingStarted(trainer, describe_device(trainer.device), preview_problem,
-                          training_warning(job.image, trainer.codec.num_classes, job.labels))
+                          trainer.input_warning(job.image, job.labels))
 
     checkpointer = None
     if store is not None and job.checkpoint_key:

@@ -22,6 +22,11 @@ INPUTS_KEY = "semia_inputs"
 GIVEN_NAME_KEY = "semia_name"
 #: Metadata of an output layer: the source's (scale, translate) it was last placed by.
 PLACEMENT_KEY = "semia_placement"
+#: Metadata of a stack output: the planes (index tuples) that hold a result, and
+#: whether the others show the source (else they are blank).
+SYNTHESIZED_PLANES_KEY = "semia_synthesized_planes"
+SOURCE_IN_OTHER_PLANES_KEY = "semia_source_in_other_planes"
+_LISTED_PLANES = 6
 
 
 def output_name(source_name: str, target_name: str) -> str:
@@ -172,17 +177,42 @@ def _stack_placement(kwargs: dict, target, leading: int) -> dict:
     return placed
 
 
-def _initial_stack(display: ChannelDisplay, full_shape, plane_shape, dtype) -> np.ndarray:
+def _initial_stack(display: ChannelDisplay, full_shape, plane_shape, dtype) -> tuple[np.ndarray, bool]:
     """Data for a new output stack: the source where no result is written yet,
-    so unsynthesized planes show the source instead of a black frame."""
+    so unsynthesized planes show the source instead of a black frame; and whether
+    they do (else they are blank)."""
     source = display.source_data
     if source is None:
-        return np.zeros(full_shape, dtype=dtype)
+        return np.zeros(full_shape, dtype=dtype), False
     if tuple(source.shape) == tuple(full_shape):
-        return np.array(source, dtype=dtype, copy=True)
+        return np.array(source, dtype=dtype, copy=True), True
     if tuple(source.shape) == tuple(plane_shape):
-        return np.broadcast_to(np.asarray(source, dtype=dtype), full_shape).copy()
-    return np.zeros(full_shape, dtype=dtype)
+        return np.broadcast_to(np.asarray(source, dtype=dtype), full_shape).copy(), True
+    return np.zeros(full_shape, dtype=dtype), False
+
+
+def _record_plane(layer, index: tuple[int, ...]) -> None:
+    planes = {tuple(plane) for plane in layer.metadata.get(SYNTHESIZED_PLANES_KEY, ())}
+    layer.metadata[SYNTHESIZED_PLANES_KEY] = sorted(planes | {tuple(int(i) for i in index)})
+
+
+def unsynthesized_planes_note(layer) -> str | None:
+    """A sentence naming the planes of a stack output that hold a result, when
+    others do not: they show the source (or nothing) and, saved, the stack was
+    mostly original data with nothing to tell (found by a new user). None for a
+    2D output and a stack whose every plane is synthesized."""
+    planes = layer.metadata.get(SYNTHESIZED_PLANES_KEY)
+    if not planes:
+        return None
+    total = int(np.prod(layer.data.shape[:len(planes[0])]))
+    if len(planes) >= total:
+        return None
+    listed = [str(plane[0]) if len(plane) == 1 else str(tuple(plane)) for plane in planes[:_LISTED_PLANES]]
+    listed = ", ".join(listed) + (", …" if len(planes) > _LISTED_PLANES else "")
+    others = ("show the source" if layer.metadata.get(SOURCE_IN_OTHER_PLANES_KEY) else "are blank")
+    return (f"'{layer.name}' holds results on {len(planes)} of its {total} planes "
+            f"({'plane' if len(planes) == 1 else 'planes'} {listed}); the others {others} "
+            f"until they are synthesized.")
 
 
 def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> list:
@@ -247,15 +277,19 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
             and tuple(existing.data.shape) == full_shape and existing.data.dtype == plane.dtype):
         if spec.index:
             existing.data[spec.index] = plane
+            _record_plane(existing, spec.index)
             existing.refresh()
         else:
             existing.data = plane
         _follow_placement(existing, display.kwargs)
         return existing
 
+    stack_metadata = {}
     if spec.index:
-        data = _initial_stack(display, full_shape, plane.shape, plane.dtype)
+        data, source_in_others = _initial_stack(display, full_shape, plane.shape, plane.dtype)
         data[spec.index] = plane
+        stack_metadata = {SYNTHESIZED_PLANES_KEY: [tuple(int(i) for i in spec.index)],
+                          SOURCE_IN_OTHER_PLANES_KEY: source_in_others}
     else:
         data = plane
     selected = list(viewer.layers.selection)
@@ -266,7 +300,7 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
     kwargs.setdefault("rgb", plane.ndim == 3 and plane.shape[-1] in (3, 4))
     layer = viewer.add_image(data, name=display.name,
                              metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name,
-                                       PLACEMENT_KEY: _placement(kwargs)},
+                                       PLACEMENT_KEY: _placement(kwargs), **stack_metadata},
                              **kwargs)
     if display.contrast_range is not None and plane.ndim == 2:
         low, high = display.contrast_range

@@ -50,7 +50,13 @@ from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_file_name
 from .new_target import copy_as_target
-from .output_layer import output_layers, output_spec, output_target_id, write_output
+from .output_layer import (
+    output_layers,
+    output_spec,
+    output_target_id,
+    unsynthesized_planes_note,
+    write_output,
+)
 from .progress_widget import ProgressWidget
 from .restore_offer import RestoreOffer
 from .sections import align_form_labels, scroll_into, section
@@ -117,6 +123,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # Planes of a stacked output that show a fast preview whose full-resolution stage a
         # newer request cancelled (the slider moved on with Live on), and their target.
         self._preview_planes: dict[tuple, object] = {}
+        self._planes_note: str | None = None  # the status line's stack note, to take back
         self._writing_output = False  # selection changes made by write_output are not the user's
         self._status_before_stop = ""  # the status line before Stop in the Synthesis section
 
@@ -447,6 +454,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.settings.continue_training = True
             self.restore_offer.offer(None)
             self._offer_dataset_classes(model)
+            self.dataset.model_changed()
 
     # ----------------------------------------------------------- synthesis
     def synthesize(self) -> None:
@@ -512,10 +520,25 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self.state.message = self._status_before_stop
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
+        if result.final and destination is not None and destination.index and not self.state.training:
+            self._say_unsynthesized_planes(destination)
         if result.final and result.request_id == self._reveal_request:
             self._reveal_request = None
             if result.job.destination is not None and result.job.destination.target == self.target_layer:
                 self._hide_target_to_show_result(result.job.destination)
+
+    def _say_unsynthesized_planes(self, destination) -> None:
+        """Which planes of a stack output hold results, on the status line while
+        others show the source; back to the usual line once every plane does."""
+        outputs = output_layers(self.viewer, destination)
+        note = unsynthesized_planes_note(outputs[0]) if outputs else None
+        said = self._planes_note
+        ours = {said, f"{LABELS_ONLY_NOTE} {said}"} if said else set()
+        if note:
+            self.state.message = note if self.model is not None else f"{LABELS_ONLY_NOTE} {note}"
+        elif self.state.message in ours:
+            self.state.message = self.state.ready_message() if self.model is not None else LABELS_ONLY_NOTE
+        self._planes_note = note
 
     def _on_synthesis_failed(self, result) -> None:
         self.synthesis_jobs.forget_last_target()
