@@ -280,6 +280,7 @@ def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     assert code == 2
     assert err.startswith("error: Layout bad.png:") and "Traceback" not in err
     assert ("are 30 x 40 pixels" in err) if problem == "wrong size" else ("unknown id(s) 7" in err)
+    assert "paint" not in err  # a command-line user paints nothing (found by a new user)
     assert not (tmp_path / "ds").exists()
 
 

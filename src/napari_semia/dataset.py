@@ -843,7 +843,10 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
     checked = []
     for name, layout in named:
         try:
-            index = validate_target(layout, model.source_shape, model.codec, source=MODEL_SOURCE)
+            # 'layout', not 'target labels': the advice is then to give it again, not to
+            # paint it (a command-line user paints nothing; found by a new user).
+            index = validate_target(layout, model.source_shape, model.codec, what="layout labels",
+                                    source=MODEL_SOURCE)
         except SemiaInputError as error:
             raise SemiaInputError(f"Layout {name}: {error}") from None
         checked.append((name, index.astype(dtype)))
