@@ -317,3 +317,21 @@ def test_a_new_model_writes_to_a_free_default_folder_but_keeps_a_chosen_one(trai
     widget.dataset.folder.setText(str(tmp_path / "mine"))  # typed by the user
     widget.set_model(widget.model)
     assert settings.folder == str(tmp_path / "mine")
+
+
+def test_every_object_class_is_in_sight_up_to_eight(qtbot):
+    # Found by a new user: the list showed four rows; the face example's classes scrolled.
+    from napari_semia._qt.dataset_controls import DatasetControls, DatasetSettings
+    from napari_semia._qt.state import WidgetState
+
+    controls = DatasetControls(DatasetSettings(), WidgetState())
+    qtbot.addWidget(controls)
+    controls.show()
+    qtbot.waitExposed(controls)
+    objects = controls.objects
+    for count, in_sight in ((7, 7), (12, 8)):
+        controls.set_classes(list(range(count)), {}, [1])
+        qtbot.waitUntil(lambda: objects.viewport().height() >= objects.height() - 2 * objects.frameWidth())
+        view = objects.viewport().rect()
+        seen = [i for i in range(count) if view.contains(objects.visualItemRect(objects.item(i)))]
+        assert seen == list(range(in_sight))

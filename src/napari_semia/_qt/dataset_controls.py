@@ -33,6 +33,7 @@ from .sections import enable_saying_why
 from .state import Phase, WidgetState
 
 DEFAULT_FOLDER = "semia-dataset"
+_OBJECT_ROWS_SHOWN = 8  # more classes scroll
 
 
 def free_default_folder() -> str:
@@ -114,7 +115,7 @@ class DatasetControls(QWidget):
         self.browse = QPushButton("…")
         self.browse.setToolTip("Choose the output folder.")
         self.objects = QListWidget()
-        self.objects.setMaximumHeight(84)
+        self.objects.setMaximumHeight(84)  # until the model's classes are known
         self.objects.setToolTip("Classes whose instances are moved, rotated, scaled, flipped, dropped "
                                 "or copied. Unticked classes are background and fill the places "
                                 "objects leave.")
@@ -196,7 +197,21 @@ class DatasetControls(QWidget):
                                else Qt.CheckState.Unchecked)
             self.objects.addItem(item)
         self.objects.blockSignals(False)
+        self._fit_object_rows()
         self._objects_to_settings()
+
+    def showEvent(self, event) -> None:  # (Qt's name)
+        super().showEvent(event)
+        self._fit_object_rows()  # rows take their height from the style once shown
+
+    def _fit_object_rows(self) -> None:
+        """The list as tall as its classes, up to a few rows: at four rows, the face
+        example's classes needed scrolling to be seen (found by a new user)."""
+        rows = min(max(self.objects.count(), 2), _OBJECT_ROWS_SHOWN)
+        row = self.objects.sizeHintForRow(0) if self.objects.count() else 0
+        row = row if row > 0 else self.objects.fontMetrics().height() + 4
+        height = rows * row + 2 * self.objects.frameWidth() + 2
+        self.objects.setFixedHeight(height)
 
     def model_changed(self) -> None:
         """A new model's pairs go to a free default folder unless the user chose one:
