@@ -166,8 +166,13 @@ def test_integer_target_for_colour_codec_uses_ids_from_one():
     codec, _ = LabelCodec.from_source(colour_map(two_region_layout(), [GREEN, ORANGE]))
     np.testing.assert_array_equal(codec.encode(np.array([[1, 2], [2, 2]])), [[0, 1], [1, 1]])
     # Named as the source labels' ids: there may be no model (``from-labels``).
-    with pytest.raises(SemiaInputError, match=r"unknown id.*0.*source labels have only ids 1, 2"):
+    with pytest.raises(SemiaInputError, match=r"unknown id.*0.*source labels have only ids 1, 2") as info:
         codec.encode(np.array([[0, 1], [2, 2]]))
+    # What to do instead (a new user, told only "unknown id(s) 0", tried the eraser again).
+    assert "0 is what napari's eraser paints, and no class here: paint over with a class" in str(info.value)
+    with pytest.raises(SemiaInputError) as info:
+        codec.encode(np.array([[3, 1], [2, 2]]))
+    assert "eraser" not in str(info.value)
 
 
 def test_colour_far_from_the_palette_is_named():

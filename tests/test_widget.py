@@ -152,6 +152,25 @@ def test_pickers_recognise_colour_coded_label_images(viewer_widget):
     assert "photo" not in picker_names(widget.pickers.labels)  # a photo is no label map
 
 
+def test_a_colour_coded_target_names_each_id_s_colour_and_shows_unknown_ids(viewer_widget):
+    # Found by a new user on the face example: ids 1..10 with no word of their colour
+    # (the upper lip's id among look-alike blues was trial and error), and a stroke of
+    # napari's "new label" was invisible (unknown ids were transparent).
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    palette = np.array([[0, 0, 70], [0, 60, 100]], np.uint8)
+    viewer.add_image(image, name="photo")
+    viewer.add_image(palette[labels], name="layout")
+    widget.pickers.new_target_button.click()
+    target = viewer.layers["layout target"]
+    named = dict(zip(target.features["index"], target.features["class"]))
+    assert named == {1: "colour (0, 0, 70)", 2: "colour (0, 60, 100)"}
+    under_cursor = named[int(target.data[0, 0])]
+    assert f"class: {under_cursor}" in target.get_status(position=(0, 0))["coordinates"]
+    assert target.colormap.map(np.array([3]))[0, 3] == 1  # an unknown id is seen
+    assert target.colormap.map(np.array([0]))[0, 3] == 0  # where the eraser went, nothing
+
+
 def test_unavailable_device_is_explained_not_raised(viewer_widget, messages, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)

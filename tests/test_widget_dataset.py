@@ -176,6 +176,13 @@ def test_pairs_of_a_colour_coded_source_show_in_its_colours(viewer_widget, qtbot
     viewer.add_image(image, name="src")
     viewer.add_image(palette[labels], name="colour labels", rgb=True)
     train(qtbot, widget, steps=2)
+    # The Objects list names each class by its colour, with a swatch (ids 1..10 of the
+    # face example told nothing; found by a new user).
+    objects = widget.dataset.objects
+    assert [objects.item(i).text() for i in range(objects.count())] == [
+        "1: colour (200, 30, 30)", "2: colour (30, 30, 200)"]
+    swatch = objects.item(0).icon().pixmap(12, 12).toImage().pixelColor(6, 6)
+    assert np.abs(np.subtract((swatch.red(), swatch.green(), swatch.blue()), (200, 30, 30))).max() < 12
     widget.dataset_settings.folder = str(tmp_path / "set")
     widget.dataset_settings.count = 1
     widget.generate_dataset()

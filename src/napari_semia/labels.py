@@ -394,9 +394,13 @@ class LabelCodec:
         known = np.asarray(self.class_ids, dtype=np.int64)
         unknown = np.setdiff1d(present, known)
         if len(unknown):
+            # 0 is what napari's eraser paints: where it is no class, the fix is to paint
+            # over with one (a new user, given only "unknown id(s) 0", tried the eraser again).
+            eraser = (" 0 is what napari's eraser paints, and no class here: paint over with a "
+                      "class instead." if unknown[0] == 0 else "")
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
-                f"the source labels have only ids {_format_ids(known)}."
+                f"the source labels have only ids {_format_ids(known)}.{eraser}"
             )
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from psygnal import evented
 from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QIcon, QPainter, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -34,6 +35,19 @@ from .state import Phase, WidgetState
 
 DEFAULT_FOLDER = "semia-dataset"
 _OBJECT_ROWS_SHOWN = 8  # more classes scroll
+
+
+def _swatch(rgba) -> QIcon:
+    """A small square of ``rgba`` (0..1; transparent as a frame alone)."""
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(*(round(255 * float(v)) for v in (*tuple(rgba)[:3], 1.0))))
+    if len(rgba) > 3 and float(rgba[3]) == 0:
+        pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(pixmap)
+    painter.setPen(QColor(128, 128, 128))
+    painter.drawRect(0, 0, 11, 11)
+    painter.end()
+    return QIcon(pixmap)
 
 
 def free_default_folder() -> str:
@@ -184,13 +198,17 @@ class DatasetControls(QWidget):
         state.events.connect(self._follow_state)
         self._follow_state()
 
-    def set_classes(self, class_ids, names: dict, objects) -> None:
-        """One tickable line per class of the model; ``objects`` ticked."""
+    def set_classes(self, class_ids, names: dict, objects, colours: dict | None = None) -> None:
+        """One tickable line per class of the model; ``objects`` ticked; ``colours``:
+        id -> RGBA in 0..1, shown as a swatch (the class's colour where it is painted)."""
         self.objects.blockSignals(True)
         self.objects.clear()
         for class_id in class_ids:
             name = names.get(int(class_id))
             item = QListWidgetItem(f"{class_id}: {name}" if name else str(class_id))
+            colour = (colours or {}).get(int(class_id))
+            if colour is not None:
+                item.setIcon(_swatch(colour))
             item.setData(Qt.ItemDataRole.UserRole, int(class_id))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if int(class_id) in set(objects)

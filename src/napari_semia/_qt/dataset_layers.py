@@ -9,7 +9,7 @@ from napari.layers import Image, Labels
 
 from ..model import SemiaModel
 from .layer_pickers import OUTPUT_KEY, ChannelGroup
-from .new_target import palette_colormap
+from .new_target import palette_colormap, palette_features
 
 #: Every layer of the dataset's pairs has a name with this prefix.
 PREFIX = "semia dataset: "
@@ -48,7 +48,7 @@ def show_dataset_pairs(viewer, model: SemiaModel, source, labels_layer,
     # two hard to compare; found by a new user).
     labels_kwargs = {}
     if model.codec.is_colour:
-        labels_kwargs["colormap"] = palette_colormap(model.codec)
+        labels_kwargs.update(colormap=palette_colormap(model.codec), features=palette_features(model.codec))
     elif isinstance(labels_layer, Labels):
         labels_kwargs["colormap"] = labels_layer.colormap
     for layer in [layer for layer in viewer.layers

@@ -11,7 +11,7 @@ from .layer_pickers import TARGET_KEY
 from .output_layer import units_kwargs
 
 
-def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict]:
+def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict, dict]:
     """Class ids 1..K of a colour-coded label map, and a colormap showing each id
     in its source colour. Ids follow the label codec, so a model trained on the
     colour map accepts the painted ids as targets."""
@@ -21,13 +21,32 @@ def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict]:
             "a single 2D colour map, or use a Labels layer.")
     codec, index = LabelCodec.from_source(np.asarray(source.data))
     ids = np.asarray(codec.class_ids, dtype=np.int32)[index]
-    return ids, palette_colormap(codec)
+    return ids, palette_colormap(codec), palette_features(codec)
+
+
+def palette_features(codec: LabelCodec) -> dict:
+    """Each id's colour in words, as the layer's features: napari's status bar shows
+    'class: colour (0, 0, 70)' under the cursor. With ids alone, finding the id of
+    the upper lip among the face example's ten classes (several look-alike blues)
+    was trial and error (found by a new user)."""
+    return {"index": [int(i) for i in codec.class_ids], "class": [colour_name(c) for c in codec.palette]}
+
+
+def colour_name(colour) -> str:
+    return "colour (" + ", ".join(str(int(c)) for c in colour) + ")"
+
+
+#: Ids that are no class of a colour-coded map (napari's "new label" button gives
+#: one) in plain magenta: they were transparent, so such a stroke could not be seen,
+#: only the error naming its id (found by a new user). 0, napari's background, stays
+#: transparent, as the eraser leaves it.
+UNKNOWN_ID_COLOUR = (1.0, 0.0, 1.0, 1.0)
 
 
 def palette_colormap(codec: LabelCodec) -> dict:
     """A Labels colormap showing each id of a colour-coded codec in its source
     colour (targets and the dataset's label stacks alike)."""
-    colours = {None: (0, 0, 0, 0)}
+    colours = {None: UNKNOWN_ID_COLOUR}
     colours.update({int(i): (*(np.asarray(c) / 255.0), 1.0)
                     for i, c in zip(codec.class_ids, codec.palette)})
     return colours
@@ -41,8 +60,8 @@ def copy_as_target(viewer, source: Layer) -> Labels:
         data, kwargs = np.array(source.data, copy=True), {
             "opacity": source.opacity, "colormap": source.colormap, "features": source.features}
     else:
-        data, colours = _labels_from_colours(source)
-        kwargs = {"opacity": 0.7, "colormap": colours}
+        data, colours, features = _labels_from_colours(source)
+        kwargs = {"opacity": 0.7, "colormap": colours, "features": features}
     target = viewer.add_labels(data, name=f"{source.name} target", scale=source.scale,
                                translate=source.translate, metadata={TARGET_KEY: True},
                                **units_kwargs(source), **kwargs)

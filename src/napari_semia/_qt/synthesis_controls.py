@@ -32,7 +32,8 @@ class SynthesisControls(QWidget):
                              "the output, about 0.3 s after you stop painting: the fast result "
                              "first, then the full-resolution one (a new stroke cancels it). While "
                              "training, the next preview shows the edited layout. Before there is a "
-                             "model, the result from the labels alone.")
+                             "model, the result from the labels alone. The target lies over the "
+                             "output while you paint: tick Side by side to see both.")
         self.side_by_side = QCheckBox("Side by side (grid view)")
         self.side_by_side.setToolTip("Show the layers next to each other instead of stacked.")
         layout = QGridLayout(self)
