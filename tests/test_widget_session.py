@@ -170,6 +170,29 @@ def test_an_output_follows_its_renamed_target_and_a_kept_one_stays(trained, qtbo
     assert outputs == ["kept result", f"semia: {h.SOURCE} → layout A"]
 
 
+def test_a_renamed_channel_output_keeps_its_channels(viewer_widget, qtbot):
+    # Found by a new user: one channel layer of a result renamed to keep it, the next
+    # result went into the other channels' layers, so the kept result was one channel.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["DAPI", "Actin"])
+    viewer.add_labels(labels, name="cells")
+    viewer.add_labels(moved(labels), name="layout")
+    widget.synthesize()
+    h.wait_for_synthesis(qtbot, widget)
+    outputs = sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output"))
+    assert len(outputs) == 2 and outputs[1].endswith("[DAPI]")
+    first = {name: viewer.layers[name].data.copy() for name in outputs}
+    viewer.layers[outputs[1]].name = "v1"
+    viewer.layers["layout"].paint((5, 5), 0)
+    widget.synthesize()
+    h.wait_for_synthesis(qtbot, widget)
+    assert np.array_equal(viewer.layers["v1 [Actin]"].data, first[outputs[0]])  # kept, not overwritten
+    assert np.array_equal(viewer.layers["v1"].data, first[outputs[1]])
+    assert sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output")) == sorted(
+        [*outputs, "v1", "v1 [Actin]"])
+
+
 def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):
     # napari redraws only visible layers: an undo on the target hidden (to look at the
     # result under it) emitted nothing, and the output kept showing the undone stroke.

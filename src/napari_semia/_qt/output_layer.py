@@ -222,6 +222,7 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     strokes being painted stay visible over the result. The layer selection
     is left as it was, so brush edits on the target continue undisturbed.
     """
+    _keep_channels_with_a_renamed_one(viewer, spec)
     layers = []
     for display in spec.displays:
         plane = image if display.channel is None else _in_dtype(image[..., display.channel], display.dtype)
@@ -236,6 +237,34 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
             continue
         layers.append(_write_one(viewer, spec, display, plane, below))
     return layers
+
+
+def _channel_tag(name: str) -> str:
+    """' [DAPI]' of 'semia: … [DAPI]' (a channel output's own name)."""
+    start = name.rfind(" [")
+    return name[start:] if start >= 0 and name.endswith("]") else ""
+
+
+def _keep_channels_with_a_renamed_one(viewer, spec: OutputSpec) -> None:
+    """A channel output renamed to keep it keeps its channels too: the next result
+    went into the others, so the kept result was one channel (found by a new user).
+    Each other channel layer of the set is renamed after it ('v1' -> 'v1 [Actin]')."""
+    if len(spec.displays) < 2:
+        return
+    members = []
+    for display in spec.displays:
+        key = _inputs_key(spec, display)
+        members += [layer for layer in viewer.layers
+                    if layer.metadata.get(OUTPUT_KEY) and layer.metadata.get(INPUTS_KEY) == key]
+    renamed = [layer for layer in members if layer.metadata.get(GIVEN_NAME_KEY) != layer.name]
+    untouched = [layer for layer in members if layer.metadata.get(GIVEN_NAME_KEY) == layer.name]
+    if not renamed or not untouched:
+        return
+    kept = renamed[0].name
+    base = kept[:-len(_channel_tag(kept))] if _channel_tag(kept) == _channel_tag(
+        renamed[0].metadata.get(GIVEN_NAME_KEY, "")) else kept
+    for layer in untouched:
+        layer.name = f"{base}{_channel_tag(layer.name)}"
 
 
 def _in_dtype(plane: np.ndarray, dtype) -> np.ndarray:
