@@ -336,6 +336,25 @@ def test_a_class_too_small_for_the_working_size_is_named(tmp_path, capsys):
     assert "too small" not in capsys.readouterr().err
 
 
+def test_a_transparent_png_is_named_an_opaque_one_is_not(tmp_path, capsys):
+    # Found by a new user: a cut-out photo's alpha was synthesized like a colour, so an
+    # erased object's area got see-through holes, without a word.
+    import imageio.v3 as iio
+
+    image, labels = make_scene(SIZE)
+    rgba = np.dstack([image, np.full((SIZE, SIZE), 255, np.uint8)])
+    write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    for name, alpha_from in (("opaque.png", None), ("cut_out.png", 8)):
+        if alpha_from is not None:
+            rgba[:, :alpha_from, 3] = 0
+        iio.imwrite(tmp_path / name, rgba)
+        assert cli.main(["from-labels", str(tmp_path / name), str(tmp_path / "labels.png"),
+                         str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+        err = capsys.readouterr().err
+        said = "cut_out.png is transparent in places (25.0% of its pixels)" in err
+        assert said == (alpha_from is not None), err
+
+
 def test_classes_lost_at_the_working_size_are_named_in_the_user_s_terms():
     from napari_semia.labels import LabelCodec
     from napari_semia.validation import lost_classes_warning

@@ -1054,3 +1054,17 @@ def test_a_multichannel_model_shown_apart_from_its_source_gets_a_layer_per_chann
         assert layer.data.shape == (32, 32) and not layer.rgb
         np.testing.assert_array_equal(layer.data, result[..., channel])
     assert name not in viewer.layers
+
+
+def test_a_transparent_photo_is_named_at_train(viewer_widget, qtbot, messages):
+    # Found by a designer: a cut-out photo's alpha was synthesized like a colour, so
+    # an erased object's area got see-through holes, without a word.
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    alpha = np.full(image.shape[:2], 255, np.uint8)
+    alpha[:, :8] = 0
+    viewer.add_image(np.dstack([image, alpha]), name="cut out", rgb=True)
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    warned = [text for kind, text in messages if kind == "warning" and "transparent in places" in text]
+    assert len(warned) == 1 and warned[0].startswith("'cut out' is transparent in places (25.0% of")

@@ -279,6 +279,7 @@ def _cmd_train(args) -> int:
     labels = read_label_file(args.labels, plane=args.plane)
     warn_unused_plane(args.plane, [args.image, args.labels])
     _check_turned_photo(image, labels, args.image)
+    _warn_if_transparent(image, args.image)
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -298,6 +299,19 @@ def _cmd_train(args) -> int:
     model.save(str(output))
     print(f"Saved model to {output}")
     return 0
+
+
+#: Formats whose 4th channel is transparency (a TIFF's may be a fourth stain).
+_ALPHA_FORMATS = (".png", ".webp", ".gif", ".apng")
+
+
+def _warn_if_transparent(image, image_path) -> None:
+    from .intensity import transparency_note
+
+    if Path(image_path).suffix.lower() in _ALPHA_FORMATS:
+        note = transparency_note(image, Path(image_path).name)
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
 
 
 def _check_turned_photo(image, labels, image_path) -> None:
@@ -380,6 +394,7 @@ def _cmd_from_labels(args) -> int:
     info = read_source_info(args.image).fitting(image)
     labels = read_label_file(args.labels, plane=args.plane)
     _check_turned_photo(image, labels, args.image)
+    _warn_if_transparent(image, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
     synthesizer.check()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]

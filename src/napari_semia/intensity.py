@@ -78,6 +78,23 @@ def is_opaque_alpha(channel: np.ndarray) -> bool:
     return bool(channel.size) and bool((channel == full).all())
 
 
+def transparency_note(image: np.ndarray, name: str) -> str | None:
+    """A sentence for a colour image with an alpha channel (the caller knows the 4th
+    channel is one: a PNG, a layer napari shows as RGBA) that is transparent in
+    places; None when it is opaque. Its alpha is synthesized like a colour, so an
+    erased object's area got see-through holes, without a word (found by a new user)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 4 or is_opaque_alpha(image[..., 3]):
+        return None
+    alpha = image[..., 3]
+    full = np.iinfo(alpha.dtype).max if np.issubdtype(alpha.dtype, np.integer) else 1.0
+    share = float(np.mean(alpha < full))
+    return (f"{name} is transparent in places ({max(share, 0.001):.1%} of its pixels): its transparency "
+            f"is synthesized like a fourth colour, so where objects are removed or moved the result "
+            f"may come out partly see-through. Give the transparent area a class of its own, or "
+            f"flatten the image onto a background first.")
+
+
 def describe_layout(layout: str, channels: int) -> str:
     """'a grey image', 'a 3-channel (RGB) image', 'an image of 2 channels', for messages."""
     named = {"gray": "a grey image", "rgb": "a 3-channel (RGB) image", "rgba": "an RGBA image"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SemiaInputError
+from ..intensity import transparency_note
 from ..io import exif_rotation_note, png_reads_as_8_bit
 from ..model import SemiaModel
 from .layer_pickers import ChannelGroup, channel_groups, plane_shape, shown_as_one_image
@@ -67,6 +68,13 @@ def turned_photo_note(source) -> str | None:
     does not apply): found by a phone photographer, with no hint anywhere."""
     path = _file_path(source)
     return exif_rotation_note(path) if path else None
+
+
+def transparent_photo_note(source, image) -> str | None:
+    """For an RGBA layer transparent in places (``image``: its plane), what that does."""
+    if source is None or isinstance(source, ChannelGroup) or not getattr(source, "rgb", False):
+        return None
+    return transparency_note(image, f"'{source.name}'")
 
 
 def single_channel_note(layers, source) -> str | None:

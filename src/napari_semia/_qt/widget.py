@@ -76,6 +76,7 @@ from .training_notes import (
     other_source_note,
     placements,
     single_channel_note,
+    transparent_photo_note,
     turned_photo_note,
 )
 from .training_runner import TrainingRunner
@@ -318,7 +319,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if single:
             notify.info(single)
         for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source),
-                        turned_photo_note(source)):
+                        turned_photo_note(source), transparent_photo_note(source, planes.image)):
             if warning:
                 notify.warning(warning)
         self._note_misaligned(source, labels)
