@@ -171,6 +171,32 @@ def test_a_colour_coded_target_names_each_id_s_colour_and_shows_unknown_ids(view
     assert target.colormap.map(np.array([0]))[0, 3] == 0  # where the eraser went, nothing
 
 
+def test_a_blank_labels_layer_to_sketch_in_is_the_target_in_the_source_s_colours(viewer_widget):
+    # Found by a new user sketching a face: napari's "New labels layer" took the source
+    # labels from the colour-coded map (Train learned the blank sketch as the source's
+    # labels), and its napari colours told nothing of which id painted which class.
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    palette = np.array([[255, 255, 255], [0, 0, 70]], np.uint8)
+    viewer.add_image(image, name="photo")
+    viewer.add_image(palette[labels], name="layout")
+    sketch = viewer.add_labels(np.zeros(labels.shape, np.uint8), name="photo - Labels")
+    assert widget.labels_layer is viewer.layers["layout"]
+    assert widget.target_layer is sketch
+    np.testing.assert_allclose(sketch.colormap.map(np.array([2]))[0], [0, 0, 70 / 255, 1], atol=1e-3)
+    assert list(sketch.features["class"]) == ["colour (255, 255, 255)", "colour (0, 0, 70)"]
+
+
+def test_a_blank_labels_layer_alone_is_the_source_labels_to_annotate(viewer_widget):
+    # (Annotating the source in napari starts from a blank layer too.)
+    viewer, widget = viewer_widget
+    image, _ = make_scene()
+    viewer.add_image(image, name="photo")
+    blank = viewer.add_labels(np.zeros(image.shape[:2], np.uint8), name="photo - Labels")
+    assert widget.labels_layer is blank
+    assert "class" not in blank.features.columns
+
+
 def test_unavailable_device_is_explained_not_raised(viewer_widget, messages, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)

@@ -207,6 +207,21 @@ def plane_shape(layer) -> tuple[int, int]:
     return tuple(layer.data.shape[:layer.ndim])[-2:]
 
 
+def _is_blank(layer: Layer) -> bool:
+    """Whether a Labels layer in memory holds a single value (a new, empty one):
+    no label map of an image. Judged on a sample first, so that a large map costs
+    little; lazy data is never read here."""
+    data = layer.data
+    if not isinstance(layer, Labels) or not isinstance(data, np.ndarray) or data.size == 0:
+        return False
+    first = data.flat[0]
+    step = max(1, int((data.size / (1 << 18)) ** 0.5))
+    sample = data[(..., slice(None, None, step), slice(None, None, step))] if data.ndim >= 2 else data
+    if (sample != first).any():
+        return False
+    return not (data != first).any()
+
+
 def looks_like_target(layer: Layer) -> bool:
     return bool(layer.metadata.get(TARGET_KEY)) or "target" in layer.name.lower()
 
@@ -454,8 +469,13 @@ class LayerPickers(QWidget):
         target = self._other("target")
         usable = [layer for layer in candidates if layer != target]
         plain = [layer for layer in usable if not looks_like_target(layer)]
+        # A blank layer (napari's "New labels layer", to sketch a layout in) only when
+        # there is nothing else (to annotate the source in): it took the source labels
+        # from a colour-coded map, and Train learned the sketch as the source's labels
+        # (found by a new user).
+        drawn = [layer for layer in plain if not _is_blank(layer)]
         # Labels layers before colour-coded images.
-        for group in ([c for c in plain if isinstance(c, Labels)], plain):
+        for group in ([c for c in drawn if isinstance(c, Labels)], drawn, plain):
             if group:
                 return group[0]
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from napari.layers import Labels, Layer
+from napari.utils.colormaps import DirectLabelColormap
 
 from ..errors import SemiaInputError
 from ..labels import LabelCodec
@@ -50,6 +51,29 @@ def palette_colormap(codec: LabelCodec) -> dict:
     colours.update({int(i): (*(np.asarray(c) / 255.0), 1.0)
                     for i, c in zip(codec.class_ids, codec.palette)})
     return colours
+
+
+def paint_in_source_colours(target, source_labels) -> bool:
+    """Show a Labels ``target`` of a colour-coded RGB ``source_labels`` in the source's
+    colours, with each id's colour named in its features, when its ids are the
+    codec's (1..K, or blank): napari's own colours told a designer sketching a face
+    on a new, empty layer nothing of which id painted which class (found by a new
+    user). Layers with colours or class names of their own are left as they are.
+    Returns whether it did."""
+    if (not isinstance(target, Labels) or source_labels is None or isinstance(source_labels, Labels)
+            or getattr(source_labels, "ndim", 0) != 2 or "class" in getattr(target.features, "columns", ())
+            or isinstance(target.colormap, DirectLabelColormap)
+            or not isinstance(target.data, np.ndarray)):
+        return False
+    try:
+        codec, _ = LabelCodec.from_source(np.asarray(source_labels.data))
+    except SemiaInputError:
+        return False
+    if not codec.is_colour or int(target.data.max(initial=0)) > max(codec.class_ids):
+        return False
+    target.colormap = palette_colormap(codec)
+    target.features = palette_features(codec)
+    return True
 
 
 def copy_as_target(viewer, source: Layer) -> Labels:

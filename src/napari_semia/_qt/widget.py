@@ -50,7 +50,7 @@ from .layer_pickers import (
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_file_name
-from .new_target import colour_name, copy_as_target
+from .new_target import colour_name, copy_as_target, paint_in_source_colours
 from .output_layer import (
     output_layers,
     output_spec,
@@ -637,6 +637,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self.synth_runner.schedule()
 
     def _on_target_changed(self, layer) -> None:
+        if self.hidden_target.layer is not None and self.hidden_target.layer != layer:
+            # Its note named the last target as the one to select to paint again.
+            self.hidden_target.forget()
+            self.hidden_target.drop_note()
+        paint_in_source_colours(layer, self.labels_layer)
         self._stroke_clock.watch(layer)
         self.synth_runner.cancel()
         self.failures.may_pop_up_again()
