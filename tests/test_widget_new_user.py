@@ -284,6 +284,16 @@ def test_a_removed_hidden_target_takes_its_note_with_it(trained, qtbot):
     assert widget.progress.label.text().count("is hidden so the result shows") == 1
 
 
+def test_another_target_takes_the_hidden_target_s_note_with_it(trained):
+    # Found by a new user: after New target the status line still said "'<the last
+    # target>' is hidden so the result shows; select it ... to paint again".
+    viewer, widget = trained
+    assert "hidden" in widget.progress.label.text()
+    widget.pickers.new_target_button.click()
+    assert widget.target_layer != viewer.layers[TARGET]
+    assert "hidden" not in widget.progress.label.text()
+
+
 def test_synthesize_shows_its_result_unobstructed(trained, qtbot, tmp_path, monkeypatch):
     # Found with a model trained on the command line: loaded, then Synthesize, the
     # result went under the target (a colour-coded RGB image there hid it whole).
