@@ -191,6 +191,13 @@ def test_a_renamed_channel_output_keeps_its_channels(viewer_widget, qtbot):
     assert np.array_equal(viewer.layers["v1"].data, first[outputs[1]])
     assert sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output")) == sorted(
         [*outputs, "v1", "v1 [Actin]"])
+    # The next results go on into the new set; the kept one stays as it is.
+    viewer.layers["layout"].paint((25, 25), 0)
+    widget.synthesize()
+    h.wait_for_synthesis(qtbot, widget)
+    assert np.array_equal(viewer.layers["v1 [Actin]"].data, first[outputs[0]])
+    assert sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output")) == sorted(
+        [*outputs, "v1", "v1 [Actin]"])
 
 
 def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):

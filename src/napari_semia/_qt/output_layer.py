@@ -26,6 +26,8 @@ PLACEMENT_KEY = "semia_placement"
 #: whether the others show the source (else they are blank).
 SYNTHESIZED_PLANES_KEY = "semia_synthesized_planes"
 SOURCE_IN_OTHER_PLANES_KEY = "semia_source_in_other_planes"
+#: Metadata of the channel layers of a result kept by renaming one of them.
+KEPT_KEY = "semia_kept"
 _LISTED_PLANES = 6
 
 
@@ -255,16 +257,18 @@ def _keep_channels_with_a_renamed_one(viewer, spec: OutputSpec) -> None:
     for display in spec.displays:
         key = _inputs_key(spec, display)
         members += [layer for layer in viewer.layers
-                    if layer.metadata.get(OUTPUT_KEY) and layer.metadata.get(INPUTS_KEY) == key]
+                    if layer.metadata.get(OUTPUT_KEY) and layer.metadata.get(INPUTS_KEY) == key
+                    and not layer.metadata.get(KEPT_KEY)]
     renamed = [layer for layer in members if layer.metadata.get(GIVEN_NAME_KEY) != layer.name]
-    untouched = [layer for layer in members if layer.metadata.get(GIVEN_NAME_KEY) == layer.name]
-    if not renamed or not untouched:
+    if not renamed:
         return
     kept = renamed[0].name
     base = kept[:-len(_channel_tag(kept))] if _channel_tag(kept) == _channel_tag(
         renamed[0].metadata.get(GIVEN_NAME_KEY, "")) else kept
-    for layer in untouched:
-        layer.name = f"{base}{_channel_tag(layer.name)}"
+    for layer in members:
+        if layer.metadata.get(GIVEN_NAME_KEY) == layer.name:
+            layer.name = f"{base}{_channel_tag(layer.name)}"
+        layer.metadata[KEPT_KEY] = True  # a set of its own now: the next results make a new one
 
 
 def _in_dtype(plane: np.ndarray, dtype) -> np.ndarray:
