@@ -18,6 +18,25 @@ from .errors import SemiaInputError
 
 @dataclass(frozen=True)
 class TrainingConfig:
+    """Training settings: ``preset(name)`` gives a named set ('quick', 'default',
+    'thorough'), and ``preset("quick").replace(steps=100, size=192)`` one with
+    some changed (an invalid value raises SemiaInputError naming it).
+
+    The ones most often changed:
+
+    * ``steps``: training iterations (one discriminator, generator and segmenter
+      update each); more is sharper and slower.
+    * ``size``: longest side of the working resolution in pixels (16-4096); the
+      source is scaled down to it for training, and results are rebuilt at the
+      source's size from its own detail. Time grows about with its square.
+    * ``seed``: the same seed and settings give the same model.
+    * ``width`` / ``levels``: the generator's capacity and receptive field.
+    * ``coarse_fraction``: share of the steps trained at half the working size.
+
+    The others (augmentation, learning rates, loss weights) are documented where
+    they are defined, in ``napari_semia/config.py``.
+    """
+
     # --- schedule ---
     steps: int = 760
     """Training iterations (one D, one G and one segmenter update each)."""
@@ -97,6 +116,7 @@ class TrainingConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def replace(self, **changes) -> TrainingConfig:
+        """These settings with ``changes`` (field=value), checked."""
         return replace(self, **changes)
 
 
@@ -115,6 +135,7 @@ PRESETS: dict[str, TrainingConfig] = {
 
 
 def preset(name: str) -> TrainingConfig:
+    """The named settings: 'quick', 'default' or 'thorough' (SemiaInputError otherwise)."""
     try:
         return PRESETS[name]
     except KeyError:

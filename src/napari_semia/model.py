@@ -427,6 +427,10 @@ class SemiaModel:
 
     # ------------------------------------------------------------------ file
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the model to ``path`` (a ``.semia`` file: the generator's weights,
+        the source pair and the settings; no pickled code) and return the path.
+        The file is written beside it and renamed when complete, so a failed save
+        leaves an earlier file of that name whole. Raises ModelFileError."""
         path = Path(path)
         meta = {
             "codec": self.codec.to_dict(),
@@ -475,6 +479,10 @@ class SemiaModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> SemiaModel:
+        """The model saved at ``path``, on ``device`` ("auto": a CUDA GPU when there
+        is one, else the CPU; "cpu", "cuda", "cuda:N", "mps"). Raises ModelFileError
+        (a SemiaInputError) for a missing, unreadable or newer-format file, and
+        SemiaInputError for a device this machine lacks."""
         path = Path(path)
         if path.is_dir():
             raise ModelFileError(f"'{path}' is a folder, not a napari-semia model file.")
