@@ -680,3 +680,30 @@ def test_stop_ends_a_long_synthesis(trained, qtbot, monkeypatch):
     widget.synthesize()  # again, to the end: the line no longer says it was stopped
     h.wait_for_synthesis(qtbot, widget)
     assert "Synthesis stopped" not in widget.state.message
+
+
+def test_a_link_under_the_progress_bar_scrolls_to_the_losses(make_napari_viewer, qtbot):
+    # Found by a UX pass: the plot appears at the dock's foot, far below the fold, and
+    # nothing said so.
+    from conftest import PLUGIN, WIDGET_NAME
+    from qtpy.QtWidgets import QScrollArea
+
+    viewer = make_napari_viewer(show=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    viewer.window._qt_window.resize(1000, 600)
+    assert widget.losses_link.isHidden() and widget.losses_section.isHidden()
+    h.add_scene(viewer)
+    h.train(qtbot, widget, steps=2)
+    assert not widget.losses_link.isHidden()
+    scroll = widget.findChild(QScrollArea)
+    scroll.verticalScrollBar().setValue(0)
+    viewport = scroll.viewport()
+
+    def plot_in_view():
+        top_left = widget.loss_plot.mapTo(viewport, widget.loss_plot.rect().topLeft())
+        return 0 <= top_left.y() < viewport.height()
+
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().maximum() > 0, timeout=5000)
+    assert not plot_in_view()
+    widget.losses_link.click()
+    qtbot.waitUntil(plot_in_view, timeout=5000)

@@ -146,8 +146,7 @@ class WidgetState:
         how = "stopped early" if stopped else "finished"
         # (The result for the target is synthesized by itself once training ends.)
         self.message = (f"Training {how} after {steps_done} of {total_steps} steps{resumed}. "
-                        "Paint the target with Live on to see each edit (Side by side shows the "
-                        "result beside the target, which lies over it).")
+                        "Paint the target with Live on to see each edit.")
         if model_steps < SHORT_TRAINING_STEPS:
             self.message += (f" {model_steps} steps give a preview; the 'default' preset gives the "
                              "final quality.")

@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 from napari.layers import Labels
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QPushButton, QWidget
+from qtpy.QtWidgets import QPushButton, QScrollArea, QWidget
 
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
@@ -140,12 +140,17 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.dataset_settings = DatasetSettings()
         self.dataset = DatasetControls(self.dataset_settings, self.state)
         self.losses_section = section("Losses", self.loss_plot)
-        self.losses_section.setVisible(False)  # shown once training starts
         # Actionable controls first and the tall loss plot last, so Train and
-        # Synthesize stay above the fold.
+        # Synthesize stay above the fold; a link under the progress bar leads to it
+        # (a UX pass found the plot 950 px below the fold, with nothing saying so).
+        self.losses_link = QPushButton("Losses plot ↓")
+        self.losses_link.setFlat(True)
+        self.losses_link.setToolTip("Scroll down to the plot of the training losses.")
+        self.losses_link.clicked.connect(self._scroll_to_losses)
+        self._show_losses(False)  # shown once training starts
         self.content = scroll_into(self, [
             section("Layers", self.pickers, self.restore_offer),
-            section("Training", self.controls, self.progress),
+            section("Training", self.controls, self.progress, self.losses_link),
             section("Synthesis", self.synthesis),
             section("Model file", self.model_io),
             section("Synthetic dataset", self.dataset),
@@ -382,7 +387,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if progress.note:
             notify.warning(progress.note)
         if progress.losses and not progress.finished:
-            self.losses_section.setVisible(True)
+            self._show_losses(True)
             self.loss_plot.add_point(self._step_offset + progress.step, progress.losses)
         if progress.preview is not None:
             self._show(self._training_output, progress.preview)
@@ -847,9 +852,19 @@ class SemiaWidget(ClosesWithDock, QWidget):
         the replaced model's result until the next stroke). The loss plot was another
         model's: continuing this one drew its steps after those, the curves jumping back."""
         self.loss_plot.clear()
-        self.losses_section.setVisible(False)  # shown again once it trains
+        self._show_losses(False)  # shown again once it trains
         if synthesize and self.synthesis.live.isChecked() and not self.state.training:
             self.synth_runner.schedule()
+
+    def _show_losses(self, visible: bool) -> None:
+        self.losses_section.setVisible(visible)
+        self.losses_link.setVisible(visible)
+
+    def _scroll_to_losses(self) -> None:
+        scroll = self.findChild(QScrollArea)
+        if scroll is not None:
+            scroll.ensureWidgetVisible(self.losses_section, 0, 0)
+            scroll.ensureWidgetVisible(self.loss_plot, 0, 0)  # the plot whole, if it fits
 
     # --------------------------------------------------------- checkpoints
     def _offer_checkpoint(self, *_args) -> None:
