@@ -331,3 +331,35 @@ def test_the_generator_update_leaves_the_discriminator_and_segmenter_gradients_a
     assert all(torch.equal(p.grad, g) for p, g in zip(others, before))
     assert all(p.requires_grad for p in others)
     assert all(p.grad is not None for p in trainer.generator.parameters() if p.requires_grad)
+
+
+def test_settings_given_as_a_preset_name_or_a_dict_and_bad_ones_named(scene):
+    # Found by a Python-API user: config="quick" (the command line's habit) or a dict
+    # ended in "'dict' object has no attribute 'size'"; steps=2.5 trained 3 steps and
+    # was saved as 2.5.
+    from napari_semia.config import TrainingConfig, preset, training_config
+    from napari_semia.errors import SemiaInputError
+
+    image, labels = scene
+    assert training_config("quick") == preset("quick")
+    assert training_config({"steps": 3, "size": 32}) == TrainingConfig(steps=3, size=32)
+    assert training_config(None) == TrainingConfig()
+    trainer = SemiaTrainer(image, labels, config={**TINY.to_dict(), "steps": 1}, device="cpu")
+    assert trainer.config.steps == 1
+    for bad, message in ((3, "not int"), ({"stepz": 3}, "Unknown training setting(s): stepz"),
+                         ("fast", "Unknown preset 'fast'")):
+        with pytest.raises(SemiaInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            SemiaTrainer(image, labels, config=bad, device="cpu")
+    with pytest.raises(SemiaInputError, match="steps must be a whole number"):
+        preset("quick").replace(steps=2.5)
+    assert TrainingConfig.from_dict({"steps": 2.0}).steps == 2  # (a file saved before the check)
+
+
+def test_a_file_name_given_for_an_array_says_to_read_it(scene, tmp_path):
+    from napari_semia.errors import SemiaInputError
+
+    image, labels = scene
+    with pytest.raises(SemiaInputError, match=r"The image is a file name \('img.png'\).*read_image_file"):
+        SemiaTrainer("img.png", labels, device="cpu")
+    with pytest.raises(SemiaInputError, match=r"The labels are a file name .*read_label_file"):
+        SemiaTrainer(image, tmp_path / "labels.png", device="cpu")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .errors import SemiaInputError
@@ -18,6 +20,13 @@ def as_array(data, what: str) -> np.ndarray:
     not array-like (e.g. ragged lists) or empty."""
     if data is None:
         raise SemiaInputError(f"No {what} given.")
+    if isinstance(data, (str, os.PathLike)):
+        # A file name read as an array gave "unsupported dtype <U45" (found by a new user).
+        reader = "read_image_file" if "image" in what.split() else "read_label_file"
+        raise SemiaInputError(
+            f"The {what} {verb(what, 'are', 'is')} a file name ('{os.fspath(data)}'), not an array: "
+            f"read the file first, e.g. with napari_semia.io.{reader}(path), which reads it as the "
+            f"command line does.")
     try:
         array = np.asarray(data)
     except Exception as error:  # ragged lists and other non-arrays

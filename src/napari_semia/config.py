@@ -81,6 +81,14 @@ class TrainingConfig:
     patch_queries: int = 1024
 
     def __post_init__(self) -> None:
+        whole = [name for name in ("steps", "size", "rec_every", "width", "levels", "patch_size",
+                                   "patch_queries", "seed")
+                 if not isinstance(getattr(self, name), numbers.Integral)
+                 or isinstance(getattr(self, name), bool)]
+        if whole:
+            # steps=2.5 trained 3 steps and was saved as 2.5 (found by a new user).
+            raise SemiaInputError(f"Invalid training setting: {', '.join(whole)} must be "
+                                  f"{'whole numbers' if len(whole) > 1 else 'a whole number'}.")
         checks = [
             (self.steps >= 1, "steps must be at least 1"),
             (16 <= self.size <= 4096, "size (working resolution) must be between 16 and 4096 px"),
@@ -112,8 +120,10 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainingConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        known = {f.name: f for f in fields(cls)}
+        # (A model saved before whole numbers were checked may hold steps=2.5: read as 2.)
+        return cls(**{k: int(v) if known[k].type == "int" and isinstance(v, float) else v
+                      for k, v in data.items() if k in known})
 
     def replace(self, **changes) -> TrainingConfig:
         """These settings with ``changes`` (field=value), checked."""
@@ -132,6 +142,27 @@ PRESETS: dict[str, TrainingConfig] = {
     # For a GPU or a patient user.
     "thorough": TrainingConfig(steps=4000, width=24, coarse_fraction=0.4),
 }
+
+
+def training_config(config) -> TrainingConfig:
+    """``config`` as settings: a TrainingConfig, a preset's name ('quick'), a dict
+    of settings, or None (the defaults). Anything else is a SemiaInputError: a dict
+    or a preset name, the command line's habit, ended in "'dict' object has no
+    attribute 'size'" (found by a new user)."""
+    if config is None:
+        return TrainingConfig()
+    if isinstance(config, TrainingConfig):
+        return config
+    if isinstance(config, str):
+        return preset(config)
+    if isinstance(config, dict):
+        unknown = sorted(set(config) - {f.name for f in fields(TrainingConfig)})
+        if unknown:
+            raise SemiaInputError(f"Unknown training setting(s): {', '.join(map(str, unknown))}.")
+        return TrainingConfig(**config)
+    raise SemiaInputError(
+        f"config must be a TrainingConfig (e.g. preset('quick')), a preset's name or a dict of "
+        f"settings, not {type(config).__name__}.")
 
 
 def preset(name: str) -> TrainingConfig:

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .augmentation import AugmentationLimits, JointAugmenter
 from .collapse_guard import CollapseGuard
-from .config import TrainingConfig
+from .config import TrainingConfig, training_config
 from .device import resolve_device, synchronize
 from .errors import SemiaInputError
 from .layout_tensors import resize_index, to_onehot
@@ -124,7 +124,7 @@ class SemiaTrainer:
         resume: SemiaModel | None = None,
         source_info: SourceInfo | None = None,
     ) -> None:
-        config = config or TrainingConfig()
+        config = training_config(config)
         # The source's channel names and pixel size, for the model (a resumed model's own
         # when none are given).
         self.source_info = (source_info if source_info is not None
