@@ -491,6 +491,34 @@ def test_failed_tasks_are_retried_and_lasting_failures_reported(rgb_model, tmp_p
     assert not (tmp_path / "ds" / "images" / "00002.png").exists()
 
 
+def slow_make_pair(shared, task):
+    time.sleep(0.3)
+    return make_pair(shared, task)
+
+
+def test_stop_on_a_cluster_records_the_pairs_in_progress_and_makes_no_more(rgb_model, tmp_path, monkeypatch):
+    # Found by a Python-API user: after a stop, pairs the workers were making were
+    # written after the run had returned, with no manifest row.
+    from distributed import LocalCluster
+
+    import napari_semia.dataset_worker
+
+    monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", slow_make_pair)
+    model_path, _, _ = rgb_model
+    stop = threading.Event()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        job = DatasetJob.prepare(model_path, tmp_path / "ds", count=12, scheduler=cluster.scheduler_address)
+        for progress in job.run(stop):
+            if progress.done >= 1:
+                stop.set()
+        time.sleep(1.0)  # what a worker still made would be written by now
+    rows = load_manifest(tmp_path / "ds")
+    assert job.summary.stopped and 2 <= len(rows) < 12  # the first pair and the other worker's
+    written = sorted(path.name for path in (tmp_path / "ds" / "images").iterdir())
+    assert written == sorted(Path(row["image"]).name for row in rows)
+
+
 def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):
     """Without --labels, layouts are sampled from the full-size source labels the
     model keeps: strength 0 gives the source's own map, pixel for pixel (the

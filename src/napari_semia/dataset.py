@@ -631,21 +631,40 @@ class _DaskExecutor:
         ]
         index_of = {future.key: task.index for future, task in zip(self.futures, todo)}
         for future in as_completed(self.futures, loop=self.client.loop):
+            yield self._outcome(future, index_of[future.key])
             if stop_event.is_set():
-                break
+                # After the pairs in progress: a worker cannot be interrupted, and the
+                # pairs it was making were written after the run had returned, with no
+                # manifest row (found by a Python-API user). Those queued are cancelled.
+                yield from self._in_progress_outcomes(index_of)
+                return
+
+    def _outcome(self, future, index: int):
+        """A finished future's pair, or (index, why it failed)."""
+        try:
             if future.status == "finished":
-                yield future.result()
-            elif future.status == "error":
+                return future.result()
+            if future.status == "error":
                 error = future.exception()
                 attempts = self.retries + 1
-                yield index_of[future.key], f"{type(error).__name__}: {error} (after {attempts} attempt(s))"
-            else:
-                # Lost or cancelled with no error of its own: the worker that held it
-                # left (it read 'NoneType: None (after 3 attempts)'; found by a user).
-                yield index_of[future.key], (
-                    f"the task was {future.status} on the cluster: its Dask worker stopped or lost "
-                    "touch with the scheduler")
+                return index, f"{type(error).__name__}: {error} (after {attempts} attempt(s))"
+            # Lost or cancelled with no error of its own: the worker that held it
+            # left (it read 'NoneType: None (after 3 attempts)'; found by a user).
+            return index, (f"the task was {future.status} on the cluster: its Dask worker stopped or "
+                           "lost touch with the scheduler")
+        finally:
             future.release()
+
+    def _in_progress_outcomes(self, index_of: dict):
+        """Cancel the queued pairs, then the outcomes of those being made."""
+        from distributed import as_completed
+
+        processing = {key for keys in self.client.processing().values() for key in keys}
+        remaining = [future for future in self.futures if not future.done()]
+        running = [future for future in remaining if future.key in processing]
+        self.client.cancel([future for future in remaining if future.key not in processing])
+        for future in as_completed(running, loop=self.client.loop):
+            yield self._outcome(future, index_of[future.key])
 
     def failed_attempts(self) -> dict[int, list[str]]:
         """Errors of this run's failed attempts, by pair, from the workers' events."""
