@@ -269,6 +269,20 @@ def test_cli_warns_when_no_object_can_move(rgb_model, tmp_path, capsys):
     assert "warning: No object can move" in err
 
 
+def test_a_script_s_run_warns_with_python_warnings_and_prints_nothing(rgb_model, tmp_path, capsys):
+    # Found by a Python-API user: generate(progress_bar=False) still printed, and a
+    # pipeline could neither catch nor silence its warnings.
+    from napari_semia.layout_sampler import LayoutSamplerSettings
+
+    model_path, _, labels = rgb_model
+    everything_background = LayoutSamplerSettings(background_ids=tuple(int(i) for i in np.unique(labels)))
+    with pytest.warns(UserWarning, match="No object can move"):
+        summary = generate(model_path, tmp_path / "ds", count=1, progress_bar=False,
+                           sampler_settings=everything_background)
+    assert capsys.readouterr() == ("", "")
+    assert len(summary.warnings) == 1 and summary.warnings[0].startswith("No object can move")
+
+
 @pytest.mark.parametrize("problem", ["wrong size", "unknown id"])
 def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     model_path, _, labels = rgb_model

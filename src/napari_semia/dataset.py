@@ -46,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -131,6 +132,8 @@ class GenerationSummary:
     stopped: bool
     retried: dict[int, list[str]] = field(default_factory=dict)
     """Pairs made after failed attempts on a Dask cluster, with those attempts' errors."""
+    warnings: list[str] = field(default_factory=list)
+    """What the run warned of (e.g. 'No object can move ...')."""
 
     @property
     def complete(self) -> bool:
@@ -373,6 +376,7 @@ class DatasetJob:
             self.summary = GenerationSummary(
                 out_dir=self.out_dir, total=self.count, written=len(rows) - skipped, skipped=skipped,
                 failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped, retried=retried,
+                warnings=list(self.warnings),
             )
         for index, errors in sorted(retried.items()):
             yield progress(
@@ -404,17 +408,22 @@ class DatasetJob:
 def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, progress_bar: bool = True,
              **options) -> GenerationSummary:
     """Make a dataset (see :meth:`DatasetJob.prepare` for the options), with a
-    tqdm progress bar on stderr; returns the summary."""
+    tqdm progress bar and its messages on stderr; returns the summary (its
+    ``warnings`` too). With ``progress_bar=False`` nothing is printed: warnings
+    are Python warnings (``warnings.warn``) that a script can catch or silence."""
     from tqdm import tqdm
 
     job = DatasetJob.prepare(model_path, out_dir, count, seed, **options)
     with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar) as bar:
         for update in job.run():
             bar.n = update.done + update.failed
-            if update.warning:
+            if update.warning and not progress_bar:
+                # (A pipeline could neither catch nor silence them; found by a new user.)
+                warnings.warn(update.message, UserWarning, stacklevel=2)
+            elif update.warning:
                 bar.write(f"warning: {update.message}", file=sys.stderr)
-            elif update.message:
-                bar.write(update.message)
+            elif update.message and progress_bar:
+                bar.write(update.message, file=sys.stderr)
             bar.refresh()
     return job.summary
 
