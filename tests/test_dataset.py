@@ -269,6 +269,14 @@ def test_cli_warns_when_no_object_can_move(rgb_model, tmp_path, capsys):
     assert "warning: No object can move" in err
 
 
+def test_a_missing_or_bad_count_is_named(rgb_model, tmp_path):
+    model_path, _, _ = rgb_model
+    with pytest.raises(SemiaInputError, match=r"Give the number of pairs \(count=N\)"):
+        generate(model_path, tmp_path / "ds", progress_bar=False)
+    with pytest.raises(SemiaInputError, match="at least 1; got 0"):
+        generate(model_path, tmp_path / "ds", count=0, progress_bar=False)
+
+
 def test_a_script_s_run_warns_with_python_warnings_and_prints_nothing(rgb_model, tmp_path, capsys):
     # Found by a Python-API user: generate(progress_bar=False) still printed, and a
     # pipeline could neither catch nor silence its warnings.

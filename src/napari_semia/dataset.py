@@ -211,7 +211,10 @@ class DatasetJob:
                 count = len(given)
             elif count > len(given):
                 raise SemiaInputError(f"{count} pairs asked for, but only {len(given)} layouts given.")
-        if count is None or count < 1:
+        if count is None:
+            # (It read "must be at least 1; got None", of an argument left at its default.)
+            raise SemiaInputError("Give the number of pairs (count=N): only given layouts set it themselves.")
+        if count < 1:
             raise SemiaInputError(f"The number of pairs must be at least 1; got {count}.")
         if seed < 0:
             raise SemiaInputError(f"The seed must be 0 or more; got {seed}.")
