@@ -45,6 +45,8 @@ class TrainingConfig:
     coarse_fraction: float = 0.6
     """Fraction of iterations run at half the working size (coarse-to-fine)."""
     seed: int = 0
+    """The same seed and settings give the same model, byte for byte, on one CPU;
+    GPUs may differ in the last bits."""
     rec_every: int = 3
     """Every ``rec_every``-th iteration is a reconstruction iteration."""
     # --- augmentation ---
