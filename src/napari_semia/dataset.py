@@ -71,6 +71,7 @@ from .dataset_worker import (
     pair_info,
     remember_model,
     run_pair_task,
+    stop_event_name,
     worker_check,
 )
 from .errors import SemiaInputError
@@ -642,13 +643,16 @@ class _DaskExecutor:
             for task in todo
         ]
         index_of = {future.key: task.index for future, task in zip(self.futures, todo)}
+        reported = set()
         for future in as_completed(self.futures, loop=self.client.loop):
+            reported.add(future.key)
             yield self._outcome(future, index_of[future.key])
             if stop_event.is_set():
                 # After the pairs in progress: a worker cannot be interrupted, and the
                 # pairs it was making were written after the run had returned, with no
-                # manifest row (found by a Python-API user). Those queued are cancelled.
-                yield from self._in_progress_outcomes(index_of)
+                # manifest row (found by a Python-API user).
+                unreported = [future for future in self.futures if future.key not in reported]
+                yield from self._in_progress_outcomes(unreported, index_of)
                 return
 
     def _outcome(self, future, index: int):
@@ -667,16 +671,26 @@ class _DaskExecutor:
         finally:
             future.release()
 
-    def _in_progress_outcomes(self, index_of: dict):
-        """Cancel the queued pairs, then the outcomes of those being made."""
-        from distributed import as_completed
+    def _in_progress_outcomes(self, pending: list, index_of: dict):
+        """The outcomes of the ``pending`` pairs (not reported yet) that are done or
+        being made, the queued ones cancelled. Tasks that start from now on make
+        nothing (the run's stop Event, which each task reads first): one dispatched
+        between the scheduler's answer and the cancel still ran. A task done, here or
+        on its worker, is reported, not cancelled: its files are written."""
+        from distributed import Event, as_completed
 
-        processing = {key for keys in self.client.processing().values() for key in keys}
-        remaining = [future for future in self.futures if not future.done()]
-        running = [future for future in remaining if future.key in processing]
-        self.client.cancel([future for future in remaining if future.key not in processing])
-        for future in as_completed(running, loop=self.client.loop):
-            yield self._outcome(future, index_of[future.key])
+        Event(stop_event_name(self.run_id), client=self.client).set()
+        keys = [future.key for future in pending]
+        states = self.client.run_on_scheduler(
+            lambda dask_scheduler: {key: dask_scheduler.tasks[key].state for key in keys
+                                    if key in dask_scheduler.tasks})
+        waiting = {"queued", "no-worker", "waiting", "released"}
+        self.client.cancel([future for future in pending if states.get(future.key) in waiting])
+        for future in as_completed([f for f in pending if states.get(f.key) not in waiting],
+                                   loop=self.client.loop):
+            outcome = self._outcome(future, index_of[future.key])
+            if outcome is not None:  # (None: started after the stop, made nothing)
+                yield outcome
 
     def failed_attempts(self) -> dict[int, list[str]]:
         """Errors of this run's failed attempts, by pair, from the workers' events."""

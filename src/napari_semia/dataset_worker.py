@@ -252,10 +252,28 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
     )
 
 
-def run_pair_task(shared: SharedInputs, task: PairTask) -> PairResult:
+def stop_event_name(run_id: str) -> str:
+    """The Dask Event set when a run on a cluster is stopped."""
+    return f"semia-stop-{run_id}"
+
+
+def _run_stopped(run_id: str) -> bool:
+    from distributed import Event
+
+    try:
+        return Event(stop_event_name(run_id)).is_set()
+    except Exception:  # no scheduler to ask: go on, as before stops were told
+        return False
+
+
+def run_pair_task(shared: SharedInputs, task: PairTask) -> PairResult | None:
     """:func:`make_pair` as a Dask task: a failed attempt is logged as a
     scheduler event (the caller reports attempts that were retried), then
-    re-raised so that Dask retries it."""
+    re-raised so that Dask retries it. None, and nothing written, when the run
+    was stopped before the task started: a task the stop could not cancel in
+    time wrote a pair with no manifest row."""
+    if _run_stopped(shared.run_id):
+        return None
     try:
         return make_pair(shared, task)
     except Exception as error:
