@@ -37,6 +37,17 @@ def test_save_load_round_trip_reproduces_synthesis(tmp_path, model, scene, moved
     np.testing.assert_allclose(batch[1].astype(int), loaded.synthesize(labels).astype(int), atol=1)
 
 
+def test_a_model_pickles_for_a_dask_map(model, moved_target):
+    # Found by a Python-API user: client.map(model.synthesize, layouts) failed on the
+    # model's lock.
+    import pickle
+
+    before = model.synthesize(moved_target)  # (its caches built: they are not sent)
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.synthesize(moved_target), before)
+    assert copy.source_pyramid() is copy.source_pyramid()  # a lock of its own again
+
+
 def test_working_size_and_full_size_outputs(model, moved_target, scene):
     image, _ = scene
     assert model.synthesize(moved_target).shape == image.shape

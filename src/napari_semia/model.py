@@ -189,6 +189,17 @@ class SemiaModel:
         return (f"SemiaModel({self.num_classes} classes {self.class_ids}, source {rows} x {cols}, "
                 f"working size {work_rows} x {work_cols}, {self.steps_done} steps, {self.device})")
 
+    def __getstate__(self) -> dict:
+        """Picklable (e.g. ``client.map(model.synthesize, layouts)`` on Dask, which failed
+        on the lock; found by a Python-API user): without the lock and the caches,
+        which are rebuilt on first use."""
+        state = dict(self.__dict__)
+        state.update(_pyramid_lock=None, _pyramid=None, _source_encoding=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _pyramid_lock=threading.Lock())
+
     def __post_init__(self) -> None:
         if self.full_index is not None and self.full_index.dtype.itemsize > 1 and self.num_classes <= 256:
             self.full_index = self.full_index.astype(np.uint8)
