@@ -363,3 +363,27 @@ def test_a_file_name_given_for_an_array_says_to_read_it(scene, tmp_path):
         SemiaTrainer("img.png", labels, device="cpu")
     with pytest.raises(SemiaInputError, match=r"The labels are a file name .*read_label_file"):
         SemiaTrainer(image, tmp_path / "labels.png", device="cpu")
+
+
+def test_a_script_is_warned_of_its_inputs_and_of_settings_a_resumed_model_does_not_take(scene):
+    # Found by a Python-API user: the command line and the widget warn of a flat image
+    # or a class lost at the working size; a script was told nothing, nor that a
+    # resumed model keeps its own working size.
+    import warnings
+
+    image, labels = scene
+    labels = labels.copy()
+    labels[9:11, 9:11] = 7  # 2 x 2 across four blocks of the half size
+    with pytest.warns(UserWarning, match=r"class 7 \(4 px\) is too small"):
+        trainer = SemiaTrainer(image, labels, TINY.replace(size=16, steps=1), device="cpu")
+    assert "class 7 (4 px)" in trainer.input_note
+    for _ in trainer.run():
+        pass
+    with pytest.warns(UserWarning) as caught:
+        SemiaTrainer(image, labels, TINY.replace(size=32), device="cpu", resume=trainer.model)
+    assert any("own working size (16 px)" in str(warning.message)
+               and "the settings' size 32 is not used" in str(warning.message) for warning in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = SemiaTrainer(image, labels, TINY.replace(size=16), device="cpu", warn=False)
+    assert quiet.input_note == trainer.input_note

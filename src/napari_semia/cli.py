@@ -225,8 +225,8 @@ def _train(image, labels, config, device, resume=None, source_info=None):
     from .trainer import SemiaTrainer
 
     trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume,
-                           source_info=source_info)
-    warning = trainer.input_warning(image, labels)
+                           source_info=source_info, warn=False)
+    warning = trainer.input_note
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     # The trainer's own config: a resumed model keeps its working size and network.

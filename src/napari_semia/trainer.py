@@ -27,6 +27,7 @@ import copy
 import math
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -104,6 +105,20 @@ def _check_finite(losses: dict[str, torch.Tensor], parameters, what: str, step: 
         raise TrainingDiverged(f"Training diverged at step {step}: the {what} gradients are not finite.")
 
 
+def _kept_network_note(config: TrainingConfig, resume: SemiaModel | None) -> str | None:
+    """What of ``config`` a resumed model does not take (its working size and network)."""
+    if resume is None:
+        return None
+    kept = resume.config
+    changed = [f"{name} {getattr(config, name)}" for name in ("size", "width", "levels")
+               if getattr(config, name) != getattr(kept, name)]
+    if not changed:
+        return None
+    return (f"Continuing the model at its own working size ({kept.size} px) and network (width "
+            f"{kept.width}, {kept.levels} levels): the settings' {', '.join(changed)} "
+            f"{'is' if len(changed) == 1 else 'are'} not used.")
+
+
 class SemiaTrainer:
     """Iterable trainer; ``run()`` is a generator that yields :class:`TrainingProgress`.
 
@@ -111,6 +126,13 @@ class SemiaTrainer:
     another thread (e.g. the Qt main thread while ``run()`` iterates in a worker).
     The global random state is left alone: every random draw comes from this
     trainer's own generators, seeded by ``config.seed``.
+
+    What the user should know of the inputs (a flat image, classes too small for
+    the working size, ...) is ``input_note``; with ``warn`` (the default) it is a
+    Python warning too, and so are settings a resumed model does not take: a
+    script was told nothing (found by a new user; the command line and the widget
+    say these their own way). ``resume``: continue that model, its working size
+    and network kept, for ``config.steps`` more steps.
     """
 
     def __init__(
@@ -123,8 +145,10 @@ class SemiaTrainer:
         preview_every: int = 0,
         resume: SemiaModel | None = None,
         source_info: SourceInfo | None = None,
+        warn: bool = True,
     ) -> None:
         config = training_config(config)
+        kept_note = _kept_network_note(config, resume)
         # The source's channel names and pixel size, for the model (a resumed model's own
         # when none are given).
         self.source_info = (source_info if source_info is not None
@@ -140,6 +164,11 @@ class SemiaTrainer:
             resume.check_can_continue(self.data.codec, self.data.source_shape, self.data.normalizer)
         self.resumed = resume is not None
         self.steps_before = resume.steps_done if resume is not None else 0
+        self.input_note = self._input_warning(image, labels)
+        """What the user should know of the inputs before training, or None."""
+        for note in (self.input_note, kept_note) if warn else ():
+            if note:
+                warnings.warn(note, UserWarning, stacklevel=2)
 
         self._stop_event = threading.Event()
         self._preview_lock = threading.Lock()
@@ -183,7 +212,7 @@ class SemiaTrainer:
     def coarse(self) -> Resolution:
         return self.data.coarse
 
-    def input_warning(self, image, labels=None) -> str | None:
+    def _input_warning(self, image, labels=None) -> str | None:
         """What the user should know of these inputs before training (see
         ``validation.training_warning``), as one message or None."""
         from .validation import lost_classes_warning, training_warning

@@ -79,7 +79,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     total = job.config.steps
     try:
         trainer = SemiaTrainer(job.image, job.labels, config=job.config, device=job.device, resume=job.resume,
-                               source_info=job.source_info)
+                               source_info=job.source_info, warn=False)
     except Exception as error:
         return TrainingResult(None, 0, total, False, error=error)
     preview_problem = None
@@ -92,7 +92,7 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
     if stop.is_set():
         trainer.stop()
     yield TrainingStarted(trainer, describe_device(trainer.device), preview_problem,
-                          trainer.input_warning(job.image, job.labels))
+                          trainer.input_note)
 
     checkpointer = None
     if store is not None and job.checkpoint_key:
