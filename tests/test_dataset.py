@@ -277,6 +277,14 @@ def test_a_missing_or_bad_count_is_named(rgb_model, tmp_path):
         generate(model_path, tmp_path / "ds", count=0, progress_bar=False)
 
 
+def test_the_manifest_of_a_folder_with_no_dataset_is_an_error_not_empty(tmp_path):
+    # Found by a Python-API user: a mistyped folder read as an empty dataset.
+    with pytest.raises(SemiaInputError, match="does not exist"):
+        load_manifest(tmp_path / "typo")
+    with pytest.raises(SemiaInputError, match=r"holds no dataset \(no manifest.csv\)"):
+        load_manifest(tmp_path)
+
+
 def test_a_script_s_run_warns_with_python_warnings_and_prints_nothing(rgb_model, tmp_path, capsys):
     # Found by a Python-API user: generate(progress_bar=False) still printed, and a
     # pipeline could neither catch nor silence its warnings.

@@ -631,7 +631,8 @@ class _DaskExecutor:
             worker, problem = next(iter(problems.items()))
             raise SemiaInputError(
                 f"{len(problems)} Dask worker(s) cannot write the dataset ({worker}: {problem}). "
-                f"Use a folder on a file system the workers share, or --gather to write here."
+                f"Use a folder on a file system the workers share, or gather the pairs to write "
+                f"them here (--gather; gather=True in Python)."
             )
 
     def results(self, todo: list[PairTask], stop_event: threading.Event):
@@ -807,8 +808,13 @@ def _read_manifest(path: Path) -> dict[int, dict]:
 
 def load_manifest(out_dir) -> list[dict]:
     """The rows of a dataset's manifest, in index order: ``index`` and ``seed`` as
-    ints (``seed`` None for given layouts, which no seed drew) and ``params`` parsed."""
-    rows = _read_manifest(Path(out_dir) / MANIFEST)
+    ints (``seed`` None for given layouts, which no seed drew) and ``params`` parsed.
+    SemiaInputError for a folder that holds no dataset (it read as an empty one)."""
+    folder = Path(out_dir)
+    if not (folder / MANIFEST).is_file() and not (folder / SETTINGS_FILE).is_file():
+        what = "does not exist" if not folder.exists() else f"holds no dataset (no {MANIFEST})"
+        raise SemiaInputError(f"{folder} {what}.")
+    rows = _read_manifest(folder / MANIFEST)
     return [dict(rows[i], index=i, seed=int(rows[i]["seed"]) if rows[i]["seed"] else None,
                  params=json.loads(rows[i]["params"])) for i in sorted(rows)]
 
