@@ -664,7 +664,7 @@ def test_working_size_pairs_warn_of_a_class_brighter_than_they_can_show(tmp_path
     labels[labels == 1] = 2
     labels[20, 20] = labels[30, 3] = 1  # two bright spots
     image[labels == 1] = 60000
-    trainer = SemiaTrainer(image, labels, config=TINY.replace(steps=1), device="cpu")
+    trainer = SemiaTrainer(image, labels, config=TINY.replace(steps=1), device="cpu", warn=False)
     for _ in trainer.run():
         pass
     model = trainer.model
