@@ -53,6 +53,30 @@ def palette_colormap(codec: LabelCodec) -> dict:
     return colours
 
 
+#: Reading a colour map's classes takes about 0.35 s a megapixel, on the Qt thread
+#: here: larger maps' targets keep napari's colours (New target shows them in the
+#: map's colours).
+_MAX_RECOLOURED_PIXELS = 1 << 20
+_codec_of: dict[int, tuple[object, LabelCodec | None]] = {}
+
+
+def _colour_codec(data) -> LabelCodec | None:
+    """The colour codec of a colour-coded map's data (None if it is none), read once
+    per array."""
+    key = id(data)
+    held = _codec_of.get(key)
+    if held is not None and held[0] is data:
+        return held[1]
+    try:
+        codec, _ = LabelCodec.from_source(np.asarray(data))
+    except SemiaInputError:
+        codec = None
+    codec = codec if codec is not None and codec.is_colour else None
+    _codec_of.clear()  # (one map at a time: the source labels' layer)
+    _codec_of[key] = (data, codec)
+    return codec
+
+
 def paint_in_source_colours(target, source_labels) -> bool:
     """Show a Labels ``target`` of a colour-coded RGB ``source_labels`` in the source's
     colours, with each id's colour named in its features, when its ids are the
@@ -63,13 +87,11 @@ def paint_in_source_colours(target, source_labels) -> bool:
     if (not isinstance(target, Labels) or source_labels is None or isinstance(source_labels, Labels)
             or getattr(source_labels, "ndim", 0) != 2 or "class" in getattr(target.features, "columns", ())
             or isinstance(target.colormap, DirectLabelColormap)
-            or not isinstance(target.data, np.ndarray)):
+            or not isinstance(target.data, np.ndarray) or not isinstance(source_labels.data, np.ndarray)
+            or np.prod(source_labels.data.shape[:2]) > _MAX_RECOLOURED_PIXELS):
         return False
-    try:
-        codec, _ = LabelCodec.from_source(np.asarray(source_labels.data))
-    except SemiaInputError:
-        return False
-    if not codec.is_colour or int(target.data.max(initial=0)) > max(codec.class_ids):
+    codec = _colour_codec(source_labels.data)
+    if codec is None or int(target.data.max(initial=0)) > max(codec.class_ids):
         return False
     target.colormap = palette_colormap(codec)
     target.features = palette_features(codec)
