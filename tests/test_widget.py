@@ -138,13 +138,19 @@ def test_errors_reach_napari_notifications(viewer_widget):
     assert "source image" in seen[0].message
 
 
+def add_colour_coded_scene(viewer, palette) -> np.ndarray:
+    """A photo and its label map coloured in ``palette`` (the paper's data); the ids."""
+    image, labels = make_scene()
+    viewer.add_image(image, name="photo")
+    viewer.add_image(np.array(palette, np.uint8)[labels], name="layout")
+    return labels
+
+
 def test_pickers_recognise_colour_coded_label_images(viewer_widget):
     """Photo, colour-coded labels and target all as RGB images (the paper's data)."""
     viewer, widget = viewer_widget
-    image, labels = make_scene()
     palette = np.array([[0, 255, 0], [255, 0, 0]], np.uint8)
-    viewer.add_image(image, name="photo")
-    viewer.add_image(palette[labels], name="layout")
+    labels = add_colour_coded_scene(viewer, palette)
     viewer.add_image(palette[np.roll(labels, 4, axis=0)], name="edited")
     assert widget.source_layer is viewer.layers["photo"]
     assert widget.labels_layer is viewer.layers["layout"]
@@ -157,10 +163,7 @@ def test_a_colour_coded_target_names_each_id_s_colour_and_shows_unknown_ids(view
     # (the upper lip's id among look-alike blues was trial and error), and a stroke of
     # napari's "new label" was invisible (unknown ids were transparent).
     viewer, widget = viewer_widget
-    image, labels = make_scene()
-    palette = np.array([[0, 0, 70], [0, 60, 100]], np.uint8)
-    viewer.add_image(image, name="photo")
-    viewer.add_image(palette[labels], name="layout")
+    add_colour_coded_scene(viewer, [[0, 0, 70], [0, 60, 100]])
     widget.pickers.new_target_button.click()
     target = viewer.layers["layout target"]
     named = dict(zip(target.features["index"], target.features["class"]))
@@ -176,10 +179,7 @@ def test_a_blank_labels_layer_to_sketch_in_is_the_target_in_the_source_s_colours
     # labels from the colour-coded map (Train learned the blank sketch as the source's
     # labels), and its napari colours told nothing of which id painted which class.
     viewer, widget = viewer_widget
-    image, labels = make_scene()
-    palette = np.array([[255, 255, 255], [0, 0, 70]], np.uint8)
-    viewer.add_image(image, name="photo")
-    viewer.add_image(palette[labels], name="layout")
+    labels = add_colour_coded_scene(viewer, [[255, 255, 255], [0, 0, 70]])
     sketch = viewer.add_labels(np.zeros(labels.shape, np.uint8), name="photo - Labels")
     assert widget.labels_layer is viewer.layers["layout"]
     assert widget.target_layer is sketch
