@@ -187,6 +187,20 @@ def test_a_blank_labels_layer_to_sketch_in_is_the_target_in_the_source_s_colours
     assert list(sketch.features["class"]) == ["colour (255, 255, 255)", "colour (0, 0, 70)"]
 
 
+def test_a_sketch_painted_beside_a_new_target_never_takes_the_source_labels(viewer_widget):
+    # Found by a new user: with a New target open, a blank layer added and painted in
+    # became the source labels at the next layer event (Labels come before colour maps).
+    viewer, widget = viewer_widget
+    labels = add_colour_coded_scene(viewer, [[255, 255, 255], [0, 0, 70]])
+    widget.pickers.new_target_button.click()
+    sketch = viewer.add_labels(np.zeros(labels.shape, np.uint8), name="photo - Labels")
+    sketch.data[:] = 1
+    sketch.data[4:9, 4:9] = 2
+    viewer.add_image(np.zeros(labels.shape, np.uint8), name="another layer")  # a layer event
+    assert widget.labels_layer is viewer.layers["layout"]
+    assert widget.target_layer is viewer.layers["layout target"]
+
+
 def test_a_blank_labels_layer_alone_is_the_source_labels_to_annotate(viewer_widget):
     # (Annotating the source in napari starts from a blank layer too.)
     viewer, widget = viewer_widget

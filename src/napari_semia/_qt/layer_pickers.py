@@ -35,6 +35,8 @@ NONE_TEXT = "(none)"
 #: Metadata key of the layers this widget creates (outputs, new targets).
 OUTPUT_KEY = "semia_output"
 TARGET_KEY = "semia_target"
+#: Metadata of a target made here: the unique id of the label map it was copied from.
+TARGET_OF_KEY = "semia_target_of"
 
 
 @dataclass(frozen=True, eq=False)
@@ -468,6 +470,12 @@ class LayerPickers(QWidget):
     def _default_source_labels(self, candidates: list):
         target = self._other("target")
         usable = [layer for layer in candidates if layer != target]
+        # The map the target made here was copied from: otherwise a sketch painted
+        # in another, blank layer took its place at the next layer event.
+        copied_from = target.metadata.get(TARGET_OF_KEY) if target is not None else None
+        for layer in usable:
+            if copied_from is not None and layer.unique_id == copied_from:
+                return layer
         plain = [layer for layer in usable if not looks_like_target(layer)]
         # A blank layer (napari's "New labels layer", to sketch a layout in) only when
         # there is nothing else (to annotate the source in): it took the source labels

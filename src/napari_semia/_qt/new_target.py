@@ -8,7 +8,7 @@ from napari.utils.colormaps import DirectLabelColormap
 
 from ..errors import SemiaInputError
 from ..labels import LabelCodec
-from .layer_pickers import TARGET_KEY
+from .layer_pickers import TARGET_KEY, TARGET_OF_KEY
 from .output_layer import units_kwargs
 
 
@@ -109,7 +109,8 @@ def copy_as_target(viewer, source: Layer) -> Labels:
         data, colours, features = _labels_from_colours(source)
         kwargs = {"opacity": 0.7, "colormap": colours, "features": features}
     target = viewer.add_labels(data, name=f"{source.name} target", scale=source.scale,
-                               translate=source.translate, metadata={TARGET_KEY: True},
+                               translate=source.translate,
+                               metadata={TARGET_KEY: True, TARGET_OF_KEY: source.unique_id},
                                **units_kwargs(source), **kwargs)
     viewer.layers.selection.active = target
     target.mode = "paint"
