@@ -680,11 +680,15 @@ class _DaskExecutor:
         on its worker, is reported, not cancelled: its files are written."""
         from distributed import Event, as_completed
 
-        Event(stop_event_name(self.run_id), client=self.client).set()
         keys = [future.key for future in pending]
-        states = self.client.run_on_scheduler(
-            lambda dask_scheduler: {key: dask_scheduler.tasks[key].state for key in keys
-                                    if key in dask_scheduler.tasks})
+        try:
+            Event(stop_event_name(self.run_id), client=self.client).set()
+            states = self.client.run_on_scheduler(
+                lambda dask_scheduler: {key: dask_scheduler.tasks[key].state for key in keys
+                                        if key in dask_scheduler.tasks})
+        except Exception:  # a scheduler that cannot tell: stop at once, as before
+            self.client.cancel(pending)
+            return
         waiting = {"queued", "no-worker", "waiting", "released"}
         self.client.cancel([future for future in pending if states.get(future.key) in waiting])
         for future in as_completed([f for f in pending if states.get(f.key) not in waiting],
