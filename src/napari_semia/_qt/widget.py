@@ -722,7 +722,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             palette = dict(zip(model.class_ids, model.codec.palette))
             colours = {int(i): tuple(np.asarray(c) / 255.0) for i, c in palette.items()}
             names = {int(i): colour_name(c) for i, c in palette.items()}
-        elif isinstance(labels, Labels) and self._labels_of_model(labels, model):
+        elif isinstance(labels, Labels) and tuple(labels.data.shape[-2:]) == tuple(model.source_shape):
+            # (The colours its brush paints these ids in; no check of its ids, which
+            # reads every pixel on this thread.)
             shown = {int(i): labels.get_color(int(i)) for i in model.class_ids}
             colours = {i: tuple(c) if c is not None else (0, 0, 0, 0) for i, c in shown.items()}
         objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
