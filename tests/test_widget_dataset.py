@@ -18,6 +18,11 @@ def test_generate_writes_pairs_and_opens_the_first_ones(trained, qtbot, tmp_path
     assert controls.generate_button.isEnabled()
     # The scene's classes; the largest (0, background) is not an object by default.
     assert widget.dataset_settings.object_ids == (1,)
+    # Each with the colour the labels layer paints it in (0: napari's transparent).
+    viewer_colour = viewer.layers[LABELS].get_color(1)
+    swatch = controls.objects.item(1).icon().pixmap(12, 12).toImage().pixelColor(6, 6)
+    shown = (swatch.redF(), swatch.greenF(), swatch.blueF())
+    assert np.abs(np.subtract(shown, viewer_colour[:3])).max() < 0.05
     folder = tmp_path / "set"
     widget.dataset_settings.folder = str(folder)
     widget.dataset_settings.count = 3
