@@ -209,6 +209,10 @@ def test_a_blank_labels_layer_alone_is_the_source_labels_to_annotate(viewer_widg
     blank = viewer.add_labels(np.zeros(image.shape[:2], np.uint8), name="photo - Labels")
     assert widget.labels_layer is blank
     assert "class" not in blank.features.columns
+    # A layout opened before the first stroke does not take its place (found in review).
+    _, labels = make_scene()
+    viewer.add_labels(labels, name="layout")
+    assert widget.labels_layer is blank
 
 
 def test_unavailable_device_is_explained_not_raised(viewer_widget, messages, qtbot):

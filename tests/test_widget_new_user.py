@@ -1078,3 +1078,16 @@ def test_a_transparent_photo_is_named_at_train(viewer_widget, qtbot, messages):
     train(qtbot, widget, steps=1)
     warned = [text for kind, text in messages if kind == "warning" and "transparent in places" in text]
     assert len(warned) == 1 and warned[0].startswith("'cut out' is transparent in places (25.0% of")
+
+
+def test_a_four_stain_uint16_image_napari_shows_as_rgba_is_not_called_transparent():
+    # Found in review: napari shows any (H, W, 4) image as RGBA; a fourth stain is data.
+    from napari.layers import Image
+
+    from napari_semia._qt.training_notes import transparent_photo_note
+
+    stains = np.zeros((8, 8, 4), np.uint16)
+    stains[..., 3] = 1000
+    assert transparent_photo_note(Image(stains, rgb=True), stains) is None
+    photo = (stains // 1000 * 128).astype(np.uint8)
+    assert "transparent in places" in transparent_photo_note(Image(photo, rgb=True), photo)

@@ -175,7 +175,8 @@ def test_a_renamed_channel_output_keeps_its_channels(viewer_widget, qtbot):
     # result went into the other channels' layers, so the kept result was one channel.
     viewer, widget = viewer_widget
     image, labels = make_scene(rgb=False)
-    viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["DAPI", "Actin"])
+    # (napari's own name for a copy: its tag, " [DAPI [1]]", is no name's last brackets)
+    viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["DAPI", "DAPI [1]"])
     viewer.add_labels(labels, name="cells")
     viewer.add_labels(moved(labels), name="layout")
     widget.synthesize()
@@ -187,17 +188,17 @@ def test_a_renamed_channel_output_keeps_its_channels(viewer_widget, qtbot):
     viewer.layers["layout"].paint((5, 5), 0)
     widget.synthesize()
     h.wait_for_synthesis(qtbot, widget)
-    assert np.array_equal(viewer.layers["v1 [Actin]"].data, first[outputs[0]])  # kept, not overwritten
+    assert np.array_equal(viewer.layers["v1 [DAPI [1]]"].data, first[outputs[0]])  # kept, not overwritten
     assert np.array_equal(viewer.layers["v1"].data, first[outputs[1]])
     assert sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output")) == sorted(
-        [*outputs, "v1", "v1 [Actin]"])
+        [*outputs, "v1", "v1 [DAPI [1]]"])
     # The next results go on into the new set; the kept one stays as it is.
     viewer.layers["layout"].paint((25, 25), 0)
     widget.synthesize()
     h.wait_for_synthesis(qtbot, widget)
-    assert np.array_equal(viewer.layers["v1 [Actin]"].data, first[outputs[0]])
+    assert np.array_equal(viewer.layers["v1 [DAPI [1]]"].data, first[outputs[0]])
     assert sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output")) == sorted(
-        [*outputs, "v1", "v1 [Actin]"])
+        [*outputs, "v1", "v1 [DAPI [1]]"])
 
 
 def test_an_undo_on_a_hidden_target_is_synthesized_with_live_on(trained, qtbot):

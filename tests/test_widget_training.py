@@ -176,8 +176,17 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     note = f"'{output.name}' holds results on 2 of its 3 planes (planes 1, 2); the others show the source"
     qtbot.waitUntil(lambda: widget.state.message.startswith(note), timeout=TIMEOUT_MS)
     assert note in widget.progress.label.text()
-    viewer.dims.set_current_step(0, 0)
-    qtbot.waitUntil(lambda: widget.state.message == widget.state.ready_message(), timeout=TIMEOUT_MS)
+    # Another target's result: its own output is named, not the last one (found in review).
+    widget.synthesis.live.setChecked(False)
+    flat = viewer.add_labels(np.roll(labels, 3, 0), name="flat target")
+    widget.pickers.target.set_layer(flat)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert widget.state.message.startswith(f"'{output_name('stack', 'flat target')}' holds results on 1 of")
+    assert "stack target" not in widget.state.message
+    # A 2D result (no planes) takes the note back, whatever follows it on the line.
+    widget._say_unsynthesized_planes(None)
+    assert "holds results on" not in widget.state.message and "is hidden" in widget.state.message
 
 
 def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):

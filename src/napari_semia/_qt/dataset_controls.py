@@ -56,8 +56,11 @@ def free_default_folder() -> str:
     base = Path(DEFAULT_FOLDER).resolve()
     for number in itertools.count(1):
         folder = base if number == 1 else base.with_name(f"{DEFAULT_FOLDER}-{number}")
-        if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
-            return str(folder)
+        try:
+            if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+                return str(folder)
+        except OSError:  # unreadable: not one to write into
+            continue
 
 
 def ask_folder(parent, start: str) -> str | None:

@@ -209,7 +209,7 @@ def plane_shape(layer) -> tuple[int, int]:
     return tuple(layer.data.shape[:layer.ndim])[-2:]
 
 
-def _is_blank(layer: Layer) -> bool:
+def is_blank(layer: Layer) -> bool:
     """Whether a Labels layer in memory holds a single value (a new, empty one):
     no label map of an image. Judged on a sample first, so that a large map costs
     little; lazy data is never read here."""
@@ -477,11 +477,12 @@ class LayerPickers(QWidget):
             if copied_from is not None and layer.unique_id == copied_from:
                 return layer
         plain = [layer for layer in usable if not looks_like_target(layer)]
-        # A blank layer (napari's "New labels layer", to sketch a layout in) only when
-        # there is nothing else (to annotate the source in): it took the source labels
-        # from a colour-coded map, and Train learned the sketch as the source's labels
-        # (found by a new user).
-        drawn = [layer for layer in plain if not _is_blank(layer)]
+        # Not a blank layer that comes after a map (napari's "New labels layer", to
+        # sketch a layout in): it took the source labels from a colour-coded map, and
+        # Train learned the sketch as the source's labels (found by a new user). A
+        # blank layer before any map is an annotation of the source in progress.
+        drawn = [layer for index, layer in enumerate(plain)
+                 if not (is_blank(layer) and any(not is_blank(other) for other in plain[:index]))]
         # Labels layers before colour-coded images.
         for group in ([c for c in drawn if isinstance(c, Labels)], drawn, plain):
             if group:

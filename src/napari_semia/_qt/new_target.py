@@ -8,7 +8,7 @@ from napari.utils.colormaps import DirectLabelColormap
 
 from ..errors import SemiaInputError
 from ..labels import LabelCodec
-from .layer_pickers import TARGET_KEY, TARGET_OF_KEY
+from .layer_pickers import TARGET_KEY, TARGET_OF_KEY, is_blank
 from .output_layer import units_kwargs
 
 
@@ -78,11 +78,11 @@ def _colour_codec(data) -> LabelCodec | None:
 
 
 def paint_in_source_colours(target, source_labels) -> bool:
-    """Show a Labels ``target`` of a colour-coded RGB ``source_labels`` in the source's
-    colours, with each id's colour named in its features, when its ids are the
-    codec's (1..K, or blank): napari's own colours told a designer sketching a face
-    on a new, empty layer nothing of which id painted which class (found by a new
-    user). Layers with colours or class names of their own are left as they are.
+    """Show a blank Labels ``target`` of a colour-coded RGB ``source_labels`` in the
+    source's colours, with each id's colour named in its features: napari's own
+    colours told a designer sketching a face on a new, empty layer nothing of which
+    id painted which class (found by a new user). Layers with content, colours or
+    class names of their own are left as they are.
     Returns whether it did."""
     if (not isinstance(target, Labels) or source_labels is None or isinstance(source_labels, Labels)
             or getattr(source_labels, "ndim", 0) != 2 or "class" in getattr(target.features, "columns", ())
@@ -90,8 +90,10 @@ def paint_in_source_colours(target, source_labels) -> bool:
             or not isinstance(target.data, np.ndarray) or not isinstance(source_labels.data, np.ndarray)
             or np.prod(source_labels.data.shape[:2]) > _MAX_RECOLOURED_PIXELS):
         return False
+    if not is_blank(target):
+        return False  # a map of the user's own keeps its colours (and its features)
     codec = _colour_codec(source_labels.data)
-    if codec is None or int(target.data.max(initial=0)) > max(codec.class_ids):
+    if codec is None:
         return False
     target.colormap = palette_colormap(codec)
     target.features = palette_features(codec)

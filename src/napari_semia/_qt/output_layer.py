@@ -78,6 +78,9 @@ class ChannelDisplay:
     dtype: object = None
     """The channel layer's own dtype: a group of mixed dtypes (uint16 DAPI, float32
     deconvolved actin) is synthesized in the promoted one."""
+    tag: str = ""
+    """What the name adds for its channel (' [DAPI]'); parsed from the name, a
+    channel named 'cells [1]' gave ' [1]]'."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,14 +142,16 @@ def output_spec(source, target, index=(), leading_shape=(), channel_names=()) ->
         colormaps = _CHANNEL_COLORMAPS.get(len(channel_names), _MANY_CHANNEL_COLORMAPS)
         displays = tuple(ChannelDisplay(f"{name} [{channel}]", c,
                                         dict(placement, rgb=False, blending="additive",
-                                             colormap=colormaps[c % len(colormaps)]), None)
+                                             colormap=colormaps[c % len(colormaps)]), None,
+                                        tag=f" [{channel}]")
                          for c, channel in enumerate(channel_names))
     elif source is None:
         displays = (ChannelDisplay(name, None, placement, None),)
     elif isinstance(source, ChannelGroup):
         displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c,
                                         _stack_placement(_display_kwargs(layer), target, len(leading_shape)),
-                                        layer.data, _contrast_range(layer), np.dtype(layer.dtype))
+                                        layer.data, _contrast_range(layer), np.dtype(layer.dtype),
+                                        tag=f" [{layer.name}]")
                          for c, layer in enumerate(source.layers))
     else:
         displays = (ChannelDisplay(name, None,
@@ -241,10 +246,6 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     return layers
 
 
-def _channel_tag(name: str) -> str:
-    """' [DAPI]' of 'semia: … [DAPI]' (a channel output's own name)."""
-    start = name.rfind(" [")
-    return name[start:] if start >= 0 and name.endswith("]") else ""
 
 
 def _keep_channels_with_a_renamed_one(viewer, spec: OutputSpec) -> None:
@@ -253,21 +254,20 @@ def _keep_channels_with_a_renamed_one(viewer, spec: OutputSpec) -> None:
     Each other channel layer of the set is renamed after it ('v1' -> 'v1 [Actin]')."""
     if len(spec.displays) < 2:
         return
-    members = []
+    members = []  # (layer, its channel's tag)
     for display in spec.displays:
         key = _inputs_key(spec, display)
-        members += [layer for layer in viewer.layers
+        members += [(layer, display.tag) for layer in viewer.layers
                     if layer.metadata.get(OUTPUT_KEY) and layer.metadata.get(INPUTS_KEY) == key
                     and not layer.metadata.get(KEPT_KEY)]
-    renamed = [layer for layer in members if layer.metadata.get(GIVEN_NAME_KEY) != layer.name]
+    renamed = [(layer, tag) for layer, tag in members if layer.metadata.get(GIVEN_NAME_KEY) != layer.name]
     if not renamed:
         return
-    kept = renamed[0].name
-    base = kept[:-len(_channel_tag(kept))] if _channel_tag(kept) == _channel_tag(
-        renamed[0].metadata.get(GIVEN_NAME_KEY, "")) else kept
-    for layer in members:
+    kept, kept_tag = renamed[0][0].name, renamed[0][1]
+    base = kept[:-len(kept_tag)] if kept_tag and kept.endswith(kept_tag) else kept
+    for layer, tag in members:
         if layer.metadata.get(GIVEN_NAME_KEY) == layer.name:
-            layer.name = f"{base}{_channel_tag(layer.name)}"
+            layer.name = f"{base}{tag}"
         layer.metadata[KEPT_KEY] = True  # a set of its own now: the next results make a new one
 
 

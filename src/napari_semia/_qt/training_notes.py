@@ -72,8 +72,9 @@ def turned_photo_note(source) -> str | None:
 
 def transparent_photo_note(source, image) -> str | None:
     """For an RGBA layer transparent in places (``image``: its plane), what that does."""
-    if source is None or isinstance(source, ChannelGroup) or not getattr(source, "rgb", False):
-        return None
+    if (source is None or isinstance(source, ChannelGroup) or not getattr(source, "rgb", False)
+            or np.dtype(source.dtype) != np.uint8):
+        return None  # (napari also shows a 4-stain uint16 image as RGBA: its 4th channel is data)
     return transparency_note(image, f"'{source.name}'")
 
 

@@ -527,7 +527,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self.state.message = self._status_before_stop
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
-        if result.final and destination is not None and destination.index and not self.state.training:
+        if result.final and not self.state.training:
             self._say_unsynthesized_planes(destination)
         if result.final and result.request_id == self._reveal_request:
             self._reveal_request = None
@@ -537,15 +537,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _say_unsynthesized_planes(self, destination) -> None:
         """Which planes of a stack output hold results, on the status line while
         others show the source; back to the usual line once every plane does."""
-        outputs = output_layers(self.viewer, destination)
+        stacked = destination is not None and destination.index
+        outputs = output_layers(self.viewer, destination) if stacked else []
         note = unsynthesized_planes_note(outputs[0]) if outputs else None
-        said = self._planes_note
-        ours = {said, f"{LABELS_ONLY_NOTE} {said}"} if said else set()
+        said, self._planes_note = self._planes_note, note
         if note:
             self.state.message = note if self.model is not None else f"{LABELS_ONLY_NOTE} {note}"
-        elif self.state.message in ours:
-            self.state.message = self.state.ready_message() if self.model is not None else LABELS_ONLY_NOTE
-        self._planes_note = note
+        elif said and said in self.state.message:
+            # (Another 2D target's result, or every plane done: a note may follow it.)
+            usual = self.state.ready_message() if self.model is not None else ""
+            self.state.message = self.state.message.replace(said, usual, 1).strip()
 
     def _on_synthesis_failed(self, result) -> None:
         self.synthesis_jobs.forget_last_target()
