@@ -59,7 +59,8 @@ def _format_ids(ids) -> str:
     return text
 
 
-def _format_colour(colour) -> str:
+def format_colour(colour) -> str:
+    """'(0, 0, 70)': a colour as messages and the widget name it."""
     return "(" + ", ".join(str(int(c)) for c in colour) + ")"
 
 
@@ -324,7 +325,7 @@ class LabelCodec:
     def describe_class(self, index: int) -> str:
         """Class ``index`` in the user's words: 'class 12', or 'class coloured (255, 0, 0)'."""
         if self.palette is not None:
-            return f"class coloured {_format_colour(self.palette[index])}"
+            return f"class coloured {format_colour(self.palette[index])}"
         return f"class {self.class_ids[index]}"
 
     @property
@@ -404,7 +405,7 @@ class LabelCodec:
             )
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:
-        known = ", ".join(_format_colour(c) for c in self.palette)
+        known = ", ".join(format_colour(c) for c in self.palette)
         evidence = photo_evidence(rgb)
         if evidence is not None:
             # Checked first: a photo whose colours all lie near the palette's (the
@@ -424,7 +425,7 @@ class LabelCodec:
         to_palette, distance = to_palette[0], distance[0]
         far = distance > MAX_COLOUR_DISTANCE
         if far.any():
-            names = ", ".join(_format_colour(c) for c in target_colours[far][:_MAX_LISTED])
+            names = ", ".join(format_colour(c) for c in target_colours[far][:_MAX_LISTED])
             raise SemiaInputError(
                 f"The {what} use colour(s) {names} that match none of the source's "
                 f"label colours {known}."

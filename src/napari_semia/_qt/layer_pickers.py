@@ -481,8 +481,8 @@ class LayerPickers(QWidget):
         # sketch a layout in): it took the source labels from a colour-coded map, and
         # Train learned the sketch as the source's labels (found by a new user). A
         # blank layer before any map is an annotation of the source in progress.
-        drawn = [layer for index, layer in enumerate(plain)
-                 if not (is_blank(layer) and any(not is_blank(other) for other in plain[:index]))]
+        blank = [is_blank(layer) for layer in plain]  # (once each: a blank one is read whole)
+        drawn = [layer for index, layer in enumerate(plain) if not (blank[index] and not all(blank[:index]))]
         # Labels layers before colour-coded images.
         for group in ([c for c in drawn if isinstance(c, Labels)], drawn, plain):
             if group:

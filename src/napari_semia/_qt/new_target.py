@@ -7,7 +7,7 @@ from napari.layers import Labels, Layer
 from napari.utils.colormaps import DirectLabelColormap
 
 from ..errors import SemiaInputError
-from ..labels import LabelCodec
+from ..labels import LabelCodec, format_colour
 from .layer_pickers import TARGET_KEY, TARGET_OF_KEY, is_blank
 from .output_layer import units_kwargs
 
@@ -34,7 +34,7 @@ def palette_features(codec: LabelCodec) -> dict:
 
 
 def colour_name(colour) -> str:
-    return "colour (" + ", ".join(str(int(c)) for c in colour) + ")"
+    return f"colour {format_colour(colour)}"
 
 
 #: Ids that are no class of a colour-coded map (napari's "new label" button gives
