@@ -48,17 +48,32 @@ def output_target_id(layer) -> str | None:
     return inputs[1] if inputs else None
 
 
-def _output_of_renamed_inputs(viewer, key: tuple, name: str):
-    """The output of these inputs under the name they had, renamed to ``name``; or
-    None. Renaming the target while training left the previews in one layer and put
-    the result into a second one, and the stale one was selected as the result. An
-    output the user renamed (to keep it) is left alone."""
+def _is_reusable_output(layer) -> bool:
+    """An output of ours that the next result may go into: not a layer of the user's
+    that happens to have the name, and not one kept (renamed, or one of a kept set)."""
+    metadata = layer.metadata
+    return bool(metadata.get(OUTPUT_KEY)) and not metadata.get(KEPT_KEY)
+
+
+def _reusable_output(viewer, key: tuple, name: str):
+    """The layer the next result of these inputs goes into, or None for a new one.
+
+    By name first; then the output of these inputs under the name they had, renamed
+    to ``name`` where it is free. Renaming the target while training left the
+    previews in one layer and put the result into a second one, and the stale one was
+    selected as the result. An output the user renamed (to keep it) is left alone, and
+    so is any layer of that name that is not ours or was kept: a kept channel set
+    whose tag was deleted has a member with its given name, and the next result went
+    into it (found in review)."""
+    if name in viewer.layers and _is_reusable_output(viewer.layers[name]):
+        return viewer.layers[name]
     for layer in viewer.layers:
         metadata = layer.metadata
-        if (metadata.get(OUTPUT_KEY) and metadata.get(INPUTS_KEY) == key
+        if (_is_reusable_output(layer) and metadata.get(INPUTS_KEY) == key
                 and metadata.get(GIVEN_NAME_KEY) == layer.name):
-            layer.name = name
-            metadata[GIVEN_NAME_KEY] = name
+            if name not in viewer.layers:
+                layer.name = name
+                metadata[GIVEN_NAME_KEY] = name
             return layer
     return None
 
@@ -304,8 +319,7 @@ def _follow_placement(layer, kwargs: dict) -> None:
 def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below):
     full_shape = spec.leading_shape + tuple(plane.shape)
     key = _inputs_key(spec, display)
-    existing = (viewer.layers[display.name] if display.name in viewer.layers
-                else _output_of_renamed_inputs(viewer, key, display.name))
+    existing = _reusable_output(viewer, key, display.name)
     if (isinstance(existing, Image) and isinstance(existing.data, np.ndarray)
             and tuple(existing.data.shape) == full_shape and existing.data.dtype == plane.dtype):
         if spec.index:
@@ -335,6 +349,9 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
                              metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name,
                                        PLACEMENT_KEY: _placement(kwargs), **stack_metadata},
                              **kwargs)
+    # napari numbers a name that another layer holds ('… [B] [1]'); that number is this
+    # output's name from now on, so it is not taken for one the user renamed.
+    layer.metadata[GIVEN_NAME_KEY] = layer.name
     if display.contrast_range is not None and plane.ndim == 2:
         low, high = display.contrast_range
         limits = layer.contrast_limits

@@ -1,0 +1,49 @@
+"""Which layer a result goes into: never one the user kept or made."""
+
+import numpy as np
+
+from napari_semia._qt.output_layer import KEPT_KEY, output_spec, write_output
+
+
+def _planes(value):
+    return np.full((8, 8, 2), value, np.float32)
+
+
+def _outputs(viewer):
+    return {layer.name: layer for layer in viewer.layers if layer.metadata.get("semia_output")}
+
+
+def test_a_kept_channel_set_whose_tag_was_deleted_is_not_written_over(make_napari_viewer):
+    # Found in review: one channel of a result renamed to the set's bare name (its tag
+    # deleted) left another kept member under its given name, and the next result
+    # went into that kept layer.
+    viewer = make_napari_viewer()
+    target = viewer.add_labels(np.zeros((8, 8), np.int32), name="t")
+    spec = output_spec(None, target, channel_names=("A", "B"))
+    first = write_output(viewer, spec, _planes(1))
+    bare = spec.displays[0].name.rsplit(" [", 1)[0]
+    first[0].name = bare
+    write_output(viewer, output_spec(None, target, channel_names=("A", "B")), _planes(7))
+    assert all(layer.metadata.get(KEPT_KEY) for layer in first)
+    assert all(float(layer.data.mean()) == 1.0 for layer in first)  # kept as they were
+    new = [layer for layer in _outputs(viewer).values() if layer not in first]
+    assert len(new) == 2 and all(float(layer.data.mean()) == 7.0 for layer in new)
+    # and the results after go into that new set, under the names napari gave it
+    write_output(viewer, output_spec(None, target, channel_names=("A", "B")), _planes(9))
+    assert len(_outputs(viewer)) == 4
+    assert all(float(layer.data.mean()) == 9.0 for layer in new)
+    assert all(float(layer.data.mean()) == 1.0 for layer in first)
+
+
+def test_a_layer_of_the_user_s_with_the_output_s_name_is_left_alone(make_napari_viewer):
+    viewer = make_napari_viewer()
+    target = viewer.add_labels(np.zeros((8, 8), np.int32), name="t")
+    spec = output_spec(None, target)
+    mine = viewer.add_image(np.full((8, 8), 3, np.float32), name=spec.displays[0].name)
+    other_shape = viewer.add_image(np.zeros((4, 4), np.float32), name=spec.displays[0].name + " x")
+    written = write_output(viewer, spec, np.ones((8, 8), np.float32))
+    assert written[0] is not mine and mine in viewer.layers and float(mine.data.mean()) == 3.0
+    assert other_shape in viewer.layers
+    again = write_output(viewer, output_spec(None, target), np.full((8, 8), 5, np.float32))
+    assert again[0] is written[0] and float(written[0].data.mean()) == 5.0
+    assert float(mine.data.mean()) == 3.0 and len(viewer.layers) == 4
