@@ -549,6 +549,67 @@ def test_stop_on_a_cluster_records_the_pairs_in_progress_and_makes_no_more(rgb_m
     assert written == sorted(Path(row["image"]).name for row in rows)
 
 
+def test_a_stop_waits_for_every_pending_pair_where_the_scheduler_cannot_say_which_run(
+        rgb_model, tmp_path, monkeypatch):
+    # Found in review: where the scheduler could not report its tasks' states, a stop
+    # cancelled every pending pair, those being made too: their files were written with
+    # no manifest row.
+    from distributed import Client, LocalCluster
+
+    import napari_semia.dataset_worker
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("this scheduler runs no pickled functions")
+
+    monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", slow_make_pair)
+    monkeypatch.setattr(Client, "run_on_scheduler", refused)
+    model_path, _, _ = rgb_model
+    stop = threading.Event()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        job = DatasetJob.prepare(model_path, tmp_path / "ds", count=12, scheduler=cluster.scheduler_address)
+        for progress in job.run(stop):
+            if progress.done >= 1:
+                stop.set()
+        time.sleep(1.0)
+    rows = load_manifest(tmp_path / "ds")
+    assert job.summary.stopped and 2 <= len(rows) < 12 and not job.summary.failures
+    written = sorted(path.name for path in (tmp_path / "ds" / "images").iterdir())
+    assert written == sorted(Path(row["image"]).name for row in rows)
+
+
+def test_leaving_a_cluster_run_early_tells_its_queued_pairs_not_to_start(rgb_model, tmp_path, monkeypatch):
+    # Ctrl-C, an error or a caller leaving job.run() early: only cancelled, pairs
+    # already in a worker's queue could start and write with no manifest row.
+    from distributed import Client, Event, LocalCluster
+
+    import napari_semia.dataset as dataset_module
+    import napari_semia.dataset_worker
+    from napari_semia.dataset_worker import stop_event_name
+
+    run_ids = []
+    real_start = dataset_module._DaskExecutor.start
+
+    def start(self, job):
+        real_start(self, job)
+        run_ids.append(self.run_id)
+
+    monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", slow_make_pair)
+    monkeypatch.setattr(dataset_module._DaskExecutor, "start", start)
+    model_path, _, _ = rgb_model
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        job = DatasetJob.prepare(model_path, tmp_path / "ds", count=12, scheduler=cluster.scheduler_address)
+        for progress in job.run(threading.Event()):
+            if progress.done >= 1:
+                break  # the generator is closed: the run's executor with it
+        with Client(cluster.scheduler_address) as client:
+            assert Event(stop_event_name(run_ids[0]), client=client).is_set()
+        time.sleep(1.0)
+    written = len(list((tmp_path / "ds" / "images").iterdir()))
+    assert len(load_manifest(tmp_path / "ds")) >= 1 and written <= 4  # at most those being made beyond
+
+
 def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):
     """Without --labels, layouts are sampled from the full-size source labels the
     model keeps: strength 0 gives the source's own map, pixel for pixel (the

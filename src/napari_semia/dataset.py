@@ -678,17 +678,22 @@ class _DaskExecutor:
         nothing (the run's stop Event, which each task reads first): one dispatched
         between the scheduler's answer and the cancel still ran. A task done, here or
         on its worker, is reported, not cancelled: its files are written."""
-        from distributed import Event, as_completed
+        from distributed import as_completed
 
         keys = [future.key for future in pending]
+        if not self._set_stop_event():  # no Event to read: stop at once, as before
+            self.client.cancel(pending)
+            return
         try:
-            Event(stop_event_name(self.run_id), client=self.client).set()
             states = self.client.run_on_scheduler(
                 lambda dask_scheduler: {key: dask_scheduler.tasks[key].state for key in keys
                                         if key in dask_scheduler.tasks})
-        except Exception:  # a scheduler that cannot tell: stop at once, as before
-            self.client.cancel(pending)
-            return
+        except Exception:
+            # A scheduler that cannot tell (one that refuses pickled functions, say):
+            # every pending pair is waited for. Queued ones read the Event and return
+            # None at once. Cancelling them all also cancelled pairs done or being made,
+            # whose files were then on disk with no manifest row (found in review).
+            states = {}
         waiting = {"queued", "no-worker", "waiting", "released"}
         self.client.cancel([future for future in pending if states.get(future.key) in waiting])
         for future in as_completed([f for f in pending if states.get(f.key) not in waiting],
@@ -707,8 +712,27 @@ class _DaskExecutor:
                 attempts.setdefault(int(event["index"]), []).append(f"{event['error']} on {event['worker']}")
         return attempts
 
+    def _set_stop_event(self) -> bool:
+        """Tell this run's tasks not to start (see run_pair_task); False if it cannot.
+
+        The Event stays on the scheduler after the run, one per stopped run: cleared,
+        a cancelled task already sent to a worker could start after all and write a
+        pair with no manifest row."""
+        from distributed import Event
+
+        try:
+            Event(stop_event_name(self.run_id), client=self.client).set()
+        except Exception:
+            return False
+        return True
+
     def close(self) -> None:
         if self.client is not None and self.futures:
+            if self.run_id and not all(future.done() for future in self.futures):
+                # Ctrl-C, an error, or a caller leaving the run early: a cancel alone
+                # left tasks already in a worker's queue to start and write pairs with
+                # no manifest row (found in review). Those being made still finish.
+                self._set_stop_event()
             self.client.cancel(self.futures)
         self.futures = []
         if self.client is not None:
