@@ -48,6 +48,30 @@ def test_a_model_pickles_for_a_dask_map(model, moved_target):
     assert copy.source_pyramid() is copy.source_pyramid()  # a lock of its own again
 
 
+def test_a_gpu_model_pickles_on_the_cpu_for_workers_without_one(model, moved_target, monkeypatch):
+    # Found in review: a model on a GPU pickled its CUDA tensors, which a CPU-only Dask
+    # worker cannot unpickle. (No GPU here: the model says it is on one.)
+    import pickle
+
+    from napari_semia.model import SemiaModel
+
+    before = model.synthesize(moved_target)
+    monkeypatch.setattr(model, "extra_states", {"discriminator": {"weight": torch.ones(2)},
+                                                "steps": [torch.zeros(1)]})
+    with monkeypatch.context() as patched:
+        patched.setattr(SemiaModel, "device", property(lambda self: torch.device("cuda")))
+        state = model.__getstate__()
+    assert state["_pickled_on"] == "cuda" and state["generator"] is not model.generator
+    tensors = [state["source_image"], state["source_index"], *state["generator"].parameters(),
+               state["extra_states"]["discriminator"]["weight"], *state["extra_states"]["steps"]]
+    assert all(tensor.device.type == "cpu" for tensor in tensors)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only worker
+    copy = SemiaModel.__new__(SemiaModel)
+    copy.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert copy.device.type == "cpu" and "_pickled_on" not in copy.__dict__
+    np.testing.assert_array_equal(copy.synthesize(moved_target), before)
+
+
 def test_working_size_and_full_size_outputs(model, moved_target, scene):
     image, _ = scene
     assert model.synthesize(moved_target).shape == image.shape

@@ -14,6 +14,7 @@ full-size source; they load, and synthesize by bicubic upsampling.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -140,6 +141,17 @@ def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device,
     return values, None if excess is None else torch.from_numpy(excess).to(device)
 
 
+def _on_cpu(value):
+    """``value`` with every tensor in it (in dicts, lists and tuples) on the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
+
+
 def _array_payload(array: np.ndarray) -> tuple[torch.Tensor, dict]:
     """Any numpy array as a flat uint8 tensor (exact for every dtype, including
     the uint16 torch cannot store) and the meta data to restore it."""
@@ -195,10 +207,21 @@ class SemiaModel:
         which are rebuilt on first use."""
         state = dict(self.__dict__)
         state.update(_pyramid_lock=None, _pyramid=None, _source_encoding=None)
+        device = self.device
+        if device.type != "cpu":
+            # CUDA tensors in the pickle: a CPU-only Dask worker could not unpickle a
+            # model trained on a GPU (found in review). The copy sent is on the CPU and
+            # goes back to a GPU where the unpickling machine has one.
+            state.update(generator=copy.deepcopy(self.generator).cpu(), source_image=self.source_image.cpu(),
+                         source_index=self.source_index.cpu(), extra_states=_on_cpu(self.extra_states),
+                         _pickled_on=device.type)
         return state
 
     def __setstate__(self, state: dict) -> None:
+        pickled_on = state.pop("_pickled_on", "cpu")
         self.__dict__.update(state, _pyramid_lock=threading.Lock())
+        if pickled_on == "cuda" and torch.cuda.is_available():
+            self.to("cuda")
 
     def __post_init__(self) -> None:
         if self.full_index is not None and self.full_index.dtype.itemsize > 1 and self.num_classes <= 256:
