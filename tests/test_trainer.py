@@ -383,6 +383,10 @@ def test_a_script_is_warned_of_its_inputs_and_of_settings_a_resumed_model_does_n
         SemiaTrainer(image, labels, TINY.replace(size=32), device="cpu", resume=trainer.model)
     assert any("own working size (16 px)" in str(warning.message)
                and "the settings' size 32 is not used" in str(warning.message) for warning in caught)
+    with warnings.catch_warnings(record=True) as caught:  # no settings given: none to say are not used
+        warnings.simplefilter("always")
+        SemiaTrainer(image, labels, device="cpu", resume=trainer.model)
+    assert caught and not any("not used" in str(warning.message) for warning in caught)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         quiet = SemiaTrainer(image, labels, TINY.replace(size=16), device="cpu", warn=False)
