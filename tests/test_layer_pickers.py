@@ -1,0 +1,35 @@
+"""Whether a Labels layer is blank: judged once, again only when its pixels change."""
+
+import numpy as np
+
+from napari_semia._qt import layer_pickers
+from napari_semia._qt.layer_pickers import is_blank
+
+
+def test_a_blank_layer_is_read_once_until_it_is_painted_or_given_data(viewer_widget, monkeypatch):
+    # Found in review: a blank stack was read whole (with a temporary its size) at
+    # every picker refresh.
+    viewer, _ = viewer_widget
+    reads = []
+    real = layer_pickers._holds_one_value
+    monkeypatch.setattr(layer_pickers, "_holds_one_value", lambda data: reads.append(1) or real(data))
+    monkeypatch.setattr(layer_pickers, "_BLANK_CHUNK", 64)  # several chunks, even in a small stack
+    layer = viewer.add_labels(np.zeros((3, 20, 20), np.int32), name="new")
+    reads.clear()
+    viewer.add_image(np.zeros((3, 20, 20, 4)), channel_axis=-1)  # four picker refreshes
+    viewer.layers["new"].name = "sketch"  # and one more
+    assert is_blank(layer) and len(reads) <= 1  # (judged at most once, by any refresh)
+    reads.clear()
+    layer.paint((2, 19, 19), 4, refresh=True)  # a stroke in the last chunk of the last plane
+    assert not is_blank(layer) and not is_blank(layer) and len(reads) == 1
+    layer.undo()  # blank again (napari says set_data only)
+    assert is_blank(layer) and len(reads) == 2
+    layer.data = np.zeros((3, 20, 20), np.int32)
+    assert is_blank(layer) and len(reads) == 3
+    layer.data[1, 5, 5] = 2  # a script's write, then napari's refresh
+    layer.refresh()
+    assert not is_blank(layer) and len(reads) == 4
+    # chunked, and a value anywhere in the last chunk counts
+    stroke = np.zeros((3, 20, 20), np.int32)
+    stroke[2, 19, 19] = 1
+    assert not real(stroke) and real(np.full((3, 20, 20), 7, np.int32))
