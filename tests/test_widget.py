@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from conftest import make_scene
+from napari.layers import Labels
 from widget_helpers import add_scene, picker_names
 
 from napari_semia._qt.layer_pickers import NONE_TEXT
@@ -185,6 +186,30 @@ def test_a_blank_labels_layer_to_sketch_in_is_the_target_in_the_source_s_colours
     assert widget.target_layer is sketch
     np.testing.assert_allclose(sketch.colormap.map(np.array([2]))[0], [0, 0, 70 / 255, 1], atol=1e-3)
     assert list(sketch.features["class"]) == ["colour (255, 255, 255)", "colour (0, 0, 70)"]
+
+
+def test_a_blank_sketch_follows_another_source_labels_map_until_painted(viewer_widget):
+    # Found in review: a recoloured blank target kept the first map's colours and names
+    # when another colour-coded map was picked as the source labels.
+    viewer, widget = viewer_widget
+    labels = add_colour_coded_scene(viewer, [[255, 255, 255], [0, 0, 70]])
+    sketch = viewer.add_labels(np.zeros(labels.shape, np.uint8), name="photo - Labels")
+    own_colour = Labels(np.zeros((2, 2), np.uint8)).colormap.map(np.array([2]))[0]  # napari's
+    other = viewer.add_image(np.array([[10, 200, 10], [200, 10, 10]], np.uint8)[labels], name="other map")
+    widget.pickers.target.set_layer(sketch)
+    widget.pickers.labels.set_layer(other)
+    assert widget.target_layer is sketch and widget.labels_layer is other
+    red = [200 / 255, 10 / 255, 10 / 255, 1]
+    np.testing.assert_allclose(sketch.colormap.map(np.array([2]))[0], red, atol=1e-3)
+    assert list(sketch.features["class"]) == ["colour (10, 200, 10)", "colour (200, 10, 10)"]
+    annotation = viewer.add_labels(labels + 1, name="annotation")  # no colour map: napari's colours again
+    widget.pickers.labels.set_layer(annotation)
+    np.testing.assert_allclose(sketch.colormap.map(np.array([2]))[0], own_colour)
+    assert "class" not in sketch.features.columns
+    widget.pickers.labels.set_layer(viewer.layers["layout"])
+    sketch.paint((5, 5), 1, refresh=True)  # painted in these colours: they stay
+    widget.pickers.labels.set_layer(other)
+    np.testing.assert_allclose(sketch.colormap.map(np.array([2]))[0], [0, 0, 70 / 255, 1], atol=1e-3)
 
 
 def test_a_sketch_painted_beside_a_new_target_never_takes_the_source_labels(viewer_widget):

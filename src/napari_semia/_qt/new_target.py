@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from napari.layers import Labels, Layer
 from napari.utils.colormaps import DirectLabelColormap
@@ -77,17 +79,36 @@ def _colour_codec(data) -> LabelCodec | None:
     return codec
 
 
+#: Blank targets recoloured here: the map they were recoloured after (its unique id),
+#: and their own colours and features before, to give back.
+_recoloured: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def paint_in_source_colours(target, source_labels) -> bool:
     """Show a blank Labels ``target`` of a colour-coded RGB ``source_labels`` in the
     source's colours, with each id's colour named in its features: napari's own
     colours told a designer sketching a face on a new, empty layer nothing of which
     id painted which class (found by a new user). Layers with content, colours or
-    class names of their own are left as they are.
-    Returns whether it did."""
-    if (not isinstance(target, Labels) or source_labels is None or isinstance(source_labels, Labels)
-            or getattr(source_labels, "ndim", 0) != 2 or "class" in getattr(target.features, "columns", ())
-            or isinstance(target.colormap, DirectLabelColormap)
-            or not isinstance(target.data, np.ndarray) or not isinstance(source_labels.data, np.ndarray)
+    class names of their own are left as they are. A target recoloured here and
+    still blank follows another source labels map: it kept the first map's colours
+    and names (found in review), and goes back to its own colours for a map that
+    is no colour-coded one.
+    Returns whether it recoloured the target."""
+    if not isinstance(target, Labels) or not isinstance(target.data, np.ndarray):
+        return False
+    ours = _recoloured.get(target)
+    if ours is not None:
+        if source_labels is not None and ours[0] == source_labels.unique_id:
+            return False
+        if not is_blank(target):
+            return False  # painted in those colours: they stay
+        _, colormap, features = _recoloured.pop(target)
+        target.colormap, target.features = colormap, features
+    elif ("class" in getattr(target.features, "columns", ())
+            or isinstance(target.colormap, DirectLabelColormap)):
+        return False
+    if (source_labels is None or isinstance(source_labels, Labels) or getattr(source_labels, "ndim", 0) != 2
+            or not isinstance(source_labels.data, np.ndarray)
             or np.prod(source_labels.data.shape[:2]) > _MAX_RECOLOURED_PIXELS):
         return False
     if not is_blank(target):
@@ -95,6 +116,7 @@ def paint_in_source_colours(target, source_labels) -> bool:
     codec = _colour_codec(source_labels.data)
     if codec is None:
         return False
+    _recoloured[target] = (source_labels.unique_id, target.colormap, target.features.copy())
     target.colormap = palette_colormap(codec)
     target.features = palette_features(codec)
     return True

@@ -195,6 +195,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.pickers.target.layer_changed.connect(self._on_target_changed)
         self.pickers.image.layer_changed.connect(self._offer_checkpoint)
         self.pickers.labels.layer_changed.connect(self._offer_checkpoint)
+        # A blank target shown in the source labels' colours follows another map.
+        self.pickers.labels.layer_changed.connect(
+            lambda layer: paint_in_source_colours(self.target_layer, layer))
         for picker in (self.pickers.image, self.pickers.labels, self.pickers.target):
             picker.layer_changed.connect(self._on_inputs_changed)
         self.restore_offer.restore.connect(self._restore_checkpoint)
