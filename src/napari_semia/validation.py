@@ -151,13 +151,13 @@ def lost_classes_warning(codec, lost: dict[int, int], working_shape: tuple[int, 
             f"A larger working size lets the network learn {it}.")
 
 
-def training_warning(image, num_classes: int, labels=None, lost_classes: str | None = None) -> str | None:
+def training_warning(image, num_classes: int, labels=None, *more: str | None) -> str | None:
     """What the user should know about the inputs before training (a flat image,
-    many classes, image and labels swapped, classes lost at the working size), as
-    one message; None when there is nothing to say. ``lost_classes``: the
-    sentence of ``lost_classes_warning``."""
+    many classes, image and labels swapped, and the ``more`` notes that need more
+    than the inputs, e.g. ``lost_classes_warning``'s), as one message; None when
+    there is nothing to say."""
     notes = [note for note in (flat_image_warning(image), many_classes_warning(num_classes),
-                               swapped_inputs_warning(image, labels, num_classes), lost_classes)
+                               swapped_inputs_warning(image, labels, num_classes), *more)
              if note]
     return " ".join(notes) or None
 
