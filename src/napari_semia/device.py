@@ -93,3 +93,19 @@ def release_device_memory(device: torch.device | None) -> None:
         torch.cuda.empty_cache()
     elif device.type == "mps" and _mps_available():
         torch.mps.empty_cache()
+
+
+def pickled_device(device: torch.device) -> str | None:
+    """For tensors on ``device`` being pickled: their device's type, to record (they
+    are pickled on the CPU: a CPU-only machine cannot unpickle GPU tensors); None for
+    the CPU's own."""
+    return None if device.type == "cpu" else device.type
+
+
+def device_after_unpickling(pickled_on: str) -> torch.device:
+    """Where an object pickled from a tensor on ``pickled_on`` (a device type) goes
+    when unpickled here: back to a CUDA GPU where this machine has one, else the CPU
+    (a CPU-only Dask worker)."""
+    if pickled_on == "cuda" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from . import __version__
 from .config import TrainingConfig
-from .device import resolve_device
+from .device import device_after_unpickling, pickled_device, resolve_device
 from .errors import IncompatibleModelError, ModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
 from .labels import LabelCodec
@@ -207,21 +207,22 @@ class SemiaModel:
         which are rebuilt on first use."""
         state = dict(self.__dict__)
         state.update(_pyramid_lock=None, _pyramid=None, _source_encoding=None)
-        device = self.device
-        if device.type != "cpu":
+        pickled_on = pickled_device(self.device)
+        if pickled_on is not None:
             # CUDA tensors in the pickle: a CPU-only Dask worker could not unpickle a
             # model trained on a GPU (found in review). The copy sent is on the CPU and
             # goes back to a GPU where the unpickling machine has one.
             state.update(generator=copy.deepcopy(self.generator).cpu(), source_image=self.source_image.cpu(),
                          source_index=self.source_index.cpu(), extra_states=_on_cpu(self.extra_states),
-                         _pickled_on=device.type)
+                         _pickled_on=pickled_on)
         return state
 
     def __setstate__(self, state: dict) -> None:
         pickled_on = state.pop("_pickled_on", "cpu")
         self.__dict__.update(state, _pyramid_lock=threading.Lock())
-        if pickled_on == "cuda" and torch.cuda.is_available():
-            self.to("cuda")
+        device = device_after_unpickling(pickled_on)
+        if device != self.device:
+            self.to(device)
 
     def __post_init__(self) -> None:
         if self.full_index is not None and self.full_index.dtype.itemsize > 1 and self.num_classes <= 256:
