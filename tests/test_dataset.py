@@ -610,6 +610,26 @@ def test_leaving_a_cluster_run_early_tells_its_queued_pairs_not_to_start(rgb_mod
     assert len(load_manifest(tmp_path / "ds")) >= 1 and written <= 4  # at most those being made beyond
 
 
+def test_a_cluster_run_refused_by_its_workers_leaves_no_empty_dataset(rgb_model, tmp_path, monkeypatch):
+    # Found by a Python-API user: workers that could not see the folder (or ran another
+    # version) refused the run after an empty dataset had been made in it.
+    from distributed import LocalCluster
+
+    import napari_semia.dataset_worker
+
+    monkeypatch.setattr(napari_semia.dataset_worker, "_output_folder_problem", lambda out_dir: "not there")
+    model_path, _, _ = rgb_model
+    generate(model_path, tmp_path / "earlier", count=1, progress_bar=False)
+    earlier = pair_files(tmp_path / "earlier")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        for folder in (tmp_path / "new" / "ds", tmp_path / "earlier"):
+            with pytest.raises(SemiaInputError, match=r"cannot write the dataset .*not there"):
+                generate(model_path, folder, count=2, scheduler=cluster.scheduler_address, progress_bar=False)
+    assert not (tmp_path / "new").exists()
+    assert pair_files(tmp_path / "earlier") == earlier and len(load_manifest(tmp_path / "earlier")) == 1
+
+
 def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):
     """Without --labels, layouts are sampled from the full-size source labels the
     model keeps: strength 0 gives the source's own map, pixel for pixel (the

@@ -342,6 +342,7 @@ class DatasetJob:
         rate = _Rate()
         stopped = False
         retried: dict[int, list[str]] = {}
+        refused: list[Path] = []  # what to take back of a run refused before its first pair
 
         def progress(latest=None, message="", finished=False, warning=False):
             remaining = self.count - len(rows) - len(failures)
@@ -357,10 +358,14 @@ class DatasetJob:
                 executor.connect()  # before anything is written: an unreachable scheduler leaves no trace
                 for note in self.warnings:  # once the run can start: not before a connection error
                     yield progress(message=note, warning=True)
-            self._create_folders()
+            made = self._create_folders()
             manifest.open()
             if todo:
-                executor.start(self)
+                try:
+                    executor.start(self)
+                except SemiaInputError:
+                    refused = made
+                    raise
                 for outcome in executor.results(todo, stop_event):
                     if isinstance(outcome, PairResult):
                         if outcome.image is not None:
@@ -377,6 +382,8 @@ class DatasetJob:
         finally:
             executor.close()
             manifest.close()
+            if refused:
+                self._remove_made(refused)
             self.summary = GenerationSummary(
                 out_dir=self.out_dir, total=self.count, written=len(rows) - skipped, skipped=skipped,
                 failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped, retried=retried,
@@ -392,7 +399,13 @@ class DatasetJob:
             return _DaskExecutor(self.scheduler, self.workers, self.retries, self.gather)
         return _InProcessExecutor()
 
-    def _create_folders(self) -> None:
+    def _create_folders(self) -> list[Path]:
+        """The dataset's folders and settings file; returns those this made, with the
+        manifest it is about to write (folders first)."""
+        made = [folder for folder in self.out_dir.parents[::-1] if not folder.exists()]
+        folder = self.out_dir
+        made += [path for path in (folder, folder / IMAGES_DIR, folder / LABELS_DIR, folder / SETTINGS_FILE,
+                                   folder / MANIFEST) if not path.exists()]
         try:
             for name in (IMAGES_DIR, LABELS_DIR):
                 (self.out_dir / name).mkdir(parents=True, exist_ok=True)
@@ -403,6 +416,21 @@ class DatasetJob:
                 _write_text_atomically(settings_path, json.dumps(self.settings_record, indent=2) + "\n")
         except OSError as error:
             raise SemiaInputError(f"Cannot write into {self.out_dir}: {error.strerror or error}") from None
+        return made
+
+    @staticmethod
+    def _remove_made(made: list[Path]) -> None:
+        """Take back what ``_create_folders`` made, for a run refused before its first
+        pair (workers of another version, a folder they cannot see): it left an empty
+        dataset behind (found by a Python-API user). Only what is still empty goes."""
+        for path in reversed(made):
+            try:
+                if path.is_dir():
+                    path.rmdir()  # (refuses a folder with anything in it)
+                elif path.is_file():
+                    path.unlink()
+            except OSError:
+                pass
 
     def _write_gathered(self, result: PairResult) -> None:
         write_image_file(self.out_dir / result.image_file, result.image, self.info)
