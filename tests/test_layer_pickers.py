@@ -33,3 +33,18 @@ def test_a_blank_layer_is_read_once_until_it_is_painted_or_given_data(viewer_wid
     stroke = np.zeros((3, 20, 20), np.int32)
     stroke[2, 19, 19] = 1
     assert not real(stroke) and real(np.full((3, 20, 20), 7, np.int32))
+
+
+def test_the_file_a_layer_or_channel_group_came_from(make_napari_viewer, tmp_path):
+    from skimage.io import imsave
+
+    from napari_semia._qt.layer_pickers import ChannelGroup, layer_file
+
+    viewer = make_napari_viewer()
+    imsave(tmp_path / "img.png", np.zeros((8, 8, 3), np.uint8), check_contrast=False)
+    imsave(tmp_path / "stack.tif", np.zeros((2, 8, 8), np.uint16), check_contrast=False)
+    (opened,) = viewer.open(str(tmp_path / "img.png"), plugin="napari")
+    channels = viewer.open(str(tmp_path / "stack.tif"), plugin="napari", channel_axis=0)
+    assert layer_file(opened) == str(tmp_path / "img.png")
+    assert layer_file(ChannelGroup(tuple(channels))) == str(tmp_path / "stack.tif")
+    assert layer_file(viewer.add_image(np.zeros((8, 8)))) is None and layer_file(None) is None

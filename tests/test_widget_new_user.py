@@ -911,10 +911,18 @@ def test_the_suggested_model_file_name_has_no_spaces(trained, monkeypatch, tmp_p
     monkeypatch.setattr(model_io, "ask_save_path",
                         lambda parent, name: suggested.append(name) or str(tmp_path / name))
     widget.save_model()
-    assert suggested == ["coffee_image.semia"]
+    assert suggested == ["coffee_image.semia"]  # (a layer made in a script: no file)
     assert (tmp_path / "coffee_image.semia").is_file() and not widget.state.model_unsaved
     assert model_io.suggested_file_name("a/b: c*") == "a_b_c.semia"
     assert model_io.suggested_file_name("...") == "model.semia"
+    # Beside the source's file when it came from one (every example's image is an
+    # img.png: each img.semia was offered over the last one, in napari's folder).
+    (tmp_path / "face").mkdir()
+    image = tmp_path / "face" / "img.png"
+    image.write_bytes(b"")
+    assert model_io.suggested_model_path("img", str(image)) == str(tmp_path / "face" / "img.semia")
+    assert model_io.suggested_model_path("img", None) == "img.semia"
+    assert model_io.suggested_model_path("img", str(tmp_path / "gone" / "img.png")) == "img.semia"
 
 
 def test_closing_the_widget_lets_go_of_the_model_before_releasing_memory(trained, monkeypatch):

@@ -261,6 +261,14 @@ def _holds_one_value(data: np.ndarray) -> bool:
     return not any((data[start:start + rows] != first).any() for start in range(0, data.shape[0], rows))
 
 
+def layer_file(layer) -> str | None:
+    """The file a layer (or a channel group's first layer) was opened from; None for
+    a layer made in a script, or none."""
+    if isinstance(layer, ChannelGroup):
+        layer = layer.layers[0]
+    return getattr(getattr(layer, "source", None), "path", None)
+
+
 def looks_like_target(layer: Layer) -> bool:
     return bool(layer.metadata.get(TARGET_KEY)) or "target" in layer.name.lower()
 

@@ -6,7 +6,9 @@ The dialogs are small module-level functions so tests can replace them
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 from qtpy.QtWidgets import (
@@ -34,6 +36,19 @@ def suggested_file_name(layer_name: str | None) -> str:
     become one '_' ("coffee image" -> "coffee_image.semia")."""
     stem = re.sub(r"[^\w.-]+", "_", layer_name or "").strip("._")
     return f"{stem or 'model'}.semia"
+
+
+def suggested_model_path(layer_name: str | None, source_file: str | None) -> str:
+    """Where Save model suggests writing: beside the source's file when it was opened
+    from one into a folder that can be written, else the name alone (napari's working
+    folder). The name alone put every model in one folder: the paper's examples all
+    have an img.png, and each one's img.semia was offered over the last."""
+    name = suggested_file_name(layer_name)
+    if source_file:
+        folder = Path(source_file).parent
+        if folder.is_dir() and os.access(folder, os.W_OK):
+            return str(folder / name)
+    return name
 
 
 def ask_save_path(parent, suggested: str) -> str | None:

@@ -11,7 +11,7 @@ from ..errors import SemiaInputError
 from ..intensity import transparency_note
 from ..io import exif_rotation_note, png_reads_as_8_bit
 from ..model import SemiaModel
-from .layer_pickers import ChannelGroup, channel_groups, plane_shape, shown_as_one_image
+from .layer_pickers import ChannelGroup, channel_groups, layer_file, plane_shape, shown_as_one_image
 
 
 def can_continue(model: SemiaModel, planes) -> bool:
@@ -49,7 +49,7 @@ def _file_path(source) -> str | None:
     layer made in a script, or no layer)."""
     if source is None or isinstance(source, ChannelGroup):
         return None
-    return getattr(getattr(source, "source", None), "path", None)
+    return layer_file(source)
 
 
 def eight_bit_png_note(source) -> str | None:

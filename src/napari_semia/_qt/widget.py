@@ -45,11 +45,12 @@ from .layer_pickers import (
     LayerPickers,
     channel_stack_hint,
     is_output,
+    layer_file,
     opened_as_image_hint,
 )
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
-from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_file_name
+from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_model_path
 from .new_target import colour_name, copy_as_target, paint_in_source_colours
 from .output_layer import (
     output_layers,
@@ -822,7 +823,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
     # ---------------------------------------------------------- model file
     def save_model(self) -> None:
         source = self.source_layer
-        if self.model_io.save(self.model, suggested_file_name(source.name if source else None)):
+        if self.model_io.save(self.model, suggested_model_path(source.name if source else None,
+                                                               layer_file(source))):
             self.state.model_unsaved = False
             # Saved: the cache's copy is no longer the only one, and a next session
             # offered to restore it as if napari had closed before a save.
