@@ -786,3 +786,30 @@ def test_an_interrupted_run_makes_no_queued_pair(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         next(results)
     assert made == [0, 1]  # the pair being made ends; the queued one is not started
+
+
+def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
+        rgb_model, tmp_path, capsys, monkeypatch):
+    # Found by a Python-API user: the command line says so; a script got a bare
+    # KeyboardInterrupt.
+    import napari_semia.dataset as dataset_module
+
+    real_wait = dataset_module.wait
+    waits = []
+
+    def interrupted_wait(*args, **kwargs):
+        waits.append(1)
+        if len(waits) == 2:  # Ctrl-C once the first pair is made
+            raise KeyboardInterrupt
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "wait", interrupted_wait)
+    model_path, _, _ = rgb_model
+    with pytest.raises(KeyboardInterrupt):
+        generate(model_path, tmp_path / "ds", count=3)
+    err = capsys.readouterr().err
+    rows = load_manifest(tmp_path / "ds")
+    assert f"Interrupted. The {len(rows)} pair(s) made so far are kept in {tmp_path / 'ds'}" in err
+    assert "the same call again completes the set" in err and len(rows) >= 1
+    monkeypatch.undo()
+    assert generate(model_path, tmp_path / "ds", count=3, progress_bar=False).complete

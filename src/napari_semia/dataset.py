@@ -446,17 +446,28 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
     from tqdm import tqdm
 
     job = DatasetJob.prepare(model_path, out_dir, count, seed, **options)
+    updates = job.run()
     with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar) as bar:
-        for update in job.run():
-            bar.n = update.done + update.failed
-            if update.warning and not progress_bar:
-                # (A pipeline could neither catch nor silence them; found by a new user.)
-                warnings.warn(update.message, UserWarning, stacklevel=2)
-            elif update.warning:
-                bar.write(f"warning: {update.message}", file=sys.stderr)
-            elif update.message and progress_bar:
-                bar.write(update.message, file=sys.stderr)
-            bar.refresh()
+        try:
+            for update in updates:
+                bar.n = update.done + update.failed
+                if update.warning and not progress_bar:
+                    # (A pipeline could neither catch nor silence them; found by a new user.)
+                    warnings.warn(update.message, UserWarning, stacklevel=2)
+                elif update.warning:
+                    bar.write(f"warning: {update.message}", file=sys.stderr)
+                elif update.message and progress_bar:
+                    bar.write(update.message, file=sys.stderr)
+                bar.refresh()
+        except KeyboardInterrupt:
+            # What the command line says, for a notebook's or a script's Ctrl-C too: it
+            # was a bare KeyboardInterrupt (found by a Python-API user).
+            updates.close()  # (the run's workers closed, its manifest written)
+            if progress_bar and job.summary is not None:
+                made = job.summary.written + job.summary.skipped
+                bar.write(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
+                          "the same call again completes the set.", file=sys.stderr)
+            raise
     return job.summary
 
 
