@@ -53,12 +53,13 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     return index
 
 
-def displayed_plane(viewer, layer) -> tuple[np.ndarray, tuple[int, ...]]:
+def displayed_plane(viewer, layer, copy: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
     """A copy of the displayed 2D plane of ``layer`` (channels kept for RGB
     images; a ChannelGroup's channels stacked last) and its leading indices;
-    safe to hand to a worker thread."""
+    safe to hand to a worker thread. ``copy=False``: the plane in place where it
+    can be (to read at once, on this thread)."""
     if isinstance(layer, ChannelGroup):
-        planes = [displayed_plane(viewer, member) for member in layer.layers]
+        planes = [displayed_plane(viewer, member, copy=False) for member in layer.layers]
         return np.stack([plane for plane, _ in planes], axis=-1), planes[0][1]
     if getattr(layer, "multiscale", False):
         raise SemiaInputError(
@@ -69,7 +70,7 @@ def displayed_plane(viewer, layer) -> tuple[np.ndarray, tuple[int, ...]]:
         )
     index = displayed_plane_index(viewer, layer)
     plane = layer.data[index] if index else layer.data
-    return np.array(plane, copy=True), index
+    return (np.array(plane, copy=True) if copy else np.asarray(plane)), index
 
 
 def plane_checksum(plane: np.ndarray) -> tuple:
