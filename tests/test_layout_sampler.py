@@ -60,6 +60,15 @@ def test_a_source_whose_objects_cannot_move_is_named():
     edge[20:30, 0:8] = ROCK
     assert LayoutSampler(edge).movable == 0
     assert LayoutSampler(edge, LayoutSamplerSettings(move_border_objects=True)).movable == 1
+    # ... but it may be dropped, and the note says so (it said every pair was the
+    # source's layout; found by a new user, whose pair 2 had dropped a cell cluster).
+    note = LayoutSampler(edge).unchanging_note()
+    assert "only where one of the 1 region(s) cut by the edge is dropped (each in 10% of the pairs)" in note
+    assert "every pair" not in note
+    assert any("dropped" in LayoutSampler(edge).sample(i).summary for i in range(40))
+    kept = LayoutSampler(edge, LayoutSamplerSettings(drop_probability=0))
+    assert "every pair has the source's layout" in kept.unchanging_note()
+    assert not any("dropped" in kept.sample(i).summary for i in range(20))
 
 
 def test_ids_stay_valid_and_dtype_is_integer():

@@ -275,10 +275,20 @@ class LayoutSampler:
         found = (f"the {self.instances} object region(s) found are too large (over "
                  f"{self.settings.max_object_fraction:.0%} of the image) or cut by its edge"
                  if self.instances else "no object region was found")
+        # A region cut by the edge may still be dropped: "every pair has the source's
+        # layout" was false where one was (found by a new user).
+        droppable = (sum(not instance.scenery for instance in self._instances)
+                     if self.settings.drop_probability > 0 else 0)
+        if droppable:
+            outcome = (f"pairs differ from the source's layout only where one of the {droppable} region(s) "
+                       f"cut by the edge is dropped (each in {self.settings.drop_probability:.0%} of the "
+                       f"pairs){' and by the elastic warp' if warp else ''}")
+        else:
+            outcome = f"every pair has the source's layout{warp}"
         chosen = "the largest class" if self.uses_default_classes else "as chosen"
         # Which classes were taken for what: in a dense culture the cells are the
         # largest class, taken for the background, and the note named neither.
-        return (f"No object can move: {found}, so every pair has the source's layout{warp}. Objects: "
+        return (f"No object can move: {found}, so {outcome}. Objects: "
                 f"class(es) {_ids(self.object_ids)}; background: class(es) {_ids(self.background_ids)} "
                 f"({chosen}). Choose fewer or smaller object classes, or other ones (touching objects "
                 f"of the chosen classes count as one region).")
