@@ -206,8 +206,8 @@ def test_pairs_of_a_multichannel_source_open_one_layer_per_channel(viewer_widget
     viewer, widget = viewer_widget
     image, labels = make_scene(rgb=False)
     channels = viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["membrane", "nuclei"],
-                                colormap=["green", "magenta"])
-    viewer.add_labels(labels, name="cells")
+                                colormap=["green", "magenta"], scale=(0.5, 0.5), units="um")
+    viewer.add_labels(labels, name="cells", scale=(0.5, 0.5), units="um")
     train(qtbot, widget, steps=2)
     assert widget.model.normalizer.channels == 2
     widget.dataset_settings.folder = str(tmp_path / "set")
@@ -218,6 +218,10 @@ def test_pairs_of_a_multichannel_source_open_one_layer_per_channel(viewer_widget
         shown = viewer.layers[f"semia dataset: images [{source.name}]"]
         assert shown.data.shape == (2, *image.shape) and shown.colormap.name == source.colormap.name
     assert "semia dataset: images" not in viewer.layers
+    # In the source's units: without them napari said "Inconsistent units across layers"
+    # and drew no layer in units (found by a new user).
+    assert viewer.layers.extent.units is not None
+    assert tuple(str(u) for u in viewer.layers["semia dataset: labels"].units[-2:]) == ("micrometer",) * 2
     before = [layer for layer in viewer.layers if layer.name.startswith("semia dataset: ")]
     viewer.layers["semia dataset: labels"].visible = False
     widget.generate_dataset()  # again: the same layers get the new pairs (removing and adding

@@ -10,6 +10,7 @@ from napari.layers import Image, Labels
 from ..model import SemiaModel
 from .layer_pickers import OUTPUT_KEY, ChannelGroup
 from .new_target import palette_colormap, palette_features
+from .output_layer import units_kwargs
 
 #: Every layer of the dataset's pairs has a name with this prefix.
 PREFIX = "semia dataset: "
@@ -92,6 +93,12 @@ def dataset_placement(model: SemiaModel, source, pair_shape) -> dict:
     shift_y, shift_x = (float(v) for v in source.translate[-2:])
     factor_y, factor_x = rows / pair_rows, cols / pair_cols
     # A pixel's centre moves by half the growth of its size.
-    return {"scale": (1.0, scale_y * factor_y, scale_x * factor_x),
-            "translate": (0.0, shift_y + scale_y * (factor_y - 1) / 2,
-                          shift_x + scale_x * (factor_x - 1) / 2)}
+    placement = {"scale": (1.0, scale_y * factor_y, scale_x * factor_x),
+                 "translate": (0.0, shift_y + scale_y * (factor_y - 1) / 2,
+                               shift_x + scale_x * (factor_x - 1) / 2)}
+    # And in the source's units: without them napari warned "Inconsistent units across
+    # layers" for each stack and drew no layer in units (found by a new user).
+    units = units_kwargs(source.layers[0] if isinstance(source, ChannelGroup) else source).get("units")
+    if units is not None:
+        placement["units"] = ("pixel", *units[-2:])
+    return placement
