@@ -60,6 +60,20 @@ def test_new_target_is_an_editable_copy_in_paint_mode(viewer_widget):
     assert target.data[2, 2] == 1 and source.data[2, 2] == 0
 
 
+def test_new_target_from_labels_of_another_size_is_refused_with_both_sizes(viewer_widget, messages):
+    # Found by a new user: labels of another image gave a target that could never be
+    # used, without a word.
+    viewer, widget = viewer_widget
+    add_scene(viewer, with_target=False)
+    source_labels = viewer.layers["src labels"]
+    source_labels.data = source_labels.data[:20, :22]
+    before = len(viewer.layers)
+    widget.pickers.new_target_button.click()
+    assert len(viewer.layers) == before
+    assert messages == [("error", "'src labels' is 20 x 22 px and 'src' 32 x 32: a target copied from it "
+                                  "could not be used. Choose the source labels of that image.")]
+
+
 def test_new_target_starts_the_brush_on_a_sensible_class(viewer_widget):
     # Found by a microscopist: with ids 0, 3, 7, 12 the brush started on 12, a rare
     # class of a few spots (the highest id), so a first stroke painted spots.

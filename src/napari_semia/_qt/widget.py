@@ -47,6 +47,7 @@ from .layer_pickers import (
     is_output,
     layer_file,
     opened_as_image_hint,
+    plane_shape,
 )
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
@@ -280,6 +281,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if source is None:
             notify.error("Choose the source labels first: the new target starts as a copy of them."
                          + opened_as_image_hint(self.viewer.layers, self.source_layer))
+            return
+        # A copy of another size could never be used: the user painted a layout the
+        # model would refuse (found by a new user, with labels of another image).
+        size, of = ((self.model.source_shape, "the model's source") if self.model is not None
+                    else (plane_shape(self.source_layer), f"'{self.source_layer.name}'")
+                    if self.source_layer is not None else (None, ""))
+        if size is not None and tuple(plane_shape(source)) != tuple(size):
+            (rows, cols), (want_rows, want_cols) = plane_shape(source), size
+            notify.error(f"'{source.name}' is {rows} x {cols} px and {of} {want_rows} x {want_cols}: a "
+                         f"target copied from it could not be used. Choose the source labels of that image.")
             return
         try:
             self.pickers.target.set_layer(copy_as_target(self.viewer, source))
