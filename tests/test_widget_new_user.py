@@ -157,7 +157,7 @@ def test_the_continue_hint_comes_only_where_it_is_the_fix(trained, qtbot, messag
 
 
 @pytest.mark.parametrize("deleted", [TARGET, SOURCE])
-def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widget, qtbot, deleted):
+def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widget, qtbot, deleted, messages):
     viewer, widget = viewer_widget
     add_scene(viewer)
     start_training(qtbot, widget, steps=40)
@@ -166,6 +166,11 @@ def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widge
     wait_until_idle(qtbot, widget)
     assert widget.model is not None and widget.model.steps_done == 40
     assert output_layers(viewer) == [OUTPUT]  # the one made before; none named after missing inputs
+    # The source's removal is said (it went without a word; found by a new user).
+    said = [text for kind, text in messages if "was removed while training" in text]
+    assert said == ([f"'{SOURCE}' was removed while training: training goes on with the copy it started "
+                     "from, and the model keeps it. Results of the model go to new output layers (those "
+                     "of the removed source stay as they are)."] if deleted == SOURCE else [])
 
 
 def test_pressing_train_returns_at_once_and_builds_the_trainer_in_the_worker(viewer_widget, qtbot):

@@ -717,6 +717,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         trainer = self.trainer_runner.trainer
         if spec is not None and trainer is not None and layer == spec.target:
             trainer.set_preview_target(None)  # training goes on; no previews without the target
+        members = getattr(spec.source, "layers", (spec.source,)) if spec is not None else ()
+        if trainer is not None and any(layer == member for member in members):
+            # It went without a word, and the next Synthesize made a second set of
+            # output layers beside the first (found by a new user).
+            notify.info(f"'{layer.name}' was removed while training: training goes on with the copy it "
+                        "started from, and the model keeps it. Results of the model go to new output "
+                        "layers (those of the removed source stay as they are).")
 
     # ------------------------------------------------------------- dataset
     def _offer_dataset_classes(self, model: SemiaModel) -> None:
