@@ -258,7 +258,12 @@ def test_cli_generates(rgb_model, tmp_path, capsys):
     assert code == 0, err
     assert "Wrote 2 pair(s)" in err
     assert "warning: --gather is not used in this process" in err  # not ignored without a word
-    assert json.loads((tmp_path / "ds" / "dataset.json").read_text())["sampler"]["elastic_strength"] == 0
+    sampler = json.loads((tmp_path / "ds" / "dataset.json").read_text())["sampler"]
+    assert sampler["elastic_strength"] == 0 and "keep_surroundings" not in sampler
+    code, err = run_cli([model_path, "-o", tmp_path / "kept", "--count", 1, "--keep-surroundings"], capsys)
+    assert code == 0, err
+    recorded = json.loads((tmp_path / "kept" / "dataset.json").read_text())
+    assert recorded["sampler"]["keep_surroundings"] is True
 
 
 def test_cli_warns_when_no_object_can_move(rgb_model, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """Layout sampler: valid ids, determinism, real changes, object/background choices."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -249,3 +250,30 @@ def test_strength_is_at_most_three():
     assert LayoutSamplerSettings().scaled(MAX_STRENGTH).drop_probability <= 1
     with pytest.raises(SemiaInputError, match="0 to 3"):
         LayoutSamplerSettings().scaled(3.5)
+
+
+def test_kept_surroundings_keep_nuclei_inside_cells():
+    # Found by a new user: with nuclei alone as objects, layouts set nuclei down in
+    # the space between cells, which no real image shows.
+    labels = np.full((96, 96), BACKGROUND, np.int32)
+    labels[8:88, 8:44] = CELL  # two large cells (scenery: background for the nuclei)
+    labels[8:88, 52:88] = CELL
+    yy, xx = np.mgrid[:96, :96]
+    for cy, cx in [(24, 26), (64, 26), (30, 70), (70, 70)]:
+        labels[(yy - cy) ** 2 + (xx - cx) ** 2 <= 9] = NUCLEUS
+    settings = LayoutSamplerSettings(object_ids=(NUCLEUS,), background_ids=(BACKGROUND, CELL),
+                                     elastic_strength=0.0, max_shift=0.6, duplicate_probability=0.5)
+
+    def outside(sampler):  # nucleus pixels outside the cells, over 30 layouts
+        return sum(int(((layout == NUCLEUS) & (labels == BACKGROUND)).sum())
+                   for layout in (sampler.sample(i).labels for i in range(30)))
+
+    assert outside(LayoutSampler(labels, settings)) > 0  # what the user saw
+    kept = LayoutSampler(labels, dataclasses.replace(settings, keep_surroundings=True))
+    assert outside(kept) == 0
+    layouts = [kept.sample(i) for i in range(30)]
+    assert any("moved" in layout.summary or "duplicated" in layout.summary for layout in layouts)
+    # Off, it is left out of the settings a dataset records (those recorded before match).
+    assert "keep_surroundings" not in settings.to_dict()
+    assert kept.settings.to_dict()["keep_surroundings"] is True
+    assert LayoutSamplerSettings.from_dict(kept.settings.to_dict()) == kept.settings

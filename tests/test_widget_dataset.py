@@ -1,5 +1,7 @@
 """The widget's Synthetic dataset section: background generation, Stop, a look at the pairs."""
 
+import json
+
 import numpy as np
 from conftest import make_scene
 from qtpy.QtCore import Qt
@@ -61,6 +63,14 @@ def test_the_seed_field_gives_other_layouts(trained, qtbot, tmp_path):
         assert [row["seed"] for row in rows] == [seed, seed]
         layouts[seed] = [row["params"] for row in rows]
     assert layouts[0] != layouts[5]
+    # Objects kept in their surroundings: the setting reaches the run (and its record).
+    controls.keep_surroundings.setChecked(True)
+    assert widget.dataset_settings.keep_surroundings
+    widget.dataset_settings.folder = str(tmp_path / "kept")
+    controls.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    recorded = json.loads((tmp_path / "kept" / "dataset.json").read_text())
+    assert recorded["sampler"]["keep_surroundings"] is True
 
 
 def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tmp_path):

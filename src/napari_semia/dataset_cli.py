@@ -109,6 +109,9 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     sampler.add_argument("--allow-overlap", action="store_true", help="let moved objects cover others")
     sampler.add_argument("--move-border-objects", action="store_true",
                          help="also move objects that touch the image border")
+    sampler.add_argument("--keep-surroundings", action="store_true",
+                         help="move and copy objects only onto the background class around them in "
+                              "the source (nuclei stay inside cells)")
     sampler.add_argument("--no-elastic", action="store_true", help="no elastic warp of the whole layout")
     return parser
 
@@ -122,6 +125,7 @@ def _sampler_settings(args):
         background_ids=args.background,
         allow_overlap=args.allow_overlap,
         move_border_objects=args.move_border_objects,
+        keep_surroundings=args.keep_surroundings,
         **choices,
     )
     return settings.scaled(args.strength)

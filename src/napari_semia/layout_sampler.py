@@ -18,6 +18,8 @@ varied layouts from it, each one the same for a given ``(seed, index)``:
 * Instances that touch the image border (moving them would show a straight
   cut edge) or that cover a large part of the image are scenery: they stay in
   place (border ones may still be dropped).
+* Optionally (``keep_surroundings``), instances go only where the background
+  is the class around them in the source: nuclei stay inside cells.
 * Optionally, a smooth random elastic warp of the whole layout follows.
 
 Every output pixel holds an id of the source, and each layout comes with a
@@ -85,6 +87,10 @@ class LayoutSamplerSettings:
     placement_attempts: int = 20
     move_border_objects: bool = False
     """Also move instances that touch the image border (their cut edge shows)."""
+    keep_surroundings: bool = False
+    """Moved and copied instances go only where the background under them is the class
+    that surrounds them in the source, as much of it as there: nuclei stay inside
+    cells, and are not set down in the space between them."""
     max_object_fraction: float = 0.2
     """Instances covering more of the image than this are scenery and stay in place."""
     elastic_probability: float = 0.5
@@ -146,6 +152,9 @@ class LayoutSamplerSettings:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        if not data["keep_surroundings"]:
+            # (Left out when off: datasets recorded before it existed keep their settings.)
+            del data["keep_surroundings"]
         for name in ("object_ids", "background_ids", "scale_range"):
             if data[name] is not None:
                 data[name] = list(data[name])
@@ -253,6 +262,10 @@ class LayoutSampler:
         object_classes = np.searchsorted(np.asarray(codec.class_ids), self.object_ids)
         self._instances, footprints = _find_instances(index, object_classes, settings.max_object_fraction)
         self._canvas = _fill_from_background(index, footprints)
+        # Each instance's surrounding class (what fills its place once it has gone) and
+        # how much of its footprint that class fills, for ``keep_surroundings``.
+        self._surroundings = {instance.number: _surrounding(self._canvas, instance)
+                              for instance in self._instances}
 
     @property
     def instances(self) -> int:
@@ -413,10 +426,21 @@ class LayoutSampler:
             top = min(max(top, 0), height - crop_h)
             left = min(max(left, 0), width - crop_w)
             placed = _Placed(crop, top, left)
+            if settings.keep_surroundings and not self._among_surroundings(instance, placed):
+                continue
             if settings.allow_overlap or not _overlaps(occupied, placed):
                 actual = (round(top + centre[0] - cy), round(left + centre[1] - cx))
                 return placed, actual
         return None, None
+
+    def _among_surroundings(self, instance: _Instance, placed: _Placed) -> bool:
+        """Whether the background under ``placed`` is as much the instance's surrounding
+        class as under the instance in the source."""
+        surrounding, share = self._surroundings[instance.number]
+        inside = placed.crop != _OUTSIDE
+        crop_h, crop_w = placed.crop.shape
+        under = self._canvas[placed.top:placed.top + crop_h, placed.left:placed.left + crop_w][inside]
+        return under.size > 0 and float(np.mean(under == surrounding)) >= share
 
     def _place_unchanged(self, occupied, instance: _Instance):
         placed = _Placed(instance.crop, instance.top, instance.left)
@@ -555,6 +579,16 @@ def _find_instances(index: np.ndarray, object_classes, max_fraction: float):
             scenery=area > max_fraction * height * width,
         ))
     return instances, footprints
+
+
+def _surrounding(canvas: np.ndarray, instance: _Instance) -> tuple[int, float]:
+    """The class that fills most of ``instance``'s place once it has gone, and the
+    share of its footprint it fills."""
+    inside = instance.crop != _OUTSIDE
+    crop_h, crop_w = instance.crop.shape
+    under = canvas[instance.top:instance.top + crop_h, instance.left:instance.left + crop_w][inside]
+    counts = np.bincount(under)
+    return int(counts.argmax()), float(counts.max() / under.size)
 
 
 def _fill_from_background(index: np.ndarray, footprints: np.ndarray) -> np.ndarray:

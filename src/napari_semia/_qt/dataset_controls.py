@@ -81,6 +81,8 @@ class DatasetSettings:
     """How far layouts depart from the source: 0 = not at all, 1 = default, 2 = twice."""
     full_resolution: bool = True
     seed: int = 0
+    keep_surroundings: bool = False
+    """Objects go only onto the background class around them in the source."""
 
 
 def progress_line(progress) -> str | None:
@@ -154,6 +156,10 @@ class DatasetControls(QWidget):
                                         "the network synthesizes at (faster, smaller; intensities stop "
                                         "at the source's 0.5th and 99.5th percentiles, so rare bright "
                                         "objects fade).")
+        self.keep_surroundings = QCheckBox("Keep objects in their surroundings")
+        self.keep_surroundings.setToolTip("Move and copy objects only onto the background class "
+                                          "around them in the source: nuclei stay inside cells, "
+                                          "and are not set down between them.")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setToolTip("Make the pairs in the background; a few open as layers "
                                         "when done, so you can look before trusting them.")
@@ -176,6 +182,7 @@ class DatasetControls(QWidget):
         form.addRow("Objects", self.objects)
         form.addRow("Strength", self.strength)
         form.addRow("Seed", self.seed)
+        form.addRow(self.keep_surroundings)
         form.addRow(self.full_resolution)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button)
@@ -195,6 +202,7 @@ class DatasetControls(QWidget):
         self.strength.valueChanged.connect(lambda v: setattr(settings, "strength", v))
         self.seed.valueChanged.connect(lambda v: setattr(settings, "seed", v))
         self.full_resolution.toggled.connect(lambda v: setattr(settings, "full_resolution", v))
+        self.keep_surroundings.toggled.connect(lambda v: setattr(settings, "keep_surroundings", v))
         self.objects.itemChanged.connect(self._objects_to_settings)
         self.browse.clicked.connect(self._choose_folder)
         settings.events.connect(self._show_settings)
@@ -263,13 +271,15 @@ class DatasetControls(QWidget):
             self.full_resolution.setChecked(s.full_resolution)
         if self.seed.value() != s.seed:
             self.seed.setValue(s.seed)
+        if self.keep_surroundings.isChecked() != s.keep_surroundings:
+            self.keep_surroundings.setChecked(s.keep_surroundings)
 
     def _follow_state(self, *_args) -> None:
         state = self.state
         generating = state.phase is Phase.GENERATING
         idle = state.phase in (Phase.IDLE, Phase.SYNTHESIZING)
         for widget in (self.count, self.folder, self.browse, self.objects, self.strength, self.seed,
-                       self.full_resolution):
+                       self.keep_surroundings, self.full_resolution):
             widget.setEnabled(not generating)
         enable_saying_why(self.generate_button,
                           None if state.has_model and idle

@@ -203,6 +203,7 @@ class DatasetRequest:
     full_resolution: bool
     source_labels: np.ndarray | None
     """The full-size source label map to sample layouts from (None: the model's own)."""
+    keep_surroundings: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,8 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
     from ..layout_sampler import LayoutSamplerSettings
 
     try:
-        settings = LayoutSamplerSettings(object_ids=request.object_ids).scaled(request.strength)
+        settings = LayoutSamplerSettings(object_ids=request.object_ids,
+                                         keep_surroundings=request.keep_surroundings).scaled(request.strength)
         # The model itself, not its file: the pairs then share the full-resolution
         # source side a Synthesize builds (a copy loaded from the file built its own).
         job = DatasetJob.prepare(

@@ -801,7 +801,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         request = DatasetRequest(
             self.model, settings.folder.strip(), int(settings.count), int(settings.seed),
             tuple(settings.object_ids), float(settings.strength), bool(settings.full_resolution),
-            source_labels)
+            source_labels, keep_surroundings=bool(settings.keep_surroundings))
         self.state.dataset_done, self.state.dataset_total = 0, int(settings.count)
         self.state.dataset_message = "Preparing…"
         self._dataset_warnings = []
