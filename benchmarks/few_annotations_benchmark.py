@@ -56,6 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=1000, help="U-Net training steps (default 1000)")
     parser.add_argument("--batch", type=int, default=16, help="U-Net patches per step (default 16)")
     parser.add_argument("--repeats", type=int, default=3, help="U-Net and forest seeds (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the U-Nets' first seed (default 0; more seeds for a second run)")
+    parser.add_argument("--skip-forest", action="store_true", help="score the U-Nets only")
     parser.add_argument("--pixels", type=int, default=40000,
                         help="training pixels per forest (default 40000)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -199,7 +202,7 @@ def evaluate_unets(real_pairs, synthetic_pairs, test_image, test_labels, args) -
     results = {}
     for name, sources in sets.items():
         runs = []
-        for seed in range(args.repeats):
+        for seed in range(args.first_seed, args.first_seed + args.repeats):
             started = time.perf_counter()
             network = train_unet(sources, seed, args)
             runs.append({**score(segment(network, test_image), test_labels),
@@ -227,7 +230,8 @@ def main(argv=None) -> int:
     print(f"annotated square: rows {row}-{row + args.crop}, columns {column}-{column + args.crop}; "
           f"class pixels {np.bincount(square[1].ravel(), minlength=len(CLASSES)).tolist()}", flush=True)
     record = {"crop": args.crop, "square_at": [row, column], "count": args.count,
-              "iterations": args.iterations, "batch": args.batch, "repeats": args.repeats}
+              "iterations": args.iterations, "batch": args.batch, "repeats": args.repeats,
+              "first_seed": args.first_seed}
     if args.model:
         model_path = args.model
     else:
@@ -240,8 +244,9 @@ def main(argv=None) -> int:
     record["generation_seconds"] = round(time.perf_counter() - started, 1)
     ds.write_montage(*square, synthetic, args.out / "montage.png", shown=7)
     record["unet"] = evaluate_unets([square], synthetic, test_image, test_labels, args)
-    forest = ds.evaluate_segmenters(ds.dihedral(*square), synthetic, test_image, test_labels, args)
-    record["forest"] = forest
+    if not args.skip_forest:
+        record["forest"] = ds.evaluate_segmenters(ds.dihedral(*square), synthetic, test_image, test_labels,
+                                                  args)
     (args.out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({name: round(value["miou_mean"], 3) for name, value in record["unet"].items()}))
     return 0
