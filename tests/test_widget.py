@@ -72,6 +72,13 @@ def test_new_target_from_labels_of_another_size_is_refused_with_both_sizes(viewe
     assert len(viewer.layers) == before
     assert messages == [("error", "'src labels' is 20 x 22 px and 'src' 32 x 32: a target copied from it "
                                   "could not be used. Choose the source labels of that image.")]
+    # Labels of the model's size do: its targets are painted on them.
+    from types import SimpleNamespace
+
+    widget.model = SimpleNamespace(source_shape=(20, 22))
+    widget.pickers.new_target_button.click()
+    assert len(viewer.layers) == before + 1 and widget.target_layer.data.shape == (20, 22)
+    widget.model = None
 
 
 def test_new_target_starts_the_brush_on_a_sensible_class(viewer_widget):

@@ -284,13 +284,17 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         # A copy of another size could never be used: the user painted a layout the
         # model would refuse (found by a new user, with labels of another image).
-        size, of = ((self.model.source_shape, "the model's source") if self.model is not None
-                    else (plane_shape(self.source_layer), f"'{self.source_layer.name}'")
-                    if self.source_layer is not None else (None, ""))
-        if size is not None and tuple(plane_shape(source)) != tuple(size):
-            (rows, cols), (want_rows, want_cols) = plane_shape(source), size
-            notify.error(f"'{source.name}' is {rows} x {cols} px and {of} {want_rows} x {want_cols}: a "
-                         f"target copied from it could not be used. Choose the source labels of that image.")
+        # (Either size will do: the model's, or the source image's, to train a new model on.)
+        sizes = {}
+        if self.source_layer is not None:
+            sizes[tuple(plane_shape(self.source_layer))] = f"'{self.source_layer.name}'"
+        if self.model is not None:
+            sizes.setdefault(tuple(self.model.source_shape), "the model's source")
+        if sizes and tuple(plane_shape(source)) not in sizes:
+            rows, cols = plane_shape(source)
+            wanted = " and ".join(f"{of} {size[0]} x {size[1]}" for size, of in sizes.items())
+            notify.error(f"'{source.name}' is {rows} x {cols} px and {wanted}: a target copied from it "
+                         "could not be used. Choose the source labels of that image.")
             return
         try:
             self.pickers.target.set_layer(copy_as_target(self.viewer, source))
