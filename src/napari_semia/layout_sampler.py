@@ -437,9 +437,7 @@ class LayoutSampler:
         """Whether the background under ``placed`` is as much the instance's surrounding
         class as under the instance in the source."""
         surrounding, share = self._surroundings[instance.number]
-        inside = placed.crop != _OUTSIDE
-        crop_h, crop_w = placed.crop.shape
-        under = self._canvas[placed.top:placed.top + crop_h, placed.left:placed.left + crop_w][inside]
+        under = _canvas_under(self._canvas, placed.crop, placed.top, placed.left)
         return under.size > 0 and float(np.mean(under == surrounding)) >= share
 
     def _place_unchanged(self, occupied, instance: _Instance):
@@ -581,12 +579,16 @@ def _find_instances(index: np.ndarray, object_classes, max_fraction: float):
     return instances, footprints
 
 
+def _canvas_under(canvas: np.ndarray, crop: np.ndarray, top: int, left: int) -> np.ndarray:
+    """The classes of ``canvas`` under a footprint (``crop`` at ``top``, ``left``)."""
+    crop_h, crop_w = crop.shape
+    return canvas[top:top + crop_h, left:left + crop_w][crop != _OUTSIDE]
+
+
 def _surrounding(canvas: np.ndarray, instance: _Instance) -> tuple[int, float]:
     """The class that fills most of ``instance``'s place once it has gone, and the
     share of its footprint it fills."""
-    inside = instance.crop != _OUTSIDE
-    crop_h, crop_w = instance.crop.shape
-    under = canvas[instance.top:instance.top + crop_h, instance.left:instance.left + crop_w][inside]
+    under = _canvas_under(canvas, instance.crop, instance.top, instance.left)
     counts = np.bincount(under)
     return int(counts.argmax()), float(counts.max() / under.size)
 

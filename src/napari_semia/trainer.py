@@ -149,8 +149,9 @@ class SemiaTrainer:
     ) -> None:
         # Only settings the caller gave: with none, the defaults' size and network are
         # no choice of theirs, and a resumed model warned they were not used (found in review).
-        kept_note = None if config is None else _kept_network_note(training_config(config), resume)
+        given = config is not None
         config = training_config(config)
+        kept_note = _kept_network_note(config, resume) if given else None
         # The source's channel names and pixel size, for the model (a resumed model's own
         # when none are given).
         self.source_info = (source_info if source_info is not None

@@ -27,7 +27,8 @@ def find_checkpoint(viewer, image, labels, entries) -> tuple[CheckpointInfo | No
     if image is None or labels is None or not entries:
         return None, ()
     try:
-        if not any(tuple(e.source_shape) == tuple(plane_shape(image)) for e in entries):
+        shape = tuple(plane_shape(image))
+        if not any(tuple(e.source_shape) == shape for e in entries):
             # No model of this size: nothing worth reading. (The planes were copied
             # first: 0.3 s on the UI thread at each choice of a 12 MP photo's labels.)
             return None, ()

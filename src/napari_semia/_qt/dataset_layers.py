@@ -98,7 +98,7 @@ def dataset_placement(model: SemiaModel, source, pair_shape) -> dict:
                                shift_x + scale_x * (factor_x - 1) / 2)}
     # And in the source's units: without them napari warned "Inconsistent units across
     # layers" for each stack and drew no layer in units (found by a new user).
-    units = units_kwargs(source.layers[0] if isinstance(source, ChannelGroup) else source).get("units")
+    units = units_kwargs(source).get("units")
     if units is not None:
         placement["units"] = ("pixel", *units[-2:])
     return placement

@@ -66,6 +66,10 @@ class ChannelGroup:
     def translate(self):
         return self.layers[0].translate
 
+    @property
+    def units(self):
+        return getattr(self.layers[0], "units", None)
+
     def alive(self, viewer) -> bool:
         return all(layer in viewer.layers for layer in self.layers)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from napari.layers import Image
 
-from .layer_pickers import OUTPUT_KEY, ChannelGroup
+from .layer_pickers import OUTPUT_KEY, ChannelGroup, is_output
 
 #: Metadata of an output layer: the inputs it shows (layers' unique ids and the
 #: channel) and the name the widget gave it, to follow a renamed source or target.
@@ -51,8 +51,7 @@ def output_target_id(layer) -> str | None:
 def _is_reusable_output(layer) -> bool:
     """An output of ours that the next result may go into: not a layer of the user's
     that happens to have the name, and not one kept (renamed, or one of a kept set)."""
-    metadata = layer.metadata
-    return bool(metadata.get(OUTPUT_KEY)) and not metadata.get(KEPT_KEY)
+    return is_output(layer) and not layer.metadata.get(KEPT_KEY)
 
 
 def _reusable_output(viewer, key: tuple, name: str):

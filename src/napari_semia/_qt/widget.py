@@ -290,8 +290,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             sizes[tuple(plane_shape(self.source_layer))] = f"'{self.source_layer.name}'"
         if self.model is not None:
             sizes.setdefault(tuple(self.model.source_shape), "the model's source")
-        if sizes and tuple(plane_shape(source)) not in sizes:
-            rows, cols = plane_shape(source)
+        rows, cols = plane_shape(source)
+        if sizes and (rows, cols) not in sizes:
             wanted = " and ".join(f"{of} {size[0]} x {size[1]}" for size, of in sizes.items())
             notify.error(f"'{source.name}' is {rows} x {cols} px and {wanted}: a target copied from it "
                          "could not be used. Choose the source labels of that image.")
