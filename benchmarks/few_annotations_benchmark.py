@@ -47,6 +47,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--crop", type=int, default=128, help="side of the annotated square (default 128)")
+    parser.add_argument("--square-rank", type=int, default=0,
+                        help="annotate the square of this rank (default 0, the best; squares of higher "
+                             "ranks overlap no square ranked before them): another annotated part of "
+                             "the image, for a replicate")
+    parser.add_argument("--sets", default="a,b,c",
+                        help="U-Net training sets to score, of a (real), b (synthetic), c (both); "
+                             "default a,b,c")
     parser.add_argument("--model", type=Path,
                         help="use this model (trained on the square) instead of training")
     parser.add_argument("--preset", default="default", help="training preset (default: default)")
@@ -66,16 +73,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------ the annotated square
-def annotated_square(labels: np.ndarray, side: int) -> tuple[int, int]:
+def annotated_square(labels: np.ndarray, side: int, rank: int = 0) -> tuple[int, int]:
     """(row, column) of the ``side``-px square of ``labels`` whose rarest class
-    covers the most pixels (on a 32-px grid; the first such square)."""
-    best, where = -1, (0, 0)
+    covers the most pixels (on a 32-px grid; the first such square). ``rank`` k > 0:
+    the k-th next square in that order that overlaps none of the squares chosen
+    before it, so that replicates annotate different parts of the image."""
+    candidates = []
     for row in range(0, labels.shape[0] - side + 1, 32):
         for column in range(0, labels.shape[1] - side + 1, 32):
             counts = np.bincount(labels[row:row + side, column:column + side].ravel(), minlength=len(CLASSES))
-            if counts.min() > best:
-                best, where = int(counts.min()), (row, column)
-    return where
+            candidates.append((-int(counts.min()), row, column))
+    candidates.sort()  # stable on ties: the first square in row order, as before
+    chosen: list[tuple[int, int]] = []
+    for _, row, column in candidates:
+        if all(abs(row - r) >= side or abs(column - c) >= side for r, c in chosen):
+            chosen.append((row, column))
+            if len(chosen) > rank:
+                return chosen[rank]
+    raise SystemExit(f"no square of rank {rank}: only {len(chosen)} squares of {side} px fit apart")
 
 
 # ------------------------------------------------------------------ the U-Net
@@ -199,8 +214,11 @@ def summary(runs: list[dict]) -> dict:
 def evaluate_unets(real_pairs, synthetic_pairs, test_image, test_labels, args) -> dict:
     sets = {"a_real": [PatchSource(real_pairs)], "b_synthetic": [PatchSource(synthetic_pairs)]}
     sets["c_real_and_synthetic"] = sets["a_real"] + sets["b_synthetic"]
+    wanted = {letter.strip() for letter in args.sets.split(",")}
     results = {}
     for name, sources in sets.items():
+        if name[0] not in wanted:
+            continue
         runs = []
         for seed in range(args.first_seed, args.first_seed + args.repeats):
             started = time.perf_counter()
@@ -224,13 +242,13 @@ def main(argv=None) -> int:
     image, labels = ds.histology_full_resolution()
     half = image.shape[1] // 2
     test_image, test_labels = image[:, half:], labels[:, half:]
-    row, column = annotated_square(labels[:, :half], args.crop)
+    row, column = annotated_square(labels[:, :half], args.crop, args.square_rank)
     square = (image[row:row + args.crop, column:column + args.crop],
               labels[row:row + args.crop, column:column + args.crop])
     print(f"annotated square: rows {row}-{row + args.crop}, columns {column}-{column + args.crop}; "
           f"class pixels {np.bincount(square[1].ravel(), minlength=len(CLASSES)).tolist()}", flush=True)
-    record = {"crop": args.crop, "square_at": [row, column], "count": args.count,
-              "iterations": args.iterations, "batch": args.batch, "repeats": args.repeats,
+    record = {"crop": args.crop, "square_rank": args.square_rank, "square_at": [row, column],
+              "count": args.count, "iterations": args.iterations, "batch": args.batch, "repeats": args.repeats,
               "first_seed": args.first_seed}
     if args.model:
         model_path = args.model

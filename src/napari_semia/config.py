@@ -131,6 +131,24 @@ class TrainingConfig:
         """These settings with ``changes`` (field=value), checked."""
         return replace(self, **changes)
 
+    @property
+    def network(self) -> tuple[int, int, int]:
+        """(size, width, levels): what continuing a model keeps of its settings."""
+        return tuple(getattr(self, name) for name in NETWORK_SETTINGS)
+
+    def with_network_of(self, kept: TrainingConfig) -> TrainingConfig:
+        """These settings with ``kept``'s working size and network (a resumed model's)."""
+        return self.replace(**{name: getattr(kept, name) for name in NETWORK_SETTINGS})
+
+    def network_changes(self, kept: TrainingConfig) -> list[str]:
+        """'name value' for each of the network settings here that ``kept`` does not have."""
+        return [f"{name} {getattr(self, name)}" for name in NETWORK_SETTINGS
+                if getattr(self, name) != getattr(kept, name)]
+
+
+#: The settings a model's weights are shaped by: continuing a model keeps its own.
+NETWORK_SETTINGS = ("size", "width", "levels")
+
 
 PRESETS: dict[str, TrainingConfig] = {
     # About a minute and a half on an idle 2-core CPU at 256 px: a first look.

@@ -110,8 +110,7 @@ def _kept_network_note(config: TrainingConfig, resume: SemiaModel | None) -> str
     if resume is None:
         return None
     kept = resume.config
-    changed = [f"{name} {getattr(config, name)}" for name in ("size", "width", "levels")
-               if getattr(config, name) != getattr(kept, name)]
+    changed = config.network_changes(kept)
     if not changed:
         return None
     return (f"Continuing the model at its own working size ({kept.size} px) and network (width "
@@ -159,8 +158,7 @@ class SemiaTrainer:
         self.device = resolve_device(device)
         if resume is not None:
             # The network shapes and working size are the model's.
-            config = config.replace(size=resume.config.size, width=resume.config.width,
-                                    levels=resume.config.levels)
+            config = config.with_network_of(resume.config)
         self.config = config
         self.data = TrainingData.build(image, labels, config.size, self.device)
         if resume is not None:

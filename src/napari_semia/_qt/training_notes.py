@@ -35,7 +35,7 @@ def kept_network_note(resume: SemiaModel, config, continues: bool) -> str | None
     run says why): "Continuing ..." came just before "Cannot continue training"
     (found by a new user)."""
     kept = resume.config
-    if (config.size, config.width, config.levels) == (kept.size, kept.width, kept.levels):
+    if config.network == kept.network:
         return None
     if not continues:
         return None

@@ -473,8 +473,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.has_model = model is not None
         self.state.model_unsaved = model is not None and unsaved
         self.state.model_text = describe_model(model)
-        self.state.model_network = ((model.config.size, model.config.width, model.config.levels)
-                                    if model is not None else None)
+        self.state.model_network = model.config.network if model is not None else None
         if model is not None:
             # A second Train continues this model unless the user unticks it.
             self.settings.continue_training = True
