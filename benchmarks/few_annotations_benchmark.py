@@ -248,8 +248,8 @@ def main(argv=None) -> int:
     print(f"annotated square: rows {row}-{row + args.crop}, columns {column}-{column + args.crop}; "
           f"class pixels {np.bincount(square[1].ravel(), minlength=len(CLASSES)).tolist()}", flush=True)
     record = {"crop": args.crop, "square_rank": args.square_rank, "square_at": [row, column],
-              "count": args.count, "iterations": args.iterations, "batch": args.batch, "repeats": args.repeats,
-              "first_seed": args.first_seed}
+              "count": args.count, "iterations": args.iterations, "batch": args.batch,
+              "repeats": args.repeats, "first_seed": args.first_seed}
     if args.model:
         model_path = args.model
     else:
