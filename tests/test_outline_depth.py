@@ -8,6 +8,7 @@ from napari_semia.outline_depth import (
     fringes_to_avoid,
     required_depth,
     visible_fringes,
+    within_supply,
 )
 
 
@@ -33,6 +34,38 @@ def test_required_depth_only_where_the_source_edge_is_nearer_and_the_class_eligi
     # Inside the old square too, by its edge, not at its centre (3 px from every edge).
     assert int(needed[5, 10]) == 3 and int(needed[10, 10]) == 0
     assert not required_depth(source_depth, target, 3, largest, torch.tensor([False, True])).any()
+
+
+def test_a_class_asks_for_no_more_depth_than_it_has_pixels_for():
+    # A matrix (class 0) riddled with specks (class 1) every 8 px: a fifth of it is
+    # 3 px deep. Painting every speck over asks nearly the whole image for depth 3,
+    # which it has few pixels for (they were copied over and over: tiles).
+    source = torch.zeros(60, 60, dtype=torch.int64)
+    source[::8, ::8] = 1
+    target = torch.zeros_like(source)
+    source_depth = depth_in_class(source, 3)
+    largest = class_depths(source, source_depth, 2)
+    eligible = torch.tensor([True, True])
+    required = required_depth(source_depth, target, 3, largest, eligible)
+    assert int(required.max()) == 3
+    supplied = within_supply(required, source_depth, source, target, 2)
+    deep = [int(((source_depth >= d) & (source == 0)).sum()) for d in (1, 2, 3)]
+    asking = [int((supplied >= d).sum()) for d in (1, 2, 3)]
+    assert all(have >= want for have, want in zip(deep, asking))
+    assert int(supplied.max()) == 1  # 3071 pixels of depth 1 or more, 2156 of 2 for 2809 asking
+    # Pixels whose own source pixel is deep enough ask for nothing.
+    assert not bool(((supplied > 0) & (source_depth >= supplied)).any())
+    # One speck painted over: a few pixels ask, the matrix has plenty: as asked.
+    target = source.clone()
+    target[30, 30] = 0
+    required = required_depth(source_depth, target, 3, largest, eligible)
+    assert torch.equal(within_supply(required, source_depth, source, target, 2), required)
+    # Only the pixels matched count (those that keep their own pixel ask for nothing).
+    target = torch.zeros_like(source)
+    required = required_depth(source_depth, target, 3, largest, eligible)
+    matched = torch.zeros_like(source, dtype=torch.bool)
+    matched[28:33, 28:33] = True
+    assert torch.equal(within_supply(required, source_depth, source, target, 2, matched), required)
 
 
 def test_old_outline_fill_smooths_the_guide_within_its_class_only():

@@ -16,7 +16,11 @@ loses its own stripes, and a tree's crown moved over its old outline shows a
 seam of pieces from deep inside the crown.
 
 Depths count level-0 pixels to the nearest other class (chessboard distance
-minus one), capped at the reach.
+minus one), capped at the reach. A class asks for no more depth than it can
+supply (``within_supply``): where most of it is near another class (a grey
+matrix riddled with small pores) and the target asks for it everywhere (every
+pore painted over), its few deep pixels were copied over and over, and the
+image came out as flat, tiled patches.
 
 A second, narrower rule holds in every class (``fringes_to_avoid``): where the
 target takes a class away from around a pixel, the pixel copies a source pixel
@@ -68,6 +72,38 @@ def required_depth(source_depth: torch.Tensor, target: torch.Tensor, reach: int,
     wanted = torch.minimum(depth_in_class(target, reach), largest[target])
     nearer_edge = (source_depth < wanted) & eligible[target]
     return torch.where(nearer_edge, wanted, 0).to(torch.uint8)
+
+
+def within_supply(required: torch.Tensor, source_depth: torch.Tensor, source_index: torch.Tensor,
+                  target: torch.Tensor, num_classes: int,
+                  matched: torch.Tensor | None = None) -> torch.Tensor:
+    """``required`` (``required_depth``), lowered per class to what its source pixels
+    can supply: at most the depth up to which, at every depth, the class has at
+    least as many source pixels that deep as there are ``matched`` pixels of the
+    class that ask for that depth (each source pixel copied once, on average). A
+    painted-over hairline asks skin for a band's worth of deep pixels and gets
+    them; a matrix asked for everywhere, with an eighth of it deep, gets the depth
+    it has enough of."""
+    reach = int(required.max()) if required.numel() else 0
+    if reach == 0:
+        return required
+    target = target.long()
+    asking = required > 0 if matched is None else (required > 0) & matched
+    bins = reach + 1
+
+    def at_least(classes, depths):
+        """(K, reach + 1): pixels of each class at each depth or deeper."""
+        counts = torch.bincount(classes * bins + depths.long().clamp_max(reach), minlength=num_classes * bins)
+        return counts.view(num_classes, bins).flip(1).cumsum(1).flip(1)
+
+    supply = at_least(source_index.long().flatten(), source_depth.flatten())
+    demand = at_least(target[asking], required[asking])
+    enough = supply[:, 1:] >= demand[:, 1:]  # depths 1..reach
+    # The deepest depth with enough at it and at every shallower depth.
+    supplied = enough.to(torch.uint8).cumprod(1).sum(1).to(required.dtype)
+    capped = torch.minimum(required, supplied[target])
+    # A pixel whose own source pixel is as deep as the lowered depth asks for nothing.
+    return torch.where(source_depth < capped, capped, 0).to(required.dtype)
 
 
 # ------------------------------------------------------------------ fringes

@@ -113,6 +113,7 @@ from .outline_depth import (
     fringes_to_avoid,
     required_depth,
     visible_fringes,
+    within_supply,
 )
 from .patch_features import FeatureSpace, SourceLevel, class_dtype, source_keys
 from .patch_match import match_level, random_of_class
@@ -582,6 +583,8 @@ class SourcePyramid:
         if config.outline_reach > 0:
             required = required_depth(self.depth0, target, config.outline_reach, level.class_depth,
                                       self.plain)
+            required = within_supply(required, self.depth0, level.classes.view(level.shape), target,
+                                     self.num_classes, free)
             required = required if bool(required.any()) else None
         avoided = None
         if self.near0 is not None:
