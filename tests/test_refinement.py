@@ -779,3 +779,28 @@ def test_dilate_is_the_square_window_maximum():
                 assert grown.dtype == torch.bool and np.array_equal(grown.numpy(), expected), (shape, radius)
     mask = torch.zeros(4, 4, dtype=torch.bool)
     assert dilate(mask, 0) is not mask  # a copy: callers grow the result in place
+
+
+def test_a_class_of_pixel_scale_texture_is_not_plain_however_low_its_contrast():
+    # Grey gravel beside black and white: in network units its texture is as faint
+    # as skin's shading, but its pixels differ from their neighbours about as much
+    # as from its mean. Judged plain, large rebuilt parts of it were asked for
+    # pixels deep inside it, queried smoothed, and came out as flat patches.
+    rng = np.random.default_rng(0)
+    height, width = 48, 96
+    labels = np.zeros((height, width), np.int64)
+    labels[:, 32:64] = 1
+    labels[:, 64:] = 2
+    image = np.zeros((height, width), np.float32)
+    image[:, :32] = np.linspace(90, 130, height)[:, None]  # class 0: shading
+    gravel = ndi.gaussian_filter(rng.standard_normal((height, width)), 0.8)
+    image[:, 32:64] = 110 + 12 * gravel[:, 32:64] / gravel.std()  # class 1: gravel
+    image[:, 64:] = np.where(rng.random((height, 32)) < 0.5, 5, 250)  # class 2
+    normalizer = IntensityNormalizer.fit(image.astype(np.uint8))
+    source = torch.from_numpy(normalizer.to_network(image.astype(np.uint8)))[None]
+    pyramid = SourcePyramid(source, torch.from_numpy(labels)[None], 3, (height, width), RefinementConfig())
+    assert pyramid.plain.tolist() == [True, False, False]
+    # The contrast rule alone (as before) called the gravel plain.
+    loose = SourcePyramid(source, torch.from_numpy(labels)[None], 3, (height, width),
+                          RefinementConfig(outline_max_texture=float("inf")))
+    assert loose.plain.tolist() == [True, True, False]

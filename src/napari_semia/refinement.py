@@ -122,7 +122,7 @@ from .push_pull import fill_holes
 from .region_fill import connected_components, region_shifts
 from .scaled_components import scaled_up_components
 from .seam_evening import even_out_seams
-from .seam_fusion import class_gradients, classes_within, fuse, rim_free
+from .seam_fusion import class_gradients, class_spreads, classes_within, fuse, rim_free
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,14 @@ class RefinementConfig:
     background, but not hair, grass, leaves or stripes) are *plain*, for
     ``outline_reach``: in a textured class the rule costs structure (a zebra's
     neck copied from deep inside its body loses its own stripes)."""
+    outline_max_texture: float = 0.8
+    """... and at most this many times the class's spread (the sum over channels of
+    its standard deviation): a class whose pixels differ from their neighbours about
+    as much as from its mean varies at the pixel scale (gravel, grains, noise), not
+    by shading (skin, sky: 0.06-0.6 on the examples), and is textured whatever its
+    contrast. A grey matrix of gravel beside bright grains and dark pores, low in
+    contrast, was judged plain: asked for pixels deep inside it and queried
+    smoothed, large rebuilt parts of it came out as flat grey patches."""
     seam_radius: int = 8
     """Half-window (in level-0 pixels, scaled with the level) over which the mean
     colour on both sides of a seam between copied pixels and pixels that keep
@@ -380,7 +388,9 @@ class SourcePyramid:
                 # Smoothness is judged once, at the working size, for every level.
                 gradients = class_gradients(level_image, level_index, self.num_classes)
                 self.smooth = classes_within(gradients, config.fusion_max_gradient)
-                self.plain = classes_within(gradients, config.outline_max_gradient)
+                self.plain = (classes_within(gradients, config.outline_max_gradient)
+                              & (gradients <= config.outline_max_texture
+                                 * class_spreads(level_image, level_index, self.num_classes)))
             features = FeatureSpace.fit(level_image, self.num_classes, patch_size=config.patch_size,
                                         feature_dims=config.feature_dims, label_dims=config.label_dims,
                                         label_weight=config.label_weight,

@@ -67,6 +67,21 @@ def class_gradients(image: torch.Tensor, index: torch.Tensor, num_classes: int) 
     return gradients
 
 
+def class_spreads(image: torch.Tensor, index: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(K,) float: each class's standard deviation over its pixels, summed over the
+    channels of ``image`` (C, H, W) (as ``class_gradients`` sums their differences);
+    0 for a class of fewer than two pixels."""
+    # Two passes in float32 (MPS has no float64): the mean, then the spread about it.
+    flat = index.flatten().long()
+    pixels = image.reshape(image.shape[0], -1).float().T
+    counts = torch.bincount(flat, minlength=num_classes).float()
+    sums = torch.zeros(num_classes, pixels.shape[1], device=image.device).index_add_(0, flat, pixels)
+    mean = sums / counts.clamp_min(1)[:, None]
+    squares = torch.zeros_like(sums).index_add_(0, flat, (pixels - mean[flat]).square())
+    spreads = (squares / (counts - 1).clamp_min(1)[:, None]).sqrt().sum(1)
+    return torch.where(counts > 1, spreads, torch.zeros_like(spreads))
+
+
 def classes_within(gradients: torch.Tensor, max_gradient: float) -> torch.Tensor:
     """(K,) bool: ``class_gradients`` at most ``max_gradient`` (none for 0 or less)."""
     return (gradients <= max_gradient) & (max_gradient > 0)
