@@ -60,6 +60,20 @@ def test_new_target_is_an_editable_copy_in_paint_mode(viewer_widget):
     assert target.data[2, 2] == 1 and source.data[2, 2] == 0
 
 
+def test_new_target_is_see_through_so_the_result_under_it_shows(viewer_widget):
+    # Labels converted from an image (File > Open, Convert to Labels) keep its
+    # opacity of 1: their copy hid the result under it, Live and all.
+    viewer, widget = viewer_widget
+    add_scene(viewer, with_target=False)
+    source = viewer.layers["src labels"]
+    source.opacity = 1.0
+    widget.pickers.new_target_button.click()
+    assert widget.target_layer.opacity == 0.7
+    source.opacity = 0.4  # a lower opacity the user chose is kept
+    widget.pickers.new_target_button.click()
+    assert widget.target_layer.opacity == 0.4
+
+
 def test_new_target_from_labels_of_another_size_is_refused_with_both_sizes(viewer_widget, messages):
     # Found by a new user: labels of another image gave a target that could never be
     # used, without a word.

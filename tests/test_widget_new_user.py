@@ -307,7 +307,7 @@ def test_synthesize_shows_its_result_unobstructed(trained, qtbot, tmp_path, monk
     model_path = widget.model.save(tmp_path / "cli.semia")
     target.visible = True
     viewer.layers.selection.active = viewer.layers[SOURCE]
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(model_path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(model_path))
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *args: True)
     widget.model_io.load_button.click()
     assert widget.model is not None and target.visible
@@ -487,6 +487,33 @@ def test_a_16_bit_colour_png_napari_read_as_8_bits_is_named(viewer_widget, qtbot
     assert len(warned) == 1 and "'photo16'" in warned[0] and "TIFF" in warned[0]
 
 
+def test_a_tiff_napari_opened_without_its_pixel_size_is_named_at_train(viewer_widget, qtbot, messages,
+                                                                          tmp_path, monkeypatch):
+    # Found by a materials scientist: napari's reader drops an ImageJ TIFF's pixel
+    # size, so the model had none, while the command line kept it from the file.
+    import tifffile
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    grey = image[..., 1].astype(np.uint16) * 100
+    tifffile.imwrite(tmp_path / "sem.tif", grey, imagej=True, resolution=(50, 50), metadata={"unit": "um"})
+    viewer.open(str(tmp_path / "sem.tif"), plugin="napari")
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    warned = [text for kind, text in messages if kind == "warning" and "without the pixel size" in text]
+    assert len(warned) == 1 and "(0.02 x 0.02 µm)" in warned[0] and "napari-semia train" in warned[0]
+    assert widget.model.source_info.pixel_size is None  # (as the note says)
+    # Set as the note says: nothing more to say, and the model has it.
+    messages.clear()
+    viewer.layers["sem"].scale = (0.02, 0.02)
+    viewer.layers["sem"].units = "µm"
+    widget.controls.continue_training.setChecked(False)
+    monkeypatch.setattr(model_io, "ask_train_over_unsaved", lambda parent: True)
+    train(qtbot, widget, steps=1)
+    assert not [text for kind, text in messages if "without the pixel size" in text]
+    assert widget.model.source_info.pixel_size == (0.02, 0.02)
+
+
 def test_a_photo_napari_opened_on_its_side_is_named_at_train(viewer_widget, qtbot, messages, tmp_path):
     # Found by a phone photographer: napari shows a photo with an EXIF orientation tag
     # as stored, on its side, and nothing said so.
@@ -632,7 +659,8 @@ def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path,
     model = widget.model
     asked = []
     monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda parent: asked.append(True) or False)
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: pytest.fail("must not ask for a file"))
+    monkeypatch.setattr(model_io, "ask_open_path",
+                        lambda parent, start="": pytest.fail("must not ask for a file"))
     widget.load_model()
     assert asked and widget.model is model
     # Once saved, loading asks no question.
@@ -640,7 +668,7 @@ def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path,
     monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(path))
     widget.save_model()
     asked.clear()
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     widget.load_model()
     assert not asked and widget.model is not model and not widget.state.model_unsaved
 
@@ -928,6 +956,31 @@ def test_the_suggested_model_file_name_has_no_spaces(trained, monkeypatch, tmp_p
     assert model_io.suggested_model_path("img", str(image)) == str(tmp_path / "face" / "img.semia")
     assert model_io.suggested_model_path("img", None) == "img.semia"
     assert model_io.suggested_model_path("img", str(tmp_path / "gone" / "img.png")) == "img.semia"
+
+
+def test_load_model_looks_where_models_were_saved_or_beside_the_source(trained, monkeypatch, tmp_path):
+    # Found by a new user: Save model suggested the source's folder, and Load model
+    # then opened in napari's working folder.
+    from napari_semia._qt import widget as widget_module
+
+    _, widget = trained
+    starts = []
+    monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda parent: True)
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": starts.append(start) or None)
+    widget.load_model()
+    assert starts == [""]  # a layer made in a script, no model saved: napari's choice
+    (tmp_path / "face").mkdir()
+    image = tmp_path / "face" / "img.png"
+    image.write_bytes(b"")
+    monkeypatch.setattr(widget_module, "layer_file", lambda layer: str(image))
+    widget.load_model()
+    assert starts[-1] == str(tmp_path / "face")
+    (tmp_path / "models").mkdir()
+    saved = str(tmp_path / "models" / "m.semia")
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: saved)
+    widget.save_model()
+    widget.load_model()
+    assert starts[-1] == str(tmp_path / "models")
 
 
 def test_closing_the_widget_lets_go_of_the_model_before_releasing_memory(trained, monkeypatch):

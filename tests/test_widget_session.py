@@ -79,7 +79,7 @@ def test_live_shows_a_model_loaded_meanwhile(trained, qtbot, tmp_path, monkeypat
     h.train(qtbot, widget, steps=6)
     h.wait_for_synthesis(qtbot, widget)
     shown = viewer.layers[h.OUTPUT].data.copy()
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(other))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(other))
     widget.model_io.save_button.setEnabled(True)
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)  # replace the unsaved one
     widget.load_model()
@@ -119,7 +119,7 @@ def test_class_names_come_only_from_labels_of_the_model_s_classes(trained, tmp_p
     widget.model.save(path)
     labels = viewer.layers[h.LABELS]
     labels.features = {"class": ["background", "blob"]}
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)
     widget.load_model()
     items = [widget.dataset.objects.item(i).text() for i in range(widget.dataset.objects.count())]
@@ -143,7 +143,7 @@ def test_a_loaded_model_starts_its_own_loss_plot(trained, qtbot, tmp_path, monke
     assert len(widget.loss_plot.series("rec")[0]) > 0
     path = tmp_path / "scene.semia"
     widget.model.save(path)
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a, **k: True)
     widget.load_model()
     assert all(len(widget.loss_plot.series(name)[0]) == 0 for name in ("rec", "D", "adv"))

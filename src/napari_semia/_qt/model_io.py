@@ -58,8 +58,8 @@ def ask_save_path(parent, suggested: str) -> str | None:
     return path or None
 
 
-def ask_open_path(parent) -> str | None:
-    path, _ = QFileDialog.getOpenFileName(parent, "Load napari-semia model", "", FILE_FILTER)
+def ask_open_path(parent, start: str = "") -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Load napari-semia model", start, FILE_FILTER)
     return path or None
 
 
@@ -118,6 +118,8 @@ class ModelIO(QWidget):
     def __init__(self, state: WidgetState, parent=None):
         super().__init__(parent)
         self.state = state
+        self.folder: str | None = None
+        """The folder of the last model saved or loaded: where Load model looks first."""
         self.save_button = QPushButton("Save model…")
         self.save_button.setToolTip("Write the trained model to one .semia file.")
         self.load_button = QPushButton("Load model…")
@@ -154,17 +156,22 @@ class ModelIO(QWidget):
             notify.error(str(error))
             return False
         notify.info(f"Model saved to {saved}")
+        self.folder = str(Path(saved).parent)
         return True
 
     def may_start_new_model(self) -> bool:
         """Whether a fresh training run may replace the current model (asks when it is unsaved)."""
         return not self.state.model_unsaved or ask_train_over_unsaved(self)
 
-    def load(self, device: str) -> SemiaModel | None:
-        """Ask for a file and load it; None (after a message) if that fails or is cancelled."""
+    def load(self, device: str, source_file: str | None = None) -> SemiaModel | None:
+        """Ask for a file and load it; None (after a message) if that fails or is cancelled.
+        The dialog opens where the last model was saved or loaded, else beside
+        ``source_file`` (the source image's file), where Save model suggests writing:
+        it opened in napari's working folder (found by a new user)."""
         if self.state.model_unsaved and not ask_replace_unsaved(self):
             return None
-        path = ask_open_path(self)
+        start = self.folder or (str(Path(source_file).parent) if source_file else "")
+        path = ask_open_path(self, start if start and Path(start).is_dir() else "")
         if not path:
             return None
         try:
@@ -173,4 +180,5 @@ class ModelIO(QWidget):
             notify.error(str(error))
             return None
         notify.info(f"Loaded {path}. {describe_model(model)}")
+        self.folder = str(Path(path).parent)
         return model

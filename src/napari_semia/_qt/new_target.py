@@ -122,16 +122,23 @@ def paint_in_source_colours(target, source_labels) -> bool:
     return True
 
 
+#: A new target's opacity (napari's default for labels): the result under it shows.
+TARGET_OPACITY = 0.7
+
+
 def copy_as_target(viewer, source: Layer) -> Labels:
     """A new Labels layer holding a copy of ``source`` (a Labels layer or a
     colour-coded RGB map), selected, with the brush active on a real class, so
     the user can start painting at once. Raises SemiaInputError."""
     if isinstance(source, Labels):
+        # See-through at most: labels converted from an image keep its opacity of 1,
+        # and a copy that opaque hid the result under it, Live and all (found by a new user).
         data, kwargs = np.array(source.data, copy=True), {
-            "opacity": source.opacity, "colormap": source.colormap, "features": source.features}
+            "opacity": min(source.opacity, TARGET_OPACITY), "colormap": source.colormap,
+            "features": source.features}
     else:
         data, colours, features = _labels_from_colours(source)
-        kwargs = {"opacity": 0.7, "colormap": colours, "features": features}
+        kwargs = {"opacity": TARGET_OPACITY, "colormap": colours, "features": features}
     target = viewer.add_labels(data, name=f"{source.name} target", scale=source.scale,
                                translate=source.translate,
                                metadata={TARGET_KEY: True, TARGET_OF_KEY: source.unique_id},

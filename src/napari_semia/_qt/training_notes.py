@@ -9,8 +9,9 @@ import numpy as np
 
 from ..errors import SemiaInputError
 from ..intensity import transparency_note
-from ..io import exif_rotation_note, png_reads_as_8_bit
+from ..io import exif_rotation_note, png_reads_as_8_bit, read_source_info
 from ..model import SemiaModel
+from .layer_data import layer_source_info
 from .layer_pickers import ChannelGroup, channel_groups, layer_file, plane_shape, shown_as_one_image
 
 
@@ -61,6 +62,24 @@ def eight_bit_png_note(source) -> str | None:
     return (f"'{source.name}' is a 16-bit colour PNG, which napari reads with 8 bits per colour: "
             f"training and results have 8. To keep the 16, save the image as TIFF and open that, "
             f"or use the command line (napari-semia train), which reads all 16.")
+
+
+def lost_pixel_size_note(source) -> str | None:
+    """A warning for a TIFF whose pixel size napari's reader did not read (an ImageJ
+    TIFF opened with File > Open): the model and its results had none, while the
+    command line keeps it from the same file (found by a new user)."""
+    path = _file_path(source)
+    if not path or layer_source_info(source).pixel_size is not None:
+        return None
+    info = read_source_info(path)
+    if info.pixel_size is None:
+        return None
+    rows, columns = (f"{size:g}" for size in info.pixel_size)
+    return (f"'{source.name}' was opened without the pixel size its file holds ({rows} x {columns} "
+            f"{info.unit}): the model and its results have none. To keep it, set the layer's "
+            f"scale and units first (napari's console: viewer.layers['{source.name}'].scale = "
+            f"({rows}, {columns}); viewer.layers['{source.name}'].units = '{info.unit}'), or train "
+            f"with the command line (napari-semia train), which reads it from the file.")
 
 
 def turned_photo_note(source) -> str | None:

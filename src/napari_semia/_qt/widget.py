@@ -74,6 +74,7 @@ from .training_notes import (
     can_continue,
     eight_bit_png_note,
     kept_network_note,
+    lost_pixel_size_note,
     misaligned_note,
     other_source_note,
     placements,
@@ -343,7 +344,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if single:
             notify.info(single)
         for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source),
-                        turned_photo_note(source), transparent_photo_note(source, planes.image)):
+                        turned_photo_note(source), transparent_photo_note(source, planes.image),
+                        lost_pixel_size_note(source)):
             if warning:
                 notify.warning(warning)
         self._note_misaligned(source, labels)
@@ -853,7 +855,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self.checkpoints.discard(self._checkpoint_key)
 
     def load_model(self) -> None:
-        model = self.model_io.load(self.settings.device)
+        model = self.model_io.load(self.settings.device, layer_file(self.source_layer))
         if model is None:
             return
         self.set_model(model, unsaved=False)
