@@ -101,7 +101,7 @@ def test_save_then_load_synthesizes_the_same_image(trained, qtbot, tmp_path, mon
     expected = viewer.layers[OUTPUT].data.copy()
     path = tmp_path / "scene.semia"
     monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(path))
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     widget.model_io.save_button.click()
     assert path.is_file()
 
@@ -122,7 +122,7 @@ def test_a_loaded_model_is_described_in_the_training_status(trained, qtbot, tmp_
     path = tmp_path / "scene.semia"
     widget.model.save(path)
     widget.set_model(None)
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     widget.load_model()
     assert widget.model is not None
     assert widget.progress.label.text().startswith("Loaded a model trained for 4 steps.")
@@ -133,7 +133,7 @@ def test_loading_a_bad_file_is_a_notification(viewer_widget, tmp_path, monkeypat
     _, widget = viewer_widget
     bad = tmp_path / "junk.semia"
     bad.write_bytes(b"not a model")
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(bad))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(bad))
     widget.load_model()
     assert messages[-1][0] == "error" and "junk.semia" in messages[-1][1]
     assert widget.model is None
@@ -382,7 +382,7 @@ def test_a_loaded_model_of_another_photo_says_what_can_be_done(trained, qtbot, t
     labels.data = other
     viewer.layers[TARGET].data = other[:-8].copy()  # and a target of another size
     widget.set_model(None)
-    monkeypatch.setattr(model_io, "ask_open_path", lambda parent: str(path))
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     widget.load_model()
     assert f"does not fit '{TARGET}'" in widget.state.message and "Synthesize" not in widget.state.message
     assert "the image the model was trained on is" in messages[-1][1]
