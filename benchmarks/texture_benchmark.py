@@ -16,7 +16,11 @@ tiled grey patches: erasing every pore, and in synthetic dataset pairs.
      window, matrix pixels only) is below the source matrix's 5th percentile
      (about 0.05 for the source itself; flat patches raise it);
    * **texture ratio**: their median local standard deviation over the source
-     matrix's.
+     matrix's;
+   * in the pairs, **faint small pores**: the share of pores of 20 px or less
+     that the layout put where the source has none and that come out faint
+     (the matrix around them less than 1000 above their darkest pixel; the
+     source's small pores: none, median 3100), labels with no pore to see.
 
 Writes ``results.json`` and ``montage.png`` (source | all-matrix result | first
 pair, each with a 1:1 crop) into ``--out``.
@@ -112,6 +116,26 @@ def texture_scores(output, source, source_labels, target) -> dict:
             "texture_ratio": round(float(np.median(spread) / np.median(reference)), 3)}
 
 
+def small_pore_depths(output, layout, source_labels=None) -> np.ndarray:
+    """For each pore of 20 px or less in ``layout`` (where ``source_labels`` has no
+    pore, when given): the mean of the matrix 2-4 px around it minus its darkest pixel."""
+    from skimage import measure
+
+    depths = []
+    for region in measure.regionprops(measure.label(layout == PORES)):
+        if region.area > 20:
+            continue
+        rows, columns = region.coords.T
+        if source_labels is not None and (source_labels[rows, columns] == PORES).any():
+            continue
+        pore = np.zeros(layout.shape, bool)
+        pore[rows, columns] = True
+        ring = ndi.binary_dilation(pore, iterations=4) & ~ndi.binary_dilation(pore) & (layout == MATRIX)
+        if ring.sum() >= 5:
+            depths.append(float(output[ring].mean()) - float(output[pore].min()))
+    return np.array(depths)
+
+
 def to_8_bit(image: np.ndarray) -> np.ndarray:
     return np.clip((image.astype(float) - 8000) / 22000 * 255, 0, 255).astype(np.uint8)
 
@@ -152,10 +176,19 @@ def main(argv=None) -> int:
              sampler_settings=LayoutSamplerSettings(object_ids=(PORES,)))
     pairs = [(read_label_file(folder / row["labels"]), read_image_file(folder / row["image"]))
              for row in load_manifest(folder)]
-    record["pairs"] = [texture_scores(output, image, labels, layout) for layout, output in pairs]
+    record["pairs"] = []
+    for layout, output in pairs:
+        depths = small_pore_depths(output, layout, labels)
+        record["pairs"].append({**texture_scores(output, image, labels, layout),
+                                "small_pores": int(depths.size),
+                                "faint_small_pores": round(float((depths < 1000).mean()), 3)})
     record["pairs_mean"] = {key: round(float(np.mean([p[key] for p in record["pairs"]])), 3)
-                            for key in ("flat_share", "texture_ratio")}
+                            for key in ("flat_share", "texture_ratio", "faint_small_pores")}
     record["source"] = texture_scores(image, image, labels, labels)  # reference: the source itself
+    depths = small_pore_depths(image, labels)
+    record["source"].update(small_pores=int(depths.size),
+                            faint_small_pores=round(float((depths < 1000).mean()), 3),
+                            small_pore_depth=round(float(np.median(depths))))
     (args.out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
     # Top: each image at half size; below it, a 256-px crop of it at 1:1.
     crop = (slice(200, 456), slice(300, 556))
