@@ -11,9 +11,9 @@ The refinement therefore asks, where the source has a class edge nearer than
 the target has, for source pixels at least as deep inside their class as the
 pixel is inside the target's class (``required_depth``), in *plain* classes
 (skin, sky: ``RefinementConfig.outline_max_gradient``, ``outline_max_texture``).
-In textured classes the rule costs structure: a zebra's neck copied from deep inside its body
-loses its own stripes, and a tree's crown moved over its old outline shows a
-seam of pieces from deep inside the crown.
+In textured classes the rule costs structure: a zebra's neck copied from deep
+inside its body loses its own stripes, and a tree's crown moved over its old
+outline shows a seam of pieces from deep inside the crown.
 
 Depths count level-0 pixels to the nearest other class (chessboard distance
 minus one), capped at the reach. A class asks for no more depth than it can
