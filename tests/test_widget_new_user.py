@@ -501,8 +501,10 @@ def test_a_tiff_napari_opened_without_its_pixel_size_is_named_at_train(viewer_wi
     viewer.add_labels(labels, name=LABELS)
     train(qtbot, widget, steps=1)
     warned = [text for kind, text in messages if kind == "warning" and "without the pixel size" in text]
+    if widget.model.source_info.pixel_size is not None:  # a napari that reads it: nothing to say
+        assert not warned
+        return
     assert len(warned) == 1 and "(0.02 x 0.02 µm)" in warned[0] and "napari-semia train" in warned[0]
-    assert widget.model.source_info.pixel_size is None  # (as the note says)
     # Set as the note says: nothing more to say, and the model has it.
     messages.clear()
     viewer.layers["sem"].scale = (0.02, 0.02)
