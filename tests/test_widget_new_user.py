@@ -514,6 +514,13 @@ def test_a_tiff_napari_opened_without_its_pixel_size_is_named_at_train(viewer_wi
     train(qtbot, widget, steps=1)
     assert not [text for kind, text in messages if "without the pixel size" in text]
     assert widget.model.source_info.pixel_size == (0.02, 0.02)
+    # A model with a pixel size, continued on a layer without one, keeps its own: no note.
+    viewer.layers["sem"].scale = (1, 1)
+    viewer.layers["sem"].units = "pixel"
+    widget.controls.continue_training.setChecked(True)
+    train(qtbot, widget, steps=1)
+    assert not [text for kind, text in messages if "without the pixel size" in text]
+    assert widget.model.source_info.pixel_size == (0.02, 0.02)
 
 
 def test_a_photo_napari_opened_on_its_side_is_named_at_train(viewer_widget, qtbot, messages, tmp_path):
@@ -983,6 +990,10 @@ def test_load_model_looks_where_models_were_saved_or_beside_the_source(trained, 
     widget.save_model()
     widget.load_model()
     assert starts[-1] == str(tmp_path / "models")
+    (tmp_path / "models" / "m.semia").unlink()
+    (tmp_path / "models").rmdir()  # gone: beside the source again
+    widget.load_model()
+    assert starts[-1] == str(tmp_path / "face")
 
 
 def test_closing_the_widget_lets_go_of_the_model_before_releasing_memory(trained, monkeypatch):

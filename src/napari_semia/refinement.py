@@ -122,7 +122,7 @@ from .push_pull import fill_holes
 from .region_fill import connected_components, region_shifts
 from .scaled_components import scaled_up_components
 from .seam_evening import even_out_seams
-from .seam_fusion import class_gradients, class_spreads, classes_within, fuse, rim_free
+from .seam_fusion import class_gradients, classes_within, fuse, pixel_scale_textured, rim_free
 
 
 @dataclass(frozen=True)
@@ -234,13 +234,20 @@ class RefinementConfig:
     ``outline_reach``: in a textured class the rule costs structure (a zebra's
     neck copied from deep inside its body loses its own stripes)."""
     outline_max_texture: float = 0.8
-    """... and at most this many times the class's spread (the sum over channels of
-    its standard deviation): a class whose pixels differ from their neighbours about
-    as much as from its mean varies at the pixel scale (gravel, grains, noise), not
-    by shading (skin, sky: 0.06-0.6 on the examples), and is textured whatever its
-    contrast. A grey matrix of gravel beside bright grains and dark pores, low in
-    contrast, was judged plain: asked for pixels deep inside it and queried
-    smoothed, large rebuilt parts of it came out as flat grey patches."""
+    """... and, away from their edges, at most this many times the class's spread
+    (the sum over channels of its standard deviation; ``pixel_scale_textured``): a
+    class whose pixels differ from their neighbours about as much as from its mean
+    varies at the pixel scale (gravel, grains, noise), not by shading (skin, sky),
+    and is textured whatever its contrast. A grey matrix of gravel beside bright
+    grains and dark pores, low in contrast, was judged plain: asked for pixels deep
+    inside it and queried smoothed, large rebuilt parts of it came out as flat grey
+    patches. inf turns this off."""
+    outline_noise_ratio: float = 1.7
+    """... unless above this many times: such a class varies like noise
+    (uncorrelated neighbours read about 2.3; a fluorescence background 1.9-2.0),
+    which copying from deep inside does not flatten, and it stays plain (a
+    shadow in a noisy light field is still an old outline to remove); gravel
+    reads 1.1-1.5."""
     seam_radius: int = 8
     """Half-window (in level-0 pixels, scaled with the level) over which the mean
     colour on both sides of a seam between copied pixels and pixels that keep
@@ -389,8 +396,9 @@ class SourcePyramid:
                 gradients = class_gradients(level_image, level_index, self.num_classes)
                 self.smooth = classes_within(gradients, config.fusion_max_gradient)
                 self.plain = (classes_within(gradients, config.outline_max_gradient)
-                              & (gradients <= config.outline_max_texture
-                                 * class_spreads(level_image, level_index, self.num_classes)))
+                              & ~pixel_scale_textured(level_image, level_index, self.num_classes,
+                                                      config.outline_max_texture,
+                                                      config.outline_noise_ratio))
             features = FeatureSpace.fit(level_image, self.num_classes, patch_size=config.patch_size,
                                         feature_dims=config.feature_dims, label_dims=config.label_dims,
                                         label_weight=config.label_weight,

@@ -82,6 +82,25 @@ def class_spreads(image: torch.Tensor, index: torch.Tensor, num_classes: int) ->
     return torch.where(counts > 1, spreads, torch.zeros_like(spreads))
 
 
+def pixel_scale_textured(image: torch.Tensor, index: torch.Tensor, num_classes: int,
+                         max_ratio: float, noise_ratio: float = float("inf")) -> torch.Tensor:
+    """(K,) bool: classes whose pixels differ from their neighbours more than
+    ``max_ratio`` times, and at most ``noise_ratio`` times, they differ from the
+    class's mean (``class_gradients`` over ``class_spreads``), both measured 3
+    pixels or more from the class's edges: texture at the pixel scale (gravel,
+    grains), neither shading (below) nor noise (above: uncorrelated pixels read
+    about 2.3). Edges are left out because a downscaled edge is blended over about
+    two pixels: a flat class in small pieces (pores), or around them, varies there
+    alone, and read as textured (found in review). False for a class with no
+    pixels that far from its edges, and for every class when ``max_ratio`` is inf."""
+    inside = torch.where(rim_free(index, 2), index.long(), num_classes)  # edges: a class of their own
+    gradients = class_gradients(image, inside, num_classes + 1)[:num_classes]
+    spreads = class_spreads(image, inside, num_classes + 1)[:num_classes]
+    # (A comparison with NaN, inf times a spread of 0, is False: not textured.)
+    return (torch.isfinite(gradients) & (gradients > max_ratio * spreads)
+            & ~(gradients > noise_ratio * spreads))
+
+
 def classes_within(gradients: torch.Tensor, max_gradient: float) -> torch.Tensor:
     """(K,) bool: ``class_gradients`` at most ``max_gradient`` (none for 0 or less)."""
     return (gradients <= max_gradient) & (max_gradient > 0)

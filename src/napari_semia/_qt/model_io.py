@@ -170,8 +170,9 @@ class ModelIO(QWidget):
         it opened in napari's working folder (found by a new user)."""
         if self.state.model_unsaved and not ask_replace_unsaved(self):
             return None
-        start = self.folder or (str(Path(source_file).parent) if source_file else "")
-        path = ask_open_path(self, start if start and Path(start).is_dir() else "")
+        folders = (self.folder, str(Path(source_file).parent) if source_file else None)
+        start = next((folder for folder in folders if folder and Path(folder).is_dir()), "")
+        path = ask_open_path(self, start)
         if not path:
             return None
         try:

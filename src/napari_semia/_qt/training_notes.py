@@ -64,12 +64,14 @@ def eight_bit_png_note(source) -> str | None:
             f"or use the command line (napari-semia train), which reads all 16.")
 
 
-def lost_pixel_size_note(source) -> str | None:
+def lost_pixel_size_note(source, resume: SemiaModel | None = None) -> str | None:
     """A warning for a TIFF whose pixel size napari's reader did not read (an ImageJ
     TIFF opened with File > Open): the model and its results had none, while the
-    command line keeps it from the same file (found by a new user)."""
+    command line keeps it from the same file (found by a new user). None when the
+    model continued (``resume``) has a pixel size: it keeps its own."""
     path = _file_path(source)
-    if not path or layer_source_info(source).pixel_size is not None:
+    if (not path or layer_source_info(source).pixel_size is not None
+            or (resume is not None and resume.source_info.pixel_size is not None)):
         return None
     info = read_source_info(path)
     if info.pixel_size is None:

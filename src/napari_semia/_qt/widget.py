@@ -345,7 +345,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.info(single)
         for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source),
                         turned_photo_note(source), transparent_photo_note(source, planes.image),
-                        lost_pixel_size_note(source)):
+                        lost_pixel_size_note(source, resume)):
             if warning:
                 notify.warning(warning)
         self._note_misaligned(source, labels)
