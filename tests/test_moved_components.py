@@ -47,6 +47,20 @@ def test_reshaped_scaled_tiny_and_barely_moved_regions_are_not_moves():
         assert not moved_components(src, target, src != target)[2].any()
 
 
+def test_an_object_enlarged_on_one_side_is_no_move_of_another_of_its_new_shape():
+    # A disc grown to the right, and elsewhere a disc of the grown size: copied
+    # whole from there, the grown disc kept its old rim inside as an arc (an SEM
+    # grain). It fits its own old place far better than any move would add.
+    yy, xx = np.mgrid[:64, :96]
+    source = np.zeros((64, 96), np.int64)
+    source[(yy - 20) ** 2 + (xx - 20) ** 2 <= 10 ** 2] = 1
+    grown = ((yy - 20) ** 2 + (xx - 20) ** 2 <= 10 ** 2) | ((yy - 20) ** 2 + (xx - 24) ** 2 <= 10 ** 2)
+    source[grown.nonzero()[0] + 30, grown.nonzero()[1] + 50] = 1  # a far disc of the grown shape
+    target = source.copy()
+    target[grown] = 1
+    assert not moved_components(source, target, source != target)[2][grown].any()
+
+
 def test_of_two_source_objects_the_one_of_the_same_size_is_copied():
     source = _square_scene()
     source[36:40, 36:40] = 1  # a small second object of the class

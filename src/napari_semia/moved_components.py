@@ -10,7 +10,8 @@ doubled handle and rims).
 :func:`moved_components` finds the target's connected regions of a class that
 are a source region of that class translated (same size; brought back by the
 offset between their centroids, the region lands on the source region and the
-source region on it; and far better than in place), and maps each of their
+source region on it; and far better than any source region of the class fits
+it in place), and maps each of their
 pixels to its source pixel by that offset, kept pixels included. The
 refinement starts the match there and queries the source so moved: one whole,
 coherent copy of the object.
@@ -116,6 +117,13 @@ def _best_move(region: ChangedRegion, shapes: _Shapes):
     if len(candidates) == 0:
         return None
     candidates = candidates[np.argsort(np.hypot(dys[candidates], dxs[candidates]), kind="stable")]
+    # How well the region is explained where it is: by the best of the source
+    # regions it overlaps (each one's two landing shares in place). A move must
+    # beat that, not only the candidate's own in-place fit: a grain enlarged on
+    # one side fits its own old place at 0.9, and another grain of the new shape
+    # far off, copied whole over it, left the old rim inside as a bright arc.
+    overlaps = np.bincount(sources.labels[ys, xs], minlength=sources.count + 1)[1:]
+    in_place = float(((overlaps / area + overlaps / np.maximum(shapes.areas, 1)) / 2).max())
     best = None
     for index in candidates[:MAX_CANDIDATES]:
         source_number = int(index) + 1
@@ -126,8 +134,6 @@ def _best_move(region: ChangedRegion, shapes: _Shapes):
         if min(forward.mean(), backward.mean()) < MIN_LANDING:
             continue
         score = (forward.mean() + backward.mean()) / 2
-        in_place = (_landing(ys, xs, sources.labels, source_number).mean()
-                    + _landing(sy, sx, targets.labels, region.number).mean()) / 2
         # Nearest first: a farther candidate must score clearly better.
         if score - in_place >= MIN_GAIN and (best is None or score > best[0] + _SCORE_TIE):
             best = (score, dy, dx, forward)
