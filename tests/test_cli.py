@@ -355,6 +355,23 @@ def test_a_transparent_png_is_named_an_opaque_one_is_not(tmp_path, capsys):
         assert said == (alpha_from is not None), err
 
 
+def test_a_grey_image_stored_as_colour_is_named(tmp_path, capsys):
+    # Found by a new user: a grey SEM image exported as 8-bit RGB trained as three
+    # channels with no hint (and the export had lost the microscope's 16 bits).
+    image, labels = make_scene(SIZE)
+    write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    grey = np.repeat(image[..., 1:2], 3, axis=-1)
+    for name, picture in (("colour.png", image), ("grey_as_rgb.png", grey)):
+        write_image_file(tmp_path / name, picture)
+        assert cli.main(["from-labels", str(tmp_path / name), str(tmp_path / "labels.png"),
+                         str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+        err = capsys.readouterr().err
+        said = ("note: grey_as_rgb.png is a grey image stored as colour (its three colour channels "
+                "are equal)") in err
+        assert said == (name == "grey_as_rgb.png"), err
+        assert ("open that file instead: this one has 8." in err) == said
+
+
 def test_classes_lost_at_the_working_size_are_named_in_the_user_s_terms():
     from napari_semia.labels import LabelCodec
     from napari_semia.validation import lost_classes_warning

@@ -1159,6 +1159,18 @@ def test_a_transparent_photo_is_named_at_train(viewer_widget, qtbot, messages):
     assert len(warned) == 1 and warned[0].startswith("'cut out' is transparent in places (25.0% of")
 
 
+def test_a_grey_image_stored_as_colour_is_named_at_train(viewer_widget, qtbot, messages):
+    # Found by a materials scientist: a grey SEM image exported as RGB trained as
+    # three channels with no hint.
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    viewer.add_image(np.repeat(image[..., 1:2], 3, axis=-1), name="sem rgb", rgb=True)
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    said = [text for kind, text in messages if kind == "info" and "grey image stored as colour" in text]
+    assert len(said) == 1 and said[0].startswith("'sem rgb' is a grey image stored as colour")
+
+
 def test_a_four_stain_uint16_image_napari_shows_as_rgba_is_not_called_transparent():
     # Found in review: napari shows any (H, W, 4) image as RGBA; a fourth stain is data.
     from napari.layers import Image

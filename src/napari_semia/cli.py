@@ -306,12 +306,16 @@ _ALPHA_FORMATS = (".png", ".webp", ".gif", ".apng")
 
 
 def _warn_if_transparent(image, image_path) -> None:
-    from .intensity import transparency_note
+    """Say what a colour source may hide: transparency, or a grey image stored as colour."""
+    from .intensity import grey_as_colour_note, transparency_note
 
     if Path(image_path).suffix.lower() in _ALPHA_FORMATS:
         note = transparency_note(image, Path(image_path).name)
         if note:
             print(f"warning: {note}", file=sys.stderr)
+    note = grey_as_colour_note(image, Path(image_path).name)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _check_turned_photo(image, labels, image_path) -> None:

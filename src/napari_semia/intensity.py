@@ -95,6 +95,25 @@ def transparency_note(image: np.ndarray, name: str) -> str | None:
             f"flatten the image onto a background first.")
 
 
+def grey_as_colour_note(image: np.ndarray, name: str) -> str | None:
+    """A sentence for a colour image whose three colour channels are equal (a grey
+    micrograph exported as RGB); None otherwise. It trains and synthesizes as colour,
+    three equal channels, without a word, and an 8-bit export may have lost the
+    microscope's depth (found by a new user with a 16-bit SEM image)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4) or image_layout(image) == "channels":
+        return None
+    red = image[..., 0]
+    if not (np.array_equal(red, image[..., 1]) and np.array_equal(red, image[..., 2])):
+        return None
+    depth = ""
+    if image.dtype == np.uint8:
+        depth = (" If the instrument saved the image with more than 8 bits (a 16-bit TIFF), "
+                 "open that file instead: this one has 8.")
+    return (f"{name} is a grey image stored as colour (its three colour channels are equal): "
+            f"the model and its results are colour images with three equal channels.{depth}")
+
+
 def describe_layout(layout: str, channels: int) -> str:
     """'a grey image', 'a 3-channel (RGB) image', 'an image of 2 channels', for messages."""
     named = {"gray": "a grey image", "rgb": "a 3-channel (RGB) image", "rgba": "an RGBA image"}

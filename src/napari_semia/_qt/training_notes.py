@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SemiaInputError
-from ..intensity import transparency_note
+from ..intensity import grey_as_colour_note, transparency_note
 from ..io import exif_rotation_note, png_reads_as_8_bit, read_source_info
 from ..model import SemiaModel
 from .layer_data import layer_source_info
@@ -97,6 +97,13 @@ def transparent_photo_note(source, image) -> str | None:
             or np.dtype(source.dtype) != np.uint8):
         return None  # (napari also shows a 4-stain uint16 image as RGBA: its 4th channel is data)
     return transparency_note(image, f"'{source.name}'")
+
+
+def grey_photo_note(source, image) -> str | None:
+    """For an RGB(A) layer whose colour channels are equal (``image``: its plane)."""
+    if source is None or isinstance(source, ChannelGroup) or not getattr(source, "rgb", False):
+        return None
+    return grey_as_colour_note(image, f"'{source.name}'")
 
 
 def single_channel_note(layers, source) -> str | None:

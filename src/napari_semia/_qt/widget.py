@@ -73,6 +73,7 @@ from .training_controls import TrainingControls, device_description
 from .training_notes import (
     can_continue,
     eight_bit_png_note,
+    grey_photo_note,
     kept_network_note,
     lost_pixel_size_note,
     misaligned_note,
@@ -340,9 +341,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _note_training_inputs(self, source, labels, planes, config, resume: SemiaModel | None) -> None:
         """Say what about the inputs may not be what the user meant (each once)."""
-        single = single_channel_note(self.viewer.layers, source)
-        if single:
-            notify.info(single)
+        for note in (single_channel_note(self.viewer.layers, source), grey_photo_note(source, planes.image)):
+            if note:
+                notify.info(note)
         for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source),
                         turned_photo_note(source), transparent_photo_note(source, planes.image),
                         lost_pixel_size_note(source, resume)):
