@@ -279,7 +279,7 @@ def _cmd_train(args) -> int:
     labels = read_label_file(args.labels, plane=args.plane)
     warn_unused_plane(args.plane, [args.image, args.labels])
     _check_turned_photo(image, labels, args.image)
-    _warn_if_transparent(image, args.image)
+    _note_colour_source(image, args.image)
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -305,7 +305,7 @@ def _cmd_train(args) -> int:
 _ALPHA_FORMATS = (".png", ".webp", ".gif", ".apng")
 
 
-def _warn_if_transparent(image, image_path) -> None:
+def _note_colour_source(image, image_path) -> None:
     """Say what a colour source may hide: transparency, or a grey image stored as colour."""
     from .intensity import grey_as_colour_note, transparency_note
 
@@ -398,7 +398,7 @@ def _cmd_from_labels(args) -> int:
     info = read_source_info(args.image).fitting(image)
     labels = read_label_file(args.labels, plane=args.plane)
     _check_turned_photo(image, labels, args.image)
-    _warn_if_transparent(image, args.image)
+    _note_colour_source(image, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
     synthesizer.check()
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
