@@ -1182,3 +1182,22 @@ def test_a_four_stain_uint16_image_napari_shows_as_rgba_is_not_called_transparen
     assert transparent_photo_note(Image(stains, rgb=True), stains) is None
     photo = (stains // 1000 * 128).astype(np.uint8)
     assert "transparent in places" in transparent_photo_note(Image(photo, rgb=True), photo)
+
+
+@pytest.mark.parametrize("problem", ["unknown id", "size"])
+def test_a_target_that_cannot_be_previewed_is_named_with_the_fix_that_fits(viewer_widget, qtbot,
+                                                                           messages, problem):
+    # Found by a napari power user: an unknown id painted in the target was answered
+    # with a hint about the target's size.
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    target = viewer.layers[TARGET]
+    if problem == "size":
+        target.data = np.pad(target.data, ((0, 4), (0, 0)))
+    else:
+        target.data[0:3, 0:3] = 9
+    train(qtbot, widget, steps=1)
+    said = [text for kind, text in messages if "Training without previews" in text]
+    assert len(said) == 1
+    assert ("unknown id(s) 9" in said[0]) == (problem == "unknown id")
+    assert ("makes a target of the right size" in said[0]) == (problem == "size")

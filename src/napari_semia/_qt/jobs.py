@@ -89,6 +89,8 @@ def training_updates(job: TrainingJob, stop: threading.Event, store: CheckpointS
             trainer.preview_every = job.preview_every
         except SemiaInputError as error:
             preview_problem = str(error)
+            if np.shape(job.target)[:2] != np.shape(job.labels)[:2]:
+                preview_problem += " ('New target from source labels' makes a target of the right size.)"
     if stop.is_set():
         trainer.stop()
     yield TrainingStarted(trainer, describe_device(trainer.device), preview_problem,

@@ -401,8 +401,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self._training_target_ok = True
             else:  # one message; the final synthesis is skipped for this target
                 notify.warning(f"Training without previews, and no result at its end: "
-                               f"{started.preview_problem} ('New target from source labels' makes a "
-                               "target of the right size.)")
+                               f"{started.preview_problem}")
 
     def _on_progress(self, progress) -> None:
         self.state.update_progress(progress)
