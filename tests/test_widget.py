@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from conftest import make_scene
 from napari.layers import Labels
-from widget_helpers import add_scene, picker_names
+from widget_helpers import TARGET, add_scene, picker_names
 
 from napari_semia._qt.layer_pickers import NONE_TEXT
 from napari_semia._qt.widget import SemiaWidget
@@ -341,3 +341,16 @@ def test_a_pyramid_is_not_the_default_source_and_its_refusal_says_what_to_do(vie
     widget.train()
     qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
     assert "multiscale" in messages[-1][1] and ".data[0]" in messages[-1][1]
+
+
+def test_a_pyramid_target_s_refusal_names_the_labels_layer_to_add(trained, messages, qtbot):
+    # Found by a napari power user: it suggested viewer.add_image for a Labels layer.
+    viewer, widget = trained
+    target = np.asarray(viewer.layers[TARGET].data)
+    pyramid = viewer.add_labels([target, target[::2, ::2]], multiscale=True, name="pyramid target")
+    widget.pickers.target.set_layer(pyramid)
+    messages.clear()
+    widget.synthesize()
+    qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
+    assert "multiscale" in messages[-1][1]
+    assert "viewer.add_labels(viewer.layers['pyramid target'].data[0])" in messages[-1][1]

@@ -1085,7 +1085,8 @@ def test_continuing_on_an_image_of_other_channels_says_only_why_not(trained, qtb
     # It said first that it continued on the new image, then that it could not,
     # in garbled words ('this image is channels with 2').
     viewer, widget = trained
-    viewer.add_image(np.stack([viewer.layers[SOURCE].data] * 3, -1), name="rgb copy")
+    grey = viewer.layers[SOURCE].data
+    viewer.add_image(np.stack([grey, grey // 2, grey], -1), name="rgb copy")  # (a colour image)
     widget.pickers.image.set_layer(viewer.layers["rgb copy"])
     messages.clear()
     widget.train()

@@ -11,6 +11,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from napari.layers import Labels
 
 from ..errors import SemiaInputError
 from ..intensity import MAX_CHANNELS
@@ -62,10 +63,11 @@ def displayed_plane(viewer, layer, copy: bool = True) -> tuple[np.ndarray, tuple
         planes = [displayed_plane(viewer, member, copy=False) for member in layer.layers]
         return np.stack([plane for plane, _ in planes], axis=-1), planes[0][1]
     if getattr(layer, "multiscale", False):
+        add = "add_labels" if isinstance(layer, Labels) else "add_image"
         raise SemiaInputError(
             f"'{layer.name}' is a multiscale (pyramid) layer, which napari-semia does not "
             "support; open a single-resolution version of it, e.g. its full-resolution level in "
-            f"napari's console: viewer.add_image(viewer.layers['{layer.name}'].data[0]) (if it "
+            f"napari's console: viewer.{add}(viewer.layers['{layer.name}'].data[0]) (if it "
             "fits in memory; else a crop of it)."
         )
     index = displayed_plane_index(viewer, layer)
