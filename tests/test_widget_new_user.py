@@ -1202,3 +1202,22 @@ def test_a_target_that_cannot_be_previewed_is_named_with_the_fix_that_fits(viewe
     assert len(said) == 1
     assert ("unknown id(s) 9" in said[0]) == (problem == "unknown id")
     assert ("makes a target of the right size" in said[0]) == (problem == "size")
+
+
+def test_a_target_moved_away_from_the_source_is_named_once(trained, qtbot, messages):
+    # Found by a napari power user: a target layer translated in the viewer had its
+    # edits show elsewhere in the result (placed like the image), with no word.
+    viewer, widget = trained
+    target = viewer.layers[TARGET]
+    messages.clear()
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert not any("is not drawn over" in text for _, text in messages)
+    target.translate = (5, 8)
+    for label in (1, 0):  # a second synthesis says nothing new
+        target.data[0:2, 0:2] = label
+        widget.synthesize()
+        wait_for_synthesis(qtbot, widget)
+    said = [text for kind, text in messages if kind == "warning" and "is not drawn over" in text]
+    assert len(said) == 1
+    assert said[0].startswith(f"'{TARGET}' (scale (1.0, 1.0), translate (5.0, 8.0)) is not drawn over '{SOURCE}'")

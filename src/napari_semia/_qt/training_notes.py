@@ -141,6 +141,20 @@ def misaligned_note(source, labels) -> str | None:
             "over the labels show elsewhere: give both layers the same scale and translate.")
 
 
+def misplaced_target_note(source, target) -> str | None:
+    """When the target is not drawn over the source image: results are placed like
+    the image, so a target moved or scaled in the viewer had its edits show
+    elsewhere, with no word (found by a napari power user)."""
+    placed = placements(source, target)
+    if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(target):
+        return None
+    (scale, shift), (target_scale, target_shift) = placed
+    return (f"'{target.name}' (scale {target_scale}, translate {target_shift}) is not drawn over "
+            f"'{source.name}' (scale {scale}, translate {shift}). Results are placed like the image, "
+            f"so what is painted on '{target.name}' shows elsewhere in them: give both layers the "
+            "same scale and translate.")
+
+
 def other_source_note(model: SemiaModel, planes, source, continues: bool) -> str | None:
     """When training continues a model of another image or labels (it may not be
     what the user meant: Continue is ticked after every run). ``continues``:
