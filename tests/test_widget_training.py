@@ -38,6 +38,13 @@ def test_training_produces_the_output_layer(trained, qtbot):
     widget.synthesis.synthesize_button.click()
     wait_for_synthesis(qtbot, widget)
     assert len(viewer.layers) == count
+    # With the target moved under the source image, a new output goes over the
+    # image, not under it out of sight (found by a napari power user).
+    viewer.layers.move(viewer.layers.index(widget.target_layer), 0)
+    viewer.layers.remove(output)
+    widget.synthesis.synthesize_button.click()
+    wait_for_synthesis(qtbot, widget)
+    assert viewer.layers.index(viewer.layers[OUTPUT]) == viewer.layers.index(viewer.layers["src"]) + 1
 
 
 def test_without_previews_the_result_is_synthesized_after_training(viewer_widget, qtbot):

@@ -240,8 +240,10 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     """Put ``image`` (one result plane, like the source) into the spec's layer(s).
 
     A new layer goes directly under ``below`` (the target labels), so the
-    strokes being painted stay visible over the result. The layer selection
-    is left as it was, so brush edits on the target continue undisturbed.
+    strokes being painted stay visible over the result, but never under the
+    source image: a target the user moved below it would have put the result
+    out of sight (found by a napari power user). The layer selection is left as
+    it was, so brush edits on the target continue undisturbed.
     """
     _keep_channels_with_a_renamed_one(viewer, spec)
     layers = []
@@ -358,7 +360,12 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
         layer.contrast_limits_range = (min(low, limits[0]), max(high, limits[1]))
         layer.contrast_limits = limits
     if below is not None and below in viewer.layers:
-        viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(below))
+        place = viewer.layers.index(below)
+        sources = [item for item in getattr(spec.source, "layers", (spec.source,))
+                   if item is not None and item in viewer.layers]
+        if sources:
+            place = max(place, max(viewer.layers.index(item) for item in sources) + 1)
+        viewer.layers.move(viewer.layers.index(layer), place)
     # The selection as it was, the replaced layer's place taken by its successor (kept
     # in it, the removed layer made napari raise 'Cannot select item that is not in list').
     if existing is not None:
