@@ -1221,3 +1221,17 @@ def test_a_target_moved_away_from_the_source_is_named_once(trained, qtbot, messa
     said = [text for kind, text in messages if kind == "warning" and "is not drawn over" in text]
     assert len(said) == 1
     assert said[0].startswith(f"'{TARGET}' (scale (1.0, 1.0), translate (5.0, 8.0)) is not drawn over '{SOURCE}'")
+
+
+def test_closing_the_viewer_mid_training_says_nothing_of_removed_layers(make_napari_viewer, qtbot, messages):
+    # Found by a napari power user: closing the viewer removes every layer first, and
+    # "'<image>' was removed while training: training goes on" was said of a training
+    # that the close was stopping.
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    start_training(qtbot, widget, steps=400)
+    qtbot.waitUntil(lambda: widget.trainer_runner.trainer is not None, timeout=TIMEOUT_MS)
+    viewer.close()
+    qtbot.wait(200)
+    assert not any("was removed while training" in text for _, text in messages)

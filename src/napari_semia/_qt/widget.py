@@ -185,6 +185,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._preview_target_timer.setSingleShot(True)
         self._preview_target_timer.setInterval(PREVIEW_TARGET_DEBOUNCE_MS)
         self._preview_target_timer.timeout.connect(self._send_preview_target)
+        # Said after the event, by a timer that dies with the widget: closing the viewer
+        # removes every layer first, and "training goes on" was said of a training that
+        # the close was stopping (found by a napari power user).
+        self._removed_sources: list[str] = []
+        self._removed_source_note = QTimer(self)
+        self._removed_source_note.setSingleShot(True)
+        self._removed_source_note.setInterval(0)
+        self._removed_source_note.timeout.connect(self._note_removed_sources)
         self._connect()
         self._on_theme()
         self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner,
@@ -726,7 +734,15 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if trainer is not None and any(layer == member for member in members):
             # It went without a word, and the next Synthesize made a second set of
             # output layers beside the first (found by a new user).
-            notify.info(f"'{layer.name}' was removed while training: training goes on with the copy it "
+            self._removed_sources.append(layer.name)
+            self._removed_source_note.start()
+
+    def _note_removed_sources(self) -> None:
+        names, self._removed_sources = self._removed_sources, []
+        if self._closed:
+            return
+        for name in names:
+            notify.info(f"'{name}' was removed while training: training goes on with the copy it "
                         "started from, and the model keeps it. Results of the model go to new output "
                         "layers (those of the removed source stay as they are).")
 
