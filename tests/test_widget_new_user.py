@@ -171,6 +171,10 @@ def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widge
     assert said == ([f"'{SOURCE}' was removed while training: training goes on with the copy it started "
                      "from, and the model keeps it. Results of the model go to new output layers (those "
                      "of the removed source stay as they are)."] if deleted == SOURCE else [])
+    # With no target left, the status line says how to make one (it invited painting
+    # the deleted target; found by a napari power user).
+    making = "Make a target to paint with 'New target from source labels'" in widget.state.message
+    assert making == (deleted == TARGET), widget.state.message
 
 
 def test_pressing_train_returns_at_once_and_builds_the_trainer_in_the_worker(viewer_widget, qtbot):

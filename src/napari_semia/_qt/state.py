@@ -138,15 +138,18 @@ class WidgetState:
         self.step = progress.step
 
     def finish_training(self, steps_done: int, total_steps: int, model_steps: int, stopped: bool,
-                        diverged: str | None = None) -> None:
+                        diverged: str | None = None, has_target: bool = True) -> None:
+        """``has_target``: a target is chosen (without one, the line says how to make one:
+        it invited painting a target that had been deleted during the run)."""
         resumed = f" ({model_steps} in total)" if model_steps != steps_done else ""
         if diverged:
             self.message = f"{diverged} Lower the learning rates or the working size, or train again."
             return
         how = "stopped early" if stopped else "finished"
         # (The result for the target is synthesized by itself once training ends.)
-        self.message = (f"Training {how} after {steps_done} of {total_steps} steps{resumed}. "
-                        "Paint the target with Live on to see each edit.")
+        then = ("Paint the target with Live on to see each edit." if has_target else
+                "Make a target to paint with 'New target from source labels', and turn on Live.")
+        self.message = f"Training {how} after {steps_done} of {total_steps} steps{resumed}. {then}"
         if model_steps < SHORT_TRAINING_STEPS:
             self.message += (f" {model_steps} steps give a preview; the 'default' preset gives the "
                              "final quality.")

@@ -453,7 +453,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         self.set_model(result.model, unsaved=True, checkpoint_key=self._training_checkpoint_key)
         self.state.finish_training(result.steps_done, result.total_steps, result.model.steps_done,
-                                   result.stopped, result.diverged)
+                                   result.stopped, result.diverged, has_target=self.target_layer is not None)
         if result.diverged:
             notify.warning(result.diverged)
         if result.checkpoint_problem:
