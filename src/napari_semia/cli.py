@@ -1,6 +1,7 @@
-"""Command line interface: ``napari-semia train / synthesize / demo``.
+"""Command line interface: ``napari-semia train / synthesize / from-labels / demo /
+generate``.
 
-All three drive the same core API as the napari widget. Input errors print one
+All of them drive the same core API as the napari widget. Input errors print one
 line, ``error: <message>``, and exit with status 2; no traceback.
 """
 

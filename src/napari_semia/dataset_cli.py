@@ -82,7 +82,8 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
                              "full-size copy)")
     parser.add_argument("--plane", type=at_least(0), metavar="N",
                         help="of a --labels file that is a z-stack or time series (a TIFF whose metadata "
-                             "names a Z or T axis), use plane N, counting from 0")
+                             "names a Z or T axis, or a plain TIFF of more than 16 planes), use plane "
+                             "N, counting from 0")
     parser.add_argument("--working-size", action="store_true",
                         help="write pairs at the model's working size instead of the source's full size")
     where = parser.add_argument_group("where it runs")
