@@ -1224,7 +1224,8 @@ def test_a_target_moved_away_from_the_source_is_named_once(trained, qtbot, messa
         wait_for_synthesis(qtbot, widget)
     said = [text for kind, text in messages if kind == "warning" and "is not drawn over" in text]
     assert len(said) == 1
-    assert said[0].startswith(f"'{TARGET}' (scale (1.0, 1.0), translate (5.0, 8.0)) is not drawn over '{SOURCE}'")
+    assert said[0].startswith(f"'{TARGET}' (scale (1.0, 1.0), translate (5.0, 8.0)) is not drawn "
+                              f"over '{SOURCE}'")
 
 
 def test_closing_the_viewer_mid_training_says_nothing_of_removed_layers(make_napari_viewer, qtbot, messages):
