@@ -637,6 +637,10 @@ def test_the_training_bar_shows_the_trainer_s_time_left():
     progress = TrainingProgress(step=10, total_steps=100, losses={"D": 0.5123}, elapsed_s=5.0, eta_s=221.0)
     assert cli.training_postfix(progress) == {"left": "03:41", "D": "0.512"}
     assert "{remaining}" not in cli.TRAINING_BAR_FORMAT  # tqdm's own guess is not shown
+    # Stopped at step 10 (Ctrl-C): the last update has no time left to show.
+    stopped = TrainingProgress(step=10, total_steps=100, losses={"D": 0.5123}, elapsed_s=5.0, eta_s=0.0,
+                               finished=True, stopped=True)
+    assert cli.training_postfix(stopped) == {"D": "0.512"}
 
 
 def test_ctrl_c_while_the_parser_imports_torch_is_an_interrupt(monkeypatch, capsys):

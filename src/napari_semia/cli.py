@@ -192,10 +192,12 @@ TRAINING_BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}{
 
 
 def training_postfix(progress) -> dict[str, str]:
-    """The progress bar's postfix: the time left, then the latest losses."""
+    """The progress bar's postfix: the time left (not on the last update: a run
+    stopped early read 'left=00:00' with most of its steps not done), then the
+    latest losses."""
     from tqdm import tqdm
 
-    postfix = {"left": tqdm.format_interval(progress.eta_s)}
+    postfix = {} if progress.finished else {"left": tqdm.format_interval(progress.eta_s)}
     postfix.update({k: f"{v:.3g}" for k, v in progress.losses.items()})
     return postfix
 
