@@ -209,13 +209,16 @@ def test_only_colour_images_with_three_equal_channels_are_called_grey():
 
     grey = np.random.default_rng(0).integers(0, 65535, (6, 5), dtype=np.uint16)
     as_rgb = np.stack([grey] * 3, -1)
-    note = grey_as_colour_note(as_rgb, "x")
+    note = grey_as_colour_note(as_rgb, "x", "use one")
     assert note.startswith("x is a grey image stored as colour") and "8 bits" not in note
-    assert "this one has 8" in grey_as_colour_note((as_rgb // 257).astype(np.uint8), "x")
+    assert "To work in grey, use one." in note
+    eight_bits = (as_rgb // 257).astype(np.uint8)
+    assert "this one has 8" in grey_as_colour_note(eight_bits, "x", "use one")
+    assert "this one has 8" not in grey_as_colour_note(eight_bits, "x", "use one", depth_unknown=False)
     opaque = np.dstack([as_rgb, np.full((6, 5), 65535, np.uint16)])
-    assert grey_as_colour_note(opaque, "x") is not None
+    assert grey_as_colour_note(opaque, "x", "use one") is not None
     coloured = as_rgb.copy()
     coloured[0, 0, 2] += 1
     four_stains = np.dstack([as_rgb, grey // 2])  # a fourth channel that is data: no photo
     for image in (grey, coloured, four_stains, np.stack([grey] * 2, -1)):
-        assert grey_as_colour_note(image, "x") is None
+        assert grey_as_colour_note(image, "x", "use one") is None

@@ -47,3 +47,26 @@ def test_a_layer_of_the_user_s_with_the_output_s_name_is_left_alone(make_napari_
     again = write_output(viewer, output_spec(None, target), np.full((8, 8), 5, np.float32))
     assert again[0] is written[0] and float(written[0].data.mean()) == 5.0
     assert float(mine.data.mean()) == 3.0 and len(viewer.layers) == 4
+
+
+def test_new_channel_layers_go_over_the_source_in_channel_order(make_napari_viewer):
+    # Under the target, but never under the source image (a target moved below it
+    # put the result out of sight); found in review: placed one by one over the
+    # source, the channels came out in reverse order.
+    from napari_semia._qt.layer_pickers import ChannelGroup
+
+    for target_at_bottom in (False, True):
+        viewer = make_napari_viewer()
+        channels = viewer.add_image(np.zeros((3, 8, 8), np.float32), channel_axis=0, name=["a", "b", "c"])
+        target = viewer.add_labels(np.zeros((8, 8), np.int32), name="t")
+        if target_at_bottom:
+            viewer.layers.move(viewer.layers.index(target), 0)
+        spec = output_spec(ChannelGroup(tuple(channels)), target)
+        written = write_output(viewer, spec, np.zeros((8, 8, 3), np.float32), below=target)
+        order = [layer.name for layer in viewer.layers]
+        tags = [order.index(layer.name) for layer in written]
+        assert tags == sorted(tags) and len(tags) == 3, order
+        assert min(tags) > max(order.index(name) for name in ("a", "b", "c")), order
+        if not target_at_bottom:
+            assert order[-1] == "t" and max(tags) == len(order) - 2, order
+        viewer.close()

@@ -1174,6 +1174,7 @@ def test_a_grey_image_stored_as_colour_is_named_at_train(viewer_widget, qtbot, m
     train(qtbot, widget, steps=1)
     said = [text for kind, text in messages if kind == "info" and "grey image stored as colour" in text]
     assert len(said) == 1 and said[0].startswith("'sem rgb' is a grey image stored as colour")
+    assert "viewer.add_image(viewer.layers['sem rgb'].data[..., 0])" in said[0]
 
 
 def test_a_four_stain_uint16_image_napari_shows_as_rgba_is_not_called_transparent():
@@ -1224,6 +1225,13 @@ def test_a_target_moved_away_from_the_source_is_named_once(trained, qtbot, messa
         wait_for_synthesis(qtbot, widget)
     said = [text for kind, text in messages if kind == "warning" and "is not drawn over" in text]
     assert len(said) == 1
+    # Put back, then moved away again: said again (from a review).
+    for translate, label in (((0, 0), 1), ((5, 8), 0)):
+        target.translate = translate
+        target.data[0:2, 0:2] = label
+        widget.synthesize()
+        wait_for_synthesis(qtbot, widget)
+    assert len([text for _, text in messages if "is not drawn over" in text]) == 2
     assert said[0].startswith(f"'{TARGET}' (scale (1.0, 1.0), translate (5.0, 8.0)) is not drawn "
                               f"over '{SOURCE}'")
 
@@ -1240,3 +1248,19 @@ def test_closing_the_viewer_mid_training_says_nothing_of_removed_layers(make_nap
     viewer.close()
     qtbot.wait(200)
     assert not any("was removed while training" in text for _, text in messages)
+
+
+def test_a_channel_source_removed_mid_training_is_named_in_one_message(viewer_widget, qtbot, messages):
+    # From a review: one identical message per channel layer.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, 255 - image]), channel_axis=0, name=["DAPI", "Actin"])
+    viewer.add_labels(labels, name=LABELS)
+    viewer.add_labels(moved(labels, 0, 6), name=TARGET)
+    start_training(qtbot, widget, steps=40)
+    qtbot.waitUntil(lambda: widget.trainer_runner.trainer is not None, timeout=TIMEOUT_MS)
+    viewer.layers.remove("DAPI")
+    viewer.layers.remove("Actin")
+    wait_until_idle(qtbot, widget)
+    said = [text for _, text in messages if "removed while training" in text]
+    assert len(said) == 1 and said[0].startswith("'DAPI' and 'Actin' were removed while training")

@@ -30,6 +30,10 @@ class ClassRegions:
         labels, count = ndi.label(class_map == k)
         return cls(labels, count, ndi.find_objects(labels))
 
+    def overlaps(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """(count,) how many of the pixels (``ys``, ``xs``) lie on each region."""
+        return np.bincount(self.labels[ys, xs], minlength=self.count + 1)[1:]
+
     def pixels(self, number: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and columns of region ``number``, found within its box."""
         box = self.boxes[number - 1]

@@ -316,7 +316,7 @@ def _note_colour_source(image, image_path) -> None:
         note = transparency_note(image, Path(image_path).name)
         if note:
             print(f"warning: {note}", file=sys.stderr)
-    note = grey_as_colour_note(image, Path(image_path).name)
+    note = grey_as_colour_note(image, Path(image_path).name, "save one of its channels as a grey image")
     if note:
         print(f"note: {note}", file=sys.stderr)
 

@@ -95,11 +95,13 @@ def transparency_note(image: np.ndarray, name: str) -> str | None:
             f"flatten the image onto a background first.")
 
 
-def grey_as_colour_note(image: np.ndarray, name: str) -> str | None:
+def grey_as_colour_note(image: np.ndarray, name: str, to_grey: str, depth_unknown: bool = True) -> str | None:
     """A sentence for a colour image whose three colour channels are equal (a grey
-    micrograph exported as RGB); None otherwise. It trains and synthesizes as colour,
-    three equal channels, without a word, and an 8-bit export may have lost the
-    microscope's depth (found by a new user with a 16-bit SEM image)."""
+    micrograph exported as RGB); None otherwise. It trains and synthesizes as colour
+    without a word, and an 8-bit export may have lost the microscope's depth (found
+    by a new user with a 16-bit SEM image). ``to_grey``: how to make a grey image of
+    it, in the caller's terms; ``depth_unknown``: False where another note already
+    names the file's depth (napari's 8 bits of a 16-bit PNG)."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] not in (3, 4) or image_layout(image) == "channels":
         return None
@@ -107,11 +109,11 @@ def grey_as_colour_note(image: np.ndarray, name: str) -> str | None:
     if not (np.array_equal(red, image[..., 1]) and np.array_equal(red, image[..., 2])):
         return None
     depth = ""
-    if image.dtype == np.uint8:
+    if image.dtype == np.uint8 and depth_unknown:
         depth = (" If the instrument saved the image with more than 8 bits (a 16-bit TIFF), "
                  "open that file instead: this one has 8.")
-    return (f"{name} is a grey image stored as colour (its three colour channels are equal): "
-            f"the model and its results are colour images with three equal channels.{depth}")
+    return (f"{name} is a grey image stored as colour (its three colour channels are equal): the "
+            f"model and its results are colour images. To work in grey, {to_grey}.{depth}")
 
 
 def describe_layout(layout: str, channels: int) -> str:

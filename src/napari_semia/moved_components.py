@@ -11,10 +11,9 @@ doubled handle and rims).
 are a source region of that class translated (same size; brought back by the
 offset between their centroids, the region lands on the source region and the
 source region on it; and far better than any source region of the class fits
-it in place), and maps each of their
-pixels to its source pixel by that offset, kept pixels included. The
-refinement starts the match there and queries the source so moved: one whole,
-coherent copy of the object.
+it in place), and maps each of their pixels to its source pixel by that
+offset, kept pixels included. The refinement starts the match there and
+queries the source so moved: one whole, coherent copy of the object.
 
 Found with numpy / scipy on the CPU, at the working size (the refinement's
 level 0); :func:`moved_regions` and :func:`moved_at_level` carry each move to
@@ -36,8 +35,9 @@ from .patch_features import SourceLevel
 #: the offset, lands on the source region, and as much of the source region the
 #: other way (an object also reshaped beyond this is left to the shifted copies) ...
 MIN_LANDING = 0.8
-#: ... when those two shares, averaged, beat the same shares in place by this much
-#: (a sky whose hole moved is not a moved sky) ...
+#: ... when those two shares, averaged, beat by this much the best the class's source
+#: regions do in place (a sky whose hole moved is not a moved sky, nor an object
+#: grown on one side a move of another one of its new shape) ...
 MIN_GAIN = 0.2
 #: ... and when the two regions' areas are within this factor of each other
 #: (larger ones are scaled: ``scaled_components``).
@@ -122,7 +122,7 @@ def _best_move(region: ChangedRegion, shapes: _Shapes):
     # beat that, not only the candidate's own in-place fit: a grain enlarged on
     # one side fits its own old place at 0.9, and another grain of the new shape
     # far off, copied whole over it, left the old rim inside as a bright arc.
-    overlaps = np.bincount(sources.labels[ys, xs], minlength=sources.count + 1)[1:]
+    overlaps = sources.overlaps(ys, xs)
     in_place = float(((overlaps / area + overlaps / np.maximum(shapes.areas, 1)) / 2).max())
     best = None
     for index in candidates[:MAX_CANDIDATES]:

@@ -67,11 +67,10 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
         region = changed_region.target.labels == number
         area = len(changed_region.ys)
         # The source region of this class that the target region covers most.
-        overlap = np.bincount(source_regions[region], minlength=source_regions.max() + 1)
-        overlap[0] = 0
+        overlap = changed_region.source.overlaps(changed_region.ys, changed_region.xs)
         if overlap.max() == 0:
             continue
-        source_number = int(overlap.argmax())
+        source_number = int(overlap.argmax()) + 1
         source_region = source_regions == source_number
         source_area = int(source_region.sum())
         if not (MIN_AREA_RATIO * source_area <= area <= MAX_FACTOR ** 2 * source_area):

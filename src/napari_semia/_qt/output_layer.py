@@ -256,9 +256,9 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
             # channels of data are no RGBA (an RGBA source's result is RGB).
             for channel in range(plane.shape[-1]):
                 per_channel = replace(display, name=f"{display.name} [channel {channel}]", channel=channel)
-                layers.append(_write_one(viewer, spec, per_channel, plane[..., channel], below))
+                layers.append(_write_one(viewer, spec, per_channel, plane[..., channel], below, layers))
             continue
-        layers.append(_write_one(viewer, spec, display, plane, below))
+        layers.append(_write_one(viewer, spec, display, plane, below, layers))
     return layers
 
 
@@ -317,7 +317,9 @@ def _follow_placement(layer, kwargs: dict) -> None:
             setattr(layer, name, value)
 
 
-def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below):
+def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below, written=()):
+    """One display's layer; a new one goes under ``below``, over the source's layers
+    and the ones ``written`` before it for this result (in channel order)."""
     full_shape = spec.leading_shape + tuple(plane.shape)
     key = _inputs_key(spec, display)
     existing = _reusable_output(viewer, key, display.name)
@@ -361,10 +363,10 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
         layer.contrast_limits = limits
     if below is not None and below in viewer.layers:
         place = viewer.layers.index(below)
-        sources = [item for item in getattr(spec.source, "layers", (spec.source,))
+        beneath = [item for item in (*getattr(spec.source, "layers", (spec.source,)), *written)
                    if item is not None and item in viewer.layers]
-        if sources:
-            place = max(place, max(viewer.layers.index(item) for item in sources) + 1)
+        if beneath:
+            place = max(place, max(viewer.layers.index(item) for item in beneath) + 1)
         viewer.layers.move(viewer.layers.index(layer), place)
     # The selection as it was, the replaced layer's place taken by its successor (kept
     # in it, the removed layer made napari raise 'Cannot select item that is not in list').

@@ -148,7 +148,8 @@ class WidgetState:
         how = "stopped early" if stopped else "finished"
         # (The result for the target is synthesized by itself once training ends.)
         then = ("Paint the target with Live on to see each edit." if has_target else
-                "Make a target to paint with 'New target from source labels', and turn on Live.")
+                "Make a target to paint with 'New target from source labels' (or choose one under "
+                "Target labels), and turn on Live.")
         self.message = f"Training {how} after {steps_done} of {total_steps} steps{resumed}. {then}"
         if model_steps < SHORT_TRAINING_STEPS:
             self.message += (f" {model_steps} steps give a preview; the 'default' preset gives the "

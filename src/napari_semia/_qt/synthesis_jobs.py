@@ -20,7 +20,7 @@ from .jobs import SynthesisJob
 from .layer_data import displayed_plane, displayed_plane_index, output_plane, plane_checksum, training_planes
 from .layer_pickers import opened_as_image_hint, plane_shape
 from .output_layer import output_spec
-from .training_notes import misplaced_target_note, placements
+from .training_notes import NotedOnce, misplaced_target_note
 
 
 class SynthesisJobs:
@@ -43,7 +43,7 @@ class SynthesisJobs:
         self._noted_other_source = None  # the source name a synthesis warned of, once per model
         self._pixels_known = None  # (model, weak refs to the source arrays, other pixels?)
         self._planes_noted: set = set()  # planes of a stacked source already noted as not learned
-        self._noted_placement = None  # (image, target, placements) said to be apart, once
+        self._misplaced_target = NotedOnce(misplaced_target_note)  # said once per placement
         # Before there is a model: results from the label map alone, and the
         # (image, labels) checksums its source side was built from.
         self.labels_only: tuple[tuple, LabelsOnlySynthesizer] | None = None
@@ -97,7 +97,7 @@ class SynthesisJobs:
             self._report_error(str(error))
             return None
         if source is not None:
-            self._note_placement(source, target_layer)
+            self.note_placement(source, target_layer)
         # (Not for another plane: its key would make a mere redraw of the plane on
         # display synthesize that plane again.)
         if not elsewhere and self._repeats((model, index), target):
@@ -106,14 +106,10 @@ class SynthesisJobs:
         self._pickers.pin()
         return SynthesisJob(model, target, request_id, destination=spec)
 
-    def _note_placement(self, source, target_layer) -> None:
+    def note_placement(self, source, target_layer) -> None:
         """Say once (not on every Live stroke) that the target is not drawn over the source."""
-        noted = (source.name, target_layer.name, placements(source, target_layer))
-        if noted == self._noted_placement:
-            return
-        note = misplaced_target_note(source, target_layer)
+        note = self._misplaced_target(source, target_layer)
         if note:
-            self._noted_placement = noted
             notify.warning(note)
 
     def _no_target_message(self) -> str:
@@ -237,7 +233,7 @@ class SynthesisJobs:
             self._report_error(str(error))
             return None
         self._note_misaligned(source, labels)
-        self._note_placement(source, target_layer)
+        self.note_placement(source, target_layer)
         sources = (plane_checksum(planes.image), plane_checksum(planes.labels))  # (shapes included)
         if self.labels_only is None or self.labels_only[0] != sources:
             # Built (checked, pyramid) in the worker on first use; kept while the source is the same.

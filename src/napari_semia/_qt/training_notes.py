@@ -5,6 +5,8 @@ say); the widget decides how often to show it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..errors import SemiaInputError
@@ -103,7 +105,10 @@ def grey_photo_note(source, image) -> str | None:
     """For an RGB(A) layer whose colour channels are equal (``image``: its plane)."""
     if source is None or isinstance(source, ChannelGroup) or not getattr(source, "rgb", False):
         return None
-    return grey_as_colour_note(image, f"'{source.name}'")
+    to_grey = (f"add one channel as a layer and train on that (napari's console: "
+               f"viewer.add_image(viewer.layers['{source.name}'].data[..., 0]))")
+    return grey_as_colour_note(image, f"'{source.name}'", to_grey,
+                               depth_unknown=eight_bit_png_note(source) is None)
 
 
 def single_channel_note(layers, source) -> str | None:
@@ -124,15 +129,23 @@ def placements(source, labels) -> tuple:
                  for layer in (source, labels))
 
 
+def _drawn_apart(source, layer) -> tuple | None:
+    """``placements(source, layer)`` when the two have one plane size but are not
+    drawn over each other; else None. (Of another size a pair is refused, saying
+    how: labels at another pixel size over the same field were told to take the
+    image's scale, which would have drawn them apart.)"""
+    placed = placements(source, layer)
+    if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(layer):
+        return None
+    return placed
+
+
 def misaligned_note(source, labels) -> str | None:
     """When the source image and labels are not drawn over each other: the model
     pairs their pixels by index, so a target painted over the labels showed its
     edits elsewhere in the result (placed like the image)."""
-    placed = placements(source, labels)
-    if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(labels):
-        # (Of another size the pair is refused, saying how: labels at another pixel
-        # size over the same field were told to take the image's scale, which would
-        # have drawn them apart.)
+    placed = _drawn_apart(source, labels)
+    if placed is None:
         return None
     (scale, shift), (labels_scale, labels_shift) = placed
     return (f"'{source.name}' (scale {scale}, translate {shift}) and '{labels.name}' (scale "
@@ -145,14 +158,33 @@ def misplaced_target_note(source, target) -> str | None:
     """When the target is not drawn over the source image: results are placed like
     the image, so a target moved or scaled in the viewer had its edits show
     elsewhere, with no word (found by a napari power user)."""
-    placed = placements(source, target)
-    if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(target):
+    placed = _drawn_apart(source, target)
+    if placed is None:
         return None
     (scale, shift), (target_scale, target_shift) = placed
     return (f"'{target.name}' (scale {target_scale}, translate {target_shift}) is not drawn over "
             f"'{source.name}' (scale {scale}, translate {shift}). Results are placed like the image, "
             f"so what is painted on '{target.name}' shows elsewhere in them: give both layers the "
             "same scale and translate.")
+
+
+class NotedOnce:
+    """A note on a pair of layers (``note(source, layer)``: text or None), given
+    once while their names and placements stay: not on every Live stroke. Said
+    again after the pair was fine in between (moved back, then away again)."""
+
+    def __init__(self, note: Callable[[object, object], str | None]):
+        self._note = note
+        self._said = None
+
+    def __call__(self, source, layer) -> str | None:
+        """The note's text the first time it applies, else None."""
+        key = (source.name, layer.name, placements(source, layer))
+        if key == self._said:
+            return None
+        text = self._note(source, layer)
+        self._said = key if text else None
+        return text
 
 
 def other_source_note(model: SemiaModel, planes, source, continues: bool) -> str | None:

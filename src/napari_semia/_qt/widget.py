@@ -71,6 +71,7 @@ from .synthesis_runner import SynthesisRunner
 from .theme import CONTENT_NAME, dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
+    NotedOnce,
     can_continue,
     eight_bit_png_note,
     grey_photo_note,
@@ -78,7 +79,6 @@ from .training_notes import (
     lost_pixel_size_note,
     misaligned_note,
     other_source_note,
-    placements,
     single_channel_note,
     transparent_photo_note,
     turned_photo_note,
@@ -120,7 +120,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._step_offset = 0  # steps of the resumed model, for the loss plot
         self._training_output = None  # OutputSpec of the running training's previews
         self._training_target_ok = False  # the trainer accepted the target
-        self._noted_misaligned = None  # (image, labels, placements) warned of, once
+        self._misaligned_labels = NotedOnce(misaligned_note)  # said once per placement
         self._noted_stack = None  # (image, labels) judged for the channel-stack warning, labels alone
         self.failures = FailureStatus(self.state)
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
@@ -358,6 +358,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if warning:
                 notify.warning(warning)
         self._note_misaligned(source, labels)
+        target = self.target_layer
+        if target is not None:  # (its previews are placed like the image too)
+            self.synthesis_jobs.note_placement(source, target)
         if resume is not None:
             continues = can_continue(resume, planes)  # (an encode of the labels: once)
             for note in (other_source_note(resume, planes, source, continues),
@@ -382,12 +385,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _note_misaligned(self, source, labels) -> None:
         """Once, not on every stroke of Live."""
-        noted = (source.name, labels.name, placements(source, labels))
-        if noted == self._noted_misaligned:
-            return
-        note = misaligned_note(source, labels)
+        note = self._misaligned_labels(source, labels)
         if note:
-            self._noted_misaligned = noted
             notify.warning(note)
 
     def stop(self) -> None:
@@ -739,12 +738,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _note_removed_sources(self) -> None:
         names, self._removed_sources = self._removed_sources, []
-        if self._closed:
+        if self._closed or not names:
             return
-        for name in names:
-            notify.info(f"'{name}' was removed while training: training goes on with the copy it "
-                        "started from, and the model keeps it. Results of the model go to new output "
-                        "layers (those of the removed source stay as they are).")
+        # One message for the channel layers of one source removed together.
+        quoted = [f"'{name}'" for name in names]
+        what = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+        notify.info(f"{what} {'was' if len(quoted) == 1 else 'were'} removed while training: training "
+                    "goes on with the copy it started from, and the model keeps it. Results of the model "
+                    "go to new output layers (those of the removed source stay as they are).")
 
     # ------------------------------------------------------------- dataset
     def _offer_dataset_classes(self, model: SemiaModel) -> None:
