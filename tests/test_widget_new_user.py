@@ -1264,3 +1264,25 @@ def test_a_channel_source_removed_mid_training_is_named_in_one_message(viewer_wi
     wait_until_idle(qtbot, widget)
     said = [text for _, text in messages if "removed while training" in text]
     assert len(said) == 1 and said[0].startswith("'DAPI' and 'Actin' were removed while training")
+
+
+def test_a_copy_of_the_result_drawn_over_it_is_named(trained, qtbot, messages):
+    # Found by a napari power user: Duplicate Layer (to keep a snapshot) put the copy
+    # over the result, and Live seemed to do nothing: its results went under it.
+    from napari.layers import Layer
+
+    viewer, widget = trained
+    output = viewer.layers[OUTPUT]
+    messages.clear()
+    data, state, kind = output.as_layer_data_tuple()
+    copy = viewer.add_layer(Layer.create(data, {**state, "name": f"{OUTPUT} copy"}, kind))
+    said = [text for kind, text in messages if "is a copy of the result" in text]
+    assert said == [f"'{OUTPUT} copy' is a copy of the result '{OUTPUT}', drawn over it: new results "
+                    f"(Live's too) go to '{OUTPUT}'. Hide the copy, or move it below, to see them."]
+    # The next result still goes to the original; the copy keeps its snapshot.
+    before = np.array(copy.data)
+    viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 3, 1)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    np.testing.assert_array_equal(copy.data, before)
+    assert not any("is a copy of the result" in text for _, text in messages[1:])  # not for results

@@ -236,6 +236,21 @@ def unsynthesized_planes_note(layer) -> str | None:
             f"until they are synthesized.")
 
 
+def copy_over_output_note(viewer, layer) -> str | None:
+    """When ``layer``, just added, is a copy of a result layer drawn over it (napari's
+    Duplicate Layer, to keep a snapshot): new results, Live's too, go to the layer
+    under it, and Live seemed to do nothing (found by a napari power user)."""
+    metadata = getattr(layer, "metadata", None) or {}
+    given = metadata.get(GIVEN_NAME_KEY)
+    if not metadata.get(OUTPUT_KEY) or not given or given == layer.name or given not in viewer.layers:
+        return None
+    original = viewer.layers[given]
+    if original == layer or viewer.layers.index(original) > viewer.layers.index(layer):
+        return None
+    return (f"'{layer.name}' is a copy of the result '{given}', drawn over it: new results (Live's "
+            f"too) go to '{given}'. Hide the copy, or move it below, to see them.")
+
+
 def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> list:
     """Put ``image`` (one result plane, like the source) into the spec's layer(s).
 

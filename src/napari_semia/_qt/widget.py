@@ -54,6 +54,7 @@ from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_model_path
 from .new_target import colour_name, copy_as_target, paint_in_source_colours
 from .output_layer import (
+    copy_over_output_note,
     output_layers,
     output_spec,
     output_target_id,
@@ -241,6 +242,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.synth_runner.progress.connect(self._on_synthesis_progress)
         self.viewer.dims.events.current_step.connect(self._on_dims_changed)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self.viewer.events.theme.connect(self._on_theme)
 
@@ -722,6 +724,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self._report_synthesis_error(
                 f"Preview not updated: the model does not fit '{layer.name}': {error}")
 
+    def _on_layer_inserted(self, event) -> None:
+        if self._writing_output:
+            return  # (a result layer being made, its name not yet recorded)
+        note = copy_over_output_note(self.viewer, event.value)
+        if note:
+            notify.info(note)
+
     def _on_layer_removed(self, event) -> None:
         layer = event.value
         self.hidden_target.removed(layer)
@@ -962,6 +971,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.hidden_target.forget()
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        self.viewer.layers.events.inserted.disconnect(self._on_layer_inserted)
         self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)
         self.viewer.events.theme.disconnect(self._on_theme)
         grid_of(self.viewer).events.enabled.disconnect(self._on_grid_switched)
