@@ -72,6 +72,34 @@ def test_a_source_whose_objects_cannot_move_is_named():
     assert not any("dropped" in kept.sample(i).summary for i in range(20))
 
 
+def test_a_source_whose_objects_mostly_cannot_move_is_named():
+    # Found by a new user: a retina's vessel tree is one region over 20 % of the
+    # image and never moved, while a few small fragments did, without a word.
+    assert LayoutSampler(cells_scene()).mostly_fixed_note() is None  # the rock alone is cut
+    tree = np.full((64, 64), BACKGROUND, np.int32)
+    tree[4:60, 30:34] = CELL  # a trunk and branches: one region, 14 % of the image
+    tree[30:34, 4:60] = CELL
+    tree[8:52, 10:12] = CELL  # (no loop: footprints are filled)
+    tree[50:52, 40:60] = CELL
+    tree[34:50, 40:42] = CELL
+    tree[45:48, 5:8] = CELL  # a small fragment that can move
+    few = LayoutSampler(tree, LayoutSamplerSettings(object_ids=(CELL,), max_object_fraction=0.1))
+    assert few.movable == 1
+    note = few.mostly_fixed_note()
+    assert note.startswith("Most of the object area keeps its place in every layout: 98% in regions too "
+                           "large to move (over 10% of the image;"), note
+    assert note.endswith(f"Only 1 smaller region(s) of class(es) {CELL} move.")
+    assert few.unchanging_note() is None  # (that note is for none moving at all)
+    # The same tree, allowed to move: nothing to say.
+    assert LayoutSampler(tree, LayoutSamplerSettings(object_ids=(CELL,))).mostly_fixed_note() is None
+    # Most of it cut by the edge: said with how to move them.
+    edge = np.full((64, 64), BACKGROUND, np.int32)
+    edge[20:40, 0:10] = ROCK
+    edge[5:8, 30:33] = ROCK
+    note = LayoutSampler(edge).mostly_fixed_note()
+    assert "96% in regions cut by the image's edge (the command line's --move-border-objects" in note
+
+
 def test_ids_stay_valid_and_dtype_is_integer():
     source = cells_scene()
     sampler = LayoutSampler(source, LayoutSamplerSettings(elastic_strength=0.05, elastic_probability=1.0))

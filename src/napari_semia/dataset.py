@@ -253,9 +253,9 @@ class DatasetJob:
             tasks = [PairTask(index) for index in range(count)]
             # Checks the object / background choice now.
             sampler = layout_sampler_for(shared, model)
-            note = sampler.unchanging_note()
-            if note is not None:
-                warnings.append(note)
+            for note in (sampler.unchanging_note(), sampler.mostly_fixed_note()):
+                if note is not None:
+                    warnings.append(note)
             sampler_record = sampler_settings.to_dict()
             if sampler.uses_default_classes:
                 # Recorded as the default, however named: '--background 0' naming the

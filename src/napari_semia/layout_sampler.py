@@ -279,6 +279,32 @@ class LayoutSampler:
         return sum(not inst.scenery and (self.settings.move_border_objects or not inst.touches_border)
                    for inst in self._instances)
 
+    def mostly_fixed_note(self, share: float = 0.5) -> str | None:
+        """A sentence when some objects can move but at least ``share`` of the objects'
+        area (footprints, holes filled) is in regions that cannot (too large, or cut by
+        the image's edge), else None: a retina's vessel tree, one region with the disc
+        it reaches, never moved while a few small fragments did, without a word (found
+        by a new user)."""
+        if not self.movable:
+            return None  # (``unchanging_note`` speaks)
+        settings = self.settings
+        total = sum(instance.area for instance in self._instances)
+        too_large = sum(instance.area for instance in self._instances if instance.scenery)
+        cut = sum(instance.area for instance in self._instances if not instance.scenery
+                  and instance.touches_border and not settings.move_border_objects)
+        if total == 0 or too_large + cut < share * total:
+            return None
+        reasons = []
+        if too_large:
+            reasons.append(f"{too_large / total:.0%} in regions too large to move (over "
+                           f"{settings.max_object_fraction:.0%} of the image; touching objects count as one "
+                           "region, and a network's loops are filled, so a vessel tree is one large region)")
+        if cut:
+            reasons.append(f"{cut / total:.0%} in regions cut by the image's edge "
+                           "(the command line's --move-border-objects moves them)")
+        return (f"Most of the object area keeps its place in every layout: {' and '.join(reasons)}. Only "
+                f"{self.movable} smaller region(s) of class(es) {_ids(self.object_ids)} move.")
+
     def unchanging_note(self) -> str | None:
         """A sentence when no instance can change, so that every layout is the
         source's (warped at most), else None."""
