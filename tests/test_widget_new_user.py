@@ -1286,3 +1286,22 @@ def test_a_copy_of_the_result_drawn_over_it_is_named(trained, qtbot, messages):
     wait_for_synthesis(qtbot, widget)
     np.testing.assert_array_equal(copy.data, before)
     assert not any("is a copy of the result" in text for _, text in messages[1:])  # not for results
+
+
+def test_layers_drawn_apart_are_named_with_their_placements():
+    from napari.layers import Image, Labels
+
+    from napari_semia._qt.training_notes import misaligned_note, misplaced_target_note
+
+    image = Image(np.zeros((8, 8)), name="img", scale=(2, 2))
+    labels = Labels(np.zeros((8, 8), int), name="lab", translate=(1, 0))
+    assert misaligned_note(image, labels).startswith(
+        "'img' (scale (2.0, 2.0), translate (0.0, 0.0)) and 'lab' (scale (1.0, 1.0), translate (1.0, 0.0)) "
+        "are not drawn over each other. Training pairs their pixels by index")
+    assert misplaced_target_note(image, labels).startswith(
+        "'lab' (scale (1.0, 1.0), translate (1.0, 0.0)) is not drawn over 'img' (scale (2.0, 2.0), "
+        "translate (0.0, 0.0)). Results are placed like the image, so what is painted on 'lab'")
+    over = Labels(np.zeros((8, 8), int), name="over", scale=(2, 2))
+    other_size = Labels(np.zeros((4, 4), int), name="small")
+    for layer in (over, other_size):
+        assert misaligned_note(image, layer) is None and misplaced_target_note(image, layer) is None

@@ -129,43 +129,40 @@ def placements(source, labels) -> tuple:
                  for layer in (source, labels))
 
 
-def _drawn_apart(source, layer) -> tuple | None:
-    """``placements(source, layer)`` when the two have one plane size but are not
-    drawn over each other; else None. (Of another size a pair is refused, saying
-    how: labels at another pixel size over the same field were told to take the
-    image's scale, which would have drawn them apart.)"""
+def _described_apart(source, layer) -> tuple[str, str] | None:
+    """Each layer named with its scale and translate, when the two have one plane
+    size but are not drawn over each other; else None. (Of another size a pair is
+    refused, saying how: labels at another pixel size over the same field were told
+    to take the image's scale, which would have drawn them apart.)"""
     placed = placements(source, layer)
     if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(layer):
         return None
-    return placed
+    return tuple(f"'{item.name}' (scale {scale}, translate {shift})"
+                 for item, (scale, shift) in zip((source, layer), placed))
 
 
 def misaligned_note(source, labels) -> str | None:
     """When the source image and labels are not drawn over each other: the model
     pairs their pixels by index, so a target painted over the labels showed its
     edits elsewhere in the result (placed like the image)."""
-    placed = _drawn_apart(source, labels)
-    if placed is None:
+    described = _described_apart(source, labels)
+    if described is None:
         return None
-    (scale, shift), (labels_scale, labels_shift) = placed
-    return (f"'{source.name}' (scale {scale}, translate {shift}) and '{labels.name}' (scale "
-            f"{labels_scale}, translate {labels_shift}) are not drawn over each other. Training "
-            "pairs their pixels by index, and results are placed like the image, so edits painted "
-            "over the labels show elsewhere: give both layers the same scale and translate.")
+    return (f"{described[0]} and {described[1]} are not drawn over each other. Training pairs their "
+            "pixels by index, and results are placed like the image, so edits painted over the labels "
+            "show elsewhere: give both layers the same scale and translate.")
 
 
 def misplaced_target_note(source, target) -> str | None:
     """When the target is not drawn over the source image: results are placed like
     the image, so a target moved or scaled in the viewer had its edits show
     elsewhere, with no word (found by a napari power user)."""
-    placed = _drawn_apart(source, target)
-    if placed is None:
+    described = _described_apart(source, target)
+    if described is None:
         return None
-    (scale, shift), (target_scale, target_shift) = placed
-    return (f"'{target.name}' (scale {target_scale}, translate {target_shift}) is not drawn over "
-            f"'{source.name}' (scale {scale}, translate {shift}). Results are placed like the image, "
-            f"so what is painted on '{target.name}' shows elsewhere in them: give both layers the "
-            "same scale and translate.")
+    return (f"{described[1]} is not drawn over {described[0]}. Results are placed like the image, so "
+            f"what is painted on '{target.name}' shows elsewhere in them: give both layers the same "
+            "scale and translate.")
 
 
 class NotedOnce:
