@@ -304,6 +304,23 @@ def test_a_script_s_run_warns_with_python_warnings_and_prints_nothing(rgb_model,
     assert len(summary.warnings) == 1 and summary.warnings[0].startswith("No object can move")
 
 
+def test_a_source_whose_objects_mostly_stay_put_is_named_before_the_run(rgb_model, tmp_path):
+    # Found by a new user with a retina: the vessel tree never moved, without a word.
+    model_path, _, _ = rgb_model
+    labels = np.zeros((SIZE, SIZE), np.uint8)
+    labels[0:16, 0:16] = 1  # cut by the edge: stays (or is dropped)
+    labels[30:34, 30:34] = 1  # the one region that moves
+    with pytest.warns(UserWarning, match="Most of the objects' footprint"):
+        summary = generate(model_path, tmp_path / "ds", count=1, progress_bar=False, source_labels=labels)
+    assert len(summary.warnings) == 1 and "94% in regions cut by the image's edge" in summary.warnings[0]
+    # Given layouts are not sampled: nothing to say of the source's objects.
+    folder = tmp_path / "layouts"
+    folder.mkdir()
+    write_image_file(folder / "a.png", labels)
+    given = generate(model_path, tmp_path / "given", progress_bar=False, layouts=folder, source_labels=labels)
+    assert given.warnings == []
+
+
 @pytest.mark.parametrize("problem", ["wrong size", "unknown id"])
 def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     model_path, _, labels = rgb_model

@@ -1266,26 +1266,70 @@ def test_a_channel_source_removed_mid_training_is_named_in_one_message(viewer_wi
     assert len(said) == 1 and said[0].startswith("'DAPI' and 'Actin' were removed while training")
 
 
-def test_a_copy_of_the_result_drawn_over_it_is_named(trained, qtbot, messages):
-    # Found by a napari power user: Duplicate Layer (to keep a snapshot) put the copy
-    # over the result, and Live seemed to do nothing: its results went under it.
+def _duplicate(viewer, layer, name=None):
+    """What napari's Duplicate Layer does: a copy, marks included, just above it."""
     from napari.layers import Layer
 
+    data, state, kind = layer.as_layer_data_tuple()
+    copy = Layer.create(data, {**state, "name": name or f"{layer.name} copy"}, kind)
+    viewer.layers.insert(viewer.layers.index(layer) + 1, copy)
+    return copy
+
+
+def test_a_copy_of_the_result_drawn_over_it_is_named_and_kept_apart(trained, qtbot, messages):
+    # Found by a napari power user: Duplicate Layer (to keep a snapshot) put the copy
+    # over the result, and Live seemed to do nothing: its results went under it.
     viewer, widget = trained
     output = viewer.layers[OUTPUT]
     messages.clear()
-    data, state, kind = output.as_layer_data_tuple()
-    copy = viewer.add_layer(Layer.create(data, {**state, "name": f"{OUTPUT} copy"}, kind))
+    copy = _duplicate(viewer, output)
     said = [text for kind, text in messages if "is a copy of the result" in text]
     assert said == [f"'{OUTPUT} copy' is a copy of the result '{OUTPUT}', drawn over it: new results "
                     f"(Live's too) go to '{OUTPUT}'. Hide the copy, or move it below, to see them."]
-    # The next result still goes to the original; the copy keeps its snapshot.
+    # The next results go to the original, and to a new layer once it is gone; the
+    # copy keeps its snapshot, and the new layer is no copy to speak of.
     before = np.array(copy.data)
-    viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 3, 1)
-    widget.synthesize()
-    wait_for_synthesis(qtbot, widget)
-    np.testing.assert_array_equal(copy.data, before)
-    assert not any("is a copy of the result" in text for _, text in messages[1:])  # not for results
+    for step in range(2):
+        if step:
+            viewer.layers.remove(output)
+        messages.clear()
+        viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 3, 1)
+        widget.synthesize()
+        wait_for_synthesis(qtbot, widget)
+        np.testing.assert_array_equal(copy.data, before)
+        assert OUTPUT in viewer.layers and f"{OUTPUT} copy" in viewer.layers
+        assert not any("is a copy of the result" in text for _, text in messages)
+    # A copy put under the result hides nothing, and a copy of a copy is no result's.
+    from napari.layers import Layer
+
+    messages.clear()
+    data, state, kind = viewer.layers[OUTPUT].as_layer_data_tuple()
+    under = Layer.create(data, {**state, "name": "under"}, kind)
+    viewer.layers.insert(viewer.layers.index(viewer.layers[OUTPUT]), under)
+    _duplicate(viewer, viewer.layers["under"], name="under 2")
+    assert not any("is a copy of the result" in text for _, text in messages)
+
+
+def test_a_copy_of_one_channel_of_a_result_leaves_the_result_alone(make_napari_viewer, qtbot, messages):
+    # Found in review: a copy of one channel's layer was taken for a channel renamed
+    # to keep the set, and the original channels were renamed after it.
+    from napari_semia._qt.layer_pickers import ChannelGroup
+    from napari_semia._qt.output_layer import detach_copied_output, output_spec, write_output
+
+    viewer = make_napari_viewer()
+    channels = viewer.add_image(np.zeros((2, 8, 8), np.float32), channel_axis=0, name=["DAPI", "Actin"])
+    target = viewer.add_labels(np.zeros((8, 8), np.int32), name="t")
+
+    def spec():
+        return output_spec(ChannelGroup(tuple(channels)), target)
+
+    first = write_output(viewer, spec(), np.zeros((8, 8, 2), np.float32), below=target)
+    copy = _duplicate(viewer, first[0])
+    detach_copied_output(viewer, copy)  # (what the widget does when a layer is added)
+    again = write_output(viewer, spec(), np.ones((8, 8, 2), np.float32), below=target)
+    assert [layer.name for layer in again] == [layer.name for layer in first]  # the same layers, not renamed
+    assert all(float(layer.data.mean()) == 1.0 for layer in first)
+    assert float(copy.data.mean()) == 0.0
 
 
 def test_layers_drawn_apart_are_named_with_their_placements():

@@ -292,18 +292,25 @@ class LayoutSampler:
         too_large = sum(instance.area for instance in self._instances if instance.scenery)
         cut = sum(instance.area for instance in self._instances if not instance.scenery
                   and instance.touches_border and not settings.move_border_objects)
-        if total == 0 or too_large + cut < share * total:
+        if too_large + cut <= share * total:
             return None
+
+        def percent(part: int) -> str:  # (never "100%" while some region moves)
+            return f"{min(part / total, 0.99):.0%}"
+
         reasons = []
         if too_large:
-            reasons.append(f"{too_large / total:.0%} in regions too large to move (over "
+            reasons.append(f"{percent(too_large)} in regions too large to move (over "
                            f"{settings.max_object_fraction:.0%} of the image; touching objects count as one "
-                           "region, and a network's loops are filled, so a vessel tree is one large region)")
+                           "region, and a network's loops are filled, so a vessel tree can be one large "
+                           "region)")
         if cut:
-            reasons.append(f"{cut / total:.0%} in regions cut by the image's edge "
-                           "(the command line's --move-border-objects moves them)")
-        return (f"Most of the object area keeps its place in every layout: {' and '.join(reasons)}. Only "
-                f"{self.movable} smaller region(s) of class(es) {_ids(self.object_ids)} move.")
+            dropped = (f", though they may be dropped (each in {settings.drop_probability:.0%} of the "
+                       "layouts)" if settings.drop_probability > 0 else "")
+            reasons.append(f"{percent(cut)} in regions cut by the image's edge{dropped}; the command line's "
+                           "--move-border-objects moves them")
+        return (f"Most of the objects' footprint (loops filled) keeps its place in the layouts: "
+                f"{' and '.join(reasons)}. Only {self.movable} smaller region(s) move.")
 
     def unchanging_note(self) -> str | None:
         """A sentence when no instance can change, so that every layout is the

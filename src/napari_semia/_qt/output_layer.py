@@ -236,16 +236,30 @@ def unsynthesized_planes_note(layer) -> str | None:
             f"until they are synthesized.")
 
 
-def copy_over_output_note(viewer, layer) -> str | None:
-    """When ``layer``, just added, is a copy of a result layer drawn over it (napari's
-    Duplicate Layer, to keep a snapshot): new results, Live's too, go to the layer
-    under it, and Live seemed to do nothing (found by a napari power user)."""
-    metadata = getattr(layer, "metadata", None) or {}
-    given = metadata.get(GIVEN_NAME_KEY)
-    if not metadata.get(OUTPUT_KEY) or not given or given == layer.name or given not in viewer.layers:
+def detach_copied_output(viewer, layer) -> str | None:
+    """For ``layer``, just added: if it carries a result layer's marks under another
+    name (napari's Duplicate Layer, to keep a snapshot), it is cut off from that
+    result, so no later result takes it for a channel renamed to keep it (the
+    original channels were renamed after the copy, found in review). Returns a note
+    when it is a visible copy drawn over the result it came from: new results, Live's
+    too, go to the layer under it, and Live seemed to do nothing (found by a napari
+    power user)."""
+    metadata = getattr(layer, "metadata", None)
+    if not metadata or not metadata.get(OUTPUT_KEY) or INPUTS_KEY not in metadata:
         return None
-    original = viewer.layers[given]
-    if original == layer or viewer.layers.index(original) > viewer.layers.index(layer):
+    given = metadata.get(GIVEN_NAME_KEY)
+    if not given or given == layer.name:
+        return None  # (a result of ours, or one whose marks are its own)
+    key = metadata[INPUTS_KEY]
+    # A new dict: whatever made the copy, the original's marks stay untouched.
+    layer.metadata = {**{name: value for name, value in metadata.items() if name != INPUTS_KEY},
+                      KEPT_KEY: True}
+    original = viewer.layers[given] if given in viewer.layers else None
+    if (original is None or original == layer or not layer.visible
+            or original.__class__ is not layer.__class__  # (not type(): napari proxies a plugin's layers)
+            or not _is_reusable_output(original) or original.metadata.get(INPUTS_KEY) != key
+            or original.metadata.get(GIVEN_NAME_KEY) != original.name
+            or viewer.layers.index(original) > viewer.layers.index(layer)):
         return None
     return (f"'{layer.name}' is a copy of the result '{given}', drawn over it: new results (Live's "
             f"too) go to '{given}'. Hide the copy, or move it below, to see them.")

@@ -54,7 +54,7 @@ from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_model_path
 from .new_target import colour_name, copy_as_target, paint_in_source_colours
 from .output_layer import (
-    copy_over_output_note,
+    detach_copied_output,
     output_layers,
     output_spec,
     output_target_id,
@@ -727,7 +727,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def _on_layer_inserted(self, event) -> None:
         if self._writing_output:
             return  # (a result layer being made, its name not yet recorded)
-        note = copy_over_output_note(self.viewer, event.value)
+        note = detach_copied_output(self.viewer, event.value)
         if note:
             notify.info(note)
 
