@@ -1307,6 +1307,13 @@ def test_a_copy_of_the_result_drawn_over_it_is_named_and_kept_apart(trained, qtb
     under = Layer.create(data, {**state, "name": "under"}, kind)
     viewer.layers.insert(viewer.layers.index(viewer.layers[OUTPUT]), under)
     _duplicate(viewer, viewer.layers["under"], name="under 2")
+    # Nor a copy of a result renamed to keep it, though a newer result has its name.
+    viewer.layers[OUTPUT].name = "v1"
+    widget.synthesize()  # (the same target: a new layer takes the result's name)
+    wait_for_synthesis(qtbot, widget)
+    assert OUTPUT in viewer.layers
+    viewer.layers.move(viewer.layers.index(viewer.layers[OUTPUT]), 0)
+    _duplicate(viewer, viewer.layers["v1"])
     assert not any("is a copy of the result" in text for _, text in messages)
 
 

@@ -241,9 +241,10 @@ def detach_copied_output(viewer, layer) -> str | None:
     name (napari's Duplicate Layer, to keep a snapshot), it is cut off from that
     result, so no later result takes it for a channel renamed to keep it (the
     original channels were renamed after the copy, found in review). Returns a note
-    when it is a visible copy drawn over the result it came from: new results, Live's
-    too, go to the layer under it, and Live seemed to do nothing (found by a napari
-    power user)."""
+    when it is a visible copy of the live result just under it (where Duplicate Layer
+    puts it): new results, Live's too, go to the layer under it, and Live seemed to do
+    nothing (found by a napari power user). Not for a copy of a layer the user renamed
+    to keep it: a newer result may hold the name it was given."""
     metadata = getattr(layer, "metadata", None)
     if not metadata or not metadata.get(OUTPUT_KEY) or INPUTS_KEY not in metadata:
         return None
@@ -254,12 +255,12 @@ def detach_copied_output(viewer, layer) -> str | None:
     # A new dict: whatever made the copy, the original's marks stay untouched.
     layer.metadata = {**{name: value for name, value in metadata.items() if name != INPUTS_KEY},
                       KEPT_KEY: True}
-    original = viewer.layers[given] if given in viewer.layers else None
-    if (original is None or original == layer or not layer.visible
+    index = viewer.layers.index(layer)
+    original = viewer.layers[index - 1] if index > 0 else None
+    if (original is None or not layer.visible or original.name != given
             or original.__class__ is not layer.__class__  # (not type(): napari proxies a plugin's layers)
             or not _is_reusable_output(original) or original.metadata.get(INPUTS_KEY) != key
-            or original.metadata.get(GIVEN_NAME_KEY) != original.name
-            or viewer.layers.index(original) > viewer.layers.index(layer)):
+            or original.metadata.get(GIVEN_NAME_KEY) != original.name):
         return None
     return (f"'{layer.name}' is a copy of the result '{given}', drawn over it: new results (Live's "
             f"too) go to '{given}'. Hide the copy, or move it below, to see them.")
