@@ -101,14 +101,14 @@ def transparent_photo_note(source, image) -> str | None:
     return transparency_note(image, f"'{source.name}'")
 
 
-def grey_photo_note(source, image) -> str | None:
-    """For an RGB(A) layer whose colour channels are equal (``image``: its plane)."""
+def grey_photo_note(source, image, depth_noted: bool = False) -> str | None:
+    """For an RGB(A) layer whose colour channels are equal (``image``: its plane).
+    ``depth_noted``: :func:`eight_bit_png_note` has spoken of the file's depth."""
     if source is None or isinstance(source, ChannelGroup) or not getattr(source, "rgb", False):
         return None
     to_grey = (f"add one channel as a layer and train on that (napari's console: "
                f"viewer.add_image(viewer.layers['{source.name}'].data[..., 0]))")
-    return grey_as_colour_note(image, f"'{source.name}'", to_grey,
-                               depth_unknown=eight_bit_png_note(source) is None)
+    return grey_as_colour_note(image, f"'{source.name}'", to_grey, depth_unknown=not depth_noted)
 
 
 def single_channel_note(layers, source) -> str | None:

@@ -351,10 +351,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _note_training_inputs(self, source, labels, planes, config, resume: SemiaModel | None) -> None:
         """Say what about the inputs may not be what the user meant (each once)."""
-        for note in (single_channel_note(self.viewer.layers, source), grey_photo_note(source, planes.image)):
+        eight_bits = eight_bit_png_note(source)  # (reads the file's header: once)
+        for note in (single_channel_note(self.viewer.layers, source),
+                     grey_photo_note(source, planes.image, depth_noted=eight_bits is not None)):
             if note:
                 notify.info(note)
-        for warning in (channel_stack_hint(source, labels), eight_bit_png_note(source),
+        for warning in (channel_stack_hint(source, labels), eight_bits,
                         turned_photo_note(source), transparent_photo_note(source, planes.image),
                         lost_pixel_size_note(source, resume)):
             if warning:
