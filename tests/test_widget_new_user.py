@@ -929,6 +929,43 @@ def test_a_model_saved_to_a_file_is_not_offered_again(make_napari_viewer, qtbot,
     assert not widget.restore_offer.isVisibleTo(widget)
 
 
+def test_closing_the_dock_keeps_the_model_and_the_fields_for_the_next_one(make_napari_viewer, qtbot,
+                                                                           tmp_path):
+    """The X on the dock's title bar destroys the widget: opened again from the Plugins
+    menu, every field was back at its default (found by new users)."""
+    from napari_semia._qt.dataset_controls import DatasetSettings
+    from napari_semia._qt.state import TrainingSettings
+    from napari_semia.config import PRESETS
+
+    viewer = make_napari_viewer()
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    train(qtbot, widget, steps=2)
+    widget.controls.preset.activated.emit(list(PRESETS).index("default"))  # as the user's choice
+    widget.controls.steps.setValue(123)
+    widget.controls.device.setCurrentText("cpu")
+    widget.controls.continue_training.setChecked(True)  # of this model: not carried over
+    widget.dataset.count.setValue(7)
+    widget.dataset.folder.setText(str(tmp_path / "pairs"))
+    widget.dataset.strength.setValue(2.0)
+    viewer.window.remove_dock_widget(dock)  # what the title bar's X does
+
+    _, reopened = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    assert reopened is not widget
+    assert reopened.controls.preset.currentText() == "default (edited)"
+    assert reopened.controls.steps.value() == 123 and reopened.settings.steps == 123
+    assert reopened.controls.size.value() == PRESETS["default"].size
+    assert reopened.controls.device.currentText() == "cpu" and reopened.state.device_text.startswith("CPU")
+    assert not reopened.settings.continue_training
+    assert reopened.dataset.count.value() == 7 and reopened.dataset.strength.value() == 2.0
+    assert reopened.dataset.folder.text() == str(tmp_path / "pairs")
+    # The model comes back through the cache's offer (the layers are still there).
+    assert reopened.restore_offer.isVisibleTo(reopened)
+    # Another viewer's widget starts from the defaults.
+    _, fresh = make_napari_viewer().window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    assert fresh.settings == TrainingSettings() and fresh.dataset_settings == DatasetSettings()
+
+
 def test_the_preset_box_says_when_its_fields_were_edited(viewer_widget):
     # It read "quick" after the steps were edited, naming settings no longer used.
     from napari_semia.config import PRESETS

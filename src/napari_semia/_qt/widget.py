@@ -62,6 +62,7 @@ from .output_layer import (
     write_output,
 )
 from .progress_widget import ProgressWidget
+from .remembered_settings import remembered
 from .restore_offer import RestoreOffer
 from .sections import align_form_labels, scroll_into, section
 from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
@@ -110,8 +111,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
         self.viewer = napari_viewer
-        self.settings = TrainingSettings()
-        self.state = WidgetState(device_text=device_description("auto")[0])
+        self.settings = remembered(napari_viewer, TrainingSettings())
+        self.state = WidgetState(device_text=device_description(self.settings.device)[0])
         self.model: SemiaModel | None = None
         self.checkpoints = CheckpointStore()
         self._dataset_warnings: list[str] = []  # the running dataset's, for its done line
@@ -142,7 +143,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.loss_plot = LossPlot()
         self.synthesis = SynthesisControls(self.state)
         self.model_io = ModelIO(self.state)
-        self.dataset_settings = DatasetSettings()
+        self.dataset_settings = remembered(napari_viewer, DatasetSettings())
         self.dataset = DatasetControls(self.dataset_settings, self.state)
         self.losses_section = section("Losses", self.loss_plot)
         # Actionable controls first and the tall loss plot last, so Train and

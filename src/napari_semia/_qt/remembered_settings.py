@@ -1,0 +1,38 @@
+"""The widget's fields outlive the widget, for as long as its viewer lives.
+
+napari destroys a plugin's dock widget when the X on its title bar is clicked,
+and opening it again from the Plugins menu made a new one with every field at
+its default: a preset, steps, device or dataset folder chosen a minute before
+were gone (found by new users). Each new widget of a viewer therefore starts
+from the values its last one had. Not what belongs to the model or source of
+the moment (continuing the current model, the dataset's object classes); the
+model itself comes back through the checkpoint cache's offer
+(``checkpoint_search``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import fields
+
+#: Per viewer, per settings class: the field values its last widget had.
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Fields that describe the current model or source rather than the user's choices.
+_NOT_KEPT = frozenset({"continue_training", "object_ids"})
+
+
+def remembered(viewer, settings):
+    """``settings`` (a new widget's evented dataclass, at its defaults) given the values
+    the viewer's last widget had, and remembered for the next one from now on."""
+    kept = _KEPT.setdefault(viewer, {})
+    name = type(settings).__name__
+    for field_name, value in kept.get(name, {}).items():
+        setattr(settings, field_name, value)
+
+    def keep(*_args) -> None:
+        kept[name] = {field.name: getattr(settings, field.name) for field in fields(settings)
+                      if field.name not in _NOT_KEPT}
+
+    settings.events.connect(keep)
+    keep()
+    return settings
