@@ -152,6 +152,35 @@ def test_resume_makes_only_missing_pairs(rgb_model, tmp_path):
     assert generate(model_path, out, count=5, seed=1, progress_bar=False).written == 0
 
 
+def test_a_manifest_with_rows_past_the_csv_field_limit_is_read_and_resumed(rgb_model, tmp_path):
+    # Found by an astronomer: a sky field of 1500 sources gave params of 270 kB per
+    # row, past the csv module's 128 kB field limit; the dataset could be neither
+    # read back (the widget said it "could not be made") nor resumed.
+    import csv
+    import json
+
+    model_path, _, _ = rgb_model
+    out = tmp_path / "ds"
+    generate(model_path, out, count=2, seed=1, progress_bar=False)
+    manifest = out / "manifest.csv"
+    with open(manifest, newline="") as file:
+        rows = list(csv.DictReader(file))
+    params = json.loads(rows[0]["params"])
+    params["padding"] = ["object"] * 40_000  # as many as a crowded field's changes
+    rows[0]["params"] = json.dumps(params)
+    assert len(rows[0]["params"]) > csv.field_size_limit()
+    with open(manifest, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    limit = csv.field_size_limit()
+    read = load_manifest(out)
+    assert [row["index"] for row in read] == [0, 1] and len(read[0]["params"]["padding"]) == 40_000
+    assert csv.field_size_limit() == limit  # the caller's limit is left as it was
+    summary = generate(model_path, out, count=3, seed=1, progress_bar=False)
+    assert (summary.skipped, summary.written) == (2, 1)
+
+
 def test_a_smaller_count_keeps_the_pairs_already_made(rgb_model, tmp_path):
     # Found by a new user: --count 6, then --count 3 cut the manifest to 3 rows
     # but left 6 pairs; --count 6 again remade 3 of them.

@@ -855,21 +855,34 @@ def _manifest_row(result: PairResult, seed: int) -> dict:
     }
 
 
+#: The longest manifest field read (a C long on every platform): params of tens of
+#: thousands of objects.
+_MANIFEST_FIELD_LIMIT = 2**31 - 1
+
+
 def _read_manifest(path: Path) -> dict[int, dict]:
     """Rows of an earlier run's manifest by index; unreadable rows are left out
     (their pairs are made again)."""
     if not path.is_file():
         return {}
     rows = {}
-    with open(path, newline="") as file:
-        for row in csv.DictReader(file):
-            try:
-                values = {column: row[column] for column in MANIFEST_COLUMNS}
-                json.loads(values["params"])  # a torn last line fails here
-                int(values["seed"] or 0)
-                rows[int(values["index"])] = values
-            except (KeyError, TypeError, ValueError):
-                continue
+    # A pair's params list every object's change: a sky field of 1500 sources makes
+    # rows of 270 kB, past the csv module's default field limit of 128 kB (an
+    # astronomer's dataset could be neither resumed nor read back).
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, _MANIFEST_FIELD_LIMIT))
+    try:
+        with open(path, newline="") as file:
+            for row in csv.DictReader(file):
+                try:
+                    values = {column: row[column] for column in MANIFEST_COLUMNS}
+                    json.loads(values["params"])  # a torn last line fails here
+                    int(values["seed"] or 0)
+                    rows[int(values["index"])] = values
+                except (KeyError, TypeError, ValueError):
+                    continue
+    finally:
+        csv.field_size_limit(limit)
     return rows
 
 
