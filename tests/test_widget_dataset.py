@@ -46,6 +46,29 @@ def test_generate_writes_pairs_and_opens_the_first_ones(trained, qtbot, tmp_path
                                            for i in range(widget.pickers.image.count())]
 
 
+def test_pairs_written_but_not_read_back_are_reported_as_written(trained, qtbot, tmp_path, monkeypatch,
+                                                                  messages):
+    # Found by an astronomer: the manifest could not be read back (a csv field
+    # limit), and the section said the dataset "could not be made", every pair on disk.
+    import napari_semia.dataset
+
+    _, widget = trained
+
+    def unreadable(folder):
+        raise ValueError("field larger than field limit (131072)")
+
+    monkeypatch.setattr(napari_semia.dataset, "load_manifest", unreadable)
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 2
+    widget.dataset.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    text = widget.dataset.label.text()
+    assert "Done: 2 pairs written" in text and "could not be made" not in text
+    assert "could not be read back to be shown: field larger than field limit" in text
+    assert not [m for m in messages if m[0] == "error"]
+    assert len(list((tmp_path / "set" / "images").iterdir())) == 2
+
+
 def test_the_seed_field_gives_other_layouts(trained, qtbot, tmp_path):
     # Found in a documentation pass: the command line has --seed, the widget had no
     # seed, so every dataset made in the widget had the same layouts.

@@ -110,6 +110,8 @@ def done_line(outcome, warnings: list[str]) -> str:
     failed = f", {len(summary.failures)} failed" if summary.failures else ""
     how = "Stopped" if summary.stopped else "Done"
     shown = f"\nThe first {len(outcome.images)} are open as layers." if outcome.images else ""
+    if outcome.preview_problem:
+        shown = f"\nThey could not be read back to be shown: {outcome.preview_problem}"
     # The folder on a line of its own: after the counts it wrapped after its
     # leading "/", leaving the slash alone at the end of a line.
     pairs = "1 pair" if summary.written == 1 else f"{summary.written} pairs"

@@ -216,6 +216,8 @@ class DatasetOutcome:
     labels: list
     """The first few pairs, read back from the folder."""
     error: Exception | None = None
+    preview_problem: str | None = None
+    """Why the pairs, written, could not be read back to be shown (None: they were)."""
 
 
 def dataset_updates(request: DatasetRequest, stop: threading.Event):
@@ -249,7 +251,12 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
     except Exception as error:  # input errors mostly; reported by the widget
         return DatasetOutcome(None, [], [], error=error)
     images, labels = [], []
-    for row in load_manifest(request.folder)[:PREVIEW_PAIRS]:
-        images.append(read_image_file(Path(request.folder) / row["image"]))
-        labels.append(read_label_file(Path(request.folder) / row["labels"]))
+    try:
+        for row in load_manifest(request.folder)[:PREVIEW_PAIRS]:
+            images.append(read_image_file(Path(request.folder) / row["image"]))
+            labels.append(read_label_file(Path(request.folder) / row["labels"]))
+    except Exception as error:  # the pairs are written: only their preview is lost
+        # (A manifest the csv module could not read made the run say the dataset
+        # "could not be made", its pairs all on disk: an astronomer's new-user pass.)
+        return DatasetOutcome(job.summary, [], [], preview_problem=str(error) or type(error).__name__)
     return DatasetOutcome(job.summary, images, labels)
