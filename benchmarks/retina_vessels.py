@@ -38,6 +38,8 @@ def retina_case():
     from scipy import ndimage as ndi
     from skimage import color, data, filters
 
+    from napari_semia.samples import remove_small_objects
+
     image = data.retina()
     green = image[..., 1].astype(float) / 255
     eye = ndi.binary_fill_holes(ndi.uniform_filter(color.rgb2gray(image), 5) > 0.06)
@@ -46,10 +48,7 @@ def retina_case():
     ridges[~eye] = 0
     vessels = ridges > np.quantile(ridges[eye], 0.86)
     # Specks of ridge response are no vessel (4-connected pieces under 200 px dropped).
-    pieces, _ = ndi.label(vessels)
-    kept = np.bincount(pieces.ravel()) >= 200
-    kept[0] = False
-    vessels = kept[pieces] & eye
+    vessels = remove_small_objects(vessels, 199) & eye
     labels = np.zeros(green.shape, np.uint8)
     labels[eye] = 1
     labels[vessels] = 2

@@ -35,15 +35,15 @@ def sky_case():
     from scipy import ndimage as ndi
     from skimage import data, filters, measure, morphology
 
+    from napari_semia.samples import remove_small_objects
+
     image = data.hubble_deep_field()
     grey = image.astype(float).mean(-1)
     residual = grey - filters.gaussian(grey, 20, preserve_range=True)
     noise = np.std(residual[residual < np.percentile(residual, 80)])
     mask = residual > max(3 * noise, 12)
-    pieces, _ = ndi.label(mask)
-    kept = np.bincount(pieces.ravel()) > 4  # pieces of 4 px or fewer: noise, no source
-    kept[0] = False
-    mask = ndi.binary_dilation(kept[pieces], morphology.disk(1))
+    mask = remove_small_objects(mask, 4)  # pieces of 4 px or fewer: noise, no source
+    mask = ndi.binary_dilation(mask, morphology.disk(1))
     sources = measure.label(mask)
     areas = np.bincount(sources.ravel())
     labels = np.where(areas[sources] < COMPACT_PIXELS, 1, 2).astype(np.uint8)

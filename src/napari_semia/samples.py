@@ -38,7 +38,7 @@ class SampleCase:
 
 
 # ----------------------------------------------------------------- helpers
-def _remove_small_objects(mask: np.ndarray, size: int) -> np.ndarray:
+def remove_small_objects(mask: np.ndarray, size: int) -> np.ndarray:
     """Drop connected components of ``size`` pixels or fewer.
 
     (scikit-image's version renamed its size argument in 0.26; this keeps the
@@ -54,7 +54,7 @@ def _remove_small_objects(mask: np.ndarray, size: int) -> np.ndarray:
 
 
 def _fill_small_holes(mask: np.ndarray, size: int) -> np.ndarray:
-    return ~_remove_small_objects(~mask, size)
+    return ~remove_small_objects(~mask, size)
 
 
 def _downscale(image: np.ndarray) -> np.ndarray:
@@ -81,7 +81,7 @@ def _clean_labels(labels: np.ndarray, min_size: int) -> np.ndarray:
     small = np.zeros(labels.shape, bool)
     for class_id in np.unique(labels):
         mask = labels == class_id
-        small |= mask & ~_remove_small_objects(mask, min_size)
+        small |= mask & ~remove_small_objects(mask, min_size)
     if not small.any() or small.all():
         return labels
     _, (iy, ix) = ndi.distance_transform_edt(small, return_indices=True)
@@ -165,14 +165,14 @@ def _histology() -> SampleCase:
     # from the blue hematoxylin stain (nuclei).
     dab = ndi.gaussian_filter(hed[..., 2], 2.0)
     epithelium = dab > filters.threshold_otsu(dab)
-    epithelium = _fill_small_holes(_remove_small_objects(opening(epithelium, disk(2)), 150), 60)
+    epithelium = _fill_small_holes(remove_small_objects(opening(epithelium, disk(2)), 150), 60)
     lightness = ndi.gaussian_filter(rgb2lab(image)[..., 0], 2.0)
     lumen = opening((lightness > 89) & ~epithelium, disk(2))
-    lumen = _remove_small_objects(lumen, 60)
+    lumen = remove_small_objects(lumen, 60)
     stroma = ~epithelium & ~lumen
     hematoxylin = ndi.gaussian_filter(hed[..., 0], 0.8)
     nuclei = (hematoxylin > filters.threshold_otsu(hematoxylin[stroma])) & stroma
-    nuclei = _remove_small_objects(opening(nuclei, disk(1)), 10)
+    nuclei = remove_small_objects(opening(nuclei, disk(1)), 10)
 
     labels = np.full(image.shape[:2], 1, np.int32)
     labels[lumen] = 0
@@ -215,7 +215,7 @@ def _coins() -> SampleCase:
     markers[smooth > 150] = 2
     coins = segmentation.watershed(elevation, markers) == 2
     coins = ndi.binary_fill_holes(coins)
-    coins = _remove_small_objects(ndi.binary_opening(coins, iterations=2), 40)
+    coins = remove_small_objects(ndi.binary_opening(coins, iterations=2), 40)
     labels = coins.astype(np.int32)
 
     # Target: the second coin of the top row erased, the third moved into its
