@@ -15,24 +15,20 @@ from __future__ import annotations
 import weakref
 from dataclasses import fields
 
-#: Per viewer, per settings class: the field values its last widget had.
-_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: Per viewer, per settings class: the settings of its last widget.
+_LAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Fields that describe the current model or source rather than the user's choices.
 _NOT_KEPT = frozenset({"continue_training", "object_ids"})
 
 
 def remembered(viewer, settings):
     """``settings`` (a new widget's evented dataclass, at its defaults) given the values
-    the viewer's last widget had, and remembered for the next one from now on."""
-    kept = _KEPT.setdefault(viewer, {})
-    name = type(settings).__name__
-    for field_name, value in kept.get(name, {}).items():
-        setattr(settings, field_name, value)
-
-    def keep(*_args) -> None:
-        kept[name] = {field.name: getattr(settings, field.name) for field in fields(settings)
-                      if field.name not in _NOT_KEPT}
-
-    settings.events.connect(keep)
-    keep()
+    the viewer's last widget had, and remembered for the next one."""
+    last = _LAST.setdefault(viewer, {})
+    previous = last.get(type(settings))
+    if previous is not None:
+        for field in fields(settings):
+            if field.name not in _NOT_KEPT:
+                setattr(settings, field.name, getattr(previous, field.name))
+    last[type(settings)] = settings
     return settings
