@@ -194,6 +194,7 @@ class Synthesizer:
 
         from napari_semia.device import synchronize
         from napari_semia.model import pyramid_source
+        from napari_semia.patch_vote import LinearUnits
         from napari_semia.refinement import RefinementConfig, SourcePyramid
 
         self.model = model
@@ -203,7 +204,8 @@ class Synthesizer:
         self.source_index = torch.from_numpy(model.codec.encode(labels))[None].to(device)
         start = time.perf_counter()
         self.pyramid = SourcePyramid(self.source, self.source_index, model.num_classes,
-                                     model.working_shape, self.config, excess=excess)
+                                     model.working_shape, self.config, excess=excess,
+                                     linear_units=LinearUnits.of(model.normalizer, device))
         synchronize(device)
         self.pyramid_seconds = time.perf_counter() - start
 

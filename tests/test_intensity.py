@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import dark_sky
 
 from napari_semia.errors import SemiaInputError
 from napari_semia.intensity import CLIP, IntensityNormalizer
@@ -29,8 +30,11 @@ def smooth_ramp(shape, low, high):
         rng.integers(-500, 500, (24, 20, 2), dtype=np.int16),
         smooth_ramp((24, 20, 5), -3.5, 1200.0).astype(np.float32),
         smooth_ramp((24, 20), 0.0, 1e-3).astype(np.float64),
+        dark_sky()[0],
+        dark_sky()[0].astype(np.float32) / 65535,
     ],
-    ids=["rgb-uint8", "gray-uint8", "gray-uint16", "2ch-int16", "5ch-float32", "gray-float64-tiny"],
+    ids=["rgb-uint8", "gray-uint8", "gray-uint16", "2ch-int16", "5ch-float32", "gray-float64-tiny",
+         "linear-hdr-uint16", "linear-hdr-float32"],
 )
 def test_round_trip_restores_dtype_layout_and_values(image):
     normalizer = IntensityNormalizer.fit(image)
@@ -78,6 +82,50 @@ def test_excess_is_what_the_clip_takes_off():
     whole = normalizer.to_network(image) + excess
     assert normalizer.from_network(whole)[0, :3].tolist() == [65535] * 3
     np.testing.assert_array_equal(normalizer.from_network(whole), image)
+
+
+def test_a_dark_background_in_linear_data_is_stretched_to_be_seen():
+    # Mapped linearly, a raw frame's sky (80 +- 25 under sources up to 40 000) took
+    # 0.4 % of the network's range: the networks saw it flat, and the full-resolution
+    # stage's corrections clipped a quarter of a refilled sky to black.
+    image, labels = dark_sky()
+    normalizer = IntensityNormalizer.fit(image)
+    assert normalizer.stretched
+    x = normalizer.to_network(image)[0]
+    sky = x[labels == 0]
+    assert sky.std() > 0.05  # linearly: 0.0016
+    assert -1.0 < np.median(sky) < -0.6  # the background lifted off the floor
+    # The stretch keeps the order of values: brighter stays brighter.
+    order = np.argsort(image.ravel(), kind="stable")
+    assert (np.diff(x.ravel()[order]) >= 0).all()
+    # And it is undone on the way back, exactly for the integers.
+    np.testing.assert_array_equal(normalizer.from_network(normalizer.to_network(image)), image)
+
+
+@pytest.mark.parametrize("case", ["photo", "black-backdrop", "bright-half"])
+def test_photos_and_backgrounds_without_spread_stay_linear(case):
+    if case == "photo":  # display-encoded: the median far from the low end
+        image = smooth_ramp((32, 32, 3), 10, 240).astype(np.uint8)
+    elif case == "black-backdrop":  # objects on exact zeros: no background noise to lose
+        image = np.zeros((32, 32), np.uint16)
+        image[8:14, 8:14] = 40000 + rng.integers(0, 2000, (6, 6))
+    else:  # a dim class beside a bright one that covers half the image
+        image = np.where(np.arange(32)[None, :] < 16, 100, 30000) + rng.integers(0, 10, (32, 32))
+        image = image.astype(np.uint16)
+    normalizer = IntensityNormalizer.fit(image)
+    assert not normalizer.stretched and normalizer.to_dict().keys() == {
+        "layout", "dtype", "center", "half_range", "data_min", "data_max"}
+
+
+def test_a_stretched_normaliser_is_saved_and_older_ones_load_linear():
+    image, _ = dark_sky()
+    normalizer = IntensityNormalizer.fit(image)
+    restored = IntensityNormalizer.from_dict(json.loads(json.dumps(normalizer.to_dict())))
+    assert restored == normalizer and restored.stretched
+    older = {k: v for k, v in normalizer.to_dict().items() if k not in ("floor", "softening")}
+    assert not IntensityNormalizer.from_dict(older).stretched
+    with pytest.raises(SemiaInputError, match="stretch"):
+        IntensityNormalizer.from_dict({**normalizer.to_dict(), "softening": [1.0, 2.0]})
 
 
 def test_conversion_goes_a_strip_at_a_time_with_progress(monkeypatch):

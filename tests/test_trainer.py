@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, make_scene, moved
+from conftest import TINY, dark_sky, make_scene, moved
 
 from napari_semia import trainer as trainer_module
 from napari_semia.errors import IncompatibleModelError
@@ -90,6 +90,25 @@ def test_resume_continues_from_model(scene):
     assert second.model.steps_done == 9
     with pytest.raises(IncompatibleModelError, match="classes"):
         SemiaTrainer(image, (labels > 0) * 5, TINY, device="cpu", resume=first.model)
+
+
+def test_a_model_that_learnt_linear_intensities_goes_on_learning_them():
+    # Models saved before linear high-dynamic-range data were stretched: their networks
+    # learnt the linear values, and continuing them must not switch to the stretch.
+    import dataclasses
+
+    from napari_semia.intensity import IntensityNormalizer
+
+    image, labels = dark_sky()
+    first = SemiaTrainer(image, labels, TINY.replace(steps=1), device="cpu")
+    run(first)
+    assert first.normalizer.stretched
+    assert first.model.source_pyramid().linear_units is not None  # its votes in linear units
+    older = dataclasses.replace(first.model, normalizer=IntensityNormalizer.fit(image, stretch=False))
+    resumed = SemiaTrainer(image, labels, TINY.replace(steps=1), device="cpu", resume=older)
+    assert not resumed.normalizer.stretched and resumed.normalizer == older.normalizer
+    again = SemiaTrainer(image, labels, TINY.replace(steps=1), device="cpu", resume=first.model)
+    assert again.normalizer == first.normalizer
 
 
 def test_resume_rejects_other_channel_count(scene):

@@ -8,6 +8,17 @@ a little past +-1 for the networks (the full-resolution stage adds the clipped
 part back to what it copies: :meth:`IntensityNormalizer.excess`). The way back
 restores the source's dtype, value range and channel layout.
 
+A channel whose median lies within the lowest :data:`LINEAR_HDR_MEDIAN` of that
+range (raw flux or fluorescence: a dark, noisy background and a few objects
+thousands of times brighter) is stretched first by ``asinh((value - floor) /
+softening)``, as astronomers display such data. Mapped linearly, its background
+was squeezed into a few thousandths of the network's range: the networks saw it
+flat, and the full-resolution stage's corrections, small against the objects
+but larger than the background's own spread, pushed a quarter of a refilled
+sky below the range and the output clipped it to black (found by an astronomer
+with a 16-bit frame). Stretched, the background's noise spans a tenth of the
+range and the bright objects keep their order; the way back undoes the stretch.
+
 Layouts:
 
 * (H, W)                  grayscale, 1 channel
@@ -39,6 +50,28 @@ _STRIP_ROWS = 256
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Pixels used to estimate percentiles; larger images are subsampled on a grid.
 _PERCENTILE_SAMPLE = 1 << 20
+#: A channel whose median lies within this share of its 0.5th..99.5th percentile
+#: range, above the low end, is stretched (module docstring). Display-encoded
+#: photos lie far above it (the shared examples 0.15-0.86, scikit-image's photos
+#: 0.15-0.80, its 8-bit Hubble deep field 0.055); the same field as linear flux
+#: lies at 0.0024.
+LINEAR_HDR_MEDIAN = 0.02
+
+
+def _stretch_parameters(low, median, high) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per channel (floor, softening) of the asinh stretch; (0, 0) for a channel
+    left linear. The softening is the background's typical height above the low
+    percentile (median - low), a few times its noise: the noise is kept visible
+    (the median lands at about a tenth of the stretched range) while everything
+    brighter is compressed logarithmically. A background of one value over half
+    the image (zero-padded, masked, a black backdrop) has no spread to lose and
+    stays linear."""
+    span = high - low
+    softening = median - low
+    stretched = (span > 0) & (softening > 0) & (softening < LINEAR_HDR_MEDIAN * span)
+    floor = np.where(stretched, low, 0.0)
+    return (tuple(float(v) for v in floor),
+            tuple(float(v) for v in np.where(stretched, softening, 0.0)))
 
 
 def image_layout(image: np.ndarray) -> str:
@@ -138,7 +171,10 @@ def _channels_last(image: np.ndarray, layout: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class IntensityNormalizer:
-    """Per-channel affine map ``x = (value - center) / half_range``, clipped."""
+    """Per-channel map ``x = (s(value) - center) / half_range``, clipped, where
+    ``s`` is the identity, or for a linear high-dynamic-range channel (module
+    docstring) ``asinh((value - floor) / softening)``; ``center`` and
+    ``half_range`` are in ``s``'s units."""
 
     layout: str
     dtype: str
@@ -146,6 +182,41 @@ class IntensityNormalizer:
     half_range: tuple[float, ...]
     data_min: tuple[float, ...]
     data_max: tuple[float, ...]
+    #: Per channel; a softening of 0 leaves the channel linear. Empty: all linear
+    #: (models saved before the stretch existed).
+    floor: tuple[float, ...] = ()
+    softening: tuple[float, ...] = ()
+
+    @property
+    def stretched(self) -> bool:
+        """Whether any channel is asinh-stretched."""
+        return any(v > 0 for v in self.softening)
+
+    def _stretch(self, values: np.ndarray) -> np.ndarray:
+        """Channels-last float values in ``s``'s units (in place where stretched)."""
+        if not self.stretched:
+            return values
+        for c, (floor, softening) in enumerate(zip(self.floor, self.softening)):
+            if softening > 0:
+                values[..., c] = np.arcsinh((values[..., c] - np.float32(floor)) / np.float32(softening))
+        return values
+
+    def _unstretch(self, values: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`_stretch`, in place (float64 channels-last)."""
+        if not self.stretched:
+            return values
+        for c, (floor, softening) in enumerate(zip(self.floor, self.softening)):
+            if softening > 0:
+                # Beyond float64's sinh (the clip keeps network values near +-1.2,
+                # but an excess may be added): bounded by the data range afterwards.
+                np.clip(values[..., c], -700.0, 700.0, out=values[..., c])
+                values[..., c] = floor + softening * np.sinh(values[..., c])
+        return values
+
+    def _network_units(self, strip: np.ndarray) -> np.ndarray:
+        """Channels-last values -> normalised float32, unclipped."""
+        x = self._stretch(strip.astype(np.float32))
+        return (x - np.asarray(self.center, dtype=np.float32)) / np.asarray(self.half_range, dtype=np.float32)
 
     @property
     def channels(self) -> int:
@@ -158,7 +229,9 @@ class IntensityNormalizer:
         return describe_layout(self.layout, self.channels)
 
     @classmethod
-    def fit(cls, image) -> IntensityNormalizer:
+    def fit(cls, image, stretch: bool = True) -> IntensityNormalizer:
+        """Fitted to ``image``; ``stretch=False`` keeps every channel linear (a model
+        saved before the stretch existed, trained further on the same data)."""
         image = np.asarray(image)
         if image.size == 0:
             raise SemiaInputError(f"The image is empty (shape {image.shape}).")
@@ -183,11 +256,20 @@ class IntensityNormalizer:
         pixels = full.reshape(-1, full.shape[-1])
         if pixels.shape[0] > _PERCENTILE_SAMPLE:
             pixels = pixels[:: pixels.shape[0] // _PERCENTILE_SAMPLE + 1]
-        low, high = np.percentile(
-            pixels.astype(np.float64), [LOW_PERCENTILE, HIGH_PERCENTILE], axis=0
+        low, median, high = np.percentile(
+            pixels.astype(np.float64), [LOW_PERCENTILE, 50.0, HIGH_PERCENTILE], axis=0
         )
         data_min = full.min(axis=(0, 1)).astype(np.float64)
         data_max = full.max(axis=(0, 1)).astype(np.float64)
+        floor, softening = _stretch_parameters(low, median, high)
+        soft = np.asarray(softening) > 0
+        if not stretch:
+            soft[:] = False
+        # The stretch is monotonic: the percentiles of the stretched values are the
+        # stretched percentiles (the floor is the low one, so it maps to 0).
+        scale = np.where(soft, softening, 1.0)
+        high = np.where(soft, np.arcsinh((high - low) / scale), high)
+        low = np.where(soft, 0.0, low)
         center = (low + high) / 2.0
         half_range = (high - low) / 2.0
         # A (nearly) constant channel maps to 0 and back to its value; never divide by 0.
@@ -200,6 +282,8 @@ class IntensityNormalizer:
             half_range=tuple(float(v) for v in half_range),
             data_min=tuple(float(v) for v in data_min),
             data_max=tuple(float(v) for v in data_max),
+            floor=floor if soft.any() else (),
+            softening=softening if soft.any() else (),
         )
 
     def _check_layout(self, image: np.ndarray) -> None:
@@ -219,11 +303,9 @@ class IntensityNormalizer:
         self._check_layout(image)
         values = _channels_last(image, self.layout)
         out = np.empty((self.channels,) + values.shape[:2], dtype=np.float32)
-        center = np.asarray(self.center, dtype=np.float32)
-        half_range = np.asarray(self.half_range, dtype=np.float32)
         height = values.shape[0]
         for y in range(0, height, _STRIP_ROWS):
-            x = (values[y:y + _STRIP_ROWS].astype(np.float32) - center) / half_range
+            x = self._network_units(values[y:y + _STRIP_ROWS])
             out[:, y:y + _STRIP_ROWS] = np.moveaxis(np.clip(x, -CLIP, CLIP), -1, 0)
             if on_strip is not None:
                 on_strip(min(1.0, (y + _STRIP_ROWS) / height))
@@ -236,12 +318,9 @@ class IntensityNormalizer:
         image = np.asarray(image)
         self._check_layout(image)
         values = _channels_last(image, self.layout)
-        low = np.asarray(self.center) - np.asarray(self.half_range)
-        high = np.asarray(self.center) + np.asarray(self.half_range)
         out = np.empty(values.shape[:2], dtype=bool)
         for y in range(0, values.shape[0], _STRIP_ROWS):
-            strip = values[y:y + _STRIP_ROWS]
-            out[y:y + _STRIP_ROWS] = ((strip < low) | (strip > high)).any(-1)
+            out[y:y + _STRIP_ROWS] = (np.abs(self._network_units(values[y:y + _STRIP_ROWS])) > 1).any(-1)
         return out
 
     def excess(self, image, on_strip: Callable[[float], None] | None = None) -> np.ndarray | None:
@@ -255,19 +334,17 @@ class IntensityNormalizer:
         pixels) keeps its real intensity in the output instead of the 99.5th
         percentile's (found by a user generating training data).
         """
-        center, half_range = np.asarray(self.center), np.asarray(self.half_range)
-        reach = np.maximum((np.asarray(self.data_max) - center) / half_range,
-                           (center - np.asarray(self.data_min)) / half_range)
+        extremes = self._stretch(np.stack([self.data_min, self.data_max]).astype(np.float64))
+        reach = np.abs((extremes - np.asarray(self.center)) / np.asarray(self.half_range))
         if not (reach > CLIP).any():
             return None
         image = np.asarray(image)
         self._check_layout(image)
         values = _channels_last(image, self.layout)
         out = np.empty((self.channels,) + values.shape[:2], dtype=np.float32)
-        center, half_range = center.astype(np.float32), half_range.astype(np.float32)
         height = values.shape[0]
         for y in range(0, height, _STRIP_ROWS):  # a strip at a time: no float copy of a large image
-            x = (values[y:y + _STRIP_ROWS].astype(np.float32) - center) / half_range
+            x = self._network_units(values[y:y + _STRIP_ROWS])
             out[:, y:y + _STRIP_ROWS] = np.moveaxis(x - np.clip(x, -CLIP, CLIP), -1, 0)
             if on_strip is not None:
                 on_strip(min(1.0, (y + _STRIP_ROWS) / height))
@@ -294,6 +371,7 @@ class IntensityNormalizer:
         # the same values as step by step, at less than half the time.
         values = np.moveaxis(x, 0, -1) * np.asarray(self.half_range, dtype=np.float64)
         values += np.asarray(self.center)
+        values = self._unstretch(values)
         np.clip(values, np.asarray(self.data_min), np.asarray(self.data_max), out=values)
         dtype = np.dtype(self.dtype)
         if np.issubdtype(dtype, np.integer):
@@ -309,6 +387,7 @@ class IntensityNormalizer:
             "half_range": list(self.half_range),
             "data_min": list(self.data_min),
             "data_max": list(self.data_max),
+            **({"floor": list(self.floor), "softening": list(self.softening)} if self.stretched else {}),
         }
 
     @classmethod
@@ -321,10 +400,16 @@ class IntensityNormalizer:
                 half_range=tuple(float(v) for v in data["half_range"]),
                 data_min=tuple(float(v) for v in data["data_min"]),
                 data_max=tuple(float(v) for v in data["data_max"]),
+                floor=tuple(float(v) for v in data.get("floor", ())),
+                softening=tuple(float(v) for v in data.get("softening", ())),
             )
             np.dtype(normalizer.dtype)
         except (KeyError, TypeError, ValueError) as error:
             raise SemiaInputError(f"Invalid intensity normaliser data: {error!r}.") from None
         if normalizer.layout not in ("gray", "rgb", "rgba", "channels"):
             raise SemiaInputError(f"Invalid intensity normaliser layout {normalizer.layout!r}.")
+        if len(normalizer.floor) != len(normalizer.softening) or (
+                normalizer.softening and len(normalizer.softening) != normalizer.channels):
+            raise SemiaInputError(
+                "Invalid intensity normaliser data: its stretch does not match its channels.")
         return normalizer

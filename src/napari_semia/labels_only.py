@@ -23,6 +23,7 @@ from .device import resolve_device
 from .intensity import IntensityNormalizer
 from .labels import LabelCodec
 from .model import acquire_reporting, pyramid_source, split_progress, to_user_image
+from .patch_vote import LinearUnits
 from .refinement import RefinementConfig, SourcePyramid
 from .training_data import working_shape
 from .validation import validate_target, validate_training_inputs
@@ -78,7 +79,8 @@ class LabelsOnlySynthesizer:
                 index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None]
                 self._pyramid = SourcePyramid(image, index.to(device), codec.num_classes,
                                               working_shape(source_shape, self._size), self._refinement,
-                                              excess=excess, progress=progress)
+                                              excess=excess, linear_units=LinearUnits.of(normalizer, device),
+                                              progress=progress)
                 self.codec, self.normalizer, self.source_shape = codec, normalizer, source_shape
                 self._image = self._labels = self._source_index = None  # the pyramid holds what is needed
             return self._pyramid

@@ -34,6 +34,7 @@ from .intensity import IntensityNormalizer, describe_image
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
+from .patch_vote import LinearUnits
 from .refinement import RefinementConfig, SourcePyramid
 from .source_info import SourceInfo
 from .validation import MODEL_SOURCE, validate_target
@@ -254,7 +255,9 @@ class SemiaModel:
                 image, excess = pyramid_source(self.normalizer, self.full_image, self.device, checkpoint)
                 index = torch.from_numpy(self.full_index.astype(np.int64))[None].to(self.device)
                 self._pyramid = SourcePyramid(image, index, self.num_classes, self.working_shape,
-                                              self.refinement, excess=excess, progress=progress)
+                                              self.refinement, excess=excess,
+                                              linear_units=LinearUnits.of(self.normalizer, self.device),
+                                              progress=progress)
             return self._pyramid
         finally:
             self._pyramid_lock.release()

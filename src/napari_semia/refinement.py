@@ -117,7 +117,7 @@ from .outline_depth import (
 )
 from .patch_features import FeatureSpace, SourceLevel, class_dtype, source_keys
 from .patch_match import match_level, random_of_class
-from .patch_vote import vote_level
+from .patch_vote import LinearUnits, vote_level
 from .push_pull import fill_holes
 from .region_fill import connected_components, region_shifts
 from .scaled_components import scaled_up_components
@@ -355,6 +355,8 @@ class SourcePyramid:
     ``excess``: (C, H, W), what the network space clipped off the source's values
     (``IntensityNormalizer.excess``), or None: the last vote adds it back, with
     the same field, so copies keep the source's real intensities.
+    ``linear_units``: for a source the normaliser stretched, its votes average
+    the data's own linear values (``patch_vote``); None: network values.
 
     ``progress(fraction)`` is called between the steps of every level (the
     fraction built, by pixels); it may raise to abandon the build, which takes
@@ -364,9 +366,11 @@ class SourcePyramid:
     def __init__(self, source_image: torch.Tensor, source_index: torch.Tensor, num_classes: int,
                  start_shape, config: RefinementConfig | None = None,
                  excess: torch.Tensor | None = None,
+                 linear_units: LinearUnits | None = None,
                  progress: Callable[[float], None] | None = None) -> None:
         config = config or RefinementConfig()
         self.config = config
+        self.linear_units = linear_units
         self.excess = None if excess is None else excess.float().reshape(excess.shape[-3], -1)
         self.num_classes = int(num_classes)
         image = source_image[0] if source_image.dim() == 4 else source_image
@@ -557,8 +561,12 @@ class SourcePyramid:
                 final = number == len(self.levels) - 1 and iteration == iterations - 1
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
+                units = self.linear_units
                 output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
+                                    None if units is None else units.to_linear(level.pixels),
                                     on_tile=within(_MATCH_SHARE, _VOTE_SHARE))
+                if units is not None:
+                    output = units.from_linear(output)
                 if iteration == iterations - 1:
                     exempt = None
                     if profiles0 is not None:

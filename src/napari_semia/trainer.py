@@ -160,7 +160,10 @@ class SemiaTrainer:
             # The network shapes and working size are the model's.
             config = config.with_network_of(resume.config)
         self.config = config
-        self.data = TrainingData.build(image, labels, config.size, self.device)
+        # A model whose networks learnt linear intensities goes on learning them: one
+        # saved before linear high-dynamic-range data were stretched is not switched.
+        stretch = resume is None or resume.normalizer.stretched
+        self.data = TrainingData.build(image, labels, config.size, self.device, stretch=stretch)
         if resume is not None:
             resume.check_can_continue(self.data.codec, self.data.source_shape, self.data.normalizer)
         self.resumed = resume is not None

@@ -73,10 +73,12 @@ class TrainingData:
         return int(self.fine.image.shape[1])
 
     @classmethod
-    def build(cls, image, labels, size: int, device: torch.device) -> TrainingData:
-        """Validate (SemiaInputError) and move the pair to ``device`` at both resolutions."""
+    def build(cls, image, labels, size: int, device: torch.device,
+              stretch: bool = True) -> TrainingData:
+        """Validate (SemiaInputError) and move the pair to ``device`` at both resolutions.
+        ``stretch``: as for ``IntensityNormalizer.fit``."""
         codec, source_index = validate_training_inputs(image, labels)
-        normalizer = IntensityNormalizer.fit(image)
+        normalizer = IntensityNormalizer.fit(image, stretch=stretch)
         source_shape = tuple(int(s) for s in source_index.shape[:2])
         full_image = torch.from_numpy(normalizer.to_network(image)).float()[None].to(device)
         full_index = torch.from_numpy(np.asarray(source_index, dtype=np.int64))[None].to(device)
