@@ -10,7 +10,8 @@ photo), with the full-resolution stage from the labels alone (no model):
   and its fine noise (the image minus a Gaussian blur of sigma 2) against the
   source sky's;
 * the whole layout shifted by (8, 13) px: the median peak above the sky of the
-  compact and of the extended sources, against the source's.
+  compact and of the extended sources, against the source's; matched, and
+  given each object pixel's source position (``known_sources``).
 
 ``--model M`` adds the model's full-resolution result for ``remove_compact``;
 ``--pairs FOLDER`` (a dataset made by ``napari-semia generate``) the sky and the
@@ -122,6 +123,11 @@ def main(argv=None) -> int:
     print("labels only, remove_compact:", sky_figures(source, labels, synthesizer.synthesize(target), target))
     print("source:", _describe(peak_figures(source, labels)))
     print("labels only, shifted (8, 13):", _describe(peak_figures(synthesizer.synthesize(shifted), shifted)))
+    rows, cols = np.mgrid[: labels.shape[0], : labels.shape[1]].astype(np.float32)
+    positions = np.stack([rows - 8, cols - 13])
+    positions[:, shifted == 0] = np.nan  # the objects' source positions, as a layout sampler gives them
+    print("labels only, shifted (8, 13), positions given:",
+          _describe(peak_figures(synthesizer.synthesize(shifted, source_positions=positions), shifted)))
     if args.model is not None:
         from napari_semia.model import SemiaModel
 

@@ -263,7 +263,7 @@ def test_the_elastic_warp_grows_no_stalks_from_the_border():
     pixel_ids = np.arange(height * width).reshape(height, width)  # which pixel each one reads
     settings = LayoutSamplerSettings(elastic_strength=0.2, elastic_probability=1.0)
     for seed in range(10):
-        warped, record = _elastic_warp(pixel_ids, np.random.default_rng(seed), settings)
+        warped, record, _ = _elastic_warp(pixel_ids, np.random.default_rng(seed), settings)
         assert record["max_displacement_px"] > 9
         read_rows, read_cols = np.divmod(warped, width)
         for read, length, side in ((read_rows, width, height), (read_cols, height, width)):
@@ -306,3 +306,40 @@ def test_kept_surroundings_keep_nuclei_inside_cells():
     assert "keep_surroundings" not in settings.to_dict()
     assert kept.settings.to_dict()["keep_surroundings"] is True
     assert LayoutSamplerSettings.from_dict(kept.settings.to_dict()) == kept.settings
+
+
+def test_moved_objects_record_where_each_pixel_comes_from():
+    # The full-resolution stage copies these pixels from there: small objects, found
+    # by matching, came out faint (``known_sources``).
+    source = cells_scene()
+    shifts_only = dataclasses.replace(NO_WARP, rotate_probability=0.0, scale_probability=0.0,
+                                      flip_probability=0.0, drop_probability=0.0,
+                                      duplicate_probability=0.0, move_probability=1.0)
+    layout = LayoutSampler(source, shifts_only).sample(0)
+    positions = layout.source_positions
+    assert positions.shape == (2, 64, 64) and positions.dtype == np.float32
+    rows, cols = np.mgrid[:64, :64]
+    known = ~np.isnan(positions[0])
+    moved = [c for c in layout.record["changes"] if c["action"] == "moved"]
+    assert moved and known.any()
+    # Each known pixel comes from its instance's place, by the recorded shift.
+    offsets = {(int(dy), int(dx)) for dy, dx in zip(rows[known] - positions[0][known],
+                                                     cols[known] - positions[1][known])}
+    assert offsets <= {tuple(c["shift"]) for c in moved}
+    assert (source[positions[0][known].astype(int), positions[1][known].astype(int)]
+            == layout.labels[known]).all()
+    assert (layout.labels[known] != BACKGROUND).all()  # objects only; the background is matched
+
+    # Flipped, rotated and scaled: the source pixel is of the pixel's class, but
+    # for a few edge pixels (the class masks are resampled, the positions not).
+    turned = LayoutSampler(source, dataclasses.replace(shifts_only, rotate_probability=1.0,
+                                                       scale_probability=1.0, flip_probability=0.5))
+    for index in range(3):
+        layout = turned.sample(index)
+        known = ~np.isnan(layout.source_positions[0])
+        at = np.rint(layout.source_positions[:, known]).astype(int)
+        agree = source[at[0].clip(0, 63), at[1].clip(0, 63)] == layout.labels[known]
+        assert agree.mean() > 0.9, agree.mean()
+
+    # Nothing moved: nothing known.
+    assert LayoutSampler(source, LayoutSamplerSettings().scaled(0.0)).sample(0).source_positions is None

@@ -186,11 +186,15 @@ def _working_labels(model, index: np.ndarray) -> np.ndarray:
     return resized[0].numpy()
 
 
-def _synthesize(model, target: np.ndarray, full_resolution: bool) -> np.ndarray:
+def _synthesize(model, target: np.ndarray, full_resolution: bool,
+                source_positions: np.ndarray | None = None) -> np.ndarray:
     """The one place that asks the model for an image: at full size it is the
-    refined full-resolution result (the model's source's own detail), at the
-    working size the generator's output."""
-    return model.synthesize(target, full_size=full_resolution)
+    refined full-resolution result (the model's source's own detail), its moved
+    objects copied from where the layout sampler took them (``source_positions``),
+    at the working size the generator's output."""
+    if not full_resolution:
+        return model.synthesize(target, full_size=False)
+    return model.synthesize(target, source_positions=source_positions)
 
 
 def pair_info(model, full_resolution: bool):
@@ -217,15 +221,17 @@ def make_pair(shared: SharedInputs, task: PairTask) -> PairResult:
     image and the label map, written to ``shared.out_dir`` or returned."""
     started = time.perf_counter()
     model = _model(shared)
+    positions = None
     if task.layout is None:
         sampled = layout_sampler_for(shared, model).sample(task.index, shared.seed)
         index = model.codec.encode(sampled.labels)
         layout_name, edits, params = "sampled", sampled.summary, sampled.record
+        positions = sampled.source_positions
     else:
         index = task.layout.astype(np.int64)
         layout_name = task.layout_name or f"layout {task.index}"
         edits, params = "given", {"file": task.layout_name}
-    image = _synthesize(model, model.codec.decode(index), shared.full_resolution)
+    image = _synthesize(model, model.codec.decode(index), shared.full_resolution, positions)
     if not shared.full_resolution:
         index = _working_labels(model, index)
     labels = model.codec.decode(index).astype(label_dtype(model.codec.class_ids))

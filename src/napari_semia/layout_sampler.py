@@ -181,6 +181,11 @@ class SampledLayout:
     """(H, W) user ids of the source (int32, or int64 for ids beyond int32)."""
     record: dict
     """JSON-able account of what was done (see :meth:`LayoutSampler.sample`)."""
+    source_positions: np.ndarray | None = None
+    """(2, H, W) float32: for each pixel of an object that was moved, flipped,
+    rotated, scaled, copied or warped, the source row and column it comes from;
+    NaN elsewhere. The full-resolution stage copies those pixels from there
+    (``known_sources``): small objects come out whole. None: nothing moved."""
 
     @property
     def summary(self) -> str:
@@ -209,6 +214,9 @@ class _Placed:
     crop: np.ndarray
     top: int
     left: int
+    to_source: tuple[np.ndarray, np.ndarray] | None = None
+    """(matrix, offset): a crop pixel (row, col) comes from the source's
+    ``matrix @ (row, col) + offset``. None: the instance in its own place."""
 
 
 class LayoutSampler:
@@ -359,6 +367,7 @@ class LayoutSampler:
         settings = self.settings
         canvas = self._canvas.copy()
         occupied = np.zeros(self.shape, bool)
+        positions = np.full((2, *self.shape), np.nan, np.float32)
         changes: list[dict] = []
 
         # Largest first: big instances are the hardest to place.
@@ -369,7 +378,8 @@ class LayoutSampler:
             if not instance.scenery and rng.random() < settings.drop_probability:
                 changes.append(self._describe(instance, action="dropped", reason="random"))
             elif fixed:
-                self._paint(canvas, occupied, _Placed(instance.crop, instance.top, instance.left))
+                self._paint(canvas, occupied, _Placed(instance.crop, instance.top, instance.left),
+                            positions)
             else:
                 movable.append(instance)
 
@@ -382,7 +392,7 @@ class LayoutSampler:
             if placed is None:
                 changes.append(self._describe(instance, action="dropped", reason="no room"))
                 continue
-            self._paint(canvas, occupied, placed)
+            self._paint(canvas, occupied, placed, positions)
             if shift != (0, 0) or _changes_shape(transform):
                 changes.append(self._describe(instance, action="moved", shift=shift, transform=transform))
 
@@ -392,13 +402,16 @@ class LayoutSampler:
             transform = self._draw_transform(rng, moving=True)
             placed, shift = self._place(rng, occupied, instance, transform, anywhere=True)
             if placed is not None:
-                self._paint(canvas, occupied, placed)
+                self._paint(canvas, occupied, placed, positions)
                 changes.append(
                     self._describe(instance, action="duplicated", shift=shift, transform=transform))
 
         elastic = None
         if settings.elastic_strength > 0 and rng.random() < settings.elastic_probability:
-            canvas, elastic = _elastic_warp(canvas, rng, settings)
+            canvas, elastic, coordinates = _elastic_warp(canvas, rng, settings)
+            # Each pixel reads the canvas where the warp points (nearest, as the labels).
+            nearest = np.rint(coordinates).astype(np.intp)
+            positions = positions[:, nearest[0], nearest[1]]
         record = {
             "index": int(index),
             "seed": int(seed),
@@ -407,7 +420,8 @@ class LayoutSampler:
             "elastic": elastic,
         }
         labels = self.codec.decode(canvas)
-        return SampledLayout(index=int(index), seed=int(seed), labels=labels, record=record)
+        return SampledLayout(index=int(index), seed=int(seed), labels=labels, record=record,
+                             source_positions=_moved_positions(positions))
 
     # --------------------------------------------------------------- helpers
     def _draw_transform(self, rng: np.random.Generator, moving: bool) -> dict:
@@ -439,7 +453,8 @@ class LayoutSampler:
         """
         settings = self.settings
         height, width = self.shape
-        crop, centre = _transform_crop(instance.crop, transform)
+        crop, centre, (matrix, offset) = _transform_crop(instance.crop, transform)
+        to_source = (matrix, offset + np.array([instance.top, instance.left], float))
         crop_h, crop_w = crop.shape
         if crop_h > height or crop_w > width:
             return None, None
@@ -458,7 +473,7 @@ class LayoutSampler:
             # Keep the whole instance inside: a cut-off object would show a straight edge.
             top = min(max(top, 0), height - crop_h)
             left = min(max(left, 0), width - crop_w)
-            placed = _Placed(crop, top, left)
+            placed = _Placed(crop, top, left, to_source)
             if settings.keep_surroundings and not self._among_surroundings(instance, placed):
                 continue
             if settings.allow_overlap or not _overlaps(occupied, placed):
@@ -479,11 +494,19 @@ class LayoutSampler:
             return placed, (0, 0)
         return None, None
 
-    def _paint(self, canvas: np.ndarray, occupied: np.ndarray, placed: _Placed) -> None:
+    def _paint(self, canvas: np.ndarray, occupied: np.ndarray, placed: _Placed,
+               positions: np.ndarray) -> None:
         crop_h, crop_w = placed.crop.shape
         inside = placed.crop != _OUTSIDE
         window = (slice(placed.top, placed.top + crop_h), slice(placed.left, placed.left + crop_w))
         canvas[window][inside] = placed.crop[inside]
+        rows, cols = np.nonzero(inside)
+        if placed.to_source is None:  # in its own place
+            source = np.stack([rows + placed.top, cols + placed.left]).astype(np.float64)
+        else:
+            matrix, offset = placed.to_source
+            source = matrix @ np.stack([rows, cols]).astype(np.float64) + offset[:, None]
+        positions[:, rows + placed.top, cols + placed.left] = source
         gap = self.settings.min_gap_px
         if gap == 0:
             occupied[window] |= inside
@@ -637,19 +660,22 @@ def _fill_from_background(index: np.ndarray, footprints: np.ndarray) -> np.ndarr
     return index[rows, cols]
 
 
-def _transform_crop(crop: np.ndarray, transform: dict) -> tuple[np.ndarray, tuple[float, float]]:
+def _transform_crop(crop: np.ndarray, transform: dict):
     """Flip, rotate and scale an instance crop about its centre of mass.
 
-    Returns the new crop (``_OUTSIDE`` where no object, trimmed to the object)
-    and the centre of mass's position in it. Each class's mask is resampled
-    linearly and the most covered class wins per pixel, which keeps edges
-    smooth where nearest-neighbour resampling would leave stairs.
+    Returns the new crop (``_OUTSIDE`` where no object, trimmed to the object),
+    the centre of mass's position in it, and ``(matrix, offset)``: the new crop's
+    pixel (row, col) comes from the old crop's ``matrix @ (row, col) + offset``.
+    Each class's mask is resampled linearly and the most covered class wins per
+    pixel, which keeps edges smooth where nearest-neighbour resampling would
+    leave stairs.
     """
     inside = crop != _OUTSIDE
     ys, xs = np.nonzero(inside)
     centre = np.array([ys.mean(), xs.mean()])
+    unchanged = (np.eye(2), np.zeros(2))
     if not _changes_shape(transform):
-        return crop, (float(centre[0]), float(centre[1]))
+        return crop, (float(centre[0]), float(centre[1])), unchanged
     angle = math.radians(transform["rotation_deg"])
     rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     flip = {None: (1, 1), "vertical": (-1, 1), "horizontal": (1, -1)}[transform["flip"]]
@@ -674,9 +700,23 @@ def _transform_crop(crop: np.ndarray, transform: dict) -> tuple[np.ndarray, tupl
     rows = np.flatnonzero((result != _OUTSIDE).any(axis=1))
     cols = np.flatnonzero((result != _OUTSIDE).any(axis=0))
     if len(rows) == 0:  # scaled below a pixel: keep the source crop instead
-        return crop, (float(centre[0]), float(centre[1]))
+        return crop, (float(centre[0]), float(centre[1])), unchanged
     trimmed = result[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    return trimmed, (float(new_centre[0] - rows[0]), float(new_centre[1] - cols[0]))
+    # (affine_transform read the old crop at inverse @ new + offset.)
+    to_old = (inverse, inverse @ np.array([rows[0], cols[0]], float) + offset)
+    return trimmed, (float(new_centre[0] - rows[0]), float(new_centre[1] - cols[0])), to_old
+
+
+def _moved_positions(positions: np.ndarray) -> np.ndarray | None:
+    """The source positions of the pixels that come from elsewhere (more than half
+    a pixel away), NaN for the rest; None when none does: objects in their own
+    place are the source's pixels already."""
+    height, width = positions.shape[1:]
+    rows, cols = np.mgrid[:height, :width]
+    with np.errstate(invalid="ignore"):
+        here = (np.abs(positions[0] - rows) < 0.5) & (np.abs(positions[1] - cols) < 0.5)
+    positions[:, here] = np.nan
+    return None if np.isnan(positions[0]).all() else positions
 
 
 def _overlaps(occupied: np.ndarray, placed: _Placed) -> bool:
@@ -686,7 +726,8 @@ def _overlaps(occupied: np.ndarray, placed: _Placed) -> bool:
 
 
 def _elastic_warp(index: np.ndarray, rng: np.random.Generator, settings: LayoutSamplerSettings):
-    """Smooth random displacement of the whole layout (nearest class per pixel)."""
+    """Smooth random displacement of the whole layout (nearest class per pixel):
+    the warped layout, its record, and the (2, H, W) coordinates each pixel read."""
     from skimage.transform import resize
 
     height, width = index.shape
@@ -709,4 +750,4 @@ def _elastic_warp(index: np.ndarray, rng: np.random.Generator, settings: LayoutS
     coordinates = np.stack([rows + displacement[0], cols + displacement[1]])
     warped = ndi.map_coordinates(index, coordinates, order=0, mode="nearest")
     record = {"max_displacement_px": round(amplitude, 1), "grid_spacing_px": round(spacing, 1)}
-    return warped, record
+    return warped, record, np.clip(coordinates, 0, [[[height - 1]], [[width - 1]]])

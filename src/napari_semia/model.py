@@ -130,6 +130,14 @@ def acquire_reporting(lock: threading.Lock, progress: Callable[[float], None] | 
             progress(0.0)
 
 
+def positions_tensor(positions, device) -> torch.Tensor | None:
+    """Known source positions (``SampledLayout.source_positions``: (2, H, W), NaN
+    where unknown) as float32 on ``device``, for the refinement; None for None."""
+    if positions is None:
+        return None
+    return torch.as_tensor(np.asarray(positions, dtype=np.float32)).to(device)
+
+
 def pyramid_source(normalizer: IntensityNormalizer, image: np.ndarray, device,
                    checkpoint: Callable[[], None] | None = None) -> tuple:
     """The full-resolution stage's source: (1, C, H, W) network-space values on
@@ -317,7 +325,7 @@ class SemiaModel:
                              source_encoding=self.source_encoding())
 
     def synthesize(self, target_labels, *, full_size: bool = True, refine: bool = True,
-                   progress: Callable[[float], None] | None = None):
+                   progress: Callable[[float], None] | None = None, source_positions=None):
         """The source's appearance in ``target_labels``.
 
         ``target_labels``: one label map (H, W) ids or RGB colour map of the
@@ -333,17 +341,25 @@ class SemiaModel:
         ``progress(fraction)`` follows the full-resolution stage (it may raise
         to abandon the synthesis), the source side's build included on a
         model's first synthesis.
+
+        ``source_positions`` (one per target, or a list as the targets): (2, H, W),
+        the source row and column each target pixel is known to come from, NaN
+        elsewhere (``SampledLayout.source_positions``); the full-resolution stage
+        copies those pixels from there (``known_sources``).
         """
         single = not isinstance(target_labels, (list, tuple))
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
+        positions = [source_positions] if single else list(source_positions or [None] * len(targets))
+        if len(positions) != len(targets):
+            raise SemiaInputError(f"{len(positions)} sets of source positions for {len(targets)} targets.")
         checkpoint = None if progress is None else (lambda: progress(0.0))
         full_index, output = self._generated(targets, checkpoint)
         if not full_size:
             images = to_user_image(output, self.normalizer)
         elif refine and self.can_refine:
-            images = self._refined(full_index, output, progress)
+            images = self._refined(full_index, output, progress, positions)
         else:
             images = to_user_image(output, self.normalizer, self.source_shape, checkpoint=checkpoint)
         return images[0] if single else images
@@ -375,9 +391,11 @@ class SemiaModel:
         return full_index, self.synthesize_index(working_index)
 
     def _refined(self, full_index: torch.Tensor, output: torch.Tensor,
-                 progress: Callable[[float], None] | None) -> list[np.ndarray]:
+                 progress: Callable[[float], None] | None, positions: list | None = None,
+                 ) -> list[np.ndarray]:
         """The full-resolution stage for (B, H, W) ``full_index`` guided by the
-        generator's ``output`` for it."""
+        generator's ``output`` for it; ``positions``: per target, known source
+        positions or None."""
         build, refined = split_progress(progress, self._pyramid is None)
         pyramid = self.source_pyramid(progress=build)
         images = []
@@ -386,7 +404,9 @@ class SemiaModel:
             if refined is not None:
                 report = lambda done, number=number: refined((number + done) / len(full_index))
                 checkpoint = lambda number=number: refined((number + 1) / len(full_index))
-            images += to_user_image(pyramid.refine(target_index, guide[None], progress=report),
+            known = positions_tensor(positions[number], self.device) if positions else None
+            images += to_user_image(pyramid.refine(target_index, guide[None], progress=report,
+                                                   source_positions=known),
                                     self.normalizer, copied=True, checkpoint=checkpoint)
         return images
 

@@ -102,6 +102,7 @@ import torch.nn.functional as F
 
 from .edge_profiles import edge_pieces_beside, edge_profile_field, pieces_containing
 from .guided_regions import guided_region_offsets
+from .known_sources import level_pins, pin, resampled
 from .layout_tensors import resize_index
 from .moved_components import moved_at_level, moved_copies, moved_regions
 from .offset_fields import dilate, enlarge, grid, upsample_field
@@ -480,11 +481,15 @@ class SourcePyramid:
     @torch.inference_mode()
     def refine(self, target_index: torch.Tensor, guide: torch.Tensor | None = None, *,
                generator: torch.Generator | None = None,
+               source_positions: torch.Tensor | None = None,
                progress: Callable[[float], None] | None = None) -> torch.Tensor:
         """The target layout (``target_index``: (1, H, W) or (H, W) class indices at the
         source's size) rebuilt from this source's patches: (1, C, H, W). ``guide``:
         the generator's (1, C, h, w) output at level 0's size, or None for the label
         map alone. Deterministic for ``config.seed`` (or ``generator``).
+        ``source_positions``: (2, H, W) float, the source row and column each target
+        pixel is known to come from (NaN where unknown; ``known_sources``): those
+        pixels copy it.
 
         ``progress(fraction)`` is called after every pass over a level (the
         fraction of the work done, by pixels); it may raise to abandon the
@@ -495,6 +500,9 @@ class SourcePyramid:
             raise ValueError(f"target of size {tuple(target_full.shape)}, source of size {self.full_shape}")
         if guide is not None and tuple(guide.shape[-2:]) != self.shapes[0]:
             raise ValueError(f"guide of size {tuple(guide.shape[-2:])}, level 0 of size {self.shapes[0]}")
+        if source_positions is not None and tuple(source_positions.shape) != (2, *self.full_shape):
+            raise ValueError(f"source positions of shape {tuple(source_positions.shape)}, "
+                             f"source of size {self.full_shape}")
         if generator is None:
             generator = torch.Generator(device=self.device).manual_seed(config.seed)
 
@@ -533,6 +541,10 @@ class SourcePyramid:
                     fy, fx = moved_at_level(level, target, moves0, fy, fx)
                 query = _resize_image(output, level.shape)
                 iterations, rounds = config.level_iterations, config.level_rounds
+            pins = None if source_positions is None else level_pins(source_positions, level, target)
+            if pins is not None:
+                free = free | pins[0]  # (a new tensor: level 0's band is not grown by them)
+                pin(fy, fx, pins)
             ys, xs = grid(level.shape, fy.device)
             fy = torch.where(free, fy, ys)
             fx = torch.where(free, fx, xs)
@@ -555,6 +567,7 @@ class SourcePyramid:
                             sampled_candidates=config.sampled_candidates, tile=config.tile,
                             depth_needed=depth_needed, fringes_avoided=fringes_avoided,
                             on_tile=within(0.0, _MATCH_SHARE))
+                pin(fy, fx, pins)  # matching may have moved them: they copy their known pixel
                 # Level 0 votes whole patches of the target's classes; the result's
                 # last vote is the fine one, letting class edges blend as in the source
                 # (also when level 0 is the source's own size).
@@ -562,9 +575,10 @@ class SourcePyramid:
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
                 units = self.linear_units
+                voted = level.pixels if units is None else units.to_linear(level.pixels)
                 output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
-                                    None if units is None else units.to_linear(level.pixels),
-                                    on_tile=within(_MATCH_SHARE, _VOTE_SHARE))
+                                    voted, on_tile=within(_MATCH_SHARE, _VOTE_SHARE))
+                output = resampled(output, voted, level.shape, pins)
                 if units is not None:
                     output = units.from_linear(output)
                 if iteration == iterations - 1:
@@ -591,8 +605,9 @@ class SourcePyramid:
                 if final and self.excess is not None:
                     # Matched, voted and evened out on clipped values, so a few outliers
                     # steer nothing; what was clipped off comes back with the copies.
-                    output += vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
-                                         self.excess, on_tile=within(1.0, 0.0))
+                    output += resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
+                                                   config.tile, self.excess, on_tile=within(1.0, 0.0)),
+                                        self.excess, level.shape, pins)
                 query = output
                 work_done += span
                 if progress is not None:

@@ -1,0 +1,93 @@
+"""Copies whose source the caller knows: each such pixel copies its own source pixel.
+
+A synthetic dataset's layouts are made by moving, flipping, rotating and
+scaling the source's objects (``layout_sampler``), so for every pixel of a
+placed object the sampler knows where in the source it came from. The
+refinement otherwise finds that out by matching, which works for large
+objects (``moved_components`` copies whole those of 16 or more pixels at the
+working size) but not for small ones: a star or a nucleus a few pixels across
+at the working size was matched patch by patch from a faint generator output,
+and moved stars came out at 60 % of their peak, labelled where the image
+showed hardly anything (found by an astronomer making training data).
+
+:func:`level_pins` carries the known positions (full-size source rows and
+columns, NaN where unknown) to a level of the refinement, keeping only the
+pixels whose known source pixel there is of the target's class; :func:`pin`
+sets the field to them, before matching and after every round, so each such
+pixel copies its source pixel and the vote builds the object from its own
+pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .offset_fields import nearest_indices
+from .patch_features import SourceLevel
+
+
+def level_pins(positions: torch.Tensor, level: SourceLevel, target: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """``(pinned, rows, cols, exact)`` at ``level``: the (h, w) pixels whose source
+    is known and of the target's class there, that source pixel (rows and
+    columns, (h, w) each), and the exact, fractional position ((2, h, w),
+    for :func:`resampled`), in the level's pixels; None when no pixel is.
+
+    ``positions``: (2, H, W) float full-size source (row, column) of each
+    full-size target pixel, NaN where unknown; ``target``: the level's (h, w) classes.
+    """
+    full_h, full_w = positions.shape[-2:]
+    h, w = level.shape
+    device = target.device
+    rows = nearest_indices(full_h, h, device)
+    cols = nearest_indices(full_w, w, device)
+    at = positions.to(device).index_select(1, rows).index_select(2, cols)
+    # Pixel centres: full-size (r + 0.5) lies at (r + 0.5) * h / H in the level.
+    exact = torch.stack([(at[0] + 0.5) * (h / full_h) - 0.5, (at[1] + 0.5) * (w / full_w) - 0.5])
+    source_rows, source_cols = exact[0].round(), exact[1].round()
+    pinned = (~torch.isnan(source_rows) & ~torch.isnan(source_cols)
+              & (source_rows >= 0) & (source_rows <= h - 1) & (source_cols >= 0) & (source_cols <= w - 1))
+    if not bool(pinned.any()):
+        return None
+    source_rows = source_rows.nan_to_num(0.0).clamp(0, h - 1).long()
+    source_cols = source_cols.nan_to_num(0.0).clamp(0, w - 1).long()
+    source_classes = level.classes.view(h, w)[source_rows, source_cols]
+    pinned &= source_classes == target.to(source_classes.dtype)
+    if not bool(pinned.any()):
+        return None
+    return pinned, source_rows, source_cols, exact
+
+
+def pin(fy: torch.Tensor, fx: torch.Tensor, pins) -> None:
+    """Set the field (in place) to the known source pixels of ``pins`` (``level_pins``)."""
+    if pins is None:
+        return
+    pinned, rows, cols, _ = pins
+    fy.copy_(torch.where(pinned, rows.to(fy.dtype), fy))
+    fx.copy_(torch.where(pinned, cols.to(fx.dtype), fx))
+
+
+def resampled(image: torch.Tensor, pixels: torch.Tensor, shape, pins) -> torch.Tensor:
+    """``image`` (C, h, w) with each pinned pixel the source ``pixels`` ((C, h * w),
+    the level's) read at its exact known position, bilinearly: a rotated or scaled
+    object resampled like an image, where the vote, averaging what each
+    neighbour's copy puts there, blurred it (a rotated star lost a third of its
+    peak). Unchanged where nothing is pinned."""
+    if pins is None:
+        return image
+    pinned, _, _, exact = pins
+    h, w = shape
+    rows, cols = exact[0][pinned].clamp(0, h - 1), exact[1][pinned].clamp(0, w - 1)
+    top, left = rows.floor().long().clamp_max(h - 2 if h > 1 else 0), cols.floor().long().clamp_max(
+        w - 2 if w > 1 else 0)
+    dy, dx = (rows - top).clamp(0, 1), (cols - left).clamp(0, 1)
+    below, right = (top + 1).clamp_max(h - 1), (left + 1).clamp_max(w - 1)
+
+    def at(y, x):
+        return pixels.index_select(1, y * w + x)
+
+    value = (at(top, left) * ((1 - dy) * (1 - dx)) + at(top, right) * ((1 - dy) * dx)
+             + at(below, left) * (dy * (1 - dx)) + at(below, right) * (dy * dx))
+    out = image.clone()
+    out[:, pinned] = value.to(out.dtype)
+    return out
