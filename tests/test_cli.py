@@ -336,6 +336,25 @@ def test_a_class_too_small_for_the_working_size_is_named(tmp_path, capsys):
     assert "too small" not in capsys.readouterr().err
 
 
+def test_a_strip_crushed_by_the_working_size_is_named(tmp_path, capsys):
+    # Found by a new user: a 37 x 1000 strip trained at 9 x 256 without a word.
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (37, 400, 3), dtype=np.uint8)
+    labels = np.zeros((37, 400), np.uint8)
+    labels[:, 200:] = 1
+    write_image_file(tmp_path / "img.png", image)
+    write_image_file(tmp_path / "labels.png", labels)
+    args = ["train", str(tmp_path / "img.png"), str(tmp_path / "labels.png"), "-o", str(tmp_path / "m.semia"),
+            "--steps", "1", "--device", "cpu", "--size"]
+    assert cli.main([*args, "64"]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: The image is 37 × 400 px, so at the working size (longest side 64 px) it is "
+            "8 × 64: the network learns little across 8 px") in err
+    assert "A working size of 346 or more" in err
+    assert cli.main([*args, "400"]) == 0  # 37 px across at its own size: nothing lost to say
+    assert "learns little" not in capsys.readouterr().err
+
+
 def test_a_transparent_png_is_named_an_opaque_one_is_not(tmp_path, capsys):
     # Found by a new user: a cut-out photo's alpha was synthesized like a colour, so an
     # erased object's area got see-through holes, without a word.

@@ -219,10 +219,11 @@ class SemiaTrainer:
     def _input_warning(self, image, labels=None) -> str | None:
         """What the user should know of these inputs before training (see
         ``validation.training_warning``), as one message or None."""
-        from .validation import lost_classes_warning, training_warning
+        from .validation import lost_classes_warning, narrow_working_size_warning, training_warning
 
         lost = lost_classes_warning(self.codec, self.data.classes_lost_at_working_size(), self.fine.shape)
-        return training_warning(image, self.codec.num_classes, labels, lost)
+        narrow = narrow_working_size_warning(self.source_shape, tuple(self.fine.shape), self.config.size)
+        return training_warning(image, self.codec.num_classes, labels, lost, narrow)
 
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data

@@ -151,6 +151,35 @@ def lost_classes_warning(codec, lost: dict[int, int], working_shape: tuple[int, 
             f"A larger working size lets the network learn {it}.")
 
 
+#: A working size whose shorter side is under this many pixels leaves the network
+#: little to learn across it: its generator halves the size three times.
+NARROW_WORKING_SIDE = 32
+#: ``TrainingConfig.size``'s upper bound.
+_LARGEST_WORKING_SIZE = 4096
+
+
+def narrow_working_size_warning(source_shape: tuple[int, int], working_shape: tuple[int, int],
+                                size: int) -> str | None:
+    """A sentence for a long, thin source shrunk so far that its working size is a
+    strip (a 37 x 1000 px strip trained at 9 x 256 without a word; found by a new
+    user); None otherwise, and for a source that small to begin with."""
+    rows, cols = working_shape
+    if min(rows, cols) >= NARROW_WORKING_SIDE or min(source_shape) <= min(rows, cols):
+        return None
+    height, width = source_shape
+    longest = max(height, width)
+    needed = round(NARROW_WORKING_SIDE * longest / min(height, width))
+    if needed >= min(longest, _LARGEST_WORKING_SIZE):
+        larger = f"A working size of {min(longest, _LARGEST_WORKING_SIZE)} (the largest it can be)"
+    else:
+        larger = f"A working size of {needed} or more"
+    return (f"The image is {height} × {width} px, so at the working size (longest side {size} px) it is "
+            f"{rows} × {cols}: the network learns little across {min(rows, cols)} px, and the "
+            f"working-size result is coarse there (the full-resolution result copies the source's own "
+            f"detail). {larger}, or cutting the image into pieces nearer square, gives it more to "
+            f"learn from.")
+
+
 def training_warning(image, num_classes: int, labels=None, *more: str | None) -> str | None:
     """What the user should know about the inputs before training (a flat image,
     many classes, image and labels swapped, and the ``more`` notes that need more
