@@ -24,16 +24,15 @@ def test_positions_are_scaled_to_the_level_and_kept_only_on_their_class():
     target[4:12, 6:14] = 1
     positions[:, 0, 0] = (5.0, 5.0)  # a background pixel said to come from the square: not kept
     pins = level_pins(torch.from_numpy(positions), level_of(full), torch.from_numpy(target))
-    pinned, source_rows, source_cols, exact = pins
+    pinned, exact = pins
     assert pinned.sum() == 64 and not pinned[0, 0]
-    assert (source_cols[pinned] == torch.from_numpy(cols - 2)[pinned]).all()
-    assert (source_rows[pinned] == torch.from_numpy(rows)[pinned]).all()
-    assert torch.equal(exact[1][pinned], source_cols[pinned].float())  # whole pixels: exact
+    assert (exact[1][pinned] == torch.from_numpy(cols - 2).float()[pinned]).all()  # whole pixels: exact
+    assert (exact[0][pinned] == torch.from_numpy(rows).float()[pinned]).all()
     # At half size, the same move is 1 px.
-    half = level_pins(torch.from_numpy(positions), level_of(full[::2, ::2]),
-                      torch.from_numpy(target[::2, ::2]))
+    half_pinned, half_exact = level_pins(torch.from_numpy(positions), level_of(full[::2, ::2]),
+                                         torch.from_numpy(target[::2, ::2]))
     half_cols = torch.arange(8)[None].expand(8, 8)
-    assert (half[2][half[0]] == (half_cols - 1)[half[0]]).all()
+    assert (half_exact[1].round()[half_pinned] == (half_cols - 1)[half_pinned]).all()
     fy = torch.zeros(16, 16, dtype=torch.int32)
     fx = torch.zeros(16, 16, dtype=torch.int32)
     pin(fy, fx, pins)
@@ -49,7 +48,7 @@ def test_pinned_pixels_are_read_bilinearly_at_their_exact_position():
     pinned[2:5, 3:6] = True
     exact = torch.stack([torch.full((h, w), 3.25), torch.full((h, w), 4.5)])
     image = torch.full((1, h, w), -1.0)
-    out = resampled(image, ramp, (h, w), (pinned, None, None, exact))
+    out = resampled(image, ramp, (h, w), (pinned, exact))
     assert torch.allclose(out[0][pinned], torch.tensor(3.25 * 10 + 4.5))
     assert (out[0][~pinned] == -1).all()
     assert resampled(image, ramp, (h, w), None) is image

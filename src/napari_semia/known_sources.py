@@ -27,42 +27,50 @@ from .patch_features import SourceLevel
 
 
 def level_pins(positions: torch.Tensor, level: SourceLevel, target: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """``(pinned, rows, cols, exact)`` at ``level``: the (h, w) pixels whose source
-    is known and of the target's class there, that source pixel (rows and
-    columns, (h, w) each), and the exact, fractional position ((2, h, w),
-    for :func:`resampled`), in the level's pixels; None when no pixel is.
+               ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(pinned, exact)`` at ``level``: the (h, w) pixels whose source is known and
+    of the target's class there, and each one's source position ((2, h, w) float
+    rows and columns in the level's pixels, fractional: :func:`resampled` reads
+    there, :func:`pin` rounds); None when no pixel is.
 
     ``positions``: (2, H, W) float full-size source (row, column) of each
     full-size target pixel, NaN where unknown; ``target``: the level's (h, w) classes.
+    (Two (h, w) arrays kept per level: the full-size one of a 4096-px pair is
+    about 150 MB.)
     """
     full_h, full_w = positions.shape[-2:]
     h, w = level.shape
     device = target.device
     rows = nearest_indices(full_h, h, device)
     cols = nearest_indices(full_w, w, device)
-    at = positions.to(device).index_select(1, rows).index_select(2, cols)
+    exact = positions.to(device).index_select(1, rows).index_select(2, cols)
     # Pixel centres: full-size (r + 0.5) lies at (r + 0.5) * h / H in the level.
-    exact = torch.stack([(at[0] + 0.5) * (h / full_h) - 0.5, (at[1] + 0.5) * (w / full_w) - 0.5])
-    source_rows, source_cols = exact[0].round(), exact[1].round()
-    pinned = (~torch.isnan(source_rows) & ~torch.isnan(source_cols)
-              & (source_rows >= 0) & (source_rows <= h - 1) & (source_cols >= 0) & (source_cols <= w - 1))
+    exact[0].add_(0.5).mul_(h / full_h).sub_(0.5)
+    exact[1].add_(0.5).mul_(w / full_w).sub_(0.5)
+    pinned = ~(exact.isnan().any(0))
+    pinned &= (exact[0] > -0.5) & (exact[0] < h - 0.5) & (exact[1] > -0.5) & (exact[1] < w - 0.5)
     if not bool(pinned.any()):
         return None
-    source_rows = source_rows.nan_to_num(0.0).clamp(0, h - 1).long()
-    source_cols = source_cols.nan_to_num(0.0).clamp(0, w - 1).long()
-    source_classes = level.classes.view(h, w)[source_rows, source_cols]
+    exact = exact.nan_to_num_(0.0)
+    source_rows, source_cols = _rounded(exact, (h, w))
+    source_classes = level.classes.index_select(0, (source_rows * w + source_cols).flatten()).view(h, w)
     pinned &= source_classes == target.to(source_classes.dtype)
     if not bool(pinned.any()):
         return None
-    return pinned, source_rows, source_cols, exact
+    return pinned, exact
+
+
+def _rounded(exact: torch.Tensor, shape) -> tuple[torch.Tensor, torch.Tensor]:
+    h, w = shape
+    return exact[0].round().clamp(0, h - 1).long(), exact[1].round().clamp(0, w - 1).long()
 
 
 def pin(fy: torch.Tensor, fx: torch.Tensor, pins) -> None:
     """Set the field (in place) to the known source pixels of ``pins`` (``level_pins``)."""
     if pins is None:
         return
-    pinned, rows, cols, _ = pins
+    pinned, exact = pins
+    rows, cols = _rounded(exact, fy.shape)
     fy.copy_(torch.where(pinned, rows.to(fy.dtype), fy))
     fx.copy_(torch.where(pinned, cols.to(fx.dtype), fx))
 
@@ -75,7 +83,7 @@ def resampled(image: torch.Tensor, pixels: torch.Tensor, shape, pins) -> torch.T
     peak). Unchanged where nothing is pinned."""
     if pins is None:
         return image
-    pinned, _, _, exact = pins
+    pinned, exact = pins
     h, w = shape
     rows, cols = exact[0][pinned].clamp(0, h - 1), exact[1][pinned].clamp(0, w - 1)
     top, left = rows.floor().long().clamp_max(h - 2 if h > 1 else 0), cols.floor().long().clamp_max(

@@ -712,7 +712,7 @@ def _moved_positions(positions: np.ndarray) -> np.ndarray | None:
     a pixel away), NaN for the rest; None when none does: objects in their own
     place are the source's pixels already."""
     height, width = positions.shape[1:]
-    rows, cols = np.mgrid[:height, :width]
+    rows, cols = np.arange(height)[:, None], np.arange(width)[None]  # broadcast: no full-size grids
     with np.errstate(invalid="ignore"):
         here = (np.abs(positions[0] - rows) < 0.5) & (np.abs(positions[1] - cols) < 0.5)
     positions[:, here] = np.nan
