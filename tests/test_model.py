@@ -197,6 +197,28 @@ def test_full_resolution_is_made_of_the_source_and_the_preview_is_upsampled(larg
     np.testing.assert_array_equal(model.synthesize([target, labels])[0], full)
 
 
+def test_known_source_positions_are_taken_per_target(large_model):
+    # A dataset's layouts come with where each moved object pixel comes from: here
+    # the striped square (rows 8-43, columns 24-59) turned a quarter in place, its
+    # stripes across; no match would turn them (the layout is the source's).
+    image, labels, model = large_model
+    rows, cols = np.mgrid[:64, :96].astype(np.float32)
+    positions = np.stack([8 + (cols - 24), 24 + (43 - rows)])  # (r, c) comes from (8 + c - 24, 24 + 43 - r)
+    positions[:, labels != 1] = np.nan
+    turned = np.zeros_like(image)
+    square = labels == 1
+    turned[square] = image[positions[0][square].astype(int), positions[1][square].astype(int)]
+    single = model.synthesize(labels, source_positions=positions)
+    inner = np.zeros_like(square)
+    inner[9:43, 25:59] = True  # (its rim blends with the background's seams)
+    np.testing.assert_array_equal(single[inner], turned[inner])
+    assert not np.array_equal(model.synthesize(labels)[inner], turned[inner])
+    batch = model.synthesize([labels, labels], source_positions=[None, positions])
+    np.testing.assert_array_equal(batch[1], single)
+    with pytest.raises(SemiaInputError, match="1 sets of source positions for 2 targets"):
+        model.synthesize([labels, labels], source_positions=[positions])
+
+
 def test_synthesis_stages_give_the_preview_then_the_full_resolution_result(large_model, monkeypatch):
     # The widget's Live path asked for the two results separately, preparing the
     # target twice (2.7 s each at 67 MP), and the preview's 5 s could not be stopped.

@@ -351,7 +351,10 @@ class SemiaModel:
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
-        positions = [source_positions] if single else list(source_positions or [None] * len(targets))
+        if single:
+            positions = [source_positions]
+        else:
+            positions = [None] * len(targets) if source_positions is None else list(source_positions)
         if len(positions) != len(targets):
             raise SemiaInputError(f"{len(positions)} sets of source positions for {len(targets)} targets.")
         checkpoint = None if progress is None else (lambda: progress(0.0))
