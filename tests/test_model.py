@@ -284,13 +284,30 @@ def test_models_saved_before_the_full_size_source_load_and_upsample(tmp_path, la
     target = np.roll(labels, (4, 10), axis=(0, 1))
     old = SemiaModel(**{name: getattr(model, name) for name in (
         "generator", "codec", "normalizer", "source_image", "source_index", "source_shape", "config")})
-    monkeypatch.setattr(model_module, "FORMAT_VERSION", 1)
+    monkeypatch.setattr(model_module, "_UNSTRETCHED_FORMAT_VERSION", 1)
     path = old.save(tmp_path / "old.semia")
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["format_version"] == 1
     loaded = SemiaModel.load(path, device="cpu")
     assert not loaded.can_refine
     np.testing.assert_array_equal(loaded.synthesize(target), model.synthesize(target, refine=False))
+
+
+def test_a_stretched_model_is_a_file_older_versions_refuse(tmp_path, large_model):
+    # Read by a version before the stretch, its stretched centre and range would be
+    # taken as raw values: black images without a word. Format 3 makes those say
+    # "written by a newer napari-semia"; unstretched models stay readable (2).
+    from conftest import dark_sky
+
+    _, _, model = large_model
+    assert torch.load(model.save(tmp_path / "plain.semia"), weights_only=True)["format_version"] == 2
+    image, labels = dark_sky()
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=1), device="cpu")
+    next(iter(trainer.run()))
+    assert trainer.model.normalizer.stretched
+    path = trainer.model.save(tmp_path / "stretched.semia")
+    assert torch.load(path, weights_only=True)["format_version"] == 3
+    assert SemiaModel.load(path, device="cpu").normalizer == trainer.model.normalizer
 
 
 def test_a_model_knows_the_pair_it_was_trained_on(model, tmp_path):

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import SemiaInputError
 
+#: The largest working size (longest side, px) a model may have.
+MAX_WORKING_SIZE = 4096
 
 @dataclass(frozen=True)
 class TrainingConfig:
@@ -93,7 +95,8 @@ class TrainingConfig:
                                   f"{'whole numbers' if len(whole) > 1 else 'a whole number'}.")
         checks = [
             (self.steps >= 1, "steps must be at least 1"),
-            (16 <= self.size <= 4096, "size (working resolution) must be between 16 and 4096 px"),
+            (16 <= self.size <= MAX_WORKING_SIZE,
+             f"size (working resolution) must be between 16 and {MAX_WORKING_SIZE} px"),
             (0.0 <= self.coarse_fraction < 1.0, "coarse_fraction must be in [0, 1)"),
             (self.rec_every >= 1, "rec_every must be at least 1"),
             (self.width >= 4, "width must be at least 4"),

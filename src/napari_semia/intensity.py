@@ -56,6 +56,8 @@ _PERCENTILE_SAMPLE = 1 << 20
 #: 0.15-0.80, its 8-bit Hubble deep field 0.055); the same field as linear flux
 #: lies at 0.0024.
 LINEAR_HDR_MEDIAN = 0.02
+#: The smallest softening, as a share of that range.
+_MIN_SOFTENING = 1e-6
 
 
 def _stretch_parameters(low, median, high) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -69,6 +71,9 @@ def _stretch_parameters(low, median, high) -> tuple[tuple[float, ...], tuple[flo
     span = high - low
     softening = median - low
     stretched = (span > 0) & (softening > 0) & (softening < LINEAR_HDR_MEDIAN * span)
+    # At least a millionth of the range: a simulated background of 1e-30 under spots
+    # of 1e8 would stretch its values past what sinh holds in float32.
+    softening = np.maximum(softening, _MIN_SOFTENING * span)
     floor = np.where(stretched, low, 0.0)
     return (tuple(float(v) for v in floor),
             tuple(float(v) for v in np.where(stretched, softening, 0.0)))
@@ -265,8 +270,9 @@ class IntensityNormalizer:
         soft = np.asarray(softening) > 0
         if not stretch:
             soft[:] = False
-        # The stretch is monotonic: the percentiles of the stretched values are the
-        # stretched percentiles (the floor is the low one, so it maps to 0).
+        # The stretch is monotonic: the stretched percentiles are (up to the
+        # interpolation between two samples) the percentiles of the stretched values;
+        # the floor is the low one, so it maps to 0.
         scale = np.where(soft, softening, 1.0)
         high = np.where(soft, np.arcsinh((high - low) / scale), high)
         low = np.where(soft, 0.0, low)
@@ -409,7 +415,8 @@ class IntensityNormalizer:
         if normalizer.layout not in ("gray", "rgb", "rgba", "channels"):
             raise SemiaInputError(f"Invalid intensity normaliser layout {normalizer.layout!r}.")
         if len(normalizer.floor) != len(normalizer.softening) or (
-                normalizer.softening and len(normalizer.softening) != normalizer.channels):
+                normalizer.softening and len(normalizer.softening) != normalizer.channels) or not all(
+                np.isfinite(v) and v >= 0 for v in normalizer.softening):
             raise SemiaInputError(
                 "Invalid intensity normaliser data: its stretch does not match its channels.")
         return normalizer

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import torch
 
-from .offset_fields import nearest_indices
 from .patch_features import SourceLevel
 
 
@@ -41,12 +40,18 @@ def level_pins(positions: torch.Tensor, level: SourceLevel, target: torch.Tensor
     full_h, full_w = positions.shape[-2:]
     h, w = level.shape
     device = target.device
-    rows = nearest_indices(full_h, h, device)
-    cols = nearest_indices(full_w, w, device)
+    # Each level pixel's centre in full-size pixels, the full-size pixel nearest to
+    # it, and how far off that pixel is (a block's top-left pixel, taken as its
+    # centre, put every coarser level's positions 3/8 px up and left at a factor 4).
+    row_centres = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * (full_h / h) - 0.5
+    col_centres = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * (full_w / w) - 0.5
+    rows = row_centres.round().clamp(0, full_h - 1).long()
+    cols = col_centres.round().clamp(0, full_w - 1).long()
     exact = positions.to(device).index_select(1, rows).index_select(2, cols)
-    # Pixel centres: full-size (r + 0.5) lies at (r + 0.5) * h / H in the level.
-    exact[0].add_(0.5).mul_(h / full_h).sub_(0.5)
-    exact[1].add_(0.5).mul_(w / full_w).sub_(0.5)
+    # Moved with its neighbourhood (the offset as at the nearest pixel), then from
+    # full-size pixels to the level's: full-size (r + 0.5) lies at (r + 0.5) * h / H.
+    exact[0].add_((row_centres - rows)[:, None]).add_(0.5).mul_(h / full_h).sub_(0.5)
+    exact[1].add_((col_centres - cols)[None, :]).add_(0.5).mul_(w / full_w).sub_(0.5)
     pinned = ~(exact.isnan().any(0))
     pinned &= (exact[0] > -0.5) & (exact[0] < h - 0.5) & (exact[1] > -0.5) & (exact[1] < w - 0.5)
     if not bool(pinned.any()):

@@ -409,9 +409,10 @@ class LayoutSampler:
         elastic = None
         if settings.elastic_strength > 0 and rng.random() < settings.elastic_probability:
             canvas, elastic, coordinates = _elastic_warp(canvas, rng, settings)
-            # Each pixel reads the canvas where the warp points (nearest, as the labels).
+            # Each pixel reads the canvas where the warp points (nearest, as the labels),
+            # and its source lies as far beyond that pixel's as the warp points past it.
             nearest = np.rint(coordinates).astype(np.intp)
-            positions = positions[:, nearest[0], nearest[1]]
+            positions = positions[:, nearest[0], nearest[1]] + (coordinates - nearest).astype(np.float32)
         record = {
             "index": int(index),
             "seed": int(seed),

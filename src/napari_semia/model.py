@@ -40,7 +40,12 @@ from .source_info import SourceInfo
 from .validation import MODEL_SOURCE, validate_target
 
 FILE_FORMAT = "napari-semia-model"
-FORMAT_VERSION = 2
+#: The newest file format this version reads and writes: 3 for a model whose
+#: normaliser stretches its intensities (an older napari-semia would read its
+#: stretched centre and range as raw values, and give black images without a
+#: word), 2 for the others (readable by the versions before the stretch).
+FORMAT_VERSION = 3
+_UNSTRETCHED_FORMAT_VERSION = 2
 #: Rows converted to the user's dtype at a time (the float64 conversion of a
 #: whole 4096 x 4096 RGB image would take more than a gigabyte).
 _ROWS_PER_CONVERSION = 512
@@ -506,7 +511,7 @@ class SemiaModel:
             meta["source_info"] = self.source_info.to_dict()
         payload = {
             "format": FILE_FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.normalizer.stretched else _UNSTRETCHED_FORMAT_VERSION,
             "generator": {k: v.detach().cpu() for k, v in self.generator.state_dict().items()},
             "source_image": self.source_image.detach().cpu(),
             "source_index": self.source_index.detach().cpu(),

@@ -548,6 +548,9 @@ class SourcePyramid:
             ys, xs = grid(level.shape, fy.device)
             fy = torch.where(free, fy, ys)
             fx = torch.where(free, fx, xs)
+            units = self.linear_units
+            # What the votes average: the data's linear values for a stretched source.
+            voted = level.pixels if units is None else units.to_linear(level.pixels)
             for iteration in range(iterations):
                 # Progress (and the chance to abandon) tile by tile: the full-size
                 # pass is most of the work, seconds on a large image, and a caller
@@ -574,13 +577,15 @@ class SourcePyramid:
                 final = number == len(self.levels) - 1 and iteration == iterations - 1
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
-                units = self.linear_units
-                voted = level.pixels if units is None else units.to_linear(level.pixels)
                 output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
                                     voted, on_tile=within(_MATCH_SHARE, _VOTE_SHARE))
                 output = resampled(output, voted, level.shape, pins)
                 if units is not None:
-                    output = units.from_linear(output)
+                    # Back from linear values; the pixels no vote reached stay the
+                    # source's own, bit for bit (not through sinh and asinh).
+                    output = torch.where(dilate(free, radius), units.from_linear(output),
+                                         level.pixels.view(output.shape))
+                    clipped = output
                 if iteration == iterations - 1:
                     exempt = None
                     if profiles0 is not None:
@@ -605,9 +610,18 @@ class SourcePyramid:
                 if final and self.excess is not None:
                     # Matched, voted and evened out on clipped values, so a few outliers
                     # steer nothing; what was clipped off comes back with the copies.
-                    output += resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
-                                                   config.tile, self.excess, on_tile=within(1.0, 0.0)),
-                                        self.excess, level.shape, pins)
+                    if units is None:
+                        output += resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
+                                                       config.tile, self.excess, on_tile=within(1.0, 0.0)),
+                                            self.excess, level.shape, pins)
+                    else:
+                        # The whole values voted in linear units too (a star's peak is
+                        # mostly beyond the clip): their vote less the clipped one's.
+                        whole = units.to_linear(level.pixels + self.excess)
+                        unclipped = resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
+                                                         config.tile, whole, on_tile=within(1.0, 0.0)),
+                                              whole, level.shape, pins)
+                        output += units.from_linear(unclipped) - clipped
                 query = output
                 work_done += span
                 if progress is not None:

@@ -222,7 +222,9 @@ class SemiaTrainer:
         from .validation import lost_classes_warning, narrow_working_size_warning, training_warning
 
         lost = lost_classes_warning(self.codec, self.data.classes_lost_at_working_size(), self.fine.shape)
-        narrow = narrow_working_size_warning(self.source_shape, tuple(self.fine.shape), self.config.size)
+        # (Not when continuing a model: its working size is kept, and was named at its start.)
+        narrow = None if self.resumed else narrow_working_size_warning(
+            self.source_shape, tuple(self.fine.shape), self.config.size)
         return training_warning(image, self.codec.num_classes, labels, lost, narrow)
 
     def _build_networks(self, resume: SemiaModel | None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import as_array, verb
+from .config import MAX_WORKING_SIZE
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS
 from .labels import LabelCodec, is_colour_map, redo_advice
@@ -154,8 +155,6 @@ def lost_classes_warning(codec, lost: dict[int, int], working_shape: tuple[int, 
 #: A working size whose shorter side is under this many pixels leaves the network
 #: little to learn across it: its generator halves the size three times.
 NARROW_WORKING_SIDE = 32
-#: ``TrainingConfig.size``'s upper bound.
-_LARGEST_WORKING_SIZE = 4096
 
 
 def narrow_working_size_warning(source_shape: tuple[int, int], working_shape: tuple[int, int],
@@ -169,14 +168,14 @@ def narrow_working_size_warning(source_shape: tuple[int, int], working_shape: tu
     height, width = source_shape
     longest = max(height, width)
     needed = round(NARROW_WORKING_SIDE * longest / min(height, width))
-    if needed >= min(longest, _LARGEST_WORKING_SIZE):
-        larger = f"A working size of {min(longest, _LARGEST_WORKING_SIZE)} (the largest it can be)"
+    if needed >= min(longest, MAX_WORKING_SIZE):
+        larger = f"The largest working size, {min(longest, MAX_WORKING_SIZE)},"
     else:
         larger = f"A working size of {needed} or more"
     return (f"The image is {height} × {width} px, so at the working size (longest side {size} px) it is "
             f"{rows} × {cols}: the network learns little across {min(rows, cols)} px, and the "
             f"working-size result is coarse there (the full-resolution result copies the source's own "
-            f"detail). {larger}, or cutting the image into pieces nearer square, gives it more to "
+            f"detail). {larger} or cutting the image into pieces nearer square gives it more to "
             f"learn from.")
 
 
