@@ -270,3 +270,18 @@ def test_only_colour_images_with_three_equal_channels_are_called_grey():
     four_stains = np.dstack([as_rgb, grey // 2])  # a fourth channel that is data: no photo
     for image in (grey, coloured, four_stains, np.stack([grey] * 2, -1)):
         assert grey_as_colour_note(image, "x", "use one") is None
+
+
+def test_a_background_of_almost_no_spread_stretches_within_float32():
+    # Simulated data: a background of 1e-30 under spots of 1e8 stretched the values
+    # past what sinh holds in float32 (found in review); the softening is now at
+    # least a millionth of the range.
+    from napari_semia.patch_vote import LinearUnits
+
+    image = (1e-30 + 1e-31 * rng.random((64, 64))).astype(np.float32)
+    image[rng.random((64, 64)) < 0.02] = 1e8
+    normalizer = IntensityNormalizer.fit(image)
+    assert normalizer.stretched
+    x = torch.from_numpy(normalizer.to_network(image))
+    assert torch.isfinite(LinearUnits.of(normalizer, "cpu").to_linear(x)).all()
+    assert np.isfinite(normalizer.from_network(x.numpy())).all()
