@@ -186,12 +186,15 @@ def test_point_sources_moved_in_stretched_data_keep_their_flux():
     assert 0.9 < flux < 1.3, flux
 
 
-def test_pixels_whose_source_is_known_copy_it():
+def test_pixels_whose_source_is_known_copy_it(monkeypatch):
     # A synthetic dataset's sampler knows where each moved object's pixels come from;
     # matched instead, point sources a few pixels across at the working size came
     # out at 60 % of their peak (found by an astronomer making training data).
     from scipy import ndimage as ndi
 
+    import napari_semia.refinement as refinement
+
+    monkeypatch.setattr(refinement, "small_moves", lambda *args: None)  # matched: nothing found either
     image, labels = dark_sky()
     target = np.roll(labels, (5, 7), axis=(0, 1))
     rows, cols = np.mgrid[:96, :96].astype(np.float32)
@@ -208,3 +211,26 @@ def test_pixels_whose_source_is_known_copy_it():
     assert np.abs(matched - moved)[objects].mean() > 3 * np.abs(copied - moved)[objects].mean()
     with pytest.raises(ValueError, match="source positions"):
         synthesizer.synthesize(target, source_positions=positions[:, :48])
+
+
+def test_small_objects_moved_by_hand_are_copied_whole(monkeypatch):
+    # Found by a new user: nuclei 8-20 px across moved with the brush in a 1024-px
+    # image, 2-5 px at the working size, were rebuilt from pieces of other nuclei.
+    # Found moved at full size now, they are copied.
+    import napari_semia.refinement as refinement
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((96, 96), np.uint8)
+    image = (100 + rng.normal(0, 10, labels.shape)).astype(np.float32)
+    for top, left, level in [(10, 10, 3000), (10, 60, 9000), (60, 20, 6000), (70, 70, 12000)]:
+        labels[top:top + 7, left:left + 7] = 1
+        image[top:top + 7, left:left + 7] = level + rng.normal(0, 800, (7, 7))
+    target = labels.copy()
+    target[10:17, 60:67] = 0
+    target[22:29, 45:52] = 1  # the 9000 one moved: 49 px, 3 at a working size of 24
+    source = image[10:17, 60:67]
+    copied = LabelsOnlySynthesizer(image, labels, size=24).synthesize(target)
+    np.testing.assert_allclose(copied[23:28, 46:51], source[1:6, 1:6], atol=0.05)  # (float32 round trip)
+    monkeypatch.setattr(refinement, "small_moves", lambda *args: None)
+    matched = LabelsOnlySynthesizer(image, labels, size=24).synthesize(target)
+    assert np.abs(matched[23:28, 46:51] - source[1:6, 1:6]).mean() > 500

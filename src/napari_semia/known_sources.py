@@ -16,13 +16,54 @@ pixels whose known source pixel there is of the target's class; :func:`pin`
 sets the field to them, before matching and after every round, so each such
 pixel copies its source pixel and the vote builds the object from its own
 pixels.
+
+A target painted by hand has no such record. :func:`small_moves` finds its
+small moved objects at full size instead (``moved_components``' rule, which
+level 0 applies to the larger ones), and hands them on the same way.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from scipy import ndimage as ndi
 
+from .moved_components import MIN_PIXELS, moved_components
 from .patch_features import SourceLevel
+
+#: Sources of more pixels are not searched at full size for small moved objects:
+#: the search's label maps cost about 50 bytes a pixel (860 MB and 3.5 s at
+#: 4096 x 4096), against the full-resolution stage's bound of 4 GB there.
+MAX_SEARCH_PIXELS = 4096 * 1024
+
+
+def small_moves(source: np.ndarray, target: np.ndarray, level0_pixels: int) -> np.ndarray | None:
+    """Known positions ((2, H, W) float32, NaN elsewhere) for the target's objects
+    that are a source object moved (``moved_components``, here at full size) but
+    too small at the working size (``level0_pixels``: its pixel count) for level 0
+    to find them there, under 16 of its pixels: a nucleus 8-20 px across moved
+    with the brush in a 1024-px image was rebuilt from pieces of other nuclei (a
+    new user); None when there is none, or the source is larger than
+    :data:`MAX_SEARCH_PIXELS`. ``source``/``target``: full-size class maps."""
+    if source.size > MAX_SEARCH_PIXELS:
+        return None
+    changed = source != target
+    if not changed.any():
+        return None
+    rows, cols, found = moved_components(source, target, changed)
+    if not found.any():
+        return None
+    pieces, _ = ndi.label(found)
+    # Counted in level-0 pixels: the ones level 0 finds itself are left to it.
+    small = np.bincount(pieces.ravel()) * (level0_pixels / source.size) < MIN_PIXELS
+    small[0] = False
+    keep = small[pieces]
+    if not keep.any():
+        return None
+    positions = np.full((2, *source.shape), np.nan, np.float32)
+    positions[0][keep] = rows[keep]
+    positions[1][keep] = cols[keep]
+    return positions
 
 
 def level_pins(positions: torch.Tensor, level: SourceLevel, target: torch.Tensor

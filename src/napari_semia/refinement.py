@@ -102,7 +102,7 @@ import torch.nn.functional as F
 
 from .edge_profiles import edge_pieces_beside, edge_profile_field, pieces_containing
 from .guided_regions import guided_region_offsets
-from .known_sources import level_pins, pin, resampled
+from .known_sources import level_pins, pin, resampled, small_moves
 from .layout_tensors import resize_index
 from .moved_components import moved_at_level, moved_copies, moved_regions
 from .offset_fields import dilate, enlarge, grid, upsample_field
@@ -505,6 +505,13 @@ class SourcePyramid:
                              f"source of size {self.full_shape}")
         if generator is None:
             generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        if source_positions is None and config.move_regions and len(self.levels) > 1:
+            # Objects moved by hand that are too small for level 0 to see moved.
+            h0, w0 = self.shapes[0]
+            found = small_moves(self.levels[-1].classes.view(self.full_shape).cpu().numpy().astype(np.int64),
+                                target_full.cpu().numpy().astype(np.int64), h0 * w0)
+            if found is not None:
+                source_positions = torch.from_numpy(found).to(self.device)
 
         output = None
         fy = fx = rules0 = None
