@@ -18,6 +18,7 @@ from .errors import SemiaInputError
 #: The largest working size (longest side, px) a model may have.
 MAX_WORKING_SIZE = 4096
 
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Training settings: ``preset(name)`` gives a named set ('quick', 'default',

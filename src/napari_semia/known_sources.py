@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage as ndi
 
 from .moved_components import MIN_PIXELS, moved_components
@@ -37,18 +38,17 @@ from .patch_features import SourceLevel
 MAX_SEARCH_PIXELS = 4096 * 1024
 
 
-def small_moves(source: np.ndarray, target: np.ndarray, level0_pixels: int) -> np.ndarray | None:
+def small_moves(host: tuple[np.ndarray, np.ndarray, np.ndarray], level0_pixels: int) -> np.ndarray | None:
     """Known positions ((2, H, W) float32, NaN elsewhere) for the target's objects
     that are a source object moved (``moved_components``, here at full size) but
     too small at the working size (``level0_pixels``: its pixel count) for level 0
     to find them there, under 16 of its pixels: a nucleus 8-20 px across moved
     with the brush in a 1024-px image was rebuilt from pieces of other nuclei (a
     new user); None when there is none, or the source is larger than
-    :data:`MAX_SEARCH_PIXELS`. ``source``/``target``: full-size class maps."""
-    if source.size > MAX_SEARCH_PIXELS:
-        return None
-    changed = source != target
-    if not changed.any():
+    :data:`MAX_SEARCH_PIXELS`. ``host``: the full-size source and target class maps
+    and where they differ (``refinement._host_layouts``)."""
+    source, target, changed = host
+    if source.size > MAX_SEARCH_PIXELS or not changed.any():
         return None
     rows, cols, found = moved_components(source, target, changed)
     if not found.any():
@@ -131,17 +131,11 @@ def resampled(image: torch.Tensor, pixels: torch.Tensor, shape, pins) -> torch.T
         return image
     pinned, exact = pins
     h, w = shape
-    rows, cols = exact[0][pinned].clamp(0, h - 1), exact[1][pinned].clamp(0, w - 1)
-    top, left = rows.floor().long().clamp_max(h - 2 if h > 1 else 0), cols.floor().long().clamp_max(
-        w - 2 if w > 1 else 0)
-    dy, dx = (rows - top).clamp(0, 1), (cols - left).clamp(0, 1)
-    below, right = (top + 1).clamp_max(h - 1), (left + 1).clamp_max(w - 1)
-
-    def at(y, x):
-        return pixels.index_select(1, y * w + x)
-
-    value = (at(top, left) * ((1 - dy) * (1 - dx)) + at(top, right) * ((1 - dy) * dx)
-             + at(below, left) * (dy * (1 - dx)) + at(below, right) * (dy * dx))
+    # Clamped into the image, so zero padding never shows (as ``refinement._scaled_query``).
+    grid = torch.stack([(exact[1][pinned].clamp(0, w - 1) / max(w - 1, 1)) * 2 - 1,
+                        (exact[0][pinned].clamp(0, h - 1) / max(h - 1, 1)) * 2 - 1], -1)[None, None]
+    value = F.grid_sample(pixels.view(1, -1, h, w).float(), grid, mode="bilinear",
+                          padding_mode="zeros", align_corners=True)[0, :, 0]
     out = image.clone()
     out[:, pinned] = value.to(out.dtype)
     return out

@@ -508,8 +508,7 @@ class SourcePyramid:
         if source_positions is None and config.move_regions and len(self.levels) > 1:
             # Objects moved by hand that are too small for level 0 to see moved.
             h0, w0 = self.shapes[0]
-            found = small_moves(self.levels[-1].classes.view(self.full_shape).cpu().numpy().astype(np.int64),
-                                target_full.cpu().numpy().astype(np.int64), h0 * w0)
+            found = small_moves(_host_layouts(self.levels[-1], target_full), h0 * w0)
             if found is not None:
                 source_positions = torch.from_numpy(found).to(self.device)
 
@@ -617,18 +616,13 @@ class SourcePyramid:
                 if final and self.excess is not None:
                     # Matched, voted and evened out on clipped values, so a few outliers
                     # steer nothing; what was clipped off comes back with the copies.
-                    if units is None:
-                        output += resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
-                                                       config.tile, self.excess, on_tile=within(1.0, 0.0)),
-                                            self.excess, level.shape, pins)
-                    else:
-                        # The whole values voted in linear units too (a star's peak is
-                        # mostly beyond the clip): their vote less the clipped one's.
-                        whole = units.to_linear(level.pixels + self.excess)
-                        unclipped = resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
-                                                         config.tile, whole, on_tile=within(1.0, 0.0)),
-                                              whole, level.shape, pins)
-                        output += units.from_linear(unclipped) - clipped
+                    # A stretched source votes its whole values in linear units too (a
+                    # star's peak is mostly beyond the clip): their vote less the clipped one's.
+                    extra = self.excess if units is None else units.to_linear(level.pixels + self.excess)
+                    extra_voted = resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
+                                                       config.tile, extra, on_tile=within(1.0, 0.0)),
+                                            extra, level.shape, pins)
+                    output += extra_voted if units is None else units.from_linear(extra_voted) - clipped
                 query = output
                 work_done += span
                 if progress is not None:
