@@ -147,6 +147,55 @@ def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, 
     assert shown[-1] == (first + 1, True)
 
 
+def test_synthesize_pressed_during_the_same_targets_run_joins_it(trained, qtbot, monkeypatch):
+    # A biologist pressed Synthesize while the end of training's result was refined
+    # ("Full resolution… 90 %"): the run was cancelled and started again from zero,
+    # and the status line showed no sign that the click was taken.
+    from napari_semia._qt.widget import SYNTHESIS_UNDER_WAY
+
+    viewer, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    started, release = threading.Event(), threading.Event()
+    cancelled = []
+
+    def full_resolution_stage(progress):
+        started.set()
+        release.wait(10)
+        try:
+            progress(0.9)  # where the refinement checks for cancellation
+        except jobs.SynthesisCancelled:
+            cancelled.append(True)
+            raise
+
+    slow_down_full_resolution(monkeypatch, full_resolution_stage)
+    targets = count_syntheses(monkeypatch)
+    shown = []
+    widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
+    before = widget.state.message
+    widget.synthesize()
+    qtbot.waitUntil(lambda: started.is_set() and bool(shown), timeout=TIMEOUT_MS)
+    first = shown[-1][0]
+    widget.synthesize()  # the same target: taken by the run under way
+    assert widget.state.message == SYNTHESIS_UNDER_WAY
+    assert widget.synthesis.synthesize_button.isEnabled()
+    release.set()
+    wait_for_synthesis(qtbot, widget)
+    assert cancelled == [] and len(targets) == 1  # not started again
+    assert shown[-1] == (first, True)
+    assert widget.state.message == before  # the usual line once the result is in
+    # A changed target still replaces the run (as a new stroke does).
+    started.clear(), release.clear()
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    assert widget.state.message == before  # a run started is no run joined
+    viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 2, axis=0)
+    widget.synthesize()
+    assert widget.state.message != SYNTHESIS_UNDER_WAY
+    release.set()
+    wait_for_synthesis(qtbot, widget)
+    assert cancelled == [True] and len(targets) == 3
+
+
 def test_a_request_cancelled_while_its_fast_result_is_made_gives_nothing(trained, monkeypatch):
     # At 67 MP the fast result took 5 s that nothing could stop: a new stroke, Stop
     # and closing the widget waited for it, and it was shown although out of date.

@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--device", default="auto", help="torch device (default: auto)")
     synth.add_argument("--preview", action="store_true",
                        help="fast preview: the working-size result upsampled (bicubic) instead of "
-                            "the full-resolution result made of the source's own detail")
+                            "the full-resolution result made of the source's own detail. Values "
+                            "far beyond the source's 0.5-99.5th percentile range (bright spots in "
+                            "16-bit data) are clipped near that range's ends in a preview; the "
+                            "full-resolution result keeps them")
     _add_plane_option(synth)
 
     labels_only = commands.add_parser(

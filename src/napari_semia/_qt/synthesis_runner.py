@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+import numpy as np
 from psygnal import Signal
 from qtpy.QtCore import QObject, QTimer
 from qtpy.QtCore import Signal as QtSignal
@@ -58,6 +59,9 @@ class SynthesisRunner:
         self._thread.ended.connect(self._on_finished)
         self._cancel = threading.Event()
         self._pending: SynthesisJob | None = None
+        self._running_job: SynthesisJob | None = None
+        #: Whether the last ``run_now`` was taken by the run under way (the same work).
+        self.joined_running = False
         self._next_id = 0
         self._shown = (-1, False)  # (request id, final) of the newest result shown
         self._closed = False
@@ -89,10 +93,17 @@ class SynthesisRunner:
         if self._closed:
             return None
         self._timer.stop()
+        self.joined_running = False
         self._next_id += 1
         job = self._make_job(self._next_id)
         if job is None:
             return None
+        running = self._running_job
+        if running is not None and not self._cancel.is_set() and same_work(job, running):
+            # The running one makes exactly this (Synthesize pressed while the end of
+            # training's result was refined): restarting it threw away its progress.
+            self.joined_running = True
+            return running
         if self._thread.running:
             self._pending = job  # replaces any older waiting request
             self._cancel.set()  # the running one is out of date: end it soon
@@ -102,6 +113,7 @@ class SynthesisRunner:
 
     def _start(self, job: SynthesisJob) -> None:
         self._cancel = threading.Event()
+        self._running_job = job
         self.busy.emit(True)
         # Looked up at call time, so tests can slow it down.
         self._thread.start(jobs.synthesis_results(job, self._cancel, self._relay.fraction.emit),
@@ -125,6 +137,7 @@ class SynthesisRunner:
             self.failed.emit(result)
 
     def _on_finished(self) -> None:
+        self._running_job = None
         if self._pending is not None and not self._closed:
             job, self._pending = self._pending, None
             self._start(job)
@@ -144,3 +157,27 @@ class SynthesisRunner:
         # Cancelled, the job ends at its next refinement pass; let it, so it no
         # longer holds device memory when the widget releases it.
         self._thread.wait(SHUTDOWN_WAIT_S)
+
+
+def same_work(job: SynthesisJob, other: SynthesisJob) -> bool:
+    """Whether the two jobs give the same result in the same place: the same model
+    (or labels-only synthesizer), target and destination."""
+    if (job.model is not other.model or job.labels_only is not other.labels_only
+            or job.full_resolution != other.full_resolution):
+        return False
+    here, there = job.destination, other.destination
+    if (here is None) != (there is None):
+        return False
+    if here is not None and (not _same_layers(here.source, there.source) or here.target is not there.target
+                             or here.index != there.index or here.leading_shape != there.leading_shape):
+        return False
+    return job.target.shape == other.target.shape and np.array_equal(job.target, other.target)
+
+
+def _same_layers(layer, other) -> bool:
+    """The same layer, or channel groups of the same layers (a group is made anew on each request)."""
+    layers = getattr(layer, "layers", None)
+    others = getattr(other, "layers", None)
+    if layers is None or others is None:
+        return layer is other
+    return len(layers) == len(others) and all(a is b for a, b in zip(layers, others))

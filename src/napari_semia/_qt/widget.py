@@ -99,6 +99,9 @@ _PAINTING_PAUSE_S = 5.0
 #: The status line after Stop in the Synthesis section, until the next result.
 SYNTHESIS_STOPPED = ("Synthesis stopped: the output keeps what it showed. Press Synthesize (or paint, "
                      "with Live on) to synthesize again.")
+#: The status line while Synthesize waits for the run already making its result.
+SYNTHESIS_UNDER_WAY = ("Synthesizing this target already: its full-resolution result replaces the output "
+                       "when it is done (the button shows how far it is).")
 #: The status line under a result made before there is a model.
 LABELS_ONLY_NOTE = ("No model yet: this first result is pieces of the source copied into the target's "
                     "layout. Press Train for the model's result, which also draws new shapes where "
@@ -134,6 +137,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._planes_note: str | None = None  # the status line's stack note, to take back
         self._writing_output = False  # selection changes made by write_output are not the user's
         self._status_before_stop = ""  # the status line before Stop in the Synthesis section
+        self._status_before_note = ""  # the status line before SYNTHESIS_UNDER_WAY
 
         self.hidden_target = HiddenTarget(napari_viewer, self.state, show_target=self._show_target)
         self.pickers = LayerPickers(napari_viewer)
@@ -506,6 +510,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         job = self.synth_runner.run_now()
         if job is not None:
             self._reveal_request = job.request_id  # (a Live request that supersedes it reveals nothing)
+        if self.synth_runner.joined_running and self.state.message != SYNTHESIS_UNDER_WAY:
+            # The click is taken by the run already making this result (it is not
+            # started again): say so, or the click showed no sign of being taken.
+            self._status_before_note = self.state.message
+            self.state.message = SYNTHESIS_UNDER_WAY
 
     def stop_synthesis(self) -> None:
         """Stop the synthesis running (and any waiting): the output keeps what it shows.
@@ -517,6 +526,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._reveal_request = None
         self.synthesis_jobs.forget_last_target()  # the same target is synthesized again on request
         self.synth_runner.cancel()
+        if self.state.message == SYNTHESIS_UNDER_WAY:
+            self.state.message = self._status_before_note
         if self.state.message != SYNTHESIS_STOPPED:
             self._status_before_stop = self.state.message
         self.state.message = SYNTHESIS_STOPPED
@@ -557,6 +568,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.synthesis_fraction = 0.0
             if self.state.message == SYNTHESIS_STOPPED:  # synthesized again since
                 self.state.message = self._status_before_stop
+            elif self.state.message == SYNTHESIS_UNDER_WAY:
+                self.state.message = self._status_before_note
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
         if result.final and not self.state.training:
