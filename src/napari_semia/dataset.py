@@ -447,7 +447,8 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
 
     job = DatasetJob.prepare(model_path, out_dir, count, seed, **options)
     updates = job.run()
-    with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar) as bar:
+    # (delay: the run's first message comes before the bar, not between three drawings of it in a log.)
+    with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar, delay=0.5) as bar:
         try:
             for update in updates:
                 bar.n = update.done + update.failed
