@@ -293,6 +293,26 @@ def test_a_removed_hidden_target_takes_its_note_with_it(trained, qtbot):
     assert widget.progress.label.text().count("is hidden so the result shows") == 1
 
 
+def test_a_status_line_put_back_after_an_error_does_not_bring_back_a_removed_target_s_note(trained, qtbot):
+    # Found by a new user: after a synthesis error and removing every layer, the
+    # status line still said "'<the removed target>' is hidden so the result shows":
+    # the line saved before the error, and put back after it, held the note.
+    viewer, widget = trained
+    target = viewer.layers[TARGET]
+    assert "is hidden so the result shows" in widget.progress.label.text()
+    target.data[0, 0] = 7  # a class the model does not know
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert widget.progress.label.text().startswith("Not synthesized")
+    viewer.layers.remove(target)  # (while the error is on the line) then the rest
+    for layer in list(viewer.layers):
+        viewer.layers.remove(layer)
+    qtbot.wait(50)
+    line = widget.progress.label.text()
+    assert "Not synthesized" not in line and "Training finished" in line  # the line before the error
+    assert "hidden" not in line
+
+
 def test_another_target_takes_the_hidden_target_s_note_with_it(trained):
     # Found by a new user: after New target the status line still said "'<the last
     # target>' is hidden so the result shows; select it ... to paint again".

@@ -47,6 +47,23 @@ def test_training_produces_the_output_layer(trained, qtbot):
     assert viewer.layers.index(viewer.layers[OUTPUT]) == viewer.layers.index(viewer.layers["src"]) + 1
 
 
+def test_training_with_no_target_says_so_and_why_none_was_chosen(viewer_widget, qtbot, messages):
+    # Found by a new user: the only layout open was of another size, so no target was
+    # chosen, and Train started with no word of it (and no preview ever came).
+    viewer, widget = viewer_widget
+    add_scene(viewer, with_target=False)
+    viewer.add_labels(np.zeros((20, 22), np.int32), name="small layout")
+    assert widget.target_layer is None
+    train(qtbot, widget, steps=1)
+    notes = [text for kind, text in messages if "No target labels are chosen" in text]
+    assert len(notes) == 1 and "'small layout' (20 × 22)" in notes[0]
+    assert widget.model is not None and OUTPUT not in viewer.layers
+    messages.clear()
+    viewer.add_labels(viewer.layers[LABELS].data.copy(), name=TARGET)
+    train(qtbot, widget, steps=1)  # with a target: no such note
+    assert not [text for _, text in messages if "No target labels are chosen" in text]
+
+
 def test_without_previews_the_result_is_synthesized_after_training(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_scene(viewer)
@@ -193,7 +210,8 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     assert "stack target" not in widget.state.message
     # A 2D result (no planes) takes the note back, whatever follows it on the line.
     widget._say_unsynthesized_planes(None)
-    assert "holds results on" not in widget.state.message and "is hidden" in widget.state.message
+    line = widget.progress.label.text()
+    assert "holds results on" not in line and "is hidden" in line
 
 
 def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):

@@ -19,7 +19,6 @@ class HiddenTarget:
         self._state = state
         self._show_target = show_target or self.show
         self.layer = None  # the target hidden, if any
-        self._note = ""  # what the status line says of it
 
     def hide(self, target, result) -> None:
         """Hide ``target``, select ``result`` and say so on the status line."""
@@ -28,10 +27,9 @@ class HiddenTarget:
         # Shown again with its eye icon: the status line must not still say it is hidden.
         target.events.visible.connect(self._on_visible)
         self._viewer.layers.selection.active = result
-        self.drop_note()  # one note at a time (a removed target's stayed, then doubled)
-        self._note = (f" '{target.name}' is hidden so the result shows; select it (or turn "
-                      "on Live) to paint again.")
-        self._state.message += self._note
+        # One note at a time, on the status line after its message.
+        self._state.hidden_note = (f" '{target.name}' is hidden so the result shows; select it (or "
+                                   "turn on Live) to paint again.")
 
     def show(self) -> None:
         """Show the hidden target again (if it is still open) and drop its note."""
@@ -55,9 +53,7 @@ class HiddenTarget:
 
     def drop_note(self) -> None:
         """The status line no longer says a target is hidden (a first user saw that stay)."""
-        note, self._note = self._note, ""
-        if note and self._state.message.endswith(note):
-            self._state.message = self._state.message[: -len(note)]
+        self._state.hidden_note = ""
 
     def _on_visible(self, event=None) -> None:
         if self.layer is not None and self.layer.visible:

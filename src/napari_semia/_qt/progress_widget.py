@@ -49,4 +49,4 @@ class ProgressWidget(QWidget):
             eta = "stopping…" if s.phase is Phase.STOPPING else f"about {format_duration(s.eta_s)} left"
             self.label.setText(f"Training: {format_duration(s.elapsed_s)} elapsed, {eta}")
         else:
-            self.label.setText(s.message)
+            self.label.setText(s.message + s.hidden_note)

@@ -100,6 +100,10 @@ class WidgetState:
     elapsed_s: float = 0.0
     eta_s: float = 0.0
     message: str = NO_MODEL_MESSAGE
+    hidden_note: str = ""
+    """Shown after ``message``: which target is hidden so the result shows (kept apart,
+    so a line saved and put back later, e.g. after an error, does not bring back a
+    note of a target since shown again or removed)."""
     synthesis_fraction: float = 0.0
     """How far the running full-resolution synthesis is (0 before it starts)."""
     dataset_done: int = 0

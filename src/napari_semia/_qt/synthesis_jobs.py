@@ -115,7 +115,11 @@ class SynthesisJobs:
     def _no_target_message(self) -> str:
         """'Choose the target labels', and why none was chosen by itself where layouts
         of another size than the source labels are open (a new user saw only the first)."""
-        message = "Choose the target labels to synthesize (Layers > Target labels)."
+        return "Choose the target labels to synthesize (Layers > Target labels)." + self.no_target_reason()
+
+    def no_target_reason(self) -> str:
+        """Why no target was chosen by itself (' None was chosen by itself: ...'), or ''."""
+        message = ""
         labels = self._pickers.labels.current_layer()
         if labels is None:
             return message + opened_as_image_hint(self._viewer.layers, self._pickers.image.current_layer())

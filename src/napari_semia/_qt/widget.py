@@ -370,6 +370,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         target = self.target_layer
         if target is not None:  # (its previews are placed like the image too)
             self.synthesis_jobs.note_placement(source, target)
+        else:
+            # (Training started with no word of it, and no preview came: a new user.)
+            notify.info("No target labels are chosen: training shows no previews and makes no result "
+                        "at its end. Once it has ended, make a target with New target (or choose one "
+                        "under Target labels) and press Synthesize." + self.synthesis_jobs.no_target_reason())
         if resume is not None:
             continues = can_continue(resume, planes)  # (an encode of the labels: once)
             for note in (other_source_note(resume, planes, source, continues),
