@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -405,7 +406,7 @@ def test_classes_lost_at_the_working_size_are_named_in_the_user_s_terms():
     assert many.startswith("19 of the source's classes are too small")
 
 
-def test_image_and_labels_swapped_are_asked_about(tmp_path, capsys):
+def test_image_and_labels_swapped_are_refused_and_asked_about(tmp_path, capsys):
     # Found by a microscopist: labels first, the fluorescence image second, trained
     # 4241 'classes' at 2.6 s a step with a warning about instance maps alone.
     image, labels = make_scene(SIZE)
@@ -415,8 +416,40 @@ def test_image_and_labels_swapped_are_asked_about(tmp_path, capsys):
     write_image_file(tmp_path / "image.tif", noisy)
     code = cli.main(["train", str(tmp_path / "labels.png"), str(tmp_path / "image.tif"),
                      "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
-    assert code == 0
-    assert "are the image and the labels swapped?" in capsys.readouterr().err
+    assert code == cli.EXIT_INPUT_ERROR and not (tmp_path / "m.semia").exists()
+    err = capsys.readouterr().err
+    assert "change from pixel to pixel" in err and "are the image and the labels swapped?" in err
+    assert "Traceback" not in err
+
+
+def test_an_image_given_as_its_own_labels_is_refused_at_once(tmp_path, capsys):
+    # Found by a new user: `train img16.tif img16.tif` prepared for 2 min 41 s, then
+    # trained 29 469 "classes" at 25-60 s a step, growing to 12.5 GB.
+    rng = np.random.default_rng(0)
+    image = rng.integers(2000, 52000, (SIZE, SIZE)).astype(np.uint16)
+    write_image_file(tmp_path / "img.tif", image)
+    started = time.perf_counter()
+    code = cli.main(["train", str(tmp_path / "img.tif"), str(tmp_path / "img.tif"),
+                     "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
+    assert code == cli.EXIT_INPUT_ERROR and time.perf_counter() - started < 10
+    err = capsys.readouterr().err
+    assert "change from pixel to pixel" in err and "Is an image given as the labels?" in err
+    assert "swapped" not in err
+
+
+def test_more_classes_than_the_networks_take_are_refused(tmp_path, capsys):
+    # An instance map of many small objects (one id each) is no image, but 1156 classes
+    # are more than the networks' label input takes.
+    side = 136  # 34 x 34 blocks of 4 px: 1156 ids
+    image, _ = make_scene(side)
+    instances = (np.arange(side)[:, None] // 4 * 34 + np.arange(side)[None, :] // 4).astype(np.uint16)
+    write_image_file(tmp_path / "img.png", image)
+    write_image_file(tmp_path / "instances.tif", instances)
+    code = cli.main(["train", str(tmp_path / "img.png"), str(tmp_path / "instances.tif"),
+                     "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
+    assert code == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "hold 1156 classes" in err and "at most 1024" in err and "give each kind one id" in err
 
 
 # ------------------------------------------------------------ file io

@@ -109,26 +109,43 @@ def many_classes_warning(num_classes: int) -> str | None:
             f"every cell 1, background 0).")
 
 
-def swapped_inputs_warning(image, labels, num_classes: int) -> str | None:
-    """A sentence when the labels hold many classes that change from pixel to pixel
-    like an image's values, and the image holds few whole values, like a label map
-    (a fluorescence image given as labels trained 4241 'classes' at 2.6 s a step,
-    warned only that they might be instances; an instance map is piecewise constant)."""
-    if num_classes <= MANY_CLASSES or labels is None:
+#: More classes than this are refused: each is a channel of the networks' label
+#: input, and memory grows with them (an image given as its own label map, 29 469
+#: "classes", grew to 12.5 GB in 10 minutes at a 128-px working size).
+MAX_CLASSES = 1024
+
+
+def image_like_labels_problem(image, labels_index, num_classes: int) -> str | None:
+    """Why a label map of integer ids cannot be trained on: so many ids that they
+    change from pixel to pixel like an image's values (an instance map is one id
+    per region), or more than ``MAX_CLASSES``; None when it can. Where the image
+    holds few whole values, like a label map, it asks whether the two are swapped
+    (a fluorescence image given as labels trained 4241 'classes' at 2.6 s a step)."""
+    if num_classes <= MANY_CLASSES:
         return None
-    image, labels = np.asarray(image), np.asarray(labels)
-    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / (1 << 18))))
-    rows = labels[::step]
-    if labels.ndim != 2 or np.mean(rows[:, 1:] != rows[:, :-1]) < 0.5:
+    labels_index = np.asarray(labels_index)
+    step = max(1, int(np.sqrt(labels_index.shape[0] * labels_index.shape[1] / (1 << 18))))
+    rows = labels_index[::step]
+    changing = labels_index.ndim == 2 and np.mean(rows[:, 1:] != rows[:, :-1]) >= 0.5
+    if changing:
+        problem = (f"The labels hold {num_classes} distinct values that change from pixel to pixel, like "
+                   f"an image's: a label map gives each region (an object, the background) one id.")
+    elif num_classes > MAX_CLASSES:
+        problem = (f"The labels hold {num_classes} classes (each id is a class of its own; at most "
+                   f"{MAX_CLASSES}). If they are objects of a few kinds (e.g. cells from a segmentation), "
+                   f"give each kind one id (e.g. every cell 1, background 0).")
+    else:
         return None
+    image = np.asarray(image)
     sample = image[::step, ::step]
-    if not np.issubdtype(sample.dtype, np.integer) and not np.all(sample == np.round(sample)):
-        return None
-    values = len(np.unique(sample))
-    if values > MANY_CLASSES:
-        return None
-    return (f"The labels change from pixel to pixel like an image, and the image holds only {values} "
-            f"distinct values, like a label map: are the image and the labels swapped?")
+    whole = np.issubdtype(sample.dtype, np.integer) or bool(np.all(sample == np.round(sample)))
+    values = len(np.unique(sample)) if whole else None
+    if changing and values is not None and values <= MANY_CLASSES:
+        problem += (f" The image holds only {values} distinct values, like a label map: are the image "
+                    f"and the labels swapped?")
+    elif changing:
+        problem += " Is an image given as the labels?"
+    return problem
 
 
 def lost_classes_warning(codec, lost: dict[int, int], working_shape: tuple[int, int]) -> str | None:
@@ -179,13 +196,12 @@ def narrow_working_size_warning(source_shape: tuple[int, int], working_shape: tu
             f"learn from.")
 
 
-def training_warning(image, num_classes: int, labels=None, *more: str | None) -> str | None:
+def training_warning(image, num_classes: int, *more: str | None) -> str | None:
     """What the user should know about the inputs before training (a flat image,
-    many classes, image and labels swapped, and the ``more`` notes that need more
-    than the inputs, e.g. ``lost_classes_warning``'s), as one message; None when
-    there is nothing to say."""
-    notes = [note for note in (flat_image_warning(image), many_classes_warning(num_classes),
-                               swapped_inputs_warning(image, labels, num_classes), *more)
+    many classes, and the ``more`` notes that need more than the inputs, e.g.
+    ``lost_classes_warning``'s), as one message; None when there is nothing to say.
+    (Labels like an image are refused by ``validate_training_inputs``.)"""
+    notes = [note for note in (flat_image_warning(image), many_classes_warning(num_classes), *more)
              if note]
     return " ".join(notes) or None
 
@@ -216,7 +232,11 @@ def validate_training_inputs(image, labels) -> tuple[LabelCodec, np.ndarray]:
             f"The image and labels differ in shape: image {_shape_text(image, image_hw)} "
             f"vs labels {_shape_text(labels, labels_hw)}. They must cover the same pixels."
         )
-    return LabelCodec.from_source(labels)
+    codec, index = LabelCodec.from_source(labels)
+    problem = image_like_labels_problem(image, index, codec.num_classes)
+    if problem:
+        raise SemiaInputError(problem)
+    return codec, index
 
 
 def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
