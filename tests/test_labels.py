@@ -175,6 +175,22 @@ def test_integer_target_for_colour_codec_uses_ids_from_one():
     assert "eraser" not in str(info.value)
 
 
+def test_a_map_of_ids_stored_as_grey_rgb_is_read_as_ids():
+    # Found by a new user: a target of ids 1..3 saved by a paint program as an RGB PNG
+    # with three equal channels was refused as a colour map.
+    ids = np.array([[1, 2, 3], [3, 2, 1]], np.uint8)
+    codec, _ = LabelCodec.from_source(ids)
+    grey_rgb = np.repeat(ids[..., None], 3, axis=-1)
+    np.testing.assert_array_equal(codec.encode(grey_rgb), codec.encode(ids))
+    codec.check(grey_rgb)
+    coloured = grey_rgb.copy()
+    coloured[0, 0] = (1, 0, 0)
+    with pytest.raises(SemiaInputError, match="colour"):
+        codec.encode(coloured)
+    with pytest.raises(SemiaInputError, match="unknown id"):
+        codec.encode(np.repeat(np.array([[1, 7]], np.uint8)[..., None], 3, axis=-1))
+
+
 def test_colour_far_from_the_palette_is_named():
     layout = two_region_layout()
     codec, _ = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))

@@ -339,7 +339,7 @@ class LabelCodec:
         palette colour; ``what`` names the map in those messages (the dataset
         also encodes the source labels it samples layouts from).
         """
-        labels = as_array(target_labels, what)
+        labels = self._grey_as_ids(as_array(target_labels, what))
         if is_colour_map(labels):
             if self.palette is None:
                 raise SemiaInputError(
@@ -363,10 +363,19 @@ class LabelCodec:
         indices: for an integer map, the ids present are counted a block of rows at
         a time, so no copy of the map is made (the widget checks each Live stroke's
         target on the UI thread; encoding a 67-megapixel one there took seconds)."""
-        labels = as_array(target_labels, what)
+        labels = self._grey_as_ids(as_array(target_labels, what))
         if is_colour_map(labels) or self._counted_in_place(labels, what) is None:
             # Colour maps, other dtypes, negative or huge ids: the full check and its messages.
             self.encode(labels, what)
+
+    def _grey_as_ids(self, labels: np.ndarray) -> np.ndarray:
+        """An RGB(A) map with equal colour channels, for a model of integer ids: its
+        grey values as the ids (many paint programs write a map of ids 1..3 as an
+        RGB PNG; it was refused as a colour map). Anything else as it is."""
+        if self.palette is None and is_colour_map(labels) and np.array_equal(
+                labels[..., 0], labels[..., 1]) and np.array_equal(labels[..., 0], labels[..., 2]):
+            return labels[..., 0]
+        return labels
 
     def _counted_in_place(self, labels: np.ndarray, what: str) -> np.ndarray | None:
         """The ids present in a 2D integer map of small non-negative ids (nearly every
