@@ -104,6 +104,25 @@ def test_resuming_says_what_it_trains(trained, tmp_path, capsys):
     assert model.steps_done == 2 and model.config.size == SIZE
 
 
+def test_resuming_on_another_image_says_so_and_names_the_type_change(trained, tmp_path, capsys):
+    # Found by a new user: --resume with the 8-bit export of a 16-bit source went on
+    # without a word, and the model's results became 8-bit.
+    _, paths, model_path = trained
+    image = read_image_file(paths["image"])
+    wider = tmp_path / "wider.tif"
+    write_image_file(wider, image.astype(np.uint16) * 200)
+    code = cli.main(["train", str(wider), str(paths["labels"]), "-o", str(tmp_path / "more.semia"),
+                     "--steps", "1", "--resume", str(model_path), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"{model_path.name} was trained on another image or labels" in err
+    assert "Its results will be uint16 like this image, not uint8" in err
+    # The same files: nothing to say.
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(tmp_path / "same.semia"),
+                     "--steps", "1", "--resume", str(model_path), "--device", "cpu"])
+    assert code == 0 and "was trained on another" not in capsys.readouterr().err
+
+
 def test_interrupted_training_saves_the_model_so_far(trained):
     from napari_semia.model import SemiaModel
 

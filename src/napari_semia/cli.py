@@ -295,6 +295,8 @@ def _cmd_train(args) -> int:
         if args.size is not None and args.size != resume.config.size:
             print(f"warning: --size {args.size} is not used when resuming: the model keeps its working "
                   f"size, {resume.config.size} px.", file=sys.stderr)
+    if resume is not None:
+        _note_other_source(resume, image, labels, args)
     info = read_source_info(args.image).fitting(image)
     model = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
     if model.steps_done == 0:
@@ -305,6 +307,22 @@ def _cmd_train(args) -> int:
     model.save(str(output))
     print(f"Saved model to {output}")
     return 0
+
+
+def _note_other_source(resume, image, labels, args) -> None:
+    """Say when --resume continues a model of another image or labels: it learns these
+    from here on, and its results take this image's type (an 8-bit export given for
+    the 16-bit original turned a model's results into 8-bit ones without a word;
+    found by a new user)."""
+    if resume.was_trained_on(image, labels) is not False:
+        return
+    note = (f"{Path(args.resume).name} was trained on another image or labels: continuing it, it learns "
+            f"{Path(args.image).name} and {Path(args.labels).name} from here on.")
+    before = resume.full_image.dtype if resume.full_image is not None else None
+    now = np.asarray(image).dtype
+    if before is not None and before != now:
+        note += f" Its results will be {now} like this image, not {before} like the one it was trained on."
+    print(f"warning: {note}", file=sys.stderr)
 
 
 #: Formats whose 4th channel is transparency (a TIFF's may be a fourth stain).
