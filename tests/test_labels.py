@@ -7,6 +7,7 @@ from scipy import ndimage as ndi
 
 from napari_semia.errors import SemiaInputError
 from napari_semia.labels import LabelCodec
+from napari_semia.validation import off_palette_warning
 
 # The paper's examples live in shared/ beside the repository (not copied in).
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "semia-examples"
@@ -239,6 +240,30 @@ def test_decode_rejects_out_of_range_indices():
         codec.decode(np.array([[0, 2]]))
 
 
+def test_a_class_too_blurred_to_be_found_is_named():
+    # Found by a new user: blue pores (801 px) in a colour-coded map blurred at its
+    # edges (or saved as JPEG) were not found as a class, and the nearest class took
+    # them without a word ("2 classes"): pairs made from it labelled them as matrix.
+    layout = two_region_layout((96, 96))
+    yy, xx = np.indices(layout.shape)
+    for cy, cx in ((10, 10), (10, 80), (85, 12), (85, 85)):
+        layout[(yy - cy) ** 2 + (xx - cx) ** 2 < 9] = 2  # spots of 5 px across
+    sharp = colour_map(layout, [GREEN, ORANGE, CYAN], antialias=False)
+    blurred = np.round(ndi.gaussian_filter(sharp.astype(float), (1.0, 1.0, 0))).astype(np.uint8)
+    codec, _ = LabelCodec.from_source(blurred)
+    assert codec.num_classes == 2  # the spots were not found
+    note = off_palette_warning(blurred, codec)
+    assert note is not None and "colours of no class" in note and "JPEG" in note
+    count = int(note.split(" pixels")[0])
+    assert 0.3 * (layout == 2).sum() < count <= (layout == 2).sum() * 2
+    unblurred = colour_map(layout, [GREEN, ORANGE, CYAN], antialias=False)  # found: nothing to say
+    codec, _ = LabelCodec.from_source(unblurred)
+    assert codec.num_classes == 3 and off_palette_warning(unblurred, codec) is None
+    # A map of two colours, anti-aliased: nothing to say.
+    plain = colour_map(two_region_layout(), [GREEN, ORANGE])
+    assert off_palette_warning(plain, LabelCodec.from_source(plain)[0]) is None
+
+
 # ------------------------------------------------------------ shared examples
 EXPECTED_CLASSES = {"zebra": 2, "tree": 3, "face": 10, "building": 3}
 
@@ -265,6 +290,8 @@ def test_shared_examples_quantize_and_targets_encode(case):
             np.testing.assert_array_equal(target_index, index)
         if case == "zebra":
             assert set(np.unique(target_index)) == {0, 1}, path.name
+    # Their anti-aliased edges are blends of two classes: no colour goes unnamed.
+    assert off_palette_warning(skimage.io.imread(folder / "label.png"), codec) is None
 
 
 def test_check_agrees_with_encode_without_making_the_indices():

@@ -232,6 +232,36 @@ def dominant_colours(rgb: np.ndarray) -> np.ndarray:
     return _unpack(unique[chosen][order])
 
 
+#: A colour this far (RGB distance) from every class colour, and from every blend of
+#: two of them (an anti-aliased edge), is none of the map's classes' colours.
+OFF_PALETTE_DISTANCE = 40.0
+
+
+def off_palette_pixels(rgb: np.ndarray, palette: np.ndarray) -> tuple[int, np.ndarray | None]:
+    """How many pixels of a colour-coded map are neither near a ``palette`` colour
+    nor a blend of two (:data:`OFF_PALETTE_DISTANCE`), and the most frequent such
+    colour (None when there are none): a class too small or too blurred to be
+    found by :func:`dominant_colours`, whose pixels the nearest class took."""
+    keys = _pack(rgb)
+    unique, inverse = _unique_inverse(keys)
+    counts = np.bincount(inverse.ravel(), minlength=len(unique))
+    colours = _unpack(unique).astype(np.float32)
+    palette = np.asarray(palette, dtype=np.float32).reshape(-1, 3)
+    near = np.linalg.norm(colours[:, None] - palette[None], axis=-1).min(axis=1)
+    candidates = np.flatnonzero(near > OFF_PALETTE_DISTANCE)  # (few: most colours are near a class's)
+    off = colours[candidates]
+    to_blend = np.full(len(candidates), np.inf, np.float32)
+    for i in range(len(palette)):
+        for j in range(i + 1, len(palette)):
+            start, span = palette[i], palette[j] - palette[i]
+            along = np.clip((off - start) @ span / max(float(span @ span), 1e-6), 0.0, 1.0)
+            to_blend = np.minimum(to_blend, np.linalg.norm(off - (start + along[:, None] * span), axis=-1))
+    candidates = candidates[to_blend > OFF_PALETTE_DISTANCE]
+    if not len(candidates):
+        return 0, None
+    return int(counts[candidates].sum()), _unpack(unique[candidates[np.argmax(counts[candidates])]])
+
+
 def _nearest(rgb: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of, and distance to, the nearest of ``colours`` for every pixel.
 

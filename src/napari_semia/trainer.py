@@ -168,7 +168,7 @@ class SemiaTrainer:
             resume.check_can_continue(self.data.codec, self.data.source_shape, self.data.normalizer)
         self.resumed = resume is not None
         self.steps_before = resume.steps_done if resume is not None else 0
-        self.input_note = self._input_warning(image)
+        self.input_note = self._input_warning(image, labels)
         """What the user should know of the inputs before training, or None."""
         for note in (self.input_note, kept_note) if warn else ():
             if note:
@@ -216,16 +216,22 @@ class SemiaTrainer:
     def coarse(self) -> Resolution:
         return self.data.coarse
 
-    def _input_warning(self, image) -> str | None:
+    def _input_warning(self, image, labels) -> str | None:
         """What the user should know of these inputs before training (see
         ``validation.training_warning``), as one message or None."""
-        from .validation import lost_classes_warning, narrow_working_size_warning, training_warning
+        from .validation import (
+            lost_classes_warning,
+            narrow_working_size_warning,
+            off_palette_warning,
+            training_warning,
+        )
 
         lost = lost_classes_warning(self.codec, self.data.classes_lost_at_working_size(), self.fine.shape)
         # (Not when continuing a model: its working size is kept, and was named at its start.)
         narrow = None if self.resumed else narrow_working_size_warning(
             self.source_shape, tuple(self.fine.shape), self.config.size)
-        return training_warning(image, self.codec.num_classes, lost, narrow)
+        off_palette = off_palette_warning(labels, self.codec)
+        return training_warning(image, self.codec.num_classes, off_palette, lost, narrow)
 
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data

@@ -13,7 +13,14 @@ from .arrays import as_array, verb
 from .config import MAX_WORKING_SIZE
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS
-from .labels import LabelCodec, is_colour_map, redo_advice
+from .labels import (
+    MIN_INTERIOR_FRACTION,
+    MIN_INTERIOR_PIXELS,
+    LabelCodec,
+    is_colour_map,
+    off_palette_pixels,
+    redo_advice,
+)
 
 #: Smallest image side that survives the generator's downsampling levels.
 MIN_SIDE = 16
@@ -146,6 +153,32 @@ def image_like_labels_problem(image, labels_index, num_classes: int) -> str | No
     elif changing:
         problem += " Is an image given as the labels?"
     return problem
+
+
+#: Share of a colour-coded map's pixels in colours of no class that is named: the
+#: shared examples hold at most 0.05 %, specks where three classes meet.
+OFF_PALETTE_SHARE = 0.001
+
+
+def off_palette_warning(labels, codec: LabelCodec) -> str | None:
+    """A sentence when a colour-coded source map holds many pixels of a colour that
+    is no class's nor an edge's blend of two: a class too small or too blurred to be
+    found, which the nearest class took without a word (blue pores in a map blurred
+    or saved as JPEG; the pairs made from it labelled them as the matrix). None
+    otherwise, and for a map of ids."""
+    labels = np.asarray(labels)
+    if codec.palette is None or not is_colour_map(labels):
+        return None
+    count, colour = off_palette_pixels(labels[..., :3], codec.palette)
+    if count < OFF_PALETTE_SHARE * labels.shape[0] * labels.shape[1]:
+        return None
+    least = max(MIN_INTERIOR_PIXELS, round(MIN_INTERIOR_FRACTION * labels.shape[0] * labels.shape[1]))
+    return (f"{count} pixels of the colour-coded labels are in colours of no class (e.g. "
+            f"{tuple(int(v) for v in colour)}, far from each class's colour and from the blends of "
+            f"two at their edges): the nearest class took them. If they are a class of their own, "
+            f"it was too small or too blurred to be found (a class needs {least} pixels of one "
+            f"colour in whole 3 × 3 patches): save the map without blurring or JPEG compression, "
+            f"or as integer ids.")
 
 
 def lost_classes_warning(codec, lost: dict[int, int], working_shape: tuple[int, int]) -> str | None:
