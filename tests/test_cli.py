@@ -123,6 +123,19 @@ def test_resuming_on_another_image_says_so_and_names_the_type_change(trained, tm
     assert code == 0 and "was trained on another" not in capsys.readouterr().err
 
 
+def test_a_plain_tiff_of_three_layouts_is_named_as_read_as_one_colour_map(trained, tmp_path, capsys):
+    # Found by a new user: `generate --layouts` read a 3-page TIFF as three layouts,
+    # `synthesize` as one colour map, refused with a message about colours alone.
+    _, paths, model_path = trained
+    labels = read_label_file(paths["labels"])
+    stack = tmp_path / "layouts.tif"
+    tifffile.imwrite(stack, np.stack([labels, moved(labels), labels]))
+    code = cli.main(["synthesize", str(model_path), str(stack), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "holds 3 planes with no z or time axis named" in err and "--plane" in err
+
+
 def test_interrupted_training_saves_the_model_so_far(trained):
     from napari_semia.model import SemiaModel
 

@@ -369,7 +369,8 @@ def _cmd_synthesize(args) -> int:
         try:
             validate_target(target, model.source_shape, model.codec, source=MODEL_SOURCE)
         except SemiaInputError as error:
-            raise SemiaInputError(f"{path.name}: {error}") from None
+            hint = _planes_read_as_colours(path, target, model)
+            raise SemiaInputError(f"{path.name}: {error}{hint}") from None
     if not args.preview and not model.can_refine:
         print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
               "source: writing upsampled results (train again for full resolution).")
@@ -385,6 +386,27 @@ def _cmd_synthesize(args) -> int:
         written = write_image_file(out_dir / (name + image_suffix(result, info)), result, info)
         print(f"Wrote {written}")
     return 0
+
+
+def _planes_read_as_colours(path: Path, target, model) -> str:
+    """For a TIFF of three or four planes read as one colour-coded map, for a model of
+    ids: what it was read as, and what to do (`generate --layouts` reads the same file
+    as three layouts; `synthesize` refused it with a message about colours only;
+    found by a new user). '' otherwise."""
+    if (model.codec.palette is not None or np.ndim(target) != 3
+            or path.suffix.lower() not in (".tif", ".tiff")):
+        return ""
+    import tifffile
+
+    try:
+        shape = tifffile.TiffFile(str(path)).series[0].shape
+    except Exception:
+        return ""
+    if len(shape) != 3 or shape[0] not in (3, 4):
+        return ""
+    return (f" (The file holds {shape[0]} planes with no z or time axis named, so it is read as one "
+            f"colour-coded map. To synthesize several layouts, give each its own file, or save the "
+            f"stack with ImageJ axes ZYX and choose one with --plane.)")
 
 
 def _output_stems(paths, plane: int | None = None) -> list[str]:
