@@ -223,8 +223,9 @@ def _fraction_bar(description: str):
 
 
 def _train(image, labels, config, device, resume=None, source_info=None):
-    """Train with a tqdm progress bar (losses in the postfix); returns the model.
-    ``source_info``: the source file's channel names and pixel size, for the model."""
+    """Train with a tqdm progress bar (losses in the postfix); returns the model and
+    whether Ctrl-C stopped it early. ``source_info``: the source file's channel names
+    and pixel size, for the model."""
     from tqdm import tqdm
 
     from .device import describe_device
@@ -270,7 +271,7 @@ def _train(image, labels, config, device, resume=None, source_info=None):
     elif last is not None and last.stopped and trainer.model.steps_done > 0:
         print(f"Stopped at step {last.step} of {last.total_steps}; keeping the model trained so far.",
               file=sys.stderr)
-    return trainer.model
+    return trainer.model, last is not None and last.stopped
 
 
 def _cmd_train(args) -> int:
@@ -298,7 +299,7 @@ def _cmd_train(args) -> int:
     if resume is not None:
         _note_other_source(resume, image, labels, args)
     info = read_source_info(args.image).fitting(image)
-    model = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
+    model, stopped = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
         print("Stopped before the first step; no model was saved.", file=sys.stderr)
@@ -306,7 +307,9 @@ def _cmd_train(args) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
     print(f"Saved model to {output}")
-    return 0
+    # Interrupted, as any command Ctrl-C stops: a script tells a stopped run from a
+    # finished one (both exited 0; found by a new user). The model is saved all the same.
+    return EXIT_INTERRUPTED if stopped else 0
 
 
 def _note_other_source(resume, image, labels, args) -> None:
@@ -520,7 +523,7 @@ def _cmd_demo(args) -> int:
         return _cmd_demo_gui(case, args)
     check_writable_folder(args.out)  # before training, not after it
     print(case.description)
-    model = _train(case.image, case.labels, _config_from_args(args), args.device)
+    model, _ = _train(case.image, case.labels, _config_from_args(args), args.device)
     result = model.synthesize(case.target)
     out_dir = Path(args.out)
     model.save(str(out_dir / "model.semia"))
