@@ -130,7 +130,7 @@ def test_a_plain_tiff_of_three_layouts_is_named_as_read_as_one_colour_map(traine
     _, paths, model_path = trained
     labels = read_label_file(paths["labels"])
     stack = tmp_path / "layouts.tif"
-    tifffile.imwrite(stack, np.stack([labels, moved(labels), labels]))
+    tifffile.imwrite(stack, np.stack([labels, moved(labels), labels]), photometric="minisblack")
     code = cli.main(["synthesize", str(model_path), str(stack), "-o", str(tmp_path / "out"),
                      "--device", "cpu"])
     assert code == cli.EXIT_INPUT_ERROR
