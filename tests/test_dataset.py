@@ -888,5 +888,9 @@ def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
     rows = load_manifest(tmp_path / "ds")
     assert f"Interrupted. The {len(rows)} pair(s) made so far are kept in {tmp_path / 'ds'}" in err
     assert "the same call again completes the set" in err and len(rows) >= 1
+    # The command line says it once (it added a second, vaguer "Interrupted"; a new user).
+    waits.clear()
+    code, err = run_cli([model_path, "-o", tmp_path / "ds2", "--count", 3], capsys)
+    assert code == 130 and err.count("Interrupted") == 1 and "made so far are kept in" in err
     monkeypatch.undo()
     assert generate(model_path, tmp_path / "ds", count=3, progress_bar=False).complete

@@ -468,8 +468,14 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
                 made = job.summary.written + job.summary.skipped
                 bar.write(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
                           "the same call again completes the set.", file=sys.stderr)
+                raise InterruptionReported from None
             raise
     return job.summary
+
+
+class InterruptionReported(KeyboardInterrupt):
+    """Ctrl-C during :func:`generate`, which has said what was kept (the command line
+    then says nothing more: it printed a second, vaguer "Interrupted")."""
 
 
 @contextmanager

@@ -170,9 +170,12 @@ def run_generate(args) -> int:
         print(f"warning: --plane {args.plane} is not used: it picks a plane of --labels.", file=sys.stderr)
     try:
         summary = _generate(args, source_labels)
-    except KeyboardInterrupt:
-        print("Interrupted. The pairs made so far are kept: run the same command again to complete the set.",
-              file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        from .dataset import InterruptionReported
+
+        if not isinstance(interrupt, InterruptionReported):
+            print("Interrupted. The pairs made so far are kept: run the same command again to complete "
+                  "the set.", file=sys.stderr)
         return EXIT_INTERRUPTED
     rate = summary.written / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     print(
