@@ -725,6 +725,17 @@ def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):
     assert summary.skipped == 2 and summary.written == 0  # the same settings: nothing to redo
 
 
+def test_a_complete_set_run_again_says_so_in_two_lines(rgb_model, tmp_path, capsys):
+    # Found by a new user: a 100 % bar drawn three times and "Wrote 0 pair(s) ...
+    # (0.00 pairs/s)" for a run with nothing to do.
+    model_path, _, _ = rgb_model
+    run_cli([model_path, "-o", tmp_path / "ds", "--count", 1], capsys)
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1], capsys)
+    assert code == 0
+    assert err.splitlines() == ["Nothing to do: every pair exists.",
+                                f"Wrote nothing: the 1 pair(s) were already in {tmp_path / 'ds'}."]
+
+
 def test_ctrl_c_says_the_pairs_are_kept_and_how_to_complete_the_set(rgb_model, tmp_path, capsys, monkeypatch):
     import napari_semia.dataset
 

@@ -447,27 +447,36 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
 
     job = DatasetJob.prepare(model_path, out_dir, count, seed, **options)
     updates = job.run()
-    # (delay: the run's first message comes before the bar, not between three drawings of it in a log.)
-    with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar, delay=0.5) as bar:
+    # The bar is drawn after half a second (and cleared at the end: the summary follows),
+    # so the run's first message comes before it, and a run with nothing to do draws
+    # none: a log showed three drawings of 0/N around the first message.
+    with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar, delay=0.5,
+              leave=False) as bar:
+
+        def say(text: str) -> None:
+            if bar.last_print_t < bar.start_t + bar.delay:  # not drawn yet (tqdm.write would draw it)
+                print(text, file=sys.stderr)
+            else:
+                bar.write(text, file=sys.stderr)
+
         try:
             for update in updates:
-                bar.n = update.done + update.failed
+                bar.update(update.done + update.failed - bar.n)  # (drawn past the delay only)
                 if update.warning and not progress_bar:
                     # (A pipeline could neither catch nor silence them; found by a new user.)
                     warnings.warn(update.message, UserWarning, stacklevel=2)
                 elif update.warning:
-                    bar.write(f"warning: {update.message}", file=sys.stderr)
+                    say(f"warning: {update.message}")
                 elif update.message and progress_bar:
-                    bar.write(update.message, file=sys.stderr)
-                bar.refresh()
+                    say(update.message)
         except KeyboardInterrupt:
             # What the command line says, for a notebook's or a script's Ctrl-C too: it
             # was a bare KeyboardInterrupt (found by a Python-API user).
             updates.close()  # (the run's workers closed, its manifest written)
             if progress_bar and job.summary is not None:
                 made = job.summary.written + job.summary.skipped
-                bar.write(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
-                          "the same call again completes the set.", file=sys.stderr)
+                say(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
+                    "the same call again completes the set.")
                 raise InterruptionReported from None
             raise
     return job.summary

@@ -178,11 +178,15 @@ def run_generate(args) -> int:
                   "the set.", file=sys.stderr)
         return EXIT_INTERRUPTED
     rate = summary.written / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
-    print(
-        f"Wrote {summary.written} pair(s) to {summary.out_dir} in {summary.elapsed_s:.1f} s "
-        f"({rate:.2f} pairs/s); {summary.skipped} were already there.",
-        file=sys.stderr,
-    )
+    if summary.written or not summary.skipped:
+        print(
+            f"Wrote {summary.written} pair(s) to {summary.out_dir} in {summary.elapsed_s:.1f} s "
+            f"({rate:.2f} pairs/s); {summary.skipped} were already there.",
+            file=sys.stderr,
+        )
+    else:
+        print(f"Wrote nothing: the {summary.skipped} pair(s) were already in {summary.out_dir}.",
+              file=sys.stderr)
     if summary.failures:
         # Pairs that failed for one reason on one line (a worker that left took
         # every pair it held: nine lines said the same).
