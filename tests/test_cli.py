@@ -138,6 +138,37 @@ def test_a_plain_tiff_of_three_layouts_is_named_as_read_as_one_colour_map(traine
     assert "holds 3 planes with no z or time axis named" in err and "--plane" in err
 
 
+def test_a_diverged_run_is_no_interruption(tmp_path, monkeypatch, capsys):
+    # Found in review: a run the trainer stopped itself (the losses became NaN) exited
+    # 130 as if Ctrl-C had stopped it.
+    from napari_semia.trainer import SemiaTrainer, TrainingDiverged
+
+    original = SemiaTrainer.train_step
+
+    def diverging(self, step):
+        if step >= 2:
+            raise TrainingDiverged("The losses became NaN.")
+        return original(self, step)
+
+    monkeypatch.setattr(SemiaTrainer, "train_step", diverging)
+    paths = write_case(tmp_path)
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(tmp_path / "m.semia"),
+                     "--steps", "5", "--size", str(SIZE), "--device", "cpu"])
+    assert code == 0 and "warning:" in capsys.readouterr().err
+
+
+def test_resuming_on_a_source_it_cannot_continue_only_refuses(trained, tmp_path, capsys):
+    # Found in review: "... continuing it, it learns ..." and then "Cannot continue training".
+    _, _, model_path = trained
+    image, labels = make_scene(48)
+    code = cli.main(["train", str(write_image_file(tmp_path / "img2.png", image)),
+                     str(write_image_file(tmp_path / "labels2.png", labels.astype(np.uint8))),
+                     "-o", str(tmp_path / "m2.semia"), "--steps", "1", "--resume", str(model_path),
+                     "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Cannot continue training" in err and "continuing it" not in err
+
+
 def test_interrupted_training_saves_the_model_so_far(trained):
     from napari_semia.model import SemiaModel
 

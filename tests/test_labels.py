@@ -259,9 +259,12 @@ def test_a_class_too_blurred_to_be_found_is_named():
     unblurred = colour_map(layout, [GREEN, ORANGE, CYAN], antialias=False)  # found: nothing to say
     codec, _ = LabelCodec.from_source(unblurred)
     assert codec.num_classes == 3 and off_palette_warning(unblurred, codec) is None
-    # A map of two colours, anti-aliased: nothing to say.
+    # A map of two colours, anti-aliased: nothing to say; read as floats in [0, 1]
+    # too (a false alarm named every pixel; found in review).
     plain = colour_map(two_region_layout(), [GREEN, ORANGE])
     assert off_palette_warning(plain, LabelCodec.from_source(plain)[0]) is None
+    floats = plain.astype(np.float32) / 255
+    assert off_palette_warning(floats, LabelCodec.from_source(floats)[0]) is None
 
 
 # ------------------------------------------------------------ shared examples

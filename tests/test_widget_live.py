@@ -194,6 +194,17 @@ def test_synthesize_pressed_during_the_same_targets_run_joins_it(trained, qtbot,
     release.set()
     wait_for_synthesis(qtbot, widget)
     assert cancelled == [True] and len(targets) == 3
+    # A joined run that ends with no result (another target chosen) takes the line back.
+    started.clear(), release.clear()
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    widget.synthesize()
+    assert widget.state.message == SYNTHESIS_UNDER_WAY
+    other = viewer.add_labels(viewer.layers[TARGET].data.copy(), name="another target")
+    widget.pickers.target.set_layer(other)  # cancels the run
+    release.set()
+    wait_for_synthesis(qtbot, widget)
+    assert widget.state.message == before
 
 
 def test_a_request_cancelled_while_its_fast_result_is_made_gives_nothing(trained, monkeypatch):

@@ -178,7 +178,7 @@ def run_generate(args) -> int:
                   "the set.", file=sys.stderr)
         return EXIT_INTERRUPTED
     rate = summary.written / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
-    if summary.written or not summary.skipped:
+    if summary.written or not summary.skipped or summary.failures:
         print(
             f"Wrote {summary.written} pair(s) to {summary.out_dir} in {summary.elapsed_s:.1f} s "
             f"({rate:.2f} pairs/s); {summary.skipped} were already there.",

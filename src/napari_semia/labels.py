@@ -155,6 +155,11 @@ def _rgb(labels: np.ndarray, what: str) -> np.ndarray:
     )
 
 
+def colour_map_rgb(labels: np.ndarray, what: str = "source labels") -> np.ndarray:
+    """A colour-coded map as the codec reads it: (H, W, 3) uint8 (see :func:`_rgb`)."""
+    return _rgb(labels, what)
+
+
 def _pack(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 -> (...) int64 key 0xRRGGBB, so colours compare as scalars."""
     rgb = rgb.astype(np.int64)

@@ -17,6 +17,7 @@ from .labels import (
     MIN_INTERIOR_FRACTION,
     MIN_INTERIOR_PIXELS,
     LabelCodec,
+    colour_map_rgb,
     is_colour_map,
     off_palette_pixels,
     redo_advice,
@@ -169,7 +170,8 @@ def off_palette_warning(labels, codec: LabelCodec) -> str | None:
     labels = np.asarray(labels)
     if codec.palette is None or not is_colour_map(labels):
         return None
-    count, colour = off_palette_pixels(labels[..., :3], codec.palette)
+    # (As the codec reads it: a float map in [0, 1] is scaled to 8 bits first.)
+    count, colour = off_palette_pixels(colour_map_rgb(labels), codec.palette)
     if count < OFF_PALETTE_SHARE * labels.shape[0] * labels.shape[1]:
         return None
     least = max(MIN_INTERIOR_PIXELS, round(MIN_INTERIOR_FRACTION * labels.shape[0] * labels.shape[1]))

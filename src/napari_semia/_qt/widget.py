@@ -617,6 +617,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_synthesis_busy(self, busy: bool) -> None:
         self.state.synthesis_fraction = 0.0
+        if not busy and self.state.message == SYNTHESIS_UNDER_WAY:
+            # The run it waited for ended with no result (cancelled, another target chosen).
+            self.state.message = self._status_before_note
         if not self.state.busy:
             self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
         if not busy:
