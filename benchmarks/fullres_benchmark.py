@@ -71,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--targets", nargs="*", help="only these targets (file stems)")
     parser.add_argument("--timing-runs", type=int, default=3)
     parser.add_argument("--patch-queries", type=int, default=2000)
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="only these methods (e.g. 'refined' to compare two commits' refinement)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default="cpu",
                         help="torch device of the model and the refinement (default cpu; e.g. cuda)")
@@ -324,7 +326,7 @@ def evaluate_case(args) -> dict:
         target_index = model.codec.encode(target)
         changed = metrics.changed_mask(source_index, target_index)
         entry, outputs = {"changed_fraction": float(changed.mean())}, {}
-        for method in METHODS:
+        for method in args.methods:
             start = time.perf_counter()
             output = synth(method, target)
             seconds = time.perf_counter() - start
@@ -344,10 +346,10 @@ def evaluate_case(args) -> dict:
             f"/{_fmt(entry[m].get('working_size', {}).get('patch_distance_changed'))} "
             f"sharp {_fmt(entry[m]['sharpness_laplacian'], 2)}"
             f"/{_fmt(entry[m]['sharpness_laplacian_layout'], 2)}"
-            f"/{_fmt(entry[m]['sharpness_gradient'], 2)} {entry[m]['seconds']:.2f}s" for m in METHODS),
+            f"/{_fmt(entry[m]['sharpness_gradient'], 2)} {entry[m]['seconds']:.2f}s" for m in args.methods),
             flush=True)
         panels = [rgb8(image), colorize_labels(target_index, model.codec.palette)]
-        panels += [rgb8(outputs[m]) for m in METHODS]
+        panels += [rgb8(outputs[m]) for m in args.methods]
         rows.append(panels)
         box = crop_box(changed)
         crops.append([panel[box] for panel in panels])
@@ -430,7 +432,7 @@ def table(results: dict) -> str:
             "| sharp grad | PSNR | s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, entry in results["targets"].items():
-        for method in METHODS:
+        for method in (m for m in METHODS if m in entry):
             f = entry[method]
             lines.append(
                 f"| {name} | {_fmt(entry['changed_fraction'], 2)} | {method} "

@@ -144,6 +144,7 @@ class SourceLevel:
     depth: torch.Tensor | None = None  # (N,) uint8: level-0 pixels to another class, at most outline_reach
     class_depth: torch.Tensor | None = None  # (K,) the largest depth of each class at this level
     near: torch.Tensor | None = None  # (N,) bit set of the classes within fringe_reach (level-0 pixels)
+    detail_interior: torch.Tensor | None = None  # (N,) bool: no other class within the detail's reach
 
     @property
     def missing(self) -> torch.Tensor:

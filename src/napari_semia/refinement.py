@@ -118,7 +118,7 @@ from .outline_depth import (
 )
 from .patch_features import FeatureSpace, SourceLevel, class_dtype, source_keys
 from .patch_match import match_level, random_of_class
-from .patch_vote import LinearUnits, vote_level
+from .patch_vote import DetailSplit, LinearUnits, detail_interior, vote_level
 from .push_pull import fill_holes
 from .region_fill import connected_components, region_shifts
 from .scaled_components import scaled_up_components
@@ -169,6 +169,11 @@ class RefinementConfig:
     fine_vote_radius: int = 1
     """Vote window radius above level 0 (smaller is faster and crisper at seams);
     level 0 votes over the whole patch, within the target's class."""
+    keep_detail: bool = True
+    """The result's last vote averages only the copies' smooth part and sums their
+    detail so that its variance is kept (``patch_vote.DetailSplit``): an
+    average of copies from different places flattened grain and noise (a refilled
+    sky at 0.64 of the real sky's noise). False averages whole values."""
     edge_margin: int = 0
     """Matched pixels whose class the target changes, or whose target neighbourhood
     within this many (level) pixels is one class, take source pixels at least this
@@ -457,6 +462,9 @@ class SourcePyramid:
                     near = enlarge(self.near0, shape).flatten()
             built(number, 0.9)
             rim = rim_free(level_index) if bool(self.smooth.any()) else None
+            # Where the result's last vote may keep the copies' detail (the last level's).
+            texture_only = (detail_interior(level_index) if config.keep_detail and config.fine_vote_radius > 0
+                            and number == len(self.shapes) - 1 else None)
             built(number, 0.95)
             self.levels.append(SourceLevel(
                 shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
@@ -466,6 +474,7 @@ class SourcePyramid:
                 interior=interior, class_has_interior=class_has_interior,
                 rim_free=rim,
                 depth=depth, class_depth=None if depth is None else class_depth, near=near,
+                detail_interior=texture_only,
             ))
             built(number, 1.0)
 
@@ -583,8 +592,9 @@ class SourcePyramid:
                 final = number == len(self.levels) - 1 and iteration == iterations - 1
                 coarse_vote = first and not final
                 radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
+                split = DetailSplit.of(voted, level) if final and config.keep_detail and radius > 0 else None
                 output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
-                                    voted, on_tile=within(_MATCH_SHARE, _VOTE_SHARE))
+                                    voted, on_tile=within(_MATCH_SHARE, _VOTE_SHARE), detail_split=split)
                 output = resampled(output, voted, level.shape, pins)
                 if units is not None:
                     # Back from linear values; the pixels no vote reached stay the
@@ -620,7 +630,9 @@ class SourcePyramid:
                     # star's peak is mostly beyond the clip): their vote less the clipped one's.
                     extra = self.excess if units is None else units.to_linear(level.pixels + self.excess)
                     extra_voted = resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
-                                                       config.tile, extra, on_tile=within(1.0, 0.0)),
+                                                       config.tile, extra, on_tile=within(1.0, 0.0),
+                                                       detail_split=None if split is None
+                                                       else DetailSplit.of(extra, level)),
                                             extra, level.shape, pins)
                     output += extra_voted if units is None else units.from_linear(extra_voted) - clipped
                 query = output

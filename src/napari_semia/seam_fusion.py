@@ -111,8 +111,9 @@ def rim_free(index: torch.Tensor, width: int = RIM_WIDTH) -> torch.Tensor:
     does not count as another class)."""
     padded = F.pad(index[None, None].float(), (width,) * 4, mode="replicate")
     size = 2 * width + 1
-    largest = F.max_pool2d(padded, size, stride=1)
-    smallest = -F.max_pool2d(-padded, size, stride=1)
+    # (Row then column: the square's max in 2 * size comparisons, not size^2.)
+    largest = F.max_pool2d(F.max_pool2d(padded, (1, size), stride=1), (size, 1), stride=1)
+    smallest = -F.max_pool2d(F.max_pool2d(-padded, (1, size), stride=1), (size, 1), stride=1)
     return (largest == smallest)[0, 0]
 
 
