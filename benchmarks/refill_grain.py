@@ -22,6 +22,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fullres_benchmark import read_case
 from run_benchmark import DEFAULT_DATA
 
 CASES = ("building", "zebra", "tree", "face")
@@ -55,7 +56,6 @@ def grain_ratio(output, source_detail, source_index, target_index) -> float | No
 def main(argv=None) -> int:
     from skimage import io as skio
 
-    from napari_semia.io import read_label_file
     from napari_semia.labels import LabelCodec
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -66,23 +66,22 @@ def main(argv=None) -> int:
     print("|---|---|" + "---|" * len(args.roots))
     columns = [[] for _ in args.roots]
     for case in CASES:
-        folder = args.data / case
-        source = skio.imread(next(folder.glob("img.*")))[..., :3]
-        codec, source_index = LabelCodec.from_source(read_label_file(next(folder.glob("label.*"))))
+        source, labels, targets = read_case(args.data / case)
+        codec, source_index = LabelCodec.from_source(labels)
         source_detail = fine_detail(source)
-        for path in sorted((folder / "cond").glob("*.png")):
-            if path.stem == "rec":
+        for name, target in targets.items():
+            if name == "rec":
                 continue
-            target_index = codec.encode(read_label_file(path))
+            target_index = codec.encode(target)
             ratios = []
             for root in args.roots:
-                output = skio.imread(root / case / f"refined_{path.stem}.png")[..., :3]
+                output = skio.imread(root / case / f"refined_{name}.png")[..., :3]
                 ratios.append(grain_ratio(output, source_detail, source_index, target_index))
             if any(r is None for r in ratios):
                 continue
             for column, ratio in zip(columns, ratios):
                 column.append(ratio)
-            print(f"| {case} | {path.stem} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
+            print(f"| {case} | {name} | " + " | ".join(f"{r:.2f}" for r in ratios) + " |")
     print("| median | | " + " | ".join(f"{np.median(c):.2f}" for c in columns) + " |")
     return 0
 

@@ -65,6 +65,20 @@ def abandon_at_end_call(number: int):
     return progress
 
 
+def fail_training_from(monkeypatch, step: int, error: Exception) -> None:
+    """Make every training step from ``step`` on raise ``error`` (the steps before run)."""
+    from napari_semia.trainer import SemiaTrainer
+
+    real = SemiaTrainer.train_step
+
+    def failing(self, number):
+        if number >= step:
+            raise error
+        return real(self, number)
+
+    monkeypatch.setattr(SemiaTrainer, "train_step", failing)
+
+
 def moved(labels: np.ndarray, dy: int = 4, dx: int = 6) -> np.ndarray:
     """The layout with every object shifted by (dy, dx)."""
     return np.roll(labels, (dy, dx), axis=(0, 1))

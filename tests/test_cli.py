@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import skimage.io
 import tifffile
-from conftest import make_scene, moved
+from conftest import fail_training_from, make_scene, moved
 
 from napari_semia import cli
 from napari_semia.io import image_suffix, read_image_file, read_label_file, write_image_file
@@ -141,16 +141,9 @@ def test_a_plain_tiff_of_three_layouts_is_named_as_read_as_one_colour_map(traine
 def test_a_diverged_run_is_no_interruption(tmp_path, monkeypatch, capsys):
     # Found in review: a run the trainer stopped itself (the losses became NaN) exited
     # 130 as if Ctrl-C had stopped it.
-    from napari_semia.trainer import SemiaTrainer, TrainingDiverged
+    from napari_semia.trainer import TrainingDiverged
 
-    original = SemiaTrainer.train_step
-
-    def diverging(self, step):
-        if step >= 2:
-            raise TrainingDiverged("The losses became NaN.")
-        return original(self, step)
-
-    monkeypatch.setattr(SemiaTrainer, "train_step", diverging)
+    fail_training_from(monkeypatch, 2, TrainingDiverged("The losses became NaN."))
     paths = write_case(tmp_path)
     code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(tmp_path / "m.semia"),
                      "--steps", "5", "--size", str(SIZE), "--device", "cpu"])

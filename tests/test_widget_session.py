@@ -4,7 +4,7 @@ painting with Live on): each bug as a test."""
 
 import numpy as np
 import widget_helpers as h
-from conftest import make_scene, moved
+from conftest import fail_training_from, make_scene, moved
 
 from napari_semia._qt import model_io
 
@@ -316,18 +316,9 @@ def test_stale_failures_do_not_come_back(viewer_widget, qtbot):
 
 
 def test_a_run_that_fails_midway_says_its_own_model_is_kept(viewer_widget, qtbot, monkeypatch, messages):
-    from napari_semia.trainer import SemiaTrainer
-
     viewer, widget = viewer_widget
     h.add_scene(viewer)
-    real = SemiaTrainer.train_step
-
-    def failing(self, step):
-        if step >= 2:
-            raise RuntimeError("CUDA out of memory (simulated)")
-        return real(self, step)
-
-    monkeypatch.setattr(SemiaTrainer, "train_step", failing)
+    fail_training_from(monkeypatch, 2, RuntimeError("CUDA out of memory (simulated)"))
     h.train(qtbot, widget, steps=10)
     assert widget.model is not None
     assert f"The model trained until then ({widget.model.steps_done} steps) is kept" in widget.state.message

@@ -313,26 +313,12 @@ def _cmd_train(args) -> int:
     return EXIT_INTERRUPTED if stopped else 0
 
 
-def _may_continue(resume, image, labels) -> bool:
-    """Whether training can continue ``resume`` on these inputs (its size, channels and
-    classes); when not, the trainer says why, and no note should say it continues."""
-    from .validation import validate_training_inputs
-
-    if resume.full_image is None or np.shape(image) != resume.full_image.shape:
-        return False
-    try:
-        codec, _ = validate_training_inputs(image, labels)
-    except SemiaInputError:
-        return False
-    return tuple(codec.class_ids) == tuple(resume.class_ids)
-
-
 def _note_other_source(resume, image, labels, args) -> None:
     """Say when --resume continues a model of another image or labels: it learns these
     from here on, and its results take this image's type (an 8-bit export given for
     the 16-bit original turned a model's results into 8-bit ones without a word;
     found by a new user)."""
-    if resume.was_trained_on(image, labels) is not False or not _may_continue(resume, image, labels):
+    if resume.was_trained_on(image, labels) is not False or not resume.can_continue_on(image, labels):
         return
     note = (f"{Path(args.resume).name} was trained on another image or labels: continuing it, it learns "
             f"{Path(args.image).name} and {Path(args.labels).name} from here on.")

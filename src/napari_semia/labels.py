@@ -155,11 +155,6 @@ def _rgb(labels: np.ndarray, what: str) -> np.ndarray:
     )
 
 
-def colour_map_rgb(labels: np.ndarray, what: str = "source labels") -> np.ndarray:
-    """A colour-coded map as the codec reads it: (H, W, 3) uint8 (see :func:`_rgb`)."""
-    return _rgb(labels, what)
-
-
 def _pack(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 -> (...) int64 key 0xRRGGBB, so colours compare as scalars."""
     rgb = rgb.astype(np.int64)
@@ -242,12 +237,13 @@ def dominant_colours(rgb: np.ndarray) -> np.ndarray:
 OFF_PALETTE_DISTANCE = 40.0
 
 
-def off_palette_pixels(rgb: np.ndarray, palette: np.ndarray) -> tuple[int, np.ndarray | None]:
-    """How many pixels of a colour-coded map are neither near a ``palette`` colour
-    nor a blend of two (:data:`OFF_PALETTE_DISTANCE`), and the most frequent such
-    colour (None when there are none): a class too small or too blurred to be
+def off_palette_pixels(labels: np.ndarray, palette: np.ndarray) -> tuple[int, np.ndarray | None]:
+    """How many pixels of a colour-coded map (read as the codec reads it: a float
+    map in [0, 1] scaled to 8 bits, alpha dropped) are neither near a ``palette``
+    colour nor a blend of two (:data:`OFF_PALETTE_DISTANCE`), and the most frequent
+    such colour (None when there are none): a class too small or too blurred to be
     found by :func:`dominant_colours`, whose pixels the nearest class took."""
-    keys = _pack(rgb)
+    keys = _pack(_rgb(labels, "source labels"))
     unique, inverse = _unique_inverse(keys)
     counts = np.bincount(inverse.ravel(), minlength=len(unique))
     colours = _unpack(unique).astype(np.float32)

@@ -452,6 +452,20 @@ class SemiaModel:
             return False
         return bool(np.array_equal(index, self.full_index))
 
+    def can_continue_on(self, image, labels) -> bool:
+        """Whether training may continue this model on ``image`` and ``labels`` (the run
+        checks it again, :meth:`check_can_continue`): the same size and kind of image,
+        and labels of the model's classes, every one of them present. For notes that
+        must not say a run continues when it will refuse to."""
+        image, labels = np.asarray(image), np.asarray(labels)
+        if image.shape[:2] != labels.shape[:2] or self.source_mismatch(image, dtype=False):
+            return False
+        try:
+            index = self.codec.encode(labels)
+        except SemiaInputError:
+            return False
+        return bool((np.bincount(index.reshape(-1), minlength=self.num_classes) > 0).all())
+
     def check_can_continue(self, codec: LabelCodec, source_shape, normalizer: IntensityNormalizer) -> None:
         """Raise IncompatibleModelError unless training on this source can continue this model."""
         if tuple(self.class_ids) != tuple(codec.class_ids):

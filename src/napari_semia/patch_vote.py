@@ -129,15 +129,16 @@ def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.T
     total = torch.zeros(channels, h * w, device=fy.device)
     weight = torch.zeros(h * w, device=fy.device)
     split = detail_split is not None
-    low_total = torch.zeros(channels, h * w, device=fy.device) if split else None
-    if split:  # the range of the copies at each pixel, which the kept detail stays within
+    if split:
+        # The copies' smooth parts; their range at each pixel, which the kept detail
+        # stays within; and the pixels that a contribution of another class, or from
+        # next to a source class edge, reaches: their detail is the edge itself, at
+        # whatever place each copy had it, and they are averaged whole.
+        low_total = torch.zeros(channels, h * w, device=fy.device)
         lowest = torch.full((channels, h * w), float("inf"), device=fy.device)
         highest = torch.full((channels, h * w), float("-inf"), device=fy.device)
+        edge = torch.zeros(h * w, dtype=torch.bool, device=fy.device)
     positions, oks = [], []
-    # Pixels that a contribution of another class, or from next to a source class
-    # edge, reaches: their detail is the edge itself, at whatever place each copy had
-    # it, and they are averaged whole.
-    edge = torch.zeros(h * w, dtype=torch.bool, device=fy.device) if split else None
     wanted = target_classes.flatten().to(level.classes.dtype)
     allow_any = level.missing[target_classes.flatten().long()]
     centre = None
@@ -157,16 +158,15 @@ def vote(level: SourceLevel, fy: torch.Tensor, fx: torch.Tensor, inside: torch.T
                 ok &= (level.classes.index_select(0, flat) == wanted) | allow_any
             elif split:
                 edge |= ok & (level.classes.index_select(0, flat) != wanted)
+            values = pixels.index_select(1, flat)
             if split:
                 edge |= ok & ~detail_split.interior.index_select(0, flat)
+                torch.minimum(lowest, torch.where(ok[None], values, lowest), out=lowest)
+                torch.maximum(highest, torch.where(ok[None], values, highest), out=highest)
             ok = ok.float()
-            values = pixels.index_select(1, flat)
             total.addcmul_(values, ok[None])
             if split:
                 low_total.addcmul_(detail_split.smooth.index_select(1, flat), ok[None])
-                counted = ok[None] > 0
-                torch.minimum(lowest, torch.where(counted, values, lowest), out=lowest)
-                torch.maximum(highest, torch.where(counted, values, highest), out=highest)
                 positions.append((sy.flatten(), sx.flatten()))
                 oks.append(ok)
             weight += ok

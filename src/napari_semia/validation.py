@@ -17,7 +17,6 @@ from .labels import (
     MIN_INTERIOR_FRACTION,
     MIN_INTERIOR_PIXELS,
     LabelCodec,
-    colour_map_rgb,
     is_colour_map,
     off_palette_pixels,
     redo_advice,
@@ -104,6 +103,9 @@ def flat_image_warning(image) -> str | None:
 #: cell segmentation): each id is a class of its own, and a training step takes
 #: about 1.6x as long with 64 classes as with 4, 4x with 256 (128 px, CPU).
 MANY_CLASSES = 64
+#: What to do with an instance map (said by the warning and by the refusal).
+_ONE_ID_PER_KIND = ("If they are objects of a few kinds (e.g. cells from a segmentation), give each kind "
+                    "one id (e.g. every cell 1, background 0).")
 
 
 def many_classes_warning(num_classes: int) -> str | None:
@@ -112,9 +114,7 @@ def many_classes_warning(num_classes: int) -> str | None:
     if num_classes <= MANY_CLASSES:
         return None
     return (f"The source labels hold {num_classes} classes, and each id is a class of its own: "
-            f"training is slower, and an object can only be painted with its own id. If they are "
-            f"objects of a few kinds (e.g. cells from a segmentation), give each kind one id (e.g. "
-            f"every cell 1, background 0).")
+            f"training is slower, and an object can only be painted with its own id. {_ONE_ID_PER_KIND}")
 
 
 #: More classes than this are refused: each is a channel of the networks' label
@@ -140,8 +140,7 @@ def image_like_labels_problem(image, labels_index, num_classes: int) -> str | No
                    f"an image's: a label map gives each region (an object, the background) one id.")
     elif num_classes > MAX_CLASSES:
         problem = (f"The labels hold {num_classes} classes (each id is a class of its own; at most "
-                   f"{MAX_CLASSES}). If they are objects of a few kinds (e.g. cells from a segmentation), "
-                   f"give each kind one id (e.g. every cell 1, background 0).")
+                   f"{MAX_CLASSES}). {_ONE_ID_PER_KIND}")
     else:
         return None
     image = np.asarray(image)
@@ -170,8 +169,7 @@ def off_palette_warning(labels, codec: LabelCodec) -> str | None:
     labels = np.asarray(labels)
     if codec.palette is None or not is_colour_map(labels):
         return None
-    # (As the codec reads it: a float map in [0, 1] is scaled to 8 bits first.)
-    count, colour = off_palette_pixels(colour_map_rgb(labels), codec.palette)
+    count, colour = off_palette_pixels(labels, codec.palette)
     if count < OFF_PALETTE_SHARE * labels.shape[0] * labels.shape[1]:
         return None
     least = max(MIN_INTERIOR_PIXELS, round(MIN_INTERIOR_FRACTION * labels.shape[0] * labels.shape[1]))

@@ -119,19 +119,18 @@ class SynthesisJobs:
 
     def no_target_reason(self) -> str:
         """Why no target was chosen by itself (' None was chosen by itself: ...'), or ''."""
-        message = ""
         labels = self._pickers.labels.current_layer()
         if labels is None:
-            return message + opened_as_image_hint(self._viewer.layers, self._pickers.image.current_layer())
+            return opened_as_image_hint(self._viewer.layers, self._pickers.image.current_layer())
         others = [layer for layer in self._pickers.target.candidates()
                   if layer is not None and layer != labels and plane_shape(layer) != plane_shape(labels)]
-        if others:
-            shown = ", ".join(f"'{layer.name}' ({' × '.join(map(str, plane_shape(layer)))})"
-                              for layer in others[:3])
-            verb = "has" if len(others) == 1 else "have"
-            message += (f" None was chosen by itself: a target must have the size of '{labels.name}' "
-                        f"({' × '.join(map(str, plane_shape(labels)))}), and {shown} {verb} another.")
-        return message
+        if not others:
+            return ""
+        shown = ", ".join(f"'{layer.name}' ({' × '.join(map(str, plane_shape(layer)))})"
+                          for layer in others[:3])
+        verb = "has" if len(others) == 1 else "have"
+        return (f" None was chosen by itself: a target must have the size of '{labels.name}' "
+                f"({' × '.join(map(str, plane_shape(labels)))}), and {shown} {verb} another.")
 
     def _fitting_target(self, model: SemiaModel, target: np.ndarray, layer,
                         plane: tuple[int, ...] = ()) -> np.ndarray:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import SemiaInputError
 from ..intensity import grey_as_colour_note, transparency_note
 from ..io import exif_rotation_note, png_reads_as_8_bit, read_source_info
 from ..model import SemiaModel
@@ -17,24 +16,10 @@ from .layer_data import layer_source_info
 from .layer_pickers import ChannelGroup, channel_groups, layer_file, plane_shape, shown_as_one_image
 
 
-def can_continue(model: SemiaModel, planes) -> bool:
-    """Whether training may continue ``model`` on these planes (the run checks it
-    again): the same size and kind of image, and labels of the model's classes,
-    every one of them present."""
-    if (planes.image.shape[:2] != planes.labels.shape[:2]
-            or model.source_mismatch(planes.image, dtype=False)):
-        return False
-    try:
-        index = model.codec.encode(planes.labels)
-    except SemiaInputError:
-        return False
-    return bool((np.bincount(index.reshape(-1), minlength=model.num_classes) > 0).all())
-
-
 def kept_network_note(resume: SemiaModel, config, continues: bool) -> str | None:
     """Continuing keeps the model's working size and network: say so when the
     fields (disabled meanwhile) read otherwise, e.g. for a model loaded from a file.
-    Not when the run cannot continue (``continues``, :func:`can_continue`'s answer; the
+    Not when the run cannot continue (``continues``, ``SemiaModel.can_continue_on``'s answer; the
     run says why): "Continuing ..." came just before "Cannot continue training"
     (found by a new user)."""
     kept = resume.config
@@ -187,7 +172,7 @@ class NotedOnce:
 def other_source_note(model: SemiaModel, planes, source, continues: bool) -> str | None:
     """When training continues a model of another image or labels (it may not be
     what the user meant: Continue is ticked after every run). ``continues``:
-    :func:`can_continue`'s answer for these planes."""
+    ``SemiaModel.can_continue_on``'s answer for these planes."""
     if model.was_trained_on(planes.image, planes.labels) is not False:
         return None
     if not continues:

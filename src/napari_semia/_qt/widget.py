@@ -74,7 +74,6 @@ from .theme import CONTENT_NAME, dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
     NotedOnce,
-    can_continue,
     eight_bit_png_note,
     grey_photo_note,
     kept_network_note,
@@ -136,8 +135,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._preview_planes: dict[tuple, object] = {}
         self._planes_note: str | None = None  # the status line's stack note, to take back
         self._writing_output = False  # selection changes made by write_output are not the user's
-        self._status_before_stop = ""  # the status line before Stop in the Synthesis section
-        self._status_before_note = ""  # the status line before SYNTHESIS_UNDER_WAY
+        # The status line before a synthesis line (SYNTHESIS_STOPPED, SYNTHESIS_UNDER_WAY) took it.
+        self._line_before_synthesis = ""
 
         self.hidden_target = HiddenTarget(napari_viewer, self.state, show_target=self._show_target)
         self.pickers = LayerPickers(napari_viewer)
@@ -376,7 +375,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                         "at its end. Once it has ended, make a target with New target (or choose one "
                         "under Target labels) and press Synthesize." + self.synthesis_jobs.no_target_reason())
         if resume is not None:
-            continues = can_continue(resume, planes)  # (an encode of the labels: once)
+            continues = resume.can_continue_on(planes.image, planes.labels)  # (an encode: once)
             for note in (other_source_note(resume, planes, source, continues),
                          kept_network_note(resume, config, continues)):
                 if note:
@@ -515,11 +514,22 @@ class SemiaWidget(ClosesWithDock, QWidget):
         job = self.synth_runner.run_now()
         if job is not None:
             self._reveal_request = job.request_id  # (a Live request that supersedes it reveals nothing)
-        if self.synth_runner.joined_running and self.state.message != SYNTHESIS_UNDER_WAY:
+        if self.synth_runner.joined_running:
             # The click is taken by the run already making this result (it is not
             # started again): say so, or the click showed no sign of being taken.
-            self._status_before_note = self.state.message
-            self.state.message = SYNTHESIS_UNDER_WAY
+            self._say_for_synthesis(SYNTHESIS_UNDER_WAY)
+
+    def _say_for_synthesis(self, line: str) -> None:
+        """Put a synthesis line on the status line, keeping the line it replaces
+        (not another synthesis line) for :meth:`_take_back_synthesis_line`."""
+        if self.state.message not in (SYNTHESIS_STOPPED, SYNTHESIS_UNDER_WAY):
+            self._line_before_synthesis = self.state.message
+        self.state.message = line
+
+    def _take_back_synthesis_line(self, *lines: str) -> None:
+        """The status line as before, if it shows one of ``lines``."""
+        if self.state.message in lines:
+            self.state.message = self._line_before_synthesis
 
     def stop_synthesis(self) -> None:
         """Stop the synthesis running (and any waiting): the output keeps what it shows.
@@ -531,11 +541,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._reveal_request = None
         self.synthesis_jobs.forget_last_target()  # the same target is synthesized again on request
         self.synth_runner.cancel()
-        if self.state.message == SYNTHESIS_UNDER_WAY:
-            self.state.message = self._status_before_note
-        if self.state.message != SYNTHESIS_STOPPED:
-            self._status_before_stop = self.state.message
-        self.state.message = SYNTHESIS_STOPPED
+        self._say_for_synthesis(SYNTHESIS_STOPPED)
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
         plane_index, self._synthesis_plane = self._synthesis_plane, ()
@@ -571,10 +577,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self._preview_planes[destination.index] = destination.target
         if result.final:
             self.state.synthesis_fraction = 0.0
-            if self.state.message == SYNTHESIS_STOPPED:  # synthesized again since
-                self.state.message = self._status_before_stop
-            elif self.state.message == SYNTHESIS_UNDER_WAY:
-                self.state.message = self._status_before_note
+            # (Synthesized again since Stop, or the run it waited for is done.)
+            self._take_back_synthesis_line(SYNTHESIS_STOPPED, SYNTHESIS_UNDER_WAY)
         if result.job.model is None and self.model is None and not self.state.training:
             self.state.message = LABELS_ONLY_NOTE
         if result.final and not self.state.training:
@@ -617,9 +621,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_synthesis_busy(self, busy: bool) -> None:
         self.state.synthesis_fraction = 0.0
-        if not busy and self.state.message == SYNTHESIS_UNDER_WAY:
+        if not busy:
             # The run it waited for ended with no result (cancelled, another target chosen).
-            self.state.message = self._status_before_note
+            self._take_back_synthesis_line(SYNTHESIS_UNDER_WAY)
         if not self.state.busy:
             self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
         if not busy:
