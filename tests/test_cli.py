@@ -426,11 +426,39 @@ def test_a_transparent_png_is_named_an_opaque_one_is_not(tmp_path, capsys):
         if alpha_from is not None:
             rgba[:, :alpha_from, 3] = 0
         iio.imwrite(tmp_path / name, rgba)
+        out = tmp_path / f"out_{name}"
         assert cli.main(["from-labels", str(tmp_path / name), str(tmp_path / "labels.png"),
-                         str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+                         str(tmp_path / "labels.png"), "-o", str(out), "--device", "cpu"]) == 0
         err = capsys.readouterr().err
         said = "cut_out.png is transparent in places (25.0% of its pixels)" in err
         assert said == (alpha_from is not None), err
+        # A colour file's result is one too: RGBA where the 4th channel is transparency
+        # (written as a TIFF of four channels, it opened as four grey planes).
+        (written,) = out.iterdir()
+        assert written.suffix == ".png"
+        assert read_image_file(written).shape == (SIZE, SIZE, 3 if alpha_from is None else 4)
+
+
+def test_from_labels_names_a_class_too_blurred_to_be_found(tmp_path, capsys):
+    # As train does (s42's materials scientist): the labels-only result of a blurred
+    # colour map drew the lost class as the one around it, with no word.
+    from scipy import ndimage as ndi
+
+    image, labels = make_scene(SIZE)
+    colours = np.array([[0, 160, 0], [230, 120, 0], [0, 200, 230]], np.uint8)
+    layout = labels.astype(int)
+    layout[4:9, 4:9] = 2  # a spot of 25 px
+    sharp = colours[layout]
+    write_image_file(tmp_path / "image.png", image)
+    for name, colour_map in (("sharp.png", sharp),
+                             ("blurred.png", np.round(ndi.gaussian_filter(sharp.astype(float), (1.0, 1.0, 0)))
+                              .astype(np.uint8))):
+        write_image_file(tmp_path / name, colour_map)
+        map_path = str(tmp_path / name)
+        assert cli.main(["from-labels", str(tmp_path / "image.png"), map_path, map_path,
+                         "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+        err = capsys.readouterr().err
+        assert ("colours of no class" in err) == (name == "blurred.png"), err
 
 
 def test_a_grey_image_stored_as_colour_is_named(tmp_path, capsys):
@@ -524,6 +552,31 @@ def test_more_classes_than_the_networks_take_are_refused(tmp_path, capsys):
 )
 def test_result_format_follows_the_image(image, suffix):
     assert image_suffix(image) == suffix
+
+
+def test_a_colour_source_s_four_channels_are_rgba_and_kept_by_the_model(tmp_path):
+    from napari_semia.config import TrainingConfig
+    from napari_semia.io import file_source_info
+    from napari_semia.model import SemiaModel
+    from napari_semia.source_info import SourceInfo
+    from napari_semia.trainer import SemiaTrainer
+
+    four = np.zeros((4, 4, 4), np.uint8)
+    assert image_suffix(four, SourceInfo(colour=True)) == ".png"
+    assert image_suffix(four, SourceInfo(("a", "b", "c", "d"), colour=True)) == ".tif"
+    assert image_suffix(four.astype(np.uint16), SourceInfo(colour=True)) == ".tif"
+    # A PNG's colour; a TIFF's four channels may be four stains; a grey PNG is no colour.
+    assert file_source_info(tmp_path / "a.png", four).colour
+    assert not file_source_info(tmp_path / "a.tif", four).colour
+    assert not file_source_info(tmp_path / "a.png", four[..., 0]).colour
+    image, labels = make_scene(SIZE)
+    image = np.dstack([image, np.full((SIZE, SIZE), 128, np.uint8)])
+    trainer = SemiaTrainer(image, labels, TrainingConfig(steps=1, size=32, width=8, levels=3), device="cpu",
+                           source_info=SourceInfo(colour=True))
+    for _ in trainer.run():
+        pass
+    trainer.model.save(tmp_path / "m.semia")
+    assert SemiaModel.load(tmp_path / "m.semia", device="cpu").source_info == SourceInfo(colour=True)
 
 
 def test_reading_drops_alpha_and_moves_channels_last(tmp_path):

@@ -1221,6 +1221,33 @@ def test_a_transparent_photo_is_named_at_train(viewer_widget, qtbot, messages):
     assert len(warned) == 1 and warned[0].startswith("'cut out' is transparent in places (25.0% of")
 
 
+def test_a_model_of_a_transparent_photo_shown_with_another_image_gives_one_rgba_layer(viewer_widget, qtbot):
+    # Found by a photographer: trained on an RGBA cut-out, then used with another
+    # photo chosen as the source (a warning says it is not the model's), the result
+    # came out as four grey layers '... [channel 0..3]'.
+    from napari_semia._qt.output_layer import output_name
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    alpha = np.full(image.shape[:2], 255, np.uint8)
+    alpha[:, :8] = 0
+    viewer.add_image(np.dstack([image, alpha]), name="cut out", rgb=True)
+    viewer.add_labels(labels, name=LABELS)
+    viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
+    widget.pickers.target.set_layer(viewer.layers[TARGET])
+    train(qtbot, widget, steps=1)
+    assert widget.model is not None and widget.model.source_info.colour
+    viewer.add_image(np.asarray(image, np.float32) / 255, name="another photo", rgb=True)
+    widget.pickers.image.set_layer(viewer.layers["another photo"])
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    name = output_name("model", TARGET)
+    assert not [layer.name for layer in viewer.layers if "[channel" in layer.name]
+    shown = viewer.layers[name]
+    assert shown.rgb and shown.data.shape == (32, 32, 4)
+    np.testing.assert_array_equal(shown.data, widget.model.synthesize(np.roll(labels, 6, 1)))
+
+
 def test_a_grey_image_stored_as_colour_is_named_at_train(viewer_widget, qtbot, messages):
     # Found by a materials scientist: a grey SEM image exported as RGB trained as
     # three channels with no hint.

@@ -253,7 +253,7 @@ def _train(image, labels, config, device, resume=None, source_info=None):
     # (Named channels are no RGB colour, three of them included.)
     what = (f"an image of {len(info.channel_names)} channels" if info.is_channels
             else trainer.normalizer.description)
-    known = f" ({info.describe()})" if info else ""
+    known = f" ({info.describe()})" if info.has_metadata else ""
     print(f"Source: {what}{known}, {rows} × {cols}, {np.asarray(image).dtype}; "
           f"{classes} class{'es' if classes != 1 else ''}.", file=sys.stderr)
     last = None
@@ -276,7 +276,7 @@ def _train(image, labels, config, device, resume=None, source_info=None):
 
 
 def _cmd_train(args) -> int:
-    from .io import check_writable_folder, read_image_file, read_label_file, read_source_info
+    from .io import check_writable_folder, file_source_info, read_image_file, read_label_file
 
     output = Path(args.output)
     if output.is_dir():
@@ -299,7 +299,7 @@ def _cmd_train(args) -> int:
                   f"size, {resume.config.size} px.", file=sys.stderr)
     if resume is not None:
         _note_other_source(resume, image, labels, args)
-    info = read_source_info(args.image).fitting(image)
+    info = file_source_info(args.image, image)
     model, stopped = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
@@ -435,23 +435,27 @@ def _output_stems(paths, plane: int | None = None) -> list[str]:
 def _cmd_from_labels(args) -> int:
     from .io import (
         check_writable_folder,
+        file_source_info,
         image_suffix,
         read_image_file,
         read_label_file,
-        read_source_info,
         write_image_file,
     )
     from .labels_only import LabelsOnlySynthesizer
-    from .validation import validate_target
+    from .validation import off_palette_warning, validate_target
 
     check_writable_folder(args.output_dir)
     image = read_image_file(args.image, plane=args.plane)
-    info = read_source_info(args.image).fitting(image)
+    info = file_source_info(args.image, image)
     labels = read_label_file(args.labels, plane=args.plane)
     _check_turned_photo(image, labels, args.image)
     _note_colour_source(image, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
     synthesizer.check()
+    # (As train says it: a class lost in a blurred colour map is lost here too.)
+    off_palette = off_palette_warning(labels, synthesizer.codec)
+    if off_palette:
+        print(f"warning: {off_palette}", file=sys.stderr)
     targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done

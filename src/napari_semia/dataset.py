@@ -275,7 +275,7 @@ class DatasetJob:
             "sampler": sampler_record,
         }
         info = pair_info(model, full_resolution)
-        if info:  # (the keys only then: a rerun of a folder made before they existed matches)
+        if info.has_metadata:  # (the keys only then: a rerun of a folder made before they existed matches)
             settings_record.update(channel_names=list(info.channel_names) or None,
                                    pixel_size=None if info.pixel_size is None else list(info.pixel_size),
                                    unit=info.unit or None)

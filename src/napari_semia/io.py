@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -283,6 +284,17 @@ def read_source_info(path) -> SourceInfo:
     return SourceInfo()
 
 
+def file_source_info(path, image) -> SourceInfo:
+    """What is known of the source file ``path``, read as ``image``: a TIFF's channel
+    names and pixel size (:func:`read_source_info`), and, for any other file of 3 or
+    4 channels, that it is a colour image (a PNG's 4th channel is transparency, a
+    TIFF's may be a fourth stain)."""
+    info = read_source_info(path)
+    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+        info = dataclasses.replace(info, colour=True)
+    return info.fitting(np.asarray(image))
+
+
 def _ome_info(xml: str) -> SourceInfo:
     from xml.etree import ElementTree
 
@@ -321,13 +333,15 @@ def image_suffix(image: np.ndarray, info: SourceInfo | None = None) -> str:
     """'.png' for 8-bit grayscale or RGB images, '.tif' for everything else, and for
     any image with named channels or a pixel size to keep (``info``).
 
-    A result of 4 channels is four channels of data, never RGBA: a source with an
-    opaque alpha gives an RGB result. As a PNG its fourth channel became transparency.
+    A result of 4 channels is four channels of data, not RGBA (as a PNG its fourth
+    channel became transparency), unless ``info`` says the source is a colour image
+    (a PNG with transparency): a source with an opaque alpha gives an RGB result.
     """
     image = np.asarray(image)
-    if info:
+    if info is not None and info.has_metadata:
         return ".tif"
-    if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] == 3)):
+    colours = (3, 4) if info is not None and info.colour else (3,)
+    if image.dtype == np.uint8 and (image.ndim == 2 or (image.ndim == 3 and image.shape[-1] in colours)):
         return ".png"
     return ".tif"
 

@@ -10,7 +10,7 @@ fluorescence result was written as an RGB photo, its channel names lost.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: Spellings of length units in ImageJ and OME files and in napari (pint), and the
 #: OME symbol each is written as.
@@ -49,6 +49,11 @@ class SourceInfo:
     """(row, column) size of a pixel, in ``unit``; None when not known."""
     unit: str = ""
     """The unit of ``pixel_size`` ('µm', 'nm', ...); '' for none given."""
+    colour: bool = False
+    """Whether the source is a colour image, RGB or RGBA, whatever its 4th channel
+    holds (a napari RGB layer, a PNG with transparency): a 4-channel result is then
+    RGBA, not four channels of data. A model trained on a transparent photo, used
+    with another image, gave four grey layers (found by a new user)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_names", tuple(str(name) for name in self.channel_names))
@@ -64,8 +69,13 @@ class SourceInfo:
         of them, never the red, green and blue of a colour image."""
         return bool(self.channel_names)
 
-    def __bool__(self) -> bool:
+    @property
+    def has_metadata(self) -> bool:
+        """Whether there are channel names or a pixel size, which a TIFF of a result carries."""
         return bool(self.channel_names) or self.pixel_size is not None
+
+    def __bool__(self) -> bool:
+        return self.has_metadata or self.colour
 
     def describe(self) -> str:
         """'channels DAPI, Actin; pixel 0.325 × 0.325 µm' (its known parts), for messages."""
@@ -78,16 +88,19 @@ class SourceInfo:
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"channel_names": list(self.channel_names),
+        data = {"channel_names": list(self.channel_names),
                 "pixel_size": None if self.pixel_size is None else list(self.pixel_size),
                 "unit": self.unit}
+        if self.colour:  # (only then: files written before it existed read the same)
+            data["colour"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: dict | None) -> SourceInfo:
         data = data or {}
         size = data.get("pixel_size")
         return cls(tuple(data.get("channel_names") or ()), None if size is None else tuple(size),
-                   str(data.get("unit") or ""))
+                   str(data.get("unit") or ""), bool(data.get("colour", False)))
 
     def resized(self, source_shape, shape) -> SourceInfo:
         """This info for the source resized from ``source_shape`` to ``shape`` (H, W):
@@ -95,13 +108,16 @@ class SourceInfo:
         if self.pixel_size is None or tuple(shape) == tuple(source_shape):
             return self
         size = tuple(p * s / n for p, s, n in zip(self.pixel_size, source_shape, shape))
-        return SourceInfo(self.channel_names, size, self.unit)
+        return replace(self, pixel_size=size)
 
     def fitting(self, image) -> SourceInfo:
         """This info for ``image`` ((H, W) or (H, W, C)): names of another count of
         channels are dropped (a file's names for channels that were not kept, a label
-        map's channel)."""
+        map's channel), and so is colour for other than 3 or 4 channels."""
         channels = image.shape[-1] if image.ndim == 3 else 1
+        fitted = self
         if self.channel_names and len(self.channel_names) != channels:
-            return SourceInfo((), self.pixel_size, self.unit)
-        return self
+            fitted = replace(fitted, channel_names=())
+        if self.colour and channels not in (3, 4):
+            fitted = replace(fitted, colour=False)
+        return fitted

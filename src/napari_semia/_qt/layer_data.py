@@ -151,11 +151,13 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
 
 
 def layer_source_info(image_layer) -> SourceInfo:
-    """The channel names (a channel group's layer names) and pixel size (the scale,
-    where napari has a unit for it, such as µm) of the source image, for the model:
-    results written from it to TIFF keep them."""
+    """The channel names (a channel group's layer names), pixel size (the scale,
+    where napari has a unit for it, such as µm) and colour (an RGB layer) of the
+    source image, for the model: results written from it keep them."""
     layers = image_layer.layers if isinstance(image_layer, ChannelGroup) else (image_layer,)
     names = tuple(layer.name for layer in layers) if isinstance(image_layer, ChannelGroup) else ()
+    # (napari's RGB layers: RGBA too, where the 4th channel is transparency.)
+    colour = not isinstance(image_layer, ChannelGroup) and bool(getattr(image_layer, "rgb", False))
     first = layers[0]
     scale = tuple(float(v) for v in first.scale[-2:])
     units = tuple(getattr(first, "units", ()) or ())
@@ -163,8 +165,8 @@ def layer_source_info(image_layer) -> SourceInfo:
     if not unit:
         # (A scale with napari's default unit, pixels, names no physical size: written
         # as it was, Fiji read "0.325 pixel" per pixel.)
-        return SourceInfo(names)
-    return SourceInfo(names, scale, unit)
+        return SourceInfo(names, colour=colour)
+    return SourceInfo(names, scale, unit, colour=colour)
 
 
 def _refuse_other_pixel_size(image_layer, labels_layer) -> None:

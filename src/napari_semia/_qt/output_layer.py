@@ -145,11 +145,12 @@ _CHANNEL_COLORMAPS = {2: ("magenta", "green")}
 _MANY_CHANNEL_COLORMAPS = ("cyan", "yellow", "magenta", "red", "green", "blue")
 
 
-def output_spec(source, target, index=(), leading_shape=(), channel_names=()) -> OutputSpec:
+def output_spec(source, target, index=(), leading_shape=(), channel_names=(), colour=False) -> OutputSpec:
     """Decide, now, where results for (source image, target) go. Without a
     source image layer (a loaded model) the output is placed like the target,
     one layer per channel where the model knows its ``channel_names`` (a
-    3-channel fluorescence model's result was shown as an RGB photo)."""
+    3-channel fluorescence model's result was shown as an RGB photo), as one
+    colour layer where it knows its source was one (``colour``: RGB or RGBA)."""
     name = output_name(source.name if source is not None else "model", target.name)
     placement = {"scale": tuple(target.scale), "translate": tuple(target.translate), **units_kwargs(target)}
     if source is None and len(channel_names) > 1:
@@ -160,7 +161,7 @@ def output_spec(source, target, index=(), leading_shape=(), channel_names=()) ->
                                         tag=f" [{channel}]")
                          for c, channel in enumerate(channel_names))
     elif source is None:
-        displays = (ChannelDisplay(name, None, placement, None),)
+        displays = (ChannelDisplay(name, None, dict(placement, rgb=True) if colour else placement, None),)
     elif isinstance(source, ChannelGroup):
         displays = tuple(ChannelDisplay(f"{name} [{layer.name}]", c,
                                         _stack_placement(_display_kwargs(layer), target, len(leading_shape)),
@@ -279,11 +280,13 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     layers = []
     for display in spec.displays:
         plane = image if display.channel is None else _in_dtype(image[..., display.channel], display.dtype)
-        if spec.source is None and plane.ndim == 3 and plane.shape[-1] != 3:
+        colour = bool(display.kwargs.get("rgb")) and plane.ndim == 3 and plane.shape[-1] in (3, 4)
+        if spec.source is None and plane.ndim == 3 and plane.shape[-1] != 3 and not colour:
             # Channels that are no RGB colour, with no source layers to follow (a model
             # shown apart from its source): one layer each. As one (H, W, 7) layer
             # napari drew a stack of 7-pixel strips (found by a new user); four
-            # channels of data are no RGBA (an RGBA source's result is RGB).
+            # channels of data are no RGBA (an opaque alpha is dropped: the result
+            # of an RGBA photo is RGB) unless the model's source was a colour image.
             for channel in range(plane.shape[-1]):
                 per_channel = replace(display, name=f"{display.name} [channel {channel}]", channel=channel)
                 layers.append(_write_one(viewer, spec, per_channel, plane[..., channel], below, layers))
@@ -377,7 +380,8 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
     if existing is not None:  # a layer of that name we cannot reuse (other shape or kind)
         viewer.layers.remove(existing)
     kwargs = dict(display.kwargs)
-    kwargs.setdefault("rgb", plane.ndim == 3 and plane.shape[-1] in (3, 4))
+    colour_plane = plane.ndim == 3 and plane.shape[-1] in (3, 4)
+    kwargs["rgb"] = bool(kwargs.get("rgb", colour_plane)) and colour_plane
     layer = viewer.add_image(data, name=display.name,
                              metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name,
                                        PLACEMENT_KEY: _placement(kwargs), **stack_metadata},

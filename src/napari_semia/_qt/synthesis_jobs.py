@@ -102,7 +102,8 @@ class SynthesisJobs:
         # display synthesize that plane again.)
         if not elsewhere and self._repeats((model, index), target):
             return None  # nothing changed (e.g. the layer was only redrawn)
-        spec = output_spec(source, target_layer, index, leading, model.source_info.channel_names)
+        info = model.source_info
+        spec = output_spec(source, target_layer, index, leading, info.channel_names, info.colour)
         self._pickers.pin()
         return SynthesisJob(model, target, request_id, destination=spec)
 
