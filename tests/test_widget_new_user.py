@@ -165,7 +165,15 @@ def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widge
     viewer.layers.remove(deleted)
     wait_until_idle(qtbot, widget)
     assert widget.model is not None and widget.model.steps_done == 40
-    assert output_layers(viewer) == [OUTPUT]  # the one made before; none named after missing inputs
+    wait_for_synthesis(qtbot, widget)
+    # The one made before, none named after missing inputs; with the source removed, the
+    # end of training's result in a new layer, as the message says (it was made nowhere,
+    # found by a new user).
+    after = output_name("model", TARGET)
+    assert output_layers(viewer) == [OUTPUT] + ([after] if deleted == SOURCE else [])
+    if deleted == SOURCE:
+        np.testing.assert_array_equal(viewer.layers[after].data,
+                                      widget.model.synthesize(viewer.layers[TARGET].data))
     # The source's removal is said (it went without a word; found by a new user).
     said = [text for kind, text in messages if "was removed while training" in text]
     assert said == ([f"'{SOURCE}' was removed while training: training goes on with the copy it started "

@@ -418,6 +418,32 @@ def test_a_loaded_model_of_another_photo_says_what_can_be_done(trained, qtbot, t
     assert [kind for kind, _ in messages] == ["error"] and "Cannot continue training" in messages[0][1]
 
 
+def test_the_loaded_model_s_misfit_leaves_the_status_line_once_it_fits(trained, qtbot, tmp_path, monkeypatch):
+    # Found by a new user: after a target it fits was chosen, and its results came in,
+    # the line still said that the model does not fit the first target.
+    viewer, widget = trained
+    path = widget.model.save(tmp_path / "scene.semia")
+    fitting = viewer.layers[TARGET].data.copy()
+    viewer.layers[TARGET].data = fitting[:-8].copy()  # a target of another size
+    widget.set_model(None)
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
+    widget.load_model()
+    assert f"does not fit '{TARGET}'" in widget.state.message
+    viewer.add_labels(fitting, name="fits")
+    widget.pickers.target.set_layer(viewer.layers["fits"])
+    assert "does not fit" not in widget.state.message and "A model is ready" in widget.state.message
+    # Painted to fit (a class it does not know painted over), with its result in: the same.
+    unknown = fitting.copy()
+    unknown[:6, :6] = 7
+    viewer.layers["fits"].data = unknown
+    widget.load_model()
+    assert "does not fit 'fits'" in widget.state.message
+    viewer.layers["fits"].data = fitting
+    widget.synthesize()
+    qtbot.waitUntil(lambda: widget.synth_runner.idle, timeout=TIMEOUT_MS)
+    assert "does not fit" not in widget.state.message and "Not synthesized" not in widget.state.message
+
+
 def test_continuing_keeps_the_model_s_pixel_size_where_the_layers_tell_none(trained, qtbot):
     # From a review: continuing a loaded model on layers with no unit dropped the
     # model's own pixel size and channel names.

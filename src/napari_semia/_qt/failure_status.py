@@ -3,7 +3,9 @@ messages short), and gone once they no longer apply.
 
 A synthesis error replaces the line until a synthesis goes through, which
 brings back what the line said before. A training failure (or "Not trained")
-stays until other layers are chosen: it was about the layers chosen then.
+stays until other layers are chosen: it was about the layers chosen then. A
+loaded model that does not fit the layers stays until other layers are chosen
+or a synthesis goes through (the target painted to fit).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ class FailureStatus:
         self._synthesis_line: str | None = None  # the status line while it shows a synthesis error
         self._line_before = ""  # and what it said before
         self._training_line: str | None = None  # the status line after a failed training
+        self._unfit_line: str | None = None  # the status line after loading a model that does not fit
 
     def training_failed(self, line: str) -> None:
         self._state.message = self._training_line = line
+
+    def model_does_not_fit(self, line: str) -> None:
+        self._state.message = self._unfit_line = line
 
     def synthesis_failed(self, message: str, output_kept: bool) -> None:
         """A pop-up (once while the same error repeats, as on every stroke of Live) and,
@@ -45,6 +51,7 @@ class FailureStatus:
         """The status line says what it said before the error."""
         self._popped_up = None
         self._restore_line()
+        self._drop_unfit_line()
 
     def inputs_changed(self) -> None:
         """Other layers were chosen: a failure about the ones before goes."""
@@ -56,6 +63,14 @@ class FailureStatus:
         elif self._training_line is not None and state.message == self._training_line:
             state.message = state.ready_message()
         self._training_line = None
+        self._drop_unfit_line()
+
+    def _drop_unfit_line(self) -> None:
+        """The usual line instead of "does not fit" (it stayed while the model's results
+        for other layers came in; found by a new user)."""
+        if self._unfit_line is not None and self._state.message == self._unfit_line:
+            self._state.message = self._state.ready_message()
+        self._unfit_line = None
 
     def _restore_line(self) -> None:
         if self._synthesis_line is not None and self._state.message == self._synthesis_line:

@@ -477,12 +477,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # The full synthesis for the target, if the trainer accepted it (a
         # rejected target was already reported once).
         if self.model is not None and self._training_target_ok and spec is not None \
-                and spec.target == self.target_layer and spec.inputs_alive(self.viewer):
+                and spec.target == self.target_layer and spec.target in self.viewer.layers:
             # For the plane the run started on, which holds its previews, also when
             # the slider has moved since (a working-size preview was left there).
             self._synthesis_plane = spec.index
             self.synthesize()
-            self._hide_target_to_show_result(spec, after_training=True)
+            if spec.inputs_alive(self.viewer):
+                self._hide_target_to_show_result(spec, after_training=True)
+            # else the source image was removed while training: the result goes to a
+            # new output layer, as the note at its removal said (it was made nowhere,
+            # found by a new user), and is shown when it arrives (Synthesize's reveal).
 
     def set_model(self, model: SemiaModel | None, unsaved: bool = False,
                   checkpoint_key: str | None = None) -> None:
@@ -926,7 +930,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 # Not the usual invitation to Synthesize or continue: neither can work on
                 # these layers (found by a new user who loaded a model of another photo).
                 rows, cols = model.source_shape
-                self.state.message = (
+                self.failures.model_does_not_fit(
                     f"Loaded a model trained for {model.steps_done} steps on a {rows} × {cols} image; it "
                     f"does not fit '{target.name}' (see the warning). Paint a target it fits, or train a "
                     f"new model on these layers (untick Continue).")
