@@ -150,3 +150,31 @@ def test_target_unknown_ids():
 def test_target_3d_stack():
     with pytest.raises(SemiaInputError, match="2D slice"):
         validate_target(np.zeros((3, 32, 40, 2), np.int32), (32, 40), CODEC)
+
+
+def test_an_instance_map_is_named_a_semantic_map_is_not():
+    # Found by a new user: 22 nuclei of one id each trained 23 classes with no word
+    # (the warning spoke only above 64 classes), and a new nucleus could only be
+    # painted with the id of one of them.
+    from napari_semia.config import TrainingConfig
+    from napari_semia.trainer import SemiaTrainer
+    from napari_semia.validation import instance_map_warning
+
+    instances = np.zeros((60, 66), np.int32)
+    for n in range(22):
+        row, col = divmod(n, 6)
+        instances[2 + 15 * row:10 + 15 * row, 2 + 11 * col:9 + 11 * col] = n + 1
+    note = instance_map_warning(instances)
+    assert note is not None and note.startswith("The source labels hold 23 ids, 22 of them one region each")
+    assert "every cell 1, background 0" in note
+    semantic = (instances > 0).astype(np.int32)
+    assert instance_map_warning(semantic) is None
+    # Twelve kinds of object, each in two places: classes, not instances.
+    paired = instances.copy()
+    paired[paired > 12] -= 12
+    assert instance_map_warning(paired) is None
+    assert instance_map_warning(np.dstack([semantic] * 3).astype(np.uint8)) is None  # a colour map
+    image = np.random.default_rng(0).integers(0, 256, instances.shape, dtype=np.uint8)
+    trainer = SemiaTrainer(image, instances, TrainingConfig(steps=1, size=32, width=8, levels=3),
+                           device="cpu", warn=False)
+    assert "like an instance map" in trainer.input_note

@@ -220,6 +220,7 @@ class SemiaTrainer:
         """What the user should know of these inputs before training (see
         ``validation.training_warning``), as one message or None."""
         from .validation import (
+            instance_map_warning,
             lost_classes_warning,
             narrow_working_size_warning,
             off_palette_warning,
@@ -231,7 +232,8 @@ class SemiaTrainer:
         narrow = None if self.resumed else narrow_working_size_warning(
             self.source_shape, tuple(self.fine.shape), self.config.size)
         off_palette = off_palette_warning(labels, self.codec)
-        return training_warning(image, self.codec.num_classes, off_palette, lost, narrow)
+        instances = None if self.resumed else instance_map_warning(labels)
+        return training_warning(image, self.codec.num_classes, instances, off_palette, lost, narrow)
 
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data

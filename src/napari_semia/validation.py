@@ -117,6 +117,41 @@ def many_classes_warning(num_classes: int) -> str | None:
             f"training is slower, and an object can only be painted with its own id. {_ONE_ID_PER_KIND}")
 
 
+#: At least this many ids besides the background, nearly all of them one region
+#: each, read as an instance map below ``MANY_CLASSES``.
+INSTANCE_MIN_IDS = 10
+#: ... nearly all: this share of them.
+INSTANCE_SHARE = 0.8
+
+
+def instance_map_warning(labels) -> str | None:
+    """A sentence when a map of integer ids of at most ``MANY_CLASSES`` classes looks
+    like an instance map: at least ``INSTANCE_MIN_IDS`` ids besides the most common
+    one (the background), nearly all of them one region each; None otherwise. A
+    segmentation of 22 nuclei, one id each, trained 23 classes without a word, and
+    a new nucleus could only be painted with the id of one of them (found by a new
+    user). A semantic map of that many classes, each one region, is rare."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        return None
+    ids, counts = np.unique(labels, return_counts=True)
+    if not INSTANCE_MIN_IDS < len(ids) <= MANY_CLASSES:
+        return None  # (above, many_classes_warning speaks)
+    from skimage.measure import label as connected_regions
+
+    # Regions of one value each (4-connected), every value included.
+    regions = connected_regions(labels.astype(np.int64), background=int(ids[0]) - 1, connectivity=1)
+    _, first = np.unique(regions, return_index=True)
+    region_ids, regions_per_id = np.unique(labels.ravel()[first], return_counts=True)
+    objects = region_ids != ids[np.argmax(counts)]
+    single = int((regions_per_id[objects] == 1).sum())
+    if single < INSTANCE_SHARE * int(objects.sum()):
+        return None
+    return (f"The source labels hold {len(ids)} ids, {single} of them one region each, like an instance "
+            f"map (one id per object): each id is a class of its own, so a new object can only be "
+            f"painted with the id of one of them. {_ONE_ID_PER_KIND}")
+
+
 #: More classes than this are refused: each is a channel of the networks' label
 #: input, and memory grows with them (an image given as its own label map, 29 469
 #: "classes", grew to 12.5 GB in 10 minutes at a 128-px working size).
