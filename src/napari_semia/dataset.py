@@ -443,43 +443,67 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
     tqdm progress bar and its messages on stderr; returns the summary (its
     ``warnings`` too). With ``progress_bar=False`` nothing is printed: warnings
     are Python warnings (``warnings.warn``) that a script can catch or silence."""
-    from tqdm import tqdm
-
     job = DatasetJob.prepare(model_path, out_dir, count, seed, **options)
     updates = job.run()
-    # The bar is drawn after half a second (and cleared at the end: the summary follows),
-    # so the run's first message comes before it, and a run with nothing to do draws
-    # none: a log showed three drawings of 0/N around the first message.
-    with tqdm(total=job.count, unit="pair", dynamic_ncols=True, disable=not progress_bar, delay=0.5,
-              leave=False) as bar:
-
-        def say(text: str) -> None:
-            if bar.last_print_t < bar.start_t + bar.delay:  # not drawn yet (tqdm.write would draw it)
-                print(text, file=sys.stderr)
-            else:
-                bar.write(text, file=sys.stderr)
-
-        try:
-            for update in updates:
-                bar.update(update.done + update.failed - bar.n)  # (drawn past the delay only)
-                if update.warning and not progress_bar:
-                    # (A pipeline could neither catch nor silence them; found by a new user.)
-                    warnings.warn(update.message, UserWarning, stacklevel=2)
-                elif update.warning:
-                    say(f"warning: {update.message}")
-                elif update.message and progress_bar:
-                    say(update.message)
-        except KeyboardInterrupt:
-            # What the command line says, for a notebook's or a script's Ctrl-C too: it
-            # was a bare KeyboardInterrupt (found by a Python-API user).
-            updates.close()  # (the run's workers closed, its manifest written)
-            if progress_bar and job.summary is not None:
-                made = job.summary.written + job.summary.skipped
-                say(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
+    bar = _DelayedBar(job.count, progress_bar)
+    try:
+        for update in updates:
+            bar.update(update.done + update.failed)
+            if update.warning and not progress_bar:
+                # (A pipeline could neither catch nor silence them; found by a new user.)
+                warnings.warn(update.message, UserWarning, stacklevel=2)
+            elif update.warning:
+                bar.say(f"warning: {update.message}")
+            elif update.message and progress_bar:
+                bar.say(update.message)
+    except KeyboardInterrupt:
+        # What the command line says, for a notebook's or a script's Ctrl-C too: it
+        # was a bare KeyboardInterrupt (found by a Python-API user).
+        updates.close()  # (the run's workers closed, its manifest written)
+        if progress_bar and job.summary is not None:
+            made = job.summary.written + job.summary.skipped
+            bar.say(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
                     "the same call again completes the set.")
-                raise InterruptionReported from None
-            raise
+            raise InterruptionReported from None
+        raise
+    finally:
+        bar.close()
     return job.summary
+
+
+class _DelayedBar:
+    """:func:`generate`'s tqdm bar, drawn once half a second has passed and cleared at
+    the end (the summary follows), with messages printed plainly until it is drawn
+    and above it after: the run's first message comes before the bar, and a run with
+    nothing to do draws none (a log showed three drawings of 0/N around the first
+    message). (tqdm's own ``delay`` draws its bar at a ``write``, and tells nowhere
+    whether it has drawn it.)"""
+
+    DELAY_S = 0.5
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._total, self._enabled = total, enabled
+        self._started = time.monotonic()
+        self._bar = None
+
+    def update(self, done: int) -> None:
+        if self._bar is None:
+            if not self._enabled or time.monotonic() - self._started < self.DELAY_S:
+                return
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self._total, initial=done, unit="pair", dynamic_ncols=True, leave=False)
+        self._bar.update(done - self._bar.n)
+
+    def say(self, text: str) -> None:
+        if self._bar is None:
+            print(text, file=sys.stderr)
+        else:
+            self._bar.write(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 class InterruptionReported(KeyboardInterrupt):
