@@ -160,21 +160,35 @@ def test_an_instance_map_is_named_a_semantic_map_is_not():
     from napari_semia.trainer import SemiaTrainer
     from napari_semia.validation import instance_map_warning
 
+    def warned(index):
+        index = np.asarray(index)
+        return instance_map_warning(index, int(index.max()) + 1)
+
     instances = np.zeros((60, 66), np.int32)
     for n in range(22):
         row, col = divmod(n, 6)
         instances[2 + 15 * row:10 + 15 * row, 2 + 11 * col:9 + 11 * col] = n + 1
-    note = instance_map_warning(instances)
-    assert note is not None and note.startswith("The source labels hold 23 ids, 22 of them one region each")
+    note = warned(instances)
+    assert note is not None
+    assert note.startswith("The source labels hold 23 classes, 22 of them one small region")
     assert "every cell 1, background 0" in note
-    semantic = (instances > 0).astype(np.int32)
-    assert instance_map_warning(semantic) is None
-    # Twelve kinds of object, each in two places: classes, not instances.
+    assert warned((instances > 0).astype(np.int32)) is None  # semantic
     paired = instances.copy()
-    paired[paired > 12] -= 12
-    assert instance_map_warning(paired) is None
-    assert instance_map_warning(np.dstack([semantic] * 3).astype(np.uint8)) is None  # a colour map
+    paired[paired > 12] -= 12  # twelve kinds of object, most in two places: classes
+    assert warned(paired) is None
+    # An atlas of 15 regions that tile the image: classes, each one region, but large.
+    assert warned(np.repeat(np.arange(15), 4)[None].repeat(60, 0)[:, :60]) is None
+    # Thin objects of one pixel's width, diagonal: one region each (8-connected; from a review).
+    diagonal = np.zeros((60, 66), np.int32)
+    for n in range(15):
+        for i in range(3):
+            diagonal[4 * n // 2 + i, 4 * n + i] = n + 1
+    assert warned(diagonal) is not None
+    # Whatever the map's type, read through the codec (float ids, one colour per
+    # object: the review's misses), in training.
     image = np.random.default_rng(0).integers(0, 256, instances.shape, dtype=np.uint8)
-    trainer = SemiaTrainer(image, instances, TrainingConfig(steps=1, size=32, width=8, levels=3),
-                           device="cpu", warn=False)
-    assert "like an instance map" in trainer.input_note
+    colours = np.random.default_rng(1).integers(0, 256, (23, 3)).astype(np.uint8)
+    for labels in (instances, instances.astype(np.float32), colours[instances]):
+        trainer = SemiaTrainer(image, labels, TrainingConfig(steps=1, size=32, width=8, levels=3),
+                               device="cpu", warn=False)
+        assert "like an instance map" in (trainer.input_note or ""), labels.dtype

@@ -160,6 +160,8 @@ def test_the_continue_hint_comes_only_where_it_is_the_fix(trained, qtbot, messag
 def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widget, qtbot, deleted, messages):
     viewer, widget = viewer_widget
     add_scene(viewer)
+    viewer.layers.selection.active = viewer.layers[TARGET]
+    viewer.layers[TARGET].mode = "paint"  # as New target leaves it
     start_training(qtbot, widget, steps=40)
     qtbot.waitUntil(lambda: OUTPUT in viewer.layers, timeout=TIMEOUT_MS)
     viewer.layers.remove(deleted)
@@ -174,6 +176,9 @@ def test_deleting_an_input_mid_training_makes_no_stray_output_layer(viewer_widge
     if deleted == SOURCE:
         np.testing.assert_array_equal(viewer.layers[after].data,
                                       widget.model.synthesize(viewer.layers[TARGET].data))
+        # ... shown as after training: the target, in paint mode but not painted on in
+        # the last seconds, is hidden so that it shows (from a review).
+        assert not viewer.layers[TARGET].visible
     # The source's removal is said (it went without a word; found by a new user).
     said = [text for kind, text in messages if "was removed while training" in text]
     assert said == ([f"'{SOURCE}' was removed while training: training goes on with the copy it started "

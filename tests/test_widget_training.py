@@ -418,6 +418,38 @@ def test_a_loaded_model_of_another_photo_says_what_can_be_done(trained, qtbot, t
     assert [kind for kind, _ in messages] == ["error"] and "Cannot continue training" in messages[0][1]
 
 
+def test_a_replaced_model_s_late_result_leaves_the_misfit_line(trained, qtbot, tmp_path, monkeypatch):
+    # From a review: a result of the model replaced by a loaded one that fits nothing
+    # took the "does not fit" line away ("A model is ready: Synthesize ...").
+    import time
+
+    from napari_semia.config import TrainingConfig
+    from napari_semia.trainer import SemiaTrainer
+
+    _, widget = trained
+    image, labels = make_scene(48)
+    trainer = SemiaTrainer(image, labels, TrainingConfig(steps=1, size=32, width=8, levels=3), device="cpu",
+                           warn=False)
+    for _ in trainer.run():
+        pass
+    other = trainer.model.save(tmp_path / "other.semia")
+    stages = type(widget.model).synthesis_stages
+
+    def slow(self, *args, **kwargs):
+        time.sleep(1.0)
+        return stages(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(widget.model), "synthesis_stages", slow)
+    widget.synthesize()  # the trained model's, which fits
+    monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(other))
+    monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda *args, **kwargs: True)
+    widget.load_model()
+    assert f"does not fit '{TARGET}'" in widget.state.message
+    qtbot.waitUntil(lambda: widget.synth_runner.idle, timeout=TIMEOUT_MS)
+    qtbot.wait(100)
+    assert f"does not fit '{TARGET}'" in widget.state.message
+
+
 def test_the_loaded_model_s_misfit_leaves_the_status_line_once_it_fits(trained, qtbot, tmp_path, monkeypatch):
     # Found by a new user: after a target it fits was chosen, and its results came in,
     # the line still said that the model does not fit the first target.

@@ -300,7 +300,7 @@ def _cmd_train(args) -> int:
     if resume is not None:
         _note_other_source(resume, image, labels, args)
     info = file_source_info(args.image, image)
-    model, stopped = _train(image, labels, config, args.device, resume=resume, source_info=info or None)
+    model, stopped = _train(image, labels, config, args.device, resume=resume, source_info=info)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
         print("Stopped before the first step; no model was saved.", file=sys.stderr)

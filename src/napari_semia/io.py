@@ -383,7 +383,7 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
     import tifffile
 
     channels = _is_channel_stack(image, info)
-    if not channels and not info:
+    if not channels and not info.has_metadata:
         # (Colour as samples of one page, said outright: tifffile warns that it will stop
         # guessing so.)
         tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3))
@@ -415,7 +415,8 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
                             PhysicalSizeYUnit=info.unit, PhysicalSizeXUnit=info.unit)
         if names:
             metadata["Channel"] = {"Name": names}
-        tifffile.imwrite(str(path), data, ome=True, metadata=metadata)
+        tifffile.imwrite(str(path), data, ome=True, metadata=metadata,
+                         photometric=_photometric(data, axes == "YXS"))
     else:  # int64, uint64, float16: tifffile's own format, which names the axes too
         tifffile.imwrite(str(path), data, metadata={"axes": axes},
                          photometric=_photometric(data, axes == "YXS"))
@@ -435,7 +436,7 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:
-            _write_tiff(temporary, image, (info or SourceInfo()).fitting(image))
+            _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image))
         else:
             import imageio.v3 as iio
 

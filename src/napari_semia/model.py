@@ -521,7 +521,7 @@ class SemiaModel:
             "generator_hparams": self.generator.hparams,
             "version": self.version,
         }
-        if self.source_info:
+        if not self.source_info.is_empty:
             meta["source_info"] = self.source_info.to_dict()
         payload = {
             "format": FILE_FORMAT,

@@ -74,8 +74,22 @@ class SourceInfo:
         """Whether there are channel names or a pixel size, which a TIFF of a result carries."""
         return bool(self.channel_names) or self.pixel_size is not None
 
+    @property
+    def is_empty(self) -> bool:
+        """Whether nothing is known (no metadata, not known to be colour)."""
+        return not self.has_metadata and not self.colour
+
+    def continued_from(self, resumed: SourceInfo) -> SourceInfo:
+        """This info for a model continued from one that had ``resumed``: where this
+        one has no metadata (layers or a file that tell none), the resumed model's
+        names and pixel size are kept, with this one's colour."""
+        return self if self.has_metadata else replace(resumed, colour=self.colour or resumed.colour)
+
     def __bool__(self) -> bool:
-        return self.has_metadata or self.colour
+        # "Nothing known" and "no metadata to write" are two questions: a colour-only
+        # info, true for the first, was taken for new metadata, and a continued model
+        # lost its pixel size (found in review).
+        raise TypeError("SourceInfo has no truth value: ask has_metadata or is_empty")
 
     def describe(self) -> str:
         """'channels DAPI, Actin; pixel 0.325 × 0.325 µm' (its known parts), for messages."""

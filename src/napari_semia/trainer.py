@@ -152,9 +152,9 @@ class SemiaTrainer:
         config = training_config(config)
         kept_note = _kept_network_note(config, resume) if given else None
         # The source's channel names and pixel size, for the model (a resumed model's own
-        # when none are given).
-        self.source_info = (source_info if source_info is not None
-                            else resume.source_info if resume is not None else SourceInfo())
+        # when none are given or known).
+        source_info = source_info if source_info is not None else SourceInfo()
+        self.source_info = source_info if resume is None else source_info.continued_from(resume.source_info)
         self.device = resolve_device(device)
         if resume is not None:
             # The network shapes and working size are the model's.
@@ -232,7 +232,8 @@ class SemiaTrainer:
         narrow = None if self.resumed else narrow_working_size_warning(
             self.source_shape, tuple(self.fine.shape), self.config.size)
         off_palette = off_palette_warning(labels, self.codec)
-        instances = None if self.resumed else instance_map_warning(labels)
+        classes = self.codec.num_classes
+        instances = None if self.resumed else instance_map_warning(self.data.full_index, classes)
         return training_warning(image, self.codec.num_classes, instances, off_palette, lost, narrow)
 
     def _build_networks(self, resume: SemiaModel | None):

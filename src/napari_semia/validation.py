@@ -117,39 +117,49 @@ def many_classes_warning(num_classes: int) -> str | None:
             f"training is slower, and an object can only be painted with its own id. {_ONE_ID_PER_KIND}")
 
 
-#: At least this many ids besides the background, nearly all of them one region
-#: each, read as an instance map below ``MANY_CLASSES``.
+#: More ids than this (the background included), nearly all of them one region
+#: each and small, are read as an instance map below ``MANY_CLASSES``.
 INSTANCE_MIN_IDS = 10
-#: ... nearly all: this share of them.
+#: ... nearly all: this share of the ids besides the background.
 INSTANCE_SHARE = 0.8
+#: ... small: their median area at most this share of the image (an atlas of 15
+#: regions that tile the image is no instance map).
+INSTANCE_MAX_AREA = 0.03
+#: Maps larger than this many pixels are judged on every n-th row and column.
+_INSTANCE_JUDGED_PIXELS = 1 << 22
 
 
-def instance_map_warning(labels) -> str | None:
-    """A sentence when a map of integer ids of at most ``MANY_CLASSES`` classes looks
-    like an instance map: at least ``INSTANCE_MIN_IDS`` ids besides the most common
-    one (the background), nearly all of them one region each; None otherwise. A
+def instance_map_warning(index, num_classes: int) -> str | None:
+    """A sentence when a source map of ``num_classes`` classes (``index``: (H, W)
+    class indices, as the codec reads ids or colours) looks like an instance map:
+    more than ``INSTANCE_MIN_IDS`` classes, and the classes besides the most common
+    one (the background) small and nearly all one region each; None otherwise. A
     segmentation of 22 nuclei, one id each, trained 23 classes without a word, and
     a new nucleus could only be painted with the id of one of them (found by a new
-    user). A semantic map of that many classes, each one region, is rare."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-        return None
-    ids, counts = np.unique(labels, return_counts=True)
-    if not INSTANCE_MIN_IDS < len(ids) <= MANY_CLASSES:
+    user; the warning spoke only above ``MANY_CLASSES``)."""
+    index = np.asarray(index)
+    if index.ndim != 2 or not INSTANCE_MIN_IDS < num_classes <= MANY_CLASSES:
         return None  # (above, many_classes_warning speaks)
+    step = max(1, int(np.ceil(np.sqrt(index.size / _INSTANCE_JUDGED_PIXELS))))
+    index = index[::step, ::step].astype(np.uint8)  # (at most 64 classes here)
+    counts = np.bincount(index.ravel(), minlength=num_classes)
+    objects = np.flatnonzero(counts)
+    objects = objects[objects != np.argmax(counts)]
+    if objects.size < INSTANCE_MIN_IDS or np.median(counts[objects]) > INSTANCE_MAX_AREA * index.size:
+        return None
     from skimage.measure import label as connected_regions
 
-    # Regions of one value each (4-connected), every value included.
-    regions = connected_regions(labels.astype(np.int64), background=int(ids[0]) - 1, connectivity=1)
-    _, first = np.unique(regions, return_index=True)
-    region_ids, regions_per_id = np.unique(labels.ravel()[first], return_counts=True)
-    objects = region_ids != ids[np.argmax(counts)]
-    single = int((regions_per_id[objects] == 1).sum())
-    if single < INSTANCE_SHARE * int(objects.sum()):
+    # Regions of one class each (8-connected), every class included (none is background).
+    regions = connected_regions(index, background=num_classes, connectivity=2)
+    class_of_region = np.zeros(int(regions.max()) + 1, np.int64)
+    class_of_region[regions.ravel()] = index.ravel()
+    regions_per_class = np.bincount(class_of_region[1:], minlength=num_classes)
+    single = int((regions_per_class[objects] == 1).sum())
+    if single < INSTANCE_SHARE * objects.size:
         return None
-    return (f"The source labels hold {len(ids)} ids, {single} of them one region each, like an instance "
-            f"map (one id per object): each id is a class of its own, so a new object can only be "
-            f"painted with the id of one of them. {_ONE_ID_PER_KIND}")
+    return (f"The source labels hold {num_classes} classes, {single} of them one small region each, like "
+            f"an instance map (one id per object): each is a class of its own, so a new object can "
+            f"only be painted with the id of one of them. {_ONE_ID_PER_KIND}")
 
 
 #: More classes than this are refused: each is a channel of the networks' label

@@ -47,11 +47,14 @@ class FailureStatus:
         """Something changed (a new target, an explicit Synthesize): the same error is news again."""
         self._popped_up = None
 
-    def synthesis_went_through(self) -> None:
-        """The status line says what it said before the error."""
+    def synthesis_went_through(self, of_current_model: bool = True) -> None:
+        """The status line says what it said before the error; and not that the current
+        model does not fit, where its result came in (``of_current_model``: a replaced
+        model's late result says nothing of the current one's fit; found in review)."""
         self._popped_up = None
         self._restore_line()
-        self._drop_unfit_line()
+        if of_current_model:
+            self._drop_unfit_line()
 
     def inputs_changed(self) -> None:
         """Other layers were chosen: a failure about the ones before goes."""

@@ -129,6 +129,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.failures = FailureStatus(self.state)
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
+        self._reveal_after_training = False  # ... and that request ends a training
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
         # Planes of a stacked output that show a fast preview whose full-resolution stage a
         # newer request cancelled (the slider moved on with Live on), and their target.
@@ -340,8 +341,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             planes.image, planes.labels, planes.target, config, self.settings.device,
             self.settings.preview_every, resume, checkpoint_key=checkpoint_key,
             names={"image": source.name, "labels": labels.name},
-            # (None: a continued model keeps its own, where these layers tell nothing.)
-            source_info=layer_source_info(source) or None,
+            # (A continued model keeps its own, where these layers tell nothing.)
+            source_info=layer_source_info(source),
         )
         self._training_checkpoint_key = checkpoint_key
         self._training_output = (output_spec(source, target, planes.index, planes.leading_shape)
@@ -484,9 +485,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.synthesize()
             if spec.inputs_alive(self.viewer):
                 self._hide_target_to_show_result(spec, after_training=True)
-            # else the source image was removed while training: the result goes to a
-            # new output layer, as the note at its removal said (it was made nowhere,
-            # found by a new user), and is shown when it arrives (Synthesize's reveal).
+            else:
+                # The source image was removed while training: the result goes to a new
+                # output layer, as the note at its removal said (it was made nowhere,
+                # found by a new user), and is shown as after training when it arrives.
+                self._reveal_after_training = True
 
     def set_model(self, model: SemiaModel | None, unsaved: bool = False,
                   checkpoint_key: str | None = None) -> None:
@@ -515,6 +518,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         result completely, e.g. after loading a model trained on the command line)."""
         self.synthesis_jobs.forget_last_target()
         self.failures.may_pop_up_again()
+        self._reveal_after_training = False
         job = self.synth_runner.run_now()
         if job is not None:
             self._reveal_request = job.request_id  # (a Live request that supersedes it reveals nothing)
@@ -571,7 +575,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_synthesized(self, result) -> None:
         """The fast result, then (replacing it) the full-resolution one."""
-        self.failures.synthesis_went_through()
+        self.failures.synthesis_went_through(of_current_model=result.job.model is self.model)
         self._show(result.job.destination, result.image)
         destination = result.job.destination
         if destination is not None and destination.index and result.job.model is not None:
@@ -590,7 +594,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if result.final and result.request_id == self._reveal_request:
             self._reveal_request = None
             if result.job.destination is not None and result.job.destination.target == self.target_layer:
-                self._hide_target_to_show_result(result.job.destination)
+                self._hide_target_to_show_result(result.job.destination, self._reveal_after_training)
 
     def _say_unsynthesized_planes(self, destination) -> None:
         """Which planes of a stack output hold results, on the status line while
