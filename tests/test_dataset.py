@@ -290,6 +290,26 @@ def test_given_layouts(rgb_model, tmp_path):
     rows = load_manifest(tmp_path / "ds")
     assert [row["layout"] for row in rows] == ["a.png", "b.png"] and rows[0]["seed"] is None
     assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), np.roll(labels, 5, axis=1))
+    # Given layouts use no seed: another one completes the same set (it was refused as
+    # "another seed", the pairs the same; found by a new user).
+    summary = generate(model_path, tmp_path / "ds", seed=3, layouts=folder, progress_bar=False)
+    assert summary.skipped == 2 and summary.written == 0
+
+
+def test_sampler_options_given_with_layouts_are_said_to_be_unused(rgb_model, tmp_path, capsys):
+    # Found by a new user: --background, --strength and --seed ran without a word,
+    # as if they shaped the given layouts.
+    model_path, _, labels = rgb_model
+    write_image_file(tmp_path / "layouts" / "a.png", labels)
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--layouts", tmp_path / "layouts",
+                         "--strength", 2, "--seed", 4], capsys)
+    assert code == 0, err
+    assert "warning: --seed, --strength are not used with --layouts" in err
+    code, err = run_cli([model_path, "-o", tmp_path / "ds2", "--layouts", tmp_path / "layouts"], capsys)
+    assert code == 0 and "not used" not in err
+    # Strength 0 wrote copies of the source without a word.
+    code, err = run_cli([model_path, "-o", tmp_path / "ds3", "--count", 1, "--strength", 0], capsys)
+    assert code == 0 and "warning: Every layout is the source's" in err
 
 
 def test_given_layouts_as_a_stack_file(rgb_model, tmp_path):
@@ -339,6 +359,14 @@ def test_a_missing_or_bad_count_is_named(rgb_model, tmp_path):
         generate(model_path, tmp_path / "ds", progress_bar=False)
     with pytest.raises(SemiaInputError, match="at least 1; got 0"):
         generate(model_path, tmp_path / "ds", count=0, progress_bar=False)
+    # A script's 2.5 or "3" (bare TypeErrors), and a count that would fill the memory
+    # with tasks before the first pair (10^8: 3 GB in 30 s); found by a new user.
+    for count in (2.5, "3"):
+        with pytest.raises(SemiaInputError, match=f"must be a whole number; got {count!r}"):
+            generate(model_path, tmp_path / "ds", count=count, progress_bar=False)
+    with pytest.raises(SemiaInputError, match="100000000 pairs are more than one set holds"):
+        generate(model_path, tmp_path / "ds", count=100_000_000, progress_bar=False)
+    assert not (tmp_path / "ds").exists()
 
 
 def test_the_manifest_of_a_folder_with_no_dataset_is_an_error_not_empty(tmp_path):
@@ -899,6 +927,10 @@ def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
     rows = load_manifest(tmp_path / "ds")
     assert f"Interrupted. The {len(rows)} pair(s) made so far are kept in {tmp_path / 'ds'}" in err
     assert "the same call again completes the set" in err and len(rows) >= 1
+    # The pair under way at Ctrl-C, finished and written, is listed (it was not: 10 pairs
+    # on disk, 9 listed; found by a new user), and the message counts it.
+    assert len(rows) == 2 and len(list((tmp_path / "ds" / "images").iterdir())) == 2
+    assert err.rstrip().endswith("the same call again completes the set.")  # (not the bar drawn again)
     # The command line says it once (it added a second, vaguer "Interrupted"; a new user).
     waits.clear()
     code, err = run_cli([model_path, "-o", tmp_path / "ds2", "--count", 3], capsys)

@@ -206,6 +206,10 @@ class DatasetJob:
             model = SemiaModel.load(model_path, device=device)
             model_bytes = model_path.read_bytes()
         model_key = hashlib.sha256(model_bytes).hexdigest()
+        for name, value in (("number of pairs (count)", count), ("seed", seed)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                # (A script's count=2.5 or "3" raised a bare TypeError; found by a new user.)
+                raise SemiaInputError(f"The {name} must be a whole number; got {value!r}.")
         given = _load_layouts(layouts, model) if layouts is not None else None
         if given is not None:
             if count is None:
@@ -217,6 +221,11 @@ class DatasetJob:
             raise SemiaInputError("Give the number of pairs (count=N): only given layouts set it themselves.")
         if count < 1:
             raise SemiaInputError(f"The number of pairs must be at least 1; got {count}.")
+        if count > MAX_PAIRS:
+            # Every pair's task is listed up front: 10^8 of them took 3 GB before the first
+            # pair (found by a new user).
+            raise SemiaInputError(f"{count} pairs are more than one set holds (at most {MAX_PAIRS}): make "
+                                  f"several sets, each with its own seed.")
         if seed < 0:
             raise SemiaInputError(f"The seed must be 0 or more; got {seed}.")
         if workers < 0 or retries < 0:
@@ -297,6 +306,10 @@ class DatasetJob:
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
             different = sorted(k for k in self.settings_record if earlier.get(k) != self.settings_record[k])
+            if self.settings_record["layouts"] != "sampled" and "seed" in different:
+                # Given layouts use no seed: a rerun with another made the same pairs, and was
+                # refused as "another seed" (found by a new user).
+                different.remove("seed")
             if "full_resolution" in different:
                 for same_change in ("image_shape", "pixel_size"):  # the same change, named once
                     if same_change in different:
@@ -380,6 +393,8 @@ class DatasetJob:
                 stopped = stop_event.is_set() and len(rows) + len(failures) < self.count
                 retried = {i: errors for i, errors in executor.failed_attempts().items() if i in rows}
         finally:
+            for outcome in executor.late_results():
+                manifest.add(_manifest_row(outcome, self.shared.seed))
             executor.close()
             manifest.close()
             if refused:
@@ -460,6 +475,7 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
         # What the command line says, for a notebook's or a script's Ctrl-C too: it
         # was a bare KeyboardInterrupt (found by a Python-API user).
         updates.close()  # (the run's workers closed, its manifest written)
+        bar.close()  # (the message is the last line, not the bar drawn again under it)
         if progress_bar and job.summary is not None:
             made = job.summary.written + job.summary.skipped
             bar.say(f"Interrupted. The {made} pair(s) made so far are kept in {job.out_dir}: "
@@ -504,6 +520,11 @@ class _DelayedBar:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._bar = None  # (messages after it are printed plainly)
+
+
+#: The most pairs one set holds (a million take days to make on a CPU).
+MAX_PAIRS = 1_000_000
 
 
 class InterruptionReported(KeyboardInterrupt):
@@ -535,6 +556,9 @@ class _InProcessExecutor:
     """Pairs made one after another in this process (torch uses every core)."""
 
     description = "Generating in this process."
+
+    def __init__(self) -> None:
+        self._late: list[PairResult] = []
 
     def connect(self) -> None:
         pass
@@ -574,6 +598,18 @@ class _InProcessExecutor:
                 # pairs on disk and 10 listed, found by a new user).
                 for future in running:
                     future.cancel()
+                # The pair under way still finishes (a thread cannot be stopped), its files
+                # written: it is listed too (10 pairs on disk and 9 listed, found by a new
+                # user), by the run, from ``late_results``.
+                under_way = [future for future in running if not future.cancelled()]
+                for future in wait(under_way).done if under_way else ():
+                    if future.exception() is None:
+                        self._late.append(future.result())
+
+    def late_results(self) -> list:
+        """Pairs finished after an interruption of :meth:`results`, their files written."""
+        late, self._late = self._late, []
+        return late
 
     def close(self) -> None:
         pass
@@ -780,6 +816,10 @@ class _DaskExecutor:
             outcome = self._outcome(future, index_of[future.key])
             if outcome is not None:  # (None: started after the stop, made nothing)
                 yield outcome
+
+    def late_results(self) -> list:
+        """None: a pair a worker finishes after an interruption has no row (docs/dataset.md)."""
+        return []
 
     def failed_attempts(self) -> dict[int, list[str]]:
         """Errors of this run's failed attempts, by pair, from the workers' events."""

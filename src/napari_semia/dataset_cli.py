@@ -73,7 +73,7 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, metavar="DATASET", help="output folder")
     parser.add_argument("--count", type=at_least(1), metavar="N",
                         help="number of pairs (default: as many as --layouts gives; required without it)")
-    parser.add_argument("--seed", type=at_least(0), default=0, help="layout seed (default 0)")
+    parser.add_argument("--seed", type=at_least(0), help="layout seed (default 0; not used with --layouts)")
     parser.add_argument("--layouts", metavar="DIR_OR_STACK",
                         help="use these label maps (a folder of files, or one stack file) "
                              "instead of sampling")
@@ -85,7 +85,8 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
                              "names a Z or T axis, or a plain TIFF of more than 16 planes), use plane "
                              "N, counting from 0")
     parser.add_argument("--working-size", action="store_true",
-                        help="write pairs at the model's working size instead of the source's full size")
+                        help="write pairs at the model's working size instead of the source's full size "
+                             "(faster: the network's own output, with its flaws; see docs/dataset.md)")
     where = parser.add_argument_group("where it runs")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://HOST:8786 "
@@ -136,7 +137,7 @@ def _generate(args, source_labels):
     from .dataset import generate
 
     return generate(
-        args.model, args.output, args.count, args.seed,
+        args.model, args.output, args.count, args.seed if args.seed is not None else 0,
         layouts=args.layouts,
         source_labels=source_labels,
         sampler_settings=_sampler_settings(args),
@@ -160,6 +161,16 @@ def run_generate(args) -> int:
     if args.gather and not (args.scheduler or args.workers):
         print("warning: --gather is not used in this process (it is for --workers N or --scheduler).",
               file=sys.stderr)
+    if args.layouts is not None:
+        # (They ran without a word, as if they had shaped the given layouts; found by a new user.)
+        unused = [flag for flag, given in (
+            ("--seed", args.seed is not None), ("--objects", args.objects is not None),
+            ("--background", args.background is not None), ("--strength", args.strength != 1.0),
+            ("--allow-overlap", args.allow_overlap), ("--move-border-objects", args.move_border_objects),
+            ("--keep-surroundings", args.keep_surroundings), ("--no-elastic", args.no_elastic)) if given]
+        if unused:
+            print(f"warning: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used with "
+                  "--layouts: they shape sampled layouts.", file=sys.stderr)
     source_labels = None
     if args.labels:
         from .io import read_label_file

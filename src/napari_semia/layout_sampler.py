@@ -323,6 +323,13 @@ class LayoutSampler:
     def unchanging_note(self) -> str | None:
         """A sentence when no instance can change, so that every layout is the
         source's (warped at most), else None."""
+        settings = self.settings
+        if (all(getattr(settings, f"{name}_probability") == 0
+                for name in ("move", "rotate", "scale", "flip", "drop", "duplicate"))
+                and (settings.elastic_probability == 0 or settings.elastic_strength == 0)):
+            # (Strength 0 wrote copies of the source without a word; found by a new user.)
+            return ("Every layout is the source's: no change is on (a strength of 0 turns them all off), "
+                    "so every pair is a copy of the source.")
         if self.movable:
             return None
         warp = " with at most the elastic warp" if self.settings.elastic_strength > 0 else ""
