@@ -268,6 +268,13 @@ def test_naming_the_default_classes_is_the_same_setting(rgb_model, tmp_path):
     other = LayoutSamplerSettings(background_ids=background + objects[:1])
     with pytest.raises(SemiaInputError, match="another layout sampler setting"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=2, sampler_settings=other)
+    # The ids chosen are written out for dataset.json's readers (the default read null;
+    # found by new users), and a folder written before they were is the same dataset.
+    settings = json.loads((tmp_path / "ds" / "dataset.json").read_text())
+    assert settings["classes_chosen"] == {"object_ids": list(objects), "background_ids": list(background)}
+    del settings["classes_chosen"]
+    (tmp_path / "ds" / "dataset.json").write_text(json.dumps(settings))
+    assert generate(model_path, tmp_path / "ds", count=2, progress_bar=False).skipped == 1
 
 
 def test_cli_strength_must_be_a_finite_number(rgb_model, tmp_path, capsys):

@@ -91,6 +91,8 @@ _QUEUE_PER_THREAD = 2
 _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
 
+#: Recorded in dataset.json for its readers, and not compared on a rerun (other keys decide them).
+_NOT_COMPARED = frozenset({"classes_chosen"})
 #: How the settings recorded in dataset.json are named to the user.
 _SETTING_NAMES = {
     "model_sha256": "model", "class_ids": "set of classes", "palette": "label palette", "seed": "seed",
@@ -257,7 +259,7 @@ class DatasetJob:
             note = _faint_classes_note(model.classes_beyond_range())
             if note is not None:
                 warnings.append(note)
-        sampler_record = None
+        sampler_record = classes_chosen = None
         if given is None:
             tasks = [PairTask(index) for index in range(count)]
             # Checks the object / background choice now.
@@ -270,6 +272,11 @@ class DatasetJob:
                 # Recorded as the default, however named: '--background 0' naming the
                 # default was 'another layout sampler setting' on a rerun (found by a user).
                 sampler_record.update(object_ids=None, background_ids=None)
+            # The ids themselves, for a reader of dataset.json (the default read null;
+            # found by new users); not compared on a rerun: the model and the sampler
+            # settings decide them.
+            classes_chosen = {"object_ids": [int(i) for i in sampler.object_ids],
+                              "background_ids": [int(i) for i in sampler.background_ids]}
         else:
             tasks = [PairTask(i, layout, name) for i, (name, layout) in enumerate(given[:count])]
         settings_record = {
@@ -283,6 +290,8 @@ class DatasetJob:
             "source_labels": _source_labels_fingerprint(source_labels, model),
             "sampler": sampler_record,
         }
+        if classes_chosen is not None:
+            settings_record["classes_chosen"] = classes_chosen
         info = pair_info(model, full_resolution)
         if info.has_metadata:  # (the keys only then: a rerun of a folder made before they existed matches)
             settings_record.update(channel_names=list(info.channel_names) or None,
@@ -305,7 +314,8 @@ class DatasetJob:
                 earlier = json.loads(settings_path.read_text())
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
-            different = sorted(k for k in self.settings_record if earlier.get(k) != self.settings_record[k])
+            different = sorted(k for k in self.settings_record
+                               if k not in _NOT_COMPARED and earlier.get(k) != self.settings_record[k])
             if self.settings_record["layouts"] != "sampled" and "seed" in different:
                 # Given layouts use no seed: a rerun with another made the same pairs, and was
                 # refused as "another seed" (found by a new user).
