@@ -588,6 +588,14 @@ def test_a_colour_source_s_four_channels_are_rgba_and_kept_by_the_model(tmp_path
     again = SemiaTrainer(image, labels, device="cpu", resume=model, warn=False,
                          source_info=SourceInfo((), (2.0, 2.0), "nm"))
     assert again.source_info == SourceInfo((), (2.0, 2.0), "nm")
+    # Field by field: a pixel size alone keeps the model's channel names, and names alone
+    # its pixel size (either dropped the other; found in review).
+    names, others = ("a", "b", "c", "d"), ("w", "x", "y", "z")
+    model.source_info = SourceInfo(names, (0.5, 0.25), "µm")
+    for given, kept in ((SourceInfo((), (2.0, 2.0), "nm"), SourceInfo(names, (2.0, 2.0), "nm")),
+                        (SourceInfo(others), SourceInfo(others, (0.5, 0.25), "µm"))):
+        again = SemiaTrainer(image, labels, device="cpu", resume=model, warn=False, source_info=given)
+        assert again.source_info == kept
     with pytest.raises(TypeError, match="no truth value"):
         bool(SourceInfo())
 

@@ -297,9 +297,10 @@ def test_given_layouts(rgb_model, tmp_path):
     rows = load_manifest(tmp_path / "ds")
     assert [row["layout"] for row in rows] == ["a.png", "b.png"] and rows[0]["seed"] is None
     assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), np.roll(labels, 5, axis=1))
-    # Given layouts use no seed: another one completes the same set (it was refused as
-    # "another seed", the pairs the same; found by a new user).
-    summary = generate(model_path, tmp_path / "ds", seed=3, layouts=folder, progress_bar=False)
+    # Given layouts use no seed nor source labels: others complete the same set (it was
+    # refused as "another seed", the pairs the same; found by a new user).
+    summary = generate(model_path, tmp_path / "ds", seed=3, layouts=folder, progress_bar=False,
+                       source_labels=np.roll(labels, 3, axis=0))
     assert summary.skipped == 2 and summary.written == 0
 
 
@@ -308,15 +309,17 @@ def test_sampler_options_given_with_layouts_are_said_to_be_unused(rgb_model, tmp
     # as if they shaped the given layouts.
     model_path, _, labels = rgb_model
     write_image_file(tmp_path / "layouts" / "a.png", labels)
+    write_image_file(tmp_path / "labels.png", labels)
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--layouts", tmp_path / "layouts",
-                         "--strength", 2, "--seed", 4], capsys)
+                         "--strength", 2, "--seed", 4, "--labels", tmp_path / "labels.png"], capsys)
     assert code == 0, err
-    assert "warning: --seed, --strength are not used with --layouts" in err
+    assert "warning: --seed, --strength, --labels are not used with --layouts" in err
     code, err = run_cli([model_path, "-o", tmp_path / "ds2", "--layouts", tmp_path / "layouts"], capsys)
     assert code == 0 and "not used" not in err
     # Strength 0 wrote copies of the source without a word.
     code, err = run_cli([model_path, "-o", tmp_path / "ds3", "--count", 1, "--strength", 0], capsys)
     assert code == 0 and "warning: Every layout is the source's" in err
+    assert err.count("warning:") == 1  # (not also "only ... move", which it contradicted; a review)
 
 
 def test_given_layouts_as_a_stack_file(rgb_model, tmp_path):
@@ -371,6 +374,8 @@ def test_a_missing_or_bad_count_is_named(rgb_model, tmp_path):
     for count in (2.5, "3"):
         with pytest.raises(SemiaInputError, match=f"must be a whole number; got {count!r}"):
             generate(model_path, tmp_path / "ds", count=count, progress_bar=False)
+    with pytest.raises(SemiaInputError, match="seed must be a whole number; got None"):
+        generate(model_path, tmp_path / "ds", count=1, seed=None, progress_bar=False)
     with pytest.raises(SemiaInputError, match="100000000 pairs are more than one set holds"):
         generate(model_path, tmp_path / "ds", count=100_000_000, progress_bar=False)
     assert not (tmp_path / "ds").exists()
@@ -917,6 +922,7 @@ def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
     # KeyboardInterrupt.
     import napari_semia.dataset as dataset_module
 
+    monkeypatch.setattr(dataset_module._DelayedBar, "DELAY_S", 0.0)  # the bar drawn at once
     real_wait = dataset_module.wait
     waits = []
 

@@ -208,8 +208,9 @@ class DatasetJob:
             model = SemiaModel.load(model_path, device=device)
             model_bytes = model_path.read_bytes()
         model_key = hashlib.sha256(model_bytes).hexdigest()
-        for name, value in (("number of pairs (count)", count), ("seed", seed)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        for name, value, may_be_none in (("number of pairs (count)", count, True), ("seed", seed, False)):
+            if (value is not None or not may_be_none) and (isinstance(value, bool)
+                                                           or not isinstance(value, (int, np.integer))):
                 # (A script's count=2.5 or "3" raised a bare TypeError; found by a new user.)
                 raise SemiaInputError(f"The {name} must be a whole number; got {value!r}.")
         given = _load_layouts(layouts, model) if layouts is not None else None
@@ -316,10 +317,11 @@ class DatasetJob:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
             different = sorted(k for k in self.settings_record
                                if k not in _NOT_COMPARED and earlier.get(k) != self.settings_record[k])
-            if self.settings_record["layouts"] != "sampled" and "seed" in different:
-                # Given layouts use no seed: a rerun with another made the same pairs, and was
-                # refused as "another seed" (found by a new user).
-                different.remove("seed")
+            if self.settings_record["layouts"] != "sampled":
+                # Given layouts use no seed nor source labels to sample from: a rerun with
+                # another seed made the same pairs, and was refused as "another seed"
+                # (found by a new user).
+                different = [k for k in different if k not in ("seed", "source_labels")]
             if "full_resolution" in different:
                 for same_change in ("image_shape", "pixel_size"):  # the same change, named once
                     if same_change in different:
@@ -403,10 +405,12 @@ class DatasetJob:
                 stopped = stop_event.is_set() and len(rows) + len(failures) < self.count
                 retried = {i: errors for i, errors in executor.failed_attempts().items() if i in rows}
         finally:
-            for outcome in executor.late_results():
-                manifest.add(_manifest_row(outcome, self.shared.seed))
-            executor.close()
-            manifest.close()
+            try:
+                for outcome in executor.late_results():
+                    manifest.add(_manifest_row(outcome, self.shared.seed))
+            finally:  # (a full disk there still closes the run)
+                executor.close()
+                manifest.close()
             if refused:
                 self._remove_made(refused)
             self.summary = GenerationSummary(

@@ -167,10 +167,11 @@ def run_generate(args) -> int:
             ("--seed", args.seed is not None), ("--objects", args.objects is not None),
             ("--background", args.background is not None), ("--strength", args.strength != 1.0),
             ("--allow-overlap", args.allow_overlap), ("--move-border-objects", args.move_border_objects),
-            ("--keep-surroundings", args.keep_surroundings), ("--no-elastic", args.no_elastic)) if given]
+            ("--keep-surroundings", args.keep_surroundings), ("--no-elastic", args.no_elastic),
+            ("--labels", args.labels is not None)) if given]
         if unused:
             print(f"warning: {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used with "
-                  "--layouts: they shape sampled layouts.", file=sys.stderr)
+                  "--layouts: they shape and place sampled layouts.", file=sys.stderr)
     source_labels = None
     if args.labels:
         from .io import read_label_file

@@ -293,7 +293,7 @@ class LayoutSampler:
         the image's edge), else None: a retina's vessel tree, one region with the disc
         it reaches, never moved while a few small fragments did, without a word (found
         by a new user)."""
-        if not self.movable:
+        if not self.movable or self.changes_nothing:
             return None  # (``unchanging_note`` speaks)
         settings = self.settings
         total = sum(instance.area for instance in self._instances)
@@ -320,16 +320,21 @@ class LayoutSampler:
         return (f"Most of the objects' footprint (loops filled) keeps its place in the layouts: "
                 f"{' and '.join(reasons)}. Only {self.movable} smaller region(s) move.")
 
+    @property
+    def changes_nothing(self) -> bool:
+        """Whether every change is off (a strength of 0), so that every layout is the source's."""
+        settings = self.settings
+        return (all(getattr(settings, f"{name}_probability") == 0
+                    for name in ("move", "rotate", "scale", "flip", "drop", "duplicate"))
+                and (settings.elastic_probability == 0 or settings.elastic_strength == 0))
+
     def unchanging_note(self) -> str | None:
         """A sentence when no instance can change, so that every layout is the
         source's (warped at most), else None."""
-        settings = self.settings
-        if (all(getattr(settings, f"{name}_probability") == 0
-                for name in ("move", "rotate", "scale", "flip", "drop", "duplicate"))
-                and (settings.elastic_probability == 0 or settings.elastic_strength == 0)):
-            # (Strength 0 wrote copies of the source without a word; found by a new user.)
+        if self.changes_nothing:
+            # (Strength 0 wrote them without a word; found by a new user.)
             return ("Every layout is the source's: no change is on (a strength of 0 turns them all off), "
-                    "so every pair is a copy of the source.")
+                    "so every pair's labels are the source's, and its image the source synthesized again.")
         if self.movable:
             return None
         warp = " with at most the elastic warp" if self.settings.elastic_strength > 0 else ""

@@ -80,10 +80,14 @@ class SourceInfo:
         return not self.has_metadata and not self.colour
 
     def continued_from(self, resumed: SourceInfo) -> SourceInfo:
-        """This info for a model continued from one that had ``resumed``: where this
-        one has no metadata (layers or a file that tell none), the resumed model's
-        names and pixel size are kept, with this one's colour."""
-        return self if self.has_metadata else replace(resumed, colour=self.colour or resumed.colour)
+        """This info for a model continued from one that had ``resumed``: what this one
+        does not tell (layers or a file with no unit, or no channel names) is the
+        resumed model's, field by field (a file of a pixel size alone dropped the
+        model's channel names; found in review)."""
+        sized = self.pixel_size is not None
+        return SourceInfo(self.channel_names or resumed.channel_names,
+                          self.pixel_size if sized else resumed.pixel_size,
+                          self.unit if sized else resumed.unit, self.colour or resumed.colour)
 
     def __bool__(self) -> bool:
         # "Nothing known" and "no metadata to write" are two questions: a colour-only
