@@ -147,6 +147,46 @@ def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, 
     assert shown[-1] == (first + 1, True)
 
 
+def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown(trained, qtbot, monkeypatch):
+    # Found by a napari power user at 13 megapixels: stroke A's full-resolution result
+    # landed just after stroke B was painted (the running stage is cancelled only when
+    # B's debounce ends), and B's fast result replaced it a second later: a flicker.
+    viewer, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    started, release = threading.Event(), threading.Event()
+
+    def full_resolution_stage(progress):
+        started.set()
+        release.wait(10)
+
+    slow_down_full_resolution(monkeypatch, full_resolution_stage)
+    shown = []
+    widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
+    widget.synthesis.live.setChecked(True)
+    layer = viewer.layers[TARGET]
+    layer.paint((28, 4), 1)  # stroke A
+    qtbot.waitUntil(lambda: started.is_set() and bool(shown), timeout=TIMEOUT_MS)
+    first = shown[-1][0]
+    layer.paint((10, 20), 1 if layer.data[10, 20] != 1 else 0)  # stroke B: its debounce starts
+    release.set()  # A's full-resolution result arrives while B waits
+    qtbot.wait(100)
+    assert (first, True) not in shown
+    wait_for_synthesis(qtbot, widget)
+    assert (first, True) not in shown  # never shown: B changed the target
+    assert shown[-1] == (first + 1, True)
+    # A stroke that changes nothing (painted with the value already there) lets it land.
+    started.clear()
+    release.clear()
+    value = 1 if layer.data[4, 20] != 1 else 0
+    layer.paint((4, 20), value)
+    qtbot.waitUntil(lambda: started.is_set() and shown[-1][0] > first + 1, timeout=TIMEOUT_MS)
+    third = shown[-1][0]
+    layer.paint((4, 20), value)  # the same dab again: no change
+    release.set()
+    wait_for_synthesis(qtbot, widget)
+    assert shown[-1] == (third, True)
+
+
 def test_synthesize_pressed_during_the_same_targets_run_joins_it(trained, qtbot, monkeypatch):
     # A biologist pressed Synthesize while the end of training's result was refined
     # ("Full resolution… 90 %"): the run was cancelled and started again from zero,

@@ -4,7 +4,11 @@ Live mode calls :meth:`SynthesisRunner.schedule` on every brush event; a
 single-shot QTimer debounces them. A request shows the fast result first
 (the generator's output, about 0.1 s), then the full-resolution one. A newer
 request cancels the running one's full-resolution stage and waits (only the
-newest waits; older ones are dropped, never queued). The job runs on a
+newest waits; older ones are dropped, never queued). A full-resolution result
+that arrives while a stroke waits out the debounce is held until then, and
+dropped if the stroke changed the target: shown, it was out of date, and the
+next fast result replaced it a second later (a flicker at 13 megapixels, found
+by a napari power user). The job runs on a
 :class:`~.background.GeneratorThread`, like training and datasets.
 """
 
@@ -64,6 +68,7 @@ class SynthesisRunner:
         self.joined_running = False
         self._next_id = 0
         self._shown = (-1, False)  # (request id, final) of the newest result shown
+        self._held: SynthesisResult | None = None  # a final result held while a stroke waits
         self._closed = False
 
     @property
@@ -80,6 +85,7 @@ class SynthesisRunner:
         full-resolution stage (e.g. the target changed)."""
         self._timer.stop()
         self._pending = None
+        self._held = None
         self._cancel.set()
 
     def schedule(self) -> None:
@@ -94,8 +100,13 @@ class SynthesisRunner:
             return None
         self._timer.stop()
         self.joined_running = False
+        held, self._held = self._held, None
         self._next_id += 1
         job = self._make_job(self._next_id)
+        if held is not None and (job is None or not _same_place(job, held.job)):
+            # Not replaced: the stroke changed nothing, or its result goes elsewhere (another
+            # plane of a stack, whose full-resolution result it would have lost).
+            self._show(held)
         if job is None:
             return None
         running = self._running_job
@@ -125,6 +136,12 @@ class SynthesisRunner:
         if result.error is not None:
             self.failed.emit(result)
             return
+        if result.final and self._timer.isActive():
+            self._held = result  # a stroke waits: shown once it is known to change nothing
+            return
+        self._show(result)
+
+    def _show(self, result: SynthesisResult) -> None:
         order = (result.request_id, result.final)
         if order > self._shown:
             self._shown = order
@@ -172,6 +189,17 @@ def same_work(job: SynthesisJob, other: SynthesisJob) -> bool:
                              or here.index != there.index or here.leading_shape != there.leading_shape):
         return False
     return job.target.shape == other.target.shape and np.array_equal(job.target, other.target)
+
+
+def _same_place(job: SynthesisJob, other: SynthesisJob | None) -> bool:
+    """Whether the two jobs' results go to the same place (target layer and plane)."""
+    if other is None:
+        return False
+    here, there = job.destination, other.destination
+    if here is None or there is None:
+        return here is there
+    return (here.target is there.target and here.index == there.index
+            and here.leading_shape == there.leading_shape)
 
 
 def _same_layers(layer, other) -> bool:
