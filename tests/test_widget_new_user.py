@@ -1220,15 +1220,21 @@ def test_a_multichannel_model_shown_apart_from_its_source_gets_a_layer_per_chann
     assert name not in viewer.layers
 
 
-def test_a_transparent_photo_is_named_at_train(viewer_widget, qtbot, messages):
-    # Found by a designer: a cut-out photo's alpha was synthesized like a colour, so
-    # an erased object's area got see-through holes, without a word.
-    viewer, widget = viewer_widget
+def _add_cut_out(viewer):
+    """An RGBA photo transparent on its left quarter, and its labels; returns (image, labels)."""
     image, labels = make_scene()
     alpha = np.full(image.shape[:2], 255, np.uint8)
     alpha[:, :8] = 0
     viewer.add_image(np.dstack([image, alpha]), name="cut out", rgb=True)
     viewer.add_labels(labels, name=LABELS)
+    return image, labels
+
+
+def test_a_transparent_photo_is_named_at_train(viewer_widget, qtbot, messages):
+    # Found by a designer: a cut-out photo's alpha was synthesized like a colour, so
+    # an erased object's area got see-through holes, without a word.
+    viewer, widget = viewer_widget
+    _add_cut_out(viewer)
     train(qtbot, widget, steps=1)
     warned = [text for kind, text in messages if kind == "warning" and "transparent in places" in text]
     assert len(warned) == 1 and warned[0].startswith("'cut out' is transparent in places (25.0% of")
@@ -1241,11 +1247,7 @@ def test_a_model_of_a_transparent_photo_shown_with_another_image_gives_one_rgba_
     from napari_semia._qt.output_layer import output_name
 
     viewer, widget = viewer_widget
-    image, labels = make_scene()
-    alpha = np.full(image.shape[:2], 255, np.uint8)
-    alpha[:, :8] = 0
-    viewer.add_image(np.dstack([image, alpha]), name="cut out", rgb=True)
-    viewer.add_labels(labels, name=LABELS)
+    image, labels = _add_cut_out(viewer)
     viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
     widget.pickers.target.set_layer(viewer.layers[TARGET])
     train(qtbot, widget, steps=1)
