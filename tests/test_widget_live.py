@@ -160,6 +160,8 @@ def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown
         release.wait(10)
 
     slow_down_full_resolution(monkeypatch, full_resolution_stage)
+    # A long debounce, so that the results below surely arrive within it on a busy machine.
+    widget.synth_runner._timer.setInterval(1500)
     shown = []
     widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
     widget.synthesis.live.setChecked(True)
@@ -174,17 +176,49 @@ def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown
     wait_for_synthesis(qtbot, widget)
     assert (first, True) not in shown  # never shown: B changed the target
     assert shown[-1] == (first + 1, True)
-    # A stroke that changes nothing (painted with the value already there) lets it land.
-    started.clear()
-    release.clear()
-    value = 1 if layer.data[4, 20] != 1 else 0
-    layer.paint((4, 20), value)
-    qtbot.waitUntil(lambda: started.is_set() and shown[-1][0] > first + 1, timeout=TIMEOUT_MS)
-    third = shown[-1][0]
-    layer.paint((4, 20), value)  # the same dab again: no change
+    # A request that changes nothing (a redraw that starts the debounce) lets it land
+    # when the debounce ends, as does Synthesize pressed meanwhile (which joined the
+    # run that made it, and waited for a result already dropped; found in review).
+    for then in (lambda: None, widget.synthesize):
+        started.clear()
+        release.clear()
+        layer.paint((4, 20), 1 if layer.data[4, 20] != 1 else 0)
+        qtbot.waitUntil(lambda: started.is_set() and shown[-1][1] is False, timeout=TIMEOUT_MS)
+        newest = shown[-1][0]
+        widget.synth_runner.schedule()
+        release.set()
+        qtbot.waitUntil(lambda: not widget.synth_runner.running, timeout=TIMEOUT_MS)
+        assert (newest, True) not in shown  # held while the debounce runs
+        then()
+        wait_for_synthesis(qtbot, widget)
+        assert shown[-1] == (newest, True), shown
+
+
+def test_a_refused_stroke_keeps_its_message_when_the_held_result_lands(trained, qtbot, monkeypatch):
+    # From a review: the stroke waiting out the debounce painted an id the model lacks;
+    # the held full-resolution result of the stroke before, shown then, took the
+    # "Not synthesized" line away at once.
+    viewer, widget = trained
+    wait_for_synthesis(qtbot, widget)
+    started, release = threading.Event(), threading.Event()
+
+    def full_resolution_stage(progress):
+        started.set()
+        release.wait(10)
+
+    slow_down_full_resolution(monkeypatch, full_resolution_stage)
+    widget.synth_runner._timer.setInterval(1500)  # (the result surely arrives within it)
+    shown = []
+    widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
+    widget.synthesis.live.setChecked(True)
+    layer = viewer.layers[TARGET]
+    layer.paint((28, 4), 1 if layer.data[28, 4] != 1 else 0)
+    qtbot.waitUntil(lambda: started.is_set() and bool(shown), timeout=TIMEOUT_MS)
+    layer.paint((20, 20), 7)  # not a class of the model
     release.set()
     wait_for_synthesis(qtbot, widget)
-    assert shown[-1] == (third, True)
+    assert shown[-1][1] is True  # the held result landed (the refused stroke changed nothing)
+    assert widget.state.message.startswith("Not synthesized"), widget.state.message
 
 
 def test_synthesize_pressed_during_the_same_targets_run_joins_it(trained, qtbot, monkeypatch):

@@ -103,10 +103,14 @@ class SynthesisRunner:
         held, self._held = self._held, None
         self._next_id += 1
         job = self._make_job(self._next_id)
-        if held is not None and (job is None or not _same_place(job, held.job)):
+        if held is not None and (job is None or not _same_place(job, held.job) or same_work(job, held.job)):
             # Not replaced: the stroke changed nothing, or its result goes elsewhere (another
-            # plane of a stack, whose full-resolution result it would have lost).
+            # plane of a stack, whose full-resolution result it would have lost), or the new
+            # request asks for exactly it (Synthesize pressed meanwhile: joined to the run
+            # that made it, it waited for a result already dropped; found in review).
             self._show(held)
+            if job is not None and same_work(job, held.job):
+                return held.job
         if job is None:
             return None
         running = self._running_job

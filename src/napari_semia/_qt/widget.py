@@ -130,6 +130,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._reveal_request = None  # Synthesize's request: its result is shown unobstructed (unless
         # the user shows the target meanwhile)
         self._reveal_after_training = False  # ... and that request ends a training
+        self._making_request = -1  # the synthesis request being made (problems are its)
+        self._failed_request = -1  # the newest synthesis request that failed
         self._synthesis_plane = ()  # the next synthesis's plane of a stack, if not the one on display
         # Planes of a stacked output that show a fast preview whose full-resolution stage a
         # newer request cancelled (the slider moved on with Live on), and their target.
@@ -552,6 +554,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._say_for_synthesis(SYNTHESIS_STOPPED)
 
     def _make_synthesis_job(self, request_id: int) -> SynthesisJob | None:
+        self._making_request = request_id  # (a problem reported now is this request's)
         plane_index, self._synthesis_plane = self._synthesis_plane, ()
         if self.state.training:
             return None
@@ -559,10 +562,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return self.synthesis_jobs.from_labels_alone(request_id)
         return self.synthesis_jobs.for_model(self.model, request_id, plane_index)
 
-    def _report_synthesis_error(self, message: str) -> None:
+    def _report_synthesis_error(self, message: str, request_id: int | None = None) -> None:
         # What the output shows is not this target's: the next one is synthesized
         # even if it equals the last one (an undo of the stroke that caused the error
         # left the error on display, as nothing was synthesized again).
+        self._failed_request = max(self._failed_request,
+                                   self._making_request if request_id is None else request_id)
         self.synthesis_jobs.forget_last_target()
         self.failures.synthesis_failed(message, output_kept=self._target_has_output())
 
@@ -575,7 +580,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_synthesized(self, result) -> None:
         """The fast result, then (replacing it) the full-resolution one."""
-        self.failures.synthesis_went_through(of_current_model=result.job.model is self.model)
+        if result.request_id > self._failed_request:
+            # (An older request's result says nothing of a newer one's failure: shown
+            # after it, it took the failure's line away at once; found in review.)
+            self.failures.synthesis_went_through(of_current_model=result.job.model is self.model)
         self._show(result.job.destination, result.image)
         destination = result.job.destination
         if destination is not None and destination.index and result.job.model is not None:
@@ -620,7 +628,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         elif job.destination is not None:
             self._preview_planes.pop(job.destination.index, None)
         if isinstance(result.error, SemiaInputError):
-            self._report_synthesis_error(str(result.error))
+            self._report_synthesis_error(str(result.error), result.request_id)
         else:
             notify.exception(result.error, "Synthesis")
 
