@@ -422,6 +422,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self._training_output is not None:
             if started.preview_problem is None:
                 self._training_target_ok = True
+                # Strokes painted while the trainer was being built reached no trainer
+                # (an id the model lacks went without a word, found when its test ran
+                # alone, in a cold process): the target as it is now.
+                self._send_preview_target()
             else:  # one message; the final synthesis is skipped for this target
                 notify.warning(f"Training without previews, and no result at its end: "
                                f"{started.preview_problem}")
