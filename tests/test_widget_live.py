@@ -147,10 +147,11 @@ def test_a_new_stroke_cancels_the_running_full_resolution_stage(trained, qtbot, 
     assert shown[-1] == (first + 1, True)
 
 
-def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown(trained, qtbot, monkeypatch):
-    # Found by a napari power user at 13 megapixels: stroke A's full-resolution result
-    # landed just after stroke B was painted (the running stage is cancelled only when
-    # B's debounce ends), and B's fast result replaced it a second later: a flicker.
+def _live_with_held_full_resolution(trained, qtbot, monkeypatch):
+    """Live on, each full-resolution stage waiting for ``release`` (``started`` set when
+    it does), and a debounce long enough for its result to surely arrive within it on a
+    busy machine; returns (target layer, results shown as (request, final), started,
+    release)."""
     viewer, widget = trained
     wait_for_synthesis(qtbot, widget)
     started, release = threading.Event(), threading.Event()
@@ -160,12 +161,19 @@ def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown
         release.wait(10)
 
     slow_down_full_resolution(monkeypatch, full_resolution_stage)
-    # A long debounce, so that the results below surely arrive within it on a busy machine.
     widget.synth_runner._timer.setInterval(1500)
     shown = []
     widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
     widget.synthesis.live.setChecked(True)
-    layer = viewer.layers[TARGET]
+    return viewer.layers[TARGET], shown, started, release
+
+
+def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown(trained, qtbot, monkeypatch):
+    # Found by a napari power user at 13 megapixels: stroke A's full-resolution result
+    # landed just after stroke B was painted (the running stage is cancelled only when
+    # B's debounce ends), and B's fast result replaced it a second later: a flicker.
+    _, widget = trained
+    layer, shown, started, release = _live_with_held_full_resolution(trained, qtbot, monkeypatch)
     layer.paint((28, 4), 1)  # stroke A
     qtbot.waitUntil(lambda: started.is_set() and bool(shown), timeout=TIMEOUT_MS)
     first = shown[-1][0]
@@ -198,20 +206,8 @@ def test_a_refused_stroke_keeps_its_message_when_the_held_result_lands(trained, 
     # From a review: the stroke waiting out the debounce painted an id the model lacks;
     # the held full-resolution result of the stroke before, shown then, took the
     # "Not synthesized" line away at once.
-    viewer, widget = trained
-    wait_for_synthesis(qtbot, widget)
-    started, release = threading.Event(), threading.Event()
-
-    def full_resolution_stage(progress):
-        started.set()
-        release.wait(10)
-
-    slow_down_full_resolution(monkeypatch, full_resolution_stage)
-    widget.synth_runner._timer.setInterval(1500)  # (the result surely arrives within it)
-    shown = []
-    widget.synth_runner.result.connect(lambda result: shown.append((result.request_id, result.final)))
-    widget.synthesis.live.setChecked(True)
-    layer = viewer.layers[TARGET]
+    _, widget = trained
+    layer, shown, started, release = _live_with_held_full_resolution(trained, qtbot, monkeypatch)
     layer.paint((28, 4), 1 if layer.data[28, 4] != 1 else 0)
     qtbot.waitUntil(lambda: started.is_set() and bool(shown), timeout=TIMEOUT_MS)
     layer.paint((20, 20), 7)  # not a class of the model
