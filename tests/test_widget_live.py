@@ -202,6 +202,22 @@ def test_a_full_resolution_result_that_arrives_while_a_stroke_waits_is_not_shown
         assert shown[-1] == (newest, True), shown
 
 
+def test_unticking_live_drops_the_waiting_request_and_shows_the_held_result(trained, qtbot, monkeypatch):
+    # From a review: the debounce kept running after Live was unticked, so one more Live
+    # request fired; a result held for it must land all the same.
+    _, widget = trained
+    layer, shown, started, release = _live_with_held_full_resolution(trained, qtbot, monkeypatch)
+    layer.paint((28, 4), 1 if layer.data[28, 4] != 1 else 0)
+    qtbot.waitUntil(lambda: started.is_set() and bool(shown), timeout=TIMEOUT_MS)
+    first = shown[-1][0]
+    layer.paint((10, 20), 1 if layer.data[10, 20] != 1 else 0)  # its debounce starts
+    release.set()
+    qtbot.waitUntil(lambda: not widget.synth_runner.running, timeout=TIMEOUT_MS)
+    widget.synthesis.live.setChecked(False)
+    wait_for_synthesis(qtbot, widget)
+    assert shown[-1] == (first, True)  # no request for the last stroke; the held result shown
+
+
 def test_a_refused_stroke_keeps_its_message_when_the_held_result_lands(trained, qtbot, monkeypatch):
     # From a review: the stroke waiting out the debounce painted an id the model lacks;
     # the held full-resolution result of the stroke before, shown then, took the

@@ -88,6 +88,14 @@ class SynthesisRunner:
         self._held = None
         self._cancel.set()
 
+    def unschedule(self) -> None:
+        """Forget the request waiting out its debounce (a running one goes on); a
+        result held for it is shown."""
+        self._timer.stop()
+        held, self._held = self._held, None
+        if held is not None:
+            self._show(held)
+
     def schedule(self) -> None:
         """Synthesize ~300 ms after the last call (debounce for brush strokes)."""
         if not self._closed:

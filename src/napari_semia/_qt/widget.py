@@ -718,6 +718,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self._show_target()
             if not self.state.training:
                 self.synth_runner.schedule()
+        else:
+            # A stroke's request still waiting out its debounce is not made: Live is
+            # off (one more Live request fired after it was unticked; found in review).
+            self.synth_runner.unschedule()
 
     def _on_target_changed(self, layer) -> None:
         if self.hidden_target.layer is not None and self.hidden_target.layer != layer:
