@@ -91,6 +91,8 @@ _QUEUE_PER_THREAD = 2
 _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 
 
+#: The most pairs one set holds (a million take days to make on a CPU).
+MAX_PAIRS = 1_000_000
 #: Recorded in dataset.json for its readers, and not compared on a rerun (other keys decide them).
 _NOT_COMPARED = frozenset({"classes_chosen"})
 #: How the settings recorded in dataset.json are named to the user.
@@ -208,11 +210,10 @@ class DatasetJob:
             model = SemiaModel.load(model_path, device=device)
             model_bytes = model_path.read_bytes()
         model_key = hashlib.sha256(model_bytes).hexdigest()
-        for name, value, may_be_none in (("number of pairs (count)", count, True), ("seed", seed, False)):
-            if (value is not None or not may_be_none) and (isinstance(value, bool)
-                                                           or not isinstance(value, (int, np.integer))):
-                # (A script's count=2.5 or "3" raised a bare TypeError; found by a new user.)
-                raise SemiaInputError(f"The {name} must be a whole number; got {value!r}.")
+        # (A script's count=2.5 or "3" raised a bare TypeError; found by a new user.)
+        if count is not None:
+            _check_whole_number("number of pairs (count)", count)
+        _check_whole_number("seed", seed)
         given = _load_layouts(layouts, model) if layouts is not None else None
         if given is not None:
             if count is None:
@@ -315,13 +316,14 @@ class DatasetJob:
                 earlier = json.loads(settings_path.read_text())
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
-            different = sorted(k for k in self.settings_record
-                               if k not in _NOT_COMPARED and earlier.get(k) != self.settings_record[k])
+            ignored = _NOT_COMPARED
             if self.settings_record["layouts"] != "sampled":
                 # Given layouts use no seed nor source labels to sample from: a rerun with
                 # another seed made the same pairs, and was refused as "another seed"
                 # (found by a new user).
-                different = [k for k in different if k not in ("seed", "source_labels")]
+                ignored = ignored | {"seed", "source_labels"}
+            different = sorted(k for k in self.settings_record
+                               if k not in ignored and earlier.get(k) != self.settings_record[k])
             if "full_resolution" in different:
                 for same_change in ("image_shape", "pixel_size"):  # the same change, named once
                     if same_change in different:
@@ -537,8 +539,9 @@ class _DelayedBar:
             self._bar = None  # (messages after it are printed plainly)
 
 
-#: The most pairs one set holds (a million take days to make on a CPU).
-MAX_PAIRS = 1_000_000
+def _check_whole_number(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise SemiaInputError(f"The {name} must be a whole number; got {value!r}.")
 
 
 class InterruptionReported(KeyboardInterrupt):

@@ -58,6 +58,10 @@ def layout_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
 
+#: The changes a layout may have, each with its ``<name>_probability`` setting.
+_CHANGES = ("move", "rotate", "scale", "flip", "drop", "duplicate", "elastic")
+
+
 @dataclass(frozen=True)
 class LayoutSamplerSettings:
     """Which classes are objects, and how far each layout may depart from the source.
@@ -117,7 +121,7 @@ class LayoutSamplerSettings:
             (0 <= self.elastic_strength <= 0.5, "elastic_strength must be in [0, 0.5]"),
             (0 < self.elastic_smoothness <= 1, "elastic_smoothness must be in (0, 1]"),
         ]
-        for name in ("move", "rotate", "scale", "flip", "drop", "duplicate", "elastic"):
+        for name in _CHANGES:
             value = getattr(self, f"{name}_probability")
             checks.append((0 <= value <= 1, f"{name}_probability must be in [0, 1]"))
         for ok, message in checks:
@@ -140,7 +144,7 @@ class LayoutSamplerSettings:
         low, high = self.scale_range
         changes = {
             f"{name}_probability": min(1.0, getattr(self, f"{name}_probability") * strength)
-            for name in ("move", "rotate", "scale", "flip", "drop", "duplicate", "elastic")
+            for name in _CHANGES
         }
         changes.update(
             max_shift=min(1.0, self.max_shift * strength),
@@ -149,6 +153,14 @@ class LayoutSamplerSettings:
             elastic_strength=min(0.5, self.elastic_strength * strength),
         )
         return replace(self, **changes)
+
+    @property
+    def changes_nothing(self) -> bool:
+        """Whether every change is off (a strength of 0), so that every layout is the source's
+        (an elastic warp of strength 0 is none)."""
+        warps = self.elastic_probability > 0 and self.elastic_strength > 0
+        return not warps and all(getattr(self, f"{name}_probability") == 0
+                                 for name in _CHANGES if name != "elastic")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -293,7 +305,7 @@ class LayoutSampler:
         the image's edge), else None: a retina's vessel tree, one region with the disc
         it reaches, never moved while a few small fragments did, without a word (found
         by a new user)."""
-        if not self.movable or self.changes_nothing:
+        if not self.movable or self.settings.changes_nothing:
             return None  # (``unchanging_note`` speaks)
         settings = self.settings
         total = sum(instance.area for instance in self._instances)
@@ -320,18 +332,10 @@ class LayoutSampler:
         return (f"Most of the objects' footprint (loops filled) keeps its place in the layouts: "
                 f"{' and '.join(reasons)}. Only {self.movable} smaller region(s) move.")
 
-    @property
-    def changes_nothing(self) -> bool:
-        """Whether every change is off (a strength of 0), so that every layout is the source's."""
-        settings = self.settings
-        return (all(getattr(settings, f"{name}_probability") == 0
-                    for name in ("move", "rotate", "scale", "flip", "drop", "duplicate"))
-                and (settings.elastic_probability == 0 or settings.elastic_strength == 0))
-
     def unchanging_note(self) -> str | None:
         """A sentence when no instance can change, so that every layout is the
         source's (warped at most), else None."""
-        if self.changes_nothing:
+        if self.settings.changes_nothing:
             # (Strength 0 wrote them without a word; found by a new user.)
             return ("Every layout is the source's: no change is on (a strength of 0 turns them all off), "
                     "so every pair's labels are the source's, and its image the source synthesized again.")

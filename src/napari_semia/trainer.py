@@ -234,7 +234,7 @@ class SemiaTrainer:
         off_palette = off_palette_warning(labels, self.codec)
         classes = self.codec.num_classes
         instances = None if self.resumed else instance_map_warning(self.data.full_index, classes)
-        return training_warning(image, self.codec.num_classes, instances, off_palette, lost, narrow)
+        return training_warning(image, classes, instances, off_palette, lost, narrow)
 
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data

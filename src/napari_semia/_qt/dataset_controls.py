@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..dataset import MAX_PAIRS
 from ..errors import SemiaInputError
 from ..layout_sampler import MAX_STRENGTH
 from .progress_widget import format_duration
@@ -126,7 +127,7 @@ class DatasetControls(QWidget):
         self.settings = settings
         self.state = state
         self.count = QSpinBox()
-        self.count.setRange(1, 1_000_000)
+        self.count.setRange(1, MAX_PAIRS)
         self.count.setSingleStep(50)
         self.count.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.count.setToolTip("How many (image, label map) pairs to make. A rerun into the same "

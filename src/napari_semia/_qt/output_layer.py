@@ -267,6 +267,11 @@ def detach_copied_output(viewer, layer) -> str | None:
             f"too) go to '{given}'. Hide the copy, or move it below, to see them.")
 
 
+def _colour_plane(plane: np.ndarray) -> bool:
+    """Whether napari can show ``plane`` as one colour (RGB or RGBA) image."""
+    return plane.ndim == 3 and plane.shape[-1] in (3, 4)
+
+
 def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> list:
     """Put ``image`` (one result plane, like the source) into the spec's layer(s).
 
@@ -280,7 +285,7 @@ def write_output(viewer, spec: OutputSpec, image: np.ndarray, below=None) -> lis
     layers = []
     for display in spec.displays:
         plane = image if display.channel is None else _in_dtype(image[..., display.channel], display.dtype)
-        colour = bool(display.kwargs.get("rgb")) and plane.ndim == 3 and plane.shape[-1] in (3, 4)
+        colour = bool(display.kwargs.get("rgb")) and _colour_plane(plane)
         if spec.source is None and plane.ndim == 3 and plane.shape[-1] != 3 and not colour:
             # Channels that are no RGB colour, with no source layers to follow (a model
             # shown apart from its source): one layer each. As one (H, W, 7) layer
@@ -380,7 +385,7 @@ def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndar
     if existing is not None:  # a layer of that name we cannot reuse (other shape or kind)
         viewer.layers.remove(existing)
     kwargs = dict(display.kwargs)
-    colour_plane = plane.ndim == 3 and plane.shape[-1] in (3, 4)
+    colour_plane = _colour_plane(plane)
     kwargs["rgb"] = bool(kwargs.get("rgb", colour_plane)) and colour_plane
     layer = viewer.add_image(data, name=display.name,
                              metadata={OUTPUT_KEY: True, INPUTS_KEY: key, GIVEN_NAME_KEY: display.name,

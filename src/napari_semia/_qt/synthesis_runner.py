@@ -194,11 +194,9 @@ def same_work(job: SynthesisJob, other: SynthesisJob) -> bool:
     if (job.model is not other.model or job.labels_only is not other.labels_only
             or job.full_resolution != other.full_resolution):
         return False
-    here, there = job.destination, other.destination
-    if (here is None) != (there is None):
+    if not _same_place(job, other):
         return False
-    if here is not None and (not _same_layers(here.source, there.source) or here.target is not there.target
-                             or here.index != there.index or here.leading_shape != there.leading_shape):
+    if job.destination is not None and not _same_layers(job.destination.source, other.destination.source):
         return False
     return job.target.shape == other.target.shape and np.array_equal(job.target, other.target)
 
