@@ -123,7 +123,14 @@ from .push_pull import fill_holes
 from .region_fill import connected_components, region_shifts
 from .scaled_components import scaled_up_components
 from .seam_evening import even_out_seams
-from .seam_fusion import class_gradients, classes_within, fuse, pixel_scale_textured, rim_free
+from .seam_fusion import (
+    class_gradients,
+    classes_within,
+    fuse,
+    inner_variation,
+    pixel_scale_textured,
+    rim_free,
+)
 
 
 @dataclass(frozen=True)
@@ -415,14 +422,13 @@ class SourcePyramid:
             if number == 0:
                 # Smoothness is judged once, at the working size, for every level.
                 gradients = class_gradients(level_image, level_index, self.num_classes)
+                variation = inner_variation(level_image, level_index, self.num_classes)
                 shaded = (classes_within(gradients, config.fusion_shaded_gradient)
-                          & ~pixel_scale_textured(level_image, level_index, self.num_classes,
-                                                  config.outline_max_texture))
+                          & ~pixel_scale_textured(variation, config.outline_max_texture))
                 self.smooth = (classes_within(gradients, config.fusion_max_gradient)
                                | (shaded & (config.fusion_max_gradient > 0)))
                 self.plain = (classes_within(gradients, config.outline_max_gradient)
-                              & ~pixel_scale_textured(level_image, level_index, self.num_classes,
-                                                      config.outline_max_texture,
+                              & ~pixel_scale_textured(variation, config.outline_max_texture,
                                                       config.outline_noise_ratio))
             features = FeatureSpace.fit(level_image, self.num_classes, patch_size=config.patch_size,
                                         feature_dims=config.feature_dims, label_dims=config.label_dims,
