@@ -124,6 +124,27 @@ def test_resuming_on_another_image_says_so_and_names_the_type_change(trained, tm
     assert code == 0 and "was trained on another" not in capsys.readouterr().err
 
 
+def test_resuming_from_a_file_without_a_pixel_size_says_the_size_is_the_models(tmp_path, capsys):
+    # Found by a new user: resumed on a PNG, the 'Source:' line gave the model's kept
+    # pixel size as if the file had it.
+    image, labels = make_scene(SIZE, rgb=False)
+    tifffile.imwrite(tmp_path / "cells.tif", image, imagej=True, resolution=(1 / 0.325, 1 / 0.5),
+                     metadata={"unit": "micron"})
+    labels_path = write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    model_path = tmp_path / "model.semia"
+    assert cli.main(["train", str(tmp_path / "cells.tif"), str(labels_path), "-o", str(model_path),
+                     "--steps", "1", "--size", str(SIZE), "--device", "cpu"]) == 0
+    assert "(pixel 0.5 × 0.325 µm)," in capsys.readouterr().err
+    png = write_image_file(tmp_path / "cells.png", image)
+    assert cli.main(["train", str(png), str(labels_path), "-o", str(tmp_path / "more.semia"),
+                     "--steps", "1", "--resume", str(model_path), "--device", "cpu"]) == 0
+    assert "(pixel 0.5 × 0.325 µm, kept from the model)," in capsys.readouterr().err
+    # The file's own size is the file's.
+    assert cli.main(["train", str(tmp_path / "cells.tif"), str(labels_path), "-o", str(tmp_path / "m3.semia"),
+                     "--steps", "1", "--resume", str(model_path), "--device", "cpu"]) == 0
+    assert "(pixel 0.5 × 0.325 µm)," in capsys.readouterr().err
+
+
 def test_a_plain_tiff_of_three_layouts_is_named_as_read_as_one_colour_map(trained, tmp_path, capsys):
     # Found by a new user: `generate --layouts` read a 3-page TIFF as three layouts,
     # `synthesize` as one colour map, refused with a message about colours alone.

@@ -88,6 +88,20 @@ def test_one_layer_as_both_source_labels_and_target_is_refused(viewer_widget, me
     assert not widget.trainer_runner.running
 
 
+def test_the_source_labels_chosen_as_the_target_says_why_the_labels_picker_is_empty(viewer_widget,
+                                                                                    messages):
+    # Found by a new user: the source labels' picker, an automatic pick, avoids the
+    # target's layer and fell to "(none)"; Train asked for source labels, not saying why.
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    widget.pickers.target.set_layer(viewer.layers[LABELS])
+    assert widget.labels_layer is None
+    widget.train()
+    assert messages[-1][0] == "error" and "Choose the source labels" in messages[-1][1]
+    assert f"If '{LABELS}', chosen as the target, is the source's label map" in messages[-1][1]
+    assert not widget.trainer_runner.running
+
+
 def test_a_label_map_opened_as_an_image_gets_a_hint_to_convert_it(viewer_widget, messages):
     # Found by a new user: viewer.open() of a PNG of ids makes an Image layer; the
     # labels picker (rightly) does not offer it, and nothing said what to do.

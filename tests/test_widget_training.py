@@ -461,6 +461,7 @@ def test_the_loaded_model_s_misfit_leaves_the_status_line_once_it_fits(trained, 
     monkeypatch.setattr(model_io, "ask_open_path", lambda parent, start="": str(path))
     widget.load_model()
     assert f"does not fit '{TARGET}'" in widget.state.message
+    assert "Paint a target it fits" in widget.state.message  # (another size)
     viewer.add_labels(fitting, name="fits")
     widget.pickers.target.set_layer(viewer.layers["fits"])
     assert "does not fit" not in widget.state.message and "A model is ready" in widget.state.message
@@ -470,6 +471,8 @@ def test_the_loaded_model_s_misfit_leaves_the_status_line_once_it_fits(trained, 
     viewer.layers["fits"].data = unknown
     widget.load_model()
     assert "does not fit 'fits'" in widget.state.message
+    # Of the right size, one stray id: paint over it (a new user was told to train anew).
+    assert "Paint over what the warning names in the target" in widget.state.message
     viewer.layers["fits"].data = fitting
     widget.synthesize()
     qtbot.waitUntil(lambda: widget.synth_runner.idle, timeout=TIMEOUT_MS)

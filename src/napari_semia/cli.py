@@ -222,6 +222,24 @@ def _fraction_bar(description: str):
         bar.update(100 - bar.n)
 
 
+def _describe_known(info, given) -> str:
+    """``info.describe()`` for the trained model's source info, the parts a resumed
+    model kept (the file, ``given``, does not tell them: a PNG has no pixel size)
+    said to be the model's: they read as the file's (found by a new user)."""
+    from .source_info import SourceInfo
+
+    given = given if given is not None else SourceInfo()
+    from_file = SourceInfo(info.channel_names if given.channel_names == info.channel_names else (),
+                           info.pixel_size if given.pixel_size == info.pixel_size else None,
+                           info.unit)
+    kept = SourceInfo(info.channel_names if not from_file.channel_names else (),
+                      info.pixel_size if from_file.pixel_size is None else None, info.unit)
+    parts = [from_file.describe()] if from_file.has_metadata else []
+    if kept.has_metadata:
+        parts.append(f"{kept.describe()}, kept from the model")
+    return "; ".join(parts)
+
+
 def _train(image, labels, config, device, resume=None, source_info=None):
     """Train with a tqdm progress bar (losses in the postfix); returns the model and
     whether Ctrl-C stopped it early. ``source_info``: the source file's channel names
@@ -253,7 +271,7 @@ def _train(image, labels, config, device, resume=None, source_info=None):
     # (Named channels are no RGB colour, three of them included.)
     what = (f"an image of {len(info.channel_names)} channels" if info.is_channels
             else trainer.normalizer.description)
-    known = f" ({info.describe()})" if info.has_metadata else ""
+    known = f" ({_describe_known(info, source_info)})" if info.has_metadata else ""
     print(f"Source: {what}{known}, {rows} × {cols}, {np.asarray(image).dtype}; "
           f"{classes} class{'es' if classes != 1 else ''}.", file=sys.stderr)
     last = None

@@ -334,11 +334,13 @@ def check_target(target, source_shape_hw, codec: LabelCodec, what: str = "target
     """:func:`validate_target`'s checks, without making the class indices (cheap
     enough for the UI thread at tens of megapixels)."""
     target = as_array(target, what)
-    _check_target_shape(target, source_shape_hw, what, source)
+    check_target_shape(target, source_shape_hw, what, source)
     codec.check(target, what)
 
 
-def _check_target_shape(target: np.ndarray, source_shape_hw, what: str, source: str) -> None:
+def check_target_shape(target: np.ndarray, source_shape_hw, what: str = "target labels",
+                       source: str = "the source") -> None:
+    """Refuse a target whose plane is not the source's size (its classes unchecked)."""
     target_hw = _label_shape_hw(target, what)
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
@@ -355,5 +357,5 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
     classes is checked the same way); ``source`` the source (:data:`MODEL_SOURCE`
     for a model's)."""
     target = as_array(target, what)
-    _check_target_shape(target, source_shape_hw, what, source)
+    check_target_shape(target, source_shape_hw, what, source)
     return codec.encode(target, what)

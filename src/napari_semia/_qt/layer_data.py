@@ -134,7 +134,13 @@ def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
     if image_layer is None:
         raise SemiaInputError("Choose a source image layer (Layers > Source image).")
     if labels_layer is None:
-        raise SemiaInputError("Choose the source labels: a Labels layer of the source image."
+        # The source labels' picker clears itself when its layer is chosen as the
+        # target (an automatic pick avoids the other picker's layer), which left this
+        # message unexplained (found by a new user).
+        taken = (f" If '{target_layer.name}', chosen as the target, is the source's label map, choose it "
+                 "here and another layer as the target (or make one with 'New target from source labels')."
+                 if target_layer is not None else "")
+        raise SemiaInputError("Choose the source labels: a Labels layer of the source image." + taken
                               + opened_as_image_hint(viewer.layers, image_layer))
     if labels_layer is not None and labels_layer == target_layer:
         raise SemiaInputError(

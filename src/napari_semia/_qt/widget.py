@@ -25,7 +25,7 @@ from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
-from ..validation import MODEL_SOURCE, check_target
+from ..validation import MODEL_SOURCE, check_target, check_target_shape
 from . import notify
 from .checkpoint_search import find_checkpoint
 from .dataset_controls import DatasetControls, DatasetSettings, done_line, failed_line, progress_line
@@ -941,19 +941,26 @@ class SemiaWidget(ClosesWithDock, QWidget):
         target = self.target_layer
         fits = True
         if target is not None:
+            plane = displayed_plane(self.viewer, target)[0]
             try:
-                check_target(displayed_plane(self.viewer, target)[0], model.source_shape, model.codec,
-                             source=MODEL_SOURCE)
+                check_target(plane, model.source_shape, model.codec, source=MODEL_SOURCE)
             except SemiaInputError as error:
                 notify.warning(f"The loaded model does not fit '{target.name}': {error}")
                 fits = False
                 # Not the usual invitation to Synthesize or continue: neither can work on
                 # these layers (found by a new user who loaded a model of another photo).
+                # A target of the right size with a stray id needs only that id painted
+                # over (a new user was told to train a new model for one stray id).
+                try:
+                    check_target_shape(plane, model.source_shape)
+                    advice = "Paint over what the warning names in the target"
+                except SemiaInputError:
+                    advice = "Paint a target it fits"
                 rows, cols = model.source_shape
                 self.failures.model_does_not_fit(
                     f"Loaded a model trained for {model.steps_done} steps on a {rows} × {cols} image; it "
-                    f"does not fit '{target.name}' (see the warning). Paint a target it fits, or train a "
-                    f"new model on these layers (untick Continue).")
+                    f"does not fit '{target.name}' (see the warning). {advice}, or train a new model on "
+                    f"these layers (untick Continue).")
         self._follow_new_model(synthesize=fits)
 
     def _follow_new_model(self, synthesize: bool = True) -> None:
