@@ -37,6 +37,21 @@ def test_stuff_running_out_of_the_frame_grows_by_more_of_itself():
     assert not scaled_up_components(source, target, source != target)[2][water | (target == 2)].any()
 
 
+def test_an_object_enlarged_a_little_against_the_border_is_scaled():
+    # The coins sample: its largest coin enlarged 1.2 times (1.44 in area) up to the
+    # frame's edge came out as the old coin in a ring of filler (the area bound was
+    # 1.5, and a target region touching the border counted as stuff out of the frame).
+    yy, xx = np.mgrid[:48, :48]
+    source = ((yy - 24) ** 2 + (xx - 34) ** 2 <= 10**2).astype(np.int64)  # 4 px from the edge
+    target = ((yy - 24) ** 2 + (xx - 36) ** 2 <= 12**2).astype(np.int64)  # to the edge
+    assert target[:, -1].any() and not source[:, -1].any()
+    rows, cols, found = scaled_up_components(source, target, source != target)
+    assert found[target == 1].mean() > 0.95
+    # The centre onto the centre, the rim onto the rim.
+    assert abs(rows[24, 36] - 24) < 1 and abs(cols[24, 36] - 34) < 1
+    assert abs(cols[24, 47] - 43.5) < 1.5
+
+
 def test_a_moved_region_and_a_shrunk_one_are_not_scaled():
     source = np.zeros((32, 32), np.int64)
     source[4:14, 4:14] = 1
