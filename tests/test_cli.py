@@ -381,7 +381,9 @@ def test_a_flat_image_trains_with_a_warning(tmp_path, capsys):
     code = cli.main(["train", str(tmp_path / "flat.png"), str(tmp_path / "labels.png"),
                      "-o", str(tmp_path / "m.semia"), "--steps", "1", "--size", str(SIZE), "--device", "cpu"])
     assert code == 0
-    assert "warning: The image is (nearly) constant" in capsys.readouterr().err
+    # (Not "within 0 of each other": a new user.)
+    err = capsys.readouterr().err
+    assert "warning: The image is (nearly) constant: 99 % of its pixels hold one value." in err
 
 
 def test_an_instance_map_trains_with_a_warning(tmp_path, capsys):
@@ -802,6 +804,9 @@ def test_unreadable_file_is_an_input_error(tmp_path, capsys):
     assert "TiffPages" not in capsys.readouterr().err
     with pytest.raises(SemiaInputError, match="does not exist"):
         read_label_file(tmp_path / "missing.png")
+    # A folder is no missing file (a new user was told it did not exist).
+    with pytest.raises(SemiaInputError, match="is a folder: give the file itself"):
+        read_label_file(tmp_path)
 
 
 def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, monkeypatch):

@@ -458,6 +458,10 @@ def test_cli_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
     fake.write_text("not a model")
     code, err = run_cli([fake, "-o", tmp_path / "ds", "--count", 1], capsys)
     assert code == 2 and "not a readable napari-semia model file" in err
+    # An image where the model goes: the arguments swapped (a new user).
+    image = write_image_file(tmp_path / "cells.png", np.zeros((8, 8), np.uint8))
+    code, err = run_cli([image, "-o", tmp_path / "ds", "--count", 1], capsys)
+    assert code == 2 and "it is an image or label file: the model file comes first" in err
 
 
 def test_cli_rejects_an_output_path_inside_a_file(rgb_model, tmp_path, capsys):
@@ -914,6 +918,18 @@ def test_an_interrupted_run_makes_no_queued_pair(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         next(results)
     assert made == [0, 1]  # the pair being made ends; the queued one is not started
+
+
+def test_the_bar_ends_its_line_in_a_log(rgb_model, tmp_path, capsys, monkeypatch):
+    # Found by a new user: in a log file (no terminal) the bar was cleared with a
+    # carriage return, and the summary written after it stood on the bar's line.
+    import napari_semia.dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module._DelayedBar, "DELAY_S", 0.0)  # the bar drawn at once
+    model_path, _, _ = rgb_model
+    generate(model_path, tmp_path / "ds", count=2)
+    err = capsys.readouterr().err
+    assert err.endswith("\n") and "2/2" in err.splitlines()[-1]
 
 
 def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(

@@ -6,7 +6,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from napari_semia.errors import SemiaInputError
-from napari_semia.labels import LabelCodec
+from napari_semia.labels import LabelCodec, format_colour
 from napari_semia.validation import off_palette_warning
 
 # The paper's examples live in shared/ beside the repository (not copied in).
@@ -174,6 +174,13 @@ def test_integer_target_for_colour_codec_uses_ids_from_one():
     with pytest.raises(SemiaInputError) as info:
         codec.encode(np.array([[3, 1], [2, 2]]))
     assert "eraser" not in str(info.value)
+    # Which colour each id is (a new user's map of ids 0, 3, 7 was told of ids 1, 2, 3
+    # that the source, a colour map, never had).
+    colours = f"1 {format_colour(GREEN)}, 2 {format_colour(ORANGE)}"
+    assert f"colour-coded; as ids their classes are {colours}" in str(info.value)
+    with pytest.raises(SemiaInputError) as info:
+        LabelCodec.from_source(np.array([[0, 3], [3, 3]]))[0].encode(np.array([[0, 7], [3, 3]]))
+    assert "colour-coded" not in str(info.value)
 
 
 def test_a_map_of_ids_stored_as_grey_rgb_is_read_as_ids():

@@ -159,6 +159,9 @@ def test_synthesis_rejects_bad_targets(model, scene):
     bad[0, 0] = 7
     with pytest.raises(SemiaInputError, match="7"):
         model.synthesize(bad)
+    # A map as nested lists (a new user's ``target.tolist()``) is no list of 1D targets.
+    with pytest.raises(SemiaInputError, match=r"first is 1D \(a row\?\): give one target as an array"):
+        model.synthesize(labels.tolist())
 
 
 # ------------------------------------------------------- full resolution

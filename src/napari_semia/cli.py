@@ -180,11 +180,9 @@ LOG_PROGRESS_INTERVAL = 10.0
 
 def progress_interval(stream) -> float:
     """tqdm's ``mininterval`` for ``stream``: tqdm's own 0.1 s on a terminal."""
-    try:
-        interactive = stream.isatty()
-    except (AttributeError, ValueError):  # closed or not a file
-        interactive = False
-    return 0.1 if interactive else LOG_PROGRESS_INTERVAL
+    from .io import on_terminal
+
+    return 0.1 if on_terminal(stream) else LOG_PROGRESS_INTERVAL
 
 
 #: tqdm's default bar without its own time left: tqdm divides by the mean rate,

@@ -75,7 +75,7 @@ from .dataset_worker import (
     worker_check,
 )
 from .errors import SemiaInputError
-from .io import check_writable_folder, write_image_file
+from .io import check_writable_folder, on_terminal, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
 
@@ -505,11 +505,11 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
 
 class _DelayedBar:
     """:func:`generate`'s tqdm bar, drawn once half a second has passed and cleared at
-    the end (the summary follows), with messages printed plainly until it is drawn
-    and above it after: the run's first message comes before the bar, and a run with
-    nothing to do draws none (a log showed three drawings of 0/N around the first
-    message). (tqdm's own ``delay`` draws its bar at a ``write``, and tells nowhere
-    whether it has drawn it.)"""
+    the end on a terminal (the summary follows; in a log it stays), with messages
+    printed plainly until it is drawn and above it after: the run's first message
+    comes before the bar, and a run with nothing to do draws none (a log showed
+    three drawings of 0/N around the first message). (tqdm's own ``delay`` draws
+    its bar at a ``write``, and tells nowhere whether it has drawn it.)"""
 
     DELAY_S = 0.5
 
@@ -524,7 +524,10 @@ class _DelayedBar:
                 return
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self._total, initial=done, unit="pair", dynamic_ncols=True, leave=False)
+            # Cleared on a terminal; in a log it stays, ended by its newline (cleared, the
+            # summary was written after it on the same line; a new user's log).
+            self._bar = tqdm(total=self._total, initial=done, unit="pair", dynamic_ncols=True,
+                             leave=not on_terminal(sys.stderr))
         self._bar.update(done - self._bar.n)
 
     def say(self, text: str) -> None:

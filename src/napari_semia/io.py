@@ -28,6 +28,17 @@ _MIN_PLANE_WIDTH = 64
 #: Axes that make a TIFF a stack of planes: z, time, or 'P' (see ``_tiff_axes``).
 _STACK_AXES = "ZTP"
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
+#: Names of image files, read or written here.
+IMAGE_SUFFIXES = (*_TIFF_SUFFIXES, *_JPEG_SUFFIXES, ".png", ".bmp", ".webp", ".gif")
+
+
+def on_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal (not a log file, a pipe or a closed stream):
+    progress bars drawn over themselves there, written line by line elsewhere."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a file
+        return False
 
 
 def _read_failure(error: Exception) -> str:
@@ -44,6 +55,8 @@ def _read(path, what: str) -> np.ndarray:
     import skimage.io
 
     path = Path(path)
+    if path.is_dir():  # ("does not exist" for a folder misled a new user)
+        raise SemiaInputError(f"The {what} file {str(path)!r} is a folder: give the file itself.")
     if not path.is_file():
         raise SemiaInputError(f"The {what} file {str(path)!r} does not exist.")
     tifffile_log = logging.getLogger("tifffile")

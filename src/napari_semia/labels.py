@@ -439,9 +439,15 @@ class LabelCodec:
             # over with one (a new user, given only "unknown id(s) 0", tried the eraser again).
             eraser = (" 0 is what napari's eraser paints, and no class here: paint over with a "
                       "class instead." if unknown[0] == 0 else "")
+            # A model of a colour-coded map: its ids are this codec's (a new user's map of
+            # ids 0, 3, 7 was told of "ids 1, 2, 3" the source never had).
+            colours = ("" if self.palette is None else
+                       " The source labels were colour-coded; as ids their classes are "
+                       + ", ".join(f"{i} {format_colour(c)}" for i, c in zip(self.class_ids, self.palette))
+                       + " (or give a colour-coded target).")
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
-                f"the source labels have only ids {_format_ids(known)}.{eraser}"
+                f"the source labels have only ids {_format_ids(known)}.{colours}{eraser}"
             )
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:

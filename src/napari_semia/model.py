@@ -31,6 +31,7 @@ from .config import TrainingConfig
 from .device import device_after_unpickling, pickled_device, resolve_device
 from .errors import IncompatibleModelError, ModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
+from .io import IMAGE_SUFFIXES
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
@@ -356,6 +357,12 @@ class SemiaModel:
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
+        if not single and np.ndim(targets[0]) == 1:
+            # A map as nested lists reads as a list of 1D targets (a new user's
+            # ``target.tolist()`` was told of a target of shape (700,)).
+            raise SemiaInputError(
+                "A list is read as several targets, and its first is 1D (a row?): give one target as "
+                "an array (np.asarray(...)), or a list of 2D label maps.")
         if single:
             positions = [source_positions]
         else:
@@ -572,9 +579,12 @@ class SemiaModel:
             # weights_only: a model file is data; never execute pickled code from it.
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for bad files
+            # An image or label file here: the arguments swapped (found by a new user).
+            image = path.suffix.lower() in IMAGE_SUFFIXES
             raise ModelFileError(
                 f"'{path.name}' is not a readable napari-semia model file "
-                f"(corrupt, truncated or another format: {type(exc).__name__})."
+                + ("(it is an image or label file: the model file comes first)." if image else
+                   f"(corrupt, truncated or another format: {type(exc).__name__}).")
             ) from None
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
             raise ModelFileError(f"'{path.name}' is not a napari-semia model file.")

@@ -94,7 +94,9 @@ def flat_image_warning(image) -> str | None:
         flat = spread <= 1e-4 * max(1.0, float(np.max(np.abs(high))))
     if not flat:
         return None
-    return (f"The image is (nearly) constant: 99 % of its values lie within {spread:g} of each other. "
+    # ("within 0 of each other" read oddly for an image of one value; a new user.)
+    where = ("one value" if spread == 0 else f"values within {spread:g} of each other")
+    return (f"The image is (nearly) constant: 99 % of its pixels hold {where}. "
             "There is little appearance to learn, so results will be flat; check that the right image "
             "(and contrast) is chosen.")
 
