@@ -52,6 +52,18 @@ def test_an_object_enlarged_a_little_against_the_border_is_scaled():
     assert abs(cols[24, 47] - 43.5) < 1.5
 
 
+def test_pieces_joined_by_erasing_what_split_them_are_not_scaled():
+    # Erasing the vessels that split a fundus joined its pieces: the joined region,
+    # 1.49 times the largest piece, was stretched from that piece alone (and the
+    # refill took three times as long).
+    source = np.zeros((40, 40), np.int64)
+    source[8:32, 8:32] = 1
+    source[8:32, 22] = 2  # a vessel across the square: pieces of 14 and 9 columns
+    target = source.copy()
+    target[target == 2] = 1
+    assert not scaled_up_components(source, target, source != target)[2].any()
+
+
 def test_a_moved_region_and_a_shrunk_one_are_not_scaled():
     source = np.zeros((32, 32), np.int64)
     source[4:14, 4:14] = 1

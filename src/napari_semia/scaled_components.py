@@ -42,6 +42,10 @@ MIN_AREA_RATIO = 1.3
 #: region's box, lands on it (a moved tail, or an arm added to a square, make the
 #: shapes differ).
 MIN_LANDING = 0.8
+#: A target region that covers other source regions of its class, besides the one
+#: it covers most, for more than this share of its pixels joins them: no scaling
+#: (erasing vessels that split a fundus joined its pieces, 1.49 times the largest).
+MAX_JOINED_SHARE = 0.1
 #: Larger enlargements (a few pixels painted into a whole image) are no scaling.
 MAX_FACTOR = 4.0
 #: Regions of fewer pixels are left to the shifted copies.
@@ -72,7 +76,7 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
         area = len(changed_region.ys)
         # The source region of this class that the target region covers most.
         overlap = changed_region.source.overlaps(changed_region.ys, changed_region.xs)
-        if overlap.max() == 0:
+        if overlap.max() == 0 or overlap.sum() - overlap.max() > MAX_JOINED_SHARE * len(changed_region.ys):
             continue
         source_number = int(overlap.argmax()) + 1
         source_region = source_regions == source_number
