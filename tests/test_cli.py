@@ -834,11 +834,13 @@ def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():
         def isatty(self):
             return True
 
-    assert cli.progress_interval(Terminal()) == 0.1
-    assert cli.progress_interval(io.StringIO()) == cli.LOG_PROGRESS_INTERVAL >= 5
+    from napari_semia.io import LOG_PROGRESS_INTERVAL, progress_interval
+
+    assert progress_interval(Terminal()) == 0.1
+    assert progress_interval(io.StringIO()) == LOG_PROGRESS_INTERVAL >= 5
     closed = io.StringIO()
     closed.close()
-    assert cli.progress_interval(closed) == cli.LOG_PROGRESS_INTERVAL
+    assert progress_interval(closed) == LOG_PROGRESS_INTERVAL
 
 
 def test_the_training_bar_shows_the_trainer_s_time_left():

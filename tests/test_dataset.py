@@ -461,7 +461,7 @@ def test_cli_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
     # An image where the model goes: the arguments swapped (a new user).
     image = write_image_file(tmp_path / "cells.png", np.zeros((8, 8), np.uint8))
     code, err = run_cli([image, "-o", tmp_path / "ds", "--count", 1], capsys)
-    assert code == 2 and "it is an image or label file: the model file comes first" in err
+    assert code == 2 and "it is an image or label file, not a model" in err
 
 
 def test_cli_rejects_an_output_path_inside_a_file(rgb_model, tmp_path, capsys):

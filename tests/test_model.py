@@ -160,8 +160,9 @@ def test_synthesis_rejects_bad_targets(model, scene):
     with pytest.raises(SemiaInputError, match="7"):
         model.synthesize(bad)
     # A map as nested lists (a new user's ``target.tolist()``) is no list of 1D targets.
-    with pytest.raises(SemiaInputError, match=r"first is 1D \(a row\?\): give one target as an array"):
-        model.synthesize(labels.tolist())
+    for nested in (labels.tolist(), np.stack([labels] * 3, -1).tolist()):  # (and a colour map's)
+        with pytest.raises(SemiaInputError, match=r"its first is a row of a map: give one target as an"):
+            model.synthesize(nested)
 
 
 # ------------------------------------------------------- full resolution

@@ -52,6 +52,22 @@ def test_an_object_enlarged_a_little_against_the_border_is_scaled():
     assert abs(cols[24, 47] - 43.5) < 1.5
 
 
+def test_what_grows_out_of_the_frame_unevenly_is_not_scaled():
+    # From a review: with only the source region checked against the border, sky
+    # where a tower was (up to the frame's edge) was stretched 2.2 times sideways, and
+    # a coin doubled half out of the frame was squeezed into the half of its box left.
+    source = np.zeros((64, 64), np.int64)
+    source[:40, 20:40] = 1  # sky between two towers
+    source[:40, :20] = source[:40, 40:] = 2
+    target = source.copy()
+    target[:40, 40:] = 1  # the right tower removed
+    assert not scaled_up_components(source, target, source != target)[2].any()
+    yy, xx = np.mgrid[:64, :64]
+    source = ((yy - 32) ** 2 + (xx - 40) ** 2 <= 10**2).astype(np.int64)
+    target = ((yy - 32) ** 2 + (xx - 60) ** 2 <= 20**2).astype(np.int64)
+    assert not scaled_up_components(source, target, source != target)[2].any()
+
+
 def test_pieces_joined_by_erasing_what_split_them_are_not_scaled():
     # Erasing the vessels that split a fundus joined its pieces: the joined region,
     # 1.49 times the largest piece, was stretched from that piece alone (and the

@@ -473,6 +473,15 @@ def test_the_loaded_model_s_misfit_leaves_the_status_line_once_it_fits(trained, 
     assert "does not fit 'fits'" in widget.state.message
     # Of the right size, one stray id: paint over it (a new user was told to train anew).
     assert "Paint over what the warning names in the target" in widget.state.message
+    # A colour-coded map of the right size, for a model of ids, is no stray id (a review).
+    palette = np.array([[200, 30, 30], [30, 200, 30], [30, 30, 200]], np.uint8)
+    viewer.add_image(palette[fitting % 3], name="colours", rgb=True)
+    widget.pickers.target.set_layer(viewer.layers["colours"])
+    assert widget.target_layer is viewer.layers["colours"]
+    widget.load_model()
+    message = widget.state.message
+    assert "does not fit 'colours'" in message and "Paint a target it fits" in message
+    widget.pickers.target.set_layer(viewer.layers["fits"])
     viewer.layers["fits"].data = fitting
     widget.synthesize()
     qtbot.waitUntil(lambda: widget.synth_runner.idle, timeout=TIMEOUT_MS)

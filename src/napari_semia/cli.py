@@ -17,6 +17,7 @@ import numpy as np
 
 from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate, warn_unused_plane
 from .errors import SemiaInputError
+from .io import progress_interval
 
 EXIT_INPUT_ERROR = 2
 PLUGIN_NAME = "napari-semia"
@@ -171,18 +172,6 @@ def _stop_on_interrupt(trainer):
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-
-
-#: Seconds between progress-bar refreshes where stderr is a log, not a terminal:
-#: there each refresh is kept (a CI log or ``2> train.log`` got a bar per step).
-LOG_PROGRESS_INTERVAL = 10.0
-
-
-def progress_interval(stream) -> float:
-    """tqdm's ``mininterval`` for ``stream``: tqdm's own 0.1 s on a terminal."""
-    from .io import on_terminal
-
-    return 0.1 if on_terminal(stream) else LOG_PROGRESS_INTERVAL
 
 
 #: tqdm's default bar without its own time left: tqdm divides by the mean rate,

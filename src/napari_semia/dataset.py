@@ -75,7 +75,7 @@ from .dataset_worker import (
     worker_check,
 )
 from .errors import SemiaInputError
-from .io import check_writable_folder, on_terminal, write_image_file
+from .io import check_writable_folder, on_terminal, progress_interval, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
 
@@ -527,7 +527,7 @@ class _DelayedBar:
             # Cleared on a terminal; in a log it stays, ended by its newline (cleared, the
             # summary was written after it on the same line; a new user's log).
             self._bar = tqdm(total=self._total, initial=done, unit="pair", dynamic_ncols=True,
-                             leave=not on_terminal(sys.stderr))
+                             leave=not on_terminal(sys.stderr), mininterval=progress_interval(sys.stderr))
         self._bar.update(done - self._bar.n)
 
     def say(self, text: str) -> None:

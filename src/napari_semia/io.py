@@ -32,6 +32,11 @@ _JPEG_SUFFIXES = (".jpg", ".jpeg")
 IMAGE_SUFFIXES = (*_TIFF_SUFFIXES, *_JPEG_SUFFIXES, ".png", ".bmp", ".webp", ".gif")
 
 
+#: Seconds between progress-bar refreshes where stderr is a log, not a terminal:
+#: there each refresh is kept (a CI log or ``2> train.log`` got a bar per step).
+LOG_PROGRESS_INTERVAL = 10.0
+
+
 def on_terminal(stream) -> bool:
     """Whether ``stream`` is a terminal (not a log file, a pipe or a closed stream):
     progress bars drawn over themselves there, written line by line elsewhere."""
@@ -39,6 +44,11 @@ def on_terminal(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # closed or not a file
         return False
+
+
+def progress_interval(stream) -> float:
+    """tqdm's ``mininterval`` for ``stream``: tqdm's own 0.1 s on a terminal."""
+    return 0.1 if on_terminal(stream) else LOG_PROGRESS_INTERVAL
 
 
 def _read_failure(error: Exception) -> str:

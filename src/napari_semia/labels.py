@@ -443,7 +443,9 @@ class LabelCodec:
             # ids 0, 3, 7 was told of "ids 1, 2, 3" the source never had).
             colours = ("" if self.palette is None else
                        " The source labels were colour-coded; as ids their classes are "
-                       + ", ".join(f"{i} {format_colour(c)}" for i, c in zip(self.class_ids, self.palette))
+                       + ", ".join(f"{i} {format_colour(c)}" for i, c in
+                                   list(zip(self.class_ids, self.palette))[:_MAX_LISTED])
+                       + (", ..." if len(self.palette) > _MAX_LISTED else "")
                        + " (or give a colour-coded target).")
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {_format_ids(unknown)}; "

@@ -357,12 +357,15 @@ class SemiaModel:
         targets = [target_labels] if single else list(target_labels)
         if not targets:
             return []
-        if not single and np.ndim(targets[0]) == 1:
-            # A map as nested lists reads as a list of 1D targets (a new user's
-            # ``target.tolist()`` was told of a target of shape (700,)).
+        first = targets[0]
+        if not single and (np.ndim(first) == 1 or (isinstance(first, (list, tuple)) and np.ndim(first) == 2
+                                                    and np.shape(first)[-1] in (3, 4))):
+            # A map as nested lists reads as a list of rows (a new user's
+            # ``target.tolist()`` was told of a target of shape (700,)); a colour
+            # map's rows are (W, 3) lists.
             raise SemiaInputError(
-                "A list is read as several targets, and its first is 1D (a row?): give one target as "
-                "an array (np.asarray(...)), or a list of 2D label maps.")
+                "A list is read as several targets, and its first is a row of a map: give one target "
+                "as an array (np.asarray(...)), or a list of 2D label maps.")
         if single:
             positions = [source_positions]
         else:
@@ -579,11 +582,11 @@ class SemiaModel:
             # weights_only: a model file is data; never execute pickled code from it.
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for bad files
-            # An image or label file here: the arguments swapped (found by a new user).
+            # An image or label file here: arguments swapped, as a new user's were.
             image = path.suffix.lower() in IMAGE_SUFFIXES
             raise ModelFileError(
                 f"'{path.name}' is not a readable napari-semia model file "
-                + ("(it is an image or label file: the model file comes first)." if image else
+                + ("(it is an image or label file, not a model)." if image else
                    f"(corrupt, truncated or another format: {type(exc).__name__}).")
             ) from None
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:

@@ -13,11 +13,11 @@ maps each of their pixels to the source region through the two boxes
 parts) is stretched over the new area once. Patch matching then rebuilds it
 from real, unstretched patches.
 
-Regions whose source region touches the image's border across an axis they
-grow along are left out: stuff that runs out of the frame (a field, water)
-grows by more of itself, not by scaling. An object enlarged up to the border
-is still scaled (the coins sample's largest coin, enlarged 1.2 times against
-the frame's edge, kept its face at the old size inside a ring of filler).
+Regions that touch the image's border across an axis they grow along are left
+out: stuff that runs out of the frame (a field, water) grows by more of
+itself, not by scaling. An object enlarged evenly up to the border is still
+scaled (the coins sample's largest coin, enlarged 1.2 times against the
+frame's edge, kept its face at the old size inside a ring of filler).
 Tried on a field raised to half the image and water raised to the towers' middle, the
 whole region stretched lost the bands and the seam of stacked copies, but the
 rebuilt kept part went soft and blotchy (tree ``half_3``'s Laplacian ratio
@@ -53,6 +53,8 @@ MIN_PIXELS = 16
 #: Along an axis where the target region is this much (or more) of the source's
 #: extent, it does not grow.
 _GROWS = 0.95
+#: Scales of the two axes this close (relative) are an even enlargement.
+_EVEN_SCALES = 0.1
 
 
 def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.ndarray
@@ -89,7 +91,7 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
         scale_x = (s_cols.stop - s_cols.start) / (t_cols.stop - t_cols.start)
         if min(scale_y, scale_x) < 1 / MAX_FACTOR or max(scale_y, scale_x) > 1.1:
             continue  # smaller along an axis (or far too large)
-        if _runs_out_of_frame(source_region, scale_y < _GROWS, scale_x < _GROWS):
+        if _runs_out_of_frame(region, source_region, scale_y, scale_x):
             continue
         ys, xs = changed_region.ys, changed_region.xs
         # Pixel centres of one box onto the other's.
@@ -111,12 +113,21 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
     return rows, cols, mask
 
 
-def _runs_out_of_frame(source_region: np.ndarray, grows_y: bool, grows_x: bool) -> bool:
-    """Whether the source region touches the image border across an axis it grows
-    along: stuff that runs out of the frame (a field raised, water up to the
-    towers) grows by more of itself, not by scaling; towers made taller touch the
-    border at most on their sides. (Not the target region: an object enlarged
-    against the border is an object enlarged.)"""
-    if grows_y and (source_region[0].any() or source_region[-1].any()):
+def _runs_out_of_frame(region: np.ndarray, source_region: np.ndarray, scale_y: float, scale_x: float) -> bool:
+    """Whether the target ``region`` or its ``source_region`` touches the image border
+    across an axis it grows along: stuff that runs out of the frame (a field raised,
+    water up to the towers, sky where a tower was) grows by more of itself, not by
+    scaling; towers made taller touch the border at most on their sides. A target
+    region there is let through where it grows evenly (both axes' scales within
+    :data:`_EVEN_SCALES`): an object enlarged against the frame's edge (a coin
+    enlarged 1.2 times), its box cut by the frame a little at most; one cut more
+    (half out of the frame) would be squeezed into what is left of its box."""
+    grows_y, grows_x = scale_y < _GROWS, scale_x < _GROWS
+
+    def at_border(mask: np.ndarray) -> bool:
+        return bool((grows_y and (mask[0].any() or mask[-1].any()))
+                    or (grows_x and (mask[:, 0].any() or mask[:, -1].any())))
+
+    if at_border(source_region):
         return True
-    return bool(grows_x and (source_region[:, 0].any() or source_region[:, -1].any()))
+    return at_border(region) and abs(scale_y / scale_x - 1) > _EVEN_SCALES

@@ -143,7 +143,7 @@ def _guidance(source: torch.Tensor, source_classes: torch.Tensor, reliable: torc
         # (One flat index gathers from all three: indexing by two index tensors took
         # most of this function's time.)
         where = (y.clamp(0, src_h - 1) * src_w + x.clamp(0, src_w - 1)).flatten()
-        return (flat_source.index_select(1, where).view(-1, *y.shape),
+        return (flat_source.index_select(1, where).view(source.shape[0], *y.shape),
                 flat_classes[where].view(y.shape), flat_reliable[where].view(y.shape))
 
     p_value, _, p_ok = at(fyp, fxp)

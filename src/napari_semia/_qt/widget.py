@@ -23,6 +23,7 @@ from qtpy.QtWidgets import QPushButton, QScrollArea, QWidget
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
 from ..errors import IncompatibleModelError, SemiaInputError
+from ..labels import is_colour_map
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
 from ..validation import MODEL_SOURCE, check_target, check_target_shape
@@ -949,13 +950,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 fits = False
                 # Not the usual invitation to Synthesize or continue: neither can work on
                 # these layers (found by a new user who loaded a model of another photo).
-                # A target of the right size with a stray id needs only that id painted
-                # over (a new user was told to train a new model for one stray id).
+                # A map of ids of the right size with a stray id needs only that id
+                # painted over (a new user was told to train a new model for one stray
+                # id); a colour map for a model of ids is no stray id (a review).
                 try:
                     check_target_shape(plane, model.source_shape)
-                    advice = "Paint over what the warning names in the target"
+                    stray = not is_colour_map(np.asarray(plane)) or model.codec.is_colour
                 except SemiaInputError:
-                    advice = "Paint a target it fits"
+                    stray = False
+                advice = ("Paint over what the warning names in the target" if stray
+                          else "Paint a target it fits")
                 rows, cols = model.source_shape
                 self.failures.model_does_not_fit(
                     f"Loaded a model trained for {model.steps_done} steps on a {rows} × {cols} image; it "
