@@ -95,7 +95,8 @@ def flat_image_warning(image) -> str | None:
     if not flat:
         return None
     # ("within 0 of each other" read oddly for an image of one value; a new user.)
-    where = ("one value" if spread == 0 else f"values within {spread:g} of each other")
+    where = (("one colour" if image.ndim == 3 else "one value") if spread == 0
+             else f"values within {spread:g} of each other")
     return (f"The image is (nearly) constant: 99 % of its pixels hold {where}. "
             "There is little appearance to learn, so results will be flat; check that the right image "
             "(and contrast) is chosen.")
