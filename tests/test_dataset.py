@@ -266,8 +266,16 @@ def test_naming_the_default_classes_is_the_same_setting(rgb_model, tmp_path):
         job = DatasetJob.prepare(model_path, tmp_path / "ds", count=2, sampler_settings=named)
         assert job.settings_record["sampler"]["object_ids"] is None
     other = LayoutSamplerSettings(background_ids=background + objects[:1])
-    with pytest.raises(SemiaInputError, match="another layout sampler setting"):
+    with pytest.raises(SemiaInputError, match="another layout sampler setting") as info:
         DatasetJob.prepare(model_path, tmp_path / "ds", count=2, sampler_settings=other)
+    # Which setting, then and now (a new user was told only "another ... setting").
+    ids = ", ".join(str(i) for i in background + objects[:1])
+    assert f"(background ids the default then, {ids} now" in str(info.value)
+    with pytest.raises(SemiaInputError) as info:
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=2,
+                           sampler_settings=LayoutSamplerSettings().scaled(2.0))
+    assert "max shift 0.3 then, 0.6 now" in str(info.value)
+    assert "; ...; the strength scales the changes' likelihoods and sizes)" in str(info.value)
     # The ids chosen are written out for dataset.json's readers (the default read null;
     # found by new users), and a folder written before they were is the same dataset.
     settings = json.loads((tmp_path / "ds" / "dataset.json").read_text())

@@ -104,6 +104,46 @@ _SETTING_NAMES = {
 }
 
 
+#: Sampler settings that the strength (``--strength``, the widget's Strength) scales.
+_SCALED_BY_STRENGTH = frozenset({"move_probability", "rotate_probability", "scale_probability",
+                                 "flip_probability", "drop_probability", "duplicate_probability",
+                                 "elastic_probability", "max_shift", "max_rotation_deg", "scale_range",
+                                 "elastic_strength"})
+#: How a sampler record reads a setting it leaves out.
+_SAMPLER_RECORD_DEFAULTS = {"keep_surroundings": False}
+#: Most differing sampler settings a refusal names.
+_LISTED_SAMPLER_CHANGES = 4
+
+
+def _sampler_difference(earlier: dict | None, now: dict) -> str:
+    """'object ids 1, 2 then, 1 now; max shift 0.3 then, 0.6 now': the sampler
+    settings two records differ in, for the refusal of a folder made with others
+    (it said only 'another layout sampler setting'; found by a new user)."""
+    def shown(value) -> str:
+        if value is None:
+            return "the default"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, (list, tuple)):
+            return ", ".join(shown(item) for item in value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    earlier = earlier or {}
+    # (In the settings' order: the classes first, then each change's likelihood and size.)
+    keys = [key for key in [*now, *(key for key in earlier if key not in now)]
+            if earlier.get(key, _SAMPLER_RECORD_DEFAULTS.get(key))
+            != now.get(key, _SAMPLER_RECORD_DEFAULTS.get(key))]
+    parts = [f"{key.replace('_', ' ')} {shown(earlier.get(key, _SAMPLER_RECORD_DEFAULTS.get(key)))} then, "
+             f"{shown(now.get(key, _SAMPLER_RECORD_DEFAULTS.get(key)))} now"
+             for key in keys[:_LISTED_SAMPLER_CHANGES]]
+    if len(keys) > _LISTED_SAMPLER_CHANGES:
+        parts.append("...")
+    text = "; ".join(parts)
+    if _SCALED_BY_STRENGTH & set(keys):
+        text += "; the strength scales the changes' likelihoods and sizes"
+    return text
+
+
 @dataclass(frozen=True)
 class GenerationProgress:
     """One update of a running job (one per finished or failed pair)."""
@@ -330,6 +370,9 @@ class DatasetJob:
                         different.remove(same_change)
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
+                if "sampler" in different:
+                    changes = _sampler_difference(earlier.get("sampler"), self.settings_record["sampler"])
+                    names += f" ({changes})"
                 older = ""
                 if "source_labels" in different and earlier.get("source_labels") is None:
                     older = (" It was made by an earlier version, which sampled layouts from the "
