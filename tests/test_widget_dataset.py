@@ -368,6 +368,21 @@ def test_a_new_model_writes_to_a_free_default_folder_but_keeps_a_chosen_one(trai
     assert settings.folder == str(tmp_path / "mine")
 
 
+def test_the_object_ticks_stay_for_a_model_of_the_same_classes(trained):
+    # Found by a new user: continuing the model ticked the default objects again, and
+    # the next set moved whole cells instead of the nuclei alone, without a word.
+    _, widget = trained
+    settings, objects = widget.dataset_settings, widget.dataset.objects
+    assert settings.object_ids == (1,)
+    objects.item(0).setCheckState(Qt.CheckState.Checked)
+    widget.set_model(widget.model)  # as after a retrain, Continue or a load
+    assert settings.object_ids == (0, 1)
+    assert [objects.item(i).checkState() for i in range(2)] == [Qt.CheckState.Checked] * 2
+    settings.objects_of = (4, 5)  # ticks chosen for a model of other classes
+    widget.set_model(widget.model)
+    assert settings.object_ids == (1,) and settings.objects_of == (0, 1)
+
+
 def test_every_object_class_is_in_sight_up_to_eight(qtbot):
     # Found by a new user: the list showed four rows; the face example's classes scrolled.
     from napari_semia._qt.dataset_controls import DatasetControls, DatasetSettings

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 from conftest import PLUGIN, WIDGET_NAME, make_scene, moved
+from qtpy.QtCore import Qt
 from widget_helpers import (
     LABELS,
     OUTPUT,
@@ -995,6 +996,8 @@ def test_closing_the_dock_keeps_the_model_and_the_fields_for_the_next_one(make_n
     widget.dataset.count.setValue(7)
     widget.dataset.folder.setText(str(tmp_path / "pairs"))
     widget.dataset.strength.setValue(2.0)
+    widget.dataset.objects.item(0).setCheckState(Qt.CheckState.Checked)  # both classes move
+    assert widget.dataset_settings.object_ids == (0, 1)
     viewer.window.remove_dock_widget(dock)  # what the title bar's X does
 
     _, reopened = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
@@ -1006,8 +1009,15 @@ def test_closing_the_dock_keeps_the_model_and_the_fields_for_the_next_one(make_n
     assert not reopened.settings.continue_training
     assert reopened.dataset.count.value() == 7 and reopened.dataset.strength.value() == 2.0
     assert reopened.dataset.folder.text() == str(tmp_path / "pairs")
-    # The model comes back through the cache's offer (the layers are still there).
+    # The model comes back through the cache's offer (the layers are still there), and
+    # with it the folder and the object ticks as they were: Restore replaced both (the
+    # folder taken for the widget's own), and the interrupted set could not be
+    # completed, "made with other settings" (found by a new user).
     assert reopened.restore_offer.isVisibleTo(reopened)
+    reopened.restore_offer.restore_button.click()
+    qtbot.waitUntil(lambda: reopened.model is not None, timeout=TIMEOUT_MS)
+    assert reopened.dataset.folder.text() == str(tmp_path / "pairs")
+    assert reopened.dataset_settings.object_ids == (0, 1)
     # Another viewer's widget starts from the defaults.
     _, fresh = make_napari_viewer().window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     assert fresh.settings == TrainingSettings() and fresh.dataset_settings == DatasetSettings()

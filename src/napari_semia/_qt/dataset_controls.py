@@ -84,6 +84,13 @@ class DatasetSettings:
     seed: int = 0
     keep_surroundings: bool = False
     """Objects go only onto the background class around them in the source."""
+    automatic_folder: str = field(default_factory=lambda: str(Path(DEFAULT_FOLDER).resolve()))
+    """The folder last filled in by the widget (not the user), which a new model's
+    pairs leave for a free one; kept with the fields for a reopened widget, where the
+    user's own folder was taken for it and replaced at Restore (a new user)."""
+    objects_of: tuple[int, ...] = field(default_factory=tuple)
+    """The class ids ``object_ids`` were chosen among: a model of the same classes (a
+    retrain, the same model restored) keeps the ticks; another gets the default."""
 
 
 def progress_line(progress) -> str | None:
@@ -197,8 +204,6 @@ class DatasetControls(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.label)
 
-        self._automatic_folder = settings.folder
-        # The folder last filled in here; one the user typed or chose is never replaced.
         self._show_settings()
         self.count.valueChanged.connect(lambda v: setattr(settings, "count", v))
         self.folder.textChanged.connect(lambda v: setattr(settings, "folder", v))
@@ -249,8 +254,8 @@ class DatasetControls(QWidget):
         """A new model's pairs go to a free default folder unless the user chose one:
         the default folder, filled by the last model, was refused after every retrain
         ("made with other settings (another model)"; found by a new user)."""
-        if self.settings.folder == self._automatic_folder:
-            self.settings.folder = self._automatic_folder = free_default_folder()
+        if self.settings.folder == self.settings.automatic_folder:  # (one the user chose stays)
+            self.settings.folder = self.settings.automatic_folder = free_default_folder()
 
     def _objects_to_settings(self, *_args) -> None:
         items = [self.objects.item(i) for i in range(self.objects.count())]

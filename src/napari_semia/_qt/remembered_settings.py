@@ -4,8 +4,9 @@ napari destroys a plugin's dock widget when the X on its title bar is clicked,
 and opening it again from the Plugins menu made a new one with every field at
 its default: a preset, steps, device or dataset folder chosen a minute before
 were gone (found by new users). Each new widget of a viewer therefore starts
-from the values its last one had. Not what belongs to the model or source of
-the moment (continuing the current model, the dataset's object classes); the
+from the values its last one had. Not what belongs to the model of the moment
+(continuing it); the dataset's object classes are kept with the classes they
+were chosen among, for a model of those classes (the same model restored). The
 model itself comes back through the checkpoint cache's offer
 (``checkpoint_search``).
 """
@@ -18,7 +19,7 @@ from dataclasses import fields
 #: Per viewer, per settings class: the settings of its last widget.
 _LAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Fields that describe the current model or source rather than the user's choices.
-_NOT_KEPT = frozenset({"continue_training", "object_ids"})
+_NOT_KEPT = frozenset({"continue_training"})
 
 
 def remembered(viewer, settings):

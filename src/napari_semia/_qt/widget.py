@@ -834,8 +834,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # reads every pixel on this thread.)
             shown = {int(i): labels.get_color(int(i)) for i in model.class_ids}
             colours = {i: tuple(c) if c is not None else (0, 0, 0, 0) for i, c in shown.items()}
-        objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
+        # The ticks of a model of the same classes stay (the user's choice, which Restore
+        # after the dock was closed replaced by the default, and the folder's earlier
+        # pairs were then "made with other settings"; found by a new user).
+        settings, class_ids = self.dataset_settings, tuple(int(i) for i in model.class_ids)
+        if settings.objects_of == class_ids and set(settings.object_ids) <= set(class_ids):
+            objects = settings.object_ids
+        else:
+            objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
         self.dataset.set_classes(model.class_ids, names, objects, colours)
+        settings.objects_of = class_ids
 
     def _labels_of_model(self, labels, model: SemiaModel) -> bool:
         """Whether ``labels`` holds the model's classes at its source's size: only then
