@@ -296,8 +296,16 @@ def test_a_stack_on_another_plane_makes_pairs_of_the_learned_plane(viewer_widget
     widget.dataset_settings.count = 2
     widget.dataset.generate_button.click()
     wait_for_dataset(qtbot, widget)
-    pairs = viewer.layers["semia dataset: labels"].data
-    assert all((pair == 1).any() for pair in pairs)  # the learned plane's objects, moved
+    from napari_semia.io import read_label_file
+
+    pairs = [read_label_file(folder / row["labels"]) for row in load_manifest(folder)]
+    assert len(pairs) == 2 and all((pair == 1).any() for pair in pairs)  # the learned plane's objects
+    # Not opened beside the stack: the pairs' stack shared its slider, and browsing them
+    # moved the source off the plane trained on (found by a new user).
+    assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset:")]
+    assert f"would share the slider of '{SOURCE}'" in widget.dataset.label.text()
+    assert "are open as layers" not in widget.dataset.label.text()
+    assert viewer.dims.current_step[0] == 0 and viewer.dims.range[0][1] <= 2  # (the stack's 3 planes)
 
 
 def test_pairs_share_the_source_side_the_widget_built(trained, qtbot, tmp_path, monkeypatch):

@@ -110,16 +110,19 @@ def failed_line(error: BaseException) -> str:
     return f"The dataset could not be made: {reason}"
 
 
-def done_line(outcome, warnings: list[str]) -> str:
+def done_line(outcome, warnings: list[str], not_shown: str | None = None) -> str:
     """The section's line once a run has ended: counts, time, the folder, and the
     run's warnings in full (napari's pop-up cut "No object can move" short, and
-    the done line alone read as if the pairs were varied)."""
+    the done line alone read as if the pairs were varied). ``not_shown``: why the
+    first pairs are not opened as layers, if they are not."""
     summary = outcome.summary
     failed = f", {len(summary.failures)} failed" if summary.failures else ""
     how = "Stopped" if summary.stopped else "Done"
     shown = f"\nThe first {len(outcome.images)} are open as layers." if outcome.images else ""
     if outcome.preview_problem:
         shown = f"\nThey could not be read back to be shown: {outcome.preview_problem}"
+    elif not_shown:
+        shown = f"\n{not_shown}"
     # The folder on a line of its own: after the counts it wrapped after its
     # leading "/", leaving the slash alone at the end of a line.
     pairs = "1 pair" if summary.written == 1 else f"{summary.written} pairs"

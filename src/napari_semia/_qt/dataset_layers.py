@@ -17,6 +17,18 @@ PREFIX = "semia dataset: "
 LABELS_NAME = PREFIX + "labels"
 
 
+def stack_in_the_way(viewer) -> str | None:
+    """Why the pairs are not opened here: another layer is a stack, whose slider the
+    pairs' stack would share (browsing them moved a z-stack source off the plane
+    trained on, and Train and Synthesize then failed or used another plane; found
+    by a new user). None where no layer but the pairs' own is."""
+    stacks = [layer.name for layer in viewer.layers if layer.ndim > 2 and not layer.name.startswith(PREFIX)]
+    if not stacks:
+        return None
+    return (f"They are not opened as layers here, where they would share the slider of '{stacks[0]}' "
+            "(the plane Train and Synthesize use): open them from the folder in another viewer.")
+
+
 def show_dataset_pairs(viewer, model: SemiaModel, source, labels_layer,
                        images: list[np.ndarray], labels: list[np.ndarray]) -> None:
     """Show ``images`` and ``labels`` (the first pairs) as stacks over ``source``

@@ -30,7 +30,7 @@ from ..validation import MODEL_SOURCE, check_target, check_target_shape
 from . import notify
 from .checkpoint_search import find_checkpoint
 from .dataset_controls import DatasetControls, DatasetSettings, done_line, failed_line, progress_line
-from .dataset_layers import show_dataset_pairs
+from .dataset_layers import show_dataset_pairs, stack_in_the_way
 from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher, plane_fingerprint
 from .failure_status import FailureStatus
@@ -916,11 +916,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.dataset_message = failed_line(outcome.error)
             self.state.dataset_done = self.state.dataset_total = 0  # no bar of a run that never ran
             return
-        self.state.dataset_message = done_line(outcome, self._dataset_warnings)
+        not_shown = stack_in_the_way(self.viewer)
+        self.state.dataset_message = done_line(outcome, self._dataset_warnings, not_shown)
         failures = outcome.summary.failures
         if failures:
             notify.warning(f"{len(failures)} pair(s) failed: {next(iter(failures.values()))}")
-        if self.model is not None:
+        if self.model is not None and not_shown is None:
             # Shown in the source's look only if it is the model's (as results are).
             source = self.synthesis_jobs.source_fitting(self.model)
             show_dataset_pairs(self.viewer, self.model, source, self.labels_layer,
