@@ -407,3 +407,27 @@ def test_every_object_class_is_in_sight_up_to_eight(qtbot):
         view = objects.viewport().rect()
         seen = [i for i in range(count) if view.contains(objects.visualItemRect(objects.item(i)))]
         assert seen == list(range(in_sight))
+
+
+def test_a_folder_that_cannot_be_made_is_one_plain_line(trained, qtbot, tmp_path, monkeypatch, messages):
+    # Found by a new user (a folder under /proc): "Making the dataset failed:
+    # FileNotFoundError: [Errno 2] ..." and a line that said only "see the message".
+    from pathlib import Path
+
+    _, widget = trained
+    folder = tmp_path / "cannot"
+    real = Path.mkdir
+
+    def refused(self, *args, **kwargs):
+        if self == folder:
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    widget.dataset_settings.folder = str(folder)
+    widget.dataset_settings.count = 1
+    widget.dataset.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    line = widget.dataset.label.text()
+    assert f"The dataset could not be made: Cannot write into {folder}: No such file or directory" in line
+    assert not any("FileNotFoundError" in text for _, text in messages)

@@ -244,9 +244,12 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
             full_resolution=request.full_resolution, device=str(request.model.device),
         )
         folder = Path(request.folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        # The file's bytes the job already made (and keyed the run by): saved once, not twice.
-        (folder / "model.semia").write_bytes(job.model_bytes)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # The file's bytes the job already made (and keyed the run by): saved once, not twice.
+            (folder / "model.semia").write_bytes(job.model_bytes)
+        except OSError as error:  # (as the job says it: a raw FileNotFoundError reached a new user)
+            raise SemiaInputError(f"Cannot write into {folder}: {error.strerror or error}") from None
         yield from job.run(stop)
     except Exception as error:  # input errors mostly; reported by the widget
         return DatasetOutcome(None, [], [], error=error)
