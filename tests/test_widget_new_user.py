@@ -650,6 +650,24 @@ def test_a_scale_without_a_unit_is_no_pixel_size_for_the_model():
     assert info.pixel_size == (0.5, 0.325) and info.unit == "µm"
 
 
+def test_train_says_a_scale_without_a_unit_is_no_pixel_size(viewer_widget, qtbot, messages):
+    # Found by a new user: scale=(0.5, 0.5) with no unit was dropped from the model and
+    # the dataset pairs, and nothing said so.
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    viewer.layers[SOURCE].scale = (0.5, 0.5)
+    viewer.layers[LABELS].scale = viewer.layers[TARGET].scale = (0.5, 0.5)
+    train(qtbot, widget, steps=1)
+    said = [text for kind, text in messages if kind == "info" and "but no unit" in text]
+    assert len(said) == 1 and f"'{SOURCE}' has a scale of 0.5 x 0.5 but no unit" in said[0]
+    assert f"viewer.layers['{SOURCE}'].units = 'um'" in said[0]
+    # With a unit, or at scale 1, nothing to say.
+    messages.clear()
+    viewer.layers[SOURCE].units = ("um", "um")
+    train(qtbot, widget, steps=1)
+    assert not [text for _, text in messages if "but no unit" in text]
+
+
 def test_channels_last_added_as_planes_are_named_as_channels(viewer_widget, qtbot, messages):
     # Found by a microscopist: an (H, W, 3) uint16 image added with rgb=False shows
     # H planes of W x 3 pixels; Train and Synthesize said "The image is too small

@@ -71,6 +71,24 @@ def lost_pixel_size_note(source, resume: SemiaModel | None = None) -> str | None
             f"with the command line (napari-semia train), which reads it from the file.")
 
 
+def unitless_scale_note(source, resume: SemiaModel | None = None) -> str | None:
+    """A note for a source given a scale but no unit (napari's default, pixels): the
+    scale names no physical size, so the model, its results and its dataset pairs
+    carry none, and nothing said so (a biologist's scale=(0.5, 0.5) was dropped from
+    the pairs; found by a new user). None when the model continued has a pixel size."""
+    if (layer_source_info(source).pixel_size is not None
+            or (resume is not None and resume.source_info.pixel_size is not None)):
+        return None
+    first = source.layers[0] if isinstance(source, ChannelGroup) else source
+    scale = tuple(float(v) for v in first.scale[-2:])
+    if all(v == 1.0 for v in scale):
+        return None
+    rows, columns = (f"{v:g}" for v in scale)
+    return (f"'{source.name}' has a scale of {rows} x {columns} but no unit: the model, its results and "
+            f"its dataset pairs carry no pixel size. To keep it, set the layer's units first (napari's "
+            f"console: viewer.layers['{first.name}'].units = 'um').")
+
+
 def turned_photo_note(source) -> str | None:
     """A warning for a photo napari opened on its side (an EXIF orientation tag it
     does not apply): found by a phone photographer, with no hint anywhere."""

@@ -84,6 +84,7 @@ from .training_notes import (
     single_channel_note,
     transparent_photo_note,
     turned_photo_note,
+    unitless_scale_note,
 )
 from .training_runner import TrainingRunner
 
@@ -364,11 +365,15 @@ class SemiaWidget(ClosesWithDock, QWidget):
                      grey_photo_note(source, planes.image, depth_noted=eight_bits is not None)):
             if note:
                 notify.info(note)
+        lost_pixel_size = lost_pixel_size_note(source, resume)
         for warning in (channel_stack_hint(source, labels), eight_bits,
                         turned_photo_note(source), transparent_photo_note(source, planes.image),
-                        lost_pixel_size_note(source, resume)):
+                        lost_pixel_size):
             if warning:
                 notify.warning(warning)
+        unitless = None if lost_pixel_size else unitless_scale_note(source, resume)
+        if unitless:
+            notify.info(unitless)
         self._note_misaligned(source, labels)
         target = self.target_layer
         if target is not None:  # (its previews are placed like the image too)
