@@ -72,6 +72,27 @@ def test_a_source_whose_objects_cannot_move_is_named():
     assert not any("dropped" in kept.sample(i).summary for i in range(20))
 
 
+def test_the_class_that_joins_objects_into_a_region_too_large_is_named():
+    # Found by a new user: the histology sample's default objects (stroma among them)
+    # made one large region of the stroma and the nuclei in it; "Only 4 smaller
+    # region(s) move", and no word of what to untick.
+    scene = np.full((64, 64), BACKGROUND, np.int32)
+    scene[4:40, 4:60] = CELL  # a tissue, 49 % of the image, nuclei inside
+    for row in range(8, 36, 8):
+        for col in range(8, 56, 8):
+            scene[row:row + 3, col:col + 3] = NUCLEUS
+    scene[50:53, 20:23] = NUCLEUS  # one apart, which moves
+    sampler = LayoutSampler(scene, LayoutSamplerSettings(object_ids=(CELL, NUCLEUS)))
+    note = sampler.mostly_fixed_note()
+    assert f"they are mostly class {CELL}: with it left out of the objects" in note, note
+    assert "Only 1 smaller region(s) move." in note
+    nuclei = LayoutSampler(scene, LayoutSamplerSettings(object_ids=(NUCLEUS,)))
+    assert nuclei.movable == 25 and nuclei.mostly_fixed_note() is None
+    # One class alone in the large region: nothing to leave out.
+    alone = LayoutSampler(scene, LayoutSamplerSettings(object_ids=(CELL,)))
+    assert "mostly class" not in (alone.mostly_fixed_note() or "")
+
+
 def test_a_source_whose_objects_mostly_cannot_move_is_named():
     # Found by a new user: a retina's vessel tree is one region over 20 % of the
     # image and never moved, while a few small fragments did, without a word.
