@@ -350,6 +350,8 @@ def test_source_labels_edited_with_an_unknown_id_are_named_not_silently_replaced
     assert len(warned) == 1 and "9" in warned[0] and "labels the model was trained on" in warned[0]
     assert "target" not in warned[0]  # (it said "the target labels" of the source labels)
     assert load_manifest(tmp_path / "set")  # the pairs were made
+    # On the section's line too: the pop-up alone went by (a new user).
+    assert f"Note: '{LABELS}' is not used" in widget.dataset.label.text()
 
 
 def test_a_new_model_writes_to_a_free_default_folder_but_keeps_a_chosen_one(trained, qtbot, tmp_path,

@@ -879,6 +879,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         source_labels = None
         labels = self.labels_layer
+        unused_labels = None
         if labels is not None:
             try:
                 plane, index = displayed_plane(self.viewer, labels)
@@ -892,8 +893,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             except SemiaInputError as error:
                 # Said, not silent: an edit with an id the model does not know made the
                 # pairs from the model's own labels with no word (found by a new user).
-                notify.warning(f"'{labels.name}' is not used: {error} The layouts are sampled from "
-                               "the labels the model was trained on.")
+                unused_labels = (f"'{labels.name}' is not used: {error} The layouts are sampled from "
+                                 "the labels the model was trained on.")
+                notify.warning(unused_labels)
                 source_labels = None
         request = DatasetRequest(
             self.model, settings.folder.strip(), int(settings.count), int(settings.seed),
@@ -901,7 +903,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             source_labels, keep_surroundings=bool(settings.keep_surroundings))
         self.state.dataset_done, self.state.dataset_total = 0, int(settings.count)
         self.state.dataset_message = "Preparing…"
-        self._dataset_warnings = []
+        # (Also on the done line: the pop-up alone went by; found by a new user.)
+        self._dataset_warnings = [unused_labels] if unused_labels else []
         self.state.phase = Phase.GENERATING
         self.dataset_runner.start(request)
 
