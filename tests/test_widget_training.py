@@ -59,6 +59,8 @@ def test_training_with_no_target_says_so_and_why_none_was_chosen(viewer_widget, 
     assert len(notes) == 1 and "'small layout' (20 × 22)" in notes[0]
     assert widget.model is not None and OUTPUT not in viewer.layers
     messages.clear()
+    train(qtbot, widget, steps=1)  # said once: at every Train it was noise (a new user)
+    assert not [text for _, text in messages if "No target labels are chosen" in text]
     viewer.add_labels(viewer.layers[LABELS].data.copy(), name=TARGET)
     train(qtbot, widget, steps=1)  # with a target: no such note
     assert not [text for _, text in messages if "No target labels are chosen" in text]

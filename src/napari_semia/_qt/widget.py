@@ -120,6 +120,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.model: SemiaModel | None = None
         self.checkpoints = CheckpointStore()
         self._dataset_warnings: list[str] = []  # the running dataset's, for its done line
+        self._said_no_target = False  # "No target labels are chosen" said once
         self._checkpoint_key: str | None = None  # the cache entry of the current model
         self._training_checkpoint_key: str | None = None  # that of the running training
         self._closed = False
@@ -378,8 +379,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         target = self.target_layer
         if target is not None:  # (its previews are placed like the image too)
             self.synthesis_jobs.note_placement(source, target)
-        else:
-            # (Training started with no word of it, and no preview came: a new user.)
+        elif not self._said_no_target:
+            # (Training started with no word of it, and no preview came: a new user. Once
+            # per widget: at every Train it was noise; another new user.)
+            self._said_no_target = True
             notify.info("No target labels are chosen: training shows no previews and makes no result "
                         "at its end. Once it has ended, make a target with New target (or choose one "
                         "under Target labels) and press Synthesize." + self.synthesis_jobs.no_target_reason())
