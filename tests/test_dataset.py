@@ -276,6 +276,14 @@ def test_naming_the_default_classes_is_the_same_setting(rgb_model, tmp_path):
                            sampler_settings=LayoutSamplerSettings().scaled(2.0))
     assert "max shift 0.3 then, 0.6 now" in str(info.value)
     assert "; ...; the strength scales the changes' likelihoods and sizes)" in str(info.value)
+    # Given layouts into a folder of sampled ones, and the other way: no sampler to
+    # compare on one side (a review: a TypeError, then every setting "the default then").
+    labels = model.codec.decode(model.full_index)
+    with pytest.raises(SemiaInputError, match=r"another set of layouts, layout sampler setting\)\."):
+        DatasetJob.prepare(model_path, tmp_path / "ds", layouts=[labels, labels])
+    generate(model_path, tmp_path / "given", layouts=[labels], progress_bar=False)
+    with pytest.raises(SemiaInputError, match=r"another set of layouts, layout sampler setting\)\."):
+        DatasetJob.prepare(model_path, tmp_path / "given", count=1)
     # The ids chosen are written out for dataset.json's readers (the default read null;
     # found by new users), and a folder written before they were is the same dataset.
     settings = json.loads((tmp_path / "ds" / "dataset.json").read_text())

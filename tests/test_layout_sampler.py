@@ -84,13 +84,20 @@ def test_the_class_that_joins_objects_into_a_region_too_large_is_named():
     scene[50:53, 20:23] = NUCLEUS  # one apart, which moves
     sampler = LayoutSampler(scene, LayoutSamplerSettings(object_ids=(CELL, NUCLEUS)))
     note = sampler.mostly_fixed_note()
-    assert f"they are mostly class {CELL}: with it left out of the objects" in note, note
-    assert "Only 1 smaller region(s) move." in note
+    assert f". The large regions join object classes, mostly class {CELL}: with it left out" in note, note
+    assert note.endswith("the classes it holds can move. Only 1 smaller region(s) move.")
     nuclei = LayoutSampler(scene, LayoutSamplerSettings(object_ids=(NUCLEUS,)))
     assert nuclei.movable == 25 and nuclei.mostly_fixed_note() is None
     # One class alone in the large region: nothing to leave out.
     alone = LayoutSampler(scene, LayoutSamplerSettings(object_ids=(CELL,)))
     assert "mostly class" not in (alone.mostly_fixed_note() or "")
+    # Two large regions of one class each join nothing (a review: class 1 was named).
+    apart = np.full((64, 64), BACKGROUND, np.int32)
+    apart[2:34, 2:40] = CELL
+    apart[38:62, 10:60] = ROCK
+    apart[5:8, 50:53] = NUCLEUS
+    note = LayoutSampler(apart, LayoutSamplerSettings(object_ids=(CELL, ROCK, NUCLEUS))).mostly_fixed_note()
+    assert "too large to move" in note and "mostly class" not in note
 
 
 def test_a_source_whose_objects_mostly_cannot_move_is_named():

@@ -115,7 +115,7 @@ _SAMPLER_RECORD_DEFAULTS = {"keep_surroundings": False}
 _LISTED_SAMPLER_CHANGES = 4
 
 
-def _sampler_difference(earlier: dict | None, now: dict) -> str:
+def _sampler_difference(earlier: dict, now: dict) -> str:
     """'object ids 1, 2 then, 1 now; max shift 0.3 then, 0.6 now': the sampler
     settings two records differ in, for the refusal of a folder made with others
     (it said only 'another layout sampler setting'; found by a new user)."""
@@ -126,9 +126,9 @@ def _sampler_difference(earlier: dict | None, now: dict) -> str:
             return "on" if value else "off"
         if isinstance(value, (list, tuple)):
             return ", ".join(shown(item) for item in value)
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        # (Ten digits: at six, settings that differ read alike; a review.)
+        return f"{value:.10g}" if isinstance(value, float) else str(value)
 
-    earlier = earlier or {}
     # (In the settings' order: the classes first, then each change's likelihood and size.)
     keys = [key for key in [*now, *(key for key in earlier if key not in now)]
             if earlier.get(key, _SAMPLER_RECORD_DEFAULTS.get(key))
@@ -370,9 +370,11 @@ class DatasetJob:
                         different.remove(same_change)
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
-                if "sampler" in different:
-                    changes = _sampler_difference(earlier.get("sampler"), self.settings_record["sampler"])
-                    names += f" ({changes})"
+                earlier_sampler, sampler = earlier.get("sampler"), self.settings_record["sampler"]
+                if "sampler" in different and earlier_sampler and sampler:
+                    # (Only between two samplers: given layouts have none, which "another set
+                    # of layouts" says; a review.)
+                    names += f" ({_sampler_difference(earlier_sampler, sampler)})"
                 older = ""
                 if "source_labels" in different and earlier.get("source_labels") is None:
                     older = (" It was made by an earlier version, which sampled layouts from the "

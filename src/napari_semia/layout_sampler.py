@@ -323,14 +323,15 @@ class LayoutSampler:
             reasons.append(f"{percent(too_large)} in regions too large to move (over "
                            f"{settings.max_object_fraction:.0%} of the image; touching objects count as one "
                            "region, and a network's loops are filled, so a vessel tree can be one large "
-                           f"region){self._joining_class_hint()}")
+                           "region)")
         if cut:
             dropped = (f", though they may be dropped (each in {settings.drop_probability:.0%} of the "
                        "layouts)" if settings.drop_probability > 0 else "")
             reasons.append(f"{percent(cut)} in regions cut by the image's edge{dropped}; the command line's "
                            "--move-border-objects moves them")
         return (f"Most of the objects' footprint (loops filled) keeps its place in the layouts: "
-                f"{' and '.join(reasons)}. Only {self.movable} smaller region(s) move.")
+                f"{' and '.join(reasons)}.{self._joining_class_hint() if too_large else ''} "
+                f"Only {self.movable} smaller region(s) move.")
 
     def _joining_class_hint(self) -> str:
         """Where the regions too large to move hold several object classes, the one that
@@ -340,16 +341,19 @@ class LayoutSampler:
         objects = set(np.searchsorted(np.asarray(self.codec.class_ids), self.object_ids).tolist())
         area: dict[int, int] = {}
         for instance in self._instances:
-            if instance.scenery:
-                values, counts = np.unique(instance.crop[instance.crop != _OUTSIDE], return_counts=True)
-                for value, count in zip(values.tolist(), counts.tolist()):
-                    if value in objects:
-                        area[value] = area.get(value, 0) + count
-        if len(area) < 2:
+            if not instance.scenery:
+                continue
+            values, counts = np.unique(instance.crop[instance.crop != _OUTSIDE], return_counts=True)
+            held = {value: count for value, count in zip(values.tolist(), counts.tolist())
+                    if value in objects}
+            if len(held) >= 2:  # (only regions that join classes: a region of one class joins none; a review)
+                for value, count in held.items():
+                    area[value] = area.get(value, 0) + count
+        if not area:
             return ""
         joining = int(self.codec.class_ids[max(area, key=area.get)])
-        return (f"; they are mostly class {joining}: with it left out of the objects (unticked, or not "
-                "in --objects), the object classes inside it can move")
+        return (f" The large regions join object classes, mostly class {joining}: with it left out of the "
+                "objects (unticked, or not in --objects), the classes it holds can move.")
 
     def unchanging_note(self) -> str | None:
         """A sentence when no instance can change, so that every layout is the
