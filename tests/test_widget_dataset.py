@@ -5,7 +5,7 @@ import json
 import numpy as np
 from conftest import make_scene
 from qtpy.QtCore import Qt
-from widget_helpers import LABELS, SOURCE, TIMEOUT_MS, add_scene, train, wait_for_synthesis
+from widget_helpers import LABELS, SOURCE, TARGET, TIMEOUT_MS, add_scene, train, wait_for_synthesis
 
 from napari_semia.dataset import load_manifest
 
@@ -390,7 +390,15 @@ def test_the_object_ticks_stay_for_a_model_of_the_same_classes(trained):
     assert [objects.item(i).checkState() for i in range(2)] == [Qt.CheckState.Checked] * 2
     settings.objects_of = (4, 5)  # ticks chosen for a model of other classes
     widget.set_model(widget.model)
-    assert settings.object_ids == (1,) and settings.objects_of == (0, 1)
+    assert settings.object_ids == (1,) and settings.objects_of == ()
+    # Ticks the user never touched are the default, made anew for each model (a review:
+    # a new image of the same ids, another class the largest, kept the last default).
+    objects.blockSignals(True)
+    objects.item(0).setCheckState(Qt.CheckState.Checked)  # as a default of another image
+    objects.blockSignals(False)
+    settings.object_ids = (0, 1)
+    widget.set_model(widget.model)
+    assert settings.object_ids == (1,)
 
 
 def test_every_object_class_is_in_sight_up_to_eight(qtbot):
@@ -433,3 +441,24 @@ def test_a_folder_that_cannot_be_made_is_one_plain_line(trained, qtbot, tmp_path
     line = widget.dataset.label.text()
     assert f"The dataset could not be made: Cannot write into {folder}: No such file or directory" in line
     assert not any("FileNotFoundError" in text for _, text in messages)
+
+
+def test_only_a_stack_among_the_inputs_keeps_the_pairs_from_being_opened(trained, qtbot, tmp_path):
+    # From a review: any 3D layer (an unrelated stack, a leftover output) kept the
+    # pairs of a 2D source closed, naming its slider as the one Train uses; and the
+    # pairs of an earlier run stayed open beside a stacked input.
+    viewer, widget = trained
+    viewer.add_image(np.zeros((3, 8, 8), np.uint8), name="unrelated")
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 1
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert "semia dataset: labels" in viewer.layers and "share the slider" not in widget.dataset.label.text()
+    target = viewer.layers[TARGET].data
+    viewer.add_labels(np.stack([target, target]), name="stacked target")
+    widget.pickers.target.set_layer(viewer.layers["stacked target"])
+    widget.dataset_settings.count = 2
+    widget.generate_dataset()
+    wait_for_dataset(qtbot, widget)
+    assert "would share the slider of 'stacked target'" in widget.dataset.label.text()
+    assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset:")]

@@ -661,6 +661,9 @@ def test_train_says_a_scale_without_a_unit_is_no_pixel_size(viewer_widget, qtbot
     said = [text for kind, text in messages if kind == "info" and "but no unit" in text]
     assert len(said) == 1 and f"'{SOURCE}' has a scale of 0.5 x 0.5 but no unit" in said[0]
     assert f"viewer.layers['{SOURCE}'].units = 'um'" in said[0]
+    messages.clear()
+    train(qtbot, widget, steps=1)  # said once (a review: at every Train it was noise)
+    assert not [text for _, text in messages if "but no unit" in text]
     # With a unit, or at scale 1, nothing to say.
     messages.clear()
     viewer.layers[SOURCE].units = ("um", "um")

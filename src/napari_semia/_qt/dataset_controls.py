@@ -89,8 +89,10 @@ class DatasetSettings:
     pairs leave for a free one; kept with the fields for a reopened widget, where the
     user's own folder was taken for it and replaced at Restore (a new user)."""
     objects_of: tuple[int, ...] = field(default_factory=tuple)
-    """The class ids ``object_ids`` were chosen among: a model of the same classes (a
-    retrain, the same model restored) keeps the ticks; another gets the default."""
+    """The class ids the user ticked ``object_ids`` among (empty: the ticks are the
+    default): a model of the same classes (a retrain, the same model restored) keeps
+    them; another model, and any model while the ticks are the default, gets its
+    own default (a new image of the same ids has another largest class)."""
 
 
 def progress_line(progress) -> str | None:
@@ -214,7 +216,7 @@ class DatasetControls(QWidget):
         self.seed.valueChanged.connect(lambda v: setattr(settings, "seed", v))
         self.full_resolution.toggled.connect(lambda v: setattr(settings, "full_resolution", v))
         self.keep_surroundings.toggled.connect(lambda v: setattr(settings, "keep_surroundings", v))
-        self.objects.itemChanged.connect(self._objects_to_settings)
+        self.objects.itemChanged.connect(self._objects_ticked)
         self.browse.clicked.connect(self._choose_folder)
         settings.events.connect(self._show_settings)
         state.events.connect(self._follow_state)
@@ -259,6 +261,12 @@ class DatasetControls(QWidget):
         ("made with other settings (another model)"; found by a new user)."""
         if self.settings.folder == self.settings.automatic_folder:  # (one the user chose stays)
             self.settings.folder = self.settings.automatic_folder = free_default_folder()
+
+    def _objects_ticked(self, *_args) -> None:
+        """The user's ticks: kept for a model of these classes (``objects_of``)."""
+        self._objects_to_settings()
+        items = [self.objects.item(i) for i in range(self.objects.count())]
+        self.settings.objects_of = tuple(item.data(Qt.ItemDataRole.UserRole) for item in items)
 
     def _objects_to_settings(self, *_args) -> None:
         items = [self.objects.item(i) for i in range(self.objects.count())]

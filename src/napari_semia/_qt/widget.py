@@ -121,6 +121,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.checkpoints = CheckpointStore()
         self._dataset_warnings: list[str] = []  # the running dataset's, for its done line
         self._said_no_target = False  # "No target labels are chosen" said once
+        self._said_notes: set[str] = set()  # notes said once per widget
         self._checkpoint_key: str | None = None  # the cache entry of the current model
         self._training_checkpoint_key: str | None = None  # that of the running training
         self._closed = False
@@ -373,7 +374,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if warning:
                 notify.warning(warning)
         unitless = None if lost_pixel_size else unitless_scale_note(source, resume)
-        if unitless:
+        if unitless and unitless not in self._said_notes:  # (once: at every Train it was noise)
+            self._said_notes.add(unitless)
             notify.info(unitless)
         self._note_misaligned(source, labels)
         target = self.target_layer
@@ -846,12 +848,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # after the dock was closed replaced by the default, and the folder's earlier
         # pairs were then "made with other settings"; found by a new user).
         settings, class_ids = self.dataset_settings, tuple(int(i) for i in model.class_ids)
-        if settings.objects_of == class_ids and set(settings.object_ids) <= set(class_ids):
+        chosen = settings.objects_of == class_ids and set(settings.object_ids) <= set(class_ids)
+        if chosen:
             objects = settings.object_ids
         else:
             objects = default_object_ids(model.source_index.cpu().numpy(), model.class_ids)
         self.dataset.set_classes(model.class_ids, names, objects, colours)
-        settings.objects_of = class_ids
+        settings.objects_of = class_ids if chosen else ()
 
     def _labels_of_model(self, labels, model: SemiaModel) -> bool:
         """Whether ``labels`` holds the model's classes at its source's size: only then
@@ -927,7 +930,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.dataset_message = failed_line(outcome.error)
             self.state.dataset_done = self.state.dataset_total = 0  # no bar of a run that never ran
             return
-        not_shown = stack_in_the_way(self.viewer)
+        not_shown = stack_in_the_way(self.viewer, (self.source_layer, self.labels_layer, self.target_layer))
         self.state.dataset_message = done_line(outcome, self._dataset_warnings, not_shown)
         failures = outcome.summary.failures
         if failures:
