@@ -965,8 +965,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         target = self.target_layer
         fits = True
         if target is not None:
-            plane = displayed_plane(self.viewer, target)[0]
+            plane = None
             try:
+                plane = displayed_plane(self.viewer, target)[0]  # (may raise: a plane off the stack)
                 check_target(plane, model.source_shape, model.codec, source=MODEL_SOURCE)
             except SemiaInputError as error:
                 notify.warning(f"The loaded model does not fit '{target.name}': {error}")
@@ -976,11 +977,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 # A map of ids of the right size with a stray id needs only that id
                 # painted over (a new user was told to train a new model for one stray
                 # id); a colour map for a model of ids is no stray id (a review).
-                try:
-                    check_target_shape(plane, model.source_shape)
-                    stray = not is_colour_map(np.asarray(plane)) or model.codec.is_colour
-                except SemiaInputError:
-                    stray = False
+                stray = False
+                if plane is not None:  # (None: the plane on display is off the target)
+                    try:
+                        check_target_shape(plane, model.source_shape)
+                        stray = not is_colour_map(np.asarray(plane)) or model.codec.is_colour
+                    except SemiaInputError:
+                        pass
                 advice = ("Paint over what the warning names in the target" if stray
                           else "Paint a target it fits")
                 rows, cols = model.source_shape
