@@ -129,12 +129,11 @@ def _sampler_difference(earlier: dict, now: dict) -> str:
         # (Ten digits: at six, settings that differ read alike; a review.)
         return f"{value:.10g}" if isinstance(value, float) else str(value)
 
+    then, current = {**_SAMPLER_RECORD_DEFAULTS, **earlier}, {**_SAMPLER_RECORD_DEFAULTS, **now}
     # (In the settings' order: the classes first, then each change's likelihood and size.)
     keys = [key for key in [*now, *(key for key in earlier if key not in now)]
-            if earlier.get(key, _SAMPLER_RECORD_DEFAULTS.get(key))
-            != now.get(key, _SAMPLER_RECORD_DEFAULTS.get(key))]
-    parts = [f"{key.replace('_', ' ')} {shown(earlier.get(key, _SAMPLER_RECORD_DEFAULTS.get(key)))} then, "
-             f"{shown(now.get(key, _SAMPLER_RECORD_DEFAULTS.get(key)))} now"
+            if then.get(key) != current.get(key)]
+    parts = [f"{key.replace('_', ' ')} {shown(then.get(key))} then, {shown(current.get(key))} now"
              for key in keys[:_LISTED_SAMPLER_CHANGES]]
     if len(keys) > _LISTED_SAMPLER_CHANGES:
         parts.append("...")

@@ -279,8 +279,9 @@ class LayoutSampler:
                 "No object classes and no elastic warp: every layout would equal the source. "
                 "Name some object classes or turn the elastic warp on."
             )
-        object_classes = np.searchsorted(np.asarray(codec.class_ids), self.object_ids)
-        self._instances, footprints = _find_instances(index, object_classes, settings.max_object_fraction)
+        self._object_classes = np.searchsorted(np.asarray(codec.class_ids), self.object_ids)
+        self._instances, footprints = _find_instances(index, self._object_classes,
+                                                      settings.max_object_fraction)
         self._canvas = _fill_from_background(index, footprints)
         # Each instance's surrounding class (what fills its place once it has gone) and
         # how much of its footprint that class fills, for ``keep_surroundings``.
@@ -338,7 +339,7 @@ class LayoutSampler:
         fills most of them, as a class to leave out of the objects: a histology sample's
         stroma, a network around its nuclei, kept them all in place, and the note named
         no remedy (found by a new user). '' otherwise."""
-        objects = set(np.searchsorted(np.asarray(self.codec.class_ids), self.object_ids).tolist())
+        objects = set(self._object_classes.tolist())
         area: dict[int, int] = {}
         for instance in self._instances:
             if not instance.scenery:

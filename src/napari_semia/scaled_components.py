@@ -78,7 +78,7 @@ def scaled_up_components(source: np.ndarray, target: np.ndarray, changed: np.nda
         area = len(changed_region.ys)
         # The source region of this class that the target region covers most.
         overlap = changed_region.source.overlaps(changed_region.ys, changed_region.xs)
-        if overlap.max() == 0 or overlap.sum() - overlap.max() > MAX_JOINED_SHARE * len(changed_region.ys):
+        if overlap.max() == 0 or overlap.sum() - overlap.max() > MAX_JOINED_SHARE * area:
             continue
         source_number = int(overlap.argmax()) + 1
         source_region = source_regions == source_number

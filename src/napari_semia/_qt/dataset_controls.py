@@ -265,13 +265,14 @@ class DatasetControls(QWidget):
     def _objects_ticked(self, *_args) -> None:
         """The user's ticks: kept for a model of these classes (``objects_of``)."""
         self._objects_to_settings()
-        items = [self.objects.item(i) for i in range(self.objects.count())]
-        self.settings.objects_of = tuple(item.data(Qt.ItemDataRole.UserRole) for item in items)
+        self.settings.objects_of = tuple(item.data(Qt.ItemDataRole.UserRole) for item in self._object_items())
 
     def _objects_to_settings(self, *_args) -> None:
-        items = [self.objects.item(i) for i in range(self.objects.count())]
-        self.settings.object_ids = tuple(item.data(Qt.ItemDataRole.UserRole) for item in items
+        self.settings.object_ids = tuple(item.data(Qt.ItemDataRole.UserRole) for item in self._object_items()
                                          if item.checkState() == Qt.CheckState.Checked)
+
+    def _object_items(self) -> list:
+        return [self.objects.item(i) for i in range(self.objects.count())]
 
     def _choose_folder(self) -> None:
         folder = ask_folder(self, self.settings.folder)

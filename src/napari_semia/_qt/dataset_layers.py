@@ -17,22 +17,26 @@ PREFIX = "semia dataset: "
 LABELS_NAME = PREFIX + "labels"
 
 
-def stack_in_the_way(viewer, inputs) -> str | None:
+def stack_in_the_way(inputs) -> str | None:
     """Why the pairs are not opened here: one of the widget's ``inputs`` (the source
     image or its channel group, the source labels, the target; None for none) is a
     stack, whose slider the pairs' stack would share (browsing them moved a z-stack
     source off the plane trained on, and Train and Synthesize then failed or used
-    another plane; found by a new user). The pairs of an earlier run, which share it
-    too, are removed then. None where no input is a stack (another layer's slider
-    matters to no plane the widget reads; a review)."""
+    another plane; found by a new user). None where no input is a stack (another
+    layer's slider matters to no plane the widget reads; a review)."""
     layers = [layer for item in inputs if item is not None for layer in getattr(item, "layers", (item,))]
     stacks = [layer.name for layer in layers if layer.ndim > 2]
     if not stacks:
         return None
-    for layer in [layer for layer in viewer.layers if layer.name.startswith(PREFIX)]:
-        viewer.layers.remove(layer)
     return (f"They are not opened as layers here, where they would share the slider of '{stacks[0]}' "
             "(the plane Train and Synthesize use): open them from the folder in another viewer.")
+
+
+def remove_dataset_pairs(viewer) -> None:
+    """Remove the layers of an earlier run's pairs (which share a stacked input's
+    slider as the new ones would)."""
+    for layer in [layer for layer in viewer.layers if layer.name.startswith(PREFIX)]:
+        viewer.layers.remove(layer)
 
 
 def show_dataset_pairs(viewer, model: SemiaModel, source, labels_layer,

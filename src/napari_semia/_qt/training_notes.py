@@ -51,14 +51,19 @@ def eight_bit_png_note(source) -> str | None:
             f"or use the command line (napari-semia train), which reads all 16.")
 
 
+def _pixel_size_known(source, resume: SemiaModel | None) -> bool:
+    """Whether the model gets a pixel size: the layer's, or the continued model's own."""
+    return (layer_source_info(source).pixel_size is not None
+            or (resume is not None and resume.source_info.pixel_size is not None))
+
+
 def lost_pixel_size_note(source, resume: SemiaModel | None = None) -> str | None:
     """A warning for a TIFF whose pixel size napari's reader did not read (an ImageJ
     TIFF opened with File > Open): the model and its results had none, while the
     command line keeps it from the same file (found by a new user). None when the
     model continued (``resume``) has a pixel size: it keeps its own."""
     path = _file_path(source)
-    if (not path or layer_source_info(source).pixel_size is not None
-            or (resume is not None and resume.source_info.pixel_size is not None)):
+    if not path or _pixel_size_known(source, resume):
         return None
     info = read_source_info(path)
     if info.pixel_size is None:
@@ -76,8 +81,7 @@ def unitless_scale_note(source, resume: SemiaModel | None = None) -> str | None:
     scale names no physical size, so the model, its results and its dataset pairs
     carry none, and nothing said so (a biologist's scale=(0.5, 0.5) was dropped from
     the pairs; found by a new user). None when the model continued has a pixel size."""
-    if (layer_source_info(source).pixel_size is not None
-            or (resume is not None and resume.source_info.pixel_size is not None)):
+    if _pixel_size_known(source, resume):
         return None
     first = source.layers[0] if isinstance(source, ChannelGroup) else source
     scale = tuple(float(v) for v in first.scale[-2:])

@@ -30,7 +30,7 @@ from ..validation import MODEL_SOURCE, check_target, check_target_shape
 from . import notify
 from .checkpoint_search import find_checkpoint
 from .dataset_controls import DatasetControls, DatasetSettings, done_line, failed_line, progress_line
-from .dataset_layers import show_dataset_pairs, stack_in_the_way
+from .dataset_layers import remove_dataset_pairs, show_dataset_pairs, stack_in_the_way
 from .dataset_runner import DatasetRunner
 from .edit_watcher import EditWatcher, plane_fingerprint
 from .failure_status import FailureStatus
@@ -120,8 +120,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.model: SemiaModel | None = None
         self.checkpoints = CheckpointStore()
         self._dataset_warnings: list[str] = []  # the running dataset's, for its done line
-        self._said_no_target = False  # "No target labels are chosen" said once
-        self._said_notes: set[str] = set()  # notes said once per widget
+        self._said_notes: set[str] = set()  # notes said once per widget (their text, or a name)
         self._checkpoint_key: str | None = None  # the cache entry of the current model
         self._training_checkpoint_key: str | None = None  # that of the running training
         self._closed = False
@@ -381,10 +380,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
         target = self.target_layer
         if target is not None:  # (its previews are placed like the image too)
             self.synthesis_jobs.note_placement(source, target)
-        elif not self._said_no_target:
+        elif "no target" not in self._said_notes:
             # (Training started with no word of it, and no preview came: a new user. Once
             # per widget: at every Train it was noise; another new user.)
-            self._said_no_target = True
+            self._said_notes.add("no target")
             notify.info("No target labels are chosen: training shows no previews and makes no result "
                         "at its end. Once it has ended, make a target with New target (or choose one "
                         "under Target labels) and press Synthesize." + self.synthesis_jobs.no_target_reason())
@@ -930,12 +929,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.dataset_message = failed_line(outcome.error)
             self.state.dataset_done = self.state.dataset_total = 0  # no bar of a run that never ran
             return
-        not_shown = stack_in_the_way(self.viewer, (self.source_layer, self.labels_layer, self.target_layer))
+        not_shown = stack_in_the_way((self.source_layer, self.labels_layer, self.target_layer))
         self.state.dataset_message = done_line(outcome, self._dataset_warnings, not_shown)
         failures = outcome.summary.failures
         if failures:
             notify.warning(f"{len(failures)} pair(s) failed: {next(iter(failures.values()))}")
-        if self.model is not None and not_shown is None:
+        if not_shown is not None:
+            remove_dataset_pairs(self.viewer)  # (an earlier run's: they share the slider too)
+        elif self.model is not None:
             # Shown in the source's look only if it is the model's (as results are).
             source = self.synthesis_jobs.source_fitting(self.model)
             show_dataset_pairs(self.viewer, self.model, source, self.labels_layer,
