@@ -982,3 +982,43 @@ def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
     assert code == 130 and err.count("Interrupted") == 1 and "made so far are kept in" in err
     monkeypatch.undo()
     assert generate(model_path, tmp_path / "ds", count=3, progress_bar=False).complete
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_keeps_the_pairs_made(rgb_model, tmp_path, capsys,
+                                                                          monkeypatch):
+    import errno
+    import pathlib
+
+    import imageio.v3 as iio
+
+    # A disk with room for three pairs' files: the manifest's last rewrite then fails
+    # too, which had hidden the write error under a raw OSError (found in s44).
+    room = {"files": 6}
+    real_imwrite, real_write_text = iio.imwrite, pathlib.Path.write_text
+
+    def imwrite(*args, **kwargs):
+        room["files"] -= 1
+        if room["files"] < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_imwrite(*args, **kwargs)
+
+    def write_text(path, *args, **kwargs):
+        if room["files"] < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(iio, "imwrite", imwrite)
+    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+    model_path, _, _ = rgb_model
+    folder = tmp_path / "ds"
+    code, err = run_cli([model_path, "-o", folder, "--count", 5], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "No space left on device. The 3 pair(s) made so far are kept" in err
+    assert [row["index"] for row in load_manifest(folder)] == [0, 1, 2]
+    assert not [path for path in folder.rglob(".*") if path.is_file()]  # no partial files left
+
+    monkeypatch.setattr(iio, "imwrite", real_imwrite)
+    monkeypatch.setattr(pathlib.Path, "write_text", real_write_text)
+    code, err = run_cli([model_path, "-o", folder, "--count", 5], capsys)
+    assert code == 0 and "3 were already there" in err
+    assert [row["index"] for row in load_manifest(folder)] == [0, 1, 2, 3, 4]

@@ -462,3 +462,32 @@ def test_only_a_stack_among_the_inputs_keeps_the_pairs_from_being_opened(trained
     wait_for_dataset(qtbot, widget)
     assert "would share the slider of 'stacked target'" in widget.dataset.label.text()
     assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset:")]
+
+
+def test_a_full_disk_stops_the_set_with_the_pairs_made_kept(trained, qtbot, tmp_path, monkeypatch, messages):
+    import errno
+
+    import imageio.v3 as iio
+
+    _, widget = trained
+    room = {"files": 2}  # one pair's image and labels
+    real = iio.imwrite
+
+    def imwrite(*args, **kwargs):
+        room["files"] -= 1
+        if room["files"] < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(iio, "imwrite", imwrite)
+    folder = tmp_path / "full"
+    widget.dataset_settings.folder = str(folder)
+    widget.dataset_settings.count = 3
+    widget.dataset.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    line = widget.dataset.label.text()
+    assert "The dataset stopped: Cannot write" in line and "No space left on device" in line
+    assert "The 1 pair(s) made so far are kept" in line
+    assert [row["index"] for row in load_manifest(folder)] == [0]
+    assert not any("OSError" in text for _, text in messages)
+    assert widget.dataset.generate_button.isEnabled()

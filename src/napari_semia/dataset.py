@@ -74,7 +74,7 @@ from .dataset_worker import (
     stop_event_name,
     worker_check,
 )
-from .errors import SemiaInputError
+from .errors import OutputWriteError, SemiaInputError
 from .io import check_writable_folder, on_terminal, progress_interval, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
@@ -437,17 +437,25 @@ class DatasetJob:
                 except SemiaInputError:
                     refused = made
                     raise
-                for outcome in executor.results(todo, stop_event):
-                    if isinstance(outcome, PairResult):
-                        if outcome.image is not None:
-                            self._write_gathered(outcome)
-                        manifest.add(_manifest_row(outcome, self.shared.seed))
-                        rate.tick()
-                        yield progress(latest=outcome)
-                    else:
-                        index, error = outcome
-                        failures[index] = error
-                        yield progress(message=f"pair {index} failed: {error}")
+                try:
+                    for outcome in executor.results(todo, stop_event):
+                        if isinstance(outcome, PairResult):
+                            if outcome.image is not None:
+                                self._write_gathered(outcome)
+                            manifest.add(_manifest_row(outcome, self.shared.seed))
+                            rate.tick()
+                            yield progress(latest=outcome)
+                        else:
+                            index, error = outcome
+                            failures[index] = error
+                            yield progress(message=f"pair {index} failed: {error}")
+                except OutputWriteError as error:
+                    # A full disk ends the run (every later pair would fail the same way);
+                    # it was a raw OSError from the manifest's rewrite below (found in s44).
+                    raise OutputWriteError(
+                        f"{str(error).rstrip('.')}. The {len(rows)} pair(s) made so far are kept in "
+                        f"{self.out_dir}: once it can be written, generating the same set there again "
+                        "completes it.") from None
                 stopped = stop_event.is_set() and len(rows) + len(failures) < self.count
                 retried = {i: errors for i, errors in executor.failed_attempts().items() if i in rows}
         finally:
@@ -968,14 +976,25 @@ class _Manifest:
 
     def add(self, row: dict) -> None:
         self.rows[int(row["index"])] = row
-        self.writer.writerow(row)
-        self.file.flush()
+        try:
+            self.writer.writerow(row)
+            self.file.flush()
+        except OSError as error:
+            raise OutputWriteError(f"Cannot write {str(self.path)!r}: {error.strerror or error}.") from None
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError:  # (its rows were flushed one by one; a full disk fails the rewrite too)
+                pass
             self.file = None
-            self.write_sorted()
+            try:
+                self.write_sorted()
+            except OSError:
+                # The appended rows stay, which is all a rerun or load_manifest needs (they
+                # sort); raising here hid the run's own message under a raw OSError.
+                pass
 
     def write_sorted(self) -> None:
         buffer = io.StringIO()
@@ -1045,8 +1064,12 @@ def load_manifest(out_dir) -> list[dict]:
 
 def _write_text_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}{PARTIAL_MARKER}{os.getpid()}")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)  # (a full disk left an empty one beside the manifest)
+        raise
 
 
 def _faint_classes_note(class_ids: list[int]) -> str | None:

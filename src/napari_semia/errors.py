@@ -11,3 +11,8 @@ class ModelFileError(SemiaInputError):
 
 class IncompatibleModelError(SemiaInputError):
     """Training cannot continue this model on these inputs (other classes, shape or channels)."""
+
+
+class OutputWriteError(SemiaInputError):
+    """A result or dataset file that cannot be written (a full disk, a folder without
+    write permission): what was written before it is kept."""

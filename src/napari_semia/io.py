@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SemiaInputError
+from .errors import OutputWriteError, SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
 from .source_info import OME_LENGTH_UNITS, SourceInfo, unit_name
 
@@ -470,5 +470,6 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
             temporary.unlink(missing_ok=True)
         except OSError:
             pass
-        raise SemiaInputError(f"Cannot write {str(path)!r}: {error}") from None
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise OutputWriteError(f"Cannot write {str(path)!r}: {reason}") from None
     return path

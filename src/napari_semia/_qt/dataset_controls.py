@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..dataset import MAX_PAIRS
-from ..errors import SemiaInputError
+from ..errors import OutputWriteError, SemiaInputError
 from ..layout_sampler import MAX_STRENGTH
 from .progress_widget import format_duration
 from .sections import enable_saying_why
@@ -109,6 +109,8 @@ def progress_line(progress) -> str | None:
 def failed_line(error: BaseException) -> str:
     # Input errors in full (the pop-up cuts a long path short; found by a new user).
     reason = str(error) if isinstance(error, SemiaInputError) else "see the message."
+    if isinstance(error, OutputWriteError):  # (its pairs so far are kept: it says so)
+        return f"The dataset stopped: {reason}"
     return f"The dataset could not be made: {reason}"
 
 
