@@ -789,6 +789,70 @@ def test_a_jpeg_of_label_ids_is_refused(tmp_path):
         read_label_file(tmp_path / "labels.jpg")
 
 
+@pytest.mark.parametrize("name, save", [
+    ("ids.webp", {"quality": 80}),  # Pillow reads WebP as colour
+    ("rgb_ids.jpg", {"quality": 92}),  # ids written by an app that always writes colour
+])
+def test_lossy_label_ids_read_as_colour_are_refused_too(tmp_path, name, save):
+    # Found by a new user: read as three near-black colours, their compression noise
+    # gave a sixth of an object's pixels another class, without a word.
+    from PIL import Image
+
+    from napari_semia.errors import SemiaInputError
+
+    ids = np.zeros((60, 80), np.uint8)
+    ids[10:30, 10:40], ids[35:55, 45:75] = 1, 2
+    Image.fromarray(ids).convert("RGB").save(tmp_path / name, **save)
+    with pytest.raises(SemiaInputError, match=r"(JPEG|lossy WebP) of ids.*PNG or TIFF"):
+        read_label_file(tmp_path / name)
+    # Lossless WebP, and a lossy one of colours, are read.
+    Image.fromarray(ids).convert("RGB").save(tmp_path / "lossless.webp", lossless=True)
+    assert read_label_file(tmp_path / "lossless.webp").shape == (60, 80, 3)
+    colours = np.stack([ids * 100, ids * 50, 255 - ids * 100], axis=-1).astype(np.uint8)
+    Image.fromarray(colours).save(tmp_path / "colours.webp", quality=90)
+    assert read_label_file(tmp_path / "colours.webp").shape == (60, 80, 3)
+
+
+def test_a_grey_label_map_with_transparency_is_read_without_it(tmp_path):
+    # GIMP's mask layer: it was refused as "shape (60, 80, 2)", "for a stack, ...".
+    from PIL import Image
+
+    ids = np.zeros((60, 80), np.uint8)
+    ids[10:30, 10:40] = 1
+    Image.fromarray(ids).convert("LA").save(tmp_path / "mask.png")
+    np.testing.assert_array_equal(read_label_file(tmp_path / "mask.png"), ids)
+    # An opaque grey image of the kind is grey, not two channels.
+    grey = (np.arange(60 * 80).reshape(60, 80) % 251).astype(np.uint8)
+    Image.fromarray(grey).convert("LA").save(tmp_path / "grey.png")
+    np.testing.assert_array_equal(read_image_file(tmp_path / "grey.png"), grey)
+
+
+def test_lzw_and_jpeg_compressed_tiffs_are_read(tmp_path):
+    # Found by a new user: both needed imagecodecs, which was no dependency, and were
+    # refused as "not an image in a format this plugin reads".
+    from PIL import Image
+
+    rgb = (np.arange(40 * 60 * 3).reshape(40, 60, 3) % 251).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "lzw.tif", compression="tiff_lzw")
+    np.testing.assert_array_equal(read_image_file(tmp_path / "lzw.tif"), rgb)
+    Image.fromarray(rgb).save(tmp_path / "jpeg.tif", compression="jpeg")
+    assert read_image_file(tmp_path / "jpeg.tif").shape == (40, 60, 3)
+
+
+def test_a_cmyk_jpeg_is_read_as_the_rgb_it_shows(tmp_path):
+    # Found by a new user: its four ink channels were written as an RGBA PNG, fully
+    # transparent (K = 0) and of inverted colours.
+    from PIL import Image
+
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[...] = (40, 90, 60)
+    rgb[10:30, 10:40] = (200, 60, 40)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    image = read_image_file(tmp_path / "print.jpg")
+    assert image.shape == (40, 60, 3)
+    assert np.abs(image.astype(int) - rgb).max() < 12
+
+
 def test_unreadable_file_is_an_input_error(tmp_path, capsys):
     from napari_semia.errors import SemiaInputError
 
@@ -975,6 +1039,23 @@ def test_labels_of_a_turned_photo_name_its_exif_orientation(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "'phone.jpg' has an EXIF orientation tag" in err and "turned 90° clockwise" in err
         assert "Traceback" not in err
+
+
+def test_a_photo_turned_180_degrees_by_its_exif_tag_is_warned_of(tmp_path, capsys):
+    # Found by a new user: a turn that keeps the size trained on labels lying across
+    # the photo, without a word (only the swapped sizes were checked).
+    from PIL import Image
+
+    image, labels = make_scene(SIZE)
+    photo = Image.fromarray(image)
+    exif = photo.getexif()
+    exif[0x0112] = 3
+    photo.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    code = cli.main(["from-labels", str(tmp_path / "phone.jpg"), str(tmp_path / "labels.png"),
+                     str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0 and "warning: 'phone.jpg' has an EXIF orientation tag" in err and "turned 180°" in err
 
 
 def test_imagej_units_and_labels_are_read_as_fiji_writes_them(tmp_path):

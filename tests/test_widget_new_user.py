@@ -593,6 +593,23 @@ def test_a_photo_napari_opened_on_its_side_is_named_at_train(viewer_widget, qtbo
     assert len(warned) == 1 and "turned 90° counter-clockwise" in warned[0]
 
 
+def test_a_cmyk_jpeg_napari_opened_as_rgba_is_named_at_train(viewer_widget, qtbot, messages, tmp_path):
+    # Found by a new user (on the command line, where it is now read as RGB): napari's
+    # reader gives the four ink channels, shown and trained as RGBA.
+    from PIL import Image
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    Image.fromarray(image).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    viewer.open(str(tmp_path / "print.jpg"), plugin="napari")
+    assert viewer.layers["print"].data.shape[-1] == 4
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    warned = [text for kind, text in messages if kind == "warning"]
+    assert [text for text in warned if "'print.jpg' is a CMYK JPEG" in text]
+    assert not [text for text in warned if "transparent in places" in text]
+
+
 def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages):
     # Found by a microscopist: viewer.add_image(cells) with cells (3, H, W), the first
     # thing a biologist tries, trained on the channel on display without a word, and

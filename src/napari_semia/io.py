@@ -28,6 +28,8 @@ _MIN_PLANE_WIDTH = 64
 #: Axes that make a TIFF a stack of planes: z, time, or 'P' (see ``_tiff_axes``).
 _STACK_AXES = "ZTP"
 _JPEG_SUFFIXES = (".jpg", ".jpeg")
+#: Formats whose last channel of two or four is transparency (a TIFF's may be a stain).
+ALPHA_SUFFIXES = (".png", ".webp", ".gif", ".apng")
 #: Names of image files, read or written here.
 IMAGE_SUFFIXES = (*_TIFF_SUFFIXES, *_JPEG_SUFFIXES, ".png", ".bmp", ".webp", ".gif")
 
@@ -82,6 +84,8 @@ def _read(path, what: str) -> np.ndarray:
             array = np.asarray(tifffile.imread(str(path)))
         elif png_reads_as_8_bit(path):
             array = _read_16_bit_png(path)
+        elif is_cmyk_jpeg(path):
+            array = _read_cmyk_jpeg(path)
         else:
             array = np.asarray(skimage.io.imread(str(path)))
     except Exception as error:  # any reader failure means the same to the user
@@ -121,6 +125,29 @@ def _read_16_bit_png(path) -> np.ndarray:
     # colour into a fourth channel and rescales by the significant bits).
     width, height, rows, info = png.Reader(filename=str(path)).read()
     return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(height, width, info["planes"])
+
+
+def is_cmyk_jpeg(path) -> bool:
+    """Whether ``path`` is a JPEG of CMYK inks (print workflows, some scanners): the
+    readers under imageio, scikit-image and napari give its four ink channels, which
+    were written as a transparent RGBA result of inverted colours (found by a new
+    user). False for other files and paths that cannot be read."""
+    if Path(path).suffix.lower() not in _JPEG_SUFFIXES:
+        return False
+    try:
+        from PIL import Image
+
+        with Image.open(path) as photo:
+            return photo.mode == "CMYK"
+    except Exception:
+        return False
+
+
+def _read_cmyk_jpeg(path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as photo:
+        return np.asarray(photo.convert("RGB"))  # (as photo viewers show it)
 
 
 #: What an EXIF orientation tag asks of a viewer, to show the photo upright.
@@ -261,6 +288,10 @@ def read_image_file(path, plane: int | None = None) -> np.ndarray:
         # An opaque alpha is dropped from colour, never from named channels.
         if image.shape[-1] == 4 and not axes.startswith("C") and is_opaque_alpha(image[..., 3]):
             image = image[..., :3]
+        # And from grey (an opaque grey PNG with transparency read as 2 channels).
+        if (image.shape[-1] == 2 and Path(path).suffix.lower() in ALPHA_SUFFIXES
+                and is_opaque_alpha(image[..., 1])):
+            image = image[..., 0]
     return np.ascontiguousarray(image)
 
 
@@ -272,21 +303,67 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     A map of ids stored as JPEG is refused: lossy compression turns the edges
     between regions into grey levels of their own, each read as a class (a
     3-class map came back as 211 classes, and trained without a word).
-    Colour-coded JPEGs are read: their colours are grouped into regions.
+    Colour-coded JPEGs are read: their colours are grouped into regions. The same
+    holds for lossy WebP; a lossy file's colour map of three equal channels is ids.
+    A grey map with transparency (PNG, WebP, GIF) is read without it, as colour ones are.
     """
     labels = _read(path, "label")
     if labels.ndim > 2:
         labels, _ = _plane_of_stack(labels, _tiff_axes(path), path, "label", plane)
     if labels.ndim == 3 and labels.shape[0] in (3, 4) and labels.shape[-1] not in (3, 4):
         labels = np.moveaxis(labels, 0, -1)  # a colour-coded map stored planar
+    if labels.ndim == 3 and labels.shape[-1] in (2, 4) and Path(path).suffix.lower() in ALPHA_SUFFIXES:
+        labels = labels[..., :-1]  # (a grey map with transparency, GIMP's mask layer: refused as 2 channels)
+    if labels.ndim == 3 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
     if labels.ndim == 3 and labels.shape[-1] == 4:
         labels = labels[..., :3]
-    if Path(path).suffix.lower() in _JPEG_SUFFIXES and labels.ndim == 2:
+    lossy = _lossy_format(path)
+    if lossy and labels.ndim == 3 and labels.shape[-1] == 3 and _channels_equal(labels):
+        # Ids written by an app that always writes colour (and WebP, which Pillow reads as
+        # colour): read as the colours of a colour-coded map, the compression's noise made
+        # a sixth of an object's pixels another class, without a word (found by a new user).
+        labels = labels[..., 0]
+    if lossy and labels.ndim == 2:
+        distinct = len(np.unique(labels))
+        # (The count shows the damage where it is many; a few values may all be ids, changed.)
+        seen = f" ({distinct} distinct values here)" if distinct > 8 else ""
         raise SemiaInputError(
-            f"The label file {str(path)!r} is a JPEG of ids: JPEG compression changes ids at the "
-            f"edges between regions ({len(np.unique(labels))} distinct values here). Save label "
-            f"maps as PNG or TIFF.")
+            f"The label file {str(path)!r} is a {lossy} of ids: its compression changes ids at the "
+            f"edges between regions{seen}. Save label maps as PNG or TIFF.")
     return np.ascontiguousarray(labels)
+
+
+def _channels_equal(image: np.ndarray) -> bool:
+    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
+
+
+def _lossy_format(path) -> str | None:
+    """'JPEG' or 'lossy WebP' for a file stored with lossy compression, else None."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _JPEG_SUFFIXES:
+        return "JPEG"
+    if suffix != ".webp":
+        return None
+    try:
+        with open(path, "rb") as file:
+            header = file.read(64 * 1024)
+    except OSError:
+        return None
+    # A RIFF file of chunks: 'VP8 ' holds lossy data, 'VP8L' lossless, the extended
+    # format ('VP8X') either, after chunks of its own (alpha, colour profile).
+    if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
+        return None
+    position = 12
+    while position + 8 <= len(header):
+        chunk = header[position:position + 4]
+        size = int.from_bytes(header[position + 4:position + 8], "little")
+        if chunk == b"VP8 ":
+            return "lossy WebP"
+        if chunk == b"VP8L":
+            return None
+        position += 8 + size + (size & 1)
+    return None
 
 
 def read_source_info(path) -> SourceInfo:

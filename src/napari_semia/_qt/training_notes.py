@@ -6,11 +6,12 @@ say); the widget decides how often to show it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from ..intensity import grey_as_colour_note, transparency_note
-from ..io import exif_rotation_note, png_reads_as_8_bit, read_source_info
+from ..io import exif_rotation_note, is_cmyk_jpeg, png_reads_as_8_bit, read_source_info
 from ..model import SemiaModel
 from .layer_data import layer_source_info
 from .layer_pickers import ChannelGroup, channel_groups, layer_file, plane_shape, shown_as_one_image
@@ -98,6 +99,17 @@ def turned_photo_note(source) -> str | None:
     does not apply): found by a phone photographer, with no hint anywhere."""
     path = _file_path(source)
     return exif_rotation_note(path) if path else None
+
+
+def cmyk_photo_note(source) -> str | None:
+    """A warning for a CMYK JPEG (print workflows, scanners): napari's reader gives its
+    ink channels, shown as RGBA, and the widget trained them as colour and alpha."""
+    path = _file_path(source)
+    if not path or not is_cmyk_jpeg(path):
+        return None
+    return (f"'{Path(path).name}' is a CMYK JPEG: napari shows its four ink channels (cyan, magenta, "
+            f"yellow, black) as red, green, blue and transparency, and they are trained as such. Save it "
+            f"as an RGB image first (the command line reads it as RGB).")
 
 
 def transparent_photo_note(source, image) -> str | None:
