@@ -1517,3 +1517,59 @@ def test_layers_drawn_apart_are_named_with_their_placements():
     other_size = Labels(np.zeros((4, 4), int), name="small")
     for layer in (over, other_size):
         assert misaligned_note(image, layer) is None and misplaced_target_note(image, layer) is None
+
+
+def _corners(layer):
+    """World positions of a layer's plane's first pixel and one step down and across."""
+    leading = (0,) * (layer.ndim - 2)
+    return np.array([layer.data_to_world((*leading, *step))[-2:] for step in ((0, 0), (1, 0), (0, 1))])
+
+
+def test_rotated_and_sheared_layers_keep_their_placement(viewer_widget, qtbot, messages):
+    # Found by a napari power user: the output and a new target took the source's
+    # scale and translate but not its rotation (a rotated acquisition), and were
+    # drawn unrotated across it; labels rotated against the image were not noticed.
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    placed = {"scale": (0.5, 0.5), "translate": (10, 5), "rotate": 30,
+              "affine": [[1, 0.4, 20], [0, 1, 40], [0, 0, 1]]}
+    viewer.add_image(image, name=SOURCE, **placed)
+    viewer.add_labels(labels, name=LABELS, **placed)
+    widget.pickers.new_target_button.click()
+    target = widget.target_layer
+    np.testing.assert_allclose(_corners(target), _corners(viewer.layers[SOURCE]), atol=1e-9)
+    target.data = moved(labels, 0, 6)
+    train(qtbot, widget, steps=1)
+    output = viewer.layers[output_name(SOURCE, target.name)]
+    np.testing.assert_allclose(_corners(output), _corners(viewer.layers[SOURCE]), atol=1e-9)
+    assert not [text for _, text in messages if "not drawn over" in text]
+    # Turned again, all three: the output follows.
+    wait_for_synthesis(qtbot, widget)
+    for layer in (viewer.layers[SOURCE], viewer.layers[LABELS], target):
+        layer.rotate = 45
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    np.testing.assert_allclose(_corners(output), _corners(viewer.layers[SOURCE]), atol=1e-9)
+    # Labels turned against the image are named at Train, with what differs.
+    viewer.layers[LABELS].rotate = 90
+    train(qtbot, widget, steps=1)
+    said = [text for kind, text in messages if kind == "warning" and "not drawn over each other" in text]
+    assert said and "rotate and affine of its own" in said[0]
+
+
+def test_a_rotated_source_s_dataset_pairs_lie_over_it(viewer_widget, qtbot, tmp_path):
+    viewer, widget = viewer_widget
+    image, labels = make_scene(size=64)
+    viewer.add_image(image, name=SOURCE, scale=(2, 3), translate=(10, 5), rotate=30)
+    viewer.add_labels(labels, name=LABELS, scale=(2, 3), translate=(10, 5), rotate=30)
+    train(qtbot, widget, steps=2)  # working size 32: pairs of half the source's pixels
+    widget.dataset_settings.folder = str(tmp_path / "set")
+    widget.dataset_settings.count = 1
+    widget.dataset_settings.full_resolution = False
+    widget.generate_dataset()
+    qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
+    pairs, source = viewer.layers["semia dataset: images"], viewer.layers[SOURCE]
+    # The outer corner of the first pixel, and of the last, in the world: the same.
+    for pair_pixel, source_pixel in (((-0.5, -0.5), (-0.5, -0.5)), ((31.5, 31.5), (63.5, 63.5))):
+        np.testing.assert_allclose(pairs.data_to_world((0, *pair_pixel))[-2:],
+                                   source.data_to_world(source_pixel), atol=1e-9)

@@ -10,7 +10,7 @@ from napari.layers import Image, Labels
 from ..model import SemiaModel
 from .layer_pickers import OUTPUT_KEY, ChannelGroup
 from .new_target import palette_colormap, palette_features
-from .output_layer import units_kwargs
+from .output_layer import TRANSFORMS, placement_kwargs, shear_matrix, units_kwargs, with_leading_axes
 
 #: Every layer of the dataset's pairs has a name with this prefix.
 PREFIX = "semia dataset: "
@@ -114,13 +114,24 @@ def dataset_placement(model: SemiaModel, source, pair_shape) -> dict:
     scale_y, scale_x = (float(v) for v in source.scale[-2:])
     shift_y, shift_x = (float(v) for v in source.translate[-2:])
     factor_y, factor_x = rows / pair_rows, cols / pair_cols
-    # A pixel's centre moves by half the growth of its size.
+    # A pixel's centre moves by half the growth of its size, turned with the source
+    # where it is rotated or sheared (napari applies those after the scale).
+    centre = np.array([scale_y * (factor_y - 1) / 2, scale_x * (factor_x - 1) / 2])
+    turned = placement_kwargs(source) if len(source.scale) == 2 else {}
+    centre = _turn(turned) @ centre
     placement = {"scale": (1.0, scale_y * factor_y, scale_x * factor_x),
-                 "translate": (0.0, shift_y + scale_y * (factor_y - 1) / 2,
-                               shift_x + scale_x * (factor_x - 1) / 2)}
+                 "translate": (0.0, shift_y + centre[0], shift_x + centre[1])}
+    stacked = with_leading_axes(turned, 1)
+    placement.update({name: stacked[name] for name in TRANSFORMS if name in stacked})
     # And in the source's units: without them napari warned "Inconsistent units across
     # layers" for each stack and drew no layer in units (found by a new user).
     units = units_kwargs(source).get("units")
     if units is not None:
         placement["units"] = ("pixel", *units[-2:])
     return placement
+
+
+def _turn(placement: dict) -> np.ndarray:
+    """The 2 × 2 rotate and shear of a plane's ``placement`` (identity where none)."""
+    rotate = np.asarray(placement.get("rotate", np.eye(2)), float)
+    return rotate @ shear_matrix(placement.get("shear", [0.0]))

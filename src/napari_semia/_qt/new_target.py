@@ -11,7 +11,7 @@ from napari.utils.colormaps import DirectLabelColormap
 from ..errors import SemiaInputError
 from ..labels import LabelCodec, format_colour
 from .layer_pickers import TARGET_KEY, TARGET_OF_KEY, is_blank
-from .output_layer import units_kwargs
+from .output_layer import placement_kwargs
 
 
 def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict, dict]:
@@ -139,10 +139,9 @@ def copy_as_target(viewer, source: Layer) -> Labels:
     else:
         data, colours, features = _labels_from_colours(source)
         kwargs = {"opacity": TARGET_OPACITY, "colormap": colours, "features": features}
-    target = viewer.add_labels(data, name=f"{source.name} target", scale=source.scale,
-                               translate=source.translate,
+    target = viewer.add_labels(data, name=f"{source.name} target",
                                metadata={TARGET_KEY: True, TARGET_OF_KEY: source.unique_id},
-                               **units_kwargs(source), **kwargs)
+                               **placement_kwargs(source), **kwargs)
     viewer.layers.selection.active = target
     target.mode = "paint"
     target.selected_label = _first_brush_label(data, getattr(source, "selected_label", None))

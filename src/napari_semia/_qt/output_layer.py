@@ -20,7 +20,8 @@ from .layer_pickers import OUTPUT_KEY, ChannelGroup, is_output
 #: channel) and the name the widget gave it, to follow a renamed source or target.
 INPUTS_KEY = "semia_inputs"
 GIVEN_NAME_KEY = "semia_name"
-#: Metadata of an output layer: the source's (scale, translate) it was last placed by.
+#: Metadata of an output layer: the source's placement (scale, translate, rotate, ...) it was
+#: last placed by.
 PLACEMENT_KEY = "semia_placement"
 #: Metadata of a stack output: the planes (index tuples) that hold a result, and
 #: whether the others show the source (else they are blank).
@@ -123,9 +124,66 @@ def units_kwargs(layer) -> dict:
     return {"units": tuple(str(unit) for unit in units)} if units is not None else {}
 
 
+#: Placement beyond scale and translate, carried where it is not the identity: a
+#: rotated acquisition's result and new target were drawn unrotated beside it
+#: (found by a napari power user).
+TRANSFORMS = ("rotate", "shear", "affine")
+
+
+def placement_kwargs(layer) -> dict:
+    """Where ``layer`` (a channel group: its layers) is drawn, for a layer placed like
+    it: scale, translate, units, and rotate, shear and affine where not the identity."""
+    first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
+    kwargs = {"scale": tuple(first.scale), "translate": tuple(first.translate), **units_kwargs(first)}
+    ndim = len(first.scale)
+    values = {"rotate": np.asarray(first.rotate, float), "shear": np.asarray(first.shear, float),
+              "affine": np.asarray(first.affine.affine_matrix, float)}
+    identity = {"rotate": np.eye(ndim), "shear": np.zeros_like(values["shear"]), "affine": np.eye(ndim + 1)}
+    kwargs.update({name: values[name] for name in TRANSFORMS
+                   if values[name].shape != identity[name].shape
+                   or not np.allclose(values[name], identity[name])})
+    return kwargs
+
+
+def with_leading_axes(kwargs: dict, leading: int) -> dict:
+    """``kwargs``' rotate, shear and affine for ``leading`` more axes before theirs
+    (which those leave alone); the rest as it is."""
+    placed = dict(kwargs)
+    if "rotate" in kwargs:
+        rotate = np.asarray(kwargs["rotate"], float)
+        placed["rotate"] = _block(np.eye(leading), rotate)
+    if "shear" in kwargs:
+        placed["shear"] = _block(np.eye(leading), shear_matrix(kwargs["shear"]))
+    if "affine" in kwargs:
+        affine = np.asarray(kwargs["affine"], float)
+        n = affine.shape[0] - 1
+        grown = np.eye(n + leading + 1)
+        grown[leading:leading + n, leading:leading + n] = affine[:n, :n]
+        grown[leading:leading + n, -1] = affine[:n, -1]
+        placed["affine"] = grown
+    return placed
+
+
+def shear_matrix(shear) -> np.ndarray:
+    """A layer's ``shear`` as its matrix (napari gives the upper triangle's values, row by row)."""
+    shear = np.asarray(shear, float)
+    if shear.ndim == 2:
+        return shear
+    n = int(round((1 + np.sqrt(1 + 8 * shear.size)) / 2))
+    matrix = np.eye(n)
+    matrix[np.triu_indices(n, 1)] = shear
+    return matrix
+
+
+def _block(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(first) + len(second),) * 2)
+    out[:len(first), :len(first)] = first
+    out[len(first):, len(first):] = second
+    return out
+
+
 def _display_kwargs(layer) -> dict:
-    kwargs = {"rgb": bool(getattr(layer, "rgb", False)), "scale": tuple(layer.scale),
-              "translate": tuple(layer.translate), **units_kwargs(layer)}
+    kwargs = {"rgb": bool(getattr(layer, "rgb", False)), **placement_kwargs(layer)}
     if isinstance(layer, Image) and not layer.rgb:
         # Same colormap and contrast as the source, so the two compare by eye.
         kwargs.update(colormap=layer.colormap.name, contrast_limits=tuple(layer.contrast_limits),
@@ -152,7 +210,7 @@ def output_spec(source, target, index=(), leading_shape=(), channel_names=(), co
     3-channel fluorescence model's result was shown as an RGB photo), as one
     colour layer where it knows its source was one (``colour``: RGB or RGBA)."""
     name = output_name(source.name if source is not None else "model", target.name)
-    placement = {"scale": tuple(target.scale), "translate": tuple(target.translate), **units_kwargs(target)}
+    placement = placement_kwargs(target)
     if source is None and len(channel_names) > 1:
         colormaps = _CHANNEL_COLORMAPS.get(len(channel_names), _MANY_CHANNEL_COLORMAPS)
         displays = tuple(ChannelDisplay(f"{name} [{channel}]", c,
@@ -196,7 +254,7 @@ def _stack_placement(kwargs: dict, target, leading: int) -> dict:
     if "units" in kwargs:
         target_units = units_kwargs(target).get("units", ("pixel",) * len(target.scale))
         placed["units"] = tuple(target_units)[start:start + missing] + tuple(kwargs["units"])
-    return placed
+    return with_leading_axes(placed, missing)
 
 
 def _initial_stack(display: ChannelDisplay, full_shape, plane_shape, dtype) -> tuple[np.ndarray, bool]:
@@ -335,9 +393,12 @@ def _in_dtype(plane: np.ndarray, dtype) -> np.ndarray:
     return plane.astype(dtype)
 
 
+_PLACED_BY = ("scale", "translate", *TRANSFORMS)
+
+
 def _placement(kwargs: dict) -> tuple:
-    return tuple(tuple(float(v) for v in kwargs[name]) if kwargs.get(name) is not None else None
-                 for name in ("scale", "translate"))
+    return tuple(tuple(float(v) for v in np.ravel(kwargs[name])) if kwargs.get(name) is not None else None
+                 for name in _PLACED_BY)
 
 
 def _follow_placement(layer, kwargs: dict) -> None:
@@ -353,6 +414,14 @@ def _follow_placement(layer, kwargs: dict) -> None:
     for name, value in zip(("scale", "translate"), placement):
         if value is not None and len(value) == len(getattr(layer, name)):
             setattr(layer, name, value)
+    ndim = len(layer.scale)
+    identity = {"rotate": np.eye(ndim), "shear": np.zeros(ndim * (ndim - 1) // 2), "affine": np.eye(ndim + 1)}
+    for name in TRANSFORMS:
+        value = np.asarray(kwargs[name], float) if name in kwargs else identity[name]
+        try:
+            setattr(layer, name, value)
+        except ValueError:  # (of other axes than the layer's: left as it is)
+            pass
 
 
 def _write_one(viewer, spec: OutputSpec, display: ChannelDisplay, plane: np.ndarray, below, written=()):

@@ -15,6 +15,7 @@ from ..io import exif_rotation_note, is_cmyk_jpeg, png_reads_as_8_bit, read_sour
 from ..model import SemiaModel
 from .layer_data import layer_source_info
 from .layer_pickers import ChannelGroup, channel_groups, layer_file, plane_shape, shown_as_one_image
+from .output_layer import TRANSFORMS, placement_kwargs
 
 
 def kept_network_note(resume: SemiaModel, config, continues: bool) -> str | None:
@@ -143,21 +144,37 @@ def single_channel_note(layers, source) -> str | None:
 
 
 def placements(source, labels) -> tuple:
-    """The (scale, translate) of the last two axes of each layer."""
-    return tuple((tuple(float(v) for v in layer.scale[-2:]), tuple(float(v) for v in layer.translate[-2:]))
-                 for layer in (source, labels))
+    """Where the plane of each layer is drawn: the world positions of its first
+    pixel and of one step down and across (scale, translate, rotate, shear and affine
+    together; a labels layer rotated against the image was not noticed)."""
+    return tuple(_plane_corners(layer) for layer in (source, labels))
+
+
+def _plane_corners(layer) -> tuple:
+    first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
+    leading = (0,) * (first.ndim - 2)
+    return tuple(tuple(round(float(v), 9) for v in first.data_to_world((*leading, *step))[-2:])
+                 for step in ((0, 0), (1, 0), (0, 1)))
 
 
 def _described_apart(source, layer) -> tuple[str, str] | None:
-    """Each layer named with its scale and translate, when the two have one plane
-    size but are not drawn over each other; else None. (Of another size a pair is
-    refused, saying how: labels at another pixel size over the same field were told
-    to take the image's scale, which would have drawn them apart.)"""
+    """Each layer named with its scale and translate (and turn), when the two have
+    one plane size but are not drawn over each other; else None. (Of another size a
+    pair is refused, saying how: labels at another pixel size over the same field
+    were told to take the image's scale, which would have drawn them apart.)"""
     placed = placements(source, layer)
     if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(layer):
         return None
-    return tuple(f"'{item.name}' (scale {scale}, translate {shift})"
-                 for item, (scale, shift) in zip((source, layer), placed))
+    return tuple(_described_placement(item) for item in (source, layer))
+
+
+def _described_placement(layer) -> str:
+    first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
+    scale = tuple(float(v) for v in first.scale[-2:])
+    shift = tuple(float(v) for v in first.translate[-2:])
+    turned = [name for name in TRANSFORMS if name in placement_kwargs(first)]
+    turn = f", {' and '.join(turned)} of its own" if turned else ""
+    return f"'{layer.name}' (scale {scale}, translate {shift}{turn})"
 
 
 def misaligned_note(source, labels) -> str | None:
@@ -169,7 +186,7 @@ def misaligned_note(source, labels) -> str | None:
         return None
     return (f"{described[0]} and {described[1]} are not drawn over each other. Training pairs their "
             "pixels by index, and results are placed like the image, so edits painted over the labels "
-            "show elsewhere: give both layers the same scale and translate.")
+            "show elsewhere: give both layers the same scale and translate (and rotation).")
 
 
 def misplaced_target_note(source, target) -> str | None:
@@ -181,7 +198,7 @@ def misplaced_target_note(source, target) -> str | None:
         return None
     return (f"{described[1]} is not drawn over {described[0]}. Results are placed like the image, so "
             f"what is painted on '{target.name}' shows elsewhere in them: give both layers the same "
-            "scale and translate.")
+            "scale and translate (and rotation).")
 
 
 class NotedOnce:
