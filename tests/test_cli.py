@@ -222,6 +222,35 @@ def test_targets_with_one_file_name_are_all_written(trained, tmp_path):
     assert not np.array_equal(read_image_file(out / "target.png"), read_image_file(out / "target_2.png"))
 
 
+def test_results_never_overwrite_the_command_s_own_input_files(trained, tmp_path, capsys):
+    # Found by a new user: "-o" the targets' own folder replaced the layout painted
+    # with its result, and a target named like the source labels replaced those.
+    _, paths, model_path = trained
+    folder = tmp_path / "work"
+    (folder / "t").mkdir(parents=True)
+    for name, case in (("image.png", "image"), ("labels.png", "labels"), ("layout.png", "moved"),
+                       ("t/labels.png", "same")):
+        (folder / name).write_bytes(paths[case].read_bytes())
+    before = {name: (folder / name).read_bytes() for name in ("image.png", "labels.png", "layout.png")}
+    code = cli.main(["from-labels", str(folder / "image.png"), str(folder / "labels.png"),
+                     str(folder / "layout.png"), str(folder / "t" / "labels.png"), "-o", str(folder),
+                     "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert {name: (folder / name).read_bytes() for name in before} == before
+    assert (folder / "layout_result.png").is_file() and (folder / "labels_result.png").is_file()
+    assert "(not layout.png: that is one of this command's input files)" in out
+    code = cli.main(["synthesize", str(model_path), str(folder / "layout.png"), "-o", str(folder),
+                     "--device", "cpu", "--preview"])
+    assert code == 0 and (folder / "layout.png").read_bytes() == before["layout.png"]
+    # The model written over its own source image is refused.
+    code = cli.main(["train", str(folder / "image.png"), str(folder / "labels.png"),
+                     "-o", str(folder / "image.png"), "--steps", "1", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is the image file" in err and "image.semia" in err
+    assert (folder / "image.png").read_bytes() == before["image.png"]
+
+
 @pytest.mark.parametrize("command", ["train", "synthesize", "from-labels", "demo"])
 def test_an_output_path_that_is_a_file_is_refused_before_any_work(trained, tmp_path, monkeypatch, capsys,
                                                                   command):

@@ -288,6 +288,10 @@ def _cmd_train(args) -> int:
         raise SemiaInputError(f"The model path {output} is a folder: give a file name, e.g. "
                               f"{output / 'model.semia'}.")
     check_writable_folder(output.parent)  # before training, not after it
+    for given, what in ((args.image, "image"), (args.labels, "labels")):
+        if Path(given).resolve() == output.resolve():  # (the source was replaced by the model: a new user)
+            raise SemiaInputError(f"The model path {output} is the {what} file: give the model a name of "
+                                  f"its own, e.g. {output.with_suffix('.semia')}.")
     image = read_image_file(args.image, plane=args.plane)
     labels = read_label_file(args.labels, plane=args.plane)
     warn_unused_plane(args.plane, [args.image, args.labels])
@@ -385,6 +389,7 @@ def _cmd_synthesize(args) -> int:
               "source: writing upsampled results (train again for full resolution).")
     out_dir = Path(args.output_dir)
     refine = not args.preview and model.can_refine
+    inputs = _InputFiles([args.model, *args.targets])
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         if refine:
             with _fraction_bar(name) as report:
@@ -392,8 +397,9 @@ def _cmd_synthesize(args) -> int:
         else:
             result = model.synthesize(target, refine=False)
         info = model.source_info
-        written = write_image_file(out_dir / (name + image_suffix(result, info)), result, info)
-        print(f"Wrote {written}")
+        path = inputs.spared(out_dir / (name + image_suffix(result, info)))
+        written = write_image_file(path, result, info)
+        print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
 
 
@@ -417,6 +423,37 @@ def _planes_read_as_colours(path: Path, target, model) -> str:
     return (f" (The file holds {shape[0]} planes with no z or time axis named, so it is read as one "
             f"colour-coded map. To synthesize several layouts, give each its own file, or save the "
             f"stack with ImageJ axes ZYX and choose one with --plane.)")
+
+
+class _InputFiles:
+    """A command's input files, which its results must not overwrite: a target's
+    result written into the target's own folder replaced the layout painted, and a
+    target named like the source labels replaced those (found by a new user)."""
+
+    def __init__(self, paths) -> None:
+        self.paths = {Path(path).resolve() for path in paths}
+        self.written: set[Path] = set()  # (resolved; a renamed result may take a later one's name)
+        self.renamed: dict[Path, Path] = {}
+
+    def spared(self, path: Path) -> Path:
+        """``path``, or where it is an input (or a result renamed before took its name),
+        the first free ``<stem>_result[_N]`` beside it."""
+        chosen, number = path, 0
+        while chosen.resolve() in self.paths or chosen.resolve() in self.written:
+            number += 1
+            tail = "_result" if number == 1 else f"_result_{number}"
+            chosen = path.with_name(f"{path.stem}{tail}{path.suffix}")
+        self.written.add(chosen.resolve())
+        if chosen != path:
+            self.renamed[chosen] = path
+        return chosen
+
+    def why_renamed(self, path: Path) -> str:
+        kept = self.renamed.get(path)
+        if kept is None:
+            return ""
+        why = "one of this command's input files" if kept.resolve() in self.paths else "another result's name"
+        return f" (not {kept.name}: that is {why})"
 
 
 def _output_stems(paths, plane: int | None = None) -> list[str]:
@@ -471,11 +508,13 @@ def _cmd_from_labels(args) -> int:
     with _fraction_bar("source") as report:  # its patch pyramid, once for every target
         synthesizer.prepare(progress=report)
     out_dir = Path(args.output_dir)
+    inputs = _InputFiles([args.image, args.labels, *args.targets])
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         with _fraction_bar(name) as report:
             result = synthesizer.synthesize(target, progress=report)
-        written = write_image_file(out_dir / (name + image_suffix(result, info)), result, info)
-        print(f"Wrote {written}")
+        path = inputs.spared(out_dir / (name + image_suffix(result, info)))
+        written = write_image_file(path, result, info)
+        print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
 
 
