@@ -1,6 +1,7 @@
 """The widget's training, stop/continue, live synthesis, model files and closing."""
 
 import numpy as np
+import pytest
 from conftest import PLUGIN, WIDGET_NAME, make_scene
 from widget_helpers import (
     LABELS,
@@ -214,6 +215,34 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     widget._say_unsynthesized_planes(None)
     line = widget.progress.label.text()
     assert "holds results on" not in line and "is hidden" in line
+
+
+@pytest.mark.parametrize("view", ["3d", "axes"])
+def test_a_stack_seen_in_3d_or_along_other_axes_is_not_synthesized_beside_its_output(viewer_widget, qtbot,
+                                                                                     messages, view):
+    # Found by a napari power user: Synthesize (or a Live stroke) in a 3D view said the
+    # model's own stack was "not the image the model was trained on", and put the
+    # result in a new 2D layer beside the stack's output.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, image // 2, image]), name="stack")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name="target")
+    viewer.dims.set_current_step(0, 1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    before = [layer.name for layer in viewer.layers]
+    messages.clear()
+    if view == "3d":
+        viewer.dims.ndisplay = 3
+    else:
+        viewer.dims.order = (1, 0, 2)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert [layer.name for layer in viewer.layers] == before
+    said = " ".join(text for _, text in messages)
+    assert ("Switch to the 2D view" if view == "3d" else "Reset the axis order") in said
+    assert "not the image the model was trained on" not in said
 
 
 def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):

@@ -19,6 +19,11 @@ from ..source_info import SourceInfo, unit_name
 from .layer_pickers import ChannelGroup, opened_as_image_hint, plane_shape
 
 
+class PlaneViewError(SemiaInputError):
+    """The viewer shows no 2D plane of a stacked layer (a 3D view, axes in another
+    order, sliders off the layer): a matter of the view, not of the layer's data."""
+
+
 def _spatial_ndim(layer) -> int:
     """Layer dimensions that napari slices over (RGB channels excluded)."""
     return int(layer.ndim)
@@ -32,14 +37,14 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     if ndim <= 2:
         return ()
     if viewer.dims.ndisplay != 2:
-        raise SemiaInputError(
+        raise PlaneViewError(
             f"'{layer.name}' is {ndim}D and the viewer shows it in 3D. Switch to the "
             "2D view: napari-semia works on the 2D plane on display."
         )
     # Layer axes are aligned with the last ``ndim`` world axes.
     displayed = [axis - (viewer.dims.ndim - ndim) for axis in viewer.dims.displayed]
     if sorted(displayed) != [ndim - 2, ndim - 1]:
-        raise SemiaInputError(
+        raise PlaneViewError(
             f"'{layer.name}' is displayed along other axes than its last two. "
             "Reset the axis order (Y, X last) so the plane on display is an image plane."
         )
@@ -47,7 +52,7 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     shape = layer.data.shape[: ndim - 2]
     index = tuple(int(round(float(c))) for c in coords)
     if any(not 0 <= i < n for i, n in zip(index, shape)):
-        raise SemiaInputError(
+        raise PlaneViewError(
             f"The plane on display lies outside '{layer.name}' (index {index}, shape {shape}); "
             "move the sliders onto the layer."
         )

@@ -17,7 +17,14 @@ from ..model import SemiaModel
 from ..validation import MODEL_SOURCE, check_target
 from . import notify
 from .jobs import SynthesisJob
-from .layer_data import displayed_plane, displayed_plane_index, output_plane, plane_checksum, training_planes
+from .layer_data import (
+    PlaneViewError,
+    displayed_plane,
+    displayed_plane_index,
+    output_plane,
+    plane_checksum,
+    training_planes,
+)
 from .layer_pickers import opened_as_image_hint, plane_shape
 from .output_layer import output_spec
 from .training_notes import NotedOnce, misplaced_target_note
@@ -189,6 +196,11 @@ class SynthesisJobs:
             if problem is None and not index and self._other_pixels(model, source, plane):
                 # (Another plane of a stack is noted apart: its result goes into the stack.)
                 problem = "it has the model's size and channels, but other pixels"
+        except PlaneViewError:
+            # Said as it is, and nothing synthesized: the model's own stack in a 3D view was
+            # called "not the image the model was trained on", and its result went into a
+            # new layer beside the stack's (found by a napari power user).
+            raise
         except SemiaInputError as error:
             problem = str(error)
         if problem is None:

@@ -38,6 +38,7 @@ from .focus_keeper import FocusKeeper
 from .hidden_target import HiddenTarget
 from .jobs import DatasetRequest, SynthesisJob, TrainingJob
 from .layer_data import (
+    PlaneViewError,
     displayed_plane,
     layer_source_info,
     training_planes,
@@ -939,7 +940,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
             remove_dataset_pairs(self.viewer)  # (an earlier run's: they share the slider too)
         elif self.model is not None:
             # Shown in the source's look only if it is the model's (as results are).
-            source = self.synthesis_jobs.source_fitting(self.model)
+            try:
+                source = self.synthesis_jobs.source_fitting(self.model)
+            except PlaneViewError:  # (no plane on display: laid over the labels instead)
+                source = None
             show_dataset_pairs(self.viewer, self.model, source, self.labels_layer,
                                outcome.images, outcome.labels)
 
