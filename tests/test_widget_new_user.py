@@ -341,6 +341,23 @@ def test_a_status_line_put_back_after_an_error_does_not_bring_back_a_removed_tar
     assert "hidden" not in line
 
 
+def test_a_target_whose_final_result_cannot_be_made_stays_in_sight(viewer_widget, qtbot, messages):
+    # Found by a napari power user: the target changed during training so that the
+    # final result failed (a crop: "does not fit"), and the target was hidden all the
+    # same, the status line saying "... is hidden so the result shows" over a preview.
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    start_training(qtbot, widget, steps=6)
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=TIMEOUT_MS)
+    viewer.layers[TARGET].data[0:2, 0:2] = 7  # a class the model does not know
+    viewer.layers[TARGET].refresh()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    assert [text for kind, text in messages if kind == "error" and "7" in text]
+    assert viewer.layers[TARGET].visible
+    assert "is hidden" not in widget.progress.label.text()
+
+
 def test_another_target_takes_the_hidden_target_s_note_with_it(trained):
     # Found by a new user: after New target the status line still said "'<the last
     # target>' is hidden so the result shows; select it ... to paint again".

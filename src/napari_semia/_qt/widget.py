@@ -500,9 +500,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # For the plane the run started on, which holds its previews, also when
             # the slider has moved since (a working-size preview was left there).
             self._synthesis_plane = spec.index
-            self.synthesize()
+            coming = self.synthesize()
             if spec.inputs_alive(self.viewer):
-                self._hide_target_to_show_result(spec, after_training=True)
+                if coming:  # (a target that does not fit stays in sight, to be mended)
+                    self._hide_target_to_show_result(spec, after_training=True)
             else:
                 # The source image was removed while training: the result goes to a new
                 # output layer, as the note at its removal said (it was made nowhere,
@@ -529,11 +530,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.dataset.model_changed()
 
     # ----------------------------------------------------------- synthesis
-    def synthesize(self) -> None:
+    def synthesize(self) -> bool:
         """Synthesize the target now (also when it has not changed). Its result is
         shown unobstructed, as after training: the target, drawn over it, is
         hidden unless the user is painting (a colour-coded RGB target hid the
-        result completely, e.g. after loading a model trained on the command line)."""
+        result completely, e.g. after loading a model trained on the command line).
+        Returns whether a result is on its way (False: the job could not be made)."""
         self.synthesis_jobs.forget_last_target()
         self.failures.may_pop_up_again()
         self._reveal_after_training = False
@@ -544,6 +546,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # The click is taken by the run already making this result (it is not
             # started again): say so, or the click showed no sign of being taken.
             self._say_for_synthesis(SYNTHESIS_UNDER_WAY)
+        return job is not None or self.synth_runner.joined_running
 
     def _say_for_synthesis(self, line: str) -> None:
         """Put a synthesis line on the status line, keeping the line it replaces
@@ -636,6 +639,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     def _on_synthesis_failed(self, result) -> None:
         self.synthesis_jobs.forget_last_target()
+        if result.request_id == self._reveal_request and self.hidden_target.layer is not None:
+            # The result it was hidden for never came: the target is back in sight (the
+            # status line said it was hidden "so the result shows"; a power user).
+            self.hidden_target.show()
         self._reveal_request = None
         # Not completed later: the same failure again, each time the runner went idle.
         job = result.job
