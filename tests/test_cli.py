@@ -882,6 +882,32 @@ def test_a_cmyk_jpeg_is_read_as_the_rgb_it_shows(tmp_path):
     assert np.abs(image.astype(int) - rgb).max() < 12
 
 
+def test_indexed_colour_maps_read_otherwise_than_the_source_labels_are_named(tmp_path, capsys):
+    # Found by a new user: Fiji's label image with a lookup table, saved as PNG (read
+    # as its colours, as napari reads it), against labels of ids was refused with
+    # "paint the target with those ids", which the file held.
+    import tifffile
+    from PIL import Image
+
+    image, labels = make_scene(SIZE)
+    write_image_file(tmp_path / "image.png", image)
+    ids = labels.astype(np.uint8)
+    indexed = Image.new("P", ids.shape[::-1])
+    indexed.putdata(ids.flatten().tolist())
+    indexed.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    indexed.save(tmp_path / "target.png")
+    colours = np.zeros((3, 256), np.uint16)
+    colours[:, 1] = (65535, 0, 0)
+    tifffile.imwrite(tmp_path / "labels.tif", ids, photometric="palette", colormap=colours)
+    cases = (("labels.tif", "target.png", "indexed-colour PNG, read as its colours"),
+             ("target.png", "labels.tif", "indexed-colour TIFF, read as its indices"))
+    for labels_file, target_file, said in cases:
+        code = cli.main(["from-labels", str(tmp_path / "image.png"), str(tmp_path / labels_file),
+                         str(tmp_path / target_file), "-o", str(tmp_path / "out"), "--device", "cpu"])
+        err = capsys.readouterr().err
+        assert code == 2 and said in err and "Traceback" not in err
+
+
 def test_unreadable_file_is_an_input_error(tmp_path, capsys):
     from napari_semia.errors import SemiaInputError
 

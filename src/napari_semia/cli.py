@@ -382,7 +382,8 @@ def _cmd_synthesize(args) -> int:
         try:
             validate_target(target, model.source_shape, model.codec, source=MODEL_SOURCE)
         except SemiaInputError as error:
-            hint = _planes_read_as_colours(path, target, model)
+            hint = _planes_read_as_colours(path, target, model) or _palette_hint(path, target,
+                                                                                 model.codec.is_colour)
             raise SemiaInputError(f"{path.name}: {error}{hint}") from None
     if not args.preview and not model.can_refine:
         print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
@@ -401,6 +402,23 @@ def _cmd_synthesize(args) -> int:
         written = write_image_file(path, result, info)
         print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
+
+
+def _palette_hint(path: Path, target, colour_labels: bool) -> str:
+    """For a target in indexed colours read otherwise than the labels it is checked
+    against: its palette's colours for labels of ids, or its indices for colour-coded
+    ones. Fiji's label images with a lookup table, saved as PNG, were refused with
+    "paint the target with those ids", which the file held (found by a new user)."""
+    from .io import palette_kind
+
+    kind = palette_kind(path)
+    if kind is None or (np.ndim(target) == 3) == colour_labels:
+        return ""
+    if kind == "TIFF":
+        return (f" ({path.name} is an indexed-colour TIFF, read as its indices, while the source labels "
+                f"were colours: save it as an RGB image, or the source labels as an indexed TIFF too.)")
+    return (f" ({path.name} is an indexed-colour {kind}, read as its colours, as napari reads it, while the "
+            f"source labels were ids: save it as a TIFF (read as its indices) or a grey image of its ids.)")
 
 
 def _planes_read_as_colours(path: Path, target, model) -> str:
@@ -504,7 +522,8 @@ def _cmd_from_labels(args) -> int:
         try:
             validate_target(target, synthesizer.source_shape, synthesizer.codec)
         except SemiaInputError as error:
-            raise SemiaInputError(f"{path.name}: {error}") from None
+            hint = _palette_hint(path, target, synthesizer.codec.is_colour)
+            raise SemiaInputError(f"{path.name}: {error}{hint}") from None
     with _fraction_bar("source") as report:  # its patch pyramid, once for every target
         synthesizer.prepare(progress=report)
     out_dir = Path(args.output_dir)

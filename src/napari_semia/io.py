@@ -127,6 +127,24 @@ def _read_16_bit_png(path) -> np.ndarray:
     return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(height, width, info["planes"])
 
 
+def palette_kind(path) -> str | None:
+    """'PNG', 'GIF', ... for an indexed-colour file read as its colours (as napari's
+    reader does), 'TIFF' for one read as its indices (tifffile, napari too); None for
+    other files and paths that cannot be read."""
+    try:
+        if Path(path).suffix.lower() in _TIFF_SUFFIXES:
+            import tifffile
+
+            with tifffile.TiffFile(str(path)) as tif:
+                return "TIFF" if tif.pages[0].photometric == tifffile.PHOTOMETRIC.PALETTE else None
+        from PIL import Image
+
+        with Image.open(path) as picture:
+            return picture.format if picture.mode in ("P", "PA") else None
+    except Exception:
+        return None
+
+
 def is_cmyk_jpeg(path) -> bool:
     """Whether ``path`` is a JPEG of CMYK inks (print workflows, some scanners): the
     readers under imageio, scikit-image and napari give its four ink channels, which
