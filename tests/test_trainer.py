@@ -410,3 +410,18 @@ def test_a_script_is_warned_of_its_inputs_and_of_settings_a_resumed_model_does_n
         warnings.simplefilter("error")
         quiet = SemiaTrainer(image, labels, TINY.replace(size=16), device="cpu", warn=False)
     assert quiet.input_note == trainer.input_note
+
+
+def test_a_script_is_told_of_a_grey_image_stored_as_colour(scene):
+    # The command line and the widget say it; a script was told nothing (s44's list).
+    import warnings
+
+    image, labels = scene
+    grey = image[..., 0] if image.ndim == 3 else image
+    as_colour = np.repeat(grey[..., None], 3, axis=-1)
+    with pytest.warns(UserWarning, match=r"The image is a grey image stored as colour.*image\[\.\.\., 0\]"):
+        SemiaTrainer(as_colour, labels, TINY, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SemiaTrainer(grey, labels, TINY, device="cpu")
+        SemiaTrainer(as_colour, labels, TINY, device="cpu", warn=False)

@@ -118,6 +118,18 @@ def _kept_network_note(config: TrainingConfig, resume: SemiaModel | None) -> str
             f"{'is' if len(changed) == 1 else 'are'} not used.")
 
 
+def _grey_stored_as_colour(image) -> str | None:
+    """For a script: the note the command line and the widget give a grey image stored
+    as colour (their own words for the remedy; a script was told nothing)."""
+    from .intensity import grey_as_colour_note
+
+    try:
+        array = np.asarray(image)
+    except Exception:  # (whatever TrainingData took, it has said what it could not)
+        return None
+    return grey_as_colour_note(array, "The image", "pass one of its channels (image[..., 0])")
+
+
 class SemiaTrainer:
     """Iterable trainer; ``run()`` is a generator that yields :class:`TrainingProgress`.
 
@@ -170,7 +182,7 @@ class SemiaTrainer:
         self.steps_before = resume.steps_done if resume is not None else 0
         self.input_note = self._input_warning(image, labels)
         """What the user should know of the inputs before training, or None."""
-        for note in (self.input_note, kept_note) if warn else ():
+        for note in (self.input_note, kept_note, _grey_stored_as_colour(image)) if warn else ():
             if note:
                 warnings.warn(note, UserWarning, stacklevel=2)
 
