@@ -908,6 +908,23 @@ def test_indexed_colour_maps_read_otherwise_than_the_source_labels_are_named(tmp
         assert code == 2 and said in err and "Traceback" not in err
 
 
+def test_a_min_is_white_tiff_is_warned_of(tmp_path, capsys):
+    # Found by a new user: viewers show a scanner's min-is-white TIFF inverted; its
+    # values, used as stored, gave results that looked like negatives, without a word.
+    import tifffile
+
+    image, labels = make_scene(SIZE)
+    tifffile.imwrite(tmp_path / "scan.tif", image[..., 0], photometric="miniswhite")
+    write_image_file(tmp_path / "labels.png", labels.astype(np.uint8))
+    code = cli.main(["from-labels", str(tmp_path / "scan.tif"), str(tmp_path / "labels.png"),
+                     str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 0 and "warning: 'scan.tif' is stored 'min-is-white'" in capsys.readouterr().err
+    tifffile.imwrite(tmp_path / "plain.tif", image[..., 0])
+    code = cli.main(["from-labels", str(tmp_path / "plain.tif"), str(tmp_path / "labels.png"),
+                     str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 0 and "min-is-white" not in capsys.readouterr().err
+
+
 def test_unreadable_file_is_an_input_error(tmp_path, capsys):
     from napari_semia.errors import SemiaInputError
 

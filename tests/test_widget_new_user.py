@@ -627,6 +627,20 @@ def test_a_cmyk_jpeg_napari_opened_as_rgba_is_named_at_train(viewer_widget, qtbo
     assert not [text for text in warned if "transparent in places" in text]
 
 
+def test_a_min_is_white_tiff_napari_shows_as_a_negative_is_named_at_train(viewer_widget, qtbot, messages,
+                                                                          tmp_path):
+    import tifffile
+
+    viewer, widget = viewer_widget
+    image, labels = make_scene()
+    tifffile.imwrite(tmp_path / "scan.tif", image, photometric="miniswhite")
+    viewer.open(str(tmp_path / "scan.tif"), plugin="napari")
+    viewer.add_labels(labels, name=LABELS)
+    train(qtbot, widget, steps=1)
+    said = "'scan.tif' is stored 'min-is-white'"
+    assert [text for kind, text in messages if kind == "warning" and said in text]
+
+
 def test_a_channels_first_array_added_as_one_layer_is_named_as_such(viewer_widget, qtbot, messages):
     # Found by a microscopist: viewer.add_image(cells) with cells (3, H, W), the first
     # thing a biologist tries, trained on the channel on display without a word, and

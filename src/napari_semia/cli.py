@@ -296,7 +296,7 @@ def _cmd_train(args) -> int:
     labels = read_label_file(args.labels, plane=args.plane)
     warn_unused_plane(args.plane, [args.image, args.labels])
     _check_turned_photo(image, labels, args.image)
-    _note_colour_source(image, args.image)
+    _note_source_file(image, args.image)
     config = _config_from_args(args)
     resume = None
     if args.resume:
@@ -338,10 +338,15 @@ def _note_other_source(resume, image, labels, args) -> None:
     print(f"warning: {note}", file=sys.stderr)
 
 
-def _note_colour_source(image, image_path) -> None:
-    """Say what a colour source may hide: transparency, or a grey image stored as colour."""
+def _note_source_file(image, image_path) -> None:
+    """Say what a source may hide: transparency, a grey image stored as colour or as
+    min-is-white."""
     from .intensity import grey_as_colour_note, transparency_note
-    from .io import ALPHA_SUFFIXES
+    from .io import ALPHA_SUFFIXES, min_is_white_note
+
+    inverted = min_is_white_note(image_path)
+    if inverted:
+        print(f"warning: {inverted}", file=sys.stderr)
 
     if Path(image_path).suffix.lower() in ALPHA_SUFFIXES:
         note = transparency_note(image, Path(image_path).name)
@@ -509,7 +514,7 @@ def _cmd_from_labels(args) -> int:
     info = file_source_info(args.image, image)
     labels = read_label_file(args.labels, plane=args.plane)
     _check_turned_photo(image, labels, args.image)
-    _note_colour_source(image, args.image)
+    _note_source_file(image, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
     synthesizer.check()
     # (As train says it: a class lost in a blurred colour map is lost here too.)

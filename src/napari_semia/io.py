@@ -145,6 +145,25 @@ def palette_kind(path) -> str | None:
         return None
 
 
+def min_is_white_note(path) -> str | None:
+    """A sentence for a grey TIFF stored 'min-is-white' (scanners, some cameras): viewers
+    show it inverted, napari and these readers use its values as stored, and results
+    came out as the negative of the picture seen (found by a new user). None otherwise."""
+    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+        return None
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(str(path)) as tif:
+            if tif.pages[0].photometric != tifffile.PHOTOMETRIC.MINISWHITE:
+                return None
+    except Exception:
+        return None
+    return (f"'{Path(path).name}' is stored 'min-is-white': image viewers show it inverted, but napari "
+            f"and napari-semia use its values as stored, so it and its results look like negatives of "
+            f"the picture viewers show. Save it as an ordinary grey image first.")
+
+
 def is_cmyk_jpeg(path) -> bool:
     """Whether ``path`` is a JPEG of CMYK inks (print workflows, some scanners): the
     readers under imageio, scikit-image and napari give its four ink channels, which

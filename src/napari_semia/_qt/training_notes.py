@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..intensity import grey_as_colour_note, transparency_note
-from ..io import exif_rotation_note, is_cmyk_jpeg, png_reads_as_8_bit, read_source_info
+from ..io import exif_rotation_note, is_cmyk_jpeg, min_is_white_note, png_reads_as_8_bit, read_source_info
 from ..model import SemiaModel
 from .layer_data import layer_source_info
 from .layer_pickers import ChannelGroup, channel_groups, layer_file, plane_shape, shown_as_one_image
@@ -102,12 +102,16 @@ def turned_photo_note(source) -> str | None:
     return exif_rotation_note(path) if path else None
 
 
-def cmyk_photo_note(source) -> str | None:
-    """A warning for a CMYK JPEG (print workflows, scanners): napari's reader gives its
-    ink channels, shown as RGBA, and the widget trained them as colour and alpha."""
+def shown_otherwise_note(source) -> str | None:
+    """A warning for a file napari shows otherwise than image viewers do: a CMYK JPEG
+    (print workflows, scanners), whose ink channels napari's reader gives, shown and
+    trained as RGBA; a min-is-white TIFF, shown as a negative."""
     path = _file_path(source)
-    if not path or not is_cmyk_jpeg(path):
+    if not path:
         return None
+    inverted = min_is_white_note(path)
+    if inverted or not is_cmyk_jpeg(path):
+        return inverted
     return (f"'{Path(path).name}' is a CMYK JPEG: napari shows its four ink channels (cyan, magenta, "
             f"yellow, black) as red, green, blue and transparency, and they are trained as such. Save it "
             f"as an RGB image first (the command line reads it as RGB).")

@@ -76,13 +76,13 @@ from .theme import CONTENT_NAME, dock_colours
 from .training_controls import TrainingControls, device_description
 from .training_notes import (
     NotedOnce,
-    cmyk_photo_note,
     eight_bit_png_note,
     grey_photo_note,
     kept_network_note,
     lost_pixel_size_note,
     misaligned_note,
     other_source_note,
+    shown_otherwise_note,
     single_channel_note,
     transparent_photo_note,
     turned_photo_note,
@@ -369,9 +369,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if note:
                 notify.info(note)
         lost_pixel_size = lost_pixel_size_note(source, resume)
-        cmyk = cmyk_photo_note(source)  # (its "transparency" is the black ink: said instead)
+        # (A CMYK JPEG's "transparency" is its black ink: said instead.)
+        shown_otherwise = shown_otherwise_note(source)
         for warning in (channel_stack_hint(source, labels), eight_bits, turned_photo_note(source),
-                        cmyk or transparent_photo_note(source, planes.image), lost_pixel_size):
+                        shown_otherwise or transparent_photo_note(source, planes.image), lost_pixel_size):
             if warning:
                 notify.warning(warning)
         unitless = None if lost_pixel_size else unitless_scale_note(source, resume)
