@@ -834,6 +834,10 @@ def test_lossy_label_ids_read_as_colour_are_refused_too(tmp_path, name, save):
     Image.fromarray(ids).convert("RGB").save(tmp_path / name, **save)
     with pytest.raises(SemiaInputError, match=r"(JPEG|lossy WebP) of ids.*PNG or TIFF"):
         read_label_file(tmp_path / name)
+    # Greys further apart are a colour-coded map's (black, grey, white): read (a review).
+    greys = np.stack([ids * 120] * 3, axis=-1).astype(np.uint8)
+    Image.fromarray(greys).save(tmp_path / ("greys" + Path(name).suffix), **save)
+    assert read_label_file(tmp_path / ("greys" + Path(name).suffix)).shape == (60, 80, 3)
     # Lossless WebP, and a lossy one of colours, are read.
     Image.fromarray(ids).convert("RGB").save(tmp_path / "lossless.webp", lossless=True)
     assert read_label_file(tmp_path / "lossless.webp").shape == (60, 80, 3)

@@ -1594,13 +1594,35 @@ def test_a_rotated_source_s_dataset_pairs_lie_over_it(viewer_widget, qtbot, tmp_
     viewer.add_image(image, name=SOURCE, scale=(2, 3), translate=(10, 5), rotate=30)
     viewer.add_labels(labels, name=LABELS, scale=(2, 3), translate=(10, 5), rotate=30)
     train(qtbot, widget, steps=2)  # working size 32: pairs of half the source's pixels
-    widget.dataset_settings.folder = str(tmp_path / "set")
     widget.dataset_settings.count = 1
     widget.dataset_settings.full_resolution = False
-    widget.generate_dataset()
-    qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
-    pairs, source = viewer.layers["semia dataset: images"], viewer.layers[SOURCE]
-    # The outer corner of the first pixel, and of the last, in the world: the same.
-    for pair_pixel, source_pixel in (((-0.5, -0.5), (-0.5, -0.5)), ((31.5, 31.5), (63.5, 63.5))):
-        np.testing.assert_allclose(pairs.data_to_world((0, *pair_pixel))[-2:],
-                                   source.data_to_world(source_pixel), atol=1e-9)
+
+    def pairs_lie_over_the_source(folder):
+        widget.dataset_settings.folder = str(tmp_path / folder)
+        widget.generate_dataset()
+        qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
+        pairs, source = viewer.layers["semia dataset: images"], viewer.layers[SOURCE]
+        # The outer corner of the first pixel, and of the last, in the world: the same.
+        for pair_pixel, source_pixel in (((-0.5, -0.5), (-0.5, -0.5)), ((31.5, 31.5), (63.5, 63.5))):
+            np.testing.assert_allclose(pairs.data_to_world((0, *pair_pixel))[-2:],
+                                       source.data_to_world(source_pixel), atol=1e-9)
+
+    pairs_lie_over_the_source("set")
+    # Turned back, the next set's layers (reused) are not left turned (a review).
+    for name in (SOURCE, LABELS):
+        viewer.layers[name].rotate = 0
+    pairs_lie_over_the_source("set2")
+
+
+def test_layers_at_other_pixel_sizes_far_from_the_origin_are_named():
+    # From a review: compared relative to the coordinates, labels at twice the image's
+    # pixel size on a microscope stage's 1e5 µm passed for drawn over it.
+    from napari.layers import Image, Labels
+
+    from napari_semia._qt.training_notes import misaligned_note
+
+    image = Image(np.zeros((256, 256)), name="img", scale=(0.1, 0.1), translate=(1e5, 1e5))
+    labels = Labels(np.zeros((256, 256), int), name="lab", scale=(0.2, 0.2), translate=(1e5, 1e5))
+    assert misaligned_note(image, labels) is not None
+    same = Labels(np.zeros((256, 256), int), name="same", scale=(0.1, 0.1), translate=(1e5, 1e5))
+    assert misaligned_note(image, same) is None

@@ -16,7 +16,8 @@ from widget_helpers import (
 )
 
 from napari_semia._qt import model_io
-from napari_semia._qt.output_layer import output_name
+from napari_semia._qt.layer_pickers import OUTPUT_KEY
+from napari_semia._qt.output_layer import SYNTHESIZED_PLANES_KEY, output_name
 from napari_semia.model import SemiaModel
 
 
@@ -243,6 +244,25 @@ def test_a_stack_seen_in_3d_or_along_other_axes_is_not_synthesized_beside_its_ou
     said = " ".join(text for _, text in messages)
     assert ("Switch to the 2D view" if view == "3d" else "Reset the axis order") in said
     assert "not the image the model was trained on" not in said
+
+
+def test_a_target_stack_longer_than_the_source_s_is_synthesized_past_it(viewer_widget, qtbot):
+    # From a review: the plane on display off the source stack is no view error (the
+    # result goes in the target's place); it was refused with the 3D view's.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(np.stack([image, image // 2, image]), name="stack")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.stack([np.roll(labels, k, 1) for k in range(5)]), name="target")
+    viewer.dims.set_current_step(0, 1)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    viewer.dims.set_current_step(0, 4)
+    widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    planes = [layer.metadata.get(SYNTHESIZED_PLANES_KEY) or [] for layer in viewer.layers
+              if layer.metadata.get(OUTPUT_KEY)]
+    assert any((4,) in [tuple(plane) for plane in listed] for listed in planes)
 
 
 def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):

@@ -975,12 +975,12 @@ class _Manifest:
         self.writer = csv.DictWriter(self.file, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
 
     def add(self, row: dict) -> None:
-        self.rows[int(row["index"])] = row
         try:
             self.writer.writerow(row)
             self.file.flush()
         except OSError as error:
             raise OutputWriteError(f"Cannot write {str(self.path)!r}: {error.strerror or error}.") from None
+        self.rows[int(row["index"])] = row  # (after: a row not written was counted as kept; a review)
 
     def close(self) -> None:
         if self.file is not None:

@@ -356,10 +356,13 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     if labels.ndim == 3 and labels.shape[-1] == 4:
         labels = labels[..., :3]
     lossy = _lossy_format(path)
-    if lossy and labels.ndim == 3 and labels.shape[-1] == 3 and _channels_equal(labels):
+    if (lossy and labels.ndim == 3 and labels.shape[-1] == 3 and _channels_equal(labels)
+            and labels[..., 0].max() < _SMALL_IDS):
         # Ids written by an app that always writes colour (and WebP, which Pillow reads as
         # colour): read as the colours of a colour-coded map, the compression's noise made
         # a sixth of an object's pixels another class, without a word (found by a new user).
+        # Greys further apart are a colour-coded map's (black, grey, white): their colours
+        # are told apart through the noise, as before (a review).
         labels = labels[..., 0]
     if lossy and labels.ndim == 2:
         distinct = len(np.unique(labels))
@@ -369,6 +372,11 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
             f"The label file {str(path)!r} is a {lossy} of ids: its compression changes ids at the "
             f"edges between regions{seen}. Save label maps as PNG or TIFF.")
     return np.ascontiguousarray(labels)
+
+
+#: Below this, equal colour channels of a lossy label map are read as ids: a few grey
+#: levels apart, the compression's noise is as large as their steps.
+_SMALL_IDS = 32
 
 
 def _channels_equal(image: np.ndarray) -> bool:
@@ -382,24 +390,25 @@ def _lossy_format(path) -> str | None:
         return "JPEG"
     if suffix != ".webp":
         return None
+    # A RIFF file of chunks: 'VP8 ' holds lossy data, 'VP8L' lossless, the extended
+    # format ('VP8X') either, after chunks of its own (a colour profile of any size,
+    # alpha; an animation's frames, 'ANMF', each hold their own: the first is read).
     try:
         with open(path, "rb") as file:
-            header = file.read(64 * 1024)
+            if file.read(12)[8:12] != b"WEBP":
+                return None
+            while len(header := file.read(8)) == 8:
+                chunk, size = header[:4], int.from_bytes(header[4:], "little")
+                if chunk == b"VP8 ":
+                    return "lossy WebP"
+                if chunk == b"VP8L":
+                    return None
+                if chunk == b"ANMF":
+                    file.seek(16, os.SEEK_CUR)  # (the frame's own header, then its chunks)
+                    continue
+                file.seek(size + (size & 1), os.SEEK_CUR)
     except OSError:
         return None
-    # A RIFF file of chunks: 'VP8 ' holds lossy data, 'VP8L' lossless, the extended
-    # format ('VP8X') either, after chunks of its own (alpha, colour profile).
-    if header[:4] != b"RIFF" or header[8:12] != b"WEBP":
-        return None
-    position = 12
-    while position + 8 <= len(header):
-        chunk = header[position:position + 4]
-        size = int.from_bytes(header[position + 4:position + 8], "little")
-        if chunk == b"VP8 ":
-            return "lossy WebP"
-        if chunk == b"VP8L":
-            return None
-        position += 8 + size + (size & 1)
     return None
 
 

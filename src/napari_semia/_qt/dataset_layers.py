@@ -10,7 +10,14 @@ from napari.layers import Image, Labels
 from ..model import SemiaModel
 from .layer_pickers import OUTPUT_KEY, ChannelGroup
 from .new_target import palette_colormap, palette_features
-from .output_layer import TRANSFORMS, placement_kwargs, shear_matrix, units_kwargs, with_leading_axes
+from .output_layer import (
+    TRANSFORMS,
+    identity_transforms,
+    placement_kwargs,
+    shear_matrix,
+    units_kwargs,
+    with_leading_axes,
+)
 
 #: Every layer of the dataset's pairs has a name with this prefix.
 PREFIX = "semia dataset: "
@@ -92,8 +99,9 @@ def _show_stack(viewer, name, data, add, kwargs, placement) -> None:
     if (layer is not None and layer.data.ndim == data.ndim
             and getattr(layer, "rgb", False) == kwargs.get("rgb", False)):
         layer.data = data
-        # The same display as a new layer gets: placement, and the source's look.
-        for key, value in placement.items():
+        # The same display as a new layer gets: placement (a turn it leaves out undone:
+        # an earlier source's stayed; a review), and the source's look.
+        for key, value in {**identity_transforms(layer.ndim), **placement}.items():
             setattr(layer, key, value)
         for key in ("colormap", "contrast_limits", "blending"):
             if key in kwargs:

@@ -21,7 +21,7 @@ from .layer_pickers import ChannelGroup, opened_as_image_hint, plane_shape
 
 class PlaneViewError(SemiaInputError):
     """The viewer shows no 2D plane of a stacked layer (a 3D view, axes in another
-    order, sliders off the layer): a matter of the view, not of the layer's data."""
+    order): a matter of the view, not of the layer's data."""
 
 
 def _spatial_ndim(layer) -> int:
@@ -52,7 +52,8 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     shape = layer.data.shape[: ndim - 2]
     index = tuple(int(round(float(c))) for c in coords)
     if any(not 0 <= i < n for i, n in zip(index, shape)):
-        raise PlaneViewError(
+        # (No view error: a target stack longer than the source's is synthesized past it.)
+        raise SemiaInputError(
             f"The plane on display lies outside '{layer.name}' (index {index}, shape {shape}); "
             "move the sliders onto the layer."
         )

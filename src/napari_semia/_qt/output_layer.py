@@ -135,14 +135,18 @@ def placement_kwargs(layer) -> dict:
     it: scale, translate, units, and rotate, shear and affine where not the identity."""
     first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
     kwargs = {"scale": tuple(first.scale), "translate": tuple(first.translate), **units_kwargs(first)}
-    ndim = len(first.scale)
     values = {"rotate": np.asarray(first.rotate, float), "shear": np.asarray(first.shear, float),
               "affine": np.asarray(first.affine.affine_matrix, float)}
-    identity = {"rotate": np.eye(ndim), "shear": np.zeros_like(values["shear"]), "affine": np.eye(ndim + 1)}
+    identity = identity_transforms(len(first.scale))
     kwargs.update({name: values[name] for name in TRANSFORMS
                    if values[name].shape != identity[name].shape
                    or not np.allclose(values[name], identity[name])})
     return kwargs
+
+
+def identity_transforms(ndim: int) -> dict:
+    """Rotate, shear and affine of an ``ndim`` layer that leave it as it is."""
+    return {"rotate": np.eye(ndim), "shear": np.zeros(ndim * (ndim - 1) // 2), "affine": np.eye(ndim + 1)}
 
 
 def with_leading_axes(kwargs: dict, leading: int) -> dict:
@@ -414,8 +418,7 @@ def _follow_placement(layer, kwargs: dict) -> None:
     for name, value in zip(("scale", "translate"), placement):
         if value is not None and len(value) == len(getattr(layer, name)):
             setattr(layer, name, value)
-    ndim = len(layer.scale)
-    identity = {"rotate": np.eye(ndim), "shear": np.zeros(ndim * (ndim - 1) // 2), "affine": np.eye(ndim + 1)}
+    identity = identity_transforms(len(layer.scale))
     for name in TRANSFORMS:
         value = np.asarray(kwargs[name], float) if name in kwargs else identity[name]
         try:

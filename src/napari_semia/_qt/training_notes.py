@@ -167,9 +167,18 @@ def _described_apart(source, layer) -> tuple[str, str] | None:
     pair is refused, saying how: labels at another pixel size over the same field
     were told to take the image's scale, which would have drawn them apart.)"""
     placed = placements(source, layer)
-    if np.allclose(placed[0], placed[1]) or plane_shape(source) != plane_shape(layer):
+    if _drawn_alike(*placed) or plane_shape(source) != plane_shape(layer):
         return None
     return tuple(_described_placement(item) for item in (source, layer))
+
+
+def _drawn_alike(first, second) -> bool:
+    """Whether two planes' corners (``_plane_corners``) are one placement, to a thousandth
+    of a pixel: relative to the coordinates, far from the origin (a microscope stage's
+    1e5 µm) half the pixel size passed for the same (a review)."""
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    pixel = min(np.linalg.norm(first[1] - first[0]), np.linalg.norm(first[2] - first[0]))
+    return bool(np.abs(first - second).max() <= 1e-3 * pixel)
 
 
 def _described_placement(layer) -> str:
