@@ -126,7 +126,8 @@ def test_a_source_whose_objects_mostly_cannot_move_is_named():
     edge[5:8, 30:33] = ROCK
     note = LayoutSampler(edge).mostly_fixed_note()
     assert ("96% in regions cut by the image's edge, though they may be dropped (each in 10% of the "
-            "layouts); the command line's --move-border-objects moves them") in note
+            "layouts); the command line's --move-border-objects (in Python, move_border_objects=True) "
+            "moves them") in note
 
 
 def test_ids_stay_valid_and_dtype_is_integer():

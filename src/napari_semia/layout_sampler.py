@@ -329,7 +329,7 @@ class LayoutSampler:
             dropped = (f", though they may be dropped (each in {settings.drop_probability:.0%} of the "
                        "layouts)" if settings.drop_probability > 0 else "")
             reasons.append(f"{percent(cut)} in regions cut by the image's edge{dropped}; the command line's "
-                           "--move-border-objects moves them")
+                           "--move-border-objects (in Python, move_border_objects=True) moves them")
         return (f"Most of the objects' footprint (loops filled) keeps its place in the layouts: "
                 f"{' and '.join(reasons)}.{self._joining_class_hint() if too_large else ''} "
                 f"Only {self.movable} smaller region(s) move.")
