@@ -662,6 +662,34 @@ def test_failed_tasks_are_retried_and_lasting_failures_reported(rgb_model, tmp_p
     assert not (tmp_path / "ds" / "images" / "00002.png").exists()
 
 
+def full_disk_make_pair(shared, task):
+    """Pairs 0 and 1 fit on the disk; the rest do not."""
+    from napari_semia.errors import OutputWriteError
+
+    if task.index >= 2:
+        raise OutputWriteError(f"Cannot write 'images/{task.index:05d}.png': No space left on device")
+    return make_pair(shared, task)
+
+
+def test_a_full_disk_ends_a_cluster_run_too(rgb_model, tmp_path, monkeypatch):
+    # From a review: on a cluster each pair failed on its own, retried, one after another.
+    from distributed import LocalCluster
+
+    import napari_semia.dataset_worker
+    from napari_semia.errors import OutputWriteError
+
+    monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", full_disk_make_pair)
+    model_path, _, _ = rgb_model
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        job = DatasetJob.prepare(model_path, tmp_path / "ds", count=8, scheduler=cluster.scheduler_address,
+                                 retries=0)
+        with pytest.raises(OutputWriteError, match=r"No space left on device\. The \d pair\(s\) made so far"):
+            for _ in job.run():
+                pass
+    assert [row["index"] for row in load_manifest(tmp_path / "ds")] == [0, 1]
+
+
 def slow_make_pair(shared, task):
     time.sleep(0.3)
     return make_pair(shared, task)

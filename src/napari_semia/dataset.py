@@ -850,6 +850,10 @@ class _DaskExecutor:
                 return future.result()
             if future.status == "error":
                 error = future.exception()
+                if isinstance(error, OutputWriteError):
+                    # A full disk (or a folder turned read-only) ends the run, as it does
+                    # in this process: every later pair failed the same way (a review).
+                    raise error
                 attempts = self.retries + 1
                 return index, f"{type(error).__name__}: {error} (after {attempts} attempt(s))"
             # Lost or cancelled with no error of its own: the worker that held it
