@@ -929,6 +929,23 @@ def test_a_min_is_white_tiff_is_warned_of(tmp_path, capsys):
     assert code == 0 and "min-is-white" not in capsys.readouterr().err
 
 
+def test_files_named_as_another_format_are_read_as_what_they_are(tmp_path):
+    # Found by a new user: a JPEG of ids named .png trained on its noise as classes; a
+    # PNG named .tif was refused as "not a TIFF file".
+    from PIL import Image
+
+    from napari_semia.errors import SemiaInputError
+
+    ids = np.zeros((60, 80), np.uint8)
+    ids[10:30, 10:40], ids[35:55, 45:75] = 1, 2
+    Image.fromarray(ids * 100).save(tmp_path / "labels.png", format="JPEG", quality=90)
+    with pytest.raises(SemiaInputError, match="is a JPEG of ids"):
+        read_label_file(tmp_path / "labels.png")
+    rgb = (np.arange(60 * 80 * 3).reshape(60, 80, 3) % 251).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "image.tif", format="PNG")
+    np.testing.assert_array_equal(read_image_file(tmp_path / "image.tif"), rgb)
+
+
 def test_unreadable_file_is_an_input_error(tmp_path, capsys):
     from napari_semia.errors import SemiaInputError
 

@@ -76,7 +76,14 @@ def _read(path, what: str) -> np.ndarray:
     # A damaged TIFF makes tifffile log a line of its internals before ours.
     tifffile_log.setLevel(logging.CRITICAL)
     try:
-        if path.suffix.lower() in _TIFF_SUFFIXES:
+        signature = _signature(path)
+        if path.suffix.lower() in _TIFF_SUFFIXES and signature not in ("TIFF", None):
+            # A PNG or JPEG named .tif: read as what it is (it was refused as "not a TIFF
+            # file"; a new user). scikit-image chooses its reader by the name.
+            import imageio.v3 as iio
+
+            array = np.asarray(iio.imread(str(path), extension=f".{signature.lower()}"))
+        elif path.suffix.lower() in _TIFF_SUFFIXES:
             import tifffile
 
             # As stored, its axes as the metadata names them: scikit-image's reader
@@ -383,12 +390,32 @@ def _channels_equal(image: np.ndarray) -> bool:
     return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
 
 
-def _lossy_format(path) -> str | None:
-    """'JPEG' or 'lossy WebP' for a file stored with lossy compression, else None."""
-    suffix = Path(path).suffix.lower()
-    if suffix in _JPEG_SUFFIXES:
+def _signature(path) -> str | None:
+    """'TIFF', 'JPEG', 'PNG' or 'WebP' by the file's first bytes, whatever its name
+    says; None for others and files that cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+    except OSError:
+        return None
+    if head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+"):
+        return "TIFF"
+    if head[:3] == b"\xff\xd8\xff":
         return "JPEG"
-    if suffix != ".webp":
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def _lossy_format(path) -> str | None:
+    """'JPEG' or 'lossy WebP' for a file stored with lossy compression (by its content:
+    a JPEG named .png trained on its noise as classes; a new user), else None."""
+    kind = _signature(path)
+    if kind == "JPEG":
+        return "JPEG"
+    if kind != "WebP":
         return None
     # A RIFF file of chunks: 'VP8 ' holds lossy data, 'VP8L' lossless, the extended
     # format ('VP8X') either, after chunks of its own (a colour profile of any size,
