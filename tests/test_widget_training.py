@@ -16,7 +16,6 @@ from widget_helpers import (
 )
 
 from napari_semia._qt import model_io
-from napari_semia._qt.layer_pickers import OUTPUT_KEY
 from napari_semia._qt.output_layer import SYNTHESIZED_PLANES_KEY, output_name
 from napari_semia.model import SemiaModel
 
@@ -246,9 +245,11 @@ def test_a_stack_seen_in_3d_or_along_other_axes_is_not_synthesized_beside_its_ou
     assert "not the image the model was trained on" not in said
 
 
-def test_a_target_stack_longer_than_the_source_s_is_synthesized_past_it(viewer_widget, qtbot):
-    # From a review: the plane on display off the source stack is no view error (the
-    # result goes in the target's place); it was refused with the 3D view's.
+def test_a_target_stack_longer_than_the_source_s_is_synthesized_past_it(viewer_widget, qtbot, messages):
+    # From two reviews: the plane on display off the source stack is no view error (it
+    # was refused with the 3D view's), nor another image: the model's own stack was
+    # called "not the image the model was trained on", and the plane's result went into
+    # a new layer beside the stack's output.
     viewer, widget = viewer_widget
     image, labels = make_scene(rgb=False)
     viewer.add_image(np.stack([image, image // 2, image]), name="stack")
@@ -257,12 +258,15 @@ def test_a_target_stack_longer_than_the_source_s_is_synthesized_past_it(viewer_w
     viewer.dims.set_current_step(0, 1)
     train(qtbot, widget, steps=2)
     wait_for_synthesis(qtbot, widget)
+    before = [layer.name for layer in viewer.layers]
+    messages.clear()
     viewer.dims.set_current_step(0, 4)
     widget.synthesize()
     wait_for_synthesis(qtbot, widget)
-    planes = [layer.metadata.get(SYNTHESIZED_PLANES_KEY) or [] for layer in viewer.layers
-              if layer.metadata.get(OUTPUT_KEY)]
-    assert any((4,) in [tuple(plane) for plane in listed] for listed in planes)
+    assert [layer.name for layer in viewer.layers] == before
+    output = viewer.layers[output_name("stack", "target")]
+    assert (4,) in [tuple(plane) for plane in output.metadata[SYNTHESIZED_PLANES_KEY]]
+    assert not [text for _, text in messages if "not the image the model was trained on" in text]
 
 
 def test_a_stack_of_layouts_for_a_2d_source_keeps_the_stacks_spacing(viewer_widget, qtbot):

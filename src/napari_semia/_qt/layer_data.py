@@ -24,6 +24,10 @@ class PlaneViewError(SemiaInputError):
     order): a matter of the view, not of the layer's data."""
 
 
+class PlaneOffLayerError(SemiaInputError):
+    """The sliders stand past a stacked layer's planes (another layer has more)."""
+
+
 def _spatial_ndim(layer) -> int:
     """Layer dimensions that napari slices over (RGB channels excluded)."""
     return int(layer.ndim)
@@ -52,8 +56,7 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     shape = layer.data.shape[: ndim - 2]
     index = tuple(int(round(float(c))) for c in coords)
     if any(not 0 <= i < n for i, n in zip(index, shape)):
-        # (No view error: a target stack longer than the source's is synthesized past it.)
-        raise SemiaInputError(
+        raise PlaneOffLayerError(
             f"The plane on display lies outside '{layer.name}' (index {index}, shape {shape}); "
             "move the sliders onto the layer."
         )

@@ -18,6 +18,7 @@ from ..validation import MODEL_SOURCE, check_target
 from . import notify
 from .jobs import SynthesisJob
 from .layer_data import (
+    PlaneOffLayerError,
     PlaneViewError,
     displayed_plane,
     displayed_plane_index,
@@ -201,6 +202,16 @@ class SynthesisJobs:
             # called "not the image the model was trained on", and its result went into a
             # new layer beside the stack's (found by a napari power user).
             raise
+        except PlaneOffLayerError:
+            # A target stack longer than the source's, on a plane past it: the result goes
+            # into the stack's output, in the source's look, like the planes before it (it
+            # was called "not the image the model was trained on", and went into a new
+            # layer; a review). There is no plane to compare: only the size is checked.
+            # With a 2D target the plane is the source's, and the error is said as it is.
+            target = self._pickers.target.current_layer()
+            if target is None or target.ndim <= 2 or plane_shape(source) != tuple(model.source_shape):
+                raise
+            return source
         except SemiaInputError as error:
             problem = str(error)
         if problem is None:
