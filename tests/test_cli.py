@@ -834,10 +834,17 @@ def test_lossy_label_ids_read_as_colour_are_refused_too(tmp_path, name, save):
     Image.fromarray(ids).convert("RGB").save(tmp_path / name, **save)
     with pytest.raises(SemiaInputError, match=r"(JPEG|lossy WebP) of ids.*PNG or TIFF"):
         read_label_file(tmp_path / name)
-    # Greys further apart are a colour-coded map's (black, grey, white): read (a review).
+    # Greys far apart are a colour-coded map's (black, grey, white): read from a JPEG (a
+    # review); not with a 255 'void' among ids, nor one of ids 0 to 40 (a second review).
     greys = np.stack([ids * 120] * 3, axis=-1).astype(np.uint8)
-    Image.fromarray(greys).save(tmp_path / ("greys" + Path(name).suffix), **save)
-    assert read_label_file(tmp_path / ("greys" + Path(name).suffix)).shape == (60, 80, 3)
+    Image.fromarray(greys).save(tmp_path / "greys.jpg", quality=92)
+    assert read_label_file(tmp_path / "greys.jpg").shape == (60, 80, 3)
+    for kind, last in (("void", 255), ("forty", 40)):
+        values = ids * (1 if kind == "void" else 20)
+        values[50:60, 0:20] = last
+        Image.fromarray(values).convert("RGB").save(tmp_path / f"{kind}{Path(name).suffix}", **save)
+        with pytest.raises(SemiaInputError, match="of ids or grey levels"):
+            read_label_file(tmp_path / f"{kind}{Path(name).suffix}")
     # Lossless WebP, and a lossy one of colours, are read.
     Image.fromarray(ids).convert("RGB").save(tmp_path / "lossless.webp", lossless=True)
     assert read_label_file(tmp_path / "lossless.webp").shape == (60, 80, 3)

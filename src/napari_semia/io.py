@@ -363,8 +363,8 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     if labels.ndim == 3 and labels.shape[-1] == 4:
         labels = labels[..., :3]
     lossy = _lossy_format(path)
-    if (lossy and labels.ndim == 3 and labels.shape[-1] == 3 and _channels_equal(labels)
-            and labels[..., 0].max() < _SMALL_IDS):
+    if (lossy and labels.ndim == 3 and labels.shape[-1] == 3 and _nearly_grey(labels)
+            and _close_levels(np.round(labels.mean(axis=-1)).astype(np.uint8))):
         # Ids written by an app that always writes colour (and WebP, which Pillow reads as
         # colour): read as the colours of a colour-coded map, the compression's noise made
         # a sixth of an object's pixels another class, without a word (found by a new user).
@@ -376,18 +376,33 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
         # (The count shows the damage where it is many; a few values may all be ids, changed.)
         seen = f" ({distinct} distinct values here)" if distinct > 8 else ""
         raise SemiaInputError(
-            f"The label file {str(path)!r} is a {lossy} of ids: its compression changes ids at the "
-            f"edges between regions{seen}. Save label maps as PNG or TIFF.")
+            f"The label file {str(path)!r} is a {lossy} of ids or grey levels: its compression changes "
+            f"them along the edges between regions{seen}. Save label maps as PNG or TIFF.")
     return np.ascontiguousarray(labels)
 
 
-#: Below this, equal colour channels of a lossy label map are read as ids: a few grey
-#: levels apart, the compression's noise is as large as their steps.
-_SMALL_IDS = 32
+#: Equal colour channels of a lossy label map with main grey levels closer than this
+#: are read as ids: a few levels apart, the compression's noise is as large as their steps.
+_CLOSE_LEVELS = 32
 
 
-def _channels_equal(image: np.ndarray) -> bool:
-    return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
+def _close_levels(grey: np.ndarray) -> bool:
+    """Whether two of the grey levels a colour-coded reading would take for classes
+    (``dominant_colours``: whole 3 x 3 patches of them, on enough pixels; the
+    compression's noise lies along edges) are closer than :data:`_CLOSE_LEVELS`.
+    Judged by the largest level, ids 0, 1, 2 and a 255 'void' passed for a colour
+    map (a review)."""
+    from .labels import dominant_colours
+
+    levels = np.sort(dominant_colours(np.repeat(grey[..., None], 3, axis=-1))[:, 0].astype(int))
+    return len(levels) > 1 and int(np.diff(levels).min()) < _CLOSE_LEVELS
+
+
+def _nearly_grey(image: np.ndarray) -> bool:
+    """Whether the colour channels are equal but for a level or two (a lossy WebP's
+    chroma rounding is one)."""
+    red = image[..., 0].astype(np.int16)
+    return bool(np.abs(red - image[..., 1]).max() <= 2 and np.abs(red - image[..., 2]).max() <= 2)
 
 
 def _signature(path) -> str | None:
