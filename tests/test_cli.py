@@ -243,6 +243,15 @@ def test_results_never_overwrite_the_command_s_own_input_files(trained, tmp_path
     code = cli.main(["synthesize", str(model_path), str(folder / "layout.png"), "-o", str(folder),
                      "--device", "cpu", "--preview"])
     assert code == 0 and (folder / "layout.png").read_bytes() == before["layout.png"]
+    # The same file under another name (a hard link here; on a case-insensitive disk
+    # 'T.png' is 'T.PNG'; a review) is an input too.
+    (folder / "t2").mkdir()
+    os.link(folder / "layout.png", folder / "t2" / "linked.png")
+    os.link(folder / "layout.png", folder / "linked.png")
+    code = cli.main(["synthesize", str(model_path), str(folder / "t2" / "linked.png"), "-o", str(folder),
+                     "--device", "cpu", "--preview"])
+    assert code == 0 and (folder / "layout.png").read_bytes() == before["layout.png"]
+    assert (folder / "linked_result.png").is_file()
     # The model written over its own source image is refused.
     code = cli.main(["train", str(folder / "image.png"), str(folder / "labels.png"),
                      "-o", str(folder / "image.png"), "--steps", "1", "--device", "cpu"])

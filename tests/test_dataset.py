@@ -690,6 +690,39 @@ def test_a_full_disk_ends_a_cluster_run_too(rgb_model, tmp_path, monkeypatch):
     assert [row["index"] for row in load_manifest(tmp_path / "ds")] == [0, 1]
 
 
+def full_disk_at_pair_1_make_pair(shared, task):
+    """Pair 1 cannot be written; the others take long enough to be in progress then."""
+    from napari_semia.errors import OutputWriteError
+
+    if task.index == 1:
+        time.sleep(0.3)
+        raise OutputWriteError("Cannot write 'images/00001.png': No space left on device")
+    time.sleep(1.5)
+    return make_pair(shared, task)
+
+
+def test_pairs_in_progress_when_a_full_disk_ends_a_cluster_run_are_recorded(rgb_model, tmp_path, monkeypatch):
+    # From a review: they were written after the run had ended, with no manifest row.
+    from distributed import LocalCluster
+
+    import napari_semia.dataset_worker
+    from napari_semia.errors import OutputWriteError
+
+    monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", full_disk_at_pair_1_make_pair)
+    folder = tmp_path / "ds"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        job = DatasetJob.prepare(rgb_model[0], folder, count=6, scheduler=cluster.scheduler_address,
+                                 retries=0)
+        with pytest.raises(OutputWriteError) as raised:
+            for _ in job.run():
+                pass
+        time.sleep(2.0)  # what a worker still made would be written by now
+    rows = sorted(row["index"] for row in load_manifest(folder))
+    assert rows and sorted(int(path.stem) for path in (folder / "images").iterdir()) == rows
+    assert f"The {len(rows)} pair(s) made so far are kept" in str(raised.value)
+
+
 def slow_make_pair(shared, task):
     time.sleep(0.3)
     return make_pair(shared, task)

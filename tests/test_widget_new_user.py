@@ -358,6 +358,37 @@ def test_a_target_whose_final_result_cannot_be_made_stays_in_sight(viewer_widget
     assert "is hidden" not in widget.progress.label.text()
 
 
+def test_an_earlier_result_does_not_hide_a_target_refused_since(viewer_widget, qtbot, messages, monkeypatch):
+    # From a review: Synthesize, then a class the model lacks painted and Synthesize
+    # again (refused at once): the first request's result, arriving after, hid the
+    # target the error asked to mend.
+    from napari_semia.model import SemiaModel
+
+    viewer, widget = viewer_widget
+    add_scene(viewer)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    target = viewer.layers[TARGET]
+    target.visible = True
+    viewer.layers.selection.active = viewer.layers[SOURCE]  # not painting
+    stages = SemiaModel.synthesis_stages
+
+    def slow(self, *args, **kwargs):
+        for image, final in stages(self, *args, **kwargs):
+            if final:
+                time.sleep(1.0)
+            yield image, final
+
+    monkeypatch.setattr(SemiaModel, "synthesis_stages", slow)
+    widget.synthesize()
+    qtbot.wait(200)
+    target.data[0:2, 0:2] = 7  # a class the model does not know
+    target.refresh()
+    assert not widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert target.visible and "is hidden" not in widget.progress.label.text()
+
+
 def test_another_target_takes_the_hidden_target_s_note_with_it(trained):
     # Found by a new user: after New target the status line still said "'<the last
     # target>' is hidden so the result shows; select it ... to paint again".

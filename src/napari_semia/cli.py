@@ -8,6 +8,7 @@ line, ``error: <message>``, and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -289,7 +290,8 @@ def _cmd_train(args) -> int:
                               f"{output / 'model.semia'}.")
     check_writable_folder(output.parent)  # before training, not after it
     for given, what in ((args.image, "image"), (args.labels, "labels")):
-        if Path(given).resolve() == output.resolve():  # (the source was replaced by the model: a new user)
+        # (The source was replaced by the model: a new user.)
+        if _InputFiles([given]).is_input(output):
             raise SemiaInputError(f"The model path {output} is the {what} file: give the model a name of "
                                   f"its own, e.g. {output.with_suffix('.semia')}.")
     image = read_image_file(args.image, plane=args.plane)
@@ -455,14 +457,20 @@ class _InputFiles:
 
     def __init__(self, paths) -> None:
         self.paths = {Path(path).resolve() for path in paths}
+        # And by file identity: on a case-insensitive disk (macOS, a USB stick) 'T.png'
+        # is the input 'T.PNG', which resolving does not tell (a review).
+        self.files = {_file_identity(path) for path in paths} - {None}
         self.written: set[Path] = set()  # (resolved; a renamed result may take a later one's name)
         self.renamed: dict[Path, Path] = {}
+
+    def is_input(self, path: Path) -> bool:
+        return path.resolve() in self.paths or _file_identity(path) in self.files
 
     def spared(self, path: Path) -> Path:
         """``path``, or where it is an input (or a result renamed before took its name),
         the first free ``<stem>_result[_N]`` beside it."""
         chosen, number = path, 0
-        while chosen.resolve() in self.paths or chosen.resolve() in self.written:
+        while self.is_input(chosen) or chosen.resolve() in self.written:
             number += 1
             tail = "_result" if number == 1 else f"_result_{number}"
             chosen = path.with_name(f"{path.stem}{tail}{path.suffix}")
@@ -475,8 +483,17 @@ class _InputFiles:
         kept = self.renamed.get(path)
         if kept is None:
             return ""
-        why = "one of this command's input files" if kept.resolve() in self.paths else "another result's name"
+        why = "one of this command's input files" if self.is_input(kept) else "another result's name"
         return f" (not {kept.name}: that is {why})"
+
+
+def _file_identity(path) -> tuple[int, int] | None:
+    """The (device, inode) of an existing file, else None."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _output_stems(paths, plane: int | None = None) -> list[str]:

@@ -834,7 +834,17 @@ class _DaskExecutor:
         reported = set()
         for future in as_completed(self.futures, loop=self.client.loop):
             reported.add(future.key)
-            yield self._outcome(future, index_of[future.key])
+            try:
+                outcome = self._outcome(future, index_of[future.key])
+            except OutputWriteError:
+                # Pairs being made elsewhere are written: recorded before the run ends, as
+                # at a stop (they were files with no manifest row; a review).
+                unreported = [future for future in self.futures if future.key not in reported]
+                for late in self._in_progress_outcomes(unreported, index_of):
+                    if isinstance(late, PairResult):
+                        yield late
+                raise
+            yield outcome
             if stop_event.is_set():
                 # After the pairs in progress: a worker cannot be interrupted, and the
                 # pairs it was making were written after the run had returned, with no
@@ -843,14 +853,15 @@ class _DaskExecutor:
                 yield from self._in_progress_outcomes(unreported, index_of)
                 return
 
-    def _outcome(self, future, index: int):
-        """A finished future's pair, or (index, why it failed)."""
+    def _outcome(self, future, index: int, full_disk_ends: bool = True):
+        """A finished future's pair, or (index, why it failed); with ``full_disk_ends``,
+        a pair that could not be written raises its OutputWriteError."""
         try:
             if future.status == "finished":
                 return future.result()
             if future.status == "error":
                 error = future.exception()
-                if isinstance(error, OutputWriteError):
+                if full_disk_ends and isinstance(error, OutputWriteError):
                     # A full disk (or a folder turned read-only) ends the run, as it does
                     # in this process: every later pair failed the same way (a review).
                     raise error
@@ -889,7 +900,7 @@ class _DaskExecutor:
         self.client.cancel([future for future in pending if states.get(future.key) in waiting])
         for future in as_completed([f for f in pending if states.get(f.key) not in waiting],
                                    loop=self.client.loop):
-            outcome = self._outcome(future, index_of[future.key])
+            outcome = self._outcome(future, index_of[future.key], full_disk_ends=False)
             if outcome is not None:  # (None: started after the stop, made nothing)
                 yield outcome
 

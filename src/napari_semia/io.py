@@ -139,7 +139,7 @@ def palette_kind(path) -> str | None:
     reader does), 'TIFF' for one read as its indices (tifffile, napari too); None for
     other files and paths that cannot be read."""
     try:
-        if Path(path).suffix.lower() in _TIFF_SUFFIXES:
+        if _signature(path) == "TIFF":  # (by content, as the file is read)
             import tifffile
 
             with tifffile.TiffFile(str(path)) as tif:
@@ -156,7 +156,7 @@ def min_is_white_note(path) -> str | None:
     """A sentence for a grey TIFF stored 'min-is-white' (scanners, some cameras): viewers
     show it inverted, napari and these readers use its values as stored, and results
     came out as the negative of the picture seen (found by a new user). None otherwise."""
-    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+    if _signature(path) != "TIFF":  # (by content, as the file is read)
         return None
     try:
         import tifffile

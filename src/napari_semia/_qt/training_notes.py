@@ -157,7 +157,7 @@ def placements(source, labels) -> tuple:
 def _plane_corners(layer) -> tuple:
     first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
     leading = (0,) * (first.ndim - 2)
-    return tuple(tuple(round(float(v), 9) for v in first.data_to_world((*leading, *step))[-2:])
+    return tuple(tuple(float(v) for v in first.data_to_world((*leading, *step))[-2:])
                  for step in ((0, 0), (1, 0), (0, 1)))
 
 

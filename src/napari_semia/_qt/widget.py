@@ -547,7 +547,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # The click is taken by the run already making this result (it is not
             # started again): say so, or the click showed no sign of being taken.
             self._say_for_synthesis(SYNTHESIS_UNDER_WAY)
-        return job is not None or self.synth_runner.joined_running
+        coming = job is not None or self.synth_runner.joined_running
+        if not coming:
+            # Refused (a target to mend): an earlier request's result reveals nothing, and
+            # a target hidden for it is back in sight (a review: it was hidden again).
+            self._reveal_request = None
+            if self.hidden_target.layer is not None and self.hidden_target.layer == self.target_layer:
+                self.hidden_target.show()
+        return coming
 
     def _say_for_synthesis(self, line: str) -> None:
         """Put a synthesis line on the status line, keeping the line it replaces
