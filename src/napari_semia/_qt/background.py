@@ -11,6 +11,7 @@ thread finishes cleanly; Python waits for it before the process ends.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Generator
 
 from psygnal import Signal
@@ -19,11 +20,37 @@ from qtpy.QtCore import Signal as QtSignal
 
 
 class _Relay(QObject):
-    """Lives in the main thread: signals emitted from the worker thread are queued to it."""
+    """Lives in the main thread: signals emitted from the worker thread are queued to it,
+    and handed to its owner while there is one. The owner is held weakly: a viewer
+    closed during a run left updates queued for a thread object that the garbage
+    collector was taking apart ("attribute '_lock' of 'SignalInstance' undefined" in
+    the next viewer; found in a long-session pass)."""
 
     yielded = QtSignal(object)
     returned = QtSignal(object)
     ended = QtSignal()
+
+    def __init__(self, owner: GeneratorThread) -> None:
+        super().__init__()
+        self._owner = weakref.ref(owner)
+        self.yielded.connect(self._forward_yielded)
+        self.returned.connect(self._forward_returned)
+        self.ended.connect(self._forward_ended)
+
+    def _forward_yielded(self, value) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner.yielded.emit(value)
+
+    def _forward_returned(self, value) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner.returned.emit(value)
+
+    def _forward_ended(self) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner._on_ended()
 
 
 class GeneratorThread:
@@ -38,10 +65,7 @@ class GeneratorThread:
     def __init__(self, name: str) -> None:
         self.name = name
         self.thread: threading.Thread | None = None
-        self._relay = _Relay()
-        self._relay.yielded.connect(self.yielded.emit)
-        self._relay.returned.connect(self.returned.emit)
-        self._relay.ended.connect(self._on_ended)
+        self._relay = _Relay(self)
 
     @property
     def running(self) -> bool:
