@@ -348,7 +348,8 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     between regions into grey levels of their own, each read as a class (a
     3-class map came back as 211 classes, and trained without a word).
     Colour-coded JPEGs are read: their colours are grouped into regions. The same
-    holds for lossy WebP; a lossy file's colour map of three equal channels is ids.
+    holds for lossy WebP; a lossy file's colour map of three equal channels, with
+    levels closer than :data:`_CLOSE_LEVELS`, is one of ids or grey levels: refused too.
     A grey map with transparency (PNG, WebP, GIF) is read without it, as colour ones are.
     """
     labels = _read(path, "label")
@@ -368,8 +369,8 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
         # Ids written by an app that always writes colour (and WebP, which Pillow reads as
         # colour): read as the colours of a colour-coded map, the compression's noise made
         # a sixth of an object's pixels another class, without a word (found by a new user).
-        # Greys further apart are a colour-coded map's (black, grey, white): their colours
-        # are told apart through the noise, as before (a review).
+        # Greys far apart are a colour-coded map's (black, grey, white): their colours are
+        # told apart through the noise, as before (a review).
         labels = labels[..., 0]
     if lossy and labels.ndim == 2:
         distinct = len(np.unique(labels))
