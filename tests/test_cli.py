@@ -848,6 +848,12 @@ def test_lossy_label_ids_read_as_colour_are_refused_too(tmp_path, name, save):
     greys = np.stack([ids * 120] * 3, axis=-1).astype(np.uint8)
     Image.fromarray(greys).save(tmp_path / "greys.jpg", quality=92)
     assert read_label_file(tmp_path / "greys.jpg").shape == (60, 80, 3)
+    # Nor ids in thin lines, whose pixels make no whole patches (a third review).
+    lines = np.zeros((60, 80), np.uint8)
+    lines[::6, :], lines[:, ::7] = 1, 1
+    Image.fromarray(lines).convert("RGB").save(tmp_path / f"lines{Path(name).suffix}", **save)
+    with pytest.raises(SemiaInputError, match="of ids or grey levels"):
+        read_label_file(tmp_path / f"lines{Path(name).suffix}")
     for kind, last in (("void", 255), ("forty", 40)):
         values = ids * (1 if kind == "void" else 20)
         values[50:60, 0:20] = last

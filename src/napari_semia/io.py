@@ -396,7 +396,11 @@ def _close_levels(grey: np.ndarray) -> bool:
     from .labels import dominant_colours
 
     levels = np.sort(dominant_colours(np.repeat(grey[..., None], 3, axis=-1))[:, 0].astype(int))
-    return len(levels) > 1 and int(np.diff(levels).min()) < _CLOSE_LEVELS
+    if len(levels) < 2:
+        # One class in whole patches (the others thin lines, or tiny): small values are
+        # ids (a JPEG of ids 0 and 1 in scribbles passed for a colour map; a review).
+        return int(grey.max()) < _CLOSE_LEVELS
+    return int(np.diff(levels).min()) < _CLOSE_LEVELS
 
 
 def _nearly_grey(image: np.ndarray) -> bool:
