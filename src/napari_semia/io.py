@@ -365,7 +365,7 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
         labels = labels[..., :3]
     lossy = _lossy_format(path)
     if (lossy and labels.ndim == 3 and labels.shape[-1] == 3 and _nearly_grey(labels)
-            and _close_levels(np.round(labels.mean(axis=-1)).astype(np.uint8))):
+            and _close_levels(_grey_of(labels))):
         # Ids written by an app that always writes colour (and WebP, which Pillow reads as
         # colour): read as the colours of a colour-coded map, the compression's noise made
         # a sixth of an object's pixels another class, without a word (found by a new user).
@@ -393,14 +393,20 @@ def _close_levels(grey: np.ndarray) -> bool:
     compression's noise lies along edges) are closer than :data:`_CLOSE_LEVELS`.
     Judged by the largest level, ids 0, 1, 2 and a 255 'void' passed for a colour
     map (a review)."""
-    from .labels import dominant_colours
+    from .labels import dominant_levels
 
-    levels = np.sort(dominant_colours(np.repeat(grey[..., None], 3, axis=-1))[:, 0].astype(int))
+    levels = np.sort(dominant_levels(grey).astype(int))
     if len(levels) < 2:
         # One class in whole patches (the others thin lines, or tiny): small values are
         # ids (a JPEG of ids 0 and 1 in scribbles passed for a colour map; a review).
         return int(grey.max()) < _CLOSE_LEVELS
     return int(np.diff(levels).min()) < _CLOSE_LEVELS
+
+
+def _grey_of(image: np.ndarray) -> np.ndarray:
+    """The rounded mean of a uint8 image's three channels, in uint8."""
+    total = image[..., 0].astype(np.uint16) + image[..., 1] + image[..., 2]
+    return ((total + 1) // 3).astype(np.uint8)
 
 
 def _nearly_grey(image: np.ndarray) -> bool:
