@@ -448,8 +448,7 @@ def _lossy_format(path) -> str | None:
     # alpha; an animation's frames, 'ANMF', each hold their own: the first is read).
     try:
         with open(path, "rb") as file:
-            if file.read(12)[8:12] != b"WEBP":
-                return None
+            file.seek(12)  # (past the RIFF header, which _signature read)
             while len(header := file.read(8)) == 8:
                 chunk, size = header[:4], int.from_bytes(header[4:], "little")
                 if chunk == b"VP8 ":
