@@ -894,16 +894,18 @@ def test_lzw_and_jpeg_compressed_tiffs_are_read(tmp_path):
     assert read_image_file(tmp_path / "jpeg.tif").shape == (40, 60, 3)
 
 
-def test_a_cmyk_jpeg_is_read_as_the_rgb_it_shows(tmp_path):
+@pytest.mark.parametrize("name", ["print.jpg", "print.png", "print.tif"])
+def test_a_cmyk_jpeg_is_read_as_the_rgb_it_shows(tmp_path, name):
     # Found by a new user: its four ink channels were written as an RGBA PNG, fully
-    # transparent (K = 0) and of inverted colours.
+    # transparent (K = 0) and of inverted colours. Named otherwise, it is read by its
+    # content too (a reread: it gave its inks).
     from PIL import Image
 
     rgb = np.zeros((40, 60, 3), np.uint8)
     rgb[...] = (40, 90, 60)
     rgb[10:30, 10:40] = (200, 60, 40)
-    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
-    image = read_image_file(tmp_path / "print.jpg")
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / name, format="JPEG", quality=95)
+    image = read_image_file(tmp_path / name)
     assert image.shape == (40, 60, 3)
     assert np.abs(image.astype(int) - rgb).max() < 12
 

@@ -77,7 +77,9 @@ def _read(path, what: str) -> np.ndarray:
     tifffile_log.setLevel(logging.CRITICAL)
     try:
         signature = _signature(path)
-        if path.suffix.lower() in _TIFF_SUFFIXES and signature not in ("TIFF", None):
+        if is_cmyk_jpeg(path):  # (by its content, whatever its name)
+            array = _read_cmyk_jpeg(path)
+        elif path.suffix.lower() in _TIFF_SUFFIXES and signature not in ("TIFF", None):
             # A PNG or JPEG named .tif: read as what it is (it was refused as "not a TIFF
             # file"; a new user). scikit-image chooses its reader by the name.
             import imageio.v3 as iio
@@ -91,8 +93,6 @@ def _read(path, what: str) -> np.ndarray:
             array = np.asarray(tifffile.imread(str(path)))
         elif png_reads_as_8_bit(path):
             array = _read_16_bit_png(path)
-        elif is_cmyk_jpeg(path):
-            array = _read_cmyk_jpeg(path)
         else:
             array = np.asarray(skimage.io.imread(str(path)))
     except Exception as error:  # any reader failure means the same to the user
@@ -175,8 +175,10 @@ def is_cmyk_jpeg(path) -> bool:
     """Whether ``path`` is a JPEG of CMYK inks (print workflows, some scanners): the
     readers under imageio, scikit-image and napari give its four ink channels, which
     were written as a transparent RGBA result of inverted colours (found by a new
-    user). False for other files and paths that cannot be read."""
-    if Path(path).suffix.lower() not in _JPEG_SUFFIXES:
+    user). By its content: one named .png or .tif is read by its content too (as
+    readers choose by the name, it gave its inks). False for other files and paths
+    that cannot be read."""
+    if _signature(path) != "JPEG":
         return False
     try:
         from PIL import Image
