@@ -192,3 +192,38 @@ def test_an_instance_map_is_named_a_semantic_map_is_not():
         trainer = SemiaTrainer(image, labels, TrainingConfig(steps=1, size=32, width=8, levels=3),
                                device="cpu", warn=False)
         assert "like an instance map" in (trainer.input_note or ""), labels.dtype
+
+
+def test_labels_saved_flipped_or_turned_are_named():
+    # Labels saved by a tool that puts the origin at the bottom, or written column by
+    # column, are of the image's size and trained without a word (a file-format pass).
+    from napari_semia.config import TrainingConfig
+    from napari_semia.trainer import SemiaTrainer
+    from napari_semia.validation import turned_labels_warning
+
+    yy, xx = np.mgrid[:48, :48]
+    labels = np.zeros((48, 48), np.int32)
+    labels[6:20, 8:30] = 1
+    labels[(yy - 34) ** 2 + (xx - 36) ** 2 < 64] = 2
+    noise = np.random.default_rng(0).normal(0, 6, labels.shape)
+    image = (np.array([60.0, 180.0, 120.0])[labels] + noise).clip(0, 255)
+    assert turned_labels_warning(image, labels) is None
+    for turned, named in ((np.flipud(labels), "flipped upside down"),
+                          (np.fliplr(labels), "mirrored left to right"),
+                          (labels[::-1, ::-1], "turned 180°"),
+                          (labels.T, "transposed (rows saved as columns)"),
+                          (np.rot90(labels, -1), "turned 90° clockwise"),
+                          (np.rot90(labels), "turned 90° counter-clockwise")):
+        note = turned_labels_warning(image, turned)
+        assert note is not None and note.startswith(f"The source labels look {named}:"), (named, note)
+    # Labels that follow no edge of the image fit any way alike.
+    for seed in range(5):
+        unrelated = np.random.default_rng(seed).normal(120, 20, labels.shape)
+        assert turned_labels_warning(unrelated, np.flipud(labels)) is None
+    assert turned_labels_warning(image, np.zeros_like(labels)) is None  # one class: no borders
+    # In training: the trainer's input note (which the command line and the widget show).
+    config = TrainingConfig(steps=1, size=48, width=8, levels=3)
+    trainer = SemiaTrainer(image.astype(np.uint8), np.fliplr(labels), config, device="cpu", warn=False)
+    assert "look mirrored left to right" in (trainer.input_note or "")
+    trainer = SemiaTrainer(image.astype(np.uint8), labels, config, device="cpu", warn=False)
+    assert "look" not in (trainer.input_note or "")

@@ -237,6 +237,7 @@ class SemiaTrainer:
             narrow_working_size_warning,
             off_palette_warning,
             training_warning,
+            turned_labels_warning,
         )
 
         lost = lost_classes_warning(self.codec, self.data.classes_lost_at_working_size(), self.fine.shape)
@@ -246,7 +247,9 @@ class SemiaTrainer:
         off_palette = off_palette_warning(labels, self.codec)
         classes = self.codec.num_classes
         instances = None if self.resumed else instance_map_warning(self.data.full_index, classes)
-        return training_warning(image, classes, instances, off_palette, lost, narrow)
+        turned = None if self.resumed else turned_labels_warning(
+            self.data.fine.image[0].mean(0).cpu().numpy(), self.data.fine.index[0].cpu().numpy())
+        return training_warning(image, classes, instances, off_palette, lost, narrow, turned)
 
     def _build_networks(self, resume: SemiaModel | None):
         cfg, data = self.config, self.data
