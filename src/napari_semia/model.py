@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,64 @@ def _array_payload(array: np.ndarray) -> tuple[torch.Tensor, dict]:
     array = np.ascontiguousarray(array)
     return torch.from_numpy(array.reshape(-1).view(np.uint8).copy()), {
         "dtype": array.dtype.str, "shape": list(array.shape)}
+
+
+def _check_checksums(path: Path) -> None:
+    """Raise ModelFileError where a model file's records fail their CRC-32: a model
+    file is a zip archive, each record with its checksum, which torch does not
+    check. A file damaged on its way between machines loaded without a word and
+    gave garbage (a review of shared files)."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(path):
+            return  # (not a model file: the reader says so)
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError):
+        return  # (damaged further: the reader says so)
+    if bad is not None:
+        raise ModelFileError(
+            f"'{path.name}' is damaged: part of it does not match the checksum it was saved with. "
+            "Copy it again from where it was saved.")
+
+
+def _generator_of(hparams: dict, state: dict, name: str) -> SFTGenerator:
+    """The generator the file's ``hparams`` and weights ``state`` describe. The
+    network is laid out on torch's meta device (no memory) and compared with the
+    weights before one is allocated: a file that named a network of any size had
+    it built in full first (gigabytes; a review of shared files)."""
+    with torch.device("meta"):
+        layout = SFTGenerator(**hparams).state_dict()
+    shapes = {key: tuple(value.shape) for key, value in state.items()}
+    expected = {key: tuple(value.shape) for key, value in layout.items()}
+    if shapes != expected:
+        differ = (sorted(set(shapes) ^ set(expected))
+                  or [key for key in expected if shapes[key] != expected[key]])
+        raise ModelFileError(f"'{name}' is damaged: its generator's weights do not fit the network it "
+                             f"names ({len(differ)} differ, e.g. {differ[0]}).")
+    if not all(torch.isfinite(value).all() for value in state.values() if value.is_floating_point()):
+        raise ModelFileError(f"'{name}' is damaged: its generator's weights are not all finite numbers "
+                             "(saved from a training that diverged, or damaged since).")
+    generator = SFTGenerator(**hparams)
+    generator.load_state_dict(state)
+    return generator
+
+
+def _working_source_problem(model: SemiaModel) -> str | None:
+    """What is wrong with a loaded model's working-size source, or None: a damaged
+    file's failed at synthesis, in torch's words."""
+    image, index = model.source_image, model.source_index
+    channels = model.generator.hparams["image_channels"]
+    if image.ndim != 4 or image.shape[:2] != (1, channels) or index.ndim != 3:
+        return "its working-size source has another shape than its network's"
+    if tuple(index.shape[1:]) != tuple(image.shape[2:]) or index.shape[0] != 1:
+        return "its working-size image and labels differ in size"
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= model.num_classes):
+        return "its working-size labels name classes it does not have"
+    if not bool(torch.isfinite(image).all()):
+        return "its working-size image is not all finite numbers"
+    return None
 
 
 def _array_from_payload(data: torch.Tensor, meta: dict) -> np.ndarray:
@@ -578,29 +637,40 @@ class SemiaModel:
             raise ModelFileError(f"'{path}' is a folder, not a napari-semia model file.")
         if not path.is_file():
             raise ModelFileError(f"Model file not found: {path}")
+        _check_checksums(path)
         try:
             # weights_only: a model file is data; never execute pickled code from it.
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # (torch's own on an old pickle: ours says it)
+                warnings.simplefilter("ignore")
+                payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for bad files
             # An image or label file here: arguments swapped, as a new user's were.
             image = path.suffix.lower() in IMAGE_SUFFIXES
-            raise ModelFileError(
-                f"'{path.name}' is not a readable napari-semia model file "
-                + ("(it is an image or label file, not a model)." if image else
-                   f"(corrupt, truncated or another format: {type(exc).__name__}).")
-            ) from None
+            if image:
+                why = "(it is an image or label file, not a model)."
+            elif "Weights only load failed" in str(exc) and "GLOBAL" in str(exc):
+                # (A file that would run code when opened was called "corrupt" as a
+                # truncated one is; a review of shared files.)
+                why = ("(it holds Python objects a model file never holds, which could run code "
+                       "when opened: it was not read).")
+            else:
+                why = f"(corrupt, truncated or another format: {type(exc).__name__})."
+            raise ModelFileError(f"'{path.name}' is not a readable napari-semia model file {why}") from None
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
             raise ModelFileError(f"'{path.name}' is not a napari-semia model file.")
-        if int(payload.get("format_version", -1)) > FORMAT_VERSION:
+        version = payload.get("format_version", -1)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelFileError(f"'{path.name}' is damaged: its file format version ({version!r}) "
+                                 "is not a whole number.")
+        if version > FORMAT_VERSION:
             raise ModelFileError(
                 f"'{path.name}' was written by a newer napari-semia (file format "
-                f"{payload.get('format_version')}, this version reads {FORMAT_VERSION}). "
+                f"{version}, this version reads {FORMAT_VERSION}). "
                 "Upgrade napari-semia to open it."
             )
         try:
             meta = json.loads(payload["meta_json"])
-            generator = SFTGenerator(**meta["generator_hparams"])
-            generator.load_state_dict(payload["generator"])
+            generator = _generator_of(meta["generator_hparams"], payload["generator"], path.name)
             codec = LabelCodec.from_dict(meta["codec"])
             normalizer = IntensityNormalizer.from_dict(meta["normalizer"])
             model = cls(
@@ -623,13 +693,18 @@ class SemiaModel:
         except ModelFileError:
             raise
         except Exception as exc:
+            # (The first line: torch's list of a state's keys ran to several kB on one line.)
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ModelFileError(
                 f"'{path.name}' is a napari-semia model file but could not be read "
-                f"(incompatible or damaged: {type(exc).__name__}: {exc})."
+                f"(incompatible or damaged: {type(exc).__name__}{': ' + text if text else ''})."
             ) from None
         if model.generator.hparams["num_classes"] != model.num_classes:
             raise ModelFileError(f"'{path.name}' is damaged: its class list does not match its generator.")
         if model.can_refine and (tuple(model.full_image.shape[:2]) != model.source_shape
                                  or tuple(model.full_index.shape) != model.source_shape):
             raise ModelFileError(f"'{path.name}' is damaged: its full-size source does not match its size.")
+        problem = _working_source_problem(model)
+        if problem:
+            raise ModelFileError(f"'{path.name}' is damaged: {problem}.")
         return model.to(device)
