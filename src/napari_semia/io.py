@@ -76,7 +76,7 @@ def _read(path, what: str) -> np.ndarray:
     # A damaged TIFF makes tifffile log a line of its internals before ours.
     tifffile_log.setLevel(logging.CRITICAL)
     try:
-        signature = _signature(path)
+        signature = file_signature(path)
         if is_cmyk_jpeg(path):  # (by its content, whatever its name)
             array = _read_cmyk_jpeg(path)
         elif path.suffix.lower() in _TIFF_SUFFIXES and signature not in ("TIFF", None):
@@ -109,6 +109,18 @@ def _read(path, what: str) -> np.ndarray:
     return array
 
 
+def partial_path(path) -> Path:
+    """A hidden temporary beside ``path`` for a write that is then renamed into it,
+    marked as one (``PARTIAL_MARKER``) and named after ``path`` within the 255
+    bytes of a file name (a valid 251-byte name could not be saved: its
+    temporary's name was too long; a review)."""
+    path = Path(path)
+    tail = f"{PARTIAL_MARKER}{os.getpid()}-{threading.get_ident()}{path.suffix}"
+    room = max(0, 255 - len(f".{tail}".encode()))
+    stem = path.stem.encode()[:room].decode(errors="ignore")
+    return path.with_name(f".{stem}{tail}")
+
+
 def png_reads_as_8_bit(path) -> bool:
     """Whether ``path`` is a PNG of 16-bit colour (RGB, RGBA): Pillow, the reader under
     imageio, scikit-image and napari, gives them 8 bits, without a word. False for
@@ -139,7 +151,7 @@ def palette_kind(path) -> str | None:
     reader does), 'TIFF' for one read as its indices (tifffile, napari too); None for
     other files and paths that cannot be read."""
     try:
-        if _signature(path) == "TIFF":  # (by content, as the file is read)
+        if file_signature(path) == "TIFF":  # (by content, as the file is read)
             import tifffile
 
             with tifffile.TiffFile(str(path)) as tif:
@@ -156,7 +168,7 @@ def min_is_white_note(path) -> str | None:
     """A sentence for a grey TIFF stored 'min-is-white' (scanners, some cameras): viewers
     show it inverted, napari and these readers use its values as stored, and results
     came out as the negative of the picture seen (found by a new user). None otherwise."""
-    if _signature(path) != "TIFF":  # (by content, as the file is read)
+    if file_signature(path) != "TIFF":  # (by content, as the file is read)
         return None
     try:
         import tifffile
@@ -178,7 +190,7 @@ def is_cmyk_jpeg(path) -> bool:
     user). By its content: one named .png or .tif is read by its content too (as
     readers choose by the name, it gave its inks). False for other files and paths
     that cannot be read."""
-    if _signature(path) != "JPEG":
+    if file_signature(path) != "JPEG":
         return False
     try:
         from PIL import Image
@@ -418,7 +430,7 @@ def _nearly_grey(image: np.ndarray) -> bool:
     return bool(np.abs(red - image[..., 1]).max() <= 2 and np.abs(red - image[..., 2]).max() <= 2)
 
 
-def _signature(path) -> str | None:
+def file_signature(path) -> str | None:
     """'TIFF', 'JPEG', 'PNG' or 'WebP' by the file's first bytes, whatever its name
     says; None for others and files that cannot be read."""
     try:
@@ -440,7 +452,7 @@ def _signature(path) -> str | None:
 def _lossy_format(path) -> str | None:
     """'JPEG' or 'lossy WebP' for a file stored with lossy compression (by its content:
     a JPEG named .png trained on its noise as classes; a new user), else None."""
-    kind = _signature(path)
+    kind = file_signature(path)
     if kind == "JPEG":
         return "JPEG"
     if kind != "WebP":
@@ -450,7 +462,7 @@ def _lossy_format(path) -> str | None:
     # alpha; an animation's frames, 'ANMF', each hold their own: the first is read).
     try:
         with open(path, "rb") as file:
-            file.seek(12)  # (past the RIFF header, which _signature read)
+            file.seek(12)  # (past the RIFF header, which file_signature read)
             while len(header := file.read(8)) == 8:
                 chunk, size = header[:4], int.from_bytes(header[4:], "little")
                 if chunk == b"VP8 ":
@@ -631,8 +643,7 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
     leaves no half-written file and the file that was there, if any, as it was."""
     path = Path(path)
     image = np.asarray(image)
-    writer = f"{os.getpid()}-{threading.get_ident()}"
-    temporary = path.with_name(f".{path.stem}{PARTIAL_MARKER}{writer}{path.suffix}")
+    temporary = partial_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() in _TIFF_SUFFIXES:

@@ -21,6 +21,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from .config import TrainingConfig
 from .device import device_after_unpickling, pickled_device, resolve_device
 from .errors import IncompatibleModelError, ModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
-from .io import IMAGE_SUFFIXES
+from .io import IMAGE_SUFFIXES, file_signature, partial_path
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
@@ -196,11 +197,26 @@ def _check_checksums(path: Path) -> None:
             "Copy it again from where it was saved.")
 
 
+#: More generator levels than training allows (2-5), with room for later versions.
+_MAX_LEVELS = 16
+
+
 def _generator_of(hparams: dict, state: dict, name: str) -> SFTGenerator:
     """The generator the file's ``hparams`` and weights ``state`` describe. The
     network is laid out on torch's meta device (no memory) and compared with the
     weights before one is allocated: a file that named a network of any size had
     it built in full first (gigabytes; a review of shared files)."""
+    from .intensity import MAX_CHANNELS
+    from .validation import MAX_CLASSES
+
+    # Laid out module by module, a network of 20 000 levels took 84 s and 1.9 GB
+    # before it was compared (a review): its settings are bounded first.
+    bounds = {"image_channels": (1, MAX_CHANNELS), "num_classes": (1, MAX_CLASSES),
+              "width": (1, 1 << 16), "levels": (1, _MAX_LEVELS)}
+    if set(hparams) != set(bounds) or not all(
+            type(hparams[key]) is int and low <= hparams[key] <= high for key, (low, high) in bounds.items()):
+        raise ModelFileError(f"'{name}' is damaged: its network's settings are not ones napari-semia makes "
+                             f"({json.dumps(hparams)[:120]}).")
     with torch.device("meta"):
         layout = SFTGenerator(**hparams).state_dict()
     shapes = {key: tuple(value.shape) for key, value in state.items()}
@@ -607,15 +623,27 @@ class SemiaModel:
             payload["full_image"], meta["full_image"] = _array_payload(self.full_image)
             payload["full_index"], meta["full_index"] = _array_payload(self.full_index)
         payload["meta_json"] = json.dumps(meta, default=_json_default)
+        if not path.name or path.name in (".", ".."):
+            raise ModelFileError(f"Give the model a file name to be saved as (not {str(path)!r}).")
+        blocker = next((folder for folder in path.parents if folder.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            # (mkdir said "File exists", of a folder that was not there; a review.)
+            raise ModelFileError(f"Could not save the model to {path}: '{blocker}' is a file, not a folder.")
         # Write next to the destination, then rename: a failed or interrupted
         # save never destroys an existing good model file.
-        tmp = path.with_name(path.name + ".partial")
+        tmp = partial_path(path)
         try:
+            # Made in memory, then written: a full disk is an OSError that says so
+            # (torch's writer said "[enforce fail at inline_container.cc:672]"; a review).
+            buffer = BytesIO()
+            torch.save(payload, buffer)
             path.parent.mkdir(parents=True, exist_ok=True)
             # Opening the file ourselves gives a plain OSError (permission
             # denied, no such folder...) instead of torch's internal message.
             with open(tmp, "wb") as stream:
-                torch.save(payload, stream)
+                stream.write(buffer.getbuffer())
+                stream.flush()
+                os.fsync(stream.fileno())  # (whole on the disk before the name is moved onto it)
             os.replace(tmp, path)
         except (OSError, RuntimeError) as error:
             try:
@@ -645,7 +673,7 @@ class SemiaModel:
                 payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for bad files
             # An image or label file here: arguments swapped, as a new user's were.
-            image = path.suffix.lower() in IMAGE_SUFFIXES
+            image = path.suffix.lower() in IMAGE_SUFFIXES or file_signature(path) is not None
             if image:
                 why = "(it is an image or label file, not a model)."
             elif "Weights only load failed" in str(exc) and "GLOBAL" in str(exc):
