@@ -74,3 +74,30 @@ def test_a_damaged_entry_is_skipped(checkpoint_cache):
     checkpoint_cache.mkdir(parents=True)
     (checkpoint_cache / "x.json").write_text("{not json")
     assert CheckpointStore().entries() == []
+
+
+def test_an_entry_names_only_its_own_files_and_a_bad_time_is_skipped(checkpoint_cache, scene, tmp_path):
+    # A review of shared files: pruning deleted the files an entry's "key" named,
+    # wherever they were ("../victim/thesis"), and a time that was not one stopped
+    # the widget opening (ValueError building the offer).
+    import json
+
+    image, labels = scene
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=1), device="cpu")
+    for _ in trainer.run():
+        pass
+    store = CheckpointStore()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "thesis.semia").write_text("precious")
+    (victim / "thesis.json").write_text("precious")
+    store.save(trainer.model, "planted")
+    planted = json.loads((store.folder / "planted.json").read_text())
+    (store.folder / "planted.json").write_text(json.dumps(dict(planted, key="../victim/thesis")))
+    assert [info.key for info in store.entries()] == ["planted"]
+    for i in range(KEEP_CHECKPOINTS + 1):
+        store.save(trainer.model, f"key{i}")
+    assert (victim / "thesis.semia").read_text() == "precious"
+    assert (victim / "thesis.json").read_text() == "precious"
+    (store.folder / "key0.json").write_text(json.dumps(dict(planted, saved_at="yesterday")))
+    assert "key0" not in [info.key for info in store.entries()]

@@ -1026,6 +1026,30 @@ def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qt
     assert not widget.restore_offer.isVisibleTo(widget)
 
 
+def test_a_damaged_checkpoint_says_so_and_stays_offered_to_be_discarded(make_napari_viewer, qtbot,
+                                                                        monkeypatch, messages):
+    # A review of shared files: Restore of a damaged cached model named its hash file
+    # with no advice, and the offer (and its Discard) went, to come back at every start.
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    add_scene(viewer)
+    train(qtbot, widget, steps=2)
+    widget.set_model(None)
+    widget._offer_checkpoint()
+    info = widget.restore_offer.info
+    (widget.checkpoints.folder / f"{info.key}.semia").write_bytes(b"PK\x03\x04 damaged")
+    widget.restore_offer.restore_button.click()
+    assert widget.model is None
+    said = [text for kind, text in messages if kind == "error" and "could not be restored" in text]
+    assert said and said[-1].startswith(f"The cached model ({info.steps} steps, from ")
+    assert said[-1].endswith("Discard it to be offered it no more.")
+    assert widget.restore_offer.isVisibleTo(widget) and widget.restore_offer.info == info
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a: True)
+    widget.restore_offer.discard_button.click()
+    widget._offer_checkpoint()
+    assert not widget.restore_offer.isVisibleTo(widget)
+
+
 def test_a_model_trained_on_another_plane_of_a_stack_is_offered_too(make_napari_viewer, qtbot):
     # Found by a time-lapse user: trained on plane 2, napari closed; reopened on
     # plane 0, as napari opens a stack, the widget offered nothing: the model looked lost.
@@ -1657,3 +1681,14 @@ def test_layers_at_other_pixel_sizes_far_from_the_origin_are_named():
     assert misaligned_note(image, labels) is not None
     same = Labels(np.zeros((256, 256), int), name="same", scale=(0.1, 0.1), translate=(1e5, 1e5))
     assert misaligned_note(image, same) is None
+
+
+def test_a_model_saved_under_a_name_with_a_dot_is_a_semia_file(monkeypatch):
+    # A review of shared files: "model.v2" was saved as such, and the Load dialog's
+    # filter (*.semia) hid it.
+    from qtpy.QtWidgets import QFileDialog
+
+    for typed, saved in (("/data/model.v2", "/data/model.v2.semia"), ("/data/zebra", "/data/zebra.semia"),
+                         ("/data/zebra.SEMIA", "/data/zebra.SEMIA"), ("", None)):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, typed=typed: (typed, ""))
+        assert model_io.ask_save_path(None, "x.semia") == saved

@@ -96,11 +96,14 @@ class CheckpointStore:
         for info_path in self.folder.glob("*.json"):
             try:
                 data = json.loads(info_path.read_text())
-                info = CheckpointInfo(key=str(data["key"]), steps=int(data["steps"]),
+                # Its key is its file's name: the one written inside named the files that
+                # pruning deleted, wherever it pointed ("../thesis"; a review).
+                info = CheckpointInfo(key=info_path.stem, steps=int(data["steps"]),
                                       saved_at=str(data["saved_at"]),
                                       source_shape=tuple(int(s) for s in data["source_shape"]),
                                       names=dict(data.get("names", {})))
-            except (OSError, ValueError, KeyError, TypeError):
+                _ = info.saved_at_local  # (a time that is not one stopped the widget opening; a review)
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # a damaged entry is skipped, never fatal
             if self._model_path(info.key).is_file():
                 found.append(info)

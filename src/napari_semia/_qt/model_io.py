@@ -53,7 +53,9 @@ def suggested_model_path(layer_name: str | None, source_file: str | None) -> str
 
 def ask_save_path(parent, suggested: str) -> str | None:
     path, _ = QFileDialog.getSaveFileName(parent, "Save napari-semia model", suggested, FILE_FILTER)
-    if path and not path.lower().endswith(".semia") and "." not in path.rsplit("/", 1)[-1]:
+    # Any other ending gets .semia too: "model.v2" was saved as such, and the Load
+    # dialog's filter hid it (a review of shared files).
+    if path and not path.lower().endswith(".semia"):
         path += ".semia"
     return path or None
 

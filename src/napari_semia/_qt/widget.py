@@ -22,7 +22,7 @@ from qtpy.QtWidgets import QPushButton, QScrollArea, QWidget
 
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
-from ..errors import IncompatibleModelError, SemiaInputError
+from ..errors import IncompatibleModelError, ModelFileError, SemiaInputError
 from ..labels import is_colour_map
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
@@ -1054,7 +1054,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
         try:
             model = self.checkpoints.load(info, device=self.settings.device)
         except SemiaInputError as error:
-            notify.error(f"The checkpoint could not be restored: {error}")
+            # The offer stays, with its Discard: it went with the message, and the same
+            # damaged file was offered at every start (a review of shared files).
+            damaged = isinstance(error, ModelFileError) and "newer napari-semia" not in str(error)
+            notify.error(f"The cached model ({info.steps} steps, from {info.saved_at_local}) could not be "
+                         f"restored: {error}" + (" Discard it to be offered it no more." if damaged else ""))
+            self.restore_offer.offer(info, self.restore_offer.plane)
             return
         self.set_model(model, unsaved=True, checkpoint_key=info.key)
         self.state.model_opened(model.steps_done, "Restored")
