@@ -1083,3 +1083,27 @@ def test_a_full_disk_ends_the_run_with_one_line_and_keeps_the_pairs_made(rgb_mod
     code, err = run_cli([model_path, "-o", folder, "--count", 5], capsys)
     assert code == 0 and "3 were already there" in err
     assert [row["index"] for row in load_manifest(folder)] == [0, 1, 2, 3, 4]
+
+
+def test_a_set_records_the_versions_that_made_it_and_a_rerun_by_others_says_so(rgb_model, tmp_path,
+                                                                               monkeypatch):
+    # A scripting user could not trace a set to the code that made it, and a rerun
+    # after an upgrade added pairs of other code without a word.
+    import warnings
+
+    import torch
+
+    import napari_semia.dataset as dataset_module
+    from napari_semia import __version__
+
+    model = rgb_model[0]
+    generate(model, tmp_path / "set", count=1, seed=0, progress_bar=False)
+    record = json.loads((tmp_path / "set" / "dataset.json").read_text())
+    assert record["made_with"] == {"napari_semia": __version__, "torch": torch.__version__}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        generate(model, tmp_path / "set", count=2, seed=0, progress_bar=False)  # the same: no word
+    monkeypatch.setattr(dataset_module, "_made_with", lambda: {"napari_semia": "9.9", "torch": "3.0"})
+    with pytest.warns(UserWarning, match=rf"made by napari-semia {__version__} \(torch .*\); the ones this "
+                                         r"run adds are made by napari-semia 9\.9 \(torch 3\.0\)"):
+        generate(model, tmp_path / "set", count=3, seed=0, progress_bar=False)

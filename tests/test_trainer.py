@@ -90,6 +90,11 @@ def test_resume_continues_from_model(scene):
     assert second.model.steps_done == 9
     with pytest.raises(IncompatibleModelError, match="classes"):
         SemiaTrainer(image, (labels > 0) * 5, TINY, device="cpu", resume=first.model)
+    # Run again, a finished trainer says so and how to go on (a notebook's cell run
+    # again ended at once, as if it had trained; a scripting user).
+    with pytest.warns(UserWarning, match=r"already run its 6 steps.*resume=trainer\.model"):
+        run(first)
+    assert first.model.steps_done == 6
 
 
 def test_a_model_that_learnt_linear_intensities_goes_on_learning_them():

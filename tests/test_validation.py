@@ -227,3 +227,17 @@ def test_labels_saved_flipped_or_turned_are_named():
     assert "look mirrored left to right" in (trainer.input_note or "")
     trainer = SemiaTrainer(image.astype(np.uint8), labels, config, device="cpu", warn=False)
     assert "look" not in (trainer.input_note or "")
+
+
+def test_labels_with_a_trailing_axis_of_one_are_a_map_and_channels_first_are_named():
+    # A scripting user: (H, W, 1) labels (a network's [..., None], a grey 'L' image)
+    # were refused where such an image is one channel; a (3, H, W) image was called
+    # one of H channels, for a z-stack.
+    codec, index = validate_training_inputs(IMAGE, LABELS[..., None])
+    assert codec.class_ids == (0, 2) and index.shape == (32, 40)
+    validate_target(LABELS[..., None], (32, 40), codec)
+    assert codec.encode(LABELS[..., None]).shape == (32, 40)
+    with pytest.raises(SemiaInputError, match=r"move them last: np\.moveaxis\(image, 0, -1\)"):
+        validate_training_inputs(np.moveaxis(IMAGE, -1, 0).copy(), LABELS)
+    with pytest.raises(SemiaInputError, match="z-stack or time series"):
+        validate_training_inputs(np.zeros((32, 40, 30), np.uint8), LABELS)

@@ -34,3 +34,13 @@ def as_array(data, what: str) -> np.ndarray:
     if array.size == 0:
         raise SemiaInputError(f"The {what} {verb(what, 'are', 'is')} empty (shape {array.shape}).")
     return array
+
+
+def as_label_array(data, what: str) -> np.ndarray:
+    """``as_array`` for a label map: a trailing axis of one (``[..., None]`` for a
+    network, a grey 'L' image read as (H, W, 1)) is dropped, as an image's is
+    kept as one channel (such labels were refused; a scripting user)."""
+    array = as_array(data, what)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return array

@@ -48,8 +48,10 @@ class TrainingConfig:
     coarse_fraction: float = 0.6
     """Fraction of iterations run at half the working size (coarse-to-fine)."""
     seed: int = 0
-    """The same seed and settings give the same model, byte for byte, on one CPU;
-    GPUs may differ in the last bits."""
+    """The same seed and settings give the same model, byte for byte, on one CPU
+    with the same number of torch threads (``torch.get_num_threads()``: the
+    cores, or ``OMP_NUM_THREADS``; other counts sum in another order and differ
+    in the last bits, a scripting user); GPUs may differ in the last bits too."""
     rec_every: int = 3
     """Every ``rec_every``-th iteration is a reconstruction iteration."""
     # --- augmentation ---

@@ -94,7 +94,7 @@ _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 #: The most pairs one set holds (a million take days to make on a CPU).
 MAX_PAIRS = 1_000_000
 #: Recorded in dataset.json for its readers, and not compared on a rerun (other keys decide them).
-_NOT_COMPARED = frozenset({"classes_chosen"})
+_NOT_COMPARED = frozenset({"classes_chosen", "made_with"})
 #: How the settings recorded in dataset.json are named to the user.
 _SETTING_NAMES = {
     "model_sha256": "model", "class_ids": "set of classes", "palette": "label palette", "seed": "seed",
@@ -333,6 +333,9 @@ class DatasetJob:
         }
         if classes_chosen is not None:
             settings_record["classes_chosen"] = classes_chosen
+        # What made the set, for its readers (a scripting user could not trace a set to
+        # the code that made it); a rerun by another version says so (_check_earlier_run).
+        settings_record["made_with"] = _made_with()
         info = pair_info(model, full_resolution)
         if info.has_metadata:  # (the keys only then: a rerun of a folder made before they existed matches)
             settings_record.update(channel_names=list(info.channel_names) or None,
@@ -367,6 +370,12 @@ class DatasetJob:
                 for same_change in ("image_shape", "pixel_size"):  # the same change, named once
                     if same_change in different:
                         different.remove(same_change)
+            made_with = earlier.get("made_with")
+            if not different and made_with and made_with != self.settings_record["made_with"]:
+                self.warnings.append(
+                    f"The pairs already in {self.out_dir} were made by {_describe_made_with(made_with)}; "
+                    f"the ones this run adds are made by {_describe_made_with(_made_with())}, whose "
+                    "results may differ in their last bits.")
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
                 earlier_sampler, sampler = earlier.get("sampler"), self.settings_record["sampler"]
@@ -1105,6 +1114,17 @@ def _image_suffix(model) -> str:
     normalizer = model.normalizer
     shape = (1, 1) if normalizer.layout == "gray" else (1, 1, normalizer.channels)
     return image_suffix(np.zeros(shape, dtype=normalizer.dtype), model.source_info)
+
+
+def _made_with() -> dict:
+    """The versions that make a set's pairs."""
+    import torch
+
+    return {"napari_semia": __version__, "torch": torch.__version__}
+
+
+def _describe_made_with(made_with: dict) -> str:
+    return f"napari-semia {made_with.get('napari_semia', '?')} (torch {made_with.get('torch', '?')})"
 
 
 def _source_labels_fingerprint(source_labels, model) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from .arrays import as_array
+from .arrays import as_label_array
 from .errors import SemiaInputError
 
 #: Most colours a colour-coded map may define; more than this is not a label map.
@@ -321,7 +321,7 @@ class LabelCodec:
     @classmethod
     def from_source(cls, source_labels) -> tuple[LabelCodec, np.ndarray]:
         """Codec for a source label map, and that map as class indices (int64)."""
-        labels = as_array(source_labels, "source labels")
+        labels = as_label_array(source_labels, "source labels")
         if is_colour_map(labels):
             rgb = _rgb(labels, "source labels")
             evidence = photo_evidence(rgb)
@@ -380,7 +380,7 @@ class LabelCodec:
         palette colour; ``what`` names the map in those messages (the dataset
         also encodes the source labels it samples layouts from).
         """
-        labels = self._grey_as_ids(as_array(target_labels, what))
+        labels = self._grey_as_ids(as_label_array(target_labels, what))
         if is_colour_map(labels):
             if self.palette is None:
                 raise SemiaInputError(
@@ -404,7 +404,7 @@ class LabelCodec:
         indices: for an integer map, the ids present are counted a block of rows at
         a time, so no copy of the map is made (the widget checks each Live stroke's
         target on the UI thread; encoding a 67-megapixel one there took seconds)."""
-        labels = self._grey_as_ids(as_array(target_labels, what))
+        labels = self._grey_as_ids(as_label_array(target_labels, what))
         if is_colour_map(labels) or self._counted_in_place(labels, what) is None:
             # Colour maps, other dtypes, negative or huge ids: the full check and its messages.
             self.encode(labels, what)

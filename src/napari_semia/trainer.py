@@ -332,6 +332,12 @@ class SemiaTrainer:
         """Train, yielding progress after every step; ends early after ``stop()``
         or when training diverges (``progress.diverged`` says why)."""
         total = self.config.steps
+        if self.step >= total:
+            # (A notebook's training cell run again ended at once, as if it had trained; a
+            # scripting user.)
+            warnings.warn(f"This trainer has already run its {total} steps, so it trains no further. "
+                          "To go on, make a new one from its model: SemiaTrainer(image, labels, config, "
+                          "resume=trainer.model).", UserWarning, stacklevel=2)
         eta = EtaEstimator(total, self.coarse_steps, self._fine_step_extra_s())
         ramp_end = 0 if self.resumed else int(math.ceil(self.config.augment_ramp * total))
         guard = CollapseGuard(start_step=max(ramp_end, self.coarse_steps))

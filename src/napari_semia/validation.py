@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import as_array, verb
+from .arrays import as_array, as_label_array, verb
 from .config import MAX_WORKING_SIZE
 from .errors import SemiaInputError
 from .intensity import MAX_CHANNELS
@@ -53,7 +53,9 @@ def validate_image(image) -> np.ndarray:
         raise SemiaInputError(
             f"The image has shape {image.shape}: read as (H, W, C) that is "
             f"{image.shape[-1]} channels, more than the {MAX_CHANNELS} supported. "
-            f"For a z-stack or time series, use a single 2D slice."
+            + ("If its channels come first (as tifffile and torch give them), move them last: "
+               "np.moveaxis(image, 0, -1)." if image.shape[0] <= MAX_CHANNELS else
+               "For a z-stack or time series, use a single 2D slice.")
         )
     height, width = image.shape[:2]
     if min(height, width) < MIN_SIDE:
@@ -364,7 +366,7 @@ def validate_training_inputs(image, labels) -> tuple[LabelCodec, np.ndarray]:
     :meth:`LabelCodec.from_source`), so callers need not build them twice.
     """
     image = validate_image(image)
-    labels = as_array(labels, "labels")
+    labels = as_label_array(labels, "labels")
     labels_hw = _label_shape_hw(labels, "labels")
     image_hw = tuple(int(s) for s in image.shape[:2])
     if labels_hw != image_hw:
@@ -395,7 +397,7 @@ def check_target(target, source_shape_hw, codec: LabelCodec, what: str = "target
                  source: str = "the source") -> None:
     """:func:`validate_target`'s checks, without making the class indices (cheap
     enough for the UI thread at tens of megapixels)."""
-    target = as_array(target, what)
+    target = as_label_array(target, what)
     check_target_shape(target, source_shape_hw, what, source)
     codec.check(target, what)
 
@@ -418,6 +420,6 @@ def validate_target(target, source_shape_hw, codec: LabelCodec, what: str = "tar
     ``what`` names the map in messages (another full-size map of the source's
     classes is checked the same way); ``source`` the source (:data:`MODEL_SOURCE`
     for a model's)."""
-    target = as_array(target, what)
+    target = as_label_array(target, what)
     check_target_shape(target, source_shape_hw, what, source)
     return codec.encode(target, what)
