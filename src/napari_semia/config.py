@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import SemiaInputError
 
+#: The devices a user may name (and cuda:N); ``device.resolve_device`` decides.
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 #: The largest working size (longest side, px) a model may have.
 MAX_WORKING_SIZE = 4096
 

@@ -771,7 +771,9 @@ class _DaskExecutor:
             except RuntimeError as error:
                 raise SemiaInputError(
                     f"The local Dask cluster's worker processes did not start ({error}). From a "
-                    "Python script, call generate(..., workers=N) under 'if __name__ == \"__main__\":'."
+                    "Python script, call generate(..., workers=N) under 'if __name__ == \"__main__\":'. "
+                    "Without a cluster, workers=0 (the command line's --workers 0, its default) makes "
+                    "the pairs in this process."
                 ) from None
             self.client = Client(self.cluster, set_as_default=False)
             return

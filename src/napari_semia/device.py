@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .config import DEVICE_CHOICES
 from .errors import SemiaInputError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:
