@@ -2,6 +2,7 @@
 left, and the method's central claim (the output follows the new layout)."""
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -92,7 +93,14 @@ def test_resume_continues_from_model(scene):
         SemiaTrainer(image, (labels > 0) * 5, TINY, device="cpu", resume=first.model)
     # Run again, a finished trainer says so and how to go on (a notebook's cell run
     # again ended at once, as if it had trained; a scripting user).
-    with pytest.warns(UserWarning, match=r"already run its 6 steps.*resume=trainer\.model"):
+    from napari_semia import SemiaWarning
+
+    with pytest.warns(SemiaWarning, match=r"already run its 6 steps.*resume=trainer\.model"):
+        run(first)
+    assert issubclass(SemiaWarning, UserWarning)
+    with warnings.catch_warnings():  # (what a script can silence by its category)
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=SemiaWarning)
         run(first)
     assert first.model.steps_done == 6
 

@@ -8,6 +8,7 @@ private ``_qt`` subpackage and only drives this core.
 
 __version__ = "0.1.0"
 
-from .errors import ModelFileError, SemiaInputError
+from .errors import IncompatibleModelError, ModelFileError, OutputWriteError, SemiaInputError, SemiaWarning
 
-__all__ = ["ModelFileError", "SemiaInputError", "__version__"]
+__all__ = ["IncompatibleModelError", "ModelFileError", "OutputWriteError", "SemiaInputError", "SemiaWarning",
+           "__version__"]

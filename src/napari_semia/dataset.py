@@ -74,7 +74,7 @@ from .dataset_worker import (
     stop_event_name,
     worker_check,
 )
-from .errors import OutputWriteError, SemiaInputError
+from .errors import OutputWriteError, SemiaInputError, SemiaWarning
 from .io import check_writable_folder, on_terminal, progress_interval, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
@@ -543,7 +543,7 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
             bar.update(update.done + update.failed)
             if update.warning and not progress_bar:
                 # (A pipeline could neither catch nor silence them; found by a new user.)
-                warnings.warn(update.message, UserWarning, stacklevel=2)
+                warnings.warn(update.message, SemiaWarning, stacklevel=2)
             elif update.warning:
                 bar.say(f"warning: {update.message}")
             elif update.message and progress_bar:

@@ -16,3 +16,9 @@ class IncompatibleModelError(SemiaInputError):
 class OutputWriteError(SemiaInputError):
     """A result or dataset file that cannot be written (a full disk, a folder without
     write permission): what was written before it is kept."""
+
+
+class SemiaWarning(UserWarning):
+    """What napari-semia warns a script of (a note on its inputs, a dataset's
+    sampling): ``warnings.filterwarnings("ignore", category=SemiaWarning)``
+    silences them (a scripting user could only match their text)."""

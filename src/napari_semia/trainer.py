@@ -39,7 +39,7 @@ from .augmentation import AugmentationLimits, JointAugmenter
 from .collapse_guard import CollapseGuard
 from .config import TrainingConfig, training_config
 from .device import resolve_device, synchronize
-from .errors import SemiaInputError
+from .errors import SemiaInputError, SemiaWarning
 from .layout_tensors import resize_index, to_onehot
 from .losses import (
     SourcePatchBank,
@@ -184,7 +184,7 @@ class SemiaTrainer:
         """What the user should know of the inputs before training, or None."""
         for note in (self.input_note, kept_note, _grey_stored_as_colour(image)) if warn else ():
             if note:
-                warnings.warn(note, UserWarning, stacklevel=2)
+                warnings.warn(note, SemiaWarning, stacklevel=2)
 
         self._stop_event = threading.Event()
         self._preview_lock = threading.Lock()
@@ -337,7 +337,7 @@ class SemiaTrainer:
             # scripting user.)
             warnings.warn(f"This trainer has already run its {total} steps, so it trains no further. "
                           "To go on, make a new one from its model: SemiaTrainer(image, labels, config, "
-                          "resume=trainer.model).", UserWarning, stacklevel=2)
+                          "resume=trainer.model).", SemiaWarning, stacklevel=2)
         eta = EtaEstimator(total, self.coarse_steps, self._fine_step_extra_s())
         ramp_end = 0 if self.resumed else int(math.ceil(self.config.augment_ramp * total))
         guard = CollapseGuard(start_step=max(ramp_end, self.coarse_steps))
