@@ -241,3 +241,26 @@ def test_labels_with_a_trailing_axis_of_one_are_a_map_and_channels_first_are_nam
         validate_training_inputs(np.moveaxis(IMAGE, -1, 0).copy(), LABELS)
     with pytest.raises(SemiaInputError, match="z-stack or time series"):
         validate_training_inputs(np.zeros((32, 40, 30), np.uint8), LABELS)
+
+
+def test_coarse_labels_a_brush_s_width_off_the_edges_are_not_called_turned():
+    # A review: coarse labels (painted a brush's width outside the objects) fit as
+    # given below the edges' mean, and a turn that crossed edges 1.5 times as well
+    # was named ("The source labels look turned 180°": a user may flip right labels).
+    import skimage.data
+    import torch
+    from scipy import ndimage as ndi
+    from skimage.filters import threshold_otsu
+
+    from napari_semia.training_data import TrainingData
+    from napari_semia.validation import turned_labels_warning
+
+    camera = skimage.data.camera()
+    labels = (camera > threshold_otsu(camera)).astype(np.uint8)
+    for coarse in (ndi.grey_dilation(labels, size=15), ndi.grey_dilation(labels, size=25)):
+        data = TrainingData.build(camera, coarse, 256, torch.device("cpu"))
+        grey, index = data.fine.image[0].mean(0).numpy(), data.fine.index[0].numpy()
+        assert turned_labels_warning(grey, index) is None
+    data = TrainingData.build(camera, np.flipud(labels).copy(), 256, torch.device("cpu"))
+    note = turned_labels_warning(data.fine.image[0].mean(0).numpy(), data.fine.index[0].numpy())
+    assert note is not None and "flipped upside down" in note  # (the exact map, flipped, still is)
