@@ -48,3 +48,21 @@ def test_the_file_a_layer_or_channel_group_came_from(make_napari_viewer, tmp_pat
     assert layer_file(opened) == str(tmp_path / "img.png")
     assert layer_file(ChannelGroup(tuple(channels))) == str(tmp_path / "stack.tif")
     assert layer_file(viewer.add_image(np.zeros((8, 8)))) is None and layer_file(None) is None
+
+
+def test_long_names_are_cut_in_the_middle_so_pickers_tell_them_apart(viewer_widget):
+    # A usability pass: cut at the end, two pickers showed the same shared prefix of
+    # "2024-05-13_patient-0042_HE_..._image" and "..._labels".
+    from qtpy.QtCore import Qt
+
+    viewer, widget = viewer_widget
+    prefix = "2024-05-13_patient-0042_HE_stain_40x_region-of-interest-07_"
+    viewer.add_image(np.zeros((32, 32), np.uint8), name=prefix + "image")
+    viewer.add_labels(np.zeros((32, 32), np.uint8), name=prefix + "labels")
+    picker = widget.pickers.image
+    assert picker.currentText() == prefix + "image"  # (the name itself is kept whole)
+    assert picker.view().textElideMode() == Qt.TextElideMode.ElideMiddle
+    shown = picker.fontMetrics().elidedText(prefix + "image", Qt.TextElideMode.ElideMiddle, 120)
+    assert shown.endswith("image") and shown.startswith("2024")
+    picker.resize(160, picker.height())
+    assert not picker.grab().isNull()  # (drawn by its own paintEvent)

@@ -26,7 +26,15 @@ from pathlib import Path
 import numpy as np
 from napari.layers import Image, Labels, Layer
 from qtpy.QtCore import Qt, Signal
-from qtpy.QtWidgets import QComboBox, QFormLayout, QPushButton, QWidget
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QPushButton,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
+    QWidget,
+)
 
 from ..intensity import MAX_CHANNELS
 from ..io import tiff_channel_axis
@@ -338,6 +346,9 @@ class LayerPicker(QComboBox):
         self._role = ""  # what the picker is for, in its tooltip
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
+        # Long names are cut in the middle, as napari's layer list cuts them: cut at the
+        # end, two pickers showed the same shared prefix (a usability pass).
+        self.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.currentIndexChanged.connect(self._on_index_changed)
         events = viewer.layers.events
         for event in (events.inserted, events.removed, events.moved, events.reordered):
@@ -346,6 +357,18 @@ class LayerPicker(QComboBox):
         for layer in viewer.layers:
             layer.events.name.connect(self.refresh)
         self.refresh()
+
+    def paintEvent(self, event) -> None:
+        """The box as Qt draws it, with the chosen name cut in the middle to fit."""
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.TextElideMode.ElideMiddle,
+                                                           field.width())
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
     def keyPressEvent(self, event) -> None:
         """Ctrl / Cmd shortcuts go on to napari (Ctrl+Z undoes a brush stroke): a combo
