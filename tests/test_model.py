@@ -163,7 +163,10 @@ def test_a_model_file_edited_or_damaged_inside_gives_one_line(tmp_path, model):
         "are not all finite numbers": lambda p: p["generator"].update(
             {key: value * float("nan") for key, value in p["generator"].items()
              if value.is_floating_point()}),
-        "labels name classes it does not have": lambda p: p.update(source_index=p["source_index"] + 7),
+        "working-size labels name classes it does not have": lambda p: p.update(
+            source_index=p["source_index"] + 7),
+        "full-size labels name classes it does not have": lambda p: p.update(
+            full_index=torch.full_like(p["full_index"], 9)),
         "image and labels differ in size": lambda p: p.update(source_image=p["source_image"][..., :5, :5]),
     }
     for i, (says, edit) in enumerate(cases.items()):

@@ -247,6 +247,9 @@ def _working_source_problem(model: SemiaModel) -> str | None:
         return "its working-size labels name classes it does not have"
     if not bool(torch.isfinite(image).all()):
         return "its working-size image is not all finite numbers"
+    full = model.full_index
+    if full is not None and full.size and (int(full.min()) < 0 or int(full.max()) >= model.num_classes):
+        return "its full-size labels name classes it does not have"
     return None
 
 
