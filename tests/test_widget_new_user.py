@@ -1002,13 +1002,20 @@ def test_a_model_trained_before_napari_closed_is_offered_again(make_napari_viewe
     assert widget.synthesis.synthesize_button.isEnabled()
 
 
-def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qtbot, monkeypatch):
+def _offering_a_checkpoint(make_napari_viewer, qtbot):
+    """A viewer and widget whose model was trained (and so cached), then dropped:
+    the widget offers the cached one."""
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     add_scene(viewer)
     train(qtbot, widget, steps=2)
     widget.set_model(None)
     widget._offer_checkpoint()
+    return viewer, widget
+
+
+def test_other_layers_get_no_offer_and_discard_forgets_it(make_napari_viewer, qtbot, monkeypatch):
+    viewer, widget = _offering_a_checkpoint(make_napari_viewer, qtbot)
     assert widget.restore_offer.isVisibleTo(widget)
     # Discard asks first (found by a UX pass: it deleted the only copy at one click).
     asked = []
@@ -1030,12 +1037,7 @@ def test_a_damaged_checkpoint_says_so_and_stays_offered_to_be_discarded(make_nap
                                                                         monkeypatch, messages):
     # A review of shared files: Restore of a damaged cached model named its hash file
     # with no advice, and the offer (and its Discard) went, to come back at every start.
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
-    add_scene(viewer)
-    train(qtbot, widget, steps=2)
-    widget.set_model(None)
-    widget._offer_checkpoint()
+    _viewer, widget = _offering_a_checkpoint(make_napari_viewer, qtbot)
     info = widget.restore_offer.info
     (widget.checkpoints.folder / f"{info.key}.semia").write_bytes(b"PK\x03\x04 damaged")
     widget.restore_offer.restore_button.click()
