@@ -1107,3 +1107,17 @@ def test_a_set_records_the_versions_that_made_it_and_a_rerun_by_others_says_so(r
     with pytest.warns(UserWarning, match=rf"made by napari-semia {__version__} \(torch .*\); the ones this "
                                          r"run adds are made by napari-semia 9\.9 \(torch 3\.0\)"):
         generate(model, tmp_path / "set", count=3, seed=0, progress_bar=False)
+
+
+def test_a_pair_file_overwritten_with_no_image_is_made_again(rgb_model, tmp_path):
+    # A scripting user: a label file overwritten by hand was kept as a done pair
+    # ("2 were already there"), its junk in the set.
+    model_path = rgb_model[0]
+    generate(model_path, tmp_path / "ds", count=3, seed=1, progress_bar=False)
+    before = pair_files(tmp_path / "ds")
+    junk = tmp_path / "ds" / "labels" / "00001.png"
+    assert junk.is_file()
+    junk.write_text("junk")
+    summary = generate(model_path, tmp_path / "ds", count=3, seed=1, progress_bar=False)
+    assert summary.written == 1 and summary.skipped == 2
+    assert pair_files(tmp_path / "ds") == before

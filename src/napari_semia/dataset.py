@@ -75,7 +75,7 @@ from .dataset_worker import (
     worker_check,
 )
 from .errors import OutputWriteError, SemiaInputError, SemiaWarning
-from .io import check_writable_folder, on_terminal, progress_interval, write_image_file
+from .io import check_writable_folder, file_signature, on_terminal, progress_interval, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
 
@@ -400,7 +400,9 @@ class DatasetJob:
         asked = {task.index for task in self.tasks}
         for index, row in rows.items():
             image_file, labels_file = self.shared.file_names(index)
-            if (self.out_dir / image_file).is_file() and (self.out_dir / labels_file).is_file():
+            # A file there that is no image (overwritten by hand) is made again: it was
+            # kept as a done pair (a scripting user). Its first bytes say so.
+            if all(file_signature(self.out_dir / name) is not None for name in (image_file, labels_file)):
                 (self.done_rows if index in asked else self.beyond_rows)[index] = row
 
     # -------------------------------------------------------------------- run
