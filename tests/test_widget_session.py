@@ -466,6 +466,33 @@ def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_trai
     h.wait_for_synthesis(qtbot, widget)
 
 
+def test_escape_stops_the_run_from_the_section_that_holds_the_focus(make_napari_viewer, qtbot):
+    # A usability pass: after Return on Train the focus sat, unframed, on the Training
+    # section, and stopping took Tab, Tab and Space; Escape did nothing.
+    from conftest import PLUGIN, WIDGET_NAME
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication, QGroupBox
+
+    viewer = make_napari_viewer(show=True)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    _shown_and_active(viewer, qtbot)
+    h.add_scene(viewer)
+    h.configure_tiny(widget, steps=2000)
+    train_button = widget.controls.train_button
+    train_button.setFocus()
+    qtbot.waitUntil(train_button.hasFocus, timeout=5000)
+    qtbot.keyClick(train_button, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=h.TIMEOUT_MS)
+    focused = QApplication.focusWidget()
+    assert isinstance(focused, QGroupBox) and "QGroupBox:focus" in widget.content.styleSheet()
+    qtbot.keyClick(focused, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
+    assert widget.model is not None and widget.model.steps_done < 2000
+    h.wait_for_synthesis(qtbot, widget)
+    qtbot.keyClick(widget.controls.steps, Qt.Key.Key_Escape)  # (nothing runs: nothing happens)
+    assert widget.model is not None
+
+
 def test_focus_stays_in_the_dock_when_generate_greys_out(make_napari_viewer, qtbot, tmp_path):
     # Generate is the dock's last control: Qt gave its focus to the dock's title-bar
     # hide button, and the next Space hid the whole dock.

@@ -55,11 +55,17 @@ class FocusKeeper(QObject):
         return self._parked[0] if self._parked is not None else None
 
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
-        if old is None or old is self.parked_on or not self._content.isAncestorOf(old):
-            return
-        if old.isEnabled() and old.isVisible():
-            return  # moved by the user (Tab, a click), not by Qt
-        self._park(old)
+        try:
+            if old is None or old is self.parked_on or not self._content.isAncestorOf(old):
+                return
+            if old.isEnabled() and old.isVisible():
+                return  # moved by the user (Tab, a click), not by Qt
+            self._park(old)
+        except RuntimeError:
+            # Qt deleted the dock's widgets (the viewer closing) before shutdown() ran: a
+            # focused picker's last focus change raised "wrapped C/C++ object … has been
+            # deleted" (a usability pass).
+            self.shutdown()
 
     def _park(self, control: QWidget) -> None:
         """Focus on ``control``'s section, given back to it (or its stand-in) when enabled."""

@@ -48,7 +48,10 @@ class DockColours:
                 f"{scope} QComboBox:focus {{ {frame} padding: 2px 9px 2px 7px; }}\n"  # 3px 10px 3px 8px
                 f"{scope} QCheckBox::indicator:focus {{ {frame} padding: 0px; }}\n"  # 1px
                 f"{scope} QToolButton {{ border: 1px solid transparent; }}\n"
-                f"{scope} QToolButton:focus {{ {frame} }}\n")
+                f"{scope} QToolButton:focus {{ {frame} }}\n"
+                # A section holds the focus while its control is greyed out (FocusKeeper):
+                # nothing showed where it was (a usability pass).
+                f"{scope} QGroupBox:focus {{ {frame} }}\n")
 
 
 def _luminance(hex_colour: str) -> float:

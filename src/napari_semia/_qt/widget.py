@@ -17,7 +17,8 @@ from functools import partial
 
 import numpy as np
 from napari.layers import Labels
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QKeySequence, QShortcut
 from qtpy.QtWidgets import QPushButton, QScrollArea, QWidget
 
 from ..checkpoints import CheckpointStore, fingerprint
@@ -245,6 +246,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         runner.ended.connect(self._on_training_ended)
         self.dataset.generate_button.clicked.connect(self.generate_dataset)
         self.dataset.stop_button.clicked.connect(self.dataset_runner.stop)
+        # Escape stops what runs, from anywhere in the dock: a keyboard user had to Tab
+        # from the section that holds the focus to Stop (a usability pass).
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self._escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._escape.activated.connect(self._stop_by_key)
         self.dataset_runner.progress.connect(self._on_dataset_progress)
         self.dataset_runner.finished.connect(self._on_dataset_finished)
         self.dataset_runner.ended.connect(self._on_dataset_ended)
@@ -417,6 +423,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         note = self._misaligned_labels(source, labels)
         if note:
             notify.warning(note)
+
+    def _stop_by_key(self) -> None:
+        """Escape: as a click on the Stop that can be clicked (one runs at a time)."""
+        for button in (self.controls.stop_button, self.synthesis.stop_button, self.dataset.stop_button):
+            if button.isEnabled() and button.isVisibleTo(self):
+                button.click()
+                return
 
     def stop(self) -> None:
         if self.state.phase is Phase.TRAINING:
