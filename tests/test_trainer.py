@@ -102,6 +102,13 @@ def test_resume_continues_from_model(scene):
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=SemiaWarning)
         run(first)
+    # Stopped, likewise (a review: its run again ended at once, without a word).
+    stopped = SemiaTrainer(image, labels, TINY, device="cpu")
+    for progress in stopped.run():
+        if progress.step == 2:
+            stopped.stop()
+    with pytest.warns(SemiaWarning, match=r"was stopped at step 2 of 6"):
+        run(stopped)
     assert first.model.steps_done == 6
 
 

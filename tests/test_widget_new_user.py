@@ -1044,7 +1044,7 @@ def test_a_damaged_checkpoint_says_so_and_stays_offered_to_be_discarded(make_nap
     assert widget.model is None
     said = [text for kind, text in messages if kind == "error" and "could not be restored" in text]
     assert said and said[-1].startswith(f"The cached model ({info.steps} steps, from ")
-    assert said[-1].endswith("Discard it to be offered it no more.")
+    assert said[-1].endswith("Discard it, and it is not offered again.")
     assert widget.restore_offer.isVisibleTo(widget) and widget.restore_offer.info == info
     monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a: True)
     widget.restore_offer.discard_button.click()

@@ -371,7 +371,8 @@ class DatasetJob:
                     if same_change in different:
                         different.remove(same_change)
             made_with = earlier.get("made_with")
-            if not different and made_with and made_with != self.settings_record["made_with"]:
+            if (not different and isinstance(made_with, dict)
+                    and made_with != self.settings_record["made_with"]):
                 self.warnings.append(
                     f"The pairs already in {self.out_dir} were made by {_describe_made_with(made_with)}; "
                     f"the ones this run adds are made by {_describe_made_with(_made_with())}, whose "

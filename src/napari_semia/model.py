@@ -21,7 +21,6 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -251,6 +250,29 @@ def _working_source_problem(model: SemiaModel) -> str | None:
     if full is not None and full.size and (int(full.min()) < 0 or int(full.max()) >= model.num_classes):
         return "its full-size labels name classes it does not have"
     return None
+
+
+def _disk_full(folder: Path, payload: dict) -> str | None:
+    """"No space left on device …" where ``folder``'s disk has less room than the
+    payload's tensors take, else None: torch's writer says "[enforce fail at
+    inline_container.cc:672] . unexpected pos …" of a full disk (a review)."""
+    import shutil
+
+    def tensors(value):
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from tensors(item)
+
+    needed = sum(t.numel() * t.element_size() for t in tensors(payload))
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= needed:
+        return None
+    return f"No space left on device (the model takes {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free)"
 
 
 def _array_from_payload(data: torch.Tensor, meta: dict) -> np.ndarray:
@@ -636,15 +658,11 @@ class SemiaModel:
         # save never destroys an existing good model file.
         tmp = partial_path(path)
         try:
-            # Made in memory, then written: a full disk is an OSError that says so
-            # (torch's writer said "[enforce fail at inline_container.cc:672]"; a review).
-            buffer = BytesIO()
-            torch.save(payload, buffer)
             path.parent.mkdir(parents=True, exist_ok=True)
             # Opening the file ourselves gives a plain OSError (permission
             # denied, no such folder...) instead of torch's internal message.
             with open(tmp, "wb") as stream:
-                stream.write(buffer.getbuffer())
+                torch.save(payload, stream)
                 stream.flush()
                 os.fsync(stream.fileno())  # (whole on the disk before the name is moved onto it)
             os.replace(tmp, path)
@@ -653,7 +671,8 @@ class SemiaModel:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-            reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+            reason = (getattr(error, "strerror", None) or _disk_full(path.parent, payload)
+                      or str(error).splitlines()[0])
             raise ModelFileError(f"Could not save the model to {path}: {reason}.") from None
         return path
 

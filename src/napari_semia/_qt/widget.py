@@ -1069,10 +1069,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         except SemiaInputError as error:
             # The offer stays, with its Discard: it went with the message, and the same
             # damaged file was offered at every start (a review of shared files).
-            damaged = isinstance(error, ModelFileError) and "newer napari-semia" not in str(error)
+            gone = self.checkpoints.find(info.key) is None  # (deleted since it was offered)
+            damaged = (isinstance(error, ModelFileError) and "newer napari-semia" not in str(error)
+                       and not gone)
+            advice = " Discard it, and it is not offered again." if damaged else ""
             notify.error(f"The cached model ({info.steps} steps, from {info.saved_at_local}) could not be "
-                         f"restored: {error}" + (" Discard it to be offered it no more." if damaged else ""))
-            self.restore_offer.offer(info, self.restore_offer.plane)
+                         f"restored: {error}{advice}")
+            if not gone:
+                self.restore_offer.offer(info, self.restore_offer.plane)
             return
         self.set_model(model, unsaved=True, checkpoint_key=info.key)
         self.state.model_opened(model.steps_done, "Restored")
