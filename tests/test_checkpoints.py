@@ -99,5 +99,7 @@ def test_an_entry_names_only_its_own_files_and_a_bad_time_is_skipped(checkpoint_
         store.save(trainer.model, f"key{i}")
     assert (victim / "thesis.semia").read_text() == "precious"
     assert (victim / "thesis.json").read_text() == "precious"
-    (store.folder / "key0.json").write_text(json.dumps(dict(planted, saved_at="yesterday")))
-    assert "key0" not in [info.key for info in store.entries()]
+    newest = store.entries()[0].key
+    (store.folder / f"{newest}.json").write_text(json.dumps(dict(planted, saved_at="yesterday")))
+    assert (store.folder / f"{newest}.semia").is_file()
+    assert newest not in [info.key for info in store.entries()]

@@ -115,8 +115,13 @@ def partial_path(path) -> Path:
     bytes of a file name (a valid 251-byte name could not be saved: its
     temporary's name was too long; a review)."""
     path = Path(path)
-    tail = f"{PARTIAL_MARKER}{os.getpid()}-{threading.get_ident()}{path.suffix}"
-    room = max(0, 255 - len(f".{tail}".encode()))
+    try:  # (eCryptfs allows 143 bytes)
+        longest = int(os.pathconf(path.parent if path.parent.exists() else ".", "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # (no pathconf on Windows)
+        longest = 255
+    suffix = path.suffix if len(path.suffix.encode()) <= 16 else ""  # (the writer goes by it)
+    tail = f"{PARTIAL_MARKER}{os.getpid()}-{threading.get_native_id()}{suffix}"
+    room = max(0, longest - len(f".{tail}".encode()))
     stem = path.stem.encode()[:room].decode(errors="ignore")
     return path.with_name(f".{stem}{tail}")
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from napari.layers import Image, Labels, Layer
 from qtpy.QtCore import Qt, Signal
+from qtpy.QtGui import QPalette
 from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -366,8 +367,11 @@ class LayerPicker(QComboBox):
         painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
         field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
                                             QStyle.SubControl.SC_ComboBoxEditField, self)
+        # (The label is drawn past an item's icon, and Qt insets it a pixel: a review.)
+        room = field.width() - 2 - (option.iconSize.width() + 4 if not option.currentIcon.isNull() else 0)
         option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.TextElideMode.ElideMiddle,
-                                                           field.width())
+                                                           max(0, room))
+        painter.setPen(self.palette().color(QPalette.ColorRole.Text))  # (as QComboBox's own paintEvent)
         painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
     def keyPressEvent(self, event) -> None:
