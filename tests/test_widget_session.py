@@ -438,22 +438,30 @@ def _shown_and_active(viewer, qtbot):
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
 
 
-def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_train(make_napari_viewer, qtbot):
-    # Train greys out when pressed, and Qt gave its focus to the next control, Stop:
-    # a double Return (or key auto-repeat) stopped the run before its first step.
+def _train_by_return(make_napari_viewer, qtbot, steps):
+    """A shown viewer and dock whose training was started by Return on a focused Train."""
     from conftest import PLUGIN, WIDGET_NAME
     from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QApplication
 
     viewer = make_napari_viewer(show=True)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     _shown_and_active(viewer, qtbot)
     h.add_scene(viewer)
-    h.configure_tiny(widget, steps=3)
+    h.configure_tiny(widget, steps=steps)
     train_button = widget.controls.train_button
     train_button.setFocus()
     qtbot.waitUntil(train_button.hasFocus, timeout=5000)
     qtbot.keyClick(train_button, Qt.Key.Key_Return)
+    return widget, train_button
+
+
+def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_train(make_napari_viewer, qtbot):
+    # Train greys out when pressed, and Qt gave its focus to the next control, Stop:
+    # a double Return (or key auto-repeat) stopped the run before its first step.
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    widget, train_button = _train_by_return(make_napari_viewer, qtbot, steps=3)
     assert widget.trainer_runner.running
     focused = QApplication.focusWidget()
     assert focused is not widget.controls.stop_button and widget.content.isAncestorOf(focused)
@@ -469,19 +477,10 @@ def test_a_second_enter_on_train_does_not_stop_the_run_and_focus_returns_to_trai
 def test_escape_stops_the_run_from_the_section_that_holds_the_focus(make_napari_viewer, qtbot):
     # A usability pass: after Return on Train the focus sat, unframed, on the Training
     # section, and stopping took Tab, Tab and Space; Escape did nothing.
-    from conftest import PLUGIN, WIDGET_NAME
     from qtpy.QtCore import Qt
     from qtpy.QtWidgets import QApplication, QGroupBox
 
-    viewer = make_napari_viewer(show=True)
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
-    _shown_and_active(viewer, qtbot)
-    h.add_scene(viewer)
-    h.configure_tiny(widget, steps=2000)
-    train_button = widget.controls.train_button
-    train_button.setFocus()
-    qtbot.waitUntil(train_button.hasFocus, timeout=5000)
-    qtbot.keyClick(train_button, Qt.Key.Key_Return)
+    widget, _ = _train_by_return(make_napari_viewer, qtbot, steps=2000)
     qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=h.TIMEOUT_MS)
     focused = QApplication.focusWidget()
     assert isinstance(focused, QGroupBox) and "QGroupBox:focus" in widget.content.styleSheet()
