@@ -532,3 +532,16 @@ def test_odd_paths_to_save_to_give_one_line(tmp_path, model):
     with pytest.raises(ModelFileError, match="Give the model a file name"):
         model.save("")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["file", long_name.name])
+
+
+def test_a_file_system_that_does_not_sync_still_saves(tmp_path, model, monkeypatch):
+    # A review: some network and FUSE mounts refuse fsync (EINVAL); saving added it.
+    import errno
+    import os
+
+    def refused(fd):
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(os, "fsync", refused)
+    path = model.save(tmp_path / "m.semia")
+    assert SemiaModel.load(path, device="cpu").class_ids == model.class_ids

@@ -253,6 +253,19 @@ def _working_source_problem(model: SemiaModel) -> str | None:
     return None
 
 
+def _sync(stream) -> None:
+    """The file whole on the disk before its name is moved onto the model's; a file
+    system that does not sync (some network and FUSE mounts: EINVAL, ENOTSUP) saves
+    as it did before syncing (a review)."""
+    import errno
+
+    try:
+        os.fsync(stream.fileno())
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+
+
 def _disk_full(folder: Path, payload: dict) -> str | None:
     """"No space left on device …" where ``folder``'s disk has less room than the
     payload's tensors take, else None: torch's writer says "[enforce fail at
@@ -665,7 +678,7 @@ class SemiaModel:
             with open(tmp, "wb") as stream:
                 torch.save(payload, stream)
                 stream.flush()
-                os.fsync(stream.fileno())  # (whole on the disk before the name is moved onto it)
+                _sync(stream)
             os.replace(tmp, path)
         except (OSError, RuntimeError) as error:
             try:
