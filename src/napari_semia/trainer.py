@@ -332,16 +332,15 @@ class SemiaTrainer:
         """Train, yielding progress after every step; ends early after ``stop()``
         or when training diverges (``progress.diverged`` says why)."""
         total = self.config.steps
-        if self.step and self._stop_event.is_set() and self.step < total:
-            warnings.warn(f"This trainer was stopped at step {self.step} of {total}, so it trains no "
-                          "further. To go on, make a new one from its model: SemiaTrainer(image, labels, "
-                          "config, resume=trainer.model).", SemiaWarning, stacklevel=2)
-        elif self.step >= total:
-            # (A notebook's training cell run again ended at once, as if it had trained; a
-            # scripting user.)
-            warnings.warn(f"This trainer has already run its {total} steps, so it trains no further. "
-                          "To go on, make a new one from its model: SemiaTrainer(image, labels, config, "
-                          "resume=trainer.model).", SemiaWarning, stacklevel=2)
+        # (A notebook's training cell run again ended at once, as if it had trained; a
+        # scripting user, and a review for a stopped one.)
+        ended = (f"has already run its {total} steps" if self.step >= total else
+                 f"was stopped at step {self.step} of {total}" if self.step and self._stop_event.is_set()
+                 else None)
+        if ended:
+            warnings.warn(f"This trainer {ended}, so it trains no further. To go on, make a new one from "
+                          "its model: SemiaTrainer(image, labels, config, resume=trainer.model).",
+                          SemiaWarning, stacklevel=2)
         eta = EtaEstimator(total, self.coarse_steps, self._fine_step_extra_s())
         ramp_end = 0 if self.resumed else int(math.ceil(self.config.augment_ramp * total))
         guard = CollapseGuard(start_step=max(ramp_end, self.coarse_steps))
