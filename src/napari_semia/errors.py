@@ -9,6 +9,10 @@ class ModelFileError(SemiaInputError):
     """A model file that is missing, corrupt, foreign, incompatible or cannot be written."""
 
 
+class NewerModelFileError(ModelFileError):
+    """A model file written by a newer napari-semia: whole, but not readable by this one."""
+
+
 class IncompatibleModelError(SemiaInputError):
     """Training cannot continue this model on these inputs (other classes, shape or channels)."""
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from . import __version__
 from .config import TrainingConfig
 from .device import device_after_unpickling, pickled_device, resolve_device
-from .errors import IncompatibleModelError, ModelFileError, SemiaInputError
+from .errors import IncompatibleModelError, ModelFileError, NewerModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
 from .io import IMAGE_SUFFIXES, file_signature, partial_path
 from .labels import LabelCodec
@@ -234,9 +234,14 @@ def _generator_of(hparams: dict, state: dict, name: str) -> SFTGenerator:
     return generator
 
 
-def _working_source_problem(model: SemiaModel) -> str | None:
-    """What is wrong with a loaded model's working-size source, or None: a damaged
-    file's failed at synthesis, in torch's words."""
+def _damage_of(model: SemiaModel) -> str | None:
+    """What does not fit together in a loaded model, or None: a damaged file's working
+    and full-size sources failed at synthesis, in torch's words."""
+    if model.generator.hparams["num_classes"] != model.num_classes:
+        return "its class list does not match its generator"
+    if model.can_refine and (tuple(model.full_image.shape[:2]) != model.source_shape
+                             or tuple(model.full_index.shape) != model.source_shape):
+        return "its full-size source does not match its size"
     image, index = model.source_image, model.source_index
     channels = model.generator.hparams["image_channels"]
     if image.ndim != 4 or image.shape[:2] != (1, channels) or index.ndim != 3:
@@ -727,7 +732,7 @@ class SemiaModel:
             raise ModelFileError(f"'{path.name}' is damaged: its file format version ({version!r}) "
                                  "is not a whole number.")
         if version > FORMAT_VERSION:
-            raise ModelFileError(
+            raise NewerModelFileError(
                 f"'{path.name}' was written by a newer napari-semia (file format "
                 f"{version}, this version reads {FORMAT_VERSION}). "
                 "Upgrade napari-semia to open it."
@@ -763,12 +768,7 @@ class SemiaModel:
                 f"'{path.name}' is a napari-semia model file but could not be read "
                 f"(incompatible or damaged: {type(exc).__name__}{': ' + text if text else ''})."
             ) from None
-        if model.generator.hparams["num_classes"] != model.num_classes:
-            raise ModelFileError(f"'{path.name}' is damaged: its class list does not match its generator.")
-        if model.can_refine and (tuple(model.full_image.shape[:2]) != model.source_shape
-                                 or tuple(model.full_index.shape) != model.source_shape):
-            raise ModelFileError(f"'{path.name}' is damaged: its full-size source does not match its size.")
-        problem = _working_source_problem(model)
+        problem = _damage_of(model)
         if problem:
             raise ModelFileError(f"'{path.name}' is damaged: {problem}.")
         return model.to(device)

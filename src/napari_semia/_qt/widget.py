@@ -23,7 +23,7 @@ from qtpy.QtWidgets import QPushButton, QScrollArea, QWidget
 
 from ..checkpoints import CheckpointStore, fingerprint
 from ..device import release_device_memory
-from ..errors import IncompatibleModelError, ModelFileError, SemiaInputError
+from ..errors import IncompatibleModelError, ModelFileError, NewerModelFileError, SemiaInputError
 from ..labels import is_colour_map
 from ..layout_sampler import default_object_ids
 from ..model import SemiaModel
@@ -1070,7 +1070,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # The offer stays, with its Discard: it went with the message, and the same
             # damaged file was offered at every start (a review of shared files).
             gone = self.checkpoints.find(info.key) is None  # (deleted since it was offered)
-            damaged = (isinstance(error, ModelFileError) and "newer napari-semia" not in str(error)
+            damaged = (isinstance(error, ModelFileError) and not isinstance(error, NewerModelFileError)
                        and not gone)
             advice = " Discard it, and it is not offered again." if damaged else ""
             notify.error(f"The cached model ({info.steps} steps, from {info.saved_at_local}) could not be "
