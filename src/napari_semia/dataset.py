@@ -375,7 +375,8 @@ class DatasetJob:
                     and made_with != self.settings_record["made_with"]):
                 self.warnings.append(
                     f"The pairs already in {self.out_dir} were made by {_describe_made_with(made_with)}; "
-                    f"the ones this run adds are made by {_describe_made_with(_made_with())}, whose "
+                    f"the ones this run adds are made by "
+                    f"{_describe_made_with(self.settings_record['made_with'])}, whose "
                     "results may differ in their last bits.")
             if different:
                 names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
