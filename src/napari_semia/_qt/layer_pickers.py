@@ -79,6 +79,22 @@ class ChannelGroup:
     def units(self):
         return getattr(self.layers[0], "units", None)
 
+    # ... and one rotate, shear and affine: the group is placed as its first layer is.
+    @property
+    def rotate(self):
+        return self.layers[0].rotate
+
+    @property
+    def shear(self):
+        return self.layers[0].shear
+
+    @property
+    def affine(self):
+        return self.layers[0].affine
+
+    def data_to_world(self, position):
+        return self.layers[0].data_to_world(position)
+
     def alive(self, viewer) -> bool:
         return all(layer in viewer.layers for layer in self.layers)
 

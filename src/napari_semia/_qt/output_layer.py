@@ -133,11 +133,10 @@ TRANSFORMS = ("rotate", "shear", "affine")
 def placement_kwargs(layer) -> dict:
     """Where ``layer`` (a channel group: its layers) is drawn, for a layer placed like
     it: scale, translate, units, and rotate, shear and affine where not the identity."""
-    first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
-    kwargs = {"scale": tuple(first.scale), "translate": tuple(first.translate), **units_kwargs(first)}
-    values = {"rotate": np.asarray(first.rotate, float), "shear": np.asarray(first.shear, float),
-              "affine": np.asarray(first.affine.affine_matrix, float)}
-    identity = identity_transforms(len(first.scale))
+    kwargs = {"scale": tuple(layer.scale), "translate": tuple(layer.translate), **units_kwargs(layer)}
+    values = {"rotate": np.asarray(layer.rotate, float), "shear": np.asarray(layer.shear, float),
+              "affine": np.asarray(layer.affine.affine_matrix, float)}
+    identity = identity_transforms(len(layer.scale))
     kwargs.update({name: values[name] for name in TRANSFORMS
                    if values[name].shape != identity[name].shape
                    or not np.allclose(values[name], identity[name])})

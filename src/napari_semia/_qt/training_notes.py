@@ -155,9 +155,8 @@ def placements(source, labels) -> tuple:
 
 
 def _plane_corners(layer) -> tuple:
-    first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
-    leading = (0,) * (first.ndim - 2)
-    return tuple(tuple(float(v) for v in first.data_to_world((*leading, *step))[-2:])
+    leading = (0,) * (layer.ndim - 2)
+    return tuple(tuple(float(v) for v in layer.data_to_world((*leading, *step))[-2:])
                  for step in ((0, 0), (1, 0), (0, 1)))
 
 
@@ -182,10 +181,9 @@ def _drawn_alike(first, second) -> bool:
 
 
 def _described_placement(layer) -> str:
-    first = layer.layers[0] if isinstance(layer, ChannelGroup) else layer
-    scale = tuple(float(v) for v in first.scale[-2:])
-    shift = tuple(float(v) for v in first.translate[-2:])
-    turned = [name for name in TRANSFORMS if name in placement_kwargs(first)]
+    scale = tuple(float(v) for v in layer.scale[-2:])
+    shift = tuple(float(v) for v in layer.translate[-2:])
+    turned = [name for name in TRANSFORMS if name in placement_kwargs(layer)]
     turn = f", {' and '.join(turned)} of its own" if turned else ""
     return f"'{layer.name}' (scale {scale}, translate {shift}{turn})"
 
