@@ -1694,3 +1694,31 @@ def test_a_model_saved_under_a_name_with_a_dot_is_a_semia_file(monkeypatch):
                          ("/data/zebra.SEMIA", "/data/zebra.SEMIA"), ("", None)):
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, typed=typed: (typed, ""))
         assert model_io.ask_save_path(None, "x.semia") == saved
+
+
+def test_a_semia_file_the_dialog_did_not_ask_about_is_not_replaced_without_asking(monkeypatch, tmp_path):
+    # Found by a paths pass: with 'model.v2.semia' there, typing 'model.v2' replaced it,
+    # as the dialog had only asked about 'model.v2'.
+    from qtpy.QtWidgets import QFileDialog
+
+    existing = tmp_path / "model.v2.semia"
+    existing.write_bytes(b"earlier model")
+    typed = iter([str(tmp_path / "model.v2"), str(tmp_path / "model.v3")])
+    offered = []
+
+    def dialog(parent, title, suggested, filter):
+        offered.append(suggested)
+        return next(typed), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog)
+    asked = []
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda parent, title, text: asked.append(text) or False)
+    # No: the dialog opens again on the name it would have had, and the next name is taken.
+    assert model_io.ask_save_path(None, "x.semia") == str(tmp_path / "model.v3.semia")
+    assert len(asked) == 1 and "'model.v2.semia'" in asked[0] and "already exists" in asked[0]
+    assert offered == ["x.semia", str(existing)]
+    # Yes: that name.
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(tmp_path / "model.v2"), ""))
+    monkeypatch.setattr(model_io, "_ask_yes_no", lambda *a: True)
+    assert model_io.ask_save_path(None, "x.semia") == str(existing)
+    assert existing.read_bytes() == b"earlier model"

@@ -344,6 +344,7 @@ def test_greyed_buttons_say_why(viewer_widget, qtbot):
     h.start_training(qtbot, widget, steps=100_000)
     for button in (widget.controls.train_button, widget.model_io.load_button):
         assert not button.isEnabled() and "training is under way" in button.toolTip()
+    # (Not Save yet: there is no model. With one, see the next test.)
     qtbot.waitUntil(lambda: widget.state.step >= 1, timeout=h.TIMEOUT_MS)
     widget.stop()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=h.TIMEOUT_MS)
@@ -351,6 +352,22 @@ def test_greyed_buttons_say_why(viewer_widget, qtbot):
     for button in (widget.controls.train_button, widget.model_io.load_button, save, generate):
         assert button.isEnabled() and "Not now" not in button.toolTip()
     assert widget.controls.train_button.toolTip().startswith("Learn the source image's appearance")
+
+
+def test_save_waits_while_a_model_trains(qtbot):
+    # During a run, the widget's model is the one from before it (the run trains a
+    # copy): Save wrote that while the user meant the steps in progress.
+    from napari_semia._qt.state import Phase, WidgetState
+
+    state = WidgetState(has_model=True)
+    buttons = model_io.ModelIO(state)
+    qtbot.addWidget(buttons)
+    assert buttons.save_button.isEnabled()
+    for phase in (Phase.TRAINING, Phase.STOPPING):
+        state.phase = phase
+        assert not buttons.save_button.isEnabled() and "Stop it first" in buttons.save_button.toolTip()
+    state.phase = Phase.GENERATING  # (a dataset run does not change the model)
+    assert buttons.save_button.isEnabled()
 
 
 def test_keeps_its_last_result_speaks_of_the_target_s_own_output(trained, qtbot):

@@ -52,12 +52,25 @@ def suggested_model_path(layer_name: str | None, source_file: str | None) -> str
 
 
 def ask_save_path(parent, suggested: str) -> str | None:
-    path, _ = QFileDialog.getSaveFileName(parent, "Save napari-semia model", suggested, FILE_FILTER)
-    # Any other ending gets .semia too: "model.v2" was saved as such, and the Load
-    # dialog's filter hid it (a review of shared files).
-    if path and not path.lower().endswith(".semia"):
+    while True:
+        path, _ = QFileDialog.getSaveFileName(parent, "Save napari-semia model", suggested, FILE_FILTER)
+        if not path or path.lower().endswith(".semia"):
+            return path or None  # (the dialog asked before replacing this name)
+        # Any other ending gets .semia too: "model.v2" was saved as such, and the Load
+        # dialog's filter hid it (a review of shared files). The dialog asked about
+        # replacing the name typed, not this one: an existing file of it was replaced
+        # without a word.
         path += ".semia"
-    return path or None
+        if not Path(path).exists() or ask_replace_file(parent, path):
+            return path
+        suggested = path  # No: choose again, from the name it would have had
+
+
+def ask_replace_file(parent, path: str) -> bool:
+    return _ask_yes_no(
+        parent, "Replace the model file?",
+        f"Model files end in .semia, so this is saved as '{Path(path).name}', and a file of that name "
+        "already exists.\n\nReplace it?")
 
 
 def ask_open_path(parent, start: str = "") -> str | None:
@@ -139,8 +152,15 @@ class ModelIO(QWidget):
         self._follow_state()
 
     def _follow_state(self, *_args) -> None:
-        enable_saying_why(self.save_button, None if self.state.has_model
-                          else "there is no model yet: train one, or load one.")
+        # While training, self.model is the model from before the run (the run trains
+        # a copy), so Save wrote that one while the user meant the steps in progress.
+        if not self.state.has_model:
+            why_not = "there is no model yet: train one, or load one."
+        elif self.state.training:
+            why_not = "training is under way; Stop it first (the steps so far are kept), then save."
+        else:
+            why_not = None
+        enable_saying_why(self.save_button, why_not)
         enable_saying_why(self.load_button, self.state.busy_reason)
         self.description.setText(self.state.model_text)
 
