@@ -354,3 +354,23 @@ def test_a_pyramid_target_s_refusal_names_the_labels_layer_to_add(trained, messa
     qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
     assert "multiscale" in messages[-1][1]
     assert "viewer.add_labels(viewer.layers['pyramid target'].data[0])" in messages[-1][1]
+
+
+def test_every_form_field_is_named_for_screen_readers_and_linked_to_its_label(viewer_widget):
+    # An accessibility pass: the Device and Folder rows (a field with a note or a
+    # button beside it) had no linked label, and no control had an accessible name.
+    from qtpy.QtWidgets import QFormLayout, QLabel
+
+    _, widget = viewer_widget
+    named = {}
+    for form in widget.content.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if label is not None and isinstance(label.widget(), QLabel) and label.widget().text():
+                buddy = label.widget().buddy()
+                assert buddy is not None, label.widget().text()
+                named[label.widget().text()] = buddy
+    assert named["Device"] is widget.controls.device and named["Folder"] is widget.dataset.folder
+    assert named["Source image"] is widget.pickers.image and named["Steps"] is widget.controls.steps
+    assert all(field.accessibleName() == text for text, field in named.items())
+    assert widget.dataset.browse.accessibleName() and widget.progress.bar.accessibleName()

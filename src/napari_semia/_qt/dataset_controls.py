@@ -150,6 +150,7 @@ class DatasetControls(QWidget):
         self.folder.setToolTip("Where images/, labels/, manifest.csv and the model go.")
         self.browse = QPushButton("…")
         self.browse.setToolTip("Choose the output folder.")
+        self.browse.setAccessibleName("Choose the output folder")  # (its text is '…')
         self.objects = QListWidget()
         self.objects.setMaximumHeight(84)  # until the model's classes are known
         self.objects.setToolTip("Classes whose instances are moved, rotated, scaled, flipped, dropped "
@@ -184,6 +185,7 @@ class DatasetControls(QWidget):
         self.stop_button.setToolTip("Stop after the pairs in progress; rerun to complete the set.")
         self.bar = QProgressBar()
         self.bar.setFormat("pair %v / %m")
+        self.bar.setAccessibleName("Dataset progress")
         self.bar.setVisible(False)
         self.label = QLabel()
         self.label.setWordWrap(True)

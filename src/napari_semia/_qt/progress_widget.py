@@ -28,6 +28,7 @@ class ProgressWidget(QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(0)
         self.bar.setFormat("step %v / %m")
+        self.bar.setAccessibleName("Training progress")
         self.bar.setTextVisible(True)
         self.label = QLabel()
         self.label.setWordWrap(True)

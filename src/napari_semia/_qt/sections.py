@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QFormLayout, QGroupBox, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFormLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 #: Narrower than this and the form labels and spin boxes get cramped.
 MIN_CONTENT_WIDTH = 360
@@ -51,6 +51,38 @@ def enable_saying_why(widget: QWidget, why_not: str | None) -> None:
     own = own_tooltip(widget)
     widget.setEnabled(why_not is None)
     widget.setToolTip(own if why_not is None else f"{own} (Not now: {why_not})")
+
+
+def _field_of(item) -> QWidget | None:
+    """A form row's field: its widget, or the first widget of its layout (a combo
+    box with a note beside it, a folder with its button)."""
+    if item is None:
+        return None
+    if item.widget() is not None:
+        return item.widget()
+    layout = item.layout()
+    for index in range(layout.count() if layout is not None else 0):
+        if layout.itemAt(index).widget() is not None:
+            return layout.itemAt(index).widget()
+    return None
+
+
+def name_form_fields(content: QWidget) -> None:
+    """Each form field under ``content`` named by its row's label, for screen readers,
+    and the label linked to it (a click or its mnemonic focuses the field). Qt links
+    a label only to a field that is a widget: the Device and Folder rows, whose
+    field is a row of two, had none (an accessibility pass)."""
+    for form in content.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            label = label.widget() if label is not None else None
+            field = _field_of(form.itemAt(row, QFormLayout.ItemRole.FieldRole))
+            if not isinstance(label, QLabel) or field is None or not label.text():
+                continue
+            if label.buddy() is None:
+                label.setBuddy(field)
+            if not field.accessibleName():
+                field.setAccessibleName(label.text())
 
 
 def align_form_labels(content: QWidget) -> None:

@@ -67,7 +67,7 @@ from .output_layer import (
 from .progress_widget import ProgressWidget
 from .remembered_settings import remembered
 from .restore_offer import RestoreOffer
-from .sections import align_form_labels, scroll_into, section
+from .sections import align_form_labels, name_form_fields, scroll_into, section
 from .state import NO_MODEL_CHOSEN_MESSAGE, NO_MODEL_MESSAGE, Phase, TrainingSettings, WidgetState
 from .stroke_clock import StrokeClock
 from .synthesis_controls import SynthesisControls, grid_of, set_grid_view
@@ -175,6 +175,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.losses_section,
         ])
         align_form_labels(self.content)
+        name_form_fields(self.content)
         self.content.setObjectName(CONTENT_NAME)
         self.setMinimumWidth(380)
         # Enter (or Return) presses a focused button, as Space does: Qt does so outside
