@@ -234,6 +234,35 @@ def test_a_failed_save_keeps_the_existing_file_and_leaves_no_partial(tmp_path, m
     assert list(tmp_path.iterdir()) == [path]
 
 
+def test_a_killed_save_s_temporary_goes_at_the_next_save_and_a_recent_one_stays(tmp_path, model):
+    # A save killed mid-write left a hidden file as large as the model, for ever.
+    import os
+
+    from napari_semia.io import PARTIAL_MARKER, STALE_PARTIAL_S
+
+    path = tmp_path / "m.semia"
+    killed = tmp_path / f".m{PARTIAL_MARKER}4242-4243.semia"
+    running = tmp_path / f".m{PARTIAL_MARKER}4244-4245.semia"
+    other_model = tmp_path / f".m2{PARTIAL_MARKER}4242-4243.semia"
+    for leftover in (killed, running, other_model):
+        leftover.write_bytes(b"half a model")
+    old = killed.stat().st_mtime - STALE_PARTIAL_S - 60
+    os.utime(killed, (old, old))
+    os.utime(other_model, (old, old))
+    model.save(path)
+    assert not killed.exists()
+    assert running.exists() and other_model.exists()  # (a save under way; another file's)
+    assert SemiaModel.load(path, device="cpu").steps_done == model.steps_done
+    # Results and dataset images are written the same way.
+    from napari_semia.io import write_image_file
+
+    killed_png = tmp_path / f".out{PARTIAL_MARKER}4242-4243.png"
+    killed_png.write_bytes(b"half an image")
+    os.utime(killed_png, (old, old))
+    write_image_file(tmp_path / "out.png", np.zeros((4, 4), np.uint8))
+    assert not killed_png.exists() and (tmp_path / "out.png").exists()
+
+
 def test_saving_where_a_folder_cannot_be_made(tmp_path, model):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -8,9 +8,11 @@ traceback.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +126,28 @@ def partial_path(path) -> Path:
     room = max(0, longest - len(f".{tail}".encode()))
     stem = path.stem.encode()[:room].decode(errors="ignore")
     return path.with_name(f".{stem}{tail}")
+
+
+#: How old another write's temporary must be to count as left by a killed process:
+#: no save takes that long, so a write still under way is never removed.
+STALE_PARTIAL_S = 3600.0
+
+
+def remove_stale_partials(path) -> None:
+    """Remove the temporaries of earlier writes of ``path`` that never finished: a
+    save killed mid-write (power cut, kill -9) left a hidden file as large as the
+    model beside it, never cleaned up (a review). Called once a write of ``path``
+    succeeded; anything it cannot remove stays."""
+    path = Path(path)
+    name = partial_path(path).name
+    prefix = name[: name.rindex(PARTIAL_MARKER)]
+    now = time.time()
+    for leftover in path.parent.glob(f"{glob.escape(prefix)}{PARTIAL_MARKER}[0-9]*"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_PARTIAL_S:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 def png_reads_as_8_bit(path) -> bool:
@@ -658,6 +682,7 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
 
             iio.imwrite(str(temporary), image)
         os.replace(temporary, path)
+        remove_stale_partials(path)
     except Exception as error:  # disk full, permissions, a type the format lacks: one message
         try:
             temporary.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from .config import TrainingConfig
 from .device import device_after_unpickling, pickled_device, resolve_device
 from .errors import IncompatibleModelError, ModelFileError, NewerModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
-from .io import IMAGE_SUFFIXES, file_signature, partial_path
+from .io import IMAGE_SUFFIXES, file_signature, partial_path, remove_stale_partials
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
@@ -685,6 +685,7 @@ class SemiaModel:
                 stream.flush()
                 _sync(stream)
             os.replace(tmp, path)
+            remove_stale_partials(path)
         except (OSError, RuntimeError) as error:
             try:
                 tmp.unlink(missing_ok=True)
