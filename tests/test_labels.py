@@ -128,7 +128,7 @@ def test_small_but_clean_regions_are_classes():
     assert codec.num_classes == 3
     # Ids follow area: background, large square, small square.
     assert codec.palette.tolist() == [list(GREEN), list(CYAN), list(ORANGE)]
-    np.testing.assert_array_equal(codec.colorize(index), rgb)
+    np.testing.assert_array_equal(codec.palette[index], rgb)
 
 
 def test_single_colour_map_is_rejected():

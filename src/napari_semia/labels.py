@@ -509,12 +509,6 @@ class LabelCodec:
         dtype = np.int32 if ids.max() <= np.iinfo(np.int32).max else np.int64
         return ids.astype(dtype)[index.astype(np.intp)]
 
-    def colorize(self, index_map) -> np.ndarray:
-        """Class indices -> (H, W, 3) uint8 RGB, for colour-coded sources only."""
-        if self.palette is None:
-            raise SemiaInputError("This label codec has no colour palette (integer labels).")
-        return self.palette[np.asarray(index_map).astype(np.intp)]
-
     # ------------------------------------------------------------ persistence
     def to_dict(self) -> dict:
         return {

@@ -2,8 +2,8 @@
 
 Nothing here touches a Qt object or reads a widget. Inputs are copied on the
 main thread into a :class:`TrainingJob` / :class:`SynthesisJob`; the runners
-wrap these generators in ``napari.qt.threading`` workers and receive typed
-updates through the workers' signals. Even building the trainer (validation,
+run these generators in a background thread (``background.py``) and receive
+typed updates through a queued Qt signal. Even building the trainer (validation,
 normalisation, moving data to the device) happens here, so pressing Train
 never blocks the UI.
 """
