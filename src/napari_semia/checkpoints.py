@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
+from .io import write_text_atomically
 
 CACHE_DIR_ENV = "NAPARI_SEMIA_CACHE_DIR"
 #: Checkpoints kept (the oldest beyond this are deleted).
@@ -80,10 +81,8 @@ class CheckpointStore:
         info = CheckpointInfo(key=key, steps=int(model.steps_done),
                               saved_at=datetime.now(timezone.utc).isoformat(),
                               source_shape=tuple(int(s) for s in model.source_shape), names=dict(names or {}))
-        tmp = self._info_path(key).with_suffix(".json.partial")
         try:
-            tmp.write_text(json.dumps(asdict(info)))
-            os.replace(tmp, self._info_path(key))
+            write_text_atomically(self._info_path(key), json.dumps(asdict(info)))
         except OSError as error:
             raise ModelFileError(
                 f"Could not write the checkpoint in {self.folder}: {error.strerror}.") from None
@@ -94,6 +93,8 @@ class CheckpointStore:
         """Every readable checkpoint, newest first."""
         found = []
         for info_path in self.folder.glob("*.json"):
+            if info_path.name.startswith("."):
+                continue  # (a write's hidden temporary)
             try:
                 data = json.loads(info_path.read_text())
                 # Its key is its file's name: the one written inside named the files that

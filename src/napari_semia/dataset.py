@@ -75,7 +75,14 @@ from .dataset_worker import (
     worker_check,
 )
 from .errors import OutputWriteError, SemiaInputError, SemiaWarning
-from .io import check_writable_folder, file_signature, on_terminal, progress_interval, write_image_file
+from .io import (
+    check_writable_folder,
+    file_signature,
+    on_terminal,
+    progress_interval,
+    write_image_file,
+    write_text_atomically,
+)
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
 
@@ -509,7 +516,7 @@ class DatasetJob:
                     leftover.unlink()
             settings_path = self.out_dir / SETTINGS_FILE
             if not settings_path.is_file():
-                _write_text_atomically(settings_path, json.dumps(self.settings_record, indent=2) + "\n")
+                write_text_atomically(settings_path, json.dumps(self.settings_record, indent=2) + "\n")
         except OSError as error:
             raise SemiaInputError(f"Cannot write into {self.out_dir}: {error.strerror or error}") from None
         return made
@@ -1033,7 +1040,7 @@ class _Manifest:
         rows = {**self.beyond, **self.rows}
         for index in sorted(rows):
             writer.writerow(rows[index])
-        _write_text_atomically(self.path, buffer.getvalue())
+        write_text_atomically(self.path, buffer.getvalue())
 
 
 def _manifest_row(result: PairResult, seed: int) -> dict:
@@ -1090,16 +1097,6 @@ def load_manifest(out_dir) -> list[dict]:
     rows = _read_manifest(folder / MANIFEST)
     return [dict(rows[i], index=i, seed=int(rows[i]["seed"]) if rows[i]["seed"] else None,
                  params=json.loads(rows[i]["params"])) for i in sorted(rows)]
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}{PARTIAL_MARKER}{os.getpid()}")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    except OSError:
-        temporary.unlink(missing_ok=True)  # (a full disk left an empty one beside the manifest)
-        raise
 
 
 def _faint_classes_note(class_ids: list[int]) -> str | None:

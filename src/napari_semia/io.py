@@ -13,6 +13,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +128,33 @@ def partial_path(path) -> Path:
     room = max(0, longest - len(f".{tail}".encode()))
     stem = path.stem.encode()[:room].decode(errors="ignore")
     return path.with_name(f".{stem}{tail}")
+
+
+@contextmanager
+def written_atomically(path) -> Iterator[Path]:
+    """``with written_atomically(path) as temporary:`` write ``temporary`` (a hidden
+    file beside ``path``); once the block ends it is renamed into ``path``, so a
+    failed or interrupted write never leaves half a file there, and whatever
+    was there before stays whole. On any exception the temporary is removed and
+    the exception goes on."""
+    path = Path(path)
+    temporary = partial_path(path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:  # (Ctrl-C too)
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+    remove_stale_partials(path)
+
+
+def write_text_atomically(path, text: str) -> None:
+    """``path``'s text replaced whole or not at all (``written_atomically``)."""
+    with written_atomically(path) as temporary:
+        Path(temporary).write_text(text)
 
 
 #: How old another write's temporary must be to count as left by a killed process:
@@ -672,22 +701,16 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
     leaves no half-written file and the file that was there, if any, as it was."""
     path = Path(path)
     image = np.asarray(image)
-    temporary = partial_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix.lower() in _TIFF_SUFFIXES:
-            _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image))
-        else:
-            import imageio.v3 as iio
+        with written_atomically(path) as temporary:
+            if path.suffix.lower() in _TIFF_SUFFIXES:
+                _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image))
+            else:
+                import imageio.v3 as iio
 
-            iio.imwrite(str(temporary), image)
-        os.replace(temporary, path)
-        remove_stale_partials(path)
+                iio.imwrite(str(temporary), image)
     except Exception as error:  # disk full, permissions, a type the format lacks: one message
-        try:
-            temporary.unlink(missing_ok=True)
-        except OSError:
-            pass
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise OutputWriteError(f"Cannot write {str(path)!r}: {reason}") from None
     return path

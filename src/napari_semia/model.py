@@ -32,7 +32,7 @@ from .config import TrainingConfig
 from .device import device_after_unpickling, pickled_device, resolve_device
 from .errors import IncompatibleModelError, ModelFileError, NewerModelFileError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
-from .io import IMAGE_SUFFIXES, file_signature, partial_path, remove_stale_partials
+from .io import IMAGE_SUFFIXES, file_signature, written_atomically
 from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .networks import SFTGenerator
@@ -675,22 +675,15 @@ class SemiaModel:
             raise ModelFileError(f"Could not save the model to {path}: '{blocker}' is a file, not a folder.")
         # Write next to the destination, then rename: a failed or interrupted
         # save never destroys an existing good model file.
-        tmp = partial_path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Opening the file ourselves gives a plain OSError (permission
             # denied, no such folder...) instead of torch's internal message.
-            with open(tmp, "wb") as stream:
+            with written_atomically(path) as tmp, open(tmp, "wb") as stream:
                 torch.save(payload, stream)
                 stream.flush()
                 _sync(stream)
-            os.replace(tmp, path)
-            remove_stale_partials(path)
         except (OSError, RuntimeError) as error:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             reason = (getattr(error, "strerror", None) or _disk_full(path.parent, payload)
                       or str(error).splitlines()[0])
             raise ModelFileError(f"Could not save the model to {path}: {reason}.") from None
