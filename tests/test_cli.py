@@ -1,11 +1,13 @@
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import skimage.io
@@ -13,7 +15,13 @@ import tifffile
 from conftest import fail_training_from, make_scene, moved
 
 from napari_semia import cli
-from napari_semia.io import image_suffix, read_image_file, read_label_file, write_image_file
+from napari_semia.io import (
+    image_suffix,
+    read_image_file,
+    read_label_file,
+    write_image_file,
+    written_by_napari_semia,
+)
 
 SIZE = 32
 
@@ -222,6 +230,32 @@ def test_targets_with_one_file_name_are_all_written(trained, tmp_path):
     assert not np.array_equal(read_image_file(out / "target.png"), read_image_file(out / "target_2.png"))
 
 
+def test_results_replace_earlier_results_only_never_other_files(trained, tmp_path, capsys):
+    # A pass on untidy folders: an edited copy of the source labels, named as they are,
+    # replaced the model's own source labels in the output folder, without a word.
+    _, paths, model_path = trained
+    folder, edits = tmp_path / "case", tmp_path / "case" / "edits"
+    edits.mkdir(parents=True)
+    # Not this command's input, and written by another program:
+    iio.imwrite(folder / "labels.png", read_label_file(paths["labels"]).astype(np.uint8))
+    (edits / "labels.png").write_bytes(paths["moved"].read_bytes())
+    painted = (folder / "labels.png").read_bytes()
+    args = ["synthesize", str(model_path), str(edits / "labels.png"), "-o", str(folder), "--device", "cpu",
+            "--preview"]
+    assert cli.main(args) == 0
+    assert "(not labels.png: a file of that name is there, which napari-semia did not write)" \
+        in capsys.readouterr().out
+    assert (folder / "labels.png").read_bytes() == painted
+    result = folder / "labels_result.png"
+    assert written_by_napari_semia(result) and not written_by_napari_semia(folder / "labels.png")
+    # A rerun replaces its own earlier result, in place (no labels_result_2).
+    assert cli.main(args) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["edits", "labels.png", "labels_result.png"]
+    # TIFF results are told as theirs too.
+    write_image_file(tmp_path / "ours.tif", np.zeros((4, 4), np.uint16))
+    assert written_by_napari_semia(tmp_path / "ours.tif")
+
+
 def test_results_never_overwrite_the_command_s_own_input_files(trained, tmp_path, capsys):
     # Found by a new user: "-o" the targets' own folder replaced the layout painted
     # with its result, and a target named like the source labels replaced those.
@@ -361,6 +395,28 @@ def test_demo_writes_images_and_montage(tmp_path, capsys):
     # The written label maps are id images that ``synthesize`` accepts again.
     assert set(np.unique(read_label_file(out / "target.png"))) <= {0, 1}
     assert str(out.resolve()) in capsys.readouterr().out
+    # Again into the same folder: its own files are replaced. A folder holding another
+    # model or another program's file is refused before any training (a pass on untidy
+    # folders: `--out .` replaced a project's model.semia and labels.png).
+    demo = ["demo", "--sample", "coins", "--steps", "1", "--size", str(SIZE), "--device", "cpu", "--out"]
+    assert cli.main([*demo, str(out)]) == 0
+    other = tmp_path / "project"
+    other.mkdir()
+    (other / "labels.png").write_bytes((out / "labels.png").read_bytes())  # written by napari-semia
+    (other / "notes.txt").write_text("mine")
+    assert cli.main([*demo, str(other)]) == 0
+    for name, content in (("labels.png", b"my labels"), ("model.semia", b"my model")):
+        shutil.rmtree(other)
+        other.mkdir()
+        (other / name).write_bytes(content)
+        assert cli.main([*demo, str(other)]) == cli.EXIT_INPUT_ERROR
+        err = capsys.readouterr().err
+        assert f"{other / name} is a" in err and "the demo would replace" in err and "Traceback" not in err
+        assert (other / name).read_bytes() == content and len(list(other.iterdir())) == 1
+    (other / "model.semia").unlink()
+    shutil.copy(out / "model.semia", other / "model.semia")  # the sample's model, with a file of others
+    (other / "labels.png").write_bytes(b"my labels")
+    assert cli.main([*demo, str(other)]) == 0
 
 
 def test_unknown_sample_is_an_argparse_error(capsys):

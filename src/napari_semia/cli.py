@@ -18,7 +18,7 @@ import numpy as np
 
 from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate, warn_unused_plane
 from .errors import SemiaInputError
-from .io import progress_interval
+from .io import progress_interval, written_by_napari_semia
 
 EXIT_INPUT_ERROR = 2
 PLUGIN_NAME = "napari-semia"
@@ -452,7 +452,10 @@ def _planes_read_as_colours(path: Path, target, model) -> str:
 class _InputFiles:
     """A command's input files, which its results must not overwrite: a target's
     result written into the target's own folder replaced the layout painted, and a
-    target named like the source labels replaced those (found by a new user)."""
+    target named like the source labels replaced those (found by a new user). Nor
+    any other file this package did not write: an edited copy of the labels, named
+    as they are, replaced the model's own source labels in their folder (a pass
+    on untidy folders)."""
 
     def __init__(self, paths) -> None:
         self.paths = {Path(path).resolve() for path in paths}
@@ -465,11 +468,17 @@ class _InputFiles:
     def is_input(self, path: Path) -> bool:
         return path.resolve() in self.paths or _file_identity(path) in self.files
 
+    def is_kept(self, path: Path) -> bool:
+        """Whether a result must not replace ``path``: an input, a result of this run,
+        or a file there that this package did not write (an earlier result it may)."""
+        return (self.is_input(path) or path.resolve() in self.written
+                or (os.path.lexists(path) and not written_by_napari_semia(path)))
+
     def spared(self, path: Path) -> Path:
-        """``path``, or where it is an input (or a result renamed before took its name),
-        the first free ``<stem>_result[_N]`` beside it."""
+        """``path``, or where that is kept (``is_kept``), the first free
+        ``<stem>_result[_N]`` beside it."""
         chosen, number = path, 0
-        while self.is_input(chosen) or chosen.resolve() in self.written:
+        while self.is_kept(chosen):
             number += 1
             tail = "_result" if number == 1 else f"_result_{number}"
             chosen = path.with_name(f"{path.stem}{tail}{path.suffix}")
@@ -482,8 +491,13 @@ class _InputFiles:
         kept = self.renamed.get(path)
         if kept is None:
             return ""
-        why = "one of this command's input files" if self.is_input(kept) else "another result's name"
-        return f" (not {kept.name}: that is {why})"
+        if self.is_input(kept):
+            why = "that is one of this command's input files"
+        elif kept.resolve() in self.written:
+            why = "that is another result's name"
+        else:
+            why = "a file of that name is there, which napari-semia did not write"
+        return f" (not {kept.name}: {why})"
 
 
 def _file_identity(path) -> tuple[int, int] | None:
@@ -603,6 +617,35 @@ def _cmd_demo_gui(case, args) -> int:
     return 0
 
 
+#: What `demo` writes into its folder.
+DEMO_FILES = ("source.png", "labels.png", "target.png", "result.png", "montage.png", "model.semia")
+
+
+def _check_demo_folder(out_dir: Path, case) -> None:
+    """Refuse a folder where the demo would replace what it did not write: `--out .`
+    in a project folder replaced its model.semia and labels.png without a word (a
+    pass on untidy folders). An earlier demo's folder of this sample (its model
+    trained on it) is replaced, also when an earlier version wrote it."""
+    from .model import SemiaModel
+
+    model_path = out_dir / DEMO_FILES[-1]
+    if model_path.is_file():
+        try:
+            if SemiaModel.load(model_path, device="cpu").was_trained_on(case.image, case.labels):
+                return
+        except SemiaInputError:
+            pass
+    for path in (out_dir / name for name in DEMO_FILES):
+        if path == model_path and os.path.lexists(path):
+            what = "a model of another image" if path.is_file() else "a folder"
+        elif os.path.lexists(path) and not written_by_napari_semia(path):
+            what = "a file napari-semia did not write"
+        else:
+            continue
+        raise SemiaInputError(f"{path} is {what}, which the demo would replace: give the demo a folder "
+                                  f"of its own, e.g. --out {out_dir / 'semia-demo'}.")
+
+
 def _cmd_demo(args) -> int:
     from .figures import montage
     from .io import check_writable_folder, write_image_file
@@ -612,6 +655,7 @@ def _cmd_demo(args) -> int:
     if args.gui:
         return _cmd_demo_gui(case, args)
     check_writable_folder(args.out)  # before training, not after it
+    _check_demo_folder(Path(args.out), case)
     print(case.description)
     model, _ = _train(case.image, case.labels, _config_from_args(args), args.device)
     result = model.synthesize(case.target)
@@ -619,7 +663,7 @@ def _cmd_demo(args) -> int:
     model.save(str(out_dir / "model.semia"))
     # Label maps are written as 8-bit id images, so they can be fed back to
     # ``napari-semia synthesize`` (after editing, for instance).
-    write_image_file(out_dir / "source.png", case.image)
+    write_image_file(out_dir / "source.png", case.image)  # (the names: DEMO_FILES)
     write_image_file(out_dir / "labels.png", case.labels.astype(np.uint8))
     write_image_file(out_dir / "target.png", case.target.astype(np.uint8))
     write_image_file(out_dir / "result.png", result)

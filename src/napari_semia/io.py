@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .errors import OutputWriteError, SemiaInputError
 from .intensity import MAX_CHANNELS, is_opaque_alpha
 from .source_info import OME_LENGTH_UNITS, SourceInfo, unit_name
@@ -27,6 +28,9 @@ from .source_info import OME_LENGTH_UNITS, SourceInfo, unit_name
 #: leftovers of an interrupted one can be recognised (a dataset run removes them).
 PARTIAL_MARKER = ".partial-"
 _TIFF_SUFFIXES = (".tif", ".tiff")
+#: Written into every image file this package writes (a PNG's 'Software' text, a
+#: TIFF's Software tag): what a result may replace (`written_by_napari_semia`).
+WRITER = f"napari-semia {__version__}"
 #: A plain TIFF's pages narrower than this may be an (H, W, C) image's rows.
 _MIN_PLANE_WIDTH = 64
 #: Axes that make a TIFF a stack of planes: z, time, or 'P' (see ``_tiff_axes``).
@@ -656,7 +660,7 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
     if not channels and not info.has_metadata:
         # (Colour as samples of one page, said outright: tifffile warns that it will stop
         # guessing so.)
-        tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3))
+        tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3), software=WRITER)
         return
     # Written as (H, W, C), tifffile stores H pages of W x C images: Fiji shows
     # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
@@ -675,7 +679,7 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
             metadata["unit"] = "".join(c if ord(c) < 128 else f"\\u{ord(c):04X}" for c in unit)
         if names:
             metadata["Labels"] = names
-        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, **options)
+        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, software=WRITER, **options)
     elif (image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES) and not (
             axes == "YXS" and image.dtype == np.bool_):  # (tifffile writes no OME of bool samples)
         metadata = {"axes": axes}
@@ -686,10 +690,34 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
         if names:
             metadata["Channel"] = {"Name": names}
         tifffile.imwrite(str(path), data, ome=True, metadata=metadata,
-                         photometric=_photometric(data, axes == "YXS"))
+                         photometric=_photometric(data, axes == "YXS"), software=WRITER)
     else:  # int64, uint64, float16: tifffile's own format, which names the axes too
         tifffile.imwrite(str(path), data, metadata={"axes": axes},
-                         photometric=_photometric(data, axes == "YXS"))
+                         photometric=_photometric(data, axes == "YXS"), software=WRITER)
+
+
+def written_by_napari_semia(path) -> bool:
+    """Whether ``path`` is an image file this package wrote (``WRITER``, any version):
+    one a result may replace. False for anything else, a folder, or a file that
+    cannot be read."""
+    path = Path(path)
+    try:
+        signature = file_signature(path)
+        if signature == "PNG":
+            from PIL import Image
+
+            with Image.open(path) as image:  # (text chunks before the pixels: read without them)
+                software = image.info.get("Software", "")
+        elif signature == "TIFF":
+            import tifffile
+
+            with tifffile.TiffFile(str(path)) as tif:
+                software = tif.pages[0].software or ""
+        else:
+            return False
+    except Exception:  # (a damaged file, a folder: not a result to replace)
+        return False
+    return isinstance(software, str) and software.startswith("napari-semia ")
 
 
 def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
@@ -706,6 +734,14 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
         with written_atomically(path) as temporary:
             if path.suffix.lower() in _TIFF_SUFFIXES:
                 _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image))
+            elif path.suffix.lower() == ".png":
+                from PIL.PngImagePlugin import PngInfo
+
+                text = PngInfo()
+                text.add_text("Software", WRITER)
+                import imageio.v3 as iio
+
+                iio.imwrite(str(temporary), image, extension=".png", pnginfo=text)
             else:
                 import imageio.v3 as iio
 
