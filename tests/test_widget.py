@@ -356,6 +356,21 @@ def test_a_pyramid_target_s_refusal_names_the_labels_layer_to_add(trained, messa
     assert "viewer.add_labels(viewer.layers['pyramid target'].data[0])" in messages[-1][1]
 
 
+def test_a_new_target_from_pyramid_labels_is_refused_not_made_of_its_coarsest_level(viewer_widget, messages):
+    # A pass with lazy and multiscale layers: the copy was the pyramid's last level, a
+    # quarter-size target chosen and painted on, until Train refused the labels.
+    viewer, widget = viewer_widget
+    image, labels = make_scene(64, rgb=False)
+    viewer.add_image(image, name="src")
+    pyramid = viewer.add_labels([labels, labels[::2, ::2], labels[::4, ::4]], multiscale=True, name="lab")
+    widget.pickers.labels.set_layer(pyramid)
+    count = len(viewer.layers)
+    widget.new_target_from_source()
+    assert len(viewer.layers) == count
+    assert messages[-1][0] == "error" and "multiscale" in messages[-1][1]
+    assert "viewer.add_labels(viewer.layers['lab'].data[0])" in messages[-1][1]
+
+
 def test_every_form_field_is_named_for_screen_readers_and_linked_to_its_label(viewer_widget):
     # An accessibility pass: the Device and Folder rows (a field with a note or a
     # button beside it) had no linked label, and no control had an accessible name.

@@ -63,14 +63,8 @@ def displayed_plane_index(viewer, layer) -> tuple[int, ...]:
     return index
 
 
-def displayed_plane(viewer, layer, copy: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
-    """A copy of the displayed 2D plane of ``layer`` (channels kept for RGB
-    images; a ChannelGroup's channels stacked last) and its leading indices;
-    safe to hand to a worker thread. ``copy=False``: the plane in place where it
-    can be (to read at once, on this thread)."""
-    if isinstance(layer, ChannelGroup):
-        planes = [displayed_plane(viewer, member, copy=False) for member in layer.layers]
-        return np.stack([plane for plane, _ in planes], axis=-1), planes[0][1]
+def refuse_pyramid(layer) -> None:
+    """SemiaInputError for a multiscale (pyramid) layer, saying what to add instead."""
     if getattr(layer, "multiscale", False):
         add = "add_labels" if isinstance(layer, Labels) else "add_image"
         raise SemiaInputError(
@@ -79,6 +73,17 @@ def displayed_plane(viewer, layer, copy: bool = True) -> tuple[np.ndarray, tuple
             f"napari's console: viewer.{add}(viewer.layers['{layer.name}'].data[0]) (if it "
             "fits in memory; else a crop of it)."
         )
+
+
+def displayed_plane(viewer, layer, copy: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
+    """A copy of the displayed 2D plane of ``layer`` (channels kept for RGB
+    images; a ChannelGroup's channels stacked last) and its leading indices;
+    safe to hand to a worker thread. ``copy=False``: the plane in place where it
+    can be (to read at once, on this thread)."""
+    if isinstance(layer, ChannelGroup):
+        planes = [displayed_plane(viewer, member, copy=False) for member in layer.layers]
+        return np.stack([plane for plane, _ in planes], axis=-1), planes[0][1]
+    refuse_pyramid(layer)
     index = displayed_plane_index(viewer, layer)
     plane = layer.data[index] if index else layer.data
     return (np.array(plane, copy=True) if copy else np.asarray(plane)), index

@@ -10,6 +10,7 @@ from napari.utils.colormaps import DirectLabelColormap
 
 from ..errors import SemiaInputError
 from ..labels import LabelCodec, format_colour
+from .layer_data import refuse_pyramid
 from .layer_pickers import TARGET_KEY, TARGET_OF_KEY, is_blank
 from .output_layer import placement_kwargs
 
@@ -130,6 +131,8 @@ def copy_as_target(viewer, source: Layer) -> Labels:
     """A new Labels layer holding a copy of ``source`` (a Labels layer or a
     colour-coded RGB map), selected, with the brush active on a real class, so
     the user can start painting at once. Raises SemiaInputError."""
+    # (A pyramid's copy was its coarsest level, a quarter-size target made without a word.)
+    refuse_pyramid(source)
     if isinstance(source, Labels):
         # See-through at most: labels converted from an image keep its opacity of 1,
         # and a copy that opaque hid the result under it, Live and all (found by a new user).
