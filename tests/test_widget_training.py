@@ -217,6 +217,34 @@ def test_stack_trains_on_the_displayed_plane(viewer_widget, qtbot):
     assert "holds results on" not in line and "is hidden" in line
 
 
+def test_a_lazy_stack_s_other_planes_are_not_read_for_its_output(viewer_widget, qtbot):
+    # A pass with lazy layers: a reader's dask stack was read whole on the UI thread
+    # (18 s frozen, 10 GB, for a 2.5 GB stack) to show the source in the output's
+    # other planes.
+    da = pytest.importorskip("dask.array")
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    read = []
+
+    def reader(block, block_info=None):
+        read.append(block_info[0]["chunk-location"][0])
+        return block
+
+    stack = da.from_array(np.stack([image, image // 2, image, image]), chunks=(1, 32, 32))
+    viewer.add_image(stack.map_blocks(reader, dtype=stack.dtype), name="stack")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.roll(labels, 6, 1), name="target")
+    viewer.dims.set_current_step(0, 2)
+    read.clear()
+    widget.synthesize()  # from the labels alone
+    wait_for_synthesis(qtbot, widget)
+    output = viewer.layers[output_name("stack", "target")]
+    assert output.data.shape == (4, 32, 32) and output.data[2].std() > 0
+    assert not output.data[[0, 1, 3]].any()  # blank until synthesized, as its note says
+    assert set(read) <= {2}  # (napari draws the plane on display)
+    assert "the others are blank" in widget.state.message
+
+
 @pytest.mark.parametrize("view", ["3d", "axes"])
 def test_a_stack_seen_in_3d_or_along_other_axes_is_not_synthesized_beside_its_output(viewer_widget, qtbot,
                                                                                      messages, view):
