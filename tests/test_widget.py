@@ -336,8 +336,13 @@ def test_a_pyramid_is_not_the_default_source_and_its_refusal_says_what_to_do(vie
     image, labels = make_scene(64, rgb=False)
     viewer.add_image([image, image[::2, ::2]], multiscale=True, name="pyramid")
     assert widget.source_layer is None
-    widget.pickers.image.set_layer(viewer.layers["pyramid"])
     viewer.add_labels(labels, name="labels")
+    # Why none was chosen (a pass with multiscale layers: only "Choose a source image layer").
+    widget.train()
+    assert messages[-1][1].startswith("Choose a source image layer")
+    assert "'pyramid' is not chosen by itself" in messages[-1][1] and ".data[0]" in messages[-1][1]
+    widget.pickers.image.set_layer(viewer.layers["pyramid"])
+    messages.clear()
     widget.train()
     qtbot.waitUntil(lambda: bool(messages), timeout=10_000)
     assert "multiscale" in messages[-1][1] and ".data[0]" in messages[-1][1]

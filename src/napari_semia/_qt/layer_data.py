@@ -11,7 +11,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Image, Labels
 
 from ..errors import SemiaInputError
 from ..intensity import MAX_CHANNELS
@@ -146,7 +146,14 @@ def output_plane(viewer, target_layer, source_layer) -> tuple[tuple[int, ...], t
 def training_planes(viewer, image_layer, labels_layer, target_layer) -> Planes:
     """Copy what training needs; raises SemiaInputError naming a missing choice."""
     if image_layer is None:
-        raise SemiaInputError("Choose a source image layer (Layers > Source image).")
+        # A pyramid is never chosen by itself; the one image open being one left this
+        # line unexplained (a pass with multiscale layers).
+        pyramids = [layer.name for layer in viewer.layers if isinstance(layer, Image) and layer.multiscale]
+        why = (f" ('{pyramids[0]}' is not chosen by itself: it is a multiscale (pyramid) layer, which "
+               f"napari-semia does not support; add its full-resolution level in napari's console: "
+               f"viewer.add_image(viewer.layers['{pyramids[0]}'].data[0]), if it fits in memory.)"
+               if pyramids else "")
+        raise SemiaInputError(f"Choose a source image layer (Layers > Source image).{why}")
     if labels_layer is None:
         # The source labels' picker clears itself when its layer is chosen as the
         # target (an automatic pick avoids the other picker's layer), which left this
