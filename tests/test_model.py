@@ -133,12 +133,10 @@ def test_a_model_file_damaged_on_its_way_is_refused(tmp_path, model):
     central = data.find(b"PK\x01\x02")
     data[central + 10:central + 12] = struct.pack("<H", 8)
     (tmp_path / "m2.semia").write_bytes(bytes(data))
-    try:
-        outcome = SemiaModel.load(tmp_path / "m2.semia", device="cpu").steps_done
-    except ModelFileError as error:
-        outcome = str(error)
-    # (Either, but one line: a raw zlib.error, or any other exception, fails here.)
-    assert outcome == model.steps_done or ("m2.semia" in outcome and "\n" not in outcome), outcome
+    # torch read such a file otherwise from run to run (and now and then loaded it):
+    # torch stores every record as it is, so one marked compressed is damaged.
+    with pytest.raises(ModelFileError, match=r"'m2\.semia' is damaged: part of it does not match"):
+        SemiaModel.load(tmp_path / "m2.semia", device="cpu")
 
 
 def test_a_model_file_that_would_run_code_is_named_so_and_not_run(tmp_path, model):
@@ -205,7 +203,7 @@ def test_truncated_model_file_error(tmp_path, model):
 
 
 def test_saving_into_a_read_only_folder_names_the_path_and_keeps_the_old_file(tmp_path, model, monkeypatch):
-    import napari_semia.model as model_module
+    import napari_semia.model_file as model_module
 
     old = tmp_path / "m.semia"
     old.write_bytes(b"the previous model")
@@ -404,13 +402,13 @@ def test_uint16_multichannel_source_is_stored_exactly(tmp_path):
 
 
 def test_models_saved_before_the_full_size_source_load_and_upsample(tmp_path, large_model, monkeypatch):
-    import napari_semia.model as model_module
+    import napari_semia.model_file as model_module
 
     _, labels, model = large_model
     target = np.roll(labels, (4, 10), axis=(0, 1))
     old = SemiaModel(**{name: getattr(model, name) for name in (
         "generator", "codec", "normalizer", "source_image", "source_index", "source_shape", "config")})
-    monkeypatch.setattr(model_module, "_UNSTRETCHED_FORMAT_VERSION", 1)
+    monkeypatch.setattr(model_module, "UNSTRETCHED_FORMAT_VERSION", 1)
     path = old.save(tmp_path / "old.semia")
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["format_version"] == 1
