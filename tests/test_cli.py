@@ -243,7 +243,7 @@ def test_results_replace_earlier_results_only_never_other_files(trained, tmp_pat
     args = ["synthesize", str(model_path), str(edits / "labels.png"), "-o", str(folder), "--device", "cpu",
             "--preview"]
     assert cli.main(args) == 0
-    assert "(not labels.png: a file of that name is there, which napari-semia did not write)" \
+    assert "(not labels.png: a file of that name is there that is not a napari-semia result" \
         in capsys.readouterr().out
     assert (folder / "labels.png").read_bytes() == painted
     result = folder / "labels_result.png"
@@ -251,6 +251,23 @@ def test_results_replace_earlier_results_only_never_other_files(trained, tmp_pat
     # A rerun replaces its own earlier result, in place (no labels_result_2).
     assert cli.main(args) == 0
     assert sorted(p.name for p in folder.iterdir()) == ["edits", "labels.png", "labels_result.png"]
+    # --overwrite replaces the other file (an earlier version's result, say); an input, never.
+    assert cli.main([*args, "--overwrite"]) == 0 and written_by_napari_semia(folder / "labels.png")
+    assert cli.main([*args[:3], "-o", str(edits), "--device", "cpu", "--preview", "--overwrite"]) == 0
+    assert (edits / "labels.png").read_bytes() == paths["moved"].read_bytes()
+    # Not a regular file (a FIFO hung the check) and not a folder that is a broken link.
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "labels.png")
+    assert cli.main([*args[:3], "-o", str(fifo), "--device", "cpu", "--preview"]) == 0
+    assert (fifo / "labels_result.png").is_file()
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert cli.main([*args[:3], "-o", str(tmp_path / "dangling"), "--device", "cpu"]) == cli.EXIT_INPUT_ERROR
+    assert "is a symbolic link to" in capsys.readouterr().err
+    # What the system refuses of a path is one line, not a traceback.
+    assert cli.main([*args[:3], "-o", str(tmp_path / ("d" * 256)), "--device", "cpu"]) == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: File name too long: ") and err.count("\n") == 1
     # TIFF results are told as theirs too.
     write_image_file(tmp_path / "ours.tif", np.zeros((4, 4), np.uint16))
     assert written_by_napari_semia(tmp_path / "ours.tif")
@@ -411,12 +428,26 @@ def test_demo_writes_images_and_montage(tmp_path, capsys):
         (other / name).write_bytes(content)
         assert cli.main([*demo, str(other)]) == cli.EXIT_INPUT_ERROR
         err = capsys.readouterr().err
-        assert f"{other / name} is a" in err and "the demo would replace" in err and "Traceback" not in err
+        assert f"{other / name} is " in err and "the demo would replace" in err and "Traceback" not in err
         assert (other / name).read_bytes() == content and len(list(other.iterdir())) == 1
+    # An earlier demo's folder, of this sample or another, its files unmarked (an earlier
+    # version's) is the demo's; but for a target.png edited since.
     (other / "model.semia").unlink()
-    shutil.copy(out / "model.semia", other / "model.semia")  # the sample's model, with a file of others
-    (other / "labels.png").write_bytes(b"my labels")
+    for name in ("model.semia", "labels.png", "target.png"):
+        shutil.copy(out / name, other / name)
+    iio.imwrite(other / "labels.png", read_label_file(out / "labels.png"))  # unmarked
+    iio.imwrite(other / "target.png", read_label_file(out / "target.png"))  # unmarked, as the demo wrote it
     assert cli.main([*demo, str(other)]) == 0
+    assert cli.main(["demo", "--sample", "histology", "--steps", "1", "--size", str(SIZE), "--device", "cpu",
+                     "--out", str(other)]) == 0  # (its model trained on its source.png)
+    edited = read_label_file(other / "target.png")
+    edited[:4] = 0
+    iio.imwrite(other / "target.png", edited.astype(np.uint8))
+    assert cli.main([*demo, str(other)]) == cli.EXIT_INPUT_ERROR
+    assert "target.png is not a file napari-semia wrote" in capsys.readouterr().err
+    (other / "model.semia").write_bytes(b"not a model")
+    assert cli.main([*demo, str(other)]) == cli.EXIT_INPUT_ERROR
+    assert "model.semia is not a model file napari-semia can read" in capsys.readouterr().err
 
 
 def test_unknown_sample_is_an_argparse_error(capsys):

@@ -54,6 +54,15 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str,
     parser.add_argument("--seed", type=at_least(0), help="random seed, 0 or more (overrides the preset)")
 
 
+def _add_overwrite_option(command) -> None:
+    command.add_argument(
+        "--overwrite", action="store_true",
+        help="replace files of the results' names in OUT_DIR that are not napari-semia results "
+             "(an earlier version's results are not marked as such); without it, a result is "
+             "written as NAME_result beside such a file. The command's own input files are never "
+             "replaced")
+
+
 def _add_plane_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plane", type=at_least(0), metavar="N",
@@ -100,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
     synth.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                        help="directory for the results")
+    _add_overwrite_option(synth)
     synth.add_argument("--device", default="auto", help="torch device (default: auto)")
     synth.add_argument("--preview", action="store_true",
                        help="fast preview: the working-size result upsampled (bicubic) instead of "
@@ -122,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     labels_only.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
     labels_only.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
                              help="directory for the results")
+    _add_overwrite_option(labels_only)
     labels_only.add_argument("--device", default="auto", help="torch device (default: auto)")
     _add_plane_option(labels_only)
 
@@ -396,7 +407,7 @@ def _cmd_synthesize(args) -> int:
               "source: writing upsampled results (train again for full resolution).")
     out_dir = Path(args.output_dir)
     refine = not args.preview and model.can_refine
-    inputs = _InputFiles([args.model, *args.targets])
+    inputs = _InputFiles([args.model, *args.targets], overwrite=args.overwrite)
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         if refine:
             with _fraction_bar(name) as report:
@@ -457,7 +468,9 @@ class _InputFiles:
     as they are, replaced the model's own source labels in their folder (a pass
     on untidy folders)."""
 
-    def __init__(self, paths) -> None:
+    def __init__(self, paths, overwrite: bool = False) -> None:
+        """``overwrite``: other files may be replaced (``--overwrite``); inputs never."""
+        self.overwrite = overwrite
         self.paths = {Path(path).resolve() for path in paths}
         # And by file identity: on a case-insensitive disk (macOS, a USB stick) 'T.png'
         # is the input 'T.PNG', which resolving does not tell (a review).
@@ -472,7 +485,7 @@ class _InputFiles:
         """Whether a result must not replace ``path``: an input, a result of this run,
         or a file there that this package did not write (an earlier result it may)."""
         return (self.is_input(path) or path.resolve() in self.written
-                or (os.path.lexists(path) and not written_by_napari_semia(path)))
+                or (not self.overwrite and os.path.lexists(path) and not written_by_napari_semia(path)))
 
     def spared(self, path: Path) -> Path:
         """``path``, or where that is kept (``is_kept``), the first free
@@ -496,7 +509,8 @@ class _InputFiles:
         elif kept.resolve() in self.written:
             why = "that is another result's name"
         else:
-            why = "a file of that name is there, which napari-semia did not write"
+            why = ("a file of that name is there that is not a napari-semia result (an earlier "
+                   "version's results are not marked as such); --overwrite replaces it")
         return f" (not {kept.name}: {why})"
 
 
@@ -562,7 +576,7 @@ def _cmd_from_labels(args) -> int:
     with _fraction_bar("source") as report:  # its patch pyramid, once for every target
         synthesizer.prepare(progress=report)
     out_dir = Path(args.output_dir)
-    inputs = _InputFiles([args.image, args.labels, *args.targets])
+    inputs = _InputFiles([args.image, args.labels, *args.targets], overwrite=args.overwrite)
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         with _fraction_bar(name) as report:
             result = synthesizer.synthesize(target, progress=report)
@@ -624,26 +638,43 @@ DEMO_FILES = ("source.png", "labels.png", "target.png", "result.png", "montage.p
 def _check_demo_folder(out_dir: Path, case) -> None:
     """Refuse a folder where the demo would replace what it did not write: `--out .`
     in a project folder replaced its model.semia and labels.png without a word (a
-    pass on untidy folders). An earlier demo's folder of this sample (its model
-    trained on it) is replaced, also when an earlier version wrote it."""
+    pass on untidy folders). An earlier demo's folder (its model trained on its
+    source.png, of any sample) is replaced, an earlier version's unmarked files
+    too, but for a target.png edited since."""
+    from .io import read_image_file, read_label_file
     from .model import SemiaModel
 
-    model_path = out_dir / DEMO_FILES[-1]
-    if model_path.is_file():
-        try:
-            if SemiaModel.load(model_path, device="cpu").was_trained_on(case.image, case.labels):
-                return
-        except SemiaInputError:
-            pass
-    for path in (out_dir / name for name in DEMO_FILES):
-        if path == model_path and os.path.lexists(path):
-            what = "a model of another image" if path.is_file() else "a folder"
-        elif os.path.lexists(path) and not written_by_napari_semia(path):
-            what = "a file napari-semia did not write"
-        else:
-            continue
+    def refuse(path: Path, what: str) -> None:
         raise SemiaInputError(f"{path} is {what}, which the demo would replace: give the demo a folder "
-                                  f"of its own, e.g. --out {out_dir / 'semia-demo'}.")
+                              f"of its own, e.g. --out {out_dir / 'semia-demo'}.")
+
+    model_path, source_path = out_dir / DEMO_FILES[-1], out_dir / DEMO_FILES[0]
+    earlier_demo = False
+    if os.path.lexists(model_path):
+        try:
+            model = SemiaModel.load(model_path, device="cpu")
+        except SemiaInputError:
+            refuse(model_path, "not a model file napari-semia can read")
+        earlier_demo = bool(model.was_trained_on(case.image, case.labels))
+        if not earlier_demo and source_path.is_file():
+            try:
+                earlier_demo = bool(model.is_source_image(read_image_file(source_path)))
+            except SemiaInputError:
+                pass
+        if not earlier_demo:
+            refuse(model_path, "a model of another image")
+    for path in (out_dir / name for name in DEMO_FILES[:-1]):
+        if not os.path.lexists(path) or written_by_napari_semia(path):
+            continue
+        if earlier_demo and path.is_file():
+            if path.name != "target.png":
+                continue  # (the demo's own copies and results)
+            try:
+                if np.array_equal(read_label_file(path), case.target):
+                    continue  # (not edited since)
+            except SemiaInputError:
+                pass
+        refuse(path, "not a file napari-semia wrote")
 
 
 def _cmd_demo(args) -> int:
@@ -689,6 +720,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as error:
+        # What the system refused of a path given (a name over 255 bytes, a loop of
+        # symbolic links) in its own words, as a message: a pass on untidy folders got
+        # tracebacks from every command.
+        name = str(error.filename or "")
+        name = name if len(name) <= 80 else f"{name[:40]}…{name[-30:]}"
+        print(f"error: {error.strerror or error}{': ' + name if name else ''}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
 
 
 if __name__ == "__main__":

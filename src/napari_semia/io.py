@@ -627,6 +627,9 @@ def check_writable_folder(out_dir) -> None:
     out_dir = Path(out_dir)
     existing = out_dir
     while not existing.exists():
+        if existing.is_symlink():  # (checked as a folder to make; mkdir said "File exists")
+            raise SemiaInputError(f"The output folder {out_dir}: {existing} is a symbolic link to "
+                                  f"{os.readlink(existing)}, which does not exist.")
         if existing.parent == existing:
             break
         existing = existing.parent
@@ -696,18 +699,39 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
                          photometric=_photometric(data, axes == "YXS"), software=WRITER)
 
 
+def _png_software(path: Path) -> str:
+    """A PNG's 'Software' text, read from its chunks before the pixels (Pillow refused
+    to open a PNG of more than 178 million pixels, as a decompression bomb; a review)."""
+    with open(path, "rb") as file:
+        file.seek(8)
+        while True:
+            header = file.read(8)
+            if len(header) < 8:
+                return ""
+            length, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind in (b"IDAT", b"IEND"):
+                return ""
+            if kind == b"tEXt" and length < 1 << 16:
+                keyword, _, text = file.read(length).partition(b"\0")
+                if keyword == b"Software":
+                    return text.decode("latin-1")
+                file.seek(4, os.SEEK_CUR)
+            else:
+                file.seek(length + 4, os.SEEK_CUR)
+
+
 def written_by_napari_semia(path) -> bool:
     """Whether ``path`` is an image file this package wrote (``WRITER``, any version):
     one a result may replace. False for anything else, a folder, or a file that
-    cannot be read."""
+    cannot be read. Only a regular file is opened (a FIFO of that name hung the
+    command; a review)."""
     path = Path(path)
     try:
+        if not path.is_file():
+            return False
         signature = file_signature(path)
         if signature == "PNG":
-            from PIL import Image
-
-            with Image.open(path) as image:  # (text chunks before the pixels: read without them)
-                software = image.info.get("Software", "")
+            software = _png_software(path)
         elif signature == "TIFF":
             import tifffile
 
