@@ -46,6 +46,21 @@ def test_generate_writes_pairs_and_opens_the_first_ones(trained, qtbot, tmp_path
                                            for i in range(widget.pickers.image.count())]
 
 
+def test_a_folder_holding_another_model_s_file_is_refused_not_overwritten(trained, qtbot, tmp_path):
+    # A paths pass: Generate into a project folder replaced its model.semia.
+    _, widget = trained
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "model.semia").write_bytes(b"another model")
+    widget.dataset_settings.folder = str(folder)
+    widget.dataset_settings.count = 1
+    widget.dataset.generate_button.click()
+    wait_for_dataset(qtbot, widget)
+    assert (folder / "model.semia").read_bytes() == b"another model"
+    assert "holds a model.semia of another model" in widget.dataset.label.text()
+    assert not (folder / "images").exists()
+
+
 def test_pairs_written_but_not_read_back_are_reported_as_written(trained, qtbot, tmp_path, monkeypatch,
                                                                   messages):
     # Found by an astronomer: the manifest could not be read back (a csv field

@@ -230,7 +230,7 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
     from pathlib import Path
 
     from ..dataset import DatasetJob, load_manifest
-    from ..io import read_image_file, read_label_file
+    from ..io import read_image_file, read_label_file, written_atomically
     from ..layout_sampler import LayoutSamplerSettings
 
     try:
@@ -244,10 +244,16 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
             full_resolution=request.full_resolution, device=str(request.model.device),
         )
         folder = Path(request.folder)
+        kept = folder / "model.semia"
+        # (Another model's file there was replaced without a word: a paths pass.)
+        if kept.exists() and (not kept.is_file() or kept.read_bytes() != job.model_bytes):
+            raise SemiaInputError(f"{folder} holds a model.semia of another model, which the dataset's "
+                                  "copy of its model would replace: choose another folder, or move it.")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             # The file's bytes the job already made (and keyed the run by): saved once, not twice.
-            (folder / "model.semia").write_bytes(job.model_bytes)
+            with written_atomically(kept) as temporary:
+                Path(temporary).write_bytes(job.model_bytes)
         except OSError as error:  # (as the job says it: a raw FileNotFoundError reached a new user)
             raise SemiaInputError(f"Cannot write into {folder}: {error.strerror or error}") from None
         yield from job.run(stop)
