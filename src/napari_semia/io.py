@@ -157,7 +157,7 @@ def written_atomically(path) -> Iterator[Path]:
 def write_text_atomically(path, text: str) -> None:
     """``path``'s text replaced whole or not at all (``written_atomically``)."""
     with written_atomically(path) as temporary:
-        Path(temporary).write_text(text)
+        temporary.write_text(text)
 
 
 #: How old another write's temporary must be to count as left by a killed process:
@@ -763,18 +763,17 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
         with written_atomically(path) as temporary:
             if path.suffix.lower() in _TIFF_SUFFIXES:
                 _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image))
-            elif path.suffix.lower() == ".png":
-                from PIL.PngImagePlugin import PngInfo
-
-                text = PngInfo()
-                text.add_text("Software", WRITER)
-                import imageio.v3 as iio
-
-                iio.imwrite(str(temporary), image, extension=".png", pnginfo=text)
             else:
                 import imageio.v3 as iio
 
-                iio.imwrite(str(temporary), image)
+                if path.suffix.lower() == ".png":
+                    from PIL.PngImagePlugin import PngInfo
+
+                    text = PngInfo()
+                    text.add_text("Software", WRITER)
+                    iio.imwrite(str(temporary), image, extension=".png", pnginfo=text)
+                else:
+                    iio.imwrite(str(temporary), image)
     except Exception as error:  # disk full, permissions, a type the format lacks: one message
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise OutputWriteError(f"Cannot write {str(path)!r}: {reason}") from None

@@ -253,7 +253,7 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
             folder.mkdir(parents=True, exist_ok=True)
             # The file's bytes the job already made (and keyed the run by): saved once, not twice.
             with written_atomically(kept) as temporary:
-                Path(temporary).write_bytes(job.model_bytes)
+                temporary.write_bytes(job.model_bytes)
         except OSError as error:  # (as the job says it: a raw FileNotFoundError reached a new user)
             raise SemiaInputError(f"Cannot write into {folder}: {error.strerror or error}") from None
         yield from job.run(stop)
