@@ -456,22 +456,46 @@ def test_unknown_sample_is_an_argparse_error(capsys):
     assert info.value.code == 2
 
 
-def test_first_ctrl_c_stops_the_trainer_second_aborts():
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_first_stop_signal_stops_the_trainer_second_aborts(name):
     class FakeTrainer:
         stop_requested = False
 
         def stop(self):
             self.stop_requested = True
 
+    number = getattr(signal, name)
     trainer = FakeTrainer()
     # Whatever handler was there before comes back (a job started in the background
     # inherits SIGINT ignored, not Python's default handler).
-    before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt), cli._stop_on_interrupt(trainer):
-        os.kill(os.getpid(), signal.SIGINT)
-        assert trainer.stop_requested
-        os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is before
+    before = {n: signal.getsignal(n) for n in cli.STOP_SIGNALS}
+    with pytest.raises(KeyboardInterrupt), cli._stop_on_signals(trainer) as received:
+        os.kill(os.getpid(), number)
+        assert trainer.stop_requested and received == [number]
+        os.kill(os.getpid(), number)
+    assert {n: signal.getsignal(n) for n in cli.STOP_SIGNALS} == before
+
+
+def test_training_a_batch_system_terminates_saves_the_model(tmp_path, monkeypatch, capsys):
+    """SLURM's time limit and ``timeout`` send SIGTERM: the model trained so far is
+    saved, and the status says which signal ended the run (the whole run was lost)."""
+    from napari_semia.trainer import SemiaTrainer
+
+    paths = write_case(tmp_path)
+    original_run = SemiaTrainer.run
+
+    def run_then_terminate(self):
+        for progress in original_run(self):
+            yield progress
+            if progress.step == 1 and not progress.finished:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(SemiaTrainer, "run", run_then_terminate)
+    model_path = tmp_path / "model.semia"
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(model_path),
+                     "--steps", "50", "--size", str(SIZE), "--device", "cpu"])
+    assert code == 128 + signal.SIGTERM
+    assert model_path.is_file() and "SIGTERM: Stopping after the current step" in capsys.readouterr().err
 
 
 def test_widget_name_is_the_one_napari_registers():

@@ -163,26 +163,70 @@ def _config_from_args(args):
     return config.replace(**{k: v for k, v in changes.items() if v is not None})
 
 
+#: The signals that stop a training run after its current step, keeping the model:
+#: Ctrl-C, and what a batch system, ``timeout`` or a dropped ssh session sends
+#: (SLURM sends SIGTERM at the time limit, then kills 30 s later). Only Ctrl-C saved
+#: the model before; the others lost the whole run (found by a pass on untidy paths).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+def _silence_terminal() -> None:
+    """After a hang-up the terminal is gone and writing to it fails (EIO), which
+    would end the run before its model is saved: what went there goes nowhere now."""
+    import stat
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            # A terminal, not a log file or a pipe. (``isatty`` is False once the
+            # terminal has hung up.)
+            if stat.S_ISCHR(os.fstat(stream.fileno()).st_mode):
+                os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):  # no file descriptor behind it
+            pass
+    os.close(devnull)
+
+
 @contextmanager
-def _stop_on_interrupt(trainer):
-    """First Ctrl-C asks the trainer to stop after the current step (so the
-    model trained so far is saved); a second one aborts."""
+def _stop_on_signals(trainer):
+    """The first of ``STOP_SIGNALS`` asks the trainer to stop after the current step
+    (so the model trained so far is saved); a second one aborts. Yields a list that
+    holds the signal that stopped the run, if one did."""
+    received: list[int] = []
 
     def handler(signum, frame):
         if trainer.stop_requested:
             raise KeyboardInterrupt
-        print("\nStopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
+        received.append(signum)
+        if signum == getattr(signal, "SIGHUP", None):
+            _silence_terminal()
+        what = "" if signum == signal.SIGINT else f"{signal.Signals(signum).name}: "
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+        try:
+            print(f"\n{what}Stopping after the current step to save the model ({again} to abort)...",
+                  file=sys.stderr)
+        except OSError:
+            pass
         trainer.stop()
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        for number in STOP_SIGNALS:
+            previous[number] = signal.signal(number, handler)
     except ValueError:  # not in the main thread: no handler, plain behaviour
-        previous = None
+        pass
     try:
-        yield
+        yield received
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)
+
+
+def exit_status_after(signum: int) -> int:
+    """The shell's status for a command a signal ended, 128 + its number, as a batch
+    system or script expects (130 after Ctrl-C, 143 after SIGTERM)."""
+    return 128 + int(signum)
 
 
 #: tqdm's default bar without its own time left: tqdm divides by the mean rate,
@@ -240,8 +284,8 @@ def _describe_known(info, given) -> str:
 
 def _train(image, labels, config, device, resume=None, source_info=None):
     """Train with a tqdm progress bar (losses in the postfix); returns the model and
-    whether Ctrl-C stopped it early. ``source_info``: the source file's channel names
-    and pixel size, for the model."""
+    the signal that stopped it early, if one did (Ctrl-C, SIGTERM, SIGHUP).
+    ``source_info``: the source file's channel names and pixel size, for the model."""
     from tqdm import tqdm
 
     from .device import describe_device
@@ -273,7 +317,7 @@ def _train(image, labels, config, device, resume=None, source_info=None):
     print(f"Source: {what}{known}, {rows} × {cols}, {np.asarray(image).dtype}; "
           f"{classes} class{'es' if classes != 1 else ''}.", file=sys.stderr)
     last = None
-    with _stop_on_interrupt(trainer), tqdm(total=config.steps, unit="step", dynamic_ncols=True,
+    with _stop_on_signals(trainer) as received, tqdm(total=config.steps, unit="step", dynamic_ncols=True,
                                            bar_format=TRAINING_BAR_FORMAT,
                                            mininterval=progress_interval(sys.stderr)) as bar:
         for progress in trainer.run():
@@ -287,8 +331,8 @@ def _train(image, labels, config, device, resume=None, source_info=None):
     elif last is not None and last.stopped and trainer.model.steps_done > 0:
         print(f"Stopped at step {last.step} of {last.total_steps}; keeping the model trained so far.",
               file=sys.stderr)
-    # (Stopped by the user: a run that diverged stops too, and is no interruption.)
-    return trainer.model, trainer.stop_requested
+    # (Stopped by a signal: a run that diverged stops too, and is no interruption.)
+    return trainer.model, (received[0] if received else None)
 
 
 def _cmd_train(args) -> int:
@@ -321,17 +365,17 @@ def _cmd_train(args) -> int:
     if resume is not None:
         _note_other_source(resume, image, labels, args)
     info = file_source_info(args.image, image)
-    model, stopped = _train(image, labels, config, args.device, resume=resume, source_info=info)
+    model, stopped_by = _train(image, labels, config, args.device, resume=resume, source_info=info)
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
         print("Stopped before the first step; no model was saved.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_status_after(stopped_by) if stopped_by is not None else EXIT_INTERRUPTED
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
     print(f"Saved model to {output}")
-    # Interrupted, as any command Ctrl-C stops: a script tells a stopped run from a
+    # Interrupted, as any command a signal stops: a script tells a stopped run from a
     # finished one (both exited 0; found by a new user). The model is saved all the same.
-    return EXIT_INTERRUPTED if stopped else 0
+    return exit_status_after(stopped_by) if stopped_by is not None else 0
 
 
 def _note_other_source(resume, image, labels, args) -> None:
@@ -688,7 +732,10 @@ def _cmd_demo(args) -> int:
     check_writable_folder(args.out)  # before training, not after it
     _check_demo_folder(Path(args.out), case)
     print(case.description)
-    model, _ = _train(case.image, case.labels, _config_from_args(args), args.device)
+    model, stopped_by = _train(case.image, case.labels, _config_from_args(args), args.device)
+    if model.steps_done == 0:
+        print("Stopped before the first step; nothing was written.", file=sys.stderr)
+        return exit_status_after(stopped_by if stopped_by is not None else signal.SIGINT)
     result = model.synthesize(case.target)
     out_dir = Path(args.out)
     model.save(str(out_dir / "model.semia"))
@@ -701,7 +748,8 @@ def _cmd_demo(args) -> int:
     write_image_file(out_dir / "montage.png", montage([case.image, case.labels, case.target, result]))
     print("Wrote source.png, labels.png, target.png, result.png, montage.png and model.semia "
           f"to {out_dir.resolve()}")
-    return 0
+    # Stopped early, the demo still shows the model trained so far, and says it was stopped.
+    return exit_status_after(stopped_by) if stopped_by is not None else 0
 
 
 # ---------------------------------------------------------------- main
