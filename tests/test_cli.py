@@ -20,6 +20,7 @@ from napari_semia.io import (
     read_image_file,
     read_label_file,
     write_image_file,
+    written_as_result,
     written_by_napari_semia,
 )
 
@@ -247,12 +248,18 @@ def test_results_replace_earlier_results_only_never_other_files(trained, tmp_pat
         in capsys.readouterr().out
     assert (folder / "labels.png").read_bytes() == painted
     result = folder / "labels_result.png"
-    assert written_by_napari_semia(result) and not written_by_napari_semia(folder / "labels.png")
+    assert written_as_result(result) and not written_by_napari_semia(folder / "labels.png")
     # A rerun replaces its own earlier result, in place (no labels_result_2).
     assert cli.main(args) == 0
     assert sorted(p.name for p in folder.iterdir()) == ["edits", "labels.png", "labels_result.png"]
+    # Nor a file napari-semia wrote that is no result: a demo's labels (the review of
+    # the mark all its images carry).
+    write_image_file(folder / "labels.png", read_label_file(paths["labels"]).astype(np.uint8))
+    painted = (folder / "labels.png").read_bytes()
+    assert written_by_napari_semia(folder / "labels.png") and not written_as_result(folder / "labels.png")
+    assert cli.main(args) == 0 and (folder / "labels.png").read_bytes() == painted
     # --overwrite replaces the other file (an earlier version's result, say); an input, never.
-    assert cli.main([*args, "--overwrite"]) == 0 and written_by_napari_semia(folder / "labels.png")
+    assert cli.main([*args, "--overwrite"]) == 0 and written_as_result(folder / "labels.png")
     assert cli.main([*args[:3], "-o", str(edits), "--device", "cpu", "--preview", "--overwrite"]) == 0
     assert (edits / "labels.png").read_bytes() == paths["moved"].read_bytes()
     # Not a regular file (a FIFO hung the check) and not a folder that is a broken link.
@@ -270,7 +277,9 @@ def test_results_replace_earlier_results_only_never_other_files(trained, tmp_pat
     assert err.startswith("error: File name too long: ") and err.count("\n") == 1
     # TIFF results are told as theirs too.
     write_image_file(tmp_path / "ours.tif", np.zeros((4, 4), np.uint16))
-    assert written_by_napari_semia(tmp_path / "ours.tif")
+    write_image_file(tmp_path / "result.tif", np.zeros((4, 4, 2), np.float32), result=True)
+    assert written_by_napari_semia(tmp_path / "ours.tif") and not written_as_result(tmp_path / "ours.tif")
+    assert written_as_result(tmp_path / "result.tif")
 
 
 def test_results_never_overwrite_the_command_s_own_input_files(trained, tmp_path, capsys):
@@ -831,7 +840,7 @@ def test_a_failed_write_keeps_the_file_that_was_there(tmp_path, monkeypatch):
     path = write_image_file(tmp_path / "result.tif", np.ones((8, 8, 2), np.uint16))
     before = path.read_bytes()
 
-    def fails_midway(target, image, info):
+    def fails_midway(target, image, info, software):
         Path(target).write_bytes(b"half")
         raise ValueError("data type not supported")
 

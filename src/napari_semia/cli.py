@@ -18,7 +18,7 @@ import numpy as np
 
 from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate, warn_unused_plane
 from .errors import SemiaInputError
-from .io import progress_interval, written_by_napari_semia
+from .io import progress_interval, written_as_result, written_by_napari_semia
 
 EXIT_INPUT_ERROR = 2
 PLUGIN_NAME = "napari-semia"
@@ -460,7 +460,7 @@ def _cmd_synthesize(args) -> int:
             result = model.synthesize(target, refine=False)
         info = model.source_info
         path = inputs.spared(out_dir / (name + image_suffix(result, info)))
-        written = write_image_file(path, result, info)
+        written = write_image_file(path, result, info, result=True)
         print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
 
@@ -529,7 +529,7 @@ class _InputFiles:
         """Whether a result must not replace ``path``: an input, a result of this run,
         or a file there that this package did not write (an earlier result it may)."""
         return (self.is_input(path) or path.resolve() in self.written
-                or (not self.overwrite and os.path.lexists(path) and not written_by_napari_semia(path)))
+                or (not self.overwrite and os.path.lexists(path) and not written_as_result(path)))
 
     def spared(self, path: Path) -> Path:
         """``path``, or where that is kept (``is_kept``), the first free
@@ -625,7 +625,7 @@ def _cmd_from_labels(args) -> int:
         with _fraction_bar(name) as report:
             result = synthesizer.synthesize(target, progress=report)
         path = inputs.spared(out_dir / (name + image_suffix(result, info)))
-        written = write_image_file(path, result, info)
+        written = write_image_file(path, result, info, result=True)
         print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
 

@@ -28,8 +28,12 @@ from .source_info import OME_LENGTH_UNITS, SourceInfo, unit_name
 PARTIAL_MARKER = ".partial-"
 _TIFF_SUFFIXES = (".tif", ".tiff")
 #: Written into every image file this package writes (a PNG's 'Software' text, a
-#: TIFF's Software tag): what a result may replace (`written_by_napari_semia`).
+#: TIFF's Software tag; `written_by_napari_semia`).
 WRITER = f"napari-semia {__version__}"
+#: The Software of a command's result (synthesize, from-labels): what a later result
+#: may replace (`written_as_result`). Not a demo's labels or a dataset's pairs, which
+#: the plain mark let a result of the same name replace (a review).
+RESULT_WRITER = f"{WRITER} (result)"
 #: A plain TIFF's pages narrower than this may be an (H, W, C) image's rows.
 _MIN_PLANE_WIDTH = 64
 #: Axes that make a TIFF a stack of planes: z, time, or 'P' (see ``_tiff_axes``).
@@ -661,14 +665,15 @@ def _photometric(image: np.ndarray, colour: bool) -> str | None:
     return "rgb" if colour and image.dtype != np.bool_ else None
 
 
-def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
+def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo, software: str) -> None:
     import tifffile
 
     channels = _is_channel_stack(image, info)
     if not channels and not info.has_metadata:
         # (Colour as samples of one page, said outright: tifffile warns that it will stop
         # guessing so.)
-        tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3), software=WRITER)
+        tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3),
+                         software=software)
         return
     # Written as (H, W, C), tifffile stores H pages of W x C images: Fiji shows
     # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
@@ -687,7 +692,7 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
             metadata["unit"] = "".join(c if ord(c) < 128 else f"\\u{ord(c):04X}" for c in unit)
         if names:
             metadata["Labels"] = names
-        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, software=WRITER, **options)
+        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, software=software, **options)
     elif (image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES) and not (
             axes == "YXS" and image.dtype == np.bool_):  # (tifffile writes no OME of bool samples)
         metadata = {"axes": axes}
@@ -698,10 +703,10 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo) -> None:
         if names:
             metadata["Channel"] = {"Name": names}
         tifffile.imwrite(str(path), data, ome=True, metadata=metadata,
-                         photometric=_photometric(data, axes == "YXS"), software=WRITER)
+                         photometric=_photometric(data, axes == "YXS"), software=software)
     else:  # int64, uint64, float16: tifffile's own format, which names the axes too
         tifffile.imwrite(str(path), data, metadata={"axes": axes},
-                         photometric=_photometric(data, axes == "YXS"), software=WRITER)
+                         photometric=_photometric(data, axes == "YXS"), software=software)
 
 
 def _png_software(path: Path) -> str:
@@ -725,15 +730,14 @@ def _png_software(path: Path) -> str:
                 file.seek(length + 4, os.SEEK_CUR)
 
 
-def written_by_napari_semia(path) -> bool:
-    """Whether ``path`` is an image file this package wrote (``WRITER``, any version):
-    one a result may replace. False for anything else, a folder, or a file that
-    cannot be read. Only a regular file is opened (a FIFO of that name hung the
-    command; a review)."""
+def _software_of(path) -> str:
+    """The Software an image file names ('' for none, a file that is not a PNG or a
+    TIFF, or one that cannot be read). Only a regular file is opened (a FIFO of that
+    name hung the command; a review)."""
     path = Path(path)
     try:
         if not path.is_file():
-            return False
+            return ""
         signature = file_signature(path)
         if signature == "PNG":
             software = _png_software(path)
@@ -743,26 +747,42 @@ def written_by_napari_semia(path) -> bool:
             with tifffile.TiffFile(str(path)) as tif:
                 software = tif.pages[0].software or ""
         else:
-            return False
-    except Exception:  # (a damaged file, a folder: not a result to replace)
-        return False
-    return isinstance(software, str) and software.startswith("napari-semia ")
+            return ""
+    except Exception:  # (a damaged file, a folder: none)
+        return ""
+    return software if isinstance(software, str) else ""
 
 
-def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
+def written_by_napari_semia(path) -> bool:
+    """Whether ``path`` is an image file this package wrote (``WRITER``, any version).
+    False for anything else, a folder, or a file that cannot be read."""
+    return _software_of(path).startswith("napari-semia ")
+
+
+def written_as_result(path) -> bool:
+    """Whether ``path`` is a command's result (``RESULT_WRITER``, any version): one a
+    later result may replace."""
+    software = _software_of(path)
+    return software.startswith("napari-semia ") and software.endswith(" (result)")
+
+
+def write_image_file(path, image, info: SourceInfo | None = None, *, result: bool = False) -> Path:
     """Write ``image`` to ``path``: TIFF for ``.tif``/``.tiff`` paths (several
     channels as a channels-first stack with its axes named; with ``info``, its
-    channel names and pixel size too), else via imageio.
+    channel names and pixel size too), else via imageio. PNG and TIFF files name
+    ``WRITER`` as their Software, or ``RESULT_WRITER`` with ``result``.
 
     Written to a temporary file beside it, then renamed into place: a failure
     leaves no half-written file and the file that was there, if any, as it was."""
     path = Path(path)
     image = np.asarray(image)
+    software = RESULT_WRITER if result else WRITER
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with written_atomically(path) as temporary:
             if path.suffix.lower() in _TIFF_SUFFIXES:
-                _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image))
+                _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image),
+                            software)
             else:
                 import imageio.v3 as iio
 
@@ -770,7 +790,7 @@ def write_image_file(path, image, info: SourceInfo | None = None) -> Path:
                     from PIL.PngImagePlugin import PngInfo
 
                     text = PngInfo()
-                    text.add_text("Software", WRITER)
+                    text.add_text("Software", software)
                     iio.imwrite(str(temporary), image, extension=".png", pnginfo=text)
                 else:
                     iio.imwrite(str(temporary), image)
