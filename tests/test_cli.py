@@ -271,6 +271,11 @@ def test_results_replace_earlier_results_only_never_other_files(trained, tmp_pat
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     assert cli.main([*args[:3], "-o", str(tmp_path / "dangling"), "--device", "cpu"]) == cli.EXIT_INPUT_ERROR
     assert "is a symbolic link to" in capsys.readouterr().err
+    (tmp_path / "loop_a").symlink_to(tmp_path / "loop_b")
+    (tmp_path / "loop_b").symlink_to(tmp_path / "loop_a")
+    code = cli.main([*args[:3], "-o", str(tmp_path / "loop_a" / "x"), "--device", "cpu"])
+    assert code == cli.EXIT_INPUT_ERROR
+    assert "loop_b, too many levels of symbolic links" in capsys.readouterr().err
     # What the system refuses of a path is one line, not a traceback.
     assert cli.main([*args[:3], "-o", str(tmp_path / ("d" * 256)), "--device", "cpu"]) == cli.EXIT_INPUT_ERROR
     err = capsys.readouterr().err
@@ -280,6 +285,19 @@ def test_results_replace_earlier_results_only_never_other_files(trained, tmp_pat
     write_image_file(tmp_path / "result.tif", np.zeros((4, 4, 2), np.float32), result=True)
     assert written_by_napari_semia(tmp_path / "ours.tif") and not written_as_result(tmp_path / "ours.tif")
     assert written_as_result(tmp_path / "result.tif")
+
+
+def test_a_result_name_too_long_for_the_disk_is_shortened(trained, tmp_path):
+    # A pass on untidy paths: a target of a 251-byte name in the output folder got its
+    # result refused as too long (as <name>_result), after the synthesis.
+    _, paths, model_path = trained
+    target = tmp_path / ("é" * 120 + "x" * 7 + ".png")
+    target.write_bytes(paths["moved"].read_bytes())
+    assert cli.main(["synthesize", str(model_path), str(target), "-o", str(tmp_path), "--device", "cpu",
+                     "--preview"]) == 0
+    result, = (p for p in tmp_path.iterdir() if p != target)
+    assert result.name.endswith("_result.png") and len(os.fsencode(result.name)) <= 255
+    assert result.name.startswith("é" * 100)
 
 
 def test_results_never_overwrite_the_command_s_own_input_files(trained, tmp_path, capsys):

@@ -534,11 +534,11 @@ class _InputFiles:
     def spared(self, path: Path) -> Path:
         """``path``, or where that is kept (``is_kept``), the first free
         ``<stem>_result[_N]`` beside it."""
-        chosen, number = path, 0
+        chosen, number = path.with_name(_fitting_name(path.stem, "", path.suffix)), 0
         while self.is_kept(chosen):
             number += 1
             tail = "_result" if number == 1 else f"_result_{number}"
-            chosen = path.with_name(f"{path.stem}{tail}{path.suffix}")
+            chosen = path.with_name(_fitting_name(path.stem, tail, path.suffix))
         self.written.add(chosen.resolve())
         if chosen != path:
             self.renamed[chosen] = path
@@ -556,6 +556,21 @@ class _InputFiles:
             why = ("a file of that name is there that is not a napari-semia result (an earlier "
                    "version's results are not marked as such); --overwrite replaces it")
         return f" (not {kept.name}: {why})"
+
+
+#: The longest file name most file systems take, in bytes.
+NAME_MAX = 255
+
+
+def _fitting_name(stem: str, tail: str, suffix: str) -> str:
+    """``stem + tail + suffix``, the stem shortened where the name would pass
+    ``NAME_MAX`` bytes: a target of a 251-byte name had its result refused as too
+    long only after the synthesis, as ``<name>_result`` (a pass on untidy paths)."""
+    room = NAME_MAX - len(os.fsencode(tail + suffix))
+    encoded = os.fsencode(stem)
+    if len(encoded) > room:
+        stem = encoded[:room].decode("utf-8", errors="ignore") if room > 0 else ""
+    return stem + tail + suffix
 
 
 def _file_identity(path) -> tuple[int, int] | None:

@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import threading
@@ -637,8 +638,13 @@ def check_writable_folder(out_dir) -> None:
     existing = out_dir
     while not existing.exists():
         if existing.is_symlink():  # (checked as a folder to make; mkdir said "File exists")
+            try:
+                os.stat(existing)
+                why = "which does not exist"
+            except OSError as error:  # (a loop of links read as "does not exist"; a review)
+                why = "which does not exist" if error.errno == errno.ENOENT else error.strerror.lower()
             raise SemiaInputError(f"The output folder {out_dir}: {existing} is a symbolic link to "
-                                  f"{os.readlink(existing)}, which does not exist.")
+                                  f"{os.readlink(existing)}, {why}.")
         if existing.parent == existing:
             break
         existing = existing.parent
