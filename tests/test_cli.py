@@ -221,13 +221,17 @@ def test_targets_with_one_file_name_are_all_written(trained, tmp_path):
     # Found by a new user: a/target.png and b/target.png were both written as
     # out/target.png, the second over the first.
     _, paths, model_path = trained
-    for folder, case in (("a", "moved"), ("b", "same")):
+    # Nor c/Target.png, which a disk that ignores case takes for the same name.
+    for folder, name, case in (("a", "target.png", "moved"), ("b", "target.png", "same"),
+                               ("c", "Target.png", "same")):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "target.png").write_bytes(paths[case].read_bytes())
+        (tmp_path / folder / name).write_bytes(paths[case].read_bytes())
     out = tmp_path / "out"
     code = cli.main(["synthesize", str(model_path), str(tmp_path / "a" / "target.png"),
-                     str(tmp_path / "b" / "target.png"), "-o", str(out), "--device", "cpu", "--preview"])
-    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["target.png", "target_2.png"]
+                     str(tmp_path / "b" / "target.png"), str(tmp_path / "c" / "Target.png"),
+                     "-o", str(out), "--device", "cpu", "--preview"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["Target_3.png", "target.png", "target_2.png"]
     assert not np.array_equal(read_image_file(out / "target.png"), read_image_file(out / "target_2.png"))
 
 

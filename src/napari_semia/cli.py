@@ -585,17 +585,20 @@ def _file_identity(path) -> tuple[int, int] | None:
 def _output_stems(paths, plane: int | None = None) -> list[str]:
     """The targets' file stems, made unique (``a/target.png`` and ``b/target.png`` ->
     ``target``, ``target_2``): one output folder holds every result. A plane of a
-    stack is named for it (``layouts_plane3``), so a loop over planes keeps each."""
+    stack is named for it (``layouts_plane3``), so a loop over planes keeps each.
+    Unique regardless of case: on a disk that ignores it (macOS, Windows, a USB
+    stick), ``Cell`` and ``cell`` are one file, and the second result replaced the
+    first (a pass on untidy paths)."""
     from .io import is_stack_file
 
     stems, seen = [], set()
     for path in paths:
         base = f"{path.stem}_plane{plane}" if plane is not None and is_stack_file(path) else path.stem
         stem, number = base, 1
-        while stem in seen:
+        while stem.casefold() in seen:
             number += 1
             stem = f"{base}_{number}"
-        seen.add(stem)
+        seen.add(stem.casefold())
         stems.append(stem)
     return stems
 
