@@ -1,6 +1,7 @@
 """The napari dock widget: opening, layer pickers, new target, bad input."""
 
 import numpy as np
+import pytest
 import torch
 from conftest import make_scene
 from napari.layers import Labels
@@ -394,3 +395,47 @@ def test_every_form_field_is_named_for_screen_readers_and_linked_to_its_label(vi
     assert named["Source image"] is widget.pickers.image and named["Steps"] is widget.controls.steps
     assert all(field.accessibleName() == text for text, field in named.items())
     assert widget.dataset.browse.accessibleName() and widget.progress.bar.accessibleName()
+
+
+def test_a_larger_font_widens_the_dock_instead_of_laying_fields_over_their_labels(viewer_widget, qtbot):
+    # A display-settings pass: with napari's font size raised (Preferences > Appearance)
+    # the dock kept its width, and the layer pickers were drawn over their labels.
+    from napari.settings import get_settings
+    from qtpy.QtWidgets import QFormLayout
+
+    viewer, widget = viewer_widget
+    viewer.window.show()
+    before = widget.minimumSizeHint().width()
+    get_settings().appearance.font_size = 14  # (the test's own settings: make_napari_viewer's)
+    qtbot.waitUntil(lambda: widget.minimumSizeHint().width() > before, timeout=5000)
+    qtbot.waitUntil(lambda: widget.content.width() >= widget.content.minimumSizeHint().width(), timeout=5000)
+    form = widget.pickers.layout()
+    for row in range(3):
+        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget()
+        field = form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget()
+        assert label.width() >= label.sizeHint().width()  # (aligned again, for the new font)
+        assert field.x() >= label.geometry().right(), label.text()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_the_loss_curves_and_error_text_stand_out_from_each_theme_s_background(theme):
+    # A display-settings pass: four of the light theme's curves were 1.8-2.8:1 against
+    # napari's light grey; WCAG asks 3:1 of graphics and 4.5:1 of text.
+    from napari.utils.theme import get_theme
+
+    from napari_semia._qt.theme import dock_colours
+
+    def luminance(colour):
+        channels = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    def contrast(a, b):
+        high, low = sorted((luminance(a), luminance(b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    background = get_theme(theme).background.as_hex()
+    colours = dock_colours(theme)
+    assert min(contrast(curve, background) for curve in colours.curves) >= 3
+    assert contrast(colours.error_text, background) >= 4.5
+    assert len(set(colours.curves)) == len(colours.curves)

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QEvent, QObject, QSize, Qt
 from qtpy.QtWidgets import QFormLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-#: Narrower than this and the form labels and spin boxes get cramped.
+#: Narrower than this and the form labels and spin boxes get cramped (at napari's
+#: default font size; a larger one needs more: see ``_VerticalScrollArea``).
 MIN_CONTENT_WIDTH = 360
+
+
+class _VerticalScrollArea(QScrollArea):
+    """Scrolls vertically only, and asks for the width its content needs at the
+    current font. A fixed width squeezed the forms below their minimum once napari's
+    font size was raised (Preferences > Appearance): the layer pickers were drawn over
+    their labels and buttons cut on both sides (a display-settings pass)."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+        content.installEventFilter(self)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        content = self.widget()
+        if content is None:
+            return hint
+        needed = max(MIN_CONTENT_WIDTH, content.minimumSizeHint().width())
+        width = needed + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(width, hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The content's needs changed (a font, a section shown): the dock hears of it.
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
 
 
 def section(title: str, *widgets: QWidget) -> QGroupBox:
@@ -25,11 +55,7 @@ def scroll_into(owner: QWidget, sections: list[QWidget]) -> QWidget:
     for widget in sections:
         layout.addWidget(widget)
     layout.addStretch(1)
-    content.setMinimumWidth(MIN_CONTENT_WIDTH)
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    scroll.setWidget(content)
+    scroll = _VerticalScrollArea(content)
     outer = QVBoxLayout(owner)
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(scroll)
@@ -85,9 +111,26 @@ def name_form_fields(content: QWidget) -> None:
                 field.setAccessibleName(label.text())
 
 
+class _LabelAligner(QObject):
+    """Aligns the form labels again when the font changes (napari's font size, set
+    while the widget is open): the width set for the old font cut or spread them."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FontChange:
+            _align_labels(watched)
+        return False
+
+
 def align_form_labels(content: QWidget) -> None:
     """One label width for every form under ``content``, so that the fields of all
-    sections start at one x (a UX pass saw four ragged left edges)."""
+    sections start at one x (a UX pass saw four ragged left edges); again whenever
+    the font changes."""
+    _align_labels(content)
+    aligner = _LabelAligner(content)
+    content.installEventFilter(aligner)
+
+
+def _align_labels(content: QWidget) -> None:
     labels = []
     for form in content.findChildren(QFormLayout):
         for row in range(form.rowCount()):
@@ -95,6 +138,8 @@ def align_form_labels(content: QWidget) -> None:
             if item is not None and item.widget() is not None:
                 labels.append(item.widget())
     if labels:
+        for label in labels:
+            label.setMinimumWidth(0)
         width = max(label.sizeHint().width() for label in labels)
         for label in labels:
             label.setMinimumWidth(width)

@@ -11,9 +11,12 @@ from napari.utils.theme import get_theme
 # Colour-blind-safe (Okabe-Ito) curves, one per loss in order of appearance:
 # eight clearly different ones on each canvas (a UX pass found orange beside
 # yellow and pink beside red too alike to tell apart; on the light theme white
-# and yellow vanished, so black, blue and darker tones take their places).
+# and yellow vanished, so black, blue and darker tones take their places). Each at
+# least 3:1 against its theme's background, as WCAG asks of graphics: Okabe-Ito's
+# orange, sky blue, pink and green were 1.8-2.8:1 on napari's light grey (a
+# display-settings pass), so the light theme has darker tones of them.
 DARK_CURVES = ("#E69F00", "#56B4E9", "#009E73", "#FFFFFF", "#CC79A7", "#F0E442", "#8080FF", "#999999")
-LIGHT_CURVES = ("#E69F00", "#56B4E9", "#009E73", "#000000", "#CC79A7", "#0072B2", "#6A3D9A", "#666666")
+LIGHT_CURVES = ("#C25400", "#7A6500", "#007A55", "#000000", "#A8327D", "#0072B2", "#6A3D9A", "#666666")
 #: Error text, at least 4.5:1 against napari's panel background in each theme
 #: (napari's own error colours are meant for backgrounds, not text).
 DARK_ERROR_TEXT = "#E06C5B"
@@ -47,6 +50,11 @@ class DockColours:
         return (f"{scope} QPushButton:focus:!disabled {{ {frame} padding: 3px; }}\n"  # napari: 4px
                 f"{scope} QComboBox:focus {{ {frame} padding: 2px 9px 2px 7px; }}\n"  # 3px 10px 3px 8px
                 f"{scope} QCheckBox::indicator:focus {{ {frame} padding: 0px; }}\n"  # 1px
+                # Spin boxes, the folder field and the object list showed only a text
+                # cursor, or nothing (a display-settings pass).
+                f"{scope} QAbstractSpinBox:focus {{ {frame} padding: 0px 9px; }}\n"  # 1px 10px
+                f"{scope} QLineEdit:focus {{ {frame} padding: 1px; }}\n"  # 2px
+                f"{scope} QListWidget:focus {{ {frame} }}\n"
                 f"{scope} QToolButton {{ border: 1px solid transparent; }}\n"
                 f"{scope} QToolButton:focus {{ {frame} }}\n"
                 # A section holds the focus while its control is greyed out (FocusKeeper):

@@ -177,7 +177,6 @@ class SemiaWidget(ClosesWithDock, QWidget):
         align_form_labels(self.content)
         name_form_fields(self.content)
         self.content.setObjectName(CONTENT_NAME)
-        self.setMinimumWidth(380)
         # Enter (or Return) presses a focused button, as Space does: Qt does so outside
         # dialogs only for auto-default buttons (a keyboard user found Enter did nothing).
         for button in self.findChildren(QPushButton):
