@@ -499,12 +499,14 @@ def test_first_stop_signal_stops_the_trainer_second_aborts(name):
     trainer = FakeTrainer()
     # Whatever handler was there before comes back (a job started in the background
     # inherits SIGINT ignored, not Python's default handler).
-    before = {n: signal.getsignal(n) for n in cli.STOP_SIGNALS}
+    from napari_semia.stop_signals import STOP_SIGNALS
+
+    before = {n: signal.getsignal(n) for n in STOP_SIGNALS}
     with pytest.raises(KeyboardInterrupt), cli._stop_on_signals(trainer) as received:
         os.kill(os.getpid(), number)
         assert trainer.stop_requested and received == [number]
         os.kill(os.getpid(), number)
-    assert {n: signal.getsignal(n) for n in cli.STOP_SIGNALS} == before
+    assert {n: signal.getsignal(n) for n in STOP_SIGNALS} == before
 
 
 def test_training_a_batch_system_terminates_saves_the_model(tmp_path, monkeypatch, capsys):

@@ -182,6 +182,32 @@ def test_resume_makes_only_missing_pairs(rgb_model, tmp_path):
     assert generate(model_path, out, count=5, seed=1, progress_bar=False).written == 0
 
 
+def test_a_second_run_in_a_folder_being_written_is_refused_and_touches_nothing(rgb_model, tmp_path):
+    # A pass as a cluster user: two runs in one folder rewrote the manifest under each
+    # other, and pairs on disk lost their rows. The lock is the system's: a run that
+    # ends, however it ends, lets it go.
+    from napari_semia.errors import SemiaInputError
+    from napari_semia.folder_lock import LOCK_FILE, FolderLock
+
+    model_path, _, _ = rgb_model
+    out = tmp_path / "ds"
+    generate(model_path, out, count=1, progress_bar=False)
+    (out / "images" / ".00005.png.partial-123").write_bytes(b"another run's write")
+    other_run = FolderLock(out)
+    other_run.acquire()
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    try:
+        with pytest.raises(SemiaInputError, match=r"Another run is writing the dataset in .*process"):
+            generate(model_path, out, count=3, progress_bar=False)
+        assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+    finally:
+        other_run.release()
+    assert generate(model_path, out, count=3, progress_bar=False).written == 2
+    assert len(load_manifest(out)) == 3 and not (out / LOCK_FILE).exists()
+    # (A run refused before its first pair takes the lock's file back with the folder:
+    # test_a_cluster_run_refused_by_its_workers_leaves_no_empty_dataset.)
+
+
 def test_a_manifest_with_rows_past_the_csv_field_limit_is_read_and_resumed(rgb_model, tmp_path):
     # Found by an astronomer: a sky field of 1500 sources gave params of 270 kB per
     # row, past the csv module's 128 kB field limit; the dataset could be neither
@@ -855,6 +881,33 @@ def test_a_complete_set_run_again_says_so_in_two_lines(rgb_model, tmp_path, caps
     assert code == 0
     assert err.splitlines() == ["Nothing to do: every pair exists.",
                                 f"Wrote nothing: the 1 pair(s) were already in {tmp_path / 'ds'}."]
+
+
+def test_a_batch_system_s_sigterm_ends_generate_as_ctrl_c_does(rgb_model, tmp_path, capsys, monkeypatch):
+    # A pass as a cluster user: SLURM's time limit (SIGTERM) ended the command with no
+    # word on what was kept, and left the manifest as appended.
+    import os
+    import signal
+
+    import napari_semia.dataset as dataset_module
+    from napari_semia.folder_lock import LOCK_FILE
+
+    real_wait = dataset_module.wait
+    waits = []
+
+    def terminated_wait(*args, **kwargs):
+        waits.append(1)
+        if len(waits) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "wait", terminated_wait)
+    before = signal.getsignal(signal.SIGTERM)
+    model_path, _, _ = rgb_model
+    code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 3], capsys)
+    assert code == 128 + signal.SIGTERM and err.count("Interrupted") == 1 and "made so far are kept" in err
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert len(load_manifest(tmp_path / "ds")) >= 1 and not (tmp_path / "ds" / LOCK_FILE).exists()
 
 
 def test_ctrl_c_says_the_pairs_are_kept_and_how_to_complete_the_set(rgb_model, tmp_path, capsys, monkeypatch):

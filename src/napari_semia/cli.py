@@ -19,6 +19,7 @@ import numpy as np
 from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate, warn_unused_plane
 from .errors import SemiaInputError
 from .io import progress_interval, written_as_result, written_by_napari_semia
+from .stop_signals import exit_status_after, handling_stop_signals, signal_name
 
 EXIT_INPUT_ERROR = 2
 PLUGIN_NAME = "napari-semia"
@@ -163,45 +164,16 @@ def _config_from_args(args):
     return config.replace(**{k: v for k, v in changes.items() if v is not None})
 
 
-#: The signals that stop a training run after its current step, keeping the model:
-#: Ctrl-C, and what a batch system, ``timeout`` or a dropped ssh session sends
-#: (SLURM sends SIGTERM at the time limit, then kills 30 s later). Only Ctrl-C saved
-#: the model before; the others lost the whole run (found by a pass on untidy paths).
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
-
-
-def _silence_terminal() -> None:
-    """After a hang-up the terminal is gone and writing to it fails (EIO), which
-    would end the run before its model is saved: what went there goes nowhere now."""
-    import stat
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            # A terminal, not a log file or a pipe. (``isatty`` is False once the
-            # terminal has hung up.)
-            if stat.S_ISCHR(os.fstat(stream.fileno()).st_mode):
-                os.dup2(devnull, stream.fileno())
-        except (AttributeError, OSError, ValueError):  # no file descriptor behind it
-            pass
-    os.close(devnull)
-
-
 @contextmanager
 def _stop_on_signals(trainer):
-    """The first of ``STOP_SIGNALS`` asks the trainer to stop after the current step
-    (so the model trained so far is saved); a second one aborts. Yields a list that
-    holds the signal that stopped the run, if one did."""
-    received: list[int] = []
+    """The first stop signal (Ctrl-C, SIGTERM, SIGHUP: ``stop_signals``) asks the
+    trainer to stop after the current step, so the model trained so far is saved; a
+    second one aborts. Yields the list of the signals received."""
 
-    def handler(signum, frame):
+    def handler(signum):
         if trainer.stop_requested:
             raise KeyboardInterrupt
-        received.append(signum)
-        if signum == getattr(signal, "SIGHUP", None):
-            _silence_terminal()
-        what = "" if signum == signal.SIGINT else f"{signal.Signals(signum).name}: "
+        what = "" if signum == signal.SIGINT else f"{signal_name(signum)}: "
         again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
         try:
             print(f"\n{what}Stopping after the current step to save the model ({again} to abort)...",
@@ -210,23 +182,8 @@ def _stop_on_signals(trainer):
             pass
         trainer.stop()
 
-    previous = {}
-    try:
-        for number in STOP_SIGNALS:
-            previous[number] = signal.signal(number, handler)
-    except ValueError:  # not in the main thread: no handler, plain behaviour
-        pass
-    try:
+    with handling_stop_signals(handler) as received:
         yield received
-    finally:
-        for number, handler_before in previous.items():
-            signal.signal(number, handler_before)
-
-
-def exit_status_after(signum: int) -> int:
-    """The shell's status for a command a signal ended, 128 + its number, as a batch
-    system or script expects (130 after Ctrl-C, 143 after SIGTERM)."""
-    return 128 + int(signum)
 
 
 #: tqdm's default bar without its own time left: tqdm divides by the mean rate,

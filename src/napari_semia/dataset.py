@@ -75,6 +75,7 @@ from .dataset_worker import (
     worker_check,
 )
 from .errors import OutputWriteError, SemiaInputError, SemiaWarning
+from .folder_lock import FolderLock
 from .io import (
     check_writable_folder,
     file_signature,
@@ -430,6 +431,7 @@ class DatasetJob:
         failures: dict[int, str] = {}
         executor = self._executor()
         manifest = _Manifest(self.out_dir / MANIFEST, rows, self.beyond_rows)
+        lock = FolderLock(self.out_dir)
         rate = _Rate()
         stopped = False
         retried: dict[int, list[str]] = {}
@@ -449,7 +451,7 @@ class DatasetJob:
                 executor.connect()  # before anything is written: an unreachable scheduler leaves no trace
                 for note in self.warnings:  # once the run can start: not before a connection error
                     yield progress(message=note, warning=True)
-            made = self._create_folders()
+            made = self._create_folders(lock)
             manifest.open()
             if todo:
                 try:
@@ -485,8 +487,9 @@ class DatasetJob:
             finally:  # (a full disk there still closes the run)
                 executor.close()
                 manifest.close()
-            if refused:
-                self._remove_made(refused)
+                if refused:
+                    self._remove_made(refused)
+                lock.release()
             self.summary = GenerationSummary(
                 out_dir=self.out_dir, total=self.count, written=len(rows) - skipped, skipped=skipped,
                 failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped, retried=retried,
@@ -502,14 +505,18 @@ class DatasetJob:
             return _DaskExecutor(self.scheduler, self.workers, self.retries, self.gather)
         return _InProcessExecutor()
 
-    def _create_folders(self) -> list[Path]:
-        """The dataset's folders and settings file; returns those this made, with the
-        manifest it is about to write (folders first)."""
+    def _create_folders(self, lock: FolderLock) -> list[Path]:
+        """The dataset's folders and settings file, once ``lock`` is held (before
+        anything there is touched: the leftovers removed here may be another live
+        run's temporaries); returns those this made, with the manifest it is about to
+        write (folders first)."""
         made = [folder for folder in self.out_dir.parents[::-1] if not folder.exists()]
         folder = self.out_dir
-        made += [path for path in (folder, folder / IMAGES_DIR, folder / LABELS_DIR, folder / SETTINGS_FILE,
-                                   folder / MANIFEST) if not path.exists()]
+        made += [path for path in (folder, lock.path, folder / IMAGES_DIR, folder / LABELS_DIR,
+                                   folder / SETTINGS_FILE, folder / MANIFEST) if not path.exists()]
         try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
             for name in (IMAGES_DIR, LABELS_DIR):
                 (self.out_dir / name).mkdir(parents=True, exist_ok=True)
                 for leftover in (self.out_dir / name).glob(f".*{PARTIAL_MARKER}*"):

@@ -180,15 +180,21 @@ def run_generate(args) -> int:
         warn_unused_plane(args.plane, [args.labels])
     elif args.plane is not None:
         print(f"warning: --plane {args.plane} is not used: it picks a plane of --labels.", file=sys.stderr)
-    try:
-        summary = _generate(args, source_labels)
-    except KeyboardInterrupt as interrupt:
-        from .dataset import InterruptionReported
+    from .stop_signals import exit_status_after, handling_stop_signals, interrupt
 
-        if not isinstance(interrupt, InterruptionReported):
-            print("Interrupted. The pairs made so far are kept: run the same command again to complete "
-                  "the set.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    # SIGTERM (a batch system's time limit) and SIGHUP end the run as Ctrl-C does: the
+    # manifest rewritten, the workers closed, and what was kept said; they ended it
+    # without a word (a pass as a cluster user).
+    with handling_stop_signals(interrupt) as received:
+        try:
+            summary = _generate(args, source_labels)
+        except KeyboardInterrupt as interruption:
+            from .dataset import InterruptionReported
+
+            if not isinstance(interruption, InterruptionReported):
+                print("Interrupted. The pairs made so far are kept: run the same command again to "
+                      "complete the set.", file=sys.stderr)
+            return exit_status_after(received[0]) if received else EXIT_INTERRUPTED
     rate = summary.written / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
     if summary.written or not summary.skipped or summary.failures:
         print(
