@@ -571,6 +571,27 @@ def test_cli_malformed_scheduler_address_is_said_at_once(rgb_model, tmp_path, ca
                         capsys)
     assert code == 2 and "notanaddress is not a Dask scheduler address" in err
     assert "Traceback" not in err and time.monotonic() - started < 5
+    # A cluster user: http:// and inproc:// passed, then hung 10 s in a traceback; tls://
+    # without certificates was a 60-line TypeError.
+    for address, said in (("http://127.0.0.1:8786", "is no address of a scheduler in another process"),
+                          ("inproc://x", "is no address of a scheduler in another process"),
+                          ("tls://127.0.0.1:8786", "uses TLS, and Dask's configuration names no")):
+        started = time.monotonic()
+        code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--scheduler", address], capsys)
+        assert code == 2 and said in err and "Traceback" not in err, err
+        assert time.monotonic() - started < 5 and not (tmp_path / "ds").exists()
+
+
+def test_cli_an_address_where_nothing_answers_is_not_called_another_server(rgb_model, tmp_path, capsys,
+                                                                           monkeypatch):
+    # A cluster user: a firewalled address was "something answers, but not a Dask scheduler".
+    def dropped(*args, **kwargs):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", dropped)
+    code, err = run_cli([rgb_model[0], "-o", tmp_path / "ds", "--count", 1, "--scheduler",
+                         "tcp://10.255.255.1:8786"], capsys)
+    assert code == 2 and "nothing answered" in err and "firewall" in err and "not a Dask" not in err
 
 
 # ------------------------------------------------------------------ Dask
@@ -638,6 +659,14 @@ def test_dask_cluster_makes_the_same_files_as_a_local_run(rgb_model, tmp_path, d
         made_pairs = client.run(eval, "'napari_semia.dataset_worker' in __import__('sys').modules")
     assert list(made_pairs.values()) == [True]
     assert list(loaded.values()) == [[]]
+    if not gather:
+        return
+    # A Client of the caller's (a dask-jobqueue or TLS cluster's) is used, and left open.
+    with Client(dask_scheduler, set_as_default=False) as client:
+        given = generate(model_path, tmp_path / "given", count=4, seed=5, scheduler=client,
+                         progress_bar=False)
+        assert given.complete and client.status == "running"
+    assert pair_files(tmp_path / "given") == pair_files(tmp_path / "local")
 
 
 def test_the_same_command_on_a_cluster_completes_a_local_run(rgb_model, tmp_path, dask_scheduler, capsys):

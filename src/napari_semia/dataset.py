@@ -90,6 +90,9 @@ from .source_info import SourceInfo
 MANIFEST = "manifest.csv"
 SETTINGS_FILE = "dataset.json"
 MANIFEST_COLUMNS = ("index", "seed", "image", "labels", "layout", "edits", "params")
+#: Address schemes of a scheduler in another process (Dask's ``inproc`` is this
+#: process's own; ``ucx`` needs its own set-up, left to a Client given).
+_NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss")
 #: Seconds a scheduler address may take to answer before it counts as unreachable.
 CONNECT_TIMEOUT_S = 5.0
 #: Seconds to wait for a cluster's first worker.
@@ -201,7 +204,8 @@ class DatasetJob:
     shared: SharedInputs
     tasks: list[PairTask]
     settings_record: dict
-    scheduler: str | None
+    scheduler: object
+    """None, a scheduler's address, or a ``distributed.Client``."""
     workers: int
     gather: bool
     retries: int
@@ -229,7 +233,7 @@ class DatasetJob:
         source_labels=None,
         sampler_settings: LayoutSamplerSettings | None = None,
         full_resolution: bool = True,
-        scheduler: str | None = None,
+        scheduler=None,
         workers: int = 0,
         gather: bool = False,
         retries: int = 2,
@@ -242,8 +246,10 @@ class DatasetJob:
         file, or an array / list of (H, W) maps. ``count`` defaults to the
         number of given layouts. ``source_labels``: the full-size label map to
         sample from (default: the model's own full-size copy).
-        ``workers``: 0 runs in this process, N > 0 on a local Dask cluster of
-        N processes; ignored with ``scheduler``. ``retries``: extra attempts
+        ``scheduler``: a Dask scheduler's address ("tcp://host:8786"), or your own
+        ``distributed.Client`` (a dask-jobqueue or TLS cluster's; used as it is and
+        left open). ``workers``: 0 runs in this process, N > 0 on a local Dask cluster
+        of N processes; ignored with ``scheduler``. ``retries``: extra attempts
         for a failed pair on a Dask cluster.
         """
         from .model import SemiaModel
@@ -727,13 +733,24 @@ def _check_speaks_dask(address: str, host: str, port: int) -> None:
     import socket
 
     try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as connection:
-            connection.settimeout(CONNECT_TIMEOUT_S)
-            spoke = bool(connection.recv(1))
+        connection = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S)
     except TimeoutError:
-        spoke = None
+        # Nothing answered at all: packets dropped on the way. It was told as "something
+        # answers, but not a Dask scheduler", the wrong way to look (a cluster user).
+        raise SemiaInputError(
+            f"No Dask scheduler answers at {address}: nothing answered in {CONNECT_TIMEOUT_S:g} s. "
+            "On a cluster, a firewall may be in the way, or the scheduler listens on another "
+            "network interface of its node: give the address the scheduler prints.") from None
     except OSError as error:
         raise _no_scheduler(address, error) from None
+    with connection:
+        try:
+            connection.settimeout(CONNECT_TIMEOUT_S)
+            spoke = bool(connection.recv(1))
+        except TimeoutError:
+            spoke = None
+        except OSError as error:
+            raise _no_scheduler(address, error) from None
     if not spoke:
         raise SemiaInputError(
             f"Something answers at {address}, but not a Dask scheduler (no Dask greeting in "
@@ -744,16 +761,23 @@ def _check_speaks_dask(address: str, host: str, port: int) -> None:
 class _DaskExecutor:
     """Pairs made on a Dask cluster: an existing one, or a local one started here."""
 
-    def __init__(self, scheduler: str | None, workers: int, retries: int, gather: bool) -> None:
+    def __init__(self, scheduler, workers: int, retries: int, gather: bool) -> None:
+        """``scheduler``: an address, or a ``distributed.Client`` of the caller's (a
+        dask-jobqueue or TLS cluster's), which is used as it is and left open."""
         self.scheduler = scheduler
         self.workers = workers
         self.retries = retries
         self.gather = gather
         self.client = None
         self.cluster = None
+        self.borrowed = not isinstance(scheduler, (str, type(None)))
         self.futures = []
         self.run_id = ""
-        if scheduler is not None:
+        if self.borrowed:
+            address = getattr(getattr(scheduler, "scheduler", None), "address", None)
+            where = f" ({address})" if address else ""
+            self.description = f"Generating on the Dask cluster of the Client given{where}."
+        elif scheduler is not None:
             self.description = f"Generating on the Dask cluster at {scheduler}."
         else:
             self.description = f"Generating on a local Dask cluster of {workers} worker process(es)."
@@ -761,6 +785,10 @@ class _DaskExecutor:
     def connect(self) -> None:
         """Connect (or start a local cluster); an unreachable scheduler is an input error."""
         if self.client is not None:
+            return
+        if self.borrowed:
+            self.client = self.scheduler
+            self._wait_for_workers()
             return
         try:
             from distributed import Client, LocalCluster
@@ -799,24 +827,42 @@ class _DaskExecutor:
 
         try:  # a malformed address is said at once: Client would fail, then hang 10 s closing
             scheme, location = parse_address(self.scheduler)
-            if scheme in ("tcp", "tls"):
-                host, port = parse_host_port(location)
+            if scheme not in _NETWORK_SCHEMES:
+                # (http:// and inproc:// passed, then hung 10 s in Client.__del__; a cluster user.)
+                raise ValueError(f"'{scheme}://' is no address of a scheduler in another process")
+            host, port = parse_host_port(location)
         except ValueError as error:
             raise SemiaInputError(f"{self.scheduler} is not a Dask scheduler address ({error}); give "
                                   "host:port or tcp://host:port, e.g. tcp://127.0.0.1:8786.") from None
-        if scheme == "tcp":
+        security = None
+        if scheme in ("tls", "wss"):
+            from distributed.security import Security
+
+            security = Security()  # (Dask's configuration: distributed.comm.tls.*)
+            if not security.tls_ca_file:
+                # Client raised a 60-line TypeError about an ssl_context (a cluster user).
+                raise SemiaInputError(
+                    f"The scheduler at {self.scheduler} uses TLS, and Dask's configuration names no "
+                    "certificates for it: set distributed.comm.tls.ca-file, .client.cert and "
+                    ".client.key (a Dask config file, or DASK_DISTRIBUTED__COMM__TLS__CA_FILE and so on), "
+                    "or from Python pass your own Client: DatasetJob.prepare(..., scheduler=client).")
+        if scheme in ("tcp", "tls"):
             _check_speaks_dask(self.scheduler, host, port)
         try:
-            self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as error:
+            self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False,
+                                 security=security)
+        except (OSError, TimeoutError, ValueError, TypeError) as error:
             raise _no_scheduler(self.scheduler, error) from None
+        self._wait_for_workers()
+
+    def _wait_for_workers(self) -> None:
         try:
             self.client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
         except TimeoutError:
+            where = self.description.removeprefix("Generating on ").rstrip(".")
             self.close()
-            raise SemiaInputError(
-                f"The Dask scheduler at {self.scheduler} has no workers (waited {WORKER_TIMEOUT_S:g} s)."
-            ) from None
+            raise SemiaInputError(f"{where[0].upper()}{where[1:]} has no workers (waited "
+                                  f"{WORKER_TIMEOUT_S:g} s).") from None
 
     def start(self, job: DatasetJob) -> None:
         out_dir = None if self.gather else str(job.out_dir.resolve())
@@ -971,7 +1017,8 @@ class _DaskExecutor:
             self.client.cancel(self.futures)
         self.futures = []
         if self.client is not None:
-            self.client.close()
+            if not self.borrowed:  # (the caller's Client stays theirs, open)
+                self.client.close()
             self.client = None
         if self.cluster is not None:
             self.cluster.close()
