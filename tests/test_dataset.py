@@ -267,7 +267,7 @@ def test_stop_then_rerun_completes(rgb_model, tmp_path):
 def test_other_settings_in_the_same_folder_are_refused(rgb_model, tmp_path):
     model_path, _, _ = rgb_model
     generate(model_path, tmp_path / "ds", count=1, seed=1, progress_bar=False)
-    with pytest.raises(SemiaInputError, match=r"other settings \(another seed\)"):
+    with pytest.raises(SemiaInputError, match=r"other settings \(another seed: 1 then, 2 now\)"):
         DatasetJob.prepare(model_path, tmp_path / "ds", count=1, seed=2)
     # Full size against working size is one change, named once (it read "another
     # image size (full or working), image size").
@@ -881,6 +881,15 @@ def test_a_cluster_run_refused_by_its_workers_leaves_no_empty_dataset(rgb_model,
                 generate(model_path, folder, count=2, scheduler=cluster.scheduler_address, progress_bar=False)
     assert not (tmp_path / "new").exists()
     assert pair_files(tmp_path / "earlier") == earlier and len(load_manifest(tmp_path / "earlier")) == 1
+    # A worker without torch failed every pair, three attempts each (a cluster user).
+    monkeypatch.undo()
+    monkeypatch.setattr(napari_semia.dataset_worker, "_torch_problem", lambda: "ImportError: no torch")
+    with (LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
+                       protocol="tcp://", dashboard_address=None) as cluster,
+          pytest.raises(SemiaInputError, match=r"1 Dask worker\(s\) cannot import torch .*no torch")):
+        generate(model_path, tmp_path / "new" / "ds", count=2, scheduler=cluster.scheduler_address,
+                 progress_bar=False)
+    assert not (tmp_path / "new").exists()
 
 
 def test_layouts_come_from_the_models_full_size_labels(rgb_model, tmp_path):

@@ -393,7 +393,9 @@ class DatasetJob:
                     f"{_describe_made_with(self.settings_record['made_with'])}, whose "
                     "results may differ in their last bits.")
             if different:
-                names = ", ".join(_SETTING_NAMES.get(k, k) for k in different)
+                # The seed's values too (a cluster user had to open dataset.json for them).
+                names = ", ".join(f"seed: {earlier.get(k)} then, {self.settings_record[k]} now" if k == "seed"
+                                  else _SETTING_NAMES.get(k, k) for k in different)
                 earlier_sampler, sampler = earlier.get("sampler"), self.settings_record["sampler"]
                 if "sampler" in different and earlier_sampler and sampler:
                     # (Only between two samplers: given layouts have none, which "another set
@@ -888,6 +890,13 @@ class _DaskExecutor:
                 f"Dask workers run napari-semia {', '.join(versions)}, this machine {__version__}; "
                 f"install the same version everywhere."
             )
+        broken = {worker: report.get("torch_problem") for worker, report in reports.items()
+                  if report.get("torch_problem")}
+        if broken:
+            worker, problem = next(iter(broken.items()))
+            raise SemiaInputError(
+                f"{len(broken)} Dask worker(s) cannot import torch ({worker}: {problem}). Install "
+                "torch on every worker (any 2.x from 2.1, as here).")
         problems = {worker: report["problem"] for worker, report in reports.items() if report["problem"]}
         if problems:
             worker, problem = next(iter(problems.items()))

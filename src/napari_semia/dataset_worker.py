@@ -294,12 +294,23 @@ def run_pair_task(shared: SharedInputs, task: PairTask) -> PairResult | None:
 
 
 def worker_check(out_dir: str | None) -> dict:
-    """Run on each worker before a run: its napari-semia version, and why it
-    cannot write into ``out_dir`` (None if it can; workers need the folder on a
-    shared file system)."""
+    """Run on each worker before a run: its napari-semia version, why it cannot
+    import torch, and why it cannot write into ``out_dir`` (None where it can;
+    workers need the folder on a shared file system)."""
     from . import __version__
 
-    return {"version": __version__, "problem": None if out_dir is None else _output_folder_problem(out_dir)}
+    return {"version": __version__, "torch_problem": _torch_problem(),
+            "problem": None if out_dir is None else _output_folder_problem(out_dir)}
+
+
+def _torch_problem() -> str | None:
+    """Why torch cannot be imported here, if it cannot: a worker without it failed
+    every pair, three attempts each, after the check had passed (a cluster user)."""
+    try:
+        import torch  # noqa: F401
+    except Exception as error:  # (an ImportError, or a broken build's OSError)
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _worker_name() -> str:

@@ -797,7 +797,10 @@ def write_image_file(path, image, info: SourceInfo | None = None, *, result: boo
 
                     text = PngInfo()
                     text.add_text("Software", software)
-                    iio.imwrite(str(temporary), image, extension=".png", pnginfo=text)
+                    # Encoded in memory, then written: writing to the file itself, imageio
+                    # reported a full disk twice, the second time as an "Exception ignored"
+                    # traceback from its plugin's __del__ (a cluster user's log).
+                    Path(temporary).write_bytes(iio.imwrite("<bytes>", image, extension=".png", pnginfo=text))
                 else:
                     iio.imwrite(str(temporary), image)
     except Exception as error:  # disk full, permissions, a type the format lacks: one message
