@@ -439,3 +439,22 @@ def test_the_loss_curves_and_error_text_stand_out_from_each_theme_s_background(t
     assert min(contrast(curve, background) for curve in colours.curves) >= 3
     assert contrast(colours.error_text, background) >= 4.5
     assert len(set(colours.curves)) == len(colours.curves)
+
+
+def test_a_status_line_breaks_a_name_too_long_for_one_line(qtbot):
+    # A display-settings pass: an 80-character layer name ran past the status line's
+    # edge, cut, and the end of the sentence with it.
+    from napari_semia._qt.sections import WrappingLabel
+
+    name = "target_ß_édité_" + "long_target_layout_name_" * 3
+    text = f"Loaded a model that does not fit '{name}' (see the warning)."
+    label = WrappingLabel(text)
+    qtbot.addWidget(label)
+    assert label.text() == text  # as set
+    width = label.fontMetrics().horizontalAdvance(name) // 3
+    label.setFixedWidth(width)
+    label.show()
+    qtbot.waitExposed(label)
+    assert label.minimumSizeHint().width() <= width
+    lines = label.heightForWidth(width) / label.fontMetrics().lineSpacing()
+    assert lines >= 4  # the name over three lines at least, the rest after it

@@ -154,6 +154,12 @@ def test_a_loaded_model_is_described_in_the_training_status(trained, qtbot, tmp_
     assert widget.model is not None
     assert widget.progress.label.text().startswith("Loaded a model trained for 4 steps.")
     assert widget.progress.bar.text() == "step 4 / 4"
+    # The Model file section names the file (only a notice that closes did; a pass).
+    assert widget.model_io.description.text().startswith("Model scene.semia: ")
+    saved = tmp_path / "renamed.semia"
+    monkeypatch.setattr(model_io, "ask_save_path", lambda parent, suggested: str(saved))
+    widget.save_model()
+    assert widget.model_io.description.text().startswith("Model renamed.semia: ")
 
 
 def test_loading_a_bad_file_is_a_notification(viewer_widget, tmp_path, monkeypatch, messages):

@@ -16,7 +16,6 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -31,7 +30,7 @@ from ..dataset import MAX_PAIRS
 from ..errors import OutputWriteError, SemiaInputError
 from ..layout_sampler import MAX_STRENGTH
 from .progress_widget import format_duration
-from .sections import enable_saying_why
+from .sections import WrappingLabel, enable_saying_why
 from .state import Phase, WidgetState
 
 DEFAULT_FOLDER = "semia-dataset"
@@ -187,8 +186,7 @@ class DatasetControls(QWidget):
         self.bar.setFormat("pair %v / %m")
         self.bar.setAccessibleName("Dataset progress")
         self.bar.setVisible(False)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
+        self.label = WrappingLabel()
 
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder, 1)

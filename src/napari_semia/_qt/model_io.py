@@ -14,7 +14,6 @@ import numpy as np
 from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMessageBox,
     QPushButton,
     QVBoxLayout,
@@ -24,7 +23,7 @@ from qtpy.QtWidgets import (
 from ..errors import SemiaInputError
 from ..model import SemiaModel
 from . import notify
-from .sections import enable_saying_why
+from .sections import WrappingLabel, enable_saying_why
 from .state import WidgetState
 
 FILE_FILTER = "napari-semia model (*.semia);;All files (*)"
@@ -108,7 +107,10 @@ def ask_discard_checkpoint(parent) -> bool:
         "afterwards.\n\nDelete it?")
 
 
-def describe_model(model: SemiaModel | None) -> str:
+def describe_model(model: SemiaModel | None, file: str | None = None) -> str:
+    """The Model file section's line; ``file``: the file the model was loaded from or
+    saved to, named first (with several models about, which one was current was
+    told only by a notice that closes; a display-settings pass)."""
     if model is None:
         return "No model yet."
     height, width = model.source_shape
@@ -123,7 +125,8 @@ def describe_model(model: SemiaModel | None) -> str:
         size += " and refined to full resolution from the source's own detail"
     elif (work_h, work_w) != (height, width):
         size += " and upsampled to the source size (a model file without the full-size source)"
-    return (f"Model: {model.num_classes} classes ({', '.join(map(str, model.class_ids))}), "
+    name = f"Model {Path(file).name}" if file else "Model"
+    return (f"{name}: {model.num_classes} classes ({', '.join(map(str, model.class_ids))}), "
             f"{model.steps_done} step{'s' if model.steps_done != 1 else ''}; {size}.")
 
 
@@ -135,12 +138,13 @@ class ModelIO(QWidget):
         self.state = state
         self.folder: str | None = None
         """The folder of the last model saved or loaded: where Load model looks first."""
+        self.path: str | None = None
+        """The file of the last model saved or loaded."""
         self.save_button = QPushButton("Save model…")
         self.save_button.setToolTip("Write the trained model to one .semia file.")
         self.load_button = QPushButton("Load model…")
         self.load_button.setToolTip("Open a .semia file: synthesize without training again.")
-        self.description = QLabel()
-        self.description.setWordWrap(True)
+        self.description = WrappingLabel()
         buttons = QHBoxLayout()
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.load_button)
@@ -178,7 +182,7 @@ class ModelIO(QWidget):
             notify.error(str(error))
             return False
         notify.info(f"Model saved to {saved}")
-        self.folder = str(Path(saved).parent)
+        self.folder, self.path = str(Path(saved).parent), str(saved)
         return True
 
     def may_start_new_model(self) -> bool:
@@ -203,5 +207,5 @@ class ModelIO(QWidget):
             notify.error(str(error))
             return None
         notify.info(f"Loaded {path}. {describe_model(model)}")
-        self.folder = str(Path(path).parent)
+        self.folder, self.path = str(Path(path).parent), str(path)
         return model

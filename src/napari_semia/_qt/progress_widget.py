@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from qtpy.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QProgressBar, QVBoxLayout, QWidget
 
+from .sections import WrappingLabel
 from .state import Phase, WidgetState
 
 
@@ -30,8 +31,7 @@ class ProgressWidget(QWidget):
         self.bar.setFormat("step %v / %m")
         self.bar.setAccessibleName("Training progress")
         self.bar.setTextVisible(True)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
+        self.label = WrappingLabel()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar)

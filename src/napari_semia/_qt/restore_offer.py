@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from qtpy.QtWidgets import QFrame, QHBoxLayout, QPushButton, QVBoxLayout
 
 from ..checkpoints import CheckpointInfo
+from .sections import WrappingLabel
 
 
 class RestoreOffer(QFrame):
@@ -19,8 +20,7 @@ class RestoreOffer(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.info: CheckpointInfo | None = None
         self.plane: tuple[int, ...] = ()
-        self.label = QLabel()
-        self.label.setWordWrap(True)
+        self.label = WrappingLabel()
         self.restore_button = QPushButton("Restore")
         self.restore_button.setToolTip("Load the checkpointed model: synthesize, or train it further.")
         self.discard_button = QPushButton("Discard")

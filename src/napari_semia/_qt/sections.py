@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from qtpy.QtCore import QEvent, QObject, QSize, Qt
 from qtpy.QtWidgets import QFormLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -37,6 +40,40 @@ class _VerticalScrollArea(QScrollArea):
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
             self.updateGeometry()
         return super().eventFilter(watched, event)
+
+
+#: A word this long (a layer name, a path) may be broken anywhere to fit a line.
+_LONG_WORD = re.compile(r"\S{25,}")
+_BREAK = "\u200b"  # zero-width space: where Qt may break a line
+
+
+def _breakable(text: str) -> str:
+    def spread(match: re.Match) -> str:
+        word = match.group(0)
+        # (Not before a combining mark: it belongs to the letter before it.)
+        return "".join(c + (_BREAK if i + 1 < len(word) and not unicodedata.combining(word[i + 1]) else "")
+                       for i, c in enumerate(word))
+
+    return _LONG_WORD.sub(spread, text)
+
+
+class WrappingLabel(QLabel):
+    """A word-wrapped label that also breaks words too long for a line (an 80-character
+    layer name, a path): QLabel let them run past its edge, cut, and the end of the
+    sentence with them (a display-settings pass). ``text()`` is the text as set."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self._plain = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._plain = text
+        super().setText(text if Qt.mightBeRichText(text) else _breakable(text))
+
+    def text(self) -> str:
+        return self._plain
 
 
 def section(title: str, *widgets: QWidget) -> QGroupBox:

@@ -525,16 +525,17 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 self._reveal_after_training = True
 
     def set_model(self, model: SemiaModel | None, unsaved: bool = False,
-                  checkpoint_key: str | None = None) -> None:
+                  checkpoint_key: str | None = None, file: str | None = None) -> None:
         """``checkpoint_key``: the cache entry that holds this model (trained or
-        restored here), dropped once the model is saved to a file."""
+        restored here), dropped once the model is saved to a file. ``file``: the
+        model's file, loaded from (or None)."""
         self.model = model
         self._checkpoint_key = checkpoint_key
         self.synthesis_jobs.model_changed(model)
         self._preview_planes.clear()
         self.state.has_model = model is not None
         self.state.model_unsaved = model is not None and unsaved
-        self.state.model_text = describe_model(model)
+        self.state.model_text = describe_model(model, file)
         self.state.model_network = model.config.network if model is not None else None
         if model is not None:
             # A second Train continues this model unless the user unticks it.
@@ -985,6 +986,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.model_io.save(self.model, suggested_model_path(source.name if source else None,
                                                                layer_file(source))):
             self.state.model_unsaved = False
+            self.state.model_text = describe_model(self.model, self.model_io.path)
             # Saved: the cache's copy is no longer the only one, and a next session
             # offered to restore it as if napari had closed before a save.
             if self._checkpoint_key is not None:
@@ -994,7 +996,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         model = self.model_io.load(self.settings.device, layer_file(self.source_layer))
         if model is None:
             return
-        self.set_model(model, unsaved=False)
+        self.set_model(model, unsaved=False, file=self.model_io.path)
         self.state.model_opened(model.steps_done, "Loaded")
         target = self.target_layer
         fits = True
