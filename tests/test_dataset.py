@@ -529,9 +529,9 @@ def test_cli_unreachable_scheduler_is_a_quick_clear_error(rgb_model, tmp_path, c
 def test_cli_a_silent_server_is_not_taken_for_a_scheduler(rgb_model, tmp_path, capsys, monkeypatch):
     # Found by a user: --scheduler at the dashboard's port (any server that is not
     # Dask) waited for ever, past the Client's own timeout.
-    from napari_semia import dataset
+    from napari_semia import dataset_executors
 
-    monkeypatch.setattr(dataset, "CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(dataset_executors, "CONNECT_TIMEOUT_S", 0.5)
     model_path, _, _ = rgb_model
     with socket.socket() as server:  # accepts connections and says nothing, as a web server does
         server.bind(("127.0.0.1", 0))
@@ -836,19 +836,19 @@ def test_leaving_a_cluster_run_early_tells_its_queued_pairs_not_to_start(rgb_mod
     # already in a worker's queue could start and write with no manifest row.
     from distributed import Client, Event, LocalCluster
 
-    import napari_semia.dataset as dataset_module
+    import napari_semia.dataset_executors as executors
     import napari_semia.dataset_worker
     from napari_semia.dataset_worker import stop_event_name
 
     run_ids = []
-    real_start = dataset_module._DaskExecutor.start
+    real_start = executors.DaskExecutor.start
 
     def start(self, job):
         real_start(self, job)
         run_ids.append(self.run_id)
 
     monkeypatch.setattr(napari_semia.dataset_worker, "make_pair", slow_make_pair)
-    monkeypatch.setattr(dataset_module._DaskExecutor, "start", start)
+    monkeypatch.setattr(executors.DaskExecutor, "start", start)
     model_path, _, _ = rgb_model
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
                       dashboard_address=None) as cluster:
@@ -927,10 +927,10 @@ def test_a_batch_system_s_sigterm_ends_generate_as_ctrl_c_does(rgb_model, tmp_pa
     import os
     import signal
 
-    import napari_semia.dataset as dataset_module
+    import napari_semia.dataset_executors as executors
     from napari_semia.folder_lock import LOCK_FILE
 
-    real_wait = dataset_module.wait
+    real_wait = executors.wait
     waits = []
 
     def terminated_wait(*args, **kwargs):
@@ -939,7 +939,7 @@ def test_a_batch_system_s_sigterm_ends_generate_as_ctrl_c_does(rgb_model, tmp_pa
             os.kill(os.getpid(), signal.SIGTERM)
         return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "wait", terminated_wait)
+    monkeypatch.setattr(executors, "wait", terminated_wait)
     before = signal.getsignal(signal.SIGTERM)
     model_path, _, _ = rgb_model
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 3], capsys)
@@ -981,14 +981,14 @@ def test_local_dask_workers_leave_ctrl_c_to_this_process():
     cluster starts inherit SIGINT ignored; this process's handler comes back."""
     import signal
 
-    from napari_semia.dataset import _children_ignore_interrupts
+    from napari_semia.dataset_executors import children_ignore_interrupts
 
     probe = [sys.executable, "-c", "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"]
     # A shell's background job starts with SIGINT ignored, and so would every
     # child: the handler a terminal's foreground process has is set here.
     started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with _children_ignore_interrupts():
+        with children_ignore_interrupts():
             inside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
         outside = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
         assert (inside, outside) == ("True", "False")
@@ -1059,7 +1059,7 @@ def test_working_size_pairs_warn_of_a_class_brighter_than_they_can_show(tmp_path
 def test_an_interrupted_run_makes_no_queued_pair(monkeypatch):
     # Found by a new user: after Ctrl-C the pairs already queued were still made,
     # their files on disk with no manifest row (12 pairs on disk, 10 listed).
-    import napari_semia.dataset as dataset_module
+    import napari_semia.dataset_executors as executors
     from napari_semia.dataset_worker import PairTask
 
     made, waits = [], []
@@ -1069,7 +1069,7 @@ def test_an_interrupted_run_makes_no_queued_pair(monkeypatch):
         made.append(task.index)
         return task.index
 
-    real_wait = dataset_module.wait
+    real_wait = executors.wait
 
     def interrupted_wait(*args, **kwargs):
         waits.append(1)
@@ -1077,9 +1077,9 @@ def test_an_interrupted_run_makes_no_queued_pair(monkeypatch):
             raise KeyboardInterrupt
         return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "make_pair", slow_pair)
-    monkeypatch.setattr(dataset_module, "wait", interrupted_wait)
-    executor = dataset_module._InProcessExecutor()
+    monkeypatch.setattr(executors, "make_pair", slow_pair)
+    monkeypatch.setattr(executors, "wait", interrupted_wait)
+    executor = executors.InProcessExecutor()
     executor._shared = None
     results = executor.results([PairTask(i) for i in range(5)], threading.Event())
     assert next(results) == 0
@@ -1105,9 +1105,10 @@ def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
     # Found by a Python-API user: the command line says so; a script got a bare
     # KeyboardInterrupt.
     import napari_semia.dataset as dataset_module
+    import napari_semia.dataset_executors as executors
 
     monkeypatch.setattr(dataset_module._DelayedBar, "DELAY_S", 0.0)  # the bar drawn at once
-    real_wait = dataset_module.wait
+    real_wait = executors.wait
     waits = []
 
     def interrupted_wait(*args, **kwargs):
@@ -1116,7 +1117,7 @@ def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
             raise KeyboardInterrupt
         return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "wait", interrupted_wait)
+    monkeypatch.setattr(executors, "wait", interrupted_wait)
     model_path, _, _ = rgb_model
     with pytest.raises(KeyboardInterrupt):
         generate(model_path, tmp_path / "ds", count=3)
