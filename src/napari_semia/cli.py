@@ -64,6 +64,14 @@ def _add_overwrite_option(command) -> None:
              "replaced")
 
 
+def _add_synthesis_seed_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed", type=at_least(0), metavar="N",
+        help="seed of the full-resolution stage's random search (default: 0). A seed gives the same "
+             "result every run; another one picks some other source patches, which shows how much a "
+             "result owes to chance")
+
+
 def _add_plane_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plane", type=at_least(0), metavar="N",
@@ -118,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "far beyond the source's 0.5-99.5th percentile range (bright spots in "
                             "16-bit data) are clipped near that range's ends in a preview; the "
                             "full-resolution result keeps them")
+    _add_synthesis_seed_option(synth)
     _add_plane_option(synth)
 
     labels_only = commands.add_parser(
@@ -135,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="directory for the results")
     _add_overwrite_option(labels_only)
     labels_only.add_argument("--device", default="auto", help="torch device (default: auto)")
+    _add_synthesis_seed_option(labels_only)
     _add_plane_option(labels_only)
 
     demo = commands.add_parser(
@@ -403,6 +413,9 @@ def _cmd_synthesize(args) -> int:
             hint = _planes_read_as_colours(path, target, model) or _palette_hint(path, target,
                                                                                  model.codec.is_colour)
             raise SemiaInputError(f"{path.name}: {error}{hint}") from None
+    if args.preview and args.seed is not None:
+        print("warning: --seed is not used with --preview: only the full-resolution stage searches at "
+              "random.", file=sys.stderr)
     if not args.preview and not model.can_refine:
         print(f"{Path(args.model).name} was saved by an earlier napari-semia without its full-size "
               "source: writing upsampled results (train again for full resolution).")
@@ -412,7 +425,7 @@ def _cmd_synthesize(args) -> int:
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         if refine:
             with _fraction_bar(name) as report:
-                result = model.synthesize(target, progress=report)
+                result = model.synthesize(target, progress=report, seed=args.seed)
         else:
             result = model.synthesize(target, refine=False)
         info = model.source_info
@@ -598,7 +611,7 @@ def _cmd_from_labels(args) -> int:
     inputs = _InputFiles([args.image, args.labels, *args.targets], overwrite=args.overwrite)
     for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         with _fraction_bar(name) as report:
-            result = synthesizer.synthesize(target, progress=report)
+            result = synthesizer.synthesize(target, progress=report, seed=args.seed)
         path = inputs.spared(out_dir / (name + image_suffix(result, info)))
         written = write_image_file(path, result, info, result=True)
         print(f"Wrote {written}{inputs.why_renamed(path)}")

@@ -52,8 +52,9 @@ class TrainingConfig:
     seed: int = 0
     """The same seed and settings give the same model, byte for byte, on one CPU
     with the same number of torch threads (``torch.get_num_threads()``: the
-    cores, or ``OMP_NUM_THREADS``; other counts sum in another order and differ
-    in the last bits, a scripting user); GPUs may differ in the last bits too."""
+    cores, or ``OMP_NUM_THREADS``). Other counts, and GPUs, sum in another order:
+    the difference starts in the last bits and grows with training (visible in
+    previews after 100 steps; a reproducibility pass)."""
     rec_every: int = 3
     """Every ``rec_every``-th iteration is a reconstruction iteration."""
     # --- augmentation ---

@@ -92,17 +92,19 @@ class LabelsOnlySynthesizer:
         return self._pyramid.device if self._pyramid is not None else None
 
     def synthesize(self, target_labels, progress: Callable[[float], None] | None = None,
-                   source_positions: np.ndarray | None = None) -> np.ndarray:
+                   source_positions: np.ndarray | None = None, seed: int | None = None) -> np.ndarray:
         """The source's appearance in ``target_labels`` (ids or colours, the source's
         size) at full size, like the source (dtype, value range, channels).
         ``progress(fraction)`` follows the work (it may raise to abandon it).
         ``source_positions``: (2, H, W), the source row and column each pixel is
-        known to come from, NaN elsewhere (``SampledLayout.source_positions``)."""
+        known to come from, NaN elsewhere (``SampledLayout.source_positions``).
+        ``seed``: the random search's (``SemiaModel.synthesize``'s)."""
         build, report = split_progress(progress, self._pyramid is None)
         pyramid = self.prepare(progress=build)
         index = validate_target(target_labels, self.source_shape, self.codec)
         index = torch.as_tensor(np.asarray(index), dtype=torch.long).to(pyramid.device)
         with torch.inference_mode():
             output = pyramid.refine(index, None, progress=report,
-                                    source_positions=positions_tensor(source_positions, pyramid.device))
+                                    source_positions=positions_tensor(source_positions, pyramid.device),
+                                    generator=pyramid.generator(seed))
         return to_user_image(output, self.normalizer, copied=True)[0]

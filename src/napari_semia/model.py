@@ -296,7 +296,8 @@ class SemiaModel:
                              source_encoding=self.source_encoding())
 
     def synthesize(self, target_labels, *, full_size: bool = True, refine: bool = True,
-                   progress: Callable[[float], None] | None = None, source_positions=None):
+                   progress: Callable[[float], None] | None = None, source_positions=None,
+                   seed: int | None = None):
         """The source's appearance in ``target_labels``.
 
         ``target_labels``: one label map (H, W) ids or RGB colour map of the
@@ -317,6 +318,11 @@ class SemiaModel:
         the source row and column each target pixel is known to come from, NaN
         elsewhere (``SampledLayout.source_positions``); the full-resolution stage
         copies those pixels from there (``known_sources``).
+
+        ``seed``: the full-resolution stage's random search (default: the model's
+        refinement seed, 0). Results are the same for a seed, run after run; another
+        seed picks some other source patches (a few per cent of the pixels), which
+        shows how much a result owes to chance.
         """
         single = not isinstance(target_labels, (list, tuple))
         targets = [target_labels] if single else list(target_labels)
@@ -342,13 +348,13 @@ class SemiaModel:
         if not full_size:
             images = to_user_image(output, self.normalizer)
         elif refine and self.can_refine:
-            images = self._refined(full_index, output, progress, positions)
+            images = self._refined(full_index, output, progress, positions, seed)
         else:
             images = to_user_image(output, self.normalizer, self.source_shape, checkpoint=checkpoint)
         return images[0] if single else images
 
     def synthesis_stages(self, target_labels, *, refine: bool = True,
-                         progress: Callable[[float], None] | None = None,
+                         progress: Callable[[float], None] | None = None, seed: int | None = None,
                          ) -> Iterator[tuple[np.ndarray, bool]]:
         """One target's results as they come, as ``(image, final)``: the fast preview
         (``synthesize(target_labels, refine=False)``), then, with ``refine`` on a
@@ -362,7 +368,7 @@ class SemiaModel:
         preview = to_user_image(output, self.normalizer, self.source_shape, checkpoint=checkpoint)[0]
         yield preview, not refining
         if refining:
-            yield self._refined(full_index, output, progress)[0], True
+            yield self._refined(full_index, output, progress, seed=seed)[0], True
 
     def _generated(self, targets: list, checkpoint: Callable[[], None] | None) -> tuple:
         """The targets' (B, H, W) class indices at full size, and the generator's
@@ -375,10 +381,10 @@ class SemiaModel:
 
     def _refined(self, full_index: torch.Tensor, output: torch.Tensor,
                  progress: Callable[[float], None] | None, positions: list | None = None,
-                 ) -> list[np.ndarray]:
+                 seed: int | None = None) -> list[np.ndarray]:
         """The full-resolution stage for (B, H, W) ``full_index`` guided by the
         generator's ``output`` for it; ``positions``: per target, known source
-        positions or None."""
+        positions or None; ``seed``: see :meth:`synthesize`."""
         build, refined = split_progress(progress, self._pyramid is None)
         pyramid = self.source_pyramid(progress=build)
         images = []
@@ -389,7 +395,7 @@ class SemiaModel:
                 checkpoint = lambda number=number: refined((number + 1) / len(full_index))
             known = positions_tensor(positions[number], self.device) if positions else None
             images += to_user_image(pyramid.refine(target_index, guide[None], progress=report,
-                                                   source_positions=known),
+                                                   source_positions=known, generator=pyramid.generator(seed)),
                                     self.normalizer, copied=True, checkpoint=checkpoint)
         return images
 

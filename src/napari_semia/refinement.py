@@ -101,6 +101,7 @@ import torch
 import torch.nn.functional as F
 
 from .edge_profiles import edge_pieces_beside, edge_profile_field, pieces_containing
+from .errors import SemiaInputError
 from .guided_regions import guided_region_offsets
 from .known_sources import level_pins, pin, resampled, small_moves
 from .layout_tensors import resize_index
@@ -508,6 +509,15 @@ class SourcePyramid:
         out on level-0 statistics)."""
         return max(1, round(self.shapes[number][0] / self.shapes[0][0]))
 
+    def generator(self, seed: int | None = None) -> torch.Generator:
+        """The random generator of one refinement: seeded with ``seed``, or the
+        config's seed for None. Each target gets its own, so a result does not
+        depend on the targets synthesized before it."""
+        seed = self.config.seed if seed is None else seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise SemiaInputError(f"The seed must be a whole number, 0 or more; got {seed!r}.")
+        return torch.Generator(device=self.device).manual_seed(int(seed))
+
     @torch.inference_mode()
     def refine(self, target_index: torch.Tensor, guide: torch.Tensor | None = None, *,
                generator: torch.Generator | None = None,
@@ -534,7 +544,7 @@ class SourcePyramid:
             raise ValueError(f"source positions of shape {tuple(source_positions.shape)}, "
                              f"source of size {self.full_shape}")
         if generator is None:
-            generator = torch.Generator(device=self.device).manual_seed(config.seed)
+            generator = self.generator()
         if source_positions is None and config.move_regions and len(self.levels) > 1:
             # Objects moved by hand that are too small for level 0 to see moved.
             h0, w0 = self.shapes[0]
