@@ -202,6 +202,34 @@ def test_interrupted_training_saves_the_model_so_far(trained):
     assert model.config.steps == 50 and model.config.size == SIZE and model.config.seed == 3
 
 
+def test_info_tells_each_training_run_that_made_a_model(trained, tmp_path, capsys):
+    # A reproducibility pass: a continued model's file kept only its last run's seed
+    # and planned steps (60 steps done, "steps: 30, seed: 0"); nothing recorded the
+    # thread count or torch version, and only torch.load showed the file's settings.
+    import hashlib
+    import json
+
+    import torch
+
+    folder, paths, model_path = trained
+    continued = tmp_path / "continued.semia"
+    assert cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(continued),
+                     "--resume", str(model_path), "--steps", "2", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert cli.main(["info", str(continued), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["sha256"] == hashlib.sha256(continued.read_bytes()).hexdigest()
+    assert record["steps_done"] == 3 and record["class_ids"] == [0, 1]
+    first, second = record["history"]
+    assert (first["steps"], first["planned"], first["seed"]) == (1, 50, 3)  # (stopped at step 1)
+    assert (second["steps"], second["planned"], second["seed"]) == (2, 2, 0)
+    assert second["device"] == "cpu" and second["threads"] == torch.get_num_threads()
+    assert second["torch"] == torch.__version__
+    assert cli.main(["info", str(continued)]) == 0
+    out = capsys.readouterr().out
+    assert "run 1: 1 of 50 steps, seed 3, on cpu" in out and "run 2: 2 of 2 steps, seed 0" in out
+
+
 def test_synthesize_writes_one_image_per_target(trained, capsys):
     folder, paths, model_path = trained
     out = folder / "out"

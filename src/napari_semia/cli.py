@@ -1,5 +1,5 @@
-"""Command line interface: ``napari-semia train / synthesize / from-labels / demo /
-generate``.
+"""Command line interface: ``napari-semia train / synthesize / from-labels / info /
+demo / generate``.
 
 All of them drive the same core API as the napari widget. Input errors print one
 line, ``error: <message>``, and exit with status 2; no traceback.
@@ -146,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     labels_only.add_argument("--device", default="auto", help="torch device (default: auto)")
     _add_synthesis_seed_option(labels_only)
     _add_plane_option(labels_only)
+
+    info = commands.add_parser(
+        "info", help="tell what a model file holds and how it was trained",
+        description=("Print what MODEL holds (classes, source, working size, network) and how it "
+                     "was trained (each run's steps, seed, device, threads and versions), with the "
+                     "file's SHA-256, which a dataset's dataset.json names too."),
+    )
+    info.add_argument("model", metavar="MODEL", help="model file (.semia)")
+    info.add_argument("--json", action="store_true", help="print it as JSON, for scripts")
 
     demo = commands.add_parser(
         "demo", help="run a built-in sample case",
@@ -618,6 +627,88 @@ def _cmd_from_labels(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- info
+def model_record(path) -> dict:
+    """What ``info`` tells of the model file at ``path``, as plain data."""
+    import hashlib
+
+    from .model import SemiaModel
+
+    path = Path(path)
+    model = SemiaModel.load(path, device="cpu")
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    normalizer = model.normalizer
+    record = {
+        "file": str(path), "sha256": digest.hexdigest(), "written_by": f"napari-semia {model.version}",
+        "class_ids": list(model.class_ids),
+        "palette": None if model.codec.palette is None else model.codec.palette.tolist(),
+        "source_shape": list(model.source_shape),
+        "source": {"layout": normalizer.layout, "channels": normalizer.channels,
+                   "dtype": np.dtype(normalizer.dtype).name},
+        "working_shape": list(model.working_shape), "steps_done": int(model.steps_done),
+        "full_resolution": bool(model.can_refine), "config": model.config.to_dict(),
+        "history": [dict(run) for run in model.history],
+    }
+    if not model.source_info.is_empty:
+        record["source_info"] = model.source_info.to_dict()
+    return record
+
+
+def _describe_run(number: int, run: dict) -> str:
+    steps = f"{run.get('steps', '?')} of {run['planned']} steps" if "planned" in run else \
+        f"{run.get('steps', '?')} steps"
+    parts = [f"run {number}: {steps}", f"seed {run.get('seed', '?')}"]
+    if run.get("device"):
+        threads = run.get("threads")
+        parts.append(f"on {run['device']}" + (f" ({threads} thread{'s' if threads != 1 else ''})"
+                                              if threads else ""))
+    versions = [f"{name} {run[key]}" for key, name in (("torch", "torch"), ("napari_semia", "napari-semia"))
+                if run.get(key)]
+    if versions:
+        parts.append(", ".join(versions))
+    elif "device" not in run:
+        parts.append("(recorded by an earlier version: no more is known)")
+    return ", ".join(parts)
+
+
+def _cmd_info(args) -> int:
+    import json
+
+    from .source_info import SourceInfo
+
+    record = model_record(args.model)
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    rows, cols = record["source_shape"]
+    work_rows, work_cols = record["working_shape"]
+    source = record["source"]
+    kind = "grey" if source["layout"] == "gray" else f"{source['channels']} channels"
+    known = SourceInfo.from_dict(record.get("source_info"))
+    config = record["config"]
+    lines = [
+        f"{Path(args.model).name}: a napari-semia model, written by {record['written_by']}",
+        f"  SHA-256: {record['sha256']}",
+        f"  classes: {len(record['class_ids'])} ({', '.join(map(str, record['class_ids']))})"
+        + (", colour-coded" if record["palette"] is not None else ""),
+        f"  source: {rows} × {cols} px, {kind}, {source['dtype']}"
+        + (f"; {known.describe()}" if known.has_metadata else ""),
+        f"  network: working size {work_rows} × {work_cols} px, generator width {config['width']}, "
+        f"{config['levels']} levels; results "
+        + ("refined to full resolution" if record["full_resolution"] else "upsampled (no full-size source)"),
+        f"  trained: {record['steps_done']} steps",
+    ]
+    lines += [f"    {_describe_run(n, run)}" for n, run in enumerate(record["history"], 1)]
+    if not record["history"]:
+        lines.append(f"    (an earlier version's file: last run's seed {config['seed']}, "
+                     f"{config['steps']} steps planned)")
+    print("\n".join(lines))
+    return 0
+
+
 # ---------------------------------------------------------------- demo
 def _plugin_widget_name() -> str:
     """Display name of the first widget in the package's napari.yaml."""
@@ -742,7 +833,7 @@ def _cmd_demo(args) -> int:
 
 # ---------------------------------------------------------------- main
 _COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "from-labels": _cmd_from_labels,
-             "demo": _cmd_demo, "generate": run_generate}
+             "info": _cmd_info, "demo": _cmd_demo, "generate": run_generate}
 
 
 def main(argv: list[str] | None = None) -> int:

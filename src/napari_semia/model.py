@@ -170,6 +170,12 @@ class SemiaModel:
     source_info: SourceInfo = field(default_factory=SourceInfo)
     """The source's channel names and pixel size, where known: results written to
     TIFF carry them."""
+    history: tuple = ()
+    """The training runs that made the model, oldest first, as dicts: ``steps`` (of
+    that run), ``planned``, ``seed``, ``device``, ``threads``, ``torch`` and
+    ``napari_semia`` (an earlier version's file has none, or only its steps and
+    seed). A continued model's ``config`` is its last run's: its seed and planned
+    steps were all a file kept (a reproducibility pass)."""
     _source_encoding: tuple | None = field(default=None, init=False, repr=False)
     _pyramid: SourcePyramid | None = field(default=None, init=False, repr=False)
     _pyramid_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,

@@ -4,7 +4,8 @@ A model file is a torch zip archive read with ``weights_only=True`` (no pickled
 code): the generator's weights and shape, the source image at the working
 resolution and at full size (as given), their class maps, the label codec (class
 ids and palette), the intensity normalisation, the working size, the training
-config and the package version. Discriminator and segmenter weights are kept
+config, the training history (each run's steps, seed, device, threads and
+versions) and the package version. Discriminator and segmenter weights are kept
 too, so that training can be resumed. Files of format 1 have no full-size
 source; they load, and synthesize by bicubic upsampling.
 
@@ -185,6 +186,16 @@ def _array_from_payload(data: torch.Tensor, meta: dict) -> np.ndarray:
     return data.numpy().view(np.dtype(meta["dtype"])).reshape(meta["shape"])
 
 
+def _history_of(records) -> tuple:
+    """A file's training history: its runs' records, with plain values only (a file
+    from elsewhere is data; anything else in it is left out)."""
+    if not isinstance(records, list):
+        return ()
+    plain = (str, int, float, bool, type(None))
+    return tuple({str(k): v for k, v in run.items() if isinstance(v, plain)}
+                 for run in records if isinstance(run, dict))
+
+
 def model_payload(model) -> dict:
     """What a model file holds of ``model`` (a SemiaModel): tensors on the CPU, and
     the settings as JSON."""
@@ -199,6 +210,8 @@ def model_payload(model) -> dict:
     }
     if not model.source_info.is_empty:
         meta["source_info"] = model.source_info.to_dict()
+    if model.history:
+        meta["history"] = [dict(run) for run in model.history]
     payload = {
         "format": FILE_FORMAT,
         "format_version": FORMAT_VERSION if model.normalizer.stretched else UNSTRETCHED_FORMAT_VERSION,
@@ -302,6 +315,7 @@ def read_model_file(path: Path, make_model: Callable[..., object]):
             full_index=(_array_from_payload(payload["full_index"], meta["full_index"])
                         if "full_index" in payload else None),
             source_info=SourceInfo.from_dict(meta.get("source_info")),
+            history=_history_of(meta.get("history")),
         )
     except ModelFileError:
         raise

@@ -105,6 +105,19 @@ def _check_finite(losses: dict[str, torch.Tensor], parameters, what: str, step: 
         raise TrainingDiverged(f"Training diverged at step {step}: the {what} gradients are not finite.")
 
 
+def _history_before(resume: SemiaModel | None) -> tuple:
+    """The runs a continued model was made by: its history, or for an earlier
+    version's file, what its config tells (its last run's seed and planned steps)."""
+    if resume is None:
+        return ()
+    if resume.history:
+        return tuple(resume.history)
+    if resume.steps_done == 0:
+        return ()
+    return ({"steps": int(resume.steps_done), "planned": int(resume.config.steps),
+             "seed": int(resume.config.seed)},)
+
+
 def _kept_network_note(config: TrainingConfig, resume: SemiaModel | None) -> str | None:
     """What of ``config`` a resumed model does not take (its working size and network)."""
     if resume is None:
@@ -180,6 +193,7 @@ class SemiaTrainer:
             resume.check_can_continue(self.data.codec, self.data.source_shape, self.data.normalizer)
         self.resumed = resume is not None
         self.steps_before = resume.steps_done if resume is not None else 0
+        self.history_before = _history_before(resume)
         self.input_note = self._input_warning(image, labels)
         """What the user should know of the inputs before training, or None."""
         for note in (self.input_note, kept_note, _grey_stored_as_colour(image)) if warn else ():
@@ -326,7 +340,18 @@ class SemiaTrainer:
             full_image=self.data.full_image,
             full_index=self.data.full_index,
             source_info=self.source_info,
+            history=self.history_before + ((self._run_record(),) if self.step else ()),
         )
+
+    def _run_record(self) -> dict:
+        """This run, for the model's history: what reproducing it takes (the thread
+        count too: other counts give another model)."""
+        from . import __version__
+
+        cpu = self.device.type == "cpu"
+        return {"steps": int(self.step), "planned": int(self.config.steps), "seed": int(self.config.seed),
+                "device": str(self.device), "threads": torch.get_num_threads() if cpu else None,
+                "torch": torch.__version__, "napari_semia": __version__}
 
     def run(self) -> Iterator[TrainingProgress]:
         """Train, yielding progress after every step; ends early after ``stop()``
