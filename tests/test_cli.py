@@ -211,7 +211,7 @@ def test_info_tells_each_training_run_that_made_a_model(trained, tmp_path, capsy
 
     import torch
 
-    folder, paths, model_path = trained
+    _, paths, model_path = trained
     continued = tmp_path / "continued.semia"
     assert cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(continued),
                      "--resume", str(model_path), "--steps", "2", "--device", "cpu"]) == 0
