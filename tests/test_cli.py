@@ -339,6 +339,24 @@ def test_the_full_resolution_stage_s_seed_is_the_user_s(trained, tmp_path, capsy
     code = cli.main(["from-labels", str(paths["image"]), str(paths["labels"]), str(paths["moved"]),
                      "-o", str(tmp_path / "l"), "--device", "cpu", "--seed", "1"])
     assert code == 0
+    # Each result says what made it: a model's from a preview's and from one of the
+    # label maps alone, which model, target and seed (the Software mark alone told none).
+    import hashlib
+
+    from napari_semia.io import read_provenance
+
+    model_sha = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    made = read_provenance(tmp_path / "s1_2" / "moved.png")
+    assert made["command"] == "synthesize" and made["model_sha256"] == model_sha
+    assert (made["target"], made["seed"], made["result"]) == ("moved.png", 1, "full resolution")
+    assert made["device"] == "cpu" and made["napari_semia"]
+    preview = read_provenance(tmp_path / "p" / "moved.png")
+    assert preview["result"].startswith("preview") and preview["seed"] is None
+    alone = read_provenance(tmp_path / "l" / "moved.png")
+    assert alone["command"] == "from-labels" and alone["seed"] == 1
+    assert alone["labels_sha256"] == hashlib.sha256(paths["labels"].read_bytes()).hexdigest()
+    write_image_file(tmp_path / "r.tif", np.zeros((4, 4), np.uint16), result=True, provenance=made)
+    assert read_provenance(tmp_path / "r.tif") == made and read_provenance(paths["labels"]) is None
 
 
 def test_a_result_name_too_long_for_the_disk_is_shortened(trained, tmp_path):

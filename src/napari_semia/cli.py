@@ -431,7 +431,10 @@ def _cmd_synthesize(args) -> int:
     out_dir = Path(args.output_dir)
     refine = not args.preview and model.can_refine
     inputs = _InputFiles([args.model, *args.targets], overwrite=args.overwrite)
-    for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
+    made_by = _made_by("synthesize", {"model": args.model}, args.plane, model.device)
+    made_by["result"] = ("full resolution" if refine else "preview (upsampled)" if args.preview
+                         else "upsampled (the model file has no full-size source)")
+    for (target_path, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         if refine:
             with _fraction_bar(name) as report:
                 result = model.synthesize(target, progress=report, seed=args.seed)
@@ -439,9 +442,28 @@ def _cmd_synthesize(args) -> int:
             result = model.synthesize(target, refine=False)
         info = model.source_info
         path = inputs.spared(out_dir / (name + image_suffix(result, info)))
-        written = write_image_file(path, result, info, result=True)
+        provenance = {**made_by, "target": target_path.name, "seed": (args.seed or 0) if refine else None}
+        written = write_image_file(path, result, info, result=True, provenance=provenance)
         print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
+
+
+def _made_by(command: str, inputs: dict, plane: int | None, device) -> dict:
+    """What a command's results record of how they were made (``io.read_provenance``):
+    the inputs' names and SHA-256, the plane, device and versions."""
+    import torch
+
+    from . import __version__
+    from .io import file_sha256
+
+    record: dict = {"command": command}
+    for role, path in inputs.items():
+        record[role] = Path(path).name
+        record[f"{role}_sha256"] = file_sha256(path)
+    if plane is not None:
+        record["plane"] = plane
+    record.update(device=str(device), torch=torch.__version__, napari_semia=__version__)
+    return record
 
 
 def _palette_hint(path: Path, target, colour_labels: bool) -> str:
@@ -618,11 +640,15 @@ def _cmd_from_labels(args) -> int:
         synthesizer.prepare(progress=report)
     out_dir = Path(args.output_dir)
     inputs = _InputFiles([args.image, args.labels, *args.targets], overwrite=args.overwrite)
-    for (_, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
+    made_by = _made_by("from-labels", {"image": args.image, "labels": args.labels}, args.plane,
+                       synthesizer.prepare().device)
+    for (target_path, target), name in zip(targets, _output_stems((path for path, _ in targets), args.plane)):
         with _fraction_bar(name) as report:
             result = synthesizer.synthesize(target, progress=report, seed=args.seed)
         path = inputs.spared(out_dir / (name + image_suffix(result, info)))
-        written = write_image_file(path, result, info, result=True)
+        provenance = {**made_by, "result": "full resolution, from the label maps alone",
+                      "target": target_path.name, "seed": args.seed or 0}
+        written = write_image_file(path, result, info, result=True, provenance=provenance)
         print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
 
@@ -630,19 +656,14 @@ def _cmd_from_labels(args) -> int:
 # ---------------------------------------------------------------- info
 def model_record(path) -> dict:
     """What ``info`` tells of the model file at ``path``, as plain data."""
-    import hashlib
-
+    from .io import file_sha256
     from .model import SemiaModel
 
     path = Path(path)
     model = SemiaModel.load(path, device="cpu")
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
     normalizer = model.normalizer
     record = {
-        "file": str(path), "sha256": digest.hexdigest(), "written_by": f"napari-semia {model.version}",
+        "file": str(path), "sha256": file_sha256(path), "written_by": f"napari-semia {model.version}",
         "class_ids": list(model.class_ids),
         "palette": None if model.codec.palette is None else model.codec.palette.tolist(),
         "source_shape": list(model.source_shape),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import logging
 import os
 import threading
@@ -35,6 +36,12 @@ WRITER = f"napari-semia {__version__}"
 #: may replace (`written_as_result`). Not a demo's labels or a dataset's pairs, which
 #: the plain mark let a result of the same name replace (a review).
 RESULT_WRITER = f"{WRITER} (result)"
+#: Where a result says what made it (``write_image_file``'s ``provenance``, JSON):
+#: a PNG's 'Comment' text, a TIFF's DocumentName tag. The Software mark alone told
+#: a model's result from a preview or a result of the labels alone in no way, nor
+#: which model (a reproducibility pass).
+_PROVENANCE_PNG_KEY = "Comment"
+_PROVENANCE_TIFF_TAG = 269
 #: A plain TIFF's pages narrower than this may be an (H, W, C) image's rows.
 _MIN_PLANE_WIDTH = 64
 #: Axes that make a TIFF a stack of planes: z, time, or 'P' (see ``_tiff_axes``).
@@ -671,7 +678,8 @@ def _photometric(image: np.ndarray, colour: bool) -> str | None:
     return "rgb" if colour and image.dtype != np.bool_ else None
 
 
-def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo, software: str) -> None:
+def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo, marks: dict) -> None:
+    """``marks``: tifffile's ``software`` and ``extratags`` (the provenance)."""
     import tifffile
 
     channels = _is_channel_stack(image, info)
@@ -679,7 +687,7 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo, software: str) 
         # (Colour as samples of one page, said outright: tifffile warns that it will stop
         # guessing so.)
         tifffile.imwrite(str(path), image, photometric=_photometric(image, image.ndim == 3),
-                         software=software)
+                         **marks)
         return
     # Written as (H, W, C), tifffile stores H pages of W x C images: Fiji shows
     # H slices one pixel row each. Channels go first, as an ImageJ hyperstack
@@ -698,7 +706,7 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo, software: str) 
             metadata["unit"] = "".join(c if ord(c) < 128 else f"\\u{ord(c):04X}" for c in unit)
         if names:
             metadata["Labels"] = names
-        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, software=software, **options)
+        tifffile.imwrite(str(path), data, imagej=True, metadata=metadata, **marks, **options)
     elif (image.dtype in _OME_TYPES or image.dtype in _IMAGEJ_TYPES) and not (
             axes == "YXS" and image.dtype == np.bool_):  # (tifffile writes no OME of bool samples)
         metadata = {"axes": axes}
@@ -709,15 +717,16 @@ def _write_tiff(path: Path, image: np.ndarray, info: SourceInfo, software: str) 
         if names:
             metadata["Channel"] = {"Name": names}
         tifffile.imwrite(str(path), data, ome=True, metadata=metadata,
-                         photometric=_photometric(data, axes == "YXS"), software=software)
+                         photometric=_photometric(data, axes == "YXS"), **marks)
     else:  # int64, uint64, float16: tifffile's own format, which names the axes too
         tifffile.imwrite(str(path), data, metadata={"axes": axes},
-                         photometric=_photometric(data, axes == "YXS"), software=software)
+                         photometric=_photometric(data, axes == "YXS"), **marks)
 
 
-def _png_software(path: Path) -> str:
-    """A PNG's 'Software' text, read from its chunks before the pixels (Pillow refused
+def _png_text(path: Path, key: str) -> str:
+    """A PNG's ``key`` text, read from its chunks before the pixels (Pillow refused
     to open a PNG of more than 178 million pixels, as a decompression bomb; a review)."""
+    wanted = key.encode("latin-1")
     with open(path, "rb") as file:
         file.seek(8)
         while True:
@@ -729,7 +738,7 @@ def _png_software(path: Path) -> str:
                 return ""
             if kind == b"tEXt" and length < 1 << 16:
                 keyword, _, text = file.read(length).partition(b"\0")
-                if keyword == b"Software":
+                if keyword == wanted:
                     return text.decode("latin-1")
                 file.seek(4, os.SEEK_CUR)
             else:
@@ -746,7 +755,7 @@ def _software_of(path) -> str:
             return ""
         signature = file_signature(path)
         if signature == "PNG":
-            software = _png_software(path)
+            software = _png_text(path, "Software")
         elif signature == "TIFF":
             import tifffile
 
@@ -757,6 +766,39 @@ def _software_of(path) -> str:
     except Exception:  # (a damaged file, a folder: none)
         return ""
     return software if isinstance(software, str) else ""
+
+
+def read_provenance(path) -> dict | None:
+    """What made the image at ``path``, as its writer recorded it (``provenance``),
+    or None."""
+    path = Path(path)
+    try:
+        signature = file_signature(path) if path.is_file() else None
+        if signature == "PNG":
+            text = _png_text(path, _PROVENANCE_PNG_KEY)
+        elif signature == "TIFF":
+            import tifffile
+
+            with tifffile.TiffFile(str(path)) as tif:
+                tag = tif.pages[0].tags.get(_PROVENANCE_TIFF_TAG)
+                text = tag.value if tag is not None else ""
+        else:
+            return None
+        found = json.loads(text) if text else None
+    except Exception:  # (a damaged file, a text that is no record: none)
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of the file at ``path`` (read in blocks: a model is tens of MB)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def written_by_napari_semia(path) -> bool:
@@ -772,23 +814,29 @@ def written_as_result(path) -> bool:
     return software.startswith("napari-semia ") and software.endswith(" (result)")
 
 
-def write_image_file(path, image, info: SourceInfo | None = None, *, result: bool = False) -> Path:
+def write_image_file(path, image, info: SourceInfo | None = None, *, result: bool = False,
+                     provenance: dict | None = None) -> Path:
     """Write ``image`` to ``path``: TIFF for ``.tif``/``.tiff`` paths (several
     channels as a channels-first stack with its axes named; with ``info``, its
     channel names and pixel size too), else via imageio. PNG and TIFF files name
-    ``WRITER`` as their Software, or ``RESULT_WRITER`` with ``result``.
+    ``WRITER`` as their Software, or ``RESULT_WRITER`` with ``result``, and carry
+    ``provenance`` (what made the image, as JSON: :func:`read_provenance`).
 
     Written to a temporary file beside it, then renamed into place: a failure
     leaves no half-written file and the file that was there, if any, as it was."""
     path = Path(path)
     image = np.asarray(image)
     software = RESULT_WRITER if result else WRITER
+    made_of = json.dumps(provenance, sort_keys=True, ensure_ascii=True) if provenance else None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with written_atomically(path) as temporary:
             if path.suffix.lower() in _TIFF_SUFFIXES:
+                marks = {"software": software}
+                if made_of:
+                    marks["extratags"] = [(_PROVENANCE_TIFF_TAG, "s", 0, made_of, True)]
                 _write_tiff(temporary, image, (info if info is not None else SourceInfo()).fitting(image),
-                            software)
+                            marks)
             else:
                 import imageio.v3 as iio
 
@@ -797,6 +845,8 @@ def write_image_file(path, image, info: SourceInfo | None = None, *, result: boo
 
                     text = PngInfo()
                     text.add_text("Software", software)
+                    if made_of:
+                        text.add_text(_PROVENANCE_PNG_KEY, made_of)
                     # Encoded in memory, then written: writing to the file itself, imageio
                     # reported a full disk twice, the second time as an "Exception ignored"
                     # traceback from its plugin's __del__ (a cluster user's log).
