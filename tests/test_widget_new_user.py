@@ -294,6 +294,21 @@ def test_after_new_target_paint_train_the_result_shows_unless_a_stroke_is_under_
     assert target.visible and viewer.layers.selection.active == target
 
 
+def test_synthesize_shows_a_result_the_user_had_hidden_and_closing_shows_the_target(trained, qtbot):
+    # A pass on napari use: with the output hidden by its eye icon, Synthesize hid the
+    # target and said "hidden so the result shows" over the bare source; and closing
+    # the dock left the target hidden, the note that said why gone with it.
+    viewer, widget = trained
+    target, output = viewer.layers[TARGET], viewer.layers[OUTPUT]
+    target.visible = True
+    output.visible = False
+    assert widget.synthesize()
+    wait_for_synthesis(qtbot, widget)
+    assert output.visible and not target.visible
+    widget.shutdown()
+    assert target.visible
+
+
 def test_showing_the_hidden_target_with_its_eye_clears_the_hidden_note(trained):
     # Found by a new user: the eye icon showed the target, the status line still said hidden.
     viewer, widget = trained

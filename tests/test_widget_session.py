@@ -742,3 +742,19 @@ def test_a_link_under_the_progress_bar_scrolls_to_the_losses(make_napari_viewer,
     assert not plot_in_view()
     widget.losses_link.click()
     qtbot.waitUntil(plot_in_view, timeout=5000)
+
+
+def test_a_sample_opened_beside_a_photo_takes_its_own_image_as_the_source(viewer_widget, qtbot):
+    # A pass on napari use: with a photo open, a sample's labels and target were picked
+    # and the photo stayed the source image; Train and Synthesize were refused for sizes.
+    viewer, widget = viewer_widget
+    photo = np.random.default_rng(0).integers(0, 255, (30, 50, 3), dtype=np.uint8)
+    viewer.add_image(photo, rgb=True, name="photo")
+    assert widget.source_layer.name == "photo"
+    h.add_scene(viewer)
+    assert widget.source_layer.name == h.SOURCE
+    assert (widget.labels_layer.name, widget.target_layer.name) == (h.LABELS, h.TARGET)
+    # A photo chosen by hand stays chosen.
+    widget.pickers.image.set_layer(viewer.layers["photo"])
+    viewer.add_labels(np.zeros((8, 8), np.uint8), name="other")
+    assert widget.source_layer.name == "photo"

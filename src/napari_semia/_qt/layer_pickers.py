@@ -504,16 +504,16 @@ def shown_as_one_image(group: ChannelGroup) -> bool:
     return all(layer.blending == "additive" for layer in group.layers[1:])
 
 
-def _default_image(candidates: list):
+def _default_images(candidates: list) -> list:
+    """The candidates an automatic pick may take, best first."""
     # A multichannel image opened with channel_axis is meant as one source.
     groups = [c for c in candidates if isinstance(c, ChannelGroup) and shown_as_one_image(c)]
     if groups:
-        return groups[0]
+        return groups
     # Not a pyramid either: it is refused at Train (its full-resolution level is offered
     # apart only if the user adds it).
-    images = [c for c in candidates if isinstance(c, Image) and not is_colour_label_image(c)
-              and not getattr(c, "multiscale", False)]
-    return images[0] if images else None
+    return [c for c in candidates if isinstance(c, Image) and not is_colour_label_image(c)
+            and not getattr(c, "multiscale", False)]
 
 
 def _labels_candidates(layers: list[Layer]) -> list:
@@ -527,10 +527,11 @@ class LayerPickers(QWidget):
         super().__init__(parent)
         # Each labels default avoids the layer the other picker holds (looked
         # up when needed: the pickers are built one after the other).
-        self.image = LayerPicker(viewer, _image_candidates, _default_image)
+        self.image = LayerPicker(viewer, _image_candidates, self._default_image, fits=self._fits_image)
         self.labels = LayerPicker(viewer, _labels_candidates, self._default_source_labels)
         self.target = LayerPicker(viewer, _labels_candidates, self._default_target, fits=self._fits_labels)
         self.labels.layer_changed.connect(lambda _layer: self.target.refresh())
+        self.labels.layer_changed.connect(lambda _layer: self.image.refresh())
         self.target.layer_changed.connect(lambda _layer: self.labels.refresh())
         self.new_target_button = QPushButton("New target from source labels")
         self.new_target_button.setToolTip(
@@ -580,6 +581,23 @@ class LayerPickers(QWidget):
             if group:
                 return group[0]
         return None
+
+    def _default_image(self, candidates: list):
+        """The first image of the source labels' size: a sample opened beside a photo
+        took the sample's labels and target, and the photo stayed the source image, so
+        that Train and Synthesize were refused for their sizes (a pass on napari use)."""
+        images = _default_images(candidates)
+        labels = self._other("labels")
+        if labels is not None:
+            fitting = [image for image in images if plane_shape(image) == plane_shape(labels)]
+            images = fitting or images
+        return images[0] if images else None
+
+    def _fits_image(self, layer) -> bool:
+        """An image kept after use must still have the source labels' size, as a target
+        must (``_fits_labels``)."""
+        labels = self._other("labels")
+        return labels is None or plane_shape(layer) == plane_shape(labels)
 
     def _fits_labels(self, layer) -> bool:
         """A target kept after use must still have the source labels' size: another

@@ -737,6 +737,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             painting = False
         if painting:
             return
+        for output in outputs:  # (hidden by the user before: the result did not show, as said)
+            output.visible = True
         self.hidden_target.hide(target, outputs[0])
 
     def _show_target(self) -> None:
@@ -1102,7 +1104,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             pass
         self._edit_watcher.watch(None)
         self._stroke_clock.watch(None)
-        self.hidden_target.forget()
+        try:
+            # Shown again: the note that said why it was hidden goes with the widget (it
+            # stayed hidden, unexplained; a pass on napari use).
+            self.hidden_target.show()
+        except RuntimeError:  # (the viewer's Qt side already gone: application exit)
+            self.hidden_target.forget()
         self.viewer.dims.events.current_step.disconnect(self._on_dims_changed)
         self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         self.viewer.layers.events.inserted.disconnect(self._on_layer_inserted)
