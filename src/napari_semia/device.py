@@ -75,6 +75,12 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({threads} thread{'' if threads == 1 else 's'})"
 
 
+def cpu_threads(device: torch.device) -> int | None:
+    """The CPU threads torch computes with on ``device``; None on an accelerator. A
+    model's history records it: other counts train another model."""
+    return torch.get_num_threads() if device.type == "cpu" else None
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (accelerators run asynchronously), e.g.
     before reading a clock."""

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from .augmentation import AugmentationLimits, JointAugmenter
 from .collapse_guard import CollapseGuard
 from .config import TrainingConfig, training_config
-from .device import resolve_device, synchronize
+from .device import cpu_threads, resolve_device, synchronize
 from .errors import SemiaInputError, SemiaWarning
 from .layout_tensors import resize_index, to_onehot
 from .losses import (
@@ -348,9 +348,8 @@ class SemiaTrainer:
         count too: other counts give another model)."""
         from . import __version__
 
-        cpu = self.device.type == "cpu"
         return {"steps": int(self.step), "planned": int(self.config.steps), "seed": int(self.config.seed),
-                "device": str(self.device), "threads": torch.get_num_threads() if cpu else None,
+                "device": str(self.device), "threads": cpu_threads(self.device),
                 "torch": torch.__version__, "napari_semia": __version__}
 
     def run(self) -> Iterator[TrainingProgress]:
