@@ -556,7 +556,12 @@ def test_unknown_sample_is_an_argparse_error(capsys):
 
 
 @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
-def test_first_stop_signal_stops_the_trainer_second_aborts(name):
+def test_first_stop_signal_stops_the_trainer_second_aborts(name, monkeypatch):
+    from napari_semia import stop_signals
+
+    silenced = []  # (a hang-up silences the terminal: not the one running the tests, with -s)
+    monkeypatch.setattr(stop_signals, "silence_terminal", lambda: silenced.append(1))
+
     class FakeTrainer:
         stop_requested = False
 
@@ -573,6 +578,7 @@ def test_first_stop_signal_stops_the_trainer_second_aborts(name):
     with pytest.raises(KeyboardInterrupt), cli._stop_on_signals(trainer) as received:
         os.kill(os.getpid(), number)
         assert trainer.stop_requested and received == [number]
+        assert silenced == ([1] if name == "SIGHUP" else [])
         os.kill(os.getpid(), number)
     assert {n: signal.getsignal(n) for n in STOP_SIGNALS} == before
 
