@@ -605,6 +605,33 @@ def test_training_a_batch_system_terminates_saves_the_model(tmp_path, monkeypatc
     assert model_path.is_file() and "SIGTERM: Stopping after the current step" in capsys.readouterr().err
 
 
+def test_an_ignored_stop_signal_stays_ignored_and_generate_stops_once(monkeypatch):
+    # A review: 'nohup' ignores SIGHUP so that a run outlives its terminal, and the
+    # handler took it back; a second SIGTERM cut generate's own ending short.
+    from napari_semia import stop_signals
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_signals.handling_stop_signals(stop_signals.interrupt_once()):
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    handler = stop_signals.interrupt_once()
+    with pytest.raises(KeyboardInterrupt):
+        handler(signal.SIGTERM)
+    handler(signal.SIGTERM)  # (the run is ending already: nothing more)
+
+
+def test_seeds_past_what_the_generators_take_are_refused_as_options(capsys):
+    # A review: --seed 2**64 ended synthesize in an OverflowError traceback.
+    for command in (["train", "a.png", "b.png", "-o", "m.semia"],
+                    ["synthesize", "m.semia", "t.png", "-o", "o"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([*command, "--seed", str(2**64)])
+        assert exit_info.value.code == 2 and "--seed: must be at most" in capsys.readouterr().err
+
+
 def test_widget_name_is_the_one_napari_registers():
     from npe2 import PluginManifest
 

@@ -204,6 +204,26 @@ def test_a_second_run_in_a_folder_being_written_is_refused_and_touches_nothing(r
         other_run.release()
     assert generate(model_path, out, count=3, progress_bar=False).written == 2
     assert len(load_manifest(out)) == 3 and not (out / LOCK_FILE).exists()
+    # A lock whose holder line cannot be written (a full disk) is held, and let go (a
+    # review: it stayed held, and every later run in the folder was refused).
+    import os as os_module
+
+    import napari_semia.folder_lock as folder_lock
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    lock = FolderLock(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(folder_lock.os, "ftruncate", full_disk)
+        lock.acquire()
+    assert lock.held and os_module.path.exists(out / LOCK_FILE)
+    lock.release()
+    assert generate(model_path, out, count=4, progress_bar=False).written == 1
+    # Not a Client: a cluster was taken for one, its AttributeError told as workers
+    # that cannot run napari-semia.
+    with pytest.raises(SemiaInputError, match="scheduler must be a Dask scheduler's address or a"):
+        generate(model_path, out, count=5, scheduler=out, progress_bar=False)
     # (A run refused before its first pair takes the lock's file back with the folder:
     # test_a_cluster_run_refused_by_its_workers_leaves_no_empty_dataset.)
 

@@ -458,3 +458,11 @@ def test_a_status_line_breaks_a_name_too_long_for_one_line(qtbot):
     assert label.minimumSizeHint().width() <= width
     lines = label.heightForWidth(width) / label.fontMetrics().lineSpacing()
     assert lines >= 4  # the name over three lines at least, the rest after it
+    # Never inside a letter with its marks, nor inside an emoji (a review).
+    from napari_semia._qt.sections import _breakable
+
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    for word in ("e\u0301" * 30, family * 9, "\U0001f44d\U0001f3fd" * 30):
+        pieces = _breakable(word).split("\u200b")
+        assert "".join(pieces) == word and len(pieces) > 1
+        assert all(len(piece) == len(pieces[0]) for piece in pieces)

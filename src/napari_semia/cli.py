@@ -16,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset_cli import EXIT_INTERRUPTED, add_generate_command, at_least, run_generate, warn_unused_plane
+from .dataset_cli import (
+    EXIT_INTERRUPTED,
+    add_generate_command,
+    at_least,
+    run_generate,
+    seed_number,
+    warn_unused_plane,
+)
 from .errors import SemiaInputError
 from .io import progress_interval, written_as_result, written_by_napari_semia
 from .stop_signals import exit_status_after, handling_stop_signals, signal_name
@@ -52,7 +59,7 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str,
         "--device", default="auto",
         help=f"torch device: {', '.join(DEVICE_CHOICES)} or cuda:N (default: auto)",
     )
-    parser.add_argument("--seed", type=at_least(0), help="random seed, 0 or more (overrides the preset)")
+    parser.add_argument("--seed", type=seed_number, help="random seed, 0 or more (overrides the preset)")
 
 
 def _add_overwrite_option(command) -> None:
@@ -66,7 +73,7 @@ def _add_overwrite_option(command) -> None:
 
 def _add_synthesis_seed_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--seed", type=at_least(0), metavar="N",
+        "--seed", type=seed_number, metavar="N",
         help="seed of the full-resolution stage's random search (default: 0). A seed gives the same "
              "result every run; another one picks some other source patches, which shows how much a "
              "result owes to chance")
@@ -197,7 +204,7 @@ def _stop_on_signals(trainer):
         try:
             print(f"\n{what}Stopping after the current step to save the model ({again} to abort)...",
                   file=sys.stderr)
-        except OSError:
+        except Exception:  # (a closed terminal; or stderr busy in the bar's write: "reentrant call")
             pass
         trainer.stop()
 

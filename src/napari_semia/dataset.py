@@ -481,11 +481,13 @@ class DatasetJob:
                 for outcome in executor.late_results():
                     manifest.add(manifest_row(outcome, self.shared.seed))
             finally:  # (a full disk there still closes the run)
-                executor.close()
-                manifest.close()
-                if refused:
-                    self._remove_made(refused)
-                lock.release()
+                try:
+                    executor.close()
+                    manifest.close()
+                    if refused:
+                        self._remove_made(refused)
+                finally:  # (whatever fails above: a folder left locked refused every later run)
+                    lock.release()
             self.summary = GenerationSummary(
                 out_dir=self.out_dir, total=self.count, written=len(rows) - skipped, skipped=skipped,
                 failures=failures, elapsed_s=time.monotonic() - started, stopped=stopped, retried=retried,

@@ -26,16 +26,25 @@ def _id_list(text: str) -> tuple[int, ...]:
     return ids
 
 
-def at_least(minimum: int):
-    """An argparse type: an integer of at least ``minimum`` (also used by ``cli``)."""
+def at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer of at least ``minimum`` (and at most ``maximum``;
+    also used by ``cli``)."""
 
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
         return value
 
     return parse
+
+
+#: The largest seed torch's and numpy's generators take (2**64 and more ended the
+#: commands in an OverflowError traceback; a review).
+MAX_SEED = 2**63 - 1
+seed_number = at_least(0, MAX_SEED)
 
 
 def warn_unused_plane(plane: int | None, paths) -> None:
@@ -73,7 +82,7 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, metavar="DATASET", help="output folder")
     parser.add_argument("--count", type=at_least(1), metavar="N",
                         help="number of pairs (default: as many as --layouts gives; required without it)")
-    parser.add_argument("--seed", type=at_least(0), help="layout seed (default 0; not used with --layouts)")
+    parser.add_argument("--seed", type=seed_number, help="layout seed (default 0; not used with --layouts)")
     parser.add_argument("--layouts", metavar="DIR_OR_STACK",
                         help="use these label maps (a folder of files, or one stack file) "
                              "instead of sampling")
@@ -180,12 +189,12 @@ def run_generate(args) -> int:
         warn_unused_plane(args.plane, [args.labels])
     elif args.plane is not None:
         print(f"warning: --plane {args.plane} is not used: it picks a plane of --labels.", file=sys.stderr)
-    from .stop_signals import exit_status_after, handling_stop_signals, interrupt
+    from .stop_signals import exit_status_after, handling_stop_signals, interrupt_once
 
     # SIGTERM (a batch system's time limit) and SIGHUP end the run as Ctrl-C does: the
     # manifest rewritten, the workers closed, and what was kept said; they ended it
     # without a word (a pass as a cluster user).
-    with handling_stop_signals(interrupt) as received:
+    with handling_stop_signals(interrupt_once()) as received:
         try:
             summary = _generate(args, source_labels)
         except KeyboardInterrupt as interruption:

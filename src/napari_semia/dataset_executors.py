@@ -24,9 +24,10 @@ from .dataset_worker import (
 )
 from .errors import OutputWriteError, SemiaInputError
 
-#: Address schemes of a scheduler in another process (Dask's ``inproc`` is this
-#: process's own; ``ucx`` needs its own set-up, left to a Client given).
-_NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss")
+#: Address schemes of no scheduler in another process: Dask's ``inproc`` is this
+#: process's own. (Other schemes are those Dask knows: tcp, tls, ws, wss, ucx and any
+#: a plugin registers.)
+_LOCAL_SCHEMES = ("inproc",)
 #: Seconds a scheduler address may take to answer before it counts as unreachable.
 CONNECT_TIMEOUT_S = 5.0
 #: Seconds to wait for a cluster's first worker.
@@ -117,6 +118,14 @@ class InProcessExecutor:
         pass
 
 
+def _is_client(value) -> bool:
+    try:
+        from distributed import Client
+    except ImportError:
+        return False
+    return isinstance(value, Client)
+
+
 def _no_scheduler(address: str, error: Exception) -> SemiaInputError:
     return SemiaInputError(
         f"No Dask scheduler answers at {address} (waited {CONNECT_TIMEOUT_S:g} s): {error}")
@@ -168,6 +177,13 @@ class DaskExecutor:
         self.client = None
         self.cluster = None
         self.borrowed = not isinstance(scheduler, (str, type(None)))
+        if self.borrowed and not _is_client(scheduler):
+            # (A cluster object was taken for a Client, and its AttributeError told as
+            # workers that cannot run napari-semia; a review.)
+            raise SemiaInputError(
+                f"scheduler must be a Dask scheduler's address or a distributed.Client, not a "
+                f"{type(scheduler).__name__}" + (": give the cluster's Client, Client(cluster)."
+                                                 if hasattr(scheduler, "scheduler_address") else "."))
         self.futures = []
         self.run_id = ""
         if self.borrowed:
@@ -224,7 +240,9 @@ class DaskExecutor:
 
         try:  # a malformed address is said at once: Client would fail, then hang 10 s closing
             scheme, location = parse_address(self.scheduler)
-            if scheme not in _NETWORK_SCHEMES:
+            from distributed.comm.registry import backends
+
+            if scheme in _LOCAL_SCHEMES or scheme not in backends:
                 # (http:// and inproc:// passed, then hung 10 s in Client.__del__; a cluster user.)
                 raise ValueError(f"'{scheme}://' is no address of a scheduler in another process")
             host, port = parse_host_port(location)

@@ -62,10 +62,13 @@ class FolderLock:
             os.close(fd)
         else:
             return
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{socket.gethostname()}, process {os.getpid()}, since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-        self._fd = fd
+        self._fd = fd  # (held from here: release() must be able to let it go)
+        try:  # who holds it, for the message of a run refused (best effort: a full disk)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{socket.gethostname()}, process {os.getpid()}, since "
+                         f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        except OSError:
+            pass
 
     def release(self) -> None:
         """Let go, removing the file first (no clutter left in the folder); a run that

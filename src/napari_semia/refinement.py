@@ -514,8 +514,8 @@ class SourcePyramid:
         config's seed for None. Each target gets its own, so a result does not
         depend on the targets synthesized before it."""
         seed = self.config.seed if seed is None else seed
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise SemiaInputError(f"The seed must be a whole number, 0 or more; got {seed!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+            raise SemiaInputError(f"The seed must be a whole number from 0 to 2**63 - 1; got {seed!r}.")
         return torch.Generator(device=self.device).manual_seed(int(seed))
 
     @torch.inference_mode()

@@ -60,8 +60,10 @@ def handling_stop_signals(handler: Callable[[int], None]) -> Iterator[list[int]]
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for number in STOP_SIGNALS:
-            # (Whatever was there before comes back: a job started in the background
-            # inherits SIGINT ignored, not Python's default handler.)
+            # An ignored signal stays ignored: 'nohup' ignores SIGHUP so that a run outlives
+            # its terminal, and a job started in the background ignores SIGINT (a review).
+            if signal.getsignal(number) is signal.SIG_IGN:
+                continue
             previous[number] = signal.signal(number, on_signal)
     try:
         yield received
@@ -70,6 +72,16 @@ def handling_stop_signals(handler: Callable[[int], None]) -> Iterator[list[int]]
             signal.signal(number, handler_before)
 
 
-def interrupt(signum: int) -> None:
-    """A handler for :func:`handling_stop_signals`: every stop signal is a Ctrl-C."""
-    raise KeyboardInterrupt
+def interrupt_once() -> Callable[[int], None]:
+    """A handler for :func:`handling_stop_signals`: the first stop signal is a Ctrl-C,
+    later ones do nothing, so that the run's own ending (its manifest written, its
+    workers closed) is not cut short: ``timeout`` and batch systems may send SIGTERM
+    twice (a review saw a manifest left unsorted and the lock's file left behind)."""
+    raised = []
+
+    def handler(signum: int) -> None:
+        if not raised:
+            raised.append(signum)
+            raise KeyboardInterrupt
+
+    return handler

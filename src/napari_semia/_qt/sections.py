@@ -47,11 +47,22 @@ _LONG_WORD = re.compile(r"\S{25,}")
 _BREAK = "\u200b"  # zero-width space: where Qt may break a line
 
 
+_JOINER = "\u200d"
+
+
+def _joins_previous(char: str) -> bool:
+    """Whether ``char`` belongs to the character before it: a mark (accents, Thai and
+    Devanagari vowel signs), a zero-width joiner, a variation selector or an emoji's
+    skin tone. A break before one split a letter or an emoji apart (a review)."""
+    return (unicodedata.category(char).startswith("M") or char == _JOINER
+            or "\ufe00" <= char <= "\ufe0f" or "\U0001f3fb" <= char <= "\U0001f3ff")
+
+
 def _breakable(text: str) -> str:
     def spread(match: re.Match) -> str:
         word = match.group(0)
-        # (Not before a combining mark: it belongs to the letter before it.)
-        return "".join(c + (_BREAK if i + 1 < len(word) and not unicodedata.combining(word[i + 1]) else "")
+        return "".join(c + (_BREAK if i + 1 < len(word) and c != _JOINER and not _joins_previous(word[i + 1])
+                            else "")
                        for i, c in enumerate(word))
 
     return _LONG_WORD.sub(spread, text)
