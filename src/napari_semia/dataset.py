@@ -58,6 +58,7 @@ from .dataset_manifest import (  # (MANIFEST_COLUMNS, load_manifest: the public 
     MANIFEST_COLUMNS,  # noqa: F401
     SETTINGS_FILE,
     ManifestFile,
+    index_ranges,
     load_manifest,  # noqa: F401
     manifest_row,
     read_manifest_rows,
@@ -93,7 +94,7 @@ _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 #: The most pairs one set holds (a million take days to make on a CPU).
 MAX_PAIRS = 1_000_000
 #: Recorded in dataset.json for its readers, and not compared on a rerun (other keys decide them).
-_NOT_COMPARED = frozenset({"classes_chosen", "made_with"})
+_NOT_COMPARED = frozenset({"classes_chosen", "made_with", "later_runs"})
 #: How the settings recorded in dataset.json are named to the user.
 _SETTING_NAMES = {
     "model_sha256": "model", "class_ids": "set of classes", "palette": "label palette", "seed": "seed",
@@ -198,6 +199,8 @@ class DatasetJob:
     gather: bool
     retries: int
     model_bytes: bytes = field(repr=False)
+    earlier_made_with: dict | None = None
+    """The versions dataset.json says made the pairs already there (None for a new set)."""
     done_rows: dict[int, dict] = field(default_factory=dict)
     beyond_rows: dict[int, dict] = field(default_factory=dict)
     """Complete pairs of an earlier, larger run past ``count``: kept in the manifest
@@ -373,6 +376,7 @@ class DatasetJob:
                     if same_change in different:
                         different.remove(same_change)
             made_with = earlier.get("made_with")
+            self.earlier_made_with = made_with if isinstance(made_with, dict) else None
             if (not different and isinstance(made_with, dict)
                     and made_with != self.settings_record["made_with"]):
                 self.warnings.append(
@@ -486,6 +490,8 @@ class DatasetJob:
                     manifest.close()
                     if refused:
                         self._remove_made(refused)
+                    else:
+                        self._record_other_versions_pairs(sorted(set(rows) - set(self.done_rows)))
                 finally:  # (whatever fails above: a folder left locked refused every later run)
                     lock.release()
             self.summary = GenerationSummary(
@@ -525,6 +531,21 @@ class DatasetJob:
         except OSError as error:
             raise SemiaInputError(f"Cannot write into {self.out_dir}: {error.strerror or error}") from None
         return made
+
+    def _record_other_versions_pairs(self, written: list[int]) -> None:
+        """Pairs added to a set by other versions than made it are listed in dataset.json
+        ("later_runs": the versions and the pairs each made): said only by a warning that
+        scrolled away, which version made which pair was lost (a reproducibility pass)."""
+        now = self.settings_record["made_with"]
+        if not written or self.earlier_made_with is None or self.earlier_made_with == now:
+            return
+        settings_path = self.out_dir / SETTINGS_FILE
+        try:
+            record = json.loads(settings_path.read_text())
+            record.setdefault("later_runs", []).append({"made_with": now, "pairs": index_ranges(written)})
+            write_text_atomically(settings_path, json.dumps(record, indent=2) + "\n")
+        except (OSError, ValueError, AttributeError):  # (the pairs are made: only this note is lost)
+            pass
 
     @staticmethod
     def _remove_made(made: list[Path]) -> None:

@@ -215,26 +215,17 @@ def run_generate(args) -> int:
         print(f"Wrote nothing: the {summary.skipped} pair(s) were already in {summary.out_dir}.",
               file=sys.stderr)
     if summary.failures:
+        from .dataset_manifest import index_ranges
+
         # Pairs that failed for one reason on one line (a worker that left took
         # every pair it held: nine lines said the same).
         by_reason: dict[str, list[int]] = {}
         for index, error in sorted(summary.failures.items()):
             by_reason.setdefault(error, []).append(index)
         for error, indices in by_reason.items():
-            pairs = f"pair {indices[0]}" if len(indices) == 1 else f"pairs {_ranges(indices)}"
+            pairs = f"pair {indices[0]}" if len(indices) == 1 else f"pairs {index_ranges(indices)}"
             print(f"{pairs} failed: {error}", file=sys.stderr)
         print(f"error: {len(summary.failures)} pair(s) failed; run the same command again to retry them.",
               file=sys.stderr)
         return EXIT_PAIRS_FAILED
     return 0
-
-
-def _ranges(indices: list[int]) -> str:
-    """Sorted indices as ranges: [1, 2, 3, 7] -> '1-3, 7'."""
-    spans: list[list[int]] = []
-    for index in indices:
-        if spans and index == spans[-1][1] + 1:
-            spans[-1][1] = index
-        else:
-            spans.append([index, index])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -123,3 +123,14 @@ def load_manifest(out_dir) -> list[dict]:
     rows = read_manifest_rows(folder / MANIFEST)
     return [dict(rows[i], index=i, seed=int(rows[i]["seed"]) if rows[i]["seed"] else None,
                  params=json.loads(rows[i]["params"])) for i in sorted(rows)]
+
+
+def index_ranges(indices: list[int]) -> str:
+    """Sorted indices as ranges: [1, 2, 3, 7] -> '1-3, 7'."""
+    spans: list[list[int]] = []
+    for index in indices:
+        if spans and index == spans[-1][1] + 1:
+            spans[-1][1] = index
+        else:
+            spans.append([index, index])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
