@@ -1439,3 +1439,20 @@ def test_imagej_units_and_labels_are_read_as_fiji_writes_them(tmp_path):
     tifffile.imwrite(tmp_path / "some.tif", np.zeros((3, 8, 9), np.uint16), imagej=True,
                      metadata={"axes": "CYX", "Labels": ["DAPI", "", ""]})
     assert read_source_info(tmp_path / "some.tif").channel_names == ()
+
+
+def test_a_folder_that_cannot_be_written_is_found_by_writing(tmp_path, monkeypatch):
+    # A portability audit: on Windows os.access says every folder can be written, and
+    # a training run ended by losing its model to the save that followed.
+    import tempfile
+
+    from napari_semia.errors import SemiaInputError
+    from napari_semia.io import check_writable_folder
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    with pytest.raises(SemiaInputError, match=r"cannot be written \(.*: Permission denied\)"):
+        check_writable_folder(tmp_path / "out")

@@ -1239,3 +1239,30 @@ def test_a_pair_file_overwritten_with_no_image_is_made_again(rgb_model, tmp_path
     summary = generate(model_path, tmp_path / "ds", count=3, seed=1, progress_bar=False)
     assert summary.written == 1 and summary.skipped == 2
     assert pair_files(tmp_path / "ds") == before
+
+
+def test_names_beyond_the_system_s_encoding_are_written_in_utf_8(rgb_model, tmp_path):
+    # A portability audit: the manifest was written in the system's encoding (Windows'
+    # code page), which has no Cyrillic or CJK, and a layout named so ended the run in a
+    # traceback; printing a model's name to a redirected output did too. Run where the
+    # system's encoding is ASCII.
+    import shutil
+
+    model_path, _, labels = rgb_model
+    named = tmp_path / "α-SMA.semia"
+    shutil.copy(model_path, named)
+    (tmp_path / "layouts").mkdir()
+    write_image_file(tmp_path / "layouts" / "клетка.png", labels.astype(np.uint8))
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0",
+               PYTHONIOENCODING="", PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    env.pop("PYTHONIOENCODING")
+    run = subprocess.run([sys.executable, "-X", "utf8=0", "-m", "napari_semia.cli", "generate", str(named),
+                          "-o", str(tmp_path / "ds"), "--layouts", str(tmp_path / "layouts")],
+                         env=env, capture_output=True, timeout=300)
+    assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]
+    rows = (tmp_path / "ds" / "manifest.csv").read_bytes().decode("utf-8")
+    assert "клетка.png" in rows and load_manifest(tmp_path / "ds")[0]["layout"] == "клетка.png"
+    info = subprocess.run([sys.executable, "-X", "utf8=0", "-m", "napari_semia.cli", "info", str(named)],
+                          env=env, capture_output=True, timeout=300)
+    # (Escaped: this system decoded the name from its bytes with surrogates.)
+    assert info.returncode == 0 and b"-SMA.semia: a napari-semia model" in info.stdout, info.stderr[-2000:]

@@ -96,7 +96,7 @@ class CheckpointStore:
             if info_path.name.startswith("."):
                 continue  # (a write's hidden temporary)
             try:
-                data = json.loads(info_path.read_text())
+                data = json.loads(info_path.read_text(encoding="utf-8"))
                 # Its key is its file's name: the one written inside named the files that
                 # pruning deleted, wherever it pointed ("../thesis"; a review).
                 info = CheckpointInfo(key=info_path.stem, steps=int(data["steps"]),

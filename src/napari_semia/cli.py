@@ -745,7 +745,7 @@ def _plugin_widget_name() -> str:
 
         import yaml
 
-        text = importlib.resources.files("napari_semia").joinpath("napari.yaml").read_text()
+        text = importlib.resources.files("napari_semia").joinpath("napari.yaml").read_text(encoding="utf-8")
         widgets = yaml.safe_load(text)["contributions"]["widgets"]
         return str(widgets[0]["display_name"])
     except Exception:  # manifest missing or shaped differently: use the known name
@@ -865,6 +865,14 @@ _COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "from-labels": 
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # A file name the output's encoding lacks is written escaped, not a traceback:
+        # Windows writes redirected output in its code page, and 'Saved model to
+        # α-SMA.semia' ended the command after its work (a portability audit).
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
     try:
         # Parsing imports torch (the device choices): a Ctrl-C then is an interrupt too.
         args = build_parser().parse_args(argv)

@@ -360,7 +360,7 @@ class DatasetJob:
         settings_path = self.out_dir / SETTINGS_FILE
         if settings_path.is_file():
             try:
-                earlier = json.loads(settings_path.read_text())
+                earlier = json.loads(settings_path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
             ignored = _NOT_COMPARED
@@ -541,7 +541,7 @@ class DatasetJob:
             return
         settings_path = self.out_dir / SETTINGS_FILE
         try:
-            record = json.loads(settings_path.read_text())
+            record = json.loads(settings_path.read_text(encoding="utf-8"))
             record.setdefault("later_runs", []).append({"made_with": now, "pairs": index_ranges(written)})
             write_text_atomically(settings_path, json.dumps(record, indent=2) + "\n")
         except (OSError, ValueError, AttributeError):  # (the pairs are made: only this note is lost)

@@ -34,7 +34,9 @@ class ManifestFile:
         # Rewrite first: drops a line torn by an earlier interruption, which
         # would otherwise swallow the next appended row.
         self.write_sorted()
-        self.file = open(self.path, "a", newline="")  # noqa: SIM115 (closed by close())
+        # (UTF-8 on every system: see io.write_text_atomically.)
+        self.file = open(self.path, "a", newline="", encoding="utf-8",  # noqa: SIM115 (closed by close())
+                         errors="surrogateescape")
         self.writer = csv.DictWriter(self.file, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
 
     def add(self, row: dict) -> None:
@@ -98,7 +100,9 @@ def read_manifest_rows(path: Path) -> dict[int, dict]:
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, _MANIFEST_FIELD_LIMIT))
     try:
-        with open(path, newline="") as file:
+        # (utf-8-sig: a manifest saved again by Excel starts with a byte-order mark;
+        # bytes that are no UTF-8 are read as replacement characters, not refused.)
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as file:
             for row in csv.DictReader(file):
                 try:
                     values = {column: row[column] for column in MANIFEST_COLUMNS}

@@ -156,7 +156,7 @@ def written_atomically(path) -> Iterator[Path]:
     temporary = partial_path(path)
     try:
         yield temporary
-        os.replace(temporary, path)
+        _replace(temporary, path)
     except BaseException:  # (Ctrl-C too)
         try:
             temporary.unlink(missing_ok=True)
@@ -166,10 +166,33 @@ def written_atomically(path) -> Iterator[Path]:
     remove_stale_partials(path)
 
 
+#: Tries of a rename on Windows, where a file just written is often held open a
+#: moment by an antivirus, the search indexer or a cloud-sync client (a refusal
+#: ended a dataset run as if the disk were full; a portability audit).
+_WINDOWS_REPLACE_TRIES = 8
+
+
+def _replace(temporary: Path, path: Path) -> None:
+    delay = 0.05
+    for attempt in range(_WINDOWS_REPLACE_TRIES if os.name == "nt" else 1):
+        try:
+            os.replace(temporary, path)
+            return
+        except PermissionError:
+            if attempt + 1 >= _WINDOWS_REPLACE_TRIES or os.name != "nt":
+                raise
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
+
+
 def write_text_atomically(path, text: str) -> None:
-    """``path``'s text replaced whole or not at all (``written_atomically``)."""
+    """``path``'s text replaced whole or not at all (``written_atomically``), in
+    UTF-8 on every system (Windows' own code page could not write a layout file
+    named in Cyrillic or CJK into a manifest; a portability audit). A file name the
+    system could not decode (kept as surrogates) is written as its own bytes."""
     with written_atomically(path) as temporary:
-        temporary.write_text(text)
+        # (newline="": the manifest's rows appended later end in "\n" too, on Windows.)
+        temporary.write_text(text, encoding="utf-8", errors="surrogateescape", newline="")
 
 
 #: How old another write's temporary must be to count as left by a killed process:
@@ -660,6 +683,20 @@ def check_writable_folder(out_dir) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise SemiaInputError(
             f"The output folder {out_dir} cannot be written (no write permission on {existing}).")
+    if existing.is_dir():
+        # Tried too: on Windows os.access says every folder can be written (it reads the
+        # read-only flag alone, not the folder's permissions), and on macOS privacy-
+        # protected folders pass it; a training run ended by losing its model (a
+        # portability audit). A read-only file system is said as one.
+        import tempfile
+
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".write-test" + PARTIAL_MARKER, dir=existing)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            raise SemiaInputError(f"The output folder {out_dir} cannot be written ({existing}: "
+                                  f"{error.strerror or error}).") from None
 
 
 _IMAGEJ_TYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32))
