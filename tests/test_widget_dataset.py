@@ -506,3 +506,20 @@ def test_a_full_disk_stops_the_set_with_the_pairs_made_kept(trained, qtbot, tmp_
     assert [row["index"] for row in load_manifest(folder)] == [0]
     assert not any("OSError" in text for _, text in messages)
     assert widget.dataset.generate_button.isEnabled()
+
+
+def test_the_default_folder_is_not_put_in_a_root_or_system_folder(tmp_path, monkeypatch):
+    # A portability audit: napari started from the Dock or Finder works in '/', and the
+    # default folder '/semia-dataset' could not be written (Generate refused).
+    from napari_semia._qt.dataset_controls import default_parent, free_default_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir("/")
+    assert default_parent() == tmp_path and free_default_folder() == str(tmp_path / "semia-dataset")
+    system = tmp_path / "Windows"
+    (system / "System32").mkdir(parents=True)
+    monkeypatch.setenv("SystemRoot", str(system))
+    monkeypatch.chdir(system / "System32")
+    assert default_parent() == tmp_path
+    monkeypatch.chdir(tmp_path / "Windows" / "..")
+    assert default_parent() == tmp_path

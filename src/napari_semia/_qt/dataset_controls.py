@@ -4,6 +4,7 @@ and its progress; enabled from the widget state alone."""
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,10 +51,27 @@ def _swatch(rgba) -> QIcon:
     return QIcon(pixmap)
 
 
+def default_parent() -> Path:
+    """Where the default dataset folder goes: napari's working folder, unless that is
+    a file system's root or a system folder, where napari started from the Dock,
+    Finder or a Windows shortcut works (``/``, ``C:\\Windows\\System32``, its install
+    folder): the home folder then (a portability audit: Generate was refused)."""
+    working = Path.cwd()
+    system = [os.environ.get(name) for name in ("SystemRoot", "ProgramFiles", "ProgramFiles(x86)")]
+    under_system = any(folder and working.is_relative_to(folder) for folder in system)
+    if working == Path(working.anchor) or under_system or not os.access(working, os.W_OK):
+        return Path.home()
+    return working
+
+
+def _default_folder() -> str:
+    return str((default_parent() / DEFAULT_FOLDER).resolve())
+
+
 def free_default_folder() -> str:
-    """The first of semia-dataset, semia-dataset-2, ... in napari's working folder
-    that is absent or empty, in full."""
-    base = Path(DEFAULT_FOLDER).resolve()
+    """The first of semia-dataset, semia-dataset-2, ... in ``default_parent()`` that
+    is absent or empty, in full."""
+    base = Path(_default_folder())
     for number in itertools.count(1):
         folder = base if number == 1 else base.with_name(f"{DEFAULT_FOLDER}-{number}")
         try:
@@ -72,7 +90,7 @@ def ask_folder(parent, start: str) -> str | None:
 @dataclass
 class DatasetSettings:
     count: int = 100
-    folder: str = field(default_factory=lambda: str(Path(DEFAULT_FOLDER).resolve()))
+    folder: str = field(default_factory=_default_folder)
     """Shown whole: a bare name was relative to napari's working folder, which a user
     of the GUI cannot know."""
     object_ids: tuple[int, ...] = field(default_factory=tuple)
@@ -83,7 +101,7 @@ class DatasetSettings:
     seed: int = 0
     keep_surroundings: bool = False
     """Objects go only onto the background class around them in the source."""
-    automatic_folder: str = field(default_factory=lambda: str(Path(DEFAULT_FOLDER).resolve()))
+    automatic_folder: str = field(default_factory=_default_folder)
     """The folder last filled in by the widget (not the user), which a new model's
     pairs leave for a free one; kept with the fields for a reopened widget, where the
     user's own folder was taken for it and replaced at Restore (a new user)."""
