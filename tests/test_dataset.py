@@ -1223,8 +1223,14 @@ def test_a_set_records_the_versions_that_made_it_and_a_rerun_by_others_says_so(r
     # reproducibility pass), and the set is the same set to a rerun.
     record = json.loads((tmp_path / "set" / "dataset.json").read_text())
     assert record["made_with"]["napari_semia"] == __version__
-    assert record["later_runs"] == [{"made_with": {"napari_semia": "9.9", "torch": "3.0"}, "pairs": "2-3"}]
+    assert record["later_runs"] == [{"made_with": {"napari_semia": "9.9", "torch": "3.0"}, "pairs": [[2, 3]]}]
     assert generate(model, tmp_path / "set", count=4, seed=0, progress_bar=False).skipped == 4
+    # A pair made again by the set's own version leaves the other version's entry.
+    (tmp_path / "set" / "images" / "00003.png").unlink()
+    monkeypatch.undo()
+    assert generate(model, tmp_path / "set", count=4, seed=0, progress_bar=False).written == 1
+    record = json.loads((tmp_path / "set" / "dataset.json").read_text())
+    assert record["later_runs"] == [{"made_with": {"napari_semia": "9.9", "torch": "3.0"}, "pairs": [[2, 2]]}]
 
 
 def test_a_pair_file_overwritten_with_no_image_is_made_again(rgb_model, tmp_path):
@@ -1266,3 +1272,18 @@ def test_names_beyond_the_system_s_encoding_are_written_in_utf_8(rgb_model, tmp_
                           env=env, capture_output=True, timeout=300)
     # (Escaped: this system decoded the name from its bytes with surrogates.)
     assert info.returncode == 0 and b"-SMA.semia: a napari-semia model" in info.stdout, info.stderr[-2000:]
+
+
+def test_a_manifest_s_bytes_that_are_no_utf_8_survive_a_rerun(rgb_model, tmp_path):
+    # A review: a layout file named in bytes that are no UTF-8 was read back as a
+    # replacement character, and the next run rewrote the manifest with it for good.
+    model_path = rgb_model[0]
+    out = tmp_path / "ds"
+    generate(model_path, out, count=2, progress_bar=False)
+    manifest = out / "manifest.csv"
+    data = manifest.read_bytes()
+    assert b",sampled," in data
+    manifest.write_bytes(data.replace(b",sampled,", b",caf\xe9.png,", 1))
+    assert generate(model_path, out, count=2, progress_bar=False).skipped == 2  # (the manifest rewritten)
+    assert b",caf\xe9.png," in manifest.read_bytes()
+    assert load_manifest(out)[0]["layout"] == "caf\udce9.png"

@@ -512,14 +512,20 @@ def test_the_default_folder_is_not_put_in_a_root_or_system_folder(tmp_path, monk
     # A portability audit: napari started from the Dock or Finder works in '/', and the
     # default folder '/semia-dataset' could not be written (Generate refused).
     from napari_semia._qt.dataset_controls import default_parent, free_default_folder
+    from napari_semia._qt.model_io import suggested_model_path
 
-    monkeypatch.setenv("HOME", str(tmp_path))
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
     monkeypatch.chdir("/")
-    assert default_parent() == tmp_path and free_default_folder() == str(tmp_path / "semia-dataset")
+    assert default_parent() == home and free_default_folder() == str(home / "semia-dataset")
+    assert suggested_model_path("img", None) == str(home / "img.semia")
     system = tmp_path / "Windows"
     (system / "System32").mkdir(parents=True)
     monkeypatch.setenv("SystemRoot", str(system))
     monkeypatch.chdir(system / "System32")
-    assert default_parent() == tmp_path
-    monkeypatch.chdir(tmp_path / "Windows" / "..")
-    assert default_parent() == tmp_path
+    assert default_parent() == home
+    monkeypatch.chdir(work)  # an ordinary folder napari works in: kept
+    assert default_parent() == work and suggested_model_path("img", None) == "img.semia"

@@ -864,15 +864,35 @@ _COMMANDS = {"train": _cmd_train, "synthesize": _cmd_synthesize, "from-labels": 
              "info": _cmd_info, "demo": _cmd_demo, "generate": run_generate}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _output_escape(error: UnicodeEncodeError):
+    """Characters the output's encoding lacks, escaped (backslashreplace); a file name's
+    undecodable bytes (surrogates) written as those bytes (surrogateescape)."""
+    import codecs
+
+    text = error.object[error.start:error.end]
+    if all("\udc80" <= c <= "\udcff" for c in text):
+        return bytes(ord(c) - 0xDC00 for c in text), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+def _escape_what_output_cannot_encode() -> None:
+    """A name the output's encoding lacks is written escaped, not a traceback: Windows
+    writes redirected output in its code page, and 'Saved model to α-SMA.semia' ended
+    the command after its work (a portability audit); a C locale's output took only
+    ASCII. Undecodable names still go out as their bytes (a review)."""
+    import codecs
+
+    codecs.register_error("napari_semia_escape", _output_escape)
     for stream in (sys.stdout, sys.stderr):
-        # A file name the output's encoding lacks is written escaped, not a traceback:
-        # Windows writes redirected output in its code page, and 'Saved model to
-        # α-SMA.semia' ended the command after its work (a portability audit).
         try:
-            stream.reconfigure(errors="backslashreplace")
+            if getattr(stream, "errors", None) in ("strict", "surrogateescape"):
+                stream.reconfigure(errors="napari_semia_escape")
         except (AttributeError, ValueError, OSError):
             pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    _escape_what_output_cannot_encode()
     try:
         # Parsing imports torch (the device choices): a Ctrl-C then is an interrupt too.
         args = build_parser().parse_args(argv)

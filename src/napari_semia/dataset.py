@@ -58,7 +58,6 @@ from .dataset_manifest import (  # (MANIFEST_COLUMNS, load_manifest: the public 
     MANIFEST_COLUMNS,  # noqa: F401
     SETTINGS_FILE,
     ManifestFile,
-    index_ranges,
     load_manifest,  # noqa: F401
     manifest_row,
     read_manifest_rows,
@@ -534,18 +533,33 @@ class DatasetJob:
 
     def _record_other_versions_pairs(self, written: list[int]) -> None:
         """Pairs added to a set by other versions than made it are listed in dataset.json
-        ("later_runs": the versions and the pairs each made): said only by a warning that
-        scrolled away, which version made which pair was lost (a reproducibility pass)."""
+        ("later_runs": each version with the [first, last] spans of the pairs it made;
+        said only by a warning that scrolled away, which version made which pair was
+        lost; a reproducibility pass). A pair made again leaves the entry of the
+        version that made it before (a review)."""
         now = self.settings_record["made_with"]
-        if not written or self.earlier_made_with is None or self.earlier_made_with == now:
+        if not written or self.earlier_made_with is None:
             return
         settings_path = self.out_dir / SETTINGS_FILE
         try:
             record = json.loads(settings_path.read_text(encoding="utf-8"))
-            record.setdefault("later_runs", []).append({"made_with": now, "pairs": index_ranges(written)})
+            runs = record.get("later_runs") or []
+            if not runs and self.earlier_made_with == now:
+                return
+            made_now = set(written)
+            kept_runs = []
+            for run in runs:
+                pairs = set(_span_indices(run.get("pairs", []))) - made_now
+                if pairs:
+                    kept_runs.append({**run, "pairs": _spans(sorted(pairs))})
+            if self.earlier_made_with != now:
+                kept_runs.append({"made_with": now, "pairs": _spans(written)})
+            record["later_runs"] = kept_runs
+            if not kept_runs:
+                del record["later_runs"]
             write_text_atomically(settings_path, json.dumps(record, indent=2) + "\n")
-        except (OSError, ValueError, AttributeError):  # (the pairs are made: only this note is lost)
-            pass
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass  # (the pairs are made: only this note is lost)
 
     @staticmethod
     def _remove_made(made: list[Path]) -> None:
@@ -689,6 +703,21 @@ def _image_suffix(model) -> str:
     normalizer = model.normalizer
     shape = (1, 1) if normalizer.layout == "gray" else (1, 1, normalizer.channels)
     return image_suffix(np.zeros(shape, dtype=normalizer.dtype), model.source_info)
+
+
+def _spans(indices: list[int]) -> list[list[int]]:
+    """Sorted indices as [first, last] spans: [1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
+    spans: list[list[int]] = []
+    for index in indices:
+        if spans and index == spans[-1][1] + 1:
+            spans[-1][1] = index
+        else:
+            spans.append([index, index])
+    return spans
+
+
+def _span_indices(spans) -> list[int]:
+    return [index for first, last in spans for index in range(int(first), int(last) + 1)]
 
 
 def _made_with() -> dict:

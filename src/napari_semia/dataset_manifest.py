@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import locale
 from pathlib import Path
 
 from .dataset_worker import PairResult
@@ -100,20 +101,36 @@ def read_manifest_rows(path: Path) -> dict[int, dict]:
     limit = csv.field_size_limit()
     csv.field_size_limit(max(limit, _MANIFEST_FIELD_LIMIT))
     try:
-        # (utf-8-sig: a manifest saved again by Excel starts with a byte-order mark;
-        # bytes that are no UTF-8 are read as replacement characters, not refused.)
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as file:
-            for row in csv.DictReader(file):
-                try:
-                    values = {column: row[column] for column in MANIFEST_COLUMNS}
-                    json.loads(values["params"])  # a torn last line fails here
-                    int(values["seed"] or 0)
-                    rows[int(values["index"])] = values
-                except (KeyError, TypeError, ValueError):
-                    continue
+        # UTF-8 (utf-8-sig: a manifest saved again by Excel starts with a byte-order
+        # mark); else one written by an earlier version in the system's encoding
+        # (Windows' code page), or Excel's plain CSV. Bytes neither decodes are kept
+        # as they are (surrogates), and written back so: replaced, a layout's name
+        # was changed for good at the next run (a review).
+        for encoding in ("utf-8-sig", locale.getpreferredencoding(False)):
+            rows = {}
+            try:
+                with open(path, newline="", encoding=encoding, errors="surrogateescape") as file:
+                    for row in csv.DictReader(file):
+                        try:
+                            values = {column: row[column] for column in MANIFEST_COLUMNS}
+                            json.loads(values["params"])  # a torn last line fails here
+                            int(values["seed"] or 0)
+                            rows[int(values["index"])] = values
+                        except (KeyError, TypeError, ValueError):
+                            continue
+            except LookupError:  # (an encoding Python does not know)
+                continue
+            if encoding != "utf-8-sig" or not any(_undecoded(row) for row in rows.values()):
+                break
     finally:
         csv.field_size_limit(limit)
     return rows
+
+
+def _undecoded(row: dict) -> bool:
+    """Whether a row holds bytes its encoding did not decode (kept as surrogates)."""
+    return any(isinstance(value, str) and any("\udc80" <= c <= "\udcff" for c in value)
+               for value in row.values())
 
 
 def load_manifest(out_dir) -> list[dict]:

@@ -692,11 +692,14 @@ def check_writable_folder(out_dir) -> None:
 
         try:
             handle, probe = tempfile.mkstemp(prefix=".write-test" + PARTIAL_MARKER, dir=existing)
-            os.close(handle)
-            os.unlink(probe)
         except OSError as error:
             raise SemiaInputError(f"The output folder {out_dir} cannot be written ({existing}: "
                                   f"{error.strerror or error}).") from None
+        os.close(handle)
+        try:
+            os.unlink(probe)
+        except OSError:  # (written, so writable: a file held a moment on Windows, say)
+            pass
 
 
 _IMAGEJ_TYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32))

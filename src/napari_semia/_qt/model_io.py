@@ -47,7 +47,12 @@ def suggested_model_path(layer_name: str | None, source_file: str | None) -> str
         folder = Path(source_file).parent
         if folder.is_dir() and os.access(folder, os.W_OK):
             return str(folder / name)
-    return name
+    from .dataset_controls import default_parent
+
+    # (Not a file system's root or a system folder, where napari started from the
+    # Dock or Finder works: the home folder then; a review.)
+    parent = default_parent()
+    return name if parent == Path.cwd() else str(parent / name)
 
 
 def ask_save_path(parent, suggested: str) -> str | None:
