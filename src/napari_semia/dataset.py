@@ -58,6 +58,7 @@ from .dataset_manifest import (  # (MANIFEST_COLUMNS, load_manifest: the public 
     MANIFEST_COLUMNS,  # noqa: F401
     SETTINGS_FILE,
     ManifestFile,
+    index_spans,
     load_manifest,  # noqa: F401
     manifest_row,
     read_manifest_rows,
@@ -551,9 +552,9 @@ class DatasetJob:
             for run in runs:
                 pairs = set(_span_indices(run.get("pairs", []))) - made_now
                 if pairs:
-                    kept_runs.append({**run, "pairs": _spans(sorted(pairs))})
+                    kept_runs.append({**run, "pairs": index_spans(sorted(pairs))})
             if self.earlier_made_with != now:
-                kept_runs.append({"made_with": now, "pairs": _spans(written)})
+                kept_runs.append({"made_with": now, "pairs": index_spans(written)})
             record["later_runs"] = kept_runs
             if not kept_runs:
                 del record["later_runs"]
@@ -703,17 +704,6 @@ def _image_suffix(model) -> str:
     normalizer = model.normalizer
     shape = (1, 1) if normalizer.layout == "gray" else (1, 1, normalizer.channels)
     return image_suffix(np.zeros(shape, dtype=normalizer.dtype), model.source_info)
-
-
-def _spans(indices: list[int]) -> list[list[int]]:
-    """Sorted indices as [first, last] spans: [1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
-    spans: list[list[int]] = []
-    for index in indices:
-        if spans and index == spans[-1][1] + 1:
-            spans[-1][1] = index
-        else:
-            spans.append([index, index])
-    return spans
 
 
 def _span_indices(spans) -> list[int]:

@@ -146,12 +146,17 @@ def load_manifest(out_dir) -> list[dict]:
                  params=json.loads(rows[i]["params"])) for i in sorted(rows)]
 
 
-def index_ranges(indices: list[int]) -> str:
-    """Sorted indices as ranges: [1, 2, 3, 7] -> '1-3, 7'."""
+def index_spans(indices: list[int]) -> list[list[int]]:
+    """Sorted indices as [first, last] spans: [1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
     spans: list[list[int]] = []
     for index in indices:
         if spans and index == spans[-1][1] + 1:
             spans[-1][1] = index
         else:
             spans.append([index, index])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    return spans
+
+
+def index_ranges(indices: list[int]) -> str:
+    """Sorted indices as ranges: [1, 2, 3, 7] -> '1-3, 7'."""
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in index_spans(indices))
