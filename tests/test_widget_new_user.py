@@ -1196,6 +1196,8 @@ def test_the_suggested_model_file_name_has_no_spaces(trained, monkeypatch, tmp_p
     assert (tmp_path / "coffee_image.semia").is_file() and not widget.state.model_unsaved
     assert model_io.suggested_file_name("a/b: c*") == "a_b_c.semia"
     assert model_io.suggested_file_name("...") == "model.semia"
+    assert model_io.suggested_file_name("con") == "con_model.semia"  # (a Windows device name)
+    assert model_io.suggested_file_name("Nul.tif") == "Nul_model.tif.semia"
     # Beside the source's file when it came from one (every example's image is an
     # img.png: each img.semia was offered over the last one, in napari's folder).
     (tmp_path / "face").mkdir()

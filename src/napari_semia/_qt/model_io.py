@@ -34,7 +34,17 @@ def suggested_file_name(layer_name: str | None) -> str:
     runs of spaces and of characters other than letters, digits, '.', '-' and '_'
     become one '_' ("coffee image" -> "coffee_image.semia")."""
     stem = re.sub(r"[^\w.-]+", "_", layer_name or "").strip("._")
+    first, dot, rest = stem.partition(".")
+    if first.upper() in _WINDOWS_DEVICE_NAMES:
+        # ('con', a control image, named the console device, with any extension; a
+        # portability audit.)
+        stem = f"{first}_model{dot}{rest}"
     return f"{stem or 'model'}.semia"
+
+
+#: Names Windows keeps for devices, whatever their extension.
+_WINDOWS_DEVICE_NAMES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
+                                   *(f"LPT{n}" for n in range(1, 10))})
 
 
 def suggested_model_path(layer_name: str | None, source_file: str | None) -> str:
