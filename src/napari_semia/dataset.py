@@ -66,7 +66,6 @@ from .dataset_manifest import (  # (MANIFEST_COLUMNS, load_manifest: the public 
 from .dataset_worker import (
     IMAGES_DIR,
     LABELS_DIR,
-    PARTIAL_MARKER,
     PairResult,
     PairTask,
     SharedInputs,
@@ -78,6 +77,7 @@ from .dataset_worker import (
 from .errors import OutputWriteError, SemiaInputError, SemiaWarning
 from .folder_lock import FolderLock
 from .io import (
+    PARTIAL_MARKER,
     check_writable_folder,
     file_signature,
     on_terminal,

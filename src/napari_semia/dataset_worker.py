@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SemiaInputError
-from .io import PARTIAL_MARKER, write_image_file
+from .io import write_image_file, write_probe_error
 from .layout_sampler import LayoutSampler, LayoutSamplerSettings
 
 IMAGES_DIR = "images"
@@ -326,10 +326,5 @@ def _output_folder_problem(out_dir: str) -> str | None:
     folder = Path(out_dir)
     if not folder.is_dir():
         return f"the folder {out_dir} does not exist there"
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".write-test" + PARTIAL_MARKER, dir=folder)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        return f"cannot write into {out_dir}: {error.strerror or error}"
-    return None
+    error = write_probe_error(folder)
+    return None if error is None else f"cannot write into {out_dir}: {error.strerror or error}"

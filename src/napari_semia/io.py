@@ -173,13 +173,13 @@ _WINDOWS_REPLACE_TRIES = 8
 
 
 def _replace(temporary: Path, path: Path) -> None:
-    delay = 0.05
-    for attempt in range(_WINDOWS_REPLACE_TRIES if os.name == "nt" else 1):
+    tries, delay = (_WINDOWS_REPLACE_TRIES if os.name == "nt" else 1), 0.05
+    for attempt in range(1, tries + 1):
         try:
             os.replace(temporary, path)
             return
         except PermissionError:
-            if attempt + 1 >= _WINDOWS_REPLACE_TRIES or os.name != "nt":
+            if attempt == tries:
                 raise
             time.sleep(delay)
             delay = min(1.0, delay * 2)
@@ -688,18 +688,28 @@ def check_writable_folder(out_dir) -> None:
         # read-only flag alone, not the folder's permissions), and on macOS privacy-
         # protected folders pass it; a training run ended by losing its model (a
         # portability audit). A read-only file system is said as one.
-        import tempfile
-
-        try:
-            handle, probe = tempfile.mkstemp(prefix=".write-test" + PARTIAL_MARKER, dir=existing)
-        except OSError as error:
+        error = write_probe_error(existing)
+        if error is not None:
             raise SemiaInputError(f"The output folder {out_dir} cannot be written ({existing}: "
-                                  f"{error.strerror or error}).") from None
-        os.close(handle)
-        try:
-            os.unlink(probe)
-        except OSError:  # (written, so writable: a file held a moment on Windows, say)
-            pass
+                                  f"{error.strerror or error}).")
+
+
+def write_probe_error(folder) -> OSError | None:
+    """Why a file cannot be written in ``folder`` (None where one can): a hidden file
+    made and removed, the only test that holds on every system (also what a Dask
+    worker checks of a dataset's folder)."""
+    import tempfile
+
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".write-test" + PARTIAL_MARKER, dir=folder)
+    except OSError as error:
+        return error
+    os.close(handle)
+    try:
+        os.unlink(probe)
+    except OSError:  # (written, so writable: a file held a moment on Windows, say)
+        pass
+    return None
 
 
 _IMAGEJ_TYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32))
@@ -785,47 +795,41 @@ def _png_text(path: Path, key: str) -> str:
                 file.seek(length + 4, os.SEEK_CUR)
 
 
-def _software_of(path) -> str:
-    """The Software an image file names ('' for none, a file that is not a PNG or a
-    TIFF, or one that cannot be read). Only a regular file is opened (a FIFO of that
-    name hung the command; a review)."""
+#: TIFF's Software tag.
+_SOFTWARE_TIFF_TAG = 305
+
+
+def _recorded_text(path, png_key: str, tiff_tag: int) -> str:
+    """A text an image file records: a PNG's ``png_key`` text or a TIFF's ``tiff_tag``
+    ('' for none, a file that is not a PNG or a TIFF, or one that cannot be read).
+    Only a regular file is opened (a FIFO of that name hung the command; a review)."""
     path = Path(path)
     try:
         if not path.is_file():
             return ""
         signature = file_signature(path)
         if signature == "PNG":
-            software = _png_text(path, "Software")
+            text = _png_text(path, png_key)
         elif signature == "TIFF":
             import tifffile
 
             with tifffile.TiffFile(str(path)) as tif:
-                software = tif.pages[0].software or ""
+                tag = tif.pages[0].tags.get(tiff_tag)
+                text = tag.value if tag is not None else ""
         else:
             return ""
     except Exception:  # (a damaged file, a folder: none)
         return ""
-    return software if isinstance(software, str) else ""
+    return text if isinstance(text, str) else ""
 
 
 def read_provenance(path) -> dict | None:
     """What made the image at ``path``, as its writer recorded it (``provenance``),
     or None."""
-    path = Path(path)
+    text = _recorded_text(path, _PROVENANCE_PNG_KEY, _PROVENANCE_TIFF_TAG)
     try:
-        signature = file_signature(path) if path.is_file() else None
-        if signature == "PNG":
-            text = _png_text(path, _PROVENANCE_PNG_KEY)
-        elif signature == "TIFF":
-            import tifffile
-
-            with tifffile.TiffFile(str(path)) as tif:
-                tag = tif.pages[0].tags.get(_PROVENANCE_TIFF_TAG)
-                text = tag.value if tag is not None else ""
-        else:
-            return None
         found = json.loads(text) if text else None
-    except Exception:  # (a damaged file, a text that is no record: none)
+    except ValueError:  # (a text that is no record: none)
         return None
     return found if isinstance(found, dict) else None
 
@@ -844,13 +848,13 @@ def file_sha256(path) -> str:
 def written_by_napari_semia(path) -> bool:
     """Whether ``path`` is an image file this package wrote (``WRITER``, any version).
     False for anything else, a folder, or a file that cannot be read."""
-    return _software_of(path).startswith("napari-semia ")
+    return _recorded_text(path, "Software", _SOFTWARE_TIFF_TAG).startswith("napari-semia ")
 
 
 def written_as_result(path) -> bool:
     """Whether ``path`` is a command's result (``RESULT_WRITER``, any version): one a
     later result may replace."""
-    software = _software_of(path)
+    software = _recorded_text(path, "Software", _SOFTWARE_TIFF_TAG)
     return software.startswith("napari-semia ") and software.endswith(" (result)")
 
 
