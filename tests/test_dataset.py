@@ -1120,6 +1120,28 @@ def test_the_bar_ends_its_line_in_a_log(rgb_model, tmp_path, capsys, monkeypatch
     assert err.endswith("\n") and "2/2" in err.splitlines()[-1]
 
 
+def test_the_bar_names_the_failed_pairs(rgb_model, tmp_path, capsys, monkeypatch):
+    # Found by a cluster user: failed pairs move the bar too, so it read 100 % over a
+    # run that had failed pairs, with nothing beside it.
+    import napari_semia.dataset as dataset_module
+    import napari_semia.dataset_executors as executors
+
+    monkeypatch.setattr(dataset_module._DelayedBar, "DELAY_S", 0.0)  # the bar drawn at once
+    real_make_pair = executors.make_pair
+
+    def failing_pair(shared, task):
+        if task.index == 1:
+            raise OSError("simulated failure")
+        return real_make_pair(shared, task)
+
+    monkeypatch.setattr(executors, "make_pair", failing_pair)
+    model_path, _, _ = rgb_model
+    summary = generate(model_path, tmp_path / "ds", count=3)
+    assert list(summary.failures) == [1]
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert "3/3" in last_line and "1 failed" in last_line
+
+
 def test_ctrl_c_in_generate_says_the_pairs_are_kept_and_how_to_complete_the_set(
         rgb_model, tmp_path, capsys, monkeypatch):
     # Found by a Python-API user: the command line says so; a script got a bare

@@ -592,7 +592,7 @@ def generate(model_path, out_dir, count: int | None = None, seed: int = 0, *, pr
     bar = _DelayedBar(job.count, progress_bar)
     try:
         for update in updates:
-            bar.update(update.done + update.failed)
+            bar.update(update.done + update.failed, update.failed)
             if update.warning and not progress_bar:
                 # (A pipeline could neither catch nor silence them; found by a new user.)
                 warnings.warn(update.message, SemiaWarning, stacklevel=2)
@@ -631,7 +631,10 @@ class _DelayedBar:
         self._started = time.monotonic()
         self._bar = None
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, failed: int = 0) -> None:
+        """``done`` counts the pairs ended either way; the failed ones are named
+        beside the bar (it read 100 % over failed pairs without a word; a
+        cluster user's pass)."""
         if self._bar is None:
             if not self._enabled or time.monotonic() - self._started < self.DELAY_S:
                 return
@@ -641,6 +644,8 @@ class _DelayedBar:
             # summary was written after it on the same line; a new user's log).
             self._bar = tqdm(total=self._total, initial=done, unit="pair", dynamic_ncols=True,
                              leave=not on_terminal(sys.stderr), mininterval=progress_interval(sys.stderr))
+        if failed and self._bar.postfix != f"{failed} failed":
+            self._bar.set_postfix_str(f"{failed} failed", refresh=False)
         self._bar.update(done - self._bar.n)
 
     def say(self, text: str) -> None:
