@@ -6,6 +6,7 @@ and stop them at the end of the module.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -88,7 +89,12 @@ def test_generate_writes_valid_pairs_and_a_manifest(rgb_model, tmp_path):
     assert any(not np.array_equal(read_label_file(tmp_path / "ds" / r["labels"]), labels) for r in rows)
     settings = json.loads((tmp_path / "ds" / "dataset.json").read_text())
     assert settings["class_ids"] == [0, 1] and settings["seed"] == 3
+    assert settings["model_file"] == Path(model_path).name  # (only its hash was there)
     assert not list((tmp_path / "ds").rglob(".*"))  # no temporary files left
+    # A renamed copy of the model grows the same set (the name is for readers only).
+    renamed = tmp_path / "renamed.semia"
+    shutil.copyfile(model_path, renamed)
+    assert generate(renamed, tmp_path / "ds", count=5, seed=3, progress_bar=False).written == 1
 
 
 def test_uint16_gray_source_gives_tiff_images(tmp_path):

@@ -94,7 +94,7 @@ _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 #: The most pairs one set holds (a million take days to make on a CPU).
 MAX_PAIRS = 1_000_000
 #: Recorded in dataset.json for its readers, and not compared on a rerun (other keys decide them).
-_NOT_COMPARED = frozenset({"classes_chosen", "made_with", "later_runs"})
+_NOT_COMPARED = frozenset({"classes_chosen", "made_with", "later_runs", "model_file"})
 #: How the settings recorded in dataset.json are named to the user.
 _SETTING_NAMES = {
     "model_sha256": "model", "class_ids": "set of classes", "palette": "label palette", "seed": "seed",
@@ -245,12 +245,14 @@ class DatasetJob:
         """
         from .model import SemiaModel
 
+        model_file = None
         if isinstance(model_path, SemiaModel):  # a model in memory: its file's bytes, the model as is
             model = model_path
             with tempfile.TemporaryDirectory(prefix="semia-dataset-") as scratch:
                 model_bytes = model.save(Path(scratch) / "model.semia").read_bytes()
         else:
             model_path = Path(model_path)
+            model_file = model_path.name
             model = SemiaModel.load(model_path, device=device)
             model_bytes = model_path.read_bytes()
         model_key = hashlib.sha256(model_bytes).hexdigest()
@@ -326,6 +328,9 @@ class DatasetJob:
         else:
             tasks = [PairTask(i, layout, name) for i, (name, layout) in enumerate(given[:count])]
         settings_record = {
+            # The file's name, for a reader looking for the model (the hash alone named
+            # none; a cluster user's pass); not compared: a renamed copy makes the same set.
+            "model_file": model_file,
             "model_sha256": model_key,
             "class_ids": list(model.codec.class_ids),
             "palette": None if model.codec.palette is None else model.codec.palette.tolist(),
