@@ -353,3 +353,58 @@ def test_encoding_a_small_integer_map_makes_no_int64_copy_of_it():
         tracemalloc.stop()
         np.testing.assert_array_equal(index, np.searchsorted([0, 3], labels))
         assert index.dtype == np.int64 and peak < 1.25 * index.nbytes, (dtype, peak, index.nbytes)
+
+
+# ------------------------------------------ limits, each on its edge (a mutation audit)
+def test_a_colour_just_past_the_distance_limit_is_refused_and_one_within_is_its_class():
+    # Only pure blue, far from every class, was tried: a limit twice as loose went unseen,
+    # and a target in a wrong colour would have become a class without a word.
+    layout = two_region_layout()
+    codec, _ = LabelCodec.from_source(colour_map(layout, [GREEN, ORANGE]))
+    wrong = colour_map(layout, [(0, 249, 120), ORANGE], antialias=False)  # 120 from green
+    with pytest.raises(SemiaInputError, match="match none of the source's"):
+        codec.encode(wrong)
+    near = colour_map(layout, [(0, 249, 80), ORANGE], antialias=False)  # 80 from green
+    np.testing.assert_array_equal(codec.encode(near), layout)
+
+
+def test_a_colour_map_of_more_than_32_region_colours_is_refused():
+    rng = np.random.default_rng(1)
+    colours = rng.choice(256, size=(33, 3))
+    layout = np.arange(36).reshape(6, 6) % 33
+    rgb = colours[np.kron(layout, np.ones((12, 12), np.int64))].astype(np.uint8)
+    with pytest.raises(SemiaInputError, match="at most 32"):
+        LabelCodec.from_source(rgb)
+    fewer = colours[np.kron(layout % 32, np.ones((12, 12), np.int64))].astype(np.uint8)
+    assert len(LabelCodec.from_source(fewer)[0].class_ids) == 32
+
+
+def test_class_ids_out_of_order_or_repeated_are_refused():
+    # A model file edited, or written by another version: the lookups assume sorted ids.
+    with pytest.raises(SemiaInputError, match="distinct and sorted"):
+        LabelCodec((3, 1))
+    with pytest.raises(SemiaInputError, match="distinct and sorted"):
+        LabelCodec((1, 1, 2))
+
+
+def test_an_integer_colour_map_past_0_255_is_refused_not_wrapped():
+    rgb = np.zeros((32, 32, 3), np.uint16)
+    rgb[:, 16:] = 1000  # as uint8 it wraps to 232 without a word
+    with pytest.raises(SemiaInputError, match=r"0\.\.255"):
+        LabelCodec.from_source(rgb)
+    rgb = np.zeros((32, 32, 3), np.int16)
+    rgb[:, 16:] = (-5, 200, 0)
+    with pytest.raises(SemiaInputError, match=r"0\.\.255"):
+        LabelCodec.from_source(rgb)
+    np.testing.assert_array_equal(LabelCodec.from_source(rgb.clip(0))[1][:, 16:], 1)
+
+
+def test_off_palette_pixels_are_named_past_a_thousandth_of_the_map_only():
+    # Specks where three classes meet are below it (the shared examples: 0.05 % at most).
+    layout = two_region_layout((100, 100))
+    for specks, warned in ((9, False), (11, True)):
+        rgb = colour_map(layout, [GREEN, ORANGE], antialias=False)
+        rgb[np.arange(specks) * 4 + 5, 3] = (0, 0, 255)  # single pixels: no class of their own
+        codec, _ = LabelCodec.from_source(rgb)
+        note = off_palette_warning(rgb, codec)
+        assert (note is not None) == warned and (not warned or note.startswith(f"{specks} pixels"))

@@ -264,3 +264,38 @@ def test_coarse_labels_a_brush_s_width_off_the_edges_are_not_called_turned():
     data = TrainingData.build(camera, np.flipud(labels).copy(), 256, torch.device("cpu"))
     note = turned_labels_warning(data.fine.image[0].mean(0).numpy(), data.fine.index[0].numpy())
     assert note is not None and "flipped upside down" in note  # (the exact map, flipped, still is)
+
+
+# ------------------------------------------ limits, each on its edge (a mutation audit)
+def test_the_smallest_side_is_accepted_and_one_less_refused():
+    from napari_semia.validation import MIN_SIDE, validate_image
+
+    validate_image(np.zeros((MIN_SIDE, 40), np.uint8))
+    with pytest.raises(SemiaInputError, match="too small"):
+        validate_image(np.zeros((40, MIN_SIDE - 1), np.uint8))
+
+
+def test_an_image_of_two_adjacent_grey_levels_is_flat_and_two_apart_is_not():
+    from napari_semia.validation import flat_image_warning
+
+    image = np.full((64, 64), 100, np.uint8)
+    image[:, 32:] = 101
+    assert "(nearly) constant" in flat_image_warning(image)
+    image[:, 32:] = 102
+    assert flat_image_warning(image) is None
+
+
+def test_many_classes_are_warned_of_past_the_limit_only():
+    from napari_semia.validation import MANY_CLASSES, many_classes_warning
+
+    assert many_classes_warning(MANY_CLASSES) is None
+    assert f"{MANY_CLASSES + 1} classes" in many_classes_warning(MANY_CLASSES + 1)
+
+
+def test_a_narrow_working_size_is_not_warned_of_where_the_source_is_that_narrow():
+    # A 20 x 400 px image trained at its own size: "a larger working size gives it
+    # more" cannot help there.
+    from napari_semia.validation import narrow_working_size_warning
+
+    assert narrow_working_size_warning((20, 400), (20, 400), 400) is None
+    assert "learns little across 8 px" in narrow_working_size_warning((37, 400), (8, 64), 64)
