@@ -140,9 +140,9 @@ def main() -> None:
     widget.generate_dataset()
     wait(app, lambda: not widget.dataset_runner.running, timeout_s=600)
     for layer in viewer.layers:
-        layer.visible = layer.name.startswith("semia dataset:")
-    if "semia dataset: labels" in viewer.layers:
-        viewer.layers["semia dataset: labels"].opacity = 0.35
+        layer.visible = layer.name.startswith("semia dataset –")
+    if "semia dataset – labels" in viewer.layers:
+        viewer.layers["semia dataset – labels"].opacity = 0.35
     save_window(viewer, app, "08-dataset.png")
 
     # Close-ups of the dock widget: default state and advanced settings open.

@@ -70,3 +70,20 @@ def test_new_channel_layers_go_over_the_source_in_channel_order(make_napari_view
         if not target_at_bottom:
             assert order[-1] == "t" and max(tags) == len(order) - 2, order
         viewer.close()
+
+
+def test_the_plugin_s_layer_names_make_file_names_on_every_system():
+    # napari's Save of several layers writes "<layer name>.tif": on Windows the ':' of
+    # "semia: …" made a 0-byte file "semia" with the image in an alternate data stream.
+    from types import SimpleNamespace
+
+    from napari_semia._qt.dataset_layers import LABELS_NAME, PREFIX
+    from napari_semia._qt.layer_pickers import ChannelGroup
+    from napari_semia._qt.output_layer import output_name
+
+    group = ChannelGroup((SimpleNamespace(name="DAPI"), SimpleNamespace(name="Actin")))
+    names = [output_name("photo", "layout A"), output_name(group.name, "layout A"), PREFIX + "images",
+             LABELS_NAME]
+    assert names[1] == "semia – 2 channels (DAPI + Actin) → layout A"
+    for name in names:
+        assert not set(name) & set('<>:"/\\|?*'), name

@@ -75,7 +75,7 @@ def test_rgb_sample_trains_to_an_rgb_output(make_napari_viewer, qtbot):
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=60_000)
     qtbot.waitUntil(lambda: not widget.synth_runner.running, timeout=60_000)
-    output = viewer.layers["semia: coffee image → coffee target"]
+    output = viewer.layers["semia – coffee image → coffee target"]
     assert output.rgb
     assert output.data.shape == source.data.shape and output.data.dtype == np.uint8
     assert output.scale.tolist() == source.scale.tolist()

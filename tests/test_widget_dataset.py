@@ -34,15 +34,15 @@ def test_generate_writes_pairs_and_opens_the_first_ones(trained, qtbot, tmp_path
     rows = load_manifest(folder)
     assert [row["index"] for row in rows] == [0, 1, 2]
     assert (folder / "model.semia").is_file()
-    images = viewer.layers["semia dataset: images"].data
-    labels = viewer.layers["semia dataset: labels"].data
+    images = viewer.layers["semia dataset – images"].data
+    labels = viewer.layers["semia dataset – labels"].data
     assert images.shape == (3, 32, 32) and images.dtype == np.uint8
     assert labels.shape == (3, 32, 32) and set(np.unique(labels)) <= {0, 1}
     assert not all(np.array_equal(labels[0], other) for other in labels[1:])  # varied layouts
     assert "Done: 3 pairs written" in controls.label.text()
     assert widget.controls.train_button.isEnabled()
     # Dataset layers are never offered as inputs.
-    assert "semia dataset: images" not in [widget.pickers.image.itemText(i)
+    assert "semia dataset – images" not in [widget.pickers.image.itemText(i)
                                            for i in range(widget.pickers.image.count())]
 
 
@@ -192,7 +192,7 @@ def test_working_size_pairs_lie_over_the_source(viewer_widget, qtbot, tmp_path):
         scale, shift = np.array(layer.scale[-2:]), np.array(layer.translate[-2:])
         return shift - scale / 2, shift + (n - 0.5) * scale
 
-    for name in ("semia dataset: images", "semia dataset: labels"):
+    for name in ("semia dataset – images", "semia dataset – labels"):
         layer = viewer.layers[name]
         assert layer.data.shape[1:3] == (32, 32)
         for pair, source in zip(edges(layer), edges(viewer.layers[SOURCE])):
@@ -240,7 +240,7 @@ def test_pairs_of_a_colour_coded_source_show_in_its_colours(viewer_widget, qtbot
     widget.dataset_settings.count = 1
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
-    shown = viewer.layers["semia dataset: labels"]
+    shown = viewer.layers["semia dataset – labels"]
     for class_id, colour in zip(widget.model.codec.class_ids, widget.model.codec.palette):
         np.testing.assert_allclose(shown.colormap.map(np.array([class_id]))[0, :3], colour / 255, atol=1e-3)
 
@@ -263,18 +263,18 @@ def test_pairs_of_a_multichannel_source_open_one_layer_per_channel(viewer_widget
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
     for source in channels:
-        shown = viewer.layers[f"semia dataset: images [{source.name}]"]
+        shown = viewer.layers[f"semia dataset – images [{source.name}]"]
         assert shown.data.shape == (2, *image.shape) and shown.colormap.name == source.colormap.name
-    assert "semia dataset: images" not in viewer.layers
+    assert "semia dataset – images" not in viewer.layers
     # In the source's units: without them napari said "Inconsistent units across layers"
     # and drew no layer in units (found by a new user).
     assert viewer.layers.extent.units is not None
-    assert tuple(str(u) for u in viewer.layers["semia dataset: labels"].units[-2:]) == ("micrometer",) * 2
-    before = [layer for layer in viewer.layers if layer.name.startswith("semia dataset: ")]
-    viewer.layers["semia dataset: labels"].visible = False
+    assert tuple(str(u) for u in viewer.layers["semia dataset – labels"].units[-2:]) == ("micrometer",) * 2
+    before = [layer for layer in viewer.layers if layer.name.startswith("semia dataset – ")]
+    viewer.layers["semia dataset – labels"].visible = False
     widget.generate_dataset()  # again: the same layers get the new pairs (removing and adding
     wait_for_dataset(qtbot, widget)  # them crashed napari's drawing under Xvfb for a new user)
-    after = [layer for layer in viewer.layers if layer.name.startswith("semia dataset: ")]
+    after = [layer for layer in viewer.layers if layer.name.startswith("semia dataset – ")]
     assert len(after) == 3 and all(a is b for a, b in zip(after, before))
     assert all(layer.visible for layer in after)  # shown again, to look at
 
@@ -290,7 +290,7 @@ def test_pairs_of_a_model_not_of_the_chosen_image_show_in_their_own_look(trained
     widget.dataset_settings.count = 2
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
-    images = viewer.layers["semia dataset: images"]
+    images = viewer.layers["semia dataset – images"]
     assert images.data.shape == (2, 32, 32) and not images.rgb
     assert tuple(images.scale[-2:]) == tuple(viewer.layers["src labels"].scale[-2:])  # not the other image's
 
@@ -317,7 +317,7 @@ def test_a_stack_on_another_plane_makes_pairs_of_the_learned_plane(viewer_widget
     assert len(pairs) == 2 and all((pair == 1).any() for pair in pairs)  # the learned plane's objects
     # Not opened beside the stack: the pairs' stack shared its slider, and browsing them
     # moved the source off the plane trained on (found by a new user).
-    assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset:")]
+    assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset –")]
     assert f"would share the slider of '{SOURCE}'" in widget.dataset.label.text()
     assert "are open as layers" not in widget.dataset.label.text()
     assert viewer.dims.current_step[0] == 0 and viewer.dims.range[0][1] <= 2  # (the stack's 3 planes)
@@ -468,7 +468,7 @@ def test_only_a_stack_among_the_inputs_keeps_the_pairs_from_being_opened(trained
     widget.dataset_settings.count = 1
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
-    assert "semia dataset: labels" in viewer.layers and "share the slider" not in widget.dataset.label.text()
+    assert "semia dataset – labels" in viewer.layers and "share the slider" not in widget.dataset.label.text()
     target = viewer.layers[TARGET].data
     viewer.add_labels(np.stack([target, target]), name="stacked target")
     widget.pickers.target.set_layer(viewer.layers["stacked target"])
@@ -476,7 +476,7 @@ def test_only_a_stack_among_the_inputs_keeps_the_pairs_from_being_opened(trained
     widget.generate_dataset()
     wait_for_dataset(qtbot, widget)
     assert "would share the slider of 'stacked target'" in widget.dataset.label.text()
-    assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset:")]
+    assert not [layer for layer in viewer.layers if layer.name.startswith("semia dataset –")]
 
 
 def test_a_full_disk_stops_the_set_with_the_pairs_made_kept(trained, qtbot, tmp_path, monkeypatch, messages):

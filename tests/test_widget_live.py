@@ -580,10 +580,10 @@ def test_each_channel_output_has_its_own_channel_s_dtype(viewer_widget, qtbot):
     viewer.add_image((255 - image).astype(np.float32) / 255, name="Actin", blending="additive")
     viewer.add_labels(labels, name="labels")
     viewer.add_labels(np.roll(labels, 6, 1), name=TARGET)
-    assert widget.pickers.image.currentText() == "2 channels: DAPI + Actin"
+    assert widget.pickers.image.currentText() == "2 channels (DAPI + Actin)"
     widget.synthesize()
     wait_for_synthesis(qtbot, widget)
-    group = "2 channels: DAPI + Actin"
+    group = "2 channels (DAPI + Actin)"
     dapi = viewer.layers[f"{output_name(group, TARGET)} [DAPI]"].data
     actin = viewer.layers[f"{output_name(group, TARGET)} [Actin]"].data
     assert dapi.dtype == np.uint16 and actin.dtype == np.float32

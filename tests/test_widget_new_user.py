@@ -517,13 +517,13 @@ def test_channel_layers_can_be_used_together(viewer_widget, qtbot):
     viewer.add_image(image[..., :2], channel_axis=-1, name=["red", "green"])
     viewer.add_labels(labels, name=LABELS)
     viewer.add_labels(moved(labels), name=TARGET)
-    assert widget.source_layer.name == "2 channels: red + green"  # napari split one image
+    assert widget.source_layer.name == "2 channels (red + green)"  # napari split one image
     train(qtbot, widget, steps=2)
     wait_until_idle(qtbot, widget)
     assert widget.model.normalizer.channels == 2
     outputs = output_layers(viewer)
-    assert outputs == [f"semia: 2 channels: red + green → {TARGET} [red]",
-                       f"semia: 2 channels: red + green → {TARGET} [green]"]
+    assert outputs == [f"semia – 2 channels (red + green) → {TARGET} [red]",
+                       f"semia – 2 channels (red + green) → {TARGET} [green]"]
     assert viewer.layers[outputs[0]].data.shape == labels.shape
 
 
@@ -539,7 +539,7 @@ def test_training_on_one_channel_of_several_says_so(viewer_widget, qtbot, messag
 
 def test_one_more_image_of_the_size_keeps_channel_axis_images_offered_whole(viewer_widget):
     # Found by a microscopist: DAPI + Actin (channel_axis), then a probability map of the
-    # same size: only "3 channels: DAPI + Actin + probability" was offered, and the
+    # same size: only "3 channels (DAPI + Actin + probability)" was offered, and the
     # default fell on DAPI alone; a second experiment made "5 channels: ..." of both.
     from widget_helpers import picker_names
 
@@ -550,9 +550,9 @@ def test_one_more_image_of_the_size_keeps_channel_axis_images_offered_whole(view
     viewer.add_image(np.stack([image // 2, image]), channel_axis=0, name=["Actin2", "Spots2"])
     viewer.add_labels(labels, name=LABELS)
     names = picker_names(widget.pickers.image)
-    assert "2 channels: DAPI + Actin" in names and "2 channels: Actin2 + Spots2" in names
-    assert widget.pickers.image.currentText() == "2 channels: DAPI + Actin"
-    assert "5 channels: DAPI + Actin + probability + Actin2 + Spots2" in names  # all of them, chosen by hand
+    assert "2 channels (DAPI + Actin)" in names and "2 channels (Actin2 + Spots2)" in names
+    assert widget.pickers.image.currentText() == "2 channels (DAPI + Actin)"
+    assert "5 channels (DAPI + Actin + probability + Actin2 + Spots2)" in names  # all of them, chosen by hand
 
 
 @pytest.mark.parametrize("axes", ["CYX", "ZCYX", "ZYX"])
@@ -1675,7 +1675,7 @@ def test_a_rotated_source_s_dataset_pairs_lie_over_it(viewer_widget, qtbot, tmp_
         widget.dataset_settings.folder = str(tmp_path / folder)
         widget.generate_dataset()
         qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
-        pairs, source = viewer.layers["semia dataset: images"], viewer.layers[SOURCE]
+        pairs, source = viewer.layers["semia dataset – images"], viewer.layers[SOURCE]
         # The outer corner of the first pixel, and of the last, in the world: the same.
         for pair_pixel, source_pixel in (((-0.5, -0.5), (-0.5, -0.5)), ((31.5, 31.5), (63.5, 63.5))):
             np.testing.assert_allclose(pairs.data_to_world((0, *pair_pixel))[-2:],

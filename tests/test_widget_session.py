@@ -25,7 +25,7 @@ def test_live_with_a_colour_coded_target_and_then_a_labels_target(viewer_widget,
     h.wait_for_synthesis(qtbot, widget)
     colour_target.data = palette[labels]  # replaced whole: Live follows it
     h.wait_for_synthesis(qtbot, widget)
-    output = f"semia: {h.SOURCE} → colour target"
+    output = f"semia – {h.SOURCE} → colour target"
     np.testing.assert_array_equal(viewer.layers[output].data, image)  # the source's own layout
     widget.new_target_from_source()
     h.wait_for_synthesis(qtbot, widget)
@@ -33,7 +33,7 @@ def test_live_with_a_colour_coded_target_and_then_a_labels_target(viewer_widget,
     assert new_target is not colour_target
     new_target.brush_size = 12
     new_target.paint((16, 16), 2)  # id 2: the second colour, where the first was
-    new_output = f"semia: {h.SOURCE} → {new_target.name}"
+    new_output = f"semia – {h.SOURCE} → {new_target.name}"
     qtbot.waitUntil(lambda: new_output in viewer.layers and not np.array_equal(
         viewer.layers[new_output].data, image), timeout=h.TIMEOUT_MS)
 
@@ -160,14 +160,14 @@ def test_an_output_follows_its_renamed_target_and_a_kept_one_stays(trained, qtbo
     widget.synthesize()
     h.wait_for_synthesis(qtbot, widget)
     outputs = [layer.name for layer in viewer.layers if layer.metadata.get("semia_output")]
-    assert outputs == [f"semia: {h.SOURCE} → layout A"]
+    assert outputs == [f"semia – {h.SOURCE} → layout A"]
     # An output the user renamed to keep it is left as it is (the user guide says so).
     viewer.layers[outputs[0]].name = "kept result"
     viewer.layers["layout A"].paint((20, 20), 0)
     widget.synthesize()
     h.wait_for_synthesis(qtbot, widget)
     outputs = sorted(layer.name for layer in viewer.layers if layer.metadata.get("semia_output"))
-    assert outputs == ["kept result", f"semia: {h.SOURCE} → layout A"]
+    assert outputs == ["kept result", f"semia – {h.SOURCE} → layout A"]
 
 
 def test_a_renamed_channel_output_keeps_its_channels(viewer_widget, qtbot):
@@ -246,11 +246,11 @@ def add_rgb_channels_scene(viewer):
 def test_channel_layers_used_together_stay_together(viewer_widget, qtbot):
     viewer, widget = viewer_widget
     add_rgb_channels_scene(viewer)
-    assert widget.source_layer.name == "3 channels: r + g + b"
+    assert widget.source_layer.name == "3 channels (r + g + b)"
     h.train(qtbot, widget, steps=1)
     viewer.add_image(viewer.layers["g"].data.copy(), name="g copy", blending="additive")
     viewer.layers.move(viewer.layers.index(viewer.layers["r"]), viewer.layers.index(viewer.layers["b"]))
-    assert widget.source_layer.name == "3 channels: r + g + b"
+    assert widget.source_layer.name == "3 channels (r + g + b)"
 
 
 def test_a_channel_model_keeps_its_channel_names_and_pixel_size_without_its_layers(viewer_widget, qtbot):
@@ -269,7 +269,7 @@ def test_a_channel_model_keeps_its_channel_names_and_pixel_size_without_its_laye
     assert info.channel_names == tuple(names) and info.pixel_size == (0.5, 0.25) and info.unit == "µm"
     # The outputs and a new target have the source's units: without them napari warned
     # "Inconsistent units across layers" at every result.
-    shown = [layer for layer in viewer.layers if layer.name.startswith("semia:")]
+    shown = [layer for layer in viewer.layers if layer.name.startswith("semia –")]
     assert len(shown) == 3 and all(str(layer.units[-1]) == "micrometer" for layer in shown)
     widget.new_target_from_source()
     assert str(widget.target_layer.units[-1]) == "micrometer"
@@ -404,7 +404,7 @@ def test_a_kept_channel_group_whose_channel_changed_size_is_dropped(viewer_widge
     h.train(qtbot, widget, steps=1)
     h.wait_for_synthesis(qtbot, widget)
     viewer.layers["r"].data = viewer.layers["r"].data[:20].copy()  # no longer one image
-    assert widget.source_layer is None or widget.source_layer.name != "3 channels: r + g + b"
+    assert widget.source_layer is None or widget.source_layer.name != "3 channels (r + g + b)"
     widget.synthesize()  # raised out of the slot when the group was kept
     h.wait_for_synthesis(qtbot, widget)
 

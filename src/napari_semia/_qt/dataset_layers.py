@@ -20,7 +20,7 @@ from .output_layer import (
 )
 
 #: Every layer of the dataset's pairs has a name with this prefix.
-PREFIX = "semia dataset: "
+PREFIX = "semia dataset – "  # (no ':': see output_layer.output_name)
 LABELS_NAME = PREFIX + "labels"
 
 

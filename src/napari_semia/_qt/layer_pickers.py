@@ -60,7 +60,9 @@ class ChannelGroup:
 
     @property
     def name(self) -> str:
-        return f"{len(self.layers)} channels: " + " + ".join(layer.name for layer in self.layers)
+        # No ':' in names that become file names (napari's Save of several layers writes
+        # "<name>.tif"; on Windows ':' makes an alternate data stream of it).
+        return f"{len(self.layers)} channels (" + " + ".join(layer.name for layer in self.layers) + ")"
 
     @property
     def ndim(self) -> int:
@@ -189,7 +191,7 @@ def channel_stack_hint(layer, labels=None) -> str:
     count = layer.data.shape[axis]
     if axis == 0:
         how = ("right-click the layer, choose 'Split Stack', then pick "
-               f"'{count} channels: ...' as the source image")
+               f"'{count} channels (...)' as the source image")
     else:  # napari's Split Stack splits the first axis, here not the channels
         how = (f"open it with its channels apart, e.g. in napari's console: "
                f"viewer.add_image(viewer.layers['{layer.name}'].data, channel_axis={axis})")
@@ -208,7 +210,7 @@ def _planes_hint(layer, labels) -> str:
         return ""
     return (f"'{layer.name}' has {count} planes along its first axis, which napari shows with a "
             f"slider: training uses the plane on display alone. If they are the channels of one "
-            f"image, right-click the layer, choose 'Split Stack', then pick '{count} channels: ...' "
+            f"image, right-click the layer, choose 'Split Stack', then pick '{count} channels (...)' "
             f"as the source image (or add the array with channel_axis=0).")
 
 

@@ -33,7 +33,10 @@ _LISTED_PLANES = 6
 
 
 def output_name(source_name: str, target_name: str) -> str:
-    return f"semia: {source_name} → {target_name}"
+    # No ':' of ours: napari's Save of several layers writes "<layer name>.tif", and on
+    # Windows "semia: …" became a 0-byte file "semia" with the image in an alternate
+    # data stream (a portability audit).
+    return f"semia – {source_name} → {target_name}"
 
 
 def _inputs_key(spec: OutputSpec, display: ChannelDisplay) -> tuple:
