@@ -919,6 +919,14 @@ def test_reading_drops_alpha_and_moves_channels_last(tmp_path):
     tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgba, -1, 0), photometric="rgb",
                      planarconfig="separate", extrasamples=["unassalpha"])
     np.testing.assert_array_equal(read_image_file(tmp_path / "planar.tif"), rgba[..., :3])
+    # A colour-coded label map stored planar, with or without its colour metadata, is
+    # read as colours (untested, a change there went unseen; a mutation audit).
+    colours = np.array([[0, 249, 0], [255, 147, 0]], np.uint8)[np.indices((20, 24))[1] // 12]
+    tifffile.imwrite(tmp_path / "planar_labels.tif", np.moveaxis(colours, -1, 0), photometric="rgb",
+                     planarconfig="separate")
+    tifffile.imwrite(tmp_path / "bare_labels.tif", np.moveaxis(colours, -1, 0), photometric="minisblack")
+    for name in ("planar_labels.tif", "bare_labels.tif"):
+        np.testing.assert_array_equal(read_label_file(tmp_path / name), colours)
     stack = np.arange(5 * 20 * 24, dtype=np.uint16).reshape(5, 20, 24)
     tifffile.imwrite(tmp_path / "stack.tif", stack)
     np.testing.assert_array_equal(read_image_file(tmp_path / "stack.tif"), np.moveaxis(stack, 0, -1))
