@@ -226,6 +226,25 @@ def test_a_second_run_in_a_folder_being_written_is_refused_and_touches_nothing(r
     assert lock.held and os_module.path.exists(out / LOCK_FILE)
     lock.release()
     assert generate(model_path, out, count=4, progress_bar=False).written == 1
+    # A lock file another user's killed run left (not writable here) still locks: this
+    # run went on unlocked without a word (a review).
+    real_open = os_module.open
+
+    def others_file(path, flags, *args):
+        if str(path).endswith(LOCK_FILE) and flags & os_module.O_RDWR:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    (out / LOCK_FILE).write_text("host, process 1, since 2026-01-01 00:00:00\n")
+    lock = FolderLock(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(folder_lock.os, "open", others_file)
+        lock.acquire()
+        assert lock.held
+        with pytest.raises(SemiaInputError, match=r"Another run is writing the dataset in .*process 1"):
+            FolderLock(out).acquire()
+    lock.release()
+    assert not (out / LOCK_FILE).exists()
     # Not a Client: a cluster was taken for one, its AttributeError told as workers
     # that cannot run napari-semia.
     with pytest.raises(SemiaInputError, match="scheduler must be a Dask scheduler's address or a"):

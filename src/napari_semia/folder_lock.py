@@ -40,6 +40,14 @@ class FolderLock:
         for _ in range(10):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except PermissionError:
+                # Another user's file (a run of theirs killed in a shared folder): a lock
+                # needs no write access, and without one this run went on unlocked
+                # without a word (a review).
+                try:
+                    fd = os.open(self.path, os.O_RDONLY)
+                except OSError:  # (a folder this run cannot write: the writes say so, in their words)
+                    return
             except OSError:  # (a folder this run cannot write: the writes say so, in their words)
                 return
             try:
@@ -63,7 +71,8 @@ class FolderLock:
         else:
             return
         self._fd = fd  # (held from here: release() must be able to let it go)
-        try:  # who holds it, for the message of a run refused (best effort: a full disk)
+        try:  # who holds it, for the message of a run refused (best effort: a full disk,
+            # another user's file, read-only here)
             os.ftruncate(fd, 0)
             os.write(fd, f"{socket.gethostname()}, process {os.getpid()}, since "
                          f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
