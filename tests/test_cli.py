@@ -228,6 +228,21 @@ def test_info_tells_each_training_run_that_made_a_model(trained, tmp_path, capsy
     assert cli.main(["info", str(continued)]) == 0
     out = capsys.readouterr().out
     assert "run 1: 1 of 50 steps, seed 3, on cpu" in out and "run 2: 2 of 2 steps, seed 0" in out
+    # An earlier version's file (no history) continued: its steps on a line of their own,
+    # not "run 1" (how many runs made them is not known).
+    from dataclasses import replace
+
+    from napari_semia.model import SemiaModel
+
+    earlier = replace(SemiaModel.load(continued, device="cpu"), history=())
+    earlier.save(tmp_path / "earlier.semia")
+    assert cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(tmp_path / "later.semia"),
+                     "--resume", str(tmp_path / "earlier.semia"), "--steps", "1", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert cli.main(["info", str(tmp_path / "later.semia")]) == 0
+    out = capsys.readouterr().out
+    assert "3 steps by an earlier version, which recorded no runs (the last: seed 0, 2 steps planned)" in out
+    assert "run 1: 1 of 1 steps, seed 0" in out and "run 2" not in out
 
 
 def test_synthesize_writes_one_image_per_target(trained, capsys):

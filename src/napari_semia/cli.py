@@ -685,6 +685,20 @@ def model_record(path) -> dict:
     return record
 
 
+def _describe_runs(history) -> list[str]:
+    """A line per run; the steps of an earlier version, which kept no history, as
+    one line of their own (how many runs made them is not known)."""
+    lines, number = [], 0
+    for run in history:
+        if run.get("unrecorded_runs"):
+            lines.append(f"{run.get('steps', '?')} steps by an earlier version, which recorded no runs "
+                         f"(the last: seed {run.get('seed', '?')}, {run.get('planned', '?')} steps planned)")
+        else:
+            number += 1
+            lines.append(_describe_run(number, run))
+    return lines
+
+
 def _describe_run(number: int, run: dict) -> str:
     steps = f"{run.get('steps', '?')} of {run['planned']} steps" if "planned" in run else \
         f"{run.get('steps', '?')} steps"
@@ -729,7 +743,7 @@ def _cmd_info(args) -> int:
         + ("refined to full resolution" if record["full_resolution"] else "upsampled (no full-size source)"),
         f"  trained: {record['steps_done']} steps",
     ]
-    lines += [f"    {_describe_run(n, run)}" for n, run in enumerate(record["history"], 1)]
+    lines += [f"    {line}" for line in _describe_runs(record["history"])]
     if not record["history"]:
         lines.append(f"    (an earlier version's file: last run's seed {config['seed']}, "
                      f"{config['steps']} steps planned)")

@@ -114,8 +114,10 @@ def _history_before(resume: SemiaModel | None) -> tuple:
         return tuple(resume.history)
     if resume.steps_done == 0:
         return ()
+    # (Marked: told as "run 1", these steps read as one run of 300 of 150 planned steps
+    # where an earlier version had continued its model; a review.)
     return ({"steps": int(resume.steps_done), "planned": int(resume.config.steps),
-             "seed": int(resume.config.seed)},)
+             "seed": int(resume.config.seed), "unrecorded_runs": True},)
 
 
 def _kept_network_note(config: TrainingConfig, resume: SemiaModel | None) -> str | None:
