@@ -413,14 +413,15 @@ def _check_turned_photo(image, labels, image_path) -> None:
 
 
 def _cmd_synthesize(args) -> int:
-    from .io import check_writable_folder, image_suffix, read_label_file, write_image_file
+    from .io import check_writable_folder, image_suffix, read_target_file, write_image_file
     from .model import SemiaModel
     from .validation import MODEL_SOURCE, validate_target
 
     check_writable_folder(args.output_dir)
     model = SemiaModel.load(args.model, device=args.device)
     # Check every target first, so a bad one fails before any work is done.
-    targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
+    targets = [(Path(path), read_target_file(path, args.plane, model.codec.is_colour))
+               for path in args.targets]
     warn_unused_plane(args.plane, args.targets)
     for path, target in targets:
         try:
@@ -601,7 +602,7 @@ def _output_stems(paths, plane: int | None = None) -> list[str]:
 
     stems, seen = [], set()
     for path in paths:
-        base = f"{path.stem}_plane{plane}" if plane is not None and is_stack_file(path) else path.stem
+        base = f"{path.stem}_plane{plane}" if plane is not None and is_stack_file(path, True) else path.stem
         stem, number = base, 1
         while stem.casefold() in seen:
             number += 1
@@ -618,6 +619,7 @@ def _cmd_from_labels(args) -> int:
         image_suffix,
         read_image_file,
         read_label_file,
+        read_target_file,
         write_image_file,
     )
     from .labels_only import LabelsOnlySynthesizer
@@ -635,7 +637,8 @@ def _cmd_from_labels(args) -> int:
     off_palette = off_palette_warning(labels, synthesizer.codec)
     if off_palette:
         print(f"warning: {off_palette}", file=sys.stderr)
-    targets = [(Path(path), read_label_file(path, plane=args.plane)) for path in args.targets]
+    targets = [(Path(path), read_target_file(path, args.plane, synthesizer.codec.is_colour))
+               for path in args.targets]
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done
         try:
@@ -773,7 +776,7 @@ def _cmd_demo_gui(case, args) -> int:
     except ImportError:
         raise SemiaInputError(
             'demo --gui needs napari with a Qt binding, which this installation lacks: '
-            'pip install "napari-semia[all]"'
+            'install it with the "all" extra (from the repository folder: pip install -e ".[all]")'
         ) from None
 
     from ._qt.sample_data import sample_layers

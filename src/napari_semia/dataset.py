@@ -750,7 +750,7 @@ def _fingerprint(arrays) -> str:
 
 def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
     """Given layouts as (name, class indices) pairs, each checked against the model."""
-    from .io import read_label_file
+    from .io import read_target_file
     from .validation import MODEL_SOURCE, validate_target
 
     if isinstance(layouts, (str, os.PathLike)):
@@ -760,7 +760,7 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
             if not files:
                 raise SemiaInputError(
                     f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
-            named = [(p.name, read_label_file(p)) for p in files]
+            named = [(p.name, read_target_file(p, colour_coded=model.codec.is_colour)) for p in files]
         elif path.is_file():
             named = _stack_layers(path.name, _read_stack(path), model)
         else:

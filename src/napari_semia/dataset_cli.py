@@ -74,7 +74,8 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
             "Make COUNT (image, label map) pairs with a trained model: new layouts sampled "
             "from the source's (objects moved, rotated, scaled, flipped, dropped, duplicated; "
             "optional elastic warp) or given ones, and the model's image for each. Writes "
-            "DATASET/images/, DATASET/labels/ and DATASET/manifest.csv; running the same "
+            "DATASET/images/, DATASET/labels/, DATASET/manifest.csv and DATASET/dataset.json (its "
+            "settings); running the same "
             "command again completes an interrupted run."
         ),
     )

@@ -337,9 +337,13 @@ def exif_rotation_note(path) -> str | None:
             f"image editors do on export), and paint its labels on that.")
 
 
-def _tiff_axes(path) -> str:
+def _tiff_axes(path, plane_chosen: bool = False) -> str:
     """The axes a TIFF's first series names ('YXS', 'CYX', 'ZYX', ...), or '' for
-    other files and TIFFs tifffile cannot open (the reader itself says so)."""
+    other files and TIFFs tifffile cannot open (the reader itself says so).
+    ``plane_chosen``: a plane was asked for (``--plane``), so unnamed planes too
+    narrow to be told from channels otherwise are a stack when wider than an image
+    has channels (a stack of 64 x 64 crops was read as 64 channels and refused,
+    --plane unused; a docs audit)."""
     if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
         return ""
     import tifffile
@@ -352,7 +356,7 @@ def _tiff_axes(path) -> str:
     except Exception:
         return ""
     if (len(axes) == 3 and axes[0] in "QI" and axes[1:] == "YX" and shape[0] > MAX_CHANNELS
-            and shape[2] > _MIN_PLANE_WIDTH):
+            and shape[2] > (MAX_CHANNELS if plane_chosen else _MIN_PLANE_WIDTH)):
         # Planes with no axis named, more than an image has channels and wider than
         # channels are many (tifffile stores (H, W, C) as H pages of W x C): a stack ('P').
         return "P" + axes[1:]
@@ -413,15 +417,16 @@ def _plane_of_stack(array: np.ndarray, axes: str, path, what: str, plane: int | 
     return flat[plane], "".join(axes[i] for i in rest)
 
 
-def is_stack_file(path) -> bool:
+def is_stack_file(path, plane_chosen: bool = False) -> bool:
     """Whether ``path`` is a TIFF whose metadata names a z or time axis, or one of
-    more unnamed planes than an image has channels."""
-    return _stack_axes(_tiff_axes(path)) is not None
+    more unnamed planes than an image has channels (see :func:`_tiff_axes` for
+    ``plane_chosen``)."""
+    return _stack_axes(_tiff_axes(path, plane_chosen)) is not None
 
 
 def unused_plane_note(plane: int | None, paths) -> str | None:
     """A warning for ``--plane`` given where no file is a stack, else None."""
-    if plane is None or any(is_stack_file(path) for path in paths):
+    if plane is None or any(is_stack_file(path, plane_chosen=True) for path in paths):
         return None
     return f"--plane {plane} is not used: no file given is a z-stack or time series."
 
@@ -435,7 +440,7 @@ def read_image_file(path, plane: int | None = None) -> np.ndarray:
     planes are no channels.
     """
     image = _read(path, "image")
-    axes = _tiff_axes(path) if image.ndim > 2 else ""
+    axes = _tiff_axes(path, plane is not None) if image.ndim > 2 else ""
     image, axes = _plane_of_stack(image, axes, path, "image", plane)
     if image.ndim == 3:
         named = len(axes) == 3 and axes[0] in "CS" and axes[1:] == "YX"
@@ -470,7 +475,7 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     """
     labels = _read(path, "label")
     if labels.ndim > 2:
-        labels, _ = _plane_of_stack(labels, _tiff_axes(path), path, "label", plane)
+        labels, _ = _plane_of_stack(labels, _tiff_axes(path, plane is not None), path, "label", plane)
     if labels.ndim == 3 and labels.shape[0] in (3, 4) and labels.shape[-1] not in (3, 4):
         labels = np.moveaxis(labels, 0, -1)  # a colour-coded map stored planar
     if labels.ndim == 3 and labels.shape[-1] in (2, 4) and Path(path).suffix.lower() in ALPHA_SUFFIXES:
@@ -488,6 +493,19 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
         # Greys far apart are a colour-coded map's (black, grey, white): their colours are
         # told apart through the noise, as before (a review).
         labels = labels[..., 0]
+    if lossy and labels.ndim == 3 and labels.dtype == np.uint8:
+        from .labels import photo_evidence
+
+        evidence = photo_evidence(labels)
+        if evidence is not None:
+            # Refused as a photo all the same (as the codec does), in words that name the
+            # compression: a face map saved at JPEG's default quality was "a photo", with
+            # no word of saving it again without loss (a docs audit).
+            raise SemiaInputError(
+                f"The label file {str(path)!r} is a {lossy} that looks like a photo rather than a "
+                f"colour-coded label map: {evidence}. If it is a label map, the compression made "
+                f"new colours along every edge between regions: save label maps as PNG or TIFF. If it "
+                f"is a photo, give its label map instead.")
     if lossy and labels.ndim == 2:
         distinct = len(np.unique(labels))
         # (The count shows the damage where it is many; a few values may all be ids, changed.)
@@ -496,6 +514,36 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
             f"The label file {str(path)!r} is a {lossy} of ids or grey levels: its compression changes "
             f"them along the edges between regions{seen}. Save label maps as PNG or TIFF.")
     return np.ascontiguousarray(labels)
+
+
+def read_target_file(path, plane: int | None = None, colour_coded: bool = False) -> np.ndarray:
+    """A target label map as :func:`read_label_file` reads it, except that an indexed-
+    colour TIFF checked against colour-coded labels is read as the colours of its
+    colour table: read as its indices, those that happened to lie in 1..K were taken
+    as class numbers (the model's, most frequent class first), and a layout drawn in
+    the source's colours came back with its classes swapped without a word (a docs
+    audit). A PNG or GIF in indexed colours is read as its colours anyway."""
+    labels = read_label_file(path, plane)
+    if colour_coded and labels.ndim == 2 and palette_kind(path) == "TIFF":
+        colours = _colour_table_of(path)
+        if colours is not None and int(labels.max()) < len(colours):
+            return np.ascontiguousarray(colours[labels])
+    return labels
+
+
+def _colour_table_of(path) -> np.ndarray | None:
+    """An indexed TIFF's colour table as (N, 3) uint8 (TIFF stores 16-bit values)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            table = tif.pages[0].colormap
+    except Exception:
+        return None
+    if table is None or np.ndim(table) != 2 or table.shape[0] != 3:
+        return None
+    table = np.asarray(table, np.uint32).T
+    return (((table + 128) // 257) if table.max() > 255 else table).astype(np.uint8)
 
 
 #: Equal colour channels of a lossy label map with main grey levels closer than this
