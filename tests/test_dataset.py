@@ -1334,3 +1334,49 @@ def test_a_manifest_s_bytes_that_are_no_utf_8_survive_a_rerun(rgb_model, tmp_pat
     assert generate(model_path, out, count=2, progress_bar=False).skipped == 2  # (the manifest rewritten)
     assert b",caf\xe9.png," in manifest.read_bytes()
     assert load_manifest(out)[0]["layout"] == "caf\udce9.png"
+
+
+def test_a_manifest_row_torn_by_an_interruption_is_made_again(rgb_model, tmp_path):
+    # A run killed while writing its manifest (SIGKILL, a time limit, a full disk) can
+    # leave a last row cut inside its params; counted as done, that pair was never
+    # made again, and load_manifest failed on it (untested: a mutation audit).
+    model_path, _, _ = rgb_model
+    out = tmp_path / "ds"
+    generate(model_path, out, count=3, progress_bar=False)
+    manifest = out / "manifest.csv"
+    lines = manifest.read_text(encoding="utf-8").splitlines(keepends=True)
+    torn = lines[-1][: lines[-1].index('"{') + 12]  # pair 2's row, cut inside its params
+    manifest.write_text("".join(lines[:-1]) + torn, encoding="utf-8")
+    assert [row["index"] for row in load_manifest(out)] == [0, 1]
+    summary = generate(model_path, out, count=3, progress_bar=False)
+    assert (summary.written, summary.skipped) == (1, 2)
+    assert [row["index"] for row in load_manifest(out)] == [0, 1, 2]
+
+
+def test_a_lock_taken_on_a_file_removed_meanwhile_is_taken_again(tmp_path, monkeypatch):
+    # The run before removes the lock's file as it ends: one that opened it just then
+    # holds a lock on a file no other run finds, and a third run would lock the new
+    # file beside it (two writers; untested: a mutation audit).
+    import fcntl
+
+    from napari_semia.errors import SemiaInputError
+    from napari_semia.folder_lock import LOCK_FILE, FolderLock
+
+    real_flock, calls = fcntl.flock, []
+
+    def flock_after_a_release(fd, operation):
+        if not calls:  # the earlier run lets go between this run's open and lock
+            (tmp_path / LOCK_FILE).unlink()
+            (tmp_path / LOCK_FILE).touch()
+        calls.append(fd)
+        return real_flock(fd, operation)
+
+    (tmp_path / LOCK_FILE).touch()
+    lock = FolderLock(tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setattr(fcntl, "flock", flock_after_a_release)
+        lock.acquire()
+    assert len(calls) == 2 and lock.held
+    with pytest.raises(SemiaInputError, match="Another run is writing"):
+        FolderLock(tmp_path).acquire()
+    lock.release()

@@ -232,6 +232,27 @@ def test_a_failed_save_keeps_the_existing_file_and_leaves_no_partial(tmp_path, m
     assert "\n" not in str(info.value)
     assert path.read_bytes() == b"the previous model"
     assert list(tmp_path.iterdir()) == [path]
+    # On a full disk the message says so, not torch's "unexpected pos" (untested: a
+    # mutation audit).
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10**9, 10**9, 1000))
+    with pytest.raises(ModelFileError, match=r"No space left on device \(the model takes .* MB, 0\.0 MB"):
+        model.save(path)
+    assert path.read_bytes() == b"the previous model"
+
+
+def test_a_model_file_of_a_newer_format_is_refused_with_what_to_do(tmp_path, model):
+    # Read with today's meaning, a newer format's file could give black images without
+    # a word (untested: a mutation audit).
+    from napari_semia.errors import NewerModelFileError
+    from napari_semia.model_file import FORMAT_VERSION
+
+    newer = _edited(tmp_path, model, lambda p: p.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(NewerModelFileError, match=r"written by a newer napari-semia.*Upgrade napari-semia"):
+        SemiaModel.load(newer, device="cpu")
 
 
 def test_a_killed_save_s_temporary_goes_at_the_next_save_and_a_recent_one_stays(tmp_path, model):
