@@ -118,6 +118,10 @@ def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tm
     widget.dataset_settings.count = 400
     widget.generate_dataset()
     qtbot.waitUntil(lambda: widget.state.dataset_done >= 2, timeout=TIMEOUT_MS)
+    # A script's train() waits too, as the greyed Train does (it started a training
+    # over the run, whose Stop then greyed out; a monkey test).
+    widget.train()
+    assert not widget.trainer_runner.running and widget.dataset.stop_button.isEnabled()
     widget.dataset.stop_button.click()
     wait_for_dataset(qtbot, widget)
     assert "Stopped" in widget.dataset.label.text()

@@ -393,9 +393,13 @@ def test_the_hidden_target_poll_stops_with_the_viewer(trained, qtbot):
     viewer.layers[h.TARGET].visible = False
     poll = widget._edit_watcher._poll
     assert poll.isActive()
-    viewer.close()  # destroys the widget without its own shutdown
+    viewer.close()  # destroys the widget without a close or a parent change
     qtbot.wait(50)
     assert not poll.isActive()
+    # ... and the widget shuts down all the same: the model let go of (its accelerator
+    # memory with it) and the viewer's events disconnected; only the workers stopped
+    # (a monkey test).
+    assert widget.model is None
 
 
 def test_a_kept_channel_group_whose_channel_changed_size_is_dropped(viewer_widget, qtbot):

@@ -13,6 +13,7 @@ training, straight to the trainer's preview target; otherwise a
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 
 import numpy as np
@@ -110,6 +111,12 @@ SYNTHESIS_UNDER_WAY = ("Synthesizing this target already: its full-resolution re
 LABELS_ONLY_NOTE = ("No model yet: this first result is pieces of the source copied into the target's "
                     "layout. Press Train for the model's result, which also draws new shapes where "
                     "copying falls short.")
+
+
+def _shut_down_destroyed(widget_ref, *_args) -> None:
+    widget = widget_ref()
+    if widget is not None:
+        widget.shutdown()
 
 
 class SemiaWidget(ClosesWithDock, QWidget):
@@ -211,6 +218,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._on_theme()
         self._stop_workers = stop_on_exit(self, (self.trainer_runner, self.synth_runner, self.dataset_runner,
                                                  self._edit_watcher))
+        # Closing the viewer destroys the dock without a close or parent change: the
+        # workers stopped, but the model kept its accelerator memory and the viewer's
+        # events their hold on the widget (a monkey test). Held weakly: the connection
+        # must not keep the widget alive.
+        self.destroyed.connect(partial(_shut_down_destroyed, weakref.ref(self)))
         self._offer_checkpoint()
         self._on_inputs_changed()  # the layers already open when the dock opens
         self._stroke_clock.watch(self.target_layer)  # (picked before _connect)
@@ -333,7 +345,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
 
     # ------------------------------------------------------------ training
     def train(self) -> None:
-        if self.state.training:
+        # (Not while a dataset is made either: its Stop greyed out under the training,
+        # from a script's call, as Train is greyed then; a monkey test.)
+        if self.state.busy:
             return
         source, labels, target = self.source_layer, self.labels_layer, self.target_layer
         try:
