@@ -243,6 +243,14 @@ def test_info_tells_each_training_run_that_made_a_model(trained, tmp_path, capsy
     out = capsys.readouterr().out
     assert "3 steps by an earlier version, which recorded no runs (the last: seed 0, 2 steps planned)" in out
     assert "run 1: 1 of 1 steps, seed 0" in out and "run 2" not in out
+    # ... also as a version between the history and that mark wrote it (unmarked: a review).
+    unmarked = replace(SemiaModel.load(tmp_path / "later.semia", device="cpu"),
+                       history=({"steps": 3, "planned": 2, "seed": 0}, SemiaModel.load(
+                           tmp_path / "later.semia", device="cpu").history[1]))
+    unmarked.save(tmp_path / "unmarked.semia")
+    assert cli.main(["info", str(tmp_path / "unmarked.semia")]) == 0
+    out = capsys.readouterr().out
+    assert "3 steps by an earlier version, which recorded no runs" in out and "run 1: 1 of 1 steps" in out
 
 
 def test_synthesize_writes_one_image_per_target(trained, capsys):
@@ -1089,6 +1097,18 @@ def test_plane_picks_one_plane_of_stacked_files(tmp_path, capsys):
     np.testing.assert_array_equal(read_label_file(tmp_path / "crops.tif", plane=5), crops[5])
     assert unused_plane_note(4, [tmp_path / "crops.tif"]) is None
     assert read_image_file(tmp_path / "crops.tif").shape == (20, 48, 48)  # (refused at training)
+    # ... and results of such a stack are named for their plane (a review: untested).
+    small = (make_scene(48)[1]).astype(np.uint8)
+    write_image_file(tmp_path / "small.png", make_scene(48)[0])
+    write_image_file(tmp_path / "small_labels.png", small)
+    tifffile.imwrite(tmp_path / "layouts.tif", np.stack([small] * 20))
+    capsys.readouterr()
+    for plane in (2, 5):
+        assert cli.main(["from-labels", str(tmp_path / "small.png"), str(tmp_path / "small_labels.png"),
+                         str(tmp_path / "layouts.tif"), "-o", str(tmp_path / "narrow"), "--plane", str(plane),
+                         "--device", "cpu"]) == 0, capsys.readouterr().err
+    written = sorted(p.name for p in (tmp_path / "narrow").iterdir())
+    assert written == ["layouts_plane2.png", "layouts_plane5.png"]
     # A plane the file does not have, named with the planes it has.
     code = cli.main(["from-labels", str(tmp_path / "z.tif"), str(tmp_path / "labels_z.tif"),
                      str(tmp_path / "flat.png"), "-o", str(tmp_path / "out2"), "--plane", "3"])
@@ -1234,12 +1254,21 @@ def test_indexed_colour_maps_read_otherwise_than_the_source_labels_are_named(tmp
     colours[:, 1], colours[:, 2] = (65535, 0, 0), (0, 0, 0)
     tifffile.imwrite(tmp_path / "swapped.tif", (2 - ids).astype(np.uint8), photometric="palette",
                      colormap=colours)
-    for target in ("labels.tif", "swapped.tif"):
+    # Ids saved with a lookup table of other colours (Fiji's glasbey) are read as ids, as
+    # before: read as the table's colours, a valid map was refused (a review). Where both
+    # readings are valid and differ, the colours are, and a warning says so.
+    ids_with_lut = colours.copy()
+    ids_with_lut[:, 1], ids_with_lut[:, 2] = (0, 65535, 0), (65535, 65535, 0)
+    tifffile.imwrite(tmp_path / "ids_lut.tif", (1 + ids).astype(np.uint8), photometric="palette",
+                     colormap=ids_with_lut)
+    for target, warned in (("labels.tif", False), ("swapped.tif", True), ("ids_lut.tif", False)):
         code = cli.main(["from-labels", str(tmp_path / "image.png"), str(tmp_path / "target.png"),
                          str(tmp_path / target), "-o", str(tmp_path / "out"), "--device", "cpu"])
-        assert code == 0, capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert ("its indices, read as class numbers, would give another layout" in err) == warned, target
         result = read_image_file(tmp_path / "out" / target.replace(".tif", ".png")).astype(float)
-        assert np.abs(result - image).mean() < 10  # the layout of the source: the source again
+        assert np.abs(result - image).mean() < 10, target  # the layout of the source: the source again
 
 
 def test_a_min_is_white_tiff_is_warned_of(tmp_path, capsys):

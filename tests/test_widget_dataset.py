@@ -127,6 +127,8 @@ def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tm
     assert "Stopped" in widget.dataset.label.text()
     made = len(load_manifest(folder))
     assert 2 <= made < 400
+    # dataset.json names the model's copy beside the pairs (null: a review).
+    assert json.loads((folder / "dataset.json").read_text(encoding="utf-8"))["model_file"] == "model.semia"
     assert len(list((folder / "images").iterdir())) == made  # no half-written file
     widget.dataset_settings.count = made + 2
     widget.generate_dataset()

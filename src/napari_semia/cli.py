@@ -413,15 +413,14 @@ def _check_turned_photo(image, labels, image_path) -> None:
 
 
 def _cmd_synthesize(args) -> int:
-    from .io import check_writable_folder, image_suffix, read_target_file, write_image_file
+    from .io import check_writable_folder, image_suffix, write_image_file
     from .model import SemiaModel
     from .validation import MODEL_SOURCE, validate_target
 
     check_writable_folder(args.output_dir)
     model = SemiaModel.load(args.model, device=args.device)
     # Check every target first, so a bad one fails before any work is done.
-    targets = [(Path(path), read_target_file(path, args.plane, model.codec.is_colour))
-               for path in args.targets]
+    targets = _read_targets(args.targets, args.plane, model.codec)
     warn_unused_plane(args.plane, args.targets)
     for path, target in targets:
         try:
@@ -454,6 +453,19 @@ def _cmd_synthesize(args) -> int:
         written = write_image_file(path, result, info, result=True, provenance=provenance)
         print(f"Wrote {written}{inputs.why_renamed(path)}")
     return 0
+
+
+def _read_targets(paths, plane: int | None, codec) -> list[tuple[Path, np.ndarray]]:
+    """The target files as read for ``codec``, with what their reading notes said."""
+    from .io import read_target_file
+
+    targets = []
+    for path in paths:
+        target, note = read_target_file(path, plane, codec)
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+        targets.append((Path(path), target))
+    return targets
 
 
 def _made_by(command: str, inputs: dict, plane: int | None, device) -> dict:
@@ -619,7 +631,6 @@ def _cmd_from_labels(args) -> int:
         image_suffix,
         read_image_file,
         read_label_file,
-        read_target_file,
         write_image_file,
     )
     from .labels_only import LabelsOnlySynthesizer
@@ -637,8 +648,7 @@ def _cmd_from_labels(args) -> int:
     off_palette = off_palette_warning(labels, synthesizer.codec)
     if off_palette:
         print(f"warning: {off_palette}", file=sys.stderr)
-    targets = [(Path(path), read_target_file(path, args.plane, synthesizer.codec.is_colour))
-               for path in args.targets]
+    targets = _read_targets(args.targets, args.plane, synthesizer.codec)
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done
         try:
@@ -692,8 +702,11 @@ def _describe_runs(history) -> list[str]:
     """A line per run; the steps of an earlier version, which kept no history, as
     one line of their own (how many runs made them is not known)."""
     lines, number = [], 0
-    for run in history:
-        if run.get("unrecorded_runs"):
+    for position, run in enumerate(history):
+        # (Unmarked as such when a version between the history and the mark continued the
+        # file: the first entry, without a device, is the one it made up; a review.)
+        if run.get("unrecorded_runs") or (position == 0 and "device" not in run and "planned" in run
+                                          and run.get("steps", 0) > run["planned"]):
             lines.append(f"{run.get('steps', '?')} steps by an earlier version, which recorded no runs "
                          f"(the last: seed {run.get('seed', '?')}, {run.get('planned', '?')} steps planned)")
         else:
@@ -714,9 +727,10 @@ def _describe_run(number: int, run: dict) -> str:
                 if run.get(key)]
     if versions:
         parts.append(", ".join(versions))
-    elif "device" not in run:
-        parts.append("(recorded by an earlier version: no more is known)")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    if "device" not in run and not versions:
+        text += " (recorded by an earlier version: no more is known)"
+    return text
 
 
 def _cmd_info(args) -> int:

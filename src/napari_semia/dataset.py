@@ -260,7 +260,7 @@ class DatasetJob:
         if count is not None:
             _check_whole_number("number of pairs (count)", count)
         _check_whole_number("seed", seed)
-        given = _load_layouts(layouts, model) if layouts is not None else None
+        given, layout_notes = _load_layouts(layouts, model) if layouts is not None else (None, [])
         if given is not None:
             if count is None:
                 count = len(given)
@@ -302,7 +302,7 @@ class DatasetJob:
             label_suffix=".png" if label_dtype(model.codec.class_ids).itemsize <= 2 else ".tif",
             torch_threads=None,
         )
-        warnings = []
+        warnings = list(layout_notes)
         if not full_resolution:
             note = _faint_classes_note(model.classes_beyond_range())
             if note is not None:
@@ -748,11 +748,13 @@ def _fingerprint(arrays) -> str:
     return digest.hexdigest()
 
 
-def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
-    """Given layouts as (name, class indices) pairs, each checked against the model."""
+def _load_layouts(layouts, model) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """Given layouts as (name, class indices) pairs, each checked against the model,
+    and the notes their reading gave (``io.read_target_file``)."""
     from .io import read_target_file
     from .validation import MODEL_SOURCE, validate_target
 
+    notes: list[str] = []
     if isinstance(layouts, (str, os.PathLike)):
         path = Path(layouts)
         if path.is_dir():
@@ -760,9 +762,15 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
             if not files:
                 raise SemiaInputError(
                     f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
-            named = [(p.name, read_target_file(p, colour_coded=model.codec.is_colour)) for p in files]
+            named = []
+            for file in files:
+                layout, note = read_target_file(file, codec=model.codec)
+                named.append((file.name, layout))
+                notes += [note] if note else []
         elif path.is_file():
-            named = _stack_layers(path.name, _read_stack(path), model)
+            stack, note = _read_stack(path, model.codec)
+            named = _stack_layers(path.name, stack, model)
+            notes += [note] if note else []
         else:
             what = "do not exist" if not path.exists() else "are neither a folder nor a file"
             raise SemiaInputError(f"The layouts {path} {what}.")
@@ -787,7 +795,7 @@ def _load_layouts(layouts, model) -> list[tuple[str, np.ndarray]]:
         except SemiaInputError as error:
             raise SemiaInputError(f"Layout {name}: {error}") from None
         checked.append((name, index.astype(dtype)))
-    return checked
+    return checked, notes
 
 
 def _is_single_map(array: np.ndarray, model) -> bool:
@@ -796,19 +804,26 @@ def _is_single_map(array: np.ndarray, model) -> bool:
             and tuple(array.shape[:2]) == tuple(model.source_shape))
 
 
-def _read_stack(path: Path) -> np.ndarray:
+def _read_stack(path: Path, codec) -> tuple[np.ndarray, str | None]:
     """A label file that may hold several maps: TIFF pages are read as they
-    are (a general image reader would take 3 or 4 pages for colour channels)."""
-    from .io import read_label_file
+    are (a general image reader would take 3 or 4 pages for colour channels);
+    an indexed-colour one as ``io.read_target_file`` reads it (a review: a
+    folder's were, one file's not). With the note its reading gave, or None."""
+    from .io import colour_table_of, indexed_reading, palette_kind, read_label_file
 
     if path.suffix.lower() not in (".tif", ".tiff"):
-        return read_label_file(path)
+        return read_label_file(path), None
     import tifffile
 
     try:
-        return np.squeeze(tifffile.imread(path))
+        stack = np.squeeze(tifffile.imread(path))
     except Exception as error:  # any reader failure means the same to the user
         raise SemiaInputError(f"Cannot read the layout stack {str(path)!r}: {error}") from None
+    if codec.palette is not None and palette_kind(path) == "TIFF" and stack.ndim in (2, 3):
+        table = colour_table_of(path)
+        if table is not None and np.issubdtype(stack.dtype, np.integer) and int(stack.max()) < len(table):
+            return indexed_reading(stack, table, codec, path.name)
+    return stack, None
 
 
 def _stack_layers(name: str, array: np.ndarray, model) -> list[tuple[str, np.ndarray]]:

@@ -53,7 +53,7 @@ class FolderLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
-                holder = _read_holder(fd)
+                holder = _live_holder(_read_holder(fd))
                 os.close(fd)
                 if error.errno in _HELD:
                     raise SemiaInputError(
@@ -100,6 +100,22 @@ def _same_file(fd: int, path: Path) -> bool:
         return os.path.samestat(os.fstat(fd), os.stat(path))
     except OSError:
         return False
+
+
+def _live_holder(holder: str) -> str:
+    """``holder`` unless it names a process of this host that has ended: a holder that
+    could not write its line (another user's file, read-only) leaves the line of the
+    run before it, which the refusal named as the one writing (a review)."""
+    host, _, rest = holder.partition(", process ")
+    pid = rest.split(",")[0]
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return ""
+        except OSError:  # (alive, another user's)
+            pass
+    return holder
 
 
 def _read_holder(fd: int) -> str:

@@ -516,22 +516,56 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(labels)
 
 
-def read_target_file(path, plane: int | None = None, colour_coded: bool = False) -> np.ndarray:
-    """A target label map as :func:`read_label_file` reads it, except that an indexed-
-    colour TIFF checked against colour-coded labels is read as the colours of its
-    colour table: read as its indices, those that happened to lie in 1..K were taken
-    as class numbers (the model's, most frequent class first), and a layout drawn in
-    the source's colours came back with its classes swapped without a word (a docs
-    audit). A PNG or GIF in indexed colours is read as its colours anyway."""
+def read_target_file(path, plane: int | None = None, codec=None) -> tuple[np.ndarray, str | None]:
+    """A target label map as :func:`read_label_file` reads it, and a note to show
+    (None mostly), for targets checked against ``codec`` (a ``LabelCodec``).
+
+    An indexed-colour TIFF checked against colour-coded labels is read as its colour
+    table's colours where they are the source labels' (Fiji's "8-bit Color" of a
+    colour-coded map): read as its indices, those in 1..K were taken for class numbers
+    (most frequent class first), and the layout came back with its classes swapped
+    without a word (a docs audit). Where only its indices make a valid map (ids saved
+    with a lookup table, Fiji's glasbey), they are read, as before; where both readings
+    are valid and differ, the colours are, and the note says so (a review)."""
     labels = read_label_file(path, plane)
-    if colour_coded and labels.ndim == 2 and palette_kind(path) == "TIFF":
-        colours = _colour_table_of(path)
-        if colours is not None and int(labels.max()) < len(colours):
-            return np.ascontiguousarray(colours[labels])
-    return labels
+    if (codec is None or codec.palette is None or labels.ndim != 2
+            or palette_kind(path) != "TIFF"):
+        return labels, None
+    table = colour_table_of(path)
+    if table is None or int(labels.max()) >= len(table):
+        return labels, None
+    return indexed_reading(labels, table, codec, Path(path).name)
 
 
-def _colour_table_of(path) -> np.ndarray | None:
+def indexed_reading(indices: np.ndarray, table: np.ndarray, codec,
+                    name: str) -> tuple[np.ndarray, str | None]:
+    """(the reading of an indexed map or stack of maps (..., H, W) to use against
+    colour-coded labels, a note or None): see :func:`read_target_file`."""
+    from .errors import SemiaInputError
+
+    colours = table[indices]
+    rows, cols = indices.shape[-2:]
+
+    def valid(maps: np.ndarray) -> list | None:
+        """Each plane's class indices, or None where one is refused."""
+        try:
+            return [codec.encode(plane) for plane in maps]
+        except SemiaInputError:
+            return None
+
+    as_colours = valid(colours.reshape(-1, rows, cols, colours.shape[-1]))
+    if as_colours is None:
+        return indices, None  # (refused or not as ids, as before; the refusal says how it was read)
+    as_ids = valid(indices.reshape(-1, rows, cols))
+    if as_ids is None or all(np.array_equal(a, b) for a, b in zip(as_colours, as_ids)):
+        return np.ascontiguousarray(colours), None
+    return np.ascontiguousarray(colours), (
+        f"{name} is an indexed-colour TIFF whose colour table holds the source labels' colours: it is "
+        f"read as those colours, as image viewers show it; its indices, read as class numbers, would give "
+        f"another layout. Save it as an RGB image, or as a grey TIFF of ids, to leave no doubt.")
+
+
+def colour_table_of(path) -> np.ndarray | None:
     """An indexed TIFF's colour table as (N, 3) uint8 (TIFF stores 16-bit values)."""
     import tifffile
 

@@ -245,6 +245,8 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
         )
         folder = Path(request.folder)
         kept = folder / "model.semia"
+        # The copy beside the pairs (a model in memory has no file of its own).
+        job.settings_record["model_file"] = kept.name
         # (Another model's file there was replaced without a word: a paths pass.)
         if kept.exists() and (not kept.is_file() or kept.read_bytes() != job.model_bytes):
             raise SemiaInputError(f"{folder} holds a model.semia of another model, which the dataset's "

@@ -348,6 +348,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # (Not while a dataset is made either: its Stop greyed out under the training,
         # from a script's call, as Train is greyed then; a monkey test.)
         if self.state.busy:
+            if self.state.phase is Phase.GENERATING:  # (a script's call; the button is greyed)
+                notify.warning(f"Not trained: {self.state.busy_reason}")
             return
         source, labels, target = self.source_layer, self.labels_layer, self.target_layer
         try:
