@@ -260,6 +260,12 @@ def test_synthesize_writes_one_image_per_target(trained, capsys):
                      "-o", str(out), "--device", "cpu"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["moved.png", "same.png"]
+    # A target named x.ome.tif gives x.png, no OME file in name only (QuPath and Fiji
+    # hand those to their OME reader; a pass over other tools' files).
+    shutil.copyfile(paths["moved"], folder / "slide.ome.png")
+    assert cli.main(["synthesize", str(model_path), str(folder / "slide.ome.png"), "-o", str(folder / "ome"),
+                     "--device", "cpu", "--preview"]) == 0
+    assert [p.name for p in (folder / "ome").iterdir()] == ["slide.png"]
     result = read_image_file(out / "moved.png")
     assert result.shape == (SIZE, SIZE, 3) and result.dtype == np.uint8
     captured = capsys.readouterr()
@@ -1139,8 +1145,30 @@ def test_a_jpeg_of_label_ids_is_refused(tmp_path):
     labels = np.zeros((32, 40), np.uint8)
     labels[8:24, 10:30] = 200
     skimage.io.imsave(tmp_path / "labels.jpg", labels, check_contrast=False)
-    with pytest.raises(SemiaInputError, match=r"JPEG of ids.*PNG or TIFF"):
+    with pytest.raises(SemiaInputError, match=r"JPEG of ids.*PNG, or as TIFF without JPEG compression"):
         read_label_file(tmp_path / "labels.jpg")
+    # ... and so is a TIFF compressed as JPEG (Fiji, QuPath, Photoshop write them): a
+    # 4-class map read as 58 ids trained without a word (a pass over other tools' files).
+    tifffile.imwrite(tmp_path / "jpeg.tif", labels, compression="jpeg")
+    with pytest.raises(SemiaInputError, match=r"JPEG-compressed TIFF of ids"):
+        read_label_file(tmp_path / "jpeg.tif")
+    tifffile.imwrite(tmp_path / "lzw.tif", labels, compression="lzw")
+    np.testing.assert_array_equal(read_label_file(tmp_path / "lzw.tif"), labels)
+
+
+def test_a_few_planes_that_are_no_colour_map_are_refused_as_labels(tmp_path):
+    # A pass over other tools' files: napari's save of a 3D Labels layer (int32 planes,
+    # which tifffile marks RGB) was read as one colour map, and four per-class masks lost
+    # the fourth as transparency, its class merged into another; both without a word.
+    from napari_semia.errors import SemiaInputError
+
+    labels = np.zeros((32, 40), np.uint8)
+    labels[8:24, 10:30] = 1
+    masks = np.stack([(labels == k).astype(np.uint8) * 255 for k in (0, 1, 1, 0)])
+    for name, planes in (("z3.tif", np.stack([labels] * 3).astype(np.int32)), ("masks.tif", masks)):
+        tifffile.imwrite(tmp_path / name, planes)
+        with pytest.raises(SemiaInputError, match=rf"{name}' holds {len(planes)} planes of 32 × 40 px"):
+            read_label_file(tmp_path / name)
 
 
 @pytest.mark.parametrize("name, save", [
@@ -1157,7 +1185,7 @@ def test_lossy_label_ids_read_as_colour_are_refused_too(tmp_path, name, save):
     ids = np.zeros((60, 80), np.uint8)
     ids[10:30, 10:40], ids[35:55, 45:75] = 1, 2
     Image.fromarray(ids).convert("RGB").save(tmp_path / name, **save)
-    with pytest.raises(SemiaInputError, match=r"(JPEG|lossy WebP) of ids.*PNG or TIFF"):
+    with pytest.raises(SemiaInputError, match=r"(JPEG|lossy WebP) of ids.*PNG, or as TIFF without JPEG"):
         read_label_file(tmp_path / name)
     # Greys far apart are a colour-coded map's (black, grey, white): read from a JPEG (a
     # review); not with a 255 'void' among ids, nor one of ids 0 to 40 (a second review).
@@ -1267,6 +1295,10 @@ def test_indexed_colour_maps_read_otherwise_than_the_source_labels_are_named(tmp
         err = capsys.readouterr().err
         assert code == 0, err
         assert ("its indices, read as class numbers, would give another layout" in err) == warned, target
+        # Ids against colour-coded labels: how they were read is said (the same map's ids
+        # from another tool were read with classes swapped, without a word).
+        ids_said = "ids, read as the classes of the source labels' colours, numbered by their pixel count"
+        assert (ids_said in err) == (target == "ids_lut.tif"), target
         result = read_image_file(tmp_path / "out" / target.replace(".tif", ".png")).astype(float)
         assert np.abs(result - image).mean() < 10, target  # the layout of the source: the source again
 

@@ -385,6 +385,7 @@ def test_given_layouts(rgb_model, tmp_path):
     folder = tmp_path / "layouts"
     write_image_file(folder / "a.png", labels)
     write_image_file(folder / "b.png", np.roll(labels, 5, axis=1))
+    (folder / "._a.png").write_bytes(b"\x00\x05\x16\x07")  # macOS's AppleDouble file: skipped
     summary = generate(model_path, tmp_path / "ds", layouts=folder, progress_bar=False)
     assert summary.written == 2
     rows = load_manifest(tmp_path / "ds")

@@ -462,6 +462,8 @@ def _read_targets(paths, plane: int | None, codec) -> list[tuple[Path, np.ndarra
     targets = []
     for path in paths:
         target, note = read_target_file(path, plane, codec)
+        if note is None and np.ndim(target) == 2:
+            note = codec.ids_note(Path(path).name)
         if note:
             print(f"warning: {note}", file=sys.stderr)
         targets.append((Path(path), target))
@@ -614,7 +616,10 @@ def _output_stems(paths, plane: int | None = None) -> list[str]:
 
     stems, seen = [], set()
     for path in paths:
-        base = f"{path.stem}_plane{plane}" if plane is not None and is_stack_file(path, True) else path.stem
+        # Not "x.ome": the results are no OME-TIFF, and QuPath and Fiji hand files of that
+        # name to their OME reader (a pass over other tools' files).
+        name = path.stem[:-4] if path.stem.lower().endswith(".ome") and len(path.stem) > 4 else path.stem
+        base = f"{name}_plane{plane}" if plane is not None and is_stack_file(path, True) else name
         stem, number = base, 1
         while stem.casefold() in seen:
             number += 1

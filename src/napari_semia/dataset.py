@@ -285,6 +285,8 @@ class DatasetJob:
 
             source_index = validate_target(source_labels, model.source_shape, model.codec,
                                            what="source labels to sample layouts from", source=MODEL_SOURCE)
+            if np.ndim(source_labels) == 2 and model.codec.palette is not None:
+                layout_notes = [*layout_notes, model.codec.ids_note("The source labels to sample from")]
             source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
@@ -758,7 +760,10 @@ def _load_layouts(layouts, model) -> tuple[list[tuple[str, np.ndarray]], list[st
     if isinstance(layouts, (str, os.PathLike)):
         path = Path(layouts)
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in _LAYOUT_SUFFIXES)
+            # Not hidden files: macOS leaves "._name.png" beside every file copied to a
+            # shared or exFAT disk, and the run stopped on it (a pass over other tools' files).
+            files = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in _LAYOUT_SUFFIXES and not p.name.startswith("."))
             if not files:
                 raise SemiaInputError(
                     f"The layout folder {path} holds no label files ({', '.join(_LAYOUT_SUFFIXES)}).")
@@ -767,6 +772,10 @@ def _load_layouts(layouts, model) -> tuple[list[tuple[str, np.ndarray]], list[st
                 layout, note = read_target_file(file, codec=model.codec)
                 named.append((file.name, layout))
                 notes += [note] if note else []
+            of_ids = [name for name, layout in named if np.ndim(layout) == 2]
+            if of_ids and model.codec.palette is not None:  # (one note for the set)
+                listed = ", ".join(of_ids[:3]) + (f" and {len(of_ids) - 3} more" if len(of_ids) > 3 else "")
+                notes.append(model.codec.ids_note(f"The layouts {listed}"))
         elif path.is_file():
             stack, note = _read_stack(path, model.codec)
             named = _stack_layers(path.name, stack, model)

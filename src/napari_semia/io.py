@@ -475,7 +475,8 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     """
     labels = _read(path, "label")
     if labels.ndim > 2:
-        labels, _ = _plane_of_stack(labels, _tiff_axes(path, plane is not None), path, "label", plane)
+        labels, axes = _plane_of_stack(labels, _tiff_axes(path, plane is not None), path, "label", plane)
+        _refuse_planes_of_maps(labels, axes, path)
     if labels.ndim == 3 and labels.shape[0] in (3, 4) and labels.shape[-1] not in (3, 4):
         labels = np.moveaxis(labels, 0, -1)  # a colour-coded map stored planar
     if labels.ndim == 3 and labels.shape[-1] in (2, 4) and Path(path).suffix.lower() in ALPHA_SUFFIXES:
@@ -504,16 +505,40 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
             raise SemiaInputError(
                 f"The label file {str(path)!r} is a {lossy} that looks like a photo rather than a "
                 f"colour-coded label map: {evidence}. If it is a label map, the compression made "
-                f"new colours along every edge between regions: save label maps as PNG or TIFF. If it "
-                f"is a photo, give its label map instead.")
+                f"new colours along every edge between regions: save label maps as PNG, or as TIFF without "
+                f"JPEG compression. If it is a photo, give its label map instead.")
     if lossy and labels.ndim == 2:
         distinct = len(np.unique(labels))
         # (The count shows the damage where it is many; a few values may all be ids, changed.)
         seen = f" ({distinct} distinct values here)" if distinct > 8 else ""
         raise SemiaInputError(
             f"The label file {str(path)!r} is a {lossy} of ids or grey levels: its compression changes "
-            f"them along the edges between regions{seen}. Save label maps as PNG or TIFF.")
+            f"them along the edges between regions{seen}. Save label maps as PNG, or as TIFF without JPEG "
+            f"compression.")
     return np.ascontiguousarray(labels)
+
+
+def _refuse_planes_of_maps(labels: np.ndarray, axes: str, path) -> None:
+    """Refuse a TIFF of a few planes that are no colour map's: planes of ids wider than
+    8 bits (napari's save of a 3D Labels layer: 3 planes were read as the R, G and B of
+    one map), four planes without a colour meaning (per-class masks: the fourth was
+    dropped as transparency, its class merged into another), or channels the file
+    names as such. Three 8-bit planes without metadata stay a colour map stored planar.
+    (A pass over other tools' files.)"""
+    if labels.ndim != 3 or labels.shape[-1] in (3, 4) or not axes or axes[0] not in "QICS":
+        return
+    planes = labels.shape[0]
+    # (tifffile writes any 3 or 4 planes as RGB(A) unless told otherwise, napari's
+    # Labels writer too: the 'S' axis it names says little.)
+    if (planes in (3, 4) and axes[0] in "QIS" and labels.dtype == np.uint8
+            and (planes == 3 or is_opaque_alpha(labels[3]))):
+        return
+    raise SemiaInputError(
+        f"The label file {str(path)!r} holds {planes} planes of {labels.shape[1]} × {labels.shape[2]} px "
+        f"(shape {labels.shape}), not one label map: a stack of maps, or a mask per class? Give one map "
+        f"of ids (or a colour-coded RGB map) per file: save the plane you want as a 2D file (in napari, "
+        f"or Fiji), or combine per-class masks into one map of ids. (`generate --layouts` takes a stack "
+        f"of layouts as it is.)")
 
 
 def read_target_file(path, plane: int | None = None, codec=None) -> tuple[np.ndarray, str | None]:
@@ -633,12 +658,35 @@ def file_signature(path) -> str | None:
     return None
 
 
+#: TIFF compression codes of JPEG (old and new style, and Adobe's DNG JPEG): always lossy.
+#: (JPEG 2000, JPEG XL and WebP in a TIFF may be lossless: not judged by the code.)
+_JPEG_TIFF_COMPRESSION = frozenset({6, 7, 34892})
+
+
+def _lossy_tiff(path) -> str | None:
+    """'JPEG-compressed TIFF' for a TIFF whose first page is stored as JPEG, else None."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            code = int(tif.pages[0].compression)
+    except Exception:
+        return None
+    return "JPEG-compressed TIFF" if code in _JPEG_TIFF_COMPRESSION else None
+
+
 def _lossy_format(path) -> str | None:
     """'JPEG' or 'lossy WebP' for a file stored with lossy compression (by its content:
     a JPEG named .png trained on its noise as classes; a new user), else None."""
     kind = file_signature(path)
     if kind == "JPEG":
         return "JPEG"
+    if kind == "TIFF":
+        # A TIFF compressed as JPEG (or another lossy codec): Fiji, QuPath and Photoshop
+        # write them; a 4-class map read as 58 ids trained without a word, while the
+        # same map as .jpg was refused with "save label maps as PNG or TIFF" (a pass
+        # over other tools' files).
+        return _lossy_tiff(path)
     if kind != "WebP":
         return None
     # A RIFF file of chunks: 'VP8 ' holds lossy data, 'VP8L' lossless, the extended

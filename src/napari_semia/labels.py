@@ -440,6 +440,25 @@ class LabelCodec:
         table[inside] = np.searchsorted(known, inside)
         return table
 
+    def ids_as_colours(self) -> str:
+        """'1 (r, g, b), 2 (r, g, b), ...': the ids a map of ids takes for this
+        colour-coded codec's classes (most frequent colour first)."""
+        return (", ".join(f"{i} {format_colour(c)}" for i, c in
+                          list(zip(self.class_ids, self.palette))[:_MAX_LISTED])
+                + (", ..." if len(self.palette) > _MAX_LISTED else ""))
+
+    def ids_note(self, what: str) -> str | None:
+        """For a map of ids checked against colour-coded source labels: how its ids were
+        read (the source's colours, numbered by their pixel count). A file of the same
+        map's ids from elsewhere (a palette PNG's own indices, Fiji, QuPath) was read
+        with its classes swapped, without a word (a pass over other tools' files).
+        None for a codec of ids."""
+        if self.palette is None:
+            return None
+        return (f"{what}: ids, read as the classes of the source labels' colours, numbered by their "
+                f"pixel count: {self.ids_as_colours()}. If the ids mean other classes, give the map in "
+                f"those colours instead.")
+
     def _refuse_unknown(self, present: np.ndarray, what: str) -> None:
         """SemiaInputError naming the ``present`` ids that are not the source's classes."""
         known = np.asarray(self.class_ids, dtype=np.int64)
@@ -453,10 +472,7 @@ class LabelCodec:
             # ids 0, 3, 7 was told of "ids 1, 2, 3" the source never had).
             colours = ("" if self.palette is None else
                        " The source labels were colour-coded; as ids their classes are "
-                       + ", ".join(f"{i} {format_colour(c)}" for i, c in
-                                   list(zip(self.class_ids, self.palette))[:_MAX_LISTED])
-                       + (", ..." if len(self.palette) > _MAX_LISTED else "")
-                       + " (or give a colour-coded target).")
+                       + self.ids_as_colours() + " (or give a colour-coded target).")
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
                 f"the source labels have only ids {_format_ids(known)}.{colours}{eraser}"
