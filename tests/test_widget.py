@@ -466,3 +466,25 @@ def test_a_status_line_breaks_a_name_too_long_for_one_line(qtbot):
         pieces = _breakable(word).split("\u200b")
         assert "".join(pieces) == word and len(pieces) > 1
         assert all(len(piece) == len(pieces[0]) for piece in pieces)
+
+
+# (From a mutation audit: a change to each of these went unseen.)
+def test_the_widget_state_says_why_a_run_ended_and_what_waits():
+    from napari_semia._qt.state import Phase, TrainingSettings, WidgetState
+
+    state = WidgetState()
+    state.finish_training(10, 100, 10, stopped=True, diverged="The loss became NaN.")
+    assert state.message.startswith("The loss became NaN.") and "Lower the learning rates" in state.message
+    assert "finished" not in state.message
+    state.finish_training(50, 50, 350, stopped=False)
+    assert "(350 in total)" in state.message and "preview" not in state.message
+    state.finish_training(50, 50, 50, stopped=False)
+    assert "50 steps give a preview" in state.message and "in total" not in state.message
+    settings = TrainingSettings()
+    assert not settings.preset_edited()
+    settings.steps += 1
+    assert settings.preset_edited()
+    settings.apply_preset("quick")
+    assert not settings.preset_edited()
+    generating = WidgetState(phase=Phase.GENERATING)
+    assert generating.busy and generating.busy_reason == "a dataset is being made; Stop it first."
