@@ -1599,3 +1599,21 @@ def test_a_hang_up_silences_a_terminal_but_not_a_log_file(tmp_path, monkeypatch)
         os.close(main)
         os.close(terminal)
     assert (tmp_path / "train.log").read_text() == "kept\n"
+
+
+def test_pixels_erased_to_transparency_in_a_label_file_are_named(tmp_path, capsys):
+    # A pass over other tools' files: GIMP's eraser on a layer with transparency keeps
+    # the colours; read without transparency, the erased object came back, without a word.
+    image, labels = make_scene(SIZE)
+    write_image_file(tmp_path / "image.png", image)
+    colours = np.array([[200, 30, 30], [30, 30, 200]], np.uint8)[labels]
+    write_image_file(tmp_path / "labels.png", colours)
+    erased = np.dstack([colours, np.full(labels.shape, 255, np.uint8)])
+    erased[:4, :5, 3] = 0
+    write_image_file(tmp_path / "erased.png", erased)
+    for labels_file, target in (("labels.png", "erased.png"), ("erased.png", "labels.png")):
+        assert cli.main(["from-labels", str(tmp_path / "image.png"), str(tmp_path / labels_file),
+                         str(tmp_path / target), "-o", str(tmp_path / "out"), "--device", "cpu"]) == 0
+        err = capsys.readouterr().err
+        assert "warning: erased.png: 20 pixel(s) are fully transparent" in err
+        assert err.count("transparent") == 1

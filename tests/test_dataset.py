@@ -426,6 +426,13 @@ def test_given_layouts_as_a_stack_file(rgb_model, tmp_path):
     rows = load_manifest(tmp_path / "ds")
     assert [row["layout"] for row in rows] == ["stack.tif[0]", "stack.tif[1]"]
     assert np.array_equal(read_label_file(tmp_path / "ds" / rows[1]["labels"]), stack[1])
+    # An ImageJ hyperstack of time points of z-stacks gives every plane (only its first
+    # axis was iterated, each layout a z-stack, refused; a pass over other tools' files).
+    hyper = np.stack([stack, stack[::-1]])[:, :, None].astype(np.uint16)  # TZCYX, 2 x 3 x 1
+    tifffile.imwrite(tmp_path / "hyper.tif", hyper, imagej=True, metadata={"axes": "TZCYX"})
+    job = DatasetJob.prepare(model_path, tmp_path / "ds-hyper", layouts=tmp_path / "hyper.tif")
+    assert len(job.tasks) == 6
+    np.testing.assert_array_equal(job.tasks[3].layout, stack[2])
 
 
 # ------------------------------------------------------------------ bad input

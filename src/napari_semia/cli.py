@@ -333,6 +333,7 @@ def _cmd_train(args) -> int:
                                   f"its own, e.g. {output.with_suffix('.semia')}.")
     image = read_image_file(args.image, plane=args.plane)
     labels = read_label_file(args.labels, plane=args.plane)
+    _warn_erased_pixels(args.labels)
     warn_unused_plane(args.plane, [args.image, args.labels])
     _check_turned_photo(image, labels, args.image)
     _note_source_file(image, args.image)
@@ -455,6 +456,14 @@ def _cmd_synthesize(args) -> int:
     return 0
 
 
+def _warn_erased_pixels(path) -> None:
+    from .io import erased_pixels_note
+
+    note = erased_pixels_note(path)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def _read_targets(paths, plane: int | None, codec) -> list[tuple[Path, np.ndarray]]:
     """The target files as read for ``codec``, with what their reading notes said."""
     from .io import read_target_file
@@ -466,6 +475,7 @@ def _read_targets(paths, plane: int | None, codec) -> list[tuple[Path, np.ndarra
             note = codec.ids_note(Path(path).name)
         if note:
             print(f"warning: {note}", file=sys.stderr)
+        _warn_erased_pixels(path)
         targets.append((Path(path), target))
     return targets
 
@@ -645,6 +655,7 @@ def _cmd_from_labels(args) -> int:
     image = read_image_file(args.image, plane=args.plane)
     info = file_source_info(args.image, image)
     labels = read_label_file(args.labels, plane=args.plane)
+    _warn_erased_pixels(args.labels)
     _check_turned_photo(image, labels, args.image)
     _note_source_file(image, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)

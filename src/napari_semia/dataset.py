@@ -825,9 +825,19 @@ def _read_stack(path: Path, codec) -> tuple[np.ndarray, str | None]:
     import tifffile
 
     try:
-        stack = np.squeeze(tifffile.imread(path))
+        with tifffile.TiffFile(str(path)) as tif:
+            series = tif.series[0]
+            stack, axes = series.asarray(), series.axes
     except Exception as error:  # any reader failure means the same to the user
         raise SemiaInputError(f"Cannot read the layout stack {str(path)!r}: {error}") from None
+    kept = [i for i, size in enumerate(stack.shape) if size != 1]
+    stack, axes = stack.reshape([stack.shape[i] for i in kept]), "".join(axes[i] for i in kept)
+    # The planes of every stack axis, one after the other (an ImageJ hyperstack's time
+    # points of z-stacks: only its first axis was iterated, and each layout was a
+    # z-stack, refused; a pass over other tools' files).
+    plane_dims = 3 if axes.endswith("S") else 2
+    if stack.ndim > plane_dims + 1:
+        stack = stack.reshape((-1, *stack.shape[-plane_dims:]))
     if codec.palette is not None and palette_kind(path) == "TIFF" and stack.ndim in (2, 3):
         table = colour_table_of(path)
         if table is not None and np.issubdtype(stack.dtype, np.integer) and int(stack.max()) < len(table):

@@ -518,6 +518,27 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(labels)
 
 
+def erased_pixels_note(path) -> str | None:
+    """A warning for a label file with fully transparent pixels (GIMP's eraser on a layer
+    with transparency, colours kept): the map is read without its transparency, so they
+    keep the class of the colour they hold, and an object erased in the editor came back
+    (a pass over other tools' files). None otherwise."""
+    if Path(path).suffix.lower() not in ALPHA_SUFFIXES:
+        return None
+    try:
+        labels = _read(path, "label")
+    except SemiaInputError:
+        return None
+    if labels.ndim != 3 or labels.shape[-1] not in (2, 4):
+        return None
+    erased = int(np.count_nonzero(labels[..., -1] == 0))
+    if not erased:
+        return None
+    return (f"{Path(path).name}: {erased} pixel(s) are fully transparent (erased in an image editor?). "
+            f"Label maps are read without transparency, so they keep the class of the colour they hold; "
+            f"paint them with a class instead.")
+
+
 def _refuse_planes_of_maps(labels: np.ndarray, axes: str, path) -> None:
     """Refuse a TIFF of a few planes that are no colour map's: planes of ids wider than
     8 bits (napari's save of a 3D Labels layer: 3 planes were read as the R, G and B of
