@@ -1165,10 +1165,24 @@ def test_a_few_planes_that_are_no_colour_map_are_refused_as_labels(tmp_path):
     labels = np.zeros((32, 40), np.uint8)
     labels[8:24, 10:30] = 1
     masks = np.stack([(labels == k).astype(np.uint8) * 255 for k in (0, 1, 1, 0)])
-    for name, planes in (("z3.tif", np.stack([labels] * 3).astype(np.int32)), ("masks.tif", masks)):
-        tifffile.imwrite(tmp_path / name, planes)
-        with pytest.raises(SemiaInputError, match=rf"{name}' holds {len(planes)} planes of 32 × 40 px"):
+    tifffile.imwrite(tmp_path / "z3.tif", np.stack([labels] * 3).astype(np.int32))
+    tifffile.imwrite(tmp_path / "masks.tif", masks, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "channels.tif", masks[:3], imagej=True, metadata={"axes": "CYX"})
+    for name, planes in (("z3.tif", 3), ("masks.tif", 4), ("channels.tif", 3)):
+        with pytest.raises(SemiaInputError, match=rf"{name}' holds {planes} planes of 32 × 40 px"):
             read_label_file(tmp_path / name)
+    # Colour maps the file stores as planes stay colour maps: 16-bit RGB, and RGBA whose
+    # alpha the file names, transparent in places (a review: both were refused).
+    colours = np.stack([labels * 200, labels * 50, 30 + labels * 0])
+    alpha = np.full((1, 32, 40), 255, np.uint8)
+    alpha[0, :4] = 0
+    tifffile.imwrite(tmp_path / "rgb16.tif", colours.astype(np.uint16) * 257, photometric="rgb",
+                     planarconfig="separate")
+    tifffile.imwrite(tmp_path / "rgba.tif", np.concatenate([colours, alpha]).astype(np.uint8),
+                     photometric="rgb", planarconfig="separate", extrasamples=["unassalpha"])
+    for name, dtype in (("rgb16.tif", np.uint16), ("rgba.tif", np.uint8)):
+        read = read_label_file(tmp_path / name)
+        assert read.shape == (32, 40, 3) and read.dtype == dtype, name
 
 
 @pytest.mark.parametrize("name, save", [
@@ -1297,8 +1311,9 @@ def test_indexed_colour_maps_read_otherwise_than_the_source_labels_are_named(tmp
         assert ("its indices, read as class numbers, would give another layout" in err) == warned, target
         # Ids against colour-coded labels: how they were read is said (the same map's ids
         # from another tool were read with classes swapped, without a word).
-        ids_said = "ids, read as the classes of the source labels' colours, numbered by their pixel count"
-        assert (ids_said in err) == (target == "ids_lut.tif"), target
+        ids_said = (f"note: The target {target}: ids, read as the classes of the colours the model's "
+                    f"labels have, numbered from the most frequent (1) down: 1 (0, 0, 0), 2 (255, 0, 0).")
+        assert (ids_said in err) == (target == "ids_lut.tif"), (target, err)
         result = read_image_file(tmp_path / "out" / target.replace(".tif", ".png")).astype(float)
         assert np.abs(result - image).mean() < 10, target  # the layout of the source: the source again
 

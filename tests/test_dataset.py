@@ -1424,3 +1424,11 @@ def test_given_layouts_in_an_indexed_tiff_are_read_as_their_colours(tmp_path):
         folder = tmp_path / f"ds-{layouts}"
         for row in load_manifest(folder):
             np.testing.assert_array_equal(read_label_file(folder / row["labels"]), expected)
+    # A layout of ids against these colours: one note says which colour each id is, for a
+    # file as for a folder (a review).
+    write_image_file(tmp_path / "ids.png", expected.astype(np.uint8))
+    job = DatasetJob.prepare(model_path, tmp_path / "ds-ids", layouts=tmp_path / "ids.png")
+    assert [note for note in job.warnings if "ids, read as the classes" in note] == [
+        "The layout ids.png: ids, read as the classes of the colours the model's labels have, numbered from "
+        "the most frequent (1) down: 1 (220, 30, 30), 2 (30, 30, 220). If the ids mean other classes, give "
+        "the map in those colours instead."]

@@ -430,6 +430,7 @@ def _cmd_synthesize(args) -> int:
             hint = _planes_read_as_colours(path, target, model) or _palette_hint(path, target,
                                                                                  model.codec.is_colour)
             raise SemiaInputError(f"{path.name}: {error}{hint}") from None
+    _note_ids_targets(targets, model.codec)
     if args.preview and args.seed is not None:
         print("warning: --seed is not used with --preview: only the full-resolution stage searches at "
               "random.", file=sys.stderr)
@@ -464,6 +465,17 @@ def _warn_erased_pixels(path) -> None:
         print(f"warning: {note}", file=sys.stderr)
 
 
+def _note_ids_targets(targets, codec) -> None:
+    """One line, once every target is accepted, for the maps of ids checked against
+    colour-coded labels: which colour each id stands for (a line per target said the
+    same a hundred times; a review)."""
+    names = [path.name for path, target in targets if np.ndim(target) == 2]
+    if names and codec.palette is not None:
+        from .labels import listed_names
+
+        print(f"note: {codec.ids_note(listed_names(names, 'target'))}", file=sys.stderr)
+
+
 def _read_targets(paths, plane: int | None, codec) -> list[tuple[Path, np.ndarray]]:
     """The target files as read for ``codec``, with what their reading notes said."""
     from .io import read_target_file
@@ -471,8 +483,6 @@ def _read_targets(paths, plane: int | None, codec) -> list[tuple[Path, np.ndarra
     targets = []
     for path in paths:
         target, note = read_target_file(path, plane, codec)
-        if note is None and np.ndim(target) == 2:
-            note = codec.ids_note(Path(path).name)
         if note:
             print(f"warning: {note}", file=sys.stderr)
         _warn_erased_pixels(path)
@@ -672,6 +682,7 @@ def _cmd_from_labels(args) -> int:
         except SemiaInputError as error:
             hint = _palette_hint(path, target, synthesizer.codec.is_colour)
             raise SemiaInputError(f"{path.name}: {error}{hint}") from None
+    _note_ids_targets(targets, synthesizer.codec)
     with _fraction_bar("source") as report:  # its patch pyramid, once for every target
         synthesizer.prepare(progress=report)
     out_dir = Path(args.output_dir)

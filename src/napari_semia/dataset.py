@@ -286,7 +286,7 @@ class DatasetJob:
             source_index = validate_target(source_labels, model.source_shape, model.codec,
                                            what="source labels to sample layouts from", source=MODEL_SOURCE)
             if np.ndim(source_labels) == 2 and model.codec.palette is not None:
-                layout_notes = [*layout_notes, model.codec.ids_note("The source labels to sample from")]
+                layout_notes = [*layout_notes, model.codec.ids_note("The labels to sample layouts from")]
             source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
@@ -772,10 +772,7 @@ def _load_layouts(layouts, model) -> tuple[list[tuple[str, np.ndarray]], list[st
                 layout, note = read_target_file(file, codec=model.codec)
                 named.append((file.name, layout))
                 notes += [note] if note else []
-            of_ids = [name for name, layout in named if np.ndim(layout) == 2]
-            if of_ids and model.codec.palette is not None:  # (one note for the set)
-                listed = ", ".join(of_ids[:3]) + (f" and {len(of_ids) - 3} more" if len(of_ids) > 3 else "")
-                notes.append(model.codec.ids_note(f"The layouts {listed}"))
+
         elif path.is_file():
             stack, note = _read_stack(path, model.codec)
             named = _stack_layers(path.name, stack, model)
@@ -793,6 +790,12 @@ def _load_layouts(layouts, model) -> tuple[list[tuple[str, np.ndarray]], list[st
             named = [(f"layout {i}", np.asarray(layer)) for i, layer in enumerate(layouts)]
     if not named:
         raise SemiaInputError("No layouts given.")
+    of_ids = [name for name, layout in named if np.ndim(layout) == 2]
+    if of_ids and model.codec.palette is not None and isinstance(layouts, (str, os.PathLike)):
+        # (One note for the set; a file's or a stack's too, not only a folder's: a review.)
+        from .labels import listed_names
+
+        notes.append(model.codec.ids_note(listed_names(of_ids, "layout")))
     dtype = np.uint8 if model.num_classes <= 256 else np.uint16
     checked = []
     for name, layout in named:

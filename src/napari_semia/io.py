@@ -540,26 +540,43 @@ def erased_pixels_note(path) -> str | None:
 
 
 def _refuse_planes_of_maps(labels: np.ndarray, axes: str, path) -> None:
-    """Refuse a TIFF of a few planes that are no colour map's: planes of ids wider than
-    8 bits (napari's save of a 3D Labels layer: 3 planes were read as the R, G and B of
-    one map), four planes without a colour meaning (per-class masks: the fourth was
-    dropped as transparency, its class merged into another), or channels the file
-    names as such. Three 8-bit planes without metadata stay a colour map stored planar.
-    (A pass over other tools' files.)"""
+    """Refuse a TIFF of a few planes that are no colour map's: planes of ids of a type
+    no paint program writes as colour (napari's save of a 3D Labels layer, int32: its
+    3 planes were read as the R, G and B of one map), four planes whose fourth is no
+    alpha (per-class masks: the fourth was dropped as transparency, its class merged
+    into another), or channels the file names as such (ImageJ). Colour maps stored as
+    planes, 8 or 16 bits, with an alpha the file names (planar RGBA) or an opaque one,
+    stay colour maps (a review: planar RGB TIFFs were refused). (A pass over other
+    tools' files.)"""
     if labels.ndim != 3 or labels.shape[-1] in (3, 4) or not axes or axes[0] not in "QICS":
         return
     planes = labels.shape[0]
-    # (tifffile writes any 3 or 4 planes as RGB(A) unless told otherwise, napari's
-    # Labels writer too: the 'S' axis it names says little.)
-    if (planes in (3, 4) and axes[0] in "QIS" and labels.dtype == np.uint8
-            and (planes == 3 or is_opaque_alpha(labels[3]))):
+    # (tifffile writes any 3 or 4 planes as RGB(A) unless told otherwise, napari's Labels
+    # writer too: the 'S' axis it names tells a colour map by its sample type only.)
+    colour_type = labels.dtype in (np.uint8, np.uint16)
+    if (planes in (3, 4) and axes[0] in "QIS" and colour_type
+            and (planes == 3 or _named_alpha(path) or is_opaque_alpha(labels[3]))):
         return
+    as_rgb = (" If they are the R, G and B of a colour-coded map, save it as RGB (Fiji: Image > Type > "
+              "RGB Color)." if axes[0] == "C" and planes == 3 and colour_type else "")
     raise SemiaInputError(
         f"The label file {str(path)!r} holds {planes} planes of {labels.shape[1]} × {labels.shape[2]} px "
         f"(shape {labels.shape}), not one label map: a stack of maps, or a mask per class? Give one map "
         f"of ids (or a colour-coded RGB map) per file: save the plane you want as a 2D file (in napari, "
         f"or Fiji), or combine per-class masks into one map of ids. (`generate --layouts` takes a stack "
-        f"of layouts as it is.)")
+        f"of layouts as it is.){as_rgb}")
+
+
+def _named_alpha(path) -> bool:
+    """Whether a TIFF names its extra sample an alpha (associated or not)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            extra = tif.pages[0].extrasamples
+    except Exception:
+        return False
+    return any(int(sample) in (1, 2) for sample in (extra or ()))
 
 
 def read_target_file(path, plane: int | None = None, codec=None) -> tuple[np.ndarray, str | None]:
@@ -586,26 +603,22 @@ def read_target_file(path, plane: int | None = None, codec=None) -> tuple[np.nda
 def indexed_reading(indices: np.ndarray, table: np.ndarray, codec,
                     name: str) -> tuple[np.ndarray, str | None]:
     """(the reading of an indexed map or stack of maps (..., H, W) to use against
-    colour-coded labels, a note or None): see :func:`read_target_file`."""
-    from .errors import SemiaInputError
+    colour-coded labels, a note or None): see :func:`read_target_file`. Decided on
+    the table's colours of the indices present, not on the pixels (encoding a 4096²
+    map both ways took 5 s and 1 GB; a review)."""
+    from .labels import MAX_COLOUR_DISTANCE, nearest_colours
 
-    colours = table[indices]
-    rows, cols = indices.shape[-2:]
-
-    def valid(maps: np.ndarray) -> list | None:
-        """Each plane's class indices, or None where one is refused."""
-        try:
-            return [codec.encode(plane) for plane in maps]
-        except SemiaInputError:
-            return None
-
-    as_colours = valid(colours.reshape(-1, rows, cols, colours.shape[-1]))
-    if as_colours is None:
-        return indices, None  # (refused or not as ids, as before; the refusal says how it was read)
-    as_ids = valid(indices.reshape(-1, rows, cols))
-    if as_ids is None or all(np.array_equal(a, b) for a, b in zip(as_colours, as_ids)):
-        return np.ascontiguousarray(colours), None
-    return np.ascontiguousarray(colours), (
+    present = np.flatnonzero(np.bincount(indices.ravel()))
+    nearest, distance = nearest_colours(table[present], codec.palette)
+    if not bool(np.all(distance <= MAX_COLOUR_DISTANCE)):
+        return indices, None  # (its colours are no source colours: read as ids, as before)
+    # As ids, index i is class i of the codec (ids 1..K); as colours, the nearest colour's.
+    ids = np.asarray(codec.class_ids)
+    fits_as_ids = bool(np.isin(present, ids).all())
+    colours = np.ascontiguousarray(table[indices])
+    if not fits_as_ids or np.array_equal(ids[nearest], present):
+        return colours, None
+    return colours, (
         f"{name} is an indexed-colour TIFF whose colour table holds the source labels' colours: it is "
         f"read as those colours, as image viewers show it; its indices, read as class numbers, would give "
         f"another layout. Save it as an RGB image, or as a grey TIFF of ids, to leave no doubt.")

@@ -273,6 +273,12 @@ def off_palette_pixels(labels: np.ndarray, palette: np.ndarray) -> tuple[int, np
     return int(counts[candidates].sum()), _unpack(unique[candidates[np.argmax(counts[candidates])]])
 
 
+def nearest_colours(rgb: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (N, 3) colours: the index of, and distance to, the nearest of ``colours``."""
+    index, distance = _nearest(np.asarray(rgb, np.uint8)[None], np.asarray(colours, np.uint8))
+    return index[0], distance[0]
+
+
 def _nearest(rgb: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of, and distance to, the nearest of ``colours`` for every pixel.
 
@@ -287,6 +293,12 @@ def _nearest(rgb: np.ndarray, colours: np.ndarray) -> tuple[np.ndarray, np.ndarr
     nearest = distances.argmin(axis=1)
     inverse = inverse.reshape(keys.shape)
     return nearest[inverse], distances[np.arange(len(unique)), nearest][inverse]
+
+
+def listed_names(names: list[str], kind: str) -> str:
+    """'The target a.tif', 'The targets a.tif, b.tif, c.tif and 97 more'."""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"The {kind}{'s' if len(names) > 1 else ''} {shown}"
 
 
 @dataclass(frozen=True)
@@ -455,9 +467,9 @@ class LabelCodec:
         None for a codec of ids."""
         if self.palette is None:
             return None
-        return (f"{what}: ids, read as the classes of the source labels' colours, numbered by their "
-                f"pixel count: {self.ids_as_colours()}. If the ids mean other classes, give the map in "
-                f"those colours instead.")
+        return (f"{what}: ids, read as the classes of the colours the model's labels have, numbered "
+                f"from the most frequent (1) down: {self.ids_as_colours()}. If the ids mean other "
+                f"classes, give the map in those colours instead.")
 
     def _refuse_unknown(self, present: np.ndarray, what: str) -> None:
         """SemiaInputError naming the ``present`` ids that are not the source's classes."""
