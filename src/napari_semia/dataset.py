@@ -772,7 +772,6 @@ def _load_layouts(layouts, model) -> tuple[list[tuple[str, np.ndarray]], list[st
                 layout, note = read_target_file(file, codec=model.codec)
                 named.append((file.name, layout))
                 notes += [note] if note else []
-
         elif path.is_file():
             stack, note = _read_stack(path, model.codec)
             named = _stack_layers(path.name, stack, model)
