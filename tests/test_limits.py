@@ -130,3 +130,18 @@ def test_regions_touching_at_a_corner_are_two():
     mask[3:6, 3:6] = True
     assert ClassRegions.of(mask, 1).count == 2
 
+
+
+def test_regions_too_large_to_move_are_never_dropped():
+    # The sampler's notes promise it: only regions cut by the edge may be dropped among
+    # those that keep their place (a vessel tree must not vanish from a layout).
+    from napari_semia.layout_sampler import LayoutSampler, LayoutSamplerSettings
+
+    labels = np.zeros((60, 60), np.int64)
+    labels[10:40, 10:45] = 1  # 29 % of the image: too large to move
+    labels[48:54, 48:54] = 1  # small, movable
+    sampler = LayoutSampler(labels, LayoutSamplerSettings(drop_probability=1.0, elastic_probability=0.0))
+    for index in range(4):
+        layout = sampler.sample(index)
+        assert (layout.labels[10:40, 10:45] == 1).all(), index
+        assert (layout.labels == 1).sum() == 30 * 35, index  # the small one dropped every time
