@@ -111,7 +111,7 @@ def test_the_seed_field_gives_other_layouts(trained, qtbot, tmp_path):
     assert recorded["sampler"]["keep_surroundings"] is True
 
 
-def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tmp_path):
+def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tmp_path, messages):
     _, widget = trained
     folder = tmp_path / "set"
     widget.dataset_settings.folder = str(folder)
@@ -122,6 +122,7 @@ def test_stop_keeps_whole_pairs_and_a_rerun_completes_the_set(trained, qtbot, tm
     # over the run, whose Stop then greyed out; a monkey test).
     widget.train()
     assert not widget.trainer_runner.running and widget.dataset.stop_button.isEnabled()
+    assert ("warning", "Not trained: a dataset is being made; Stop it first.") in messages
     widget.dataset.stop_button.click()
     wait_for_dataset(qtbot, widget)
     assert "Stopped" in widget.dataset.label.text()
