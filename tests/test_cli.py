@@ -1156,7 +1156,7 @@ def test_a_jpeg_of_label_ids_is_refused(tmp_path):
     np.testing.assert_array_equal(read_label_file(tmp_path / "lzw.tif"), labels)
 
 
-def test_a_few_planes_that_are_no_colour_map_are_refused_as_labels(tmp_path):
+def test_a_few_planes_that_are_no_colour_map_are_refused_as_labels(tmp_path, capsys):
     # A pass over other tools' files: napari's save of a 3D Labels layer (int32 planes,
     # which tifffile marks RGB) was read as one colour map, and four per-class masks lost
     # the fourth as transparency, its class merged into another; both without a word.
@@ -1169,8 +1169,21 @@ def test_a_few_planes_that_are_no_colour_map_are_refused_as_labels(tmp_path):
     tifffile.imwrite(tmp_path / "masks.tif", masks, photometric="minisblack")
     tifffile.imwrite(tmp_path / "channels.tif", masks[:3], imagej=True, metadata={"axes": "CYX"})
     for name, planes in (("z3.tif", 3), ("masks.tif", 4), ("channels.tif", 3)):
-        with pytest.raises(SemiaInputError, match=rf"{name}' holds {planes} planes of 32 × 40 px"):
+        with pytest.raises(SemiaInputError, match=rf"{name}' holds {planes} planes of 32 × 40 px.*--plane N"):
             read_label_file(tmp_path / name)
+    # --plane picks one of them (napari's 3D Labels save was a dead end: --plane was "not
+    # used", then the file refused), and the results are named for it.
+    np.testing.assert_array_equal(read_label_file(tmp_path / "z3.tif", plane=2), labels)
+    with pytest.raises(SemiaInputError, match=r"--plane 3: the label file .* has planes 0 to 2"):
+        read_label_file(tmp_path / "z3.tif", plane=3)
+    image, _ = make_scene(40)
+    write_image_file(tmp_path / "image.png", image[:32])
+    write_image_file(tmp_path / "labels.png", labels)
+    assert cli.main(["from-labels", str(tmp_path / "image.png"), str(tmp_path / "labels.png"),
+                     str(tmp_path / "z3.tif"), "-o", str(tmp_path / "out"), "--plane", "1",
+                     "--device", "cpu"]) == 0
+    assert "is not used" not in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["z3_plane1.png"]
     # Colour maps the file stores as planes stay colour maps: 16-bit RGB, and RGBA whose
     # alpha the file names, transparent in places (a review: both were refused).
     colours = np.stack([labels * 200, labels * 50, 30 + labels * 0])

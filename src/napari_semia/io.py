@@ -426,9 +426,22 @@ def is_stack_file(path, plane_chosen: bool = False) -> bool:
 
 def unused_plane_note(plane: int | None, paths) -> str | None:
     """A warning for ``--plane`` given where no file is a stack, else None."""
-    if plane is None or any(is_stack_file(path, plane_chosen=True) for path in paths):
+    if plane is None or any(is_stack_file(path, plane_chosen=True) or is_planes_of_maps_file(path)
+                            for path in paths):
         return None
     return f"--plane {plane} is not used: no file given is a z-stack or time series."
+
+
+def is_planes_of_maps_file(path) -> bool:
+    """Whether ``path`` is a label TIFF of a few planes of maps (``_planes_of_maps``),
+    from which ``--plane`` picks one."""
+    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+        return False
+    try:
+        labels = _read(path, "label")
+    except SemiaInputError:
+        return False
+    return labels.ndim == 3 and _planes_of_maps(labels, _tiff_axes(path), path)
 
 
 def read_image_file(path, plane: int | None = None) -> np.ndarray:
@@ -476,7 +489,8 @@ def read_label_file(path, plane: int | None = None) -> np.ndarray:
     labels = _read(path, "label")
     if labels.ndim > 2:
         labels, axes = _plane_of_stack(labels, _tiff_axes(path, plane is not None), path, "label", plane)
-        _refuse_planes_of_maps(labels, axes, path)
+        if _planes_of_maps(labels, axes, path):
+            labels = _plane_of_maps(labels, path, plane)
     if labels.ndim == 3 and labels.shape[0] in (3, 4) and labels.shape[-1] not in (3, 4):
         labels = np.moveaxis(labels, 0, -1)  # a colour-coded map stored planar
     if labels.ndim == 3 and labels.shape[-1] in (2, 4) and Path(path).suffix.lower() in ALPHA_SUFFIXES:
@@ -539,32 +553,42 @@ def erased_pixels_note(path) -> str | None:
             f"paint them with a class instead.")
 
 
-def _refuse_planes_of_maps(labels: np.ndarray, axes: str, path) -> None:
-    """Refuse a TIFF of a few planes that are no colour map's: planes of ids of a type
-    no paint program writes as colour (napari's save of a 3D Labels layer, int32: its
-    3 planes were read as the R, G and B of one map), four planes whose fourth is no
-    alpha (per-class masks: the fourth was dropped as transparency, its class merged
+def _planes_of_maps(labels: np.ndarray, axes: str, path) -> bool:
+    """Whether a TIFF of a few planes holds no colour map but planes of maps: ids of a
+    type no paint program writes as colour (napari's save of a 3D Labels layer, int32:
+    its 3 planes were read as the R, G and B of one map), four planes whose fourth is
+    no alpha (per-class masks: the fourth was dropped as transparency, its class merged
     into another), or channels the file names as such (ImageJ). Colour maps stored as
     planes, 8 or 16 bits, with an alpha the file names (planar RGBA) or an opaque one,
-    stay colour maps (a review: planar RGB TIFFs were refused). (A pass over other
+    are colour maps (a review: planar RGB TIFFs were refused). (A pass over other
     tools' files.)"""
     if labels.ndim != 3 or labels.shape[-1] in (3, 4) or not axes or axes[0] not in "QICS":
-        return
+        return False
     planes = labels.shape[0]
     # (tifffile writes any 3 or 4 planes as RGB(A) unless told otherwise, napari's Labels
     # writer too: the 'S' axis it names tells a colour map by its sample type only.)
     colour_type = labels.dtype in (np.uint8, np.uint16)
-    if (planes in (3, 4) and axes[0] in "QIS" and colour_type
-            and (planes == 3 or _named_alpha(path) or is_opaque_alpha(labels[3]))):
-        return
+    return not (planes in (3, 4) and axes[0] in "QIS" and colour_type
+                and (planes == 3 or _named_alpha(path) or is_opaque_alpha(labels[3])))
+
+
+def _plane_of_maps(labels: np.ndarray, path, plane: int | None) -> np.ndarray:
+    """Plane ``plane`` of a file of planes of maps (``_planes_of_maps``); refused
+    without one, naming what to do (napari's 3D Labels save was a dead end: --plane was
+    "not used", and the file refused)."""
+    planes = labels.shape[0]
+    if plane is not None:
+        if not 0 <= plane < planes:
+            raise SemiaInputError(f"--plane {plane}: the label file {str(path)!r} has planes 0 to "
+                                  f"{planes - 1} (shape {labels.shape}).")
+        return labels[plane]
     as_rgb = (" If they are the R, G and B of a colour-coded map, save it as RGB (Fiji: Image > Type > "
-              "RGB Color)." if axes[0] == "C" and planes == 3 and colour_type else "")
+              "RGB Color)." if planes == 3 and labels.dtype in (np.uint8, np.uint16) else "")
     raise SemiaInputError(
         f"The label file {str(path)!r} holds {planes} planes of {labels.shape[1]} × {labels.shape[2]} px "
-        f"(shape {labels.shape}), not one label map: a stack of maps, or a mask per class? Give one map "
-        f"of ids (or a colour-coded RGB map) per file: save the plane you want as a 2D file (in napari, "
-        f"or Fiji), or combine per-class masks into one map of ids. (`generate --layouts` takes a stack "
-        f"of layouts as it is.){as_rgb}")
+        f"(shape {labels.shape}), not one label map: a stack of maps, or a mask per class? Choose a plane "
+        f"with --plane N, or give one map of ids (or a colour-coded RGB map) per file: combine per-class "
+        f"masks into one map of ids. (`generate --layouts` takes a stack of layouts as it is.){as_rgb}")
 
 
 def _named_alpha(path) -> bool:
