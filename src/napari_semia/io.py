@@ -435,13 +435,19 @@ def unused_plane_note(plane: int | None, paths) -> str | None:
 def is_planes_of_maps_file(path) -> bool:
     """Whether ``path`` is a label TIFF of a few planes of maps (``_planes_of_maps``),
     from which ``--plane`` picks one."""
-    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
-        return False
+    labels = _raw_labels_of(path, _TIFF_SUFFIXES)
+    return labels is not None and labels.ndim == 3 and _planes_of_maps(labels, _tiff_axes(path), path)
+
+
+def _raw_labels_of(path, suffixes) -> np.ndarray | None:
+    """The label file's pixels as stored, for a look at them, where its name ends in one
+    of ``suffixes`` and it can be read; else None (the reading proper says what fails)."""
+    if Path(path).suffix.lower() not in suffixes:
+        return None
     try:
-        labels = _read(path, "label")
+        return _read(path, "label")
     except SemiaInputError:
-        return False
-    return labels.ndim == 3 and _planes_of_maps(labels, _tiff_axes(path), path)
+        return None
 
 
 def read_image_file(path, plane: int | None = None) -> np.ndarray:
@@ -537,13 +543,8 @@ def erased_pixels_note(path) -> str | None:
     with transparency, colours kept): the map is read without its transparency, so they
     keep the class of the colour they hold, and an object erased in the editor came back
     (a pass over other tools' files). None otherwise."""
-    if Path(path).suffix.lower() not in ALPHA_SUFFIXES:
-        return None
-    try:
-        labels = _read(path, "label")
-    except SemiaInputError:
-        return None
-    if labels.ndim != 3 or labels.shape[-1] not in (2, 4):
+    labels = _raw_labels_of(path, ALPHA_SUFFIXES)
+    if labels is None or labels.ndim != 3 or labels.shape[-1] not in (2, 4):
         return None
     erased = int(np.count_nonzero(labels[..., -1] == 0))
     if not erased:
