@@ -145,3 +145,32 @@ def test_regions_too_large_to_move_are_never_dropped():
         layout = sampler.sample(index)
         assert (layout.labels[10:40, 10:45] == 1).all(), index
         assert (layout.labels == 1).sum() == 30 * 35, index  # the small one dropped every time
+
+
+# ------------------------------------------------------- checkpoints, progress
+def test_a_continued_run_is_checkpointed_even_before_its_first_new_step(tmp_path):
+    # Stopped at once, a run continued from a model (labels edited since) wrote nothing
+    # under its new key when only this run's steps counted (a mutation audit).
+    from types import SimpleNamespace
+
+    from napari_semia.checkpoints import Checkpointer
+
+    saved = []
+    store = SimpleNamespace(save=lambda model, key, names: saved.append(key) or tmp_path / key)
+    checkpointer = Checkpointer(store, "new-key")
+    assert checkpointer.save(SimpleNamespace(steps_before=100, step=0, model=object())) is not None
+    assert checkpointer.save(SimpleNamespace(steps_before=0, step=0, model=object())) is None
+    assert saved == ["new-key"]
+
+
+def test_the_time_left_follows_a_change_of_speed():
+    # The mean of recent steps, not of all: a laptop that stops throttling (a mutation audit).
+    from napari_semia.training_progress import _RECENT_STEPS, EtaEstimator
+
+    estimator = EtaEstimator(1000, 0)
+    for _ in range(200):
+        estimator.record(False, 1.0)
+    for _ in range(_RECENT_STEPS):
+        estimator.record(False, 0.1)
+    assert estimator.seconds_left(200 + _RECENT_STEPS) == pytest.approx((800 - _RECENT_STEPS) * 0.1)
+    assert EtaEstimator(10, 5, fine_extra_s=-5).fine_extra_s == 0.0  # (never below the coarse cost)
