@@ -248,6 +248,18 @@ def _read_16_bit_png(path) -> np.ndarray:
     return np.vstack([np.asarray(row, np.uint16) for row in rows]).reshape(height, width, info["planes"])
 
 
+def _first_page(path, attribute: str):
+    """``attribute`` of a TIFF's first page (``photometric``, ``colormap``, ...), or None
+    for a file tifffile cannot open."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            return getattr(tif.pages[0], attribute)
+    except Exception:
+        return None
+
+
 def palette_kind(path) -> str | None:
     """'PNG', 'GIF', ... for an indexed-colour file read as its colours (as napari's
     reader does), 'TIFF' for one read as its indices (tifffile, napari too); None for
@@ -256,8 +268,7 @@ def palette_kind(path) -> str | None:
         if file_signature(path) == "TIFF":  # (by content, as the file is read)
             import tifffile
 
-            with tifffile.TiffFile(str(path)) as tif:
-                return "TIFF" if tif.pages[0].photometric == tifffile.PHOTOMETRIC.PALETTE else None
+            return "TIFF" if _first_page(path, "photometric") == tifffile.PHOTOMETRIC.PALETTE else None
         from PIL import Image
 
         with Image.open(path) as picture:
@@ -270,15 +281,10 @@ def min_is_white_note(path) -> str | None:
     """A sentence for a grey TIFF stored 'min-is-white' (scanners, some cameras): viewers
     show it inverted, napari and these readers use its values as stored, and results
     came out as the negative of the picture seen (found by a new user). None otherwise."""
-    if file_signature(path) != "TIFF":  # (by content, as the file is read)
-        return None
-    try:
-        import tifffile
+    import tifffile
 
-        with tifffile.TiffFile(str(path)) as tif:
-            if tif.pages[0].photometric != tifffile.PHOTOMETRIC.MINISWHITE:
-                return None
-    except Exception:
+    if (file_signature(path) != "TIFF"  # (by content, as the file is read)
+            or _first_page(path, "photometric") != tifffile.PHOTOMETRIC.MINISWHITE):
         return None
     return (f"'{Path(path).name}' is stored 'min-is-white': image viewers show it inverted, but napari "
             f"and napari-semia use its values as stored, so it and its results look like negatives of "
@@ -337,6 +343,22 @@ def exif_rotation_note(path) -> str | None:
             f"image editors do on export), and paint its labels on that.")
 
 
+def _first_series(path) -> tuple[str, tuple[int, ...]]:
+    """The axes and shape of a TIFF's first series, ('', ()) for other files and TIFFs
+    tifffile cannot open."""
+    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
+        return "", ()
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            if not tif.series:
+                return "", ()
+            return tif.series[0].axes, tuple(tif.series[0].shape)
+    except Exception:
+        return "", ()
+
+
 def _tiff_axes(path, plane_chosen: bool = False) -> str:
     """The axes a TIFF's first series names ('YXS', 'CYX', 'ZYX', ...), or '' for
     other files and TIFFs tifffile cannot open (the reader itself says so).
@@ -344,17 +366,7 @@ def _tiff_axes(path, plane_chosen: bool = False) -> str:
     narrow to be told from channels otherwise are a stack when wider than an image
     has channels (a stack of 64 x 64 crops was read as 64 channels and refused,
     --plane unused; a docs audit)."""
-    if Path(path).suffix.lower() not in _TIFF_SUFFIXES:
-        return ""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(str(path)) as tif:
-            if not tif.series:
-                return ""
-            axes, shape = tif.series[0].axes, tif.series[0].shape
-    except Exception:
-        return ""
+    axes, shape = _first_series(path)
     if (len(axes) == 3 and axes[0] in "QI" and axes[1:] == "YX" and shape[0] > MAX_CHANNELS
             and shape[2] > (MAX_CHANNELS if plane_chosen else _MIN_PLANE_WIDTH)):
         # Planes with no axis named, more than an image has channels and wider than
@@ -434,7 +446,11 @@ def unused_plane_note(plane: int | None, paths) -> str | None:
 
 def is_planes_of_maps_file(path) -> bool:
     """Whether ``path`` is a label TIFF of a few planes of maps (``_planes_of_maps``),
-    from which ``--plane`` picks one."""
+    from which ``--plane`` picks one. Its pixels are read only where its first series
+    has that shape (asked of every file when --plane is given)."""
+    shape = [size for size in _first_series(path)[1] if size != 1]
+    if len(shape) != 3 or shape[-1] in (3, 4):
+        return False
     labels = _raw_labels_of(path, _TIFF_SUFFIXES)
     return labels is not None and labels.ndim == 3 and _planes_of_maps(labels, _tiff_axes(path), path)
 
@@ -594,14 +610,7 @@ def _plane_of_maps(labels: np.ndarray, path, plane: int | None) -> np.ndarray:
 
 def _named_alpha(path) -> bool:
     """Whether a TIFF names its extra sample an alpha (associated or not)."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(str(path)) as tif:
-            extra = tif.pages[0].extrasamples
-    except Exception:
-        return False
-    return any(int(sample) in (1, 2) for sample in (extra or ()))
+    return any(int(sample) in (1, 2) for sample in (_first_page(path, "extrasamples") or ()))
 
 
 def read_target_file(path, plane: int | None = None, codec=None) -> tuple[np.ndarray, str | None]:
@@ -651,13 +660,7 @@ def indexed_reading(indices: np.ndarray, table: np.ndarray, codec,
 
 def colour_table_of(path) -> np.ndarray | None:
     """An indexed TIFF's colour table as (N, 3) uint8 (TIFF stores 16-bit values)."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(str(path)) as tif:
-            table = tif.pages[0].colormap
-    except Exception:
-        return None
+    table = _first_page(path, "colormap")
     if table is None or np.ndim(table) != 2 or table.shape[0] != 3:
         return None
     table = np.asarray(table, np.uint32).T
@@ -724,14 +727,8 @@ _JPEG_TIFF_COMPRESSION = frozenset({6, 7, 34892})
 
 def _lossy_tiff(path) -> str | None:
     """'JPEG-compressed TIFF' for a TIFF whose first page is stored as JPEG, else None."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(str(path)) as tif:
-            code = int(tif.pages[0].compression)
-    except Exception:
-        return None
-    return "JPEG-compressed TIFF" if code in _JPEG_TIFF_COMPRESSION else None
+    code = _first_page(path, "compression")
+    return "JPEG-compressed TIFF" if code is not None and int(code) in _JPEG_TIFF_COMPRESSION else None
 
 
 def _lossy_format(path) -> str | None:
