@@ -71,6 +71,16 @@ def _add_overwrite_option(command) -> None:
              "replaced")
 
 
+def _add_target_options(command) -> None:
+    """The target files, their results' folder, --overwrite and --device: what
+    ``synthesize`` and ``from-labels`` share."""
+    command.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
+    command.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
+                         help="directory for the results")
+    _add_overwrite_option(command)
+    command.add_argument("--device", default="auto", help="torch device (default: auto)")
+
+
 def _add_synthesis_seed_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=seed_number, metavar="N",
@@ -122,11 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "upsampled)."),
     )
     synth.add_argument("model", metavar="MODEL", help="model file (.semia)")
-    synth.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
-    synth.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
-                       help="directory for the results")
-    _add_overwrite_option(synth)
-    synth.add_argument("--device", default="auto", help="torch device (default: auto)")
+    _add_target_options(synth)
     synth.add_argument("--preview", action="store_true",
                        help="fast preview: the working-size result upsampled (bicubic) instead of "
                             "the full-resolution result made of the source's own detail. Values "
@@ -146,11 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     labels_only.add_argument("image", metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
     labels_only.add_argument("labels", metavar="LABELS",
                              help="its label map file: integer ids or an RGB colour-coded map")
-    labels_only.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
-    labels_only.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
-                             help="directory for the results")
-    _add_overwrite_option(labels_only)
-    labels_only.add_argument("--device", default="auto", help="torch device (default: auto)")
+    _add_target_options(labels_only)
     _add_synthesis_seed_option(labels_only)
     _add_plane_option(labels_only)
 
