@@ -260,7 +260,7 @@ class DatasetJob:
         if count is not None:
             _check_whole_number("number of pairs (count)", count)
         _check_whole_number("seed", seed)
-        given, layout_notes = _load_layouts(layouts, model) if layouts is not None else (None, [])
+        given, reading_notes = _load_layouts(layouts, model) if layouts is not None else (None, [])
         if given is not None:
             if count is None:
                 count = len(given)
@@ -286,7 +286,7 @@ class DatasetJob:
             source_index = validate_target(source_labels, model.source_shape, model.codec,
                                            what="source labels to sample layouts from", source=MODEL_SOURCE)
             if np.ndim(source_labels) == 2 and model.codec.palette is not None:
-                layout_notes = [*layout_notes, model.codec.ids_note("The labels to sample layouts from")]
+                reading_notes = [*reading_notes, model.codec.ids_note("The labels to sample layouts from")]
             source_labels = model.codec.decode(source_index)
         sampler_settings = sampler_settings or LayoutSamplerSettings()
         out_dir = Path(out_dir)
@@ -304,7 +304,7 @@ class DatasetJob:
             label_suffix=".png" if label_dtype(model.codec.class_ids).itemsize <= 2 else ".tif",
             torch_threads=None,
         )
-        warnings = list(layout_notes)
+        warnings = list(reading_notes)
         if not full_resolution:
             note = _faint_classes_note(model.classes_beyond_range())
             if note is not None:
@@ -820,7 +820,7 @@ def _read_stack(path: Path, codec) -> tuple[np.ndarray, str | None]:
     are (a general image reader would take 3 or 4 pages for colour channels);
     an indexed-colour one as ``io.read_target_file`` reads it (a review: a
     folder's were, one file's not). With the note its reading gave, or None."""
-    from .io import colour_table_of, indexed_reading, palette_kind, read_label_file
+    from .io import indexed_reading, read_label_file
 
     if path.suffix.lower() not in (".tif", ".tiff"):
         return read_label_file(path), None
@@ -840,10 +840,8 @@ def _read_stack(path: Path, codec) -> tuple[np.ndarray, str | None]:
     plane_dims = 3 if axes.endswith("S") else 2
     if stack.ndim > plane_dims + 1:
         stack = stack.reshape((-1, *stack.shape[-plane_dims:]))
-    if codec.palette is not None and palette_kind(path) == "TIFF" and stack.ndim in (2, 3):
-        table = colour_table_of(path)
-        if table is not None and np.issubdtype(stack.dtype, np.integer) and int(stack.max()) < len(table):
-            return indexed_reading(stack, table, codec, path.name)
+    if stack.ndim in (2, 3):
+        return indexed_reading(path, stack, codec)
     return stack, None
 
 

@@ -625,22 +625,25 @@ def read_target_file(path, plane: int | None = None, codec=None) -> tuple[np.nda
     with a lookup table, Fiji's glasbey), they are read, as before; where both readings
     are valid and differ, the colours are, and the note says so (a review)."""
     labels = read_label_file(path, plane)
-    if (codec is None or codec.palette is None or labels.ndim != 2
-            or palette_kind(path) != "TIFF"):
+    if labels.ndim != 2:
         return labels, None
-    table = colour_table_of(path)
-    if table is None or int(labels.max()) >= len(table):
-        return labels, None
-    return indexed_reading(labels, table, codec, Path(path).name)
+    return indexed_reading(path, labels, codec)
 
 
-def indexed_reading(indices: np.ndarray, table: np.ndarray, codec,
-                    name: str) -> tuple[np.ndarray, str | None]:
-    """(the reading of an indexed map or stack of maps (..., H, W) to use against
-    colour-coded labels, a note or None): see :func:`read_target_file`. Decided on
-    the table's colours of the indices present, not on the pixels (encoding a 4096²
-    map both ways took 5 s and 1 GB; a review)."""
+def indexed_reading(path, indices: np.ndarray, codec) -> tuple[np.ndarray, str | None]:
+    """(the reading of ``indices``, a map or stack of maps (..., H, W) read from
+    ``path``, to use against ``codec``, a note or None): see :func:`read_target_file`.
+    Indices as they are, but for an indexed-colour TIFF against colour-coded labels.
+    Decided on the table's colours of the indices present, not on the pixels (encoding
+    a 4096² map both ways took 5 s and 1 GB; a review)."""
     from .labels import MAX_COLOUR_DISTANCE, nearest_colours
+
+    if (codec is None or codec.palette is None or not np.issubdtype(indices.dtype, np.integer)
+            or palette_kind(path) != "TIFF"):
+        return indices, None
+    table = _colour_table_of(path)
+    if table is None or int(indices.max()) >= len(table):
+        return indices, None
 
     present = np.flatnonzero(np.bincount(indices.ravel()))
     nearest, distance = nearest_colours(table[present], codec.palette)
@@ -653,12 +656,12 @@ def indexed_reading(indices: np.ndarray, table: np.ndarray, codec,
     if not fits_as_ids or np.array_equal(ids[nearest], present):
         return colours, None
     return colours, (
-        f"{name} is an indexed-colour TIFF whose colour table holds the source labels' colours: it is "
-        f"read as those colours, as image viewers show it; its indices, read as class numbers, would give "
-        f"another layout. Save it as an RGB image, or as a grey TIFF of ids, to leave no doubt.")
+        f"{Path(path).name} is an indexed-colour TIFF whose colour table holds the source labels' colours: "
+        f"it is read as those colours, as image viewers show it; its indices, read as class numbers, would "
+        f"give another layout. Save it as an RGB image, or as a grey TIFF of ids, to leave no doubt.")
 
 
-def colour_table_of(path) -> np.ndarray | None:
+def _colour_table_of(path) -> np.ndarray | None:
     """An indexed TIFF's colour table as (N, 3) uint8 (TIFF stores 16-bit values)."""
     table = _first_page(path, "colormap")
     if table is None or np.ndim(table) != 2 or table.shape[0] != 3:

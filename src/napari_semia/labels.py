@@ -461,7 +461,7 @@ class LabelCodec:
 
     def ids_note(self, what: str) -> str | None:
         """For a map of ids checked against colour-coded source labels: how its ids were
-        read (the source's colours, numbered by their pixel count). A file of the same
+        read (the source's colours, numbered from the most frequent down). A file of the same
         map's ids from elsewhere (a palette PNG's own indices, Fiji, QuPath) was read
         with its classes swapped, without a word (a pass over other tools' files).
         None for a codec of ids."""
