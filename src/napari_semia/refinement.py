@@ -371,6 +371,52 @@ class _Level0Rules:
     """(h, w) bit sets of the classes whose fringe each pixel must not carry (None: no rule)."""
 
 
+@dataclass
+class _CarriedUp:
+    """What one level of a refinement leaves to the next."""
+
+    output: torch.Tensor | None = None
+    """(C, h, w): the level's result, the next level's query (upsampled)."""
+    fy: torch.Tensor | None = None
+    fx: torch.Tensor | None = None
+    """(h, w): the source row and column each pixel copies."""
+    rules0: _Level0Rules | None = None
+    profiles0: torch.Tensor | None = None
+    """Level-0 pixels that carry a moved edge's profile (set at level 0)."""
+    moves0: object | None = None
+    """Level-0 moved regions and their offsets (``moved_regions``; set at level 0)."""
+    correction: torch.Tensor | None = None
+    """Seam fusion's change at the level below."""
+
+
+class _RefinementProgress:
+    """``progress(fraction)`` of a refinement: the work done, by pixels, a pass at a
+    time and, within a pass, by its steps (matching, voting, seams, fusion)."""
+
+    def __init__(self, progress: Callable[[float], None] | None, total: float) -> None:
+        self.progress = progress
+        self.done, self.total = 0.0, float(total)
+
+    def checkpoint(self) -> None:
+        """A chance to abandon between a level's steps (each takes a second or more
+        at tens of megapixels)."""
+        if self.progress is not None:
+            self.progress(self.done / self.total)
+
+    def within(self, span: float, start: float, share: float) -> Callable[[float], None] | None:
+        """For a step of the current pass (``span`` of work) that begins ``start`` of
+        the way through it and takes ``share`` of it: its own fraction's report."""
+        if self.progress is None:
+            return None
+        done, progress, total = self.done, self.progress, self.total
+        return lambda fraction: progress((done + span * (start + share * fraction)) / total)
+
+    def advance(self, span: float) -> None:
+        """A pass is done."""
+        self.done += span
+        self.checkpoint()
+
+
 class SourcePyramid:
     """Everything the refinement needs from one source, per level; built once per
     source (and level-0 size), then :meth:`refine` serves any number of targets.
@@ -534,8 +580,23 @@ class SourcePyramid:
         ``progress(fraction)`` is called after every pass over a level (the
         fraction of the work done, by pixels); it may raise to abandon the
         refinement, e.g. when a newer request has made this one useless."""
-        config, num_classes = self.config, self.num_classes
         target_full = target_index[0] if target_index.dim() == 3 else target_index
+        self._check_inputs(target_full, guide, source_positions)
+        if generator is None:
+            generator = self.generator()
+        if source_positions is None:
+            source_positions = self._small_moves(target_full)
+        passes = [(self.config.first_level_iterations if number == 0 else self.config.level_iterations)
+                  * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
+        meter = _RefinementProgress(progress, sum(passes))
+        carried = _CarriedUp()
+        for number, level in enumerate(self.levels):
+            self._refine_level(number, level, target_full, guide, source_positions, generator,
+                               carried, meter, passes[number])
+        return carried.output[None]
+
+    def _check_inputs(self, target_full: torch.Tensor, guide: torch.Tensor | None,
+                      source_positions: torch.Tensor | None) -> None:
         if tuple(target_full.shape) != self.full_shape:
             raise ValueError(f"target of size {tuple(target_full.shape)}, source of size {self.full_shape}")
         if guide is not None and tuple(guide.shape[-2:]) != self.shapes[0]:
@@ -543,135 +604,149 @@ class SourcePyramid:
         if source_positions is not None and tuple(source_positions.shape) != (2, *self.full_shape):
             raise ValueError(f"source positions of shape {tuple(source_positions.shape)}, "
                              f"source of size {self.full_shape}")
-        if generator is None:
-            generator = self.generator()
-        if source_positions is None and config.move_regions and len(self.levels) > 1:
-            # Objects moved by hand that are too small for level 0 to see moved.
-            h0, w0 = self.shapes[0]
-            found = small_moves(_host_layouts(self.levels[-1], target_full), h0 * w0)
-            if found is not None:
-                source_positions = torch.from_numpy(found).to(self.device)
 
+    def _small_moves(self, target_full: torch.Tensor) -> torch.Tensor | None:
+        """Where objects moved by hand that are too small for level 0 to see come
+        from (``known_sources.small_moves``), or None."""
+        if not self.config.move_regions or len(self.levels) == 1:
+            return None
+        h0, w0 = self.shapes[0]
+        found = small_moves(_host_layouts(self.levels[-1], target_full), h0 * w0)
+        return None if found is None else torch.from_numpy(found).to(self.device)
+
+    def _refine_level(self, number: int, level: SourceLevel, target_full: torch.Tensor,
+                      guide: torch.Tensor | None, source_positions: torch.Tensor | None,
+                      generator: torch.Generator, carried: _CarriedUp, meter: _RefinementProgress,
+                      work: float) -> None:
+        """One level: its field started (level 0) or carried up from the level below,
+        then ``iterations`` passes of matching and voting; the last pass evens out
+        seams and re-solves smooth classes. Leaves the level's field and output in
+        ``carried``."""
+        config, num_classes = self.config, self.num_classes
+        first = number == 0
+        last_level = number == len(self.levels) - 1
+        target = resize_labels(target_full, level.shape, num_classes)
+        changed = level.classes.view(level.shape) != target
+        if first:
+            carried.rules0 = self._level0_rules(level, target, changed)
+        meter.checkpoint()
+        free, depth_needed, fringes_avoided = self._rules_at(level, target, changed, carried.rules0, first)
+        meter.checkpoint()
+        if first:
+            fy, fx, query, carried.profiles0, carried.moves0 = self._start_level0(
+                level, target, changed, free, guide, depth_needed, fringes_avoided, generator)
+            iterations, rounds = config.first_level_iterations, config.first_level_rounds
+        else:
+            fy, fx = upsample_field(carried.fy, carried.fx, level.shape)
+            meter.checkpoint()
+            if carried.moves0 is not None and config.move_regions:
+                fy, fx = moved_at_level(level, target, carried.moves0, fy, fx)
+            query = _resize_image(carried.output, level.shape)
+            iterations, rounds = config.level_iterations, config.level_rounds
+        pins = None if source_positions is None else level_pins(source_positions, level, target)
+        if pins is not None:
+            free = free | pins[0]  # (a new tensor: level 0's band is not grown by them)
+            pin(fy, fx, pins)
+        ys, xs = grid(level.shape, fy.device)
+        fy = torch.where(free, fy, ys)
+        fx = torch.where(free, fx, xs)
+        # What the votes average: the data's linear values for a stretched source.
+        voted = level.pixels if self.linear_units is None else self.linear_units.to_linear(level.pixels)
+        # Progress (and the chance to abandon) tile by tile: the full-size pass is
+        # most of the work, seconds on a large image, and a caller waited for it to
+        # end (Stop, a new stroke, closing the widget).
+        span = work / iterations
         output = None
-        fy = fx = rules0 = None
-        profiles0 = None  # level-0 pixels that carry a moved edge's profile (set at level 0)
-        moves0 = None  # level-0 moved regions and their offsets (set at level 0)
-        correction = None  # seam fusion's change at the level below
-        passes = [(config.first_level_iterations if number == 0 else config.level_iterations)
-                  * level.shape[0] * level.shape[1] for number, level in enumerate(self.levels)]
-        work_done, work_total = 0.0, float(sum(passes))
+        for iteration in range(iterations):
+            last_pass = iteration == iterations - 1
+            keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
+            wide = first and iteration == 0
+            match_level(level, keys, query, target, free, fy, fx,
+                        rounds if wide else config.level_rounds, wide, generator, num_classes,
+                        coherence_weight=config.coherence_weight, edge_margin=config.edge_margin,
+                        sampled_candidates=config.sampled_candidates, tile=config.tile,
+                        depth_needed=depth_needed, fringes_avoided=fringes_avoided,
+                        on_tile=meter.within(span, 0.0, _MATCH_SHARE))
+            pin(fy, fx, pins)  # matching may have moved them: they copy their known pixel
+            # Level 0 votes whole patches of the target's classes; the result's
+            # last vote is the fine one, letting class edges blend as in the source
+            # (also when level 0 is the source's own size).
+            final = last_level and last_pass
+            coarse_vote = first and not final
+            radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
+            split = DetailSplit.of(voted, level) if final and config.keep_detail and radius > 0 else None
+            output = self._vote(level, target, free, fy, fx, radius, coarse_vote, voted, pins, split,
+                                meter.within(span, _MATCH_SHARE, _VOTE_SHARE))
+            clipped = output
+            if last_pass:
+                output = self._finish_level(level, first, number, output, target, free, fy, fx, radius,
+                                            carried, meter, span)
+            if final and self.excess is not None:
+                output += self._excess_vote(level, target, free, fy, fx, radius, coarse_vote, pins,
+                                            split is not None, clipped, meter.within(span, 1.0, 0.0))
+            query = output
+            meter.advance(span)
+        carried.fy, carried.fx, carried.output = fy, fx, output
 
-        def checkpoint() -> None:
-            """A chance to abandon between a level's steps (each takes a second or
-            more at tens of megapixels)."""
-            if progress is not None:
-                progress(work_done / work_total)
+    def _vote(self, level: SourceLevel, target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor,
+              fx: torch.Tensor, radius: int, coarse_vote: bool, voted: torch.Tensor, pins,
+              split: DetailSplit | None, on_tile) -> torch.Tensor:
+        """The level rebuilt from the field's copies: ``voted``'s patches averaged,
+        pinned pixels resampled at their known positions, back in network values."""
+        output = vote_level(level, target, free, fy, fx, radius, coarse_vote, self.config.tile,
+                            voted, on_tile=on_tile, detail_split=split)
+        output = resampled(output, voted, level.shape, pins)
+        if self.linear_units is not None:
+            # Back from linear values; the pixels no vote reached stay the
+            # source's own, bit for bit (not through sinh and asinh).
+            output = torch.where(dilate(free, radius), self.linear_units.from_linear(output),
+                                 level.pixels.view(output.shape))
+        return output
 
-        for number, level in enumerate(self.levels):
-            first = number == 0
-            target = resize_labels(target_full, level.shape, num_classes)
-            changed = level.classes.view(level.shape) != target
+    def _finish_level(self, level: SourceLevel, first: bool, number: int, output: torch.Tensor,
+                      target: torch.Tensor, free: torch.Tensor, fy: torch.Tensor, fx: torch.Tensor,
+                      radius: int, carried: _CarriedUp, meter: _RefinementProgress,
+                      span: float) -> torch.Tensor:
+        """After a level's last vote: seams evened out (not across pixels that carry
+        a moved edge's profile), smooth classes re-solved."""
+        exempt = None
+        if carried.profiles0 is not None:
             if first:
-                rules0 = self._level0_rules(level, target, changed)
-            checkpoint()
-            free, depth_needed, fringes_avoided = self._rules_at(level, target, changed, rules0, first)
-            checkpoint()
-            if first:
-                fy, fx, query, profiles0, moves0 = self._start_level0(level, target, changed, free, guide,
-                                                              depth_needed, fringes_avoided, generator)
-                iterations, rounds = config.first_level_iterations, config.first_level_rounds
-            else:
-                fy, fx = upsample_field(fy, fx, level.shape)
-                checkpoint()
-                if moves0 is not None and config.move_regions:
-                    fy, fx = moved_at_level(level, target, moves0, fy, fx)
-                query = _resize_image(output, level.shape)
-                iterations, rounds = config.level_iterations, config.level_rounds
-            pins = None if source_positions is None else level_pins(source_positions, level, target)
-            if pins is not None:
-                free = free | pins[0]  # (a new tensor: level 0's band is not grown by them)
-                pin(fy, fx, pins)
-            ys, xs = grid(level.shape, fy.device)
-            fy = torch.where(free, fy, ys)
-            fx = torch.where(free, fx, xs)
-            units = self.linear_units
-            # What the votes average: the data's linear values for a stretched source.
-            voted = level.pixels if units is None else units.to_linear(level.pixels)
-            for iteration in range(iterations):
-                # Progress (and the chance to abandon) tile by tile: the full-size
-                # pass is most of the work, seconds on a large image, and a caller
-                # waited for it to end (Stop, a new stroke, closing the widget).
-                span = passes[number] / iterations
+                # With the pieces that matching grew from them (the shadow's
+                # darker half under a slimmed jaw, beyond the reach).
+                carried.profiles0 = pieces_containing(carried.profiles0, fy, fx)
+                if level.depth is not None:
+                    # And the pieces beside them that copy from a source edge too:
+                    # matching copies the rest of a shadow from elsewhere along the
+                    # old edge (face 5's jaw: evened out, a grey patch on the stubble).
+                    carried.profiles0 |= edge_pieces_beside(level, carried.profiles0, fy, fx,
+                                                            self.config.outline_reach)
+            exempt = enlarge(carried.profiles0, level.shape)
+        output = even_out_seams(output, target, fy, fx, self.config.seam_radius,
+                                self._seam_factor(number), exempt,
+                                on_step=meter.within(span, _MATCH_SHARE + _VOTE_SHARE, _SEAM_SHARE))
+        fusion_start = _MATCH_SHARE + _VOTE_SHARE + _SEAM_SHARE
+        output, carried.correction = self._fuse_smooth_classes(
+            level, first, output, target, free, fy, fx, carried.correction, radius,
+            on_iteration=meter.within(span, fusion_start, 1.0 - fusion_start))
+        return output
 
-                def within(start: float, share: float, done=work_done, span=span):
-                    if progress is None:
-                        return None
-                    return lambda fraction: progress((done + span * (start + share * fraction)) / work_total)
-
-                keys = level.blurred_keys if (not first and iteration == 0) else level.sharp_keys
-                wide = first and iteration == 0
-                match_level(level, keys, query, target, free, fy, fx,
-                            rounds if wide else config.level_rounds, wide, generator, num_classes,
-                            coherence_weight=config.coherence_weight, edge_margin=config.edge_margin,
-                            sampled_candidates=config.sampled_candidates, tile=config.tile,
-                            depth_needed=depth_needed, fringes_avoided=fringes_avoided,
-                            on_tile=within(0.0, _MATCH_SHARE))
-                pin(fy, fx, pins)  # matching may have moved them: they copy their known pixel
-                # Level 0 votes whole patches of the target's classes; the result's
-                # last vote is the fine one, letting class edges blend as in the source
-                # (also when level 0 is the source's own size).
-                final = number == len(self.levels) - 1 and iteration == iterations - 1
-                coarse_vote = first and not final
-                radius = level.features.patch_size // 2 if coarse_vote else config.fine_vote_radius
-                split = DetailSplit.of(voted, level) if final and config.keep_detail and radius > 0 else None
-                output = vote_level(level, target, free, fy, fx, radius, coarse_vote, config.tile,
-                                    voted, on_tile=within(_MATCH_SHARE, _VOTE_SHARE), detail_split=split)
-                output = resampled(output, voted, level.shape, pins)
-                if units is not None:
-                    # Back from linear values; the pixels no vote reached stay the
-                    # source's own, bit for bit (not through sinh and asinh).
-                    output = torch.where(dilate(free, radius), units.from_linear(output),
-                                         level.pixels.view(output.shape))
-                    clipped = output
-                if iteration == iterations - 1:
-                    exempt = None
-                    if profiles0 is not None:
-                        if first:
-                            # With the pieces that matching grew from them (the shadow's
-                            # darker half under a slimmed jaw, beyond the reach).
-                            profiles0 = pieces_containing(profiles0, fy, fx)
-                            if level.depth is not None:
-                                # And the pieces beside them that copy from a source edge too:
-                                # matching copies the rest of a shadow from elsewhere along the
-                                # old edge (face 5's jaw: evened out, a grey patch on the stubble).
-                                profiles0 |= edge_pieces_beside(level, profiles0, fy, fx,
-                                                                 config.outline_reach)
-                        exempt = enlarge(profiles0, level.shape)
-                    output = even_out_seams(output, target, fy, fx, config.seam_radius,
-                                             self._seam_factor(number), exempt,
-                                             on_step=within(_MATCH_SHARE + _VOTE_SHARE, _SEAM_SHARE))
-                    fusion_start = _MATCH_SHARE + _VOTE_SHARE + _SEAM_SHARE
-                    output, correction = self._fuse_smooth_classes(
-                        level, first, output, target, free, fy, fx, correction, radius,
-                        on_iteration=within(fusion_start, 1.0 - fusion_start))
-                if final and self.excess is not None:
-                    # Matched, voted and evened out on clipped values, so a few outliers
-                    # steer nothing; what was clipped off comes back with the copies.
-                    # A stretched source votes its whole values in linear units too (a
-                    # star's peak is mostly beyond the clip): their vote less the clipped one's.
-                    extra = self.excess if units is None else units.to_linear(level.pixels + self.excess)
-                    extra_voted = resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
-                                                       config.tile, extra, on_tile=within(1.0, 0.0),
-                                                       detail_split=None if split is None
-                                                       else DetailSplit.of(extra, level)),
-                                            extra, level.shape, pins)
-                    output += extra_voted if units is None else units.from_linear(extra_voted) - clipped
-                query = output
-                work_done += span
-                if progress is not None:
-                    progress(work_done / work_total)
-            del query
-        return output[None]
+    def _excess_vote(self, level: SourceLevel, target: torch.Tensor, free: torch.Tensor,
+                     fy: torch.Tensor, fx: torch.Tensor, radius: int, coarse_vote: bool, pins,
+                     keep_detail: bool, clipped: torch.Tensor, on_tile) -> torch.Tensor:
+        """What the network space clipped off the copied pixels, to add back to the
+        last vote. Matched, voted and evened out on clipped values, so a few outliers
+        steer nothing; what was clipped off comes back with the copies. A stretched
+        source votes its whole values in linear units too (a star's peak is mostly
+        beyond the clip): their vote less the clipped one's (``clipped``, the last
+        vote before seams were evened out)."""
+        units = self.linear_units
+        extra = self.excess if units is None else units.to_linear(level.pixels + self.excess)
+        split = DetailSplit.of(extra, level) if keep_detail else None
+        extra_voted = resampled(vote_level(level, target, free, fy, fx, radius, coarse_vote,
+                                           self.config.tile, extra, on_tile=on_tile, detail_split=split),
+                                extra, level.shape, pins)
+        return extra_voted if units is None else units.from_linear(extra_voted) - clipped
 
     def _level0_rules(self, level: SourceLevel, target: torch.Tensor,
                       changed: torch.Tensor) -> _Level0Rules:
