@@ -463,88 +463,98 @@ class SourcePyramid:
             built(0, 0.0)  # a chance to stop: the resizes of a large source take a while
         self.levels: list[SourceLevel] = []
         self.smooth = self.plain = self.depth0 = self.near0 = self.near_wide0 = self.visible_fringes = None
-        fringes = config.fringe_reach > 0 and class_bits_dtype(self.num_classes) is not None
         for number, (shape, level_image) in enumerate(zip(self.shapes, images)):
             level_index = resize_labels(index, shape, self.num_classes)
             if number == 0:
-                # Smoothness is judged once, at the working size, for every level.
-                gradients = class_gradients(level_image, level_index, self.num_classes)
-                variation = inner_variation(level_image, level_index, self.num_classes)
-                shaded = (classes_within(gradients, config.fusion_shaded_gradient)
-                          & ~pixel_scale_textured(variation, config.outline_max_texture))
-                self.smooth = (classes_within(gradients, config.fusion_max_gradient)
-                               | (shaded & (config.fusion_max_gradient > 0)))
-                self.plain = (classes_within(gradients, config.outline_max_gradient)
-                              & ~pixel_scale_textured(variation, config.outline_max_texture,
-                                                      config.outline_noise_ratio))
-            features = FeatureSpace.fit(level_image, self.num_classes, patch_size=config.patch_size,
-                                        feature_dims=config.feature_dims, label_dims=config.label_dims,
-                                        label_weight=config.label_weight,
-                                        centre_label_weight=config.centre_label_weight)
-            built(number, 0.2)
-            first = number == 0
-            iterations = config.first_level_iterations if first else config.level_iterations
-            blurred_keys = None
-            if not first:
-                blurred = _resize_image(_resize_image(level_image, self.shapes[number - 1]), shape)
-                blurred_keys = source_keys(blurred, level_index, features, self.num_classes,
-                                           on_strip=lambda done, n=number: built(n, 0.2 + 0.25 * done))
-                del blurred
-            sharp_keys = None
-            if first or iterations > 1:
-                sharp_keys = source_keys(level_image, level_index, features, self.num_classes,
-                                         on_strip=lambda done, n=number: built(n, 0.45 + 0.25 * done))
-            flat = level_index.flatten()
-            order = torch.argsort(flat, stable=True).int()
-            count = torch.bincount(flat, minlength=self.num_classes)
-            start = torch.cumsum(count, 0) - count
-            built(number, 0.75)  # (chances to stop: each step takes seconds at tens of megapixels)
-            interior = class_has_interior = None
-            if config.edge_margin > 0:
-                interior = rim_free(level_index, config.edge_margin).flatten()
-                class_has_interior = torch.bincount(flat[interior], minlength=self.num_classes) > 0
-            built(number, 0.85)
-            depth = None
-            if config.outline_reach > 0:
-                # Judged at level 0 (in its pixels) and enlarged: a max filter of the
-                # reach scaled to a 4096-px level would cost seconds.
-                if first:
-                    self.depth0 = depth_in_class(level_index, config.outline_reach)
-                depth = enlarge(self.depth0, shape)
-                # Per level: a class too thin to show at level 0 has no depth of its own there.
-                class_depth = class_depths(level_index, depth, self.num_classes)
-                depth = depth.flatten()
-            near = None
-            if fringes:
-                # Also judged at level 0 and enlarged.
-                if first:
-                    self.near0 = classes_near(level_index, config.fringe_reach, self.num_classes)
-                    self.visible_fringes = visible_fringes(level_image, level_index, self.near0,
-                                                           self.num_classes, config.fringe_min_contrast)
-                    if bool(self.visible_fringes.any()):
-                        # For the query: a fringe fades out rather than ending.
-                        self.near_wide0 = classes_near(level_index, 2 * config.fringe_reach, self.num_classes)
-                    else:
-                        self.near0 = None  # no fringe shows: nothing to keep per pixel
-                if self.near0 is not None:
-                    near = enlarge(self.near0, shape).flatten()
-            built(number, 0.9)
-            rim = rim_free(level_index) if bool(self.smooth.any()) else None
-            # Where the result's last vote may keep the copies' detail (the last level's).
-            texture_only = (detail_interior(level_index) if config.keep_detail and config.fine_vote_radius > 0
-                            and number == len(self.shapes) - 1 else None)
-            built(number, 0.95)
-            self.levels.append(SourceLevel(
-                shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
-                classes=flat.to(class_dtype(self.num_classes)),
-                features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
-                class_order=order, class_start=start, class_count=count,
-                interior=interior, class_has_interior=class_has_interior,
-                rim_free=rim,
-                depth=depth, class_depth=None if depth is None else class_depth, near=near,
-                detail_interior=texture_only,
-            ))
+                self._judge_classes(level_image, level_index)
+            self.levels.append(self._build_level(number, level_image, level_index, built))
             built(number, 1.0)
+
+    def _judge_classes(self, image0: torch.Tensor, index0: torch.Tensor) -> None:
+        """What is judged once, at level 0 (the working size), for every level: which
+        classes are smooth (re-solved by seam fusion) or plain (copies from deep
+        inside), each pixel's depth in its class, and the classes whose fringe shows
+        near each pixel."""
+        config, num_classes = self.config, self.num_classes
+        gradients = class_gradients(image0, index0, num_classes)
+        variation = inner_variation(image0, index0, num_classes)
+        shaded = (classes_within(gradients, config.fusion_shaded_gradient)
+                  & ~pixel_scale_textured(variation, config.outline_max_texture))
+        self.smooth = (classes_within(gradients, config.fusion_max_gradient)
+                       | (shaded & (config.fusion_max_gradient > 0)))
+        self.plain = (classes_within(gradients, config.outline_max_gradient)
+                      & ~pixel_scale_textured(variation, config.outline_max_texture,
+                                              config.outline_noise_ratio))
+        if config.outline_reach > 0:
+            # Enlarged to the finer levels: a max filter of the reach scaled to a
+            # 4096-px level would cost seconds.
+            self.depth0 = depth_in_class(index0, config.outline_reach)
+        if config.fringe_reach > 0 and class_bits_dtype(num_classes) is not None:
+            near0 = classes_near(index0, config.fringe_reach, num_classes)
+            self.visible_fringes = visible_fringes(image0, index0, near0, num_classes,
+                                                   config.fringe_min_contrast)
+            if bool(self.visible_fringes.any()):
+                self.near0 = near0
+                # For the query: a fringe fades out rather than ending.
+                self.near_wide0 = classes_near(index0, 2 * config.fringe_reach, num_classes)
+
+    def _build_level(self, number: int, level_image: torch.Tensor, level_index: torch.Tensor,
+                     built: Callable[[int, float], None]) -> SourceLevel:
+        """Level ``number`` of the source: its pixels, patch keys (sharp, and blurred
+        as the coarser level enlarged), pixels by class, and the per-pixel rules
+        judged at level 0, enlarged to its size. ``built(number, share)`` between
+        steps (each takes seconds at tens of megapixels: chances to stop)."""
+        config, num_classes = self.config, self.num_classes
+        shape = self.shapes[number]
+        first = number == 0
+        features = FeatureSpace.fit(level_image, num_classes, patch_size=config.patch_size,
+                                    feature_dims=config.feature_dims, label_dims=config.label_dims,
+                                    label_weight=config.label_weight,
+                                    centre_label_weight=config.centre_label_weight)
+        built(number, 0.2)
+        iterations = config.first_level_iterations if first else config.level_iterations
+        blurred_keys = None
+        if not first:
+            blurred = _resize_image(_resize_image(level_image, self.shapes[number - 1]), shape)
+            blurred_keys = source_keys(blurred, level_index, features, num_classes,
+                                       on_strip=lambda done: built(number, 0.2 + 0.25 * done))
+            del blurred
+        sharp_keys = None
+        if first or iterations > 1:
+            sharp_keys = source_keys(level_image, level_index, features, num_classes,
+                                     on_strip=lambda done: built(number, 0.45 + 0.25 * done))
+        flat = level_index.flatten()
+        order = torch.argsort(flat, stable=True).int()
+        count = torch.bincount(flat, minlength=num_classes)
+        start = torch.cumsum(count, 0) - count
+        built(number, 0.75)
+        interior = class_has_interior = None
+        if config.edge_margin > 0:
+            interior = rim_free(level_index, config.edge_margin).flatten()
+            class_has_interior = torch.bincount(flat[interior], minlength=num_classes) > 0
+        built(number, 0.85)
+        depth = class_depth = None
+        if self.depth0 is not None:
+            depth = enlarge(self.depth0, shape)
+            # Per level: a class too thin to show at level 0 has no depth of its own there.
+            class_depth = class_depths(level_index, depth, num_classes)
+            depth = depth.flatten()
+        near = None if self.near0 is None else enlarge(self.near0, shape).flatten()
+        built(number, 0.9)
+        rim = rim_free(level_index) if bool(self.smooth.any()) else None
+        # Where the result's last vote may keep the copies' detail (the last level's).
+        texture_only = (detail_interior(level_index) if config.keep_detail and config.fine_vote_radius > 0
+                        and number == len(self.shapes) - 1 else None)
+        built(number, 0.95)
+        return SourceLevel(
+            shape=tuple(shape), pixels=level_image.reshape(level_image.shape[0], -1),
+            classes=flat.to(class_dtype(num_classes)),
+            features=features, blurred_keys=blurred_keys, sharp_keys=sharp_keys,
+            class_order=order, class_start=start, class_count=count,
+            interior=interior, class_has_interior=class_has_interior,
+            rim_free=rim, depth=depth, class_depth=class_depth, near=near,
+            detail_interior=texture_only,
+        )
 
     @property
     def device(self) -> torch.device:
