@@ -112,6 +112,31 @@ def test_resume_continues_from_model(scene):
     assert first.model.steps_done == 6
 
 
+def test_continued_colour_labels_keep_the_models_class_numbers(scene):
+    # A colour map's classes are numbered by area: continued on an edited map where
+    # the object grew past its background, the same two colours were numbered the
+    # other way round, and training went on with them swapped, without a word.
+    image, labels = scene
+    green, red = np.array([0, 200, 0], np.uint8), np.array([255, 0, 0], np.uint8)
+    colours = np.where(labels[..., None] == 1, red, green)
+    first = SemiaTrainer(image, colours, TINY.replace(steps=1), device="cpu")
+    run(first)
+    assert first.codec.describe_classes() == "colours (0, 200, 0), (255, 0, 0)"
+    grown = colours.copy()
+    grown[2:30, 2:30] = red  # red now covers most of the map
+    resumed = SemiaTrainer(image, grown, TINY.replace(steps=1), device="cpu", resume=first.model)
+    assert resumed.codec == first.codec
+    red_index = resumed.data.full_index[15, 15]
+    assert resumed.codec.palette[red_index].tolist() == red.tolist()
+    assert (resumed.data.full_index == first.codec.encode(grown)).all()
+    # Other colours are refused, naming both sets (the class numbers, equal, passed).
+    blue = np.where(labels[..., None] == 1, np.array([0, 0, 255], np.uint8), green)
+    with pytest.raises(IncompatibleModelError, match=r"classes \(colours \(0, 200, 0\), \(255, 0, 0\)\) "
+                                                     r"differ from these labels' \(colours \(0, 200, 0\), "
+                                                     r"\(0, 0, 255\)\)"):
+        SemiaTrainer(image, blue, TINY, device="cpu", resume=first.model)
+
+
 def test_a_model_that_learnt_linear_intensities_goes_on_learning_them():
     # Models saved before linear high-dynamic-range data were stretched: their networks
     # learnt the linear values, and continuing them must not switch to the stretch.

@@ -634,14 +634,14 @@ def _output_stems(paths, plane: int | None = None) -> list[str]:
     Unique regardless of case: on a disk that ignores it (macOS, Windows, a USB
     stick), ``Cell`` and ``cell`` are one file, and the second result replaced the
     first (a pass on untidy paths)."""
-    from .io import is_planes_of_maps_file, is_stack_file
+    from .io import holds_planes
 
     stems, seen = [], set()
     for path in paths:
         # Not "x.ome": the results are no OME-TIFF, and QuPath and Fiji hand files of that
         # name to their OME reader (a pass over other tools' files).
         name = path.stem[:-4] if path.stem.lower().endswith(".ome") and len(path.stem) > 4 else path.stem
-        stacked = plane is not None and (is_stack_file(path, True) or is_planes_of_maps_file(path))
+        stacked = plane is not None and holds_planes(path)
         base = f"{name}_plane{plane}" if stacked else name
         stem, number = base, 1
         while stem.casefold() in seen:

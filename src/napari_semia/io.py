@@ -429,17 +429,16 @@ def _plane_of_stack(array: np.ndarray, axes: str, path, what: str, plane: int | 
     return flat[plane], "".join(axes[i] for i in rest)
 
 
-def is_stack_file(path, plane_chosen: bool = False) -> bool:
-    """Whether ``path`` is a TIFF whose metadata names a z or time axis, or one of
-    more unnamed planes than an image has channels (see :func:`_tiff_axes` for
-    ``plane_chosen``)."""
-    return _stack_axes(_tiff_axes(path, plane_chosen)) is not None
+def holds_planes(path) -> bool:
+    """Whether ``--plane`` picks a plane of ``path``: a TIFF whose metadata names a
+    z or time axis, one of more unnamed planes than an image has channels, or one
+    of a few planes of label maps."""
+    return _stack_axes(_tiff_axes(path, plane_chosen=True)) is not None or is_planes_of_maps_file(path)
 
 
 def unused_plane_note(plane: int | None, paths) -> str | None:
     """A warning for ``--plane`` given where no file is a stack, else None."""
-    if plane is None or any(is_stack_file(path, plane_chosen=True) or is_planes_of_maps_file(path)
-                            for path in paths):
+    if plane is None or any(holds_planes(path) for path in paths):
         return None
     return f"--plane {plane} is not used: no file given is a z-stack or time series."
 

@@ -51,7 +51,8 @@ _CHECK_SIDE = 512
 _MAX_LISTED = 12
 
 
-def _format_ids(ids) -> str:
+def format_ids(ids) -> str:
+    """'1, 2, 3': ids as messages name them, at most a dozen (then how many in all)."""
     ids = [int(i) for i in ids]
     text = ", ".join(str(i) for i in ids[:_MAX_LISTED])
     if len(ids) > _MAX_LISTED:
@@ -127,7 +128,7 @@ def _integer_ids(labels: np.ndarray, what: str) -> np.ndarray:
     if ids.min() < 0:
         negative = np.unique(ids[ids < 0])
         raise SemiaInputError(
-            f"The {what} contain negative ids ({_format_ids(negative)}); "
+            f"The {what} contain negative ids ({format_ids(negative)}); "
             f"class ids must be 0 or more."
         )
     return ids
@@ -301,6 +302,26 @@ def listed_names(names: list[str], kind: str) -> str:
     return f"The {kind}{'s' if len(names) > 1 else ''} {shown}"
 
 
+def in_classes_of(codec: LabelCodec, found: LabelCodec, index: np.ndarray) -> tuple[LabelCodec, np.ndarray]:
+    """``index``, class indices of ``found``, as class indices of ``codec`` where both
+    hold the same classes in another order; else ``(found, index)`` unchanged.
+
+    A colour map's classes are numbered by area: a continued model's labels, edited,
+    can number the same colours otherwise, and training went on with the classes
+    swapped without a word."""
+    if found == codec or found.is_colour != codec.is_colour or found.num_classes != codec.num_classes:
+        return found, index
+
+    def keys(c: LabelCodec) -> list:
+        return [tuple(int(v) for v in colour) for colour in c.palette] if c.is_colour else list(c.class_ids)
+
+    position = {key: number for number, key in enumerate(keys(codec))}
+    if set(keys(found)) != set(position):
+        return found, index
+    table = np.array([position[key] for key in keys(found)], dtype=np.int64)
+    return codec, table[index]
+
+
 @dataclass(frozen=True)
 class LabelCodec:
     """Maps user-facing label ids (or colours) to class indices 0..K-1 and back.
@@ -316,7 +337,7 @@ class LabelCodec:
         if len(self.class_ids) < 2:
             raise SemiaInputError(
                 f"The label map has {len(self.class_ids)} class(es) "
-                f"({_format_ids(self.class_ids)}); need at least 2 classes."
+                f"({format_ids(self.class_ids)}); need at least 2 classes."
             )
         if list(self.class_ids) != sorted(set(self.class_ids)):
             raise SemiaInputError(f"class_ids must be distinct and sorted; got {self.class_ids}.")
@@ -385,6 +406,15 @@ class LabelCodec:
     def is_colour(self) -> bool:
         return self.palette is not None
 
+    def describe_classes(self) -> str:
+        """'ids 1, 2, 3' or 'colours (0, 0, 0), (255, 0, 0)': the classes as messages
+        name them (at most a dozen)."""
+        if self.palette is None:
+            return f"ids {format_ids(self.class_ids)}"
+        shown = ", ".join(format_colour(colour) for colour in self.palette[:_MAX_LISTED])
+        more = f", ... ({len(self.palette)} in total)" if len(self.palette) > _MAX_LISTED else ""
+        return f"colours {shown}{more}"
+
     def encode(self, target_labels, what: str = "target labels") -> np.ndarray:
         """Target ids or colours -> (H, W) int64 class indices.
 
@@ -398,7 +428,7 @@ class LabelCodec:
                 raise SemiaInputError(
                     f"The {what} are a colour (RGB) map of shape {labels.shape}, but the "
                     f"source labels are integer ids "
-                    f"({_format_ids(self.class_ids)}); {redo_advice(what)} with those ids."
+                    f"({format_ids(self.class_ids)}); {redo_advice(what)} with those ids."
                 )
             return self._encode_colours(_rgb(labels, what), what)
         present = self._counted_in_place(labels, what)
@@ -486,8 +516,8 @@ class LabelCodec:
                        " The source labels were colour-coded; as ids their classes are "
                        + self.ids_as_colours() + " (or give a colour-coded target).")
             raise SemiaInputError(
-                f"The {what} contain unknown id(s) {_format_ids(unknown)}; "
-                f"the source labels have only ids {_format_ids(known)}.{colours}{eraser}"
+                f"The {what} contain unknown id(s) {format_ids(unknown)}; "
+                f"the source labels have only ids {format_ids(known)}.{colours}{eraser}"
             )
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:

@@ -37,7 +37,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .errors import SemiaInputError
-from .labels import LabelCodec
+from .labels import LabelCodec, format_ids
 
 #: 8-connectivity: pixels touching at a corner belong to one instance.
 _EIGHT_CONNECTED = np.ones((3, 3), bool)
@@ -613,7 +613,8 @@ def summarize_record(record: dict) -> str:
 
 
 def _ids(ids) -> str:
-    return ", ".join(str(i) for i in ids) if ids else "none"
+    """At most a dozen ids (one per cell can be a thousand), or 'none'."""
+    return format_ids(ids) if ids else "none"
 
 
 def default_object_ids(index: np.ndarray, class_ids) -> tuple[int, ...]:
@@ -632,7 +633,8 @@ def _split_classes(index: np.ndarray, codec: LabelCodec, settings: LayoutSampler
         unknown = sorted(set(named or ()) - set(ids))
         if unknown:
             what = "object" if name == "object_ids" else "background"
-            raise SemiaInputError(f"Unknown {what} class id(s) {unknown}; the labels hold ids {list(ids)}.")
+            raise SemiaInputError(f"Unknown {what} class id(s) {format_ids(unknown)}; "
+                                  f"the labels hold ids {format_ids(ids)}.")
     if settings.object_ids is not None:
         objects = set(settings.object_ids)
     elif settings.background_ids is not None:

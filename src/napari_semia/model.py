@@ -455,15 +455,15 @@ class SemiaModel:
 
     def check_can_continue(self, codec: LabelCodec, source_shape, normalizer: IntensityNormalizer) -> None:
         """Raise IncompatibleModelError unless training on this source can continue this model."""
-        if tuple(self.class_ids) != tuple(codec.class_ids):
+        if self.codec != codec:  # (the same classes in another order were renumbered: ``in_classes_of``)
             raise IncompatibleModelError(
-                f"Cannot continue training: the model's classes {list(self.class_ids)} "
-                f"differ from these labels' classes {list(codec.class_ids)}."
+                f"Cannot continue training: the model's classes ({self.codec.describe_classes()}) "
+                f"differ from these labels' ({codec.describe_classes()})."
             )
         if tuple(self.source_shape) != tuple(source_shape):
             raise IncompatibleModelError(
                 f"Cannot continue training: the model was trained on a {_size(self.source_shape)} "
-                f"image, these layers are {_size(source_shape)}."
+                f"image, this one is {_size(source_shape)}."
             )
         if (self.normalizer.layout, self.normalizer.channels) != (normalizer.layout, normalizer.channels):
             raise IncompatibleModelError(

@@ -58,7 +58,7 @@ from .training_data import Resolution, TrainingData, working_shape
 from .training_progress import EtaEstimator, TrainingProgress
 from .validation import validate_target
 
-__all__ = ["SemiaTrainer", "TrainingDiverged", "TrainingProgress", "train", "working_shape"]
+__all__ = ["SemiaTrainer", "TrainingDiverged", "TrainingProgress", "working_shape"]
 
 _ADAM_BETAS = (0.5, 0.999)
 #: Collapses undone (best weights, fresh optimizers, half the learning rates)
@@ -190,7 +190,8 @@ class SemiaTrainer:
         # A model whose networks learnt linear intensities goes on learning them: one
         # saved before linear high-dynamic-range data were stretched is not switched.
         stretch = resume is None or resume.normalizer.stretched
-        self.data = TrainingData.build(image, labels, config.size, self.device, stretch=stretch)
+        self.data = TrainingData.build(image, labels, config.size, self.device, stretch=stretch,
+                                       classes_of=None if resume is None else resume.codec)
         if resume is not None:
             resume.check_can_continue(self.data.codec, self.data.source_shape, self.data.normalizer)
         self.resumed = resume is not None
@@ -585,11 +586,3 @@ class SemiaTrainer:
 
         return _PIXEL_WORK_PER_STEP * max(0.0, seconds(self.fine) - seconds(self.coarse))
 
-
-def train(image, labels, config: TrainingConfig | None = None, device="auto", callback=None) -> SemiaModel:
-    """Train to the end and return the model; ``callback(progress)`` sees every update."""
-    trainer = SemiaTrainer(image, labels, config=config, device=device)
-    for progress in trainer.run():
-        if callback is not None:
-            callback(progress)
-    return trainer.model

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .intensity import IntensityNormalizer
-from .labels import LabelCodec
+from .labels import LabelCodec, in_classes_of
 from .layout_tensors import resize_index, to_onehot
 from .validation import validate_training_inputs
 
@@ -74,10 +74,13 @@ class TrainingData:
 
     @classmethod
     def build(cls, image, labels, size: int, device: torch.device,
-              stretch: bool = True) -> TrainingData:
+              stretch: bool = True, classes_of: LabelCodec | None = None) -> TrainingData:
         """Validate (SemiaInputError) and move the pair to ``device`` at both resolutions.
-        ``stretch``: as for ``IntensityNormalizer.fit``."""
+        ``stretch``: as for ``IntensityNormalizer.fit``; ``classes_of``: a continued
+        model's codec, whose class numbers the labels keep where they hold its classes."""
         codec, source_index = validate_training_inputs(image, labels)
+        if classes_of is not None:
+            codec, source_index = in_classes_of(classes_of, codec, source_index)
         normalizer = IntensityNormalizer.fit(image, stretch=stretch)
         source_shape = tuple(int(s) for s in source_index.shape[:2])
         full_image = torch.from_numpy(normalizer.to_network(image)).float()[None].to(device)

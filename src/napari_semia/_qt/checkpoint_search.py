@@ -33,8 +33,8 @@ def find_checkpoint(viewer, image, labels, entries) -> tuple[CheckpointInfo | No
             # first: 0.3 s on the UI thread at each choice of a 12 MP photo's labels.)
             return None, ()
         # (Read in place: hashed here and now.)
-        image_plane = displayed_plane(viewer, image, copy=False)[0]
-        labels_plane = displayed_plane(viewer, labels, copy=False)[0]
+        image_plane = displayed_plane(viewer, image)[0]
+        labels_plane = displayed_plane(viewer, labels)[0]
     except SemiaInputError:
         return None, ()
     key = fingerprint(image_plane, labels_plane)
@@ -58,8 +58,8 @@ def _checkpoint_of_another_plane(image, labels, entries) -> tuple[CheckpointInfo
     keys = {entry.key: entry for entry in entries}
     hashed = 0
     for index in planes:
-        image_plane = plane_at(image, index if len(image_planes) > 1 else (), copy=False)
-        labels_plane = plane_at(labels, index if len(label_planes) > 1 else (), copy=False)
+        image_plane = plane_at(image, index if len(image_planes) > 1 else ())
+        labels_plane = plane_at(labels, index if len(label_planes) > 1 else ())
         key = fingerprint(image_plane, labels_plane)
         if key in keys:
             return keys[key], index

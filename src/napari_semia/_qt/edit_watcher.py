@@ -24,7 +24,7 @@ def plane_fingerprint(viewer, layer):
     if not isinstance(layer.data, np.ndarray) or isinstance(layer.data, np.memmap):
         return None  # a lazy (dask, zarr) or mapped target would be read from disk each time
     try:
-        plane = plane_at(layer, displayed_plane_index(viewer, layer), copy=False)
+        plane = plane_at(layer, displayed_plane_index(viewer, layer))
     except SemiaInputError:
         return None
     if plane.nbytes > MAX_BYTES_POLLED:

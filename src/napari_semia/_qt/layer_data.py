@@ -105,13 +105,12 @@ def stack_planes(layer) -> list[tuple[int, ...]]:
     return list(np.ndindex(*layer.data.shape[:ndim - 2])) if ndim > 2 else [()]
 
 
-def plane_at(layer, index: tuple[int, ...], copy: bool = True) -> np.ndarray:
-    """``layer``'s plane at ``index`` (as :func:`displayed_plane` gives it): a copy,
-    or with ``copy=False`` a view where the data allows (to read, not to keep)."""
+def plane_at(layer, index: tuple[int, ...]) -> np.ndarray:
+    """``layer``'s plane at ``index`` (as :func:`displayed_plane` gives it), a view
+    where the data allows: to read, not to keep."""
     if isinstance(layer, ChannelGroup):
-        return np.stack([plane_at(member, index, copy=False) for member in layer.layers], axis=-1)
-    plane = layer.data[index] if index else layer.data
-    return np.array(plane, copy=True) if copy else np.asarray(plane)
+        return np.stack([plane_at(member, index) for member in layer.layers], axis=-1)
+    return np.asarray(layer.data[index] if index else layer.data)
 
 
 @dataclass(frozen=True)
