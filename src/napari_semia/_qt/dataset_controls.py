@@ -317,7 +317,7 @@ class DatasetControls(QWidget):
     def _follow_state(self, *_args) -> None:
         state = self.state
         generating = state.phase is Phase.GENERATING
-        idle = state.phase in (Phase.IDLE, Phase.SYNTHESIZING)
+        idle = state.phase is Phase.IDLE
         for widget in (self.count, self.folder, self.browse, self.objects, self.strength, self.seed,
                        self.keep_surroundings, self.full_resolution):
             widget.setEnabled(not generating)

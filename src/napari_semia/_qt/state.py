@@ -66,7 +66,6 @@ class Phase(str, Enum):
     IDLE = "idle"
     TRAINING = "training"
     STOPPING = "stopping"
-    SYNTHESIZING = "synthesizing"
     GENERATING = "generating"
     """Making a synthetic dataset."""
 
@@ -104,6 +103,9 @@ class WidgetState:
     """Shown after ``message``: which target is hidden so the result shows (kept apart,
     so a line saved and put back later, e.g. after an error, does not bring back a
     note of a target since shown again or removed)."""
+    synthesizing: bool = False
+    """A synthesis runs: apart from ``phase``, as it may run while a dataset is made
+    (its Stop greyed then, and the phase set idle when the dataset ended under it)."""
     synthesis_fraction: float = 0.0
     """How far the running full-resolution synthesis is (0 before it starts)."""
     dataset_done: int = 0

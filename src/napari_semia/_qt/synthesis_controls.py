@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QCheckBox, QGridLayout, QPushButton, QWidget
 
-from .state import Phase, WidgetState
+from .state import WidgetState
 
 _TOOLTIP = ("Render the source's appearance in the target layout: a fast result at once, then "
             "the full-resolution one, made of the source's own detail.")
@@ -51,7 +51,7 @@ class SynthesisControls(QWidget):
     def _follow_state(self, *_args) -> None:
         state = self.state
         self.synthesize_button.setEnabled(not state.training)
-        busy = state.phase is Phase.SYNTHESIZING
+        busy = state.synthesizing
         self.stop_button.setEnabled(busy)
         text = "Synthesize" if state.has_model else "Synthesize from the labels alone"
         tooltip = _TOOLTIP if state.has_model else _TOOLTIP_NO_MODEL

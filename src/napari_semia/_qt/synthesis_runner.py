@@ -186,6 +186,9 @@ class SynthesisRunner:
         # Cancelled, the job ends at its next refinement pass; let it, so it no
         # longer holds device memory when the widget releases it.
         self._thread.wait(SHUTDOWN_WAIT_S)
+        # Nor do the jobs kept here (each holds its model): the dock's close keeps
+        # the widget, and them, until the viewer closes.
+        self._running_job = self._held = None
 
 
 def same_work(job: SynthesisJob, other: SynthesisJob) -> bool:

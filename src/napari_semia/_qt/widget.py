@@ -441,7 +441,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.warning(note)
 
     def _stop_by_key(self) -> None:
-        """Escape: as a click on the Stop that can be clicked (one runs at a time)."""
+        """Escape: as a click on the first Stop that can be clicked (a synthesis may run
+        while a dataset is made: its Stop comes first, as the shorter and the one in sight)."""
         for button in (self.controls.stop_button, self.synthesis.stop_button, self.dataset.stop_button):
             if button.isEnabled() and button.isVisibleTo(self):
                 button.click()
@@ -602,7 +603,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         """Stop the synthesis running (and any waiting): the output keeps what it shows.
         A stack's planes left with their fast result are not completed behind the
         user's back either; Synthesize, or the next stroke, starts again."""
-        if self.state.phase is not Phase.SYNTHESIZING:
+        if not self.state.synthesizing:
             return
         self._preview_planes.clear()
         self._reveal_request = None
@@ -701,8 +702,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if not busy:
             # The run it waited for ended with no result (cancelled, another target chosen).
             self._take_back_synthesis_line(SYNTHESIS_UNDER_WAY)
-        if not self.state.busy:
-            self.state.phase = Phase.SYNTHESIZING if busy else Phase.IDLE
+        self.state.synthesizing = busy
         if not busy:
             QTimer.singleShot(0, self._complete_a_preview_plane)
 
@@ -1139,6 +1139,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # trained model is in the checkpoint cache (offered again on reopening),
         # a loaded one in its file.
         model, self.model = self.model, None
+        self.synthesis_jobs.model_changed(None)  # (the last job's key holds the model)
         device = model.device if model is not None else None
         del model
         labels_only = self.synthesis_jobs.labels_only
