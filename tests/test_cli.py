@@ -101,7 +101,21 @@ def test_resuming_says_what_it_trains(trained, tmp_path, capsys):
                      "--size", "64", "--resume", str(model_path), "--device", "cpu"])
     err = capsys.readouterr().err
     assert code == 0
-    assert "--size 64 is not used when resuming" in err
+    assert "is not used" not in err  # (a 32-px image: --size 64 gives the model's working size)
+    # Sizes compared as the working sizes they give (a 96-px image trained with --size
+    # 4096 trains at 96 px: its --size 96 was called unused, "keeps its working size, 4096 px").
+    big = tmp_path / "big.semia"
+    assert cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(big), "--steps", "1",
+                     "--size", "4096", "--device", "cpu"]) == 0
+    rows, cols = iio.imread(paths["image"]).shape[:2]
+    capsys.readouterr()
+    for size, unused in ((max(rows, cols), False), (max(rows, cols) // 2, True)):
+        code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(big), "--steps", "1",
+                         "--size", str(size), "--resume", str(big), "--device", "cpu"])
+        said, warned = capsys.readouterr()
+        assert code == 0 and ("is not used" in warned) is unused
+        assert f"keeps its working size, {rows} × {cols} px" in warned or not unused
+        assert "Saved model to" in said and "(replacing the model that was there)" in said
     # The working size as trained: a 96 x 96 image 'at 256 px' read as a promise of 256 px.
     code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(tmp_path / "new.semia"),
                      "--steps", "1", "--size", "256", "--device", "cpu"])
@@ -1645,3 +1659,63 @@ def test_pixels_erased_to_transparency_in_a_label_file_are_named(tmp_path, capsy
         err = capsys.readouterr().err
         assert "warning: erased.png: 20 pixel(s) are fully transparent" in err
         assert err.count("transparent") == 1
+
+
+def test_arguments_refused_in_the_users_words(trained, tmp_path, capsys):
+    # From an audit of the options' values: train -o over a file of the user's
+    # replaced it with a model without a word; an empty path (an unset shell
+    # variable) meant the current folder, where a dataset spilled; a fraction for a
+    # whole number named argparse's own function ("invalid parse value").
+    _, paths, model_path = trained
+    notes = tmp_path / "notes.md"
+    notes.write_text("mine")
+    code = cli.main(["train", str(paths["image"]), str(paths["labels"]), "-o", str(notes), "--steps", "1",
+                     "--device", "cpu"])
+    assert code == 2 and notes.read_text() == "mine"
+    assert f"{notes} is there and is no napari-semia model" in capsys.readouterr().err
+    for argv, said in ((["synthesize", str(model_path), str(paths["labels"]), "-o", ""],
+                        "argument -o/--output-dir: an empty path"),
+                       (["generate", str(model_path), "-o", " ", "--count", "1"],
+                        "argument -o/--output: an empty path"),
+                       (["info", ""], "argument MODEL: an empty path"),
+                       (["train", "a.png", "b.png", "-o", "m.semia", "--steps", "1.5"],
+                        "argument --steps: must be a whole number, got '1.5'"),
+                       (["train", "a.png", "b.png", "-o", "m.semia", "--size", "5000"],
+                        "argument --size: must be at most 4096, got 5000"),
+                       (["generate", str(model_path), "-o", "x", "--count", "1", "--strength", "strong"],
+                        "argument --strength: must be a number from 0 to 3, got strong")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 2 and said in capsys.readouterr().err, argv
+
+
+def test_problems_of_the_source_pair_name_its_files(trained, tmp_path, capsys, monkeypatch):
+    # The checks say "the source labels": with the two files swapped, "the source
+    # labels are ... a photo" named no file (an audit of messages).
+    _, paths, model_path = trained
+    image, labels = Path(paths["image"]), Path(paths["labels"])
+    for command in (["train", str(labels), str(image), "-o", str(tmp_path / "m.semia")],
+                    ["from-labels", str(labels), str(image), str(image), "-o", str(tmp_path / "out")]):
+        assert cli.main([*command, "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {labels.name} with labels {image.name}: The source labels are" in err, err
+    # A model that cannot continue on these files is named, with the way out.
+    other = tmp_path / "other.png"
+    iio.imwrite(other, np.zeros((20, 24), np.uint8) + (np.arange(24) > 11).astype(np.uint8))
+    grey = tmp_path / "grey.png"
+    iio.imwrite(grey, np.full((20, 24), 100, np.uint8))
+    assert cli.main(["train", str(grey), str(other), "-o", str(tmp_path / "m.semia"), "--steps", "1",
+                     "--resume", str(model_path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {model_path.name}: Cannot continue training" in err and "Leave out --resume" in err
+    # Out of memory is said in words, not a traceback (the dock said it; the command line did not).
+    from napari_semia.trainer import SemiaTrainer
+
+    def out_of_memory(self):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield
+
+    monkeypatch.setattr(SemiaTrainer, "run", out_of_memory)
+    assert cli.main(["train", str(image), str(labels), "-o", str(tmp_path / "m.semia"), "--device", "cpu"]) == 2
+    assert "error: out of memory: train with a smaller --size" in capsys.readouterr().err
+    assert not (tmp_path / "m.semia").exists()

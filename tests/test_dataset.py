@@ -1080,6 +1080,20 @@ def test_a_folder_of_an_earlier_version_says_why_it_is_refused(rgb_model, tmp_pa
         DatasetJob.prepare(model_path, tmp_path / "ds", count=2)
 
 
+@pytest.mark.parametrize("record", ['[1]', '"x"', json.dumps({"channel_names": {"0": "BF"}, "numTraining": 1})])
+def test_another_tools_dataset_json_is_refused_as_such(rgb_model, tmp_path, record):
+    # nnU-Net keeps a dataset.json in every dataset folder: it was read as an earlier
+    # version's record ("delete that one to start again"), and a list or a string
+    # ended in a traceback.
+    model_path, _, _ = rgb_model
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "dataset.json").write_text(record)
+    with pytest.raises(SemiaInputError, match=r"dataset.json was not written by 'napari-semia generate'"):
+        DatasetJob.prepare(model_path, tmp_path / "ds", count=1)
+    assert (tmp_path / "ds" / "dataset.json").read_text() == record
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["dataset.json"]
+
+
 @pytest.mark.parametrize("big", [3_000_000_000, 2**40])
 def test_label_ids_past_int32_are_written_as_they_are(tmp_path, big):
     # Found by a new user: ids above 65535 were written as int32, so 3e9 came back

@@ -20,11 +20,12 @@ from .dataset_cli import (
     EXIT_INTERRUPTED,
     add_generate_command,
     at_least,
+    given_path,
     run_generate,
     seed_number,
     warn_unused_plane,
 )
-from .errors import SemiaInputError
+from .errors import SemiaInputError, is_out_of_memory
 from .io import progress_interval, written_as_result, written_by_napari_semia
 from .stop_signals import exit_status_after, handling_stop_signals, signal_name
 
@@ -42,7 +43,8 @@ _positive_int = at_least(1)
 
 def _add_training_options(parser: argparse.ArgumentParser, default_preset: str,
                           resumable: bool = False) -> None:
-    from .config import DEVICE_CHOICES, PRESETS  # (not from .device: torch took 1.2 s of --help)
+    # (Not from .device: torch took 1.2 s of --help.)
+    from .config import DEVICE_CHOICES, MAX_WORKING_SIZE, PRESETS
 
     parser.add_argument(
         "--preset", choices=list(PRESETS), default=default_preset,
@@ -52,7 +54,7 @@ def _add_training_options(parser: argparse.ArgumentParser, default_preset: str,
                         help="training iterations (overrides the preset)"
                              + ("; with --resume, this many more" if resumable else ""))
     parser.add_argument(
-        "--size", type=at_least(16),
+        "--size", type=at_least(16, MAX_WORKING_SIZE),
         help="longest side of the working resolution in px, 16 to 4096 (overrides the preset)",
     )
     parser.add_argument(
@@ -74,8 +76,9 @@ def _add_overwrite_option(command) -> None:
 def _add_target_options(command) -> None:
     """The target files, their results' folder, --overwrite and --device: what
     ``synthesize`` and ``from-labels`` share."""
-    command.add_argument("targets", nargs="+", metavar="TARGET", help="target label map file(s)")
-    command.add_argument("-o", "--output-dir", required=True, metavar="OUT_DIR",
+    command.add_argument("targets", nargs="+", type=given_path, metavar="TARGET",
+                         help="target label map file(s)")
+    command.add_argument("-o", "--output-dir", required=True, type=given_path, metavar="OUT_DIR",
                          help="directory for the results")
     _add_overwrite_option(command)
     command.add_argument("--device", default="auto", help="torch device (default: auto)")
@@ -116,11 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model on an image and its label map",
         description="Train a model on IMAGE and its label map LABELS and save it.",
     )
-    train.add_argument("image", metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
-    train.add_argument("labels", metavar="LABELS",
+    train.add_argument("image", type=given_path, metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
+    train.add_argument("labels", type=given_path, metavar="LABELS",
                        help="label map file: integer ids or an RGB colour-coded map")
-    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.semia)")
-    train.add_argument("--resume", metavar="MODEL",
+    train.add_argument("-o", "--output", required=True, type=given_path, metavar="MODEL",
+                       help="model file to write (.semia)")
+    train.add_argument("--resume", type=given_path, metavar="MODEL",
                        help="continue training this model file (its working size and network are kept)")
     _add_training_options(train, "default", resumable=True)
     _add_plane_option(train)
@@ -131,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "source's full resolution (or, with --preview, the fast working-size result "
                      "upsampled)."),
     )
-    synth.add_argument("model", metavar="MODEL", help="model file (.semia)")
+    synth.add_argument("model", type=given_path, metavar="MODEL", help="model file (.semia)")
     _add_target_options(synth)
     synth.add_argument("--preview", action="store_true",
                        help="fast preview: the working-size result upsampled (bicubic) instead of "
@@ -149,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "model ('train', then 'synthesize') also draws new shapes, rather than "
                      "copying the nearest region of their class."),
     )
-    labels_only.add_argument("image", metavar="IMAGE", help="source image file (PNG, TIFF, ...)")
-    labels_only.add_argument("labels", metavar="LABELS",
+    labels_only.add_argument("image", type=given_path, metavar="IMAGE",
+                             help="source image file (PNG, TIFF, ...)")
+    labels_only.add_argument("labels", type=given_path, metavar="LABELS",
                              help="its label map file: integer ids or an RGB colour-coded map")
     _add_target_options(labels_only)
     _add_synthesis_seed_option(labels_only)
@@ -162,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "was trained (each run's steps, seed, device, threads and versions), with the "
                      "file's SHA-256, which a dataset's dataset.json names too."),
     )
-    info.add_argument("model", metavar="MODEL", help="model file (.semia)")
+    info.add_argument("model", type=given_path, metavar="MODEL", help="model file (.semia)")
     info.add_argument("--json", action="store_true", help="print it as JSON, for scripts")
 
     demo = commands.add_parser(
@@ -174,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--sample", choices=SAMPLE_NAMES, default=SAMPLE_NAMES[0],
                       help=f"sample case (default: {SAMPLE_NAMES[0]})")
-    demo.add_argument("--out", default=DEFAULT_DEMO_DIR, metavar="DIR",
+    demo.add_argument("--out", default=DEFAULT_DEMO_DIR, type=given_path, metavar="DIR",
                       help=f"output directory (default: ./{DEFAULT_DEMO_DIR})")
     demo.add_argument("--gui", action="store_true",
                       help="open napari with the sample's layers and the plugin widget instead")
@@ -267,17 +272,39 @@ def _describe_known(info, given) -> str:
     return "; ".join(parts)
 
 
-def _train(image, labels, config, device, resume=None, source_info=None):
+@contextmanager
+def _naming_source_files(image_path, labels_path, resume_path=None):
+    """Problems of the source pair, prefixed with its files: the checks word them
+    "the source labels", "the image", and with the two files swapped "the source
+    labels are ... a photo" named no file (an audit of messages). A model that
+    cannot be continued is named with the way out."""
+    from .errors import IncompatibleModelError
+
+    try:
+        yield
+    except IncompatibleModelError as error:
+        raise IncompatibleModelError(f"{Path(resume_path).name}: {error} Leave out --resume to train a new "
+                                     f"model.") from None
+    except SemiaInputError as error:
+        if image_path is None:
+            raise
+        named = f"{Path(image_path).name} with labels {Path(labels_path).name}"
+        raise SemiaInputError(f"{named}: {error}") from None
+
+
+def _train(image, labels, config, device, resume=None, source_info=None, files=(None, None, None)):
     """Train with a tqdm progress bar (losses in the postfix); returns the model and
     the signal that stopped it early, if one did (Ctrl-C, SIGTERM, SIGHUP).
-    ``source_info``: the source file's channel names and pixel size, for the model."""
+    ``source_info``: the source file's channel names and pixel size, for the model;
+    ``files``: the image, labels and resumed model's paths, for messages."""
     from tqdm import tqdm
 
     from .device import describe_device
     from .trainer import SemiaTrainer
 
-    trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume,
-                           source_info=source_info, warn=False)
+    with _naming_source_files(*files):
+        trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume,
+                               source_info=source_info, warn=False)
     warning = trainer.input_note
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -333,6 +360,12 @@ def _cmd_train(args) -> int:
         if _InputFiles([given]).is_input(output):
             raise SemiaInputError(f"The model path {output} is the {what} file: give the model a name of "
                                   f"its own, e.g. {output.with_suffix('.semia')}.")
+    replaces = output.is_file()
+    if replaces and not _is_model_file(output):
+        # (A typo, -o notes.md, replaced the file with a model without a word; results
+        # never replace a file this package did not write either.)
+        raise SemiaInputError(f"{output} is there and is no napari-semia model: give the model another "
+                              f"name, or move that file away first.")
     image = read_image_file(args.image, plane=args.plane)
     labels = read_label_file(args.labels, plane=args.plane)
     _warn_erased_pixels(args.labels)
@@ -345,23 +378,44 @@ def _cmd_train(args) -> int:
         from .model import SemiaModel
 
         resume = SemiaModel.load(args.resume, device=args.device)
-        if args.size is not None and args.size != resume.config.size:
+        # (Compared as the working sizes they give: an image smaller than its --size
+        # trains at its own size, and --size 96 of a 96-px image was called unused.)
+        from .training_data import working_shape
+
+        kept = resume.working_shape
+        if args.size is not None and working_shape(resume.source_shape, args.size) != kept:
             print(f"warning: --size {args.size} is not used when resuming: the model keeps its working "
-                  f"size, {resume.config.size} px.", file=sys.stderr)
+                  f"size, {kept[0]} × {kept[1]} px.", file=sys.stderr)
     if resume is not None:
         _note_other_source(resume, image, labels, args)
     info = file_source_info(args.image, image)
-    model, stopped_by = _train(image, labels, config, args.device, resume=resume, source_info=info)
+    model, stopped_by = _train(image, labels, config, args.device, resume=resume, source_info=info,
+                               files=(args.image, args.labels, args.resume))
     if model.steps_done == 0:
         # Stopped before its first step: an untrained generator is no model to keep.
         print("Stopped before the first step; no model was saved.", file=sys.stderr)
         return exit_status_after(stopped_by) if stopped_by is not None else EXIT_INTERRUPTED
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(output))
-    print(f"Saved model to {output}")
+    print(f"Saved model to {output}{' (replacing the model that was there)' if replaces else ''}")
     # Interrupted, as any command a signal stops: a script tells a stopped run from a
     # finished one (both exited 0; found by a new user). The model is saved all the same.
     return exit_status_after(stopped_by) if stopped_by is not None else 0
+
+
+def _is_model_file(path: Path) -> bool:
+    """Whether ``path`` reads as a napari-semia model (a newer version's too)."""
+    from .errors import ModelFileError, NewerModelFileError
+    from .model import SemiaModel
+    from .model_file import read_model_file
+
+    try:
+        read_model_file(path, SemiaModel)  # (on the CPU)
+    except NewerModelFileError:
+        return True
+    except (ModelFileError, OSError):
+        return False
+    return True
 
 
 def _note_other_source(resume, image, labels, args) -> None:
@@ -572,8 +626,9 @@ class _InputFiles:
 
     def is_kept(self, path: Path) -> bool:
         """Whether a result must not replace ``path``: an input, a result of this run,
-        or a file there that this package did not write (an earlier result it may)."""
-        return (self.is_input(path) or path.resolve() in self.written
+        a folder (--overwrite or not: writing failed after the synthesis), or a file
+        there that this package did not write (an earlier result it may)."""
+        return (self.is_input(path) or path.resolve() in self.written or path.is_dir()
                 or (not self.overwrite and os.path.lexists(path) and not written_as_result(path)))
 
     def spared(self, path: Path) -> Path:
@@ -597,6 +652,8 @@ class _InputFiles:
             why = "that is one of this command's input files"
         elif kept.resolve() in self.written:
             why = "that is another result's name"
+        elif kept.is_dir():
+            why = "a folder of that name is there"
         else:
             why = ("a file of that name is there that is not a napari-semia result (an earlier "
                    "version's results are not marked as such); --overwrite replaces it")
@@ -653,6 +710,7 @@ def _output_stems(paths, plane: int | None = None) -> list[str]:
 
 
 def _cmd_from_labels(args) -> int:
+    from .device import resolve_device
     from .io import (
         check_writable_folder,
         file_source_info,
@@ -664,6 +722,7 @@ def _cmd_from_labels(args) -> int:
     from .labels_only import LabelsOnlySynthesizer
     from .validation import off_palette_warning, validate_target
 
+    resolve_device(args.device)  # (a device this machine lacks was refused after every file was read)
     check_writable_folder(args.output_dir)
     image = read_image_file(args.image, plane=args.plane)
     info = file_source_info(args.image, image)
@@ -672,7 +731,8 @@ def _cmd_from_labels(args) -> int:
     _check_turned_photo(image, labels, args.image)
     _note_source_file(image, args.image)
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
-    synthesizer.check()
+    with _naming_source_files(args.image, args.labels):
+        synthesizer.check()
     # (As train says it: a class lost in a blurred colour map is lost here too.)
     off_palette = off_palette_warning(labels, synthesizer.codec)
     if off_palette:
@@ -964,6 +1024,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        # (A traceback; the dock said it in words.)
+        print("error: out of memory: train with a smaller --size, or run on the CPU (--device cpu), "
+              "which has the machine's memory.", file=sys.stderr)
+        return EXIT_INPUT_ERROR
     except OSError as error:
         # What the system refused of a path given (a name over 255 bytes, a loop of
         # symbolic links) in its own words, as a message: a pass on untidy folders got

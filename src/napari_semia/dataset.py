@@ -370,6 +370,12 @@ class DatasetJob:
                 earlier = json.loads(settings_path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as error:
                 raise SemiaInputError(f"Cannot read {settings_path}: {error}") from None
+            if not isinstance(earlier, dict) or "model_sha256" not in earlier:
+                # Another tool's (nnU-Net keeps a dataset.json in every dataset folder): it
+                # was taken for an earlier version's, "delete that one to start again".
+                raise SemiaInputError(
+                    f"{settings_path} was not written by 'napari-semia generate' (another tool's "
+                    f"dataset file?); choose an empty or new output folder.")
             ignored = _NOT_COMPARED
             if self.settings_record["layouts"] != "sampled":
                 # Given layouts use no seed nor source labels to sample from: a rerun with

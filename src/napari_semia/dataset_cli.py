@@ -7,6 +7,7 @@ Kept apart from ``cli.py``, which only registers the command. Heavy imports
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .errors import SemiaInputError
@@ -31,7 +32,10 @@ def at_least(minimum: int, maximum: int | None = None):
     also used by ``cli``)."""
 
     def parse(text: str) -> int:
-        value = int(text)
+        try:
+            value = int(text)
+        except ValueError:  # (argparse named its own function: "invalid parse value: '1.5'")
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         if maximum is not None and value > maximum:
@@ -47,6 +51,14 @@ MAX_SEED = 2**63 - 1
 seed_number = at_least(0, MAX_SEED)
 
 
+def given_path(text: str) -> str:
+    """An argparse type: a path, not empty (``Path("")`` is the current folder, where an
+    unset shell variable, ``-o "$OUT"``, spilled a dataset; also used by ``cli``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?)")
+    return text
+
+
 def warn_unused_plane(plane: int | None, paths) -> None:
     """Print a warning when ``--plane`` is given and no file in ``paths`` is a stack
     (also used by ``cli``)."""
@@ -60,7 +72,10 @@ def warn_unused_plane(plane: int | None, paths) -> None:
 def _strength(text: str) -> float:
     from .layout_sampler import MAX_STRENGTH
 
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not 0 <= value <= MAX_STRENGTH:  # NaN and infinity too, named here, not deep in the sampler
         raise argparse.ArgumentTypeError(f"must be a number from 0 to {MAX_STRENGTH:g}, got {text}")
     return value
@@ -79,15 +94,16 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
             "command again completes an interrupted run."
         ),
     )
-    parser.add_argument("model", metavar="MODEL", help="model file (.semia)")
-    parser.add_argument("-o", "--output", required=True, metavar="DATASET", help="output folder")
+    parser.add_argument("model", type=given_path, metavar="MODEL", help="model file (.semia)")
+    parser.add_argument("-o", "--output", required=True, type=given_path, metavar="DATASET",
+                        help="output folder")
     parser.add_argument("--count", type=at_least(1), metavar="N",
                         help="number of pairs (default: as many as --layouts gives; required without it)")
     parser.add_argument("--seed", type=seed_number, help="layout seed (default 0; not used with --layouts)")
-    parser.add_argument("--layouts", metavar="DIR_OR_STACK",
+    parser.add_argument("--layouts", type=given_path, metavar="DIR_OR_STACK",
                         help="use these label maps (a folder of files, or one stack file) "
                              "instead of sampling")
-    parser.add_argument("--labels", metavar="FILE",
+    parser.add_argument("--labels", type=given_path, metavar="FILE",
                         help="the source's full-size label map to sample from (default: the model's own "
                              "full-size copy)")
     parser.add_argument("--plane", type=at_least(0), metavar="N",
@@ -107,7 +123,7 @@ def add_generate_command(commands) -> argparse.ArgumentParser:
     where.add_argument("--gather", action="store_true",
                        help="workers send the pairs back to be written here, instead of writing them "
                             "into DATASET themselves (needs no shared file system)")
-    where.add_argument("--retries", type=at_least(0), default=2,
+    where.add_argument("--retries", type=at_least(0), default=None,
                        help="extra attempts for a pair whose task fails on a Dask worker (default 2)")
     where.add_argument("--device", default="auto", help="torch device (default: auto)")
     sampler = parser.add_argument_group("layout sampler")
@@ -155,8 +171,8 @@ def _generate(args, source_labels):
         scheduler=args.scheduler,
         workers=args.workers,
         gather=args.gather,
-        retries=args.retries,
         device=args.device,
+        **({} if args.retries is None else {"retries": args.retries}),  # (None: generate's default)
     )
 
 
@@ -168,9 +184,10 @@ def run_generate(args) -> int:
     if args.scheduler and args.workers:
         print("warning: --workers is not used with --scheduler: the scheduler's workers make the pairs.",
               file=sys.stderr)
-    if args.gather and not (args.scheduler or args.workers):
-        print("warning: --gather is not used in this process (it is for --workers N or --scheduler).",
-              file=sys.stderr)
+    for given, option in ((args.gather, "--gather"), (args.retries is not None, "--retries")):
+        if given and not (args.scheduler or args.workers):
+            print(f"warning: {option} is not used in this process (it is for --workers N or --scheduler).",
+                  file=sys.stderr)
     if args.layouts is not None:
         # (They ran without a word, as if they had shaped the given layouts; found by a new user.)
         unused = [flag for flag, given in (

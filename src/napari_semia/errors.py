@@ -26,3 +26,11 @@ class SemiaWarning(UserWarning):
     """What napari-semia warns a script of (a note on its inputs, a dataset's
     sampling): ``warnings.filterwarnings("ignore", category=SemiaWarning)``
     silences them (a scripting user could only match their text)."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is the machine or accelerator running out of memory: Python's
+    MemoryError, torch's for CUDA and MPS ("... out of memory"), or its CPU
+    allocator's ("can't allocate memory")."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "can't allocate memory" in text

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from ..errors import SemiaInputError
+from ..errors import SemiaInputError, is_out_of_memory
 
 
 def error(message: str) -> None:
@@ -27,7 +27,7 @@ def exception(exc: BaseException, doing: str) -> None:
     for input errors, whose text is written for the user."""
     if isinstance(exc, SemiaInputError):
         show_error(str(exc))
-    elif isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+    elif is_out_of_memory(exc):
         show_error(f"{doing} ran out of memory: lower the working size, or use the CPU.")
     else:
         show_error(f"{doing} failed: {type(exc).__name__}: {exc}")
