@@ -531,7 +531,7 @@ def test_cli_rejects_bad_layout_folders(rgb_model, tmp_path, capsys, problem):
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--layouts", folder], capsys)
     assert code == 2
     assert err.startswith("error: Layout bad.png:") and "Traceback" not in err
-    assert ("are 30 x 40 pixels" in err) if problem == "wrong size" else ("unknown id(s) 7" in err)
+    assert ("are 30 × 40 pixels" in err) if problem == "wrong size" else ("unknown id(s) 7" in err)
     assert "paint" not in err  # a command-line user paints nothing (found by a new user)
     assert not (tmp_path / "ds").exists()
 
@@ -542,7 +542,7 @@ def test_cli_names_a_missing_layout_folder_and_source_labels_of_another_size(rgb
     assert code == 2 and "do not exist" in err
     small = write_image_file(tmp_path / "small.png", labels[:30])
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--labels", small], capsys)
-    assert code == 2 and "source labels to sample layouts from are 30 x 40 pixels" in err
+    assert code == 2 and "The labels to sample layouts from are 30 × 40 pixels" in err
     assert "target" not in err
 
 
@@ -550,7 +550,7 @@ def test_cli_names_source_labels_with_an_unknown_id_as_what_they_are(rgb_model, 
     model_path, _, labels = rgb_model
     unknown = write_image_file(tmp_path / "unknown.png", np.where(labels == 1, 7, labels).astype(np.uint8))
     code, err = run_cli([model_path, "-o", tmp_path / "ds", "--count", 1, "--labels", unknown], capsys)
-    assert code == 2 and "source labels to sample layouts from contain unknown id(s) 7" in err
+    assert code == 2 and "The labels to sample layouts from contain unknown id(s) 7" in err
     assert "target" not in err and "Traceback" not in err
 
 
@@ -1080,7 +1080,7 @@ def test_a_folder_of_an_earlier_version_says_why_it_is_refused(rgb_model, tmp_pa
         DatasetJob.prepare(model_path, tmp_path / "ds", count=2)
 
 
-@pytest.mark.parametrize("record", ['[1]', '"x"', json.dumps({"channel_names": {"0": "BF"}, "numTraining": 1})])
+@pytest.mark.parametrize("record", ["[1]", '"x"', '{"channel_names": {"0": "BF"}, "numTraining": 1}'])
 def test_another_tools_dataset_json_is_refused_as_such(rgb_model, tmp_path, record):
     # nnU-Net keeps a dataset.json in every dataset folder: it was read as an earlier
     # version's record ("delete that one to start again"), and a list or a string

@@ -258,6 +258,11 @@ def test_colour_coded_source_gives_codec_ids():
     assert set(np.unique(sampler.sample(0).labels)) <= {1, 2}
     from_index = LayoutSampler.from_index(index, codec, NO_WARP)
     assert np.array_equal(from_index.sample(0).labels, sampler.sample(0).labels)
+    # An id the labels lack is refused with the colour each id stands for (the user
+    # never wrote those ids; the message listed them bare).
+    with pytest.raises(SemiaInputError, match=r"Unknown object class id\(s\) 99; the labels hold ids "
+                                              r"1 \(0, 0, 255\), 2 \(255, 0, 0\)\."):
+        LayoutSampler(palette[index], LayoutSamplerSettings(object_ids=(1, 99)))
 
 
 @pytest.mark.parametrize(

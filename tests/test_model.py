@@ -151,7 +151,7 @@ def test_a_model_file_that_would_run_code_is_named_so_and_not_run(tmp_path, mode
         SemiaModel.load(tmp_path / "evil.semia", device="cpu")
     assert not (tmp_path / "ran").exists()
     (tmp_path / "noise.semia").write_bytes(bytes(range(256)) * 20)  # (not code: damaged)
-    with pytest.raises(ModelFileError, match="corrupt, truncated or another format"):
+    with pytest.raises(ModelFileError, match="damaged, cut short in copying, or another kind of file"):
         SemiaModel.load(tmp_path / "noise.semia", device="cpu")
 
 
@@ -301,7 +301,8 @@ def test_saving_where_a_folder_cannot_be_made(tmp_path, model):
 def test_synthesis_rejects_bad_targets(model, scene):
     _, labels = scene
     # (Named as the model's: "the source" read as the image chosen in the widget.)
-    with pytest.raises(SemiaInputError, match=r"10 x 32 pixels, but the image the model was trained on is"):
+    with pytest.raises(SemiaInputError,
+                       match=r"10 × 32 pixels \(height × width\), but the image the model was trained on is"):
         model.synthesize(labels[:10])
     bad = labels.copy()
     bad[0, 0] = 7

@@ -38,9 +38,9 @@ def test_colour_coded_labels_pass():
 
 
 def test_shape_mismatch_names_both_shapes():
-    with pytest.raises(SemiaInputError, match="shape") as info:
+    with pytest.raises(SemiaInputError, match=r"The labels are 30 × 40 pixels \(height × width\), but the "
+                                              r"image is 32 × 40: they must cover the same pixels"):
         validate_training_inputs(IMAGE, LABELS[:30])
-    assert "(32, 40, 3)" in str(info.value) and "(30, 40)" in str(info.value)
 
 
 def test_fewer_than_two_classes():
@@ -134,9 +134,9 @@ def test_good_target_returns_indices():
 
 
 def test_target_shape_mismatch():
-    with pytest.raises(SemiaInputError, match="are 40 x 32 pixels") as info:
+    with pytest.raises(SemiaInputError, match="are 40 × 32 pixels") as info:
         validate_target(np.zeros((40, 32), np.int32), (32, 40), CODEC)
-    assert "the source is 32 x 40" in str(info.value)
+    assert "the source is 32 × 40" in str(info.value)
 
 
 def test_target_unknown_ids():

@@ -138,7 +138,7 @@ def test_shape_mismatch_is_a_notification(viewer_widget, messages, qtbot):
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
     assert messages[-1][0] == "error"
-    assert "differ in shape" in messages[-1][1]
+    assert "they must cover the same pixels" in messages[-1][1]
     assert not widget.trainer_runner.running
 
 

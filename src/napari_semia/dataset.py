@@ -284,7 +284,7 @@ class DatasetJob:
             from .validation import MODEL_SOURCE, validate_target
 
             source_index = validate_target(source_labels, model.source_shape, model.codec,
-                                           what="source labels to sample layouts from", source=MODEL_SOURCE)
+                                           what="labels to sample layouts from", source=MODEL_SOURCE)
             if np.ndim(source_labels) == 2 and model.codec.palette is not None:
                 reading_notes = [*reading_notes, model.codec.ids_note("The labels to sample layouts from")]
             source_labels = model.codec.decode(source_index)

@@ -633,8 +633,11 @@ def _split_classes(index: np.ndarray, codec: LabelCodec, settings: LayoutSampler
         unknown = sorted(set(named or ()) - set(ids))
         if unknown:
             what = "object" if name == "object_ids" else "background"
+            # (Of colour-coded labels, with the colour each id stands for: the user
+            # never wrote those ids.)
+            held = codec.ids_as_colours() if codec.is_colour else format_ids(ids)
             raise SemiaInputError(f"Unknown {what} class id(s) {format_ids(unknown)}; "
-                                  f"the labels hold ids {format_ids(ids)}.")
+                                  f"the labels hold ids {held}.")
     if settings.object_ids is not None:
         objects = set(settings.object_ids)
     elif settings.background_ids is not None:

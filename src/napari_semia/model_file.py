@@ -280,7 +280,7 @@ def read_model_file(path: Path, make_model: Callable[..., object]):
             why = ("(it holds Python objects a model file never holds, which could run code "
                    "when opened: it was not read).")
         else:
-            why = f"(corrupt, truncated or another format: {type(exc).__name__})."
+            why = "(damaged, cut short in copying, or another kind of file)."
         raise ModelFileError(f"'{path.name}' is not a readable napari-semia model file {why}") from None
     if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
         raise ModelFileError(f"'{path.name}' is not a napari-semia model file.")
@@ -323,8 +323,8 @@ def read_model_file(path: Path, make_model: Callable[..., object]):
         # (The first line: torch's list of a state's keys ran to several kB on one line.)
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelFileError(
-            f"'{path.name}' is a napari-semia model file but could not be read "
-            f"(incompatible or damaged: {type(exc).__name__}{': ' + text if text else ''})."
+            f"'{path.name}' is a napari-semia model file but could not be read: it is damaged, or "
+            f"was written by a version this one does not read ({text or type(exc).__name__})."
         ) from None
     problem = _damage_of(model)
     if problem:

@@ -60,7 +60,7 @@ def validate_image(image) -> np.ndarray:
     height, width = image.shape[:2]
     if min(height, width) < MIN_SIDE:
         raise SemiaInputError(
-            f"The image is too small ({height} x {width} px); each side needs at "
+            f"The image is too small ({height} × {width} px); each side needs at "
             f"least {MIN_SIDE} px."
         )
     if np.issubdtype(image.dtype, np.floating):
@@ -376,21 +376,14 @@ def validate_training_inputs(image, labels) -> tuple[LabelCodec, np.ndarray]:
     image_hw = tuple(int(s) for s in image.shape[:2])
     if labels_hw != image_hw:
         raise SemiaInputError(
-            f"The image and labels differ in shape: image {_shape_text(image, image_hw)} "
-            f"vs labels {_shape_text(labels, labels_hw)}. They must cover the same pixels."
+            f"The labels are {labels_hw[0]} × {labels_hw[1]} pixels (height × width), but the image is "
+            f"{image_hw[0]} × {image_hw[1]}: they must cover the same pixels (labels made on this image)."
         )
     codec, index = LabelCodec.from_source(labels)
     problem = image_like_labels_problem(image, index, codec.num_classes)
     if problem:
         raise SemiaInputError(problem)
     return codec, index
-
-
-def _shape_text(array: np.ndarray, hw: tuple[int, int]) -> str:
-    """'(60, 70)', or '(60, 70, 3) (H x W = 60 x 70)' when channels make H x W unclear."""
-    if array.ndim == 2:
-        return str(tuple(array.shape))
-    return f"{tuple(array.shape)} (H x W = {hw[0]} x {hw[1]})"
 
 
 #: How size messages name a model's source: "the source" read as the image chosen
@@ -414,8 +407,8 @@ def check_target_shape(target: np.ndarray, source_shape_hw, what: str = "target 
     source_hw = tuple(int(s) for s in tuple(source_shape_hw)[:2])
     if target_hw != source_hw:
         raise SemiaInputError(
-            f"The {what} {verb(what, 'are', 'is')} {target_hw[0]} x {target_hw[1]} pixels, but {source} is "
-            f"{source_hw[0]} x {source_hw[1]}; {redo_advice(what)} at that size."
+            f"The {what} {verb(what, 'are', 'is')} {target_hw[0]} × {target_hw[1]} pixels (height × width), "
+            f"but {source} is {source_hw[0]} × {source_hw[1]}; {redo_advice(what)} at that size."
         )
 
 

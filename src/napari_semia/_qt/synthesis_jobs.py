@@ -149,7 +149,7 @@ class SynthesisJobs:
             check_target(target, model.source_shape, model.codec, source=MODEL_SOURCE)
         except SemiaInputError as error:
             where = f" (plane {', '.join(map(str, plane))})" if plane else ""
-            raise SemiaInputError(f"The model does not fit '{layer.name}'{where}: {error}") from None
+            raise SemiaInputError(f"'{layer.name}'{where}: {error}") from None
         return target
 
     def is_learned_plane(self, model: SemiaModel, source) -> bool | None:

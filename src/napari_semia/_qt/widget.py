@@ -493,7 +493,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
                 notify.exception(result.error, "Training")
                 if isinstance(result.error, SemiaInputError):
                     reason = str(result.error)
-            kept = " The model there was is kept." if self.model is not None else ""
+            kept = " The current model is kept." if self.model is not None else ""
             if result.model is not None and self.model is None:
                 self.set_model(result.model, unsaved=True, checkpoint_key=self._training_checkpoint_key)
                 kept = f" The model trained until then ({result.model.steps_done} steps) is kept."
