@@ -15,7 +15,8 @@ import napari_semia
 PACKAGE = Path(napari_semia.__file__).parent
 QT_LAYER = "_qt"
 GUI_LIBRARIES = {"napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "superqt", "magicgui",
-                 "pyqtgraph", "vispy", "psygnal"}
+                 "pyqtgraph", "vispy", "psygnal", "npe2", "app_model", "in_n_out"}
+ARCHITECTURE = PACKAGE.parents[1] / "docs" / "architecture.md"
 
 
 def module_name(path: Path) -> str:
@@ -109,14 +110,38 @@ def test_no_import_cycles():
 
 
 def test_the_core_imports_without_napari_or_qt():
+    # Every core module, imported for real: a library it uses could pull Qt in.
+    core = sorted(name for name in modules() if not name.startswith(f"napari_semia.{QT_LAYER}"))
     code = (
-        "import sys\n"
-        "import napari_semia.cli, napari_semia.trainer, napari_semia.model, napari_semia.samples, "
-        "napari_semia.checkpoints, napari_semia.figures\n"
+        "import importlib, sys\n"
+        f"for name in {core!r}:\n"
+        "    importlib.import_module(name)\n"
         f"loaded = sorted(m for m in {sorted(GUI_LIBRARIES)!r} if m in sys.modules)\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def documented_import_order() -> dict[str, int]:
+    """Each core module's tier in docs/architecture.md's import order (0 at the bottom)."""
+    text = ARCHITECTURE.read_text()
+    start = text.index("Import order, bottom to top")
+    order = text[text.index(":", start) + 1:text.index("## The napari / Qt layer")]
+    return {name: tier for tier, names in enumerate(order.split("→"))
+            for name in re.findall(r"`(\w+)`", names)}
+
+
+def test_the_core_keeps_the_documented_import_order():
+    # The order in docs/architecture.md was checked by hand; now it cannot drift.
+    tiers = documented_import_order()
+    imports = modules()
+    core = {name.rsplit(".", 1)[-1]: imported for name, imported in imports.items()
+            if name.count(".") == 1 and not name.endswith(f".{QT_LAYER}")}
+    assert sorted(set(core) - set(tiers)) == [] and sorted(set(tiers) - set(core)) == []
+    upward = sorted(f"{name} imports {target}" for name, imported in core.items() for target in
+                    (m.split(".")[1] for m in imported if m.count(".") == 1 and m.startswith("napari_semia."))
+                    if target in tiers and tiers[target] >= tiers[name])
+    assert upward == []
 
 
 def test_the_command_line_s_help_and_version_load_no_torch():
