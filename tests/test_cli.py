@@ -1424,7 +1424,7 @@ def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():
         def isatty(self):
             return True
 
-    from napari_semia.io import LOG_PROGRESS_INTERVAL, progress_interval
+    from napari_semia.terminal import LOG_PROGRESS_INTERVAL, progress_interval
 
     assert progress_interval(Terminal()) == 0.1
     assert progress_interval(io.StringIO()) == LOG_PROGRESS_INTERVAL >= 5

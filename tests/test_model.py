@@ -259,7 +259,7 @@ def test_a_killed_save_s_temporary_goes_at_the_next_save_and_a_recent_one_stays(
     # A save killed mid-write left a hidden file as large as the model, for ever.
     import os
 
-    from napari_semia.io import PARTIAL_MARKER, STALE_PARTIAL_S
+    from napari_semia.atomic_files import PARTIAL_MARKER, STALE_PARTIAL_S
 
     path = tmp_path / "m.semia"
     killed = tmp_path / f".m{PARTIAL_MARKER}4242-4243.semia"

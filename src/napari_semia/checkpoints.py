@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic_files import write_text_atomically
 from .errors import ModelFileError
-from .io import write_text_atomically
 
 CACHE_DIR_ENV = "NAPARI_SEMIA_CACHE_DIR"
 #: Checkpoints kept (the oldest beyond this are deleted).

@@ -26,8 +26,9 @@ from .dataset_cli import (
     warn_unused_plane,
 )
 from .errors import SemiaInputError, is_out_of_memory
-from .io import progress_interval, written_as_result, written_by_napari_semia
+from .io import written_as_result, written_by_napari_semia
 from .stop_signals import exit_status_after, handling_stop_signals, signal_name
+from .terminal import progress_interval
 
 EXIT_INPUT_ERROR = 2
 PLUGIN_NAME = "napari-semia"

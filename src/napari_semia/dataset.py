@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .atomic_files import PARTIAL_MARKER, write_text_atomically
 from .dataset_executors import DaskExecutor, InProcessExecutor
 from .dataset_manifest import (  # (MANIFEST_COLUMNS, load_manifest: the public API's, from here)
     MANIFEST,
@@ -76,17 +77,10 @@ from .dataset_worker import (
 )
 from .errors import OutputWriteError, SemiaInputError, SemiaWarning
 from .folder_lock import FolderLock
-from .io import (
-    PARTIAL_MARKER,
-    check_writable_folder,
-    file_signature,
-    on_terminal,
-    progress_interval,
-    write_image_file,
-    write_text_atomically,
-)
+from .io import check_writable_folder, file_signature, write_image_file
 from .layout_sampler import LayoutSamplerSettings
 from .source_info import SourceInfo
+from .terminal import on_terminal, progress_interval
 
 _LAYOUT_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".gif")
 

@@ -10,9 +10,9 @@ import json
 import locale
 from pathlib import Path
 
+from .atomic_files import write_text_atomically
 from .dataset_worker import PairResult
 from .errors import OutputWriteError, SemiaInputError
-from .io import write_text_atomically
 
 MANIFEST = "manifest.csv"
 SETTINGS_FILE = "dataset.json"
@@ -35,7 +35,7 @@ class ManifestFile:
         # Rewrite first: drops a line torn by an earlier interruption, which
         # would otherwise swallow the next appended row.
         self.write_sorted()
-        # (UTF-8 on every system: see io.write_text_atomically.)
+        # (UTF-8 on every system: see atomic_files.write_text_atomically.)
         self.file = open(self.path, "a", newline="", encoding="utf-8",  # noqa: SIM115 (closed by close())
                          errors="surrogateescape")
         self.writer = csv.DictWriter(self.file, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic_files import written_atomically
 from .config import TrainingConfig
 from .errors import ModelFileError, NewerModelFileError
 from .intensity import IntensityNormalizer
-from .io import IMAGE_SUFFIXES, file_signature, written_atomically
+from .io import IMAGE_SUFFIXES, file_signature
 from .labels import LabelCodec
 from .networks import SFTGenerator
 from .source_info import SourceInfo

@@ -229,8 +229,9 @@ def dataset_updates(request: DatasetRequest, stop: threading.Event):
     """
     from pathlib import Path
 
+    from ..atomic_files import written_atomically
     from ..dataset import DatasetJob, load_manifest
-    from ..io import read_image_file, read_label_file, written_atomically
+    from ..io import read_image_file, read_label_file
     from ..layout_sampler import LayoutSamplerSettings
 
     try:
