@@ -1399,7 +1399,7 @@ def test_unreadable_file_is_an_input_error(tmp_path, capsys):
         read_label_file(tmp_path)
 
 
-def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, monkeypatch):
+def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, monkeypatch, capsys):
     import napari
 
     viewers = []
@@ -1417,6 +1417,11 @@ def test_demo_gui_opens_the_sample_with_the_widget_docked(make_napari_viewer, mo
     # The training options reach the widget (they were ignored with --gui).
     settings = viewer.window.dock_widgets[name].settings
     assert (settings.preset, settings.steps, settings.size, settings.device) == ("quick", 7, 64, "auto")
+    # A device this machine lacks is refused before napari opens, as without --gui (the
+    # widget took 'garbage' and showed 'auto'); --out, unused, is said to be.
+    assert cli.main(["demo", "--gui", "--device", "garbage"]) == cli.EXIT_INPUT_ERROR and len(viewers) == 1
+    assert cli.main(["demo", "--gui", "--sample", "coins", "--out", "elsewhere"]) == 0 and len(viewers) == 2
+    assert "--out is not used with --gui" in capsys.readouterr().err
 
 
 def test_progress_is_refreshed_seldom_in_a_log_and_often_on_a_terminal():

@@ -885,7 +885,12 @@ def _cmd_demo_gui(case, args) -> int:
         ) from None
 
     from ._qt.sample_data import sample_layers
+    from .device import resolve_device
 
+    # Refused here as without --gui (the widget took 'garbage' and showed 'auto').
+    resolve_device(args.device)
+    if args.out != DEFAULT_DEMO_DIR:
+        print("warning: --out is not used with --gui: the widget saves what you choose.", file=sys.stderr)
     viewer = napari.Viewer(title=f"napari-semia demo: {case.title}")
     # The same layers as napari's File > Open Sample menu gives.
     for data, kwargs, layer_type in sample_layers(case):

@@ -245,6 +245,10 @@ class DaskExecutor:
             if scheme in _LOCAL_SCHEMES or scheme not in backends:
                 # (http:// and inproc:// passed, then hung 10 s in Client.__del__; a cluster user.)
                 raise ValueError(f"'{scheme}://' is no address of a scheduler in another process")
+            try:
+                backends[scheme].get_connector()
+            except Exception as error:  # (ucx:// without ucx-py: a traceback, then a 10 s hang)
+                raise ValueError(f"this installation cannot reach '{scheme}://' addresses: {error}") from None
             host, port = parse_host_port(location)
         except ValueError as error:
             raise SemiaInputError(f"{self.scheduler} is not a Dask scheduler address ({error}); give "
