@@ -56,6 +56,8 @@ def test_a_source_whose_objects_cannot_move_is_named():
     assert f"Objects: class(es) {BACKGROUND}; background: class(es) {CELL} (the largest class)" in note
     note = LayoutSampler(crowded, LayoutSamplerSettings(background_ids=(BACKGROUND,))).unchanging_note()
     assert f"Objects: class(es) {CELL}; background: class(es) {BACKGROUND} (as chosen)" in note
+    note = LayoutSampler(crowded, LayoutSamplerSettings(object_ids=(CELL,))).unchanging_note()
+    assert f"background: class(es) {BACKGROUND} (the classes not chosen as objects)" in note
     # A map of one id per cell, tiles touching: a dozen ids named, not all 319.
     tiles = (np.arange(64)[:, None] // 4 * 20 + np.arange(80)[None, :] // 4 + 1).astype(np.int32)
     note = LayoutSampler(tiles).unchanging_note()

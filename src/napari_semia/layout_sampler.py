@@ -379,7 +379,9 @@ class LayoutSampler:
                        f"pairs){' and by the elastic warp' if warp else ''}")
         else:
             outcome = f"every pair has the source's layout{warp}"
-        chosen = "the largest class" if self.uses_default_classes else "as chosen"
+        chosen = ("the largest class" if self.uses_default_classes
+                  else "as chosen" if self.settings.background_ids is not None
+                  else "the classes not chosen as objects")
         # Which classes were taken for what: in a dense culture the cells are the
         # largest class, taken for the background, and the note named neither.
         return (f"No object can move: {found}, so {outcome}. Objects: "
