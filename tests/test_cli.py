@@ -1704,6 +1704,10 @@ def test_problems_of_the_source_pair_name_its_files(trained, tmp_path, capsys, m
         assert cli.main([*command, "--device", "cpu"]) == 2
         err = capsys.readouterr().err
         assert f"error: {labels.name} with labels {image.name}: The source labels are" in err, err
+    # Not a problem of the files: not named with them (a review).
+    code = cli.main(["train", str(image), str(labels), "-o", str(tmp_path / "m.semia"), "--device", "foo"])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: Unknown device 'foo'")
     # A model that cannot continue on these files is named, with the way out.
     other = tmp_path / "other.png"
     iio.imwrite(other, np.zeros((20, 24), np.uint8) + (np.arange(24) > 11).astype(np.uint8))

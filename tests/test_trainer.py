@@ -129,6 +129,15 @@ def test_continued_colour_labels_keep_the_models_class_numbers(scene):
     red_index = resumed.data.full_index[15, 15]
     assert resumed.codec.palette[red_index].tolist() == red.tolist()
     assert (resumed.data.full_index == first.codec.encode(grown)).all()
+    # As ids (what the dock paints a colour model's labels as: 1 for its most frequent
+    # colour) and in colours a level off (a resave): read as the model reads a target,
+    # as SemiaModel.can_continue_on judges them (it said they continue, then they were refused).
+    ids = np.where(labels == 1, 2, 1)
+    shifted = np.where(labels[..., None] == 1, red - [1, 0, 0], green + [0, 1, 0]).astype(np.uint8)
+    for other in (ids, shifted):
+        assert first.model.can_continue_on(image, other)
+        again = SemiaTrainer(image, other, TINY.replace(steps=1), device="cpu", resume=first.model)
+        assert again.codec == first.codec and (again.data.full_index == labels).all()
     # Other colours are refused, naming both sets (the class numbers, equal, passed).
     blue = np.where(labels[..., None] == 1, np.array([0, 0, 255], np.uint8), green)
     with pytest.raises(IncompatibleModelError, match=r"classes \(colours \(0, 200, 0\), \(255, 0, 0\)\) "

@@ -300,9 +300,10 @@ def _train(image, labels, config, device, resume=None, source_info=None, files=(
     ``files``: the image, labels and resumed model's paths, for messages."""
     from tqdm import tqdm
 
-    from .device import describe_device
+    from .device import describe_device, resolve_device
     from .trainer import SemiaTrainer
 
+    device = resolve_device(device)  # (its problem is no problem of the files: not named with them)
     with _naming_source_files(*files):
         trainer = SemiaTrainer(image, labels, config=config, device=device, resume=resume,
                                source_info=source_info, warn=False)

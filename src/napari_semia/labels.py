@@ -302,26 +302,6 @@ def listed_names(names: list[str], kind: str) -> str:
     return f"The {kind}{'s' if len(names) > 1 else ''} {shown}"
 
 
-def in_classes_of(codec: LabelCodec, found: LabelCodec, index: np.ndarray) -> tuple[LabelCodec, np.ndarray]:
-    """``index``, class indices of ``found``, as class indices of ``codec`` where both
-    hold the same classes in another order; else ``(found, index)`` unchanged.
-
-    A colour map's classes are numbered by area: a continued model's labels, edited,
-    can number the same colours otherwise, and training went on with the classes
-    swapped without a word."""
-    if found == codec or found.is_colour != codec.is_colour or found.num_classes != codec.num_classes:
-        return found, index
-
-    def keys(c: LabelCodec) -> list:
-        return [tuple(int(v) for v in colour) for colour in c.palette] if c.is_colour else list(c.class_ids)
-
-    position = {key: number for number, key in enumerate(keys(codec))}
-    if set(keys(found)) != set(position):
-        return found, index
-    table = np.array([position[key] for key in keys(found)], dtype=np.int64)
-    return codec, table[index]
-
-
 @dataclass(frozen=True)
 class LabelCodec:
     """Maps user-facing label ids (or colours) to class indices 0..K-1 and back.

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import SemiaInputError
 from .intensity import IntensityNormalizer
-from .labels import LabelCodec, in_classes_of
+from .labels import LabelCodec
 from .layout_tensors import resize_index, to_onehot
 from .validation import validate_training_inputs
 
@@ -24,6 +25,27 @@ def working_shape(source_shape: tuple[int, int], size: int) -> tuple[int, int]:
     height, width = source_shape
     scale = min(1.0, size / max(height, width))
     return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+def _in_classes_of(model_codec: LabelCodec, labels, codec: LabelCodec,
+                   index: np.ndarray) -> tuple[LabelCodec, np.ndarray]:
+    """Labels to continue a model on, read as the model reads a target (its colours,
+    near ones too, or the ids it numbers them by) where they hold every one of its
+    classes: ``(model_codec, their class indices)``; else ``(codec, index)``, read
+    as a new source's (which ``SemiaModel.check_can_continue`` refuses).
+
+    A colour map's classes are numbered by area: an edited map whose object grew past
+    its background numbered the same colours the other way round, and training went
+    on with the classes swapped, without a word. The rule is
+    ``SemiaModel.can_continue_on``'s, so that no note says a run continues that is
+    then refused."""
+    try:
+        encoded = model_codec.encode(labels, "source labels")
+    except SemiaInputError:
+        return codec, index
+    if not (np.bincount(encoded.reshape(-1), minlength=model_codec.num_classes) > 0).all():
+        return codec, index
+    return model_codec, encoded
 
 
 @dataclass
@@ -79,8 +101,8 @@ class TrainingData:
         ``stretch``: as for ``IntensityNormalizer.fit``; ``classes_of``: a continued
         model's codec, whose class numbers the labels keep where they hold its classes."""
         codec, source_index = validate_training_inputs(image, labels)
-        if classes_of is not None:
-            codec, source_index = in_classes_of(classes_of, codec, source_index)
+        if classes_of is not None and codec != classes_of:
+            codec, source_index = _in_classes_of(classes_of, labels, codec, source_index)
         normalizer = IntensityNormalizer.fit(image, stretch=stretch)
         source_shape = tuple(int(s) for s in source_index.shape[:2])
         full_image = torch.from_numpy(normalizer.to_network(image)).float()[None].to(device)
