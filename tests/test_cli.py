@@ -1724,8 +1724,15 @@ def test_problems_of_the_source_pair_name_its_files(trained, tmp_path, capsys, m
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         yield
 
+    def out_of_memory_now(*args, **kwargs):
+        raise MemoryError
+
     monkeypatch.setattr(SemiaTrainer, "run", out_of_memory)
     code = cli.main(["train", str(image), str(labels), "-o", str(tmp_path / "m.semia"), "--device", "cpu"])
     assert code == 2
-    assert "error: out of memory: train with a smaller --size" in capsys.readouterr().err
+    assert "error: out of memory: try a smaller --size." in capsys.readouterr().err  # (on the CPU here)
+    monkeypatch.setattr("napari_semia.model.SemiaModel.synthesize", out_of_memory_now)
+    code = cli.main(["synthesize", str(model_path), str(labels), "-o", str(tmp_path / "out"),
+                     "--device", "cpu"])
+    assert code == 2 and "error: out of memory: try fewer programs running at once" in capsys.readouterr().err
     assert not (tmp_path / "m.semia").exists()

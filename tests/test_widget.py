@@ -85,7 +85,7 @@ def test_new_target_from_labels_of_another_size_is_refused_with_both_sizes(viewe
     before = len(viewer.layers)
     widget.pickers.new_target_button.click()
     assert len(viewer.layers) == before
-    assert messages == [("error", "'src labels' is 20 x 22 px and 'src' 32 x 32: a target copied from it "
+    assert messages == [("error", "'src labels' is 20 × 22 px and 'src' 32 × 32: a target copied from it "
                                   "could not be used. Choose the source labels of that image.")]
     # Labels of the model's size do: its targets are painted on them.
     from types import SimpleNamespace

@@ -619,7 +619,7 @@ def test_a_tiff_napari_opened_without_its_pixel_size_is_named_at_train(viewer_wi
     if widget.model.source_info.pixel_size is not None:  # a napari that reads it: nothing to say
         assert not warned
         return
-    assert len(warned) == 1 and "(0.02 x 0.02 µm)" in warned[0] and "napari-semia train" in warned[0]
+    assert len(warned) == 1 and "(0.02 × 0.02 µm)" in warned[0] and "napari-semia train" in warned[0]
     # Set as the note says: nothing more to say, and the model has it.
     messages.clear()
     viewer.layers["sem"].scale = (0.02, 0.02)
@@ -753,7 +753,7 @@ def test_train_says_a_scale_without_a_unit_is_no_pixel_size(viewer_widget, qtbot
     viewer.layers[LABELS].scale = viewer.layers[TARGET].scale = (0.5, 0.5)
     train(qtbot, widget, steps=1)
     said = [text for kind, text in messages if kind == "info" and "but no unit" in text]
-    assert len(said) == 1 and f"'{SOURCE}' has a scale of 0.5 x 0.5 but no unit" in said[0]
+    assert len(said) == 1 and f"'{SOURCE}' has a scale of 0.5 × 0.5 but no unit" in said[0]
     assert f"viewer.layers['{SOURCE}'].units = 'um'" in said[0]
     messages.clear()
     train(qtbot, widget, steps=1)  # said once (a review: at every Train it was noise)
@@ -825,7 +825,7 @@ def test_continuing_on_another_image_says_so(trained, qtbot, messages):
     labels.data = labels.data[:-8, :-8].copy()
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
-    assert [kind for kind, _ in messages] == ["error"] and "shape" in messages[0][1]
+    assert [kind for kind, _ in messages] == ["error"] and "they must cover the same pixels" in messages[0][1]
     # The progress bar shows the model that is kept, not the failed run's step 0.
     assert widget.state.step == widget.state.total_steps == widget.model.steps_done > 0
 

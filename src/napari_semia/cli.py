@@ -1019,8 +1019,30 @@ def _escape_what_output_cannot_encode() -> None:
             pass
 
 
+def _out_of_memory_advice(args) -> str:
+    """What to try when a command ran out of memory: what it can change (a smaller
+    working size to train; the CPU, with the machine's memory, where an accelerator ran
+    out), else more memory (one sentence for every command advised a --size that
+    synthesize lacks, and the CPU to a run on the CPU; a review)."""
+    ways = []
+    if getattr(args, "command", None) in ("train", "demo"):
+        ways.append("a smaller --size")
+    try:
+        from .device import resolve_device
+
+        on_accelerator = resolve_device(getattr(args, "device", "auto")).type != "cpu"
+    except SemiaInputError:
+        on_accelerator = False
+    if on_accelerator:
+        ways.append("the CPU (--device cpu), which has the machine's memory")
+    if not ways:
+        ways.append("fewer programs running at once, or a machine with more memory")
+    return f"out of memory: try {' or '.join(ways)}."
+
+
 def main(argv: list[str] | None = None) -> int:
     _escape_what_output_cannot_encode()
+    args = None
     try:
         # Parsing imports torch (the device choices): a Ctrl-C then is an interrupt too.
         args = build_parser().parse_args(argv)
@@ -1035,8 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
         if not is_out_of_memory(error):
             raise
         # (A traceback; the dock said it in words.)
-        print("error: out of memory: train with a smaller --size, or run on the CPU (--device cpu), "
-              "which has the machine's memory.", file=sys.stderr)
+        print(f"error: {_out_of_memory_advice(args)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except OSError as error:
         # What the system refused of a path given (a name over 255 bytes, a loop of

@@ -33,8 +33,8 @@ def find_checkpoint(viewer, image, labels, entries) -> tuple[CheckpointInfo | No
             # first: 0.3 s on the UI thread at each choice of a 12 MP photo's labels.)
             return None, ()
         # (Read in place: hashed here and now.)
-        image_plane = displayed_plane(viewer, image)[0]
-        labels_plane = displayed_plane(viewer, labels)[0]
+        image_plane = displayed_plane(viewer, image, copy=False)[0]
+        labels_plane = displayed_plane(viewer, labels, copy=False)[0]
     except SemiaInputError:
         return None, ()
     key = fingerprint(image_plane, labels_plane)

@@ -216,6 +216,13 @@ class ModelIO(QWidget):
         path = ask_open_path(self, start)
         if not path:
             return None
+        return self.load_path(device, path, asked=True)
+
+    def load_path(self, device: str, path: str, asked: bool = False) -> SemiaModel | None:
+        """Load the model at ``path`` (a file opened in napari); None (after a message)
+        if that fails, or if the user keeps an unsaved model (unless ``asked`` already)."""
+        if not asked and self.state.model_unsaved and not ask_replace_unsaved(self):
+            return None
         try:
             model = SemiaModel.load(path, device=device)
         except SemiaInputError as error:  # ModelFileError, or an unavailable device

@@ -51,7 +51,7 @@ class SynthesisControls(QWidget):
     def _follow_state(self, *_args) -> None:
         state = self.state
         self.synthesize_button.setEnabled(not state.training)
-        busy = state.synthesizing
+        busy = state.synthesizing and not state.training  # (Train cancels it: it is ending)
         self.stop_button.setEnabled(busy)
         text = "Synthesize" if state.has_model else "Synthesize from the labels alone"
         tooltip = _TOOLTIP if state.has_model else _TOOLTIP_NO_MODEL

@@ -71,7 +71,7 @@ def lost_pixel_size_note(source, resume: SemiaModel | None = None) -> str | None
     if info.pixel_size is None:
         return None
     rows, columns = (f"{size:g}" for size in info.pixel_size)
-    return (f"'{source.name}' was opened without the pixel size its file holds ({rows} x {columns} "
+    return (f"'{source.name}' was opened without the pixel size its file holds ({rows} × {columns} "
             f"{info.unit}): the model and its results have none. To keep it, set the layer's "
             f"scale and units first (napari's console: viewer.layers['{source.name}'].scale = "
             f"({rows}, {columns}); viewer.layers['{source.name}'].units = '{info.unit}'), or train "
@@ -90,7 +90,7 @@ def unitless_scale_note(source, resume: SemiaModel | None = None) -> str | None:
     if all(v == 1.0 for v in scale):
         return None
     rows, columns = (f"{v:g}" for v in scale)
-    return (f"'{source.name}' has a scale of {rows} x {columns} but no unit: the model, its results and "
+    return (f"'{source.name}' has a scale of {rows} × {columns} but no unit: the model, its results and "
             f"its dataset pairs carry no pixel size. To keep it, set the layer's units first (napari's "
             f"console: viewer.layers['{first.name}'].units = 'um').")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import weakref
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from napari.layers import Labels
@@ -56,6 +57,7 @@ from .layer_pickers import (
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_model_path
+from .model_reader import MODEL_FILE_KEY, MODEL_PART_KEY
 from .new_target import colour_name, copy_as_target, paint_in_source_colours
 from .output_layer import (
     detach_copied_output,
@@ -225,6 +227,11 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.destroyed.connect(partial(_shut_down_destroyed, weakref.ref(self)))
         self._offer_checkpoint()
         self._on_inputs_changed()  # the layers already open when the dock opens
+        self._model_files_pending: set[str] = set()
+        opened = [layer.metadata[MODEL_FILE_KEY] for layer in napari_viewer.layers
+                  if layer.metadata.get(MODEL_FILE_KEY)]
+        if opened:  # a model file opened in napari before the dock
+            self._open_model_file_soon(opened[-1])
         self._stroke_clock.watch(self.target_layer)  # (picked before _connect)
 
     # ------------------------------------------------------------- wiring
@@ -249,7 +256,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         grid_of(self.viewer).events.enabled.connect(self._on_grid_switched)
         self._on_grid_switched()  # as napari's grid is when the dock opens
         self.model_io.save_button.clicked.connect(self.save_model)
-        self.model_io.load_button.clicked.connect(self.load_model)
+        self.model_io.load_button.clicked.connect(lambda: self.load_model())  # (not with 'checked')
         self.settings.events.device.connect(self._on_device_changed)
         runner = self.trainer_runner
         runner.started.connect(self._on_training_started)
@@ -334,8 +341,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
             sizes.setdefault(tuple(self.model.source_shape), "the model's source")
         rows, cols = plane_shape(source)
         if sizes and (rows, cols) not in sizes:
-            wanted = " and ".join(f"{of} {size[0]} x {size[1]}" for size, of in sizes.items())
-            notify.error(f"'{source.name}' is {rows} x {cols} px and {wanted}: a target copied from it "
+            wanted = " and ".join(f"{of} {size[0]} × {size[1]}" for size, of in sizes.items())
+            notify.error(f"'{source.name}' is {rows} × {cols} px and {wanted}: a target copied from it "
                          "could not be used. Choose the source labels of that image.")
             return
         try:
@@ -841,6 +848,37 @@ class SemiaWidget(ClosesWithDock, QWidget):
         note = detach_copied_output(self.viewer, event.value)
         if note:
             notify.info(note)
+        path = event.value.metadata.get(MODEL_FILE_KEY)
+        if path:
+            self._open_model_file_soon(path)
+
+    def _open_model_file_soon(self, path: str) -> None:
+        """Load the model of a file opened in napari (``model_reader``) once all its
+        layers are in (they come one by one, a layer per channel)."""
+        if path not in self._model_files_pending:
+            self._model_files_pending.add(path)
+            QTimer.singleShot(0, partial(self._open_model_file, path))
+
+    def _open_model_file(self, path: str) -> None:
+        self._model_files_pending.discard(path)
+        if self._closed:
+            return
+        layers = [layer for layer in self.viewer.layers if layer.metadata.get(MODEL_FILE_KEY) == path]
+        for part, picker in (("image", self.pickers.image), ("labels", self.pickers.labels),
+                             ("target", self.pickers.target)):
+            chosen = [layer for layer in layers if layer.metadata.get(MODEL_PART_KEY) == part]
+            # (A model of channels: its layers together, as the picker offers them.)
+            item = next((item for item in picker.candidates()
+                         if list(getattr(item, "layers", (item,))) == chosen), None)
+            if item is not None:
+                picker.set_layer(item)
+        if self.model is not None and self.model_io.path == path:
+            return  # (that model already: its layers opened again)
+        reason = self.state.busy_reason
+        if reason is not None:
+            notify.info(f"The model of {Path(path).name} is not loaded: {reason} Then Load model….")
+            return
+        self.load_model(path)
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
@@ -938,7 +976,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             try:
                 plane, index = displayed_plane(self.viewer, labels)
                 check_target(plane, self.model.source_shape, self.model.codec,
-                             what="source labels to sample layouts from", source=MODEL_SOURCE)
+                             what="labels to sample layouts from", source=MODEL_SOURCE)
                 source_labels = plane  # the layer as shown (the model's own copy, unless edited since)
                 if index and not self.synthesis_jobs.is_learned_plane(self.model, self.source_layer):
                     # Another plane of a stack is on display: its layout is not the model's
@@ -1010,8 +1048,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if self._checkpoint_key is not None:
                 self.checkpoints.discard(self._checkpoint_key)
 
-    def load_model(self) -> None:
-        model = self.model_io.load(self.settings.device, layer_file(self.source_layer))
+    def load_model(self, path: str | None = None) -> None:
+        """Load Model…, or the model file at ``path`` (opened in napari)."""
+        if path is None:
+            model = self.model_io.load(self.settings.device, layer_file(self.source_layer))
+        else:
+            model = self.model_io.load_path(self.settings.device, path)
         if model is None:
             return
         self.set_model(model, unsaved=False, file=self.model_io.path)
