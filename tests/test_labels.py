@@ -408,3 +408,21 @@ def test_off_palette_pixels_are_named_past_a_thousandth_of_the_map_only():
         codec, _ = LabelCodec.from_source(rgb)
         note = off_palette_warning(rgb, codec)
         assert (note is not None) == warned and (not warned or note.startswith(f"{specks} pixels"))
+
+
+def test_unknown_ids_numbered_another_way_say_how():
+    # Fiji and most tools save a mask as 0 and 255, napari as 0 and 1; ids counted from 1
+    # instead of 0: "unknown id(s) 255" alone left the user to guess.
+    from napari_semia.errors import SemiaInputError
+
+    mask01, _ = LabelCodec.from_source(np.array([[0, 1], [1, 0]]))
+    mask255, _ = LabelCodec.from_source(np.array([[0, 255], [255, 0]], np.uint8))
+    for codec, target, said in (
+            (mask01, [[0, 255], [255, 0]], "look like a mask saved as 0 and 255: save it with 0 and 1"),
+            (mask255, [[0, 1], [1, 0]], "look like a mask of 0 and 1; the source's is of 0 and 255"),
+            (mask01, [[1, 2], [2, 1]], "Their ids are the source's plus one throughout: counted from 1"),
+            (mask01, [[0, 1], [1, 2]], None)):
+        with pytest.raises(SemiaInputError) as refused:
+            codec.encode(np.array(target))
+        assert (said in str(refused.value)) if said else ("Their ids" not in str(refused.value)
+                                                           and "mask" not in str(refused.value))

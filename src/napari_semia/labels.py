@@ -302,6 +302,25 @@ def listed_names(names: list[str], kind: str) -> str:
     return f"The {kind}{'s' if len(names) > 1 else ''} {shown}"
 
 
+def _numbering_hint(present: np.ndarray, known: np.ndarray, what: str) -> str:
+    """Where a map's ids are the source's numbered another way, which: a mask saved as
+    0 and 255 (as Fiji and most tools save masks) against one of 0 and 1, or ids one
+    above or below the source's throughout (counted from 1 instead of 0)."""
+    present, known = set(present.tolist()), set(known.tolist())
+    if present <= {0, 255} and known == {0, 1} and 255 in present:
+        return (f" The {what} look like a mask saved as 0 and 255: save it with 0 and 1 (or divide "
+                "it by 255).")
+    if present <= {0, 1} and known == {0, 255} and 1 in present:
+        return f" The {what} look like a mask of 0 and 1; the source's is of 0 and 255: multiply it by 255."
+    for shift in (1, -1):
+        if (len(present) > 1 and present <= {i + shift for i in known}
+                and {min(known), min(present)} <= {0, 1}):
+            counted, source_counted = ("1", "0") if shift > 0 else ("0", "1")
+            return (f" Their ids are the source's {'plus' if shift > 0 else 'minus'} one throughout: "
+                    f"counted from {counted} where the source's count from {source_counted}?")
+    return ""
+
+
 @dataclass(frozen=True)
 class LabelCodec:
     """Maps user-facing label ids (or colours) to class indices 0..K-1 and back.
@@ -498,6 +517,7 @@ class LabelCodec:
             raise SemiaInputError(
                 f"The {what} contain unknown id(s) {format_ids(unknown)}; "
                 f"the source labels have only ids {format_ids(known)}.{colours}{eraser}"
+                f"{_numbering_hint(present, known, what)}"
             )
 
     def _encode_colours(self, rgb: np.ndarray, what: str = "target labels") -> np.ndarray:
