@@ -426,3 +426,21 @@ def test_unknown_ids_numbered_another_way_say_how():
             codec.encode(np.array(target))
         assert (said in str(refused.value)) if said else ("Their ids" not in str(refused.value)
                                                            and "mask" not in str(refused.value))
+
+
+def test_a_colour_map_in_bgr_says_so():
+    # cv2.imwrite writes blue, green, red: every colour of the layout a palette colour turned.
+    from napari_semia.errors import SemiaInputError
+
+    palette = np.array([[255, 0, 0], [0, 200, 0], [255, 255, 0]], np.uint8)
+    index = np.zeros((30, 30), int)
+    index[5:15, 5:15], index[18:28, 10:25] = 1, 2
+    codec, _ = LabelCodec.from_source(palette[index])
+    with pytest.raises(SemiaInputError, match=r"red and blue swapped \(OpenCV's cv2.imwrite writes BGR\)"):
+        codec.encode(palette[index][..., ::-1])
+    other = palette.copy()
+    other[1] = [200, 0, 200]  # one colour of another map: no such hint
+    with pytest.raises(SemiaInputError) as refused:
+        codec.encode(other[index])
+    assert "match none of the source's label colours" in str(refused.value)
+    assert "swapped" not in str(refused.value)

@@ -542,9 +542,14 @@ class LabelCodec:
         far = distance > MAX_COLOUR_DISTANCE
         if far.any():
             names = ", ".join(format_colour(c) for c in target_colours[far][:_MAX_LISTED])
+            # OpenCV writes blue, green, red: every colour then is a palette colour turned.
+            _, swapped_distance = _nearest(target_colours[None, :, ::-1], self.palette)
+            swapped = (" Their colours are the source's with red and blue swapped (OpenCV's "
+                       "cv2.imwrite writes BGR): convert them to RGB first."
+                       if (swapped_distance <= MAX_COLOUR_DISTANCE).all() else "")
             raise SemiaInputError(
                 f"The {what} use colour(s) {names} that match none of the source's "
-                f"label colours {known}."
+                f"label colours {known}.{swapped}"
             )
         nearest_target_colour, _ = _nearest(rgb, target_colours)
         index = to_palette[nearest_target_colour]
