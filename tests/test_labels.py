@@ -421,7 +421,8 @@ def test_unknown_ids_numbered_another_way_say_how():
             (mask01, [[0, 255], [255, 0]], "look like a mask saved as 0 and 255: save it with 0 and 1"),
             (mask255, [[0, 1], [1, 0]], "look like a mask of 0 and 1; the source's is of 0 and 255"),
             (mask01, [[1, 2], [2, 1]], "Their ids are the source's plus one throughout: counted from 1"),
-            (mask01, [[0, 1], [1, 2]], None)):
+            (mask01, [[0, 1], [1, 2]], None),
+            (mask01, np.arange(24).reshape(4, 6) % 13, "hold 13 ids, one per object it seems")):
         with pytest.raises(SemiaInputError) as refused:
             codec.encode(np.array(target))
         assert (said in str(refused.value)) if said else ("Their ids" not in str(refused.value)

@@ -302,16 +302,25 @@ def listed_names(names: list[str], kind: str) -> str:
     return f"The {kind}{'s' if len(names) > 1 else ''} {shown}"
 
 
+#: Unknown ids from which a map reads as one id per object.
+_INSTANCE_IDS = 10
+
+
 def _numbering_hint(present: np.ndarray, known: np.ndarray, what: str) -> str:
     """Where a map's ids are the source's numbered another way, which: a mask saved as
-    0 and 255 (as Fiji and most tools save masks) against one of 0 and 1, or ids one
-    above or below the source's throughout (counted from 1 instead of 0)."""
+    0 and 255 (as Fiji and most tools save masks) against one of 0 and 1, one id per
+    object (instance labels), or ids one above or below the source's throughout
+    (counted from 1 instead of 0)."""
     present, known = set(present.tolist()), set(known.tolist())
     if present <= {0, 255} and known == {0, 1} and 255 in present:
         return (f" The {what} look like a mask saved as 0 and 255: save it with 0 and 1 (or divide "
                 "it by 255).")
     if present <= {0, 1} and known == {0, 255} and 1 in present:
         return f" The {what} look like a mask of 0 and 1; the source's is of 0 and 255: multiply it by 255."
+    if len(present - known) >= _INSTANCE_IDS and len(present) > 2 * len(known):
+        return (f" The {what} hold {len(present)} ids, one per object it seems (instance labels, as "
+                "Cellpose or StarDist give): give each object its class's id instead (e.g. every "
+                "object id above 0 as 1).")
     for shift in (1, -1):
         if (len(present) > 1 and present <= {i + shift for i in known}
                 and {min(known), min(present)} <= {0, 1}):
