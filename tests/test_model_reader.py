@@ -67,9 +67,12 @@ def test_opening_a_model_file_loads_it_in_the_dock(colour_model_file, make_napar
 
 
 def test_a_model_of_channels_opens_as_one_layer_per_channel(make_napari_viewer, qtbot, tmp_path):
+    from napari_semia.source_info import SourceInfo
+
     image, labels = make_scene()
     channels = np.stack([image[..., 1], image[..., 0]], axis=-1)  # two channels of data, no colour
-    trainer = SemiaTrainer(channels, labels, TINY.replace(steps=1), device="cpu")
+    trainer = SemiaTrainer(channels, labels, TINY.replace(steps=1), device="cpu",
+                           source_info=SourceInfo(("DAPI", "GFP"), (0.25, 0.5), "µm"))
     for _ in trainer.run():
         pass
     path = tmp_path / "two.semia"
@@ -77,8 +80,47 @@ def test_a_model_of_channels_opens_as_one_layer_per_channel(make_napari_viewer, 
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
     viewer.open(str(path), plugin=PLUGIN)
-    assert [layer.name for layer in viewer.layers][:2] == ["two channel 0", "two channel 1"]
+    # Named as the channels (a prefix of the file's name became the channel names at
+    # the next save), at the pixel size in its unit (the unit was dropped).
+    assert [layer.name for layer in viewer.layers][:2] == ["DAPI", "GFP"]
+    assert all(tuple(layer.scale) == (0.25, 0.5) and str(layer.units[0]) == "micrometer"
+               for layer in viewer.layers)
     qtbot.waitUntil(lambda: widget.model is not None, timeout=5_000)
     # The dock takes the channels together, as the image the model learned.
-    assert [layer.name for layer in widget.source_layer.layers] == ["two channel 0", "two channel 1"]
+    assert [layer.name for layer in widget.source_layer.layers] == ["DAPI", "GFP"]
     assert np.array_equal(np.asarray(viewer.layers["two target"].data), labels)  # (ids as they are)
+
+
+def test_a_model_file_opened_again_or_over_an_unsaved_model(colour_model_file, make_napari_viewer, qtbot,
+                                                            monkeypatch, messages, tmp_path):
+    # From a new user's pass: opened twice, the dock stayed on the first copies (the
+    # target painted, the newest, was not the one synthesized); answering No to
+    # "Replace the unsaved model?" kept the model but chose the file's layers.
+    import shutil
+
+    from napari_semia._qt import model_io
+
+    path, _, _ = colour_model_file
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    viewer.open(str(path), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: widget.model is not None, timeout=5_000)
+    first = widget.model
+    viewer.open(str(path), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: widget.target_layer.name == "scene target [1]", timeout=5_000)
+    assert widget.source_layer.name == "scene image [1]" and widget.model is first  # (not read again)
+    other = tmp_path / "other.semia"
+    shutil.copy(path, other)
+    widget.state.model_unsaved = True
+    asked = []
+    monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda parent: asked.append(True) or False)
+    viewer.open(str(other), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: any("The unsaved model is kept" in text for _, text in messages), timeout=5_000)
+    assert asked == [True] and widget.model is first
+    assert (widget.source_layer.name, widget.target_layer.name) == ("scene image [1]", "scene target [1]")
+    # Said yes: the other file's model and layers, the earlier files' layers hidden.
+    monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda parent: True)
+    viewer.open(str(other), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: widget.model is not first, timeout=5_000)
+    assert widget.model_io.path == str(other.resolve()) and widget.target_layer.name == "other target [1]"
+    assert [layer.name for layer in viewer.layers if layer.visible and layer.name.startswith("scene")] == []

@@ -218,10 +218,14 @@ class ModelIO(QWidget):
             return None
         return self.load_path(device, path, asked=True)
 
+    def may_replace_unsaved(self) -> bool:
+        """Whether the current model may be replaced: saved, or the user says so."""
+        return not self.state.model_unsaved or ask_replace_unsaved(self)
+
     def load_path(self, device: str, path: str, asked: bool = False) -> SemiaModel | None:
         """Load the model at ``path`` (a file opened in napari); None (after a message)
         if that fails, or if the user keeps an unsaved model (unless ``asked`` already)."""
-        if not asked and self.state.model_unsaved and not ask_replace_unsaved(self):
+        if not asked and not self.may_replace_unsaved():
             return None
         try:
             model = SemiaModel.load(path, device=device)

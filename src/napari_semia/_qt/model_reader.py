@@ -8,6 +8,7 @@ one with "No plugin found capable of reading" (a pass on napari's conventions).
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,11 @@ from .new_target import TARGET_OPACITY, palette_colormap, palette_features
 from .sample_data import SAMPLE_KEY
 
 #: Metadata of the layers read from a model file: the file, which the dock loads,
-#: and each layer's part ("image", "labels", "target"), which the dock picks.
+#: each layer's part ("image", "labels", "target"), which the dock picks, and which
+#: opening of the file they came from (a file opened twice: the newest layers).
 MODEL_FILE_KEY = "semia_model_file"
 MODEL_PART_KEY = "semia_model_part"
+MODEL_OPENING_KEY = "semia_model_opening"
 
 
 def get_reader(path):
@@ -47,18 +50,22 @@ def read_model_layers(path) -> list[tuple]:
                              "image and labels it was trained on, then Load model… in the Semantic Image "
                              "Analogy dock.")
     name, info = path.stem, model.source_info
+    opening = uuid.uuid4().hex
 
     def marked(part: str) -> dict:
-        return {MODEL_FILE_KEY: str(path.resolve()), MODEL_PART_KEY: part, SAMPLE_KEY: name}
+        return {MODEL_FILE_KEY: str(path.resolve()), MODEL_PART_KEY: part, MODEL_OPENING_KEY: opening,
+                SAMPLE_KEY: name}
 
-    placed = {"scale": info.pixel_size} if info.pixel_size is not None else {}
+    placed = _placement(info)
     image = model.full_image
     image_kwargs = {"name": f"{name} image", "metadata": marked("image"), **placed}
     colour = info.colour or (not info.is_channels and model.normalizer.layout in ("rgb", "rgba"))
     if image.ndim == 3 and not colour:
         # Channels of data, one layer each: the dock takes them together, as one image.
-        names = info.channel_names or tuple(f"channel {c}" for c in range(image.shape[-1]))
-        image_kwargs.update(channel_axis=-1, name=[f"{name} {channel}" for channel in names])
+        # Named as the channels are (the dock keeps the layers' names as the channel
+        # names: "<file> DAPI" became the name, one more prefix at each save).
+        names = info.channel_names or tuple(f"{name} channel {c}" for c in range(image.shape[-1]))
+        image_kwargs.update(channel_axis=-1, name=list(names))
     else:
         image_kwargs["rgb"] = image.ndim == 3
     labels, label_kwargs = _labels_of(model.codec, model.full_index)
@@ -69,6 +76,23 @@ def read_model_layers(path) -> list[tuple]:
         (labels.copy(), {"name": f"{name} target", "opacity": TARGET_OPACITY, "metadata": marked("target"),
                          **label_kwargs, **placed}, "labels"),
     ]
+
+
+def _placement(info) -> dict:
+    """The layers' scale, and its unit where napari knows it ('µm': the scale alone
+    read as pixels, and results lost the unit)."""
+    if info.pixel_size is None:
+        return {}
+    placed = {"scale": info.pixel_size}
+    if info.unit:
+        try:
+            import pint
+
+            pint.get_application_registry().Unit(info.unit)  # (napari refuses a unit it cannot read)
+            placed["units"] = (info.unit, info.unit)
+        except Exception:
+            pass
+    return placed
 
 
 def _labels_of(codec: LabelCodec, index: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -57,7 +57,7 @@ from .layer_pickers import (
 from .lifecycle import ClosesWithDock, stop_on_exit
 from .loss_plot import LossPlot
 from .model_io import ModelIO, ask_discard_checkpoint, describe_model, suggested_model_path
-from .model_reader import MODEL_FILE_KEY, MODEL_PART_KEY
+from .model_reader import MODEL_FILE_KEY, MODEL_OPENING_KEY, MODEL_PART_KEY
 from .new_target import colour_name, copy_as_target, paint_in_source_colours
 from .output_layer import (
     detach_copied_output,
@@ -228,9 +228,8 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._offer_checkpoint()
         self._on_inputs_changed()  # the layers already open when the dock opens
         self._model_files_pending: set[str] = set()
-        opened = [layer.metadata[MODEL_FILE_KEY] for layer in napari_viewer.layers
-                  if layer.metadata.get(MODEL_FILE_KEY)]
-        if opened:  # a model file opened in napari before the dock
+        opened = [layer for layer in napari_viewer.layers if layer.metadata.get(MODEL_FILE_KEY)]
+        if opened:  # a model file opened in napari before the dock: the newest
             self._open_model_file_soon(opened[-1])
         self._stroke_clock.watch(self.target_layer)  # (picked before _connect)
 
@@ -848,22 +847,36 @@ class SemiaWidget(ClosesWithDock, QWidget):
         note = detach_copied_output(self.viewer, event.value)
         if note:
             notify.info(note)
-        path = event.value.metadata.get(MODEL_FILE_KEY)
-        if path:
-            self._open_model_file_soon(path)
+        if event.value.metadata.get(MODEL_FILE_KEY):
+            self._open_model_file_soon(event.value)
 
-    def _open_model_file_soon(self, path: str) -> None:
-        """Load the model of a file opened in napari (``model_reader``) once all its
-        layers are in (they come one by one, a layer per channel)."""
-        if path not in self._model_files_pending:
-            self._model_files_pending.add(path)
-            QTimer.singleShot(0, partial(self._open_model_file, path))
+    def _open_model_file_soon(self, layer) -> None:
+        """Load the model of a file opened in napari (``model_reader``) once all the
+        layers of that opening are in (they come one by one, a layer per channel)."""
+        opening = layer.metadata.get(MODEL_OPENING_KEY)
+        if opening not in self._model_files_pending:
+            self._model_files_pending.add(opening)
+            QTimer.singleShot(0, partial(self._open_model_file, layer.metadata[MODEL_FILE_KEY], opening))
 
-    def _open_model_file(self, path: str) -> None:
-        self._model_files_pending.discard(path)
-        if self._closed:
+    def _open_model_file(self, path: str, opening: str) -> None:
+        """Choose the layers of that opening and load its model: not while a run uses
+        the layers chosen, nor over an unsaved model the user keeps (the layers were
+        chosen first, and the dock was left with a model and layers that do not fit)."""
+        self._model_files_pending.discard(opening)
+        layers = [layer for layer in self.viewer.layers if layer.metadata.get(MODEL_OPENING_KEY) == opening]
+        if self._closed or not layers:
             return
-        layers = [layer for layer in self.viewer.layers if layer.metadata.get(MODEL_FILE_KEY) == path]
+        name = Path(path).name
+        reason = self.state.busy_reason
+        if reason is not None:
+            notify.info(f"The layers of {name} are open, its model is not loaded: {reason} Then choose "
+                        "them and Load model….")
+            return
+        loaded = self.model is not None and self.model_io.path == path
+        if not loaded and not self.model_io.may_replace_unsaved():
+            notify.info(f"The unsaved model is kept: the model of {name} is not loaded (its layers are "
+                        "open).")
+            return
         for part, picker in (("image", self.pickers.image), ("labels", self.pickers.labels),
                              ("target", self.pickers.target)):
             chosen = [layer for layer in layers if layer.metadata.get(MODEL_PART_KEY) == part]
@@ -872,13 +885,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
                          if list(getattr(item, "layers", (item,))) == chosen), None)
             if item is not None:
                 picker.set_layer(item)
-        if self.model is not None and self.model_io.path == path:
+        if loaded:
             return  # (that model already: its layers opened again)
-        reason = self.state.busy_reason
-        if reason is not None:
-            notify.info(f"The model of {Path(path).name} is not loaded: {reason} Then Load model….")
-            return
-        self.load_model(path)
+        self.load_model(path, asked=True)
+        if self.model_io.path == path:
+            # In sight alone: another model file's layers of another size left a corner of
+            # this one in view (a new user opening two).
+            for layer in self.viewer.layers:
+                if layer.metadata.get(MODEL_OPENING_KEY) not in (None, opening):
+                    layer.visible = False
+            self.viewer.reset_view()
 
     def _on_layer_removed(self, event) -> None:
         layer = event.value
@@ -1048,12 +1064,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
             if self._checkpoint_key is not None:
                 self.checkpoints.discard(self._checkpoint_key)
 
-    def load_model(self, path: str | None = None) -> None:
-        """Load Model…, or the model file at ``path`` (opened in napari)."""
+    def load_model(self, path: str | None = None, asked: bool = False) -> None:
+        """Load Model…, or the model file at ``path`` (opened in napari; ``asked``:
+        the user agreed to replace an unsaved model)."""
         if path is None:
             model = self.model_io.load(self.settings.device, layer_file(self.source_layer))
         else:
-            model = self.model_io.load_path(self.settings.device, path)
+            model = self.model_io.load_path(self.settings.device, path, asked=asked)
         if model is None:
             return
         self.set_model(model, unsaved=False, file=self.model_io.path)
