@@ -2,13 +2,14 @@
 dock holds once it is closed (from a review of its concurrency)."""
 
 import gc
+import queue
 import threading
 import weakref
 
 import numpy as np
-from conftest import PLUGIN, WIDGET_NAME
+from conftest import PLUGIN, WIDGET_NAME, make_scene
 from test_widget_live import slow_down_full_resolution
-from widget_helpers import TARGET, TIMEOUT_MS, add_scene, train, wait_for_synthesis
+from widget_helpers import TARGET, TIMEOUT_MS, add_scene, configure_tiny, train, wait_for_synthesis
 
 from napari_semia._qt import jobs
 from napari_semia._qt.state import Phase
@@ -114,3 +115,71 @@ def test_a_synthesis_started_while_a_dataset_is_made_can_be_stopped(trained, qtb
         gate.set()
         wait_for_synthesis(qtbot, widget)
         qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
+
+
+def _pausing_synthesis(monkeypatch):
+    """After each result is emitted to the UI thread, the worker waits on ``gate``;
+    ``emitted`` gets each result's ``final``; ``runs`` each job run."""
+    real = jobs.synthesis_results
+    emitted, gate, runs = queue.Queue(), threading.Event(), []
+
+    def paused(job, cancel, report=None):
+        runs.append(job)
+        for result in real(job, cancel, report):
+            yield result
+            emitted.put(result.final)
+            gate.wait(10)
+
+    monkeypatch.setattr(jobs, "synthesis_results", paused)
+    return emitted, gate, runs
+
+
+def test_stop_with_a_fast_result_on_its_way_does_not_run_again(viewer_widget, qtbot, monkeypatch):
+    # A stack's plane, Stop pressed while its fast result was queued to the UI thread:
+    # shown after Stop, it put the plane back on the list to complete, and the
+    # full-resolution stage Stop was pressed for ran again (from a concurrency review).
+    viewer, widget = viewer_widget
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src")
+    viewer.add_labels(labels, name="labels")
+    viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)]), name="stack target")
+    viewer.dims.set_current_step(0, 0)
+    train(qtbot, widget, steps=2)
+    wait_for_synthesis(qtbot, widget)
+    viewer.dims.set_current_step(0, 1)
+    emitted, gate, runs = _pausing_synthesis(monkeypatch)
+    widget.synthesize()
+    assert emitted.get(timeout=30) is False  # the fast result is on its way, not yet handled
+    widget.stop_synthesis()
+    gate.set()
+    for _ in range(2):
+        qtbot.wait(300)
+        wait_for_synthesis(qtbot, widget)
+    assert len(runs) == 1
+
+
+def test_a_replaced_model_s_result_on_its_way_is_not_drawn_during_training(trained, qtbot, monkeypatch):
+    from napari_semia._qt import model_io
+
+    viewer, widget = trained
+    viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 3, axis=1)
+    emitted, gate, _ = _pausing_synthesis(monkeypatch)
+    monkeypatch.setattr(model_io, "ask_train_over_unsaved", lambda parent: True)
+    widget.settings.continue_training = False
+    widget.synthesize()
+    assert emitted.get(timeout=30) is False
+    gate.set()
+    gate.clear()
+    assert emitted.get(timeout=60) is True  # the full-resolution result is on its way
+    late = []
+    widget.synth_runner.result.connect(lambda result: widget.state.training and late.append(result))
+    configure_tiny(widget, 100_000)
+    widget.settings.preview_every = 0
+    widget.train()
+    gate.set()
+    qtbot.wait(300)
+    training = widget.state.training
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
+    wait_for_synthesis(qtbot, widget)
+    assert training and not late

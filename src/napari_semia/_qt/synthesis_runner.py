@@ -69,6 +69,7 @@ class SynthesisRunner:
         self._next_id = 0
         self._shown = (-1, False)  # (request id, final) of the newest result shown
         self._held: SynthesisResult | None = None  # a final result held while a stroke waits
+        self._cancelled_through = 0  # requests up to this one were cancelled: their results are dropped
         self._closed = False
 
     @property
@@ -87,6 +88,10 @@ class SynthesisRunner:
         self._pending = None
         self._held = None
         self._cancel.set()
+        # The results already on their way to this thread too: shown after Stop, a
+        # stack's fast result put its plane back on the list to complete, which ran
+        # again; after Train, the replaced model's result was drawn during training.
+        self._cancelled_through = self._next_id
 
     def unschedule(self) -> None:
         """Forget the request waiting out its debounce (a running one goes on); a
@@ -147,6 +152,8 @@ class SynthesisRunner:
             return
         if result.error is not None:
             self.failed.emit(result)
+            return
+        if result.request_id <= self._cancelled_through:
             return
         if result.final and self._timer.isActive():
             self._held = result  # a stroke waits: shown once it is known to change nothing
