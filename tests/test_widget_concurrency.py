@@ -183,3 +183,33 @@ def test_a_replaced_model_s_result_on_its_way_is_not_drawn_during_training(train
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
     wait_for_synthesis(qtbot, widget)
     assert training and not late
+
+
+def test_dataset_pairs_are_shown_with_the_layers_of_the_run(trained, qtbot, monkeypatch, tmp_path):
+    # Other labels chosen while the pairs were made gave the pairs their colours.
+    from widget_helpers import LABELS
+
+    from napari_semia._qt.dataset_layers import LABELS_NAME
+
+    viewer, widget = trained
+    labels = viewer.layers[LABELS]
+    other = viewer.add_labels(labels.data.copy(), name="other labels")
+    other.colormap = {None: "transparent", 0: "black", 1: "magenta"}
+    widget.pickers.labels.set_layer(labels)
+    gate = threading.Event()
+    real = jobs.dataset_updates
+
+    def slow_dataset(request, stop):
+        gate.wait(20)
+        return (yield from real(request, stop))
+
+    monkeypatch.setattr("napari_semia._qt.dataset_runner.dataset_updates", slow_dataset)
+    widget.dataset_settings.folder = str(tmp_path / "ds")
+    widget.dataset_settings.count = 1
+    widget.generate_dataset()
+    widget.pickers.labels.set_layer(other)  # while the run goes on
+    gate.set()
+    qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)
+    shown = viewer.layers[LABELS_NAME].colormap.map(np.array([1]))
+    np.testing.assert_allclose(shown, labels.colormap.map(np.array([1])))
+    assert not np.allclose(shown, other.colormap.map(np.array([1])))

@@ -183,12 +183,12 @@ class SynthesisJobs:
                         "has that plane's look (brightness, texture), not this one's. Train on this "
                         "plane for its own.")
 
-    def source_fitting(self, model: SemiaModel):
-        """The chosen source image, if the model's output can be shown as it is
-        (its size and channels); else None: the result is placed like the target.
-        A result shown as another image (a grey one for an RGB model, two channels
-        of three) made broken layers or channels under the wrong names."""
-        source = self._pickers.image.current_layer()
+    def source_fitting(self, model: SemiaModel, source=None):
+        """The chosen source image (or ``source``), if the model's output can be shown
+        as it is (its size and channels); else None: the result is placed like the
+        target. A result shown as another image (a grey one for an RGB model, two
+        channels of three) made broken layers or channels under the wrong names."""
+        source = source if source is not None else self._pickers.image.current_layer()
         if source is None:
             return None
         try:

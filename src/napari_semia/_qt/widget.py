@@ -47,6 +47,7 @@ from .layer_data import (
     training_planes,
 )
 from .layer_pickers import (
+    ChannelGroup,
     LayerPickers,
     channel_stack_hint,
     is_output,
@@ -155,6 +156,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self._writing_output = False  # selection changes made by write_output are not the user's
         # The status line before a synthesis line (SYNTHESIS_STOPPED, SYNTHESIS_UNDER_WAY) took it.
         self._line_before_synthesis = ""
+        self._dataset_layers = (None, None, None)  # (source, labels, target) of the dataset run
 
         self.hidden_target = HiddenTarget(napari_viewer, self.state, show_target=self._show_target)
         self.pickers = LayerPickers(napari_viewer)
@@ -1013,6 +1015,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.state.dataset_message = "Preparing…"
         # (Also on the done line: the pop-up alone went by; found by a new user.)
         self._dataset_warnings = [unused_labels] if unused_labels else []
+        # The pairs are shown with the layers of the run (the pickers stay free during
+        # it: other labels chosen then gave the pairs their colours; a concurrency review).
+        self._dataset_layers = (self.source_layer, self.labels_layer, self.target_layer)
         self.state.phase = Phase.GENERATING
         self.dataset_runner.start(request)
 
@@ -1032,7 +1037,12 @@ class SemiaWidget(ClosesWithDock, QWidget):
             self.state.dataset_message = failed_line(outcome.error)
             self.state.dataset_done = self.state.dataset_total = 0  # no bar of a run that never ran
             return
-        not_shown = stack_in_the_way((self.source_layer, self.labels_layer, self.target_layer))
+        # The run's layers where they are still open, else those chosen now.
+        chosen = (self.source_layer, self.labels_layer, self.target_layer)
+        run_layers = tuple(layer if self._still_open(layer) else now
+                           for layer, now in zip(self._dataset_layers, chosen))
+        source_layer, labels_layer, _ = run_layers
+        not_shown = stack_in_the_way(run_layers)
         self.state.dataset_message = done_line(outcome, self._dataset_warnings, not_shown)
         failures = outcome.summary.failures
         if failures:
@@ -1042,11 +1052,16 @@ class SemiaWidget(ClosesWithDock, QWidget):
         elif self.model is not None:
             # Shown in the source's look only if it is the model's (as results are).
             try:
-                source = self.synthesis_jobs.source_fitting(self.model)
+                source = self.synthesis_jobs.source_fitting(self.model, source_layer)
             except PlaneViewError:  # (no plane on display: laid over the labels instead)
                 source = None
-            show_dataset_pairs(self.viewer, self.model, source, self.labels_layer,
-                               outcome.images, outcome.labels)
+            show_dataset_pairs(self.viewer, self.model, source, labels_layer, outcome.images, outcome.labels)
+
+    def _still_open(self, layer) -> bool:
+        """Whether ``layer`` (a channel group: all its layers) is still in the viewer."""
+        if layer is None:
+            return False
+        return layer.alive(self.viewer) if isinstance(layer, ChannelGroup) else layer in self.viewer.layers
 
     def _on_dataset_ended(self) -> None:
         if self.state.phase is Phase.GENERATING:
