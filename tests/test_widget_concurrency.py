@@ -7,6 +7,7 @@ import threading
 import weakref
 
 import numpy as np
+import pytest
 from conftest import PLUGIN, WIDGET_NAME, make_scene
 from test_widget_live import slow_down_full_resolution
 from widget_helpers import TARGET, TIMEOUT_MS, add_scene, configure_tiny, train, wait_for_synthesis
@@ -213,3 +214,72 @@ def test_dataset_pairs_are_shown_with_the_layers_of_the_run(trained, qtbot, monk
     shown = viewer.layers[LABELS_NAME].colormap.map(np.array([1]))
     np.testing.assert_allclose(shown, labels.colormap.map(np.array([1])))
     assert not np.allclose(shown, other.colormap.map(np.array([1])))
+
+
+def test_a_synthesis_outliving_the_close_releases_memory_once_it_lets_go(trained, qtbot, monkeypatch):
+    # A refinement step longer than the close's wait: the only release came while the
+    # worker still held the model, and none once it let go (a concurrency review).
+    from napari_semia._qt import synthesis_runner
+    from napari_semia._qt import widget as widget_module
+
+    _, widget = trained
+    model = weakref.ref(widget.model)
+    calls = []
+
+    def release(device):
+        gc.collect()
+        calls.append(model() is not None)
+
+    monkeypatch.setattr(widget_module, "release_device_memory", release)
+    monkeypatch.setattr(synthesis_runner, "release_device_memory", release)
+    monkeypatch.setattr(synthesis_runner, "SHUTDOWN_WAIT_S", 0.2)
+    started, done = threading.Event(), threading.Event()
+
+    def stage(progress):
+        started.set()
+        done.wait(1.5)  # longer than the wait
+        progress(0.5)  # (cancelled: raises)
+
+    slow_down_full_resolution(monkeypatch, stage)
+    widget.viewer.layers[TARGET].data = np.roll(widget.viewer.layers[TARGET].data, 2, axis=0)
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    thread = widget.synth_runner._thread.thread
+    widget.shutdown()
+    assert thread.is_alive() and calls and calls[-1]  # released while still held
+    thread.join(20)
+    qtbot.waitUntil(lambda: len(calls) >= 2 and not calls[-1], timeout=3_000)
+    assert model() is None
+
+
+@pytest.mark.parametrize("first_fails", [False, True])
+def test_an_older_request_s_failure_leaves_a_newer_result_in_sight(trained, qtbot, monkeypatch, first_fails):
+    # Synthesize A, edit, Synthesize B; A's full-resolution stage fails: that cleared
+    # B's reveal, and B's result stayed under the target (a concurrency review).
+    from napari_semia._qt import notify
+
+    viewer, widget = trained
+    widget._show_target()
+    assert widget.hidden_target.layer is None and viewer.layers[TARGET].visible
+    started, go, calls = threading.Event(), threading.Event(), []
+
+    def stage(progress):
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            go.wait(20)
+            if first_fails:
+                raise RuntimeError("CUDA out of memory (simulated)")
+            progress(0.5)  # (cancelled: raises)
+
+    slow_down_full_resolution(monkeypatch, stage)
+    monkeypatch.setattr(notify, "exception", lambda *args, **kwargs: None)
+    target = viewer.layers[TARGET]
+    target.data = np.roll(target.data, 2, axis=0)
+    widget.synthesize()  # A
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    target.data = np.roll(target.data, 2, axis=1)
+    widget.synthesize()  # B: waits for A, which is cancelled
+    go.set()
+    wait_for_synthesis(qtbot, widget)
+    assert len(calls) == 2 and widget.hidden_target.layer is not None

@@ -22,6 +22,7 @@ from psygnal import Signal
 from qtpy.QtCore import QObject, QTimer
 from qtpy.QtCore import Signal as QtSignal
 
+from ..device import release_device_memory
 from . import jobs
 from .background import GeneratorThread
 from .jobs import SynthesisJob, SynthesisResult
@@ -71,6 +72,7 @@ class SynthesisRunner:
         self._held: SynthesisResult | None = None  # a final result held while a stroke waits
         self._cancelled_through = 0  # requests up to this one were cancelled: their results are dropped
         self._closed = False
+        self._device_at_close = None  # where a run that outlived the close's wait holds memory
 
     @property
     def running(self) -> bool:
@@ -174,6 +176,12 @@ class SynthesisRunner:
 
     def _on_finished(self) -> None:
         self._running_job = None
+        if self._closed:
+            # A run that outlived the close's wait held its model until now: the
+            # widget's release came while it was still held (a concurrency review).
+            release_device_memory(self._device_at_close)
+            self._device_at_close = None
+            return
         if self._pending is not None and not self._closed:
             job, self._pending = self._pending, None
             self._start(job)
@@ -192,7 +200,12 @@ class SynthesisRunner:
             signal.disconnect()
         # Cancelled, the job ends at its next refinement pass; let it, so it no
         # longer holds device memory when the widget releases it.
+        running = self._running_job
         self._thread.wait(SHUTDOWN_WAIT_S)
+        thread = self._thread.thread
+        if running is not None and thread is not None and thread.is_alive():
+            owner = running.model if running.model is not None else running.labels_only
+            self._device_at_close = getattr(owner, "device", None)
         # Nor do the jobs kept here (each holds its model): the dock's close keeps
         # the widget, and them, until the viewer closes.
         self._running_job = self._held = None

@@ -690,7 +690,10 @@ class SemiaWidget(ClosesWithDock, QWidget):
             # The result it was hidden for never came: the target is back in sight (the
             # status line said it was hidden "so the result shows"; a power user).
             self.hidden_target.show()
-        self._reveal_request = None
+        if result.request_id == self._reveal_request:
+            # (Only its own: an older request's failure, queued behind a newer Synthesize,
+            # left that one's result under the target; a concurrency review.)
+            self._reveal_request = None
         # Not completed later: the same failure again, each time the runner went idle.
         job = result.job
         if job is None:
