@@ -30,10 +30,11 @@ from .jobs import SynthesisJob, SynthesisResult
 DEBOUNCE_MS = 300
 
 
-#: Longest wait, when the widget closes, for a cancelled synthesis to end: it ends
-#: at its next step, at most about 5 s apart at 67 megapixels on a 2-core CPU
-#: (milliseconds for common sizes); past that it finishes on its own.
-SHUTDOWN_WAIT_S = 5.0
+#: Longest wait, on the UI thread, when the widget closes, for a cancelled synthesis
+#: to end: it ends at its next step (milliseconds apart for common sizes, up to about
+#: 5 s at 67 megapixels on a 2-core CPU). Past that it ends on its own and lets go of
+#: its accelerator memory then (``_on_finished``): closing froze napari for up to 5 s.
+SHUTDOWN_WAIT_S = 1.0
 
 
 class _ProgressRelay(QObject):
