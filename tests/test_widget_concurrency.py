@@ -8,9 +8,17 @@ import weakref
 
 import numpy as np
 import pytest
-from conftest import PLUGIN, WIDGET_NAME, make_scene
+from conftest import PLUGIN, WIDGET_NAME
 from test_widget_live import slow_down_full_resolution
-from widget_helpers import TARGET, TIMEOUT_MS, add_scene, configure_tiny, train, wait_for_synthesis
+from widget_helpers import (
+    TARGET,
+    TIMEOUT_MS,
+    add_scene,
+    add_stack_scene,
+    configure_tiny,
+    train,
+    wait_for_synthesis,
+)
 
 from napari_semia._qt import jobs
 from napari_semia._qt.state import Phase
@@ -27,6 +35,22 @@ def _held_full_resolution(monkeypatch):
 
     slow_down_full_resolution(monkeypatch, stage)
     return started, release
+
+
+def _generate_held(widget, monkeypatch, tmp_path) -> threading.Event:
+    """Generate a pair, the run held until the returned event is set."""
+    gate = threading.Event()
+    real = jobs.dataset_updates
+
+    def slow_dataset(request, stop):
+        gate.wait(20)
+        return (yield from real(request, stop))
+
+    monkeypatch.setattr("napari_semia._qt.dataset_runner.dataset_updates", slow_dataset)
+    widget.dataset_settings.folder = str(tmp_path / "ds")
+    widget.dataset_settings.count = 1
+    widget.generate_dataset()
+    return gate
 
 
 def test_shutdown_lets_go_of_the_model_everywhere(trained, qtbot):
@@ -89,17 +113,7 @@ def test_a_synthesis_started_while_a_dataset_is_made_can_be_stopped(trained, qtb
     # dataset instead.
     viewer, widget = trained
     wait_for_synthesis(qtbot, widget)
-    gate = threading.Event()
-    real = jobs.dataset_updates
-
-    def slow_dataset(request, stop):
-        gate.wait(20)
-        return (yield from real(request, stop))
-
-    monkeypatch.setattr("napari_semia._qt.dataset_runner.dataset_updates", slow_dataset)
-    widget.dataset_settings.folder = str(tmp_path / "ds")
-    widget.dataset_settings.count = 1
-    widget.generate_dataset()
+    gate = _generate_held(widget, monkeypatch, tmp_path)
     assert widget.state.phase is Phase.GENERATING
     started, release = _held_full_resolution(monkeypatch)
     assert widget.synthesis.synthesize_button.isEnabled()
@@ -140,11 +154,7 @@ def test_stop_with_a_fast_result_on_its_way_does_not_run_again(viewer_widget, qt
     # shown after Stop, it put the plane back on the list to complete, and the
     # full-resolution stage Stop was pressed for ran again (from a concurrency review).
     viewer, widget = viewer_widget
-    image, labels = make_scene(rgb=False)
-    viewer.add_image(image, name="src")
-    viewer.add_labels(labels, name="labels")
-    viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)]), name="stack target")
-    viewer.dims.set_current_step(0, 0)
+    add_stack_scene(viewer, plane=0)
     train(qtbot, widget, steps=2)
     wait_for_synthesis(qtbot, widget)
     viewer.dims.set_current_step(0, 1)
@@ -197,17 +207,7 @@ def test_dataset_pairs_are_shown_with_the_layers_of_the_run(trained, qtbot, monk
     other = viewer.add_labels(labels.data.copy(), name="other labels")
     other.colormap = {None: "transparent", 0: "black", 1: "magenta"}
     widget.pickers.labels.set_layer(labels)
-    gate = threading.Event()
-    real = jobs.dataset_updates
-
-    def slow_dataset(request, stop):
-        gate.wait(20)
-        return (yield from real(request, stop))
-
-    monkeypatch.setattr("napari_semia._qt.dataset_runner.dataset_updates", slow_dataset)
-    widget.dataset_settings.folder = str(tmp_path / "ds")
-    widget.dataset_settings.count = 1
-    widget.generate_dataset()
+    gate = _generate_held(widget, monkeypatch, tmp_path)
     widget.pickers.labels.set_layer(other)  # while the run goes on
     gate.set()
     qtbot.waitUntil(lambda: not widget.dataset_runner.running, timeout=TIMEOUT_MS)

@@ -11,6 +11,7 @@ from widget_helpers import (
     TARGET,
     TIMEOUT_MS,
     add_scene,
+    add_stack_scene,
     configure_tiny,
     train,
     wait_for_synthesis,
@@ -389,12 +390,7 @@ def test_planes_passed_with_live_on_get_their_full_resolution_result(viewer_widg
 
 
     viewer, widget = viewer_widget
-    image, labels = make_scene(rgb=False)
-    viewer.add_image(image, name="src")
-    viewer.add_labels(labels, name="labels")
-    layouts = np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)])
-    viewer.add_labels(layouts, name="stack target")
-    viewer.dims.set_current_step(0, 0)
+    layouts = add_stack_scene(viewer, plane=0)
     train(qtbot, widget, steps=2)
     wait_for_synthesis(qtbot, widget)
 
@@ -438,11 +434,7 @@ def test_a_failing_plane_is_not_retried_when_the_runner_goes_idle(viewer_widget,
     from napari_semia.model import SemiaModel
 
     viewer, widget = viewer_widget
-    image, labels = make_scene(rgb=False)
-    viewer.add_image(image, name="src")
-    viewer.add_labels(labels, name="labels")
-    viewer.add_labels(np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)]), name="stack target")
-    viewer.dims.set_current_step(0, 1)
+    add_stack_scene(viewer, plane=1)
     train(qtbot, widget, steps=2)
     wait_for_synthesis(qtbot, widget)
     calls, shown = [], []

@@ -1,5 +1,6 @@
 """Helpers of the widget tests (plain functions; the fixtures are in conftest.py)."""
 
+import numpy as np
 from conftest import make_scene, moved
 
 from napari_semia._qt.output_layer import output_name
@@ -16,6 +17,18 @@ def add_scene(viewer, with_target=True, rgb=False):
     if with_target:
         viewer.add_labels(moved(labels, 0, 6), name=TARGET)
     return image, labels
+
+
+def add_stack_scene(viewer, plane: int):
+    """A grey source ("src", "labels") and a target stack of three layouts ("stack
+    target"), the slider on ``plane``; returns the layouts."""
+    image, labels = make_scene(rgb=False)
+    viewer.add_image(image, name="src")
+    viewer.add_labels(labels, name="labels")
+    layouts = np.stack([labels, np.roll(labels, 6, 1), np.roll(labels, 8, 0)])
+    viewer.add_labels(layouts, name="stack target")
+    viewer.dims.set_current_step(0, plane)
+    return layouts
 
 
 def configure_tiny(widget, steps):
