@@ -422,7 +422,9 @@ def test_unknown_ids_numbered_another_way_say_how():
             (mask255, [[0, 1], [1, 0]], "look like a mask of 0 and 1; the source's is of 0 and 255"),
             (mask01, [[1, 2], [2, 1]], "Their ids are the source's plus one throughout: counted from 1"),
             (mask01, [[0, 1], [1, 2]], None),
-            (mask01, np.arange(24).reshape(4, 6) % 13, "hold 13 ids, one per object it seems")):
+            (mask01, np.arange(24).reshape(4, 6) % 13, "hold 13 ids, one per object it seems"),
+            # An eraser's strokes with the rarest class gone: no "minus one" (a review).
+            (LabelCodec.from_source(np.array([[1, 2, 3, 3]]))[0], [[0, 1, 2, 2]], None)):
         with pytest.raises(SemiaInputError) as refused:
             codec.encode(np.array(target))
         assert (said in str(refused.value)) if said else ("Their ids" not in str(refused.value)

@@ -124,3 +124,18 @@ def test_a_model_file_opened_again_or_over_an_unsaved_model(colour_model_file, m
     qtbot.waitUntil(lambda: widget.model is not first, timeout=5_000)
     assert widget.model_io.path == str(other.resolve()) and widget.target_layer.name == "other target [1]"
     assert [layer.name for layer in viewer.layers if layer.visible and layer.name.startswith("scene")] == []
+    # A duplicate of a model file's layer (napari copies its metadata) opens nothing; it
+    # reloaded that file's model over the current one (a review).
+    loaded = widget.model
+    scene_target = viewer.layers["scene target"]
+    viewer.add_labels(scene_target.data.copy(), name="scene target copy",
+                      metadata=dict(scene_target.metadata))
+    qtbot.wait(100)
+    assert widget.model is loaded and widget.target_layer.name == "other target [1]"
+    # A model trained since the file was loaded is not that file's: opening it again loads it.
+    widget.set_model(first, unsaved=True)
+    asked.clear()
+    monkeypatch.setattr(model_io, "ask_replace_unsaved", lambda parent: asked.append(True) or True)
+    viewer.open(str(other), plugin=PLUGIN)
+    qtbot.waitUntil(lambda: widget.model is not first, timeout=5_000)
+    assert asked == [True] and widget.model_io.path == str(other.resolve())

@@ -138,6 +138,11 @@ def test_continued_colour_labels_keep_the_models_class_numbers(scene):
         assert first.model.can_continue_on(image, other)
         again = SemiaTrainer(image, other, TINY.replace(steps=1), device="cpu", resume=first.model)
         assert again.codec == first.codec and (again.data.full_index == labels).all()
+    # A new class in a colour near one of the model's is no longer read as that one (a review).
+    darker = colours.copy()
+    darker[24:30, 24:30] = [0, 120, 0]
+    with pytest.raises(IncompatibleModelError, match="differ from these labels'"):
+        SemiaTrainer(image, darker, TINY, device="cpu", resume=first.model)
     # Other colours are refused, naming both sets (the class numbers, equal, passed).
     blue = np.where(labels[..., None] == 1, np.array([0, 0, 255], np.uint8), green)
     with pytest.raises(IncompatibleModelError, match=r"classes \(colours \(0, 200, 0\), \(255, 0, 0\)\) "

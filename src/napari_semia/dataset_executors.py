@@ -248,7 +248,8 @@ class DaskExecutor:
             try:
                 backends[scheme].get_connector()
             except Exception as error:  # (ucx:// without ucx-py: a traceback, then a 10 s hang)
-                raise ValueError(f"this installation cannot reach '{scheme}://' addresses: {error}") from None
+                needs = " (it needs the ucx-py package)" if scheme == "ucx" else f": {error}"
+                raise ValueError(f"this installation cannot reach '{scheme}://' addresses{needs}") from None
             host, port = parse_host_port(location)
         except ValueError as error:
             raise SemiaInputError(f"{self.scheduler} is not a Dask scheduler address ({error}); give "

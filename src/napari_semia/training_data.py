@@ -34,11 +34,16 @@ def _in_classes_of(model_codec: LabelCodec, labels, codec: LabelCodec,
     classes: ``(model_codec, their class indices)``; else ``(codec, index)``, read
     as a new source's (which ``SemiaModel.check_can_continue`` refuses).
 
+    Their own classes must be as many as the model's, each read as one of its own.
     A colour map's classes are numbered by area: an edited map whose object grew past
     its background numbered the same colours the other way round, and training went
     on with the classes swapped, without a word. The rule is
     ``SemiaModel.can_continue_on``'s, so that no note says a run continues that is
     then refused."""
+    if codec.num_classes != model_codec.num_classes:
+        # (A new class whose colour lies near one of the model's was read as that one,
+        # without a word: the labels' own classes must be as many; a review.)
+        return codec, index
     try:
         encoded = model_codec.encode(labels, "source labels")
     except SemiaInputError:

@@ -53,8 +53,10 @@ def read_model_layers(path) -> list[tuple]:
     opening = uuid.uuid4().hex
 
     def marked(part: str) -> dict:
+        # (The file as the "sample" whose target goes with its labels: its name alone
+        # mixed a 'histology.semia' with the built-in sample of that name.)
         return {MODEL_FILE_KEY: str(path.resolve()), MODEL_PART_KEY: part, MODEL_OPENING_KEY: opening,
-                SAMPLE_KEY: name}
+                SAMPLE_KEY: str(path.resolve())}
 
     placed = _placement(info)
     image = model.full_image

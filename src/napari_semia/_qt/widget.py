@@ -157,6 +157,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         # The status line before a synthesis line (SYNTHESIS_STOPPED, SYNTHESIS_UNDER_WAY) took it.
         self._line_before_synthesis = ""
         self._dataset_layers = (None, None, None)  # (source, labels, target) of the dataset run
+        self._model_file = None  # the file the current model was loaded from or saved to
 
         self.hidden_target = HiddenTarget(napari_viewer, self.state, show_target=self._show_target)
         self.pickers = LayerPickers(napari_viewer)
@@ -229,10 +230,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         self.destroyed.connect(partial(_shut_down_destroyed, weakref.ref(self)))
         self._offer_checkpoint()
         self._on_inputs_changed()  # the layers already open when the dock opens
-        self._model_files_pending: set[str] = set()
+        # Each opening of a model file is acted on once: napari's Duplicate copies a
+        # layer's metadata, and a duplicated layer reloaded its file's model (a review).
+        self._model_openings_seen: set[str] = set()
         opened = [layer for layer in napari_viewer.layers if layer.metadata.get(MODEL_FILE_KEY)]
         if opened:  # a model file opened in napari before the dock: the newest
             self._open_model_file_soon(opened[-1])
+            self._model_openings_seen.update(layer.metadata.get(MODEL_OPENING_KEY) for layer in opened)
         self._stroke_clock.watch(self.target_layer)  # (picked before _connect)
 
     # ------------------------------------------------------------- wiring
@@ -555,6 +559,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         restored here), dropped once the model is saved to a file. ``file``: the
         model's file, loaded from (or None)."""
         self.model = model
+        self._model_file = file
         self._checkpoint_key = checkpoint_key
         self.synthesis_jobs.model_changed(model)
         self._preview_planes.clear()
@@ -859,15 +864,14 @@ class SemiaWidget(ClosesWithDock, QWidget):
         """Load the model of a file opened in napari (``model_reader``) once all the
         layers of that opening are in (they come one by one, a layer per channel)."""
         opening = layer.metadata.get(MODEL_OPENING_KEY)
-        if opening not in self._model_files_pending:
-            self._model_files_pending.add(opening)
+        if opening not in self._model_openings_seen:
+            self._model_openings_seen.add(opening)
             QTimer.singleShot(0, partial(self._open_model_file, layer.metadata[MODEL_FILE_KEY], opening))
 
     def _open_model_file(self, path: str, opening: str) -> None:
         """Choose the layers of that opening and load its model: not while a run uses
         the layers chosen, nor over an unsaved model the user keeps (the layers were
         chosen first, and the dock was left with a model and layers that do not fit)."""
-        self._model_files_pending.discard(opening)
         layers = [layer for layer in self.viewer.layers if layer.metadata.get(MODEL_OPENING_KEY) == opening]
         if self._closed or not layers:
             return
@@ -877,7 +881,9 @@ class SemiaWidget(ClosesWithDock, QWidget):
             notify.info(f"The layers of {name} are open, its model is not loaded: {reason} Then choose "
                         "them and Load model….")
             return
-        loaded = self.model is not None and self.model_io.path == path
+        # (The model of that file, not one trained since it was loaded.)
+        loaded = (self.model is not None and self._model_file is not None
+                  and Path(self._model_file).resolve() == Path(path))
         if not loaded and not self.model_io.may_replace_unsaved():
             notify.info(f"The unsaved model is kept: the model of {name} is not loaded (its layers are "
                         "open).")
@@ -1076,6 +1082,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
         if self.model_io.save(self.model, suggested_model_path(source.name if source else None,
                                                                layer_file(source))):
             self.state.model_unsaved = False
+            self._model_file = self.model_io.path
             self.state.model_text = describe_model(self.model, self.model_io.path)
             # Saved: the cache's copy is no longer the only one, and a next session
             # offered to restore it as if napari had closed before a save.
