@@ -58,7 +58,7 @@ def test_rare_bright_objects_keep_their_intensity():
 def test_bad_inputs_are_input_errors_naming_the_problem():
     image, labels = make_scene(32)
     synthesizer = LabelsOnlySynthesizer(image, labels[:20], size=32)  # cheap: checked on first use
-    with pytest.raises(SemiaInputError, match="shape"):
+    with pytest.raises(SemiaInputError, match="must cover the same pixels"):
         synthesizer.synthesize(labels)
     synthesizer = LabelsOnlySynthesizer(image, labels, size=32)
     unknown = labels.copy()
