@@ -710,6 +710,10 @@ def test_a_flat_image_trains_with_a_warning(tmp_path, capsys):
     # (Not "within 0 of each other": a new user.)
     err = capsys.readouterr().err
     assert "warning: The image is (nearly) constant: 99 % of its pixels hold one value." in err
+    # from-labels says it too (it said nothing; a message audit).
+    code = cli.main(["from-labels", str(tmp_path / "flat.png"), str(tmp_path / "labels.png"),
+                     str(tmp_path / "labels.png"), "-o", str(tmp_path / "out"), "--device", "cpu"])
+    assert code == 0 and "warning: The image is (nearly) constant" in capsys.readouterr().err
 
 
 def test_an_instance_map_trains_with_a_warning(tmp_path, capsys):

@@ -89,7 +89,7 @@ def test_cached_source_encoding_gives_the_same_synthesis(model, moved_target):
 
 
 def test_model_file_errors(tmp_path):
-    with pytest.raises(ModelFileError, match="not found"):
+    with pytest.raises(ModelFileError, match=r"The model file .* does not exist"):
         SemiaModel.load(tmp_path / "missing.semia")
     with pytest.raises(ModelFileError, match="folder"):
         SemiaModel.load(tmp_path)

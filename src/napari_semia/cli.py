@@ -722,7 +722,7 @@ def _cmd_from_labels(args) -> int:
         write_image_file,
     )
     from .labels_only import LabelsOnlySynthesizer
-    from .validation import off_palette_warning, validate_target
+    from .validation import flat_image_warning, off_palette_warning, validate_target
 
     resolve_device(args.device)  # (a device this machine lacks was refused after every file was read)
     check_writable_folder(args.output_dir)
@@ -735,10 +735,11 @@ def _cmd_from_labels(args) -> int:
     synthesizer = LabelsOnlySynthesizer(image, labels, device=args.device)
     with _naming_source_files(args.image, args.labels):
         synthesizer.check()
-    # (As train says it: a class lost in a blurred colour map is lost here too.)
-    off_palette = off_palette_warning(labels, synthesizer.codec)
-    if off_palette:
-        print(f"warning: {off_palette}", file=sys.stderr)
+    # As train says them: a class lost in a blurred colour map is lost here too, and a
+    # flat image gives flat results (a message audit: train warned, from-labels not).
+    for note in (off_palette_warning(labels, synthesizer.codec), flat_image_warning(image)):
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
     targets = _read_targets(args.targets, args.plane, synthesizer.codec)
     warn_unused_plane(args.plane, [args.image, args.labels, *args.targets])
     for path, target in targets:  # every target first: a bad one fails before any work is done

@@ -263,7 +263,7 @@ def read_model_file(path: Path, make_model: Callable[..., object]):
     if path.is_dir():
         raise ModelFileError(f"'{path}' is a folder, not a napari-semia model file.")
     if not path.is_file():
-        raise ModelFileError(f"Model file not found: {path}")
+        raise ModelFileError(f"The model file {str(path)!r} does not exist.")  # (as images' are said)
     _check_checksums(path)
     try:
         # weights_only: a model file is data; never execute pickled code from it.
