@@ -138,7 +138,8 @@ def test_shape_mismatch_is_a_notification(viewer_widget, messages, qtbot):
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=10_000)
     assert messages[-1][0] == "error"
-    assert "they must cover the same pixels" in messages[-1][1]
+    assert messages[-1][1] == ("'small labels' is 20 × 24 pixels (height × width), but 'src' is 32 × 32: "
+                               "they must cover the same pixels (labels made on this image).")
     assert not widget.trainer_runner.running
 
 

@@ -826,8 +826,10 @@ def test_continuing_on_another_image_says_so(trained, qtbot, messages):
     widget.train()
     qtbot.waitUntil(lambda: not widget.trainer_runner.running, timeout=TIMEOUT_MS)
     assert [kind for kind, _ in messages] == ["error"] and "they must cover the same pixels" in messages[0][1]
-    # The progress bar shows the model that is kept, not the failed run's step 0.
-    assert widget.state.step == widget.state.total_steps == widget.model.steps_done > 0
+    # The progress bar is not left at a failed run's step 0 (the sizes are refused now
+    # before a run starts, naming the layers).
+    assert widget.state.step == widget.state.total_steps > 0 and widget.model.steps_done == 6
+    assert "'src labels' is 24 × 24 pixels (height × width), but 'src' is 32 × 32" in messages[0][1]
 
 
 def test_loading_a_model_asks_before_replacing_an_unsaved_one(trained, tmp_path, monkeypatch):

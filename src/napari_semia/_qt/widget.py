@@ -366,6 +366,13 @@ class SemiaWidget(ClosesWithDock, QWidget):
         source, labels, target = self.source_layer, self.labels_layer, self.target_layer
         try:
             planes = training_planes(self.viewer, source, labels, target)
+            (rows, cols), image_hw = planes.labels.shape[:2], planes.image.shape[:2]
+            if (rows, cols) != image_hw:
+                # Named here, with the layers (the check in the run names none; a message audit).
+                raise SemiaInputError(
+                    f"'{labels.name}' is {rows} × {cols} pixels (height × width), but '{source.name}' is "
+                    f"{image_hw[0]} × {image_hw[1]}: they must cover the same pixels (labels made on "
+                    "this image).")
             config = self.settings.to_config()
         except SemiaInputError as error:
             notify.error(str(error))
