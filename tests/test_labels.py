@@ -447,3 +447,41 @@ def test_a_colour_map_in_bgr_says_so():
         codec.encode(other[index])
     assert "match none of the source's label colours" in str(refused.value)
     assert "swapped" not in str(refused.value)
+
+
+def test_the_numbering_hints_say_only_what_fits():
+    # From a mutation audit: each hint's edges (a hint that does not fit is untrue advice).
+    from napari_semia.errors import SemiaInputError
+    from napari_semia.labels import format_ids
+
+    def refused(codec, target):
+        with pytest.raises(SemiaInputError) as error:
+            codec.encode(np.array(target))
+        return str(error.value)
+
+    ids02, _ = LabelCodec.from_source(np.array([[0, 2], [2, 0]]))  # mask hints: only against 0/1 or 0/255
+    assert "mask" not in refused(ids02, [[0, 255], [255, 0]])
+    assert "mask" not in refused(ids02, [[0, 1], [1, 0]])
+    mask01, _ = LabelCodec.from_source(np.array([[0, 1], [1, 0]]))
+    assert "one per object" not in refused(mask01, [np.arange(11)])  # 9 unknown ids
+    assert "hold 12 ids, one per object" in refused(mask01, [np.arange(12)])  # 10
+    many, _ = LabelCodec.from_source(np.arange(12).reshape(3, 4))
+    assert "one per object" not in refused(many, [np.arange(22)])  # not past twice the source's ids
+    ids12, _ = LabelCodec.from_source(np.array([[1, 2], [2, 1]]))
+    assert "plus one" not in refused(ids12, [[2, 3], [3, 2]])  # (only for a source counted from 0)
+    palette = np.array([[255, 0, 0], [0, 200, 0], [255, 255, 0]], np.uint8)
+    index = np.zeros((30, 30), int)
+    index[5:15, 5:15], index[18:28, 10:25] = 1, 2
+    codec, _ = LabelCodec.from_source(palette[index])
+    turned = palette[index][..., ::-1].copy()
+    turned[index == 1] = [200, 0, 200]  # one colour no turned palette colour: no BGR hint
+    assert "swapped" not in refused(codec, turned)
+    partly = palette[index].copy()
+    partly[index == 2] = [0, 255, 255]  # yellow turned, red left red
+    assert "swapped" not in refused(codec, partly)
+    palette14 = np.array([[i * 17, 255 - i * 17, (i * 97) % 256] for i in range(14)], np.uint8)
+    index14 = np.kron(np.repeat(np.arange(14), 16).reshape(14, 16), np.ones((4, 1), int))
+    described = LabelCodec.from_source(palette14[index14])[0].describe_classes()
+    assert described.startswith("colours ") and described.count("(") == 13
+    assert described.endswith("(14 in total)")
+    assert format_ids(range(13)) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ... (13 in total)"
