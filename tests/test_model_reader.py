@@ -139,3 +139,54 @@ def test_a_model_file_opened_again_or_over_an_unsaved_model(colour_model_file, m
     viewer.open(str(other), plugin=PLUGIN)
     qtbot.waitUntil(lambda: widget.model is not first, timeout=5_000)
     assert asked == [True] and widget.model_io.path == str(other.resolve())
+
+
+def test_a_model_file_s_layers_pair_by_its_path_and_named_channels_stay_channels(colour_model_file, tmp_path):
+    # (From a mutation audit.) Three named channels are no RGB image; the layers pair
+    # by the file's path, not a name a built-in sample may have.
+    from napari_semia._qt.sample_data import SAMPLE_KEY
+    from napari_semia.source_info import SourceInfo
+
+    path, _, _ = colour_model_file
+    assert {kwargs["metadata"][SAMPLE_KEY] for _, kwargs, _ in read_model_layers(str(path))} == {
+        str(path.resolve())}
+    image, labels = make_scene()
+    trainer = SemiaTrainer(image, labels, TINY.replace(steps=1), device="cpu",
+                           source_info=SourceInfo(("A", "B", "C")))
+    for _ in trainer.run():
+        pass
+    three = tmp_path / "three.semia"
+    trainer.model.save(str(three))
+    _, kwargs, _ = read_model_layers(str(three))[0]
+    assert kwargs.get("channel_axis") == -1 and kwargs["name"] == ["A", "B", "C"]
+
+
+def test_a_model_file_opened_during_training_or_duplicated_loads_nothing(
+        colour_model_file, make_napari_viewer, qtbot, messages, tmp_path):
+    import shutil
+
+    from napari_semia._qt.state import Phase
+
+    path, _, _ = colour_model_file
+    other = tmp_path / "other.semia"
+    shutil.copy(path, other)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin=PLUGIN)
+    viewer.open(str(other), plugin=PLUGIN)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET_NAME)
+    qtbot.waitUntil(lambda: widget.model is not None, timeout=5_000)
+    loaded = widget.model
+    assert widget.model_io.path == str(other.resolve())  # the newest, opened before the dock
+    # A duplicate of the older file's layer (opened before the dock too) opens nothing.
+    scene_target = viewer.layers["scene target"]
+    viewer.add_labels(scene_target.data.copy(), name="scene target copy",
+                      metadata=dict(scene_target.metadata))
+    qtbot.wait(300)
+    assert widget.model is loaded and widget.model_io.path == str(other.resolve())
+    widget.state.phase = Phase.TRAINING  # (as Train sets it)
+    try:
+        viewer.open(str(path), plugin=PLUGIN)
+        qtbot.waitUntil(lambda: any("its model is not loaded" in text for _, text in messages), timeout=5_000)
+        assert widget.model is loaded and widget.source_layer.name == "other image"
+    finally:
+        widget.state.phase = Phase.IDLE

@@ -143,6 +143,12 @@ def test_continued_colour_labels_keep_the_models_class_numbers(scene):
     darker[24:30, 24:30] = [0, 120, 0]
     with pytest.raises(IncompatibleModelError, match="differ from these labels'"):
         SemiaTrainer(image, darker, TINY, device="cpu", resume=first.model)
+    # Two colours both read as the model's green: its red is missing, so no renumbering
+    # (a mutation audit).
+    greens = np.where(labels[..., None] == 1, np.uint8([0, 130, 0]), green)
+    assert not first.model.can_continue_on(image, greens)
+    with pytest.raises(IncompatibleModelError):
+        SemiaTrainer(image, greens, TINY, device="cpu", resume=first.model)
     # Other colours are refused, naming both sets (the class numbers, equal, passed).
     blue = np.where(labels[..., None] == 1, np.array([0, 0, 255], np.uint8), green)
     with pytest.raises(IncompatibleModelError, match=r"classes \(colours \(0, 200, 0\), \(255, 0, 0\)\) "

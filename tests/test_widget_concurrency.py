@@ -8,6 +8,7 @@ import weakref
 
 import numpy as np
 import pytest
+import torch
 from conftest import PLUGIN, WIDGET_NAME
 from test_widget_live import slow_down_full_resolution
 from widget_helpers import (
@@ -229,6 +230,9 @@ def test_a_synthesis_outliving_the_close_releases_memory_once_it_lets_go(trained
     def release(device):
         gc.collect()
         calls.append(model() is not None)
+        devices.append(device)
+
+    devices = []
 
     monkeypatch.setattr(widget_module, "release_device_memory", release)
     monkeypatch.setattr(synthesis_runner, "release_device_memory", release)
@@ -247,9 +251,10 @@ def test_a_synthesis_outliving_the_close_releases_memory_once_it_lets_go(trained
     thread = widget.synth_runner._thread.thread
     widget.shutdown()
     assert thread.is_alive() and calls and calls[-1]  # released while still held
+    assert widget.synth_runner._running_job is None and widget.synth_runner._held is None  # (they hold it)
     thread.join(20)
     qtbot.waitUntil(lambda: len(calls) >= 2 and not calls[-1], timeout=3_000)
-    assert model() is None
+    assert model() is None and devices[-1] == torch.device("cpu")  # the run's own device, not None
 
 
 @pytest.mark.parametrize("first_fails", [False, True])
@@ -283,3 +288,23 @@ def test_an_older_request_s_failure_leaves_a_newer_result_in_sight(trained, qtbo
     go.set()
     wait_for_synthesis(qtbot, widget)
     assert len(calls) == 2 and widget.hidden_target.layer is not None
+
+
+def test_the_synthesis_stop_is_greyed_during_training(trained, qtbot, monkeypatch):
+    # Train cancels a running synthesis: its Stop and "Synthesizing…" are not shown then.
+    from napari_semia._qt.state import Phase
+
+    viewer, widget = trained
+    started, release = _held_full_resolution(monkeypatch)
+    viewer.layers[TARGET].data = np.roll(viewer.layers[TARGET].data, 2, axis=0)
+    widget.synthesize()
+    qtbot.waitUntil(started.is_set, timeout=TIMEOUT_MS)
+    try:
+        assert widget.synthesis.stop_button.isEnabled()
+        widget.state.phase = Phase.TRAINING  # (as Train sets it)
+        assert widget.state.synthesizing and not widget.synthesis.stop_button.isEnabled()
+        assert widget.synthesis.synthesize_button.text() == "Synthesize"
+    finally:
+        widget.state.phase = Phase.IDLE
+        release.set()
+        wait_for_synthesis(qtbot, widget)
