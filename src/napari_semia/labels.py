@@ -608,3 +608,22 @@ class LabelCodec:
         return self.palette is None or np.array_equal(self.palette, other.palette)
 
     __hash__ = None  # mutable numpy palette inside; equality is by value
+
+def read_as_classes_of(codec: LabelCodec, labels, found: LabelCodec | None = None) -> np.ndarray | None:
+    """``labels`` as ``codec``'s class indices, read as it reads a target (its colours,
+    near ones too, or the ids it numbers them by), where every one of its classes is
+    present and, given ``found`` (their codec as a new source's), they hold as many of
+    their own; else None. The rule for continuing a model on labels: the run's, and the
+    notes' that say it will (which pass no ``found``: reading the map as a source
+    again, on the UI thread, costs as much as the encoding)."""
+    if found is not None and found.num_classes != codec.num_classes:
+        # (A new class whose colour lies near one of the model's was read as that one,
+        # without a word; a review.)
+        return None
+    try:
+        encoded = codec.encode(labels, "source labels")
+    except SemiaInputError:
+        return None
+    if not (np.bincount(encoded.reshape(-1), minlength=codec.num_classes) > 0).all():
+        return None
+    return encoded

@@ -25,7 +25,7 @@ from .config import TrainingConfig
 from .device import device_after_unpickling, pickled_device, resolve_device
 from .errors import IncompatibleModelError, SemiaInputError
 from .intensity import IntensityNormalizer, describe_image
-from .labels import LabelCodec
+from .labels import LabelCodec, read_as_classes_of
 from .layout_tensors import resize_index, to_onehot
 from .model_file import model_payload, read_model_file, write_model_file
 from .networks import SFTGenerator
@@ -447,11 +447,7 @@ class SemiaModel:
         image, labels = np.asarray(image), np.asarray(labels)
         if image.shape[:2] != labels.shape[:2] or self.source_mismatch(image, dtype=False):
             return False
-        try:
-            index = self.codec.encode(labels)
-        except SemiaInputError:
-            return False
-        return bool((np.bincount(index.reshape(-1), minlength=self.num_classes) > 0).all())
+        return read_as_classes_of(self.codec, labels) is not None
 
     def check_can_continue(self, codec: LabelCodec, source_shape, normalizer: IntensityNormalizer) -> None:
         """Raise IncompatibleModelError unless training on this source can continue this model."""

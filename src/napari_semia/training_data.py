@@ -13,9 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import SemiaInputError
 from .intensity import IntensityNormalizer
-from .labels import LabelCodec
+from .labels import LabelCodec, read_as_classes_of
 from .layout_tensors import resize_index, to_onehot
 from .validation import validate_training_inputs
 
@@ -29,28 +28,17 @@ def working_shape(source_shape: tuple[int, int], size: int) -> tuple[int, int]:
 
 def _in_classes_of(model_codec: LabelCodec, labels, codec: LabelCodec,
                    index: np.ndarray) -> tuple[LabelCodec, np.ndarray]:
-    """Labels to continue a model on, read as the model reads a target (its colours,
-    near ones too, or the ids it numbers them by) where they hold every one of its
-    classes: ``(model_codec, their class indices)``; else ``(codec, index)``, read
-    as a new source's (which ``SemiaModel.check_can_continue`` refuses).
+    """Labels to continue a model on: ``(model_codec, their class indices)`` where they
+    hold exactly its classes (``labels.read_as_classes_of``, whose rule
+    ``SemiaModel.can_continue_on`` shares, so that no note says a run continues that
+    is then refused); else ``(codec, index)``, read as a new source's (which
+    ``SemiaModel.check_can_continue`` refuses).
 
-    Their own classes must be as many as the model's, each read as one of its own.
     A colour map's classes are numbered by area: an edited map whose object grew past
     its background numbered the same colours the other way round, and training went
-    on with the classes swapped, without a word. The rule is
-    ``SemiaModel.can_continue_on``'s, so that no note says a run continues that is
-    then refused."""
-    if codec.num_classes != model_codec.num_classes:
-        # (A new class whose colour lies near one of the model's was read as that one,
-        # without a word: the labels' own classes must be as many; a review.)
-        return codec, index
-    try:
-        encoded = model_codec.encode(labels, "source labels")
-    except SemiaInputError:
-        return codec, index
-    if not (np.bincount(encoded.reshape(-1), minlength=model_codec.num_classes) > 0).all():
-        return codec, index
-    return model_codec, encoded
+    on with the classes swapped, without a word."""
+    encoded = read_as_classes_of(model_codec, labels, found=codec)
+    return (codec, index) if encoded is None else (model_codec, encoded)
 
 
 @dataclass
