@@ -308,6 +308,14 @@ def _group_key(layer) -> tuple:
     return (tuple(layer.data.shape), tuple(layer.scale), tuple(layer.translate))
 
 
+def is_open(viewer, item) -> bool:
+    """Whether ``item``, a layer or a channel group (all its layers), is still in the
+    viewer (False for None)."""
+    if item is None:
+        return False
+    return item.alive(viewer) if isinstance(item, ChannelGroup) else item in viewer.layers
+
+
 def _still_a_group(group: ChannelGroup) -> bool:
     """Whether a group's layers still fit together (one shape, scale and translate):
     a kept group with a cropped channel made Synthesize raise."""
@@ -407,9 +415,8 @@ class LayerPicker(QComboBox):
         return self._candidates(list(self._viewer.layers))
 
     def _alive(self, item) -> bool:
-        if isinstance(item, ChannelGroup):  # (its layers may have changed since it was listed)
-            return item.alive(self._viewer) and _still_a_group(item)
-        return item is not None and item in self._viewer.layers
+        # (A group's layers may have changed since it was listed.)
+        return is_open(self._viewer, item) and (not isinstance(item, ChannelGroup) or _still_a_group(item))
 
     def current_layer(self):
         index = self.currentIndex()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from napari.layers import Image
 
-from .layer_pickers import OUTPUT_KEY, ChannelGroup, is_output
+from .layer_pickers import OUTPUT_KEY, ChannelGroup, is_open, is_output
 
 #: Metadata of an output layer: the inputs it shows (layers' unique ids and the
 #: channel) and the name the widget gave it, to follow a renamed source or target.
@@ -112,11 +112,7 @@ class OutputSpec:
 
     def inputs_alive(self, viewer) -> bool:
         """The source image and target the output is named after are still open."""
-        def alive(item):
-            if item is None:
-                return True
-            return item.alive(viewer) if isinstance(item, ChannelGroup) else item in viewer.layers
-        return alive(self.source) and alive(self.target)
+        return all(item is None or is_open(viewer, item) for item in (self.source, self.target))
 
 
 def units_kwargs(layer) -> dict:

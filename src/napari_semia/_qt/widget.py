@@ -47,9 +47,9 @@ from .layer_data import (
     training_planes,
 )
 from .layer_pickers import (
-    ChannelGroup,
     LayerPickers,
     channel_stack_hint,
+    is_open,
     is_output,
     layer_file,
     opened_as_image_hint,
@@ -1055,7 +1055,7 @@ class SemiaWidget(ClosesWithDock, QWidget):
             return
         # The run's layers where they are still open, else those chosen now.
         chosen = (self.source_layer, self.labels_layer, self.target_layer)
-        run_layers = tuple(layer if self._still_open(layer) else now
+        run_layers = tuple(layer if is_open(self.viewer, layer) else now
                            for layer, now in zip(self._dataset_layers, chosen))
         source_layer, labels_layer, _ = run_layers
         not_shown = stack_in_the_way(run_layers)
@@ -1072,12 +1072,6 @@ class SemiaWidget(ClosesWithDock, QWidget):
             except PlaneViewError:  # (no plane on display: laid over the labels instead)
                 source = None
             show_dataset_pairs(self.viewer, self.model, source, labels_layer, outcome.images, outcome.labels)
-
-    def _still_open(self, layer) -> bool:
-        """Whether ``layer`` (a channel group: all its layers) is still in the viewer."""
-        if layer is None:
-            return False
-        return layer.alive(self.viewer) if isinstance(layer, ChannelGroup) else layer in self.viewer.layers
 
     def _on_dataset_ended(self) -> None:
         if self.state.phase is Phase.GENERATING:
