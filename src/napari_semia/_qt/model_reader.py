@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import LabelCodec
-from .new_target import TARGET_OPACITY, palette_colormap, palette_features
+from .new_target import TARGET_OPACITY, colour_ids, palette_colormap, palette_features
 from .sample_data import SAMPLE_KEY
 
 #: Metadata of the layers read from a model file: the file, which the dock loads,
@@ -100,7 +100,7 @@ def _placement(info) -> dict:
 def _labels_of(codec: LabelCodec, index: np.ndarray) -> tuple[np.ndarray, dict]:
     """The source labels as a Labels layer's ids and options: a colour-coded map's
     classes as ids 1..K in their colours (as New target paints them), ids as they are."""
-    ids = np.asarray(codec.class_ids)[np.asarray(index, dtype=np.int64)]
     if not codec.is_colour:
-        return ids, {}
-    return ids.astype(np.int32), {"colormap": palette_colormap(codec), "features": palette_features(codec)}
+        return np.asarray(codec.class_ids)[np.asarray(index, dtype=np.int64)], {}
+    shown = {"colormap": palette_colormap(codec), "features": palette_features(codec)}
+    return colour_ids(codec, index), shown

@@ -24,8 +24,13 @@ def _labels_from_colours(source: Layer) -> tuple[np.ndarray, dict, dict]:
             f"'{source.name}' is a stack of colour-coded label maps; make a target from "
             "a single 2D colour map, or use a Labels layer.")
     codec, index = LabelCodec.from_source(np.asarray(source.data))
-    ids = np.asarray(codec.class_ids, dtype=np.int32)[index]
-    return ids, palette_colormap(codec), palette_features(codec)
+    return colour_ids(codec, index), palette_colormap(codec), palette_features(codec)
+
+
+def colour_ids(codec: LabelCodec, index: np.ndarray) -> np.ndarray:
+    """Class indices of a colour-coded codec as its ids 1..K (int32), the ids a Labels
+    layer shows in ``palette_colormap``'s colours."""
+    return np.asarray(codec.class_ids, dtype=np.int32)[np.asarray(index, dtype=np.int64)]
 
 
 def palette_features(codec: LabelCodec) -> dict:
